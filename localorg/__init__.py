@@ -1,0 +1,1 @@
+"""A Salesforce-compatible server for development, demos, tests and benchmarks."""

@@ -1,0 +1,69 @@
+"""The localorg Flask app: one blueprint per Salesforce surface, Salesforce's error shapes.
+
+Every call under ``/services/data/v*`` is authenticated, counted against the daily limit
+(reported in ``Sforce-Limit-Info``) and passed through fault injection before it reaches a
+blueprint.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, request
+
+from localorg import auth, bulk, rest, tooling
+from localorg.faults import REQUEST_CODES
+from localorg.http import current_org, sf_error
+from localorg.org import LocalOrg
+
+
+def create_app(org: LocalOrg) -> Flask:
+    """The WSGI app serving ``org``."""
+    app = Flask("localorg")
+    app.config["LOCALORG"] = org
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+    app.url_map.strict_slashes = False
+    for blueprint in (auth.bp, rest.bp, tooling.bp, bulk.bp):
+        app.register_blueprint(blueprint)
+    rest.register_errors(app)
+    app.before_request(_guard)
+    app.after_request(_limit_info)
+    return app
+
+
+def _kind(path: str) -> str:
+    parts = path.split("/")
+    # /services/data/v59.0/<kind>/...
+    return parts[4] if len(parts) > 4 and parts[4] else "root"
+
+
+def _guard() -> Response | None:
+    """Authenticate, count and maybe fail an API call, before any blueprint sees it."""
+    path = request.path
+    if not path.startswith("/services/data/v"):
+        return None
+    org = current_org()
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").removeprefix("OAuth ").strip()
+    if not token or not org.session_valid(token):
+        return sf_error("INVALID_SESSION_ID", "Session expired or invalid", 401)
+    if not org.count_call(_kind(path)):
+        return sf_error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", 403)
+    g.counted = True
+    if org.faults.latency_s:
+        time.sleep(org.faults.latency_s)
+    code = org.faults.draw_request()
+    if code:
+        status, message = REQUEST_CODES.get(code, (500, code))
+        return sf_error(code, message, status)
+    return None
+
+
+def _limit_info(response: Response) -> Response:
+    if request.path.startswith("/services/data/v"):
+        org = current_org()
+        response.headers["Sforce-Limit-Info"] = (
+            f"api-usage={org.api_calls}/{org.config.daily_limit}"
+        )
+    return response

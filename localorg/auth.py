@@ -1,0 +1,121 @@
+"""The OAuth 2.0 token endpoint: client credentials, JWT bearer, refresh token, password.
+
+Errors use OAuth's shape (``{"error", "error_description"}`` with HTTP 400), as Salesforce's
+token endpoint does, not the REST API's error list.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import jwt
+from cryptography import x509
+from flask import Blueprint, Response, jsonify, request
+
+from localorg.http import current_org
+
+bp = Blueprint("oauth", __name__)
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    return response
+
+
+@bp.post("/services/oauth2/token")
+def token() -> Response:
+    """Exchange credentials for an access token."""
+    org = current_org()
+    form = request.form
+    grant = form.get("grant_type", "")
+    cfg = org.config
+    if grant == "client_credentials":
+        if form.get("client_id") != cfg.client_id:
+            return _oauth_error("invalid_client_id", "client identifier invalid")
+        if not _same(form.get("client_secret", ""), cfg.client_secret):
+            return _oauth_error("invalid_client", "invalid client credentials")
+        return _grant(refresh=False)
+    if grant == "password":
+        if form.get("client_id") != cfg.client_id:
+            return _oauth_error("invalid_client_id", "client identifier invalid")
+        if not _same(form.get("client_secret", ""), cfg.client_secret):
+            return _oauth_error("invalid_client", "invalid client credentials")
+        if form.get("username") != cfg.username or not _same(
+            form.get("password", ""), cfg.password
+        ):
+            return _oauth_error("invalid_grant", "authentication failure")
+        return _grant(refresh=True)
+    if grant == "refresh_token":
+        if form.get("client_id") != cfg.client_id:
+            return _oauth_error("invalid_client_id", "client identifier invalid")
+        if "client_secret" in form and not _same(form["client_secret"], cfg.client_secret):
+            return _oauth_error("invalid_client", "invalid client credentials")
+        if not org.refresh_token_valid(form.get("refresh_token", "")):
+            return _oauth_error("invalid_grant", "expired access/refresh token")
+        return _grant(refresh=False)
+    if grant == JWT_GRANT:
+        problem = _check_assertion(form.get("assertion", ""))
+        if problem:
+            return _oauth_error("invalid_grant", problem)
+        return _grant(refresh=False)
+    return _oauth_error("unsupported_grant_type", "grant type not supported")
+
+
+def _check_assertion(assertion: str) -> str | None:
+    org = current_org()
+    cert_pem = org.config.jwt_certificate_pem
+    if not cert_pem:
+        return "no certificate is registered for this connected app"
+    public_key: Any = x509.load_pem_x509_certificate(cert_pem).public_key()
+    try:
+        claims = jwt.decode(
+            assertion,
+            public_key,
+            algorithms=["RS256"],
+            audience=org.instance_url,
+            options={"require": ["iss", "sub", "aud", "exp"]},
+        )
+    except jwt.ExpiredSignatureError:
+        return "expired authorization code"
+    except jwt.InvalidAudienceError:
+        return "audience is invalid"
+    except jwt.PyJWTError:
+        return "invalid assertion"
+    if claims["iss"] != org.config.client_id:
+        return "invalid client identifier"
+    if claims["sub"] != org.config.username:
+        return "user hasn't approved this consumer"
+    return None
+
+
+def _grant(*, refresh: bool) -> Response:
+    org = current_org()
+    token = org.issue_session()
+    issued = str(int(time.time() * 1000))
+    user_id = org.store.integration_user_id
+    signature = hmac.new(
+        org.config.client_secret.encode(), f"{org.instance_url}{issued}".encode(), hashlib.sha256
+    ).digest()
+    body: dict[str, Any] = {
+        "access_token": token,
+        "instance_url": org.instance_url,
+        "id": f"{org.instance_url}/id/00D5g000000LOCALEAS/{user_id}",
+        "token_type": "Bearer",
+        "issued_at": issued,
+        "signature": base64.b64encode(signature).decode(),
+        "scope": "api refresh_token" if refresh else "api",
+    }
+    if refresh:
+        body["refresh_token"] = org.issue_refresh_token()
+    return jsonify(body)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())

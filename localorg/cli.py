@@ -1,0 +1,82 @@
+"""What ``lead2loyalty localorg serve`` and ``seed`` do (the click wiring is in connector.cli)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from localorg.faults import Faults, FaultSpecError
+from localorg.flows import FlowEngine
+from localorg.org import LocalOrg, OrgConfig, load_seed
+from localorg.server import prepare
+
+
+class LocalOrgUsageError(Exception):
+    """Bad options for localorg; the message says what to change."""
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    size: str,
+    data_dir: Path | None,
+    faults: str,
+    daily_limit: int,
+    flows_file: Path | None,
+) -> None:
+    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM."""
+    try:
+        fault_spec = Faults.parse(faults)
+    except FaultSpecError as exc:
+        raise _usage(str(exc)) from None
+    flows = FlowEngine.from_file(flows_file) if flows_file else None
+    work = data_dir or Path(tempfile.mkdtemp(prefix="localorg-"))
+    org = LocalOrg(
+        data_dir, config=OrgConfig(daily_limit=daily_limit), faults=fault_spec, flows=flows
+    )
+    started = time.monotonic()
+    if size != "none":
+        load_seed(org, size, work, progress=True)
+    running = prepare(org, host, port, work / "certs")
+    info = running.connection_info()
+    info["seed"] = size
+    info["seconds_to_start"] = round(time.monotonic() - started, 2)
+    print(json.dumps(info), flush=True)
+
+    def _stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        running.server.serve_forever()
+    except KeyboardInterrupt:
+        print("localorg stopped", file=sys.stderr)
+    finally:
+        running.server.server_close()
+
+
+def seed(*, size: str, data_dir: Path, rng_seed: int) -> dict[str, Any]:
+    """Write a seeded org into ``data_dir`` and return what was written."""
+    if (data_dir / "org.sqlite").exists():
+        raise _usage(f"{data_dir} already holds an org; pick an empty folder or delete it")
+    started = time.monotonic()
+    org = LocalOrg(data_dir)
+    counts = load_seed(org, size, data_dir, rng_seed=rng_seed, progress=True)
+    return {
+        "data": str(data_dir),
+        "size": size,
+        "rows": counts,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def _usage(message: str) -> Exception:
+    from connector.errors import ConfigError
+
+    return ConfigError(message)

@@ -1,0 +1,730 @@
+"""localorg's data: one SQLite table per sObject, plus a few bookkeeping tables.
+
+Values are kept in the form Salesforce returns them over REST (datetimes as
+``2026-01-02T03:04:05.000+0000`` text, dates as ``YYYY-MM-DD``, booleans as 0/1), so that reading
+a record is a dictionary lookup, and SOQL comparisons on datetimes are plain text comparisons.
+
+Writes go through :meth:`OrgStore.insert`, :meth:`OrgStore.update` and :meth:`OrgStore.delete`,
+which validate against the schema and answer with Salesforce's error shapes, so the REST,
+collections and Bulk API layers share one set of rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from localorg.flows import FlowEngine, dumps_detail
+from localorg.ids import IdFactory, is_valid, object_for_id
+from localorg.schema import FieldInfo, ObjectInfo, standard_objects
+
+SF_DATETIME = "%Y-%m-%dT%H:%M:%S"
+_DATETIME_RE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$"
+)
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Fields whose value the org derives, never the caller.
+_NAME_OBJECTS = ("Contact", "Lead", "User")
+
+
+def format_datetime(moment: datetime) -> str:
+    """A datetime as Salesforce prints it: UTC, milliseconds, ``+0000``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime(SF_DATETIME) + f".{moment.microsecond // 1000:03d}+0000"
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse any ISO 8601 datetime Salesforce accepts into an aware UTC datetime."""
+    match = _DATETIME_RE.match(text.strip())
+    if not match:
+        raise ValueError(text)
+    day, clock, frac, zone = match.groups()
+    base = datetime.fromisoformat(f"{day}T{clock}{frac or ''}")
+    if zone and zone != "Z":
+        zone = zone if ":" in zone else zone[:3] + ":" + zone[3:]
+        base = datetime.fromisoformat(f"{day}T{clock}{frac or ''}{zone}")
+    else:
+        base = base.replace(tzinfo=UTC)
+    return base.astimezone(UTC)
+
+
+def now_text() -> str:
+    """The current time in storage form."""
+    return format_datetime(datetime.now(UTC))
+
+
+@dataclass
+class RecordError:
+    """One Salesforce error: the entries of the ``errors`` lists Salesforce returns."""
+
+    status_code: str
+    message: str
+    fields: list[str]
+
+    def rest(self) -> dict[str, Any]:
+        """As a REST error body entry (``errorCode``)."""
+        return {"message": self.message, "errorCode": self.status_code, "fields": self.fields}
+
+    def collection(self) -> dict[str, Any]:
+        """As an sObject Collections / save-result entry (``statusCode``)."""
+        return {"statusCode": self.status_code, "message": self.message, "fields": self.fields}
+
+
+class RecordFault(Exception):
+    """A write was refused; carries Salesforce's errors for the record."""
+
+    def __init__(self, errors: list[RecordError], http_status: int = 400) -> None:
+        self.errors = errors
+        self.http_status = http_status
+        super().__init__("; ".join(f"{e.status_code}: {e.message}" for e in errors))
+
+
+def fault(
+    code: str, message: str, fields: list[str] | None = None, status: int = 400
+) -> RecordFault:
+    """A one-error :class:`RecordFault`."""
+    return RecordFault([RecordError(code, message, fields or [])], status)
+
+
+class OrgStore:
+    """The org's records in SQLite, with the schema (standard plus custom fields) beside them.
+
+    One connection shared by the server's threads under a lock: SQLite serialises writers
+    anyway, and a single connection keeps reads of one request consistent with its writes.
+    """
+
+    def __init__(self, path: Path | str = ":memory:", ids: IdFactory | None = None) -> None:
+        self.path = str(path)
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute(
+            "PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY"
+        )
+        # A development org: durability across power loss is not worth the fsyncs.
+        self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.execute("PRAGMA cache_size=-200000")
+        self.lock = threading.RLock()
+        self.objects: dict[str, ObjectInfo] = standard_objects()
+        self._lower_objects = {name.lower(): name for name in self.objects}
+        self._create_tables()
+        self._load_custom_fields()
+        self.ids = ids or IdFactory(pod="5g", start=self._next_counter())
+        self.integration_user_id = self._ensure_user()
+        self.flows = FlowEngine()
+        self._soql_cache: tuple[Any, dict[str, Any]] | None = None
+
+    def log_flow(
+        self,
+        name: str,
+        trigger: str,
+        record_id: str,
+        object_name: str,
+        outcome: str,
+        detail: Mapping[str, Any],
+    ) -> None:
+        """Record one flow run as a queryable ``FlowInterview`` row."""
+        stamp = now_text()
+        self.load_rows(
+            "FlowInterview",
+            [
+                {
+                    "Id": self.ids.new("FlowInterview"),
+                    "IsDeleted": 0,
+                    "CreatedDate": stamp,
+                    "LastModifiedDate": stamp,
+                    "SystemModstamp": stamp,
+                    "CreatedById": self.integration_user_id,
+                    "LastModifiedById": self.integration_user_id,
+                    "FlowName": name,
+                    "TriggerType": trigger,
+                    "RecordId": record_id,
+                    "SobjectType": object_name,
+                    "Outcome": outcome,
+                    "Detail": dumps_detail(detail),
+                }
+            ],
+        )
+
+    def _bool_view(self, info: ObjectInfo, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            k: bool(v)
+            if v is not None and k in info.fields and info.fields[k].type == "boolean"
+            else v
+            for k, v in values.items()
+        }
+
+    # ------------------------------------------------------------------ schema
+    def _create_tables(self) -> None:
+        with self.lock:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS _custom_fields (object TEXT, name TEXT, spec TEXT, "
+                "PRIMARY KEY (object, name))"
+            )
+            for info in self.objects.values():
+                self._create_table(info)
+
+    def _create_table(self, info: ObjectInfo) -> None:
+        cols = ", ".join(
+            f'"{f.name}" {f.sql_type}' + (" PRIMARY KEY" if f.name == "Id" else "")
+            for f in info.fields.values()
+        )
+        self._conn.execute(f'CREATE TABLE IF NOT EXISTS "{info.name}" ({cols})')
+        existing = {row[1] for row in self._conn.execute(f'PRAGMA table_info("{info.name}")')}
+        for f in info.fields.values():
+            if f.name not in existing:
+                self._conn.execute(f'ALTER TABLE "{info.name}" ADD COLUMN "{f.name}" {f.sql_type}')
+        indexed = ["SystemModstamp"] + [
+            f.name
+            for f in info.fields.values()
+            if f.external_id or f.type in ("email", "reference")
+        ]
+        for col in indexed:
+            self._conn.execute(
+                f'CREATE INDEX IF NOT EXISTS "ix_{info.name}_{col}" ON "{info.name}" ("{col}")'
+            )
+
+    def _load_custom_fields(self) -> None:
+        for obj, _name, spec in self._conn.execute("SELECT object, name, spec FROM _custom_fields"):
+            info = FieldInfo(**json.loads(spec))
+            self.objects[obj].add_field(info)
+            self._create_table(self.objects[obj])
+
+    def add_custom_field(self, object_name: str, info: FieldInfo) -> None:
+        """Add a custom field to an object (Tooling API); persisted with the org."""
+        with self.lock:
+            obj = self.objects[object_name]
+            if obj.field(info.name) is not None:
+                raise fault(
+                    "DUPLICATE_DEVELOPER_NAME",
+                    f"There is already a field named {info.name} on {object_name}.",
+                )
+            obj.add_field(info)
+            self._create_table(obj)
+            spec = {k: v for k, v in info.__dict__.items()}
+            self._conn.execute(
+                "INSERT INTO _custom_fields VALUES (?, ?, ?)",
+                (object_name, info.name, json.dumps(spec)),
+            )
+
+    def _next_counter(self) -> int:
+        row = self._conn.execute("SELECT value FROM _meta WHERE key='id_counter'").fetchone()
+        return int(row[0]) if row else 1
+
+    def save_counter(self) -> None:
+        """Persist the id counter so a restarted org never reuses an id."""
+        probe = self.ids.new("User")
+        counter = _counter_of(probe)
+        with self.lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO _meta VALUES ('id_counter', ?)", (str(counter + 1),)
+            )
+
+    def _ensure_user(self) -> str:
+        row = self._conn.execute(
+            'SELECT "Id" FROM "User" ORDER BY "CreatedDate" LIMIT 1'
+        ).fetchone()
+        if row:
+            return str(row[0])
+        user_id = self.ids.new("User")
+        stamp = now_text()
+        self._conn.execute(
+            'INSERT INTO "User" ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", '
+            '"SystemModstamp", "CreatedById", "LastModifiedById", "Name", "Username", "Email", '
+            '"FirstName", "LastName", "IsActive") VALUES (?,0,?,?,?,?,?,?,?,?,?,?,1)',
+            (
+                user_id,
+                stamp,
+                stamp,
+                stamp,
+                user_id,
+                user_id,
+                "Integration User",
+                "integration@localorg.test",
+                "integration@localorg.test",
+                "Integration",
+                "User",
+            ),
+        )
+        return user_id
+
+    def soql_schema(self) -> dict[str, Any]:
+        """The schema as the SOQL compiler sees it: only fields visible to the API user."""
+        from localorg import soql
+
+        key = (sum(len(o.fields) for o in self.objects.values()), self._permission_version())
+        if self._soql_cache is not None and self._soql_cache[0] == key:
+            return self._soql_cache[1]
+        schema = {
+            info.name: soql.ObjectInfo(
+                name=info.name,
+                fields={
+                    f.name: soql.FieldInfo(
+                        name=f.name,
+                        type=f.type,
+                        reference_to=f.reference_to[0] if f.reference_to else None,
+                        relationship_name=f.relationship_name,
+                    )
+                    for f in info.fields.values()
+                    if self.field_visible(info.name, f)
+                },
+            )
+            for info in self.objects.values()
+        }
+        self._soql_cache = (key, schema)
+        return schema
+
+    def _permission_version(self) -> str:
+        rows = self.execute('SELECT COUNT(*), MAX("SystemModstamp") FROM "FieldPermissions"')
+        return str(rows[0])
+
+    def object(self, name: str) -> ObjectInfo:
+        """The object called ``name`` (case-insensitive) or NOT_FOUND."""
+        canonical = self._lower_objects.get(name.lower())
+        if canonical is None:
+            raise fault(
+                "NOT_FOUND",
+                f"The requested resource does not exist: sObject type '{name}' is not supported.",
+                status=404,
+            )
+        return self.objects[canonical]
+
+    # ------------------------------------------------------------------ raw access
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One SQLite transaction, under the org lock."""
+        with self.lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read statement and return every row."""
+        with self.lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def load_rows(self, object_name: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows already in storage form, unchecked: for seeds and fixtures."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        sql = f'INSERT INTO "{object_name}" ({quoted}) VALUES ({", ".join("?" * len(columns))})'
+        with self.transaction() as conn:
+            conn.executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
+
+    def count(self, object_name: str) -> int:
+        """Live (not deleted) rows of an object."""
+        return int(
+            self.execute(f'SELECT COUNT(*) FROM "{object_name}" WHERE "IsDeleted" = 0')[0][0]
+        )
+
+    # ------------------------------------------------------------------ records
+    def get(
+        self,
+        object_name: str,
+        record_id: str,
+        fields: list[str] | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> dict[str, Any] | None:
+        """One record as REST returns it, or None."""
+        info = self.object(object_name)
+        names = [self._field(info, f).name for f in fields] if fields else list(info.fields)
+        cols = ", ".join(f'"{n}"' for n in names)
+        deleted = "" if include_deleted else ' AND "IsDeleted" = 0'
+        rows = self.execute(
+            f'SELECT {cols} FROM "{info.name}" WHERE "Id" = ?{deleted}', [record_id]
+        )
+        if not rows:
+            return None
+        return self.to_rest(info, names, rows[0])
+
+    def to_rest(self, info: ObjectInfo, names: list[str], row: tuple[Any, ...]) -> dict[str, Any]:
+        """A stored row as a REST record (with ``attributes``)."""
+        record: dict[str, Any] = {
+            "attributes": {
+                "type": info.name,
+                "url": self.record_url(
+                    info.name, row[names.index("Id")] if "Id" in names else None
+                ),
+            }
+        }
+        for name, value in zip(names, row, strict=True):
+            if value is not None and info.fields[name].type == "boolean":
+                value = bool(value)
+            record[name] = value
+        return record
+
+    def record_url(self, object_name: str, record_id: str | None, version: str = "59.0") -> str:
+        """The REST path of a record, as ``attributes.url`` gives it."""
+        return f"/services/data/v{version}/sobjects/{object_name}/{record_id or ''}"
+
+    def find_by(self, object_name: str, field_name: str, value: Any) -> list[str]:
+        """Ids of live records whose ``field_name`` equals ``value`` (external id lookups)."""
+        info = self.object(object_name)
+        f = self._field(info, field_name)
+        rows = self.execute(
+            f'SELECT "Id" FROM "{info.name}" WHERE "{f.name}" = ? AND "IsDeleted" = 0', [value]
+        )
+        return [str(r[0]) for r in rows]
+
+    def insert(
+        self,
+        object_name: str,
+        body: Mapping[str, Any],
+        *,
+        record_id: str | None = None,
+        run_flows: bool = True,
+    ) -> str:
+        """Validate and create one record; returns its id or raises :class:`RecordFault`."""
+        info = self.object(object_name)
+        values = self.clean(info, body, creating=True)
+        stamp = now_text()
+        values.update(
+            {
+                "Id": record_id or self.ids.new(info.name),
+                "IsDeleted": 0,
+                "CreatedDate": stamp,
+                "LastModifiedDate": stamp,
+                "SystemModstamp": stamp,
+                "CreatedById": self.integration_user_id,
+                "LastModifiedById": self.integration_user_id,
+            }
+        )
+        if "OwnerId" in info.fields and not values.get("OwnerId"):
+            values["OwnerId"] = self.integration_user_id
+        for f in info.fields.values():
+            if f.name not in values and f.default is not None:
+                values[f.name] = _store_default(f)
+        self._derive(info, values)
+        cols = list(values)
+        with self.transaction() as conn:
+            conn.execute(
+                f'INSERT INTO "{info.name}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+                f"VALUES ({', '.join('?' * len(cols))})",
+                [values[c] for c in cols],
+            )
+            self._after_write(conn, info, values)
+        if run_flows:
+            self.flows.after_save(self, info.name, None, self._bool_view(info, values))
+        return str(values["Id"])
+
+    def update(
+        self, object_name: str, record_id: str, body: Mapping[str, Any], *, run_flows: bool = True
+    ) -> dict[str, Any]:
+        """Validate and update one record; returns the record's values before the change."""
+        info = self.object(object_name)
+        before = self.get(info.name, record_id)
+        if before is None:
+            raise self._missing(info, record_id)
+        values = self.clean(info, body, creating=False)
+        merged = {k: v for k, v in before.items() if k != "attributes"}
+        merged.update(values)
+        self._derive(info, merged)
+        derived: dict[str, Any] = {
+            k: merged[k] for k in ("Name", "TotalPrice") if k in merged and k in info.fields
+        }
+        values.update(derived)
+        stamp = now_text()
+        values.update(
+            {
+                "LastModifiedDate": stamp,
+                "SystemModstamp": stamp,
+                "LastModifiedById": self.integration_user_id,
+            }
+        )
+        assignments = ", ".join(f'"{c}" = ?' for c in values)
+        with self.transaction() as conn:
+            conn.execute(
+                f'UPDATE "{info.name}" SET {assignments} WHERE "Id" = ?',
+                [*values.values(), record_id],
+            )
+            self._after_write(conn, info, merged)
+        if run_flows:
+            after = self.get(info.name, record_id)
+            assert after is not None
+            self.flows.after_save(self, info.name, before, after)
+        return before
+
+    def delete(self, object_name: str, record_id: str) -> None:
+        """Soft-delete a record: queryAll still returns it with ``IsDeleted`` true."""
+        info = self.object(object_name)
+        if self.get(info.name, record_id) is None:
+            raise self._missing(info, record_id)
+        stamp = now_text()
+        with self.transaction() as conn:
+            conn.execute(
+                f'UPDATE "{info.name}" SET "IsDeleted" = 1, "SystemModstamp" = ?, '
+                '"LastModifiedDate" = ? WHERE "Id" = ?',
+                (stamp, stamp, record_id),
+            )
+
+    def _missing(self, info: ObjectInfo, record_id: str) -> RecordFault:
+        if self.get(info.name, record_id, include_deleted=True) is not None:
+            return fault("ENTITY_IS_DELETED", "entity is deleted", status=404)
+        return fault(
+            "NOT_FOUND",
+            f"The requested resource does not exist: {info.name} {record_id}",
+            status=404,
+        )
+
+    # ------------------------------------------------------------------ validation
+    def _field(self, info: ObjectInfo, name: str) -> FieldInfo:
+        f = info.field(name)
+        if f is None or not self.field_visible(info.name, f):
+            raise fault(
+                "INVALID_FIELD", f"No such column '{name}' on sobject of type {info.name}", [name]
+            )
+        return f
+
+    def field_visible(self, object_name: str, f: FieldInfo) -> bool:
+        """Custom fields are visible to the API user only once a permission set grants read."""
+        if not f.protected:
+            return True
+        return self._permission(object_name, f.name, "PermissionsRead")
+
+    def field_editable(self, object_name: str, f: FieldInfo) -> bool:
+        """Custom fields are editable by the API user once a permission set grants edit."""
+        if not f.protected:
+            return True
+        return self._permission(object_name, f.name, "PermissionsEdit")
+
+    def _permission(self, object_name: str, field_name: str, column: str) -> bool:
+        rows = self.execute(
+            f'SELECT 1 FROM "FieldPermissions" WHERE "Field" = ? AND "{column}" = 1 '
+            'AND "IsDeleted" = 0 LIMIT 1',
+            [f"{object_name}.{field_name}"],
+        )
+        return bool(rows)
+
+    def clean(self, info: ObjectInfo, body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+        """Check a write body against the schema; every problem reported at once."""
+        errors: list[RecordError] = []
+        values: dict[str, Any] = {}
+        for key, raw in body.items():
+            if key == "attributes":
+                continue
+            f = info.field(key)
+            if f is None or not self.field_visible(info.name, f):
+                errors.append(
+                    RecordError(
+                        "INVALID_FIELD",
+                        f"No such column '{key}' on sobject of type {info.name}",
+                        [key],
+                    )
+                )
+                continue
+            allowed = f.createable if creating else f.updateable
+            if not allowed or not self.field_editable(info.name, f):
+                errors.append(
+                    RecordError(
+                        "INVALID_FIELD_FOR_INSERT_UPDATE",
+                        f"Unable to create/update fields: {f.name}. Please check the security "
+                        "settings of this field and verify that it is read/write for your profile "
+                        "or permission set.",
+                        [f.name],
+                    )
+                )
+                continue
+            try:
+                values[f.name] = self._coerce(info, f, raw)
+            except RecordFault as exc:
+                errors.extend(exc.errors)
+        if creating:
+            given = {key.lower() for key in body}
+            missing = [
+                f.name
+                for f in info.fields.values()
+                if f.required
+                and f.createable
+                and f.default is None
+                and (f.name.lower() not in given or body_value_blank(body, f.name))
+            ]
+            if missing:
+                errors.append(
+                    RecordError(
+                        "REQUIRED_FIELD_MISSING",
+                        f"Required fields are missing: [{', '.join(missing)}]",
+                        missing,
+                    )
+                )
+        else:
+            cleared = [f for f in values if values[f] in (None, "") and info.fields[f].required]
+            if cleared:
+                errors.append(
+                    RecordError(
+                        "REQUIRED_FIELD_MISSING",
+                        f"Required fields are missing: [{', '.join(cleared)}]",
+                        cleared,
+                    )
+                )
+        if errors:
+            raise RecordFault(errors)
+        return values
+
+    def _coerce(self, info: ObjectInfo, f: FieldInfo, raw: Any) -> Any:
+        if raw is None or (raw == "" and f.type not in ("boolean",)):
+            return None
+        kind = f.type
+        if kind == "boolean":
+            if isinstance(raw, bool):
+                return int(raw)
+            if isinstance(raw, str) and raw.lower() in ("true", "false"):
+                return int(raw.lower() == "true")
+            raise _json_error(kind, raw)
+        if kind in ("double", "currency", "percent", "int"):
+            if isinstance(raw, bool):
+                raise _json_error(kind, raw)
+            if isinstance(raw, str):
+                try:
+                    raw = float(raw)
+                except ValueError:
+                    raise _json_error(kind, raw) from None
+            if not isinstance(raw, int | float):
+                raise _json_error(kind, raw)
+            digits_left = f.precision - f.scale if f.precision else 18
+            if kind != "int" and abs(raw) >= 10**digits_left:
+                raise fault(
+                    "NUMBER_OUTSIDE_VALID_RANGE",
+                    f"{f.label}: value outside of valid range on numeric field: {raw}",
+                    [f.name],
+                )
+            if kind == "int":
+                if float(raw) != int(raw):
+                    raise _json_error(kind, raw)
+                return int(raw)
+            return round(float(raw), f.scale) if f.scale is not None else float(raw)
+        if not isinstance(raw, str):
+            if kind in ("string", "textarea", "picklist") and isinstance(raw, int | float):
+                raw = str(raw)
+            else:
+                raise _json_error(kind, raw)
+        if kind == "date":
+            if not _DATE_RE.match(raw):
+                try:
+                    return parse_datetime(raw).date().isoformat()
+                except ValueError:
+                    raise _json_error(kind, raw) from None
+            try:
+                date.fromisoformat(raw)
+            except ValueError:
+                raise _json_error(kind, raw) from None
+            return raw
+        if kind == "datetime":
+            try:
+                return format_datetime(parse_datetime(raw))
+            except ValueError:
+                raise _json_error(kind, raw) from None
+        if kind in ("reference", "id"):
+            if not is_valid(raw) and not (len(raw) == 15 and raw.isalnum()):
+                raise fault(
+                    "MALFORMED_ID", f"{f.label}: id value of incorrect type: {raw}", [f.name]
+                )
+            target = object_for_id(raw)
+            if target not in f.reference_to:
+                raise fault(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"{f.label}: id value of incorrect type: {raw}",
+                    [f.name],
+                )
+            assert target is not None
+            if not self.execute(
+                f'SELECT 1 FROM "{target}" WHERE "Id" = ? AND "IsDeleted" = 0', [raw[:18]]
+            ):
+                raise fault("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])
+            return raw
+        if kind == "email" and not _EMAIL_RE.match(raw.strip()):
+            raise fault(
+                "INVALID_EMAIL_ADDRESS", f"{f.label}: invalid email address: {raw}", [f.name]
+            )
+        if kind == "picklist" and f.picklist and raw not in f.picklist:
+            raise fault(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"{f.label}: bad value for restricted picklist field: {raw}",
+                [f.name],
+            )
+        if f.length and len(raw) > f.length:
+            raise fault(
+                "STRING_TOO_LONG",
+                f"{f.label}: data value too large: {raw[:40]} (max length={f.length})",
+                [f.name],
+            )
+        return raw
+
+    def _derive(self, info: ObjectInfo, values: dict[str, Any]) -> None:
+        if info.name in _NAME_OBJECTS and "Name" in info.fields:
+            values["Name"] = " ".join(
+                str(v) for v in (values.get("FirstName"), values.get("LastName")) if v
+            )
+        if info.name == "OrderItem":
+            qty, price = values.get("Quantity"), values.get("UnitPrice")
+            if qty is not None and price is not None:
+                values["TotalPrice"] = round(float(qty) * float(price), 2)
+        if info.name == "Order" and not values.get("OrderNumber"):
+            values["OrderNumber"] = f"{_counter_of(str(values.get('Id', '0' * 18))):08d}"
+
+    def _after_write(
+        self, conn: sqlite3.Connection, info: ObjectInfo, values: Mapping[str, Any]
+    ) -> None:
+        if info.name == "OrderItem" and values.get("OrderId"):
+            conn.execute(
+                'UPDATE "Order" SET "TotalAmount" = (SELECT COALESCE(SUM("TotalPrice"), 0) '
+                'FROM "OrderItem" WHERE "OrderId" = ? AND "IsDeleted" = 0) WHERE "Id" = ?',
+                (values["OrderId"], values["OrderId"]),
+            )
+
+
+def body_value_blank(body: Mapping[str, Any], name: str) -> bool:
+    """True when ``body`` sets field ``name`` (any case) to null or empty."""
+    return any(v in (None, "") for k, v in body.items() if k.lower() == name.lower())
+
+
+def _store_default(f: FieldInfo) -> Any:
+    return int(bool(f.default)) if f.type == "boolean" else f.default
+
+
+def _json_error(kind: str, raw: Any) -> RecordFault:
+    soap = {
+        "double": "double",
+        "currency": "double",
+        "percent": "double",
+        "int": "int",
+        "boolean": "boolean",
+        "date": "date",
+        "datetime": "datetime",
+    }.get(kind, "string")
+    return fault(
+        "JSON_PARSER_ERROR",
+        f"Cannot deserialize instance of {soap} from VALUE_STRING value {raw!s:.40} "
+        "or request may be missing a required field",
+        [],
+    )
+
+
+def _counter_of(record_id: str) -> int:
+    digits = record_id[5:15]
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    n = 0
+    for ch in digits:
+        n = n * 62 + alphabet.index(ch) if ch in alphabet else n * 62
+    return n
+
+
+def utc_today() -> date:
+    """Today in UTC."""
+    return datetime.now(UTC).date()
