@@ -293,8 +293,11 @@ def _records(
                 record[name] = value
             else:
                 nested.setdefault(rel, {})[name] = value
-        for rel, values in nested.items():
-            if all(v is None for v in values.values()):
+        # After the selected columns, the SQL returns each relationship's parent Id: a missing
+        # parent is ``null`` in Salesforce, not an object of nulls.
+        for offset, rel in enumerate(compiled.relationships):
+            values = nested.get(rel, {})
+            if row[len(plan) + offset] is None:
                 record[rel] = None
             else:
                 target_name = compiled.relationships[rel]

@@ -1,0 +1,108 @@
+"""Field definitions for `fields deploy`: Tooling API CustomField bodies and SFDX source files.
+
+Built from the mappings alone (no network): the Salesforce client posts the bodies to
+`tooling/sobjects/CustomField`, and the SFDX files let an admin deploy the same fields with the
+Salesforce CLI or keep them in their org's source control. Standard fields are never deployed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from xml.sax.saxutils import escape
+
+from connector.mapping.models import DEFAULT_VISIBLE_LINES, FieldMapping, MappingFile
+
+#: Mapping type -> Metadata API CustomField type.
+METADATA_TYPES: dict[str, str] = {
+    "number": "Number",
+    "currency": "Currency",
+    "percent": "Percent",
+    "text": "Text",
+    "textarea": "LongTextArea",
+    "date": "Date",
+    "datetime": "DateTime",
+    "checkbox": "Checkbox",
+    "picklist": "Picklist",
+}
+
+SFDX_ROOT = "salesforce/force-app/main/default"
+
+
+def _metadata(m: FieldMapping) -> dict[str, Any]:
+    meta: dict[str, Any] = {"label": m.display_label, "type": METADATA_TYPES[m.type]}
+    if m.description:
+        meta["description"] = m.description
+    if m.help:
+        meta["inlineHelpText"] = m.help
+    if m.type in ("number", "currency", "percent"):
+        meta["precision"], meta["scale"] = m.digits
+    elif m.type == "text":
+        meta["length"] = m.max_length
+    elif m.type == "textarea":
+        meta["length"] = m.max_length
+        meta["visibleLines"] = m.visible_lines or DEFAULT_VISIBLE_LINES
+    elif m.type == "checkbox":
+        meta["defaultValue"] = "false"
+    elif m.type == "picklist":
+        labels = list(dict.fromkeys((m.picklist or {}).values()))
+        if m.picklist_default is not None and m.picklist_default not in labels:
+            labels.append(m.picklist_default)
+        meta["valueSet"] = {
+            "restricted": True,
+            "valueSetDefinition": {
+                "sorted": False,
+                "value": [{"fullName": x, "default": False, "label": x} for x in labels],
+            },
+        }
+    return meta
+
+
+def field_definitions(mappings: Iterable[MappingFile]) -> list[dict[str, Any]]:
+    """Tooling API CustomField bodies, `{"FullName": "Object.Field__c", "Metadata": {...}}`.
+
+    One per custom field in the mappings, in file order; standard fields are skipped because
+    they exist in every org and cannot be created.
+    """
+    out: list[dict[str, Any]] = []
+    for mf in mappings:
+        for m in mf.fields:
+            if m.is_custom:
+                out.append({"FullName": f"{mf.object}.{m.field}", "Metadata": _metadata(m)})
+    return out
+
+
+def sfdx_field_path(defn: Mapping[str, Any]) -> str:
+    """Where the field's SFDX source file goes, relative to the repository root."""
+    obj, field = str(defn["FullName"]).split(".", 1)
+    return f"{SFDX_ROOT}/objects/{obj}/fields/{field}.field-meta.xml"
+
+
+def _xml(key: str, value: Any, indent: str) -> list[str]:
+    if isinstance(value, list):
+        return [line for item in value for line in _xml(key, item, indent)]
+    if isinstance(value, Mapping):
+        lines = [f"{indent}<{key}>"]
+        for k, v in value.items():
+            lines.extend(_xml(k, v, indent + "    "))
+        return [*lines, f"{indent}</{key}>"]
+    text = ("true" if value else "false") if isinstance(value, bool) else escape(str(value))
+    return [f"{indent}<{key}>{text}</{key}>"]
+
+
+def sfdx_field_xml(defn: Mapping[str, Any]) -> str:
+    """The SFDX source (`<Field>.field-meta.xml`) of one definition from `field_definitions`.
+
+    Elements follow the Metadata API's order for CustomField: fullName first, then by name.
+    """
+    field = str(defn["FullName"]).split(".", 1)[1]
+    meta: Mapping[str, Any] = defn["Metadata"]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<CustomField xmlns="http://soap.sforce.com/2006/04/metadata">',
+        f"    <fullName>{escape(field)}</fullName>",
+    ]
+    for key in sorted(meta):
+        lines.extend(_xml(key, meta[key], "    "))
+    lines.append("</CustomField>")
+    return "\n".join(lines) + "\n"
