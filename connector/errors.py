@@ -23,9 +23,42 @@ class ConfigError(Lead2LoyaltyError):
     """Settings are missing or invalid."""
 
 
+class SalesforceError(Lead2LoyaltyError):
+    """A call to Salesforce failed; ``error_code`` is Salesforce's code when it sent one."""
+
+    def __init__(self, message: str, *, error_code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.error_code = error_code
+        self.status = status
+
+
+class RetryableError(SalesforceError):
+    """Transient: the same call may succeed later (already retried with backoff here)."""
+
+
+class FatalError(SalesforceError):
+    """The request itself is wrong (data, permissions, configuration): do not retry it."""
+
+
+class QuotaExhausted(SalesforceError):
+    """The org's daily API limit, or the share of it this connector may use, is spent."""
+
+
 class MappingError(Lead2LoyaltyError):
     """A mappings/ or models/ file is invalid; the message lists every problem as file:line."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class WebhookError(Lead2LoyaltyError):
+    """A webhook delivery was refused."""
+
+
+class SignatureError(WebhookError):
+    """401: the delivery's signature does not verify."""
+
+
+class PayloadError(WebhookError):
+    """4xx: the delivery's body is malformed."""

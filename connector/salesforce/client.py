@@ -1,0 +1,763 @@
+"""The narrow, typed Salesforce client: every call the connector makes to an org goes here.
+
+Each method is one explicit operation (paged window queries, collection updates, Bulk API 2.0,
+tooling, flows, limits) over simple-salesforce's session, URLs and SOQL formatting. Every call:
+
+- is refused up front with :class:`QuotaExhausted` once the configured share of the daily limit
+  is used (read from ``Sforce-Limit-Info`` after each call), so a run stops cleanly;
+- re-authenticates once on ``INVALID_SESSION_ID``;
+- is retried with jittered exponential backoff on 5xx, SERVER_UNAVAILABLE, whole-request
+  UNABLE_TO_LOCK_ROW, connection errors and timeouts, then raises :class:`RetryableError`;
+- is counted per kind in :attr:`SalesforceClient.calls`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import random as _random
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.format import format_soql
+
+from connector.config import Settings
+from connector.salesforce.auth import Authenticator, make_session
+from connector.salesforce.errors import (
+    RETRYABLE_ROW_CODES,
+    SESSION_CODES,
+    FatalError,
+    QuotaExhausted,
+    RetryableError,
+    SalesforceError,
+    classify,
+)
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+COLLECTION_LIMIT = 200
+QUERY_PAGE_SIZE = 2000
+BULK_QUERY_PAGE = 50_000
+# Bulk API 2.0 accepts 150 MB per upload (base64 counted); stay well under it.
+BULK_UPLOAD_BYTES = 64 * 1024 * 1024
+BULK_POLL_FIRST_SECONDS = 0.5
+BULK_POLL_MAX_SECONDS = 10.0
+BULK_TIMEOUT_SECONDS = 3600.0
+CLEAR = "#N/A"  # a Bulk API 2.0 cell that sets the field to null
+REQUEST_TIMEOUT = (10.0, 120.0)
+KINDS = (
+    "auth",
+    "query",
+    "query_more",
+    "describe",
+    "collection_update",
+    "bulk_job",
+    "tooling",
+    "create",
+    "flow",
+    "limits",
+)
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
+_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
+_FROM = re.compile(r"\bFROM\s+([A-Za-z][A-Za-z0-9_]*)", re.IGNORECASE)
+_INTEGER_TYPES = frozenset({"int", "long"})
+_FLOAT_TYPES = frozenset({"double", "currency", "percent"})
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """Daily API requests used and allowed, from the last ``Sforce-Limit-Info`` header."""
+
+    used: int
+    max: int
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """The outcome of writing one record, in the order the records were given."""
+
+    record_id: str | None
+    success: bool
+    error_code: str | None = None
+    message: str | None = None
+
+    @property
+    def retryable(self) -> bool:
+        """True when the row failed for a transient reason: send it again later."""
+        return not self.success and self.error_code in RETRYABLE_ROW_CODES
+
+
+def parse_limit_info(header: str) -> ApiUsage | None:
+    """``api-usage=used/max`` out of a ``Sforce-Limit-Info`` header (other parts ignored)."""
+    match = _USAGE.search(header)
+    return ApiUsage(int(match.group(1)), int(match.group(2))) if match else None
+
+
+class SalesforceClient:
+    """One org, one session; see the module docstring for what every call goes through."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.settings = settings
+        self.session = session or make_session(settings)
+        self.calls: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.usage: ApiUsage | None = None
+        self._sleep = sleep
+        self._random = random
+        self._auth = Authenticator(settings, self.session)
+        self._sf: Salesforce | None = None
+        self._describes: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+    ) -> SalesforceClient:
+        """A client signed in to the org of ``settings`` (:class:`ConfigError` if refused)."""
+        client = cls(settings, sleep=sleep, random=random)
+        client.authenticate()
+        return client
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def calls_total(self) -> int:
+        """Every call made so far, sign-ins included."""
+        return sum(self.calls.values())
+
+    @property
+    def instance_url(self) -> str:
+        """The org's instance URL (signs in first if needed)."""
+        return "https://" + self._api().sf_instance
+
+    def begin_run(self) -> None:
+        """Forget the last API usage seen: a new run learns it afresh from its first call.
+
+        A long-lived process (the clock) would otherwise keep refusing calls after the daily
+        limit has reset, having no call left to learn that it did.
+        """
+        self.usage = None
+
+    def authenticate(self) -> None:
+        """Get a new access token and bind simple-salesforce to it."""
+        self._count("auth")
+        token = self._retrying("sign-in", True, self._auth.token)
+        self._sf = Salesforce(
+            instance_url=token.instance_url,
+            session_id=token.access_token,
+            session=self.session,
+            version=self.settings.salesforce_api_version,
+        )
+
+    def _api(self) -> Salesforce:
+        if self._sf is None:
+            self.authenticate()
+        assert self._sf is not None
+        return self._sf
+
+    def _count(self, kind: str) -> None:
+        self.calls[kind] = self.calls.get(kind, 0) + 1
+
+    def _check_quota(self, what: str) -> None:
+        usage = self.usage
+        if usage is not None and usage.used >= self.settings.quota_share * usage.max:
+            raise QuotaExhausted(
+                f"{what}: not sent, {usage.used} of {usage.max} daily API calls are used, "
+                f"the configured share is {self.settings.quota_share:.0%} "
+                "(L2L_QUOTA_SHARE); the run stops here and resumes tomorrow",
+                error_code="QUOTA_SHARE_REACHED",
+            )
+
+    def _backoff(self, attempt: int) -> float:
+        # Full doubling with jitter in [0.5, 1.5) of the step, so clients do not retry in step.
+        return float(self.settings.retry_base_seconds * (2**attempt) * (0.5 + self._random()))
+
+    def _retrying(self, what: str, idempotent: bool, attempt_once: Callable[[], _T]) -> _T:
+        attempt = 0
+        while True:
+            try:
+                return attempt_once()
+            except RetryableError as exc:
+                if attempt >= self.settings.max_retries or (
+                    not idempotent and exc.error_code == "ReadTimeout"
+                ):
+                    raise
+                delay = self._backoff(attempt)
+                attempt += 1
+                log.info(
+                    "%s: %s, retry %d of %d in %.2fs",
+                    what,
+                    exc.error_code,
+                    attempt,
+                    self.settings.max_retries,
+                    delay,
+                )
+                self._sleep(delay)
+
+    def _call(
+        self,
+        kind: str,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        idempotent: bool = True,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """One API call with quota guard, re-sign-in, retries and accounting.
+
+        ``url`` is relative to the versioned REST base (``query/``) or, starting with ``/``,
+        to the instance (a ``nextRecordsUrl``).
+        """
+        reauthenticated = False
+
+        def once() -> requests.Response:
+            nonlocal reauthenticated
+            self._check_quota(what)
+            sf = self._api()
+            full = self.instance_url + url if url.startswith("/") else sf.base_url + url
+            sent_headers = dict(sf.headers)
+            sent_headers.update(headers or {})
+            self._count(kind)
+            log.debug("%s %s (%s)", method, full.split("?", 1)[0], kind)
+            try:
+                response = self.session.request(
+                    method,
+                    full,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=sent_headers,
+                    timeout=REQUEST_TIMEOUT,
+                )
+            except requests.exceptions.SSLError:
+                raise FatalError(
+                    f"{what}: TLS verification failed; check L2L_SALESFORCE_CA_BUNDLE",
+                    error_code="SSLError",
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise RetryableError(
+                    f"{what}: no answer from Salesforce ({type(exc).__name__}); retry later",
+                    error_code=type(exc).__name__,
+                ) from None
+            usage = parse_limit_info(response.headers.get("Sforce-Limit-Info", ""))
+            if usage is not None:
+                self.usage = usage
+            if response.ok:
+                return response
+            code = _error_code(response)
+            if (response.status_code == 401 or code in SESSION_CODES) and not reauthenticated:
+                log.info("%s: session expired, signing in again", what)
+                reauthenticated = True
+                self.authenticate()
+                return once()
+            raise classify(response.status_code, code, what)
+
+        return self._retrying(what, idempotent, once)
+
+    def _json(self, kind: str, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
+        response = self._call(kind, method, url, what=what, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise FatalError(
+                f"{what}: Salesforce answered with something other than JSON; "
+                "check L2L_SALESFORCE_LOGIN_URL points at a Salesforce org",
+                error_code="UNEXPECTED_RESPONSE",
+                status=response.status_code,
+            ) from None
+
+    # ------------------------------------------------------------------ queries
+    def query_window(
+        self,
+        object_name: str,
+        fields: Iterable[str],
+        since: datetime | None,
+        until: datetime,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Rows of ``object_name`` with ``since <= SystemModstamp < until``, deleted ones too.
+
+        Pages of up to 2,000 records, ordered by ``SystemModstamp, Id``, each record a plain
+        dict without ``attributes``. Bounds must be timezone-aware; SOQL has second precision.
+        """
+        soql = self._window_soql(object_name, ", ".join(_check_fields(fields)), since, until)
+        yield from self._pages(soql, include_deleted=True, what=f"query of {object_name}")
+
+    def count_window(self, object_name: str, since: datetime | None, until: datetime) -> int:
+        """How many rows (deleted included) :meth:`query_window` would return."""
+        soql = self._window_soql(object_name, "COUNT()", since, until, order=False)
+        body = self._json(
+            "query",
+            "GET",
+            "queryAll/",
+            params={"q": soql},
+            what=f"count of {object_name}",
+        )
+        return int(body["totalSize"])
+
+    def _window_soql(
+        self,
+        object_name: str,
+        select: str,
+        since: datetime | None,
+        until: datetime,
+        *,
+        order: bool = True,
+    ) -> str:
+        _check_name(object_name)
+        until = _aware(until, "until")
+        where = format_soql("SystemModstamp < {}", until)
+        if since is not None:
+            since = _aware(since, "since")
+            if since > until:
+                raise ValueError(f"window starts ({since}) after it ends ({until})")
+            where = format_soql("SystemModstamp >= {} AND ", since) + where
+        soql = f"SELECT {select} FROM {object_name} WHERE {where}"
+        return soql + " ORDER BY SystemModstamp, Id" if order else soql
+
+    def query(
+        self, soql: str, *args: Any, include_deleted: bool = False, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Every record of ``soql`` (all pages), as plain dicts.
+
+        With ``args`` or ``params``, ``soql`` is a :func:`format_soql` template whose
+        ``{}``/``{name}`` placeholders are filled with quoted values:
+        ``query("SELECT Id FROM Lead WHERE Email = {email}", email=address)``.
+        """
+        if args or params:
+            soql = format_soql(soql, *args, **params)
+        return [r for page in self._pages(soql, include_deleted, what="query") for r in page]
+
+    def _pages(
+        self, soql: str, include_deleted: bool, *, what: str
+    ) -> Iterator[list[dict[str, Any]]]:
+        headers = {"Sforce-Query-Options": f"batchSize={QUERY_PAGE_SIZE}"}
+        body = self._json(
+            "query",
+            "GET",
+            "queryAll/" if include_deleted else "query/",
+            params={"q": soql},
+            headers=headers,
+            what=what,
+        )
+        while True:
+            yield [_plain(r) for r in body["records"]]
+            next_url = body.get("nextRecordsUrl")
+            if body.get("done", True) or not next_url:
+                return
+            body = self._json("query_more", "GET", str(next_url), headers=headers, what=what)
+
+    def bulk_query(
+        self, soql_text: str, include_deleted: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Rows of ``soql_text`` through a Bulk API 2.0 query job, typed by the object's describe.
+
+        Numbers become int/float, checkboxes bool, empty cells None; other values stay text.
+        """
+        match = _FROM.search(soql_text)
+        if match is None:
+            raise ValueError("bulk_query needs a SOQL statement with a FROM clause")
+        types = self._field_types(match.group(1))
+        what = f"bulk query of {match.group(1)}"
+        job = self._json(
+            "bulk_job",
+            "POST",
+            "jobs/query",
+            json={
+                "operation": "queryAll" if include_deleted else "query",
+                "query": soql_text,
+                "contentType": "CSV",
+                "columnDelimiter": "COMMA",
+                "lineEnding": "LF",
+            },
+            idempotent=False,
+            what=what,
+        )
+        job_id = str(job["id"])
+        self._wait_for_job("query", job_id, what)
+        locator: str | None = None
+        while True:
+            params: dict[str, Any] = {"maxRecords": BULK_QUERY_PAGE}
+            if locator:
+                params["locator"] = locator
+            response = self._call(
+                "bulk_job",
+                "GET",
+                f"jobs/query/{job_id}/results",
+                params=params,
+                headers={"Accept": "text/csv"},
+                what=what,
+            )
+            rows = _read_csv(response)
+            yield [{k: _typed(v, types.get(k)) for k, v in row.items()} for row in rows]
+            locator = response.headers.get("Sforce-Locator")
+            if not locator or locator == "null":
+                return
+
+    # ------------------------------------------------------------------ describe, limits
+    def describe(self, object_name: str) -> dict[str, Any]:
+        """The object's full describe; cached for the life of this client."""
+        _check_name(object_name)
+        if object_name not in self._describes:
+            self._describes[object_name] = self._json(
+                "describe",
+                "GET",
+                f"sobjects/{object_name}/describe/",
+                what=f"describe of {object_name}",
+            )
+        return self._describes[object_name]
+
+    def describe_global(self) -> dict[str, Any]:
+        """The global describe: every object of the org."""
+        body: dict[str, Any] = self._json("describe", "GET", "sobjects/", what="global describe")
+        return body
+
+    def limits(self) -> dict[str, Any]:
+        """The org's ``/limits`` (``DailyApiRequests`` and the rest)."""
+        body: dict[str, Any] = self._json("limits", "GET", "limits/", what="limits")
+        return body
+
+    def _field_types(self, object_name: str) -> dict[str, str]:
+        return {str(f["name"]): str(f["type"]) for f in self.describe(object_name)["fields"]}
+
+    # ------------------------------------------------------------------ writes
+    def create(self, object_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create one record; returns Salesforce's ``{"id", "success", "errors"}``."""
+        _check_name(object_name)
+        result: dict[str, Any] = self._json(
+            "create",
+            "POST",
+            f"sobjects/{object_name}/",
+            json=dict(body),
+            idempotent=False,
+            what=f"create of {object_name}",
+        )
+        return result
+
+    def create_tooling(self, sobject: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a Tooling API record (e.g. ``CustomField``); returns the save result."""
+        _check_name(sobject)
+        result: dict[str, Any] = self._json(
+            "tooling",
+            "POST",
+            f"tooling/sobjects/{sobject}/",
+            json=dict(body),
+            idempotent=False,
+            what=f"tooling create of {sobject}",
+        )
+        return result
+
+    def update_collection(self, object_name: str, records: list[dict[str, Any]]) -> list[RowResult]:
+        """Update up to 200 records by ``Id`` in one sObject Collections call.
+
+        ``allOrNone`` is false (each row succeeds or fails alone) and ``Sforce-Auto-Assign:
+        FALSE`` keeps assignment rules from re-owning the records. Results follow ``records``.
+        """
+        _check_name(object_name)
+        if len(records) > COLLECTION_LIMIT:
+            raise ValueError(
+                f"update_collection takes at most {COLLECTION_LIMIT} records, got {len(records)}"
+            )
+        if not records:
+            return []
+        ids: list[str | None] = []
+        payload = []
+        for record in records:
+            record_id = record.get("Id") or record.get("id")
+            if not record_id:
+                raise ValueError("every record given to update_collection needs an Id")
+            ids.append(str(record_id))
+            fields = {k: v for k, v in record.items() if k not in ("Id", "id", "attributes")}
+            payload.append({"attributes": {"type": object_name}, "id": record_id, **fields})
+        body = self._json(
+            "collection_update",
+            "PATCH",
+            "composite/sobjects",
+            json={"allOrNone": False, "records": payload},
+            headers={"Sforce-Auto-Assign": "FALSE"},
+            what=f"collection update of {object_name}",
+        )
+        results = []
+        for given_id, item in zip(ids, body, strict=True):
+            errors = item.get("errors") or []
+            first = errors[0] if errors else {}
+            results.append(
+                RowResult(
+                    record_id=item.get("id") or given_id,
+                    success=bool(item.get("success")),
+                    error_code=first.get("statusCode") or first.get("errorCode"),
+                    message=first.get("message"),
+                )
+            )
+        return results
+
+    def bulk_upsert(
+        self,
+        object_name: str,
+        records: list[dict[str, Any]],
+        external_id_field: str = "Id",
+    ) -> list[RowResult]:
+        """Write ``records`` with Bulk API 2.0 (update by Id, else upsert on the external id).
+
+        ``None`` clears a field (``#N/A``); a key absent from a record leaves it unchanged.
+        Results follow ``records``, matched back through each row's key.
+        """
+        _check_name(object_name)
+        _check_name(external_id_field)
+        if not records:
+            return []
+        for record in records:
+            if record.get(external_id_field) in (None, ""):
+                raise ValueError(f"every record given to bulk_upsert needs {external_id_field}")
+        results: list[RowResult] = []
+        for chunk, text in _csv_chunks(records, external_id_field):
+            results.extend(self._bulk_ingest(object_name, chunk, text, external_id_field))
+        return results
+
+    def _bulk_ingest(
+        self,
+        object_name: str,
+        records: list[dict[str, Any]],
+        text: bytes,
+        key: str,
+    ) -> list[RowResult]:
+        what = f"bulk upsert of {object_name}"
+        spec: dict[str, Any] = {
+            "object": object_name,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+            "operation": "update" if key == "Id" else "upsert",
+        }
+        if key != "Id":
+            spec["externalIdFieldName"] = key
+        job = self._json("bulk_job", "POST", "jobs/ingest", json=spec, idempotent=False, what=what)
+        job_id = str(job["id"])
+        self._call(
+            "bulk_job",
+            "PUT",
+            f"jobs/ingest/{job_id}/batches",
+            data=text,
+            headers={"Content-Type": "text/csv"},
+            what=what,
+        )
+        self._json(
+            "bulk_job",
+            "PATCH",
+            f"jobs/ingest/{job_id}",
+            json={"state": "UploadComplete"},
+            what=what,
+        )
+        self._wait_for_job("ingest", job_id, what)
+        outcomes: dict[str, list[RowResult]] = {}
+        for kind in ("successfulResults", "failedResults", "unprocessedrecords"):
+            response = self._call(
+                "bulk_job",
+                "GET",
+                f"jobs/ingest/{job_id}/{kind}/",
+                headers={"Accept": "text/csv"},
+                what=what,
+            )
+            for row in _read_csv(response):
+                outcome = _bulk_outcome(kind, row)
+                outcomes.setdefault(row.get(key, ""), []).append(outcome)
+        results = []
+        for record in records:
+            found = outcomes.get(_cell(record[key]))
+            if found:
+                results.append(found.pop(0))
+            else:
+                results.append(
+                    RowResult(
+                        str(record[key]) if key == "Id" else None,
+                        False,
+                        "UNPROCESSED",
+                        "Salesforce reported no result for this row; send it again",
+                    )
+                )
+        return results
+
+    def _wait_for_job(self, kind: str, job_id: str, what: str) -> None:
+        delay = BULK_POLL_FIRST_SECONDS
+        waited = 0.0
+        while True:
+            state = self._json("bulk_job", "GET", f"jobs/{kind}/{job_id}", what=what)
+            status = state.get("state")
+            if status == "JobComplete":
+                return
+            if status in ("Failed", "Aborted"):
+                raise FatalError(
+                    f"{what}: Bulk API job {job_id} ended {status}; look the job up under "
+                    "Setup > Bulk Data Load Jobs for its error message",
+                    error_code=f"BULK_JOB_{str(status).upper()}",
+                )
+            if waited >= BULK_TIMEOUT_SECONDS:
+                raise RetryableError(
+                    f"{what}: Bulk API job {job_id} still {status} after {waited:.0f}s; "
+                    "it keeps running in Salesforce, the next run will try again",
+                    error_code="BULK_JOB_TIMEOUT",
+                )
+            self._sleep(delay)
+            waited += delay
+            delay = min(delay * 2, BULK_POLL_MAX_SECONDS)
+
+    # ------------------------------------------------------------------ flows
+    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run the autolaunched flow ``name`` once per input; one result per input."""
+        _check_name(name)
+        if not inputs:
+            return []
+        result: list[dict[str, Any]] = self._json(
+            "flow",
+            "POST",
+            f"actions/custom/flow/{name}",
+            json={"inputs": inputs},
+            idempotent=False,
+            what=f"flow {name}",
+        )
+        return result
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"'{name}' is not a Salesforce API name")
+
+
+def _check_fields(fields: Iterable[str]) -> list[str]:
+    names = list(fields)
+    if not names:
+        raise ValueError("query_window needs at least one field")
+    for name in names:
+        if not _FIELD.match(name):
+            raise ValueError(f"'{name}' is not a Salesforce field name")
+    return names
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (UTC), got naive {moment.isoformat()}")
+    return moment.astimezone(UTC)
+
+
+def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: _plain(v) if isinstance(v, Mapping) else v
+        for k, v in record.items()
+        if k != "attributes"
+    }
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        code = body[0].get("errorCode")
+        return str(code) if code else None
+    if isinstance(body, dict):
+        code = body.get("errorCode") or body.get("error")
+        return str(code) if code else None
+    return None
+
+
+def _read_csv(response: requests.Response) -> list[dict[str, str]]:
+    text = response.content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _typed(value: str, field_type: str | None) -> Any:
+    if value == "":
+        return None
+    if field_type in _INTEGER_TYPES:
+        return int(float(value))
+    if field_type in _FLOAT_TYPES:
+        return float(value)
+    if field_type == "boolean":
+        return value.lower() == "true"
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return CLEAR
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _aware(value, "datetime value").isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _csv_chunks(
+    records: list[dict[str, Any]], key: str
+) -> Iterator[tuple[list[dict[str, Any]], bytes]]:
+    """Records as CSV uploads under the Bulk API size limit, key column first."""
+    columns = [key]
+    for record in records:
+        columns.extend(c for c in record if c not in columns)
+
+    def header() -> io.StringIO:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(columns)
+        return buffer
+
+    buffer, chunk = header(), []
+    writer = csv.writer(buffer, lineterminator="\n")
+    for record in records:
+        # A key missing from a record is an empty cell: Bulk API leaves that field unchanged.
+        writer.writerow([_cell(record[c]) if c in record else "" for c in columns])
+        chunk.append(record)
+        if buffer.tell() >= BULK_UPLOAD_BYTES:
+            yield chunk, buffer.getvalue().encode()
+            buffer, chunk = header(), []
+            writer = csv.writer(buffer, lineterminator="\n")
+    if chunk:
+        yield chunk, buffer.getvalue().encode()
+
+
+def _bulk_outcome(kind: str, row: Mapping[str, str]) -> RowResult:
+    record_id = row.get("sf__Id") or row.get("Id") or None
+    if kind == "successfulResults":
+        return RowResult(record_id, True)
+    if kind == "unprocessedrecords":
+        return RowResult(record_id, False, "UNPROCESSED", "the job stopped before this row")
+    code, _, message = (row.get("sf__Error") or "UNKNOWN_EXCEPTION").partition(":")
+    return RowResult(record_id, False, code.strip() or None, message.strip() or None)
+
+
+__all__ = [
+    "ApiUsage",
+    "FatalError",
+    "QuotaExhausted",
+    "RetryableError",
+    "RowResult",
+    "SalesforceClient",
+    "SalesforceError",
+    "parse_limit_info",
+]
