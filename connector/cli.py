@@ -146,6 +146,280 @@ def localorg_seed(size: str, data_dir: Path, rng_seed: int) -> None:
     click.echo(json.dumps(seed(size=size, data_dir=data_dir, rng_seed=rng_seed)))
 
 
+def _settings() -> Any:
+    from connector.config import load_settings
+
+    return load_settings()
+
+
+def _progress(enabled: bool) -> Callable[[str], None] | None:
+    if not enabled:
+        return None
+
+    def show(message: str) -> None:
+        click.echo(f"\r{message:<60}", nl=False, err=True)
+
+    return show
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    click.echo(f"run {report['run_id']}: {report['status']} in {report['duration_s']:.1f}s")
+    for name, counts in report["objects"].items():
+        click.echo(f"  pulled {name:<10} {counts['pulled']:>8,}  deleted {counts['deleted']:,}")
+    w = report["writes"]
+    if report["planned"]:
+        click.echo("  planned writes (dry run, nothing written):")
+        for name, plan in report["planned"].items():
+            how = "Bulk API 2.0 job" if plan["bulk"] else "collection calls"
+            click.echo(
+                f"    {name:<10} {plan['records']:>8,} records, {plan['fields']:,} fields,"
+                f" {plan['api_calls']:,} {how}"
+            )
+    else:
+        click.echo(
+            f"  fields changed {w['fields_changed']:,}; records written {w['succeeded']:,}"
+            f", failed {w['failed']:,}, carried over {w['carried_over']:,}"
+        )
+    calls = report["api_calls"]
+    kinds = ", ".join(f"{k} {v}" for k, v in calls.items() if k != "total")
+    click.echo(f"  API calls {calls.get('total', 0):,}" + (f" ({kinds})" if kinds else ""))
+    for error in report["errors"][:5]:
+        click.echo(f"  ! {error}")
+
+
+@main.command("sync")
+@click.option(
+    "--dry-run", is_flag=True, help="Pull and compute, print planned writes; write nothing."
+)
+@click.option(
+    "--objects",
+    multiple=True,
+    type=click.Choice(["Account", "Contact", "Lead", "Order", "OrderItem"]),
+    help="Pull only these objects (repeatable).",
+)
+@click.option("--full", is_flag=True, help="Ignore watermarks and pull everything.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def sync_cmd(dry_run: bool, objects: tuple[str, ...], full: bool, as_json: bool) -> None:
+    """Run one sync: pull, compute, write back only what changed.
+
+    Exit code 0 when the run succeeded, 2 when it was partial or stopped by the quota guard,
+    1 when it failed.
+
+    \b
+    Example:
+      lead2loyalty sync --dry-run
+      lead2loyalty sync --objects Order --json
+    """
+    from connector.sync import SyncOptions, build_engine
+
+    engine = build_engine(_settings(), progress=None if as_json else _progress(True))
+    report = engine.run(SyncOptions(dry_run=dry_run, objects=list(objects) or None, full=full))
+    if not as_json:
+        click.echo("", err=True)
+    out = report.as_json()
+    click.echo(json.dumps(out)) if as_json else _print_report(out)
+    sys.exit({"succeeded": 0, "failed": 1}.get(report.status, 2))
+
+
+@main.command("runs")
+@click.option("--limit", default=10, show_default=True, help="How many runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@clean_errors
+def runs_cmd(limit: int, as_json: bool) -> None:
+    """List recent sync runs, newest first.
+
+    \b
+    Example:
+      lead2loyalty runs --limit 5
+    """
+    from connector.store import Store
+
+    runs = Store(_settings().database).runs(limit)
+    if as_json:
+        click.echo(json.dumps(runs))
+        return
+    for run in runs:
+        stats = run["stats"]
+        writes = stats.get("writes", {})
+        click.echo(
+            f"{run['id']:>5} {run['started_at']} {run['mode']:<12} {run['status']:<14}"
+            f" written {writes.get('succeeded', 0):,} calls "
+            f"{stats.get('api_calls', {}).get('total', 0):,}"
+        )
+
+
+@main.command("status")
+@clean_errors
+def status_cmd() -> None:
+    """Show watermarks, the outbox and the last run.
+
+    \b
+    Example:
+      lead2loyalty status
+    """
+    from connector.store import Store
+
+    settings = _settings()
+    store = Store(settings.database)
+    click.echo(f"database: {settings.database}")
+    for row in store.db["watermarks"].rows:
+        click.echo(f"  watermark {row['object']:<10} {row['modstamp']}")
+    click.echo(f"  outbox: {store.outbox_counts() or 'empty'}")
+    runs = store.runs(1)
+    if runs:
+        click.echo(f"  last run {runs[0]['id']}: {runs[0]['status']} at {runs[0]['started_at']}")
+
+
+@main.command("validate")
+@click.option("--offline", is_flag=True, help="Check the files only, not the org.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def validate_cmd(offline: bool, as_json: bool) -> None:
+    """Check mappings/ (every error as file:line) and, unless --offline, the org's fields.
+
+    \b
+    Example:
+      lead2loyalty validate --offline
+    """
+    from connector.errors import MappingError
+    from connector.mapping import check_against_describe, load_mappings
+    from connector.mapping.values import KNOWN_VALUES
+
+    settings = _settings()
+    problems: list[str] = []
+    mappings = []
+    try:
+        mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    except MappingError as exc:
+        problems.extend(exc.problems)
+    if mappings and not offline:
+        from connector.salesforce import SalesforceClient
+
+        client = SalesforceClient.from_settings(settings)
+        objects = sorted({m.object for m in mappings})
+        problems.extend(check_against_describe(mappings, {o: client.describe(o) for o in objects}))
+    fields = sum(len(m.fields) for m in mappings)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"ok": not problems, "files": len(mappings), "fields": fields, "problems": problems}
+            )
+        )
+    else:
+        for problem in problems:
+            click.echo(problem)
+        click.echo(
+            f"{len(mappings)} files, {fields} fields: "
+            + ("ok" if not problems else f"{len(problems)} problems")
+        )
+    sys.exit(1 if problems else 0)
+
+
+@main.group()
+def fields() -> None:
+    """Deploy or export the custom fields that mappings/ writes.
+
+    \b
+    Example:
+      lead2loyalty fields deploy
+    """
+
+
+@fields.command("deploy")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def fields_deploy(as_json: bool) -> None:
+    """Create missing custom fields (Tooling API) and grant the integration permission set.
+
+    \b
+    Example:
+      lead2loyalty fields deploy --json
+    """
+    from connector.mapping import load_mappings
+    from connector.mapping.values import KNOWN_VALUES
+    from connector.salesforce import SalesforceClient
+    from connector.sync.fields import deploy
+
+    settings = _settings()
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    report = deploy(SalesforceClient.from_settings(settings), mappings).as_json()
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(
+        f"created {len(report['created'])} fields, {len(report['existing'])} existed; "
+        f"granted {len(report['permissions_granted'])} in {report['permission_set']}"
+    )
+
+
+@fields.command("export")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("salesforce"),
+    show_default=True,
+    help="SFDX project folder.",
+)
+@clean_errors
+def fields_export(out: Path) -> None:
+    """Write SFDX source for every mapped custom field.
+
+    \b
+    Example:
+      lead2loyalty fields export --out salesforce
+    """
+    from connector.mapping import load_mappings
+    from connector.mapping.values import KNOWN_VALUES
+    from connector.sync.fields import export
+
+    mappings = load_mappings(_settings().mappings_dir, set(KNOWN_VALUES))
+    paths = export(mappings, out)
+    click.echo(f"wrote {len(paths)} field files under {out}")
+
+
+@main.command("demo")
+@click.option(
+    "--size",
+    type=click.Choice(["small", "medium", "large"]),
+    default="small",
+    show_default=True,
+    help="Seeded store size.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the demo's database and org files here (default: a temp folder).",
+)
+@clean_errors
+def demo_cmd(size: str, keep: Path | None) -> None:
+    """Start a local org, seed it, deploy fields, sync, then sync again (zero writes).
+
+    \b
+    Example:
+      lead2loyalty demo --size small
+    """
+    from connector.demo import run_demo
+
+    run_demo(size=size, workdir=keep, echo=click.echo)
+
+
+@main.command("clock")
+@click.option("--once", is_flag=True, help="Run the sync job once now and exit.")
+@clean_errors
+def clock_cmd(once: bool) -> None:
+    """Run the scheduler: an incremental sync every L2L_SYNC_INTERVAL_MINUTES.
+
+    \b
+    Example:
+      L2L_SYNC_INTERVAL_MINUTES=5 lead2loyalty clock
+    """
+    from connector.scheduler import run_clock
+
+    run_clock(_settings(), once=once)
+
+
 @main.command("config")
 @clean_errors
 def config_cmd() -> None:

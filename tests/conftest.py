@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ def localorg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 def org(localorg_server: Running) -> Iterator[LocalOrg]:
     """The served org with empty data, no faults, a fresh limit counter."""
     running = localorg_server
-    fresh = LocalOrg(None, config=running.org.config)
+    # Each test gets its own copy of the connected app: tests change limits and certificates.
+    fresh = LocalOrg(None, config=dataclasses.replace(running.org.config, daily_limit=1_000_000))
     fresh.instance_url = running.org.instance_url
     running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
     running.org = fresh

@@ -1,0 +1,418 @@
+"""The :class:`Store`: schema, migrations and every query the sync engine needs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.table("watermarks").create({"object": str, "modstamp": str, "updated_at": str}, pk="object")
+    db.table("events").create(
+        {
+            "source": str,
+            "delivery_id": str,
+            "type": str,
+            "name": str,
+            "occurred_at": str,
+            "email": str,
+            "contact_id": str,
+            "lead_id": str,
+            "anonymous_id": str,
+            "properties": str,
+            "received_at": str,
+        },
+        pk=("source", "delivery_id"),
+    )
+    db.table("events").create_index(["email"])
+    db.table("written_values").create(
+        {
+            "object": str,
+            "record_id": str,
+            "field": str,
+            "value": str,
+            "run_id": int,
+            "written_at": str,
+        },
+        pk=("object", "record_id", "field"),
+    )
+    db.table("outbox").create(
+        {
+            "object": str,
+            "record_id": str,
+            "field": str,
+            "value": str,
+            "run_id": int,
+            "attempts": int,
+            "status": str,
+            "error": str,
+        },
+        pk=("object", "record_id", "field"),
+    )
+    db.table("runs").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "mode": str,
+            "stats": str,
+        },
+        pk="id",
+    )
+    db.table("value_log").create(
+        {
+            "run_id": int,
+            "object": str,
+            "record_id": str,
+            "field": str,
+            "old": str,
+            "new": str,
+            "status": str,
+            "error": str,
+            "at": str,
+        },
+    )
+    db.table("value_log").create_index(["run_id"])
+    db.table("value_log").create_index(["object", "record_id"])
+
+
+# Append only: a released database is upgraded by running the migrations it has not seen.
+MIGRATIONS: list[Migration] = [_v1]
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """One value waiting in the outbox."""
+
+    object: str
+    record_id: str
+    field: str
+    value: Any
+    attempts: int
+    status: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def dumps(value: Any) -> str:
+    """A field value as stored text (JSON keeps None, numbers and text apart)."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class Store:
+    """The connector's SQLite database."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        self.migrate()
+
+    # ------------------------------------------------------------------ schema
+    def migrate(self) -> int:
+        """Apply the migrations this database has not seen; returns its schema version."""
+        self.db.table("_migrations").create(
+            {"version": int, "applied_at": str}, pk="version", if_not_exists=True
+        )
+        done = {row["version"] for row in self.db.table("_migrations").rows}
+        for version, migration in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            with self.transaction():
+                migration(self.db)
+                self.db.table("_migrations").insert({"version": version, "applied_at": _now()})
+        return len(MIGRATIONS)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One SQLite transaction: everything inside lands, or nothing does."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ records
+    @staticmethod
+    def record_table(object_name: str) -> str:
+        """The table holding pulled records of ``object_name``."""
+        return f"sf_{object_name}"
+
+    def upsert_records(self, object_name: str, records: Sequence[dict[str, Any]]) -> None:
+        """Store pulled records by Id (new columns appear as the org's fields do)."""
+        if not records:
+            return
+        rows = [{k: _scalar(v) for k, v in r.items() if k != "attributes"} for r in records]
+        self.db.table(self.record_table(object_name)).upsert_all(
+            rows, pk="Id", alter=True, batch_size=2000
+        )
+
+    def records_frame(
+        self,
+        object_name: str,
+        columns: Sequence[str] | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> pd.DataFrame:
+        """Pulled records of an object as a DataFrame (empty with ``columns`` when none)."""
+        table = self.record_table(object_name)
+        if not self.db.table(table).exists():
+            return pd.DataFrame(columns=list(columns or ["Id"]))
+        existing = set(self.db.table(table).columns_dict)
+        wanted = [c for c in (columns or sorted(existing)) if c in existing]
+        select = ", ".join(f'"{c}"' for c in wanted)
+        where = (
+            ""
+            if include_deleted or "IsDeleted" not in existing
+            else " WHERE COALESCE(\"IsDeleted\", 0) IN (0, '0', 'false', 'False')"
+        )
+        frame = pd.read_sql_query(f'SELECT {select} FROM "{table}"{where}', self.db.conn)
+        for c in columns or []:
+            if c not in frame.columns:
+                frame[c] = None
+        return frame
+
+    def count_records(self, object_name: str) -> int:
+        """How many records of an object are stored (deleted ones included)."""
+        table = self.record_table(object_name)
+        return self.db.table(table).count if self.db.table(table).exists() else 0
+
+    def live_ids(self, object_name: str) -> set[str]:
+        """Ids of stored, not deleted records."""
+        return set(self.records_frame(object_name, ["Id"])["Id"].astype(str))
+
+    # ------------------------------------------------------------------ watermarks
+    def watermark(self, object_name: str) -> datetime | None:
+        """Where the last stored pull window of ``object_name`` ended."""
+        try:
+            row = self.db.table("watermarks").get(object_name)
+        except sqlite_utils.db.NotFoundError:
+            return None
+        return datetime.fromisoformat(str(row["modstamp"]))
+
+    def set_watermark(self, object_name: str, moment: datetime) -> None:
+        """Advance the watermark (only after the window's records are stored)."""
+        self.db.table("watermarks").upsert(
+            {
+                "object": object_name,
+                "modstamp": moment.astimezone(UTC).isoformat(),
+                "updated_at": _now(),
+            },
+            pk="object",
+        )
+
+    def reset_watermarks(self) -> None:
+        """Forget every watermark: the next pull reads everything (``sync --full``)."""
+        self.db.execute("DELETE FROM watermarks")
+
+    # ------------------------------------------------------------------ events
+    def events_frame(self) -> pd.DataFrame:
+        """The event log as a DataFrame."""
+        return pd.read_sql_query("SELECT * FROM events", self.db.conn)
+
+    def append_events(self, events: Iterable[dict[str, Any]]) -> int:
+        """Append events; a (source, delivery_id) already stored is ignored. Returns new rows."""
+        before = self.db.table("events").count
+        rows = [{**e, "received_at": e.get("received_at") or _now()} for e in events]
+        self.db.table("events").insert_all(rows, ignore=True, batch_size=2000)
+        return self.db.table("events").count - before
+
+    # ------------------------------------------------------------------ diff baseline
+    def written_values(self) -> dict[tuple[str, str, str], str]:
+        """The last successfully written value per (object, record, field), as stored text."""
+        return {
+            (r[0], r[1], r[2]): r[3]
+            for r in self.db.execute(
+                "SELECT object, record_id, field, value FROM written_values"
+            ).fetchall()
+        }
+
+    def outbox_values(self) -> dict[tuple[str, str, str], tuple[str, str]]:
+        """Outbox rows: (object, record, field) -> (value text, status)."""
+        return {
+            (r[0], r[1], r[2]): (r[3], r[4])
+            for r in self.db.execute(
+                "SELECT object, record_id, field, value, status FROM outbox"
+            ).fetchall()
+        }
+
+    def enqueue(self, run_id: int, changes: Iterable[tuple[str, str, str, Any]]) -> int:
+        """Put changed values in the outbox (replacing older pending values for the same field)."""
+        rows = [
+            {
+                "object": o,
+                "record_id": r,
+                "field": f,
+                "value": dumps(v),
+                "run_id": run_id,
+                "attempts": 0,
+                "status": "pending",
+                "error": None,
+            }
+            for o, r, f, v in changes
+        ]
+        with self.transaction():
+            self.db.table("outbox").upsert_all(rows, pk=("object", "record_id", "field"))
+        return len(rows)
+
+    def drop_outbox(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Remove outbox rows that no longer apply (the record was deleted, the value reverted)."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "DELETE FROM outbox WHERE object = ? AND record_id = ? AND field = ?", list(keys)
+            )
+
+    def pending_writes(self) -> list[PendingWrite]:
+        """Everything the outbox still has to write (failed rows wait for a new value)."""
+        rows = self.db.execute(
+            "SELECT object, record_id, field, value, attempts, status FROM outbox "
+            "WHERE status IN ('pending', 'carried') ORDER BY object, record_id, field"
+        ).fetchall()
+        return [PendingWrite(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    def record_results(
+        self,
+        run_id: int,
+        written: Sequence[PendingWrite],
+        carried: Sequence[tuple[PendingWrite, str]],
+        failed: Sequence[tuple[PendingWrite, str]],
+    ) -> None:
+        """Apply one push batch's outcome atomically: baseline, outbox and value log together."""
+        at = _now()
+        baseline = self.written_values() if written else {}
+        log: list[dict[str, Any]] = []
+        with self.transaction():
+            conn = self.db.conn
+            for w in written:
+                key = (w.object, w.record_id, w.field)
+                log.append(
+                    {
+                        "run_id": run_id,
+                        "object": w.object,
+                        "record_id": w.record_id,
+                        "field": w.field,
+                        "old": baseline.get(key),
+                        "new": dumps(w.value),
+                        "status": "written",
+                        "error": None,
+                        "at": at,
+                    }
+                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO written_values VALUES (?, ?, ?, ?, ?, ?)",
+                [(w.object, w.record_id, w.field, dumps(w.value), run_id, at) for w in written],
+            )
+            conn.executemany(
+                "DELETE FROM outbox WHERE object = ? AND record_id = ? AND field = ?",
+                [(w.object, w.record_id, w.field) for w in written],
+            )
+            for status, rows in (("carried", carried), ("failed", failed)):
+                conn.executemany(
+                    "UPDATE outbox SET status = ?, attempts = attempts + 1, error = ? "
+                    "WHERE object = ? AND record_id = ? AND field = ?",
+                    [(status, err, w.object, w.record_id, w.field) for w, err in rows],
+                )
+                log.extend(
+                    {
+                        "run_id": run_id,
+                        "object": w.object,
+                        "record_id": w.record_id,
+                        "field": w.field,
+                        "old": None,
+                        "new": dumps(w.value),
+                        "status": status,
+                        "error": err,
+                        "at": at,
+                    }
+                    for w, err in rows
+                )
+            if log:
+                self.db.table("value_log").insert_all(log, batch_size=2000)
+
+    # ------------------------------------------------------------------ runs
+    def start_run(self, mode: str) -> int:
+        """Open a run record; returns its id."""
+        table = self.db.table("runs")
+        table.insert({"started_at": _now(), "status": "running", "mode": mode, "stats": "{}"})
+        return int(table.last_pk)  # type: ignore[arg-type]
+
+    def finish_run(self, run_id: int, status: str, stats: dict[str, Any]) -> None:
+        """Close a run record with its outcome and metrics."""
+        self.db.table("runs").update(
+            run_id,
+            {"finished_at": _now(), "status": status, "stats": json.dumps(stats, default=str)},
+        )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first, stats decoded."""
+        rows = self.db.execute(
+            "SELECT id, started_at, finished_at, status, mode, stats FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "started_at": r[1],
+                "finished_at": r[2],
+                "status": r[3],
+                "mode": r[4],
+                "stats": json.loads(r[5] or "{}"),
+            }
+            for r in rows
+        ]
+
+    def value_log(self, run_id: int | None = None) -> list[dict[str, Any]]:
+        """Logged values (of one run, or all)."""
+        where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
+        cursor = self.db.execute(
+            f"SELECT run_id, object, record_id, field, old, new, status, error FROM value_log "
+            f"{where} ORDER BY rowid",
+            params,
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Outbox rows per status."""
+        return {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT status, COUNT(*) FROM outbox GROUP BY status"
+            ).fetchall()
+        }
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    if isinstance(value, bool):
+        return int(value)
+    return value

@@ -1,0 +1,46 @@
+"""One sync run and the pieces it is built from; :func:`build_engine` wires them from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from connector.config import Settings
+from connector.mapping import load_mappings, map_values
+from connector.mapping.models import MappingFile
+from connector.mapping.values import KNOWN_VALUES
+from connector.store import Store
+from connector.sync.engine import RunReport, SyncEngine, SyncOptions
+
+__all__ = ["RunReport", "SyncEngine", "SyncOptions", "build_engine", "mapper_for"]
+
+PERSON_KIND = {"Contact": "contact", "Lead": "lead"}
+
+
+def mapper_for(
+    mappings: list[MappingFile],
+) -> Callable[[pd.DataFrame], dict[tuple[str, str], dict[str, Any]]]:
+    """The map step: computed values per (object, record) -> field values per record."""
+
+    def mapper(computed: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
+        people = {
+            (PERSON_KIND[obj], record_id): values
+            for (obj, record_id), values in computed.to_dict("index").items()
+        }
+        return map_values(mappings, people)
+
+    return mapper
+
+
+def build_engine(
+    settings: Settings, *, progress: Callable[[str], None] | None = None, client: Any = None
+) -> SyncEngine:
+    """A sync engine for the configured org, database and mappings."""
+    from connector.salesforce import SalesforceClient
+
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    store = Store(settings.database)
+    client = client or SalesforceClient.from_settings(settings)
+    return SyncEngine(settings, client, store, mapper_for(mappings), progress=progress)

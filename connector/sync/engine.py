@@ -1,0 +1,352 @@
+"""One sync run: pull -> resolve -> compute -> map -> diff -> push -> record.
+
+The driver is the same for every object and every model; what differs is declared in
+``streams.py`` (what to pull), ``compute.py`` (what to compute) and ``mappings/`` (where it
+lands). State lives in the :class:`~connector.store.Store`: a crash at any point leaves the
+watermarks, outbox and written-value baseline consistent, and the next run converges.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+import pandas as pd
+
+from connector.config import Settings
+from connector.errors import QuotaExhausted, RetryableError, SalesforceError
+from connector.store.db import PendingWrite, Store, dumps
+from connector.sync import compute
+from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
+
+log = logging.getLogger(__name__)
+
+COLLECTION_SIZE = 200
+# A Bulk API 2.0 ingest job costs about this many calls: create, upload, close, a few polls,
+# successful and failed results.
+BULK_JOB_CALLS = 7
+
+
+class RowResultLike(Protocol):
+    """What the push step reads from a per-record write result."""
+
+    record_id: str | None
+    success: bool
+    error_code: str | None
+    message: str | None
+
+    @property
+    def retryable(self) -> bool: ...
+
+
+class ClientLike(Protocol):
+    """The Salesforce client methods a sync run uses (``connector.salesforce``)."""
+
+    calls: dict[str, int]
+
+    def begin_run(self) -> None: ...
+
+    def describe(self, object_name: str) -> dict[str, Any]: ...
+
+    def query_window(
+        self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
+    ) -> Iterable[list[dict[str, Any]]]: ...
+
+    def update_collection(
+        self, object_name: str, records: list[dict[str, Any]]
+    ) -> Sequence[RowResultLike]: ...
+
+    def bulk_upsert(
+        self, object_name: str, records: list[dict[str, Any]], external_id_field: str = "Id"
+    ) -> Sequence[RowResultLike]: ...
+
+
+Mapper = Callable[[pd.DataFrame], dict[tuple[str, str], dict[str, Any]]]
+
+
+@dataclass
+class SyncOptions:
+    """What one run should do."""
+
+    dry_run: bool = False
+    objects: Sequence[str] | None = None
+    full: bool = False
+
+
+@dataclass
+class RunReport:
+    """The outcome of a run, as ``sync --json`` prints it."""
+
+    run_id: int
+    status: str = "running"
+    objects: dict[str, dict[str, int]] = field(default_factory=dict)
+    writes: dict[str, int] = field(
+        default_factory=lambda: {
+            "planned": 0,
+            "succeeded": 0,
+            "failed": 0,
+            "carried_over": 0,
+            "fields_changed": 0,
+        }
+    )
+    api_calls: dict[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+    planned: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON object of the sync contract."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "objects": self.objects,
+            "writes": self.writes,
+            "api_calls": self.api_calls,
+            "duration_s": round(self.duration_s, 3),
+            "planned": self.planned,
+            "errors": self.errors[:20],
+        }
+
+
+class SyncEngine:
+    """Runs syncs of one org into one store with one set of mappings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: ClientLike,
+        store: Store,
+        mapper: Mapper,
+        *,
+        today: Callable[[], date] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.mapper = mapper
+        self._today = today or (lambda: datetime.now(UTC).date())
+        self._sleep = sleep
+        self._progress = progress or (lambda message: None)
+
+    # ------------------------------------------------------------------ the run
+    def run(self, options: SyncOptions | None = None) -> RunReport:
+        """One complete run; never raises for Salesforce faults, the report says what happened."""
+        options = options or SyncOptions()
+        started = time.monotonic()
+        mode = "dry-run" if options.dry_run else ("full" if options.full else "incremental")
+        report = RunReport(run_id=self.store.start_run(mode))
+        calls_before = dict(self.client.calls)
+        self.client.begin_run()
+        try:
+            until = datetime.now(UTC) - timedelta(seconds=self.settings.pull_lag_seconds)
+            if options.full:
+                self.store.reset_watermarks() if not options.dry_run else None
+            for name in options.objects or DEFAULT_OBJECTS:
+                report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
+            desired = self.mapper(self._compute())
+            changes = self._diff(desired, report)
+            if options.dry_run:
+                self._plan(changes, report)
+                report.status = "succeeded"
+            else:
+                self.store.enqueue(report.run_id, changes)
+                self._push(report)
+                carried = report.writes["carried_over"]
+                report.status = "partial" if report.writes["failed"] or carried else "succeeded"
+        except QuotaExhausted as exc:
+            report.status = "quota_stopped"
+            report.errors.append(str(exc))
+            log.warning("run %s stopped by the quota guard: %s", report.run_id, exc)
+        except SalesforceError as exc:
+            report.status = "failed"
+            report.errors.append(str(exc))
+            log.error("run %s failed: %s", report.run_id, exc)
+        finally:
+            report.api_calls = _spent(calls_before, self.client.calls)
+            report.duration_s = time.monotonic() - started
+            self.store.finish_run(report.run_id, report.status, report.as_json())
+        return report
+
+    # ------------------------------------------------------------------ pull
+    def _pull(self, stream: Stream, until: datetime, *, full: bool) -> dict[str, int]:
+        name = stream.object_name
+        available = {f["name"] for f in self.client.describe(name)["fields"]}
+        fields = [f for f in stream.all_fields() if f in available]
+        mark = None if full else self.store.watermark(name)
+        since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
+        pulled = deleted = 0
+        for page in self.client.query_window(name, fields, since, until):
+            self.store.upsert_records(name, page)
+            pulled += len(page)
+            deleted += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
+            self._progress(f"pull {name}: {pulled:,}")
+        # Only now is the window stored; a crash above re-reads it next run.
+        self.store.set_watermark(name, until)
+        return {"pulled": pulled, "deleted": deleted}
+
+    # ------------------------------------------------------------------ compute
+    def _compute(self) -> pd.DataFrame:
+        contacts = self.store.records_frame("Contact", ["Id", "Email", "AccountId"])
+        accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
+        orders = self.store.records_frame(
+            "Order",
+            [
+                "Id",
+                "AccountId",
+                "BillToContactId",
+                "ShipToContactId",
+                "CustomerAuthorizedById",
+                "EffectiveDate",
+                "TotalAmount",
+                "IsReductionOrder",
+            ],
+        )
+        return compute.rfm(orders, accounts, contacts, self._today())
+
+    # ------------------------------------------------------------------ diff
+    def _diff(
+        self, desired: dict[tuple[str, str], dict[str, Any]], report: RunReport
+    ) -> list[tuple[str, str, str, Any]]:
+        """Values that differ from the last successful write; stale outbox rows dropped."""
+        written = self.store.written_values()
+        outbox = self.store.outbox_values()
+        live = {obj: self.store.live_ids(obj) for obj in {o for o, _ in desired}}
+        changes: list[tuple[str, str, str, Any]] = []
+        wanted: set[tuple[str, str, str]] = set()
+        for (obj, record_id), values in desired.items():
+            if record_id not in live.get(obj, set()):
+                continue
+            for field_name, value in values.items():
+                key = (obj, record_id, field_name)
+                text = dumps(value)
+                if written.get(key) == text or (value is None and key not in written):
+                    continue
+                queued = outbox.get(key)
+                if queued is not None and queued[0] == text and queued[1] == "failed":
+                    continue  # Salesforce refused this exact value; wait for a new one
+                wanted.add(key)
+                changes.append((obj, record_id, field_name, value))
+        stale = [key for key in outbox if key not in wanted]
+        if stale:
+            self.store.drop_outbox(stale)
+        report.writes["fields_changed"] = len(changes)
+        return changes
+
+    def _plan(self, changes: list[tuple[str, str, str, Any]], report: RunReport) -> None:
+        records: dict[str, set[str]] = defaultdict(set)
+        for obj, record_id, _, _ in changes:
+            records[obj].add(record_id)
+        for obj, ids in records.items():
+            n = len(ids)
+            bulk = n > self.settings.push_bulk_threshold
+            report.planned[obj] = {
+                "records": n,
+                "fields": sum(1 for c in changes if c[0] == obj),
+                "api_calls": BULK_JOB_CALLS if bulk else math.ceil(n / COLLECTION_SIZE),
+                "bulk": int(bulk),
+            }
+            report.writes["planned"] += n
+
+    # ------------------------------------------------------------------ push
+    def _push(self, report: RunReport) -> None:
+        by_record: dict[tuple[str, str], list[PendingWrite]] = defaultdict(list)
+        for pending in self.store.pending_writes():
+            by_record[(pending.object, pending.record_id)].append(pending)
+        report.writes["planned"] = len(by_record)
+        by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
+        for (obj, record_id), writes in by_record.items():
+            by_object[obj].append((record_id, writes))
+        for obj, items in by_object.items():
+            if len(items) > self.settings.push_bulk_threshold:
+                self._push_batch(obj, items, report, bulk=True)
+                continue
+            for start in range(0, len(items), COLLECTION_SIZE):
+                self._push_batch(obj, items[start : start + COLLECTION_SIZE], report, bulk=False)
+                self._progress(
+                    f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
+                )
+
+    def _push_batch(
+        self,
+        obj: str,
+        items: list[tuple[str, list[PendingWrite]]],
+        report: RunReport,
+        *,
+        bulk: bool,
+    ) -> None:
+        """Write one batch, retrying retryable rows with backoff, then record the outcome."""
+        remaining = dict(items)
+        written: list[PendingWrite] = []
+        failed: list[tuple[PendingWrite, str]] = []
+        carried: list[tuple[PendingWrite, str]] = []
+        attempt = 0
+        while remaining:
+            records = [
+                {"Id": rid, **{w.field: w.value for w in ws}} for rid, ws in remaining.items()
+            ]
+            try:
+                if bulk:
+                    results = self.client.bulk_upsert(obj, records, "Id")
+                else:
+                    results = self.client.update_collection(obj, records)
+            except RetryableError as exc:
+                # The whole call failed after the client's own retries: carry every row.
+                carried.extend(
+                    (w, f"{type(exc).__name__}: {exc}") for ws in remaining.values() for w in ws
+                )
+                remaining = {}
+                break
+            except QuotaExhausted:
+                # Keep what was learnt so far; the rest stays pending in the outbox.
+                self.store.record_results(report.run_id, written, carried, failed)
+                self._count(report, written, carried, failed)
+                raise
+            retry: dict[str, list[PendingWrite]] = {}
+            for rid, result in zip(remaining, results, strict=True):
+                ws = remaining[rid]
+                if result.success:
+                    written.extend(ws)
+                elif result.retryable and attempt < self.settings.max_retries:
+                    retry[rid] = ws
+                elif result.retryable:
+                    carried.extend((w, f"{result.error_code}: {result.message}") for w in ws)
+                else:
+                    failed.extend((w, f"{result.error_code}: {result.message}") for w in ws)
+            remaining = retry
+            if remaining:
+                attempt += 1
+                self._sleep(self._backoff(attempt))
+        self.store.record_results(report.run_id, written, carried, failed)
+        self._count(report, written, carried, failed)
+
+    def _count(
+        self,
+        report: RunReport,
+        written: list[PendingWrite],
+        carried: list[tuple[PendingWrite, str]],
+        failed: list[tuple[PendingWrite, str]],
+    ) -> None:
+        report.writes["succeeded"] += len({w.record_id for w in written})
+        report.writes["carried_over"] += len({w.record_id for w, _ in carried})
+        report.writes["failed"] += len({w.record_id for w, _ in failed})
+        for w, error in failed[:20]:
+            report.errors.append(f"{w.object} {w.record_id} {w.field}: {error}")
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.settings.retry_base_seconds * 2 ** (attempt - 1)
+        return float(base * (0.5 + random.random()))  # full jitter keeps retries apart
+
+
+def _spent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    spent = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+    spent["total"] = sum(spent.values())
+    return spent

@@ -1,0 +1,72 @@
+"""The Salesforce objects a sync pulls, each a small declaration.
+
+A stream names its object, the fields the compute step needs and its replication key. The
+driver (``connector.sync.pull``) is the same for every stream; fields the org does not have
+(``Sales_Channel__c`` is a custom field of the seeded store, not of every org) are dropped
+after describe, so one declaration serves every org.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One pulled object."""
+
+    object_name: str
+    fields: tuple[str, ...]
+    replication_key: str = "SystemModstamp"
+
+    def all_fields(self) -> list[str]:
+        """System fields first, then the stream's own, without repeats."""
+        out: list[str] = []
+        for name in (*SYSTEM_FIELDS, *self.fields):
+            if name not in out:
+                out.append(name)
+        return out
+
+
+STREAMS: dict[str, Stream] = {
+    s.object_name: s
+    for s in (
+        Stream("Account", ("Name", "IsPersonAccount", "PersonContactId")),
+        Stream("Contact", ("FirstName", "LastName", "Email", "AccountId", "HasOptedOutOfEmail")),
+        Stream(
+            "Lead",
+            (
+                "FirstName",
+                "LastName",
+                "Email",
+                "Company",
+                "Status",
+                "LeadSource",
+                "IsConverted",
+                "ConvertedContactId",
+                "ConvertedDate",
+            ),
+        ),
+        Stream(
+            "Order",
+            (
+                "AccountId",
+                "BillToContactId",
+                "ShipToContactId",
+                "CustomerAuthorizedById",
+                "EffectiveDate",
+                "ActivatedDate",
+                "TotalAmount",
+                "Status",
+                "IsReductionOrder",
+                "OriginalOrderId",
+                "Sales_Channel__c",
+            ),
+        ),
+        Stream("OrderItem", ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice")),
+    )
+}
+
+DEFAULT_OBJECTS = ("Account", "Contact", "Lead", "Order", "OrderItem")

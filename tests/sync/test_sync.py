@@ -1,0 +1,317 @@
+"""The sync engine end to end: the real client over HTTPS against localorg, a real SQLite store."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.config import Settings, load_settings
+from connector.mapping import load_mappings
+from connector.mapping.values import KNOWN_VALUES
+from connector.store import Store
+from connector.sync import SyncEngine, SyncOptions, build_engine
+from connector.sync.fields import deploy
+from localorg.flows import FlowEngine
+from localorg.org import LocalOrg
+from localorg.server import Running
+from localorg.store import format_datetime
+
+REPO = Path(__file__).resolve().parents[2]
+FIELDS = (
+    "L2L_Order_Count__c",
+    "L2L_Revenue__c",
+    "L2L_Last_Order_Date__c",
+    "L2L_Avg_Order_Value__c",
+    "L2L_Days_Since_Last_Order__c",
+)
+
+
+def _settings(org: LocalOrg, server: Running, tmp_path: Path, **extra: Any) -> Settings:
+    return load_settings(
+        salesforce_login_url=org.instance_url,
+        salesforce_client_id=org.config.client_id,
+        salesforce_client_secret=org.config.client_secret,
+        salesforce_auth="client_credentials",
+        salesforce_ca_bundle=server.tls.cert,
+        database=tmp_path / "l2l.sqlite",
+        retry_base_seconds=0.0,
+        pull_lag_seconds=0,
+        **extra,
+    )
+
+
+def _past() -> str:
+    # Pull windows end on whole seconds before the run starts: stamp rows safely before.
+    return format_datetime(datetime.now(UTC) - timedelta(seconds=2))
+
+
+def _rows(org: LocalOrg, object_name: str, rows: list[dict[str, Any]]) -> list[str]:
+    stamp = _past()
+    ids = org.store.ids.batch(object_name, len(rows))
+    full = [
+        {
+            "Id": i,
+            "IsDeleted": 0,
+            "CreatedDate": stamp,
+            "LastModifiedDate": stamp,
+            "SystemModstamp": stamp,
+            **r,
+        }
+        for i, r in zip(ids, rows, strict=True)
+    ]
+    org.store.load_rows(object_name, full)
+    return ids
+
+
+def _seed(org: LocalOrg, contacts: int, orders_each: int = 2) -> list[str]:
+    """Contacts with a business account and orders billed to them; returns the contact ids."""
+    account = _rows(org, "Account", [{"Name": "Acme"}])[0]
+    ids = _rows(
+        org,
+        "Contact",
+        [
+            {"LastName": f"C{i:04d}", "Email": f"c{i}@example.com", "AccountId": account}
+            for i in range(contacts)
+        ],
+    )
+    orders = [
+        {
+            "AccountId": account,
+            "BillToContactId": cid,
+            "Status": "Activated",
+            "EffectiveDate": f"2026-0{1 + k}-1{k}",
+            "TotalAmount": 10.0 * (k + 1),
+        }
+        for cid in ids
+        for k in range(orders_each)
+    ]
+    _rows(org, "Order", orders)
+    return ids
+
+
+def _field_values(org: LocalOrg, contact_ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    cols = ", ".join(f'"{f}"' for f in FIELDS)
+    rows = org.store.execute(f'SELECT "Id", {cols} FROM "Contact"')
+    wanted = set(contact_ids)
+    return {r[0]: tuple(r[1:]) for r in rows if r[0] in wanted}
+
+
+@pytest.fixture
+def engine(org: LocalOrg, localorg_server: Running, tmp_path: Path) -> SyncEngine:
+    """A sync engine against the fresh org with the repo's mappings deployed."""
+    settings = _settings(org, localorg_server, tmp_path)
+    built = build_engine(settings)
+    deploy(built.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    return built
+
+
+def test_first_sync_writes_every_mapped_field_and_second_writes_nothing(
+    engine: SyncEngine, org: LocalOrg
+) -> None:
+    org.store.flows = FlowEngine(
+        {
+            "record_triggered": [
+                {
+                    "name": "Count_Changed",
+                    "object": "Contact",
+                    "when_changed": "L2L_Order_Count__c",
+                    "actions": [],
+                }
+            ]
+        }
+    )
+    ids = _seed(org, 5, orders_each=3)
+    first = engine.run()
+    assert first.status == "succeeded"
+    assert first.writes["succeeded"] == 5
+    values = _field_values(org, ids)
+    for contact_id in ids:
+        count, revenue, last, aov, days = values[contact_id]
+        assert (count, revenue, last, aov) == (3, 60.0, "2026-03-12", 20.0)
+        assert days is not None
+    flows_after_first = org.store.count("FlowInterview")
+    assert flows_after_first == 5
+    calls_before = dict(org.calls_by_kind)
+    second = engine.run()
+    assert second.status == "succeeded"
+    assert second.writes["fields_changed"] == 0
+    assert second.writes["succeeded"] == 0
+    assert org.calls_by_kind.get("composite", 0) == calls_before.get("composite", 0)
+    assert org.store.count("FlowInterview") == flows_after_first
+
+
+def test_changing_one_order_changes_exactly_that_person(
+    engine: SyncEngine, org: LocalOrg, sf: Any
+) -> None:
+    ids = _seed(org, 4)
+    engine.run()
+    before = _field_values(org, ids)
+    account = org.store.execute('SELECT "Id" FROM "Account"')[0][0]
+    sf.Order.create(
+        {
+            "AccountId": account,
+            "BillToContactId": ids[2],
+            "Status": "Draft",
+            "EffectiveDate": "2026-06-01",
+        }
+    )
+    time.sleep(1.1)  # the pull window ends on the last whole second
+    report = engine.run()
+    after = _field_values(org, ids)
+    changed = [cid for cid in ids if before[cid] != after[cid]]
+    assert changed == [ids[2]]
+    assert after[ids[2]][0] == 3
+    assert report.writes["succeeded"] == 1
+    logged = {row["record_id"] for row in engine.store.value_log(report.run_id)}
+    assert logged == {ids[2]}
+
+
+def test_deleted_contact_stops_being_written(engine: SyncEngine, org: LocalOrg, sf: Any) -> None:
+    ids = _seed(org, 3)
+    engine.run()
+    sf.Contact.delete(ids[0])
+    time.sleep(1.1)  # the pull window ends on the last whole second
+    account = org.store.execute('SELECT "Id" FROM "Account"')[0][0]
+    for cid in ids[:2]:
+        org.store.load_rows(
+            "Order",
+            [
+                {
+                    "Id": org.store.ids.new("Order"),
+                    "IsDeleted": 0,
+                    "SystemModstamp": _past(),
+                    "AccountId": account,
+                    "BillToContactId": cid,
+                    "Status": "Activated",
+                    "EffectiveDate": "2026-07-01",
+                    "TotalAmount": 5.0,
+                }
+            ],
+        )
+    report = engine.run()
+    assert report.objects["Contact"]["deleted"] == 1
+    logged = {row["record_id"] for row in engine.store.value_log(report.run_id)}
+    assert logged == {ids[1]}
+    assert report.writes["failed"] == 0
+
+
+def test_n_changed_records_cost_ceil_n_over_200_collection_calls(
+    engine: SyncEngine, org: LocalOrg
+) -> None:
+    _seed(org, 450, orders_each=1)
+    before = org.calls_by_kind.get("composite", 0)
+    report = engine.run()
+    assert report.writes["succeeded"] == 450
+    assert org.calls_by_kind.get("composite", 0) - before == math.ceil(450 / 200)
+    assert report.api_calls["collection_update"] == 3
+
+
+def test_lock_and_unavailable_faults_end_correct_without_duplicate_writes(
+    engine: SyncEngine, org: LocalOrg
+) -> None:
+    ids = _seed(org, 300, orders_each=2)
+    org.faults.configure("UNABLE_TO_LOCK_ROW=0.2,SERVER_UNAVAILABLE=0.15,seed=11")
+    statuses = []
+    for _ in range(6):
+        statuses.append(engine.run().status)
+        if statuses[-1] == "succeeded" and not engine.store.outbox_counts():
+            break
+    org.faults.configure("")
+    assert statuses[-1] == "succeeded", statuses
+    values = _field_values(org, ids)
+    assert all(v[:4] == (2, 30.0, "2026-02-11", 15.0) for v in values.values())
+    written = [
+        (r["record_id"], r["field"]) for r in engine.store.value_log() if r["status"] == "written"
+    ]
+    assert len(written) == len(set(written)) == 300 * len(FIELDS)
+
+
+def test_quota_guard_stops_cleanly_and_the_next_run_resumes(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    settings = _settings(org, localorg_server, tmp_path, quota_share=0.5)
+    engine = build_engine(settings)
+    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    ids = _seed(org, 1000, orders_each=1)
+    engine.run(SyncOptions(dry_run=True))  # describes cached; a pull now costs one query each
+    # Half of 14 calls: five pull queries and two collection writes, then the guard stops.
+    org.reset_limits(daily_limit=14)
+    stopped = engine.run()
+    assert stopped.status == "quota_stopped"
+    assert stopped.writes["succeeded"] == 400
+    assert engine.store.outbox_counts().get("pending", 0) > 0
+    org.reset_limits(daily_limit=1_000_000)
+    resumed = engine.run()
+    assert resumed.status == "succeeded"
+    assert stopped.writes["succeeded"] + resumed.writes["succeeded"] == 1000
+    assert all(v[0] == 1 for v in _field_values(org, ids).values())
+
+
+def test_dry_run_calls_no_write_endpoint(engine: SyncEngine, org: LocalOrg) -> None:
+    ids = _seed(org, 250, orders_each=1)
+    report = engine.run(SyncOptions(dry_run=True))
+    assert report.status == "succeeded"
+    assert report.planned["Contact"] == {
+        "records": 250,
+        "fields": 250 * len(FIELDS),
+        "api_calls": 2,
+        "bulk": 0,
+    }
+    assert "composite" not in org.calls_by_kind
+    assert "jobs" not in org.calls_by_kind
+    assert all(v == (None,) * len(FIELDS) for v in _field_values(org, ids).values())
+    assert engine.store.outbox_counts() == {}
+
+
+def _run_cli(args: list[str], settings: Settings, **kwargs: Any) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "L2L_SALESFORCE_LOGIN_URL": settings.salesforce_login_url,
+        "L2L_SALESFORCE_CLIENT_ID": settings.salesforce_client_id,
+        "L2L_SALESFORCE_CLIENT_SECRET": settings.salesforce_client_secret.get_secret_value(),
+        "L2L_SALESFORCE_AUTH": "client_credentials",
+        "L2L_SALESFORCE_CA_BUNDLE": str(settings.salesforce_ca_bundle),
+        "L2L_DATABASE": str(settings.database),
+        "L2L_PULL_LAG_SECONDS": "0",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_run_killed_mid_push_converges_on_rerun(
+    engine: SyncEngine, org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    ids = _seed(org, 1200, orders_each=1)
+    settings = _settings(org, localorg_server, tmp_path / "killed")
+    org.faults.configure("latency=30ms")
+    proc = _run_cli(["sync", "--json"], settings)
+    deadline = time.monotonic() + 60
+    while org.calls_by_kind.get("composite", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    org.faults.configure("")
+    partial = _field_values(org, ids)
+    assert 0 < sum(1 for v in partial.values() if v[0] == 1) < 1200  # really killed mid-push
+    rerun = _run_cli(["sync", "--json"], settings)
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert all(v[:4] == (1, 10.0, "2026-01-10", 10.0) for v in _field_values(org, ids).values())
+    # The same org state as an uninterrupted run: a fresh database syncing now writes nothing new.
+    store = Store(settings.database)
+    assert store.outbox_counts() == {}
