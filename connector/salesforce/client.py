@@ -306,6 +306,22 @@ class SalesforceClient:
         soql = self._window_soql(object_name, ", ".join(_check_fields(fields)), since, until)
         yield from self._pages(soql, include_deleted=True, what=f"query of {object_name}")
 
+    def bulk_query_window(
+        self,
+        object_name: str,
+        fields: Iterable[str],
+        since: datetime | None,
+        until: datetime,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The rows of :meth:`query_window`, through one Bulk API 2.0 queryAll job.
+
+        Cheaper in API calls for big windows: a result page holds up to 50,000 rows.
+        """
+        soql = self._window_soql(
+            object_name, ", ".join(_check_fields(fields)), since, until, order=False
+        )
+        yield from self.bulk_query(soql, include_deleted=True)
+
     def count_window(self, object_name: str, since: datetime | None, until: datetime) -> int:
         """How many rows (deleted included) :meth:`query_window` would return."""
         soql = self._window_soql(object_name, "COUNT()", since, until, order=False)

@@ -59,6 +59,12 @@ class ClientLike(Protocol):
         self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
     ) -> Iterable[list[dict[str, Any]]]: ...
 
+    def count_window(self, object_name: str, since: datetime | None, until: datetime) -> int: ...
+
+    def bulk_query_window(
+        self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
+    ) -> Iterable[list[dict[str, Any]]]: ...
+
     def update_collection(
         self, object_name: str, records: list[dict[str, Any]]
     ) -> Sequence[RowResultLike]: ...
@@ -184,7 +190,15 @@ class SyncEngine:
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         pulled = deleted = 0
-        for page in self.client.query_window(name, fields, since, until):
+        pages = self.client.query_window(name, fields, since, until)
+        # A full pull (or a long gap) of a big object goes through Bulk API 2.0: one job and a
+        # page per 50,000 rows instead of a REST call per 2,000.
+        if (
+            since is None
+            and self.client.count_window(name, since, until) > self.settings.pull_bulk_threshold
+        ):
+            pages = self.client.bulk_query_window(name, fields, since, until)
+        for page in pages:
             self.store.upsert_records(name, page)
             pulled += len(page)
             deleted += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))

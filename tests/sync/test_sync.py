@@ -315,3 +315,18 @@ def test_run_killed_mid_push_converges_on_rerun(
     # The same org state as an uninterrupted run: a fresh database syncing now writes nothing new.
     store = Store(settings.database)
     assert store.outbox_counts() == {}
+
+
+def test_big_first_pull_goes_through_bulk_query(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    settings = _settings(org, localorg_server, tmp_path, pull_bulk_threshold=100)
+    engine = build_engine(settings)
+    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    ids = _seed(org, 150, orders_each=1)
+    report = engine.run()
+    assert report.status == "succeeded"
+    assert report.objects["Contact"]["pulled"] == 150
+    assert report.objects["Order"]["pulled"] == 150
+    assert report.api_calls.get("bulk_job", 0) > 0
+    assert all(v[0] == 1 for v in _field_values(org, ids).values())
