@@ -32,7 +32,8 @@ def test_every_command_has_help_with_an_example(name: str, command: click.Comman
     result = CliRunner().invoke(main, [*name.split(), "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output, f"`{name} --help` shows no example"
-    assert command.help and command.help.strip()
+    assert command.help
+    assert command.help.strip()
 
 
 @pytest.mark.parametrize("name", [n for n, c in _commands(main) if not isinstance(c, click.Group)])
@@ -84,7 +85,8 @@ def test_serve_prints_one_json_line_and_the_readme_snippet_queries_it(tmp_path: 
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        assert "'attributes'" in result.stdout and "Contact" in result.stdout
+        assert "'attributes'" in result.stdout
+        assert "Contact" in result.stdout
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
