@@ -21,9 +21,7 @@ def sf_error(
     code: str, message: str, status: int = 400, fields: list[str] | None = None
 ) -> Response:
     """A REST error in Salesforce's shape: a list of ``{message, errorCode, fields}``."""
-    body: dict[str, Any] = {"message": message, "errorCode": code}
-    if fields is not None:
-        body["fields"] = fields
+    body: dict[str, Any] = {"message": message, "errorCode": code, "fields": fields or []}
     response = jsonify([body])
     response.status_code = status
     return response
