@@ -1,0 +1,73 @@
+"""Typed settings for the predictions models; the source of truth for models/predictions.yaml."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PredictionsConfig(BaseModel):
+    """What an admin can tune about CLV, purchase and churn predictions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Literal["bg_nbd", "mbg_nbd", "pareto_nbd"] = Field(
+        default="bg_nbd",
+        description="Transaction model: BG/NBD (default, robust), MBG/NBD (one-time buyers can "
+        "also have churned) or Pareto/NBD.",
+    )
+    time_unit: Literal["day", "week"] = Field(
+        default="week",
+        description="Time unit the models are fitted in; weeks are better conditioned.",
+    )
+    penalizer_coef: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="L2 penalty on model parameters; raise (e.g. 0.001) if fits fail.",
+    )
+    horizon_months: int = Field(
+        default=12, ge=1, le=120, description="Months of future value in CLV."
+    )
+    margin: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="Profit margin applied to revenue (1.0 = revenue CLV).",
+    )
+    monthly_discount_rate: float = Field(
+        default=0.01, ge=0.0, lt=1.0, description="Monthly discount rate for future value."
+    )
+    churn_horizon_days: int = Field(
+        default=90, ge=1, description="churn_risk = 1 - P(at least one order in this many days)."
+    )
+    next_order_window_days: int = Field(
+        default=365,
+        ge=1,
+        description="Window for the expected next order date and its probability.",
+    )
+    min_buyers: int = Field(
+        default=500, ge=1, description="Gate: buyers needed before fitting BTYD."
+    )
+    min_history_days: int = Field(
+        default=180, ge=1, description="Gate: days between the first and last order in the data."
+    )
+    min_repeat_buyers: int = Field(
+        default=25, ge=0, description="Gate: customers with 3 or more orders needed before fitting."
+    )
+    max_days_since_last_order: int | None = Field(
+        default=30,
+        ge=1,
+        description="Gate: the store must have an order this recent (None switches it off).",
+    )
+    channel_prior_strength: float = Field(
+        default=20.0,
+        gt=0.0,
+        description="Pseudo-sends pulling a person's channel rate to the org's.",
+    )
+    send_hour_prior_strength: float = Field(
+        default=5.0, gt=0.0, description="Pseudo-events spread over the org's hour-of-week profile."
+    )
+    send_hour_min_events: int = Field(
+        default=5, ge=0, description="Fewer engagement events than this: use the org's best hour."
+    )

@@ -1,0 +1,315 @@
+"""Per-person prediction outputs that land in Salesforce fields.
+
+``predict_people`` turns an orders table into one row per customer: value (historic and
+predicted CLV), purchase probabilities, churn risk, next order date, order stats and a segment.
+``best_channel`` and ``best_send_hour`` rank engagement channels and hours with empirical-Bayes
+shrinkage toward the org, and ``org_summary`` gives the org-level averages. Everything is
+vectorised over people; no I/O.
+
+Churn risk is defined as ``1 - P(at least one order within churn_horizon_days)``, not as
+``1 - P(alive)``: BG/NBD's P(alive) is 1 for every one-time buyer, which would call a customer
+who bought once two years ago "safe". The purchase-probability definition works the same way for
+all three transaction models and reads plainly on a Salesforce page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from connector.predictions.btyd import MODELS, TransactionModel
+from connector.predictions.config import PredictionsConfig
+from connector.predictions.gamma_gamma import GammaGammaFitter, discounted_value
+from connector.predictions.gating import gate, heuristic_predictions
+from connector.predictions.rfm import UNIT_DAYS, summary_from_orders
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Readable names of the 4x4 purchase-band x churn-band grid, keyed (P band, C band); band 4 is
+#: the highest purchase probability / the highest churn risk.
+SEGMENT_NAMES: dict[tuple[int, int], str] = {
+    (4, 1): "Champions",
+    (4, 2): "Loyal",
+    (4, 3): "Active, cooling",
+    (4, 4): "Buying, at risk",
+    (3, 1): "Steady",
+    (3, 2): "Regular",
+    (3, 3): "Needs attention",
+    (3, 4): "Slipping",
+    (2, 1): "Promising",
+    (2, 2): "Occasional",
+    (2, 3): "Drifting",
+    (2, 4): "At risk",
+    (1, 1): "Dormant but safe",
+    (1, 2): "Low intent",
+    (1, 3): "Hibernating",
+    (1, 4): "Lost",
+}
+
+
+def quantile_bands(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Bands 1..4 at the 25/50/75% quantiles of ``values`` (ties fall in the lower band)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    cuts = np.quantile(v, [0.25, 0.5, 0.75])
+    return np.asarray(np.searchsorted(cuts, v, side="left") + 1, dtype=np.int64)
+
+
+def segment(p_buy: npt.ArrayLike, churn_risk: npt.ArrayLike) -> pd.DataFrame:
+    """4x4 segment on purchase probability x churn risk: code "P<b>-C<b>" and a readable name.
+
+    The two axes are correlated (both come from the same purchase process), so off-diagonal
+    cells are thinner; all 16 labels exist.
+    """
+    pb = quantile_bands(p_buy)
+    cb = quantile_bands(churn_risk)
+    codes = np.char.add(np.char.add("P", pb.astype(str)), np.char.add("-C", cb.astype(str)))
+    lookup = {f"P{p}-C{c}": name for (p, c), name in SEGMENT_NAMES.items()}
+    names = pd.Series(codes).map(lookup).to_numpy()
+    return pd.DataFrame({"segment": codes, "segment_name": names})
+
+
+def _fit_transaction_model(summary: pd.DataFrame, config: PredictionsConfig) -> TransactionModel:
+    model = MODELS[config.model](penalizer_coef=config.penalizer_coef)
+    return model.fit(summary["frequency"], summary["recency"], summary["T"])
+
+
+def _spend_per_order(summary: pd.DataFrame, config: PredictionsConfig) -> FloatArray:
+    x = summary["frequency"].to_numpy(dtype=np.float64)
+    m = summary["monetary_value"].to_numpy(dtype=np.float64)
+    try:
+        gg = GammaGammaFitter(penalizer_coef=config.penalizer_coef).fit(x, m)
+        return gg.conditional_expected_average_profit(x, m)
+    except (ValueError, RuntimeError):
+        # too few repeaters, or q <= 1 (infinite mean): fall back to the observed order value
+        return np.asarray(summary["avg_order_value"].to_numpy(dtype=np.float64), dtype=np.float64)
+
+
+def _btyd_predictions(
+    summary: pd.DataFrame, config: PredictionsConfig, now: pd.Timestamp
+) -> pd.DataFrame:
+    unit = UNIT_DAYS[config.time_unit]
+    model = _fit_transaction_model(summary, config)
+    x = summary["frequency"].to_numpy(dtype=np.float64)
+    t_x = summary["recency"].to_numpy(dtype=np.float64)
+    age = summary["T"].to_numpy(dtype=np.float64)
+    spend = config.margin * _spend_per_order(summary, config)
+    clv = discounted_value(
+        model, spend, x, t_x, age, config.horizon_months, config.monthly_discount_rate, unit
+    )
+    window = config.next_order_window_days / unit
+    wait = model.median_time_to_next_purchase(window, x, t_x, age) * unit
+    # "now" may fall after the observation-end day's midnight; measure from now
+    return pd.DataFrame(
+        {
+            "predicted_clv": clv,
+            "p_buy_30d": model.probability_of_purchase_within(30.0 / unit, x, t_x, age),
+            "p_buy_90d": model.probability_of_purchase_within(90.0 / unit, x, t_x, age),
+            "churn_risk": 1.0
+            - model.probability_of_purchase_within(config.churn_horizon_days / unit, x, t_x, age),
+            "expected_next_order_date": now + pd.to_timedelta(wait, unit="D"),
+            "next_order_probability": model.probability_of_purchase_within(window, x, t_x, age),
+        },
+        index=summary.index,
+    )
+
+
+def predict_people(
+    orders: pd.DataFrame,
+    now: datetime | pd.Timestamp,
+    config: PredictionsConfig | None = None,
+) -> pd.DataFrame:
+    """Per-customer predictions from an orders table, indexed by customer_id.
+
+    Columns: historic_clv, predicted_clv, p_buy_30d, p_buy_90d, churn_risk,
+    expected_next_order_date, next_order_probability, avg_days_between_orders, avg_order_value,
+    order_count, revenue, first_order_date, last_order_date, days_since_last_order, segment,
+    segment_name, method.
+    ``method`` is "btyd" or "heuristic: <reason>" when :func:`gate` finds too little history.
+    """
+    cfg = config or PredictionsConfig()
+    stamp = pd.Timestamp(now)
+    if stamp.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    stamp = stamp.tz_convert("UTC")
+    summary = summary_from_orders(orders, stamp, cfg.time_unit)
+    result = gate(summary, cfg, stamp)
+    if result.ok:
+        try:
+            pred = _btyd_predictions(summary, cfg, stamp)
+            method = "btyd"
+        except (RuntimeError, ValueError) as exc:
+            pred = heuristic_predictions(summary, cfg, stamp)
+            method = f"heuristic: model fit failed ({exc})"
+    else:
+        pred = heuristic_predictions(summary, cfg, stamp)
+        method = result.method
+    segs = segment(pred["p_buy_30d"].to_numpy(), pred["churn_risk"].to_numpy())
+    out = pd.DataFrame(
+        {
+            "historic_clv": cfg.margin * summary["revenue"],
+            "predicted_clv": pred["predicted_clv"],
+            "p_buy_30d": pred["p_buy_30d"],
+            "p_buy_90d": pred["p_buy_90d"],
+            "churn_risk": pred["churn_risk"],
+            "expected_next_order_date": pred["expected_next_order_date"],
+            "next_order_probability": pred["next_order_probability"],
+            "avg_days_between_orders": summary["avg_days_between_orders"],
+            "avg_order_value": summary["avg_order_value"],
+            "order_count": summary["n_orders"],
+            "revenue": summary["revenue"],
+            "first_order_date": summary["first_order_date"],
+            "last_order_date": summary["last_order_date"],
+            "days_since_last_order": (stamp - summary["last_order_date"]) / pd.Timedelta(days=1),
+            "segment": segs["segment"].to_numpy(),
+            "segment_name": segs["segment_name"].to_numpy(),
+            "method": method,
+        },
+        index=summary.index,
+    )
+    return out
+
+
+def org_summary(
+    people: pd.DataFrame, now: datetime | pd.Timestamp | None = None
+) -> dict[str, float]:
+    """Org averages from :func:`predict_people` output: customers, average historic and predicted
+    CLV, average order value, orders per customer, orders per customer per year of tenure
+    (purchase frequency) and repeat rate."""
+    n = len(people)
+    if n == 0:
+        return {"customers": 0.0}
+    orders = float(people["order_count"].sum())
+    revenue = float(people["revenue"].sum())
+    out = {
+        "customers": float(n),
+        "avg_historic_clv": float(people["historic_clv"].mean()),
+        "avg_predicted_clv": float(people["predicted_clv"].mean()),
+        "avg_order_value": revenue / orders if orders else 0.0,
+        "orders_per_customer": orders / n,
+        "repeat_rate": float((people["order_count"] > 1).mean()),
+        "avg_p_buy_90d": float(people["p_buy_90d"].mean()),
+        "avg_churn_risk": float(people["churn_risk"].mean()),
+    }
+    if now is not None:
+        # orders per customer-year of tenure, so young and old stores compare fairly
+        tenure = (pd.Timestamp(now) - people["first_order_date"]) / pd.Timedelta(days=365.25)
+        years = float(np.maximum(tenure.to_numpy(dtype=np.float64), 1.0 / 365.25).sum())
+        out["purchase_frequency_per_year"] = orders / years
+    return out
+
+
+def best_channel(
+    events: pd.DataFrame,
+    prior_strength: float = 20.0,
+) -> pd.DataFrame:
+    """Best channel per person by shrunk conversion rate.
+
+    ``events`` has person_id, channel and converted (bool), one row per send/touch. Each
+    person-channel rate is the Beta posterior mean with prior Beta(k * org_rate, k * (1 -
+    org_rate)), k = ``prior_strength``: (conversions + k*org_rate) / (sends + k), so a single
+    lucky conversion does not beat a channel that works for the whole org. Returns best_channel,
+    best_channel_rate, best_channel_sends, indexed by person_id.
+    """
+    needed = ("person_id", "channel", "converted")
+    missing = [c for c in needed if c not in events.columns]
+    if missing:
+        raise ValueError(f"events lack column(s) {missing}; expected {list(needed)}")
+    ev = pd.DataFrame(
+        {
+            "person_id": events["person_id"].to_numpy(),
+            "channel": events["channel"].astype(str).to_numpy(),
+            "converted": events["converted"].astype(bool).to_numpy(),
+        }
+    )
+    org_rate = ev.groupby("channel")["converted"].mean()
+    per = ev.groupby(["person_id", "channel"])["converted"].agg(["sum", "size"]).reset_index()
+    prior = per["channel"].map(org_rate).to_numpy(dtype=np.float64)
+    per["rate"] = (per["sum"].to_numpy() + prior_strength * prior) / (
+        per["size"].to_numpy() + prior_strength
+    )
+    # a person may never have been sent the org's best channel; it still competes at its prior
+    best_org = str(org_rate.idxmax())
+    people = per["person_id"].drop_duplicates()
+    have_best = set(per.loc[per["channel"] == best_org, "person_id"])
+    extra = people[~people.isin(have_best)]
+    cand = pd.concat(
+        [
+            per[["person_id", "channel", "rate", "size"]],
+            pd.DataFrame(
+                {
+                    "person_id": extra.to_numpy(),
+                    "channel": best_org,
+                    "rate": float(org_rate[best_org]),
+                    "size": 0,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    cand = cand.sort_values(["person_id", "rate", "size"], ascending=[True, False, False])
+    top = cand.drop_duplicates("person_id").set_index("person_id")
+    return pd.DataFrame(
+        {
+            "best_channel": top["channel"],
+            "best_channel_rate": top["rate"].astype("float64"),
+            "best_channel_sends": top["size"].astype("int64"),
+        }
+    )
+
+
+def best_send_hour(
+    events: pd.DataFrame,
+    prior_strength: float = 5.0,
+    min_events: int = 5,
+) -> pd.DataFrame:
+    """Best hour of the week (UTC, 0 = Monday 00:00) to reach each person.
+
+    ``events`` has person_id and occurred_at (tz-aware), one row per engagement (open, click,
+    visit). A person's score for hour h is n_h + k * q_h, with q the org's hour-of-week
+    distribution and k = ``prior_strength`` (a Dirichlet prior); the argmax is the best hour.
+    People with fewer than ``min_events`` events get the org's best hour. Returns
+    best_hour_of_week, best_weekday (0 = Monday), best_hour, n_events and method
+    ("personal" / "org_fallback"), indexed by person_id.
+    """
+    missing = [c for c in ("person_id", "occurred_at") if c not in events.columns]
+    if missing:
+        raise ValueError(f"events lack column(s) {missing}; expected person_id, occurred_at")
+    when = events["occurred_at"]
+    if not isinstance(when.dtype, pd.DatetimeTZDtype):
+        raise ValueError("events.occurred_at must be tz-aware datetimes (UTC)")
+    when = when.dt.tz_convert("UTC")
+    how = (when.dt.day_of_week * 24 + when.dt.hour).to_numpy(dtype=np.int64)
+    ev = pd.DataFrame({"person_id": events["person_id"].to_numpy(), "how": how})
+    org = np.bincount(how, minlength=168).astype(np.float64)
+    q = org / max(org.sum(), 1.0)
+    org_best = int(np.argmax(org))
+    counts = ev.groupby(["person_id", "how"]).size().rename("n").reset_index()
+    counts["score"] = counts["n"].to_numpy() + prior_strength * q[counts["how"].to_numpy()]
+    totals = counts.groupby("person_id")["n"].sum()
+    # an unobserved hour scores k*q_h <= k*q[org_best], so the org's best hour is the only
+    # unobserved candidate worth adding
+    people = totals.index.to_numpy()
+    fallback = pd.DataFrame(
+        {"person_id": people, "how": org_best, "n": 0, "score": prior_strength * q[org_best]}
+    )
+    cand = pd.concat([counts, fallback], ignore_index=True)
+    cand = cand.sort_values(["person_id", "score", "n"], ascending=[True, False, False])
+    top = cand.drop_duplicates("person_id").set_index("person_id")["how"]
+    n_events = totals.reindex(top.index).to_numpy()
+    thin = n_events < min_events
+    best = np.where(thin, org_best, top.to_numpy()).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "best_hour_of_week": best,
+            "best_weekday": best // 24,
+            "best_hour": best % 24,
+            "n_events": n_events.astype(np.int64),
+            "method": np.where(thin, "org_fallback", "personal"),
+        },
+        index=top.index,
+    )
