@@ -25,7 +25,7 @@ from connector.predictions.simulate import (
 )
 
 TRUE_BG = {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 3.0}
-TRUE_GG = {"p": 6.0, "q": 4.0, "v": 15.0}
+TRUE_GG = {"p": 6.0, "q": 4.0, "gamma": 15.0}
 MONTHS, DISCOUNT, UNIT_DAYS = 12, 0.01, 7.0
 
 
@@ -45,7 +45,7 @@ def predict_vectorised(bg, gg, x, t_x, T, m):
 def predict_loop(bg, gg, x, t_x, T, m):
     """The same formulas, one customer at a time in plain Python (the baseline)."""
     r, alpha, a, b = (bg.params_[k] for k in ("r", "alpha", "a", "b"))
-    p, q, v = (gg.params_[k] for k in ("p", "q", "v"))
+    p, q, v = (gg.params_[k] for k in ("p", "q", "gamma"))
     rows = []
     for xi, ti, Ti, mi in zip(x.tolist(), t_x.tolist(), T.tolist(), m.tolist(), strict=True):
         if xi > 0:

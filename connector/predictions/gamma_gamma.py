@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
 
-from connector.predictions.btyd import ModelNotFittedError, TransactionModel
+from connector.predictions.btyd import ModelNotFittedError, TransactionModel, _converged
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -26,7 +26,7 @@ DAYS_PER_MONTH = 365.25 / 12.0
 class GammaGammaFitter:
     """Gamma-Gamma model of average transaction value (FH13)."""
 
-    _param_names = ("p", "q", "v")
+    _param_names = ("p", "q", "gamma")
 
     params_: dict[str, float]
     log_likelihood_: float
@@ -37,7 +37,7 @@ class GammaGammaFitter:
 
     @staticmethod
     def _loglik(params: FloatArray, x: FloatArray, m: FloatArray) -> FloatArray:
-        p, q, v = params
+        p, q, v = params  # v is the paper's gamma (the scale of the nu distribution)
         # FH13, marginal density of the mean spend: f(m_x | p, q, gamma, x) =
         #   G(px+q) / (G(px) G(q)) * gamma^q * m_x^(px-1) * x^(px) / (gamma + m_x x)^(px+q)
         px = p * x
@@ -118,13 +118,18 @@ class GammaGammaFitter:
             jac=True,
             options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
         )
-        if not res.success or res.fun >= 1e99:
-            res = optimize.minimize(
+        if not _converged(res):
+            fallback = optimize.minimize(
                 lambda th: objective(th)[0],
-                theta0,
+                # restart from where L-BFGS-B stopped if that is a real point
+                res.x if np.isfinite(res.fun) and res.fun < 1e99 else theta0,
                 method="Nelder-Mead",
-                options={"maxiter": 20000, "xatol": 1e-9, "fatol": 1e-12, "adaptive": True},
+                # capped: each step is a full pass over the data
+                options={"maxiter": 2000, "xatol": 1e-9, "fatol": 1e-12, "adaptive": True},
             )
+            # keep whichever optimiser got further; a "failed" L-BFGS-B is often still close
+            if not np.isfinite(res.fun) or fallback.fun <= res.fun:
+                res = fallback
         if res.fun >= 1e99:
             raise RuntimeError("GammaGammaFitter did not converge; try penalizer_coef=0.001")
         par = np.exp(np.asarray(res.x, dtype=np.float64))
@@ -138,7 +143,7 @@ class GammaGammaFitter:
     def _par(self) -> tuple[float, float, float]:
         if not hasattr(self, "params_"):
             raise ModelNotFittedError("GammaGammaFitter is not fitted; call fit() first")
-        return self.params_["p"], self.params_["q"], self.params_["v"]
+        return self.params_["p"], self.params_["q"], self.params_["gamma"]
 
     def conditional_expected_average_profit(
         self, frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
@@ -213,10 +218,10 @@ class GammaGammaFitter:
         return model
 
     @classmethod
-    def from_params(cls, p: float, q: float, v: float) -> Self:
+    def from_params(cls, p: float, q: float, gamma: float) -> Self:
         """A model with given parameters (published values, simulations, tests)."""
         model = cls()
-        model.params_ = {"p": float(p), "q": float(q), "v": float(v)}
+        model.params_ = {"p": float(p), "q": float(q), "gamma": float(gamma)}
         model.log_likelihood_ = float("nan")
         model.n_customers_ = float("nan")
         return model

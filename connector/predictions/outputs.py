@@ -67,9 +67,13 @@ def segment(p_buy: npt.ArrayLike, churn_risk: npt.ArrayLike) -> pd.DataFrame:
     """
     pb = quantile_bands(p_buy)
     cb = quantile_bands(churn_risk)
-    codes = np.char.add(np.char.add("P", pb.astype(str)), np.char.add("-C", cb.astype(str)))
-    lookup = {f"P{p}-C{c}": name for (p, c), name in SEGMENT_NAMES.items()}
-    names = pd.Series(codes).map(lookup).to_numpy()
+    # index into the 16 labels instead of building a million strings
+    labels = np.array([f"P{p}-C{c}" for p in range(1, 5) for c in range(1, 5)], dtype=object)
+    names_table = np.array(
+        [SEGMENT_NAMES[(p, c)] for p in range(1, 5) for c in range(1, 5)], dtype=object
+    )
+    cell = (pb - 1) * 4 + (cb - 1)
+    codes, names = labels[cell], names_table[cell]
     return pd.DataFrame({"segment": codes, "segment_name": names})
 
 

@@ -39,13 +39,13 @@ def simulate_bg_nbd(
 
 
 def simulate_gamma_gamma(
-    rng: np.random.Generator, frequency: npt.ArrayLike, p: float, q: float, v: float
+    rng: np.random.Generator, frequency: npt.ArrayLike, p: float, q: float, gamma: float
 ) -> FloatArray:
     """Mean spend of each customer's ``frequency`` transactions under Gamma-Gamma (FH13):
-    nu ~ Gamma(q, v) per customer, each value ~ Gamma(p, nu); the mean of x such values is
+    nu ~ Gamma(q, gamma) per customer, each value ~ Gamma(p, nu); the mean of x such values is
     Gamma(p x, x nu). Customers with no transactions get 0."""
     x = np.asarray(frequency, dtype=np.float64)
-    nu = rng.gamma(q, 1.0 / v, size=x.shape)
+    nu = rng.gamma(q, 1.0 / gamma, size=x.shape)
     shape = np.maximum(p * x, 1e-12)
     mean = rng.gamma(shape, 1.0, size=x.shape) / (np.maximum(x, 1.0) * nu)
     return np.asarray(np.where(x > 0, mean, 0.0), dtype=np.float64)
@@ -61,7 +61,8 @@ def orders_from_summary(
     mean_amount: float = 50.0,
 ) -> pd.DataFrame:
     """An orders table consistent with (x, t_x, T): first order at end - T, last at first + t_x,
-    the x - 1 in between uniform (the conditional law of Poisson arrivals). Amounts are gamma.
+    the x - 1 in between uniform (the conditional law of Poisson arrivals). Amounts are gamma
+    around a gamma-distributed mean per customer.
     Times are rounded to whole days so the RFM summary reproduces the inputs at day resolution.
     """
     xs = np.asarray(x, dtype=np.int64)
@@ -76,10 +77,12 @@ def orders_from_summary(
     owner = np.concatenate([ids, repeaters, middle_owner])
     offset_days = np.round(np.concatenate([first, first[repeaters] + tx[repeaters], middle]))
     end_day = pd.Timestamp(observation_end).floor("D")
+    customer_mean = rng.gamma(3.0, mean_amount / 3.0, size=n)
     return pd.DataFrame(
         {
             "customer_id": owner,
             "ordered_at": end_day + pd.to_timedelta(offset_days, unit="D"),
-            "amount": rng.gamma(2.0, mean_amount / 2.0, size=owner.size),
+            # spend varies between customers (gamma-distributed means) and around each mean
+            "amount": rng.gamma(4.0, customer_mean[owner] / 4.0),
         }
     )

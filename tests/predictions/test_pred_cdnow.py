@@ -44,7 +44,7 @@ def test_gamma_gamma_matches_published_fit(cdnow_summary):
     assert model.n_customers_ == 946
     assert model.params_["p"] == pytest.approx(6.25, abs=0.005)
     assert model.params_["q"] == pytest.approx(3.74, abs=0.006)
-    assert model.params_["v"] == pytest.approx(15.44, abs=0.01)
+    assert model.params_["gamma"] == pytest.approx(15.44, abs=0.01)
     assert model.log_likelihood_ == pytest.approx(-4055.92, abs=0.01)
 
 
@@ -124,7 +124,7 @@ def test_pareto_nbd_handles_last_purchase_at_end_exactly():
 
 def test_clv_telescopes_to_expected_purchases_without_discount(cdnow_summary):
     bg = BetaGeoFitter.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
-    gg = GammaGammaFitter.from_params(p=6.25, q=3.74, v=15.44)
+    gg = GammaGammaFitter.from_params(p=6.25, q=3.74, gamma=15.44)
     x, t_x, T = _xtT(cdnow_summary)
     m = cdnow_summary["zbar"].to_numpy()
     clv = gg.customer_lifetime_value(bg, x, t_x, T, m, time_months=12, discount_rate_monthly=0.0)

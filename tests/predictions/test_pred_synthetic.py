@@ -46,14 +46,14 @@ def test_bg_nbd_predicts_population_mean(bg_population):
 def test_gamma_gamma_recovers_simulated_parameters():
     rng = np.random.default_rng(7)
     frequency = rng.integers(1, 12, size=5000).astype(float)
-    truth = {"p": 6.0, "q": 4.0, "v": 15.0}
+    truth = {"p": 6.0, "q": 4.0, "gamma": 15.0}
     spend = simulate_gamma_gamma(rng, frequency, **truth)
     model = GammaGammaFitter().fit(frequency, spend)
     assert model.params_["p"] == pytest.approx(truth["p"], rel=0.10)
     assert model.params_["q"] == pytest.approx(truth["q"], rel=0.15)
-    assert model.params_["v"] == pytest.approx(truth["v"], rel=0.20)
+    assert model.params_["gamma"] == pytest.approx(truth["gamma"], rel=0.20)
     # the implied population mean spend p*v/(q-1) is what CLV uses; it should be close
-    implied = model.params_["p"] * model.params_["v"] / (model.params_["q"] - 1)
+    implied = model.params_["p"] * model.params_["gamma"] / (model.params_["q"] - 1)
     assert implied == pytest.approx(6.0 * 15.0 / 3.0, rel=0.05)
 
 
@@ -109,7 +109,7 @@ def test_invalid_rfm_rejected():
 def test_gamma_gamma_analytic_gradient_matches_finite_differences(monkeypatch):
     rng = np.random.default_rng(11)
     frequency = rng.integers(1, 8, size=400).astype(float)
-    spend = simulate_gamma_gamma(rng, frequency, p=6.0, q=4.0, v=15.0)
+    spend = simulate_gamma_gamma(rng, frequency, p=6.0, q=4.0, gamma=15.0)
     captured = {}
 
     def spy(fun, x0, **kwargs):
@@ -132,8 +132,9 @@ def test_nelder_mead_fallback_when_lbfgsb_fails(monkeypatch, bg_population):
     def failing_lbfgsb(fun, x0, method=None, **kwargs):
         methods.append(method)
         result = real_minimize(fun, x0, method=method, **kwargs)
-        if method == "L-BFGS-B":
+        if method == "L-BFGS-B":  # a genuine failure: not converged, gradient far from 0
             result.success = False
+            result.jac = np.ones_like(result.x)
         return result
 
     monkeypatch.setattr(optimize, "minimize", failing_lbfgsb)
