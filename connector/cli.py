@@ -33,15 +33,35 @@ def clean_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _setup_logging(verbose: bool) -> None:
+    """Log to stderr through a filter that masks every configured secret and bearer token."""
+    import logging
+
+    from connector.errors import ConfigError
+    from connector.salesforce import RedactSecrets
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    try:
+        handler.addFilter(RedactSecrets.from_settings(_settings()))
+    except ConfigError:
+        handler.addFilter(RedactSecrets())  # still masks bearer tokens and session ids
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lead2loyalty")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log every step (secrets are masked).")
+def main(verbose: bool) -> None:
     """lead2loyalty: ecommerce behaviour in, Salesforce fields out.
 
     \b
     Example:
       lead2loyalty demo            # a local org, seeded, synced, in one go
     """
+    _setup_logging(verbose)
 
 
 @main.group()
@@ -418,6 +438,171 @@ def clock_cmd(once: bool) -> None:
     from connector.scheduler import run_clock
 
     run_clock(_settings(), once=once)
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--source",
+    default="import",
+    show_default=True,
+    help="Source name; a message id is stored once per source.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def import_cmd(path: Path, source: str, as_json: bool) -> None:
+    """Backfill behavioural events from a JSON-lines file of track/identify messages.
+
+    Lines that cannot be stored are listed with their line numbers and skipped; a re-import
+    stores nothing twice.
+
+    \b
+    Example:
+      lead2loyalty import var/org/events.jsonl --source shop
+    """
+    from connector.events import import_file
+    from connector.store import Store
+
+    show = _progress(not as_json)
+    report = import_file(
+        Store(_settings().database),
+        path,
+        source=source,
+        progress=(lambda n: show(f"import: {n:,} lines")) if show else None,
+    )
+    out = report.as_json()
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        click.echo("", err=True)
+        click.echo(
+            f"read {out['read']:,}, stored {out['stored']:,}, already stored "
+            f"{out['duplicates']:,}, rejected {out['rejected']:,}"
+        )
+        for problem in report.rejected[:20]:
+            click.echo(f"  {problem}")
+    sys.exit(1 if report.rejected else 0)
+
+
+@main.group()
+def evaluate() -> None:
+    """Check a model against history before trusting it.
+
+    \b
+    Example:
+      lead2loyalty evaluate predictions --orders orders.csv --calibration-end 2025-06-30 \\
+          --holdout-end 2025-12-31
+    """
+
+
+@evaluate.command("predictions")
+@click.option(
+    "--orders",
+    "orders_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV with customer_id, ordered_at, amount (default: the orders of the last sync).",
+)
+@click.option(
+    "--calibration-end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Fit on orders up to this date (default: holdout end minus 180 days).",
+)
+@click.option(
+    "--holdout-end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Score on orders after the calibration end up to this date (default: today).",
+)
+@click.option(
+    "--time-unit",
+    type=click.Choice(["day", "week"]),
+    default="week",
+    show_default=True,
+    help="Unit the models are fitted (and params reported) in.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a PNG: predicted vs actual holdout purchases by frequency.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def evaluate_predictions(
+    orders_file: Path | None,
+    calibration_end: Any,
+    holdout_end: Any,
+    time_unit: str,
+    plot: Path | None,
+    as_json: bool,
+) -> None:
+    """Fit BG/NBD, MBG/NBD and Pareto/NBD on a calibration window and score the holdout.
+
+    Prints per model its parameters, log-likelihood, and holdout MAE, correlation, cumulative
+    error, AUC and Brier score of the buy-again probability, plus a calibration table.
+
+    \b
+    Example:
+      lead2loyalty evaluate predictions --orders orders.csv --calibration-end 2025-06-30 \\
+          --holdout-end 2025-12-31 --json
+    """
+    from connector.sync.reports import evaluate_command
+
+    out = evaluate_command(_settings(), orders_file, calibration_end, holdout_end, time_unit, plot)
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(
+        f"{out['customers']:,} customers; calibration to {out['calibration_end'][:10]}, "
+        f"holdout to {out['holdout_end'][:10]} ({out['time_unit']}s)"
+    )
+    for name, model in out["models"].items():
+        if "error" in model:
+            click.echo(f"  {name:<10} could not be fitted: {model['error']}")
+            continue
+        h = model["holdout"]
+        params = ", ".join(f"{k}={v:.4g}" for k, v in model["params"].items())
+        click.echo(f"  {name:<10} LL {model['log_likelihood']:,.1f}  ({params})")
+        click.echo(
+            f"             holdout: MAE {h['mae']:.3f}, correlation {h['correlation']:.3f},"
+            f" cumulative error {h['cumulative_error']:+.1%}, AUC {h['auc_buy_again']:.3f},"
+            f" Brier {h['brier_buy_again']:.3f}"
+        )
+    if plot:
+        click.echo(f"plot written to {plot}")
+
+
+@main.group()
+def report() -> None:
+    """Org-wide figures from the last sync's data.
+
+    \b
+    Example:
+      lead2loyalty report predictions
+    """
+
+
+@report.command("predictions")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def report_predictions(as_json: bool) -> None:
+    """Average CLV, order value, purchase frequency and more, with the method used.
+
+    \b
+    Example:
+      lead2loyalty report predictions --json
+    """
+    from connector.sync.reports import report_command
+
+    out = report_command(_settings())
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(f"method: {out['method']}")
+    for key, value in out["org"].items():
+        click.echo(f"  {key:<30} {value:,.2f}")
 
 
 @main.command("config")

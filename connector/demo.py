@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.config import load_settings
+from connector.events import import_file
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.sync import SyncOptions, build_engine
@@ -72,6 +73,12 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
         engine = build_engine(settings, progress=_progress)
         mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
         deployed = deploy(engine.client, mappings)  # type: ignore[arg-type]
+        imported = import_file(engine.store, work / "org" / "events.jsonl", source="demo")
+        _clear()
+        echo(
+            f"imported {imported.stored:,} behavioural events (web, email, SMS, push) from the "
+            "seed's event file"
+        )
         echo(
             f"fields deploy: created {len(deployed.created)} custom fields, granted "
             f"{len(deployed.permissions_granted)} in permission set {deployed.permission_set}"
@@ -79,17 +86,22 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
         first = engine.run(SyncOptions()).as_json()
         _clear()
         _show(echo, "first sync", first)
+        method = first["models"].get("predictions", {}).get("method", "none")
+        echo(f"predictions computed with: {method}")
         sample = engine.client.query(  # type: ignore[attr-defined]
-            "SELECT Name, L2L_Order_Count__c, L2L_Revenue__c, L2L_Last_Order_Date__c, "
-            "L2L_Avg_Order_Value__c FROM Contact WHERE L2L_Order_Count__c >= 3 "
-            "ORDER BY L2L_Revenue__c DESC LIMIT 5"
+            "SELECT Name, L2L_Order_Count__c, L2L_Revenue__c, L2L_Predicted_CLV__c, "
+            "L2L_Buy_Probability_90d__c, L2L_Churn_Risk__c, L2L_Segment__c, L2L_Best_Channel__c, "
+            "L2L_Best_Send_Time__c FROM Contact WHERE L2L_Order_Count__c >= 3 "
+            "ORDER BY L2L_Predicted_CLV__c DESC LIMIT 5"
         )
-        echo("top customers as Salesforce now shows them:")
+        echo("top customers by predicted CLV, as Salesforce now shows them:")
         for row in sample:
             echo(
-                f"  {row['Name']:<24} orders {row['L2L_Order_Count__c']:>4.0f}  revenue "
-                f"{row['L2L_Revenue__c']:>10,.2f}  last {row['L2L_Last_Order_Date__c']}  "
-                f"AOV {row['L2L_Avg_Order_Value__c']:,.2f}"
+                f"  {row['Name']:<20} orders {row['L2L_Order_Count__c']:>3.0f}  revenue "
+                f"{row['L2L_Revenue__c']:>9,.0f}  CLV {row['L2L_Predicted_CLV__c'] or 0:>7,.0f}"
+                f"  buy 90d {row['L2L_Buy_Probability_90d__c'] or 0:>3.0f}%  churn "
+                f"{row['L2L_Churn_Risk__c'] or 0:>3.0f}%  {row['L2L_Segment__c'] or '-':<16}"
+                f" {row['L2L_Best_Channel__c'] or '-':<5} {row['L2L_Best_Send_Time__c'] or '-'}"
             )
         flow_runs = org.store.count("FlowInterview")
         echo(

@@ -71,3 +71,8 @@ class PredictionsConfig(BaseModel):
     send_hour_min_events: int = Field(
         default=5, ge=0, description="Fewer engagement events than this: use the org's best hour."
     )
+    attribution_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        description="A click converts when its person orders within this many days after it.",
+    )

@@ -8,13 +8,21 @@ from typing import Any
 import pandas as pd
 
 from connector.config import Settings
-from connector.mapping import load_mappings, map_values
+from connector.mapping import load_mappings, load_yaml_model, map_values
 from connector.mapping.models import MappingFile
 from connector.mapping.values import KNOWN_VALUES
+from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import RunReport, SyncEngine, SyncOptions
 
-__all__ = ["RunReport", "SyncEngine", "SyncOptions", "build_engine", "mapper_for"]
+__all__ = [
+    "RunReport",
+    "SyncEngine",
+    "SyncOptions",
+    "build_engine",
+    "load_predictions_config",
+    "mapper_for",
+]
 
 PERSON_KIND = {"Contact": "contact", "Lead": "lead"}
 
@@ -43,4 +51,19 @@ def build_engine(
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
     store = Store(settings.database)
     client = client or SalesforceClient.from_settings(settings)
-    return SyncEngine(settings, client, store, mapper_for(mappings), progress=progress)
+    return SyncEngine(
+        settings,
+        client,
+        store,
+        mapper_for(mappings),
+        progress=progress,
+        predictions=load_predictions_config(settings),
+    )
+
+
+def load_predictions_config(settings: Settings) -> PredictionsConfig:
+    """``models/predictions.yaml`` validated (file:line errors), or the defaults without it."""
+    path = settings.models_dir / "predictions.yaml"
+    if not path.exists():
+        return PredictionsConfig()
+    return load_yaml_model(path, PredictionsConfig)

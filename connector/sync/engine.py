@@ -15,15 +15,16 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import pandas as pd
 
 from connector.config import Settings
 from connector.errors import QuotaExhausted, RetryableError, SalesforceError
+from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store, dumps
-from connector.sync import compute
+from connector.sync import compute, predict
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ class RunReport:
     duration_s: float = 0.0
     planned: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # Per model: how it ran (btyd or the heuristic and why), for whom, org-wide figures.
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object of the sync contract."""
@@ -118,6 +121,7 @@ class RunReport:
             "duration_s": round(self.duration_s, 3),
             "planned": self.planned,
             "errors": self.errors[:20],
+            "models": self.models,
         }
 
 
@@ -131,15 +135,17 @@ class SyncEngine:
         store: Store,
         mapper: Mapper,
         *,
-        today: Callable[[], date] | None = None,
+        clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str], None] | None = None,
+        predictions: PredictionsConfig | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.store = store
         self.mapper = mapper
-        self._today = today or (lambda: datetime.now(UTC).date())
+        self.predictions = predictions
+        self._now = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._progress = progress or (lambda message: None)
 
@@ -158,7 +164,7 @@ class SyncEngine:
                 self.store.reset_watermarks() if not options.dry_run else None
             for name in options.objects or DEFAULT_OBJECTS:
                 report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
-            desired = self.mapper(self._compute())
+            desired = self.mapper(self._compute(report))
             changes = self._diff(desired, report)
             if options.dry_run:
                 self._plan(changes, report)
@@ -208,8 +214,11 @@ class SyncEngine:
         return {"pulled": pulled, "deleted": deleted}
 
     # ------------------------------------------------------------------ compute
-    def _compute(self) -> pd.DataFrame:
+    def _compute(self, report: RunReport) -> pd.DataFrame:
         contacts = self.store.records_frame("Contact", ["Id", "Email", "AccountId"])
+        leads = self.store.records_frame(
+            "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
+        )
         accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
         orders = self.store.records_frame(
             "Order",
@@ -220,11 +229,29 @@ class SyncEngine:
                 "ShipToContactId",
                 "CustomerAuthorizedById",
                 "EffectiveDate",
+                "ActivatedDate",
                 "TotalAmount",
                 "IsReductionOrder",
             ],
         )
-        return compute.rfm(orders, accounts, contacts, self._today())
+        frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
+        if self.predictions is not None:
+            events = self.store.events_frame(
+                sorted(set(predict.CLICK_EVENTS) | set(predict.ENGAGEMENT_EVENTS))
+            )
+            values, record = predict.predict_contacts(
+                orders,
+                accounts,
+                contacts,
+                leads,
+                events,
+                self._now(),
+                self.predictions,
+                self.predictions.attribution_days,
+            )
+            report.models["predictions"] = record
+            frames.append(values)
+        return pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
 
     # ------------------------------------------------------------------ diff
     def _diff(

@@ -103,7 +103,9 @@ def export(mappings: list[MappingFile], root: Path) -> list[Path]:
     """Write SFDX field source for every mapped custom field under ``root``."""
     written = []
     for definition in field_definitions(mappings):
-        path = root / sfdx_field_path(definition)
+        # sfdx_field_path is relative to the repo ("salesforce/force-app/..."); root is the
+        # SFDX project folder itself.
+        path = root / Path(sfdx_field_path(definition)).relative_to("salesforce")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(sfdx_field_xml(definition), encoding="utf-8")
         written.append(path)

@@ -1,0 +1,209 @@
+"""The predictions part of the compute step: orders and events in, per-Contact values out.
+
+Pure functions of DataFrames (no I/O). Orders resolve to Contacts as in ``resolve.py``; events
+resolve by email (directly, or through an ``identify`` that tied an anonymous id to an email).
+The models themselves live in ``connector.predictions``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from connector.predictions import (
+    PredictionsConfig,
+    best_channel,
+    best_send_hour,
+    org_summary,
+    predict_people,
+)
+from connector.sync.resolve import email_index, order_person, truthy
+
+PREDICTION_KEYS = (
+    "predictions.clv",
+    "predictions.historic_clv",
+    "predictions.p_buy_30d",
+    "predictions.p_buy_90d",
+    "predictions.churn_risk",
+    "predictions.next_order_date",
+    "predictions.next_order_probability",
+    "predictions.avg_days_between_orders",
+    "predictions.avg_order_value",
+    "predictions.segment",
+    "predictions.segment_name",
+    "predictions.best_channel",
+    "predictions.best_send_hour",
+    "predictions.best_send_time",
+)
+# Marketing touches whose channel can be credited with the next order.
+CLICK_EVENTS = ("Email Clicked", "SMS Clicked", "Push Opened", "Push Clicked")
+# Engagement that shows when a person reads their messages.
+ENGAGEMENT_EVENTS = ("Email Opened", "Email Clicked", "SMS Clicked", "Push Opened", "Push Clicked")
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def purchases(orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
+    """Purchase orders (refunds left out) as ``customer_id, ordered_at, amount``."""
+    live = set(contacts["Id"].astype(str)) if len(contacts) else set()
+    if not len(orders) or not live:
+        return pd.DataFrame(
+            {
+                "customer_id": pd.Series(dtype=object),
+                "ordered_at": pd.Series(dtype="datetime64[ns, UTC]"),
+                "amount": pd.Series(dtype=float),
+            }
+        )
+    when = pd.to_datetime(orders.get("ActivatedDate"), utc=True, errors="coerce", format="mixed")
+    day = pd.to_datetime(orders["EffectiveDate"], utc=True, errors="coerce")
+    frame = pd.DataFrame(
+        {
+            "customer_id": order_person(orders, accounts, live),
+            "ordered_at": when.fillna(day) if when is not None else day,
+            "amount": pd.to_numeric(orders["TotalAmount"], errors="coerce").fillna(0.0),
+            "refund": truthy(orders.get("IsReductionOrder", pd.Series(None, index=orders.index))),
+        }
+    )
+    frame = frame[~frame["refund"]].dropna(subset=["customer_id", "ordered_at"])
+    return frame.drop(columns="refund").reset_index(drop=True)
+
+
+def event_people(events: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    """Events with ``person_id`` (a Contact Id) resolved by email, directly or via anonymous id."""
+    if not len(events):
+        return events.assign(person_id=pd.Series(dtype=object))
+    emails = events["email"].astype("object")
+    known = events.dropna(subset=["email", "anonymous_id"]).drop_duplicates("anonymous_id")
+    by_anon = known.set_index("anonymous_id")["email"]
+    emails = emails.where(emails.notna(), events["anonymous_id"].map(by_anon))
+    index = email_index(contacts, leads)
+    contacts_only = index[index["kind"] == "contact"].set_index("email")["record_id"]
+    return events.assign(person_id=emails.str.strip().str.lower().map(contacts_only))
+
+
+def channel_touches(events: pd.DataFrame, bought: pd.DataFrame, window_days: float) -> pd.DataFrame:
+    """Clicks after a person's first order, each with its channel and whether it converted.
+
+    Last-touch attribution: an order credits the latest click of its person in the
+    ``window_days`` before it. Crediting every click in the window instead counts unrelated
+    clicks that happen to precede an order, which drowns the channel signal; clicks before
+    the first order belong to acquisition (lead nurture), not to the channel that brings a
+    customer back, so they are left out.
+    """
+    clicks = events[events["name"].isin(CLICK_EVENTS) & events["person_id"].notna()]
+    clicks = clicks.assign(
+        channel=clicks["properties"].str.extract(r'"channel": "([A-Za-z_]+)"')[0],
+        at=pd.to_datetime(clicks["occurred_at"], utc=True, format="ISO8601"),
+    ).dropna(subset=["channel"])
+    if clicks.empty or bought.empty:
+        return pd.DataFrame(columns=["person_id", "channel", "converted"])
+    # One dtype per key on both sides: merge_asof refuses str against object ids.
+    left = (
+        clicks[["person_id", "channel", "at"]]
+        .astype({"person_id": "string", "at": "datetime64[ns, UTC]"})
+        .reset_index(drop=True)
+    )
+    orders = (
+        bought[["customer_id", "ordered_at"]]
+        .rename(columns={"customer_id": "person_id", "ordered_at": "order_at"})
+        .astype({"person_id": "string", "order_at": "datetime64[ns, UTC]"})
+    )
+    first = orders.groupby("person_id")["order_at"].min()
+    left = left[left["at"] >= left["person_id"].map(first)].reset_index(drop=True)
+    left["click"] = left.index
+    credited = pd.merge_asof(
+        orders.sort_values("order_at"),
+        left[["person_id", "at", "click"]].sort_values("at"),
+        left_on="order_at",
+        right_on="at",
+        by="person_id",
+        direction="backward",
+        tolerance=pd.Timedelta(days=window_days),
+    )
+    converted = left["click"].isin(credited["click"].dropna().astype(int))
+    return pd.DataFrame(
+        {
+            "person_id": left["person_id"].astype(object),
+            "channel": left["channel"],
+            "converted": converted.to_numpy(),
+        }
+    )
+
+
+def predict_contacts(
+    orders: pd.DataFrame,
+    accounts: pd.DataFrame,
+    contacts: pd.DataFrame,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    now: datetime,
+    config: PredictionsConfig,
+    attribution_days: float = 7.0,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Prediction values per Contact (indexed by object, record_id) and what the run records."""
+    bought = purchases(orders, accounts, contacts)
+    if bought.empty:
+        return _empty(), {"method": "none: no orders", "people": 0}
+    people = predict_people(bought, now, config)
+    out = pd.DataFrame(
+        {
+            "predictions.clv": people["predicted_clv"],
+            "predictions.historic_clv": people["historic_clv"],
+            "predictions.p_buy_30d": people["p_buy_30d"],
+            "predictions.p_buy_90d": people["p_buy_90d"],
+            "predictions.churn_risk": people["churn_risk"],
+            "predictions.next_order_date": pd.to_datetime(
+                people["expected_next_order_date"], utc=True
+            ).dt.date,
+            "predictions.next_order_probability": people["next_order_probability"],
+            "predictions.avg_days_between_orders": people["avg_days_between_orders"],
+            "predictions.avg_order_value": people["avg_order_value"],
+            "predictions.segment": people["segment"],
+            "predictions.segment_name": people["segment_name"],
+        },
+        index=people.index,
+    )
+    if len(events):
+        resolved = event_people(events, contacts, leads)
+        touches = channel_touches(resolved, bought, attribution_days)
+        if len(touches):
+            channels = best_channel(touches, config.channel_prior_strength)
+            out["predictions.best_channel"] = channels["best_channel"].reindex(out.index)
+        engaged = resolved[resolved["name"].isin(ENGAGEMENT_EVENTS) & resolved["person_id"].notna()]
+        if len(engaged):
+            hours = best_send_hour(
+                pd.DataFrame(
+                    {
+                        "person_id": engaged["person_id"].to_numpy(),
+                        "occurred_at": pd.to_datetime(
+                            engaged["occurred_at"], utc=True, format="ISO8601"
+                        ).to_numpy(),
+                    }
+                ).assign(occurred_at=lambda f: pd.to_datetime(f["occurred_at"], utc=True)),
+                config.send_hour_prior_strength,
+                config.send_hour_min_events,
+            ).reindex(out.index)
+            how = hours["best_hour_of_week"]
+            out["predictions.best_send_hour"] = how
+            out["predictions.best_send_time"] = how.map(_hour_label)
+    out.index = pd.MultiIndex.from_arrays(
+        [["Contact"] * len(out), out.index.astype(str)], names=["object", "record_id"]
+    )
+    # NaN means "no value": the mapping step skips it.
+    out = out.astype(object).where(out.notna(), None)
+    summary = {k: round(v, 4) for k, v in org_summary(people, now).items()}
+    return out, {"method": str(people["method"].iloc[0]), "people": len(people), "org": summary}
+
+
+def _hour_label(how: Any) -> str | None:
+    if how is None or (isinstance(how, float) and np.isnan(how)):
+        return None
+    hour = int(how)
+    return f"{DAYS[hour // 24]} {hour % 24:02d}:00 UTC"
+
+
+def _empty() -> pd.DataFrame:
+    index = pd.MultiIndex.from_arrays([[], []], names=["object", "record_id"])
+    return pd.DataFrame(columns=list(PREDICTION_KEYS), index=index)
