@@ -1,0 +1,415 @@
+"""The CLI commands end to end: click's runner in-process, settings from L2L_* variables,
+the real localorg over HTTPS and a real SQLite database."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from connector.cli import main
+from connector.mapping import load_mappings
+from connector.mapping.values import KNOWN_VALUES
+from localorg.org import LocalOrg
+from localorg.server import Running
+from localorg.store import format_datetime
+
+REPO = Path(__file__).resolve().parent.parent
+MAPPED = sorted(
+    f"{obj}.{field}"
+    for obj in ("Contact", "Lead")
+    for field in (
+        "L2L_Order_Count__c",
+        "L2L_Revenue__c",
+        "L2L_Last_Order_Date__c",
+        "L2L_Avg_Order_Value__c",
+        "L2L_Days_Since_Last_Order__c",
+    )
+)
+# The five RFM fields per person object: a mappings folder of the tests' own, so the expected
+# fields do not move when mappings/ in the repository grows.
+RFM_YAML = """\
+object: {obj}
+person: {person}
+fields:
+  - value: rfm.order_count
+    field: L2L_Order_Count__c
+    type: number
+    precision: 18
+    scale: 0
+    label: Order Count
+  - value: rfm.revenue
+    field: L2L_Revenue__c
+    type: currency
+    precision: 18
+    scale: 2
+    label: Revenue
+  - value: rfm.last_order_date
+    field: L2L_Last_Order_Date__c
+    type: date
+    label: Last Order Date
+  - value: rfm.avg_order_value
+    field: L2L_Avg_Order_Value__c
+    type: currency
+    precision: 18
+    scale: 2
+    label: Average Order Value
+  - value: rfm.days_since_last_order
+    field: L2L_Days_Since_Last_Order__c
+    type: number
+    precision: 18
+    scale: 0
+    label: Days Since Last Order
+"""
+
+
+def _rfm_mappings(directory: Path) -> Path:
+    directory.mkdir()
+    for obj in ("Contact", "Lead"):
+        text = RFM_YAML.format(obj=obj, person=obj.lower())
+        (directory / f"{obj.lower()}.yaml").write_text(text, encoding="utf-8")
+    return directory
+
+
+SECRET = "s3cr3t-value-that-must-never-print"
+MD = "{http://soap.sforce.com/2006/04/metadata}"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working folder (no stray .env) and a fresh database; returns the database path."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in (
+        "L2L_SALESFORCE_LOGIN_URL",
+        "L2L_SALESFORCE_CLIENT_ID",
+        "L2L_SALESFORCE_CLIENT_SECRET",
+        "L2L_SALESFORCE_AUTH",
+        "L2L_SALESFORCE_CA_BUNDLE",
+        "L2L_SALESFORCE_REFRESH_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    database = tmp_path / "l2l.sqlite"
+    monkeypatch.setenv("L2L_DATABASE", str(database))
+    monkeypatch.setenv("L2L_MAPPINGS_DIR", str(_rfm_mappings(tmp_path / "mappings")))
+    monkeypatch.setenv("L2L_PULL_LAG_SECONDS", "0")
+    monkeypatch.setenv("L2L_RETRY_BASE_SECONDS", "0")
+    return database
+
+
+@pytest.fixture
+def org_env(
+    env: Path, org: LocalOrg, localorg_server: Running, monkeypatch: pytest.MonkeyPatch
+) -> LocalOrg:
+    """``env`` pointed at the fresh localorg."""
+    monkeypatch.setenv("L2L_SALESFORCE_LOGIN_URL", org.instance_url)
+    monkeypatch.setenv("L2L_SALESFORCE_CLIENT_ID", org.config.client_id)
+    monkeypatch.setenv("L2L_SALESFORCE_CLIENT_SECRET", org.config.client_secret)
+    monkeypatch.setenv("L2L_SALESFORCE_AUTH", "client_credentials")
+    monkeypatch.setenv("L2L_SALESFORCE_CA_BUNDLE", str(localorg_server.tls.cert))
+    return org
+
+
+def _cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def _json(result: Result) -> Any:
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.output
+    return json.loads(lines[0])
+
+
+def _rows(org: LocalOrg, object_name: str, rows: list[dict[str, Any]]) -> list[str]:
+    # Pull windows end on whole seconds before the run starts: stamp rows safely before.
+    stamp = format_datetime(datetime.now(UTC) - timedelta(seconds=2))
+    ids = org.store.ids.batch(object_name, len(rows))
+    org.store.load_rows(
+        object_name,
+        [
+            {
+                "Id": i,
+                "IsDeleted": 0,
+                "CreatedDate": stamp,
+                "LastModifiedDate": stamp,
+                "SystemModstamp": stamp,
+                **r,
+            }
+            for i, r in zip(ids, rows, strict=True)
+        ],
+    )
+    return ids
+
+
+def _seed(org: LocalOrg, contacts: int) -> list[str]:
+    account = _rows(org, "Account", [{"Name": "Acme"}])[0]
+    ids = _rows(
+        org,
+        "Contact",
+        [
+            {"LastName": f"C{i}", "Email": f"c{i}@example.com", "AccountId": account}
+            for i in range(contacts)
+        ],
+    )
+    _rows(
+        org,
+        "Order",
+        [
+            {
+                "AccountId": account,
+                "BillToContactId": cid,
+                "Status": "Activated",
+                "EffectiveDate": "2026-03-01",
+                "TotalAmount": 12.5,
+            }
+            for cid in ids
+        ],
+    )
+    return ids
+
+
+# ---------------------------------------------------------------------- validate
+
+
+def test_validate_offline_reports_broken_yaml_as_file_line(env: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "mappings" / "broken.yaml"
+    broken.write_text(
+        "object: Contact\n"
+        "person: contact\n"
+        "fields:\n"
+        "  - value: rfm.order_count\n"
+        "    field: L2L_Broken__c: oops\n"
+        "    type: number\n",
+        encoding="utf-8",
+    )
+    result = _cli("validate", "--offline")
+    assert result.exit_code == 1, result.output
+    assert f"{broken}:5:" in result.output
+    assert "Traceback" not in result.output
+    # The good files beside it are fine: only the broken one is reported.
+    problems = [line for line in result.stdout.splitlines() if ".yaml:" in line]
+    assert len(problems) == 1, problems
+    assert result.stdout.splitlines()[-1].endswith(": 1 problems")
+
+
+def test_validate_offline_reports_a_schema_error_with_its_line(env: Path, tmp_path: Path) -> None:
+    contact = tmp_path / "mappings" / "contact.yaml"
+    text = contact.read_text(encoding="utf-8")
+    contact.write_text(text.replace("type: number", "type: nonsense", 1), encoding="utf-8")
+    result = _cli("validate", "--offline", "--json")
+    assert result.exit_code == 1, result.output
+    report = _json(result)
+    assert report["ok"] is False
+    assert [p.split(": ")[0] for p in report["problems"]] == [f"{contact}:6"], report
+
+
+def test_validate_offline_of_the_repo_mappings_is_ok(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("L2L_MAPPINGS_DIR", str(REPO / "mappings"))
+    mappings = load_mappings(REPO / "mappings", set(KNOWN_VALUES))
+    result = _cli("validate", "--offline", "--json")
+    assert result.exit_code == 0, result.output
+    assert _json(result) == {
+        "ok": True,
+        "files": len(mappings),
+        "fields": sum(len(m.fields) for m in mappings),
+        "problems": [],
+    }
+
+
+def test_validate_offline_of_the_test_mappings_is_ok(env: Path) -> None:
+    result = _cli("validate", "--offline", "--json")
+    assert result.exit_code == 0, result.output
+    assert _json(result) == {"ok": True, "files": 2, "fields": len(MAPPED), "problems": []}
+
+
+def test_validate_reports_missing_fields_until_deployed(org_env: LocalOrg) -> None:
+    before = _cli("validate", "--json")
+    assert before.exit_code == 1, before.output
+    report = _json(before)
+    assert report["ok"] is False
+    assert len(report["problems"]) == len(MAPPED)
+    for name in MAPPED:
+        assert any(name in p and "field missing in the org" in p for p in report["problems"]), name
+
+    deployed = _cli("fields", "deploy", "--json")
+    assert deployed.exit_code == 0, deployed.output
+    result = _json(deployed)
+    assert sorted(result["created"]) == MAPPED
+    assert result["existing"] == []
+    assert sorted(result["permissions_granted"]) == MAPPED
+    assert result["permission_set"] == "L2L_Integration"
+
+    after = _cli("validate", "--json")
+    assert after.exit_code == 0, after.output
+    assert _json(after) == {"ok": True, "files": 2, "fields": len(MAPPED), "problems": []}
+
+    again = _json(_cli("fields", "deploy", "--json"))
+    assert again["created"] == []
+    assert sorted(again["existing"]) == MAPPED
+    assert again["permissions_granted"] == []
+
+
+# ---------------------------------------------------------------------- fields export
+
+
+def _exported(out: Path) -> list[Path]:
+    return sorted(out.rglob("*.field-meta.xml"))
+
+
+def test_fields_export_writes_field_meta_xml_that_parses(env: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sfdx"
+    result = _cli("fields", "export", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {len(MAPPED)} field files under {out}" in result.output
+    files = _exported(out)
+    assert len(files) == len(MAPPED)
+    names = []
+    for path in files:
+        root = ET.parse(path).getroot()
+        assert root.tag == f"{MD}CustomField"
+        full_name = root.findtext(f"{MD}fullName")
+        assert full_name == path.name.removesuffix(".field-meta.xml")
+        assert root.findtext(f"{MD}label")
+        names.append(f"{path.parent.parent.name}.{full_name}")
+    assert sorted(names) == MAPPED
+
+
+def test_fields_export_lays_files_out_inside_the_sfdx_project_folder(
+    env: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "project"
+    assert _cli("fields", "export", "--out", str(out)).exit_code == 0
+    expected = out / "force-app/main/default/objects/Contact/fields/L2L_Order_Count__c"
+    assert expected.with_name(expected.name + ".field-meta.xml").is_file(), _exported(out)
+
+
+# ---------------------------------------------------------------------- sync, runs, status
+
+
+def test_sync_json_then_runs_and_status(org_env: LocalOrg) -> None:
+    assert _cli("fields", "deploy", "--json").exit_code == 0
+    ids = _seed(org_env, 3)
+
+    result = _cli("sync", "--json")
+    assert result.exit_code == 0, result.output
+    report = _json(result)
+    assert {"run_id", "status", "objects", "writes", "api_calls", "duration_s"} <= set(report)
+    assert report["status"] == "succeeded"
+    assert set(report["writes"]) >= {
+        "planned",
+        "succeeded",
+        "failed",
+        "carried_over",
+        "fields_changed",
+    }
+    assert report["writes"]["succeeded"] == 3
+    assert report["writes"]["planned"] == 3
+    assert report["writes"]["failed"] == report["writes"]["carried_over"] == 0
+    assert report["writes"]["fields_changed"] == 3 * 5
+    assert report["objects"]["Contact"] == {"pulled": 3, "deleted": 0}
+    assert report["objects"]["Order"] == {"pulled": 3, "deleted": 0}
+    assert report["api_calls"]["total"] > 0
+    assert report["api_calls"]["total"] == sum(
+        v for k, v in report["api_calls"].items() if k != "total"
+    )
+    assert isinstance(report["duration_s"], float)
+    assert report["duration_s"] >= 0
+    counts = org_env.store.execute('SELECT "Id", "L2L_Order_Count__c" FROM "Contact"')
+    assert dict(counts) == dict.fromkeys(ids, 1)
+
+    runs = _cli("runs", "--json")
+    assert runs.exit_code == 0, runs.output
+    listed = _json(runs)
+    assert [r["id"] for r in listed] == [report["run_id"]]
+    assert listed[0]["status"] == "succeeded"
+    assert listed[0]["mode"] == "incremental"
+    assert listed[0]["stats"]["writes"] == report["writes"]
+
+    text = _cli("runs")
+    assert text.exit_code == 0, text.output
+    assert f"{report['run_id']:>5} " in text.output
+    assert "succeeded" in text.output
+
+    status = _cli("status")
+    assert status.exit_code == 0, status.output
+    lines = status.output.splitlines()
+    for obj in ("Account", "Contact", "Lead", "Order", "OrderItem"):
+        assert any(line.split()[:2] == ["watermark", obj] for line in lines), status.output
+    assert "outbox: empty" in status.output
+    assert f"last run {report['run_id']}: succeeded" in status.output
+
+
+def test_second_sync_json_writes_nothing(org_env: LocalOrg) -> None:
+    assert _cli("fields", "deploy", "--json").exit_code == 0
+    _seed(org_env, 2)
+    first = _json(_cli("sync", "--json"))
+    second_result = _cli("sync", "--json")
+    assert second_result.exit_code == 0, second_result.output
+    second = _json(second_result)
+    assert second["run_id"] == first["run_id"] + 1
+    assert second["writes"]["fields_changed"] == 0
+    assert second["writes"]["succeeded"] == 0
+
+
+def test_status_of_a_fresh_database_has_no_watermarks(env: Path) -> None:
+    result = _cli("status")
+    assert result.exit_code == 0, result.output
+    assert f"database: {env}" in result.output
+    assert "watermark" not in result.output
+    assert "outbox: empty" in result.output
+
+
+# ---------------------------------------------------------------------- config
+
+
+def test_config_masks_secrets_and_lists_every_variable(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("L2L_SALESFORCE_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("L2L_SALESFORCE_REFRESH_TOKEN", SECRET + "-refresh")
+    result = _cli("config")
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output
+    assert "L2L_SALESFORCE_CLIENT_SECRET=**********" in result.output
+    assert "L2L_SALESFORCE_REFRESH_TOKEN=**********" in result.output
+    assert f"L2L_DATABASE={env}" in result.output
+    for variable in ("L2L_SALESFORCE_LOGIN_URL", "L2L_MAPPINGS_DIR", "L2L_SYNC_INTERVAL_MINUTES"):
+        assert f"{variable}=" in result.output
+
+
+def test_config_with_an_invalid_setting_is_one_clean_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("L2L_SYNC_INTERVAL_MINUTES", "0")
+    monkeypatch.setenv("L2L_SALESFORCE_CLIENT_SECRET", SECRET)
+    result = _cli("config")
+    assert result.exit_code == 1
+    assert "L2L_SYNC_INTERVAL_MINUTES" in result.output
+    assert "Traceback" not in result.output
+    assert SECRET not in result.output
+
+
+def test_committed_sfdx_source_matches_the_mappings(tmp_path: Path) -> None:
+    """salesforce/ is generated from mappings/: regenerate with `lead2loyalty fields export`."""
+    from connector.mapping import load_mappings
+    from connector.mapping.values import KNOWN_VALUES
+    from connector.sync.fields import export
+
+    repo = Path(__file__).resolve().parent.parent
+    written = export(load_mappings(repo / "mappings", set(KNOWN_VALUES)), tmp_path)
+    committed = sorted((repo / "salesforce").rglob("*.field-meta.xml"))
+    assert sorted(p.relative_to(tmp_path) for p in written) == sorted(
+        p.relative_to(repo / "salesforce") for p in committed
+    )
+    for path in written:
+        assert path.read_text(encoding="utf-8") == (
+            repo / "salesforce" / path.relative_to(tmp_path)
+        ).read_text(encoding="utf-8"), f"{path.name} drifted: run `lead2loyalty fields export`"
