@@ -330,3 +330,33 @@ def test_big_first_pull_goes_through_bulk_query(
     assert report.objects["Order"]["pulled"] == 150
     assert report.api_calls.get("bulk_job", 0) > 0
     assert all(v[0] == 1 for v in _field_values(org, ids).values())
+
+
+def test_big_write_back_goes_through_bulk_upsert_with_row_failures_carried(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    settings = _settings(org, localorg_server, tmp_path, push_bulk_threshold=100)
+    engine = build_engine(settings)
+    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    ids = _seed(org, 150, orders_each=2)
+    org.faults.configure("UNABLE_TO_LOCK_ROW=0.2,seed=5")
+    first = engine.run()
+    org.faults.configure("")
+    assert first.api_calls.get("bulk_job", 0) > 0
+    assert first.api_calls.get("collection_update", 0) == 0
+    assert first.writes["succeeded"] + first.writes["carried_over"] == 150
+    # Row locks are retried within the run; whatever still failed is carried, then lands.
+    second = engine.run()
+    assert second.status == "succeeded"
+    assert first.writes["succeeded"] + second.writes["succeeded"] == 150
+    assert all(v == (2, 30.0, "2026-02-11", 15.0) for v in _field_values(org, ids).values())
+
+
+def test_tiny_org_falls_back_to_heuristics_and_says_why(engine: SyncEngine, org: LocalOrg) -> None:
+    _seed(org, 5)
+    report = engine.run()
+    method = report.models["predictions"]["method"]
+    assert method.startswith("heuristic")
+    assert "500" in method  # names the gate it failed: fewer buyers than the minimum
+    stored = engine.store.runs(1)[0]["stats"]["models"]["predictions"]["method"]
+    assert stored == method
