@@ -9,7 +9,6 @@ from __future__ import annotations
 from connector.predictions.btyd import (
     MODELS,
     BetaGeoFitter,
-    ModelNotFittedError,
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
 )
@@ -23,6 +22,7 @@ from connector.predictions.outputs import (
     predict_people,
     segment,
 )
+from connector.predictions.persist import ModelNotFittedError
 from connector.predictions.rfm import calibration_and_holdout_summary, summary_from_orders
 
 __all__ = [

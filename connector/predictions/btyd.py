@@ -22,13 +22,14 @@ Models are pure: arrays in, arrays out; no I/O. Parameters persist as JSON (``to
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, special
+
+from connector.predictions.persist import ParamsJSON
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -65,10 +66,6 @@ def _converged(res: optimize.OptimizeResult) -> bool:
         return False
     jac = np.asarray(getattr(res, "jac", np.inf), dtype=np.float64)
     return bool(res.success) or bool(np.max(np.abs(jac)) < 1e-6)
-
-
-class ModelNotFittedError(RuntimeError):
-    """Raised when a prediction is asked of a model that has no parameters yet."""
 
 
 def _f(a: ArrayLike) -> FloatArray:
@@ -113,18 +110,11 @@ def aggregate_rows(
     )
 
 
-class _BaseFitter:
+class _BaseFitter(ParamsJSON):
     """Shared fitting, persistence and probability plumbing for the BTYD models."""
 
     _param_names: ClassVar[tuple[str, ...]] = ()
     _initial: ClassVar[tuple[float, ...]] = ()
-
-    params_: dict[str, float]
-    log_likelihood_: float
-    n_customers_: float
-
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = penalizer_coef
 
     # -- to be provided by each model -------------------------------------------------------
     def _loglik(self, p: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
@@ -231,47 +221,8 @@ class _BaseFitter:
         return self._loglik(self._p(), x, t_x, age)
 
     def _p(self) -> FloatArray:
-        if not hasattr(self, "params_"):
-            raise ModelNotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+        self._require_fitted()
         return np.array([self.params_[k] for k in self._param_names], dtype=np.float64)
-
-    # -- persistence ------------------------------------------------------------------------
-    def to_json(self) -> str:
-        """Parameters as JSON (the persisted form; never pickles)."""
-        self._p()
-        return json.dumps(
-            {
-                "model": type(self).__name__,
-                "penalizer_coef": self.penalizer_coef,
-                "params": self.params_,
-                "log_likelihood": self.log_likelihood_,
-                "n_customers": self.n_customers_,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Self:
-        """Rebuild a fitted model from :meth:`to_json` output."""
-        data: dict[str, Any] = json.loads(text)
-        if data.get("model") != cls.__name__:
-            raise ValueError(f"JSON holds a {data.get('model')!r}, not a {cls.__name__}")
-        missing = [k for k in cls._param_names if k not in data.get("params", {})]
-        if missing:
-            raise ValueError(f"JSON for {cls.__name__} lacks parameters {missing}")
-        model = cls(penalizer_coef=float(data.get("penalizer_coef", 0.0)))
-        model.params_ = {k: float(data["params"][k]) for k in cls._param_names}
-        model.log_likelihood_ = float(data.get("log_likelihood", float("nan")))
-        model.n_customers_ = float(data.get("n_customers", float("nan")))
-        return model
-
-    @classmethod
-    def from_params(cls, **params: float) -> Self:
-        """A model with given parameters (published values, simulations, tests)."""
-        model = cls()
-        model.params_ = {k: float(params[k]) for k in cls._param_names}
-        model.log_likelihood_ = float("nan")
-        model.n_customers_ = float("nan")
-        return model
 
     def __repr__(self) -> str:
         if hasattr(self, "params_"):

@@ -8,14 +8,14 @@ value future purchases. Pure: arrays in, arrays out, no I/O.
 
 from __future__ import annotations
 
-import json
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
 
-from connector.predictions.btyd import ModelNotFittedError, TransactionModel, _converged
+from connector.predictions.btyd import TransactionModel, _converged
+from connector.predictions.persist import ParamsJSON
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -23,17 +23,10 @@ FloatArray = npt.NDArray[np.float64]
 DAYS_PER_MONTH = 365.25 / 12.0
 
 
-class GammaGammaFitter:
+class GammaGammaFitter(ParamsJSON):
     """Gamma-Gamma model of average transaction value (FH13)."""
 
     _param_names = ("p", "q", "gamma")
-
-    params_: dict[str, float]
-    log_likelihood_: float
-    n_customers_: float
-
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = penalizer_coef
 
     @staticmethod
     def _loglik(params: FloatArray, x: FloatArray, m: FloatArray) -> FloatArray:
@@ -141,8 +134,7 @@ class GammaGammaFitter:
         return self
 
     def _par(self) -> tuple[float, float, float]:
-        if not hasattr(self, "params_"):
-            raise ModelNotFittedError("GammaGammaFitter is not fitted; call fit() first")
+        self._require_fitted()
         return self.params_["p"], self.params_["q"], self.params_["gamma"]
 
     def conditional_expected_average_profit(
@@ -191,40 +183,6 @@ class GammaGammaFitter:
             discount_rate_monthly,
             freq_unit_days,
         )
-
-    def to_json(self) -> str:
-        """Parameters as JSON (never pickles)."""
-        self._par()
-        return json.dumps(
-            {
-                "model": type(self).__name__,
-                "penalizer_coef": self.penalizer_coef,
-                "params": self.params_,
-                "log_likelihood": self.log_likelihood_,
-                "n_customers": self.n_customers_,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Self:
-        """Rebuild a fitted model from :meth:`to_json` output."""
-        data: dict[str, Any] = json.loads(text)
-        if data.get("model") != cls.__name__:
-            raise ValueError(f"JSON holds a {data.get('model')!r}, not a {cls.__name__}")
-        model = cls(penalizer_coef=float(data.get("penalizer_coef", 0.0)))
-        model.params_ = {k: float(data["params"][k]) for k in cls._param_names}
-        model.log_likelihood_ = float(data.get("log_likelihood", float("nan")))
-        model.n_customers_ = float(data.get("n_customers", float("nan")))
-        return model
-
-    @classmethod
-    def from_params(cls, p: float, q: float, gamma: float) -> Self:
-        """A model with given parameters (published values, simulations, tests)."""
-        model = cls()
-        model.params_ = {"p": float(p), "q": float(q), "gamma": float(gamma)}
-        model.log_likelihood_ = float("nan")
-        model.n_customers_ = float("nan")
-        return model
 
 
 def discounted_value(
