@@ -218,9 +218,16 @@ def _print_report(report: dict[str, Any]) -> None:
     help="Pull only these objects (repeatable).",
 )
 @click.option("--full", is_flag=True, help="Ignore watermarks and pull everything.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Send again values Salesforce refused (after fixing the cause in the org).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @clean_errors
-def sync_cmd(dry_run: bool, objects: tuple[str, ...], full: bool, as_json: bool) -> None:
+def sync_cmd(
+    dry_run: bool, objects: tuple[str, ...], full: bool, retry_failed: bool, as_json: bool
+) -> None:
     """Run one sync: pull, compute, write back only what changed.
 
     Exit code 0 when the run succeeded, 2 when it was partial or stopped by the quota guard,
@@ -234,7 +241,11 @@ def sync_cmd(dry_run: bool, objects: tuple[str, ...], full: bool, as_json: bool)
     from connector.sync import SyncOptions, build_engine
 
     engine = build_engine(_settings(), progress=None if as_json else _progress(True))
-    report = engine.run(SyncOptions(dry_run=dry_run, objects=list(objects) or None, full=full))
+    report = engine.run(
+        SyncOptions(
+            dry_run=dry_run, objects=list(objects) or None, full=full, retry_failed=retry_failed
+        )
+    )
     if not as_json:
         click.echo("", err=True)
     out = report.as_json()

@@ -298,6 +298,11 @@ class Store:
                 "DELETE FROM outbox WHERE object = ? AND record_id = ? AND field = ?", list(keys)
             )
 
+    def requeue_failed(self) -> int:
+        """Send refused values again (after the admin fixed the cause, e.g. a validation rule)."""
+        cursor = self.db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'failed'")
+        return int(cursor.rowcount)
+
     def pending_writes(self) -> list[PendingWrite]:
         """Everything the outbox still has to write (failed rows wait for a new value)."""
         rows = self.db.execute(

@@ -23,8 +23,9 @@ import pandas as pd
 from connector.config import Settings
 from connector.errors import QuotaExhausted, RetryableError, SalesforceError
 from connector.predictions import PredictionsConfig
-from connector.store.db import PendingWrite, Store, dumps
+from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict
+from connector.sync.diff import diff
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,9 @@ class SyncOptions:
     dry_run: bool = False
     objects: Sequence[str] | None = None
     full: bool = False
+    # Values Salesforce refused (a validation rule, a bad picklist) wait for a new value;
+    # this sends them again, for when the cause was fixed in the org.
+    retry_failed: bool = False
 
 
 @dataclass
@@ -164,8 +168,10 @@ class SyncEngine:
                 self.store.reset_watermarks() if not options.dry_run else None
             for name in options.objects or DEFAULT_OBJECTS:
                 report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
+            if options.retry_failed and not options.dry_run:
+                self.store.requeue_failed()
             desired = self.mapper(self._compute(report))
-            changes = self._diff(desired, report)
+            changes = self._diff(desired, report, dry_run=options.dry_run)
             if options.dry_run:
                 self._plan(changes, report)
                 report.status = "succeeded"
@@ -255,32 +261,19 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ diff
     def _diff(
-        self, desired: dict[tuple[str, str], dict[str, Any]], report: RunReport
+        self, desired: dict[tuple[str, str], dict[str, Any]], report: RunReport, *, dry_run: bool
     ) -> list[tuple[str, str, str, Any]]:
         """Values that differ from the last successful write; stale outbox rows dropped."""
-        written = self.store.written_values()
-        outbox = self.store.outbox_values()
-        live = {obj: self.store.live_ids(obj) for obj in {o for o, _ in desired}}
-        changes: list[tuple[str, str, str, Any]] = []
-        wanted: set[tuple[str, str, str]] = set()
-        for (obj, record_id), values in desired.items():
-            if record_id not in live.get(obj, set()):
-                continue
-            for field_name, value in values.items():
-                key = (obj, record_id, field_name)
-                text = dumps(value)
-                if written.get(key) == text or (value is None and key not in written):
-                    continue
-                queued = outbox.get(key)
-                if queued is not None and queued[0] == text and queued[1] == "failed":
-                    continue  # Salesforce refused this exact value; wait for a new one
-                wanted.add(key)
-                changes.append((obj, record_id, field_name, value))
-        stale = [key for key in outbox if key not in wanted]
-        if stale:
-            self.store.drop_outbox(stale)
-        report.writes["fields_changed"] = len(changes)
-        return changes
+        result = diff(
+            desired,
+            self.store.written_values(),
+            self.store.outbox_values(),
+            {obj: self.store.live_ids(obj) for obj in {o for o, _ in desired}},
+        )
+        if result.stale and not dry_run:
+            self.store.drop_outbox(result.stale)
+        report.writes["fields_changed"] = len(result.changes)
+        return result.changes
 
     def _plan(self, changes: list[tuple[str, str, str, Any]], report: RunReport) -> None:
         records: dict[str, set[str]] = defaultdict(set)

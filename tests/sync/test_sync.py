@@ -360,3 +360,24 @@ def test_tiny_org_falls_back_to_heuristics_and_says_why(engine: SyncEngine, org:
     assert "500" in method  # names the gate it failed: fewer buyers than the minimum
     stored = engine.store.runs(1)[0]["stats"]["models"]["predictions"]["method"]
     assert stored == method
+
+
+def test_refused_rows_report_their_code_wait_for_a_new_value_and_can_be_retried(
+    engine: SyncEngine, org: LocalOrg
+) -> None:
+    ids = _seed(org, 3)
+    # A validation rule in the org refuses every write.
+    org.faults.configure("FIELD_CUSTOM_VALIDATION_EXCEPTION=1")
+    refused = engine.run()
+    assert refused.status == "partial"
+    assert refused.writes["failed"] == 3
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in refused.errors[0]
+    org.faults.configure("")
+    waiting = engine.run()  # same values: not sent again, not forgotten
+    assert waiting.writes["fields_changed"] == 0
+    assert engine.store.outbox_counts() == {"failed": 3 * len(FIELDS)}
+    assert all(v == (None,) * len(FIELDS) for v in _field_values(org, ids).values())
+    retried = engine.run(SyncOptions(retry_failed=True))
+    assert retried.status == "succeeded"
+    assert retried.writes["succeeded"] == 3
+    assert all(v == (2, 30.0, "2026-02-11", 15.0) for v in _field_values(org, ids).values())

@@ -1,0 +1,90 @@
+"""The diff alone: examples and properties over arbitrary desired/written/outbox states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connector.store.db import dumps
+from connector.sync.diff import diff
+
+IDS = st.sampled_from(["003A", "003B", "003C", "003D"])
+FIELDS = st.sampled_from(["F1__c", "F2__c", "F3__c"])
+VALUES = st.one_of(st.none(), st.integers(-3, 3), st.text(max_size=3), st.booleans())
+KEYS = st.tuples(st.just("Contact"), IDS, FIELDS)
+
+
+@st.composite
+def states(draw: Any) -> tuple[Any, Any, Any, Any]:
+    desired: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, record_id, field in draw(st.lists(KEYS, max_size=10)):
+        desired.setdefault(("Contact", record_id), {})[field] = draw(VALUES)
+    written = {key: dumps(draw(VALUES)) for key in draw(st.lists(KEYS, max_size=8))}
+    outbox = {
+        key: (dumps(draw(VALUES)), draw(st.sampled_from(["pending", "carried", "failed"])))
+        for key in draw(st.lists(KEYS, max_size=6))
+    }
+    live = {"Contact": set(draw(st.lists(IDS, max_size=4)))}
+    return desired, written, outbox, live
+
+
+@given(states())
+def test_changes_are_exactly_the_live_values_that_differ(state: Any) -> None:
+    desired, written, outbox, live = state
+    result = diff(desired, written, outbox, live)
+    expected = []
+    for (obj, rid), values in desired.items():
+        for field, value in values.items():
+            key = (obj, rid, field)
+            if rid not in live["Contact"] or written.get(key) == dumps(value):
+                continue
+            if value is None and key not in written:
+                continue
+            if outbox.get(key) == (dumps(value), "failed"):
+                continue
+            expected.append((obj, rid, field, value))
+    assert result.changes == expected
+
+
+@given(states())
+def test_applying_the_changes_leaves_nothing_to_write(state: Any) -> None:
+    desired, written, outbox, live = state
+    first = diff(desired, written, outbox, live)
+    after = dict(written)
+    for obj, rid, field, value in first.changes:
+        after[(obj, rid, field)] = dumps(value)
+    kept = {k: v for k, v in outbox.items() if k not in first.stale}
+    remaining = {k: v for k, v in kept.items() if v[1] == "failed"}
+    assert diff(desired, after, remaining, live).changes == []
+
+
+@given(states())
+def test_stale_rows_are_exactly_the_outbox_rows_not_wanted(state: Any) -> None:
+    desired, written, outbox, live = state
+    result = diff(desired, written, outbox, live)
+    changed = {(o, r, f) for o, r, f, _ in result.changes}
+    for key in outbox:
+        refused_same = (
+            outbox[key][1] == "failed"
+            and key[1] in live["Contact"]
+            and outbox[key][0] == dumps(desired.get(key[:2], {}).get(key[2], object()))
+        )
+        assert (key in result.stale) == (key not in changed and not refused_same)
+
+
+def test_a_refused_value_is_neither_resent_nor_forgotten() -> None:
+    key = ("Contact", "003A", "F1__c")
+    state = (
+        {("Contact", "003A"): {"F1__c": "x" * 300}},
+        {},
+        {key: (dumps("x" * 300), "failed")},
+        {"Contact": {"003A"}},
+    )
+    for _ in range(3):  # run after run: the refusal is remembered, nothing is sent
+        result = diff(*state)
+        assert result.changes == []
+        assert result.stale == []
+    changed = diff({("Contact", "003A"): {"F1__c": "short"}}, *state[1:])
+    assert changed.changes == [("Contact", "003A", "F1__c", "short")]
