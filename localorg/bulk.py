@@ -17,9 +17,11 @@ sets it to null, header names match fields case-insensitively. A malformed file 
 relationship column, missing key column) fails the whole job; a bad row fails only itself and
 lands in ``failedResults`` with ``sf__Error`` as ``STATUS_CODE:message:fields --``.
 
-Rows are validated one by one with :meth:`OrgStore.clean` and then written in one transaction
-with ``executemany``, which is what keeps a 100,000-row job at a few seconds. Field-level
-security is checked once per job (as Salesforce resolves the header once), not once per cell.
+Rows are validated one by one with a checker compiled once per job
+(:meth:`OrgStore.row_checker`, the rules of :meth:`OrgStore.clean`) and then written in one
+transaction with ``executemany``, which is what keeps a 100,000-row job at a few seconds.
+Fields, field-level security and coercions are resolved once per job (as Salesforce resolves the
+header once), not once per cell.
 
 Jobs live in memory for the lifetime of their :class:`LocalOrg`.
 """
@@ -29,7 +31,6 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
-import dataclasses
 import io
 import logging
 import operator
@@ -38,6 +39,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -712,8 +714,12 @@ class _IngestRun:
         self.job = job
         self.info = self.store.objects[job.object_name]
         self.fields = self._columns(job.header)
-        self.view = self._view()
+        self.names = [f.name for f in self.fields]
+        self.check_new = self.store.row_checker(self.info, self.names, creating=True)
+        self.check_old = self.store.row_checker(self.info, self.names, creating=False)
         self.outcome: dict[int, tuple[str, bool | str]] = {}
+        # which cells go into a write body, by the key column left out (see _body)
+        self._kept: dict[str | None, list[bool]] = {}
 
     # ---------------------------------------------------------------- plan
     def _columns(self, header: list[str]) -> list[FieldInfo]:
@@ -748,25 +754,6 @@ class _IngestRun:
             )
         return fields
 
-    def _view(self) -> ObjectInfo:
-        """The object as this job may write it: field-level security resolved once.
-
-        Fields are copied unprotected (their permission already checked) so that
-        :meth:`OrgStore.clean` validates each row without a permission lookup per cell.
-        """
-        view: dict[str, FieldInfo] = {}
-        for f in self.info.fields.values():
-            if f.required and f.createable and f.default is None:
-                view[f.name] = dataclasses.replace(f, protected=False)
-        for f in self.fields:
-            if f.protected and not self.store.field_editable(self.info.name, f):
-                view[f.name] = dataclasses.replace(
-                    f, protected=False, createable=False, updateable=False
-                )
-            else:
-                view[f.name] = dataclasses.replace(f, protected=False)
-        return dataclasses.replace(self.info, fields=view)
-
     # ---------------------------------------------------------------- rows
     def process(self, rows: list[list[str]]) -> None:
         """Check every row, write the good ones in one transaction, record every outcome."""
@@ -798,20 +785,23 @@ class _IngestRun:
             self._fail(index, record_id, [RecordError(code, message, [])])
         return bool(code)
 
-    def _body(self, cells: list[str], skip: str | None) -> dict[str, Any]:
+    def _body(self, cells: list[str], skip: str | None) -> dict[str, str | None]:
         """A write body from one row: empty cells left out, ``#N/A`` as null."""
-        body: dict[str, Any] = {}
-        for f, cell in zip(self.fields, cells, strict=True):
-            if cell == "" or f.name == skip or f.name == "Id":
-                continue
-            body[f.name] = None if cell == NULL_MARK else cell
+        kept = self._kept.get(skip)
+        if kept is None:
+            kept = self._kept[skip] = [n not in ("Id", skip) for n in self.names]
+        body: dict[str, str | None] = {
+            name: cell for name, cell in compress(zip(self.names, cells, strict=True), kept) if cell
+        }
+        if NULL_MARK in body.values():
+            body = {name: None if cell == NULL_MARK else cell for name, cell in body.items()}
         return body
 
     def _clean(
-        self, index: int, record_id: str, body: dict[str, Any], creating: bool
+        self, index: int, record_id: str, body: dict[str, str | None], creating: bool
     ) -> dict[str, Any] | None:
         try:
-            return self.store.clean(self.view, body, creating=creating)
+            return (self.check_new if creating else self.check_old)(body)
         except RecordFault as exc:
             self._fail(index, record_id, exc.errors)
             return None
@@ -949,7 +939,7 @@ class _IngestRun:
             "Name",
             "TotalPrice",
             "OrderNumber",
-            *self.view.fields,
+            *self.names,
         }
         insert_cols = [c for c in info.fields if c in possible]
         # Every row starts from the same template, so one itemgetter turns it into a tuple.
@@ -964,7 +954,7 @@ class _IngestRun:
             row["Id"] = record_id
             if owner and not row["OwnerId"]:
                 row["OwnerId"] = user
-            store._derive(info, row)
+            store.derive(info, row)
             pending.record_id = record_id
             created.append(row)
         changed: list[dict[str, Any]] = []
@@ -972,7 +962,7 @@ class _IngestRun:
         for pending in updates:
             assert pending.before is not None
             merged = {**pending.before, **pending.values}
-            store._derive(info, merged)
+            store.derive(info, merged)
             merged.update(
                 {"LastModifiedDate": stamp, "SystemModstamp": stamp, "LastModifiedById": user}
             )
@@ -983,7 +973,11 @@ class _IngestRun:
             + ["LastModifiedDate", "SystemModstamp", "LastModifiedById"]
         )
         set_cols = list(dict.fromkeys(set_cols))
-        orders = {str(r["OrderId"]) for r in [*created, *changed] if r.get("OrderId")}
+        orders = (
+            {str(r["OrderId"]) for r in [*created, *changed] if r.get("OrderId")}
+            if info.name == "OrderItem"
+            else set()
+        )
         with store.transaction() as conn:
             if created:
                 getter = operator.itemgetter(*insert_cols)
@@ -996,11 +990,10 @@ class _IngestRun:
                 conn.executemany(
                     f'UPDATE "{info.name}" SET {", ".join(f"{_q(c)} = ?" for c in set_cols)} '
                     'WHERE "Id" = ?',
-                    [(*(row.get(c) for c in set_cols), row["Id"]) for row in changed],
+                    map(operator.itemgetter(*set_cols, "Id"), changed),
                 )
-            if info.name == "OrderItem":
-                for order_id in orders:
-                    store._after_write(conn, info, {"OrderId": order_id})
+            for order_id in orders:
+                store.rollup(conn, info, {"OrderId": order_id})
         for pending in inserts:
             assert pending.record_id is not None
             self.outcome[pending.index] = (pending.record_id, True)
@@ -1073,7 +1066,7 @@ class _IngestRun:
                 )
             if name == "OrderItem":
                 for order_id in orders:
-                    self.store._after_write(conn, self.info, {"OrderId": order_id})
+                    self.store.rollup(conn, self.info, {"OrderId": order_id})
         for index, record_id in doomed:
             self.outcome[index] = (record_id, False)
 

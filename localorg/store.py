@@ -15,7 +15,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from localorg.flows import FlowEngine, dumps_detail
-from localorg.ids import IdFactory, is_valid, object_for_id
+from localorg.ids import IdFactory, is_valid, object_for_id, to18
 from localorg.schema import FieldInfo, ObjectInfo, standard_objects
 
 SF_DATETIME = "%Y-%m-%dT%H:%M:%S"
@@ -34,6 +34,11 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Fields whose value the org derives, never the caller.
 _NAME_OBJECTS = ("Contact", "Lead", "User")
+
+RowChecker = Callable[[Mapping[str, Any]], dict[str, Any]]
+"""A compiled :meth:`OrgStore.clean`: write body in, values in storage form out."""
+# A body key's plan: (field name, coercer or None, refusal (code, message, field) or None).
+_Column = tuple[str, Callable[[Any], Any] | None, tuple[str, str, str] | None]
 
 
 def format_datetime(moment: datetime) -> str:
@@ -114,7 +119,12 @@ class OrgStore:
         self.lock = threading.RLock()
         self.objects: dict[str, ObjectInfo] = standard_objects()
         self._lower_objects = {name.lower(): name for name in self.objects}
+        # Field-level security answers, kept until a FieldPermissions row changes.
+        self._permission_version = 0
+        self._permissions: dict[tuple[str, str], bool] = {}
+        self._permissions_at = 0
         self._create_tables()
+        self._watch_permissions()
         self._load_custom_fields()
         self.ids = ids or IdFactory(pod="5g", start=self._next_counter())
         self.integration_user_id = self._ensure_user()
@@ -194,6 +204,19 @@ class OrgStore:
                 f'CREATE INDEX IF NOT EXISTS "ix_{info.name}_{col}" ON "{info.name}" ("{col}")'
             )
 
+    def _watch_permissions(self) -> None:
+        # SQLite itself reports every write to FieldPermissions (REST, bulk jobs, load_rows,
+        # raw transactions alike), so no writer has to remember to invalidate the cache.
+        def bump() -> None:
+            self._permission_version += 1
+
+        self._conn.create_function("l2l_permissions_changed", 0, bump)
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            self._conn.execute(
+                f"CREATE TEMP TRIGGER IF NOT EXISTS l2l_permissions_{event.lower()} AFTER {event} "
+                'ON main."FieldPermissions" BEGIN SELECT l2l_permissions_changed(); END'
+            )
+
     def _load_custom_fields(self) -> None:
         for obj, _name, spec in self._conn.execute("SELECT object, name, spec FROM _custom_fields"):
             info = FieldInfo(**json.loads(spec))
@@ -262,7 +285,7 @@ class OrgStore:
         """The schema as the SOQL compiler sees it: only fields visible to the API user."""
         from localorg import soql
 
-        key = (sum(len(o.fields) for o in self.objects.values()), self._permission_version())
+        key = (sum(len(o.fields) for o in self.objects.values()), self._permission_version)
         if self._soql_cache is not None and self._soql_cache[0] == key:
             return self._soql_cache[1]
         schema = {
@@ -283,10 +306,6 @@ class OrgStore:
         }
         self._soql_cache = (key, schema)
         return schema
-
-    def _permission_version(self) -> str:
-        rows = self.execute('SELECT COUNT(*), MAX("SystemModstamp") FROM "FieldPermissions"')
-        return str(rows[0])
 
     def object(self, name: str) -> ObjectInfo:
         """The object called ``name`` (case-insensitive) or NOT_FOUND."""
@@ -309,6 +328,8 @@ class OrgStore:
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
+                # A rolled-back permission change may have been read inside the transaction.
+                self._permission_version += 1
                 raise
             self._conn.execute("COMMIT")
 
@@ -411,7 +432,7 @@ class OrgStore:
         for f in info.fields.values():
             if f.name not in values and f.default is not None:
                 values[f.name] = _store_default(f)
-        self._derive(info, values)
+        self.derive(info, values)
         cols = list(values)
         with self.transaction() as conn:
             conn.execute(
@@ -419,7 +440,7 @@ class OrgStore:
                 f"VALUES ({', '.join('?' * len(cols))})",
                 [values[c] for c in cols],
             )
-            self._after_write(conn, info, values)
+            self.rollup(conn, info, values)
         if run_flows:
             self.flows.after_save(self, info.name, None, self._bool_view(info, values))
         return str(values["Id"])
@@ -435,7 +456,7 @@ class OrgStore:
         values = self.clean(info, body, creating=False)
         merged = {k: v for k, v in before.items() if k != "attributes"}
         merged.update(values)
-        self._derive(info, merged)
+        self.derive(info, merged)
         derived: dict[str, Any] = {
             k: merged[k] for k in ("Name", "TotalPrice") if k in merged and k in info.fields
         }
@@ -454,7 +475,7 @@ class OrgStore:
                 f'UPDATE "{info.name}" SET {assignments} WHERE "Id" = ?',
                 [*values.values(), record_id],
             )
-            self._after_write(conn, info, merged)
+            self.rollup(conn, info, merged)
         if run_flows:
             after = self.get(info.name, record_id)
             assert after is not None
@@ -464,7 +485,8 @@ class OrgStore:
     def delete(self, object_name: str, record_id: str) -> None:
         """Soft-delete a record: queryAll still returns it with ``IsDeleted`` true."""
         info = self.object(object_name)
-        if self.get(info.name, record_id) is None:
+        before = self.get(info.name, record_id)
+        if before is None:
             raise self._missing(info, record_id)
         stamp = now_text()
         with self.transaction() as conn:
@@ -473,6 +495,7 @@ class OrgStore:
                 '"LastModifiedDate" = ? WHERE "Id" = ?',
                 (stamp, stamp, record_id),
             )
+            self.rollup(conn, info, before)
 
     def _missing(self, info: ObjectInfo, record_id: str) -> RecordFault:
         if self.get(info.name, record_id, include_deleted=True) is not None:
@@ -505,172 +528,284 @@ class OrgStore:
         return self._permission(object_name, f.name, "PermissionsEdit")
 
     def _permission(self, object_name: str, field_name: str, column: str) -> bool:
-        rows = self.execute(
-            f'SELECT 1 FROM "FieldPermissions" WHERE "Field" = ? AND "{column}" = 1 '
-            'AND "IsDeleted" = 0 LIMIT 1',
-            [f"{object_name}.{field_name}"],
-        )
-        return bool(rows)
+        key = (f"{object_name}.{field_name}", column)
+        with self.lock:
+            if self._permissions_at != self._permission_version:
+                self._permissions.clear()
+                self._permissions_at = self._permission_version
+            granted = self._permissions.get(key)
+            if granted is None:
+                granted = bool(
+                    self._conn.execute(
+                        f'SELECT 1 FROM "FieldPermissions" WHERE "Field" = ? AND "{column}" = 1 '
+                        'AND "IsDeleted" = 0 LIMIT 1',
+                        (key[0],),
+                    ).fetchall()
+                )
+                self._permissions[key] = granted
+            return granted
 
     def clean(self, info: ObjectInfo, body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-        """Check a write body against the schema; every problem reported at once."""
-        errors: list[RecordError] = []
-        values: dict[str, Any] = {}
-        for key, raw in body.items():
-            if key == "attributes":
-                continue
-            f = info.field(key)
-            if f is None or not self.field_visible(info.name, f):
-                errors.append(
-                    RecordError(
-                        "INVALID_FIELD",
-                        f"No such column '{key}' on sobject of type {info.name}",
-                        [key],
-                    )
-                )
-                continue
-            allowed = f.createable if creating else f.updateable
-            if not allowed or not self.field_editable(info.name, f):
-                errors.append(
-                    RecordError(
-                        "INVALID_FIELD_FOR_INSERT_UPDATE",
-                        f"Unable to create/update fields: {f.name}. Please check the security "
-                        "settings of this field and verify that it is read/write for your profile "
-                        "or permission set.",
-                        [f.name],
-                    )
-                )
-                continue
-            try:
-                values[f.name] = self._coerce(info, f, raw)
-            except RecordFault as exc:
-                errors.extend(exc.errors)
-        if creating:
-            given = {key.lower() for key in body}
-            missing = [
-                f.name
-                for f in info.fields.values()
-                if f.required
-                and f.createable
-                and f.default is None
-                and (f.name.lower() not in given or body_value_blank(body, f.name))
-            ]
-            if missing:
-                errors.append(
-                    RecordError(
-                        "REQUIRED_FIELD_MISSING",
-                        f"Required fields are missing: [{', '.join(missing)}]",
-                        missing,
-                    )
-                )
-        else:
-            cleared = [f for f in values if values[f] in (None, "") and info.fields[f].required]
-            if cleared:
-                errors.append(
-                    RecordError(
-                        "REQUIRED_FIELD_MISSING",
-                        f"Required fields are missing: [{', '.join(cleared)}]",
-                        cleared,
-                    )
-                )
-        if errors:
-            raise RecordFault(errors)
-        return values
+        """Check a write body against the schema; every problem reported at once.
 
-    def _coerce(self, info: ObjectInfo, f: FieldInfo, raw: Any) -> Any:
-        if raw is None or (raw == "" and f.type not in ("boolean",)):
-            return None
+        The rules live in :meth:`row_checker`; this compiles a checker for the one body.
+        """
+        return self.row_checker(info, list(body), creating=creating)(body)
+
+    def row_checker(
+        self, info: ObjectInfo, columns: Iterable[str], *, creating: bool
+    ) -> RowChecker:
+        """A compiled :meth:`clean` for many bodies keyed by ``columns`` (a Bulk API header).
+
+        Field names, field-level security and each field's coercion are resolved once, here,
+        not once per cell. The checker takes one body (a key left out is not set; a key outside
+        ``columns`` is resolved on first sight) and returns its values in storage form, or
+        raises :class:`RecordFault` with the same errors :meth:`clean` gives. Referenced
+        records found to exist are remembered for the checker's life, so keep one per job.
+        """
+        plan: dict[str, _Column] = {}
+        # lower-case key -> the keys spelled that way (required fields match any case)
+        spellings: dict[str, list[str]] = {}
+
+        def resolve(key: str) -> _Column:
+            column = plan[key] = self._column(info, key, creating=creating)
+            spellings.setdefault(key.lower(), []).append(key)
+            return column
+
+        for key in columns:
+            if key not in plan:
+                resolve(key)
+        required = [
+            (f.name, f.name.lower())
+            for f in info.fields.values()
+            if f.required and f.createable and f.default is None
+        ]
+        required_any = {f.name for f in info.fields.values() if f.required}
+
+        def check(body: Mapping[str, Any]) -> dict[str, Any]:
+            errors: list[RecordError] = []
+            values: dict[str, Any] = {}
+            for key, raw in body.items():
+                name, coerce, refusal = plan.get(key) or resolve(key)
+                if refusal is not None:
+                    errors.append(RecordError(refusal[0], refusal[1], [refusal[2]]))
+                elif coerce is not None:
+                    try:
+                        values[name] = coerce(raw)
+                    except RecordFault as exc:
+                        errors.extend(exc.errors)
+            if creating:
+                missing = [
+                    name for name, lower in required if _unset(body, spellings.get(lower, ()))
+                ]
+                if missing:
+                    errors.append(
+                        RecordError(
+                            "REQUIRED_FIELD_MISSING",
+                            f"Required fields are missing: [{', '.join(missing)}]",
+                            missing,
+                        )
+                    )
+            elif None in values.values() or "" in values.values():
+                cleared = [n for n, v in values.items() if v in (None, "") and n in required_any]
+                if cleared:
+                    errors.append(
+                        RecordError(
+                            "REQUIRED_FIELD_MISSING",
+                            f"Required fields are missing: [{', '.join(cleared)}]",
+                            cleared,
+                        )
+                    )
+            if errors:
+                raise RecordFault(errors)
+            return values
+
+        return check
+
+    def _column(self, info: ObjectInfo, key: str, *, creating: bool) -> _Column:
+        """What a write does with body key ``key``: skip it, refuse it, or coerce its value."""
+        if key == "attributes":
+            return ("", None, None)
+        f = info.field(key)
+        if f is None or not self.field_visible(info.name, f):
+            return (
+                key,
+                None,
+                ("INVALID_FIELD", f"No such column '{key}' on sobject of type {info.name}", key),
+            )
+        allowed = f.createable if creating else f.updateable
+        if not allowed or not self.field_editable(info.name, f):
+            return (
+                f.name,
+                None,
+                (
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {f.name}. Please check the security "
+                    "settings of this field and verify that it is read/write for your profile "
+                    "or permission set.",
+                    f.name,
+                ),
+            )
+        return (f.name, self._coercer(f), None)
+
+    def _coercer(self, f: FieldInfo) -> Callable[[Any], Any]:
+        """The function turning a raw value of field ``f`` into storage form (or a fault).
+
+        Null and "" mean null for every type but boolean.
+        """
         kind = f.type
         if kind == "boolean":
-            if isinstance(raw, bool):
-                return int(raw)
-            if isinstance(raw, str) and raw.lower() in ("true", "false"):
-                return int(raw.lower() == "true")
-            raise _json_error(kind, raw)
-        if kind in ("double", "currency", "percent", "int"):
-            if isinstance(raw, bool):
-                raise _json_error(kind, raw)
-            if isinstance(raw, str):
-                try:
-                    raw = float(raw)
-                except ValueError:
-                    raise _json_error(kind, raw) from None
-            if not isinstance(raw, int | float):
-                raise _json_error(kind, raw)
-            digits_left = f.precision - f.scale if f.precision else 18
-            if kind != "int" and abs(raw) >= 10**digits_left:
-                raise fault(
-                    "NUMBER_OUTSIDE_VALID_RANGE",
-                    f"{f.label}: value outside of valid range on numeric field: {raw}",
-                    [f.name],
-                )
-            if kind == "int":
-                if float(raw) != int(raw):
-                    raise _json_error(kind, raw)
-                return int(raw)
-            return round(float(raw), f.scale) if f.scale is not None else float(raw)
-        if not isinstance(raw, str):
-            if kind in ("string", "textarea", "picklist") and isinstance(raw, int | float):
-                raw = str(raw)
-            else:
-                raise _json_error(kind, raw)
-        if kind == "date":
-            if not _DATE_RE.match(raw):
-                try:
-                    return parse_datetime(raw).date().isoformat()
-                except ValueError:
-                    raise _json_error(kind, raw) from None
-            try:
-                date.fromisoformat(raw)
-            except ValueError:
-                raise _json_error(kind, raw) from None
-            return raw
-        if kind == "datetime":
-            try:
-                return format_datetime(parse_datetime(raw))
-            except ValueError:
-                raise _json_error(kind, raw) from None
-        if kind in ("reference", "id"):
-            if not is_valid(raw) and not (len(raw) == 15 and raw.isalnum()):
-                raise fault(
-                    "MALFORMED_ID", f"{f.label}: id value of incorrect type: {raw}", [f.name]
-                )
-            target = object_for_id(raw)
-            if target not in f.reference_to:
-                raise fault(
-                    "FIELD_INTEGRITY_EXCEPTION",
-                    f"{f.label}: id value of incorrect type: {raw}",
-                    [f.name],
-                )
-            assert target is not None
-            if not self.execute(
-                f'SELECT 1 FROM "{target}" WHERE "Id" = ? AND "IsDeleted" = 0', [raw[:18]]
-            ):
-                raise fault("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])
-            return raw
-        if kind == "email" and not _EMAIL_RE.match(raw.strip()):
-            raise fault(
-                "INVALID_EMAIL_ADDRESS", f"{f.label}: invalid email address: {raw}", [f.name]
-            )
-        if kind == "picklist" and f.picklist and raw not in f.picklist:
-            raise fault(
-                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                f"{f.label}: bad value for restricted picklist field: {raw}",
-                [f.name],
-            )
-        if f.length and len(raw) > f.length:
-            raise fault(
-                "STRING_TOO_LONG",
-                f"{f.label}: data value too large: {raw[:40]} (max length={f.length})",
-                [f.name],
-            )
-        return raw
 
-    def _derive(self, info: ObjectInfo, values: dict[str, Any]) -> None:
+            def boolean(raw: Any) -> Any:
+                if raw is None:
+                    return None
+                if isinstance(raw, bool):
+                    return int(raw)
+                if isinstance(raw, str):
+                    lowered = raw.lower()
+                    if lowered in ("true", "false"):
+                        return int(lowered == "true")
+                raise _json_error(kind, raw)
+
+            return boolean
+        if kind in ("double", "currency", "percent", "int"):
+            limit = 10 ** (f.precision - f.scale if f.precision else 18)
+            scale: int | None = f.scale
+
+            def number(raw: Any) -> Any:
+                if raw is None or raw == "":
+                    return None
+                if isinstance(raw, bool):
+                    raise _json_error(kind, raw)
+                if isinstance(raw, str):
+                    try:
+                        raw = float(raw)
+                    except ValueError:
+                        raise _json_error(kind, raw) from None
+                if not isinstance(raw, int | float):
+                    raise _json_error(kind, raw)
+                if kind == "int":
+                    if float(raw) != int(raw):
+                        raise _json_error(kind, raw)
+                    return int(raw)
+                if abs(raw) >= limit:
+                    raise fault(
+                        "NUMBER_OUTSIDE_VALID_RANGE",
+                        f"{f.label}: value outside of valid range on numeric field: {raw}",
+                        [f.name],
+                    )
+                return round(float(raw), scale) if scale is not None else float(raw)
+
+            return number
+        if kind == "date":
+
+            def day(raw: Any) -> Any:
+                if raw is None or raw == "":
+                    return None
+                if not isinstance(raw, str):
+                    raise _json_error(kind, raw)
+                if not _DATE_RE.match(raw):
+                    try:
+                        return parse_datetime(raw).date().isoformat()
+                    except ValueError:
+                        raise _json_error(kind, raw) from None
+                try:
+                    date.fromisoformat(raw)
+                except ValueError:
+                    raise _json_error(kind, raw) from None
+                return raw
+
+            return day
+        if kind == "datetime":
+
+            def moment(raw: Any) -> Any:
+                if raw is None or raw == "":
+                    return None
+                if not isinstance(raw, str):
+                    raise _json_error(kind, raw)
+                try:
+                    return format_datetime(parse_datetime(raw))
+                except ValueError:
+                    raise _json_error(kind, raw) from None
+
+            return moment
+        if kind in ("reference", "id"):
+            targets = f.reference_to
+            exists: set[str] = set()  # ids seen live, for this field only
+
+            def reference(raw: Any) -> Any:
+                if raw is None or raw == "":
+                    return None
+                if not isinstance(raw, str):
+                    raise _json_error(kind, raw)
+                if raw in exists:
+                    return raw
+                if len(raw) == 15 and raw.isalnum():
+                    raw = to18(raw)  # Salesforce accepts either form and stores 18
+                if not is_valid(raw):
+                    raise fault(
+                        "MALFORMED_ID", f"{f.label}: id value of incorrect type: {raw}", [f.name]
+                    )
+                target = object_for_id(raw)
+                if target not in targets:
+                    raise fault(
+                        "FIELD_INTEGRITY_EXCEPTION",
+                        f"{f.label}: id value of incorrect type: {raw}",
+                        [f.name],
+                    )
+                assert target is not None
+                if not self.execute(
+                    f'SELECT 1 FROM "{target}" WHERE "Id" = ? AND "IsDeleted" = 0', [raw]
+                ):
+                    raise fault(
+                        "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name]
+                    )
+                exists.add(raw)
+                return raw
+
+            return reference
+        from_number = kind in ("string", "textarea", "picklist")
+        email = kind == "email"
+        choices = frozenset(f.picklist) if kind == "picklist" and f.picklist else None
+        length = f.length
+
+        def text(raw: Any) -> Any:
+            if raw is None or raw == "":
+                return None
+            if not isinstance(raw, str):
+                if from_number and isinstance(raw, int | float):
+                    raw = str(raw)
+                else:
+                    raise _json_error(kind, raw)
+            if email and not _EMAIL_RE.match(raw.strip()):
+                raise fault(
+                    "INVALID_EMAIL_ADDRESS", f"{f.label}: invalid email address: {raw}", [f.name]
+                )
+            if choices is not None and raw not in choices:
+                raise fault(
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"{f.label}: bad value for restricted picklist field: {raw}",
+                    [f.name],
+                )
+            if length and len(raw) > length:
+                raise fault(
+                    "STRING_TOO_LONG",
+                    f"{f.label}: data value too large: {raw[:40]} (max length={length})",
+                    [f.name],
+                )
+            return raw
+
+        return text
+
+    def derive(self, info: ObjectInfo, values: dict[str, Any]) -> None:
+        """Set the fields the org computes, in place: a person's Name, an order product's
+        TotalPrice, an Order's OrderNumber (from its Id)."""
         if info.name in _NAME_OBJECTS and "Name" in info.fields:
-            values["Name"] = " ".join(
-                str(v) for v in (values.get("FirstName"), values.get("LastName")) if v
-            )
+            first, last = values.get("FirstName"), values.get("LastName")
+            if first and last:
+                values["Name"] = str(first) + " " + str(last)
+            else:
+                values["Name"] = str(first or last or "")
         if info.name == "OrderItem":
             qty, price = values.get("Quantity"), values.get("UnitPrice")
             if qty is not None and price is not None:
@@ -678,9 +813,12 @@ class OrgStore:
         if info.name == "Order" and not values.get("OrderNumber"):
             values["OrderNumber"] = f"{_counter_of(str(values.get('Id', '0' * 18))):08d}"
 
-    def _after_write(
-        self, conn: sqlite3.Connection, info: ObjectInfo, values: Mapping[str, Any]
-    ) -> None:
+    def rollup(self, conn: sqlite3.Connection, info: ObjectInfo, values: Mapping[str, Any]) -> None:
+        """Refresh the roll-ups a written record feeds, inside the write's transaction.
+
+        ``values`` are the record's (an OrderItem's ``OrderId`` is enough): its Order's
+        TotalAmount becomes the sum of the live items' TotalPrice.
+        """
         if info.name == "OrderItem" and values.get("OrderId"):
             conn.execute(
                 'UPDATE "Order" SET "TotalAmount" = (SELECT COALESCE(SUM("TotalPrice"), 0) '
@@ -692,6 +830,12 @@ class OrgStore:
 def body_value_blank(body: Mapping[str, Any], name: str) -> bool:
     """True when ``body`` sets field ``name`` (any case) to null or empty."""
     return any(v in (None, "") for k, v in body.items() if k.lower() == name.lower())
+
+
+def _unset(body: Mapping[str, Any], keys: Iterable[str]) -> bool:
+    """True when none of ``keys`` is in ``body``, or one of them is null or empty there."""
+    given = [body[k] for k in keys if k in body]
+    return not given or any(v in (None, "") for v in given)
 
 
 def _store_default(f: FieldInfo) -> Any:

@@ -20,6 +20,7 @@ from localorg.flows import FlowEngine
 from localorg.ids import is_valid
 from localorg.org import LocalOrg
 from localorg.schema import FieldInfo
+from localorg.store import RecordFault
 
 WAIT = 0.05  # simple-salesforce sleeps this long before its first poll
 
@@ -352,3 +353,118 @@ def test_query_results_headers_and_locators(http: requests.Session, sf: Salesfor
     bad = http.get(job + "/results", params={"locator": "!!"}, headers=_headers(sf))
     assert bad.status_code == 400
     assert http.delete(job, headers=_headers(sf)).status_code == 204
+
+
+# ---------------------------------------------------------------------- store rules shared
+def test_rest_delete_of_an_order_item_refreshes_the_order_total(sf: Salesforce) -> None:
+    account = sf.Account.create({"Name": "Acme"})["id"]
+    order = sf.Order.create({"AccountId": account, "EffectiveDate": "2026-01-05"})["id"]
+    keep = sf.OrderItem.create({"OrderId": order, "Quantity": 2, "UnitPrice": 10.5})["id"]
+    drop = sf.OrderItem.create({"OrderId": order, "Quantity": 1, "UnitPrice": 150})["id"]
+    assert sf.Order.get(order)["TotalAmount"] == 171.0
+    sf.OrderItem.delete(drop)
+    assert sf.Order.get(order)["TotalAmount"] == 21.0
+    sf.OrderItem.delete(keep)
+    assert sf.Order.get(order)["TotalAmount"] == 0
+
+
+def test_bulk_rows_fail_with_the_errors_rest_gives(sf: Salesforce) -> None:
+    account = sf.Account.create({"Name": "Acme"})["id"]
+    lead = sf.Lead.create({"LastName": "L", "Company": "Co"})["id"]
+    bad = [
+        {"LastName": "Mail", "Email": "not-an-email"},
+        {"LastName": "Long", "Title": "x" * 129},
+        {"LastName": "Pick", "LeadSource": "Carrier Pigeon"},
+        {"LastName": "Day", "Birthdate": "2026-02-30"},
+        {"LastName": "Flag", "HasOptedOutOfEmail": "yes"},
+        {"LastName": "Ref", "AccountId": "nonsense"},
+        {"LastName": "Kind", "AccountId": lead},
+        {"LastName": "Gone", "AccountId": account[:5] + "0" * 10},
+        {"LastName": "", "Email": "x@example.com", "Title": "y" * 200},
+    ]
+    columns = sorted({k for row in bad for k in row})
+    rows = [{c: row.get(c, "") for c in columns} for row in bad]
+    [result] = sf.bulk2.Contact.insert(records=rows, wait=WAIT)
+    assert result["numberRecordsFailed"] == len(bad)
+    from_bulk = {
+        r["Title"] + r["LastName"]: r["sf__Error"]
+        for r in _rows(sf.bulk2.Contact.get_failed_records(result["job_id"]))
+    }
+    for row in bad:
+        with pytest.raises(SalesforceMalformedRequest) as refused:
+            sf.Contact.create({k: v for k, v in row.items() if v != ""})
+        errors = refused.value.content
+        expected = " ".join(
+            f"{e['errorCode']}:{e['message']}:{','.join(e['fields'])} --" for e in errors
+        )
+        assert from_bulk[row.get("Title", "") + row["LastName"]] == expected
+
+
+def test_row_checker_keeps_reference_checks_per_field(org: LocalOrg) -> None:
+    store = org.store
+    account = store.insert("Account", {"Name": "Acme"})
+    check = store.row_checker(store.objects["Task"], ["Subject", "WhatId", "WhoId"], creating=True)
+    assert check({"Subject": "ok", "WhatId": account}) == {"Subject": "ok", "WhatId": account}
+    with pytest.raises(RecordFault) as refused:
+        check({"Subject": "wrong kind", "WhoId": account})
+    assert [e.status_code for e in refused.value.errors] == ["FIELD_INTEGRITY_EXCEPTION"]
+    # a key outside the job's columns is resolved on first sight, as clean() does
+    with pytest.raises(RecordFault) as refused:
+        check({"Subject": "x", "Nope": 1, "status": "Done"})
+    assert [(e.status_code, e.fields) for e in refused.value.errors] == [
+        ("INVALID_FIELD", ["Nope"]),
+        ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["Status"]),
+    ]
+
+
+def test_required_fields_match_any_case_as_clean_does(org: LocalOrg) -> None:
+    info = org.store.objects["Contact"]
+    for body in ({"lastname": "X"}, {"LASTNAME": "X", "LastName": ""}, {"FirstName": "Y"}):
+        try:
+            expected: Any = org.store.clean(info, body, creating=True)
+        except RecordFault as exc:
+            expected = [e.rest() for e in exc.errors]
+        check = org.store.row_checker(info, ["LastName", "FirstName"], creating=True)
+        try:
+            got: Any = check(body)
+        except RecordFault as exc:
+            got = [e.rest() for e in exc.errors]
+        assert got == expected
+    assert org.store.clean(info, {"lastname": "X"}, creating=True) == {"LastName": "X"}
+    with pytest.raises(RecordFault, match="REQUIRED_FIELD_MISSING"):
+        org.store.clean(info, {"LASTNAME": "X", "LastName": ""}, creating=True)
+
+
+def test_field_permission_changes_reach_the_next_job(sf: Salesforce) -> None:
+    sf.toolingexecute(
+        "sobjects/CustomField/",
+        method="POST",
+        json={
+            "FullName": "Contact.Tier__c",
+            "Metadata": {"label": "Tier", "type": "Text", "length": 20},
+        },
+    )
+    with pytest.raises(SalesforceOperationError, match="Field name not found : Tier__c"):
+        sf.bulk2.Contact.insert(records=[{"LastName": "A", "Tier__c": "Gold"}], wait=WAIT)
+    permission_set = sf.PermissionSet.create({"Name": "L2L", "Label": "L2L"})["id"]
+    grant = sf.FieldPermissions.create(
+        {
+            "ParentId": permission_set,
+            "SobjectType": "Contact",
+            "Field": "Contact.Tier__c",
+            "PermissionsRead": True,
+            "PermissionsEdit": True,
+        }
+    )["id"]
+    [result] = sf.bulk2.Contact.insert(records=[{"LastName": "B", "Tier__c": "Gold"}], wait=WAIT)
+    assert result["numberRecordsFailed"] == 0
+    # revoked by a bulk job this time: the store must notice writes from every path
+    [revoked] = sf.bulk2.FieldPermissions.update(
+        records=[{"Id": grant, "PermissionsEdit": "false"}], wait=WAIT
+    )
+    assert revoked["numberRecordsFailed"] == 0
+    [result] = sf.bulk2.Contact.insert(records=[{"LastName": "C", "Tier__c": "Gold"}], wait=WAIT)
+    [bad] = _rows(sf.bulk2.Contact.get_failed_records(result["job_id"]))
+    assert bad["sf__Error"].startswith("INVALID_FIELD_FOR_INSERT_UPDATE:")
+    [stored] = sf.query("SELECT Tier__c FROM Contact WHERE LastName = 'B'")["records"]
+    assert stored["Tier__c"] == "Gold"

@@ -538,3 +538,9 @@ def test_every_api_response_carries_limit_info(http: requests.Session, org: Loca
         headers={"Authorization": f"Bearer {token}"},
     )
     assert _limit_header(response) == f"api-usage=1/{org.config.daily_limit}"
+
+
+def test_a_15_character_reference_id_is_accepted_and_stored_as_18(sf: Salesforce) -> None:
+    account = _account(sf)
+    contact = sf.Contact.create({"LastName": "Short", "AccountId": account[:15]})["id"]
+    assert sf.Contact.get(contact)["AccountId"] == account
