@@ -13,8 +13,9 @@ from simple_salesforce import Salesforce
 
 from localorg.org import LocalOrg
 from localorg.server import Running, start
+from tests.support import REPO, rfm_mappings, salesforce_env, sync_env
 
-REPO = Path(__file__).resolve().parent.parent
+__all__ = ["REPO", "get_token"]
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +71,35 @@ def sf(org: LocalOrg, http: requests.Session) -> Salesforce:
     return Salesforce(
         instance_url=token["instance_url"], session_id=token["access_token"], session=http
     )
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """L2L_* variables for the CLI: a clean working folder (no stray .env), no Salesforce login,
+    a fresh database and the tests' RFM mappings under `tmp_path`; returns the database path."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in (
+        "L2L_SALESFORCE_LOGIN_URL",
+        "L2L_SALESFORCE_CLIENT_ID",
+        "L2L_SALESFORCE_CLIENT_SECRET",
+        "L2L_SALESFORCE_AUTH",
+        "L2L_SALESFORCE_CA_BUNDLE",
+        "L2L_SALESFORCE_REFRESH_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    database = tmp_path / "l2l.sqlite"
+    for name, value in sync_env(database, rfm_mappings(tmp_path / "mappings")).items():
+        monkeypatch.setenv(name, value)
+    return database
+
+
+@pytest.fixture
+def org_env(
+    env: Path, org: LocalOrg, localorg_server: Running, monkeypatch: pytest.MonkeyPatch
+) -> LocalOrg:
+    """``env`` logged in to the fresh localorg with client credentials; returns the org."""
+    for name, value in salesforce_env(org, localorg_server).items():
+        monkeypatch.setenv(name, value)
+    return org

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,104 +15,12 @@ from connector.cli import main
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from localorg.org import LocalOrg
-from localorg.server import Running
-from localorg.store import format_datetime
+from tests.support import REPO, RFM_FIELDS, seed
 
-REPO = Path(__file__).resolve().parent.parent
-MAPPED = sorted(
-    f"{obj}.{field}"
-    for obj in ("Contact", "Lead")
-    for field in (
-        "L2L_Order_Count__c",
-        "L2L_Revenue__c",
-        "L2L_Last_Order_Date__c",
-        "L2L_Avg_Order_Value__c",
-        "L2L_Days_Since_Last_Order__c",
-    )
-)
-# The five RFM fields per person object: a mappings folder of the tests' own, so the expected
-# fields do not move when mappings/ in the repository grows.
-RFM_YAML = """\
-object: {obj}
-person: {person}
-fields:
-  - value: rfm.order_count
-    field: L2L_Order_Count__c
-    type: number
-    precision: 18
-    scale: 0
-    label: Order Count
-  - value: rfm.revenue
-    field: L2L_Revenue__c
-    type: currency
-    precision: 18
-    scale: 2
-    label: Revenue
-  - value: rfm.last_order_date
-    field: L2L_Last_Order_Date__c
-    type: date
-    label: Last Order Date
-  - value: rfm.avg_order_value
-    field: L2L_Avg_Order_Value__c
-    type: currency
-    precision: 18
-    scale: 2
-    label: Average Order Value
-  - value: rfm.days_since_last_order
-    field: L2L_Days_Since_Last_Order__c
-    type: number
-    precision: 18
-    scale: 0
-    label: Days Since Last Order
-"""
-
-
-def _rfm_mappings(directory: Path) -> Path:
-    directory.mkdir()
-    for obj in ("Contact", "Lead"):
-        text = RFM_YAML.format(obj=obj, person=obj.lower())
-        (directory / f"{obj.lower()}.yaml").write_text(text, encoding="utf-8")
-    return directory
-
-
+# Fixtures `env` and `org_env` (tests/conftest.py) point the CLI at the tests' RFM mappings.
+MAPPED = sorted(f"{obj}.{field}" for obj in ("Contact", "Lead") for field in RFM_FIELDS)
 SECRET = "s3cr3t-value-that-must-never-print"
 MD = "{http://soap.sforce.com/2006/04/metadata}"
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean working folder (no stray .env) and a fresh database; returns the database path."""
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    for name in (
-        "L2L_SALESFORCE_LOGIN_URL",
-        "L2L_SALESFORCE_CLIENT_ID",
-        "L2L_SALESFORCE_CLIENT_SECRET",
-        "L2L_SALESFORCE_AUTH",
-        "L2L_SALESFORCE_CA_BUNDLE",
-        "L2L_SALESFORCE_REFRESH_TOKEN",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    database = tmp_path / "l2l.sqlite"
-    monkeypatch.setenv("L2L_DATABASE", str(database))
-    monkeypatch.setenv("L2L_MAPPINGS_DIR", str(_rfm_mappings(tmp_path / "mappings")))
-    monkeypatch.setenv("L2L_PULL_LAG_SECONDS", "0")
-    monkeypatch.setenv("L2L_RETRY_BASE_SECONDS", "0")
-    return database
-
-
-@pytest.fixture
-def org_env(
-    env: Path, org: LocalOrg, localorg_server: Running, monkeypatch: pytest.MonkeyPatch
-) -> LocalOrg:
-    """``env`` pointed at the fresh localorg."""
-    monkeypatch.setenv("L2L_SALESFORCE_LOGIN_URL", org.instance_url)
-    monkeypatch.setenv("L2L_SALESFORCE_CLIENT_ID", org.config.client_id)
-    monkeypatch.setenv("L2L_SALESFORCE_CLIENT_SECRET", org.config.client_secret)
-    monkeypatch.setenv("L2L_SALESFORCE_AUTH", "client_credentials")
-    monkeypatch.setenv("L2L_SALESFORCE_CA_BUNDLE", str(localorg_server.tls.cert))
-    return org
 
 
 def _cli(*args: str) -> Result:
@@ -124,54 +31,6 @@ def _json(result: Result) -> Any:
     lines = result.stdout.splitlines()
     assert len(lines) == 1, result.output
     return json.loads(lines[0])
-
-
-def _rows(org: LocalOrg, object_name: str, rows: list[dict[str, Any]]) -> list[str]:
-    # Pull windows end on whole seconds before the run starts: stamp rows safely before.
-    stamp = format_datetime(datetime.now(UTC) - timedelta(seconds=2))
-    ids = org.store.ids.batch(object_name, len(rows))
-    org.store.load_rows(
-        object_name,
-        [
-            {
-                "Id": i,
-                "IsDeleted": 0,
-                "CreatedDate": stamp,
-                "LastModifiedDate": stamp,
-                "SystemModstamp": stamp,
-                **r,
-            }
-            for i, r in zip(ids, rows, strict=True)
-        ],
-    )
-    return ids
-
-
-def _seed(org: LocalOrg, contacts: int) -> list[str]:
-    account = _rows(org, "Account", [{"Name": "Acme"}])[0]
-    ids = _rows(
-        org,
-        "Contact",
-        [
-            {"LastName": f"C{i}", "Email": f"c{i}@example.com", "AccountId": account}
-            for i in range(contacts)
-        ],
-    )
-    _rows(
-        org,
-        "Order",
-        [
-            {
-                "AccountId": account,
-                "BillToContactId": cid,
-                "Status": "Activated",
-                "EffectiveDate": "2026-03-01",
-                "TotalAmount": 12.5,
-            }
-            for cid in ids
-        ],
-    )
-    return ids
 
 
 # ---------------------------------------------------------------------- validate
@@ -296,7 +155,7 @@ def test_fields_export_lays_files_out_inside_the_sfdx_project_folder(
 
 def test_sync_json_then_runs_and_status(org_env: LocalOrg) -> None:
     assert _cli("fields", "deploy", "--json").exit_code == 0
-    ids = _seed(org_env, 3)
+    ids = seed(org_env, 3, [("2026-03-01", 12.5)])
 
     result = _cli("sync", "--json")
     assert result.exit_code == 0, result.output
@@ -349,7 +208,7 @@ def test_sync_json_then_runs_and_status(org_env: LocalOrg) -> None:
 
 def test_second_sync_json_writes_nothing(org_env: LocalOrg) -> None:
     assert _cli("fields", "deploy", "--json").exit_code == 0
-    _seed(org_env, 2)
+    seed(org_env, 2, [("2026-03-01", 12.5)])
     first = _json(_cli("sync", "--json"))
     second_result = _cli("sync", "--json")
     assert second_result.exit_code == 0, second_result.output

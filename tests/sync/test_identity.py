@@ -6,31 +6,26 @@ end-to-end sync through localorg for the B2C case: orders that name only a perso
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from connector.config import Settings, load_settings
-from connector.mapping import load_mappings
-from connector.mapping.values import KNOWN_VALUES
-from connector.sync import build_engine
-from connector.sync.fields import deploy
 from connector.sync.resolve import email_index, normalise_email, order_person
 from localorg.org import LocalOrg
 from localorg.server import Running
-from localorg.store import format_datetime
+from tests.support import (
+    RFM_FIELDS,
+    deployed_engine,
+    field_values,
+    load_rows,
+    localorg_settings,
+    past,
+    rfm_mappings,
+)
 
 ORDER_COLUMNS = ("Id", "AccountId", "BillToContactId", "ShipToContactId", "CustomerAuthorizedById")
-FIELDS = (
-    "L2L_Order_Count__c",
-    "L2L_Revenue__c",
-    "L2L_Last_Order_Date__c",
-    "L2L_Avg_Order_Value__c",
-    "L2L_Days_Since_Last_Order__c",
-)
 
 
 def _orders(*rows: dict[str, Any]) -> pd.DataFrame:
@@ -245,102 +240,17 @@ def test_email_index_of_nothing_is_empty_with_columns() -> None:
 
 # ---------------------------------------------------------------------- end to end
 
-# The five RFM fields per person object: a mappings folder of the tests' own, so the expected
-# fields do not move when mappings/ in the repository grows.
-RFM_YAML = """\
-object: {obj}
-person: {person}
-fields:
-  - value: rfm.order_count
-    field: L2L_Order_Count__c
-    type: number
-    precision: 18
-    scale: 0
-    label: Order Count
-  - value: rfm.revenue
-    field: L2L_Revenue__c
-    type: currency
-    precision: 18
-    scale: 2
-    label: Revenue
-  - value: rfm.last_order_date
-    field: L2L_Last_Order_Date__c
-    type: date
-    label: Last Order Date
-  - value: rfm.avg_order_value
-    field: L2L_Avg_Order_Value__c
-    type: currency
-    precision: 18
-    scale: 2
-    label: Average Order Value
-  - value: rfm.days_since_last_order
-    field: L2L_Days_Since_Last_Order__c
-    type: number
-    precision: 18
-    scale: 0
-    label: Days Since Last Order
-"""
-
-
-def _rfm_mappings(directory: Path) -> Path:
-    directory.mkdir()
-    for obj in ("Contact", "Lead"):
-        text = RFM_YAML.format(obj=obj, person=obj.lower())
-        (directory / f"{obj.lower()}.yaml").write_text(text, encoding="utf-8")
-    return directory
-
-
-def _settings(org: LocalOrg, server: Running, tmp_path: Path) -> Settings:
-    return load_settings(
-        salesforce_login_url=org.instance_url,
-        salesforce_client_id=org.config.client_id,
-        salesforce_client_secret=org.config.client_secret,
-        salesforce_auth="client_credentials",
-        salesforce_ca_bundle=server.tls.cert,
-        database=tmp_path / "l2l.sqlite",
-        retry_base_seconds=0.0,
-        pull_lag_seconds=0,
-        mappings_dir=_rfm_mappings(tmp_path / "mappings"),
-    )
-
-
-def _rows(org: LocalOrg, object_name: str, rows: list[dict[str, Any]]) -> list[str]:
-    # Pull windows end on whole seconds before the run starts: stamp rows safely before.
-    stamp = format_datetime(datetime.now(UTC) - timedelta(seconds=2))
-    ids = org.store.ids.batch(object_name, len(rows))
-    org.store.load_rows(
-        object_name,
-        [
-            {
-                "Id": i,
-                "IsDeleted": 0,
-                "CreatedDate": stamp,
-                "LastModifiedDate": stamp,
-                "SystemModstamp": stamp,
-                **r,
-            }
-            for i, r in zip(ids, rows, strict=True)
-        ],
-    )
-    return ids
-
-
-def _field_values(org: LocalOrg, contact_ids: list[str]) -> dict[str, tuple[Any, ...]]:
-    cols = ", ".join(f'"{f}"' for f in FIELDS)
-    rows = org.store.execute(f'SELECT "Id", {cols} FROM "Contact"')
-    wanted = set(contact_ids)
-    return {r[0]: tuple(r[1:]) for r in rows if r[0] in wanted}
-
 
 def test_orders_naming_only_a_person_account_land_on_its_contact(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
-    settings = _settings(org, localorg_server, tmp_path)
-    engine = build_engine(settings)
-    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    mappings = rfm_mappings(tmp_path / "mappings")
+    engine = deployed_engine(
+        localorg_settings(org, localorg_server, tmp_path, mappings_dir=mappings)
+    )
     # A person account and its contact reference each other, as Salesforce creates them.
     account_id, business_id = org.store.ids.batch("Account", 2)
-    person, bystander = _rows(
+    person, bystander = load_rows(
         org,
         "Contact",
         [
@@ -348,7 +258,7 @@ def test_orders_naming_only_a_person_account_land_on_its_contact(
             {"LastName": "Bystander", "Email": "b@example.com", "AccountId": business_id},
         ],
     )
-    stamp = format_datetime(datetime.now(UTC) - timedelta(seconds=2))
+    stamp = past()
     org.store.load_rows(
         "Account",
         [
@@ -370,7 +280,7 @@ def test_orders_naming_only_a_person_account_land_on_its_contact(
             },
         ],
     )
-    _rows(
+    load_rows(
         org,
         "Order",
         [
@@ -397,8 +307,8 @@ def test_orders_naming_only_a_person_account_land_on_its_contact(
 
     assert report.status == "succeeded", report.errors
     assert report.writes["succeeded"] == 1
-    values = _field_values(org, [person, bystander])
+    values = field_values(org, [person, bystander], RFM_FIELDS)
     count, revenue, last, aov, days = values[person]
     assert (count, revenue, last, aov) == (3, 120.0, "2026-03-15", 40.0)
     assert days is not None
-    assert values[bystander] == (None,) * len(FIELDS)
+    assert values[bystander] == (None,) * len(RFM_FIELDS)

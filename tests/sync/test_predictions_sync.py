@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from connector.config import load_settings
 from connector.events import import_file
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
@@ -16,6 +15,7 @@ from connector.sync import build_engine
 from connector.sync.fields import deploy
 from localorg.org import LocalOrg, load_seed
 from localorg.server import Running
+from tests.support import localorg_settings
 
 
 @pytest.fixture
@@ -29,15 +29,7 @@ def test_seeded_store_gets_every_prediction_field(
     seeded: tuple[LocalOrg, Path], localorg_server: Running, tmp_path: Path
 ) -> None:
     org, seed_dir = seeded
-    settings = load_settings(
-        salesforce_login_url=org.instance_url,
-        salesforce_client_id=org.config.client_id,
-        salesforce_client_secret=org.config.client_secret,
-        salesforce_auth="client_credentials",
-        salesforce_ca_bundle=localorg_server.tls.cert,
-        database=tmp_path / "l2l.sqlite",
-        pull_lag_seconds=0,
-    )
+    settings = localorg_settings(org, localorg_server, tmp_path)  # the repository's mappings
     engine = build_engine(settings)
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
     deploy(engine.client, mappings)  # type: ignore[arg-type]

@@ -8,111 +8,50 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connector.config import Settings, load_settings
-from connector.mapping import load_mappings
-from connector.mapping.values import KNOWN_VALUES
+from connector.config import Settings
 from connector.store import Store
-from connector.sync import SyncEngine, SyncOptions, build_engine
-from connector.sync.fields import deploy
+from connector.sync import SyncEngine, SyncOptions
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg
 from localorg.server import Running
-from localorg.store import format_datetime
-
-REPO = Path(__file__).resolve().parents[2]
-FIELDS = (
-    "L2L_Order_Count__c",
-    "L2L_Revenue__c",
-    "L2L_Last_Order_Date__c",
-    "L2L_Avg_Order_Value__c",
+from tests.support import (
+    RFM_PLAIN_FIELDS,
+    deployed_engine,
+    field_values,
+    localorg_settings,
+    past,
+    rfm_mappings,
+    salesforce_env,
+    seed,
+    sync_env,
 )
-MAPPINGS = Path(__file__).resolve().parent / "mappings"
+
+# The sync mechanics tests count writes field by field, so they map only the four plain RFM
+# values on Contact (tests/sync/test_predictions_sync.py runs the repository's full set).
+FIELDS = RFM_PLAIN_FIELDS
 
 
 def _settings(org: LocalOrg, server: Running, tmp_path: Path, **extra: Any) -> Settings:
-    return load_settings(
-        salesforce_login_url=org.instance_url,
-        salesforce_client_id=org.config.client_id,
-        salesforce_client_secret=org.config.client_secret,
-        salesforce_auth="client_credentials",
-        salesforce_ca_bundle=server.tls.cert,
-        database=tmp_path / "l2l.sqlite",
-        retry_base_seconds=0.0,
-        mappings_dir=MAPPINGS,
-        pull_lag_seconds=0,
-        **extra,
-    )
-
-
-def _past() -> str:
-    # Pull windows end on whole seconds before the run starts: stamp rows safely before.
-    return format_datetime(datetime.now(UTC) - timedelta(seconds=2))
-
-
-def _rows(org: LocalOrg, object_name: str, rows: list[dict[str, Any]]) -> list[str]:
-    stamp = _past()
-    ids = org.store.ids.batch(object_name, len(rows))
-    full = [
-        {
-            "Id": i,
-            "IsDeleted": 0,
-            "CreatedDate": stamp,
-            "LastModifiedDate": stamp,
-            "SystemModstamp": stamp,
-            **r,
-        }
-        for i, r in zip(ids, rows, strict=True)
-    ]
-    org.store.load_rows(object_name, full)
-    return ids
+    mappings = rfm_mappings(tmp_path / "mappings", FIELDS, objects=("Contact",))
+    return localorg_settings(org, server, tmp_path, mappings_dir=mappings, **extra)
 
 
 def _seed(org: LocalOrg, contacts: int, orders_each: int = 2) -> list[str]:
-    """Contacts with a business account and orders billed to them; returns the contact ids."""
-    account = _rows(org, "Account", [{"Name": "Acme"}])[0]
-    ids = _rows(
-        org,
-        "Contact",
-        [
-            {"LastName": f"C{i:04d}", "Email": f"c{i}@example.com", "AccountId": account}
-            for i in range(contacts)
-        ],
-    )
-    orders = [
-        {
-            "AccountId": account,
-            "BillToContactId": cid,
-            "Status": "Activated",
-            "EffectiveDate": f"2026-0{1 + k}-1{k}",
-            "TotalAmount": 10.0 * (k + 1),
-        }
-        for cid in ids
-        for k in range(orders_each)
-    ]
-    _rows(org, "Order", orders)
-    return ids
-
-
-def _field_values(org: LocalOrg, contact_ids: list[str]) -> dict[str, tuple[Any, ...]]:
-    cols = ", ".join(f'"{f}"' for f in FIELDS)
-    rows = org.store.execute(f'SELECT "Id", {cols} FROM "Contact"')
-    wanted = set(contact_ids)
-    return {r[0]: tuple(r[1:]) for r in rows if r[0] in wanted}
+    """Contacts with orders on the 10th of January, 11th of February, ..., of 10, 20, ...;
+    returns the contact ids."""
+    orders = [(f"2026-0{1 + k}-1{k}", 10.0 * (k + 1)) for k in range(orders_each)]
+    return seed(org, contacts, orders)
 
 
 @pytest.fixture
 def engine(org: LocalOrg, localorg_server: Running, tmp_path: Path) -> SyncEngine:
-    """A sync engine against the fresh org with the repo's mappings deployed."""
-    settings = _settings(org, localorg_server, tmp_path)
-    built = build_engine(settings)
-    deploy(built.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
-    return built
+    """A sync engine against the fresh org with the four plain RFM fields deployed on Contact."""
+    return deployed_engine(_settings(org, localorg_server, tmp_path))
 
 
 def test_first_sync_writes_every_mapped_field_and_second_writes_nothing(
@@ -134,7 +73,7 @@ def test_first_sync_writes_every_mapped_field_and_second_writes_nothing(
     first = engine.run()
     assert first.status == "succeeded"
     assert first.writes["succeeded"] == 5
-    values = _field_values(org, ids)
+    values = field_values(org, ids, FIELDS)
     for contact_id in ids:
         assert values[contact_id] == (3, 60.0, "2026-03-12", 20.0)
     flows_after_first = org.store.count("FlowInterview")
@@ -153,7 +92,7 @@ def test_changing_one_order_changes_exactly_that_person(
 ) -> None:
     ids = _seed(org, 4)
     engine.run()
-    before = _field_values(org, ids)
+    before = field_values(org, ids, FIELDS)
     account = org.store.execute('SELECT "Id" FROM "Account"')[0][0]
     sf.Order.create(
         {
@@ -165,7 +104,7 @@ def test_changing_one_order_changes_exactly_that_person(
     )
     time.sleep(1.1)  # the pull window ends on the last whole second
     report = engine.run()
-    after = _field_values(org, ids)
+    after = field_values(org, ids, FIELDS)
     changed = [cid for cid in ids if before[cid] != after[cid]]
     assert changed == [ids[2]]
     assert after[ids[2]][0] == 3
@@ -187,7 +126,7 @@ def test_deleted_contact_stops_being_written(engine: SyncEngine, org: LocalOrg, 
                 {
                     "Id": org.store.ids.new("Order"),
                     "IsDeleted": 0,
-                    "SystemModstamp": _past(),
+                    "SystemModstamp": past(),
                     "AccountId": account,
                     "BillToContactId": cid,
                     "Status": "Activated",
@@ -226,7 +165,7 @@ def test_lock_and_unavailable_faults_end_correct_without_duplicate_writes(
             break
     org.faults.configure("")
     assert statuses[-1] == "succeeded", statuses
-    values = _field_values(org, ids)
+    values = field_values(org, ids, FIELDS)
     assert all(v[:4] == (2, 30.0, "2026-02-11", 15.0) for v in values.values())
     written = [
         (r["record_id"], r["field"]) for r in engine.store.value_log() if r["status"] == "written"
@@ -237,9 +176,7 @@ def test_lock_and_unavailable_faults_end_correct_without_duplicate_writes(
 def test_quota_guard_stops_cleanly_and_the_next_run_resumes(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
-    settings = _settings(org, localorg_server, tmp_path, quota_share=0.5)
-    engine = build_engine(settings)
-    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    engine = deployed_engine(_settings(org, localorg_server, tmp_path, quota_share=0.5))
     ids = _seed(org, 1000, orders_each=1)
     engine.run(SyncOptions(dry_run=True))  # describes cached; a pull now costs one query each
     # Half of 14 calls: five pull queries and two collection writes, then the guard stops.
@@ -252,7 +189,7 @@ def test_quota_guard_stops_cleanly_and_the_next_run_resumes(
     resumed = engine.run()
     assert resumed.status == "succeeded"
     assert stopped.writes["succeeded"] + resumed.writes["succeeded"] == 1000
-    assert all(v[0] == 1 for v in _field_values(org, ids).values())
+    assert all(v[0] == 1 for v in field_values(org, ids, FIELDS).values())
 
 
 def test_dry_run_calls_no_write_endpoint(engine: SyncEngine, org: LocalOrg) -> None:
@@ -267,29 +204,18 @@ def test_dry_run_calls_no_write_endpoint(engine: SyncEngine, org: LocalOrg) -> N
     }
     assert "composite" not in org.calls_by_kind
     assert "jobs" not in org.calls_by_kind
-    assert all(v == (None,) * len(FIELDS) for v in _field_values(org, ids).values())
+    assert all(v == (None,) * len(FIELDS) for v in field_values(org, ids, FIELDS).values())
     assert engine.store.outbox_counts() == {}
 
 
-def _run_cli(args: list[str], settings: Settings, **kwargs: Any) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "L2L_SALESFORCE_LOGIN_URL": settings.salesforce_login_url,
-        "L2L_SALESFORCE_CLIENT_ID": settings.salesforce_client_id,
-        "L2L_SALESFORCE_CLIENT_SECRET": settings.salesforce_client_secret.get_secret_value(),
-        "L2L_SALESFORCE_AUTH": "client_credentials",
-        "L2L_SALESFORCE_CA_BUNDLE": str(settings.salesforce_ca_bundle),
-        "L2L_DATABASE": str(settings.database),
-        "L2L_MAPPINGS_DIR": str(settings.mappings_dir),
-        "L2L_PULL_LAG_SECONDS": "0",
-    }
+def _run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """The CLI in a child process with the L2L_* variables of `env` over this environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "connector.cli", *args],
-        env=env,
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **kwargs,
     )
 
 
@@ -298,20 +224,26 @@ def test_run_killed_mid_push_converges_on_rerun(
 ) -> None:
     ids = _seed(org, 1200, orders_each=1)
     settings = _settings(org, localorg_server, tmp_path / "killed")
+    env = {
+        **salesforce_env(org, localorg_server),
+        **sync_env(settings.database, settings.mappings_dir),
+    }
     org.faults.configure("latency=30ms")
-    proc = _run_cli(["sync", "--json"], settings)
+    proc = _run_cli(["sync", "--json"], env)
     deadline = time.monotonic() + 60
     while org.calls_by_kind.get("composite", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     org.faults.configure("")
-    partial = _field_values(org, ids)
+    partial = field_values(org, ids, FIELDS)
     assert 0 < sum(1 for v in partial.values() if v[0] == 1) < 1200  # really killed mid-push
-    rerun = _run_cli(["sync", "--json"], settings)
+    rerun = _run_cli(["sync", "--json"], env)
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
-    assert all(v[:4] == (1, 10.0, "2026-01-10", 10.0) for v in _field_values(org, ids).values())
+    assert all(
+        v[:4] == (1, 10.0, "2026-01-10", 10.0) for v in field_values(org, ids, FIELDS).values()
+    )
     # The same org state as an uninterrupted run: a fresh database syncing now writes nothing new.
     store = Store(settings.database)
     assert store.outbox_counts() == {}
@@ -320,24 +252,20 @@ def test_run_killed_mid_push_converges_on_rerun(
 def test_big_first_pull_goes_through_bulk_query(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
-    settings = _settings(org, localorg_server, tmp_path, pull_bulk_threshold=100)
-    engine = build_engine(settings)
-    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    engine = deployed_engine(_settings(org, localorg_server, tmp_path, pull_bulk_threshold=100))
     ids = _seed(org, 150, orders_each=1)
     report = engine.run()
     assert report.status == "succeeded"
     assert report.objects["Contact"]["pulled"] == 150
     assert report.objects["Order"]["pulled"] == 150
     assert report.api_calls.get("bulk_job", 0) > 0
-    assert all(v[0] == 1 for v in _field_values(org, ids).values())
+    assert all(v[0] == 1 for v in field_values(org, ids, FIELDS).values())
 
 
 def test_big_write_back_goes_through_bulk_upsert_with_row_failures_carried(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
-    settings = _settings(org, localorg_server, tmp_path, push_bulk_threshold=100)
-    engine = build_engine(settings)
-    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    engine = deployed_engine(_settings(org, localorg_server, tmp_path, push_bulk_threshold=100))
     ids = _seed(org, 150, orders_each=2)
     org.faults.configure("UNABLE_TO_LOCK_ROW=0.2,seed=5")
     first = engine.run()
@@ -349,7 +277,7 @@ def test_big_write_back_goes_through_bulk_upsert_with_row_failures_carried(
     second = engine.run()
     assert second.status == "succeeded"
     assert first.writes["succeeded"] + second.writes["succeeded"] == 150
-    assert all(v == (2, 30.0, "2026-02-11", 15.0) for v in _field_values(org, ids).values())
+    assert all(v == (2, 30.0, "2026-02-11", 15.0) for v in field_values(org, ids, FIELDS).values())
 
 
 def test_tiny_org_falls_back_to_heuristics_and_says_why(engine: SyncEngine, org: LocalOrg) -> None:
@@ -376,8 +304,8 @@ def test_refused_rows_report_their_code_wait_for_a_new_value_and_can_be_retried(
     waiting = engine.run()  # same values: not sent again, not forgotten
     assert waiting.writes["fields_changed"] == 0
     assert engine.store.outbox_counts() == {"failed": 3 * len(FIELDS)}
-    assert all(v == (None,) * len(FIELDS) for v in _field_values(org, ids).values())
+    assert all(v == (None,) * len(FIELDS) for v in field_values(org, ids, FIELDS).values())
     retried = engine.run(SyncOptions(retry_failed=True))
     assert retried.status == "succeeded"
     assert retried.writes["succeeded"] == 3
-    assert all(v == (2, 30.0, "2026-02-11", 15.0) for v in _field_values(org, ids).values())
+    assert all(v == (2, 30.0, "2026-02-11", 15.0) for v in field_values(org, ids, FIELDS).values())

@@ -1,0 +1,201 @@
+"""Helpers shared by the tests that sync against localorg: mappings, settings, rows, variables.
+
+Plain functions and constants; the fixtures built on them live in ``tests/conftest.py``.
+Import them as ``from tests.support import ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connector.config import Settings, load_settings
+from connector.mapping import load_mappings
+from connector.mapping.values import KNOWN_VALUES
+from connector.sync import SyncEngine, build_engine
+from connector.sync.fields import deploy
+from localorg.org import LocalOrg
+from localorg.server import Running
+from localorg.store import format_datetime
+
+REPO = Path(__file__).resolve().parent.parent
+
+# The RFM fields the tests map on each person object: the tests' own mappings, so the expected
+# fields do not move when mappings/ in the repository grows. The one source of every test mapping.
+RFM_MAPPED: tuple[dict[str, Any], ...] = (
+    {
+        "value": "rfm.order_count",
+        "field": "L2L_Order_Count__c",
+        "type": "number",
+        "precision": 18,
+        "scale": 0,
+        "label": "Order Count",
+    },
+    {
+        "value": "rfm.revenue",
+        "field": "L2L_Revenue__c",
+        "type": "currency",
+        "precision": 18,
+        "scale": 2,
+        "label": "Revenue",
+    },
+    {
+        "value": "rfm.last_order_date",
+        "field": "L2L_Last_Order_Date__c",
+        "type": "date",
+        "label": "Last Order Date",
+    },
+    {
+        "value": "rfm.avg_order_value",
+        "field": "L2L_Avg_Order_Value__c",
+        "type": "currency",
+        "precision": 18,
+        "scale": 2,
+        "label": "Average Order Value",
+    },
+    {
+        "value": "rfm.days_since_last_order",
+        "field": "L2L_Days_Since_Last_Order__c",
+        "type": "number",
+        "precision": 18,
+        "scale": 0,
+        "label": "Days Since Last Order",
+    },
+)
+RFM_FIELDS: tuple[str, ...] = tuple(spec["field"] for spec in RFM_MAPPED)
+"""All five RFM field names, in mapping order."""
+RFM_PLAIN_FIELDS: tuple[str, ...] = RFM_FIELDS[:4]
+"""The four RFM fields whose values do not depend on the day the sync runs."""
+
+
+def rfm_mappings(
+    directory: Path,
+    fields: Sequence[str] = RFM_FIELDS,
+    objects: Iterable[str] = ("Contact", "Lead"),
+) -> Path:
+    """Write one mapping file per person object, mapping `fields` of ``RFM_MAPPED``; returns
+    `directory`. Files are ``contact.yaml``/``lead.yaml``, one line per key, in that order."""
+    specs = [spec for spec in RFM_MAPPED if spec["field"] in fields]
+    assert len(specs) == len(fields), f"not in RFM_MAPPED: {set(fields) - set(RFM_FIELDS)}"
+    directory.mkdir(parents=True, exist_ok=True)
+    for obj in objects:
+        mapping = {"object": obj, "person": obj.lower(), "fields": specs}
+        text = yaml.safe_dump(mapping, sort_keys=False)
+        (directory / f"{obj.lower()}.yaml").write_text(text, encoding="utf-8")
+    return directory
+
+
+def localorg_settings(org: LocalOrg, server: Running, tmp_path: Path, **extra: Any) -> Settings:
+    """Settings that log in to the served org with client credentials, keep the database in
+    `tmp_path`, pull up to now (no lag) and retry without waiting; `extra` adds or overrides
+    settings (``mappings_dir`` is the repository's unless given)."""
+    settings: dict[str, Any] = {
+        "salesforce_login_url": org.instance_url,
+        "salesforce_client_id": org.config.client_id,
+        "salesforce_client_secret": org.config.client_secret,
+        "salesforce_auth": "client_credentials",
+        "salesforce_ca_bundle": server.tls.cert,
+        "database": tmp_path / "l2l.sqlite",
+        "retry_base_seconds": 0.0,
+        "pull_lag_seconds": 0,
+    }
+    return load_settings(**{**settings, **extra})
+
+
+def deployed_engine(settings: Settings) -> SyncEngine:
+    """A sync engine for `settings` whose mapped fields are deployed to the org."""
+    engine = build_engine(settings)
+    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    return engine
+
+
+def salesforce_env(org: LocalOrg, server: Running) -> dict[str, str]:
+    """The ``L2L_SALESFORCE_*`` variables that log the CLI in to the served org."""
+    return {
+        "L2L_SALESFORCE_LOGIN_URL": org.instance_url,
+        "L2L_SALESFORCE_CLIENT_ID": org.config.client_id,
+        "L2L_SALESFORCE_CLIENT_SECRET": org.config.client_secret,
+        "L2L_SALESFORCE_AUTH": "client_credentials",
+        "L2L_SALESFORCE_CA_BUNDLE": str(server.tls.cert),
+    }
+
+
+def sync_env(database: Path, mappings_dir: Path) -> dict[str, str]:
+    """The other ``L2L_*`` variables of a test run: its database and mappings, no pull lag,
+    retries without waiting."""
+    return {
+        "L2L_DATABASE": str(database),
+        "L2L_MAPPINGS_DIR": str(mappings_dir),
+        "L2L_PULL_LAG_SECONDS": "0",
+        "L2L_RETRY_BASE_SECONDS": "0",
+    }
+
+
+def past() -> str:
+    """A stamp two seconds ago: pull windows end on whole seconds before the run starts, so
+    rows stamped with it are safely inside the next pull."""
+    return format_datetime(datetime.now(UTC) - timedelta(seconds=2))
+
+
+def load_rows(org: LocalOrg, object_name: str, rows: list[dict[str, Any]]) -> list[str]:
+    """Store `rows` of `object_name` in the org as live records stamped ``past()``, with new
+    ids; returns the ids in order."""
+    stamp = past()
+    ids = org.store.ids.batch(object_name, len(rows))
+    full = [
+        {
+            "Id": i,
+            "IsDeleted": 0,
+            "CreatedDate": stamp,
+            "LastModifiedDate": stamp,
+            "SystemModstamp": stamp,
+            **r,
+        }
+        for i, r in zip(ids, rows, strict=True)
+    ]
+    org.store.load_rows(object_name, full)
+    return ids
+
+
+def seed(org: LocalOrg, contacts: int, orders: Sequence[tuple[str, float]]) -> list[str]:
+    """`contacts` Contacts of one business account, each with an activated order billed to it
+    per (effective date, total amount) of `orders`; returns the contact ids."""
+    account = load_rows(org, "Account", [{"Name": "Acme"}])[0]
+    ids = load_rows(
+        org,
+        "Contact",
+        [
+            {"LastName": f"C{i:04d}", "Email": f"c{i}@example.com", "AccountId": account}
+            for i in range(contacts)
+        ],
+    )
+    load_rows(
+        org,
+        "Order",
+        [
+            {
+                "AccountId": account,
+                "BillToContactId": cid,
+                "Status": "Activated",
+                "EffectiveDate": day,
+                "TotalAmount": amount,
+            }
+            for cid in ids
+            for day, amount in orders
+        ],
+    )
+    return ids
+
+
+def field_values(
+    org: LocalOrg, contact_ids: list[str], fields: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """The stored values of `fields`, in that order, for each of `contact_ids`."""
+    cols = ", ".join(f'"{f}"' for f in fields)
+    rows = org.store.execute(f'SELECT "Id", {cols} FROM "Contact"')
+    wanted = set(contact_ids)
+    return {r[0]: tuple(r[1:]) for r in rows if r[0] in wanted}
