@@ -107,7 +107,6 @@ def _btyd_predictions(
     )
     window = config.next_order_window_days / unit
     wait = model.median_time_to_next_purchase(window, x, t_x, age) * unit
-    # "now" may fall after the observation-end day's midnight; measure from now
     return pd.DataFrame(
         {
             "predicted_clv": clv,
@@ -134,12 +133,16 @@ def predict_people(
     order_count, revenue, first_order_date, last_order_date, days_since_last_order, segment,
     segment_name, method.
     ``method`` is "btyd" or "heuristic: <reason>" when :func:`gate` finds too little history.
+
+    Everything is computed as of the start of ``now``'s UTC day, the day the models' ``T`` ends
+    on: the outputs change at most once a day, so a rerun within the day writes nothing unless an
+    order arrived.
     """
     cfg = config or PredictionsConfig()
     stamp = pd.Timestamp(now)
     if stamp.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
-    stamp = stamp.tz_convert("UTC")
+    stamp = stamp.tz_convert("UTC").floor("D")
     summary = summary_from_orders(orders, stamp, cfg.time_unit)
     result = gate(summary, cfg, stamp)
     if result.ok:

@@ -47,9 +47,9 @@ def test_predict_people_btyd_on_cdnow(people):
     assert (people["p_buy_90d"] >= people["p_buy_30d"]).all()
     np.testing.assert_allclose(people["churn_risk"], 1 - people["p_buy_90d"])  # 90-day default
     assert (people["predicted_clv"] >= 0).all()
-    assert (people["expected_next_order_date"] >= NOW).all()
+    assert (people["expected_next_order_date"] >= NOW.floor("D")).all()
     assert people.loc[1, "order_count"] == 3
-    assert people.loc[1, "days_since_last_order"] == pytest.approx(59.5)
+    assert people.loc[1, "days_since_last_order"] == 59  # whole days: as of the day's start
     # a recent frequent buyer outranks a lapsed one-time buyer
     assert people.loc[1, "p_buy_90d"] > people.loc[3, "p_buy_90d"]
     assert people.loc[1, "predicted_clv"] > people.loc[3, "predicted_clv"]
@@ -151,3 +151,15 @@ def test_predictions_do_not_depend_on_time_unit(cdnow_orders, people):
     )
     for col in ("p_buy_30d", "p_buy_90d", "churn_risk", "predicted_clv"):
         np.testing.assert_allclose(daily[col], people[col], rtol=2e-3, atol=1e-4, err_msg=col)
+
+
+@pytest.mark.parametrize("customers", [2357, 40], ids=["btyd", "heuristic"])
+def test_predictions_hold_still_within_a_day(cdnow_orders, customers):
+    """Reruns within a day must not rewrite fields: no output may move with the clock time."""
+    orders = cdnow_orders[cdnow_orders["customer_id"] <= customers]
+    config = PredictionsConfig(max_days_since_last_order=None)
+    morning = predict_people(orders, pd.Timestamp("1997-09-30T00:00:01Z"), config)
+    evening = predict_people(orders, pd.Timestamp("1997-09-30T23:59:59Z"), config)
+    pd.testing.assert_frame_equal(morning, evening)
+    tomorrow = predict_people(orders, pd.Timestamp("1997-10-01T00:00:01Z"), config)
+    assert (tomorrow["p_buy_90d"] != evening["p_buy_90d"]).any()  # the day does move them
