@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from simple_salesforce import Salesforce
-
 from localorg.bulk import IngestJob, _run_ingest
 from localorg.ids import IdFactory
 from localorg.org import LocalOrg
@@ -139,22 +137,7 @@ def over_https(rows: int, work: Path) -> tuple[float, float]:
     path.write_bytes(contact_csv(rows, accounts))
     running = start(org, work / "certs")
     try:
-        import requests
-
-        session = requests.Session()
-        session.trust_env = False
-        session.verify = str(running.tls.cert)
-        token = session.post(
-            running.url + "/services/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": org.config.client_id,
-                "client_secret": org.config.client_secret,
-            },
-        ).json()
-        sf = Salesforce(
-            instance_url=token["instance_url"], session_id=token["access_token"], session=session
-        )
+        sf = running.salesforce()
         t0 = time.perf_counter()
         [result] = sf.bulk2.Contact.insert(csv_file=str(path), wait=0.05)
         wall = time.perf_counter() - t0

@@ -13,11 +13,14 @@ import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from simple_salesforce.api import Salesforce
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localorg.app import create_app
@@ -93,6 +96,35 @@ class Running:
         info = self.org.connection_info(self.tls.cert)
         info["jwt_private_key"] = str(self.jwt.key)
         return info
+
+    def session(self) -> requests.Session:
+        """A requests session that trusts this server's certificate and ignores the environment."""
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(self.tls.cert)
+        return session
+
+    def token(self, session: requests.Session) -> dict[str, Any]:
+        """A client-credentials token from the org (the OAuth response body)."""
+        response = session.post(
+            self.url + "/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.org.config.client_id,
+                "client_secret": self.org.config.client_secret,
+            },
+        )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def salesforce(self, session: requests.Session | None = None) -> Salesforce:
+        """Unmodified simple-salesforce logged in to the org: the baseline for benchmarks."""
+        session = session or self.session()
+        token = self.token(session)
+        return Salesforce(
+            instance_url=token["instance_url"], session_id=token["access_token"], session=session
+        )
 
     def stop(self) -> None:
         """Stop serving and wait for the server thread."""

@@ -43,10 +43,7 @@ def org(localorg_server: Running) -> Iterator[LocalOrg]:
 @pytest.fixture
 def http(localorg_server: Running) -> requests.Session:
     """A requests session that trusts localorg's certificate and ignores the environment."""
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(localorg_server.tls.cert)
-    return session
+    return localorg_server.session()
 
 
 def get_token(http: requests.Session, org: LocalOrg) -> dict[str, Any]:
@@ -65,12 +62,9 @@ def get_token(http: requests.Session, org: LocalOrg) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sf(org: LocalOrg, http: requests.Session) -> Salesforce:
+def sf(localorg_server: Running, org: LocalOrg, http: requests.Session) -> Salesforce:
     """Unmodified simple-salesforce, logged in to the fresh org over HTTPS."""
-    token = get_token(http, org)
-    return Salesforce(
-        instance_url=token["instance_url"], session_id=token["access_token"], session=http
-    )
+    return localorg_server.salesforce(http)
 
 
 @pytest.fixture

@@ -142,8 +142,9 @@ def predict_people(
     stamp = pd.Timestamp(now)
     if stamp.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
-    stamp = stamp.tz_convert("UTC").floor("D")
+    # today's orders count; the models' T ends on the day's start (see summary_from_orders)
     summary = summary_from_orders(orders, stamp, cfg.time_unit)
+    stamp = stamp.tz_convert("UTC").floor("D")
     result = gate(summary, cfg, stamp)
     if result.ok:
         try:

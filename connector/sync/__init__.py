@@ -8,12 +8,12 @@ from typing import Any
 import pandas as pd
 
 from connector.config import Settings
-from connector.mapping import load_mappings, load_yaml_model, map_values
+from connector.mapping import MapProblem, load_mappings, load_yaml_model, map_values
 from connector.mapping.models import MappingFile
 from connector.mapping.values import KNOWN_VALUES
 from connector.predictions import PredictionsConfig
 from connector.store import Store
-from connector.sync.engine import RunReport, SyncEngine, SyncOptions
+from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
 
 __all__ = [
     "RunReport",
@@ -27,17 +27,21 @@ __all__ = [
 PERSON_KIND = {"Contact": "contact", "Lead": "lead"}
 
 
-def mapper_for(
-    mappings: list[MappingFile],
-) -> Callable[[pd.DataFrame], dict[tuple[str, str], dict[str, Any]]]:
-    """The map step: computed values per (object, record) -> field values per record."""
+def mapper_for(mappings: list[MappingFile]) -> Mapper:
+    """The map step: computed values per (object, record) -> field values per record; values
+    that cannot be written are skipped and appended to ``problems``."""
 
-    def mapper(computed: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
+    def mapper(
+        computed: pd.DataFrame, problems: list[MapProblem] | None = None
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        # A hole in the frame (NaN, NaT: a person one model has no value for) is None, which
+        # clears the field, never a float NaN that a date or picklist field cannot take.
+        known = computed.astype(object).where(computed.notna(), None)
         people = {
             (PERSON_KIND[obj], record_id): values
-            for (obj, record_id), values in computed.to_dict("index").items()
+            for (obj, record_id), values in known.to_dict("index").items()
         }
-        return map_values(mappings, people)
+        return map_values(mappings, people, problems=problems)
 
     return mapper
 

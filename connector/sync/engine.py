@@ -22,10 +22,12 @@ import pandas as pd
 
 from connector.config import Settings
 from connector.errors import QuotaExhausted, RetryableError, SalesforceError
+from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict
 from connector.sync.diff import diff
+from connector.sync.resolve import ORDER_COLUMNS
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,13 @@ class ClientLike(Protocol):
     ) -> Sequence[RowResultLike]: ...
 
 
-Mapper = Callable[[pd.DataFrame], dict[tuple[str, str], dict[str, Any]]]
+class Mapper(Protocol):
+    """The map step: computed values -> field values per (object, record id); a value that
+    cannot be written is left out and appended to ``problems``."""
+
+    def __call__(
+        self, computed: pd.DataFrame, problems: list[MapProblem] | None = None
+    ) -> dict[tuple[str, str], dict[str, Any]]: ...
 
 
 @dataclass
@@ -105,6 +113,7 @@ class RunReport:
             "failed": 0,
             "carried_over": 0,
             "fields_changed": 0,
+            "unmappable": 0,
         }
     )
     api_calls: dict[str, int] = field(default_factory=dict)
@@ -170,7 +179,9 @@ class SyncEngine:
                 report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
-            desired = self.mapper(self._compute(report))
+            problems: list[MapProblem] = []
+            desired = self.mapper(self._compute(report), problems)
+            self._report_problems(problems, report)
             changes = self._diff(desired, report, dry_run=options.dry_run)
             if options.dry_run:
                 self._plan(changes, report)
@@ -179,7 +190,9 @@ class SyncEngine:
                 self.store.enqueue(report.run_id, changes)
                 self._push(report)
                 carried = report.writes["carried_over"]
-                report.status = "partial" if report.writes["failed"] or carried else "succeeded"
+                unmapped = report.writes["unmappable"]
+                partial = report.writes["failed"] or carried or unmapped
+                report.status = "partial" if partial else "succeeded"
         except QuotaExhausted as exc:
             report.status = "quota_stopped"
             report.errors.append(str(exc))
@@ -226,20 +239,7 @@ class SyncEngine:
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
         accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
-        orders = self.store.records_frame(
-            "Order",
-            [
-                "Id",
-                "AccountId",
-                "BillToContactId",
-                "ShipToContactId",
-                "CustomerAuthorizedById",
-                "EffectiveDate",
-                "ActivatedDate",
-                "TotalAmount",
-                "IsReductionOrder",
-            ],
-        )
+        orders = self.store.records_frame("Order", list(ORDER_COLUMNS))
         frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
         if self.predictions is not None:
             events = self.store.events_frame(
@@ -258,6 +258,20 @@ class SyncEngine:
             report.models["predictions"] = record
             frames.append(values)
         return pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
+
+    @staticmethod
+    def _report_problems(problems: list[MapProblem], report: RunReport) -> None:
+        """Values the mappings cannot write: counted, the first few said, each one logged."""
+        report.writes["unmappable"] = len(problems)
+        said = [
+            f"{p.object}.{p.field} from {p.value_key} ({p.record_id}): {p.message}"
+            for p in problems
+        ]
+        for line in said:
+            log.warning("%s", line)
+        report.errors.extend(said[:5])
+        if len(said) > 5:
+            report.errors.append(f"... and {len(said) - 5} more values the mappings cannot write")
 
     # ------------------------------------------------------------------ diff
     def _diff(

@@ -191,8 +191,6 @@ def predict_contacts(
     out.index = pd.MultiIndex.from_arrays(
         [["Contact"] * len(out), out.index.astype(str)], names=["object", "record_id"]
     )
-    # NaN means "no value": the mapping step skips it.
-    out = out.astype(object).where(out.notna(), None)
     summary = {k: round(v, 4) for k, v in org_summary(people, now).items()}
     return out, {"method": str(people["method"].iloc[0]), "people": len(people), "org": summary}
 

@@ -14,26 +14,14 @@ from connector.predictions import org_summary, predict_people
 from connector.predictions.evaluate import evaluate_orders, read_orders_csv
 from connector.store import Store
 from connector.sync.predict import purchases
+from connector.sync.resolve import ORDER_COLUMNS
 
 
 def stored_purchases(settings: Settings) -> pd.DataFrame:
     """Purchase orders of the last sync, resolved to Contacts (``customer_id, ordered_at,
     amount``)."""
     store = Store(settings.database)
-    orders = store.records_frame(
-        "Order",
-        [
-            "Id",
-            "AccountId",
-            "BillToContactId",
-            "ShipToContactId",
-            "CustomerAuthorizedById",
-            "EffectiveDate",
-            "ActivatedDate",
-            "TotalAmount",
-            "IsReductionOrder",
-        ],
-    )
+    orders = store.records_frame("Order", list(ORDER_COLUMNS))
     frame = purchases(
         orders,
         store.records_frame("Account", ["Id", "PersonContactId"]),

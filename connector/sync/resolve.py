@@ -12,6 +12,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: The Order columns the compute step reads: who the order belongs to, when, and how much.
+ORDER_COLUMNS = (
+    "Id",
+    "AccountId",
+    "BillToContactId",
+    "ShipToContactId",
+    "CustomerAuthorizedById",
+    "EffectiveDate",
+    "ActivatedDate",
+    "TotalAmount",
+    "IsReductionOrder",
+)
+
 
 def normalise_email(emails: pd.Series) -> pd.Series:
     """Emails compared as Salesforce users expect: trimmed, lower-case, empty as missing."""

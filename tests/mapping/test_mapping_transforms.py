@@ -215,3 +215,46 @@ def test_map_values_logs_when_no_problem_list(caplog: pytest.LogCaptureFixture) 
     )
     assert map_values([mf], {("lead", "00Q1"): {"x.y": "nope"}}) == {}
     assert "00Q1" in caplog.text
+
+
+def test_frame_holes_clear_fields_instead_of_failing(caplog: pytest.LogCaptureFixture) -> None:
+    """One model's frame lacks a person the other has: after the join their cells are NaN/NaT,
+    which must reach date and picklist fields as a clear, not as a float they cannot take."""
+    import pandas as pd
+
+    from connector.sync import mapper_for
+
+    contact = MappingFile.model_validate(
+        {
+            "object": "Contact",
+            "person": "contact",
+            "fields": [
+                {"value": "rfm.order_count", "field": "L2L_Order_Count__c", "type": "number"},
+                {"value": "p.next", "field": "L2L_Next__c", "type": "date"},
+                {
+                    "value": "p.segment",
+                    "field": "L2L_Segment__c",
+                    "type": "picklist",
+                    "picklist": {"Champions": "Champions"},
+                },
+            ],
+        }
+    )
+    index = pd.MultiIndex.from_tuples([("Contact", "003A"), ("Contact", "003B")])
+    rfm = pd.DataFrame({"rfm.order_count": [2, 1]}, index=index)
+    model = pd.DataFrame(
+        {"p.next": [date(2026, 12, 1)], "p.segment": ["Champions"]}, index=index[:1]
+    )
+    with caplog.at_level("WARNING"):
+        out = mapper_for([contact])(pd.concat([rfm, model], axis=1))
+    assert out[("Contact", "003A")] == {
+        "L2L_Order_Count__c": 2,
+        "L2L_Next__c": "2026-12-01",
+        "L2L_Segment__c": "Champions",
+    }
+    assert out[("Contact", "003B")] == {
+        "L2L_Order_Count__c": 1,
+        "L2L_Next__c": None,
+        "L2L_Segment__c": None,
+    }
+    assert caplog.records == []

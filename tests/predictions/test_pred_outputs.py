@@ -163,3 +163,16 @@ def test_predictions_hold_still_within_a_day(cdnow_orders, customers):
     pd.testing.assert_frame_equal(morning, evening)
     tomorrow = predict_people(orders, pd.Timestamp("1997-10-01T00:00:01Z"), config)
     assert (tomorrow["p_buy_90d"] != evening["p_buy_90d"]).any()  # the day does move them
+
+
+def test_an_order_placed_today_counts(cdnow_orders):
+    """Predictions are as of the day's start, but today's orders are not left out."""
+    orders = cdnow_orders[cdnow_orders["customer_id"] <= 40]
+    newcomer = pd.DataFrame(
+        {"customer_id": [99_999], "ordered_at": [pd.Timestamp("1997-09-30T08:00Z")], "amount": [25]}
+    )
+    now = pd.Timestamp("1997-09-30T09:30Z")
+    out = predict_people(pd.concat([orders, newcomer], ignore_index=True), now, PredictionsConfig())
+    assert out.loc[99_999, "order_count"] == 1
+    assert out.loc[99_999, "days_since_last_order"] == 0
+    assert out["p_buy_90d"].notna().all()

@@ -309,3 +309,35 @@ def test_refused_rows_report_their_code_wait_for_a_new_value_and_can_be_retried(
     assert retried.status == "succeeded"
     assert retried.writes["succeeded"] == 3
     assert all(v == (2, 30.0, "2026-02-11", 15.0) for v in field_values(org, ids, FIELDS).values())
+
+
+def test_values_the_mappings_cannot_write_make_the_run_partial_and_are_named(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """A value too big for its field skips that one field, not the record, and the run says so."""
+    mappings = tmp_path / "narrow"
+    mappings.mkdir()
+    (mappings / "contact.yaml").write_text(
+        "object: Contact\nperson: contact\nfields:\n"
+        "  - {value: rfm.order_count, field: L2L_Order_Count__c, type: number, precision: 18,"
+        " scale: 0, label: Order Count}\n"
+        "  - {value: rfm.revenue, field: L2L_Small_Revenue__c, type: number, precision: 3,"
+        " scale: 0, label: Small Revenue}\n",
+        encoding="utf-8",
+    )
+    engine = deployed_engine(
+        localorg_settings(org, localorg_server, tmp_path, mappings_dir=mappings)
+    )
+    small = seed(org, 2, [("2026-01-10", 50.0)])
+    big = seed(org, 3, [("2026-01-10", 5000.0)])
+    first = engine.run()
+    assert first.status == "partial"
+    assert first.writes["unmappable"] == 3
+    assert first.writes["succeeded"] == 5
+    assert any("L2L_Small_Revenue__c" in e and "add a clamp" in e for e in first.errors)
+    fields = ("L2L_Order_Count__c", "L2L_Small_Revenue__c")
+    values = field_values(org, small + big, fields)
+    assert [values[i] for i in small] == [(1, 50)] * 2
+    assert [values[i] for i in big] == [(1, None)] * 3
+    again = engine.run()
+    assert (again.status, again.writes["unmappable"], again.writes["planned"]) == ("partial", 3, 0)
