@@ -172,16 +172,6 @@ def _settings() -> Any:
     return load_settings()
 
 
-def _progress(enabled: bool) -> Callable[[str], None] | None:
-    if not enabled:
-        return None
-
-    def show(message: str) -> None:
-        click.echo(f"\r{message:<60}", nl=False, err=True)
-
-    return show
-
-
 def _print_report(report: dict[str, Any]) -> None:
     click.echo(f"run {report['run_id']}: {report['status']} in {report['duration_s']:.1f}s")
     for name, counts in report["objects"].items():
@@ -238,16 +228,18 @@ def sync_cmd(
       lead2loyalty sync --dry-run
       lead2loyalty sync --objects Order --json
     """
+    from connector.progress import Progress
     from connector.sync import SyncOptions, build_engine
 
-    engine = build_engine(_settings(), progress=None if as_json else _progress(True))
+    show = None if as_json else Progress()
+    engine = build_engine(_settings(), progress=show)
     report = engine.run(
         SyncOptions(
             dry_run=dry_run, objects=list(objects) or None, full=full, retry_failed=retry_failed
         )
     )
-    if not as_json:
-        click.echo("", err=True)
+    if show is not None:
+        show.done()
     out = report.as_json()
     click.echo(json.dumps(out)) if as_json else _print_report(out)
     sys.exit({"succeeded": 0, "failed": 1}.get(report.status, 2))
@@ -427,13 +419,16 @@ def fields_export(out: Path) -> None:
 def demo_cmd(size: str, keep: Path | None) -> None:
     """Start a local org, seed it, deploy fields, sync, then sync again (zero writes).
 
+    Exit code 0 when both syncs succeeded, 2 otherwise.
+
     \b
     Example:
       lead2loyalty demo --size small
     """
     from connector.demo import run_demo
 
-    run_demo(size=size, workdir=keep, echo=click.echo)
+    runs = run_demo(size=size, workdir=keep, echo=click.echo)
+    sys.exit(0 if all(r["status"] == "succeeded" for r in runs.values()) else 2)
 
 
 @main.command("clock")
@@ -472,9 +467,10 @@ def import_cmd(path: Path, source: str, as_json: bool) -> None:
       lead2loyalty import var/org/events.jsonl --source shop
     """
     from connector.events import import_file
+    from connector.progress import Progress
     from connector.store import Store
 
-    show = _progress(not as_json)
+    show = None if as_json else Progress()
     report = import_file(
         Store(_settings().database),
         path,
@@ -482,10 +478,10 @@ def import_cmd(path: Path, source: str, as_json: bool) -> None:
         progress=(lambda n: show(f"import: {n:,} lines")) if show else None,
     )
     out = report.as_json()
-    if as_json:
+    if show is None:
         click.echo(json.dumps(out))
     else:
-        click.echo("", err=True)
+        show.done()
         click.echo(
             f"read {out['read']:,}, stored {out['stored']:,}, already stored "
             f"{out['duplicates']:,}, rejected {out['rejected']:,}"

@@ -17,6 +17,7 @@ from connector.config import load_settings
 from connector.events import import_file
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
+from connector.progress import Progress
 from connector.sync import SyncOptions, build_engine
 from connector.sync.fields import deploy
 
@@ -51,7 +52,9 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     org = LocalOrg(None, flows=FlowEngine(DEMO_FLOWS))
-    counts = load_seed(org, size, work / "org", progress=True)
+    progress = Progress()
+    counts = load_seed(org, size, work / "org", progress=progress)
+    progress.done()
     running = start(org, work / "certs")
     echo(
         f"localorg at {running.url}: seeded '{size}' in {time.monotonic() - started:.1f}s "
@@ -70,11 +73,11 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
             salesforce_ca_bundle=running.tls.cert,
             database=work / "lead2loyalty.sqlite",
         )
-        engine = build_engine(settings, progress=_progress)
+        engine = build_engine(settings, progress=progress)
         mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
         deployed = deploy(engine.client, mappings)  # type: ignore[arg-type]
         imported = import_file(engine.store, work / "org" / "events.jsonl", source="demo")
-        _clear()
+        progress.done()
         echo(
             f"imported {imported.stored:,} behavioural events (web, email, SMS, push) from the "
             "seed's event file"
@@ -84,7 +87,7 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
             f"{len(deployed.permissions_granted)} in permission set {deployed.permission_set}"
         )
         first = engine.run(SyncOptions()).as_json()
-        _clear()
+        progress.done()
         _show(echo, "first sync", first)
         method = first["models"].get("predictions", {}).get("method", "none")
         echo(f"predictions computed with: {method}")
@@ -109,7 +112,7 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
             "(a Task for each Contact whose order count reached 10)"
         )
         second = engine.run(SyncOptions()).as_json()
-        _clear()
+        progress.done()
         _show(echo, "second sync (no new data)", second)
         return {"first": first, "second": second}
     finally:
@@ -125,15 +128,3 @@ def _show(echo: Callable[[str], None], title: str, report: dict[str, Any]) -> No
         f"written, API calls {report['api_calls'].get('total', 0):,} "
         f"({report['api_calls'].get('collection_update', 0):,} writes)"
     )
-
-
-def _progress(message: str) -> None:
-    import sys
-
-    print(f"\r  {message:<50}", end="", file=sys.stderr, flush=True)
-
-
-def _clear() -> None:
-    import sys
-
-    print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)

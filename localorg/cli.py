@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from connector.progress import Progress
 from localorg.faults import Faults, FaultSpecError
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg, OrgConfig, load_seed
@@ -42,7 +43,9 @@ def serve(
     )
     started = time.monotonic()
     if size != "none":
-        load_seed(org, size, work, progress=True)
+        progress = Progress()
+        load_seed(org, size, work, progress=progress)
+        progress.done()
     running = prepare(org, host, port, work / "certs")
     info = running.connection_info()
     info["seed"] = size
@@ -67,7 +70,9 @@ def seed(*, size: str, data_dir: Path, rng_seed: int) -> dict[str, Any]:
         raise _usage(f"{data_dir} already holds an org; pick an empty folder or delete it")
     started = time.monotonic()
     org = LocalOrg(data_dir)
-    counts = load_seed(org, size, data_dir, rng_seed=rng_seed, progress=True)
+    progress = Progress()
+    counts = load_seed(org, size, data_dir, rng_seed=rng_seed, progress=progress)
+    progress.done()
     return {
         "data": str(data_dir),
         "size": size,

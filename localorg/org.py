@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,11 +164,16 @@ class LocalOrg:
 
 
 def load_seed(
-    org: LocalOrg, size: str, out_dir: Path, *, rng_seed: int = 7, progress: bool = False
+    org: LocalOrg,
+    size: str,
+    out_dir: Path,
+    *,
+    rng_seed: int = 7,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Fill ``org`` with a generated store; ground truth and events go to ``out_dir``.
 
-    Returns the number of rows loaded per object.
+    Returns the number of rows loaded per object; ``progress`` hears ``"seeding <size>: <rows>"``.
     """
     from datetime import UTC, datetime
 
@@ -185,14 +191,7 @@ def load_seed(
     ):
         org.store.load_rows(object_name, rows)
         counts[object_name] = counts.get(object_name, 0) + len(rows)
-        if progress:
-            import sys
-
-            total = sum(counts.values())
-            print(f"\rseeding {size}: {total:,} rows", end="", file=sys.stderr, flush=True)
-    if progress:
-        import sys
-
-        print(file=sys.stderr)
+        if progress is not None:
+            progress(f"seeding {size}: {sum(counts.values()):,} rows")
     org.store.save_counter()
     return counts

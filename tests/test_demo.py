@@ -1,0 +1,36 @@
+"""`make demo`'s command, run as a user runs it: a process of its own, a clean environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_writes_fields_then_a_second_sync_writes_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("L2L_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "connector.cli", "demo", "--keep", str(tmp_path / "demo")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    first = re.search(r"^first sync: succeeded .* (\d[\d,]*) records written", done.stdout, re.M)
+    assert first, done.stdout
+    assert int(first.group(1).replace(",", "")) > 1_000
+    assert "predictions computed with: btyd" in done.stdout
+    assert re.search(r"^  \S+ \S+ +orders +\d+ +revenue", done.stdout, re.M)  # a customer row
+    assert re.search(
+        r"^second sync \(no new data\): succeeded .* 0 field values changed, 0 records written",
+        done.stdout,
+        re.M,
+    ), done.stdout
+    # progress goes to stderr, one line per step when not on a terminal
+    assert "pull Order: " in done.stderr
+    assert "\r" not in done.stderr
