@@ -413,7 +413,7 @@ def fields_export(out: Path) -> None:
     "--keep",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Keep the demo's database and org files here (default: a temp folder).",
+    help="Keep the demo's database and org files here (default: a temp folder, then removed).",
 )
 @clean_errors
 def demo_cmd(size: str, keep: Path | None) -> None:

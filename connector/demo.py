@@ -7,6 +7,7 @@ show that a run with no new data writes nothing.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -117,6 +118,8 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
         return {"first": first, "second": second}
     finally:
         running.stop()
+        if workdir is None:  # nothing asked to keep it: leave no org behind in /tmp
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _show(echo: Callable[[str], None], title: str, report: dict[str, Any]) -> None:
