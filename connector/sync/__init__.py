@@ -14,6 +14,7 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
+from connector.sync.resolve import PERSON_KIND
 
 __all__ = [
     "RunReport",
@@ -23,8 +24,6 @@ __all__ = [
     "load_predictions_config",
     "mapper_for",
 ]
-
-PERSON_KIND = {"Contact": "contact", "Lead": "lead"}
 
 
 def mapper_for(mappings: list[MappingFile]) -> Mapper:

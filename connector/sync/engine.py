@@ -27,7 +27,7 @@ from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict
 from connector.sync.diff import diff
-from connector.sync.resolve import ORDER_COLUMNS
+from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
@@ -180,9 +180,11 @@ class SyncEngine:
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
             problems: list[MapProblem] = []
-            desired = self.mapper(self._compute(report), problems)
+            written = self.store.written_values()
+            computed = with_written_people(self._compute(report), written)
+            desired = self.mapper(computed, problems)
             self._report_problems(problems, report)
-            changes = self._diff(desired, report, dry_run=options.dry_run)
+            changes = self._diff(desired, written, report, dry_run=options.dry_run)
             if options.dry_run:
                 self._plan(changes, report)
                 report.status = "succeeded"
@@ -275,12 +277,17 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ diff
     def _diff(
-        self, desired: dict[tuple[str, str], dict[str, Any]], report: RunReport, *, dry_run: bool
+        self,
+        desired: dict[tuple[str, str], dict[str, Any]],
+        written: dict[tuple[str, str, str], str],
+        report: RunReport,
+        *,
+        dry_run: bool,
     ) -> list[tuple[str, str, str, Any]]:
         """Values that differ from the last successful write; stale outbox rows dropped."""
         result = diff(
             desired,
-            self.store.written_values(),
+            written,
             self.store.outbox_values(),
             {obj: self.store.live_ids(obj) for obj in {o for o, _ in desired}},
         )
@@ -398,3 +405,17 @@ def _spent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     spent = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
     spent["total"] = sum(spent.values())
     return spent
+
+
+def with_written_people(
+    computed: pd.DataFrame, written: dict[tuple[str, str, str], str]
+) -> pd.DataFrame:
+    """``computed`` plus an empty row for each person written before whom nothing is computed
+    now (their orders were deleted, say): the map step turns the holes into clears, so no stale
+    value stays behind in Salesforce. People never written get no row, hence no null writes."""
+    have = set(computed.index)
+    gone = sorted({(obj, rid) for obj, rid, _ in written if obj in PERSON_KIND} - have)
+    if not gone:
+        return computed
+    index = pd.MultiIndex.from_tuples(gone, names=computed.index.names)
+    return pd.concat([computed, pd.DataFrame(index=index, columns=computed.columns)])

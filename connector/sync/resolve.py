@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: The Salesforce objects a person can be, and the person kind mappings/ names them by.
+PERSON_KIND = {"Contact": "contact", "Lead": "lead"}
+
 #: The Order columns the compute step reads: who the order belongs to, when, and how much.
 ORDER_COLUMNS = (
     "Id",

@@ -23,6 +23,7 @@ from tests.support import (
     RFM_PLAIN_FIELDS,
     deployed_engine,
     field_values,
+    load_rows,
     localorg_settings,
     past,
     rfm_mappings,
@@ -341,3 +342,34 @@ def test_values_the_mappings_cannot_write_make_the_run_partial_and_are_named(
     assert [values[i] for i in big] == [(1, None)] * 3
     again = engine.run()
     assert (again.status, again.writes["unmappable"], again.writes["planned"]) == ("partial", 3, 0)
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["collections", "bulk"])
+def test_a_person_whose_orders_are_all_deleted_gets_fields_cleared(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path, sf: Any, bulk: bool
+) -> None:
+    """Values written for a person the compute step no longer produces are cleared, not left
+    behind; people never written are not touched (no null writes for the never-buyers)."""
+    threshold = 1 if bulk else 10_000  # two cleared records go through Bulk above 1
+    engine = deployed_engine(
+        _settings(org, localorg_server, tmp_path, push_bulk_threshold=threshold)
+    )
+    buyers = _seed(org, 4, orders_each=2)
+    never = load_rows(org, "Contact", [{"LastName": "Browser", "Email": "b@example.com"}])
+    engine.run()
+    for buyer in buyers[:2]:
+        for (order_id,) in org.store.execute(
+            'SELECT "Id" FROM "Order" WHERE "BillToContactId" = ?', (buyer,)
+        ):
+            sf.Order.delete(order_id)
+    time.sleep(1.1)  # the pull window ends on the last whole second
+    report = engine.run()
+    assert report.status == "succeeded"
+    assert report.objects["Order"]["deleted"] == 4
+    assert (report.api_calls.get("bulk_job", 0) > 0) is bulk  # a clear travels as #N/A there
+    assert {row["record_id"] for row in engine.store.value_log(report.run_id)} == set(buyers[:2])
+    values = field_values(org, buyers + never, FIELDS)
+    assert values[buyers[0]] == values[buyers[1]] == (None, None, None, None)
+    assert values[buyers[2]] == values[buyers[3]] == (2, 30.0, "2026-02-11", 15.0)
+    assert values[never[0]] == (None, None, None, None)
+    assert engine.run().writes["fields_changed"] == 0
