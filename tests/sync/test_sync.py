@@ -373,3 +373,27 @@ def test_a_person_whose_orders_are_all_deleted_gets_fields_cleared(
     assert values[buyers[2]] == values[buyers[3]] == (2, 30.0, "2026-02-11", 15.0)
     assert values[never[0]] == (None, None, None, None)
     assert engine.run().writes["fields_changed"] == 0
+
+
+def test_a_pull_stopped_between_pages_leaves_its_watermark_and_the_next_run_repulls(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """The watermark moves only once a whole window is stored: a run stopped after Order's first
+    page (2,000 of 2,500 records stored) keeps no Order watermark, so nothing is skipped later."""
+    engine = deployed_engine(_settings(org, localorg_server, tmp_path, quota_share=0.5))
+    ids = _seed(org, 2500, orders_each=1)
+    # Half of 24 calls: Account (describe, count, page), Contact (count, two pages; described
+    # by the deploy), Lead (describe, count, page), Order (describe, count, first page); the
+    # guard then stops before Order's second page.
+    org.reset_limits(daily_limit=24)
+    stopped = engine.run()
+    assert stopped.api_calls["total"] == 12
+    assert stopped.status == "quota_stopped"
+    assert len(engine.store.live_ids("Order")) == 2000  # the first page, stored
+    assert engine.store.watermark("Order") is None
+    assert engine.store.watermark("Contact") is not None
+    org.reset_limits(daily_limit=1_000_000)
+    resumed = engine.run()
+    assert resumed.status == "succeeded"
+    assert resumed.objects["Order"]["pulled"] == 2500
+    assert all(v[0] == 1 for v in field_values(org, ids, FIELDS).values())
