@@ -299,7 +299,8 @@ def status_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @clean_errors
 def validate_cmd(offline: bool, as_json: bool) -> None:
-    """Check mappings/ (every error as file:line) and, unless --offline, the org's fields.
+    """Check mappings/ and models/ (every error as file:line) and, unless --offline, that the
+    org has the mapped fields with fitting types.
 
     \b
     Example:
@@ -308,12 +309,17 @@ def validate_cmd(offline: bool, as_json: bool) -> None:
     from connector.errors import MappingError
     from connector.mapping import check_against_describe, load_mappings
     from connector.mapping.values import KNOWN_VALUES
+    from connector.sync import load_predictions_config
 
     settings = _settings()
     problems: list[str] = []
     mappings = []
     try:
         mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    except MappingError as exc:
+        problems.extend(exc.problems)
+    try:
+        load_predictions_config(settings)
     except MappingError as exc:
         problems.extend(exc.problems)
     if mappings and not offline:

@@ -68,6 +68,29 @@ def test_validate_offline_reports_a_schema_error_with_its_line(env: Path, tmp_pa
     assert [p.split(": ")[0] for p in report["problems"]] == [f"{contact}:6"], report
 
 
+def test_validate_checks_the_models_folder_too(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    settings = models / "predictions.yaml"
+    settings.write_text("model: bg_nbd\nmargin: 2.5\nmodel_kind: x\n", encoding="utf-8")
+    monkeypatch.setenv("L2L_MODELS_DIR", str(models))
+    result = _cli("validate", "--offline", "--json")
+    assert result.exit_code == 1, result.output
+    problems = _json(result)["problems"]
+    assert [p.split(": ")[0] for p in problems] == [f"{settings}:2", f"{settings}:3"], problems
+    # the sync refuses to start on it, with the same lines and no traceback
+    sync = _cli("sync")
+    assert sync.exit_code != 0
+    assert f"{settings}:2" in sync.output
+    assert "Traceback" not in sync.output
+    monkeypatch.setenv("L2L_MODELS_DIR", str(tmp_path / "modles"))
+    typo = _cli("validate", "--offline")
+    assert typo.exit_code == 1
+    assert "modles: no such directory (L2L_MODELS_DIR)" in typo.output
+
+
 def test_validate_offline_of_the_repo_mappings_is_ok(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from connector.config import Settings
+from connector.errors import MappingError
 from connector.mapping import MapProblem, load_mappings, load_yaml_model, map_values
 from connector.mapping.models import MappingFile
 from connector.mapping.values import KNOWN_VALUES
@@ -48,24 +49,28 @@ def mapper_for(mappings: list[MappingFile]) -> Mapper:
 def build_engine(
     settings: Settings, *, progress: Callable[[str], None] | None = None, client: Any = None
 ) -> SyncEngine:
-    """A sync engine for the configured org, database and mappings."""
+    """A sync engine for the configured org, database and mappings; the files are checked
+    first, so a broken mapping or model setting is reported before any sign-in."""
     from connector.salesforce import SalesforceClient
 
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    predictions = load_predictions_config(settings)
     store = Store(settings.database)
     client = client or SalesforceClient.from_settings(settings)
     return SyncEngine(
-        settings,
-        client,
-        store,
-        mapper_for(mappings),
-        progress=progress,
-        predictions=load_predictions_config(settings),
+        settings, client, store, mapper_for(mappings), progress=progress, predictions=predictions
     )
 
 
 def load_predictions_config(settings: Settings) -> PredictionsConfig:
-    """``models/predictions.yaml`` validated (file:line errors), or the defaults without it."""
+    """``models/predictions.yaml`` validated (file:line errors), or the defaults without it.
+
+    A models folder that does not exist is an error (a mistyped L2L_MODELS_DIR), not defaults.
+    """
+    if not settings.models_dir.is_dir():
+        raise MappingError(
+            [f"{settings.models_dir}: no such directory (L2L_MODELS_DIR); create it or unset it"]
+        )
     path = settings.models_dir / "predictions.yaml"
     if not path.exists():
         return PredictionsConfig()
