@@ -680,11 +680,9 @@ def _aware(moment: datetime, name: str) -> datetime:
 
 
 def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        k: _plain(v) if isinstance(v, Mapping) else v
-        for k, v in record.items()
-        if k != "attributes"
-    }
+    """A record without its ``attributes`` (also in related records). Parsed JSON holds plain
+    dicts, so the check is ``type() is dict``: the Mapping ABC check costs a third of a pull."""
+    return {k: _plain(v) if type(v) is dict else v for k, v in record.items() if k != "attributes"}
 
 
 def _error_code(response: requests.Response) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import sqlite_utils
+from sqlite_utils.utils import suggest_column_types
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -167,13 +168,46 @@ class Store:
         return f"sf_{object_name}"
 
     def upsert_records(self, object_name: str, records: Sequence[dict[str, Any]]) -> None:
-        """Store pulled records by Id (new columns appear as the org's fields do)."""
+        """Store pulled records by Id (new columns appear as the org's fields do).
+
+        A field a record lacks is left as stored. sqlite-utils owns the schema (table and
+        column types inferred from the values); the rows go through one ``INSERT ... ON
+        CONFLICT`` per page, which is several times faster than a generic upsert per row.
+        """
         if not records:
             return
-        rows = [{k: _scalar(v) for k, v in r.items() if k != "attributes"} for r in records]
-        self.db.table(self.record_table(object_name)).upsert_all(
-            rows, pk="Id", alter=True, batch_size=2000
-        )
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for r in records:  # a SOQL or Bulk page has one shape; grouping keeps the rule exact
+            by_shape.setdefault(tuple(k for k in r if k != "attributes"), []).append(r)
+        table = self.db.table(self.record_table(object_name))
+        with self.transaction():
+            for columns, rows in by_shape.items():
+                self._ensure_columns(table, columns, rows)
+                names = ", ".join(f'"{c}"' for c in columns)
+                updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != "Id")
+                conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+                self.db.conn.executemany(
+                    f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+                    f' ON CONFLICT ("Id") {conflict}',
+                    [tuple(_scalar(r[c]) for c in columns) for r in rows],
+                )
+
+    @staticmethod
+    def _ensure_columns(
+        table: sqlite_utils.db.Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Create the table, or add the columns it lacks, typed from the values in ``rows``."""
+        have = set(table.columns_dict) if table.exists() else set()
+        missing = [c for c in columns if c not in have]
+        if not missing:
+            return
+        sample = [{c: _scalar(r[c]) for c in missing} for r in rows]
+        types = suggest_column_types(sample)
+        if not have:
+            table.create({c: types[c] for c in columns}, pk="Id")
+            return
+        for c in missing:
+            table.add_column(c, types[c])
 
     def records_frame(
         self,
@@ -429,6 +463,9 @@ class Store:
 
 
 def _scalar(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or value is None or kind is float or kind is int:  # most values, fast
+        return value
     if isinstance(value, dict | list):
         return json.dumps(value, default=str)
     if isinstance(value, bool):

@@ -13,7 +13,8 @@ import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -122,6 +123,17 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
     # Per model: how it ran (btyd or the heuristic and why), for whom, org-wide figures.
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Seconds per phase (pull, compute, push), so a slow run says where its time went.
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the seconds spent in the block to ``phases[phase]`` (also when it raises)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - started
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object of the sync contract."""
@@ -135,6 +147,7 @@ class RunReport:
             "planned": self.planned,
             "errors": self.errors[:20],
             "models": self.models,
+            "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
         }
 
 
@@ -175,22 +188,25 @@ class SyncEngine:
             until = datetime.now(UTC) - timedelta(seconds=self.settings.pull_lag_seconds)
             if options.full:
                 self.store.reset_watermarks() if not options.dry_run else None
-            for name in options.objects or DEFAULT_OBJECTS:
-                report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
+            with report.timed("pull"):
+                for name in options.objects or DEFAULT_OBJECTS:
+                    report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
-            problems: list[MapProblem] = []
-            written = self.store.written_values()
-            computed = with_written_people(self._compute(report), written)
-            desired = self.mapper(computed, problems)
-            self._report_problems(problems, report)
-            changes = self._diff(desired, written, report, dry_run=options.dry_run)
+            with report.timed("compute"):
+                problems: list[MapProblem] = []
+                written = self.store.written_values()
+                computed = with_written_people(self._compute(report), written)
+                desired = self.mapper(computed, problems)
+                self._report_problems(problems, report)
+                changes = self._diff(desired, written, report, dry_run=options.dry_run)
             if options.dry_run:
                 self._plan(changes, report)
                 report.status = "succeeded"
             else:
                 self.store.enqueue(report.run_id, changes)
-                self._push(report)
+                with report.timed("push"):
+                    self._push(report)
                 carried = report.writes["carried_over"]
                 unmapped = report.writes["unmappable"]
                 partial = report.writes["failed"] or carried or unmapped
