@@ -109,6 +109,11 @@ class PendingWrite:
     attempts: int
     status: str
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(object, record id, field): the outbox's and the baseline's primary key."""
+        return (self.object, self.record_id, self.field)
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -352,57 +357,46 @@ class Store:
         carried: Sequence[tuple[PendingWrite, str]],
         failed: Sequence[tuple[PendingWrite, str]],
     ) -> None:
-        """Apply one push batch's outcome atomically: baseline, outbox and value log together."""
+        """Apply one push batch's outcome atomically: baseline, outbox and value log together.
+
+        Touches only the batch's rows: the old value each log line shows is read from the
+        baseline by key, before the baseline is replaced, inside the same transaction.
+        """
         at = _now()
-        baseline = self.written_values() if written else {}
-        log: list[dict[str, Any]] = []
+        log_sql = (
+            "INSERT INTO value_log (run_id, object, record_id, field, old, new, status, error, at)"
+            " VALUES (?, ?, ?, ?, {old}, ?, ?, ?, ?)"
+        )
         with self.transaction():
             conn = self.db.conn
-            for w in written:
-                key = (w.object, w.record_id, w.field)
-                log.append(
-                    {
-                        "run_id": run_id,
-                        "object": w.object,
-                        "record_id": w.record_id,
-                        "field": w.field,
-                        "old": baseline.get(key),
-                        "new": dumps(w.value),
-                        "status": "written",
-                        "error": None,
-                        "at": at,
-                    }
-                )
+            conn.executemany(
+                log_sql.format(
+                    old="(SELECT value FROM written_values WHERE object = ? AND record_id = ? "
+                    "AND field = ?)"
+                ),
+                [
+                    (run_id, *key, *key, text, "written", None, at)
+                    for key, text in ((w.key, dumps(w.value)) for w in written)
+                ],
+            )
             conn.executemany(
                 "INSERT OR REPLACE INTO written_values VALUES (?, ?, ?, ?, ?, ?)",
-                [(w.object, w.record_id, w.field, dumps(w.value), run_id, at) for w in written],
+                [(*w.key, dumps(w.value), run_id, at) for w in written],
             )
             conn.executemany(
                 "DELETE FROM outbox WHERE object = ? AND record_id = ? AND field = ?",
-                [(w.object, w.record_id, w.field) for w in written],
+                [w.key for w in written],
             )
             for status, rows in (("carried", carried), ("failed", failed)):
                 conn.executemany(
                     "UPDATE outbox SET status = ?, attempts = attempts + 1, error = ? "
                     "WHERE object = ? AND record_id = ? AND field = ?",
-                    [(status, err, w.object, w.record_id, w.field) for w, err in rows],
+                    [(status, err, *w.key) for w, err in rows],
                 )
-                log.extend(
-                    {
-                        "run_id": run_id,
-                        "object": w.object,
-                        "record_id": w.record_id,
-                        "field": w.field,
-                        "old": None,
-                        "new": dumps(w.value),
-                        "status": status,
-                        "error": err,
-                        "at": at,
-                    }
-                    for w, err in rows
+                conn.executemany(
+                    log_sql.format(old="NULL"),
+                    [(run_id, *w.key, dumps(w.value), status, err, at) for w, err in rows],
                 )
-            if log:
-                self.db.table("value_log").insert_all(log, batch_size=2000)
 
     # ------------------------------------------------------------------ runs
     def start_run(self, mode: str) -> int:
