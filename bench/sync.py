@@ -98,11 +98,18 @@ def main() -> None:
             f"bare query_all of Orders {baseline_rate:,.0f} records/s; ratio "
             f"{pull_rate / baseline_rate:.2f}"
         )
-        print(
-            f"write-back: {written:,} records in {writes:,} collection calls = "
-            f"{1000 * writes / max(written, 1):.2f} calls per 1,000 records "
-            f"(minimum ceil(N/200) = {minimum:,}, ratio {writes / max(minimum, 1):.2f})"
-        )
+        if writes:
+            print(
+                f"write-back: {written:,} records in {writes:,} collection calls = "
+                f"{1000 * writes / max(written, 1):.2f} calls per 1,000 records "
+                f"(minimum ceil(N/200) = {minimum:,}, ratio {writes / max(minimum, 1):.2f})"
+            )
+        else:  # above the push threshold: one Bulk API 2.0 upsert job instead
+            print(
+                f"write-back: {written:,} records through one Bulk API 2.0 upsert job (a handful "
+                f"of bulk_job calls, counted with the pull's below) instead of the {minimum:,} "
+                "calls sObject Collections would need at best"
+            )
         print(f"API calls: {report['api_calls']}")
         print(
             f"second sync: {second['writes']['succeeded']} records written, "
