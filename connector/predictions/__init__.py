@@ -16,6 +16,7 @@ from connector.predictions.config import PredictionsConfig
 from connector.predictions.gamma_gamma import GammaGammaFitter
 from connector.predictions.gating import GateResult, gate, heuristic_predictions
 from connector.predictions.outputs import (
+    attribute_clicks,
     best_channel,
     best_send_hour,
     org_summary,
@@ -34,6 +35,7 @@ __all__ = [
     "ModifiedBetaGeoFitter",
     "ParetoNBDFitter",
     "PredictionsConfig",
+    "attribute_clicks",
     "best_channel",
     "best_send_hour",
     "calibration_and_holdout_summary",

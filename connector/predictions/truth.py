@@ -25,7 +25,12 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from connector.predictions.btyd import BetaGeoFitter
 from connector.predictions.config import PredictionsConfig
 from connector.predictions.gamma_gamma import GammaGammaFitter
-from connector.predictions.outputs import best_channel, best_send_hour, predict_people
+from connector.predictions.outputs import (
+    attribute_clicks,
+    best_channel,
+    best_send_hour,
+    predict_people,
+)
 from connector.predictions.rfm import summary_from_orders
 
 FloatArray = npt.NDArray[np.float64]
@@ -132,38 +137,6 @@ def engagement_events(
             ),
         }
     )
-
-
-def click_conversions(
-    clicks: pd.DataFrame, orders: pd.DataFrame, window_days: float = 7.0
-) -> npt.NDArray[np.bool_]:
-    """For each click (person_id, occurred_at): did that person order within ``window_days``
-    after it? ``orders`` has customer_id and ordered_at; pass purchases only (no refunds)."""
-    left = pd.DataFrame(
-        {
-            "row": np.arange(len(clicks)),
-            "person_id": clicks["person_id"].astype(str).to_numpy(),
-            "t": clicks["occurred_at"].dt.tz_convert("UTC").to_numpy(),
-        }
-    ).sort_values("t", kind="stable")
-    right = pd.DataFrame(
-        {
-            "person_id": orders["customer_id"].astype(str).to_numpy(),
-            "t": orders["ordered_at"].dt.tz_convert("UTC").to_numpy(),
-            "ordered": True,
-        }
-    ).sort_values("t", kind="stable")
-    joined = pd.merge_asof(
-        left,
-        right,
-        on="t",
-        by="person_id",
-        direction="forward",
-        tolerance=pd.Timedelta(days=window_days),
-    )
-    out = np.zeros(len(clicks), dtype=bool)
-    out[joined["row"].to_numpy()] = joined["ordered"].eq(True).to_numpy()
-    return out
 
 
 def circular_distance(a: npt.ArrayLike, b: npt.ArrayLike, period: int = HOURS_PER_WEEK) -> Any:
@@ -287,9 +260,10 @@ def score_channels_and_hours(
     """Best channel and best send hour against each customer's true preferences.
 
     ``events`` comes from :func:`engagement_events`; people are matched on their canonical
-    email. A click converted when the same person ordered within 7 days after it. Channel
-    accuracy is over people with at least ``min_clicks`` clicks, against always guessing the
-    most common true channel; hour accuracy is the share within ``hour_tolerance`` hours (on the
+    email. Clicks are attributed as the sync attributes them (:func:`attribute_clicks`).
+    Channel accuracy is over people with at least ``min_clicks`` attributed clicks, against
+    always guessing the most common true channel; hour accuracy is the share within
+    ``hour_tolerance`` hours (on the
     weekly circle) of the true hour, against giving everyone the org's best hour.
     """
     cfg = config or PredictionsConfig()
@@ -301,7 +275,7 @@ def score_channels_and_hours(
     purchases = orders.loc[~orders["is_reduction"]]
 
     clicks = ev[ev["event"].isin(list(CLICK_EVENTS))].reset_index(drop=True)
-    clicks = clicks.assign(converted=click_conversions(clicks, purchases))
+    clicks = attribute_clicks(clicks, purchases, cfg.attribution_days)  # as the sync does
     ranked = best_channel(clicks, prior_strength=cfg.channel_prior_strength)
     n_clicks = clicks.groupby("person_id").size()
     judged = n_clicks.index[n_clicks >= min_clicks]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from connector.predictions import (
     PredictionsConfig,
+    attribute_clicks,
     best_channel,
     best_send_hour,
     org_summary,
@@ -84,52 +85,14 @@ def event_people(events: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFra
 
 
 def channel_touches(events: pd.DataFrame, bought: pd.DataFrame, window_days: float) -> pd.DataFrame:
-    """Clicks after a person's first order, each with its channel and whether it converted.
-
-    Last-touch attribution: an order credits the latest click of its person in the
-    ``window_days`` before it. Crediting every click in the window instead counts unrelated
-    clicks that happen to precede an order, which drowns the channel signal; clicks before
-    the first order belong to acquisition (lead nurture), not to the channel that brings a
-    customer back, so they are left out.
-    """
+    """The stored click events with their channel, each marked converted when its person
+    ordered within ``window_days`` after it (:func:`~connector.predictions.attribute_clicks`)."""
     clicks = events[events["name"].isin(CLICK_EVENTS) & events["person_id"].notna()]
     clicks = clicks.assign(
         channel=clicks["properties"].str.extract(r'"channel": "([A-Za-z_]+)"')[0],
-        at=pd.to_datetime(clicks["occurred_at"], utc=True, format="ISO8601"),
+        occurred_at=pd.to_datetime(clicks["occurred_at"], utc=True, format="ISO8601"),
     ).dropna(subset=["channel"])
-    if clicks.empty or bought.empty:
-        return pd.DataFrame(columns=["person_id", "channel", "converted"])
-    # One dtype per key on both sides: merge_asof refuses str against object ids.
-    left = (
-        clicks[["person_id", "channel", "at"]]
-        .astype({"person_id": "string", "at": "datetime64[ns, UTC]"})
-        .reset_index(drop=True)
-    )
-    orders = (
-        bought[["customer_id", "ordered_at"]]
-        .rename(columns={"customer_id": "person_id", "ordered_at": "order_at"})
-        .astype({"person_id": "string", "order_at": "datetime64[ns, UTC]"})
-    )
-    first = orders.groupby("person_id")["order_at"].min()
-    left = left[left["at"] >= left["person_id"].map(first)].reset_index(drop=True)
-    left["click"] = left.index
-    credited = pd.merge_asof(
-        orders.sort_values("order_at"),
-        left[["person_id", "at", "click"]].sort_values("at"),
-        left_on="order_at",
-        right_on="at",
-        by="person_id",
-        direction="backward",
-        tolerance=pd.Timedelta(days=window_days),
-    )
-    converted = left["click"].isin(credited["click"].dropna().astype(int))
-    return pd.DataFrame(
-        {
-            "person_id": left["person_id"].astype(object),
-            "channel": left["channel"],
-            "converted": converted.to_numpy(),
-        }
-    )
+    return attribute_clicks(clicks, bought, window_days)
 
 
 def predict_contacts(

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from connector.predictions import attribute_clicks
 from connector.predictions.truth import (
     circular_distance,
-    click_conversions,
     engagement_events,
     orders_from_batches,
     score_channels_and_hours,
@@ -156,22 +156,39 @@ def test_bounds_fail_on_shuffled_truth(seed, scores):
     assert not _channels_pass(score_channels_and_hours(events, orders, _shuffled(customers, prefs)))
 
 
-def test_click_conversions_window():
+def test_attribute_clicks_converts_a_click_followed_by_an_order_within_the_window():
     t0 = pd.Timestamp("2024-01-01T12:00:00Z")
+    day = pd.Timedelta(days=1)
     clicks = pd.DataFrame(
         {
-            "person_id": ["a", "a", "b", "c"],
-            "occurred_at": [t0, t0 - pd.Timedelta(days=8), t0, t0],
+            "person_id": ["a", "a", "a", "b", "c"],
+            "channel": ["email", "sms", "push", "sms", "email"],
+            "occurred_at": [t0, t0 - 8 * day, t0 + 3 * day, t0, t0],
         }
     )
     orders = pd.DataFrame(
         {
             "customer_id": ["a", "b", "c"],
-            "ordered_at": [t0 + pd.Timedelta(days=2), t0 - pd.Timedelta(hours=1), t0],
+            "ordered_at": [t0 + 2 * day, t0 - pd.Timedelta(hours=1), t0],
         }
     )
-    # a: 2 days after (yes) / 10 days after (no); b: order before the click; c: same instant
-    assert click_conversions(clicks, orders).tolist() == [True, False, False, True]
+    out = attribute_clicks(clicks, orders, window_days=7)
+    # a: the order 2 days after (yes), 10 days after (no), none after the day-3 push;
+    # b: the order came before the click; c: the same instant counts
+    assert out.values.tolist() == [
+        ["a", "email", True],
+        ["a", "sms", False],
+        ["a", "push", False],
+        ["b", "sms", False],
+        ["c", "email", True],
+    ]
+    assert attribute_clicks(clicks, orders, window_days=1)["converted"].tolist() == [
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]
 
 
 def test_circular_distance_wraps_the_week():
