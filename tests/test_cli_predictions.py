@@ -7,11 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from connector.cli import main
 
 CDNOW = Path(__file__).resolve().parent / "fixtures" / "cdnow" / "CDNOW_sample.txt"
+
+
+def evaluate(orders: Path, calibration_end: str, holdout_end: str, *extra: str) -> Result:
+    """`lead2loyalty evaluate predictions --orders ... --calibration-end ... --holdout-end ...`"""
+    args = ["evaluate", "predictions", "--orders", str(orders)]
+    args += ["--calibration-end", calibration_end, "--holdout-end", holdout_end, *extra]
+    return CliRunner().invoke(main, args)
 
 
 @pytest.fixture
@@ -29,23 +36,8 @@ def orders_csv(tmp_path: Path) -> Path:
 
 def test_evaluate_predictions_json_on_cdnow(orders_csv: Path, tmp_path: Path) -> None:
     plot = tmp_path / "fit.png"
-    result = CliRunner().invoke(
-        main,
-        [
-            "evaluate",
-            "predictions",
-            "--orders",
-            str(orders_csv),
-            "--calibration-end",
-            "1997-09-30",
-            "--holdout-end",
-            "1998-06-30",
-            "--time-unit",
-            "week",
-            "--json",
-            "--plot",
-            str(plot),
-        ],
+    result = evaluate(
+        orders_csv, "1997-09-30", "1998-06-30", "--time-unit", "week", "--json", "--plot", str(plot)
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -66,19 +58,7 @@ def test_evaluate_predictions_json_on_cdnow(orders_csv: Path, tmp_path: Path) ->
 
 
 def test_evaluate_predictions_human_output(orders_csv: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        [
-            "evaluate",
-            "predictions",
-            "--orders",
-            str(orders_csv),
-            "--calibration-end",
-            "1997-09-30",
-            "--holdout-end",
-            "1998-06-30",
-        ],
-    )
+    result = evaluate(orders_csv, "1997-09-30", "1998-06-30")
     assert result.exit_code == 0, result.output
     assert "2,357 customers" in result.output
     assert "pareto_nbd" in result.output
@@ -87,37 +67,13 @@ def test_evaluate_predictions_human_output(orders_csv: Path) -> None:
 def test_bad_order_file_is_one_clean_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("customer,when\n1,2020-01-01\n", encoding="utf-8")
-    result = CliRunner().invoke(
-        main,
-        [
-            "evaluate",
-            "predictions",
-            "--orders",
-            str(bad),
-            "--calibration-end",
-            "2020-02-01",
-            "--holdout-end",
-            "2020-03-01",
-        ],
-    )
+    result = evaluate(bad, "2020-02-01", "2020-03-01")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "customer_id" in result.output
 
 
 def test_calibration_must_precede_holdout(orders_csv: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        [
-            "evaluate",
-            "predictions",
-            "--orders",
-            str(orders_csv),
-            "--calibration-end",
-            "1998-09-30",
-            "--holdout-end",
-            "1998-06-30",
-        ],
-    )
+    result = evaluate(orders_csv, "1998-09-30", "1998-06-30")
     assert result.exit_code == 1
     assert "--calibration-end must be before --holdout-end" in result.output
