@@ -44,6 +44,10 @@ class QuotaExhausted(SalesforceError):
     """The org's daily API limit, or the share of it this connector may use, is spent."""
 
 
+class RunInProgress(Lead2LoyaltyError):
+    """Another sync holds the database: two runs at once could write the same values twice."""
+
+
 class MappingError(Lead2LoyaltyError):
     """A mappings/ or models/ file is invalid; the message lists every problem as file:line."""
 

@@ -18,10 +18,16 @@ log = logging.getLogger(__name__)
 
 
 def sync_job() -> str:
-    """One incremental sync with settings read afresh; returns the run's status."""
+    """One incremental sync with settings read afresh; returns the run's status
+    (``skipped`` when another sync, e.g. a manual one, holds the database)."""
+    from connector.errors import RunInProgress
     from connector.sync import build_engine
 
-    report = build_engine(load_settings()).run()
+    try:
+        report = build_engine(load_settings()).run()
+    except RunInProgress as exc:
+        log.info("sync skipped: %s", exc)
+        return "skipped"
     log.info(
         "sync run %s: %s, %s records written",
         report.run_id,

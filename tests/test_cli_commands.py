@@ -4,6 +4,8 @@ the real localorg over HTTPS and a real SQLite database."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -295,3 +297,38 @@ def test_committed_sfdx_source_matches_the_mappings(tmp_path: Path) -> None:
         assert path.read_text(encoding="utf-8") == (
             repo / "salesforce" / path.relative_to(tmp_path)
         ).read_text(encoding="utf-8"), f"{path.name} drifted: run `lead2loyalty fields export`"
+
+
+def test_a_second_sync_on_the_same_database_refuses_to_start(org_env: LocalOrg, env: Path) -> None:
+    """Two runs at once could send the same values twice; the second one says so and stops."""
+    assert _cli("fields", "deploy").exit_code == 0
+    seed(org_env, 2, [("2026-03-01", 12.5)])
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from connector.store import Store\n"
+            "with Store(sys.argv[1]).run_lock():\n"
+            "    print('locked', flush=True)\n"
+            "    time.sleep(60)\n",
+            str(env),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"
+        result = _cli("sync")
+        assert result.exit_code == 1
+        assert f"another sync is running on {env} (pid {holder.pid})" in result.output
+        assert org_env.calls_by_kind.get("composite", 0) == 0
+    finally:
+        holder.kill()  # a killed holder leaves no stale lock behind
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    again = _cli("sync", "--json")
+    assert again.exit_code == 0, again.output
+    assert _json(again)["writes"]["succeeded"] == 2

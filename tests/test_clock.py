@@ -12,7 +12,7 @@ from connector.config import load_settings
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce import SalesforceClient
-from connector.scheduler import build_scheduler, run_clock
+from connector.scheduler import build_scheduler, run_clock, sync_job
 from connector.store import Store
 from connector.sync.fields import deploy
 from localorg.org import LocalOrg
@@ -68,3 +68,13 @@ def test_run_clock_once_runs_one_real_sync(org_env: LocalOrg, env: Path) -> None
         'SELECT "Id", "L2L_Order_Count__c", "L2L_Revenue__c" FROM "Contact"'
     )
     assert {r[0]: (r[1], r[2]) for r in rows} == {cid: (1, 25.0) for cid in contacts}
+
+
+def test_a_clock_tick_during_a_manual_sync_is_skipped_not_doubled(
+    org_env: LocalOrg, env: Path
+) -> None:
+    seed(org_env, 2, [("2026-02-01", 25.0)])
+    with Store(env).run_lock():  # a manual `lead2loyalty sync` in progress
+        assert sync_job() == "skipped"
+    assert Store(env).runs() == []
+    assert org_env.store.count("FlowInterview") == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +16,8 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 from sqlite_utils.utils import suggest_column_types
+
+from connector.errors import RunInProgress
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -165,6 +169,36 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @contextmanager
+    def run_lock(self) -> Iterator[None]:
+        """Hold the database's run lock (``<database>.lock``) or raise :class:`RunInProgress`.
+
+        An OS advisory lock: it is released when the holder exits, however it exits (a killed
+        run leaves no stale lock behind). The file keeps the holder's pid for the message.
+        """
+        if str(self.path) == ":memory:":
+            yield
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with lock_path.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise RunInProgress(
+                    f"another sync is running on {self.path} (pid {holder}); this one did not "
+                    "start, and the next one picks up whatever it would have done"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # ------------------------------------------------------------------ records
     @staticmethod

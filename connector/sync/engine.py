@@ -177,8 +177,14 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ the run
     def run(self, options: SyncOptions | None = None) -> RunReport:
-        """One complete run; never raises for Salesforce faults, the report says what happened."""
-        options = options or SyncOptions()
+        """One complete run; never raises for Salesforce faults, the report says what happened.
+
+        Raises :class:`~connector.errors.RunInProgress` when another run holds the database.
+        """
+        with self.store.run_lock():
+            return self._run(options or SyncOptions())
+
+    def _run(self, options: SyncOptions) -> RunReport:
         started = time.monotonic()
         mode = "dry-run" if options.dry_run else ("full" if options.full else "incremental")
         report = RunReport(run_id=self.store.start_run(mode))
