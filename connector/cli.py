@@ -189,7 +189,12 @@ def _print_report(report: dict[str, Any]) -> None:
         click.echo(
             f"  fields changed {w['fields_changed']:,}; records written {w['succeeded']:,}"
             f", failed {w['failed']:,}, carried over {w['carried_over']:,}"
+            + (f", values no mapping can write {w['unmappable']:,}" if w.get("unmappable") else "")
         )
+    for name, model in report.get("models", {}).items():
+        click.echo(f"  {name}: {model.get('method', '?')}")
+    if report.get("phases_s"):
+        click.echo("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report["phases_s"].items()))
     calls = report["api_calls"]
     kinds = ", ".join(f"{k} {v}" for k, v in calls.items() if k != "total")
     click.echo(f"  API calls {calls.get('total', 0):,}" + (f" ({kinds})" if kinds else ""))

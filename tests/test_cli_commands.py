@@ -332,3 +332,18 @@ def test_a_second_sync_on_the_same_database_refuses_to_start(org_env: LocalOrg, 
     again = _cli("sync", "--json")
     assert again.exit_code == 0, again.output
     assert _json(again)["writes"]["succeeded"] == 2
+
+
+def test_sync_human_output_says_what_happened_where_time_went_and_how_it_predicted(
+    org_env: LocalOrg,
+) -> None:
+    assert _cli("fields", "deploy").exit_code == 0
+    seed(org_env, 2, [("2026-03-01", 12.5)])
+    result = _cli("sync")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("run 1: succeeded in ")
+    assert "  pulled Contact           2  deleted 0" in lines
+    assert "  fields changed 10; records written 2, failed 0, carried over 0" in lines
+    assert any(line.startswith("  predictions: heuristic: 2 buyers < 500") for line in lines)
+    assert any(line.startswith("  seconds: pull ") and "push" in line for line in lines)
