@@ -112,6 +112,12 @@ class PendingWrite:
     value: Any
     attempts: int
     status: str
+    text: str = ""  # the value as the outbox stores it (``dumps``), so results need no re-encoding
+
+    @property
+    def stored_text(self) -> str:
+        """The value as stored text: the outbox's own, else encoded now."""
+        return self.text or dumps(self.value)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -382,7 +388,7 @@ class Store:
             "SELECT object, record_id, field, value, attempts, status FROM outbox "
             "WHERE status IN ('pending', 'carried') ORDER BY object, record_id, field"
         ).fetchall()
-        return [PendingWrite(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+        return [PendingWrite(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[3]) for r in rows]
 
     def record_results(
         self,
@@ -410,12 +416,12 @@ class Store:
                 ),
                 [
                     (run_id, *key, *key, text, "written", None, at)
-                    for key, text in ((w.key, dumps(w.value)) for w in written)
+                    for key, text in ((w.key, w.stored_text) for w in written)
                 ],
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO written_values VALUES (?, ?, ?, ?, ?, ?)",
-                [(*w.key, dumps(w.value), run_id, at) for w in written],
+                [(*w.key, w.stored_text, run_id, at) for w in written],
             )
             conn.executemany(
                 "DELETE FROM outbox WHERE object = ? AND record_id = ? AND field = ?",
@@ -429,7 +435,7 @@ class Store:
                 )
                 conn.executemany(
                     log_sql.format(old="NULL"),
-                    [(run_id, *w.key, dumps(w.value), status, err, at) for w, err in rows],
+                    [(run_id, *w.key, w.stored_text, status, err, at) for w, err in rows],
                 )
 
     # ------------------------------------------------------------------ runs
