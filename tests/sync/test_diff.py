@@ -92,3 +92,21 @@ def test_a_refused_value_is_neither_resent_nor_forgotten() -> None:
         assert result.stale == []
     changed = diff({("Contact", "003A"): {"F1__c": "short"}}, *state[1:])
     assert changed.changes == [("Contact", "003A", "F1__c", "short")]
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),  # NaN and infinities included: they must take the JSON encoder's path
+        st.text(),
+        st.dates(),
+        st.lists(st.integers(), max_size=3),
+    )
+)
+def test_dumps_fast_paths_match_the_json_encoder(value: Any) -> None:
+    """Stored texts are compared across versions: the fast paths must not change one byte."""
+    import json
+
+    assert dumps(value) == json.dumps(value, sort_keys=True, default=str)
