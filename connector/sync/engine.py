@@ -210,8 +210,8 @@ class SyncEngine:
                 self._plan(changes, report)
                 report.status = "succeeded"
             else:
-                self.store.enqueue(report.run_id, changes)
-                with report.timed("push"):
+                with report.timed("push"):  # queueing included: a big write-back pays there too
+                    self.store.enqueue(report.run_id, changes)
                     self._push(report)
                 carried = report.writes["carried_over"]
                 unmapped = report.writes["unmappable"]
