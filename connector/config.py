@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(4, ge=0, description="Retries of a retryable Salesforce call.")
     retry_base_seconds: float = Field(0.5, ge=0, description="First backoff (jittered, doubling).")
     sync_interval_minutes: int = Field(15, ge=1, description="Clock: incremental sync period.")
+    value_log_days: int = Field(
+        90, ge=1, description="Keep the per-field value log of runs this many days old."
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -482,6 +482,20 @@ class Store:
             for r in rows
         ]
 
+    def prune_value_log(self, older_than: datetime) -> int:
+        """Drop the value log of runs started before ``older_than``; returns the rows dropped.
+
+        The log grows by one row per written field (a daily prediction refresh of 50,000
+        Contacts adds about 400,000), so it is kept for a window, not forever. Runs
+        themselves stay: they are small and `lead2loyalty runs` shows them.
+        """
+        with self.transaction():
+            cursor = self.db.conn.execute(
+                "DELETE FROM value_log WHERE run_id IN (SELECT id FROM runs WHERE started_at < ?)",
+                [older_than.astimezone(UTC).isoformat(timespec="milliseconds")],
+            )
+        return int(cursor.rowcount)
+
     def value_log(self, run_id: int | None = None) -> list[dict[str, Any]]:
         """Logged values (of one run, or all)."""
         where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])

@@ -229,6 +229,9 @@ class SyncEngine:
             report.api_calls = _spent(calls_before, self.client.calls)
             report.duration_s = time.monotonic() - started
             self.store.finish_run(report.run_id, report.status, report.as_json())
+        if not options.dry_run:
+            keep = timedelta(days=self.settings.value_log_days)
+            self.store.prune_value_log(self._now() - keep)
         return report
 
     # ------------------------------------------------------------------ pull

@@ -397,3 +397,18 @@ def test_a_pull_stopped_between_pages_leaves_its_watermark_and_the_next_run_repu
     assert resumed.status == "succeeded"
     assert resumed.objects["Order"]["pulled"] == 2500
     assert all(v[0] == 1 for v in field_values(org, ids, FIELDS).values())
+
+
+def test_a_run_prunes_the_value_log_of_runs_older_than_the_window(
+    engine: SyncEngine, org: LocalOrg
+) -> None:
+    _seed(org, 2)
+    first = engine.run()
+    assert len(engine.store.value_log(first.run_id)) == 2 * len(FIELDS)
+    # Age the first run beyond the 90-day window, as if it ran last spring.
+    engine.store.db.execute("UPDATE runs SET started_at = '2026-01-02T00:00:00.000+00:00'")
+    _seed(org, 1)
+    second = engine.run()
+    assert engine.store.value_log(first.run_id) == []
+    assert len(engine.store.value_log(second.run_id)) == len(FIELDS)  # the new Contact only
+    assert [r["id"] for r in engine.store.runs()] == [second.run_id, first.run_id]  # runs stay
