@@ -485,9 +485,9 @@ class Store:
     def prune_value_log(self, older_than: datetime) -> int:
         """Drop the value log of runs started before ``older_than``; returns the rows dropped.
 
-        The log grows by one row per written field (a daily prediction refresh of 50,000
-        Contacts adds about 400,000), so it is kept for a window, not forever. Runs
-        themselves stay: they are small and `lead2loyalty runs` shows them.
+        The log grows by one row per written field (a day's prediction refresh writes about
+        two per buyer), so it is kept for a window, not forever. Runs themselves stay: they
+        are small and `lead2loyalty runs` shows them.
         """
         with self.transaction():
             cursor = self.db.conn.execute(
