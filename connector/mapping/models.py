@@ -272,6 +272,13 @@ class FieldMapping(BaseModel):
     transform: list[Transform] = Field(
         default_factory=list, description="Steps applied in order to the computed value."
     )
+    min_change: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="number/currency/percent: rewrite only when the value moves by at least this "
+        "much; date/datetime: by at least this many days (fewer API calls and Flow runs).",
+    )
 
     _compiled: Any = PrivateAttr(None)
     _where: str = PrivateAttr("")
@@ -336,6 +343,13 @@ class FieldMapping(BaseModel):
         for key in ("precision", "scale"):
             if getattr(self, key) is not None and not numeric:
                 out.append(((key,), f"only number, currency and percent fields take {key}"))
+        if self.min_change is not None and not (numeric or t in ("date", "datetime")):
+            out.append(
+                (
+                    ("min_change",),
+                    "only number, currency, percent, date and datetime fields take min_change",
+                )
+            )
         if numeric and self.scale is not None and self.scale > (self.precision or 18):
             out.append((("scale",), f"scale {self.scale} exceeds precision {self.precision}"))
         if self.length is not None:

@@ -29,6 +29,9 @@ def render_schema() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Write the schema to the given path (default mappings/mapping.schema.json)."""
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0].startswith("-"):  # --help, or a mistyped option: never a file name
+        print(__doc__)
+        return 0 if args[0] in ("-h", "--help") else 2
     out = Path(args[0]) if args else DEFAULT_OUTPUT
     out.write_text(render_schema(), encoding="utf-8")
     print(f"wrote {out}")

@@ -57,8 +57,17 @@ def build_engine(
     predictions = load_predictions_config(settings)
     store = Store(settings.database)
     client = client or SalesforceClient.from_settings(settings)
+    min_change = {
+        (m.object, f.field): f.min_change for m in mappings for f in m.fields if f.min_change
+    }
     return SyncEngine(
-        settings, client, store, mapper_for(mappings), progress=progress, predictions=predictions
+        settings,
+        client,
+        store,
+        mapper_for(mappings),
+        progress=progress,
+        predictions=predictions,
+        min_change=min_change,
     )
 
 

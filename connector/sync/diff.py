@@ -6,8 +6,10 @@ engine gathers the inputs from the store and applies the result.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from connector.store.db import dumps
@@ -28,10 +30,13 @@ def diff(
     written: Mapping[FieldKey, str],
     outbox: Mapping[FieldKey, tuple[str, str]],
     live: Mapping[str, Set[str]],
+    min_change: Mapping[tuple[str, str], float] | None = None,
 ) -> Diff:
     """Compare desired field values with the last successful writes.
 
     - A value equal to the last written one is not written again (no Flow fires twice).
+    - A value within ``min_change[(object, field)]`` of the last written one is not written
+      either: numbers by their difference, dates (``YYYY-MM-DD...``) by days.
     - A ``None`` for a field never written is not written (nothing to clear).
     - Records that are gone (deleted, or never pulled) are not written.
     - A value Salesforce refused (outbox status ``failed``) is not sent again until it changes.
@@ -47,6 +52,11 @@ def diff(
             text = dumps(value)
             if written.get(key) == text or (value is None and key not in written):
                 continue
+            tolerance = min_change.get((obj, field_name)) if min_change else None
+            if tolerance is not None and key in written:
+                moved = _distance(written[key], value)
+                if moved is not None and moved < tolerance:
+                    continue
             queued = outbox.get(key)
             if queued is not None and queued == (text, "failed"):
                 keep.add(key)  # refused as it is: wait for a new value, keep the record of it
@@ -55,3 +65,25 @@ def diff(
             result.changes.append((obj, record_id, field_name, value))
     result.stale = [key for key in outbox if key not in keep]
     return result
+
+
+def _distance(written_text: str, value: Any) -> float | None:
+    """How far ``value`` moved from the written one: a number's difference, a date's days;
+    None when the two cannot be compared (a clear, a type change)."""
+    try:
+        old = json.loads(written_text)
+    except ValueError:
+        return None
+    if isinstance(old, bool) or isinstance(value, bool) or old is None or value is None:
+        return None
+    if isinstance(old, int | float) and isinstance(value, int | float):
+        return abs(float(value) - float(old))
+    if isinstance(old, str) and isinstance(value, str):
+        try:
+            then, now = datetime.fromisoformat(old), datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if (then.tzinfo is None) != (now.tzinfo is None):
+            return None
+        return abs((now - then).total_seconds()) / 86_400
+    return None

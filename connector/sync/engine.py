@@ -165,8 +165,10 @@ class SyncEngine:
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str], None] | None = None,
         predictions: PredictionsConfig | None = None,
+        min_change: dict[tuple[str, str], float] | None = None,
     ) -> None:
         self.settings = settings
+        self.min_change = min_change or {}  # (object, field) -> smallest move worth a write
         self.client = client
         self.store = store
         self.mapper = mapper
@@ -315,6 +317,7 @@ class SyncEngine:
             written,
             self.store.outbox_values(),
             {obj: self.store.live_ids(obj) for obj in {o for o, _ in desired}},
+            self.min_change,
         )
         if result.stale and not dry_run:
             self.store.drop_outbox(result.stale)

@@ -258,3 +258,12 @@ def test_frame_holes_clear_fields_instead_of_failing(caplog: pytest.LogCaptureFi
         "L2L_Segment__c": None,
     }
     assert caplog.records == []
+
+
+def test_min_change_is_for_numbers_and_dates() -> None:
+    assert fm("percent", min_change=2).check() == []
+    assert fm("date", min_change=7).check() == []
+    with pytest.raises(ValidationError, match="min_change: only number, currency, percent"):
+        fm("text", min_change=1)
+    with pytest.raises(ValidationError, match="greater than 0"):
+        fm("number", min_change=0)

@@ -110,3 +110,27 @@ def test_dumps_fast_paths_match_the_json_encoder(value: Any) -> None:
     import json
 
     assert dumps(value) == json.dumps(value, sort_keys=True, default=str)
+
+
+def test_min_change_skips_small_moves_of_numbers_and_dates_only() -> None:
+    contact = ("Contact", "003A")
+    written = {
+        ("Contact", "003A", "P__c"): dumps(40),
+        ("Contact", "003A", "D__c"): dumps("2026-12-01"),
+        ("Contact", "003A", "T__c"): dumps("gold"),
+        ("Contact", "003A", "N__c"): dumps(None),
+    }
+    tolerance = {("Contact", "P__c"): 2.0, ("Contact", "D__c"): 7.0, ("Contact", "T__c"): 1.0}
+    live = {"Contact": {"003A"}}
+
+    def changed(values: dict[str, Any]) -> list[str]:
+        result = diff({contact: values}, written, {}, live, tolerance)
+        return sorted(f for _, _, f, _ in result.changes)
+
+    assert changed({"P__c": 41, "D__c": "2026-12-07"}) == []  # 1 point, 6 days: not news
+    assert changed({"P__c": 42, "D__c": "2026-12-08"}) == ["D__c", "P__c"]  # 2 points, 7 days
+    assert changed({"P__c": 39, "D__c": "2026-11-25"}) == []  # moves count both ways
+    assert changed({"P__c": None}) == ["P__c"]  # a clear is always written
+    assert changed({"N__c": 1}) == ["N__c"]  # from empty is always written
+    assert changed({"T__c": "silver"}) == ["T__c"]  # text has no distance
+    assert diff({contact: {"P__c": 41}}, written, {}, live).changes  # no tolerance: written
