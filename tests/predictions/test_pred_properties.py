@@ -79,3 +79,27 @@ def test_next_purchase_median_shortcuts_match_bisection_reference():
         half = model.probability_of_purchase_within(fast, x, t_x, T)
         whole = model.probability_of_purchase_within(52.0, x, t_x, T)
         np.testing.assert_allclose(half, whole / 2, rtol=0.01, atol=1e-4)
+
+
+def test_pareto_nbd_at_t_x_equal_to_T_is_the_limit_from_below():
+    """t_x == T (the last purchase on the observation day) takes an explicit branch of the
+    likelihood (A0 = 0); it must agree with histories that approach it, not jump."""
+    from connector.predictions.btyd import ParetoNBDFitter
+
+    model = ParetoNBDFitter.from_params(r=0.55, alpha=10.58, s=0.61, beta=11.67)  # CDNOW, weeks
+    x = np.array([1.0, 2.0, 7.0])
+    T = np.array([30.0, 30.0, 30.0])
+    at = {
+        "ll": model.log_likelihood(x, T, T),
+        "alive": model.conditional_probability_alive(x, T, T),
+        "expected": model.conditional_expected_number_of_purchases_up_to_time(10.0, x, T, T),
+    }
+    near = {
+        "ll": model.log_likelihood(x, T - 1e-7, T),
+        "alive": model.conditional_probability_alive(x, T - 1e-7, T),
+        "expected": model.conditional_expected_number_of_purchases_up_to_time(10.0, x, T - 1e-7, T),
+    }
+    for name in at:
+        assert np.all(np.isfinite(at[name])), name
+        np.testing.assert_allclose(at[name], near[name], rtol=1e-5, err_msg=name)
+    assert np.all(at["alive"] == 1.0)  # bought on the last day: certainly alive
