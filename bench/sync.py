@@ -29,6 +29,7 @@ from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.sync import SyncOptions, build_engine
 from connector.sync.fields import deploy
+from localorg.server import client_credentials_token
 
 
 def main() -> None:
@@ -59,14 +60,9 @@ def main() -> None:
 
         # Baseline: a bare simple-salesforce pull of the Orders, same server, same run.
         session = engine.client.session
-        token = session.post(
-            info["login_url"] + "/services/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": info["client_id"],
-                "client_secret": info["client_secret"],
-            },
-        ).json()
+        token = client_credentials_token(
+            session, info["login_url"], info["client_id"], info["client_secret"]
+        )
         sf = Salesforce(
             instance_url=token["instance_url"], session_id=token["access_token"], session=session
         )

@@ -76,6 +76,23 @@ def make_certificate(
     return pair
 
 
+def client_credentials_token(
+    session: requests.Session, login_url: str, client_id: str, client_secret: str
+) -> dict[str, Any]:
+    """The OAuth response body of a client-credentials sign-in at ``login_url``."""
+    response = session.post(
+        login_url + "/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
 @dataclass
 class Running:
     """A local org being served: where it is, how to connect, how to stop it."""
@@ -106,17 +123,8 @@ class Running:
 
     def token(self, session: requests.Session) -> dict[str, Any]:
         """A client-credentials token from the org (the OAuth response body)."""
-        response = session.post(
-            self.url + "/services/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": self.org.config.client_id,
-                "client_secret": self.org.config.client_secret,
-            },
-        )
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
+        config = self.org.config
+        return client_credentials_token(session, self.url, config.client_id, config.client_secret)
 
     def salesforce(self, session: requests.Session | None = None) -> Salesforce:
         """Unmodified simple-salesforce logged in to the org: the baseline for benchmarks."""

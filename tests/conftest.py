@@ -12,7 +12,7 @@ import requests
 from simple_salesforce import Salesforce
 
 from localorg.org import LocalOrg
-from localorg.server import Running, start
+from localorg.server import Running, client_credentials_token, start
 from tests.support import REPO, rfm_mappings, salesforce_env, sync_env
 
 __all__ = ["REPO", "get_token"]
@@ -48,17 +48,9 @@ def http(localorg_server: Running) -> requests.Session:
 
 def get_token(http: requests.Session, org: LocalOrg) -> dict[str, Any]:
     """A client-credentials token from the org."""
-    response = http.post(
-        org.instance_url + "/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": org.config.client_id,
-            "client_secret": org.config.client_secret,
-        },
+    return client_credentials_token(
+        http, org.instance_url, org.config.client_id, org.config.client_secret
     )
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    return body
 
 
 @pytest.fixture

@@ -111,12 +111,7 @@ class PendingWrite(NamedTuple):
     value: Any
     attempts: int
     status: str
-    text: str = ""  # the value as the outbox stores it (``dumps``), so results need no re-encoding
-
-    @property
-    def stored_text(self) -> str:
-        """The value as stored text: the outbox's own, else encoded now."""
-        return self.text or dumps(self.value)
+    text: str  # the value as the outbox stores it (``dumps``), so results need no re-encoding
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -421,7 +416,7 @@ class Store:
             conn.execute("DELETE FROM batch_written")
             conn.executemany(
                 "INSERT OR REPLACE INTO batch_written VALUES (?, ?, ?, ?)",
-                [(*w.key, w.stored_text) for w in written],
+                [(*w.key, w.text) for w in written],
             )
             conn.execute(
                 "INSERT INTO value_log (run_id, object, record_id, field, old, new, status, "
@@ -446,7 +441,7 @@ class Store:
                     [(status, err, *w.key) for w, err in rows],
                 )
                 conn.executemany(
-                    log_sql, [(run_id, *w.key, w.stored_text, status, err, at) for w, err in rows]
+                    log_sql, [(run_id, *w.key, w.text, status, err, at) for w, err in rows]
                 )
 
     # ------------------------------------------------------------------ runs

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connector.sync.resolve import ORDER_COLUMNS
+
 SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
 
 
@@ -49,22 +51,8 @@ STREAMS: dict[str, Stream] = {
                 "ConvertedDate",
             ),
         ),
-        Stream(
-            "Order",
-            (
-                "AccountId",
-                "BillToContactId",
-                "ShipToContactId",
-                "CustomerAuthorizedById",
-                "EffectiveDate",
-                "ActivatedDate",
-                "TotalAmount",
-                "Status",
-                "IsReductionOrder",
-                "OriginalOrderId",
-                "Sales_Channel__c",
-            ),
-        ),
+        # what the compute step reads (ORDER_COLUMNS), plus what the run keeps for later models
+        Stream("Order", (*ORDER_COLUMNS, "Status", "OriginalOrderId", "Sales_Channel__c")),
         Stream("OrderItem", ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice")),
     )
 }
