@@ -1,0 +1,220 @@
+"""Typed loyalty programs: the source of truth for ``models/loyalty.yaml``.
+
+A file holds one or more programs. Each program keeps a redeemable points currency and a
+qualifying (tier) currency, earns by rules, may run promotions, assess tiers, expire points in
+lots and issue vouchers. Everything an admin can tune is here, validated with ``file:line``
+errors by :func:`connector.mapping.load_yaml_model`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_ID = r"^[a-z][a-z0-9_]{0,39}$"
+
+ProgramType = Literal["points", "tiered", "cashback", "progressive_discount"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cap(_Strict):
+    """At most ``points`` earned by one rule per member and period."""
+
+    points: int = Field(gt=0, description="Most points this rule may earn per member and period.")
+    period: Literal["day", "week", "month", "year"] = Field(
+        default="month", description="Calendar period in the program's time zone."
+    )
+
+
+class EarningRule(_Strict):
+    """One way to earn. ``kind`` says which of the other keys apply.
+
+    - ``spend``: ``points_per_unit`` per currency unit of the order's amount;
+    - ``product``: ``multiplier`` on the spend rule for order lines of ``products`` (Product2 Ids);
+    - ``threshold``: ``points`` once per order whose amount reaches ``min_amount``;
+    - ``event``: ``points`` per stored event named ``event`` (a review, a referral, a survey).
+    """
+
+    id: str = Field(pattern=_ID, description="Stable id; journal entries name it.")
+    kind: Literal["spend", "product", "threshold", "event"]
+    points_per_unit: float | None = Field(default=None, gt=0, description="spend: points per unit.")
+    multiplier: float | None = Field(default=None, gt=0, description="product: spend multiplier.")
+    products: list[str] = Field(default_factory=list, description="product: Product2 Ids.")
+    min_amount: float | None = Field(default=None, gt=0, description="threshold: order amount.")
+    event: str | None = Field(default=None, description="event: the event name that earns.")
+    points: int | None = Field(default=None, gt=0, description="threshold/event: points earned.")
+    qualifying: bool = Field(default=True, description="Also counts towards tiers.")
+    cap: Cap | None = Field(default=None, description="Most points per member and period.")
+    partner: str | None = Field(default=None, description="Partner that funds this rule.")
+
+    @model_validator(mode="after")
+    def _keys_for_kind(self) -> Self:
+        needs = {
+            "spend": ("points_per_unit",),
+            "product": ("multiplier", "products"),
+            "threshold": ("min_amount", "points"),
+            "event": ("event", "points"),
+        }[self.kind]
+        missing = [k for k in needs if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"a {self.kind} rule needs {', '.join(missing)}")
+        return self
+
+
+class Promotion(_Strict):
+    """A time-limited bonus: a multiplier on earning, or fixed points per order, for those
+    eligible (tiers, partners), on orders dated from ``start`` to ``end`` inclusive."""
+
+    id: str = Field(pattern=_ID)
+    start: date
+    end: date
+    multiplier: float | None = Field(default=None, gt=0)
+    bonus_points: int | None = Field(default=None, gt=0, description="Fixed points per order.")
+    tiers: list[str] = Field(default_factory=list, description="Only members of these tiers.")
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Self:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        if (self.multiplier is None) == (self.bonus_points is None):
+            raise ValueError("give exactly one of multiplier or bonus_points")
+        return self
+
+
+class Tier(_Strict):
+    """A tier reached at ``min_points`` qualifying points."""
+
+    name: str = Field(min_length=1, max_length=40)
+    min_points: int = Field(ge=0)
+    discount_percent: float = Field(default=0.0, ge=0, le=100, description="Progressive discount.")
+
+
+class Tiers(_Strict):
+    """How qualifying points become a tier."""
+
+    basis: Literal["rolling_12_months", "calendar_year"] = "rolling_12_months"
+    levels: list[Tier] = Field(min_length=1)
+    assessment_month: int = Field(default=1, ge=1, le=12, description="Yearly assessment date.")
+    assessment_day: int = Field(default=1, ge=1, le=28)
+    grace_days: int = Field(default=0, ge=0, description="Days a downgrade waits after it.")
+    flow: str | None = Field(default=None, description="Autolaunched Flow told of tier changes.")
+
+    @field_validator("levels")
+    @classmethod
+    def _ascending(cls, levels: list[Tier]) -> list[Tier]:
+        mins = [t.min_points for t in levels]
+        if mins != sorted(mins) or len(set(mins)) != len(mins):
+            raise ValueError("levels must have strictly ascending min_points")
+        if mins[0] != 0:
+            raise ValueError("the first level must start at min_points 0")
+        if len({t.name for t in levels}) != len(levels):
+            raise ValueError("tier names must be unique")
+        return levels
+
+
+class Expiry(_Strict):
+    """When points expire: each lot ``months`` after it was earned, or every point after
+    ``months`` without activity; always at the end of the day in the program's time zone."""
+
+    mode: Literal["lot", "inactivity", "never"] = "lot"
+    months: int = Field(default=12, ge=1, le=120)
+
+
+class Voucher(_Strict):
+    """A voucher members can get for points (or that a promotion gives)."""
+
+    id: str = Field(pattern=_ID)
+    kind: Literal["fixed", "percent", "free_item"]
+    value: float = Field(gt=0, description="Amount off, percent off, or the item's value.")
+    cost_points: int | None = Field(default=None, gt=0, description="Points it costs.")
+    valid_days: int = Field(default=90, ge=1)
+    uses: int = Field(default=1, ge=1, description="How many times one code can be used.")
+
+
+class Program(_Strict):
+    """One loyalty program."""
+
+    id: str = Field(pattern=_ID, description="Stable id; fields and the journal name it.")
+    name: str = Field(min_length=1)
+    type: ProgramType = "tiered"
+    brands: list[str] = Field(default_factory=list, description="Brands sharing the currency.")
+    timezone: str = Field(default="UTC", description="IANA zone: expiry at the end of its day.")
+    rounding: Literal["floor", "half_up"] = Field(
+        default="floor", description="How fractional points round (one rule, stated)."
+    )
+    pending_days: int = Field(
+        default=0, ge=0, description="Days before earned points can be spent."
+    )
+    enrollment: Literal["buyers", "everyone"] = Field(
+        default="buyers", description="buyers: every Contact with an order; everyone: all."
+    )
+    pool_by_account: bool = Field(
+        default=False, description="B2B: a business Account's contacts pool their points."
+    )
+    earning: list[EarningRule] = Field(default_factory=list)
+    promotions: list[Promotion] = Field(default_factory=list)
+    tiers: Tiers | None = None
+    expiry: Expiry = Field(default_factory=Expiry)
+    refund_policy: Literal["negative_balance", "settle_from_future"] = Field(
+        default="negative_balance",
+        description="A refund whose points are already spent: let the balance go negative, or "
+        "carry the rest as debt that later earning settles first.",
+    )
+    cashback_percent: float = Field(default=0.0, ge=0, le=100, description="cashback programs.")
+    vouchers: list[Voucher] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Europe/Berlin") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        ids = [r.id for r in self.earning]
+        if len(set(ids)) != len(ids):
+            raise ValueError("earning rule ids must be unique")
+        if self.type == "tiered" and self.tiers is None:
+            raise ValueError("a tiered program needs tiers")
+        if self.type == "cashback" and not self.cashback_percent:
+            raise ValueError("a cashback program needs cashback_percent")
+        names = {t.name for t in self.tiers.levels} if self.tiers else set()
+        for promo in self.promotions:
+            unknown = set(promo.tiers) - names
+            if unknown:
+                raise ValueError(f"promotion {promo.id}: unknown tiers {sorted(unknown)}")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The program's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def rule(self, rule_id: str) -> EarningRule | None:
+        """The earning rule with this id, if any."""
+        return next((r for r in self.earning if r.id == rule_id), None)
+
+
+class LoyaltyConfig(_Strict):
+    """``models/loyalty.yaml``: the programs lead2loyalty keeps the books of."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="lead2loyalty loyalty programs")
+
+    programs: list[Program] = Field(default_factory=list)
+
+    @field_validator("programs")
+    @classmethod
+    def _unique(cls, programs: list[Program]) -> list[Program]:
+        ids = [p.id for p in programs]
+        if len(set(ids)) != len(ids):
+            raise ValueError("program ids must be unique")
+        return programs

@@ -1,0 +1,355 @@
+"""Earning and reversing: orders, order lines and events -> journal entries, vectorised.
+
+Pure functions: frames in, entry frames out, no I/O. The rules:
+
+1. Each (order, rule, currency) earns once: the entry's key is ``<program>:accrual:<order>:
+   <rule>:<currency>``, and entries whose key the journal already has are not made again (the
+   database's unique key enforces it a second time).
+2. ``spend`` earns ``amount x points_per_unit``; ``product`` earns the spend rate x
+   ``(multiplier - 1)`` more on matching order lines; ``threshold`` earns ``points`` once when
+   the order's amount reaches ``min_amount``; ``event`` earns ``points`` per stored event.
+   A promotion's multiplier scales spend and product points of orders dated within it; its
+   bonus is an entry of its own. Each entry is rounded on its own (``Program.rounding``).
+3. A rule's ``cap`` limits what one member earns from it per calendar period (program time
+   zone), counting what the journal already holds for that period.
+4. ``qualifying`` rules post the same points again in the qualifying (tier) currency; cashback
+   programs post ``cashback_percent`` of the amount, in cents, as cashback.
+5. A refund (a reduction Order naming its OriginalOrderId, or a negative webhook refund)
+   reverses each entry its order earned in proportion to the refunded share of the order, from
+   the entry's own points (the rule as it was when earned), with the cumulative reversal capped
+   at the original entry: ``reversed_total = round(earned x min(1, refunded / amount))``. Points
+   of a lot that has already expired are not reversed (they are gone already).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from connector.loyalty.config import Program
+from connector.loyalty.ledger import JOURNAL_COLUMNS, round_points
+
+#: Columns the earning step reads from orders (already resolved to members, in corporate
+#: currency): order_id, member, at (aware UTC), amount, original_order_id (refunds only).
+ORDER_FIELDS = ("order_id", "member", "at", "amount", "original_order_id")
+
+
+def local_period(at: pd.Series, program: Program, period: str) -> pd.Series:
+    """The calendar period (day/week/month/year) of each moment in the program's zone."""
+    local = at.dt.tz_convert(program.zone)
+    if period == "day":
+        return local.dt.strftime("%Y-%m-%d")
+    if period == "week":
+        iso = local.dt.isocalendar()
+        return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    if period == "month":
+        return local.dt.strftime("%Y-%m")
+    return local.dt.strftime("%Y")
+
+
+def expiry_moments(at: pd.Series, program: Program) -> pd.Series:
+    """When points earned at ``at`` expire: the end of the local day ``months`` later.
+
+    End of day means the first instant of the next local day, converted back to UTC, so an
+    expiry is never a day early for a member east or west of UTC.
+    """
+    if program.expiry.mode != "lot":
+        return pd.Series(pd.NaT, index=at.index, dtype="datetime64[ns, UTC]")
+    local_day = at.dt.tz_convert(program.zone).dt.tz_localize(None).dt.normalize()
+    later = local_day + pd.DateOffset(months=program.expiry.months) + pd.Timedelta(days=1)
+    # A local midnight that happens twice (a clock turned back at 00:00) takes the later one;
+    # one that does not exist (turned forward) takes the first instant after the gap.
+    later_local = later.dt.tz_localize(
+        program.zone, ambiguous=np.zeros(len(later), dtype=bool), nonexistent="shift_forward"
+    )
+    return later_local.dt.tz_convert("UTC")
+
+
+def _frame(
+    program: Program,
+    base: pd.DataFrame,
+    *,
+    rule_id: str,
+    rule_json: str,
+    points: np.ndarray,
+    currency: str,
+    source_type: str,
+    partner: str | None = None,
+) -> pd.DataFrame:
+    keys = (
+        program.id + ":accrual:" + base["source_key"].astype(str) + ":" + rule_id + ":" + currency
+    )
+    lot_like = currency == "points"
+    at = base["at"]
+    return pd.DataFrame(
+        {
+            "key": keys,
+            "program": program.id,
+            "member": base["member"].astype(str),
+            "kind": "accrual",
+            "currency": currency,
+            "points": points.astype(np.int64),
+            "at": at,
+            "lot": keys if lot_like else None,
+            "expires_at": expiry_moments(at, program)
+            if lot_like
+            else pd.Series(pd.NaT, index=base.index, dtype="datetime64[ns, UTC]"),
+            "available_at": at + timedelta(days=program.pending_days)
+            if lot_like
+            else pd.Series(pd.NaT, index=base.index, dtype="datetime64[ns, UTC]"),
+            "source_type": source_type,
+            "source_id": base["source_id"].astype(str),
+            "rule_id": rule_id,
+            "rule": rule_json,
+            "partner": partner,
+            "brand": None,
+            "reason": None,
+        },
+        index=base.index,
+    )[list(JOURNAL_COLUMNS)]
+
+
+def _promotion_multiplier(
+    orders: pd.DataFrame, program: Program, tiers: pd.Series | None
+) -> tuple[np.ndarray, list[tuple[str, str, np.ndarray]]]:
+    """Per order: the product of the running promotions' multipliers, and the bonus entries
+    (promotion id, its JSON, points per order) of fixed-bonus promotions."""
+    mult = np.ones(len(orders))
+    bonuses: list[tuple[str, str, np.ndarray]] = []
+    if not program.promotions:
+        return mult, bonuses
+    day = orders["at"].dt.tz_convert(program.zone).dt.date
+    member_tier = (
+        orders["member"].map(tiers) if tiers is not None else pd.Series(None, index=orders.index)
+    )
+    for promo in program.promotions:
+        active = ((day >= promo.start) & (day <= promo.end)).to_numpy()
+        if promo.tiers:
+            active &= member_tier.isin(promo.tiers).to_numpy()
+        if promo.multiplier is not None:
+            mult = np.where(active, mult * promo.multiplier, mult)
+        else:
+            bonus = np.where(active, promo.bonus_points or 0, 0)
+            bonuses.append((promo.id, promo.model_dump_json(), bonus))
+    return mult, bonuses
+
+
+def _apply_caps(entries: pd.DataFrame, program: Program, journal: pd.DataFrame) -> pd.DataFrame:
+    """Clip each capped rule's points per member and period (rule 3), counting the journal."""
+    for rule in program.earning:
+        if rule.cap is None:
+            continue
+        mask = (entries["rule_id"] == rule.id) & (entries["currency"] == "points")
+        if not mask.any():
+            continue
+        part = entries[mask].sort_values("at", kind="stable")
+        period = local_period(part["at"], program, rule.cap.period)
+        earlier = journal[(journal["rule_id"] == rule.id) & (journal["currency"] == "points")]
+        if len(earlier):
+            before = (
+                earlier.assign(period=local_period(earlier["at"], program, rule.cap.period))
+                .groupby(["member", "period"])["points"]
+                .sum()
+            )
+            start = pd.Series(
+                before.reindex(pd.MultiIndex.from_arrays([part["member"], period])).to_numpy(),
+                index=part.index,
+            ).fillna(0)
+        else:
+            start = pd.Series(0.0, index=part.index)
+        running = part.groupby([part["member"], period])["points"].cumsum() + start
+        allowed = np.clip(rule.cap.points - (running - part["points"]), 0, part["points"])
+        entries.loc[part.index, "points"] = allowed.astype(np.int64)
+    return entries
+
+
+def accruals(
+    program: Program,
+    orders: pd.DataFrame,
+    lines: pd.DataFrame | None,
+    events: pd.DataFrame | None,
+    journal: pd.DataFrame,
+    tiers: pd.Series | None = None,
+) -> pd.DataFrame:
+    """New accrual entries for purchase orders, their lines and events (rules 1-4).
+
+    ``orders``: :data:`ORDER_FIELDS` (purchases only; refunds go to :func:`reversals`).
+    ``lines``: order_id, product_id, amount. ``events``: event_id, member, name, at.
+    ``tiers``: member -> current tier name, for promotions limited to tiers.
+    """
+    parts: list[pd.DataFrame] = []
+    rounding = program.rounding
+    base = orders.assign(source_key=orders["order_id"], source_id=orders["order_id"])
+    amount = base["amount"].to_numpy(dtype=float)
+    mult, bonuses = _promotion_multiplier(base, program, tiers)
+    spend_rate = next((r.points_per_unit for r in program.earning if r.kind == "spend"), None)
+    for rule in program.earning:
+        if rule.kind == "spend":
+            pts = round_points(amount * (rule.points_per_unit or 0) * mult, rounding)
+            parts.append(_rule_frames(program, base, rule.id, rule, pts, "order"))
+        elif rule.kind == "threshold":
+            pts = np.where(amount >= (rule.min_amount or 0), rule.points or 0, 0)
+            parts.append(_rule_frames(program, base, rule.id, rule, pts, "order"))
+        elif rule.kind == "product" and lines is not None and len(lines) and spend_rate:
+            hit = lines[lines["product_id"].isin(rule.products)]
+            extra = hit.groupby("order_id")["amount"].sum()
+            line_amount = base["order_id"].map(extra).fillna(0.0).to_numpy()
+            rate = spend_rate * ((rule.multiplier or 1.0) - 1.0)
+            pts = round_points(line_amount * rate * mult, rounding)
+            parts.append(_rule_frames(program, base, rule.id, rule, pts, "order_item"))
+    for promo_id, promo_json, bonus in bonuses:
+        frames = [
+            _frame(
+                program,
+                base,
+                rule_id=promo_id,
+                rule_json=promo_json,
+                points=bonus,
+                currency="points",
+                source_type="promotion",
+            )
+        ]
+        parts.extend(frames)
+    if program.type == "cashback":
+        cents = round_points(amount * program.cashback_percent, rounding)
+        parts.append(
+            _frame(
+                program,
+                base,
+                rule_id="cashback",
+                rule_json=f'{{"percent": {program.cashback_percent}}}',
+                points=cents,
+                currency="cashback",
+                source_type="order",
+            )
+        )
+    if events is not None and len(events):
+        for rule in program.earning:
+            if rule.kind != "event":
+                continue
+            hit = events[events["name"] == rule.event]
+            if hit.empty:
+                continue
+            ev = hit.assign(
+                source_key="event:" + hit["event_id"].astype(str), source_id=hit["event_id"]
+            )
+            pts = np.full(len(ev), rule.points or 0)
+            parts.append(_rule_frames(program, ev, rule.id, rule, pts, "event"))
+    if not parts:
+        return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
+    out = pd.concat(parts, ignore_index=True)
+    out = out[out["points"] != 0]
+    if len(journal):
+        out = out[~out["key"].isin(set(journal["key"]))]
+    out = _apply_caps(out.reset_index(drop=True), program, journal)
+    # Qualifying copies follow the capped points, so a cap limits tiers too.
+    qualifying_rules = {r.id for r in program.earning if r.qualifying} | {
+        p.id for p in program.promotions
+    }
+    q = out[(out["currency"] == "points") & out["rule_id"].isin(qualifying_rules)].copy()
+    q["key"] = q["key"].str.replace(r":points$", ":qualifying", regex=True)
+    q["currency"] = "qualifying"
+    q["lot"] = None
+    q["expires_at"] = pd.NaT
+    q["available_at"] = pd.NaT
+    out = pd.concat([out, q], ignore_index=True)
+    return out[out["points"] != 0].reset_index(drop=True)
+
+
+def _rule_frames(
+    program: Program,
+    base: pd.DataFrame,
+    rule_id: str,
+    rule: object,
+    points: np.ndarray,
+    source_type: str,
+) -> pd.DataFrame:
+    rule_json = rule.model_dump_json() if hasattr(rule, "model_dump_json") else "{}"
+    partner = getattr(rule, "partner", None)
+    return _frame(
+        program,
+        base,
+        rule_id=rule_id,
+        rule_json=rule_json,
+        points=np.asarray(points),
+        currency="points",
+        source_type=source_type,
+        partner=partner,
+    )
+
+
+def reversals(
+    program: Program, refunds: pd.DataFrame, originals: pd.DataFrame, journal: pd.DataFrame
+) -> pd.DataFrame:
+    """New reversal entries for refunds (rule 5).
+
+    ``refunds``: refund_id, original_order_id, at, amount (the refunded amount, positive).
+    ``originals``: order_id, amount (the original order's amount).
+    Reversals already journaled (by key) are not made again; the proportion counts every
+    refund of the same order up to and including this one, in date order.
+    """
+    if refunds.empty or journal.empty:
+        return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
+    earned = journal[
+        (journal["kind"] == "accrual")
+        & journal["source_type"].isin(["order", "order_item", "promotion"])
+    ]
+    if earned.empty:
+        return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
+    refunds = refunds.sort_values(["at", "refund_id"], kind="stable")
+    total = originals.set_index("order_id")["amount"]
+    cum = refunds.groupby("original_order_id")["amount"].cumsum()
+    share = (cum / refunds["original_order_id"].map(total)).clip(upper=1.0).fillna(0.0)
+    refunds = refunds.assign(share=share)
+    pairs = refunds.merge(
+        earned[["key", "member", "source_id", "rule_id", "currency", "points", "expires_at"]],
+        left_on="original_order_id",
+        right_on="source_id",
+    )
+    if pairs.empty:
+        return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
+    target = round_points(pairs["points"].to_numpy() * pairs["share"].to_numpy(), program.rounding)
+    # What earlier refunds of the same order reversed of this entry (journal, then this batch).
+    done = journal[journal["kind"] == "reversal"].groupby("lot")["points"].sum()
+    pairs = pairs.assign(target=target)
+    pairs = pairs.sort_values(["key", "at", "refund_id"], kind="stable")
+    prev_target = pairs.groupby("key")["target"].shift(1)
+    first_in_batch = prev_target.isna()
+    before = np.where(first_in_batch, -pairs["key"].map(done).fillna(0), prev_target)
+    delta = pairs["target"].to_numpy() - before.astype(float)
+    expired = pairs["expires_at"].notna() & (pairs["expires_at"] <= pairs["at"])
+    delta = np.where(expired.to_numpy(), 0, np.maximum(delta, 0)).astype(np.int64)
+    keys = (
+        program.id
+        + ":reversal:"
+        + pairs["refund_id"].astype(str)
+        + ":"
+        + pairs["rule_id"]
+        + ":"
+        + pairs["currency"]
+    )
+    out = pd.DataFrame(
+        {
+            "key": keys,
+            "program": program.id,
+            "member": pairs["member"],
+            "kind": "reversal",
+            "currency": pairs["currency"],
+            "points": -delta,
+            "at": pairs["at"],
+            "lot": pairs["key"],
+            "expires_at": pd.NaT,
+            "available_at": pd.NaT,
+            "source_type": "order",
+            "source_id": pairs["refund_id"].astype(str),
+            "rule_id": pairs["rule_id"],
+            "rule": None,
+            "partner": None,
+            "brand": None,
+            "reason": "refund of " + pairs["original_order_id"].astype(str),
+        }
+    )[list(JOURNAL_COLUMNS)]
+    out = out[out["points"] != 0]
+    return out[~out["key"].isin(set(journal["key"]))].reset_index(drop=True)

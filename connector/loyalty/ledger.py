@@ -1,0 +1,246 @@
+"""The points journal and what follows from it: lots, balances, expiry, redemption.
+
+Pure functions over a journal frame (one row per entry, the columns of :data:`JOURNAL_COLUMNS`);
+no I/O. The rules, in the order a reader needs them:
+
+1. **The balance is the sum of the entries** of a currency, never clamped. Points are integers.
+2. **Lots.** Every positive entry that adds points (an accrual, a positive adjustment, a transfer
+   in) is a *lot* with its own expiry. A reversal names the lot it reverses (``lot``) and makes
+   that lot smaller, so a refunded order's points leave with their order, not with the oldest
+   points. Every other negative entry (redemption, expiry, negative adjustment, transfer out,
+   settlement) is *consumed first-in first-out*; a cancelled redemption un-consumes.
+3. **The consumption pointer.** Lots in earn order, each net of its reversals, laid end to end:
+   ``cum_i`` is where lot ``i`` ends. ``C`` is the total consumed. Lot ``i`` still holds
+   ``clip(cum_i - C, 0, net_i)``. Because every lot of a program expires the same time after it
+   was earned, lots expire in earn order, so expiring the lots up to ``k`` costs
+   ``max(0, cum_k - C)`` and moves ``C`` to at least ``cum_k``; nothing else needs remembering.
+4. **Expiry runs before any consumption at the same moment** (the store runs it before a
+   redemption and the clock runs it daily), so consumption never takes expired points.
+5. **Spendable** points are those of lots past their pending days: ``cum_avail - C`` (pending
+   lots are the newest, so they sit at the end).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Every journal column, in the store's order.
+JOURNAL_COLUMNS = (
+    "key",  # idempotency key: unique in the database
+    "program",
+    "member",  # "Contact:003..." or "Account:001..." (pooled B2B)
+    "kind",  # accrual | reversal | redemption | redemption_cancel | expiry | adjustment |
+    #          transfer | settlement | debt
+    "currency",  # points | qualifying | cashback | debt
+    "points",  # signed integer
+    "at",  # aware UTC datetime
+    "lot",  # accruals: own key; reversals: the lot they reverse
+    "expires_at",  # lots: when they expire (end of day, program time zone), else NaT
+    "available_at",  # lots: when they can be spent (pending days), else NaT
+    "source_type",  # order | order_item | event | promotion | admin | api | partner | rule
+    "source_id",
+    "rule_id",
+    "rule",  # the rule's parameters as they were, JSON
+    "partner",
+    "brand",
+    "reason",
+)
+
+LOT_KINDS = frozenset({"accrual", "adjustment", "transfer"})
+#: Entries consumed (or, when positive, un-consumed) first-in first-out. A ``deferral`` is the
+#: part of a refund's reversal that the balance could not cover under the
+#: ``settle_from_future`` policy: it gives the points back now and becomes debt that
+#: ``settlement`` entries take from later earning.
+FIFO_KINDS = frozenset(
+    {
+        "redemption",
+        "redemption_cancel",
+        "expiry",
+        "adjustment",
+        "transfer",
+        "settlement",
+        "deferral",
+    }
+)
+
+
+def round_points(values: np.ndarray | float, rule: str) -> np.ndarray:
+    """Fractional points to integers by the program's one rounding rule.
+
+    ``floor`` never gives a point not fully earned (a 9.99 order at 1 point per unit earns 9);
+    ``half_up`` rounds halves away from zero. A tiny tolerance keeps 0.1 * 30 (= 2.9999...)
+    from losing a point to binary floating point.
+    """
+    arr = np.asarray(values, dtype=float)
+    signs = np.sign(arr)
+    mag = np.abs(arr) + 1e-9
+    out = np.floor(mag) if rule == "floor" else np.floor(mag + 0.5)
+    result: np.ndarray = (signs * out).astype(np.int64)
+    return result
+
+
+def empty_journal() -> pd.DataFrame:
+    """A journal with no entries and the right columns and types."""
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in JOURNAL_COLUMNS})
+    frame["points"] = frame["points"].astype(np.int64)
+    for c in ("at", "expires_at", "available_at"):
+        frame[c] = pd.Series(dtype="datetime64[ns, UTC]")
+    return frame
+
+
+@dataclass(frozen=True)
+class LotState:
+    """Per member: the lots with what each still holds, and the consumption pointer."""
+
+    lots: pd.DataFrame  # member, lot, at, expires_at, available_at, net, cum, remaining
+    consumed: pd.Series  # member -> C
+
+
+def lot_state(journal: pd.DataFrame) -> LotState:
+    """The lots of a journal's points currency, net of reversals, and what each still holds."""
+    points = journal[journal["currency"] == "points"]
+    is_lot = points["kind"].isin(LOT_KINDS) & (points["points"] > 0)
+    lots = points[is_lot][["member", "key", "at", "expires_at", "available_at", "points"]]
+    lots = lots.rename(columns={"key": "lot", "points": "net"})
+    reversals = points[points["kind"] == "reversal"].groupby("lot")["points"].sum()
+    lots = lots.assign(net=lots["net"] + lots["lot"].map(reversals).fillna(0).astype(np.int64))
+    lots = lots.sort_values(["member", "at", "lot"], kind="stable").reset_index(drop=True)
+    lots["cum"] = lots.groupby("member")["net"].cumsum()
+    fifo = points["kind"].isin(FIFO_KINDS) & ~is_lot
+    consumed = -points[fifo].groupby("member")["points"].sum()
+    c = lots["member"].map(consumed).fillna(0).to_numpy(dtype=np.int64)
+    lots["remaining"] = np.clip(lots["cum"].to_numpy() - c, 0, lots["net"].clip(lower=0))
+    return LotState(lots, consumed)
+
+
+def balances(journal: pd.DataFrame) -> pd.DataFrame:
+    """member x currency -> sum of entries (missing currencies are 0)."""
+    if journal.empty:
+        return pd.DataFrame()
+    table = journal.pivot_table(
+        index="member", columns="currency", values="points", aggfunc="sum", fill_value=0
+    )
+    return table.astype(np.int64)
+
+
+def consumed_of(state: LotState, member: str) -> int:
+    """The member's consumption pointer ``C``."""
+    return int(state.consumed.get(member, 0))
+
+
+def expiry_entries(
+    journal: pd.DataFrame, now: datetime, program: str, *, mode: str, inactivity_cutoff: Any = None
+) -> list[dict[str, object]]:
+    """Expiry entries due at ``now``: for each member, what is left of the lots that expired.
+
+    ``mode`` ``lot``: the lots whose ``expires_at`` has passed (rule 3). ``inactivity``: every
+    remaining point of members whose last activity is before ``inactivity_cutoff``.
+    Each entry's key names the last lot it covers, so running twice posts nothing twice.
+    """
+    if journal.empty or mode == "never":
+        return []
+    state = lot_state(journal)
+    lots = state.lots
+    if lots.empty:
+        return []
+    now_ts = pd.Timestamp(now)
+    if mode == "lot":
+        due = lots[lots["expires_at"] <= now_ts]
+        if due.empty:
+            return []
+        last = due.groupby("member").tail(1)
+    else:
+        activity = journal[journal["kind"].isin(["accrual", "redemption"])]
+        last_seen = activity.groupby("member")["at"].max()
+        idle = last_seen[last_seen < pd.Timestamp(inactivity_cutoff)].index
+        last = lots[lots["member"].isin(idle)].groupby("member").tail(1)
+    out: list[dict[str, object]] = []
+    for row in last.itertuples(index=False):
+        amount = int(row.cum) - consumed_of(state, str(row.member))
+        if amount <= 0:
+            continue
+        out.append(
+            entry(
+                key=f"{program}:expiry:{row.lot}",
+                program=program,
+                member=str(row.member),
+                kind="expiry",
+                currency="points",
+                points=-amount,
+                at=now,
+                source_type="rule",
+                reason="points expired" if mode == "lot" else "points expired after inactivity",
+            )
+        )
+    return out
+
+
+def spendable(journal: pd.DataFrame, member: str, now: datetime) -> int:
+    """Points the member can spend at ``now``: available lots minus what is consumed."""
+    mine = journal[journal["member"] == member]
+    if mine.empty:
+        return 0
+    state = lot_state(mine)
+    lots = state.lots
+    avail = lots[lots["available_at"].isna() | (lots["available_at"] <= pd.Timestamp(now))]
+    cum = int(avail["net"].sum())
+    return max(0, cum - consumed_of(state, member))
+
+
+def expired_frontier(journal: pd.DataFrame, member: str, now: datetime) -> int:
+    """Where the member's expired lots end (``cum_k`` of the last expired lot), or 0."""
+    mine = journal[journal["member"] == member]
+    lots = lot_state(mine).lots if not mine.empty else pd.DataFrame()
+    if lots.empty:
+        return 0
+    due = lots[lots["expires_at"] <= pd.Timestamp(now)]
+    return int(due["cum"].max()) if not due.empty else 0
+
+
+def entry(**values: object) -> dict[str, object]:
+    """One journal entry as a dict with every column (missing ones None)."""
+    row: dict[str, object] = dict.fromkeys(JOURNAL_COLUMNS)
+    unknown = set(values) - set(JOURNAL_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown journal columns: {sorted(unknown)}")
+    row.update(values)
+    points = row["points"]
+    if not isinstance(points, int | np.integer) or isinstance(points, bool):
+        raise TypeError(f"points must be an integer, got {points!r}")
+    row["points"] = int(points)
+    return row
+
+
+def as_journal(rows: Iterable[dict[str, object]] | pd.DataFrame) -> pd.DataFrame:
+    """A journal frame from entry dicts or a frame of entries (typed like
+    :func:`empty_journal`)."""
+    if isinstance(rows, pd.DataFrame):
+        frame = rows.reindex(columns=list(JOURNAL_COLUMNS)).reset_index(drop=True)
+    else:
+        frame = pd.DataFrame(list(rows), columns=list(JOURNAL_COLUMNS))
+    if frame.empty:
+        return empty_journal()
+    frame["points"] = frame["points"].astype(np.int64)
+    for c in ("at", "expires_at", "available_at"):
+        frame[c] = pd.to_datetime(frame[c], utc=True, format="ISO8601")
+    return frame
+
+
+def concat(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Journals appended in order (empty ones skipped), typed like :func:`empty_journal`."""
+    parts = [f for f in frames if len(f)]
+    if not parts:
+        return empty_journal()
+    return as_journal(pd.concat(parts, ignore_index=True))
+
+
+def is_finite(value: float) -> bool:
+    """True for a real number (amounts from the org may be missing)."""
+    return not (math.isnan(value) or math.isinf(value))
