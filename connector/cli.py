@@ -350,6 +350,20 @@ def validate_cmd(offline: bool, as_json: bool) -> None:
     sys.exit(1 if problems else 0)
 
 
+@main.command("values")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object a value.")
+def values_cmd(as_json: bool) -> None:
+    """List the computed values a mapping may name: key, type, unit, model, meaning.
+
+    \b
+    Example:
+      lead2loyalty values --json
+    """
+    from connector.mapping.values import value_rows, value_table
+
+    click.echo(json.dumps(value_rows()) if as_json else value_table().rstrip("\n"))
+
+
 @main.group()
 def fields() -> None:
     """Deploy or export the custom fields that mappings/ writes.

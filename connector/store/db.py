@@ -318,9 +318,18 @@ class Store:
         self.db.execute("DELETE FROM watermarks")
 
     # ------------------------------------------------------------------ events
-    def events_frame(self, names: Sequence[str] | None = None) -> pd.DataFrame:
-        """The event log (optionally only events called ``names``, plus identifies)."""
-        columns = "name, occurred_at, email, anonymous_id, properties"
+    def events_frame(
+        self, names: Sequence[str] | None = None, properties: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        """The event log (optionally only events called ``names``, plus identifies).
+
+        Each of ``properties`` becomes a column of its own, read from the stored JSON by
+        SQLite's ``json_extract`` (an empty text is missing), so callers never parse JSON text.
+        """
+        columns = "name, occurred_at, email, anonymous_id, properties" + "".join(
+            f", NULLIF(json_extract(properties, '$.\"{_identifier(p)}\"'), '') AS \"{p}\""
+            for p in properties
+        )
         if names is None:
             return pd.read_sql_query(f"SELECT {columns} FROM events", self.db.conn)
         marks = ", ".join("?" * len(names))
@@ -514,6 +523,13 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.db.conn.close()
+
+
+def _identifier(name: str) -> str:
+    """``name`` if it is safe inside a quoted SQL identifier or JSON path, else ValueError."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"{name!r} is not a plain property name (letters, digits, _)")
+    return name
 
 
 def _scalar(value: Any) -> Any:

@@ -271,9 +271,7 @@ class SyncEngine:
         orders = self.store.records_frame("Order", list(ORDER_COLUMNS))
         frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
         if self.predictions is not None:
-            events = self.store.events_frame(
-                sorted(set(predict.CLICK_EVENTS) | set(predict.ENGAGEMENT_EVENTS))
-            )
+            events = self.store.events_frame(predict.EVENT_NAMES, predict.EVENT_PROPERTIES)
             values, record = predict.predict_contacts(
                 orders,
                 accounts,
