@@ -14,7 +14,7 @@ from datetime import date
 import pandas as pd
 
 from connector.mapping.values import KNOWN_VALUES, keys_of, model_of
-from connector.sync.resolve import order_person, truthy
+from connector.sync.resolve import order_person
 
 RFM_KEYS = keys_of(model="rfm")
 
@@ -51,7 +51,7 @@ def rfm(
             "person": order_person(orders, accounts, live),
             "amount": pd.to_numeric(orders["TotalAmount"], errors="coerce").fillna(0.0),
             "day": pd.to_datetime(orders["EffectiveDate"], errors="coerce"),
-            "refund": truthy(orders.get("IsReductionOrder", pd.Series(None, index=orders.index))),
+            "refund": orders["IsReductionOrder"].eq(True),  # bool from the store; None: no
         }
     ).dropna(subset=["person"])
     if frame.empty:

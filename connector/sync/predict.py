@@ -24,7 +24,7 @@ from connector.predictions import (
     predict_people,
 )
 from connector.sync.compute import empty_frame, model_frame
-from connector.sync.resolve import email_index, order_person, truthy
+from connector.sync.resolve import email_index, order_person
 
 PREDICTION_KEYS = keys_of(model="predictions")
 #: The events the compute step reads (clicks and opens; the catalog is connector.events.names).
@@ -52,7 +52,7 @@ def purchases(orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFra
             "customer_id": order_person(orders, accounts, live),
             "ordered_at": when.fillna(day) if when is not None else day,
             "amount": pd.to_numeric(orders["TotalAmount"], errors="coerce").fillna(0.0),
-            "refund": truthy(orders.get("IsReductionOrder", pd.Series(None, index=orders.index))),
+            "refund": orders["IsReductionOrder"].eq(True),  # bool from the store; None: no
         }
     )
     frame = frame[~frame["refund"]].dropna(subset=["customer_id", "ordered_at"])
