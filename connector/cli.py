@@ -580,7 +580,7 @@ def evaluate_predictions(
       lead2loyalty evaluate predictions --orders orders.csv --calibration-end 2025-06-30 \\
           --holdout-end 2025-12-31 --json
     """
-    from connector.sync.reports import evaluate_command
+    from connector.reports import evaluate_command
 
     out = evaluate_command(_settings(), orders_file, calibration_end, holdout_end, time_unit, plot)
     if as_json:
@@ -626,7 +626,7 @@ def report_predictions(as_json: bool) -> None:
     Example:
       lead2loyalty report predictions --json
     """
-    from connector.sync.reports import report_command
+    from connector.reports import report_command
 
     out = report_command(_settings())
     if as_json:

@@ -12,8 +12,12 @@ a boolean then had to be tested three ways. Typed from describe instead:
   dates as ISO 8601 text, which is SQLite's own date form (its date functions read it), and a
   NUMERIC ``DATE`` column would turn a digits-only value into a number.
 
-Field types as describe names them: "Field Types", SOAP API Developer Guide (the REST describe
-``fields[].type`` uses the same names), https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/field_types.htm
+Sources: the field types as describe names them ("Field Types", SOAP API Developer Guide; the
+REST describe's ``fields[].type`` uses the same lower-case names, listed as Schema.DisplayType in
+the Apex Reference: https://developer.salesforce.com/docs/platform/apex-ref/references/apex-ref/apex-enum-schema-displaytype.html);
+checkboxes are ``nillable: false`` in describe (localorg's describe says so too; see also
+https://salesforce.stackexchange.com/questions/127548, where Salesforce support confirms a
+checkbox reads as false, never null).
 """
 
 from __future__ import annotations
