@@ -221,9 +221,10 @@ class Store:
     def upsert_records(self, object_name: str, records: Sequence[dict[str, Any]]) -> None:
         """Store pulled records by Id (new columns appear as the org's fields do).
 
-        A field a record lacks is left as stored. sqlite-utils owns the schema (table and
-        column types inferred from the values); the rows go through one ``INSERT ... ON
-        CONFLICT`` per page, which is several times faster than a generic upsert per row.
+        A field a record lacks is left as stored. Columns the pull declared from describe
+        (:meth:`declare_fields`) keep their types; a column nobody declared is typed by
+        sqlite-utils from the values. The rows go through one ``INSERT ... ON CONFLICT`` per
+        page, which is several times faster than a generic upsert per row.
         """
         if not records:
             return
