@@ -99,8 +99,14 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.table("events").create_index(["name"])
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    from connector.store.loyalty import migrate_loyalty  # the loyalty module imports this one
+
+    migrate_loyalty(db)
+
+
 # Append only: a released database is upgraded by running the migrations it has not seen.
-MIGRATIONS: list[Migration] = [_v1, _v2]
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3]
 
 
 class PendingWrite(NamedTuple):
@@ -335,6 +341,18 @@ class Store:
     def live_ids(self, object_name: str) -> set[str]:
         """Ids of stored, not deleted records."""
         return set(self.records_frame(object_name, ["Id"])["Id"].astype(str))
+
+    def contact_ids_by_email(self, email: str) -> list[str]:
+        """Ids of live stored Contacts with this email (trimmed, case-insensitive)."""
+        table = self.record_table("Contact")
+        if not self.db.table(table).exists():
+            return []
+        rows = self.db.conn.execute(
+            f'SELECT "Id" FROM "{table}" WHERE lower(trim("Email")) = ? '
+            'AND COALESCE("IsDeleted", 0) = 0 ORDER BY "Id"',
+            [email.strip().lower()],
+        )
+        return [r[0] for r in rows]
 
     # ------------------------------------------------------------------ watermarks
     def watermark(self, object_name: str) -> datetime | None:

@@ -91,16 +91,35 @@ def play(history: list[tuple[str, int, int, int]], zone: str):
         now += timedelta(hours=hours)
         n += kind not in ("xorder", "xrefund")
         if kind == "xorder":
-            orders.append({"order_id": "x", "member": MEMBERS[a], "at": now, "amount": float(b),
-                           "original_order_id": None})
+            orders.append(
+                {
+                    "order_id": "x",
+                    "member": MEMBERS[a],
+                    "at": now,
+                    "amount": float(b),
+                    "original_order_id": None,
+                }
+            )
         elif kind == "xrefund":
             x = next(o for o in orders if o["order_id"] == "x")
-            orders.append({"order_id": "xr", "member": x["member"], "at": now,
-                           "amount": -float(x["amount"]), "original_order_id": "x"})
+            orders.append(
+                {
+                    "order_id": "xr",
+                    "member": x["member"],
+                    "at": now,
+                    "amount": -float(x["amount"]),
+                    "original_order_id": "x",
+                }
+            )
         elif kind == "order":
             orders.append(
-                {"order_id": f"o{n}", "member": MEMBERS[a], "at": now, "amount": float(b),
-                 "original_order_id": None}
+                {
+                    "order_id": f"o{n}",
+                    "member": MEMBERS[a],
+                    "at": now,
+                    "amount": float(b),
+                    "original_order_id": None,
+                }
             )
         elif kind == "refund" and orders:
             orig = [o for o in orders if o["original_order_id"] is None and o["order_id"] != "x"]
@@ -108,8 +127,13 @@ def play(history: list[tuple[str, int, int, int]], zone: str):
                 target = orig[a % len(orig)]
                 amount = float(target["amount"]) * b / 100  # type: ignore[arg-type]
                 orders.append(
-                    {"order_id": f"r{n}", "member": target["member"], "at": now,
-                     "amount": -amount, "original_order_id": target["order_id"]}
+                    {
+                        "order_id": f"r{n}",
+                        "member": target["member"],
+                        "at": now,
+                        "amount": -amount,
+                        "original_order_id": target["order_id"],
+                    }
                 )
         elif kind == "redeem":
             member = MEMBERS[a]
@@ -126,12 +150,14 @@ def play(history: list[tuple[str, int, int, int]], zone: str):
             continue
         elif kind == "cancel" and redemptions:
             member, key = redemptions[a % len(redemptions)]
-            journal = concat(journal, as_journal(cancel_redemption(journal, prog, member, key,
-                                                                   now)))
+            journal = concat(
+                journal, as_journal(cancel_redemption(journal, prog, member, key, now))
+            )
             continue
         # "dup" and "advance" and every order/refund: a sync books everything stored again.
-        frame = pd.DataFrame(orders, columns=["order_id", "member", "at", "amount",
-                                              "original_order_id"])
+        frame = pd.DataFrame(
+            orders, columns=["order_id", "member", "at", "amount", "original_order_id"]
+        )
         frame["at"] = pd.to_datetime(frame["at"], utc=True)
         journal = concat(journal, book(prog, frame, journal, now))
     out.journal, out.now, out.orders = journal, now, orders
@@ -156,8 +182,9 @@ def test_balance_is_the_sum_of_the_journal_and_nothing_earns_twice(history, zone
     accruals = j[j["kind"] == "accrual"]
     assert not accruals.duplicated(["source_id", "rule_id", "currency"]).any()
     # Booking everything again (a sync --full, a re-pulled order) adds nothing.
-    frame = pd.DataFrame(played.orders, columns=["order_id", "member", "at", "amount",
-                                                 "original_order_id"])
+    frame = pd.DataFrame(
+        played.orders, columns=["order_id", "member", "at", "amount", "original_order_id"]
+    )
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     assert book(played.program, frame, j, played.now).empty
 
@@ -181,13 +208,17 @@ def test_a_full_refund_before_expiry_is_as_if_the_order_never_happened(history, 
     at = len(history) // 2
     extra = [("xorder", 0, amount, 1), ("xrefund", 0, 0, 1)]
     played = play(history[:at] + extra + history[at:], zone)
-    without = play(history[:at] + [("advance", 0, 0, 1), ("advance", 0, 0, 1)] + history[at:],
-                   zone)
+    without = play([*history[:at], ("advance", 0, 0, 1), ("advance", 0, 0, 1), *history[at:]], zone)
     assume(played.accepted == without.accepted)
     a = standing(played.journal, played.program, played.now)
     b = standing(without.journal, without.program, without.now)
-    cols = ["loyalty.points_balance", "loyalty.points_expiring_30d", "loyalty.points_expiry_date",
-            "loyalty.qualifying_points", "loyalty.tier"]
+    cols = [
+        "loyalty.points_balance",
+        "loyalty.points_expiring_30d",
+        "loyalty.points_expiry_date",
+        "loyalty.qualifying_points",
+        "loyalty.tier",
+    ]
     a = a.reindex(b.index.union(a.index))[cols]
     b = b.reindex(a.index)[cols]
     # A member whose only activity was the refunded order still has zero everywhere.
@@ -212,8 +243,9 @@ def test_expired_points_leave_oldest_first(history, zone):
         lots = mine[mine["kind"].isin(["accrual", "adjustment"]) & (mine["points"] > 0)]
         lots = lots.sort_values(["at", "key"], kind="stable")
         reversed_by_lot = mine[mine["kind"] == "reversal"].groupby("lot")["points"].sum()
-        consumed = -int(mine[mine["kind"].isin(["redemption", "redemption_cancel",
-                                                "expiry"])]["points"].sum())
+        consumed = -int(
+            mine[mine["kind"].isin(["redemption", "redemption_cancel", "expiry"])]["points"].sum()
+        )
         left = []
         for row in lots.itertuples():
             net = int(row.points) + int(reversed_by_lot.get(row.key, 0))
@@ -232,15 +264,24 @@ def test_expired_points_leave_oldest_first(history, zone):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(ZONES), st.dates(min_value=datetime(2024, 1, 1).date(),
-                                        max_value=datetime(2027, 12, 31).date()),
-       st.integers(0, 23), st.integers(1, 24))
+@given(
+    st.sampled_from(ZONES),
+    st.dates(min_value=datetime(2024, 1, 1).date(), max_value=datetime(2027, 12, 31).date()),
+    st.integers(0, 23),
+    st.integers(1, 24),
+)
 def test_points_expire_at_the_end_of_the_local_day(zone, day, hour, months):
     prog = program(zone, months)
     local = datetime(day.year, day.month, day.day, hour, 30, tzinfo=ZoneInfo(zone))
-    orders = pd.DataFrame({"order_id": ["o"], "member": ["Contact:a"],
-                           "at": [pd.Timestamp(local).tz_convert("UTC")], "amount": [10.0],
-                           "original_order_id": [None]})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["o"],
+            "member": ["Contact:a"],
+            "at": [pd.Timestamp(local).tz_convert("UTC")],
+            "amount": [10.0],
+            "original_order_id": [None],
+        }
+    )
     j = book(prog, orders, as_journal([]), datetime(2031, 1, 1, tzinfo=UTC))
     lot = j[(j["kind"] == "accrual") & (j["currency"] == "points")].iloc[0]
     expires_local = lot["expires_at"].tz_convert(zone)

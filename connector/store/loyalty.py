@@ -1,0 +1,182 @@
+"""The loyalty journal, vouchers and tier moments in SQLite.
+
+The journal is append-only; its ``key`` column is the idempotency key, enforced by a unique
+index, so a re-pulled order, a ``sync --full`` or a duplicate request never books twice even
+when two processes race. Member operations (redemptions, cancellations, adjustments) run in
+:meth:`LoyaltyStore.member_transaction`: ``BEGIN IMMEDIATE`` takes SQLite's write lock before
+the member's journal is read, so two redemptions for one member are decided one after the
+other and can never both spend the same points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from connector.loyalty.ledger import JOURNAL_COLUMNS, as_journal, empty_journal
+from connector.store.db import Store
+
+_TIMES = ("at", "expires_at", "available_at")
+
+
+def migrate_loyalty(db: sqlite_utils.Database) -> None:
+    """Create the loyalty tables (a migration of :mod:`connector.store.db`)."""
+    columns: dict[str, Any] = {c: str for c in JOURNAL_COLUMNS}
+    columns["points"] = int
+    db.table("loyalty_journal").create({"seq": int, **columns}, pk="seq")
+    db.table("loyalty_journal").create_index(["key"], unique=True)
+    db.table("loyalty_journal").create_index(["program", "member"])
+    db.table("loyalty_journal").create_index(["program", "kind"])
+    db.table("loyalty_tiers").create(
+        {"program": str, "member": str, "tier": str, "since": str, "notified_run": int},
+        pk=("program", "member"),
+    )
+    db.table("loyalty_vouchers").create(
+        {
+            "code": str,
+            "program": str,
+            "member": str,
+            "voucher_id": str,
+            "kind": str,
+            "value": float,
+            "issued_at": str,
+            "expires_at": str,
+            "uses_left": int,
+            "redemption_key": str,
+        },
+        pk="code",
+    )
+    db.table("loyalty_vouchers").create_index(["program", "member"])
+
+
+def _text(moment: Any) -> str | None:
+    if moment is None or (not isinstance(moment, str) and pd.isna(moment)):
+        return None
+    if isinstance(moment, str):
+        return moment
+    stamp = pd.Timestamp(moment)
+    aware = stamp.tz_convert(UTC) if stamp.tzinfo else stamp.tz_localize(UTC)
+    return str(aware.isoformat())
+
+
+class LoyaltyStore:
+    """The loyalty tables of one :class:`~connector.store.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    # ------------------------------------------------------------------ journal
+    def append(self, entries: pd.DataFrame) -> int:
+        """Append journal entries; an entry whose key is already there is skipped.
+
+        Returns how many were new. One ``executemany`` for the batch.
+        """
+        if entries.empty:
+            return 0
+        frame = entries.reindex(columns=list(JOURNAL_COLUMNS))
+        for c in _TIMES:
+            frame[c] = [_text(v) for v in frame[c]]
+        frame["points"] = frame["points"].astype(np.int64)
+        frame = frame.astype(object).where(frame.notna(), None)
+        names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
+        marks = ", ".join("?" for _ in JOURNAL_COLUMNS)
+        conn = self.db.conn
+        before = conn.total_changes
+        conn.executemany(
+            f'INSERT INTO loyalty_journal ({names}) VALUES ({marks}) ON CONFLICT("key") DO NOTHING',
+            frame.itertuples(index=False, name=None),
+        )
+        return conn.total_changes - before
+
+    def journal(self, program: str, member: str | None = None) -> pd.DataFrame:
+        """The program's journal (or one member's), in booking order."""
+        names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
+        sql = f"SELECT {names} FROM loyalty_journal WHERE program = ?"
+        params: list[Any] = [program]
+        if member is not None:
+            sql += " AND member = ?"
+            params.append(member)
+        rows = self.db.conn.execute(sql + " ORDER BY seq", params).fetchall()
+        if not rows:
+            return empty_journal()
+        return as_journal(pd.DataFrame(rows, columns=list(JOURNAL_COLUMNS)))
+
+    def members(self, program: str) -> list[str]:
+        """Every member with at least one entry in the program."""
+        rows = self.db.conn.execute(
+            "SELECT DISTINCT member FROM loyalty_journal WHERE program = ? ORDER BY member",
+            [program],
+        )
+        return [r[0] for r in rows]
+
+    def totals(self, program: str) -> dict[str, dict[str, int]]:
+        """Points per kind and currency (``{currency: {kind: sum}}``), for reports."""
+        out: dict[str, dict[str, int]] = {}
+        for currency, kind, total in self.db.conn.execute(
+            "SELECT currency, kind, SUM(points) FROM loyalty_journal WHERE program = ? "
+            "GROUP BY currency, kind",
+            [program],
+        ):
+            out.setdefault(currency, {})[kind] = int(total)
+        return out
+
+    @contextmanager
+    def member_transaction(self) -> Iterator[None]:
+        """Read-decide-append as one transaction holding SQLite's write lock."""
+        with self.store.transaction():
+            yield
+
+    # ------------------------------------------------------------------ tiers
+    def notified_tiers(self, program: str) -> dict[str, str]:
+        """member -> the tier last recorded (and told to Salesforce) for the program."""
+        rows = self.db.conn.execute(
+            "SELECT member, tier FROM loyalty_tiers WHERE program = ?", [program]
+        )
+        return dict(rows.fetchall())
+
+    def record_tiers(self, program: str, tiers: dict[str, str], run_id: int | None) -> None:
+        """Remember each member's tier (after its change was told, or silently at first)."""
+        now = datetime.now(UTC).isoformat()
+        self.db.conn.executemany(
+            "INSERT INTO loyalty_tiers (program, member, tier, since, notified_run) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(program, member) DO UPDATE SET "
+            "tier = excluded.tier, since = excluded.since, notified_run = excluded.notified_run",
+            [(program, m, t, now, run_id) for m, t in tiers.items()],
+        )
+
+    # ------------------------------------------------------------------ vouchers
+    def add_voucher(self, row: dict[str, Any]) -> None:
+        """Store an issued voucher (its code is the primary key: unique)."""
+        self.db.table("loyalty_vouchers").insert(row)
+
+    def vouchers(self, program: str, member: str) -> list[dict[str, Any]]:
+        """The member's vouchers, newest first."""
+        return list(
+            self.db.query(
+                "SELECT * FROM loyalty_vouchers WHERE program = ? AND member = ? "
+                "ORDER BY issued_at DESC",
+                [program, member],
+            )
+        )
+
+    def voucher_for(self, redemption_key: str) -> dict[str, Any] | None:
+        """The voucher a redemption issued, if any."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM loyalty_vouchers WHERE redemption_key = ?", [redemption_key]
+            )
+        )
+        return rows[0] if rows else None
+
+    def void_voucher(self, redemption_key: str) -> None:
+        """A cancelled redemption's voucher can no longer be used."""
+        self.db.conn.execute(
+            "UPDATE loyalty_vouchers SET uses_left = 0 WHERE redemption_key = ?", [redemption_key]
+        )
