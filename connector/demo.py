@@ -40,6 +40,19 @@ DEMO_FLOWS: dict[str, Any] = {
             ],
         }
     ],
+    "autolaunched": [
+        {
+            "name": "L2L_Tier_Change",
+            "actions": [
+                {
+                    "create_task": {
+                        "Subject": "Loyalty tier {direction}: now {tier} (was {previousTier})",
+                        "WhoId": "{recordId}",
+                    }
+                }
+            ],
+        }
+    ],
 }
 
 

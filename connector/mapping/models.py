@@ -37,13 +37,13 @@ DEFER_CHECKS = "l2l_defer_checks"
 FieldType = Literal[
     "number", "currency", "percent", "text", "textarea", "date", "datetime", "checkbox", "picklist"
 ]
-PersonKind = Literal["contact", "lead"]
+PersonKind = Literal["contact", "lead", "account"]
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str]
 
 NUMERIC_TYPES: frozenset[str] = frozenset({"number", "currency", "percent"})
 TEXT_TYPES: frozenset[str] = frozenset({"text", "textarea"})
-PERSON_OBJECTS: dict[str, str] = {"contact": "Contact", "lead": "Lead"}
+PERSON_OBJECTS: dict[str, str] = {"contact": "Contact", "lead": "Lead", "account": "Account"}
 
 CUSTOM_FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*__c$")
 STANDARD_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
@@ -422,7 +422,9 @@ class MappingFile(BaseModel):
     object: str = Field(
         pattern=OBJECT_RE.pattern, description="Salesforce object written, e.g. Contact."
     )
-    person: PersonKind = Field(description="Which people: contact or lead.")
+    person: PersonKind = Field(
+        description="Which people: contact, lead, or account (pooled B2B loyalty members)."
+    )
     fields: list[FieldMapping] = Field(
         default_factory=list, description="Computed value -> field mappings."
     )

@@ -68,6 +68,25 @@ KNOWN_VALUES: dict[str, KnownValue] = {
         "Best hour of the week, 0 = Monday 00:00 UTC.", int, "hour of week"
     ),
     "predictions.best_send_time": KnownValue("Best send time as text, e.g. Tue 14:00 UTC.", str),
+    "loyalty.points_balance": KnownValue(
+        "Redeemable points: the sum of the journal.", int, "points"
+    ),
+    "loyalty.qualifying_points": KnownValue(
+        "Qualifying (tier) points in the current tier window.", int, "points"
+    ),
+    "loyalty.tier": KnownValue("Loyalty tier held now.", str),
+    "loyalty.points_to_next_tier": KnownValue(
+        "Qualifying points still needed for the next tier (0 at the top).", int, "points"
+    ),
+    "loyalty.points_expiring_30d": KnownValue(
+        "Points that expire within the next 30 days.", int, "points"
+    ),
+    "loyalty.points_expiry_date": KnownValue("Last day the oldest points can be spent.", date),
+    "loyalty.cashback_balance": KnownValue("Cashback balance.", float, "currency"),
+    "loyalty.discount_percent": KnownValue(
+        "Progressive discount of the tier held.", float, "percent"
+    ),
+    "loyalty.member_since": KnownValue("Day of the member's first loyalty entry.", date),
 }
 
 

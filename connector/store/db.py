@@ -387,9 +387,12 @@ class Store:
         Each of ``properties`` becomes a column of its own, read from the stored JSON by
         SQLite's ``json_extract`` (an empty text is missing), so callers never parse JSON text.
         """
-        columns = "name, occurred_at, email, anonymous_id, properties" + "".join(
-            f", NULLIF(json_extract(properties, '$.\"{_identifier(p)}\"'), '') AS \"{p}\""
-            for p in properties
+        columns = (
+            "source, delivery_id, name, occurred_at, email, anonymous_id, properties"
+            + "".join(
+                f", NULLIF(json_extract(properties, '$.\"{_identifier(p)}\"'), '') AS \"{p}\""
+                for p in properties
+            )
         )
         if names is None:
             return pd.read_sql_query(f"SELECT {columns} FROM events", self.db.conn)

@@ -15,6 +15,7 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
+from connector.sync.loyalty import load_loyalty_config
 from connector.sync.resolve import PERSON_KIND
 
 __all__ = [
@@ -55,6 +56,7 @@ def build_engine(
 
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
     predictions = load_predictions_config(settings)
+    loyalty = load_loyalty_config(settings)
     store = Store(settings.database)
     client = client or SalesforceClient.from_settings(settings)
     min_change = {
@@ -67,6 +69,7 @@ def build_engine(
         mapper_for(mappings),
         progress=progress,
         predictions=predictions,
+        loyalty=loyalty,
         min_change=min_change,
     )
 

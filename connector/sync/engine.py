@@ -23,11 +23,13 @@ import pandas as pd
 
 from connector.config import Settings
 from connector.errors import QuotaExhausted, RetryableError, SalesforceError
+from connector.loyalty.config import LoyaltyConfig
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict
 from connector.sync.diff import diff
+from connector.sync.loyalty import loyalty_step
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
@@ -77,6 +79,8 @@ class ClientLike(Protocol):
     def bulk_upsert(
         self, object_name: str, records: list[dict[str, Any]], external_id_field: str = "Id"
     ) -> Sequence[RowResultLike]: ...
+
+    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
 
 class Mapper(Protocol):
@@ -165,6 +169,7 @@ class SyncEngine:
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str], None] | None = None,
         predictions: PredictionsConfig | None = None,
+        loyalty: LoyaltyConfig | None = None,
         min_change: dict[tuple[str, str], float] | None = None,
     ) -> None:
         self.settings = settings
@@ -173,6 +178,7 @@ class SyncEngine:
         self.store = store
         self.mapper = mapper
         self.predictions = predictions
+        self.loyalty = loyalty
         self._now = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._progress = progress or (lambda message: None)
@@ -204,7 +210,9 @@ class SyncEngine:
             with report.timed("compute"):
                 problems: list[MapProblem] = []
                 written = self.store.written_values()
-                computed = with_written_people(self._compute(report), written)
+                computed = with_written_people(
+                    self._compute(report, dry_run=options.dry_run), written
+                )
                 desired = self.mapper(computed, problems)
                 self._report_problems(problems, report)
                 changes = self._diff(desired, written, report, dry_run=options.dry_run)
@@ -263,7 +271,7 @@ class SyncEngine:
         return {"pulled": pulled, "deleted": deleted}
 
     # ------------------------------------------------------------------ compute
-    def _compute(self, report: RunReport) -> pd.DataFrame:
+    def _compute(self, report: RunReport, *, dry_run: bool = False) -> pd.DataFrame:
         contacts = self.store.records_frame("Contact", ["Id", "Email", "AccountId"])
         leads = self.store.records_frame(
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
@@ -284,6 +292,21 @@ class SyncEngine:
                 self.predictions.attribution_days,
             )
             report.models["predictions"] = record
+            frames.append(values)
+        if self.loyalty is not None and self.loyalty.programs:
+            values, booked = loyalty_step(
+                self.store,
+                self.loyalty,
+                orders=orders,
+                accounts=accounts,
+                contacts=contacts,
+                leads=leads,
+                now=self._now(),
+                client=self.client,
+                run_id=report.run_id,
+                dry_run=dry_run,
+            )
+            report.models["loyalty"] = booked
             frames.append(values)
         return pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 #: The Salesforce objects a person can be, and the person kind mappings/ names them by.
-PERSON_KIND = {"Contact": "contact", "Lead": "lead"}
+PERSON_KIND = {"Contact": "contact", "Lead": "lead", "Account": "account"}
 
 #: The Order columns the compute step reads: who the order belongs to, when, and how much.
 ORDER_COLUMNS = (
@@ -26,6 +26,7 @@ ORDER_COLUMNS = (
     "ActivatedDate",
     "TotalAmount",
     "IsReductionOrder",
+    "OriginalOrderId",
 )
 
 

@@ -112,14 +112,16 @@ def test_describe_catches_each_problem(
 def test_describe_reports_object_not_described_and_file_lines() -> None:
     loaded = load_mappings(REPO / "mappings")
     found = check_against_describe(loaded, {"Contact": {"fields": []}})
-    assert found[0].endswith(
+    by_file = {line.split(":", 1)[0].rsplit("/", 1)[-1]: line for line in reversed(found)}
+    assert by_file["contact.yaml"].endswith(
         "contact.yaml:27: Contact.L2L_Order_Count__c: field missing in the org; "
         "run `lead2loyalty fields deploy` to create it"
     )
-    assert found[-1].endswith(
-        "lead.yaml: Lead: not described; check the object name and that "
-        "the integration user can read it"
-    )
+    for name, obj in (("lead.yaml", "Lead"), ("account.yaml", "Account")):
+        assert by_file[name].endswith(
+            f"{name}: {obj}: not described; check the object name and that "
+            "the integration user can read it"
+        )
 
 
 def test_field_definitions_for_each_type() -> None:
@@ -185,7 +187,11 @@ def test_committed_schema_matches_the_models(tmp_path: Path) -> None:
 
 def test_default_mappings_load_clean() -> None:
     loaded = load_mappings(REPO / "mappings", set(KNOWN_VALUES))
-    assert [(m.object, m.person) for m in loaded] == [("Contact", "contact"), ("Lead", "lead")]
+    assert [(m.object, m.person) for m in loaded] == [
+        ("Account", "account"),
+        ("Contact", "contact"),
+        ("Lead", "lead"),
+    ]
     # Deliberately unmapped by default: values that change every day for everyone (a formula
     # field does better), and duplicates of a mapped value in another shape.
     unmapped = {
@@ -193,13 +199,18 @@ def test_default_mappings_load_clean() -> None:
         "predictions.avg_order_value",
         "predictions.segment",
         "predictions.best_send_hour",
+        "loyalty.discount_percent",  # only progressive-discount programs need it
     }
-    contact, lead = loaded
+    account, contact, lead = loaded
     assert {f.value for f in contact.fields} == set(KNOWN_VALUES) - unmapped
+    # Pooled B2B members (pool_by_account) get the loyalty standing on their Account.
+    assert {f.value for f in account.fields} == {
+        k for k in KNOWN_VALUES if k.startswith("loyalty.")
+    } - unmapped
     # Leads have no orders of their own yet: only the plain RFM values apply.
     assert {f.value for f in lead.fields} == {
         k for k in KNOWN_VALUES if k.startswith("rfm.")
     } - unmapped
     for mf in loaded:
         assert all(f.field.startswith("L2L_") for f in mf.fields)
-    assert len(field_definitions(loaded)) == len(contact.fields) + len(lead.fields) == 19
+    assert len(field_definitions(loaded)) == sum(len(m.fields) for m in loaded) == 19 + 16

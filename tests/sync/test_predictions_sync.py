@@ -49,8 +49,10 @@ def test_seeded_store_gets_every_prediction_field(
     )
     assert len(rows) > 200
     filled = {f: sum(r[i + 1] is not None for r in rows) / len(rows) for i, f in enumerate(fields)}
-    always = [f for f in fields if f not in ("L2L_Best_Channel__c", "L2L_Best_Send_Time__c")]
-    assert all(filled[f] == 1.0 for f in always), filled
+    # A buyer whose points have all expired has no expiry date to show (the loyalty tests).
+    sometimes = ("L2L_Best_Channel__c", "L2L_Best_Send_Time__c", "L2L_Points_Expiry_Date__c")
+    always = [f for f in fields if f not in sometimes]
+    assert all(filled[f] == 1.0 for f in always), {f: filled[f] for f in always if filled[f] < 1}
     # Channel and send time need the person's clicks; most repeat buyers have some.
     assert filled["L2L_Best_Channel__c"] > 0.8
     assert filled["L2L_Best_Send_Time__c"] > 0.8

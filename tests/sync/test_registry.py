@@ -27,6 +27,7 @@ from connector.salesforce import SalesforceClient
 from connector.store import Store
 from connector.sync import SyncEngine, SyncOptions
 from connector.sync.compute import model_frame
+from connector.sync.loyalty import load_loyalty_config
 from localorg.ids import IdFactory
 from localorg.org import LocalOrg
 from localorg.seed import SeedSize, generate
@@ -77,6 +78,7 @@ def test_every_registered_value_is_produced_and_nothing_else(
         store,
         capture,
         predictions=PredictionsConfig(),
+        loyalty=load_loyalty_config(settings),  # the repository's models/loyalty.yaml
     )
     report = engine.run(SyncOptions(dry_run=True))
     assert report.status == "succeeded", report.errors

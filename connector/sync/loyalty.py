@@ -1,0 +1,267 @@
+"""The loyalty step of a sync: book stored orders and events into each program's journal, post
+the expiry due, compute every member's standing, and tell Salesforce of tier changes.
+
+Glue only: the rules are :mod:`connector.loyalty` (pure), the journal is
+:mod:`connector.store.loyalty`. A dry run books nothing: it computes the standing the journal
+would have, in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pandas as pd
+
+from connector.config import Settings
+from connector.errors import SalesforceError
+from connector.loyalty.book import book
+from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.ledger import concat
+from connector.loyalty.standing import standing
+from connector.mapping import load_yaml_model
+from connector.store.db import Store
+from connector.store.loyalty import LoyaltyStore
+from connector.sync.compute import empty_frame, model_frame
+from connector.sync.predict import event_people
+from connector.sync.resolve import order_person
+
+log = logging.getLogger(__name__)
+
+#: Flows are told of tier changes in requests of at most this many members.
+FLOW_BATCH = 200
+
+
+class FlowClient(Protocol):
+    """What the moments need of the Salesforce client."""
+
+    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+
+def load_loyalty_config(settings: Settings) -> LoyaltyConfig:
+    """``models/loyalty.yaml`` validated (``file:line`` errors), or no programs without it."""
+    path = settings.models_dir / "loyalty.yaml"
+    if not path.exists():
+        return LoyaltyConfig()
+    return load_yaml_model(path, LoyaltyConfig)
+
+
+def member_orders(
+    orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame, program: Program
+) -> pd.DataFrame:
+    """Stored Orders as the journal books them: order_id, member, at, amount,
+    original_order_id (refunds, i.e. reduction orders, name the order they reduce).
+
+    A member is ``Contact:<id>``; with ``pool_by_account`` an order of a business Account (one
+    that is not a person account) belongs to ``Account:<id>`` instead, so its contacts pool
+    their points. An order's moment is the start of its EffectiveDate in the program's zone.
+    """
+    if not len(orders):
+        return pd.DataFrame(columns=["order_id", "member", "at", "amount", "original_order_id"])
+    live = set(contacts["Id"].astype(str)) if len(contacts) else set()
+    person = order_person(orders, accounts, live)
+    member = "Contact:" + person.astype("string")
+    if program.pool_by_account and len(accounts):
+        personal = set(accounts.dropna(subset=["PersonContactId"])["Id"].astype(str))
+        account = orders["AccountId"].astype("string")
+        business = account.notna() & ~account.isin(personal)
+        member = member.where(~business, "Account:" + account)
+    day = pd.to_datetime(orders["EffectiveDate"], errors="coerce")
+    at = day.dt.tz_localize(program.zone, ambiguous="NaT", nonexistent="shift_forward")
+    refund = orders["IsReductionOrder"].eq(True)
+    original = orders.get("OriginalOrderId")
+    frame = pd.DataFrame(
+        {
+            "order_id": orders["Id"].astype(str),
+            "member": member,
+            "at": at.dt.tz_convert(UTC),
+            "amount": pd.to_numeric(orders["TotalAmount"], errors="coerce"),
+            "original_order_id": original.where(refund, None) if original is not None else None,
+        }
+    )
+    return frame.dropna(subset=["member", "at", "amount"]).reset_index(drop=True)
+
+
+def member_events(
+    events: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFrame
+) -> pd.DataFrame:
+    """Stored events resolved to Contact members: event_id, member, name, at."""
+    if not len(events):
+        return pd.DataFrame(columns=["event_id", "member", "name", "at"])
+    people = event_people(events, contacts, leads).dropna(subset=["person_id"])
+    return pd.DataFrame(
+        {
+            "event_id": people["source"].astype(str) + ":" + people["delivery_id"].astype(str),
+            "member": "Contact:" + people["person_id"].astype(str),
+            "name": people["name"],
+            "at": pd.to_datetime(people["occurred_at"], utc=True, format="ISO8601"),
+        }
+    )
+
+
+def order_lines(items: pd.DataFrame) -> pd.DataFrame:
+    """Stored OrderItems as earning rules read them: order_id, product_id, amount."""
+    if not len(items):
+        return pd.DataFrame(columns=["order_id", "product_id", "amount"])
+    return pd.DataFrame(
+        {
+            "order_id": items["OrderId"].astype(str),
+            "product_id": items["Product2Id"].astype(str),
+            "amount": pd.to_numeric(items["TotalPrice"], errors="coerce").fillna(0.0),
+        }
+    )
+
+
+def loyalty_step(
+    store: Store,
+    config: LoyaltyConfig,
+    *,
+    orders: pd.DataFrame,
+    accounts: pd.DataFrame,
+    contacts: pd.DataFrame,
+    leads: pd.DataFrame,
+    now: datetime,
+    client: FlowClient | None,
+    run_id: int | None,
+    dry_run: bool,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Book every program, then the standing of the first program's members as ``loyalty.*``
+    values indexed by (object, record_id), and a record of what was done for the run report.
+    """
+    if not config.programs:
+        return empty_frame("loyalty"), {"programs": 0}
+    books = LoyaltyStore(store)
+    record: dict[str, Any] = {"programs": len(config.programs)}
+    values = empty_frame("loyalty")
+    for i, program in enumerate(config.programs):
+        journal = books.journal(program.id)
+        new = book(
+            program,
+            member_orders(orders, accounts, contacts, program),
+            journal,
+            now,
+            lines=_lines_for(store, program),
+            events=_events_for(store, program, contacts, leads),
+            tiers=_current_tiers(books, program),
+        )
+        if dry_run:
+            booked = len(new)
+            journal = concat(journal, new)
+        else:
+            booked = books.append(new)
+            journal = books.journal(program.id) if booked else journal
+        members = standing(journal, program, now)
+        moments = _tier_moments(books, program, members, client, run_id, dry_run)
+        record[program.id] = {"booked": booked, "members": len(members), **moments}
+        if i == 0:
+            values = _as_values(members, contacts, program)
+    return values, record
+
+
+def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) -> pd.DataFrame:
+    if program.enrollment == "everyone" and len(contacts):
+        everyone = pd.Index("Contact:" + contacts["Id"].astype(str), name="member")
+        members = members.reindex(members.index.union(everyone))
+        zero = ["loyalty.points_balance", "loyalty.points_expiring_30d"]
+        members[zero] = members[zero].fillna(0)
+        if program.tiers is not None:
+            first = program.tiers.levels[0]
+            members["loyalty.tier"] = members["loyalty.tier"].fillna(first.name)
+            members["loyalty.qualifying_points"] = members["loyalty.qualifying_points"].fillna(0)
+    keys = members.index.to_series().str.split(":", n=1, expand=True)
+    members.index = pd.MultiIndex.from_arrays(
+        [keys[0].to_numpy(), keys[1].to_numpy()], names=["object", "record_id"]
+    )
+    return model_frame("loyalty", members)
+
+
+def _lines_for(store: Store, program: Program) -> pd.DataFrame | None:
+    if not any(r.kind == "product" for r in program.earning):
+        return None
+    return order_lines(store.records_frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"]))
+
+
+def _events_for(
+    store: Store, program: Program, contacts: pd.DataFrame, leads: pd.DataFrame
+) -> pd.DataFrame | None:
+    names = sorted({r.event for r in program.earning if r.kind == "event" and r.event})
+    if not names:
+        return None
+    events = store.events_frame(names)
+    return member_events(events[events["name"].isin(names)], contacts, leads)
+
+
+def _current_tiers(books: LoyaltyStore, program: Program) -> pd.Series | None:
+    if not program.promotions or program.tiers is None:
+        return None
+    return pd.Series(books.notified_tiers(program.id), dtype=object)
+
+
+def _tier_moments(
+    books: LoyaltyStore,
+    program: Program,
+    members: pd.DataFrame,
+    client: FlowClient | None,
+    run_id: int | None,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """Tell the configured Flow of every tier change once; a member seen for the first time
+    is recorded silently (a first sync announces nothing)."""
+    if program.tiers is None or members.empty:
+        return {}
+    current = members["loyalty.tier"].dropna().astype(str).to_dict()
+    known = books.notified_tiers(program.id)
+    first = {m: t for m, t in current.items() if m not in known}
+    changed = {m: t for m, t in current.items() if m in known and known[m] != t}
+    out: dict[str, Any] = {"tier_changes": len(changed)}
+    if dry_run:
+        return out
+    if first:
+        books.record_tiers(program.id, first, run_id)
+    flow = program.tiers.flow
+    if not changed:
+        return out
+    if flow is None or client is None:
+        books.record_tiers(program.id, changed, run_id)
+        return out
+    told: dict[str, str] = {}
+    items = sorted(changed.items())
+    try:
+        for start in range(0, len(items), FLOW_BATCH):
+            chunk = items[start : start + FLOW_BATCH]
+            inputs = [_flow_input(m, known[m], t, program) for m, t in chunk]
+            results = client.invoke_flow(flow, inputs)
+            for (member, tier), result in zip(chunk, results, strict=False):
+                if result.get("isSuccess", True):
+                    told[member] = tier
+    except SalesforceError as exc:
+        # Not recorded: the next run tells them again (a change is never dropped).
+        log.warning("tier-change flow %s failed: %s", flow, exc)
+        out["flow_error"] = str(exc)
+    books.record_tiers(program.id, told, run_id)
+    out["flows_invoked"] = len(told)
+    return out
+
+
+def _flow_input(member: str, old: str, new: str, program: Program) -> dict[str, Any]:
+    obj, record_id = member.split(":", 1)
+    assert program.tiers is not None
+    order = [t.name for t in program.tiers.levels]
+    direction = "change"  # a tier renamed in models/loyalty.yaml since it was recorded
+    if old in order and new in order:
+        direction = "upgrade" if order.index(new) > order.index(old) else "downgrade"
+    return {
+        "recordId": record_id,
+        "objectName": obj,
+        "program": program.id,
+        "previousTier": old,
+        "tier": new,
+        "direction": direction,
+    }
+
+
+def known_programs(config: LoyaltyConfig) -> Sequence[str]:
+    """The configured program ids, in file order."""
+    return [p.id for p in config.programs]
