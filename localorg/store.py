@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from localorg.flows import FlowEngine, dumps_detail
-from localorg.ids import IdFactory, is_valid, object_for_id, to18
+from localorg.ids import KEY_PREFIXES, IdFactory, is_valid, object_for_id, to18
 from localorg.schema import FieldInfo, ObjectInfo, standard_objects
 
 SF_DATETIME = "%Y-%m-%dT%H:%M:%S"
@@ -34,6 +34,8 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Fields whose value the org derives, never the caller.
 _NAME_OBJECTS = ("Contact", "Lead", "User")
+# The pod of the ids this org mints (two characters after the key prefix).
+ID_POD = "5g"
 
 RowChecker = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A compiled :meth:`OrgStore.clean`: write body in, values in storage form out."""
@@ -126,7 +128,7 @@ class OrgStore:
         self._create_tables()
         self._watch_permissions()
         self._load_custom_fields()
-        self.ids = ids or IdFactory(pod="5g", start=self._next_counter())
+        self.ids = ids or IdFactory(pod=ID_POD, start=self._next_counter())
         self.integration_user_id = self._ensure_user()
         self.flows = FlowEngine()
         self._soql_cache: tuple[Any, dict[str, Any]] | None = None
@@ -241,8 +243,27 @@ class OrgStore:
             )
 
     def _next_counter(self) -> int:
+        """Where the id counter of a reopened org stands: past every id it holds.
+
+        ``save_counter`` runs after a seed only; ids minted later (REST, collections, Bulk API,
+        flow logs) live only in their rows. So the highest id of this factory's pod in each
+        table, found through the primary key index (base-62 digits sort as ASCII text), is
+        where the counter really is; without it a restarted org re-mints ids already taken.
+        """
         row = self._conn.execute("SELECT value FROM _meta WHERE key='id_counter'").fetchone()
-        return int(row[0]) if row else 1
+        counter = int(row[0]) if row else 1
+        for info in self.objects.values():
+            prefix = KEY_PREFIXES.get(info.name)
+            if prefix is None:
+                continue
+            low = prefix + ID_POD
+            top = self._conn.execute(
+                f'SELECT max("Id") FROM "{info.name}" WHERE "Id" >= ? AND "Id" < ?',
+                (low, low + "~"),
+            ).fetchone()[0]
+            if top:
+                counter = max(counter, _counter_of(str(top)) + 1)
+        return counter
 
     def save_counter(self) -> None:
         """Persist the id counter so a restarted org never reuses an id."""
