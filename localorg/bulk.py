@@ -49,7 +49,7 @@ from localorg.http import api_version, current_org, sf_error
 from localorg.ids import is_valid, object_for_id, to18
 from localorg.org import LocalOrg
 from localorg.schema import FieldInfo, ObjectInfo
-from localorg.store import OrgStore, RecordError, RecordFault, now_text
+from localorg.store import OrgStore, RecordError, RecordFault, now_text, refuse_converted
 
 log = logging.getLogger(__name__)
 
@@ -872,6 +872,11 @@ class _IngestRun:
                         record_id,
                         [RecordError("ENTITY_IS_DELETED", "entity is deleted", [])],
                     )
+                    continue
+                try:
+                    refuse_converted(self.info.name, before)
+                except RecordFault as exc:
+                    self._fail(index, record_id, exc.errors)
                     continue
                 values = self._clean(index, record_id, self._body(cells, key), creating=False)
                 if values is not None:

@@ -10,7 +10,7 @@ from localorg import soql
 from localorg.http import api_version, current_org, fault_response, sf_error
 from localorg.org import API_VERSIONS
 from localorg.schema import ObjectInfo
-from localorg.store import OrgStore, RecordError, RecordFault, fault
+from localorg.store import OrgStore, RecordError, RecordFault, fault, refuse_converted
 
 bp = Blueprint("rest", __name__)
 DATA = "/services/data/v<version>"
@@ -458,7 +458,8 @@ def _precheck(
         if op == "update":
             if not record_id or not _is_id(record_id):
                 raise fault("MALFORMED_ID", f"malformed id {record_id}", ["Id"])
-            if store.get(info.name, _id18(record_id)) is None:
+            current = store.get(info.name, _id18(record_id))
+            if current is None:
                 raise fault(
                     "ENTITY_IS_DELETED"
                     if store.get(info.name, _id18(record_id), include_deleted=True)
@@ -466,6 +467,7 @@ def _precheck(
                     "entity is deleted or does not exist",
                     ["Id"],
                 )
+            refuse_converted(info.name, current)
             store.clean(info, body, creating=False)
         elif op == "create":
             store.clean(info, body, creating=True)

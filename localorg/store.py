@@ -474,6 +474,7 @@ class OrgStore:
         before = self.get(info.name, record_id)
         if before is None:
             raise self._missing(info, record_id)
+        refuse_converted(info.name, before)
         values = self.clean(info, body, creating=False)
         merged = {k: v for k, v in before.items() if k != "attributes"}
         merged.update(values)
@@ -846,6 +847,17 @@ class OrgStore:
                 'FROM "OrderItem" WHERE "OrderId" = ? AND "IsDeleted" = 0) WHERE "Id" = ?',
                 (values["OrderId"], values["OrderId"]),
             )
+
+
+def refuse_converted(object_name: str, record: Mapping[str, Any]) -> None:
+    """Refuse any update of a converted Lead, as Salesforce does (REST, collections, Bulk API).
+
+    Salesforce answers ``CANNOT_UPDATE_CONVERTED_LEAD`` / "cannot reference converted lead"
+    (simple-salesforce issue #341; gravityplus/Gravity-Forms-Salesforce #342): a converted
+    Lead is read-only, its person lives on as the ConvertedContactId Contact.
+    """
+    if object_name == "Lead" and record.get("IsConverted") in (True, 1, "1", "true"):
+        raise fault("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
 
 
 def body_value_blank(body: Mapping[str, Any], name: str) -> bool:
