@@ -946,7 +946,7 @@ class _IngestRun:
             "OrderNumber",
             *self.names,
         }
-        insert_cols = [c for c in info.fields if c in possible]
+        insert_cols = [c for c, f in info.fields.items() if c in possible and not f.generated]
         # Every row starts from the same template, so one itemgetter turns it into a tuple.
         template = dict.fromkeys(insert_cols)
         template.update(defaults)
