@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     value_log_days: int = Field(
         90, ge=1, description="Keep the per-field value log of runs this many days old."
     )
+    reconcile_interval_hours: int = Field(
+        24,
+        ge=0,
+        description="Forget records the org no longer has (purged, hard-deleted) this often; "
+        "every sync --full does it too; 0: on every run.",
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -26,7 +26,7 @@ from connector.errors import QuotaExhausted, RetryableError, SalesforceError
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
-from connector.sync import compute, predict
+from connector.sync import compute, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
@@ -78,6 +78,8 @@ class ClientLike(Protocol):
         self, object_name: str, records: list[dict[str, Any]], external_id_field: str = "Id"
     ) -> Sequence[RowResultLike]: ...
 
+    def live_ids(self, object_name: str, *, bulk: bool = False) -> set[str]: ...
+
 
 class Mapper(Protocol):
     """The map step: computed values -> field values per (object, record id); a value that
@@ -125,6 +127,8 @@ class RunReport:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Seconds per phase (pull, compute, push), so a slow run says where its time went.
     phases: dict[str, float] = field(default_factory=dict)
+    # Per object: records held, forgotten (the org no longer has them), calls spent.
+    reconciled: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -148,6 +152,7 @@ class RunReport:
             "errors": self.errors[:20],
             "models": self.models,
             "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
+            "reconciled": self.reconciled,
         }
 
 
@@ -199,6 +204,8 @@ class SyncEngine:
             with report.timed("pull"):
                 for name in options.objects or DEFAULT_OBJECTS:
                     report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
+            if not options.dry_run:
+                self._reconcile(options, report)
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
             with report.timed("compute"):
@@ -260,6 +267,24 @@ class SyncEngine:
         # Only now is the window stored; a crash above re-reads it next run.
         self.store.set_watermark(name, until)
         return {"pulled": pulled, "deleted": deleted}
+
+    def _reconcile(self, options: SyncOptions, report: RunReport) -> None:
+        """Forget records the org no longer has, when due (``connector.sync.reconcile``)."""
+        now = self._now()
+        last = self.store.watermark(reconcile.RECONCILED_KEY)
+        hours = self.settings.reconcile_interval_hours
+        if not reconcile.due(last, now, hours, full=options.full):
+            if last is None:
+                self.store.set_watermark(reconcile.RECONCILED_KEY, now)  # the interval starts
+            return
+        with report.timed("reconcile"):
+            report.reconciled = reconcile.reconcile(
+                self.client,
+                self.store,
+                list(options.objects or DEFAULT_OBJECTS),
+                self.settings.pull_bulk_threshold,
+            )
+        self.store.set_watermark(reconcile.RECONCILED_KEY, now)
 
     # ------------------------------------------------------------------ compute
     def _compute(self, report: RunReport) -> pd.DataFrame:
