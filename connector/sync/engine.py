@@ -21,13 +21,14 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from connector.config import Settings
+from connector.config import Settings, split_list
 from connector.errors import QuotaExhausted, RetryableError, SalesforceError
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict, reconcile
 from connector.sync.diff import diff
+from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
@@ -59,6 +60,10 @@ class ClientLike(Protocol):
     def begin_run(self) -> None: ...
 
     def describe(self, object_name: str) -> dict[str, Any]: ...
+
+    def describe_global(self) -> dict[str, Any]: ...
+
+    def query(self, soql: str) -> list[dict[str, Any]]: ...
 
     def query_window(
         self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
@@ -181,6 +186,8 @@ class SyncEngine:
         self._now = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._progress = progress or (lambda message: None)
+        # The org's currency rates, read once per run (connector.sync.orders.to_corporate).
+        self._rates: tuple[pd.DataFrame, pd.DataFrame | None] = (pd.DataFrame(), None)
 
     # ------------------------------------------------------------------ the run
     def run(self, options: SyncOptions | None = None) -> RunReport:
@@ -206,6 +213,7 @@ class SyncEngine:
                     report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
             if not options.dry_run:
                 self._reconcile(options, report)
+            self._rates = self._currency_rates()
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
             with report.timed("compute"):
@@ -268,6 +276,31 @@ class SyncEngine:
         self.store.set_watermark(name, until)
         return {"pulled": pulled, "deleted": deleted}
 
+    def _currency_rates(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The org's conversion rates when its orders carry a currency (multi-currency orgs):
+        CurrencyType, and DatedConversionRate under advanced currency management. One query
+        each (and one global describe); nothing for a single-currency org."""
+        empty = pd.DataFrame(columns=["IsoCode", "ConversionRate"])
+        if not self.store.count_records("Order"):
+            return empty, None
+        order_fields = {f["name"] for f in self.client.describe("Order")["fields"]}
+        if "CurrencyIsoCode" not in order_fields:
+            return empty, None
+        types = pd.DataFrame(
+            self.client.query("SELECT IsoCode, ConversionRate FROM CurrencyType"),
+            columns=["IsoCode", "ConversionRate"],
+        )
+        names = {o["name"] for o in self.client.describe_global()["sobjects"]}
+        if "DatedConversionRate" not in names:
+            return types, None
+        dated = pd.DataFrame(
+            self.client.query(
+                "SELECT IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate"
+            ),
+            columns=["IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
+        )
+        return types, dated
+
     def _reconcile(self, options: SyncOptions, report: RunReport) -> None:
         """Forget records the org no longer has, when due (``connector.sync.reconcile``)."""
         now = self._now()
@@ -293,7 +326,13 @@ class SyncEngine:
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
         accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
-        orders = self.store.records_frame("Order", list(ORDER_COLUMNS))
+        orders = self.store.records_frame("Order", [*ORDER_COLUMNS, *FILTER_COLUMNS])
+        orders = counted_orders(
+            orders,
+            split_list(self.settings.order_statuses),
+            split_list(self.settings.order_status_categories),
+        )
+        orders = to_corporate(orders, *self._rates)
         frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
         if self.predictions is not None:
             events = self.store.events_frame(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ DATA = "/services/data/v59.0"
 
 
 @pytest.fixture
-def serve(localorg_server: Running, org: LocalOrg) -> Callable[..., LocalOrg]:
+def serve(localorg_server: Running, org: LocalOrg) -> Iterator[Callable[..., LocalOrg]]:
     """Serve a fresh org with other settings (``OrgConfig`` fields, e.g. ``features=``)."""
 
     def make(**changes: Any) -> LocalOrg:
@@ -40,7 +40,10 @@ def serve(localorg_server: Running, org: LocalOrg) -> Callable[..., LocalOrg]:
         localorg_server.org = fresh
         return fresh
 
-    return make
+    yield make
+    # The next test's org copies the served org's config: hand back the plain one.
+    localorg_server.server.app.config["LOCALORG"] = org  # type: ignore[attr-defined]
+    localorg_server.org = org
 
 
 def _converted_lead(org: LocalOrg) -> str:
