@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from localorg import person_accounts
 from localorg.features import OrgFeatures, apply_features, currency_rows
 from localorg.flows import FlowEngine, dumps_detail
 from localorg.ids import KEY_PREFIXES, IdFactory, is_valid, object_for_id, to18
@@ -237,6 +238,17 @@ class OrgStore:
             info = FieldInfo(**json.loads(spec))
             self.objects[obj].add_field(info)
             self._create_table(self.objects[obj])
+            self._mirror_person_field(obj, info)
+
+    def _mirror_person_field(self, object_name: str, info: FieldInfo) -> None:
+        """A custom Contact field also exists on Account as ``<name>__pc`` in an org with
+        person accounts (``localorg.person_accounts``)."""
+        if object_name != "Contact" or not self.features.person_accounts:
+            return
+        pc = person_accounts.mirror(info)
+        if pc is not None and self.objects["Account"].field(pc.name) is None:
+            self.objects["Account"].add_field(pc)
+            self._create_table(self.objects["Account"])
 
     def add_custom_field(self, object_name: str, info: FieldInfo) -> None:
         """Add a custom field to an object (Tooling API); persisted with the org."""
@@ -249,6 +261,7 @@ class OrgStore:
                 )
             obj.add_field(info)
             self._create_table(obj)
+            self._mirror_person_field(object_name, info)
             spec = {k: v for k, v in info.__dict__.items()}
             self._conn.execute(
                 "INSERT INTO _custom_fields VALUES (?, ?, ?)",
@@ -536,6 +549,12 @@ class OrgStore:
         if before is None:
             raise self._missing(info, record_id)
         refuse_converted(info.name, before)
+        person_contact = (
+            person_accounts.check_update(self, info.name, before, body)
+            if self.features.person_accounts
+            else None
+        )
+        contact_before = self.get("Contact", person_contact) if person_contact else None
         values = self.clean(info, body, creating=False)
         merged = {k: v for k, v in before.items() if k != "attributes"}
         merged.update(values)
@@ -559,10 +578,16 @@ class OrgStore:
                 [*values.values(), record_id],
             )
             self.rollup(conn, info, merged)
+            if person_contact:
+                person_accounts.copy_to_contact(conn, person_contact, values, stamp)
         if run_flows:
             after = self.get(info.name, record_id)
             assert after is not None
             self.flows.after_save(self, info.name, before, after)
+            if person_contact and contact_before is not None:
+                contact_after = self.get("Contact", person_contact)
+                assert contact_after is not None
+                self.flows.after_save(self, "Contact", contact_before, contact_after)
         return before
 
     def delete(self, object_name: str, record_id: str) -> None:
@@ -648,6 +673,10 @@ class OrgStore:
         return self._permission(object_name, f.name, "PermissionsEdit")
 
     def _permission(self, object_name: str, field_name: str, column: str) -> bool:
+        contact_field = person_accounts.contact_name(field_name)
+        if object_name == "Account" and contact_field is not None:
+            # a __pc field is the person contact's field: its Contact grant is what counts
+            object_name, field_name = "Contact", contact_field
         key = (f"{object_name}.{field_name}", column)
         with self.lock:
             if self._permissions_at != self._permission_version:

@@ -29,6 +29,7 @@ from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
+from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
@@ -412,15 +413,33 @@ class SyncEngine:
         by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
         for (obj, record_id), writes in by_record.items():
             by_object[obj].append((record_id, writes))
+        person = person_contacts(
+            self.store.records_frame("Account", ["Id", "IsPersonAccount", "PersonContactId"])
+        )
         for obj, items in by_object.items():
-            if len(items) > self.settings.push_bulk_threshold:
-                self._push_batch(obj, items, report, bulk=True)
-                continue
-            for start in range(0, len(items), COLLECTION_SIZE):
-                self._push_batch(obj, items[start : start + COLLECTION_SIZE], report, bulk=False)
-                self._progress(
-                    f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
-                )
+            if obj == "Contact" and person:
+                # person contacts are written through their Account's __pc fields
+                self._push_items("Account", [i for i in items if i[0] in person], report, person)
+                items = [i for i in items if i[0] not in person]
+            self._push_items(obj, items, report)
+
+    def _push_items(
+        self,
+        obj: str,
+        items: list[tuple[str, list[PendingWrite]]],
+        report: RunReport,
+        via: dict[str, str] | None = None,
+    ) -> None:
+        """Write ``items`` of ``obj``: one Bulk API job above the threshold, else collections."""
+        if len(items) > self.settings.push_bulk_threshold:
+            self._push_batch(obj, items, report, bulk=True, via=via)
+            return
+        for start in range(0, len(items), COLLECTION_SIZE):
+            batch = items[start : start + COLLECTION_SIZE]
+            self._push_batch(obj, batch, report, bulk=False, via=via)
+            self._progress(
+                f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
+            )
 
     def _push_batch(
         self,
@@ -429,8 +448,12 @@ class SyncEngine:
         report: RunReport,
         *,
         bulk: bool,
+        via: dict[str, str] | None = None,
     ) -> None:
-        """Write one batch, retrying retryable rows with backoff, then record the outcome."""
+        """Write one batch, retrying retryable rows with backoff, then record the outcome.
+
+        ``via`` maps person contacts to the Accounts their values are written through.
+        """
         remaining = dict(items)
         written: list[PendingWrite] = []
         failed: list[tuple[PendingWrite, str]] = []
@@ -438,7 +461,10 @@ class SyncEngine:
         attempt = 0
         while remaining:
             records = [
-                {"Id": rid, **{w.field: w.value for w in ws}} for rid, ws in remaining.items()
+                {"Id": rid, **{w.field: w.value for w in ws}}
+                if via is None
+                else {"Id": via[rid], **{account_field(w.field): w.value for w in ws}}
+                for rid, ws in remaining.items()
             ]
             try:
                 if bulk:

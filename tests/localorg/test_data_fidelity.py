@@ -305,3 +305,77 @@ def test_order_status_code_follows_the_status(sf: Salesforce, org: LocalOrg) -> 
     with pytest.raises(SalesforceMalformedRequest) as bad:
         sf.Order.update(order, {"StatusCode": "Draft"})
     assert bad.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+
+
+# ---------------------------------------------------------------------- person accounts
+# Sources: Change Data Capture Developer Guide, "Creating and Undeleting a Person Account" (a
+# custom Contact field appears on Account with the __pc suffix) and "Updating a Person
+# Account" (an update of a custom contact field changes both records); SOAP API Developer
+# Guide, "Person Account Record Types" (PersonContactId); texei/texei-sfdx-plugin #51 (__pc on
+# a business account: "Account: bad field names on insert/update call"); lekkimworld,
+# salesforce-personaccount-field-reference (write a person account through the Account, never
+# its Contact). localorg's refusal of a person contact written through Contact is the strict
+# reading; see localorg/person_accounts.py.
+def _person_account(org: LocalOrg) -> tuple[str, str, str, str]:
+    """A custom Contact field, a person account with its person contact, and a business
+    account with a contact of its own: (person account, person contact, business account,
+    business contact)."""
+    from localorg.schema import FieldInfo
+
+    org.store.add_custom_field("Contact", FieldInfo("Tier__c", "string", length=40, custom=True))
+    [contact, plain] = load_rows(org, "Contact", [{"LastName": "Ada"}, {"LastName": "Bo"}])
+    [person, business] = load_rows(
+        org,
+        "Account",
+        [
+            {"Name": "Ada", "IsPersonAccount": 1, "PersonContactId": contact},
+            {"Name": "Acme", "IsPersonAccount": 0},
+        ],
+    )
+    org.store.execute('UPDATE "Contact" SET "AccountId" = ? WHERE "Id" = ?', [person, contact])
+    org.store.execute('UPDATE "Contact" SET "AccountId" = ? WHERE "Id" = ?', [business, plain])
+    return person, contact, business, plain
+
+
+def test_person_contact_fields_are_written_through_the_account(
+    sf: Salesforce, org: LocalOrg
+) -> None:
+    person, contact, business, plain = _person_account(org)
+    assert "Tier__pc" in {f["name"] for f in sf.Account.describe()["fields"]}
+    sf.Account.update(person, {"Tier__pc": "Gold"})
+    assert sf.Account.get(person)["Tier__pc"] == "Gold"
+    assert sf.Contact.get(contact)["Tier__c"] == "Gold"  # one person, one value
+    with pytest.raises(SalesforceMalformedRequest) as through_contact:
+        sf.Contact.update(contact, {"Tier__c": "Silver"})
+    assert through_contact.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    with pytest.raises(SalesforceMalformedRequest) as business_pc:
+        sf.Account.update(business, {"Tier__pc": "Gold"})
+    assert business_pc.value.content[0]["message"] == (
+        "Account: bad field names on insert/update call: Tier__pc"
+    )
+    sf.Contact.update(plain, {"Tier__c": "Silver"})  # a business contact is an ordinary Contact
+    assert sf.Contact.get(plain)["Tier__c"] == "Silver"
+    assert sf.Contact.get(contact)["Tier__c"] == "Gold"
+
+
+def test_person_contact_fields_through_bulk_api(sf: Salesforce, org: LocalOrg) -> None:
+    person, contact, business, _ = _person_account(org)
+    [result] = sf.bulk2.Account.update(
+        records=[{"Id": person, "Tier__pc": "Gold"}, {"Id": business, "Tier__pc": "Gold"}],
+        wait=WAIT,
+    )
+    assert result["numberRecordsFailed"] == 1
+    [bad] = _rows(sf.bulk2.Account.get_failed_records(result["job_id"]))
+    assert bad["sf__Id"] == business
+    assert sf.Contact.get(contact)["Tier__c"] == "Gold"
+
+
+def test_orgs_without_person_accounts_have_no_pc_fields(
+    serve: Callable[..., LocalOrg], localorg_server: Running
+) -> None:
+    from localorg.schema import FieldInfo
+
+    org = serve(features=OrgFeatures(person_accounts=False))
+    org.store.add_custom_field("Contact", FieldInfo("Tier__c", "string", length=40, custom=True))
+    sf = localorg_server.salesforce()
+    assert "Tier__pc" not in {f["name"] for f in sf.Account.describe()["fields"]}
