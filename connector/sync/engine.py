@@ -255,7 +255,16 @@ class SyncEngine:
     # ------------------------------------------------------------------ pull
     def _pull(self, stream: Stream, until: datetime, *, full: bool) -> dict[str, int]:
         name = stream.object_name
-        available = {f["name"] for f in self.client.describe(name)["fields"]}
+        try:
+            described = self.client.describe(name)
+        except SalesforceError as exc:
+            # An org may run without an object (Orders turned off: describe is 404 NOT_FOUND);
+            # there is nothing to pull, and nothing of it counts.
+            if exc.error_code != "NOT_FOUND":
+                raise
+            log.warning("%s is not in this org (describe: NOT_FOUND); not pulled", name)
+            return {"pulled": 0, "deleted": 0, "missing": 1}
+        available = {f["name"] for f in described["fields"]}
         fields = [f for f in stream.all_fields() if f in available]
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None

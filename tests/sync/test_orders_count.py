@@ -157,3 +157,16 @@ def test_counted_orders_and_to_corporate_rules() -> None:
     assert list(converted["TotalAmount"]) == [10.0, 40.0, 15.0, 40.0]
     assert list(orders["TotalAmount"]) == [10.0, 20.0, 30.0, 40.0]  # a copy, not in place
     assert to_corporate(orders.drop(columns="CurrencyIsoCode"), types) is not None
+
+
+def test_a_sync_of_an_org_without_orders_pulls_the_rest(
+    serve: Callable[..., LocalOrg], localorg_server: Running, tmp_path: Path
+) -> None:
+    # Orders off: describe of Order and OrderItem is 404 NOT_FOUND (tests/localorg contract test)
+    org = serve(features=OrgFeatures(orders=False))
+    load_rows(org, "Contact", [{"LastName": "Ada"}])
+    report = _engine(org, localorg_server, tmp_path).run()
+    assert report.status == "succeeded", report.errors
+    assert report.objects["Order"] == {"pulled": 0, "deleted": 0, "missing": 1}
+    assert report.objects["OrderItem"]["missing"] == 1
+    assert report.objects["Contact"]["pulled"] == 1
