@@ -222,6 +222,11 @@ def _print_report(report: dict[str, Any]) -> None:
             f", failed {w['failed']:,}, carried over {w['carried_over']:,}"
             + (f", values no mapping can write {w['unmappable']:,}" if w.get("unmappable") else "")
         )
+    for name, rec in report.get("reconciled", {}).items():
+        click.echo(
+            f"  reconciled {name:<10} {rec['held']:>8,} held, {rec['forgotten']:,} gone from the"
+            f" org and forgotten ({rec['api_calls']} calls)"
+        )
     for name, model in report.get("models", {}).items():
         click.echo(f"  {name}: {model.get('method', '?')}")
     if report.get("phases_s"):

@@ -95,3 +95,21 @@ def test_due_and_purged_ids_rules() -> None:
     assert due(now, now, 24, full=True)
     assert due(now, now, 0, full=False)
     assert purged_ids(["a", "b", "c"], {"b", "z"}) == {"a", "c"}
+
+
+def test_sync_full_says_what_it_forgot(org_env: LocalOrg) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    assert CliRunner().invoke(main, ["fields", "deploy"]).exit_code == 0
+    seed(org_env, 1, [("2026-01-10", 10.0), ("2026-02-10", 20.0)])
+    assert CliRunner().invoke(main, ["sync"]).exit_code == 0
+    [order, _] = [o for os in _orders_of(org_env).values() for o, _ in os]
+    org_env.store.delete("Order", order)
+    org_env.purge_recycle_bin(datetime.now(UTC) + timedelta(days=16))
+    result = CliRunner().invoke(main, ["sync", "--full"])
+    assert result.exit_code == 0, result.output
+    assert "  reconciled Order             2 held, 1 gone from the org and forgotten (1 calls)" in (
+        result.stdout.splitlines()
+    )
