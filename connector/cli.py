@@ -105,6 +105,23 @@ def localorg() -> None:
     default=None,
     help="Record-triggered and autolaunched flow rules (YAML).",
 )
+@click.option(
+    "--recycle-bin-days",
+    default=15,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Days a deleted record stays in the Recycle Bin (queryAll) before it is purged.",
+)
+@click.option("--no-orders", is_flag=True, help="Serve an org with Orders turned off.")
+@click.option("--no-person-accounts", is_flag=True, help="Serve an org without person accounts.")
+@click.option(
+    "--multi-currency", is_flag=True, help="Multiple currencies (CurrencyIsoCode, CurrencyType)."
+)
+@click.option(
+    "--advanced-currency",
+    is_flag=True,
+    help="Advanced currency management (DatedConversionRate); needs --multi-currency.",
+)
 @clean_errors
 def localorg_serve(
     host: str,
@@ -114,6 +131,11 @@ def localorg_serve(
     faults: str,
     daily_limit: int,
     flows_file: Path | None,
+    recycle_bin_days: int,
+    no_orders: bool,
+    no_person_accounts: bool,
+    multi_currency: bool,
+    advanced_currency: bool,
 ) -> None:
     """Serve a local org over HTTPS until stopped.
 
@@ -123,8 +145,10 @@ def localorg_serve(
     \b
     Example:
       lead2loyalty localorg serve --seed small --port 8443
+      lead2loyalty localorg serve --multi-currency --advanced-currency --recycle-bin-days 1
     """
     from localorg.cli import serve
+    from localorg.features import OrgFeatures
 
     serve(
         host=host,
@@ -134,6 +158,13 @@ def localorg_serve(
         faults=faults,
         daily_limit=daily_limit,
         flows_file=flows_file,
+        recycle_bin_days=recycle_bin_days,
+        features=OrgFeatures(
+            orders=not no_orders,
+            person_accounts=not no_person_accounts,
+            multi_currency=multi_currency,
+            advanced_currency=advanced_currency,
+        ),
     )
 
 
@@ -190,6 +221,11 @@ def _print_report(report: dict[str, Any]) -> None:
             f"  fields changed {w['fields_changed']:,}; records written {w['succeeded']:,}"
             f", failed {w['failed']:,}, carried over {w['carried_over']:,}"
             + (f", values no mapping can write {w['unmappable']:,}" if w.get("unmappable") else "")
+        )
+    for name, rec in report.get("reconciled", {}).items():
+        click.echo(
+            f"  reconciled {name:<10} {rec['held']:>8,} held, {rec['forgotten']:,} gone from the"
+            f" org and forgotten ({rec['api_calls']} calls)"
         )
     for name, model in report.get("models", {}).items():
         click.echo(f"  {name}: {model.get('method', '?')}")

@@ -51,6 +51,7 @@ def _guard() -> Response | None:
     if not org.count_call(_kind(path)):
         return sf_error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", 403)
     g.counted = True
+    org.purge_due()
     if org.faults.latency_s:
         time.sleep(org.faults.latency_s)
     code = org.faults.draw_request()

@@ -19,6 +19,9 @@ KEY_PREFIXES: dict[str, str] = {
     "Task": "00T",
     "Lead": "00Q",
     "CustomField": "00N",
+    # Not verified against Salesforce documentation (no public key prefix list found for them).
+    "CurrencyType": "01L",
+    "DatedConversionRate": "04w",
     "FieldPermissions": "01k",
     "Pricebook2": "01s",
     "Product2": "01t",

@@ -13,10 +13,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from localorg.faults import Faults
+from localorg.features import OrgFeatures
 from localorg.flows import FlowEngine
 from localorg.store import OrgStore
 
@@ -55,6 +57,11 @@ class OrgConfig:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     daily_limit: int = 1_000_000
     jwt_certificate_pem: bytes | None = None
+    # Days a deleted row stays in the Recycle Bin (queryAll and getDeleted still list it);
+    # Salesforce keeps them 15 days ("Results are returned for no more than 15 days",
+    # REST API Developer Guide, sObject Get Deleted).
+    recycle_bin_days: int = 15
+    features: OrgFeatures = field(default_factory=OrgFeatures)
 
 
 class LocalOrg:
@@ -72,10 +79,10 @@ class LocalOrg:
         db_path = data_dir / "org.sqlite" if data_dir else ":memory:"
         if data_dir:
             data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = OrgStore(db_path)
+        self.config = config or OrgConfig()
+        self.store = OrgStore(db_path, features=self.config.features)
         if flows is not None:
             self.store.flows = flows
-        self.config = config or OrgConfig()
         self.faults = faults or Faults()
         self.instance_url = ""  # set by the server once it knows its port
         self._sessions: dict[str, Session] = {}
@@ -84,6 +91,7 @@ class LocalOrg:
         self._lock = threading.Lock()
         self.api_calls = 0
         self.calls_by_kind: dict[str, int] = {}
+        self._purged_at = 0.0  # monotonic time of the last automatic Recycle Bin purge
 
     # ------------------------------------------------------------------ sessions
     def issue_session(self) -> str:
@@ -134,6 +142,24 @@ class LocalOrg:
             if daily_limit is not None:
                 self.config.daily_limit = daily_limit
 
+    # ------------------------------------------------------------------ recycle bin
+    def purge_recycle_bin(self, now: datetime | None = None) -> dict[str, int]:
+        """Purge rows deleted more than ``recycle_bin_days`` before ``now``; rows per object.
+
+        Tests pass ``now`` to move time; the server calls :meth:`purge_due` on its own.
+        """
+        moment = now or datetime.now(UTC)
+        return self.store.purge_deleted(moment - timedelta(days=self.config.recycle_bin_days))
+
+    def purge_due(self, every_s: float = 60.0) -> None:
+        """Purge the Recycle Bin at most once per ``every_s`` seconds (called per request)."""
+        started = time.monotonic()
+        with self._lock:
+            if started - self._purged_at < every_s:
+                return
+            self._purged_at = started
+        self.purge_recycle_bin()
+
     # ------------------------------------------------------------------ cursors
     def open_cursor(self, rows: list[dict[str, Any]], batch: int) -> str:
         """Keep a result set for queryMore; returns its locator."""
@@ -175,8 +201,6 @@ def load_seed(
 
     Returns the number of rows loaded per object; ``progress`` hears ``"seeding <size>: <rows>"``.
     """
-    from datetime import UTC, datetime
-
     from localorg.seed import generate
 
     counts: dict[str, int] = {}
@@ -189,9 +213,17 @@ def load_seed(
         now=now,
         rng_seed=rng_seed,
     ):
+        info = org.store.objects.get(object_name)
+        if info is None:
+            continue  # an object this org's features turned off (Orders)
+        dropped = set(rows[0]) - set(info.fields) if rows else set()
+        if dropped:  # fields this org's features turned off (person accounts)
+            rows = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
         org.store.load_rows(object_name, rows)
         counts[object_name] = counts.get(object_name, 0) + len(rows)
         if progress is not None:
             progress(f"seeding {size}: {sum(counts.values()):,} rows")
     org.store.save_counter()
+    if org.store.features.multi_currency:
+        org.store.fill_currency()
     return counts

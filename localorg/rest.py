@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -10,7 +11,15 @@ from localorg import soql
 from localorg.http import api_version, current_org, fault_response, sf_error
 from localorg.org import API_VERSIONS
 from localorg.schema import ObjectInfo
-from localorg.store import OrgStore, RecordError, RecordFault, fault
+from localorg.store import (
+    OrgStore,
+    RecordError,
+    RecordFault,
+    fault,
+    format_datetime,
+    parse_datetime,
+    refuse_converted,
+)
 
 bp = Blueprint("rest", __name__)
 DATA = "/services/data/v<version>"
@@ -110,6 +119,39 @@ def _object_summary(info: ObjectInfo, version: str) -> dict[str, Any]:
         "triggerable": not system,
         "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
     }
+
+
+@bp.get(f"{DATA}/sobjects/<name>/deleted/", strict_slashes=False)
+def get_deleted(version: str, name: str) -> Response:
+    """sObject Get Deleted: ids deleted in ``[start, end]`` that are still in the Recycle Bin.
+
+    REST API Developer Guide, "sObject Get Deleted" (resources_getdeleted.htm): ``start`` and
+    ``end`` are ISO 8601 datetimes; the body is ``deletedRecords`` (``id``, ``deletedDate``),
+    ``earliestDateAvailable`` and ``latestDateCovered``; purged rows are not listed.
+    """
+    store = current_org().store
+    info = store.object(name)
+    try:
+        start = parse_datetime(request.args.get("start", ""))
+        end = parse_datetime(request.args.get("end", ""))
+    except ValueError:
+        return sf_error(
+            "INVALID_REPLICATION_DATE",
+            "start and end must be ISO 8601 datetimes, e.g. 2026-05-05T00:00:00+00:00",
+            400,
+        )
+    if start > end:
+        return sf_error("INVALID_REPLICATION_DATE", "start must be before end", 400)
+    now = datetime.now(UTC)
+    end = min(end, now)
+    rows, purged = store.deleted_between(info.name, start, end)
+    return jsonify(
+        {
+            "deletedRecords": [{"id": rid, "deletedDate": stamp} for rid, stamp in rows],
+            "earliestDateAvailable": purged or format_datetime(start),
+            "latestDateCovered": format_datetime(end),
+        }
+    )
 
 
 # ---------------------------------------------------------------------- records
@@ -458,7 +500,8 @@ def _precheck(
         if op == "update":
             if not record_id or not _is_id(record_id):
                 raise fault("MALFORMED_ID", f"malformed id {record_id}", ["Id"])
-            if store.get(info.name, _id18(record_id)) is None:
+            current = store.get(info.name, _id18(record_id))
+            if current is None:
                 raise fault(
                     "ENTITY_IS_DELETED"
                     if store.get(info.name, _id18(record_id), include_deleted=True)
@@ -466,6 +509,7 @@ def _precheck(
                     "entity is deleted or does not exist",
                     ["Id"],
                 )
+            refuse_converted(info.name, current)
             store.clean(info, body, creating=False)
         elif op == "create":
             store.clean(info, body, creating=True)

@@ -67,6 +67,8 @@ class FieldInfo:
     # Fields created at run time through the Tooling API stay invisible to the API user until
     # a permission set grants them, as field-level security does in a real org.
     protected: bool = False
+    # A read-only field the org derives from others: the SQL expression of its (virtual) column.
+    generated: str = ""
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -215,6 +217,10 @@ LEAD_SOURCES = (
     "Social",
 )
 ORDER_STATUSES = ("Draft", "Activated", "Cancelled")
+ORDER_STATUS_CODE = (
+    'CASE WHEN "Status" IS NULL THEN NULL '
+    "WHEN \"Status\" IN ('Draft', 'Cancelled') THEN 'Draft' ELSE 'Activated' END"
+)
 SALES_CHANNELS = ("Web", "Mobile App", "Store", "Marketplace")
 
 
@@ -323,6 +329,10 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 _ro(_s("OrderNumber", 30)),
                 _s("Name", 80),
                 _pick("Status", *ORDER_STATUSES, required=True, default="Draft"),
+                # Status Category: each Status value belongs to Draft or Activated (Object
+                # Reference, OrderStatus.StatusCode "Activated, Draft"); localorg files its
+                # Cancelled value under Draft, so a cancelled order is not an activated one.
+                _ro(_pick("StatusCode", "Draft", "Activated", generated=ORDER_STATUS_CODE)),
                 FieldInfo("EffectiveDate", "date", required=True),
                 _pick("Type", "New", "Reorder"),
                 _ro(FieldInfo("TotalAmount", "currency")),

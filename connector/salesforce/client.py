@@ -433,6 +433,18 @@ class SalesforceClient:
             if not locator or locator == "null":
                 return
 
+    def live_ids(self, object_name: str, *, bulk: bool = False) -> set[str]:
+        """The Id of every live record of ``object_name``: one Id-only query (``bulk``: a Bulk
+        API 2.0 job, a handful of calls for millions of rows; else REST pages of 2,000)."""
+        _check_name(object_name)
+        soql = f"SELECT Id FROM {object_name}"
+        pages = (
+            self.bulk_query(soql)
+            if bulk
+            else self._pages(soql, False, what=f"id query of {object_name}")
+        )
+        return {str(r["Id"]) for page in pages for r in page}
+
     # ------------------------------------------------------------------ describe, limits
     def describe(self, object_name: str) -> dict[str, Any]:
         """The object's full describe; cached for the life of this client."""
