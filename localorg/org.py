@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localorg.access import ADMIN_USERNAME, install
 from localorg.faults import Faults
 from localorg.flows import FlowEngine
 from localorg.store import OrgStore
@@ -30,6 +31,7 @@ class Session:
     token: str
     issued: float
     ttl: float | None
+    user_id: str = ""  # whose token it is: every call runs with that user's access
 
     def expired(self, now: float) -> bool:
         """True once the token's time to live has passed."""
@@ -55,6 +57,13 @@ class OrgConfig:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     daily_limit: int = 1_000_000
     jwt_certificate_pem: bytes | None = None
+    # The API user's profile: "admin" (System Administrator) or "minimal" (Minimum Access -
+    # API Only Integrations: API Enabled and nothing else).
+    api_user: str = "admin"
+    # A second connected app whose client credentials flow runs as an administrator, so
+    # tests and people can grant the API user what it needs through the real API.
+    admin_client_id: str = field(default_factory=lambda: "3MVG9" + secrets.token_urlsafe(24))
+    admin_client_secret: str = field(default_factory=lambda: secrets.token_hex(32))
 
 
 class LocalOrg:
@@ -76,6 +85,8 @@ class LocalOrg:
         if flows is not None:
             self.store.flows = flows
         self.config = config or OrgConfig()
+        users = install(self.store, self.config.api_user)
+        self.admin_user_id = users.admin_user_id
         self.faults = faults or Faults()
         self.instance_url = ""  # set by the server once it knows its port
         self._sessions: dict[str, Session] = {}
@@ -86,12 +97,24 @@ class LocalOrg:
         self.calls_by_kind: dict[str, int] = {}
 
     # ------------------------------------------------------------------ sessions
-    def issue_session(self) -> str:
-        """A new access token (with the org-id prefix real tokens carry)."""
+    def issue_session(self, user_id: str | None = None) -> str:
+        """A new access token for ``user_id`` (default: the API user), with the org-id prefix
+        real tokens carry."""
         token = "00D5g000000LOCAL!" + secrets.token_urlsafe(48)
+        user = user_id or self.store.integration_user_id
         with self._lock:
-            self._sessions[token] = Session(token, time.monotonic(), self.faults.session_ttl_s)
+            self._sessions[token] = Session(
+                token, time.monotonic(), self.faults.session_ttl_s, user
+            )
         return token
+
+    def session_user(self, token: str) -> str | None:
+        """The user of a live access token; None when the token is unknown or expired."""
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None or session.expired(time.monotonic()):
+                return None
+            return session.user_id
 
     def issue_refresh_token(self) -> str:
         """A refresh token bound to this org's connected app."""
@@ -160,6 +183,10 @@ class LocalOrg:
             "username": self.config.username,
             "password": self.config.password,
             "ca_cert": str(ca_cert) if ca_cert else None,
+            "api_user": self.config.api_user,
+            "admin_username": ADMIN_USERNAME,
+            "admin_client_id": self.config.admin_client_id,
+            "admin_client_secret": self.config.admin_client_secret,
         }
 
 

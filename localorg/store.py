@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from localorg.access import CURRENT_USER, Access
 from localorg.flows import FlowEngine, dumps_detail
 from localorg.ids import IdFactory, is_valid, object_for_id, to18
 from localorg.schema import FieldInfo, ObjectInfo, standard_objects
@@ -119,15 +120,15 @@ class OrgStore:
         self.lock = threading.RLock()
         self.objects: dict[str, ObjectInfo] = standard_objects()
         self._lower_objects = {name.lower(): name for name in self.objects}
-        # Field-level security answers, kept until a FieldPermissions row changes.
+        # Bumped by writes to permission objects and users (see _watch_permissions).
         self._permission_version = 0
-        self._permissions: dict[tuple[str, str], bool] = {}
-        self._permissions_at = 0
         self._create_tables()
         self._watch_permissions()
         self._load_custom_fields()
         self.ids = ids or IdFactory(pod="5g", start=self._next_counter())
         self.integration_user_id = self._ensure_user()
+        # Who may do what (profiles, permission sets, assignments): localorg.access.
+        self.access = Access(self)
         self.flows = FlowEngine()
         self._soql_cache: tuple[Any, dict[str, Any]] | None = None
 
@@ -204,18 +205,31 @@ class OrgStore:
                 f'CREATE INDEX IF NOT EXISTS "ix_{info.name}_{col}" ON "{info.name}" ("{col}")'
             )
 
+    @property
+    def permission_version(self) -> int:
+        """Bumped by every write to a permission object or a user: cached grants are stale."""
+        return self._permission_version
+
     def _watch_permissions(self) -> None:
-        # SQLite itself reports every write to FieldPermissions (REST, bulk jobs, load_rows,
-        # raw transactions alike), so no writer has to remember to invalidate the cache.
+        # SQLite itself reports every write to the permission objects (REST, bulk jobs,
+        # load_rows, raw transactions alike), so no writer has to remember to invalidate a cache.
         def bump() -> None:
             self._permission_version += 1
 
         self._conn.create_function("l2l_permissions_changed", 0, bump)
-        for event in ("INSERT", "UPDATE", "DELETE"):
-            self._conn.execute(
-                f"CREATE TEMP TRIGGER IF NOT EXISTS l2l_permissions_{event.lower()} AFTER {event} "
-                'ON main."FieldPermissions" BEGIN SELECT l2l_permissions_changed(); END'
-            )
+        watched = (
+            "FieldPermissions",
+            "ObjectPermissions",
+            "PermissionSet",
+            "PermissionSetAssignment",
+            "User",
+        )
+        for table in watched:
+            for event in ("INSERT", "UPDATE", "DELETE"):
+                self._conn.execute(
+                    f"CREATE TEMP TRIGGER IF NOT EXISTS l2l_{table.lower()}_{event.lower()} "
+                    f'AFTER {event} ON main."{table}" BEGIN SELECT l2l_permissions_changed(); END'
+                )
 
     def _load_custom_fields(self) -> None:
         for obj, _name, spec in self._conn.execute("SELECT object, name, spec FROM _custom_fields"):
@@ -255,7 +269,7 @@ class OrgStore:
 
     def _ensure_user(self) -> str:
         row = self._conn.execute(
-            'SELECT "Id" FROM "User" ORDER BY "CreatedDate" LIMIT 1'
+            'SELECT "Id" FROM "User" ORDER BY "CreatedDate", "Id" LIMIT 1'
         ).fetchone()
         if row:
             return str(row[0])
@@ -285,7 +299,11 @@ class OrgStore:
         """The schema as the SOQL compiler sees it: only fields visible to the API user."""
         from localorg import soql
 
-        key = (sum(len(o.fields) for o in self.objects.values()), self._permission_version)
+        key = (
+            sum(len(o.fields) for o in self.objects.values()),
+            self._permission_version,
+            CURRENT_USER.get(),
+        )
         if self._soql_cache is not None and self._soql_cache[0] == key:
             return self._soql_cache[1]
         schema = {
@@ -303,6 +321,7 @@ class OrgStore:
                 },
             )
             for info in self.objects.values()
+            if self.access.object_readable(info.name)
         }
         self._soql_cache = (key, schema)
         return schema
@@ -310,7 +329,8 @@ class OrgStore:
     def object(self, name: str) -> ObjectInfo:
         """The object called ``name`` (case-insensitive) or NOT_FOUND."""
         canonical = self._lower_objects.get(name.lower())
-        if canonical is None:
+        # An object the API user may not read does not exist for it (localorg.access).
+        if canonical is None or not self.access.object_readable(canonical):
             raise fault(
                 "NOT_FOUND",
                 f"The requested resource does not exist: sObject type '{name}' is not supported.",
@@ -485,6 +505,9 @@ class OrgStore:
     def delete(self, object_name: str, record_id: str) -> None:
         """Soft-delete a record: queryAll still returns it with ``IsDeleted`` true."""
         info = self.object(object_name)
+        refused = self.access.delete_refusal(info.name)
+        if refused is not None:
+            raise refused
         before = self.get(info.name, record_id)
         if before is None:
             raise self._missing(info, record_id)
@@ -528,22 +551,8 @@ class OrgStore:
         return self._permission(object_name, f.name, "PermissionsEdit")
 
     def _permission(self, object_name: str, field_name: str, column: str) -> bool:
-        key = (f"{object_name}.{field_name}", column)
-        with self.lock:
-            if self._permissions_at != self._permission_version:
-                self._permissions.clear()
-                self._permissions_at = self._permission_version
-            granted = self._permissions.get(key)
-            if granted is None:
-                granted = bool(
-                    self._conn.execute(
-                        f'SELECT 1 FROM "FieldPermissions" WHERE "Field" = ? AND "{column}" = 1 '
-                        'AND "IsDeleted" = 0 LIMIT 1',
-                        (key[0],),
-                    ).fetchall()
-                )
-                self._permissions[key] = granted
-            return granted
+        # Only permission sets assigned to the user (or its profile's) count: localorg.access.
+        return self.access.field_allows(object_name, field_name, column)
 
     def clean(self, info: ObjectInfo, body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
         """Check a write body against the schema; every problem reported at once.
@@ -581,8 +590,11 @@ class OrgStore:
             if f.required and f.createable and f.default is None
         ]
         required_any = {f.name for f in info.fields.values() if f.required}
+        refused = self.access.write_refusal(info.name, creating=creating)
 
         def check(body: Mapping[str, Any]) -> dict[str, Any]:
+            if refused is not None:
+                raise refused
             errors: list[RecordError] = []
             values: dict[str, Any] = {}
             for key, raw in body.items():
@@ -618,6 +630,10 @@ class OrgStore:
                     )
             if errors:
                 raise RecordFault(errors)
+            if creating:
+                duplicate = self.access.duplicate(info.name, values)
+                if duplicate is not None:
+                    raise duplicate
             return values
 
         return check
