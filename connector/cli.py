@@ -105,6 +105,15 @@ def localorg() -> None:
     default=None,
     help="Record-triggered and autolaunched flow rules (YAML).",
 )
+@click.option(
+    "--user",
+    "api_user",
+    type=click.Choice(["admin", "minimal"]),
+    default="admin",
+    show_default=True,
+    help="Profile of the API user: System Administrator, or Minimum Access - API Only "
+    "Integrations (API Enabled only; an admin grants the rest).",
+)
 @clean_errors
 def localorg_serve(
     host: str,
@@ -114,11 +123,14 @@ def localorg_serve(
     faults: str,
     daily_limit: int,
     flows_file: Path | None,
+    api_user: str,
 ) -> None:
     """Serve a local org over HTTPS until stopped.
 
     The first line on stdout is one JSON object with instance_url, login_url, client_id,
-    client_secret, username, password, ca_cert and jwt_private_key.
+    client_secret, username, password, ca_cert, jwt_private_key, api_user, and the
+    admin_client_id / admin_client_secret of a second connected app that signs in as the
+    org's administrator (to grant the API user what it needs through the API).
 
     \b
     Example:
@@ -134,6 +146,7 @@ def localorg_serve(
         faults=faults,
         daily_limit=daily_limit,
         flows_file=flows_file,
+        api_user=api_user,
     )
 
 
@@ -364,7 +377,12 @@ def fields() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @clean_errors
 def fields_deploy(as_json: bool) -> None:
-    """Create missing custom fields (Tooling API) and grant the integration permission set.
+    """Create missing custom fields (Tooling API), grant them and the objects the sync reads
+    and writes in the L2L_Integration permission set, and assign it to the integration user.
+
+    Safe to re-run: it reads first and writes only what is missing. When the integration
+    user lacks a permission the writes need, it changes nothing and prints what an admin
+    must grant (exit 1).
 
     \b
     Example:
@@ -383,7 +401,9 @@ def fields_deploy(as_json: bool) -> None:
         return
     click.echo(
         f"created {len(report['created'])} fields, {len(report['existing'])} existed; "
-        f"granted {len(report['permissions_granted'])} in {report['permission_set']}"
+        f"granted {len(report['permissions_granted'])} fields and "
+        f"{len(report['objects_granted'])} objects in {report['permission_set']}"
+        + ("; assigned it to the integration user" if report["assigned"] else "")
     )
 
 
@@ -397,7 +417,7 @@ def fields_deploy(as_json: bool) -> None:
 )
 @clean_errors
 def fields_export(out: Path) -> None:
-    """Write SFDX source for every mapped custom field.
+    """Write SFDX source for every mapped custom field and the L2L_Integration permission set.
 
     \b
     Example:
@@ -409,7 +429,7 @@ def fields_export(out: Path) -> None:
 
     mappings = load_mappings(_settings().mappings_dir, set(KNOWN_VALUES))
     paths = export(mappings, out)
-    click.echo(f"wrote {len(paths)} field files under {out}")
+    click.echo(f"wrote {len(paths) - 1} field files and the permission set under {out}")
 
 
 @main.command("demo")

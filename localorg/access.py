@@ -105,7 +105,8 @@ _SETUP_WRITE: dict[str, tuple[str, ...]] = {
     "Profile": (),  # profiles are edited in Setup, not through this API
 }
 # Rows one permission set may hold once: object -> the field besides ParentId that keys them.
-_UNIQUE_PER_SET: dict[str, tuple[str, str]] = {
+_UNIQUE_PER_SET: dict[str, tuple[str, ...]] = {
+    "PermissionSet": ("Name",),
     "FieldPermissions": ("ParentId", "Field"),
     "ObjectPermissions": ("ParentId", "SobjectType"),
     "PermissionSetAssignment": ("AssigneeId", "PermissionSetId"),
@@ -279,15 +280,14 @@ class Access:
         key = _UNIQUE_PER_SET.get(object_name)
         if key is None:
             return None
-        first, second = (values.get(k) for k in key)
-        if first is None or second is None:
+        given = [values.get(k) for k in key]
+        if any(v is None for v in given):
             return None
-        if object_name == "FieldPermissions" and isinstance(second, str):
-            self._check_field_name(second)
+        if object_name == "FieldPermissions" and isinstance(given[1], str):
+            self._check_field_name(given[1])
+        where = " AND ".join(f'"{k}" = ?' for k in key)
         rows = self.store.execute(
-            f'SELECT "Id" FROM "{object_name}" WHERE "{key[0]}" = ? AND "{key[1]}" = ? '
-            'AND "IsDeleted" = 0 LIMIT 1',
-            [first, second],
+            f'SELECT "Id" FROM "{object_name}" WHERE {where} AND "IsDeleted" = 0 LIMIT 1', given
         )
         if not rows:
             return None
@@ -295,9 +295,9 @@ class Access:
 
         return fault(
             "DUPLICATE_VALUE",
-            f"duplicate value found: {key[0]} and {key[1]} duplicates value on record with "
+            f"duplicate value found: {' and '.join(key)} duplicates value on record with "
             f"id: {rows[0][0]}",
-            [key[1]],
+            [key[-1]],
         )
 
     def _check_field_name(self, qualified: str) -> None:
@@ -350,6 +350,7 @@ def install(store: OrgStore, api_profile: str) -> OrgUsers:
         profile = admin_profile if api_profile == "admin" else minimal_profile
         with store.transaction() as conn:
             conn.execute('UPDATE "User" SET "ProfileId" = ? WHERE "Id" = ?', (profile, api_user))
+        _assign_profile_set(store, api_user, profile)
         rows = store.execute('SELECT "Id" FROM "User" WHERE "Username" = ?', [ADMIN_USERNAME])
         if rows:
             admin_user = str(rows[0][0])
@@ -370,7 +371,32 @@ def install(store: OrgStore, api_profile: str) -> OrgUsers:
                     }
                 ],
             )
+            _assign_profile_set(store, admin_user, admin_profile)
     return OrgUsers(api_user, admin_user)
+
+
+def _assign_profile_set(store: OrgStore, user_id: str, profile_id: str) -> None:
+    """The user's one assignment of its profile's own set, which queries of
+    PermissionSetAssignment list beside the others (Object Reference,
+    "PermissionSetAssignment": a user's profile permission set shows there with
+    PermissionSet.IsOwnedByProfile true)."""
+    owned = store.execute(
+        'SELECT "Id" FROM "PermissionSet" WHERE "IsOwnedByProfile" = 1 AND "ProfileId" = ?',
+        [profile_id],
+    )[0][0]
+    with store.transaction() as conn:
+        conn.execute(
+            'DELETE FROM "PermissionSetAssignment" WHERE "AssigneeId" = ? AND "PermissionSetId" '
+            'IN (SELECT "Id" FROM "PermissionSet" WHERE "IsOwnedByProfile" = 1)',
+            (user_id,),
+        )
+    store.load_rows(
+        "PermissionSetAssignment",
+        [
+            _system_row(store, store.ids.new("PermissionSetAssignment"))
+            | {"AssigneeId": user_id, "PermissionSetId": owned}
+        ],
+    )
 
 
 def _profile(store: OrgStore, name: str, system: set[str], *, full_access: bool) -> str:

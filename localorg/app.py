@@ -63,6 +63,10 @@ def _guard() -> Response | None:
     g.counted = True
     if org.faults.latency_s:
         time.sleep(org.faults.latency_s)
+    nth = org.faults.take_nth(_kind(path))
+    if nth == "before":
+        return sf_error("SERVER_UNAVAILABLE", REQUEST_CODES["SERVER_UNAVAILABLE"][1], 503)
+    g.lose_answer = nth == "after"
     code = org.faults.draw_request()
     if code:
         status, message = REQUEST_CODES.get(code, (500, code))
@@ -76,6 +80,9 @@ def _forget_user(exc: BaseException | None) -> None:
 
 
 def _limit_info(response: Response) -> Response:
+    if g.get("lose_answer"):
+        # fail_nth=...:after: the call was carried out; its caller never learns it.
+        response = sf_error("SERVER_UNAVAILABLE", REQUEST_CODES["SERVER_UNAVAILABLE"][1], 503)
     if request.path.startswith("/services/data/v"):
         org = current_org()
         response.headers["Sforce-Limit-Info"] = (

@@ -30,8 +30,13 @@ def serve(
     faults: str,
     daily_limit: int,
     flows_file: Path | None,
+    api_user: str = "admin",
 ) -> None:
-    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM."""
+    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM.
+
+    ``api_user`` is the profile of the user the connected app signs in as: ``admin`` (System
+    Administrator) or ``minimal`` (Minimum Access - API Only Integrations).
+    """
     try:
         fault_spec = Faults.parse(faults)
     except FaultSpecError as exc:
@@ -39,7 +44,10 @@ def serve(
     flows = FlowEngine.from_file(flows_file) if flows_file else None
     work = data_dir or Path(tempfile.mkdtemp(prefix="localorg-"))
     org = LocalOrg(
-        data_dir, config=OrgConfig(daily_limit=daily_limit), faults=fault_spec, flows=flows
+        data_dir,
+        config=OrgConfig(daily_limit=daily_limit, api_user=api_user),
+        faults=fault_spec,
+        flows=flows,
     )
     started = time.monotonic()
     if size != "none":
