@@ -432,6 +432,38 @@ def fields_export(out: Path) -> None:
     click.echo(f"wrote {len(paths) - 1} field files and the permission set under {out}")
 
 
+@main.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def doctor_cmd(as_json: bool) -> None:
+    """Check the org and the integration user, one line per checklist item with its fix.
+
+    Signs in, then checks the API version, API Enabled, daily API requests left, Read on
+    every pulled object, Edit on every written one, every mapped field visible and
+    editable, and the permissions `fields deploy` needs (warnings only). Exit 1 when
+    anything blocks a sync, 0 otherwise.
+
+    \b
+    Example:
+      lead2loyalty doctor --json
+    """
+    from connector.doctor import run_doctor
+    from connector.mapping import load_mappings
+    from connector.mapping.values import KNOWN_VALUES
+
+    settings = _settings()
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    report = run_doctor(settings, mappings)
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+    else:
+        for check in report.checks:
+            click.echo(check.line())
+        failed = sum(c.status == "fail" for c in report.checks)
+        click.echo("ready to sync" if report.ok else f"{failed} problem(s) block a sync")
+    sys.exit(0 if report.ok else 1)
+
+
 @main.command("demo")
 @click.option(
     "--size",

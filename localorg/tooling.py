@@ -133,6 +133,8 @@ def create_custom_field(version: str) -> Response:
 
 # ---------------------------------------------------------------------- queries
 # Tooling objects as the SOQL compiler sees them: (field, describe type, reference target).
+# EntityDefinitionId is text (a standard object's is its name: WHERE EntityDefinitionId =
+# 'Contact'), yet it is also the EntityDefinition relationship.
 _TOOLING: dict[str, list[tuple[str, str, str | None]]] = {
     "CustomField": [
         ("Id", "id", None),
@@ -154,7 +156,7 @@ _TOOLING: dict[str, list[tuple[str, str, str | None]]] = {
         ("DurableId", "string", None),
         ("QualifiedApiName", "string", None),
         ("DeveloperName", "string", None),
-        ("EntityDefinitionId", "reference", "EntityDefinition"),
+        ("EntityDefinitionId", "string", "EntityDefinition"),
         ("DataType", "string", None),
         ("Label", "string", None),
         ("NamespacePrefix", "string", None),
@@ -164,7 +166,7 @@ _TOOLING: dict[str, list[tuple[str, str, str | None]]] = {
         ("DurableId", "string", None),
         ("QualifiedApiName", "string", None),
         ("DeveloperName", "string", None),
-        ("EntityDefinitionId", "reference", "EntityDefinition"),
+        ("EntityDefinitionId", "string", "EntityDefinition"),
         ("FieldDefinitionId", "string", None),
         ("DataType", "string", None),
         ("Label", "string", None),

@@ -146,6 +146,11 @@ class SalesforceClient:
         return sum(self.calls.values())
 
     @property
+    def auth_flow(self) -> str:
+        """The OAuth flow this client signs in with."""
+        return self._auth.flow
+
+    @property
     def instance_url(self) -> str:
         """The org's instance URL (signs in first if needed)."""
         return "https://" + self._api().sf_instance
