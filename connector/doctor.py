@@ -181,7 +181,8 @@ def _check_org(
     for name in needs.fields:
         obj, _, field_name = name.partition(".")
         if obj not in described:
-            continue  # the object line already failed
+            report.add(f"field {name}", "fail", f"its object {obj} is not visible", DEPLOY_FIX)
+            continue
         fields = {f["name"]: f for f in described[obj]["fields"]}
         found = fields.get(field_name)
         if found is None:
