@@ -29,10 +29,13 @@ union of its profile's permission set and every permission set assigned to it th
   Permission Sets**; creating an assignment needs Assign Permission Sets or Manage Users.
 - **Customize Application** to create a field through the Tooling API (the profile permission
   that gates metadata changes; simstudioai/sim PR #5209 notes the same).
-- One ``FieldPermissions`` row per (ParentId, Field) and one ``ObjectPermissions`` row per
-  (ParentId, SobjectType); a second is refused with ``DUPLICATE_VALUE``. No Salesforce page
-  states it for these objects: this is the strict choice, and updating the existing row is
-  right whichever way a real org behaves.
+- One ``FieldPermissions`` row per (ParentId, Field), one ``ObjectPermissions`` row per
+  (ParentId, SobjectType), one ``PermissionSetAssignment`` per (AssigneeId, PermissionSetId)
+  and one ``PermissionSet`` per Name; a second is refused with ``DUPLICATE_VALUE``. No
+  Salesforce page found states the code for these objects: this is the strict choice, and
+  updating the existing row is right whichever way a real org behaves.
+- ``FieldPermissions.Field`` must name an existing field (a restricted picklist, Object
+  Reference "FieldPermissions"), else ``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST``.
 
 Code that runs outside an API call (seeding, tests reaching into the store, flows, which run
 in system context) runs with no user and is not checked.

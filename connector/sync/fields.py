@@ -242,8 +242,18 @@ def _read_state(client: DeployClient, definitions: list[dict[str, Any]]) -> _Sta
             )
     except FatalError as exc:
         if exc.error_code in _NO_SETUP_ACCESS:
-            reason = "read which fields and grants exist (Tooling API, permission sets)"
-            raise AccessMissing(_blocked_message(user_id, {VIEW_SETUP[1]: [reason]})) from None
+            # Without it nothing else can be checked; a first deploy needs all four, so name
+            # them all at once rather than one per attempt.
+            unknown = (
+                "cannot be checked without View Setup and Configuration; a first deploy needs it"
+            )
+            missing = {
+                VIEW_SETUP[1]: [
+                    "read which fields and grants exist (Tooling API, permission sets)"
+                ],
+                **{label: [unknown] for _name, label in DEPLOY_RIGHTS[1:]},
+            }
+            raise AccessMissing(_blocked_message(user_id, missing)) from None
         raise
     return state
 
@@ -345,8 +355,8 @@ def _missing_rights(
 
 def _blocked_message(user_id: str, missing: dict[str, list[str]]) -> str:
     lines = [
-        f"fields deploy changed nothing: the integration user ({user_id}) lacks "
-        f"{len(missing)} permission(s). An admin must grant:",
+        f"fields deploy changed nothing: the integration user ({user_id}) needs "
+        f"{len(missing)} permission(s) it does not hold. An admin must grant:",
     ]
     for label, uses in missing.items():
         lines.append(f'  - "{label}": to {"; ".join(uses)}')
