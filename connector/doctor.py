@@ -10,7 +10,8 @@ in the checklist's order:
 5. every pulled object readable and every written object editable (describe: a 404 means
    the user cannot see it, or the feature is off, as Orders may be);
 6. every mapped field visible and editable (describe, which reflects field-level security);
-7. the permissions ``fields deploy`` needs (View Setup and Configuration, Customize
+7. the L2L_Integration permission set assigned to the integration user;
+8. the permissions ``fields deploy`` needs (View Setup and Configuration, Customize
    Application, Manage Profiles and Permission Sets, Assign Permission Sets): warnings, as a
    sync does not need them once the fields are deployed.
 
@@ -199,8 +200,31 @@ def _check_org(
     _check_deploy_rights(client, report)
 
 
+def _check_assignment(client: SalesforceClient, report: DoctorReport, user_id: str) -> None:
+    name = f"permission set {PERMISSION_SET}"
+    try:
+        rows = client.query(
+            "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = {user} "
+            "AND PermissionSet.Name = {name}",
+            user=user_id,
+            name=PERMISSION_SET,
+        )
+    except FatalError as exc:
+        if exc.error_code not in ("INVALID_TYPE", "INVALID_FIELD"):
+            raise
+        report.add(name, "warn", "unknown without View Setup and Configuration", DEPLOY_FIX)
+        return
+    if rows:
+        report.add(name, "ok", "assigned to the integration user")
+    else:
+        # Not blocking by itself: the field and object lines above say whether access is there.
+        report.add(name, "warn", "not assigned to the integration user", DEPLOY_FIX)
+
+
 def _check_deploy_rights(client: SalesforceClient, report: DoctorReport) -> None:
-    held = read_rights(client, client.user_id())
+    user_id = client.user_id()
+    _check_assignment(client, report, user_id)
+    held = read_rights(client, user_id)
     fix = "needed by `lead2loyalty fields deploy` only: an admin grants it in a permission set "
     fix += "assigned to the integration user (or deploys salesforce/ and assigns "
     fix += f"{PERMISSION_SET} instead)"

@@ -20,13 +20,17 @@ union of its profile's permission set and every permission set assigned to it th
   Fields created through the Tooling or Metadata API get no field-level security on any
   profile (simple-salesforce #621, restforce #353), so not even an administrator sees them
   until a set assigned to it grants them.
-- **Setup objects**: PermissionSet, FieldPermissions and ObjectPermissions can be read only
-  with **View Setup and Configuration** (Object Reference, "FieldPermissions": "In API version
-  49.0 and later, only users with the View Setup and Configuration permission can access this
-  object"); PermissionSetAssignment with View Setup and Configuration, **Assign Permission
-  Sets** or **Manage Users** (Object Reference, "PermissionSetAssignment", Special Access
-  Rules). Creating or changing permission sets and their rows needs **Manage Profiles and
-  Permission Sets**; creating an assignment needs Assign Permission Sets or Manage Users.
+- **Setup objects**: FieldPermissions and ObjectPermissions can be read only with **View
+  Setup and Configuration** (Object Reference, "FieldPermissions": "In API version 49.0 and
+  later, only users with the View Setup and Configuration permission can access this
+  object"; "ObjectPermissions" likewise); PermissionSet with View Setup and Configuration,
+  Assign Permission Sets or Manage Profiles and Permission Sets (Object Reference,
+  "PermissionSet", Special Access Rules); PermissionSetAssignment with View Setup and
+  Configuration, **Assign Permission Sets** or **Manage Users** (Object Reference,
+  "PermissionSetAssignment", Special Access Rules).
+  Creating or changing permission sets and their rows needs **Manage Profiles and
+  Permission Sets** (the Setup permission of that name; the exact API refusal is not
+  documented); creating an assignment needs Assign Permission Sets or Manage Users.
 - **Customize Application** to create a field through the Tooling API (the profile permission
   that gates metadata changes; simstudioai/sim PR #5209 notes the same).
 - One ``FieldPermissions`` row per (ParentId, Field), one ``ObjectPermissions`` row per
@@ -93,7 +97,8 @@ DATA_OBJECTS = frozenset(
 
 # Setup objects: who may read them, who may write them (any one permission suffices).
 _SETUP_READ: dict[str, tuple[str, ...]] = {
-    "PermissionSet": (VIEW_SETUP,),
+    # Object Reference, "PermissionSet", Special Access Rules (Summer '20+).
+    "PermissionSet": (VIEW_SETUP, ASSIGN_PERMISSION_SETS, MANAGE_PERMISSION_SETS),
     "FieldPermissions": (VIEW_SETUP,),
     "ObjectPermissions": (VIEW_SETUP,),
     "Profile": (VIEW_SETUP,),

@@ -111,19 +111,23 @@ def test_a_user_without_api_enabled_is_refused_every_call(
 def test_permission_objects_need_view_setup_and_assignments_need_assign_permission_sets(
     user: Salesforce, admin: Salesforce, minimal_org: LocalOrg
 ) -> None:
-    """FieldPermissions / ObjectPermissions / PermissionSet: View Setup and Configuration
-    (API 49.0+). PermissionSetAssignment: View Setup, Assign Permission Sets or Manage Users
-    (Object Reference, Special Access Rules)."""
+    """FieldPermissions / ObjectPermissions: View Setup and Configuration (API 49.0+).
+    PermissionSet: View Setup, Assign Permission Sets or Manage Profiles and Permission Sets.
+    PermissionSetAssignment: View Setup, Assign Permission Sets or Manage Users (Object
+    Reference, Special Access Rules)."""
     for sobject in ("FieldPermissions", "ObjectPermissions", "PermissionSet"):
         with pytest.raises(SalesforceMalformedRequest) as info:
             user.query(f"SELECT Id FROM {sobject}")
         assert _code(info) == "INVALID_TYPE", sobject
     me = minimal_org.store.integration_user_id
     grant_permissions(admin, me, ("PermissionsAssignPermissionSets",), "Assigner")
-    # Assign Permission Sets alone opens PermissionSetAssignment, not the other three
+    # Assign Permission Sets alone opens PermissionSetAssignment and PermissionSet (Object
+    # Reference, "PermissionSet", Special Access Rules), not the grants inside the sets
     assert user.query(f"SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = '{me}'")
-    with pytest.raises(SalesforceMalformedRequest):
-        user.query("SELECT Id FROM FieldPermissions")
+    assert user.query("SELECT Id FROM PermissionSet")["totalSize"] >= 3
+    for sobject in ("FieldPermissions", "ObjectPermissions"):
+        with pytest.raises(SalesforceMalformedRequest):
+            user.query(f"SELECT Id FROM {sobject}")
     grant_permissions(admin, me, ("PermissionsViewSetup",), "Viewer")
     assert user.query("SELECT Id FROM FieldPermissions")["totalSize"] >= 0
     # Reading is not writing: creating a permission set needs Manage Profiles and Permission Sets
@@ -294,3 +298,19 @@ def test_fail_nth_refuses_or_loses_exactly_one_call(sf: Salesforce, org: LocalOr
     with pytest.raises(Exception, match="SERVER_UNAVAILABLE"):
         sf.Contact.create({"LastName": "Lost answer"})
     assert org.store.count("Contact") == 3  # carried out; only its answer was lost
+
+
+def test_bulk_jobs_run_with_the_access_of_the_user_who_created_them(
+    user: Salesforce, admin: Salesforce, minimal_org: LocalOrg
+) -> None:
+    """A Bulk API 2.0 job is processed later, in the background, yet as its creator: rows it
+    may not create fail one by one with the object-permission error."""
+    set_id = grant_permissions(admin, minimal_org.store.integration_user_id, ())
+    admin.ObjectPermissions.create(
+        {"ParentId": set_id, "SobjectType": "Contact", "PermissionsRead": True}
+    )
+    [result] = user.bulk2.Contact.insert(records=[{"LastName": "A"}, {"LastName": "B"}], wait=0.1)
+    assert result["numberRecordsFailed"] == 2
+    failed = user.bulk2.Contact.get_failed_records(result["job_id"])
+    assert failed.count("INSUFFICIENT_ACCESS_OR_READONLY") == 2
+    assert minimal_org.store.count("Contact") == 0
