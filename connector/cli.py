@@ -405,6 +405,11 @@ def fields_deploy(as_json: bool) -> None:
         f"{len(report['objects_granted'])} objects in {report['permission_set']}"
         + ("; assigned it to the integration user" if report["assigned"] else "")
     )
+    if report["objects_absent"]:
+        click.echo(
+            "not in this org, so not granted: " + ", ".join(report["objects_absent"]) + " "
+            "(for Order and OrderItem: Setup > Order Settings > Enable Orders)"
+        )
 
 
 @fields.command("export")

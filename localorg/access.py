@@ -293,6 +293,16 @@ class Access:
             return None
         if object_name == "FieldPermissions" and isinstance(given[1], str):
             self._check_field_name(given[1])
+        if object_name == "ObjectPermissions" and given[1] not in self.store.objects:
+            from localorg.store import fault
+
+            # SobjectType is a restricted picklist of the org's objects (Object Reference,
+            # "ObjectPermissions"): an object the org does not have (Orders off) is refused.
+            return fault(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"SObject Type Name: bad value for restricted picklist field: {given[1]}",
+                ["SobjectType"],
+            )
         where = " AND ".join(f'"{k}" = ?' for k in key)
         rows = self.store.execute(
             f'SELECT "Id" FROM "{object_name}" WHERE {where} AND "IsDeleted" = 0 LIMIT 1', given

@@ -22,6 +22,7 @@ through their own pipeline (``sf project deploy start``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,7 @@ class DeployReport:
     existing: list[str] = field(default_factory=list)
     permissions_granted: list[str] = field(default_factory=list)
     objects_granted: list[str] = field(default_factory=list)
+    objects_absent: list[str] = field(default_factory=list)
     assigned: bool = False
     permission_set: str = PERMISSION_SET
 
@@ -92,6 +94,7 @@ class DeployReport:
             "existing": self.existing,
             "permissions_granted": self.permissions_granted,
             "objects_granted": self.objects_granted,
+            "objects_absent": self.objects_absent,
             "assigned": self.assigned,
             "permission_set": self.permission_set,
         }
@@ -103,6 +106,7 @@ class _State:
 
     user_id: str
     existing_fields: set[str]
+    existing_objects: set[str] = field(default_factory=set)
     set_id: str | None = None
     field_grants: dict[str, tuple[str, bool, bool]] = field(default_factory=dict)
     object_grants: dict[str, tuple[str, bool, bool]] = field(default_factory=dict)
@@ -118,12 +122,19 @@ def deploy(
     changed nothing, when the user lacks a permission the remaining writes need.
     """
     definitions = field_definitions(mappings)
-    needs = access_needs(mappings, pulled)
-    state = _read_state(client, definitions)
+    wanted = access_needs(mappings, pulled)
+    state = _read_state(client, definitions, wanted.read_objects)
+    # An object the org does not have (Orders off) cannot be granted; doctor reports it.
+    needs = dataclasses.replace(
+        wanted,
+        read_objects=tuple(o for o in wanted.read_objects if o in state.existing_objects),
+    )
     missing = _missing_rights(client, state, definitions, needs)
     if missing:
         raise AccessMissing(_blocked_message(state.user_id, missing))
-    report = DeployReport()
+    report = DeployReport(
+        objects_absent=[o for o in wanted.read_objects if o not in state.existing_objects]
+    )
     for definition in definitions:
         name = definition["FullName"]
         if name in state.existing_fields:
@@ -214,7 +225,9 @@ def _create_permission_set(client: DeployClient) -> str:
 
 
 # ---------------------------------------------------------------------- reading the org
-def _read_state(client: DeployClient, definitions: list[dict[str, Any]]) -> _State:
+def _read_state(
+    client: DeployClient, definitions: list[dict[str, Any]], objects_wanted: Sequence[str]
+) -> _State:
     user_id = client.user_id()
     objects = sorted({d["FullName"].split(".")[0] for d in definitions})
     try:
@@ -226,9 +239,13 @@ def _read_state(client: DeployClient, definitions: list[dict[str, Any]]) -> _Sta
                 objs=objects,
             )
             existing = {f"{r['TableEnumOrId']}.{r['DeveloperName']}__c" for r in rows}
+        entities = client.tooling_query(
+            "SELECT QualifiedApiName FROM EntityDefinition WHERE QualifiedApiName IN {objs}",
+            objs=list(objects_wanted),
+        )
         sets = client.query("SELECT Id FROM PermissionSet WHERE Name = {name}", name=PERMISSION_SET)
         set_id = str(sets[0]["Id"]) if sets else None
-        state = _State(user_id, existing, set_id)
+        state = _State(user_id, existing, {str(e["QualifiedApiName"]) for e in entities}, set_id)
         if set_id is not None:
             state.field_grants = _field_grants(client, set_id)
             state.object_grants = _object_grants(client, set_id)

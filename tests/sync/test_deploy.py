@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from connector.cli import main
-from connector.errors import AccessMissing, RetryableError
+from connector.errors import AccessMissing, FatalError, RetryableError
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce import SalesforceClient
@@ -364,3 +364,35 @@ def test_a_user_without_deploy_rights_can_rerun_a_finished_deploy(
         )  # type: ignore[arg-type]
     with as_user(None):
         assert org.store.objects["Contact"].field(RFM_FIELDS[2]) is None
+
+
+def test_deploy_skips_objects_the_org_does_not_have(
+    localorg_server: Running, org: LocalOrg, tmp_path: Path
+) -> None:
+    """ObjectPermissions.SobjectType is a restricted picklist of the org's objects (Object
+    Reference); an object the org lacks (Orders switched off, here Pricebook2, which localorg
+    does not serve) is asked of the Tooling API's EntityDefinition and left out, named in the
+    report, instead of failing the deploy."""
+    settings = localorg_settings(
+        org,
+        localorg_server,
+        tmp_path,
+        mappings_dir=rfm_mappings(tmp_path / "m", RFM_FIELDS[:1], objects=("Contact",)),
+    )
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    client = SalesforceClient.from_settings(settings)
+    report = deploy(client, mappings, pulled=("Contact", "Pricebook2"))  # type: ignore[arg-type]
+    assert report.objects_absent == ["Pricebook2"]
+    assert report.objects_granted == ["Contact"]
+    with pytest.raises(FatalError) as info:
+        client.create(
+            "ObjectPermissions",
+            {
+                "ParentId": client.query(
+                    "SELECT Id FROM PermissionSet WHERE Name = 'L2L_Integration'"
+                )[0]["Id"],
+                "SobjectType": "Pricebook2",
+                "PermissionsRead": True,
+            },
+        )
+    assert info.value.error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
