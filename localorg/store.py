@@ -296,7 +296,8 @@ class OrgStore:
         return user_id
 
     def soql_schema(self) -> dict[str, Any]:
-        """The schema as the SOQL compiler sees it: only fields visible to the API user."""
+        """The schema as the SOQL compiler sees it: only the objects and fields the current
+        call's user may read."""
         from localorg import soql
 
         key = (

@@ -396,3 +396,20 @@ def test_deploy_skips_objects_the_org_does_not_have(
             },
         )
     assert info.value.error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+
+
+def test_doctor_without_api_enabled_says_so_and_stops(
+    env: Path,
+    minimal_org: LocalOrg,
+    localorg_server: Running,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in salesforce_env(minimal_org, localorg_server).items():
+        monkeypatch.setenv(name, value)
+    with minimal_org.store.transaction() as conn:
+        conn.execute('UPDATE "PermissionSet" SET "PermissionsApiEnabled" = 0')
+    code, checks = _doctor()
+    assert code == 1
+    assert list(checks) == ["sign-in", "API version", "API Enabled"]
+    assert checks["API Enabled"]["status"] == "fail"
+    assert "API Enabled" in checks["API Enabled"]["fix"]
