@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import csv
 import io
 import logging
@@ -564,7 +565,12 @@ def _offset(locator: str) -> int | None:
 
 
 def _start(target: Any, org: LocalOrg, job: IngestJob | QueryJob) -> None:
-    threading.Thread(target=target, args=(org, job), name=f"bulk-{job.id}", daemon=True).start()
+    # The job runs as the user who created it: its thread gets a copy of this request's
+    # context (localorg.access.CURRENT_USER), as a new thread would otherwise start empty.
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(target, org, job), name=f"bulk-{job.id}", daemon=True
+    ).start()
 
 
 def _run_query(org: LocalOrg, job: QueryJob) -> None:

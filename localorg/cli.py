@@ -33,8 +33,13 @@ def serve(
     flows_file: Path | None,
     recycle_bin_days: int = 15,
     features: OrgFeatures | None = None,
+    api_user: str = "admin",
 ) -> None:
-    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM."""
+    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM.
+
+    ``api_user`` is the profile of the user the connected app signs in as: ``admin`` (System
+    Administrator) or ``minimal`` (Minimum Access - API Only Integrations).
+    """
     try:
         fault_spec = Faults.parse(faults)
     except FaultSpecError as exc:
@@ -45,7 +50,10 @@ def serve(
     flows = FlowEngine.from_file(flows_file) if flows_file else None
     work = data_dir or Path(tempfile.mkdtemp(prefix="localorg-"))
     config = OrgConfig(
-        daily_limit=daily_limit, recycle_bin_days=recycle_bin_days, features=features
+        daily_limit=daily_limit,
+        recycle_bin_days=recycle_bin_days,
+        features=features,
+        api_user=api_user,
     )
     org = LocalOrg(data_dir, config=config, faults=fault_spec, flows=flows)
     started = time.monotonic()

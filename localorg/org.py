@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from localorg.access import ADMIN_USERNAME, install
 from localorg.faults import Faults
 from localorg.features import OrgFeatures
 from localorg.flows import FlowEngine
@@ -32,6 +33,7 @@ class Session:
     token: str
     issued: float
     ttl: float | None
+    user_id: str = ""  # whose token it is: every call runs with that user's access
 
     def expired(self, now: float) -> bool:
         """True once the token's time to live has passed."""
@@ -62,6 +64,13 @@ class OrgConfig:
     # REST API Developer Guide, sObject Get Deleted).
     recycle_bin_days: int = 15
     features: OrgFeatures = field(default_factory=OrgFeatures)
+    # The API user's profile: "admin" (System Administrator) or "minimal" (Minimum Access -
+    # API Only Integrations: API Enabled and nothing else).
+    api_user: str = "admin"
+    # A second connected app whose client credentials flow runs as an administrator, so
+    # tests and people can grant the API user what it needs through the real API.
+    admin_client_id: str = field(default_factory=lambda: "3MVG9" + secrets.token_urlsafe(24))
+    admin_client_secret: str = field(default_factory=lambda: secrets.token_hex(32))
 
 
 class LocalOrg:
@@ -83,6 +92,8 @@ class LocalOrg:
         self.store = OrgStore(db_path, features=self.config.features)
         if flows is not None:
             self.store.flows = flows
+        users = install(self.store, self.config.api_user)
+        self.admin_user_id = users.admin_user_id
         self.faults = faults or Faults()
         self.instance_url = ""  # set by the server once it knows its port
         self._sessions: dict[str, Session] = {}
@@ -94,12 +105,24 @@ class LocalOrg:
         self._purged_at = 0.0  # monotonic time of the last automatic Recycle Bin purge
 
     # ------------------------------------------------------------------ sessions
-    def issue_session(self) -> str:
-        """A new access token (with the org-id prefix real tokens carry)."""
+    def issue_session(self, user_id: str | None = None) -> str:
+        """A new access token for ``user_id`` (default: the API user), with the org-id prefix
+        real tokens carry."""
         token = "00D5g000000LOCAL!" + secrets.token_urlsafe(48)
+        user = user_id or self.store.integration_user_id
         with self._lock:
-            self._sessions[token] = Session(token, time.monotonic(), self.faults.session_ttl_s)
+            self._sessions[token] = Session(
+                token, time.monotonic(), self.faults.session_ttl_s, user
+            )
         return token
+
+    def session_user(self, token: str) -> str | None:
+        """The user of a live access token; None when the token is unknown or expired."""
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None or session.expired(time.monotonic()):
+                return None
+            return session.user_id
 
     def issue_refresh_token(self) -> str:
         """A refresh token bound to this org's connected app."""
@@ -186,6 +209,10 @@ class LocalOrg:
             "username": self.config.username,
             "password": self.config.password,
             "ca_cert": str(ca_cert) if ca_cert else None,
+            "api_user": self.config.api_user,
+            "admin_username": ADMIN_USERNAME,
+            "admin_client_id": self.config.admin_client_id,
+            "admin_client_secret": self.config.admin_client_secret,
         }
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from localorg import soql
 from localorg.http import api_version, current_org, fault_response, sf_error
 from localorg.org import API_VERSIONS
-from localorg.schema import ObjectInfo
+from localorg.schema import FieldInfo, ObjectInfo
 from localorg.store import (
     OrgStore,
     RecordError,
@@ -71,7 +71,11 @@ def describe_global(version: str) -> Response:
         {
             "encoding": "UTF-8",
             "maxBatchSize": COLLECTION_LIMIT,
-            "sobjects": [_object_summary(info, v) for info in org.store.objects.values()],
+            "sobjects": [
+                _object_summary(info, v)
+                for info in org.store.objects.values()
+                if org.store.access.object_readable(info.name)
+            ],
         }
     )
 
@@ -92,16 +96,33 @@ def describe(version: str, name: str) -> Response:
     info = store.object(name)
     body = _object_summary(info, api_version(version))
     body["fields"] = [
-        f.describe() for f in info.fields.values() if store.field_visible(info.name, f)
+        _field_describe(store, info.name, f)
+        for f in info.fields.values()
+        if store.field_visible(info.name, f)
     ]
     body["childRelationships"] = []
     body["recordTypeInfos"] = []
     return jsonify(body)
 
 
+def _field_describe(store: OrgStore, object_name: str, f: FieldInfo) -> dict[str, Any]:
+    body = f.describe()
+    if not store.field_editable(object_name, f):
+        # Read-only field-level security shows in describe (DescribeSObjectResult Field:
+        # createable / updateable reflect what the user may do).
+        body["createable"] = body["updateable"] = False
+    return body
+
+
+_SETUP = ("FieldPermissions", "ObjectPermissions", "PermissionSet", "PermissionSetAssignment")
+
+
 def _object_summary(info: ObjectInfo, version: str) -> dict[str, Any]:
     base = f"/services/data/v{version}/sobjects/{info.name}"
-    system = info.name in ("FlowInterview", "FieldPermissions", "PermissionSet", "User")
+    system = info.name in ("FlowInterview", "User", "Profile", *_SETUP)
+    access = current_org().store.access
+    # describe's createable/updateable/deletable say what the current user may do with the
+    # object (Object Reference, DescribeSObjectResult), so they follow its object permissions.
     return {
         "name": info.name,
         "label": info.label,
@@ -109,9 +130,13 @@ def _object_summary(info: ObjectInfo, version: str) -> dict[str, Any]:
         "keyPrefix": info.key_prefix,
         "custom": info.custom,
         "queryable": True,
-        "createable": info.name not in ("FlowInterview", "User"),
-        "updateable": not system or info.name in ("PermissionSet", "FieldPermissions"),
-        "deletable": not system,
+        "createable": info.name not in ("FlowInterview", "User", "Profile")
+        and access.object_allows(info.name, "PermissionsCreate"),
+        "updateable": (not system or info.name in _SETUP)
+        and info.name != "PermissionSetAssignment"
+        and access.object_allows(info.name, "PermissionsEdit"),
+        "deletable": (not system or info.name in _SETUP)
+        and access.object_allows(info.name, "PermissionsDelete"),
         "searchable": not system,
         "layoutable": not system,
         "replicateable": True,

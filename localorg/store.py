@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from localorg import person_accounts
+from localorg.access import CURRENT_USER, Access
 from localorg.features import OrgFeatures, apply_features, currency_rows
 from localorg.flows import FlowEngine, dumps_detail
 from localorg.ids import KEY_PREFIXES, IdFactory, is_valid, object_for_id, to18
@@ -133,15 +134,15 @@ class OrgStore:
         self.features = features or OrgFeatures()
         apply_features(self.objects, self.features)
         self._lower_objects = {name.lower(): name for name in self.objects}
-        # Field-level security answers, kept until a FieldPermissions row changes.
+        # Bumped by writes to permission objects and users (see _watch_permissions).
         self._permission_version = 0
-        self._permissions: dict[tuple[str, str], bool] = {}
-        self._permissions_at = 0
         self._create_tables()
         self._watch_permissions()
         self._load_custom_fields()
         self.ids = ids or IdFactory(pod=ID_POD, start=self._next_counter())
         self.integration_user_id = self._ensure_user()
+        # Who may do what (profiles, permission sets, assignments): localorg.access.
+        self.access = Access(self)
         self.flows = FlowEngine()
         if self.features.multi_currency:
             self._ensure_currencies()
@@ -218,18 +219,31 @@ class OrgStore:
                 f'CREATE INDEX IF NOT EXISTS "ix_{info.name}_{col}" ON "{info.name}" ("{col}")'
             )
 
+    @property
+    def permission_version(self) -> int:
+        """Bumped by every write to a permission object or a user: cached grants are stale."""
+        return self._permission_version
+
     def _watch_permissions(self) -> None:
-        # SQLite itself reports every write to FieldPermissions (REST, bulk jobs, load_rows,
-        # raw transactions alike), so no writer has to remember to invalidate the cache.
+        # SQLite itself reports every write to the permission objects (REST, bulk jobs,
+        # load_rows, raw transactions alike), so no writer has to remember to invalidate a cache.
         def bump() -> None:
             self._permission_version += 1
 
         self._conn.create_function("l2l_permissions_changed", 0, bump)
-        for event in ("INSERT", "UPDATE", "DELETE"):
-            self._conn.execute(
-                f"CREATE TEMP TRIGGER IF NOT EXISTS l2l_permissions_{event.lower()} AFTER {event} "
-                'ON main."FieldPermissions" BEGIN SELECT l2l_permissions_changed(); END'
-            )
+        watched = (
+            "FieldPermissions",
+            "ObjectPermissions",
+            "PermissionSet",
+            "PermissionSetAssignment",
+            "User",
+        )
+        for table in watched:
+            for event in ("INSERT", "UPDATE", "DELETE"):
+                self._conn.execute(
+                    f"CREATE TEMP TRIGGER IF NOT EXISTS l2l_{table.lower()}_{event.lower()} "
+                    f'AFTER {event} ON main."{table}" BEGIN SELECT l2l_permissions_changed(); END'
+                )
 
     def _load_custom_fields(self) -> None:
         for obj, _name, spec in self._conn.execute("SELECT object, name, spec FROM _custom_fields"):
@@ -302,7 +316,7 @@ class OrgStore:
 
     def _ensure_user(self) -> str:
         row = self._conn.execute(
-            'SELECT "Id" FROM "User" ORDER BY "CreatedDate" LIMIT 1'
+            'SELECT "Id" FROM "User" ORDER BY "CreatedDate", "Id" LIMIT 1'
         ).fetchone()
         if row:
             return str(row[0])
@@ -377,10 +391,15 @@ class OrgStore:
         }
 
     def soql_schema(self) -> dict[str, Any]:
-        """The schema as the SOQL compiler sees it: only fields visible to the API user."""
+        """The schema as the SOQL compiler sees it: only the objects and fields the current
+        call's user may read."""
         from localorg import soql
 
-        key = (sum(len(o.fields) for o in self.objects.values()), self._permission_version)
+        key = (
+            sum(len(o.fields) for o in self.objects.values()),
+            self._permission_version,
+            CURRENT_USER.get(),
+        )
         if self._soql_cache is not None and self._soql_cache[0] == key:
             return self._soql_cache[1]
         schema = {
@@ -398,6 +417,7 @@ class OrgStore:
                 },
             )
             for info in self.objects.values()
+            if self.access.object_readable(info.name)
         }
         self._soql_cache = (key, schema)
         return schema
@@ -405,7 +425,8 @@ class OrgStore:
     def object(self, name: str) -> ObjectInfo:
         """The object called ``name`` (case-insensitive) or NOT_FOUND."""
         canonical = self._lower_objects.get(name.lower())
-        if canonical is None:
+        # An object the API user may not read does not exist for it (localorg.access).
+        if canonical is None or not self.access.object_readable(canonical):
             raise fault(
                 "NOT_FOUND",
                 f"The requested resource does not exist: sObject type '{name}' is not supported.",
@@ -593,6 +614,9 @@ class OrgStore:
     def delete(self, object_name: str, record_id: str) -> None:
         """Soft-delete a record: queryAll still returns it with ``IsDeleted`` true."""
         info = self.object(object_name)
+        refused = self.access.delete_refusal(info.name)
+        if refused is not None:
+            raise refused
         before = self.get(info.name, record_id)
         if before is None:
             raise self._missing(info, record_id)
@@ -677,22 +701,8 @@ class OrgStore:
         if object_name == "Account" and contact_field is not None:
             # a __pc field is the person contact's field: its Contact grant is what counts
             object_name, field_name = "Contact", contact_field
-        key = (f"{object_name}.{field_name}", column)
-        with self.lock:
-            if self._permissions_at != self._permission_version:
-                self._permissions.clear()
-                self._permissions_at = self._permission_version
-            granted = self._permissions.get(key)
-            if granted is None:
-                granted = bool(
-                    self._conn.execute(
-                        f'SELECT 1 FROM "FieldPermissions" WHERE "Field" = ? AND "{column}" = 1 '
-                        'AND "IsDeleted" = 0 LIMIT 1',
-                        (key[0],),
-                    ).fetchall()
-                )
-                self._permissions[key] = granted
-            return granted
+        # Only permission sets assigned to the user (or its profile's) count: localorg.access.
+        return self.access.field_allows(object_name, field_name, column)
 
     def clean(self, info: ObjectInfo, body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
         """Check a write body against the schema; every problem reported at once.
@@ -730,8 +740,11 @@ class OrgStore:
             if f.required and f.createable and f.default is None
         ]
         required_any = {f.name for f in info.fields.values() if f.required}
+        refused = self.access.write_refusal(info.name, creating=creating)
 
         def check(body: Mapping[str, Any]) -> dict[str, Any]:
+            if refused is not None:
+                raise refused
             errors: list[RecordError] = []
             values: dict[str, Any] = {}
             for key, raw in body.items():
@@ -767,6 +780,10 @@ class OrgStore:
                     )
             if errors:
                 raise RecordFault(errors)
+            if creating:
+                duplicate = self.access.duplicate(info.name, values)
+                if duplicate is not None:
+                    raise duplicate
             return values
 
         return check
