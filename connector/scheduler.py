@@ -32,9 +32,9 @@ def sync_job() -> str:
         "sync run %s: %s, %s records written",
         report.run_id,
         report.status,
-        report.writes["succeeded"],
+        report.writes.succeeded,
     )
-    return report.status
+    return str(report.status)
 
 
 def build_scheduler(settings: Settings) -> BlockingScheduler:
@@ -53,14 +53,15 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
     return scheduler
 
 
-def run_clock(settings: Settings, *, once: bool = False) -> None:
-    """Run the clock until stopped (or the sync job once with ``once``)."""
+def run_clock(settings: Settings, *, once: bool = False) -> str | None:
+    """Run the clock until stopped; with ``once``, run the sync job once and return its
+    status (the CLI exits with :func:`connector.sync.exit_code` of it, like ``sync``)."""
     if once:
-        sync_job()
-        return
+        return sync_job()
     scheduler = build_scheduler(settings)
     log.info("clock started: sync every %s minutes", settings.sync_interval_minutes)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         log.info("clock stopped")
+    return None

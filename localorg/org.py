@@ -55,6 +55,16 @@ class OrgConfig:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     daily_limit: int = 1_000_000
     jwt_certificate_pem: bytes | None = None
+    # A sandbox's JWT audience is https://test.salesforce.com, a production org's
+    # https://login.salesforce.com; an Experience Cloud site's own URL is accepted too.
+    sandbox: bool = False
+    site_urls: tuple[str, ...] = ()
+
+    def jwt_audiences(self) -> list[str]:
+        """The ``aud`` values this org's token endpoint accepts in a JWT bearer assertion."""
+        login = "https://test.salesforce.com" if self.sandbox else "https://login.salesforce.com"
+        bases = [login, *(u.rstrip("/") for u in self.site_urls)]
+        return [form for base in bases for form in (base, base + "/")]
 
 
 class LocalOrg:
