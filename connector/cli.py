@@ -595,12 +595,18 @@ def evaluate_predictions(
         params = ", ".join(f"{k}={v:.4g}" for k, v in model["params"].items())
         click.echo(f"  {name:<10} LL {model['log_likelihood']:,.1f}  ({params})")
         click.echo(
-            f"             holdout: MAE {h['mae']:.3f}, correlation {h['correlation']:.3f},"
-            f" cumulative error {h['cumulative_error']:+.1%}, AUC {h['auc_buy_again']:.3f},"
-            f" Brier {h['brier_buy_again']:.3f}"
+            f"             holdout: MAE {_num(h['mae'], '.3f')}, correlation "
+            f"{_num(h['correlation'], '.3f')}, cumulative error "
+            f"{_num(h['cumulative_error'], '+.1%')}, AUC {_num(h['auc_buy_again'], '.3f')},"
+            f" Brier {_num(h['brier_buy_again'], '.3f')}"
         )
     if plot:
         click.echo(f"plot written to {plot}")
+
+
+def _num(value: float | None, spec: str) -> str:
+    # A metric the holdout cannot support (no variance, one class) is null in the JSON.
+    return "n/a" if value is None else format(value, spec)
 
 
 @main.group()

@@ -113,6 +113,8 @@ def load_settings(**overrides: Any) -> Settings:
             + str(err["msg"]).removeprefix("Value error, ")
             for err in exc.errors()
         ]
+        if len(problems) == 1:  # the usual case: one clear line
+            raise ConfigError(f"invalid setting {problems[0]}") from None
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 

@@ -648,6 +648,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     hint = "set L2L_DATABASE to a file path in a folder this user can write"
     if path.is_dir():
         raise ConfigError(f"database {path} is a directory; {hint}")
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise ConfigError(f"cannot create the database {path}: {folder} is a file; {hint}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
