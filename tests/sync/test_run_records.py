@@ -163,7 +163,7 @@ class _Hook(BaseHTTPRequestHandler):
     received: list[dict[str, Any]]
     answer = 200
 
-    def do_POST(self) -> None:  # noqa: N802 (the http.server hook name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append(
             {"type": self.headers["Content-Type"], "body": json.loads(body), "path": self.path}
