@@ -27,9 +27,24 @@ def create_app(org: LocalOrg) -> Flask:
     for blueprint in (auth.bp, rest.bp, tooling.bp, bulk.bp):
         app.register_blueprint(blueprint)
     rest.register_errors(app)
+    app.before_request(_enter)
     app.before_request(_guard)
     app.after_request(_limit_info)
+    app.teardown_request(_leave)
     return app
+
+
+def _enter() -> None:
+    # Requests in progress, so a test can wait until a killed client's last request has been
+    # applied (a server finishes a request whether or not its client is still there).
+    g.org = current_org()
+    g.org.request_started()
+
+
+def _leave(_exc: BaseException | None) -> None:
+    org = g.pop("org", None)
+    if org is not None:
+        org.request_finished()
 
 
 def _kind(path: str) -> str:

@@ -94,6 +94,8 @@ class LocalOrg:
         self._lock = threading.Lock()
         self.api_calls = 0
         self.calls_by_kind: dict[str, int] = {}
+        self._busy = 0
+        self._idle = threading.Condition(self._lock)
 
     # ------------------------------------------------------------------ sessions
     def issue_session(self) -> str:
@@ -125,6 +127,23 @@ class LocalOrg:
         """Invalidate every access token, as a session timeout or a password reset does."""
         with self._lock:
             self._sessions.clear()
+
+    # ------------------------------------------------------------------ requests in progress
+    def request_started(self) -> None:
+        """One more HTTP request is being served."""
+        with self._lock:
+            self._busy += 1
+
+    def request_finished(self) -> None:
+        """A request has been answered (or its client went away) and its writes are done."""
+        with self._lock:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no request is being served; False if still busy after ``timeout``."""
+        with self._lock:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     # ------------------------------------------------------------------ limits
     def count_call(self, kind: str) -> bool:
