@@ -209,6 +209,8 @@ def _print_report(report: dict[str, Any]) -> None:
     calls = report["api_calls"]
     kinds = ", ".join(f"{k} {v}" for k, v in calls.items() if k != "total")
     click.echo(f"  API calls {calls.get('total', 0):,}" + (f" ({kinds})" if kinds else ""))
+    for run in report.get("recovered_runs", []):
+        click.echo(f"  run {run['id']} (pid {run['pid']} on {run['host']}) died: marked crashed")
     for error in report["errors"][:5]:
         click.echo(f"  ! {error}")
 
@@ -272,7 +274,9 @@ def runs_cmd(limit: int, as_json: bool) -> None:
     """
     from connector.store import Store
 
-    runs = Store(_settings().database).runs(limit)
+    store = Store(_settings().database)
+    store.close_dead_runs()
+    runs = store.runs(limit)
     if as_json:
         click.echo(json.dumps(runs))
         return
@@ -300,6 +304,7 @@ def status_cmd() -> None:
 
     settings = _settings()
     store = Store(settings.database)
+    store.close_dead_runs()
     click.echo(f"database: {settings.database}")
     for row in store.db["watermarks"].rows:
         click.echo(f"  watermark {row['object']:<10} {row['modstamp']}")

@@ -393,6 +393,15 @@ class Store:
         cursor = self.db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'failed'")
         return int(cursor.rowcount)
 
+    def close_dead_runs(self) -> list[dict[str, Any]]:
+        """:meth:`mark_crashed_runs` when no live run holds the lock (else nothing): lets a
+        read such as ``lead2loyalty runs`` show a dead run as crashed before the next sync."""
+        try:
+            with self.run_lock():
+                return self.mark_crashed_runs()
+        except RunInProgress:
+            return []
+
     def mark_in_flight(self, run_id: int, keys: Iterable[tuple[str, str, str]]) -> None:
         """Mark outbox rows as sent by ``run_id`` before the call that sends them.
 

@@ -114,6 +114,18 @@ def test_a_run_left_running_by_a_dead_process_becomes_crashed(
     assert latest["host"]
 
 
+def test_runs_shows_a_dead_run_as_crashed_without_waiting_for_the_next_sync(env: Path) -> None:
+    store = Store(env)
+    dead = store.start_run("incremental")
+    with store.run_lock():  # while a live run holds the database, running means running
+        assert json.loads(_cli("runs", "--json").stdout)[0]["status"] == "running"
+    listed = json.loads(_cli("runs", "--json").stdout)
+    assert [(r["id"], r["status"]) for r in listed] == [(dead, "crashed")]
+    text = _cli("runs")
+    assert "crashed" in text.stdout
+    assert "ended without finishing this run" in text.stdout
+
+
 def test_refused_values_keep_every_run_partial_and_say_why(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
