@@ -78,6 +78,8 @@ def _guard() -> Response | None:
 def _limit_info(response: Response) -> Response:
     if request.path.startswith("/services/data/v"):
         org = current_org()
+        if org.faults.answer_delay_s and request.method in ("POST", "PATCH", "PUT", "DELETE"):
+            time.sleep(org.faults.answer_delay_s)  # applied already; the answer is late
         response.headers["Sforce-Limit-Info"] = (
             f"api-usage={org.api_calls}/{org.config.daily_limit}"
         )

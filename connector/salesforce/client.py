@@ -514,6 +514,9 @@ class SalesforceClient:
             "composite/sobjects",
             json={"allOrNone": False, "records": payload},
             headers={"Sforce-Auto-Assign": "FALSE"},
+            # Not retried after a read timeout: Salesforce may have saved the records (and run
+            # their Flows); the engine leaves them in flight and the next run reads the org.
+            idempotent=False,
             what=f"collection update of {object_name}",
         )
         results = []

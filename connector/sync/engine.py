@@ -30,7 +30,7 @@ from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict
 from connector.sync.diff import diff
-from connector.sync.inflight import settle_in_flight
+from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.runstate import RunStatus, WriteCounts, outstanding_summary
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
@@ -451,10 +451,16 @@ class SyncEngine:
                 else:
                     results = self.client.update_collection(obj, records)
             except RetryableError as exc:
-                # The whole call failed after the client's own retries: carry every row.
-                carried.extend(
-                    (w, f"{type(exc).__name__}: {exc}") for ws in remaining.values() for w in ws
-                )
+                if exc.error_code in UNKNOWN_OUTCOME:
+                    # Sent, no answer: Salesforce may have saved these. They stay in flight;
+                    # the next run reads the org before sending any of them again.
+                    report.writes.carried_over += len(remaining)
+                    report.errors.append(unknown_outcome_line(obj, len(remaining), exc))
+                else:
+                    # The whole call failed after the client's own retries: carry every row.
+                    carried.extend(
+                        (w, f"{type(exc).__name__}: {exc}") for ws in remaining.values() for w in ws
+                    )
                 remaining = {}
                 break
             except QuotaExhausted:

@@ -28,6 +28,8 @@ from connector.store.db import PendingWrite, Store
 # Ids per verification query: a collection batch, and a URL well under Salesforce's 16,384
 # characters for a GET (200 quoted 18-character ids are about 4,400).
 VERIFY_BATCH = 200
+# Error codes of a call that was sent but never answered: its writes may have been applied.
+UNKNOWN_OUTCOME = frozenset({"ReadTimeout"})
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -87,6 +89,15 @@ def _moment(text: str) -> date | datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def unknown_outcome_line(obj: str, records: int, exc: Exception) -> str:
+    """What a run says about a batch sent without an answer."""
+    code = getattr(exc, "error_code", None) or type(exc).__name__
+    return (
+        f"{obj}: {records} records sent without an answer ({code}); Salesforce may have saved "
+        "them, so the next run reads them before sending any again"
+    )
 
 
 def settle_in_flight(client: QueryClient, store: Store, run_id: int) -> Settled:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import connector.salesforce.client as client_module
 from connector.sync import SyncEngine
 from connector.sync.inflight import holds
 from localorg.org import LocalOrg
@@ -126,3 +127,26 @@ def test_a_run_with_nothing_in_flight_spends_no_verification_call(
     assert report.writes.verified == 0
     # Pulls go to queryAll; verification would be a plain query, and none was made.
     assert org.calls_by_kind.get("query", 0) == queries
+
+
+def test_a_write_whose_answer_never_came_is_read_back_not_sent_again(
+    engine: SyncEngine, org: LocalOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read timeout on a collection update: Salesforce saved the records, the client never
+    heard. Retrying the PATCH would save them (and run their Flows) twice."""
+    ids = seed(org, 3, [("2026-01-10", 10.0)])
+    monkeypatch.setattr(client_module, "REQUEST_TIMEOUT", (10.0, 0.3))
+    org.faults.configure("answer_delay=1s")  # applied at once, answered after the timeout
+    first = engine.run()
+    org.faults.configure("")
+    assert org.wait_idle()
+    assert first.status == "partial"
+    assert any("sent without an answer (ReadTimeout)" in e for e in first.errors)
+    assert org.calls_by_kind.get("composite") == 1  # not retried blindly
+    assert engine.store.outbox_counts() == {"in_flight": 3 * len(FIELDS)}
+    assert org.store.saves("Contact") == dict.fromkeys(ids, 1)
+    second = engine.run()
+    assert second.status == "succeeded", second.errors
+    assert (second.writes.verified, second.writes.succeeded) == (3, 0)
+    assert org.store.saves("Contact") == dict.fromkeys(ids, 1)
+    assert engine.store.outbox_counts() == {}
