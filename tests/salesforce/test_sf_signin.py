@@ -60,10 +60,12 @@ def test_localorg_checks_aud_against_the_real_audiences(
     sandbox: bool,
     aud: str,
     accepted: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Through monkeypatch: the next test's org starts from a copy of this one's config.
     org.config.jwt_certificate_pem = localorg_server.jwt.cert.read_bytes()
-    org.config.sandbox = sandbox
-    org.config.site_urls = ("https://shop.example.com/customers",)
+    monkeypatch.setattr(org.config, "sandbox", sandbox)
+    monkeypatch.setattr(org.config, "site_urls", ("https://shop.example.com/customers",))
     aud = org.instance_url if aud == "MY_DOMAIN" else aud
     response = http.post(
         org.instance_url + "/services/oauth2/token",
@@ -94,10 +96,13 @@ def test_the_connector_sends_the_audience_setting_to_the_my_domain_token_endpoin
 
 
 def test_a_sandbox_signs_in_with_the_test_audience(
-    make_settings: Callable[..., Settings], org: LocalOrg, localorg_server: Running
+    make_settings: Callable[..., Settings],
+    org: LocalOrg,
+    localorg_server: Running,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     org.config.jwt_certificate_pem = localorg_server.jwt.cert.read_bytes()
-    org.config.sandbox = True
+    monkeypatch.setattr(org.config, "sandbox", True)
     key = localorg_server.jwt.key
     production = make_settings(salesforce_private_key_file=key)
     with pytest.raises(ConfigError, match="L2L_SALESFORCE_JWT_AUDIENCE") as info:
