@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from connector.cli import main
+from connector.scheduler import sync_job
 from connector.store import Store
 from connector.sync import RunStatus, SyncEngine, WriteCounts, build_engine, exit_code
 from localorg.org import LocalOrg
@@ -168,6 +169,22 @@ def test_clock_once_exits_like_sync(
     failed = _cli("clock", "--once")
     assert failed.exit_code == 1, failed.output
     assert [r["status"] for r in Store(env).runs()] == ["failed", "partial", "succeeded"]
+
+
+def test_the_scheduled_job_with_broken_mappings_logs_one_line_and_keeps_ticking(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    empty = tmp_path / "no-mappings"
+    empty.mkdir()
+    monkeypatch.setenv("L2L_MAPPINGS_DIR", str(empty))
+    assert sync_job() == "failed"  # no exception into the scheduler
+    [record] = [r for r in caplog.records if r.name == "connector.scheduler"]
+    assert record.getMessage().startswith("sync not started: ")
+    assert "no mapping files" in record.getMessage()
+    result = _cli("clock", "--once")  # the same, by hand: the CLI's one line, exit 1
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert "no mapping files" in result.stderr
 
 
 # ---------------------------------------------------------------------- alerts
