@@ -441,16 +441,17 @@ def fields_export(out: Path) -> None:
 def demo_cmd(size: str, keep: Path | None) -> None:
     """Start a local org, seed it, deploy fields, sync, then sync again (zero writes).
 
-    Exit code 0 when both syncs succeeded, 2 otherwise.
+    Exits like `sync`, by the first run that did not succeed: 0 when both succeeded.
 
     \b
     Example:
       lead2loyalty demo --size small
     """
     from connector.demo import run_demo
+    from connector.sync import exit_code
 
     runs = run_demo(size=size, workdir=keep, echo=click.echo)
-    sys.exit(0 if all(r["status"] == "succeeded" for r in runs.values()) else 2)
+    sys.exit(next((c for c in (exit_code(r["status"]) for r in runs.values()) if c), 0))
 
 
 @main.command("clock")
@@ -471,7 +472,7 @@ def clock_cmd(once: bool) -> None:
 
     status = run_clock(_settings(), once=once)
     if status is not None:
-        click.echo(f"sync {status}", err=status != "succeeded")
+        click.echo(f"sync {status}", err=exit_code(status) != 0)
         sys.exit(exit_code(status))
 
 
