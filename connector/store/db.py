@@ -393,6 +393,20 @@ class Store:
         cursor = self.db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'failed'")
         return int(cursor.rowcount)
 
+    def _logged_writes(self, run_id: int) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT status, COUNT(DISTINCT object || ' ' || record_id) FROM value_log "
+            "WHERE run_id = ? GROUP BY status",
+            [run_id],
+        ).fetchall()
+        by_status = dict(rows)
+        return {
+            "succeeded": int(by_status.get("written", 0)),
+            "carried_over": int(by_status.get("carried", 0)),
+            "failed": int(by_status.get("failed", 0)),
+            "verified": int(by_status.get("verified", 0)),
+        }
+
     def close_dead_runs(self) -> list[dict[str, Any]]:
         """:meth:`mark_crashed_runs` when no live run holds the lock (else nothing): lets a
         read such as ``lead2loyalty runs`` show a dead run as crashed before the next sync."""
@@ -576,7 +590,16 @@ class Store:
                     f"process {pid or '?'} on {host or '?'} ended without finishing this run "
                     "(killed or crashed); the next run settled its writes"
                 )
-                stats.update({"status": "crashed", "errors": [*stats.get("errors", []), reason]})
+                stats.update(
+                    {
+                        "status": "crashed",
+                        "errors": [*stats.get("errors", []), reason],
+                        # What it got to record before it died, from its value log: the run's
+                        # counts then match what it did to the org (writes whose answer it
+                        # never recorded are counted as verified by the run that settles them).
+                        "writes": {**stats.get("writes", {}), **self._logged_writes(run_id)},
+                    }
+                )
                 self.db.conn.execute(
                     "UPDATE runs SET status = 'crashed', finished_at = ?, stats = ? WHERE id = ?",
                     (_now(), json.dumps(stats, default=str), run_id),

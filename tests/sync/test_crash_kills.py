@@ -167,6 +167,14 @@ def test_twenty_syncs_killed_at_random_leave_honest_records_and_one_save_per_cha
     )
     saves = org.store.saves("Contact")
     assert saves == dict(versions)
+    # The runs' own counts add up to the org's saves: records each run wrote and recorded,
+    # plus records a later run found already saved by a killed one.
+    recorded = sum(
+        r["stats"].get("writes", {}).get("succeeded", 0)
+        + r["stats"].get("writes", {}).get("verified", 0)
+        for r in runs
+    )
+    assert recorded == sum(saves.values())
     over = {cid: n for cid, n in saves.items() if n > 1 + changed[cid]}
     assert over == {}
     # The kills did land between a batch's send and its recorded answer, and the records

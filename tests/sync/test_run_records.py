@@ -110,6 +110,12 @@ def test_a_run_left_running_by_a_dead_process_becomes_crashed(
     assert old["status"] == "crashed"
     assert old["finished_at"]
     assert "process 999999 on box" in old["stats"]["errors"][-1]
+    assert old["stats"]["writes"] == {
+        "succeeded": 0,
+        "carried_over": 0,
+        "failed": 0,
+        "verified": 0,
+    }  # it recorded nothing before it died
     latest = engine.store.runs(1)[0]
     assert latest["pid"] > 0
     assert latest["host"]
