@@ -440,7 +440,7 @@ class SyncEngine:
         carried: list[tuple[PendingWrite, str]] = []
         attempt = 0
         # Sent, answer not yet recorded: a crash from here on is settled by the next run.
-        self.store.mark_in_flight(report.run_id, [w.key for ws in remaining.values() for w in ws])
+        self.store.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
         while remaining:
             records = [
                 {"Id": rid, **{w.field: w.value for w in ws}} for rid, ws in remaining.items()

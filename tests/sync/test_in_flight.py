@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import connector.salesforce.client as client_module
+from connector.store import Store
 from connector.sync import SyncEngine
 from connector.sync.inflight import holds
 from localorg.org import LocalOrg
@@ -72,7 +73,7 @@ def test_a_batch_killed_after_salesforce_applied_half_of_it_is_not_saved_twice(
     # The next run marked the batch in flight and sent it; Salesforce applied the first three
     # records; then the process was killed before it recorded any answer.
     crashed = engine.store.start_run("incremental")
-    engine.store.mark_in_flight(crashed, [("Contact", rid, f) for rid in ids for f in FIELDS])
+    engine.store.mark_in_flight(crashed, [("Contact", rid) for rid in ids])
     applied, missing = ids[:3], ids[3:]
     for rid in applied:
         sf.Contact.update(rid, {f: json.loads(queued[(rid, f)]) for f in FIELDS})
@@ -104,7 +105,7 @@ def test_a_field_changed_in_the_org_since_is_sent_again(
     engine.run()
     org.faults.configure("")
     crashed = engine.store.start_run("incremental")
-    engine.store.mark_in_flight(crashed, [("Contact", rid, f) for rid in ids for f in FIELDS])
+    engine.store.mark_in_flight(crashed, [("Contact", rid) for rid in ids])
     sf.Contact.update(ids[0], {"L2L_Order_Count__c": 1, "L2L_Revenue__c": 99.0})
     report = engine.run()
     assert report.status == "succeeded"
@@ -150,3 +151,20 @@ def test_a_write_whose_answer_never_came_is_read_back_not_sent_again(
     assert (second.writes.verified, second.writes.succeeded) == (3, 0)
     assert org.store.saves("Contact") == dict.fromkeys(ids, 1)
     assert engine.store.outbox_counts() == {}
+
+
+def test_marking_a_record_in_flight_leaves_its_refused_values_alone() -> None:
+    """A push batch sends a record's pending and carried values, never its refused ones."""
+    store = Store(":memory:")
+    store.enqueue(1, [("Contact", "003A", "A__c", 1), ("Contact", "003A", "B__c", 2)])
+    refused = next(w for w in store.pending_writes() if w.field == "B__c")
+    store.record_results(1, [], [], [(refused, "FIELD_CUSTOM_VALIDATION_EXCEPTION: no")])
+    store.enqueue(2, [("Contact", "003B", "A__c", 3)])
+    store.mark_in_flight(2, [("Contact", "003A")])
+    rows = store.db.execute("SELECT record_id, field, status, sent_run FROM outbox ORDER BY 1, 2")
+    assert rows.fetchall() == [
+        ("003A", "A__c", "in_flight", 2),
+        ("003A", "B__c", "failed", None),
+        ("003B", "A__c", "pending", None),
+    ]
+    assert [w.key for w in store.in_flight_writes()] == [("Contact", "003A", "A__c")]
