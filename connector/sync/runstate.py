@@ -105,7 +105,8 @@ def _name(key: str) -> str:
 def outstanding_summary(rows: list[dict[str, Any]]) -> list[str]:
     """One line per group of values still waiting in the outbox, for a run's errors."""
     return [
-        f"{r['values']:,} {r['object']}.{r['field']} value(s) {_WAITING[r['status']]}"
+        f"{r['values']:,} {r['object']}.{r['field']} value(s) "
+        + _WAITING.get(r["status"], f"waiting ({r['status']})")
         + (f": {r['reason']}" if r.get("reason") else "")
         for r in rows
     ]
