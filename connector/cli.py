@@ -1,36 +1,49 @@
 """The ``lead2loyalty`` command: thin, parse -> call -> print.
 
-Library errors become one clean line (no traceback) and exit code 1.
+Errors are handled in one place, :class:`CleanErrors` (the root group): library errors, bad
+settings and OS errors become one clean line (no traceback) and exit code 1.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from connector.errors import Lead2LoyaltyError
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from connector.config import Settings
 
 
-def clean_errors(func: F) -> F:
-    """Turn a :class:`Lead2LoyaltyError` into one line on stderr and exit code 1."""
+class CleanErrors(click.Group):
+    """The root group: every command runs inside its ``invoke``, so no command has to
+    remember to catch anything. A :class:`Lead2LoyaltyError` (settings, mappings, Salesforce,
+    a run in progress), an OS error (a file that cannot be read or written) or a SQLite error
+    becomes ``Error: <one line>`` on stderr and exit code 1; anything else is a bug and keeps
+    its traceback."""
 
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command line, turning expected failures into one line and exit code 1."""
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except Lead2LoyaltyError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
+            _fail(ctx, str(exc))
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _fail(ctx, f"{where}{exc.strerror or exc}")
+        except sqlite3.DatabaseError as exc:
+            _fail(ctx, f"the database cannot be used ({exc}); check L2L_DATABASE")
+        return None
 
-    return wrapper  # type: ignore[return-value]
+
+def _fail(ctx: click.Context, message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(1)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -51,7 +64,7 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CleanErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lead2loyalty")
 @click.option("-v", "--verbose", is_flag=True, help="Log every step (secrets are masked).")
 def main(verbose: bool) -> None:
@@ -131,7 +144,6 @@ def localorg() -> None:
     help="Profile of the API user: System Administrator, or Minimum Access - API Only "
     "Integrations (API Enabled only; an admin grants the rest).",
 )
-@clean_errors
 def localorg_serve(
     host: str,
     port: int,
@@ -197,7 +209,6 @@ def localorg_serve(
     help="Folder to write the org, its ground truth and events into.",
 )
 @click.option("--rng-seed", default=7, show_default=True, help="Random seed (same seed, same org).")
-@clean_errors
 def localorg_seed(size: str, data_dir: Path, rng_seed: int) -> None:
     """Write a seeded org (and its ground truth and event file) without serving it.
 
@@ -210,7 +221,7 @@ def localorg_seed(size: str, data_dir: Path, rng_seed: int) -> None:
     click.echo(json.dumps(seed(size=size, data_dir=data_dir, rng_seed=rng_seed)))
 
 
-def _settings() -> Any:
+def _settings() -> Settings:
     from connector.config import load_settings
 
     return load_settings()
@@ -247,6 +258,8 @@ def _print_report(report: dict[str, Any]) -> None:
     calls = report["api_calls"]
     kinds = ", ".join(f"{k} {v}" for k, v in calls.items() if k != "total")
     click.echo(f"  API calls {calls.get('total', 0):,}" + (f" ({kinds})" if kinds else ""))
+    for run in report.get("recovered_runs", []):
+        click.echo(f"  run {run['id']} (pid {run['pid']} on {run['host']}) died: marked crashed")
     for error in report["errors"][:5]:
         click.echo(f"  ! {error}")
 
@@ -268,14 +281,13 @@ def _print_report(report: dict[str, Any]) -> None:
     help="Send again values Salesforce refused (after fixing the cause in the org).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def sync_cmd(
     dry_run: bool, objects: tuple[str, ...], full: bool, retry_failed: bool, as_json: bool
 ) -> None:
     """Run one sync: pull, compute, write back only what changed.
 
-    Exit code 0 when the run succeeded, 2 when it was partial or stopped by the quota guard,
-    1 when it failed.
+    Exit code 0 when the run succeeded, 2 when it was partial (values refused, carried over
+    or unwritable) or stopped by the quota guard, 1 when it failed (a refused sign-in too).
 
     \b
     Example:
@@ -283,7 +295,7 @@ def sync_cmd(
       lead2loyalty sync --objects Order --json
     """
     from connector.progress import Progress
-    from connector.sync import SyncOptions, build_engine
+    from connector.sync import SyncOptions, build_engine, exit_code
 
     show = None if as_json else Progress()
     engine = build_engine(_settings(), progress=show)
@@ -296,13 +308,12 @@ def sync_cmd(
         show.done()
     out = report.as_json()
     click.echo(json.dumps(out)) if as_json else _print_report(out)
-    sys.exit({"succeeded": 0, "failed": 1}.get(report.status, 2))
+    sys.exit(exit_code(report.status))
 
 
 @main.command("runs")
 @click.option("--limit", default=10, show_default=True, help="How many runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@clean_errors
 def runs_cmd(limit: int, as_json: bool) -> None:
     """List recent sync runs, newest first.
 
@@ -312,7 +323,9 @@ def runs_cmd(limit: int, as_json: bool) -> None:
     """
     from connector.store import Store
 
-    runs = Store(_settings().database).runs(limit)
+    store = Store(_settings().database)
+    store.close_dead_runs()
+    runs = store.runs(limit)
     if as_json:
         click.echo(json.dumps(runs))
         return
@@ -324,10 +337,11 @@ def runs_cmd(limit: int, as_json: bool) -> None:
             f" written {writes.get('succeeded', 0):,} calls "
             f"{stats.get('api_calls', {}).get('total', 0):,}"
         )
+        if run["status"] in ("failed", "crashed") and stats.get("errors"):
+            click.echo(f"      {stats['errors'][0]}")
 
 
 @main.command("status")
-@clean_errors
 def status_cmd() -> None:
     """Show watermarks, the outbox and the last run.
 
@@ -339,6 +353,7 @@ def status_cmd() -> None:
 
     settings = _settings()
     store = Store(settings.database)
+    store.close_dead_runs()
     click.echo(f"database: {settings.database}")
     for row in store.db["watermarks"].rows:
         click.echo(f"  watermark {row['object']:<10} {row['modstamp']}")
@@ -351,7 +366,6 @@ def status_cmd() -> None:
 @main.command("validate")
 @click.option("--offline", is_flag=True, help="Check the files only, not the org.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def validate_cmd(offline: bool, as_json: bool) -> None:
     """Check mappings/ and models/ (every error as file:line) and, unless --offline, that the
     org has the mapped fields with fitting types.
@@ -425,7 +439,6 @@ def fields() -> None:
 
 @fields.command("deploy")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def fields_deploy(as_json: bool) -> None:
     """Create missing custom fields (Tooling API), grant them and the objects the sync reads
     and writes in the L2L_Integration permission set, and assign it to the integration user.
@@ -470,7 +483,6 @@ def fields_deploy(as_json: bool) -> None:
     show_default=True,
     help="SFDX project folder.",
 )
-@clean_errors
 def fields_export(out: Path) -> None:
     """Write SFDX source for every mapped custom field and the L2L_Integration permission set.
 
@@ -489,7 +501,6 @@ def fields_export(out: Path) -> None:
 
 @main.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def doctor_cmd(as_json: bool) -> None:
     """Check the org and the integration user, one line per checklist item with its fix.
 
@@ -533,35 +544,42 @@ def doctor_cmd(as_json: bool) -> None:
     default=None,
     help="Keep the demo's database and org files here (default: a temp folder, then removed).",
 )
-@clean_errors
 def demo_cmd(size: str, keep: Path | None) -> None:
     """Start a local org, seed it, deploy fields, sync, then sync again (zero writes).
 
-    Exit code 0 when both syncs succeeded, 2 otherwise.
+    Exits like `sync`, by the first run that did not succeed: 0 when both succeeded.
 
     \b
     Example:
       lead2loyalty demo --size small
     """
     from connector.demo import run_demo
+    from connector.sync import exit_code
 
     runs = run_demo(size=size, workdir=keep, echo=click.echo)
-    sys.exit(0 if all(r["status"] == "succeeded" for r in runs.values()) else 2)
+    sys.exit(next((c for c in (exit_code(r["status"]) for r in runs.values()) if c), 0))
 
 
 @main.command("clock")
 @click.option("--once", is_flag=True, help="Run the sync job once now and exit.")
-@clean_errors
 def clock_cmd(once: bool) -> None:
     """Run the scheduler: an incremental sync every L2L_SYNC_INTERVAL_MINUTES.
+
+    With --once, one sync now, exiting like `sync`: 0 succeeded, 2 partial or quota-stopped,
+    1 failed or skipped (another sync holds the database).
 
     \b
     Example:
       L2L_SYNC_INTERVAL_MINUTES=5 lead2loyalty clock
+      lead2loyalty clock --once    # e.g. from cron
     """
     from connector.scheduler import run_clock
+    from connector.sync import exit_code
 
-    run_clock(_settings(), once=once)
+    status = run_clock(_settings(), once=once)
+    if status is not None:
+        click.echo(f"sync {status}", err=exit_code(status) != 0)
+        sys.exit(exit_code(status))
 
 
 @main.command("import")
@@ -573,7 +591,6 @@ def clock_cmd(once: bool) -> None:
     help="Source name; a message id is stored once per source.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def import_cmd(path: Path, source: str, as_json: bool) -> None:
     """Backfill behavioural events from a JSON-lines file of track/identify messages.
 
@@ -654,7 +671,6 @@ def evaluate() -> None:
     help="Also write a PNG: predicted vs actual holdout purchases by frequency.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def evaluate_predictions(
     orders_file: Path | None,
     calibration_end: Any,
@@ -691,12 +707,18 @@ def evaluate_predictions(
         params = ", ".join(f"{k}={v:.4g}" for k, v in model["params"].items())
         click.echo(f"  {name:<10} LL {model['log_likelihood']:,.1f}  ({params})")
         click.echo(
-            f"             holdout: MAE {h['mae']:.3f}, correlation {h['correlation']:.3f},"
-            f" cumulative error {h['cumulative_error']:+.1%}, AUC {h['auc_buy_again']:.3f},"
-            f" Brier {h['brier_buy_again']:.3f}"
+            f"             holdout: MAE {_num(h['mae'], '.3f')}, correlation "
+            f"{_num(h['correlation'], '.3f')}, cumulative error "
+            f"{_num(h['cumulative_error'], '+.1%')}, AUC {_num(h['auc_buy_again'], '.3f')},"
+            f" Brier {_num(h['brier_buy_again'], '.3f')}"
         )
     if plot:
         click.echo(f"plot written to {plot}")
+
+
+def _num(value: float | None, spec: str) -> str:
+    # A metric the holdout cannot support (no variance, one class) is null in the JSON.
+    return "n/a" if value is None else format(value, spec)
 
 
 @main.group()
@@ -711,7 +733,6 @@ def report() -> None:
 
 @report.command("predictions")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def report_predictions(as_json: bool) -> None:
     """Average CLV, order value, purchase frequency and more, with the method used.
 
@@ -731,7 +752,6 @@ def report_predictions(as_json: bool) -> None:
 
 
 @main.command("config")
-@clean_errors
 def config_cmd() -> None:
     """Show every setting, its environment variable, value and default (secrets masked).
 

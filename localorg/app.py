@@ -28,10 +28,25 @@ def create_app(org: LocalOrg) -> Flask:
     for blueprint in (auth.bp, rest.bp, tooling.bp, bulk.bp):
         app.register_blueprint(blueprint)
     rest.register_errors(app)
+    app.before_request(_enter)
     app.before_request(_guard)
     app.teardown_request(_forget_user)
     app.after_request(_limit_info)
+    app.teardown_request(_leave)
     return app
+
+
+def _enter() -> None:
+    # Requests in progress, so a test can wait until a killed client's last request has been
+    # applied (a server finishes a request whether or not its client is still there).
+    g.org = current_org()
+    g.org.request_started()
+
+
+def _leave(_exc: BaseException | None) -> None:
+    org = g.pop("org", None)
+    if org is not None:
+        org.request_finished()
 
 
 def _kind(path: str) -> str:
@@ -86,6 +101,8 @@ def _limit_info(response: Response) -> Response:
         response = sf_error("SERVER_UNAVAILABLE", REQUEST_CODES["SERVER_UNAVAILABLE"][1], 503)
     if request.path.startswith("/services/data/v"):
         org = current_org()
+        if org.faults.answer_delay_s and request.method in ("POST", "PATCH", "PUT", "DELETE"):
+            time.sleep(org.faults.answer_delay_s)  # applied already; the answer is late
         response.headers["Sforce-Limit-Info"] = (
             f"api-usage={org.api_calls}/{org.config.daily_limit}"
         )

@@ -84,7 +84,13 @@ def _check_assertion(assertion: str) -> str | None:
             assertion,
             public_key,
             algorithms=["RS256"],
-            audience=org.instance_url,
+            # Salesforce checks aud against its authorization server, never the host the
+            # request reached: https://login.salesforce.com (production),
+            # https://test.salesforce.com (sandbox) or an Experience Cloud site URL ("OAuth
+            # 2.0 JWT Bearer Flow for Server-to-Server Integration", Salesforce Help). A My
+            # Domain aud, here this server's own URL, is "audience is invalid"
+            # (simple-salesforce issue #672).
+            audience=org.config.jwt_audiences(),
             options={"require": ["iss", "sub", "aud", "exp"]},
         )
     except jwt.ExpiredSignatureError:

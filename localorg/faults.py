@@ -5,6 +5,9 @@ A spec is a comma-separated list, for the CLI's ``--faults`` and for tests::
     latency=40ms,UNABLE_TO_LOCK_ROW=0.2,SERVER_UNAVAILABLE=0.05,session_ttl=30s,seed=7
 
 - ``latency``: added to every API call (``ms`` or ``s``).
+- ``answer_delay``: added to every write call (POST, PATCH, PUT, DELETE) after it has been
+  applied, before its answer: a client whose read timeout is shorter gives up on a write the
+  org saved, as happens with a real org under load.
 - ``<ERROR_CODE>=<rate>``: that share of calls (request-level codes) or of records (row-level
   codes, which Salesforce reports per record in collections and Bulk API results) fails.
 - ``session_ttl``: access tokens expire after this long (the caller must re-authenticate).
@@ -46,6 +49,7 @@ class Faults:
     """The faults in force; changed at run time by tests through :meth:`configure`."""
 
     latency_s: float = 0.0
+    answer_delay_s: float = 0.0
     rates: dict[str, float] = field(default_factory=dict)
     session_ttl_s: float | None = None
     seed: int | None = None
@@ -63,7 +67,7 @@ class Faults:
 
     def configure(self, spec: str) -> None:
         """Replace the faults in force with those of ``spec`` ("" clears them all)."""
-        latency, rates, ttl, seed = 0.0, {}, None, None
+        latency, answer_delay, rates, ttl, seed = 0.0, 0.0, {}, None, None
         nth: tuple[str, int, bool] | None = None
         for part in filter(None, (p.strip() for p in spec.split(","))):
             key, sep, value = part.partition("=")
@@ -74,6 +78,8 @@ class Faults:
             key = key.strip()
             if key == "latency":
                 latency = _duration(value)
+            elif key == "answer_delay":
+                answer_delay = _duration(value)
             elif key == "session_ttl":
                 ttl = _duration(value)
             elif key == "seed":
@@ -87,12 +93,14 @@ class Faults:
                 rates[key] = rate
             else:
                 raise FaultSpecError(
-                    f"unknown fault '{key}': use latency, session_ttl, seed, fail_nth or an "
+                    f"unknown fault '{key}': use latency, answer_delay, session_ttl, seed, "
+                    "fail_nth or an "
                     "ERROR_CODE"
                 )
         with self._lock:
             self.latency_s, self.rates, self.session_ttl_s, self.seed = latency, rates, ttl, seed
             self.fail_nth, self._seen = nth, {}
+            self.answer_delay_s = answer_delay
             self._rng = random.Random(seed)
 
     def take_nth(self, kind: str) -> str | None:

@@ -72,6 +72,17 @@ class OrgConfig:
     admin_client_id: str = field(default_factory=lambda: "3MVG9" + secrets.token_urlsafe(24))
     admin_client_secret: str = field(default_factory=lambda: secrets.token_hex(32))
 
+    # A sandbox's JWT audience is https://test.salesforce.com, a production org's
+    # https://login.salesforce.com; an Experience Cloud site's own URL is accepted too.
+    sandbox: bool = False
+    site_urls: tuple[str, ...] = ()
+
+    def jwt_audiences(self) -> list[str]:
+        """The ``aud`` values this org's token endpoint accepts in a JWT bearer assertion."""
+        login = "https://test.salesforce.com" if self.sandbox else "https://login.salesforce.com"
+        bases = [login, *(u.rstrip("/") for u in self.site_urls)]
+        return [form for base in bases for form in (base, base + "/")]
+
 
 class LocalOrg:
     """The state behind one localorg server."""
@@ -103,6 +114,8 @@ class LocalOrg:
         self.api_calls = 0
         self.calls_by_kind: dict[str, int] = {}
         self._purged_at = 0.0  # monotonic time of the last automatic Recycle Bin purge
+        self._busy = 0
+        self._idle = threading.Condition(self._lock)
 
     # ------------------------------------------------------------------ sessions
     def issue_session(self, user_id: str | None = None) -> str:
@@ -146,6 +159,23 @@ class LocalOrg:
         """Invalidate every access token, as a session timeout or a password reset does."""
         with self._lock:
             self._sessions.clear()
+
+    # ------------------------------------------------------------------ requests in progress
+    def request_started(self) -> None:
+        """One more HTTP request is being served."""
+        with self._lock:
+            self._busy += 1
+
+    def request_finished(self) -> None:
+        """A request has been answered (or its client went away) and its writes are done."""
+        with self._lock:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no request is being served; False if still busy after ``timeout``."""
+        with self._lock:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     # ------------------------------------------------------------------ limits
     def count_call(self, kind: str) -> bool:

@@ -138,6 +138,7 @@ class OrgStore:
         self._permission_version = 0
         self._create_tables()
         self._watch_permissions()
+        self._watch_saves()
         self._load_custom_fields()
         self.ids = ids or IdFactory(pod=ID_POD, start=self._next_counter())
         self.integration_user_id = self._ensure_user()
@@ -244,6 +245,30 @@ class OrgStore:
                     f"CREATE TEMP TRIGGER IF NOT EXISTS l2l_{table.lower()}_{event.lower()} "
                     f'AFTER {event} ON main."{table}" BEGIN SELECT l2l_permissions_changed(); END'
                 )
+
+    def _watch_saves(self) -> None:
+        # The save log: how many times each existing record was saved (updated), whichever
+        # path wrote it (REST, sObject Collections, Bulk API 2.0, a flow). A real org runs its
+        # record-triggered flows once per save, so "one save per changed record" is what a
+        # test of crash recovery must prove; SQLite counts them, so no writer can forget to.
+        with self.lock:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS _save_log (object TEXT, record_id TEXT, "
+                "saves INTEGER NOT NULL, PRIMARY KEY (object, record_id)) WITHOUT ROWID"
+            )
+            for name in self.objects:
+                self._conn.execute(
+                    f'CREATE TEMP TRIGGER IF NOT EXISTS "l2l_saves_{name}" AFTER UPDATE ON '
+                    f'main."{name}" BEGIN INSERT INTO _save_log VALUES (\'{name}\', NEW."Id", 1) '
+                    "ON CONFLICT (object, record_id) DO UPDATE SET saves = saves + 1; END"
+                )
+
+    def saves(self, object_name: str) -> dict[str, int]:
+        """Record id -> how many times the record was saved since it was created."""
+        rows = self.execute(
+            "SELECT record_id, saves FROM _save_log WHERE object = ?", [object_name]
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def _load_custom_fields(self) -> None:
         for obj, _name, spec in self._conn.execute("SELECT object, name, spec FROM _custom_fields"):

@@ -28,6 +28,7 @@ import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.format import format_soql
 
+from connector.backoff import backoff_delay
 from connector.config import Settings
 from connector.salesforce.auth import Authenticator, make_session
 from connector.salesforce.errors import (
@@ -195,8 +196,7 @@ class SalesforceClient:
             )
 
     def _backoff(self, attempt: int) -> float:
-        # Full doubling with jitter in [0.5, 1.5) of the step, so clients do not retry in step.
-        return float(self.settings.retry_base_seconds * (2**attempt) * (0.5 + self._random()))
+        return backoff_delay(attempt, self.settings.retry_base_seconds, self._random)
 
     def _retrying(self, what: str, idempotent: bool, attempt_once: Callable[[], _T]) -> _T:
         attempt = 0
@@ -585,6 +585,9 @@ class SalesforceClient:
             "composite/sobjects",
             json={"allOrNone": False, "records": payload},
             headers={"Sforce-Auto-Assign": "FALSE"},
+            # Not retried after a read timeout: Salesforce may have saved the records (and run
+            # their Flows); the engine leaves them in flight and the next run reads the org.
+            idempotent=False,
             what=f"collection update of {object_name}",
         )
         results = []

@@ -16,12 +16,16 @@ from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
 from connector.sync.resolve import PERSON_KIND
+from connector.sync.runstate import RunStatus, WriteCounts, exit_code
 
 __all__ = [
     "RunReport",
+    "RunStatus",
     "SyncEngine",
     "SyncOptions",
+    "WriteCounts",
     "build_engine",
+    "exit_code",
     "load_predictions_config",
     "mapper_for",
 ]
@@ -56,7 +60,9 @@ def build_engine(
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
     predictions = load_predictions_config(settings)
     store = Store(settings.database)
-    client = client or SalesforceClient.from_settings(settings)
+    # Signed in lazily, by the run's first call: a refused sign-in is then a failed run on
+    # record, with its reason, not an error before any run exists.
+    client = client or SalesforceClient(settings)
     min_change = {
         (m.object, f.field): f.min_change for m in mappings for f in m.fields if f.min_change
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-import random
+import random as _random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,16 +21,20 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from connector.alerts import alert_text, post_alert, should_alert
+from connector.backoff import backoff_delay
 from connector.config import Settings, split_list
-from connector.errors import QuotaExhausted, RetryableError, SalesforceError
+from connector.errors import Lead2LoyaltyError, QuotaExhausted, RetryableError, SalesforceError
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict, reconcile
 from connector.sync.diff import diff
+from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
+from connector.sync.runstate import RunStatus, WriteCounts, outstanding_summary
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
@@ -64,7 +68,7 @@ class ClientLike(Protocol):
 
     def describe_global(self) -> dict[str, Any]: ...
 
-    def query(self, soql: str) -> list[dict[str, Any]]: ...
+    def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
 
     def query_window(
         self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
@@ -113,18 +117,9 @@ class RunReport:
     """The outcome of a run, as ``sync --json`` prints it."""
 
     run_id: int
-    status: str = "running"
+    status: RunStatus = RunStatus.RUNNING
     objects: dict[str, dict[str, int]] = field(default_factory=dict)
-    writes: dict[str, int] = field(
-        default_factory=lambda: {
-            "planned": 0,
-            "succeeded": 0,
-            "failed": 0,
-            "carried_over": 0,
-            "fields_changed": 0,
-            "unmappable": 0,
-        }
-    )
+    writes: WriteCounts = field(default_factory=WriteCounts)
     api_calls: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     planned: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -135,6 +130,12 @@ class RunReport:
     phases: dict[str, float] = field(default_factory=dict)
     # Per object: records held, forgotten (the org no longer has them), calls spent.
     reconciled: dict[str, dict[str, int]] = field(default_factory=dict)
+    dry_run: bool = False
+    # Values still waiting in the outbox when the run ended, grouped with their reason: what a
+    # partial run carried over, and why.
+    outstanding: list[dict[str, Any]] = field(default_factory=list)
+    # Runs found still `running` at the start (their process died): now marked crashed.
+    recovered: list[dict[str, Any]] = field(default_factory=list)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -149,9 +150,9 @@ class RunReport:
         """The JSON object of the sync contract."""
         return {
             "run_id": self.run_id,
-            "status": self.status,
+            "status": str(self.status),
             "objects": self.objects,
-            "writes": self.writes,
+            "writes": self.writes.as_json(dry_run=self.dry_run),
             "api_calls": self.api_calls,
             "duration_s": round(self.duration_s, 3),
             "planned": self.planned,
@@ -159,6 +160,8 @@ class RunReport:
             "models": self.models,
             "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
             "reconciled": self.reconciled,
+            "outstanding": self.outstanding,
+            "recovered_runs": self.recovered,
         }
 
 
@@ -174,6 +177,7 @@ class SyncEngine:
         *,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
         progress: Callable[[str], None] | None = None,
         predictions: PredictionsConfig | None = None,
         min_change: dict[tuple[str, str], float] | None = None,
@@ -186,27 +190,39 @@ class SyncEngine:
         self.predictions = predictions
         self._now = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
+        self._random = random
         self._progress = progress or (lambda message: None)
         # The org's currency rates, read once per run (connector.sync.orders.to_corporate).
         self._rates: tuple[pd.DataFrame, pd.DataFrame | None] = (pd.DataFrame(), None)
 
     # ------------------------------------------------------------------ the run
     def run(self, options: SyncOptions | None = None) -> RunReport:
-        """One complete run; never raises for Salesforce faults, the report says what happened.
+        """One complete run; never raises for what goes wrong inside it (a refused sign-in,
+        a Salesforce fault, a bug): the run ends ``failed`` with the reason, and the report
+        says what happened.
 
         Raises :class:`~connector.errors.RunInProgress` when another run holds the database.
         """
         with self.store.run_lock():
-            return self._run(options or SyncOptions())
+            # Under the lock, a run still marked running belongs to a dead process.
+            recovered = self.store.mark_crashed_runs()
+            for run in recovered:
+                log.warning("run %s (pid %s on %s) never finished: marked crashed", *run.values())
+            report = self._run(options or SyncOptions(), recovered)
+        self._alert(report)
+        return report
 
-    def _run(self, options: SyncOptions) -> RunReport:
+    def _run(self, options: SyncOptions, recovered: list[dict[str, Any]]) -> RunReport:
         started = time.monotonic()
         mode = "dry-run" if options.dry_run else ("full" if options.full else "incremental")
-        report = RunReport(run_id=self.store.start_run(mode))
+        report = RunReport(run_id=self.store.start_run(mode), dry_run=options.dry_run)
+        report.recovered = recovered
         calls_before = dict(self.client.calls)
-        self.client.begin_run()
         try:
-            until = datetime.now(UTC) - timedelta(seconds=self.settings.pull_lag_seconds)
+            self.client.begin_run()
+            if not options.dry_run:
+                self._settle_in_flight(report)
+            until = self._now() - timedelta(seconds=self.settings.pull_lag_seconds)
             if options.full:
                 self.store.reset_watermarks() if not options.dry_run else None
             with report.timed("pull"):
@@ -226,23 +242,32 @@ class SyncEngine:
                 changes = self._diff(desired, written, report, dry_run=options.dry_run)
             if options.dry_run:
                 self._plan(changes, report)
-                report.status = "succeeded"
+                report.status = RunStatus.SUCCEEDED
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.enqueue(report.run_id, changes)
                     self._push(report)
-                carried = report.writes["carried_over"]
-                unmapped = report.writes["unmappable"]
-                partial = report.writes["failed"] or carried or unmapped
-                report.status = "partial" if partial else "succeeded"
+                report.status = self._outcome(report)
         except QuotaExhausted as exc:
-            report.status = "quota_stopped"
+            report.status = RunStatus.QUOTA_STOPPED
             report.errors.append(str(exc))
             log.warning("run %s stopped by the quota guard: %s", report.run_id, exc)
-        except SalesforceError as exc:
-            report.status = "failed"
-            report.errors.append(str(exc))
+        except (SalesforceError, Lead2LoyaltyError) as exc:
+            # A refused sign-in (ConfigError) lands here too: a failed run, with its reason.
+            report.status = RunStatus.FAILED
+            report.errors.insert(0, _one_line(exc))
             log.error("run %s failed: %s", report.run_id, exc)
+        except Exception as exc:
+            # A bug or an OS error: still a failed run with one clear line; the traceback goes
+            # to the debug log (lead2loyalty -v) for whoever fixes it.
+            report.status = RunStatus.FAILED
+            report.errors.insert(0, f"unexpected {type(exc).__name__}: {_one_line(exc)}")
+            log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
+            log.debug("run %s traceback", report.run_id, exc_info=True)
+        except BaseException as exc:  # Ctrl-C, SystemExit: record it, then let it stop us
+            report.status = RunStatus.FAILED
+            report.errors.insert(0, f"interrupted ({type(exc).__name__})")
+            raise
         finally:
             report.api_calls = _spent(calls_before, self.client.calls)
             report.duration_s = time.monotonic() - started
@@ -251,6 +276,46 @@ class SyncEngine:
             keep = timedelta(days=self.settings.value_log_days)
             self.store.prune_value_log(self._now() - keep)
         return report
+
+    # ------------------------------------------------------------------ run outcome
+    def _settle_in_flight(self, report: RunReport) -> None:
+        """Writes a crashed run sent without recording the answer: read the org, keep what it
+        holds, send the rest (connector/sync/inflight.py)."""
+        settled = settle_in_flight(self.client, self.store, report.run_id)
+        report.writes.verified = len({(w.object, w.record_id) for w in settled.held})
+        if settled.held or settled.resend:
+            log.warning(
+                "run %s: %d in-flight values of a crashed run already in Salesforce, %d to "
+                "send again (%d verification queries)",
+                report.run_id,
+                len(settled.held),
+                len(settled.resend),
+                settled.queries,
+            )
+
+    def _outcome(self, report: RunReport) -> RunStatus:
+        """``succeeded`` only when nothing waits: no refused, carried, unmappable or unsent
+        value, this run's or an earlier one's; else ``partial``, listing what waits and why."""
+        report.outstanding = self.store.outbox_outstanding()
+        waiting = outstanding_summary(report.outstanding)
+        report.errors.extend(line for line in waiting if line not in report.errors)
+        w = report.writes
+        if w.failed or w.carried_over or w.unmappable or report.outstanding:
+            return RunStatus.PARTIAL
+        return RunStatus.SUCCEEDED
+
+    def _alert(self, report: RunReport) -> None:
+        url = self.settings.alert_webhook_url.get_secret_value()
+        if not url or report.dry_run:
+            return
+        runs = [r for r in self.store.runs(10) if r["mode"] != "dry-run"]
+        previous = next((r["status"] for r in runs if r["id"] < report.run_id), None)
+        if not should_alert(report.status, previous):
+            return
+        from connector.salesforce import RedactSecrets
+
+        text = alert_text(report.run_id, report.status, report.errors, str(self.store.path))
+        post_alert(url, text, redact=RedactSecrets.from_settings(self.settings).redact)
 
     # ------------------------------------------------------------------ pull
     def _pull(self, stream: Stream, until: datetime, *, full: bool) -> dict[str, int]:
@@ -364,7 +429,7 @@ class SyncEngine:
     @staticmethod
     def _report_problems(problems: list[MapProblem], report: RunReport) -> None:
         """Values the mappings cannot write: counted, the first few said, each one logged."""
-        report.writes["unmappable"] = len(problems)
+        report.writes.unmappable = len(problems)
         said = [
             f"{p.object}.{p.field} from {p.value_key} ({p.record_id}): {p.message}"
             for p in problems
@@ -394,7 +459,7 @@ class SyncEngine:
         )
         if result.stale and not dry_run:
             self.store.drop_outbox(result.stale)
-        report.writes["fields_changed"] = len(result.changes)
+        report.writes.fields_changed = len(result.changes)
         return result.changes
 
     def _plan(self, changes: list[tuple[str, str, str, Any]], report: RunReport) -> None:
@@ -410,14 +475,14 @@ class SyncEngine:
                 "api_calls": BULK_JOB_CALLS if bulk else math.ceil(n / COLLECTION_SIZE),
                 "bulk": int(bulk),
             }
-            report.writes["planned"] += n
+            report.writes.planned += n
 
     # ------------------------------------------------------------------ push
     def _push(self, report: RunReport) -> None:
         by_record: dict[tuple[str, str], list[PendingWrite]] = defaultdict(list)
         for pending in self.store.pending_writes():
             by_record[(pending.object, pending.record_id)].append(pending)
-        report.writes["planned"] = len(by_record)
+        report.writes.queued = len(by_record)
         by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
         for (obj, record_id), writes in by_record.items():
             by_object[obj].append((record_id, writes))
@@ -467,6 +532,8 @@ class SyncEngine:
         failed: list[tuple[PendingWrite, str]] = []
         carried: list[tuple[PendingWrite, str]] = []
         attempt = 0
+        # Sent, answer not yet recorded: a crash from here on is settled by the next run.
+        self.store.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
         while remaining:
             records = [
                 {"Id": rid, **{w.field: w.value for w in ws}}
@@ -480,14 +547,22 @@ class SyncEngine:
                 else:
                     results = self.client.update_collection(obj, records)
             except RetryableError as exc:
-                # The whole call failed after the client's own retries: carry every row.
-                carried.extend(
-                    (w, f"{type(exc).__name__}: {exc}") for ws in remaining.values() for w in ws
-                )
+                if exc.error_code in UNKNOWN_OUTCOME:
+                    # Sent, no answer: Salesforce may have saved these. They stay in flight;
+                    # the next run reads the org before sending any of them again.
+                    report.writes.carried_over += len(remaining)
+                    report.errors.append(unknown_outcome_line(obj, len(remaining), exc))
+                else:
+                    # The whole call failed after the client's own retries: carry every row.
+                    carried.extend(
+                        (w, f"{type(exc).__name__}: {exc}") for ws in remaining.values() for w in ws
+                    )
                 remaining = {}
                 break
             except QuotaExhausted:
-                # Keep what was learnt so far; the rest stays pending in the outbox.
+                # Keep what was learnt so far; the rest stays pending in the outbox (refused
+                # before it was sent, so no longer in flight).
+                self.store.release_in_flight(w.key for ws in remaining.values() for w in ws)
                 self.store.record_results(report.run_id, written, carried, failed)
                 self._count(report, written, carried, failed)
                 raise
@@ -504,8 +579,8 @@ class SyncEngine:
                     failed.extend((w, f"{result.error_code}: {result.message}") for w in ws)
             remaining = retry
             if remaining:
+                self._sleep(backoff_delay(attempt, self.settings.retry_base_seconds, self._random))
                 attempt += 1
-                self._sleep(self._backoff(attempt))
         self.store.record_results(report.run_id, written, carried, failed)
         self._count(report, written, carried, failed)
 
@@ -516,15 +591,17 @@ class SyncEngine:
         carried: list[tuple[PendingWrite, str]],
         failed: list[tuple[PendingWrite, str]],
     ) -> None:
-        report.writes["succeeded"] += len({w.record_id for w in written})
-        report.writes["carried_over"] += len({w.record_id for w, _ in carried})
-        report.writes["failed"] += len({w.record_id for w, _ in failed})
+        report.writes.succeeded += len({w.record_id for w in written})
+        report.writes.carried_over += len({w.record_id for w, _ in carried})
+        report.writes.failed += len({w.record_id for w, _ in failed})
         for w, error in failed[:20]:
             report.errors.append(f"{w.object} {w.record_id} {w.field}: {error}")
 
-    def _backoff(self, attempt: int) -> float:
-        base = self.settings.retry_base_seconds * 2 ** (attempt - 1)
-        return float(base * (0.5 + random.random()))  # full jitter keeps retries apart
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line: its first line, or its type when it has no message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _spent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

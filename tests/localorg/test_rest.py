@@ -106,7 +106,7 @@ def test_jwt_bearer_with_the_registered_certificate(
     claims = {
         "iss": org.config.client_id,
         "sub": org.config.username,
-        "aud": org.instance_url,
+        "aud": "https://login.salesforce.com",
         "exp": int(time.time()) + 180,
     }
     ok = _token(

@@ -307,6 +307,8 @@ def test_refused_rows_report_their_code_wait_for_a_new_value_and_can_be_retried(
     org.faults.configure("")
     waiting = engine.run()  # same values: not sent again, not forgotten
     assert waiting.writes["fields_changed"] == 0
+    # Refused values still wait in the outbox: the run is not a success (it used to say so).
+    assert waiting.status == "partial"
     assert engine.store.outbox_counts() == {"failed": 3 * len(FIELDS)}
     assert all(v == (None,) * len(FIELDS) for v in field_values(org, ids, FIELDS).values())
     retried = engine.run(SyncOptions(retry_failed=True))
