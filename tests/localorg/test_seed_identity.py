@@ -2,8 +2,15 @@
 
 The hashes below were recorded from the generator as it stood before it was split into modules
 (``localorg/seed.py``, one class), so this test proves the split changed nothing: every file it
-writes and every batch of rows it yields, per object, in order. Run this module as a script to
-print the fingerprint of any size (the medium check is done by hand, it takes minutes):
+writes and every batch of rows it yields, per object, in order.
+
+One deliberate change: ``events.jsonl`` is now written with ``json.dumps``, which writes a float
+in its shortest form, so a price the f-strings wrote as ``25.40`` is now ``25.4`` (the same JSON
+number; no option of the encoder writes trailing zeros). The test pins the new file and proves
+that this is its only difference: with every price padded back to two decimals it hashes to
+the recording.
+
+Run this module as a script to print the fingerprint of any size (medium is checked by hand):
 
     .venv/bin/python -m tests.localorg.test_seed_identity medium 7
 """
@@ -12,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -38,9 +46,7 @@ def fingerprint(size: str, rng_seed: int, out: Path) -> dict[str, str]:
     found = {f"rows:{obj}": digest.hexdigest() for obj, digest in rows.items()}
     for path in sorted(out.rglob("*")):
         if path.is_file():
-            found[f"file:{path.relative_to(out).as_posix()}"] = hashlib.sha256(
-                path.read_bytes()
-            ).hexdigest()
+            found[f"file:{path.relative_to(out).as_posix()}"] = _sha256(path.read_bytes())
     return dict(sorted(found.items()))
 
 
@@ -77,15 +83,32 @@ ebdc1f75874f9120e2f72174dd5322492c6e6b18eb77b9bb323c84e2786c64a7 rows:Product2
 754f6e94919f6a4cb6124da11abcfab7712c136d1f1f47afe91843914fcc2e6c rows:Task
 """,
 }
-EXPECTED = {
+BEFORE = {
     seed: dict(reversed(line.split()) for line in text.split("\n") if line)
     for seed, text in RECORDED.items()
 }
+# events.jsonl from json.dumps (prices in their shortest form).
+EVENTS = {
+    7: "b036243e4c7ac5379b47c8db8fcd9a48547121854355eaf2bc68308680be922b",
+    1: "a0f6341b1518d3f1a4d7f7091923302b0f3b54d43128f0ff16a72bcc7f58e6dd",
+}
+PRICE = re.compile(r'"price":(\d+(?:\.\d+)?)')
 
 
-@pytest.mark.parametrize("rng_seed", sorted(EXPECTED))
+@pytest.mark.parametrize("rng_seed", sorted(BEFORE))
 def test_small_seed_is_byte_identical(rng_seed: int, tmp_path: Path) -> None:
-    assert fingerprint("small", rng_seed, tmp_path) == EXPECTED[rng_seed]
+    assert fingerprint("small", rng_seed, tmp_path) == {
+        **BEFORE[rng_seed],
+        "file:events.jsonl": EVENTS[rng_seed],
+    }
+    events = (tmp_path / "events.jsonl").read_text(encoding="utf-8")
+    as_before = PRICE.sub(lambda m: f'"price":{float(m[1]):.2f}', events)
+    assert as_before != events
+    assert _sha256(as_before.encode()) == BEFORE[rng_seed]["file:events.jsonl"]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 if __name__ == "__main__":
