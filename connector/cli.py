@@ -124,17 +124,23 @@ def localorg_serve(
     Example:
       lead2loyalty localorg serve --seed small --port 8443
     """
-    from localorg.cli import serve
+    from connector.errors import ConfigError
+    from connector.progress import Progress
+    from localorg.cli import LocalOrgUsageError, serve
 
-    serve(
-        host=host,
-        port=port,
-        size=size,
-        data_dir=data_dir,
-        faults=faults,
-        daily_limit=daily_limit,
-        flows_file=flows_file,
-    )
+    try:
+        serve(
+            host=host,
+            port=port,
+            size=size,
+            data_dir=data_dir,
+            faults=faults,
+            daily_limit=daily_limit,
+            flows_file=flows_file,
+            progress=Progress(),
+        )
+    except LocalOrgUsageError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @localorg.command("seed")
@@ -161,9 +167,15 @@ def localorg_seed(size: str, data_dir: Path, rng_seed: int) -> None:
     Example:
       lead2loyalty localorg seed --size medium --data var/org
     """
-    from localorg.cli import seed
+    from connector.errors import ConfigError
+    from connector.progress import Progress
+    from localorg.cli import LocalOrgUsageError, seed
 
-    click.echo(json.dumps(seed(size=size, data_dir=data_dir, rng_seed=rng_seed)))
+    try:
+        written = seed(size=size, data_dir=data_dir, rng_seed=rng_seed, progress=Progress())
+    except LocalOrgUsageError as exc:
+        raise ConfigError(str(exc)) from None
+    click.echo(json.dumps(written))
 
 
 def _settings() -> Any:

@@ -22,11 +22,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from localorg.datetimes import format_datetime
 from localorg.flows import FlowEngine, dumps_detail
 from localorg.ids import IdFactory, is_valid, object_for_id, to18
 from localorg.schema import FieldInfo, ObjectInfo, standard_objects
 
-SF_DATETIME = "%Y-%m-%dT%H:%M:%S"
 _DATETIME_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -39,12 +39,6 @@ RowChecker = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A compiled :meth:`OrgStore.clean`: write body in, values in storage form out."""
 # A body key's plan: (field name, coercer or None, refusal (code, message, field) or None).
 _Column = tuple[str, Callable[[Any], Any] | None, tuple[str, str, str] | None]
-
-
-def format_datetime(moment: datetime) -> str:
-    """A datetime as Salesforce prints it: UTC, milliseconds, ``+0000``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime(SF_DATETIME) + f".{moment.microsecond // 1000:03d}+0000"
 
 
 def parse_datetime(text: str) -> datetime:
