@@ -333,14 +333,7 @@ def ingest_job(version: str, job_id: str) -> Response:
     if request.method == "GET":
         return jsonify(job.info(full=True))
     if request.method == "DELETE":
-        if job.state in ("UploadComplete", "InProgress"):
-            return _job_error(
-                "INVALIDJOBSTATE",
-                f"InvalidJobState : Job {job.id} is "
-                f"{job.state}; abort it or wait for it to finish before deleting",
-            )
-        registry.remove(job.id)
-        return Response(status=204)
+        return _delete_job(registry, job)
     body = request.get_json(silent=True)
     state = body.get("state") if isinstance(body, dict) else None
     if state == "UploadComplete":
@@ -384,6 +377,10 @@ def ingest_results(version: str, job_id: str, kind: str) -> Response:
             f"InvalidJobState : Job {job.id} is {job.state}; "
             "results are available once it is complete",
         )
+    if kind == "unprocessedrecords" and job.state == "Failed" and not job.header:
+        # The data could not be read as CSV at all (encoding, line ending, row width,
+        # mismatched headers): none of it was processed, so all of it comes back as sent.
+        return Response(b"".join(job.uploads), mimetype="text/csv")
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
     header = job.header
@@ -469,14 +466,7 @@ def query_job(version: str, job_id: str) -> Response:
     if request.method == "GET":
         return jsonify(job.info(full=True))
     if request.method == "DELETE":
-        if job.state in ("UploadComplete", "InProgress"):
-            return _job_error(
-                "INVALIDJOBSTATE",
-                f"InvalidJobState : Job {job.id} is "
-                f"{job.state}; abort it or wait for it to finish before deleting",
-            )
-        registry.remove(job.id)
-        return Response(status=204)
+        return _delete_job(registry, job)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or body.get("state") != "Aborted":
         return _job_error(
@@ -534,6 +524,23 @@ def _job_error(code: str, message: str, status: int = 400) -> Response:
 
 def _not_found() -> Response:
     return sf_error("NOT_FOUND", "The requested resource does not exist", 404)
+
+
+# "Delete a Job": "To be deleted, a job must have a state of UploadComplete, JobComplete,
+# Aborted, or Failed" (Bulk API 2.0 Developer Guide, delete_job.htm): an Open job is aborted
+# first, and one being processed is waited for.
+_DELETABLE = ("UploadComplete", "JobComplete", "Aborted", "Failed")
+
+
+def _delete_job(registry: JobRegistry, job: IngestJob | QueryJob) -> Response:
+    if job.state not in _DELETABLE:
+        return _job_error(
+            "INVALIDJOBSTATE",
+            f"InvalidJobState : Job {job.id} is {job.state}; "
+            + ("abort it before deleting" if job.state == "Open" else "wait for it to finish"),
+        )
+    registry.remove(job.id)
+    return Response(status=204)
 
 
 def _check_format(body: dict[str, Any]) -> str | None:
