@@ -312,6 +312,13 @@ def upload(version: str, job_id: str) -> Response:
             f"InvalidJobState : Job {job.id} is {job.state}; "
             "data can only be uploaded to an Open job",
         )
+    if request.mimetype != "text/csv":
+        # "Upload Job Data": Formats text/csv.
+        return _job_error(
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"MediaType of '{request.mimetype or '(none)'}' is not supported by this resource",
+            415,
+        )
     data = request.get_data(cache=False)
     if sum(map(len, job.uploads)) + len(data) > MAX_UPLOAD_BYTES:
         return _job_error(

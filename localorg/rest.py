@@ -555,6 +555,16 @@ def invoke_flow(version: str, name: str) -> Response:
 
 # ---------------------------------------------------------------------- helpers
 def _json_object() -> dict[str, Any]:
+    # A body in another format is refused before it is read, as Salesforce does: 415,
+    # UNSUPPORTED_MEDIA_TYPE (REST API "Status Codes and Error Responses"; wording as a real
+    # org answered nforce, github.com/kevinohara80/nforce/issues/74). Salesforce also reads
+    # XML; localorg does not (see salesforce-fidelity.md).
+    if request.mimetype and request.mimetype != "application/json":
+        raise fault(
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"MediaType of '{request.mimetype}' is not supported by this resource",
+            status=415,
+        )
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise fault("JSON_PARSER_ERROR", "The request body is not a JSON object")
