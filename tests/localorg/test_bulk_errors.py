@@ -150,6 +150,18 @@ def test_an_ingest_job_is_not_a_query_job(api: Api) -> None:
     assert api.call("GET", f"{INGEST}/{job[:15]}").json()["id"] == job  # 15 characters work
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", None])
+def test_job_data_is_uploaded_as_text_csv(api: Api, content_type: str | None) -> None:
+    job = _open(api)
+    response = api.call(
+        "PUT", f"{INGEST}/{job}/batches", data=b"LastName\nA\n", content_type=content_type
+    )
+    error_of(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    _upload(api, job, b"LastName\nB\n")  # text/csv is taken
+    _close(api, job)
+    assert _finish(api, f"{INGEST}/{job}")["numberRecordsProcessed"] == 1
+
+
 def test_a_closed_job_takes_no_more_data_and_cannot_be_closed_again(api: Api) -> None:
     job = _open(api)
     _upload(api, job, b"LastName\nA\n")
