@@ -324,11 +324,9 @@ def collections(version: str) -> Response:
             items.append(("delete", record_id, {}))
         return jsonify(_run_collection(store, items, all_or_none, None))
     body = _json_object()
-    records = body.get("records")
-    if not isinstance(records, list):
-        return sf_error("JSON_PARSER_ERROR", "The request body needs a 'records' list", 400)
-    if len(records) > COLLECTION_LIMIT:
-        return _too_many()
+    records = _collection_records(body)
+    if isinstance(records, Response):
+        return records
     all_or_none = bool(body.get("allOrNone", False))
     op = "create" if request.method == "POST" else "update"
     items = []
@@ -352,16 +350,24 @@ def collection_upsert(version: str, name: str, field: str) -> Response:
     if ext is None or not (ext.external_id or ext.name == "Id"):
         return sf_error("INVALID_FIELD", f"{field} is not an external id field on {info.name}", 400)
     body = _json_object()
-    records = body.get("records")
-    if not isinstance(records, list):
-        return sf_error("JSON_PARSER_ERROR", "The request body needs a 'records' list", 400)
-    if len(records) > COLLECTION_LIMIT:
-        return _too_many()
+    records = _collection_records(body)
+    if isinstance(records, Response):
+        return records
     items: list[tuple[str, str | None, dict[str, Any]]] = []
     for rec in records:
         fields = {k: v for k, v in dict(rec).items() if k != "attributes"}
         items.append(("upsert", None, {"__type": info.name, **fields}))
     return jsonify(_run_collection(store, items, bool(body.get("allOrNone", False)), ext.name))
+
+
+def _collection_records(body: dict[str, Any]) -> list[Any] | Response:
+    """The body's ``records`` list, or the error Salesforce gives for it."""
+    records = body.get("records")
+    if not isinstance(records, list):
+        return sf_error("JSON_PARSER_ERROR", "The request body needs a 'records' list", 400)
+    if len(records) > COLLECTION_LIMIT:
+        return _too_many()
+    return records
 
 
 def _too_many() -> Response:
