@@ -69,9 +69,9 @@ class Faults:
             elif key == "session_ttl":
                 ttl = _duration(value)
             elif key == "seed":
-                seed = int(value)
+                seed = int(_number(key, value, "an integer, e.g. seed=7"))
             elif key.isupper():
-                rate = float(value)
+                rate = _number(key, value, "a rate between 0 and 1, e.g. 0.1")
                 if not 0.0 <= rate <= 1.0:
                     raise FaultSpecError(f"rate of {key} must be between 0 and 1, got {value}")
                 rates[key] = rate
@@ -98,6 +98,16 @@ class Faults:
                 if code in ROW_CODES and rate and self._rng.random() < rate:
                     return code
         return None
+
+
+def _number(key: str, value: str, what: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise FaultSpecError(f"{key} must be {what}, got '{value.strip()}'") from None
+    if key == "seed" and not number.is_integer():
+        raise FaultSpecError(f"{key} must be {what}, got '{value.strip()}'")
+    return number
 
 
 def _duration(text: str) -> float:
