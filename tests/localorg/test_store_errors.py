@@ -10,6 +10,7 @@ sObject Collections save results, are pinned in tests/fixtures/salesforce/ (see 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -301,13 +302,19 @@ def test_a_row_checker_refuses_a_column_outside_the_header_as_clean_does(
 
 
 # ---------------------------------------------------------------------- datetimes in
+@functools.cache
+def _shared_store() -> tuple[OrgStore, str]:
+    # One store for every example: opening a store (tables, indexes) costs more than a write.
+    store = OrgStore(":memory:")
+    return store, store.insert("Account", {"Name": "Acme"})
+
+
 @given(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1)),
     st.sampled_from(["Z", "+00:00", "+0530", "-08:00"]),
 )
 def test_any_iso_datetime_is_stored_in_utc_storage_form(moment: datetime, zone: str) -> None:
-    store = OrgStore(":memory:")
-    account = store.insert("Account", {"Name": "Acme"})
+    store, account = _shared_store()
     text = moment.strftime("%Y-%m-%dT%H:%M:%S") + zone
     order = store.insert(
         "Order", {"AccountId": account, "EffectiveDate": "2024-01-01", "ActivatedDate": text}
