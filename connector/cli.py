@@ -171,26 +171,32 @@ def localorg_serve(
       lead2loyalty localorg serve --seed small --port 8443
       lead2loyalty localorg serve --multi-currency --advanced-currency --recycle-bin-days 1
     """
-    from localorg.cli import serve
+    from connector.errors import ConfigError
+    from connector.progress import Progress
+    from localorg.cli import LocalOrgUsageError, serve
     from localorg.features import OrgFeatures
 
-    serve(
-        host=host,
-        port=port,
-        size=size,
-        data_dir=data_dir,
-        faults=faults,
-        daily_limit=daily_limit,
-        flows_file=flows_file,
-        recycle_bin_days=recycle_bin_days,
-        features=OrgFeatures(
-            orders=not no_orders,
-            person_accounts=not no_person_accounts,
-            multi_currency=multi_currency,
-            advanced_currency=advanced_currency,
-        ),
-        api_user=api_user,
-    )
+    try:
+        serve(
+            host=host,
+            port=port,
+            size=size,
+            data_dir=data_dir,
+            faults=faults,
+            daily_limit=daily_limit,
+            flows_file=flows_file,
+            recycle_bin_days=recycle_bin_days,
+            features=OrgFeatures(
+                orders=not no_orders,
+                person_accounts=not no_person_accounts,
+                multi_currency=multi_currency,
+                advanced_currency=advanced_currency,
+            ),
+            api_user=api_user,
+            progress=Progress(),
+        )
+    except LocalOrgUsageError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @localorg.command("seed")
@@ -216,9 +222,15 @@ def localorg_seed(size: str, data_dir: Path, rng_seed: int) -> None:
     Example:
       lead2loyalty localorg seed --size medium --data var/org
     """
-    from localorg.cli import seed
+    from connector.errors import ConfigError
+    from connector.progress import Progress
+    from localorg.cli import LocalOrgUsageError, seed
 
-    click.echo(json.dumps(seed(size=size, data_dir=data_dir, rng_seed=rng_seed)))
+    try:
+        written = seed(size=size, data_dir=data_dir, rng_seed=rng_seed, progress=Progress())
+    except LocalOrgUsageError as exc:
+        raise ConfigError(str(exc)) from None
+    click.echo(json.dumps(written))
 
 
 def _settings() -> Settings:

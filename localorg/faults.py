@@ -83,11 +83,11 @@ class Faults:
             elif key == "session_ttl":
                 ttl = _duration(value)
             elif key == "seed":
-                seed = int(value)
+                seed = int(_number(key, value, "an integer, e.g. seed=7"))
             elif key == "fail_nth":
                 nth = _nth(value)
             elif key.isupper():
-                rate = float(value)
+                rate = _number(key, value, "a rate between 0 and 1, e.g. 0.1")
                 if not 0.0 <= rate <= 1.0:
                     raise FaultSpecError(f"rate of {key} must be between 0 and 1, got {value}")
                 rates[key] = rate
@@ -138,6 +138,16 @@ def _nth(text: str) -> tuple[str, int, bool]:
             f"fail_nth '{text}' must be <kind>:<n> or <kind>:<n>:after, e.g. tooling:2"
         )
     return kind, int(number), when == "after"
+
+
+def _number(key: str, value: str, what: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise FaultSpecError(f"{key} must be {what}, got '{value.strip()}'") from None
+    if key == "seed" and not number.is_integer():
+        raise FaultSpecError(f"{key} must be {what}, got '{value.strip()}'")
+    return number
 
 
 def _duration(text: str) -> float:

@@ -24,12 +24,12 @@ from typing import Any
 
 from localorg import person_accounts
 from localorg.access import CURRENT_USER, Access
+from localorg.datetimes import format_datetime
 from localorg.features import OrgFeatures, apply_features, currency_rows
 from localorg.flows import FlowEngine, dumps_detail
 from localorg.ids import KEY_PREFIXES, IdFactory, is_valid, object_for_id, to18
 from localorg.schema import FieldInfo, ObjectInfo, standard_objects
 
-SF_DATETIME = "%Y-%m-%dT%H:%M:%S"
 _DATETIME_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -46,12 +46,6 @@ RowChecker = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A compiled :meth:`OrgStore.clean`: write body in, values in storage form out."""
 # A body key's plan: (field name, coercer or None, refusal (code, message, field) or None).
 _Column = tuple[str, Callable[[Any], Any] | None, tuple[str, str, str] | None]
-
-
-def format_datetime(moment: datetime) -> str:
-    """A datetime as Salesforce prints it: UTC, milliseconds, ``+0000``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime(SF_DATETIME) + f".{moment.microsecond // 1000:03d}+0000"
 
 
 def parse_datetime(text: str) -> datetime:
@@ -159,18 +153,11 @@ class OrgStore:
         detail: Mapping[str, Any],
     ) -> None:
         """Record one flow run as a queryable ``FlowInterview`` row."""
-        stamp = now_text()
         self.load_rows(
             "FlowInterview",
             [
                 {
-                    "Id": self.ids.new("FlowInterview"),
-                    "IsDeleted": 0,
-                    "CreatedDate": stamp,
-                    "LastModifiedDate": stamp,
-                    "SystemModstamp": stamp,
-                    "CreatedById": self.integration_user_id,
-                    "LastModifiedById": self.integration_user_id,
+                    **self._created(self.ids.new("FlowInterview")),
                     "FlowName": name,
                     "TriggerType": trigger,
                     "RecordId": record_id,
@@ -180,6 +167,19 @@ class OrgStore:
                 }
             ],
         )
+
+    def _created(self, record_id: str) -> dict[str, Any]:
+        """The system fields of a record the integration user creates now."""
+        stamp = now_text()
+        return {
+            "Id": record_id,
+            "IsDeleted": 0,
+            "CreatedDate": stamp,
+            "LastModifiedDate": stamp,
+            "SystemModstamp": stamp,
+            "CreatedById": self.integration_user_id,
+            "LastModifiedById": self.integration_user_id,
+        }
 
     def _bool_view(self, info: ObjectInfo, values: Mapping[str, Any]) -> dict[str, Any]:
         return {
@@ -556,18 +556,7 @@ class OrgStore:
         """Validate and create one record; returns its id or raises :class:`RecordFault`."""
         info = self.object(object_name)
         values = self.clean(info, body, creating=True)
-        stamp = now_text()
-        values.update(
-            {
-                "Id": record_id or self.ids.new(info.name),
-                "IsDeleted": 0,
-                "CreatedDate": stamp,
-                "LastModifiedDate": stamp,
-                "SystemModstamp": stamp,
-                "CreatedById": self.integration_user_id,
-                "LastModifiedById": self.integration_user_id,
-            }
-        )
+        values.update(self._created(record_id or self.ids.new(info.name)))
         if "OwnerId" in info.fields and not values.get("OwnerId"):
             values["OwnerId"] = self.integration_user_id
         for f in info.fields.values():
@@ -888,38 +877,20 @@ class OrgStore:
                 return round(float(raw), scale) if scale is not None else float(raw)
 
             return number
-        if kind == "date":
+        if kind in ("date", "datetime"):
+            storage_form = _date_text if kind == "date" else _datetime_text
 
-            def day(raw: Any) -> Any:
-                if raw is None or raw == "":
-                    return None
-                if not isinstance(raw, str):
-                    raise _json_error(kind, raw)
-                if not _DATE_RE.match(raw):
-                    try:
-                        return parse_datetime(raw).date().isoformat()
-                    except ValueError:
-                        raise _json_error(kind, raw) from None
-                try:
-                    date.fromisoformat(raw)
-                except ValueError:
-                    raise _json_error(kind, raw) from None
-                return raw
-
-            return day
-        if kind == "datetime":
-
-            def moment(raw: Any) -> Any:
+            def when(raw: Any) -> Any:
                 if raw is None or raw == "":
                     return None
                 if not isinstance(raw, str):
                     raise _json_error(kind, raw)
                 try:
-                    return format_datetime(parse_datetime(raw))
+                    return storage_form(raw)
                 except ValueError:
                     raise _json_error(kind, raw) from None
 
-            return moment
+            return when
         if kind in ("reference", "id"):
             targets = f.reference_to
             exists: set[str] = set()  # ids seen live, for this field only
@@ -1053,6 +1024,19 @@ def _unset(body: Mapping[str, Any], keys: Iterable[str]) -> bool:
     """True when none of ``keys`` is in ``body``, or one of them is null or empty there."""
     given = [body[k] for k in keys if k in body]
     return not given or any(v in (None, "") for v in given)
+
+
+def _date_text(raw: str) -> str:
+    """A date, or the date of a datetime, as ``YYYY-MM-DD``; ValueError when it is neither."""
+    if not _DATE_RE.match(raw):
+        return parse_datetime(raw).date().isoformat()
+    date.fromisoformat(raw)
+    return raw
+
+
+def _datetime_text(raw: str) -> str:
+    """Any ISO 8601 datetime in storage form; ValueError when it is not one."""
+    return format_datetime(parse_datetime(raw))
 
 
 def _store_default(f: FieldInfo) -> Any:
