@@ -1,36 +1,49 @@
 """The ``lead2loyalty`` command: thin, parse -> call -> print.
 
-Library errors become one clean line (no traceback) and exit code 1.
+Errors are handled in one place, :class:`CleanErrors` (the root group): library errors, bad
+settings and OS errors become one clean line (no traceback) and exit code 1.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from connector.errors import Lead2LoyaltyError
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from connector.config import Settings
 
 
-def clean_errors(func: F) -> F:
-    """Turn a :class:`Lead2LoyaltyError` into one line on stderr and exit code 1."""
+class CleanErrors(click.Group):
+    """The root group: every command runs inside its ``invoke``, so no command has to
+    remember to catch anything. A :class:`Lead2LoyaltyError` (settings, mappings, Salesforce,
+    a run in progress), an OS error (a file that cannot be read or written) or a SQLite error
+    becomes ``Error: <one line>`` on stderr and exit code 1; anything else is a bug and keeps
+    its traceback."""
 
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command line, turning expected failures into one line and exit code 1."""
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except Lead2LoyaltyError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
+            _fail(ctx, str(exc))
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _fail(ctx, f"{where}{exc.strerror or exc}")
+        except sqlite3.DatabaseError as exc:
+            _fail(ctx, f"the database cannot be used ({exc}); check L2L_DATABASE")
+        return None
 
-    return wrapper  # type: ignore[return-value]
+
+def _fail(ctx: click.Context, message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(1)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -51,7 +64,7 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CleanErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lead2loyalty")
 @click.option("-v", "--verbose", is_flag=True, help="Log every step (secrets are masked).")
 def main(verbose: bool) -> None:
@@ -105,7 +118,32 @@ def localorg() -> None:
     default=None,
     help="Record-triggered and autolaunched flow rules (YAML).",
 )
-@clean_errors
+@click.option(
+    "--recycle-bin-days",
+    default=15,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Days a deleted record stays in the Recycle Bin (queryAll) before it is purged.",
+)
+@click.option("--no-orders", is_flag=True, help="Serve an org with Orders turned off.")
+@click.option("--no-person-accounts", is_flag=True, help="Serve an org without person accounts.")
+@click.option(
+    "--multi-currency", is_flag=True, help="Multiple currencies (CurrencyIsoCode, CurrencyType)."
+)
+@click.option(
+    "--advanced-currency",
+    is_flag=True,
+    help="Advanced currency management (DatedConversionRate); needs --multi-currency.",
+)
+@click.option(
+    "--user",
+    "api_user",
+    type=click.Choice(["admin", "minimal"]),
+    default="admin",
+    show_default=True,
+    help="Profile of the API user: System Administrator, or Minimum Access - API Only "
+    "Integrations (API Enabled only; an admin grants the rest).",
+)
 def localorg_serve(
     host: str,
     port: int,
@@ -114,27 +152,51 @@ def localorg_serve(
     faults: str,
     daily_limit: int,
     flows_file: Path | None,
+    recycle_bin_days: int,
+    no_orders: bool,
+    no_person_accounts: bool,
+    multi_currency: bool,
+    advanced_currency: bool,
+    api_user: str,
 ) -> None:
     """Serve a local org over HTTPS until stopped.
 
     The first line on stdout is one JSON object with instance_url, login_url, client_id,
-    client_secret, username, password, ca_cert and jwt_private_key.
+    client_secret, username, password, ca_cert, jwt_private_key, api_user, and the
+    admin_client_id / admin_client_secret of a second connected app that signs in as the
+    org's administrator (to grant the API user what it needs through the API).
 
     \b
     Example:
       lead2loyalty localorg serve --seed small --port 8443
+      lead2loyalty localorg serve --multi-currency --advanced-currency --recycle-bin-days 1
     """
-    from localorg.cli import serve
+    from connector.errors import ConfigError
+    from connector.progress import Progress
+    from localorg.cli import LocalOrgUsageError, serve
+    from localorg.features import OrgFeatures
 
-    serve(
-        host=host,
-        port=port,
-        size=size,
-        data_dir=data_dir,
-        faults=faults,
-        daily_limit=daily_limit,
-        flows_file=flows_file,
-    )
+    try:
+        serve(
+            host=host,
+            port=port,
+            size=size,
+            data_dir=data_dir,
+            faults=faults,
+            daily_limit=daily_limit,
+            flows_file=flows_file,
+            recycle_bin_days=recycle_bin_days,
+            features=OrgFeatures(
+                orders=not no_orders,
+                person_accounts=not no_person_accounts,
+                multi_currency=multi_currency,
+                advanced_currency=advanced_currency,
+            ),
+            api_user=api_user,
+            progress=Progress(),
+        )
+    except LocalOrgUsageError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @localorg.command("seed")
@@ -153,7 +215,6 @@ def localorg_serve(
     help="Folder to write the org, its ground truth and events into.",
 )
 @click.option("--rng-seed", default=7, show_default=True, help="Random seed (same seed, same org).")
-@clean_errors
 def localorg_seed(size: str, data_dir: Path, rng_seed: int) -> None:
     """Write a seeded org (and its ground truth and event file) without serving it.
 
@@ -161,12 +222,18 @@ def localorg_seed(size: str, data_dir: Path, rng_seed: int) -> None:
     Example:
       lead2loyalty localorg seed --size medium --data var/org
     """
-    from localorg.cli import seed
+    from connector.errors import ConfigError
+    from connector.progress import Progress
+    from localorg.cli import LocalOrgUsageError, seed
 
-    click.echo(json.dumps(seed(size=size, data_dir=data_dir, rng_seed=rng_seed)))
+    try:
+        written = seed(size=size, data_dir=data_dir, rng_seed=rng_seed, progress=Progress())
+    except LocalOrgUsageError as exc:
+        raise ConfigError(str(exc)) from None
+    click.echo(json.dumps(written))
 
 
-def _settings() -> Any:
+def _settings() -> Settings:
     from connector.config import load_settings
 
     return load_settings()
@@ -191,6 +258,11 @@ def _print_report(report: dict[str, Any]) -> None:
             f", failed {w['failed']:,}, carried over {w['carried_over']:,}"
             + (f", values no mapping can write {w['unmappable']:,}" if w.get("unmappable") else "")
         )
+    for name, rec in report.get("reconciled", {}).items():
+        click.echo(
+            f"  reconciled {name:<10} {rec['held']:>8,} held, {rec['forgotten']:,} gone from the"
+            f" org and forgotten ({rec['api_calls']} calls)"
+        )
     for name, model in report.get("models", {}).items():
         click.echo(f"  {name}: {model.get('method', '?')}")
     if report.get("phases_s"):
@@ -198,6 +270,8 @@ def _print_report(report: dict[str, Any]) -> None:
     calls = report["api_calls"]
     kinds = ", ".join(f"{k} {v}" for k, v in calls.items() if k != "total")
     click.echo(f"  API calls {calls.get('total', 0):,}" + (f" ({kinds})" if kinds else ""))
+    for run in report.get("recovered_runs", []):
+        click.echo(f"  run {run['id']} (pid {run['pid']} on {run['host']}) died: marked crashed")
     for error in report["errors"][:5]:
         click.echo(f"  ! {error}")
 
@@ -219,14 +293,13 @@ def _print_report(report: dict[str, Any]) -> None:
     help="Send again values Salesforce refused (after fixing the cause in the org).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def sync_cmd(
     dry_run: bool, objects: tuple[str, ...], full: bool, retry_failed: bool, as_json: bool
 ) -> None:
     """Run one sync: pull, compute, write back only what changed.
 
-    Exit code 0 when the run succeeded, 2 when it was partial or stopped by the quota guard,
-    1 when it failed.
+    Exit code 0 when the run succeeded, 2 when it was partial (values refused, carried over
+    or unwritable) or stopped by the quota guard, 1 when it failed (a refused sign-in too).
 
     \b
     Example:
@@ -234,7 +307,7 @@ def sync_cmd(
       lead2loyalty sync --objects Order --json
     """
     from connector.progress import Progress
-    from connector.sync import SyncOptions, build_engine
+    from connector.sync import SyncOptions, build_engine, exit_code
 
     show = None if as_json else Progress()
     engine = build_engine(_settings(), progress=show)
@@ -247,13 +320,12 @@ def sync_cmd(
         show.done()
     out = report.as_json()
     click.echo(json.dumps(out)) if as_json else _print_report(out)
-    sys.exit({"succeeded": 0, "failed": 1}.get(report.status, 2))
+    sys.exit(exit_code(report.status))
 
 
 @main.command("runs")
 @click.option("--limit", default=10, show_default=True, help="How many runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@clean_errors
 def runs_cmd(limit: int, as_json: bool) -> None:
     """List recent sync runs, newest first.
 
@@ -263,7 +335,9 @@ def runs_cmd(limit: int, as_json: bool) -> None:
     """
     from connector.store import Store
 
-    runs = Store(_settings().database).runs(limit)
+    store = Store(_settings().database)
+    store.close_dead_runs()
+    runs = store.runs(limit)
     if as_json:
         click.echo(json.dumps(runs))
         return
@@ -275,10 +349,11 @@ def runs_cmd(limit: int, as_json: bool) -> None:
             f" written {writes.get('succeeded', 0):,} calls "
             f"{stats.get('api_calls', {}).get('total', 0):,}"
         )
+        if run["status"] in ("failed", "crashed") and stats.get("errors"):
+            click.echo(f"      {stats['errors'][0]}")
 
 
 @main.command("status")
-@clean_errors
 def status_cmd() -> None:
     """Show watermarks, the outbox and the last run.
 
@@ -290,6 +365,7 @@ def status_cmd() -> None:
 
     settings = _settings()
     store = Store(settings.database)
+    store.close_dead_runs()
     click.echo(f"database: {settings.database}")
     for row in store.db["watermarks"].rows:
         click.echo(f"  watermark {row['object']:<10} {row['modstamp']}")
@@ -302,7 +378,6 @@ def status_cmd() -> None:
 @main.command("validate")
 @click.option("--offline", is_flag=True, help="Check the files only, not the org.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def validate_cmd(offline: bool, as_json: bool) -> None:
     """Check mappings/ and models/ (every error as file:line) and, unless --offline, that the
     org has the mapped fields with fitting types.
@@ -376,9 +451,13 @@ def fields() -> None:
 
 @fields.command("deploy")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def fields_deploy(as_json: bool) -> None:
-    """Create missing custom fields (Tooling API) and grant the integration permission set.
+    """Create missing custom fields (Tooling API), grant them and the objects the sync reads
+    and writes in the L2L_Integration permission set, and assign it to the integration user.
+
+    Safe to re-run: it reads first and writes only what is missing. When the integration
+    user lacks a permission the writes need, it changes nothing and prints what an admin
+    must grant (exit 1).
 
     \b
     Example:
@@ -397,8 +476,15 @@ def fields_deploy(as_json: bool) -> None:
         return
     click.echo(
         f"created {len(report['created'])} fields, {len(report['existing'])} existed; "
-        f"granted {len(report['permissions_granted'])} in {report['permission_set']}"
+        f"granted {len(report['permissions_granted'])} fields and "
+        f"{len(report['objects_granted'])} objects in {report['permission_set']}"
+        + ("; assigned it to the integration user" if report["assigned"] else "")
     )
+    if report["objects_absent"]:
+        click.echo(
+            "not in this org, so not granted: " + ", ".join(report["objects_absent"]) + " "
+            "(for Order and OrderItem: Setup > Order Settings > Enable Orders)"
+        )
 
 
 @fields.command("export")
@@ -409,9 +495,8 @@ def fields_deploy(as_json: bool) -> None:
     show_default=True,
     help="SFDX project folder.",
 )
-@clean_errors
 def fields_export(out: Path) -> None:
-    """Write SFDX source for every mapped custom field.
+    """Write SFDX source for every mapped custom field and the L2L_Integration permission set.
 
     \b
     Example:
@@ -423,7 +508,38 @@ def fields_export(out: Path) -> None:
 
     mappings = load_mappings(_settings().mappings_dir, set(KNOWN_VALUES))
     paths = export(mappings, out)
-    click.echo(f"wrote {len(paths)} field files under {out}")
+    click.echo(f"wrote {len(paths) - 1} field files and the permission set under {out}")
+
+
+@main.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def doctor_cmd(as_json: bool) -> None:
+    """Check the org and the integration user, one line per checklist item with its fix.
+
+    Signs in, then checks the API version, API Enabled, daily API requests left, Read on
+    every pulled object, Edit on every written one, every mapped field visible and
+    editable, and the permissions `fields deploy` needs (warnings only). Exit 1 when
+    anything blocks a sync, 0 otherwise.
+
+    \b
+    Example:
+      lead2loyalty doctor --json
+    """
+    from connector.doctor import run_doctor
+    from connector.mapping import load_mappings
+    from connector.mapping.values import KNOWN_VALUES
+
+    settings = _settings()
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    report = run_doctor(settings, mappings)
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+    else:
+        for check in report.checks:
+            click.echo(check.line())
+        failed = sum(c.status == "fail" for c in report.checks)
+        click.echo("ready to sync" if report.ok else f"{failed} problem(s) block a sync")
+    sys.exit(0 if report.ok else 1)
 
 
 @main.command("demo")
@@ -440,35 +556,42 @@ def fields_export(out: Path) -> None:
     default=None,
     help="Keep the demo's database and org files here (default: a temp folder, then removed).",
 )
-@clean_errors
 def demo_cmd(size: str, keep: Path | None) -> None:
     """Start a local org, seed it, deploy fields, sync, then sync again (zero writes).
 
-    Exit code 0 when both syncs succeeded, 2 otherwise.
+    Exits like `sync`, by the first run that did not succeed: 0 when both succeeded.
 
     \b
     Example:
       lead2loyalty demo --size small
     """
     from connector.demo import run_demo
+    from connector.sync import exit_code
 
     runs = run_demo(size=size, workdir=keep, echo=click.echo)
-    sys.exit(0 if all(r["status"] == "succeeded" for r in runs.values()) else 2)
+    sys.exit(next((c for c in (exit_code(r["status"]) for r in runs.values()) if c), 0))
 
 
 @main.command("clock")
 @click.option("--once", is_flag=True, help="Run the sync job once now and exit.")
-@clean_errors
 def clock_cmd(once: bool) -> None:
     """Run the scheduler: an incremental sync every L2L_SYNC_INTERVAL_MINUTES.
+
+    With --once, one sync now, exiting like `sync`: 0 succeeded, 2 partial or quota-stopped,
+    1 failed or skipped (another sync holds the database).
 
     \b
     Example:
       L2L_SYNC_INTERVAL_MINUTES=5 lead2loyalty clock
+      lead2loyalty clock --once    # e.g. from cron
     """
     from connector.scheduler import run_clock
+    from connector.sync import exit_code
 
-    run_clock(_settings(), once=once)
+    status = run_clock(_settings(), once=once)
+    if status is not None:
+        click.echo(f"sync {status}", err=exit_code(status) != 0)
+        sys.exit(exit_code(status))
 
 
 @main.command("import")
@@ -480,7 +603,6 @@ def clock_cmd(once: bool) -> None:
     help="Source name; a message id is stored once per source.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def import_cmd(path: Path, source: str, as_json: bool) -> None:
     """Backfill behavioural events from a JSON-lines file of track/identify messages.
 
@@ -561,7 +683,6 @@ def evaluate() -> None:
     help="Also write a PNG: predicted vs actual holdout purchases by frequency.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def evaluate_predictions(
     orders_file: Path | None,
     calibration_end: Any,
@@ -598,12 +719,18 @@ def evaluate_predictions(
         params = ", ".join(f"{k}={v:.4g}" for k, v in model["params"].items())
         click.echo(f"  {name:<10} LL {model['log_likelihood']:,.1f}  ({params})")
         click.echo(
-            f"             holdout: MAE {h['mae']:.3f}, correlation {h['correlation']:.3f},"
-            f" cumulative error {h['cumulative_error']:+.1%}, AUC {h['auc_buy_again']:.3f},"
-            f" Brier {h['brier_buy_again']:.3f}"
+            f"             holdout: MAE {_num(h['mae'], '.3f')}, correlation "
+            f"{_num(h['correlation'], '.3f')}, cumulative error "
+            f"{_num(h['cumulative_error'], '+.1%')}, AUC {_num(h['auc_buy_again'], '.3f')},"
+            f" Brier {_num(h['brier_buy_again'], '.3f')}"
         )
     if plot:
         click.echo(f"plot written to {plot}")
+
+
+def _num(value: float | None, spec: str) -> str:
+    # A metric the holdout cannot support (no variance, one class) is null in the JSON.
+    return "n/a" if value is None else format(value, spec)
 
 
 @main.group()
@@ -618,7 +745,6 @@ def report() -> None:
 
 @report.command("predictions")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@clean_errors
 def report_predictions(as_json: bool) -> None:
     """Average CLV, order value, purchase frequency and more, with the method used.
 
@@ -638,7 +764,6 @@ def report_predictions(as_json: bool) -> None:
 
 
 @main.command("config")
-@clean_errors
 def config_cmd() -> None:
     """Show every setting, its environment variable, value and default (secrets masked).
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Object Reference, OrderStatus.StatusCode: every Order Status value is Draft or Activated.
+ORDER_STATUS_CATEGORIES = ("Draft", "Activated")
 
 
 class Settings(BaseSettings):
@@ -25,6 +28,11 @@ class Settings(BaseSettings):
     salesforce_login_url: str = Field(
         "https://login.salesforce.com",
         description="OAuth login URL: your My Domain URL in production, localorg's URL here.",
+    )
+    salesforce_jwt_audience: str = Field(
+        "https://login.salesforce.com",
+        description="JWT bearer flow: the assertion's aud; https://test.salesforce.com for a "
+        "sandbox. The token request still goes to L2L_SALESFORCE_LOGIN_URL.",
     )
     salesforce_client_id: str = Field("", description="Connected app consumer key.")
     salesforce_client_secret: SecretStr = Field(
@@ -70,6 +78,63 @@ class Settings(BaseSettings):
     value_log_days: int = Field(
         90, ge=1, description="Keep the per-field value log of runs this many days old."
     )
+    order_statuses: str = Field(
+        "",
+        description="Comma-separated Order Status values that count; empty: the status "
+        "categories below decide.",
+    )
+    order_status_categories: str = Field(
+        "Activated",
+        description="Comma-separated Order status categories (StatusCode: Draft, Activated) "
+        "whose orders count.",
+    )
+    reconcile_interval_hours: int = Field(
+        24,
+        ge=0,
+        description="Forget records the org no longer has (purged, hard-deleted) this often; "
+        "every sync --full does it too; 0: on every run.",
+    )
+
+    @field_validator("order_status_categories")
+    @classmethod
+    def _categories(cls, value: str) -> str:
+        unknown = [c for c in split_list(value) if c not in ORDER_STATUS_CATEGORIES]
+        if unknown or not split_list(value):
+            raise ValueError(
+                f"use Draft and/or Activated (Salesforce's Order status categories), got {value!r}"
+            )
+        return value
+
+    alert_webhook_url: SecretStr = Field(
+        SecretStr(""),
+        description='POST a JSON {"text": ...} here (e.g. a Slack incoming webhook) when a '
+        "run fails, crashes, or is partial twice in a row.",
+    )
+
+    @field_validator("salesforce_login_url", "salesforce_jwt_audience")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        # Salesforce serves OAuth only over HTTPS; a bare host or http:// would otherwise fail
+        # deep inside requests with a traceback instead of here with the setting's name.
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(
+                f"'{value}' is not an https:// URL; write it in full, e.g. "
+                "https://yourcompany.my.salesforce.com"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("salesforce_ca_bundle")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"{value} is not a file; point it at a PEM certificate bundle")
+        return value
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated setting as its items (blanks dropped)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -78,9 +143,12 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = [
-            f"L2L_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"L2L_{'_'.join(str(p) for p in err['loc']).upper()}: "
+            + str(err["msg"]).removeprefix("Value error, ")
             for err in exc.errors()
         ]
+        if len(problems) == 1:  # the usual case: one clear line
+            raise ConfigError(f"invalid setting {problems[0]}") from None
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 

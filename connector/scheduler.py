@@ -19,7 +19,19 @@ log = logging.getLogger(__name__)
 
 def sync_job() -> str:
     """One incremental sync with settings read afresh; returns the run's status
-    (``skipped`` when another sync, e.g. a manual one, holds the database)."""
+    (``skipped`` when another sync, e.g. a manual one, holds the database; ``failed`` when the
+    settings or mappings are broken, said in one log line: the clock keeps ticking, and the
+    next tick runs once they are fixed)."""
+    from connector.errors import Lead2LoyaltyError
+
+    try:
+        return _sync_once()
+    except Lead2LoyaltyError as exc:
+        log.error("sync not started: %s", str(exc).replace("\n", "; "))
+        return "failed"
+
+
+def _sync_once() -> str:
     from connector.errors import RunInProgress
     from connector.sync import build_engine
 
@@ -32,9 +44,9 @@ def sync_job() -> str:
         "sync run %s: %s, %s records written",
         report.run_id,
         report.status,
-        report.writes["succeeded"],
+        report.writes.succeeded,
     )
-    return report.status
+    return str(report.status)
 
 
 def build_scheduler(settings: Settings) -> BlockingScheduler:
@@ -53,14 +65,15 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
     return scheduler
 
 
-def run_clock(settings: Settings, *, once: bool = False) -> None:
-    """Run the clock until stopped (or the sync job once with ``once``)."""
+def run_clock(settings: Settings, *, once: bool = False) -> str | None:
+    """Run the clock until stopped; with ``once``, run the sync job once and return its
+    status (the CLI exits with :func:`connector.sync.exit_code` of it, like ``sync``)."""
     if once:
-        sync_job()
-        return
+        return _sync_once()  # broken settings raise: the CLI says so in one line
     scheduler = build_scheduler(settings)
     log.info("clock started: sync every %s minutes", settings.sync_interval_minutes)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         log.info("clock stopped")
+    return None

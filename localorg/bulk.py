@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import csv
 import io
 import logging
@@ -40,16 +41,16 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from typing import Any
+from typing import Any, TypedDict
 
 from flask import Blueprint, Response, jsonify, request
 
-from localorg import soql
+from localorg import person_accounts, soql
 from localorg.http import api_version, current_org, sf_error
 from localorg.ids import is_valid, object_for_id, to18
 from localorg.org import LocalOrg
 from localorg.schema import FieldInfo, ObjectInfo
-from localorg.store import OrgStore, RecordError, RecordFault, now_text
+from localorg.store import OrgStore, RecordError, RecordFault, now_text, refuse_converted
 
 log = logging.getLogger(__name__)
 
@@ -280,13 +281,9 @@ def create_ingest_job(version: str) -> Response:
             )
         external_id = ext.name
     job = IngestJob(
-        id=org.store.ids.new("Job"),
+        **_new_job(org, version, body),
         operation=operation,
         object_name=info.name,
-        api_version=api_version(version),
-        column_delimiter=str(body.get("columnDelimiter", "COMMA")),
-        line_ending=str(body.get("lineEnding", "LF")),
-        created_by=org.store.integration_user_id,
         external_id=external_id,
     )
     jobs_of(org).add(job)
@@ -307,10 +304,13 @@ def upload(version: str, job_id: str) -> Response:
     if job is None:
         return _not_found()
     if job.state != "Open":
+        return _wrong_state(job, "data can only be uploaded to an Open job")
+    if request.mimetype != "text/csv":
+        # "Upload Job Data": Formats text/csv.
         return _job_error(
-            "INVALIDJOBSTATE",
-            f"InvalidJobState : Job {job.id} is {job.state}; "
-            "data can only be uploaded to an Open job",
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"MediaType of '{request.mimetype or '(none)'}' is not supported by this resource",
+            415,
         )
     data = request.get_data(cache=False)
     if sum(map(len, job.uploads)) + len(data) > MAX_UPLOAD_BYTES:
@@ -333,32 +333,19 @@ def ingest_job(version: str, job_id: str) -> Response:
     if request.method == "GET":
         return jsonify(job.info(full=True))
     if request.method == "DELETE":
-        if job.state in ("UploadComplete", "InProgress"):
-            return _job_error(
-                "INVALIDJOBSTATE",
-                f"InvalidJobState : Job {job.id} is "
-                f"{job.state}; abort it or wait for it to finish before deleting",
-            )
-        registry.remove(job.id)
-        return Response(status=204)
+        return _delete_job(registry, job)
     body = request.get_json(silent=True)
     state = body.get("state") if isinstance(body, dict) else None
     if state == "UploadComplete":
         if job.state != "Open":
-            return _job_error(
-                "INVALIDJOBSTATE",
-                f"InvalidJobState : Job {job.id} is {job.state}; only an Open job can be closed",
-            )
+            return _wrong_state(job, "only an Open job can be closed")
         job.set_state("UploadComplete")
         info = job.info(full=False)
         _start(_run_ingest, org, job)
         return jsonify(info)
     if state == "Aborted":
         if job.state not in ("Open", "UploadComplete", "InProgress"):
-            return _job_error(
-                "INVALIDJOBSTATE",
-                f"InvalidJobState : Job {job.id} is {job.state} and can no longer be aborted",
-            )
+            return _wrong_state(job, "it can no longer be aborted")
         job.set_state("Aborted")
         return jsonify(job.info(full=False))
     return _job_error(
@@ -379,11 +366,11 @@ def ingest_results(version: str, job_id: str, kind: str) -> Response:
         return _not_found()
     kind = kind.lower()
     if kind != "unprocessedrecords" and job.state not in ("JobComplete", "Failed", "Aborted"):
-        return _job_error(
-            "INVALIDJOBSTATE",
-            f"InvalidJobState : Job {job.id} is {job.state}; "
-            "results are available once it is complete",
-        )
+        return _wrong_state(job, "results are available once it is complete")
+    if kind == "unprocessedrecords" and job.state == "Failed" and not job.header:
+        # The data could not be read as CSV at all (encoding, line ending, row width,
+        # mismatched headers): none of it was processed, so all of it comes back as sent.
+        return Response(b"".join(job.uploads), mimetype="text/csv")
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
     header = job.header
@@ -435,13 +422,9 @@ def create_query_job(version: str) -> Response:
             "Bulk API 2.0; use the REST query resource",
         )
     job = QueryJob(
-        id=org.store.ids.new("Job"),
+        **_new_job(org, version, body),
         operation=operation,
         object_name=compiled.object_name,
-        api_version=api_version(version),
-        column_delimiter=str(body.get("columnDelimiter", "COMMA")),
-        line_ending=str(body.get("lineEnding", "LF")),
-        created_by=org.store.integration_user_id,
         state="UploadComplete",
         query=text,
         compiled=compiled,
@@ -469,24 +452,14 @@ def query_job(version: str, job_id: str) -> Response:
     if request.method == "GET":
         return jsonify(job.info(full=True))
     if request.method == "DELETE":
-        if job.state in ("UploadComplete", "InProgress"):
-            return _job_error(
-                "INVALIDJOBSTATE",
-                f"InvalidJobState : Job {job.id} is "
-                f"{job.state}; abort it or wait for it to finish before deleting",
-            )
-        registry.remove(job.id)
-        return Response(status=204)
+        return _delete_job(registry, job)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or body.get("state") != "Aborted":
         return _job_error(
             "INVALIDJOBSTATE", "InvalidJobState : a query job can only be set to Aborted"
         )
     if job.state not in ("UploadComplete", "InProgress"):
-        return _job_error(
-            "INVALIDJOBSTATE",
-            f"InvalidJobState : Job {job.id} is {job.state} and can no longer be aborted",
-        )
+        return _wrong_state(job, "it can no longer be aborted")
     job.set_state("Aborted")
     return jsonify(job.info(full=False))
 
@@ -498,11 +471,7 @@ def query_results(version: str, job_id: str) -> Response:
     if job is None:
         return _not_found()
     if job.state != "JobComplete":
-        return _job_error(
-            "INVALIDJOBSTATE",
-            f"InvalidJobState : Job {job.id} is {job.state}; "
-            "results are available once it is JobComplete",
-        )
+        return _wrong_state(job, "results are available once it is JobComplete")
     page = request.args.get("maxRecords", "")
     if page and (not page.isdigit() or int(page) < 1):
         return _job_error(
@@ -536,6 +505,44 @@ def _not_found() -> Response:
     return sf_error("NOT_FOUND", "The requested resource does not exist", 404)
 
 
+# "Delete a Job": "To be deleted, a job must have a state of UploadComplete, JobComplete,
+# Aborted, or Failed" (Bulk API 2.0 Developer Guide, delete_job.htm): an Open job is aborted
+# first, and one being processed is waited for.
+_DELETABLE = ("UploadComplete", "JobComplete", "Aborted", "Failed")
+
+
+def _delete_job(registry: JobRegistry, job: IngestJob | QueryJob) -> Response:
+    if job.state not in _DELETABLE:
+        hint = "abort it before deleting" if job.state == "Open" else "wait for it to finish"
+        return _wrong_state(job, hint)
+    registry.remove(job.id)
+    return Response(status=204)
+
+
+def _wrong_state(job: IngestJob | QueryJob, hint: str) -> Response:
+    """INVALIDJOBSTATE: what the job's state does not allow, and what to do instead."""
+    return _job_error("INVALIDJOBSTATE", f"InvalidJobState : Job {job.id} is {job.state}; {hint}")
+
+
+class _NewJob(TypedDict):
+    id: str
+    api_version: str
+    column_delimiter: str
+    line_ending: str
+    created_by: str
+
+
+def _new_job(org: LocalOrg, version: str, body: dict[str, Any]) -> _NewJob:
+    """What every new job takes from its request: id, version, CSV format, creator."""
+    return {
+        "id": org.store.ids.new("Job"),
+        "api_version": api_version(version),
+        "column_delimiter": str(body.get("columnDelimiter", "COMMA")),
+        "line_ending": str(body.get("lineEnding", "LF")),
+        "created_by": org.store.integration_user_id,
+    }
+
+
 def _check_format(body: dict[str, Any]) -> str | None:
     if str(body.get("contentType", "CSV")) != "CSV":
         return "InvalidJob : localorg's Bulk API 2.0 accepts contentType CSV only"
@@ -564,7 +571,12 @@ def _offset(locator: str) -> int | None:
 
 
 def _start(target: Any, org: LocalOrg, job: IngestJob | QueryJob) -> None:
-    threading.Thread(target=target, args=(org, job), name=f"bulk-{job.id}", daemon=True).start()
+    # The job runs as the user who created it: its thread gets a copy of this request's
+    # context (localorg.access.CURRENT_USER), as a new thread would otherwise start empty.
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(target, org, job), name=f"bulk-{job.id}", daemon=True
+    ).start()
 
 
 def _run_query(org: LocalOrg, job: QueryJob) -> None:
@@ -703,6 +715,7 @@ class _Pending:
     values: dict[str, Any]
     record_id: str | None = None
     before: dict[str, Any] | None = None
+    person_contact: str | None = None  # an Account row whose __pc values land on this Contact
 
 
 class _IngestRun:
@@ -873,9 +886,20 @@ class _IngestRun:
                         [RecordError("ENTITY_IS_DELETED", "entity is deleted", [])],
                     )
                     continue
-                values = self._clean(index, record_id, self._body(cells, key), creating=False)
+                body = self._body(cells, key)
+                person_contact = None
+                try:
+                    refuse_converted(self.info.name, before)
+                    if self.store.features.person_accounts:
+                        person_contact = person_accounts.check_update(
+                            self.store, self.info.name, before, body
+                        )
+                except RecordFault as exc:
+                    self._fail(index, record_id, exc.errors)
+                    continue
+                values = self._clean(index, record_id, body, creating=False)
                 if values is not None:
-                    updates.append(_Pending(index, values, record_id, before))
+                    updates.append(_Pending(index, values, record_id, before, person_contact))
             elif key == "Id":
                 code = "INVALID_CROSS_REFERENCE_KEY" if op == "update" else "NOT_FOUND"
                 self._fail(
@@ -941,7 +965,7 @@ class _IngestRun:
             "OrderNumber",
             *self.names,
         }
-        insert_cols = [c for c in info.fields if c in possible]
+        insert_cols = [c for c, f in info.fields.items() if c in possible and not f.generated]
         # Every row starts from the same template, so one itemgetter turns it into a tuple.
         template = dict.fromkeys(insert_cols)
         template.update(defaults)
@@ -994,6 +1018,11 @@ class _IngestRun:
                 )
             for order_id in orders:
                 store.rollup(conn, info, {"OrderId": order_id})
+            for pending in updates:
+                if pending.person_contact:
+                    person_accounts.copy_to_contact(
+                        conn, pending.person_contact, pending.values, stamp
+                    )
         for pending in inserts:
             assert pending.record_id is not None
             self.outcome[pending.index] = (pending.record_id, True)

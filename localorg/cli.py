@@ -8,10 +8,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from connector.progress import Progress
 from localorg.faults import Faults, FaultSpecError
+from localorg.features import OrgFeatures
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg, OrgConfig, load_seed
 from localorg.server import prepare
@@ -19,6 +19,15 @@ from localorg.server import prepare
 
 class LocalOrgUsageError(Exception):
     """Bad options for localorg; the message says what to change."""
+
+
+class ProgressSink(Protocol):
+    """Where progress lines go (the connector's ``Progress`` is one): called with each
+    message, then told when the step is done."""
+
+    def __call__(self, message: str) -> None: ...
+
+    def done(self) -> None: ...
 
 
 def serve(
@@ -30,22 +39,38 @@ def serve(
     faults: str,
     daily_limit: int,
     flows_file: Path | None,
+    recycle_bin_days: int = 15,
+    features: OrgFeatures | None = None,
+    api_user: str = "admin",
+    progress: ProgressSink | None = None,
 ) -> None:
-    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM."""
+    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM.
+
+    ``api_user`` is the profile of the user the connected app signs in as: ``admin`` (System
+    Administrator) or ``minimal`` (Minimum Access - API Only Integrations). Raises
+    :class:`LocalOrgUsageError` for a bad fault spec or feature set.
+    """
     try:
         fault_spec = Faults.parse(faults)
     except FaultSpecError as exc:
-        raise _usage(str(exc)) from None
+        raise LocalOrgUsageError(str(exc)) from None
+    features = features or OrgFeatures()
+    if features.problems():
+        raise LocalOrgUsageError("; ".join(features.problems()))
     flows = FlowEngine.from_file(flows_file) if flows_file else None
     work = data_dir or Path(tempfile.mkdtemp(prefix="localorg-"))
-    org = LocalOrg(
-        data_dir, config=OrgConfig(daily_limit=daily_limit), faults=fault_spec, flows=flows
+    config = OrgConfig(
+        daily_limit=daily_limit,
+        recycle_bin_days=recycle_bin_days,
+        features=features,
+        api_user=api_user,
     )
+    org = LocalOrg(data_dir, config=config, faults=fault_spec, flows=flows)
     started = time.monotonic()
     if size != "none":
-        progress = Progress()
         load_seed(org, size, work, progress=progress)
-        progress.done()
+        if progress is not None:
+            progress.done()
     running = prepare(org, host, port, work / "certs")
     info = running.connection_info()
     info["seed"] = size
@@ -64,24 +89,25 @@ def serve(
         running.server.server_close()
 
 
-def seed(*, size: str, data_dir: Path, rng_seed: int) -> dict[str, Any]:
-    """Write a seeded org into ``data_dir`` and return what was written."""
+def seed(
+    *, size: str, data_dir: Path, rng_seed: int, progress: ProgressSink | None = None
+) -> dict[str, Any]:
+    """Write a seeded org into ``data_dir`` and return what was written.
+
+    Raises :class:`LocalOrgUsageError` when ``data_dir`` already holds an org.
+    """
     if (data_dir / "org.sqlite").exists():
-        raise _usage(f"{data_dir} already holds an org; pick an empty folder or delete it")
+        raise LocalOrgUsageError(
+            f"{data_dir} already holds an org; pick an empty folder or delete it"
+        )
     started = time.monotonic()
     org = LocalOrg(data_dir)
-    progress = Progress()
     counts = load_seed(org, size, data_dir, rng_seed=rng_seed, progress=progress)
-    progress.done()
+    if progress is not None:
+        progress.done()
     return {
         "data": str(data_dir),
         "size": size,
         "rows": counts,
         "seconds": round(time.monotonic() - started, 2),
     }
-
-
-def _usage(message: str) -> Exception:
-    from connector.errors import ConfigError
-
-    return ConfigError(message)

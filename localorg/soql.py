@@ -41,6 +41,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from localorg.datetimes import format_datetime, format_midnight
+from localorg.ids import to18
+
 __all__ = [
     "CompiledQuery",
     "FieldInfo",
@@ -625,7 +628,6 @@ _INTEGER_TYPES = {"int", "long"}
 # How Salesforce names each type in "must be of type ..." messages.
 _TYPE_WORDS = {"boolean": "boolean", "date": "date", "datetime": "dateTime", "int": "integer"}
 _ID_RE = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
-_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 MAX_OFFSET = 2000
 
 
@@ -640,21 +642,12 @@ def _targets(info: FieldLike) -> list[str]:
     return [target] if isinstance(target, str) else list(target)
 
 
-def _to18(id15: str) -> str:
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, ch in enumerate(id15[start : start + 5]) if "A" <= ch <= "Z")
-        suffix += _CHECKSUM[bits]
-    return id15 + suffix
-
-
 def _normalise_datetime(text: str) -> str:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise SoqlError(f"invalid datetime literal: '{text}'") from None
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}+0000"
+    return format_datetime(moment)
 
 
 def _find_object(schema: Schema, name: str) -> ObjectLike | None:
@@ -1007,7 +1000,7 @@ class _Compiler:
     def record_id(self, text: str) -> str:
         if not _ID_RE.fullmatch(text):
             raise SoqlError(f"invalid ID field: {text}", "INVALID_QUERY_FILTER_OPERATOR")
-        return _to18(text) if len(text) == 15 else text
+        return to18(text) if len(text) == 15 else text
 
     def date_bounds(self, kind: str, value: _Value) -> tuple[str, str]:
         if self.today is None:
@@ -1022,7 +1015,7 @@ class _Compiler:
             start, end = _DATE_LITERALS[word](self.today)
         if kind == "date":
             return start.isoformat(), end.isoformat()
-        return f"{start.isoformat()}T00:00:00.000+0000", f"{end.isoformat()}T00:00:00.000+0000"
+        return format_midnight(start), format_midnight(end)
 
     @staticmethod
     def mismatch(name: str, type_word: str, *, quoted: bool = False) -> SoqlError:

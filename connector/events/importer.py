@@ -60,11 +60,21 @@ def import_file(
         if progress:
             progress(report.read)
 
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+    # Bytes, decoded line by line: one line of another encoding (a Latin-1 name, a truncated
+    # write) is that line's problem, listed and skipped, never the whole file's.
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
                 continue
             report.read += 1
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                report.rejected.append(
+                    f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1})"
+                )
+                continue
             try:
                 batch.append(normalise_message(json.loads(line), source))
             except json.JSONDecodeError as exc:

@@ -205,6 +205,10 @@ def load_mappings(directory: str | Path, known_values: set[str] | None = None) -
         raise MappingError([f"{root}: no such directory; create it with one YAML file per object"])
     kinds = {k: v.kind for k, v in KNOWN_VALUES.items()}
     files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
+    if not files:
+        # An empty folder would sync nothing, run after run, and report success each time.
+        hint = "add one per object, or point L2L_MAPPINGS_DIR at the folder that has them"
+        raise MappingError([f"{root}: no mapping files (*.yaml); {hint}"])
     problems: list[str] = []
     loaded: list[MappingFile] = []
     targets: dict[tuple[str, str], str] = {}

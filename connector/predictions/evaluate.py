@@ -24,20 +24,37 @@ from connector.predictions.rfm import ORDER_COLUMNS, TimeUnit, calibration_and_h
 
 FloatArray = npt.NDArray[np.float64]
 
+# Fewer customers than this in the calibration window cannot support a four-parameter fit
+# or a decile calibration table; say so instead of failing inside the optimiser or qcut.
+MIN_CUSTOMERS = 10
+
 
 def read_orders_csv(path: str | Path) -> pd.DataFrame:
     """Read an orders CSV with columns customer_id, ordered_at (ISO 8601), amount.
 
-    Times without an offset are taken as UTC. Raises ValueError naming missing columns, or the
-    line numbers (1 = header) of rows whose time or amount cannot be parsed.
+    Times without an offset are taken as UTC; a UTF-8 byte order mark (as spreadsheet exports
+    write) is skipped. Raises ValueError naming missing columns, a file without orders, or the
+    line numbers (1 = header) of rows whose time or amount cannot be parsed or is negative.
     """
     p = Path(path)
-    with p.open(newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), [])
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
+    except UnicodeDecodeError:
+        raise ValueError(f"{p}: not UTF-8 text; save the CSV as UTF-8") from None
     missing = [c for c in ORDER_COLUMNS if c not in header]
     if missing:
         raise ValueError(f"{p}: missing column(s) {missing}; need {', '.join(ORDER_COLUMNS)}")
-    raw = pd.read_csv(p, dtype={"customer_id": str, "ordered_at": str, "amount": str})
+    try:
+        raw = pd.read_csv(
+            p,
+            dtype={"customer_id": str, "ordered_at": str, "amount": str},
+            encoding="utf-8-sig",
+        )
+    except UnicodeDecodeError:
+        raise ValueError(f"{p}: not UTF-8 text; save the CSV as UTF-8") from None
+    if raw.empty:
+        raise ValueError(f"{p}: no orders below the header line; nothing to evaluate")
     when = pd.to_datetime(raw["ordered_at"], utc=True, errors="coerce", format="ISO8601")
     amount = pd.to_numeric(raw["amount"], errors="coerce")
     bad_rows = raw["customer_id"].isna() | when.isna() | amount.isna()
@@ -47,6 +64,14 @@ def read_orders_csv(path: str | Path) -> pd.DataFrame:
         raise ValueError(
             f"{p}: {len(lines)} bad row(s) (empty customer_id, unparseable ordered_at or "
             f"amount) at line(s) {shown}"
+        )
+    negative = (amount < 0).to_numpy()
+    if negative.any():
+        lines = (np.flatnonzero(negative) + 2).tolist()
+        shown = ", ".join(map(str, lines[:10])) + (" ..." if len(lines) > 10 else "")
+        raise ValueError(
+            f"{p}: {len(lines)} negative amount(s) at line(s) {shown}; list refunds as "
+            "their own reduced order amounts, not as negative orders"
         )
     return pd.DataFrame({"customer_id": raw["customer_id"], "ordered_at": when, "amount": amount})
 
@@ -121,6 +146,11 @@ def evaluate_orders(
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODELS)}")
     summary = calibration_and_holdout_summary(orders, calibration_end, holdout_end, time_unit)
+    if len(summary) < MIN_CUSTOMERS:
+        raise ValueError(
+            f"{len(summary)} customer(s) ordered before the calibration end; evaluating needs "
+            f"at least {MIN_CUSTOMERS}: move --calibration-end later or give more orders"
+        )
     report: dict[str, Any] = {
         "customers": len(summary),
         "calibration_end": pd.Timestamp(calibration_end).isoformat(),

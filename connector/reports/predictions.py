@@ -66,7 +66,10 @@ def evaluate_command(
             f"({first:%Y-%m-%d}): nothing to fit on"
         )
     unit: Literal["day", "week"] = "day" if time_unit == "day" else "week"
-    out = evaluate_orders(orders, start, end, unit)
+    try:
+        out = evaluate_orders(orders, start, end, unit)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if plot is not None:
         from connector.predictions import BetaGeoFitter, calibration_and_holdout_summary
         from connector.predictions.evaluate import plot_calibration_by_frequency

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -40,10 +41,24 @@ _GRANT_HINTS: dict[Flow, str] = {
     "and names a Run As user",
     "jwt": "check L2L_SALESFORCE_USERNAME, that the connected app holds the certificate of "
     "L2L_SALESFORCE_PRIVATE_KEY_FILE and pre-authorizes the user, and that "
-    "L2L_SALESFORCE_LOGIN_URL is the audience the org expects",
+    "L2L_SALESFORCE_JWT_AUDIENCE is https://login.salesforce.com (production) or "
+    "https://test.salesforce.com (sandbox)",
     "refresh_token": "the refresh token is expired or revoked: authorize again and set a new "
     "L2L_SALESFORCE_REFRESH_TOKEN",
 }
+
+
+# The shared login hosts. Client credentials are not served there, only on the org's own My
+# Domain: Salesforce answers "request not supported on this domain" (pozil/pub-sub-api-node-client
+# issue #58; restforce PR #814's README uses the instance's own URL). Any other host (a My
+# Domain, localorg's https://127.0.0.1:port) is taken to be the org's own.
+SHARED_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
+
+
+def is_my_domain(login_url: str) -> bool:
+    """True when ``login_url`` is an org's own domain, not the shared login/test hosts."""
+    host = (urlsplit(login_url).hostname or "").lower()
+    return bool(host) and host not in SHARED_LOGIN_HOSTS
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,8 @@ class Token:
 
     access_token: str
     instance_url: str
+    # The identity URL (``id``) of the token response: its last segment is the user's id.
+    identity_url: str = ""
 
     def __repr__(self) -> str:
         return f"Token(access_token='**********', instance_url={self.instance_url!r})"
@@ -118,6 +135,13 @@ class Authenticator:
                 missing.append(f"L2L_SALESFORCE_PRIVATE_KEY_FILE ({key} is not a readable file)")
         if self.flow == "refresh_token" and not s.salesforce_refresh_token.get_secret_value():
             missing.append("L2L_SALESFORCE_REFRESH_TOKEN")
+        if self.flow == "client_credentials" and not is_my_domain(s.salesforce_login_url):
+            raise ConfigError(
+                f"the client credentials flow is served only on your org's My Domain, not on "
+                f"{s.salesforce_login_url}: set L2L_SALESFORCE_LOGIN_URL to it (Setup > My "
+                "Domain, e.g. https://yourcompany.my.salesforce.com), or sign in with the JWT "
+                "bearer flow (L2L_SALESFORCE_PRIVATE_KEY_FILE and L2L_SALESFORCE_USERNAME)"
+            )
         if missing:
             raise ConfigError(
                 f"Salesforce {self.flow} sign-in needs: " + ", ".join(missing) + "; set them "
@@ -131,7 +155,14 @@ class Authenticator:
             claims = {
                 "iss": s.salesforce_client_id,
                 "sub": s.salesforce_username,
-                "aud": s.salesforce_login_url.rstrip("/"),
+                # aud names the authorization server, not the host the request goes to:
+                # https://login.salesforce.com, https://test.salesforce.com or an Experience
+                # Cloud site URL ("OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration",
+                # Salesforce Help), while the token request may go to My Domain; a My Domain
+                # aud is refused as invalid (simple-salesforce issue #672, PR #711; restforce
+                # PR #886). Newer External Client Apps may accept the My Domain URL (n8n PR
+                # #29016), hence a setting rather than a constant.
+                "aud": s.salesforce_jwt_audience.rstrip("/"),
                 "exp": int(self._clock()) + JWT_LIFETIME_SECONDS,
             }
             key = Path(s.salesforce_private_key_file).read_bytes()
@@ -188,7 +219,7 @@ class Authenticator:
             raise ConfigError(f"Salesforce refused the {self.flow} sign-in ({code}): {hint}")
         log.debug("signed in to Salesforce with the %s flow", self.flow)
         instance = str(body.get("instance_url") or self.settings.salesforce_login_url)
-        return Token(str(body["access_token"]), instance.rstrip("/"))
+        return Token(str(body["access_token"]), instance.rstrip("/"), str(body.get("id") or ""))
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

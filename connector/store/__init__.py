@@ -9,8 +9,13 @@ Tables:
 - ``written_values``: the last value successfully written per (object, record, field): the
   baseline every diff compares against, so a re-run with no new data writes nothing.
 - ``outbox``: changed values waiting to be written; survives crashes and carries retryable
-  failures to the next run.
-- ``runs`` and ``value_log``: what each run did, every value it wrote (old, new, status, error).
+  failures to the next run. Status ``pending`` (to send), ``in_flight`` (sent by ``sent_run``,
+  answer not recorded yet: a run that dies leaves these, and the next reads the org before
+  sending them again), ``carried`` (retryable failure, sent next run), ``failed`` (refused;
+  waits for a new value or ``sync --retry-failed``).
+- ``runs`` and ``value_log``: what each run did (with its process id and host, so a run that
+  died is found and marked ``crashed``), every value it wrote (old, new, status ``written``,
+  ``verified`` when found already in the org after a crash, ``carried`` or ``failed``, error).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import fcntl
 import json
 import math
 import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ import pandas as pd
 import sqlite_utils
 from sqlite_utils.utils import suggest_column_types
 
-from connector.errors import RunInProgress
+from connector.errors import ConfigError, RunInProgress
 from connector.store.columns import BOOLEAN, column_type, converted, same_type
 
 Migration = Callable[[sqlite_utils.Database], None]
@@ -99,14 +100,23 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.table("events").create_index(["name"])
 
 
-def _v3(db: sqlite_utils.Database) -> None:
+def _v3_run_process_and_in_flight(db: sqlite_utils.Database) -> None:
+    # A run records its process, so the next run can tell which one died and say so; an outbox
+    # row records the run that sent it (status 'in_flight' until its answer is recorded), so a
+    # run killed mid-push leaves behind exactly the writes whose outcome it never learnt.
+    db.table("runs").add_column("pid", int)
+    db.table("runs").add_column("host", str)
+    db.table("outbox").add_column("sent_run", int)
+
+
+def _v4_loyalty(db: sqlite_utils.Database) -> None:
     from connector.store.loyalty import migrate_loyalty  # the loyalty module imports this one
 
     migrate_loyalty(db)
 
 
 # Append only: a released database is upgraded by running the migrations it has not seen.
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3]
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3_run_process_and_in_flight, _v4_loyalty]
 
 
 class PendingWrite(NamedTuple):
@@ -151,9 +161,11 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn = (
+            _connect(self.path)
+            if str(path) != ":memory:"
+            else sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        )
         self.db = sqlite_utils.Database(conn)
         if str(path) != ":memory:":
             self.db.enable_wal()
@@ -338,6 +350,23 @@ class Store:
         table = self.record_table(object_name)
         return self.db.table(table).count if self.db.table(table).exists() else 0
 
+    def record_ids(self, object_name: str) -> set[str]:
+        """Ids of every stored record of an object, deleted ones included."""
+        table = self.record_table(object_name)
+        if not self.db.table(table).exists():
+            return set()
+        return {str(r[0]) for r in self.db.execute(f'SELECT "Id" FROM "{table}"').fetchall()}
+
+    def forget_records(self, object_name: str, ids: Iterable[str]) -> int:
+        """Drop stored records of an object (the org no longer has them); returns how many."""
+        table = self.record_table(object_name)
+        doomed = [(record_id,) for record_id in ids]
+        if not doomed or not self.db.table(table).exists():
+            return 0
+        with self.transaction():
+            self.db.conn.executemany(f'DELETE FROM "{table}" WHERE "Id" = ?', doomed)
+        return len(doomed)
+
     def live_ids(self, object_name: str) -> set[str]:
         """Ids of stored, not deleted records."""
         return set(self.records_frame(object_name, ["Id"])["Id"].astype(str))
@@ -454,6 +483,110 @@ class Store:
         cursor = self.db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'failed'")
         return int(cursor.rowcount)
 
+    def _logged_writes(self, run_id: int) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT status, COUNT(DISTINCT object || ' ' || record_id) FROM value_log "
+            "WHERE run_id = ? GROUP BY status",
+            [run_id],
+        ).fetchall()
+        by_status = dict(rows)
+        return {
+            "succeeded": int(by_status.get("written", 0)),
+            "carried_over": int(by_status.get("carried", 0)),
+            "failed": int(by_status.get("failed", 0)),
+            "verified": int(by_status.get("verified", 0)),
+        }
+
+    def close_dead_runs(self) -> list[dict[str, Any]]:
+        """:meth:`mark_crashed_runs` when no live run holds the lock (else nothing): lets a
+        read such as ``lead2loyalty runs`` show a dead run as crashed before the next sync."""
+        try:
+            with self.run_lock():
+                return self.mark_crashed_runs()
+        except RunInProgress:
+            return []
+
+    def mark_in_flight(self, run_id: int, records: Iterable[tuple[str, str]]) -> None:
+        """Mark the values waiting for ``records`` ((object, record id): every ``pending`` or
+        ``carried`` row, which is what a push batch sends) as sent by ``run_id``, before the
+        call that sends them.
+
+        Until :meth:`record_results` records the answer they stay ``in_flight``: a run killed
+        in between leaves them so, and the next run reads the org before sending them again.
+        By record, not by field: one primary-key prefix lookup per record instead of one per
+        value (360,000 values: 0.56 s instead of 2.2-3.0 s, measured in one process).
+        """
+        with self.transaction():
+            self.db.conn.executemany(
+                "UPDATE outbox SET status = 'in_flight', sent_run = ? WHERE object = ? "
+                "AND record_id = ? AND status IN ('pending', 'carried')",
+                [(run_id, obj, record_id) for obj, record_id in records],
+            )
+
+    def release_in_flight(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Put in-flight rows back to ``pending``: known not sent (the quota guard refused)."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "UPDATE outbox SET status = 'pending' WHERE status = 'in_flight' "
+                "AND object = ? AND record_id = ? AND field = ?",
+                list(keys),
+            )
+
+    def in_flight_writes(self) -> list[PendingWrite]:
+        """Outbox rows sent by a run that never recorded their answer (it crashed)."""
+        rows = self.db.execute(
+            "SELECT object, record_id, field, value, attempts, status FROM outbox "
+            "WHERE status = 'in_flight' ORDER BY object, record_id, field"
+        ).fetchall()
+        return [PendingWrite(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[3]) for r in rows]
+
+    def record_verified(
+        self,
+        run_id: int,
+        held: Sequence[PendingWrite],
+        resend: Sequence[PendingWrite],
+    ) -> None:
+        """Settle in-flight rows after reading the org: values it ``held`` become the baseline
+        (logged ``verified``: written by the crashed run, not sent again); the rest go back to
+        ``pending`` and are sent as usual."""
+        at = _now()
+        with self.transaction():
+            conn = self.db.conn
+            conn.executemany(
+                "INSERT INTO value_log (run_id, object, record_id, field, old, new, status, "
+                "error, at) SELECT ?, ?, ?, ?, (SELECT value FROM written_values WHERE object = ?"
+                " AND record_id = ? AND field = ?), ?, 'verified', NULL, ?",
+                [(run_id, *w.key, *w.key, w.text, at) for w in held],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO written_values (object, record_id, field, value, run_id, "
+                "written_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(*w.key, w.text, run_id, at) for w in held],
+            )
+            conn.executemany(
+                "DELETE FROM outbox WHERE object = ? AND record_id = ? AND field = ?",
+                [w.key for w in held],
+            )
+            conn.executemany(
+                "UPDATE outbox SET status = 'pending' WHERE object = ? AND record_id = ? "
+                "AND field = ?",
+                [w.key for w in resend],
+            )
+
+    def outbox_outstanding(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Values still waiting in the outbox, grouped by object, field, status and reason (the
+        error code Salesforce gave), largest groups first."""
+        rows = self.db.execute(
+            "SELECT object, field, status, CASE WHEN instr(COALESCE(error, ''), ':') > 0 "
+            "THEN substr(error, 1, instr(error, ':') - 1) ELSE error END AS reason, COUNT(*) "
+            "FROM outbox GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2 LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [
+            {"object": r[0], "field": r[1], "status": r[2], "reason": r[3], "values": r[4]}
+            for r in rows
+        ]
+
     def pending_writes(self) -> list[PendingWrite]:
         """Everything the outbox still has to write (failed rows wait for a new value)."""
         rows = self.db.execute(
@@ -521,8 +654,52 @@ class Store:
     def start_run(self, mode: str) -> int:
         """Open a run record; returns its id."""
         table = self.db.table("runs")
-        table.insert({"started_at": _now(), "status": "running", "mode": mode, "stats": "{}"})
+        table.insert(
+            {
+                "started_at": _now(),
+                "status": "running",
+                "mode": mode,
+                "stats": "{}",
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+            }
+        )
         return int(table.last_pk)  # type: ignore[arg-type]
+
+    def mark_crashed_runs(self) -> list[dict[str, Any]]:
+        """Close every run still marked ``running`` as ``crashed``; returns them (id, pid, host).
+
+        Call it holding :meth:`run_lock`: the lock is held by a live run for as long as it runs
+        and released by the OS when its process dies, so a ``running`` run seen under the lock
+        belongs to a process that ended without finishing it.
+        """
+        rows = self.db.execute(
+            "SELECT id, pid, host, stats FROM runs WHERE status = 'running' ORDER BY id"
+        ).fetchall()
+        crashed = []
+        with self.transaction():
+            for run_id, pid, host, stats_text in rows:
+                stats = json.loads(stats_text or "{}")
+                reason = (
+                    f"process {pid or '?'} on {host or '?'} ended without finishing this run "
+                    "(killed or crashed); the next run settled its writes"
+                )
+                stats.update(
+                    {
+                        "status": "crashed",
+                        "errors": [*stats.get("errors", []), reason],
+                        # What it got to record before it died, from its value log: the run's
+                        # counts then match what it did to the org (writes whose answer it
+                        # never recorded are counted as verified by the run that settles them).
+                        "writes": {**stats.get("writes", {}), **self._logged_writes(run_id)},
+                    }
+                )
+                self.db.conn.execute(
+                    "UPDATE runs SET status = 'crashed', finished_at = ?, stats = ? WHERE id = ?",
+                    (_now(), json.dumps(stats, default=str), run_id),
+                )
+                crashed.append({"id": run_id, "pid": pid, "host": host})
+        return crashed
 
     def finish_run(self, run_id: int, status: str, stats: dict[str, Any]) -> None:
         """Close a run record with its outcome and metrics."""
@@ -534,7 +711,7 @@ class Store:
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first, stats decoded."""
         rows = self.db.execute(
-            "SELECT id, started_at, finished_at, status, mode, stats FROM runs "
+            "SELECT id, started_at, finished_at, status, mode, stats, pid, host FROM runs "
             "ORDER BY id DESC LIMIT ?",
             [limit],
         ).fetchall()
@@ -546,6 +723,8 @@ class Store:
                 "status": r[3],
                 "mode": r[4],
                 "stats": json.loads(r[5] or "{}"),
+                "pid": r[6],
+                "host": r[7],
             }
             for r in rows
         ]
@@ -594,6 +773,25 @@ def _identifier(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"{name!r} is not a plain property name (letters, digits, _)")
     return name
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open (creating it and its folder if needed) the database file at ``path``; a path that
+    cannot hold one is a :class:`ConfigError` naming it, not an OS traceback."""
+    hint = "set L2L_DATABASE to a file path in a folder this user can write"
+    if path.is_dir():
+        raise ConfigError(f"database {path} is a directory; {hint}")
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise ConfigError(f"cannot create the database {path}: {folder} is a file; {hint}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA schema_version").fetchone()  # opening is lazy: touch the file
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot open the database {path} ({reason}); {hint}") from None
+    return conn
 
 
 def _scalar(value: Any) -> Any:

@@ -17,12 +17,16 @@ from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
 from connector.sync.loyalty import load_loyalty_config
 from connector.sync.resolve import PERSON_KIND
+from connector.sync.runstate import RunStatus, WriteCounts, exit_code
 
 __all__ = [
     "RunReport",
+    "RunStatus",
     "SyncEngine",
     "SyncOptions",
+    "WriteCounts",
     "build_engine",
+    "exit_code",
     "load_predictions_config",
     "mapper_for",
 ]
@@ -58,7 +62,9 @@ def build_engine(
     predictions = load_predictions_config(settings)
     loyalty = load_loyalty_config(settings)
     store = Store(settings.database)
-    client = client or SalesforceClient.from_settings(settings)
+    # Signed in lazily, by the run's first call: a refused sign-in is then a failed run on
+    # record, with its reason, not an error before any run exists.
+    client = client or SalesforceClient(settings)
     min_change = {
         (m.object, f.field): f.min_change for m in mappings for f in m.fields if f.min_change
     }

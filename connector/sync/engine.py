@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-import random
+import random as _random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,16 +21,22 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from connector.config import Settings
-from connector.errors import QuotaExhausted, RetryableError, SalesforceError
+from connector.alerts import alert_text, post_alert, should_alert
+from connector.backoff import backoff_delay
+from connector.config import Settings, split_list
+from connector.errors import Lead2LoyaltyError, QuotaExhausted, RetryableError, SalesforceError
 from connector.loyalty.config import LoyaltyConfig
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
-from connector.sync import compute, predict
+from connector.sync import compute, predict, reconcile
 from connector.sync.diff import diff
+from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
 from connector.sync.loyalty import loyalty_step
+from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
+from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
+from connector.sync.runstate import RunStatus, WriteCounts, outstanding_summary
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,10 @@ class ClientLike(Protocol):
 
     def describe(self, object_name: str) -> dict[str, Any]: ...
 
+    def describe_global(self) -> dict[str, Any]: ...
+
+    def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
+
     def query_window(
         self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
     ) -> Iterable[list[dict[str, Any]]]: ...
@@ -81,6 +91,7 @@ class ClientLike(Protocol):
     ) -> Sequence[RowResultLike]: ...
 
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def live_ids(self, object_name: str, *, bulk: bool = False) -> set[str]: ...
 
 
 class Mapper(Protocol):
@@ -109,18 +120,9 @@ class RunReport:
     """The outcome of a run, as ``sync --json`` prints it."""
 
     run_id: int
-    status: str = "running"
+    status: RunStatus = RunStatus.RUNNING
     objects: dict[str, dict[str, int]] = field(default_factory=dict)
-    writes: dict[str, int] = field(
-        default_factory=lambda: {
-            "planned": 0,
-            "succeeded": 0,
-            "failed": 0,
-            "carried_over": 0,
-            "fields_changed": 0,
-            "unmappable": 0,
-        }
-    )
+    writes: WriteCounts = field(default_factory=WriteCounts)
     api_calls: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     planned: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -129,6 +131,14 @@ class RunReport:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Seconds per phase (pull, compute, push), so a slow run says where its time went.
     phases: dict[str, float] = field(default_factory=dict)
+    # Per object: records held, forgotten (the org no longer has them), calls spent.
+    reconciled: dict[str, dict[str, int]] = field(default_factory=dict)
+    dry_run: bool = False
+    # Values still waiting in the outbox when the run ended, grouped with their reason: what a
+    # partial run carried over, and why.
+    outstanding: list[dict[str, Any]] = field(default_factory=list)
+    # Runs found still `running` at the start (their process died): now marked crashed.
+    recovered: list[dict[str, Any]] = field(default_factory=list)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -143,15 +153,18 @@ class RunReport:
         """The JSON object of the sync contract."""
         return {
             "run_id": self.run_id,
-            "status": self.status,
+            "status": str(self.status),
             "objects": self.objects,
-            "writes": self.writes,
+            "writes": self.writes.as_json(dry_run=self.dry_run),
             "api_calls": self.api_calls,
             "duration_s": round(self.duration_s, 3),
             "planned": self.planned,
             "errors": self.errors[:20],
             "models": self.models,
             "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
+            "reconciled": self.reconciled,
+            "outstanding": self.outstanding,
+            "recovered_runs": self.recovered,
         }
 
 
@@ -167,6 +180,7 @@ class SyncEngine:
         *,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
         progress: Callable[[str], None] | None = None,
         predictions: PredictionsConfig | None = None,
         loyalty: LoyaltyConfig | None = None,
@@ -181,30 +195,47 @@ class SyncEngine:
         self.loyalty = loyalty
         self._now = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
+        self._random = random
         self._progress = progress or (lambda message: None)
+        # The org's currency rates, read once per run (connector.sync.orders.to_corporate).
+        self._rates: tuple[pd.DataFrame, pd.DataFrame | None] = (pd.DataFrame(), None)
 
     # ------------------------------------------------------------------ the run
     def run(self, options: SyncOptions | None = None) -> RunReport:
-        """One complete run; never raises for Salesforce faults, the report says what happened.
+        """One complete run; never raises for what goes wrong inside it (a refused sign-in,
+        a Salesforce fault, a bug): the run ends ``failed`` with the reason, and the report
+        says what happened.
 
         Raises :class:`~connector.errors.RunInProgress` when another run holds the database.
         """
         with self.store.run_lock():
-            return self._run(options or SyncOptions())
+            # Under the lock, a run still marked running belongs to a dead process.
+            recovered = self.store.mark_crashed_runs()
+            for run in recovered:
+                log.warning("run %s (pid %s on %s) never finished: marked crashed", *run.values())
+            report = self._run(options or SyncOptions(), recovered)
+        self._alert(report)
+        return report
 
-    def _run(self, options: SyncOptions) -> RunReport:
+    def _run(self, options: SyncOptions, recovered: list[dict[str, Any]]) -> RunReport:
         started = time.monotonic()
         mode = "dry-run" if options.dry_run else ("full" if options.full else "incremental")
-        report = RunReport(run_id=self.store.start_run(mode))
+        report = RunReport(run_id=self.store.start_run(mode), dry_run=options.dry_run)
+        report.recovered = recovered
         calls_before = dict(self.client.calls)
-        self.client.begin_run()
         try:
-            until = datetime.now(UTC) - timedelta(seconds=self.settings.pull_lag_seconds)
+            self.client.begin_run()
+            if not options.dry_run:
+                self._settle_in_flight(report)
+            until = self._now() - timedelta(seconds=self.settings.pull_lag_seconds)
             if options.full:
                 self.store.reset_watermarks() if not options.dry_run else None
             with report.timed("pull"):
                 for name in options.objects or DEFAULT_OBJECTS:
                     report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
+            if not options.dry_run:
+                self._reconcile(options, report)
+            self._rates = self._currency_rates()
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
             with report.timed("compute"):
@@ -218,23 +249,32 @@ class SyncEngine:
                 changes = self._diff(desired, written, report, dry_run=options.dry_run)
             if options.dry_run:
                 self._plan(changes, report)
-                report.status = "succeeded"
+                report.status = RunStatus.SUCCEEDED
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.enqueue(report.run_id, changes)
                     self._push(report)
-                carried = report.writes["carried_over"]
-                unmapped = report.writes["unmappable"]
-                partial = report.writes["failed"] or carried or unmapped
-                report.status = "partial" if partial else "succeeded"
+                report.status = self._outcome(report)
         except QuotaExhausted as exc:
-            report.status = "quota_stopped"
+            report.status = RunStatus.QUOTA_STOPPED
             report.errors.append(str(exc))
             log.warning("run %s stopped by the quota guard: %s", report.run_id, exc)
-        except SalesforceError as exc:
-            report.status = "failed"
-            report.errors.append(str(exc))
+        except (SalesforceError, Lead2LoyaltyError) as exc:
+            # A refused sign-in (ConfigError) lands here too: a failed run, with its reason.
+            report.status = RunStatus.FAILED
+            report.errors.insert(0, _one_line(exc))
             log.error("run %s failed: %s", report.run_id, exc)
+        except Exception as exc:
+            # A bug or an OS error: still a failed run with one clear line; the traceback goes
+            # to the debug log (lead2loyalty -v) for whoever fixes it.
+            report.status = RunStatus.FAILED
+            report.errors.insert(0, f"unexpected {type(exc).__name__}: {_one_line(exc)}")
+            log.error("run %s failed: %s: %s", report.run_id, type(exc).__name__, exc)
+            log.debug("run %s traceback", report.run_id, exc_info=True)
+        except BaseException as exc:  # Ctrl-C, SystemExit: record it, then let it stop us
+            report.status = RunStatus.FAILED
+            report.errors.insert(0, f"interrupted ({type(exc).__name__})")
+            raise
         finally:
             report.api_calls = _spent(calls_before, self.client.calls)
             report.duration_s = time.monotonic() - started
@@ -244,12 +284,61 @@ class SyncEngine:
             self.store.prune_value_log(self._now() - keep)
         return report
 
+    # ------------------------------------------------------------------ run outcome
+    def _settle_in_flight(self, report: RunReport) -> None:
+        """Writes a crashed run sent without recording the answer: read the org, keep what it
+        holds, send the rest (connector/sync/inflight.py)."""
+        settled = settle_in_flight(self.client, self.store, report.run_id)
+        report.writes.verified = len({(w.object, w.record_id) for w in settled.held})
+        if settled.held or settled.resend:
+            log.warning(
+                "run %s: %d in-flight values of a crashed run already in Salesforce, %d to "
+                "send again (%d verification queries)",
+                report.run_id,
+                len(settled.held),
+                len(settled.resend),
+                settled.queries,
+            )
+
+    def _outcome(self, report: RunReport) -> RunStatus:
+        """``succeeded`` only when nothing waits: no refused, carried, unmappable or unsent
+        value, this run's or an earlier one's; else ``partial``, listing what waits and why."""
+        report.outstanding = self.store.outbox_outstanding()
+        waiting = outstanding_summary(report.outstanding)
+        report.errors.extend(line for line in waiting if line not in report.errors)
+        w = report.writes
+        if w.failed or w.carried_over or w.unmappable or report.outstanding:
+            return RunStatus.PARTIAL
+        return RunStatus.SUCCEEDED
+
+    def _alert(self, report: RunReport) -> None:
+        url = self.settings.alert_webhook_url.get_secret_value()
+        if not url or report.dry_run:
+            return
+        runs = [r for r in self.store.runs(10) if r["mode"] != "dry-run"]
+        previous = next((r["status"] for r in runs if r["id"] < report.run_id), None)
+        if not should_alert(report.status, previous):
+            return
+        from connector.salesforce import RedactSecrets
+
+        text = alert_text(report.run_id, report.status, report.errors, str(self.store.path))
+        post_alert(url, text, redact=RedactSecrets.from_settings(self.settings).redact)
+
     # ------------------------------------------------------------------ pull
     def _pull(self, stream: Stream, until: datetime, *, full: bool) -> dict[str, int]:
         name = stream.object_name
-        described = {f["name"]: f["type"] for f in self.client.describe(name)["fields"]}
-        fields = [f for f in stream.all_fields() if f in described]
-        self.store.declare_fields(name, {f: described[f] for f in fields})
+        try:
+            described = self.client.describe(name)
+        except SalesforceError as exc:
+            # An org may run without an object (Orders turned off: describe is 404 NOT_FOUND);
+            # there is nothing to pull, and nothing of it counts.
+            if exc.error_code != "NOT_FOUND":
+                raise
+            log.warning("%s is not in this org (describe: NOT_FOUND); not pulled", name)
+            return {"pulled": 0, "deleted": 0, "missing": 1}
+        types = {f["name"]: f["type"] for f in described["fields"]}
+        fields = [f for f in stream.all_fields() if f in types]
+        self.store.declare_fields(name, {f: types[f] for f in fields})
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         pulled = deleted = 0
@@ -270,6 +359,49 @@ class SyncEngine:
         self.store.set_watermark(name, until)
         return {"pulled": pulled, "deleted": deleted}
 
+    def _currency_rates(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The org's conversion rates when its orders carry a currency (multi-currency orgs):
+        CurrencyType, and DatedConversionRate under advanced currency management. One query
+        each (and one global describe); nothing for a single-currency org."""
+        empty = pd.DataFrame(columns=["IsoCode", "ConversionRate"])
+        if not self.store.count_records("Order"):
+            return empty, None
+        order_fields = {f["name"] for f in self.client.describe("Order")["fields"]}
+        if "CurrencyIsoCode" not in order_fields:
+            return empty, None
+        types = pd.DataFrame(
+            self.client.query("SELECT IsoCode, ConversionRate FROM CurrencyType"),
+            columns=["IsoCode", "ConversionRate"],
+        )
+        names = {o["name"] for o in self.client.describe_global()["sobjects"]}
+        if "DatedConversionRate" not in names:
+            return types, None
+        dated = pd.DataFrame(
+            self.client.query(
+                "SELECT IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate"
+            ),
+            columns=["IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
+        )
+        return types, dated
+
+    def _reconcile(self, options: SyncOptions, report: RunReport) -> None:
+        """Forget records the org no longer has, when due (``connector.sync.reconcile``)."""
+        now = self._now()
+        last = self.store.watermark(reconcile.RECONCILED_KEY)
+        hours = self.settings.reconcile_interval_hours
+        if not reconcile.due(last, now, hours, full=options.full):
+            if last is None:
+                self.store.set_watermark(reconcile.RECONCILED_KEY, now)  # the interval starts
+            return
+        with report.timed("reconcile"):
+            report.reconciled = reconcile.reconcile(
+                self.client,
+                self.store,
+                list(options.objects or DEFAULT_OBJECTS),
+                self.settings.pull_bulk_threshold,
+            )
+        self.store.set_watermark(reconcile.RECONCILED_KEY, now)
+
     # ------------------------------------------------------------------ compute
     def _compute(self, report: RunReport, *, dry_run: bool = False) -> pd.DataFrame:
         contacts = self.store.records_frame("Contact", ["Id", "Email", "AccountId"])
@@ -277,7 +409,13 @@ class SyncEngine:
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
         accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
-        orders = self.store.records_frame("Order", list(ORDER_COLUMNS))
+        orders = self.store.records_frame("Order", [*ORDER_COLUMNS, *FILTER_COLUMNS])
+        orders = counted_orders(
+            orders,
+            split_list(self.settings.order_statuses),
+            split_list(self.settings.order_status_categories),
+        )
+        orders = to_corporate(orders, *self._rates)
         frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
         if self.predictions is not None:
             events = self.store.events_frame(predict.EVENT_NAMES, predict.EVENT_PROPERTIES)
@@ -313,7 +451,7 @@ class SyncEngine:
     @staticmethod
     def _report_problems(problems: list[MapProblem], report: RunReport) -> None:
         """Values the mappings cannot write: counted, the first few said, each one logged."""
-        report.writes["unmappable"] = len(problems)
+        report.writes.unmappable = len(problems)
         said = [
             f"{p.object}.{p.field} from {p.value_key} ({p.record_id}): {p.message}"
             for p in problems
@@ -343,7 +481,7 @@ class SyncEngine:
         )
         if result.stale and not dry_run:
             self.store.drop_outbox(result.stale)
-        report.writes["fields_changed"] = len(result.changes)
+        report.writes.fields_changed = len(result.changes)
         return result.changes
 
     def _plan(self, changes: list[tuple[str, str, str, Any]], report: RunReport) -> None:
@@ -359,26 +497,44 @@ class SyncEngine:
                 "api_calls": BULK_JOB_CALLS if bulk else math.ceil(n / COLLECTION_SIZE),
                 "bulk": int(bulk),
             }
-            report.writes["planned"] += n
+            report.writes.planned += n
 
     # ------------------------------------------------------------------ push
     def _push(self, report: RunReport) -> None:
         by_record: dict[tuple[str, str], list[PendingWrite]] = defaultdict(list)
         for pending in self.store.pending_writes():
             by_record[(pending.object, pending.record_id)].append(pending)
-        report.writes["planned"] = len(by_record)
+        report.writes.queued = len(by_record)
         by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
         for (obj, record_id), writes in by_record.items():
             by_object[obj].append((record_id, writes))
+        person = person_contacts(
+            self.store.records_frame("Account", ["Id", "IsPersonAccount", "PersonContactId"])
+        )
         for obj, items in by_object.items():
-            if len(items) > self.settings.push_bulk_threshold:
-                self._push_batch(obj, items, report, bulk=True)
-                continue
-            for start in range(0, len(items), COLLECTION_SIZE):
-                self._push_batch(obj, items[start : start + COLLECTION_SIZE], report, bulk=False)
-                self._progress(
-                    f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
-                )
+            if obj == "Contact" and person:
+                # person contacts are written through their Account's __pc fields
+                self._push_items("Account", [i for i in items if i[0] in person], report, person)
+                items = [i for i in items if i[0] not in person]
+            self._push_items(obj, items, report)
+
+    def _push_items(
+        self,
+        obj: str,
+        items: list[tuple[str, list[PendingWrite]]],
+        report: RunReport,
+        via: dict[str, str] | None = None,
+    ) -> None:
+        """Write ``items`` of ``obj``: one Bulk API job above the threshold, else collections."""
+        if len(items) > self.settings.push_bulk_threshold:
+            self._push_batch(obj, items, report, bulk=True, via=via)
+            return
+        for start in range(0, len(items), COLLECTION_SIZE):
+            batch = items[start : start + COLLECTION_SIZE]
+            self._push_batch(obj, batch, report, bulk=False, via=via)
+            self._progress(
+                f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
+            )
 
     def _push_batch(
         self,
@@ -387,16 +543,25 @@ class SyncEngine:
         report: RunReport,
         *,
         bulk: bool,
+        via: dict[str, str] | None = None,
     ) -> None:
-        """Write one batch, retrying retryable rows with backoff, then record the outcome."""
+        """Write one batch, retrying retryable rows with backoff, then record the outcome.
+
+        ``via`` maps person contacts to the Accounts their values are written through.
+        """
         remaining = dict(items)
         written: list[PendingWrite] = []
         failed: list[tuple[PendingWrite, str]] = []
         carried: list[tuple[PendingWrite, str]] = []
         attempt = 0
+        # Sent, answer not yet recorded: a crash from here on is settled by the next run.
+        self.store.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
         while remaining:
             records = [
-                {"Id": rid, **{w.field: w.value for w in ws}} for rid, ws in remaining.items()
+                {"Id": rid, **{w.field: w.value for w in ws}}
+                if via is None
+                else {"Id": via[rid], **{account_field(w.field): w.value for w in ws}}
+                for rid, ws in remaining.items()
             ]
             try:
                 if bulk:
@@ -404,14 +569,22 @@ class SyncEngine:
                 else:
                     results = self.client.update_collection(obj, records)
             except RetryableError as exc:
-                # The whole call failed after the client's own retries: carry every row.
-                carried.extend(
-                    (w, f"{type(exc).__name__}: {exc}") for ws in remaining.values() for w in ws
-                )
+                if exc.error_code in UNKNOWN_OUTCOME:
+                    # Sent, no answer: Salesforce may have saved these. They stay in flight;
+                    # the next run reads the org before sending any of them again.
+                    report.writes.carried_over += len(remaining)
+                    report.errors.append(unknown_outcome_line(obj, len(remaining), exc))
+                else:
+                    # The whole call failed after the client's own retries: carry every row.
+                    carried.extend(
+                        (w, f"{type(exc).__name__}: {exc}") for ws in remaining.values() for w in ws
+                    )
                 remaining = {}
                 break
             except QuotaExhausted:
-                # Keep what was learnt so far; the rest stays pending in the outbox.
+                # Keep what was learnt so far; the rest stays pending in the outbox (refused
+                # before it was sent, so no longer in flight).
+                self.store.release_in_flight(w.key for ws in remaining.values() for w in ws)
                 self.store.record_results(report.run_id, written, carried, failed)
                 self._count(report, written, carried, failed)
                 raise
@@ -428,8 +601,8 @@ class SyncEngine:
                     failed.extend((w, f"{result.error_code}: {result.message}") for w in ws)
             remaining = retry
             if remaining:
+                self._sleep(backoff_delay(attempt, self.settings.retry_base_seconds, self._random))
                 attempt += 1
-                self._sleep(self._backoff(attempt))
         self.store.record_results(report.run_id, written, carried, failed)
         self._count(report, written, carried, failed)
 
@@ -440,15 +613,17 @@ class SyncEngine:
         carried: list[tuple[PendingWrite, str]],
         failed: list[tuple[PendingWrite, str]],
     ) -> None:
-        report.writes["succeeded"] += len({w.record_id for w in written})
-        report.writes["carried_over"] += len({w.record_id for w, _ in carried})
-        report.writes["failed"] += len({w.record_id for w, _ in failed})
+        report.writes.succeeded += len({w.record_id for w in written})
+        report.writes.carried_over += len({w.record_id for w, _ in carried})
+        report.writes.failed += len({w.record_id for w, _ in failed})
         for w, error in failed[:20]:
             report.errors.append(f"{w.object} {w.record_id} {w.field}: {error}")
 
-    def _backoff(self, attempt: int) -> float:
-        base = self.settings.retry_base_seconds * 2 ** (attempt - 1)
-        return float(base * (0.5 + random.random()))  # full jitter keeps retries apart
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line: its first line, or its type when it has no message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _spent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

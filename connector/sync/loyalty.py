@@ -59,7 +59,15 @@ def member_orders(
     their points. An order's moment is the start of its EffectiveDate in the program's zone.
     """
     if not len(orders):
-        return pd.DataFrame(columns=["order_id", "member", "at", "amount", "original_order_id"])
+        return pd.DataFrame(
+            {
+                "order_id": pd.Series(dtype=object),
+                "member": pd.Series(dtype=object),
+                "at": pd.Series(dtype="datetime64[ns, UTC]"),
+                "amount": pd.Series(dtype=float),
+                "original_order_id": pd.Series(dtype=object),
+            }
+        )
     live = set(contacts["Id"].astype(str)) if len(contacts) else set()
     person = order_person(orders, accounts, live)
     member = "Contact:" + person.astype("string")
@@ -170,7 +178,9 @@ def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) 
             first = program.tiers.levels[0]
             members["loyalty.tier"] = members["loyalty.tier"].fillna(first.name)
             members["loyalty.qualifying_points"] = members["loyalty.qualifying_points"].fillna(0)
-    keys = members.index.to_series().str.split(":", n=1, expand=True)
+    if members.empty:
+        return empty_frame("loyalty")
+    keys = members.index.to_series().astype(str).str.split(":", n=1, expand=True)
     members.index = pd.MultiIndex.from_arrays(
         [keys[0].to_numpy(), keys[1].to_numpy()], names=["object", "record_id"]
     )

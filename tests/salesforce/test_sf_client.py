@@ -120,7 +120,8 @@ def test_server_unavailable_is_retried_then_raised(
     with pytest.raises(RetryableError) as info:
         client.limits()
     assert info.value.error_code == "SERVER_UNAVAILABLE"
-    assert sleeps == pytest.approx([0.1, 0.2, 0.4])  # base 0.1 doubling, jitter factor 1.0
+    # Full jitter (connector/backoff.py): uniform in [0, base * 2**attempt); random 0.5 is half.
+    assert sleeps == pytest.approx([0.05, 0.1, 0.2])
     assert client.calls["limits"] == 4  # max_retries=3 after the first attempt
 
 
