@@ -45,4 +45,9 @@ KNOWN_VALUES: dict[str, KnownValue] = {
     "predictions.best_channel": KnownValue("email, sms or push: the channel that converts.", str),
     "predictions.best_send_hour": KnownValue("Best hour of the week, 0 = Monday 00:00 UTC.", int),
     "predictions.best_send_time": KnownValue("Best send time as text, e.g. Tue 14:00 UTC.", str),
+    "intent.score": KnownValue("Intent 0-5, one decimal: recent behaviour, decayed.", float),
+    "intent.reasons": KnownValue("Top signals behind the intent score and their shares.", str),
+    "conversion.score": KnownValue("Lead conversion score 1-99, learned from conversions.", int),
+    "conversion.probability": KnownValue("Probability this open Lead converts (0..1).", float),
+    "conversion.factors": KnownValue("Strongest factors of the conversion score.", str),
 }

@@ -15,6 +15,7 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
+from connector.sync.intent import load_scoring
 from connector.sync.resolve import PERSON_KIND
 
 __all__ = [
@@ -55,6 +56,7 @@ def build_engine(
 
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
     predictions = load_predictions_config(settings)
+    scoring = load_scoring(settings)
     store = Store(settings.database)
     client = client or SalesforceClient.from_settings(settings)
     min_change = {
@@ -68,6 +70,7 @@ def build_engine(
         progress=progress,
         predictions=predictions,
         min_change=min_change,
+        scoring=scoring,
     )
 
 

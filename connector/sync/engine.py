@@ -26,7 +26,7 @@ from connector.errors import QuotaExhausted, RetryableError, SalesforceError
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
-from connector.sync import compute, predict
+from connector.sync import compute, intent, predict
 from connector.sync.diff import diff
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
@@ -77,6 +77,8 @@ class ClientLike(Protocol):
     def bulk_upsert(
         self, object_name: str, records: list[dict[str, Any]], external_id_field: str = "Id"
     ) -> Sequence[RowResultLike]: ...
+
+    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
 
 class Mapper(Protocol):
@@ -166,7 +168,9 @@ class SyncEngine:
         progress: Callable[[str], None] | None = None,
         predictions: PredictionsConfig | None = None,
         min_change: dict[tuple[str, str], float] | None = None,
+        scoring: intent.ScoringSetup | None = None,
     ) -> None:
+        self.scoring = scoring  # intent score, moments and lead conversion (sync/intent.py)
         self.settings = settings
         self.min_change = min_change or {}  # (object, field) -> smallest move worth a write
         self.client = client
@@ -215,6 +219,16 @@ class SyncEngine:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.enqueue(report.run_id, changes)
                     self._push(report)
+                if self.scoring is not None and self.scoring.intent is not None:
+                    with report.timed("moments"):
+                        intent.fire_moments(
+                            self.client,
+                            self.store,
+                            computed,
+                            self.scoring.intent,
+                            report.models,
+                            report.errors,
+                        )
                 carried = report.writes["carried_over"]
                 unmapped = report.writes["unmappable"]
                 partial = report.writes["failed"] or carried or unmapped
@@ -286,6 +300,13 @@ class SyncEngine:
             )
             report.models["predictions"] = record
             frames.append(values)
+        if self.scoring is not None:
+            frames.extend(
+                intent.compute(
+                    self.store, self.scoring, contacts, leads, orders, accounts, self._now(),
+                    report.models,
+                )
+            )
         return pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
 
     @staticmethod
