@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _FLOW_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
@@ -151,8 +152,10 @@ class IntentConfig(BaseModel):
     )
     machine_opens: MachineOpens = Field(default_factory=MachineOpens)
     reasons_top: int = Field(
-        default=3, ge=1, le=8, description="How many signals the reasons name; the rest are "
-        "summed as 'Other activity'."
+        default=3,
+        ge=1,
+        le=8,
+        description="How many signals the reasons name; the rest are summed as 'Other activity'.",
     )
     moments: list[Moment] = Field(default_factory=list)
 
@@ -238,4 +241,3 @@ class LeadConversionConfig(BaseModel):
     factors_top: int = Field(
         default=2, ge=1, le=5, description="Positive and negative factors named per Lead."
     )
-

@@ -13,6 +13,7 @@ separate numbers; behaviour enters this model only as features, as Einstein's do
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -55,10 +56,10 @@ FREE_MAIL = frozenset(
     }
 )
 _SENIORITY = (
-    ("C-level", r"\b(ceo|cfo|cto|coo|cmo|cio|chief|founder|owner|president|partner)\b"),
-    ("VP", r"\b(vp|vice president|svp|evp)\b"),
-    ("Director", r"\b(director|head of|head)\b"),
-    ("Manager", r"\b(manager|lead|supervisor)\b"),
+    ("C-level", r"\b(?:ceo|cfo|cto|coo|cmo|cio|chief|founder|owner|president|partner)\b"),
+    ("VP", r"\b(?:vp|vice president|svp|evp)\b"),
+    ("Director", r"\b(?:director|head of|head)\b"),
+    ("Manager", r"\b(?:manager|lead|supervisor)\b"),
 )
 # Plain words for the fields a Lead model reads (anything else: its API name split up).
 FIELD_LABELS = {
@@ -89,9 +90,7 @@ def seniority(titles: pd.Series) -> pd.Series:
 def size_band(values: pd.Series, edges: tuple[float, ...], unit: str = "") -> pd.Series:
     """A number as a band label ('11-50', '1000+'); missing stays blank."""
     number = pd.to_numeric(values, errors="coerce")
-    labels = [
-        f"{unit}{int(lo):,}-{unit}{int(hi - 1):,}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-    ]
+    labels = [f"{unit}{int(lo):,}-{unit}{int(hi - 1):,}" for lo, hi in itertools.pairwise(edges)]
     labels.append(f"{unit}{int(edges[-1]):,}+")
     bins = [*edges, np.inf]
     banded = pd.cut(number, bins=bins, labels=labels, right=False)

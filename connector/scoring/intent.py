@@ -85,7 +85,7 @@ def decayed_signals(
     """Sum ``0.5 ** (age / half_life)`` per (person, signal), with the per-day caps.
 
     ``t`` are epoch seconds; ``now`` is one moment or one per person (each person scored as
-    of their own date, for training). Events at or after ``now``, and events of signal -1,
+    of their own date, for training). Events after ``now``, and events of signal -1,
     are ignored. ``cap_per_day`` holds 0 for signals without a cap.
     """
     person = np.asarray(person, dtype=np.int64)
@@ -93,7 +93,7 @@ def decayed_signals(
     t = np.asarray(t, dtype=np.float64)
     moment = np.asarray(now, dtype=np.float64)
     ref = moment[person] if moment.ndim else moment
-    keep = (signal >= 0) & (person >= 0) & (t < ref) & np.isfinite(t)
+    keep = (signal >= 0) & (person >= 0) & (t <= ref) & np.isfinite(t)
     if multiplier is not None:
         keep &= np.asarray(multiplier) > 0
     if not keep.all():
@@ -141,14 +141,16 @@ def contributions(totals: SignalTotals, config: IntentConfig) -> Float:
     """Points per (person, signal) group: weight per fresh event, saturating at max_points."""
     weight = np.array([s.weight for s in config.signals])[totals.signal]
     most = np.array([s.max_points for s in config.signals])[totals.signal]
-    return np.sign(weight) * most * -np.expm1(-np.abs(weight) * totals.value / most)
+    points: Float = np.sign(weight) * most * -np.expm1(-np.abs(weight) * totals.value / most)
+    return points
 
 
 def score_people(totals: SignalTotals, config: IntentConfig, n_people: int) -> tuple[Float, Float]:
     """(score, raw) per person: ``raw`` is the sum of points, ``score`` it clipped to
     [0, scale] and rounded to one decimal. People without events score 0."""
-    raw = np.bincount(totals.person, weights=contributions(totals, config), minlength=n_people)
-    score = np.round(np.clip(raw, 0.0, config.scale), 1)
+    points = contributions(totals, config)
+    raw: Float = np.bincount(totals.person, weights=points, minlength=n_people).astype(float)
+    score: Float = np.asarray(np.round(np.clip(raw, 0.0, config.scale), 1), dtype=np.float64)
     return score, raw
 
 

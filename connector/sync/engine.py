@@ -303,7 +303,13 @@ class SyncEngine:
         if self.scoring is not None:
             frames.extend(
                 intent.compute(
-                    self.store, self.scoring, contacts, leads, orders, accounts, self._now(),
+                    self.store,
+                    self.scoring,
+                    contacts,
+                    leads,
+                    orders,
+                    accounts,
+                    self._now(),
                     report.models,
                 )
             )

@@ -153,7 +153,9 @@ def resolve_leads(events: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
     return out.dropna(subset=["record_id"])
 
 
-def order_events(orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
+def order_events(
+    orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame
+) -> pd.DataFrame:
     """Synced Orders as 'Order Completed' events of their Contact (reduction orders as
     'Order Refunded')."""
     live = set(contacts["Id"].astype(str)) if len(contacts) else set()
@@ -210,9 +212,9 @@ def totals_of(
     t = seconds(resolved["occurred_at"])
     multiplier = _multiplier(resolved, person, signal, t, config)
     if isinstance(now, pd.Series):
-        ref: float | np.ndarray[Any, np.dtype[np.float64]] = (
-            now.reindex(people.record_ids).to_numpy(dtype=np.float64, na_value=np.nan)
-        )
+        ref: float | np.ndarray[Any, np.dtype[np.float64]] = now.reindex(
+            people.record_ids
+        ).to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         ref = float(now)
     cap = np.zeros(len(config.signals), dtype=np.int64) if no_caps else caps(config)
@@ -294,7 +296,9 @@ def intent_values(
         frames.append(order_events(orders, accounts, contacts))
     people_events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if people_events.empty:
-        empty = pd.DataFrame(columns=list(INTENT_KEYS), index=People(np.array([]), np.array([])).index())
+        empty = pd.DataFrame(
+            columns=list(INTENT_KEYS), index=People(np.array([]), np.array([])).index()
+        )
         return empty, {"method": "none: no events", "people": 0}
     people, totals = totals_of(people_events, config, now.timestamp())
     score, _ = score_people(totals, config, len(people))
@@ -397,13 +401,17 @@ def conversion_values(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Conversion score, probability and factors per open Lead, with the stored model (fitted
     now, and stored, when there is none yet and the gate passes)."""
-    empty = pd.DataFrame(columns=list(CONVERSION_KEYS), index=People(np.array([]), np.array([])).index())
+    empty = pd.DataFrame(
+        columns=list(CONVERSION_KEYS), index=People(np.array([]), np.array([])).index()
+    )
     if not len(leads):
         return empty, {"method": "none: no Leads"}
     stored = state.load_model(store, MODEL_NAME)
     frame, numeric, labels = lead_frame(leads, events, now, intent, conversion)
     if stored is None:
-        passes, why, counts = gate(leads["CreatedDate"], leads["ConvertedDate"], now, conversion.gate)
+        passes, why, counts = gate(
+            leads["CreatedDate"], leads["ConvertedDate"], now, conversion.gate
+        )
         if not passes:
             return empty, {"method": f"not written: {why}", "gate": counts}
         model, fitted = fit_conversion(frame, numeric, labels, conversion)
@@ -440,7 +448,9 @@ def retrain(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, Any]:
     if setup.conversion is None:
         return {"method": "none: models/lead_conversion.yaml is missing or disabled"}
     leads = store.records_frame("Lead", list(LEAD_COLUMNS))
-    passes, why, counts = gate(leads["CreatedDate"], leads["ConvertedDate"], now, setup.conversion.gate)
+    passes, why, counts = gate(
+        leads["CreatedDate"], leads["ConvertedDate"], now, setup.conversion.gate
+    )
     if not passes:
         return {"method": f"not fitted: {why}", "gate": counts}
     events = store.events_frame(event_names(setup.intent)) if setup.intent else _no_events()
@@ -511,7 +521,7 @@ def fire_moments(
     if "intent.score" not in computed:
         return
     scores = computed["intent.score"].dropna()
-    reasons = computed["intent.reasons"] if "intent.reasons" in computed else None
+    reasons = computed.get("intent.reasons", None)
     for moment in config.moments:
         if not moment.enabled:
             continue
