@@ -105,8 +105,8 @@ def event_names(config: IntentConfig) -> list[str]:
 
 
 def seconds(values: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Stored ISO times as epoch seconds (NaN where unreadable)."""
-    moments = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    """Stored ISO 8601 times (or dates) as epoch seconds (NaN where unreadable)."""
+    moments = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
     out: np.ndarray[Any, np.dtype[np.float64]] = (
         (moments - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
     )
@@ -222,6 +222,28 @@ def totals_of(
     return people, totals
 
 
+def _maybe_machine(
+    resolved: pd.DataFrame,
+    kind: np.ndarray[Any, np.dtype[Any]],
+    mail: np.ndarray[Any, np.dtype[np.int64]],
+    person: np.ndarray[Any, np.dtype[np.int64]],
+    t: np.ndarray[Any, np.dtype[np.float64]],
+    mo: Any,
+) -> bool:
+    """Whether any machine open or click can be there, without parsing properties: it needs a
+    send to compare opens with, a sent_at, or a burst of clicks by one person. (Parsing the
+    properties of every email event costs seconds on a million of them.)"""
+    if (kind[mail] == "send").any():
+        return True
+    if resolved["properties"].iloc[mail].astype("string").str.contains('"sent_at"').any():
+        return True
+    nan = np.full(mail.size, np.nan)
+    rough = machine_events(
+        kind[mail], person[mail], t[mail], nan, 0.0, mo.clicks_at_once, mo.click_window_seconds
+    )
+    return bool(rough.any())
+
+
 def _multiplier(
     resolved: pd.DataFrame,
     person: np.ndarray[Any, np.dtype[np.int64]],
@@ -243,14 +265,13 @@ def _multiplier(
         default="",
     )
     mail = np.flatnonzero(kind != "")
-    if mail.size:
+    if mail.size and _maybe_machine(resolved, kind, mail, person, t, mo):
         props = resolved["properties"].iloc[mail].astype("string")
         key = props.str.extract(r'"(?:email_id|message_id|campaign_id)": ?"([^"]*)"')[0]
         sent_at = seconds(props.str.extract(r'"sent_at": ?"([^"]*)"')[0])
+        # One group per person and email; events naming no email group per person.
         group_key = pd.Series(person[mail]).astype(str) + "|" + key.fillna("").to_numpy()
-        no_key = key.isna().to_numpy()
         group = pd.factorize(group_key)[0].astype(np.int64)
-        group = np.where(no_key, -1 - np.arange(mail.size), group)  # unknown email: alone
         machine = machine_events(
             kind[mail],
             group,

@@ -97,7 +97,7 @@ def populations(
         (bought["name"] == "Order Completed").to_numpy() & (when >= cut) & (when < end)
     ]
     contact_ids = contacts["Id"].astype(str).to_numpy()
-    contact_label = np.isin(contact_ids, ordered["record_id"].astype(str).unique())
+    contact_label = pd.Index(contact_ids).isin(ordered["record_id"].astype(str).unique())
     frames = [resolved[["object", "record_id", "name", "occurred_at", "properties"]]]
     if config.orders_from_salesforce:
         frames.append(bought)
@@ -212,16 +212,24 @@ def fit_intent_command(
             f"{cut:%Y-%m-%d}: pick an earlier --as-of or a longer --horizon-days"
         )
     used: np.ndarray[Any, np.dtype[np.bool_]] = np.asarray(x.any(axis=0), dtype=bool)
-    model = LogisticRegression(C=regularization, max_iter=2000).fit(x[:, used], y)
+    # A column per population (Lead, Contact) takes up their different base rates (a Lead
+    # converting is rarer than a Contact ordering), so the signals' weights do not.
+    kinds = np.concatenate([np.full(len(p.label), i) for i, p in enumerate(pops)])
+    design = np.hstack([x[:, used], np.eye(len(pops))[kinds]])
+    model = LogisticRegression(C=regularization, max_iter=2000, fit_intercept=False)
+    model.fit(design, y)
     coef = np.zeros(len(config.signals))
-    coef[used] = model.coef_[0]
-    base = float(y.mean())
+    coef[used] = model.coef_[0][: int(used.sum())]
+    # Lift within each population, pooled: conversions among people with the signal over
+    # what their population's base rate would give them.
+    rates = np.array([p.label.mean() if len(p.label) else 0.0 for p in pops])[kinds]
     # Points per log-odds unit: the full scale spans 4 units (from the base rate to ~50x odds).
     per_unit = config.scale / 4.0
     signals = []
     for j, s in enumerate(config.signals):
         has: np.ndarray[Any, np.dtype[np.bool_]] = np.asarray(x[:, j] > 0)
-        lift = float(y[has].mean() / base) if has.any() and base > 0 else None
+        expected = float(rates[has].sum())
+        lift = float(y[has].sum()) / expected if expected > 0 else None
         weight = round(float(coef[j]) * per_unit, 3) if used[j] else s.weight
         signals.append(
             {
