@@ -755,6 +755,38 @@ def fit_intent(as_of: Any, horizon_days: int, regularization: float, as_json: bo
     click.echo(f"wrote {out['written']}")
 
 
+@fit.command("lead-conversion")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def fit_lead_conversion(as_json: bool) -> None:
+    """Refit the lead conversion model now on the synced Leads (the clock does this every
+    retrain_every_days of models/lead_conversion.yaml); below the minimum-data gate nothing
+    is stored and the reason is printed.
+
+    \b
+    Example:
+      lead2loyalty fit lead-conversion
+    """
+    from datetime import UTC, datetime
+
+    from connector.store import Store
+    from connector.sync.intent import load_scoring, retrain
+
+    settings = _settings()
+    out = retrain(Store(settings.database), load_scoring(settings), datetime.now(UTC))
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(f"lead conversion: {out['method']}")
+    if "holdout_auc" in out:
+        click.echo(
+            f"  {out['rows']:,} Leads, {out['positives']:,} converted; "
+            f"AUC on the latest-created {out.get('holdout_rows', 0):,}: {out['holdout_auc']}"
+        )
+    for factor in out.get("top_factors", [])[:6]:
+        click.echo(f"  {factor['weight']:+.3f}  {factor['feature']}")
+
+
 @main.group()
 def report() -> None:
     """Org-wide figures from the last sync's data.

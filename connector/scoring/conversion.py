@@ -190,6 +190,9 @@ class LeadConversionModel:
         y = np.asarray(label, dtype=int)
         if len(np.unique(y)) < 2:
             raise ValueError("the label has one class only: nothing to learn from")
+        # A column with one value (a field the org never fills) says nothing about anyone.
+        categorical = [c for c in categorical if c in frame and frame[c].nunique() > 1]
+        numeric = [c for c in numeric if c in frame and frame[c].nunique() > 1]
         self.categories_ = {c: _kept(frame[c]) for c in categorical}
         self.numeric_ = list(numeric)
         self.labels_ = dict(labels or {})
@@ -324,7 +327,11 @@ class LeadConversionModel:
             for c in self.numeric_
         }
         for row in range(len(frame)):
-            pull = pulls[row]
+            pull = pulls[row].copy()
+            for j, name in enumerate(names):
+                values = numeric_values.get(name)
+                if values is not None and values[row] == 0:
+                    pull[j] = 0.0  # "no form submissions" is not a reason a rep can act on
             ups = [j for j in np.argsort(-pull)[:top] if pull[j] > 0.05]
             downs = [j for j in np.argsort(pull)[:top] if pull[j] < -0.05]
             chosen = []
@@ -336,7 +343,7 @@ class LeadConversionModel:
                     values = numeric_values[name]
                     value = np.nan if values is None else values[row]
                     average = self.mean_[self.numeric_.index(name)]
-                    level = "none" if value == 0 else ("high" if value > average else "low")
+                    level = "high" if value > average else "low"
                     what = f"{self._label(name)}: {level}"
                 chosen.append(Factor(name, what, float(pull[j])))
             out.append(chosen)
