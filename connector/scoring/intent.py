@@ -1,15 +1,15 @@
 """The intent score: how hot a person is right now, 0-5 with one decimal, from what they did.
 
-Pure functions over numpy arrays (no I/O), vectorised: one sort of the events and a few
-``reduceat``/``bincount`` passes, never a Python loop over events.
+Pure functions over numpy arrays (no I/O), vectorised: hashed groupings and ``bincount``
+passes, never a Python loop over events.
 
 For each person ``p`` and signal ``s`` (a group of event names, ``models/intent.yaml``):
 
 * every event ``e`` counts ``d_e = 0.5 ** (age_e / half_life_s)``: a lone event counts exactly
   half at its half-life, a quarter at twice it, and nothing is ever cut off abruptly;
-* at most ``cap_per_day_s`` events of a signal count per person and UTC day (one shopper
-  reloading a page 40 times is not 40 views; Marketo's engagement scoring caps each activity
-  type per day the same way);
+* at most ``cap_per_day_s`` events of a signal count per person and UTC day: a day with more
+  counts as ``cap`` of its events (one shopper reloading a page 40 times is not 40 views;
+  Marketo's engagement scoring caps each activity type per day the same way);
 * an event may be scaled by a numeric property (dwell time) and by a machine discount (email
   opens and clicks made by privacy proxies and link scanners, :func:`machine_events`);
 * the decayed value ``x_ps = sum_e d_e`` becomes points with diminishing returns:
@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from connector.scoring.config import IntentConfig
 
@@ -62,14 +63,12 @@ def signal_index(config: IntentConfig, names: npt.ArrayLike) -> Int:
     """The signal index of each event name (-1 for names no signal reads)."""
     codes, uniques = _factorize(np.asarray(names, dtype=object))
     lookup = config.event_signal()
-    per_name = np.array([lookup.get(str(u), -1) for u in uniques], dtype=np.int64)
-    return per_name[codes] if len(uniques) else np.full(len(codes), -1, dtype=np.int64)
+    per_name = np.array([lookup.get(str(u), -1) for u in uniques] + [-1], dtype=np.int64)
+    return per_name[codes]  # code -1 picks the trailing -1
 
 
 def _factorize(values: npt.NDArray[Any]) -> tuple[Int, npt.NDArray[Any]]:
-    import pandas as pd
-
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    codes, uniques = pd.factorize(values)  # a missing name is code -1, and no signal
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
@@ -105,36 +104,54 @@ def decayed_signals(
         return SignalTotals(empty, empty.copy(), np.zeros(0), empty.copy(), np.zeros(0))
     n_signals = int(max(half_life_days.size, 1))
     age = np.maximum(ref - t, 0.0) / DAY
-    day = np.floor(t / DAY).astype(np.int64)
-    day -= day.min()
-    # One sort groups events by (person, signal, day): person-signal totals, per-day caps and
-    # the latest event all come from it. (person * S + signal) * D + day stays far below 2**63.
-    pair = person * n_signals + signal
-    order = np.argsort(pair * (int(day.max()) + 1) + day, kind="stable")
-    pair, day, age, signal = pair[order], day[order], age[order], signal[order]
     weight = np.exp2(-age / half_life_days[signal])
     if multiplier is not None:
-        weight = weight * np.minimum(multiplier[order], 10.0)
-    cap = cap_per_day[signal]
-    if (cap > 0).any():
-        new_day = np.empty(pair.size, dtype=bool)
-        new_day[0] = True
-        new_day[1:] = (pair[1:] != pair[:-1]) | (day[1:] != day[:-1])
-        starts = np.flatnonzero(new_day)
-        rank = np.arange(pair.size) - np.repeat(starts, np.diff(np.append(starts, pair.size)))
-        capped = (cap > 0) & (rank >= cap)
-        weight = np.where(capped, 0.0, weight)
-    else:
-        capped = np.zeros(pair.size, dtype=bool)
-    new_pair = np.empty(pair.size, dtype=bool)
-    new_pair[0] = True
-    new_pair[1:] = pair[1:] != pair[:-1]
-    starts = np.flatnonzero(new_pair)
-    value = np.add.reduceat(weight, starts)
-    recent = np.add.reduceat(((weight >= COUNTED) & ~capped).astype(np.int64), starts)
-    last_age = np.minimum.reduceat(age, starts)
-    groups = pair[starts]
+        weight *= np.minimum(multiplier, 10.0)
+    pair = person * n_signals + signal  # dense: 0 .. people x signals
+    factor = _over_cap(pair, signal, t, cap_per_day)
+    counted = weight * factor if factor is not None else weight
+    fresh = (weight >= COUNTED) * (factor if factor is not None else 1.0)
+    # Person x signal totals by bincount over the dense pair index: no sort, no hash; the
+    # arrays are people x signals long (17 million floats for a million people).
+    size = (int(person.max()) + 1) * n_signals
+    events = np.bincount(pair, minlength=size)
+    groups = np.flatnonzero(events)
+    value = np.bincount(pair, weights=counted, minlength=size)[groups].astype(np.float64)
+    recent = np.rint(np.bincount(pair, weights=fresh, minlength=size)[groups]).astype(np.int64)
+    latest = np.full(size, np.inf)
+    np.minimum.at(latest, pair, age)
+    last_age = latest[groups]
     return SignalTotals(groups // n_signals, groups % n_signals, value, recent, last_age)
+
+
+def _over_cap(pair: Int, signal: Int, t: Float, cap_per_day: Int) -> Float | None:
+    """Per event, the share it counts for: ``cap / n`` on a (person, signal, UTC day) with
+    ``n`` events over its cap, else 1 (None: no day is over its cap).
+
+    Exact groups need a hash or a sort of every event; instead every event's group key is
+    hashed into about as many buckets as there are events and counted with one bincount. A
+    group over its cap lies in a bucket over it, so only those events (a few percent: the
+    busy days and the bucket collisions) are grouped exactly.
+    """
+    cap = cap_per_day[signal]
+    if not (cap > 0).any():
+        return None
+    day = np.floor(t / DAY).astype(np.int64)
+    key = (pair * (int(day.max() - day.min()) + 1) + (day - day.min())).astype(np.uint64)
+    bits = max(10, int(pair.size).bit_length())
+    slot = ((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).astype(np.int64)
+    crowded = np.bincount(slot, minlength=1 << bits)[slot] > np.where(cap > 0, cap, np.inf)
+    maybe = np.flatnonzero(crowded)
+    if not maybe.size:
+        return None
+    codes, _ = pd.factorize(key[maybe])
+    size = np.bincount(codes)[codes]
+    over = size > cap[maybe]
+    if not over.any():
+        return None
+    factor = np.ones(pair.size)
+    factor[maybe[over]] = cap[maybe[over]] / size[over]
+    return factor
 
 
 def contributions(totals: SignalTotals, config: IntentConfig) -> Float:
