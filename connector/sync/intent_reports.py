@@ -181,7 +181,7 @@ def _chart(out: dict[str, Any], path: Path) -> None:
             rows = out[obj][name]["bands"]
             ax.plot(
                 [b["band"] for b in rows],
-                [(b["rate"] or 0.0) * 100 for b in rows],
+                [float("nan") if b["rate"] is None else b["rate"] * 100 for b in rows],  # gaps
                 style,
                 label=f"{name} (AUC {out[obj][name]['auc']})",
             )
