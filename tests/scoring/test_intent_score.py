@@ -276,3 +276,12 @@ def test_crossings_fire_once_and_rearm_below_the_line() -> None:
     assert cooled.rearm == ["a", "c"]  # c has no score any more
     again = crossings({"a": 4.1}, set(), 4.0, 3.0)
     assert again.fire == ["a"]
+
+
+def test_committed_model_schemas_match_the_typed_settings() -> None:
+    from connector.scoring.schema import SCHEMAS, render
+
+    for name, model in SCHEMAS.items():
+        assert (REPO / "models" / name).read_text(encoding="utf-8") == render(model), (
+            f"models/{name} drifted: run python -m connector.scoring.schema"
+        )
