@@ -189,11 +189,12 @@ class Gate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Einstein Lead Scoring's own minimum (Salesforce Help, "Einstein Lead Scoring
-    # Requirements"): 1,000 Leads created and 120 converted in the last 200 days.
+    # Einstein Lead Scoring's own minimum (Salesforce Help, "Considerations for Setting Up
+    # Einstein Lead Scoring", help.salesforce.com ai.einstein_sales_els_setup_considerations):
+    # at least 1,000 leads created in the last 200 days, and of those at least 120 converted.
     min_leads: int = Field(default=1000, ge=1, description="Leads created in the window.")
     min_converted: int = Field(
-        default=120, ge=1, description="Leads converted in the window (by ConvertedDate)."
+        default=120, ge=1, description="Of the Leads created in the window, how many converted."
     )
     window_days: int = Field(default=200, ge=1, description="The window, in days before now.")
 

@@ -129,21 +129,28 @@ def lead_features(leads: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
 def gate(
     created: pd.Series, converted_on: pd.Series, now: datetime, rule: Gate
 ) -> tuple[bool, str, dict[str, int]]:
-    """Einstein's minimum: ``min_leads`` created and ``min_converted`` converted within the
-    last ``window_days``. Returns (passes, why not, counts)."""
+    """Einstein's minimum: ``min_leads`` created in the last ``window_days``, of which
+    ``min_converted`` converted. Returns (passes, why not, counts).
+
+    Salesforce Help, "Considerations for Setting Up Einstein Lead Scoring": at least 1,000
+    leads created in the last 200 days, and of those at least 120 converted.
+    """
     since = pd.Timestamp(now - timedelta(days=rule.window_days))
-    made = pd.to_datetime(created, utc=True, errors="coerce", format="mixed")
-    conv = pd.to_datetime(converted_on, utc=True, errors="coerce", format="mixed")
+    made = pd.to_datetime(created, utc=True, errors="coerce", format="ISO8601")
+    conv = pd.to_datetime(converted_on, utc=True, errors="coerce", format="ISO8601")
+    recent = (made >= since).to_numpy()
     counts = {
-        "leads_created": int((made >= since).sum()),
-        "leads_converted": int((conv >= since).sum()),
+        "leads_created": int(recent.sum()),
+        "leads_converted": int((recent & conv.notna().to_numpy()).sum()),
         "window_days": rule.window_days,
     }
     short = []
     if counts["leads_created"] < rule.min_leads:
         short.append(f"{counts['leads_created']:,} Leads created (needs {rule.min_leads:,})")
     if counts["leads_converted"] < rule.min_converted:
-        short.append(f"{counts['leads_converted']:,} converted (needs {rule.min_converted:,})")
+        short.append(
+            f"{counts['leads_converted']:,} of them converted (needs {rule.min_converted:,})"
+        )
     if short:
         why = (
             f"not enough data in the last {rule.window_days} days: " + " and ".join(short) + "; "
