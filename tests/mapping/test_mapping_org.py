@@ -193,13 +193,15 @@ def test_default_mappings_load_clean() -> None:
         "predictions.avg_order_value",
         "predictions.segment",
         "predictions.best_send_hour",
+        "conversion.probability",  # the score shows it as 1-99
     }
+    lead_only = {k for k in KNOWN_VALUES if k.startswith("conversion.")}
     contact, lead = loaded
-    assert {f.value for f in contact.fields} == set(KNOWN_VALUES) - unmapped
-    # Leads have no orders of their own yet: only the plain RFM values apply.
+    assert {f.value for f in contact.fields} == set(KNOWN_VALUES) - unmapped - lead_only
+    # Leads have no orders of their own yet: the plain RFM values, intent and conversion apply.
     assert {f.value for f in lead.fields} == {
-        k for k in KNOWN_VALUES if k.startswith("rfm.")
+        k for k in KNOWN_VALUES if k.startswith(("rfm.", "intent.", "conversion."))
     } - unmapped
     for mf in loaded:
         assert all(f.field.startswith("L2L_") for f in mf.fields)
-    assert len(field_definitions(loaded)) == len(contact.fields) + len(lead.fields) == 19
+    assert len(field_definitions(loaded)) == len(contact.fields) + len(lead.fields) == 25
