@@ -332,7 +332,7 @@ def intent_values(
         index=people.index(),
     )
     record = {
-        "method": "intent",
+        "method": f"decayed signals: {len(people):,} people, {int((score >= 4.0).sum()):,} at 4+",
         "people": len(people),
         "leads": int((people.objects == "Lead").sum()),
         "contacts": int((people.objects == "Contact").sum()),
@@ -587,7 +587,13 @@ def fire_moments(
                     )
                 state.mark_fired(store, moment.name, obj, done)
                 fired_now += len(done)
-        models.setdefault("moments", {})[moment.name] = {"fired": fired_now, "rearmed": rearmed}
+        record = models.setdefault("moments", {})
+        record[moment.name] = {"fired": fired_now, "rearmed": rearmed}
+        record["method"] = ", ".join(
+            f"{name} fired {v['fired']:,} (re-armed {v['rearmed']:,})"
+            for name, v in record.items()
+            if isinstance(v, dict)
+        )
 
 
 def as_of_default(now: datetime, horizon_days: int) -> datetime:
