@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ from connector.store import scoring as state
 from connector.sync.resolve import email_index, normalise_email, order_person, truthy
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", IntentConfig, LeadConversionConfig)
 
 INTENT_KEYS = ("intent.score", "intent.reasons")
 CONVERSION_KEYS = ("conversion.score", "conversion.probability", "conversion.factors")
@@ -79,18 +80,19 @@ def load_scoring(settings: Settings) -> ScoringSetup:
     """``models/intent.yaml`` and ``models/lead_conversion.yaml`` validated (every problem of
     both files as file:line); a file that does not exist switches its model off."""
     problems: list[str] = []
-    intent = conversion = None
-    for name, model in (("intent.yaml", IntentConfig), ("lead_conversion.yaml", None)):
+
+    def load(name: str, model: type[M]) -> M | None:
         path = settings.models_dir / name
         if not path.exists():
-            continue
+            return None
         try:
-            if model is IntentConfig:
-                intent = load_yaml_model(path, IntentConfig)
-            else:
-                conversion = load_yaml_model(path, LeadConversionConfig)
+            return load_yaml_model(path, model)
         except MappingError as exc:
             problems.extend(exc.problems)
+            return None
+
+    intent = load("intent.yaml", IntentConfig)
+    conversion = load("lead_conversion.yaml", LeadConversionConfig)
     if problems:
         raise MappingError(problems)
     if conversion is not None and not conversion.enabled:
