@@ -71,6 +71,7 @@ FIELD_LABELS = {
     "NumberOfEmployees": "Company size",
     "AnnualRevenue": "Annual revenue",
     "Email": "Email",
+    "Campaign": "Form or campaign",
 }
 MAX_CATEGORIES = 30
 MIN_CATEGORY_ROWS = 5

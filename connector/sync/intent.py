@@ -22,6 +22,7 @@ from connector.errors import MappingError, SalesforceError
 from connector.mapping import load_yaml_model
 from connector.scoring import IntentConfig, LeadConversionConfig
 from connector.scoring.conversion import (
+    BLANK,
     LeadConversionModel,
     factors_text,
     gate,
@@ -65,6 +66,7 @@ LEAD_COLUMNS = (
     "AnnualRevenue",
 )
 FLOW_BATCH = 200  # inputs per Actions API call
+CAMPAIGN = "Campaign"  # the first form or campaign a Lead came through (from its events)
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
 
@@ -382,7 +384,34 @@ def lead_frame(
                     frame[s.name] = column.reindex(frame.index).fillna(0.0)
                     numeric.append(s.name)
                     labels[s.name] = s.label
+            frame[CAMPAIGN] = _first_campaign(resolved, intent, asof).reindex(frame.index)
+            frame[CAMPAIGN] = frame[CAMPAIGN].fillna(BLANK)
     return frame, numeric, labels
+
+
+def _first_campaign(resolved: pd.DataFrame, intent: IntentConfig, asof: pd.Series) -> pd.Series:
+    """Per Lead, the form or campaign of its first form submission before its decision time
+    (``form``, ``campaign_id``, ``utm_campaign`` or ``campaign`` property)."""
+    forms = [e for s in intent.signals if s.name == "forms" for e in s.events]
+    rows = resolved[resolved["name"].isin(forms)]
+    if not len(rows):
+        return pd.Series(dtype=object)
+    when = seconds(rows["occurred_at"])
+    rows = rows.assign(t=when)[when <= asof.reindex(rows["record_id"]).to_numpy()]
+    first = rows.sort_values("t", kind="stable").drop_duplicates("record_id")
+    found = (
+        first["properties"]
+        .astype("string")
+        .str.extract(r'"(?:form|campaign_id|utm_campaign|campaign)": ?"([^"]{1,60})"')[0]
+    )
+    return pd.Series(found.to_numpy(dtype=object), index=first["record_id"].to_numpy())
+
+
+def fit_columns(frame: pd.DataFrame, conversion: LeadConversionConfig) -> list[str]:
+    """The categorical columns a fit reads: the configured Lead fields, plus the first form or
+    campaign when events carry one."""
+    extra = [CAMPAIGN] if CAMPAIGN in frame and conversion.behaviour else []
+    return [*conversion.categorical, *extra]
 
 
 def fit_conversion(
@@ -401,14 +430,14 @@ def fit_conversion(
     record: dict[str, Any] = {"rows": len(frame), "positives": int(frame["label"].sum())}
     if train["label"].nunique() == 2 and test["label"].nunique() == 2:
         probe = LeadConversionModel(conversion.regularization).fit(
-            train, train["label"], conversion.categorical, numeric, labels
+            train, train["label"], fit_columns(train, conversion), numeric, labels
         )
         record["holdout_auc"] = round(
             float(roc_auc_score(test["label"], probe.predict_proba(test))), 4
         )
         record["holdout_rows"] = len(test)
     model = LeadConversionModel(conversion.regularization).fit(
-        frame, frame["label"], conversion.categorical, numeric, labels
+        frame, frame["label"], fit_columns(frame, conversion), numeric, labels
     )
     record["top_factors"] = model.top_factors(8)
     return model, record

@@ -25,6 +25,7 @@ from connector.sync.intent import (
     LEAD_COLUMNS,
     ScoringSetup,
     event_names,
+    fit_columns,
     fit_conversion,
     lead_frame,
     load_scoring,
@@ -317,7 +318,7 @@ def evaluate_conversion_command(
 
     cfg = setup.conversion
     model = LeadConversionModel(cfg.regularization).fit(
-        train, train["label"], cfg.categorical, numeric, labels
+        train, train["label"], fit_columns(train, cfg), numeric, labels
     )
     learned = model.predict_proba(test)
     source_only = LeadConversionModel(cfg.regularization).fit(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -237,3 +238,57 @@ def test_the_conversion_gate_holds_and_the_run_says_why(
     assert record["gate"]["leads_created"] == 2
     rows = org.store.execute('SELECT "L2L_Conversion_Score__c" FROM "Lead"')
     assert all(r[0] is None for r in rows)
+
+
+def test_lead_frame_reads_behaviour_as_of_each_leads_decision() -> None:
+    from connector.sync.intent import CAMPAIGN, fit_columns, lead_frame, load_scoring
+
+    setup = load_scoring(localorg_settings_offline())
+    assert setup.intent is not None
+    assert setup.conversion is not None
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    leads = [
+        {
+            "Id": "00QA",
+            "Email": "a@example.com",
+            "IsConverted": 0,
+            "ConvertedDate": None,
+            "CreatedDate": "2026-01-01T00:00:00.000+00:00",
+            "LeadSource": "Web",
+        },
+        {
+            "Id": "00QB",
+            "Email": "B@example.com ",
+            "IsConverted": 1,
+            "ConvertedDate": "2026-03-01",
+            "CreatedDate": "2026-01-01T00:00:00.000+00:00",
+            "LeadSource": "Partner Referral",
+        },
+    ]
+    rows = [
+        _event("Form Submitted", "a@example.com", now - timedelta(days=30), 1, form="pricing"),
+        _event("Form Submitted", "a@example.com", now - timedelta(days=2), 2, form="demo"),
+        _event("Page Viewed", "b@example.com", datetime(2026, 2, 27, tzinfo=UTC), 3),
+        # after B converted: not part of what B did before converting
+        _event("Form Submitted", "b@example.com", datetime(2026, 4, 1, tzinfo=UTC), 4, form="x"),
+    ]
+    import pandas as pd
+
+    frame, numeric, labels = lead_frame(
+        pd.DataFrame(leads), pd.DataFrame(rows), now, setup.intent, setup.conversion
+    )
+    assert frame.loc["00QA", CAMPAIGN] == "pricing"  # the first form, not the latest
+    assert frame.loc["00QB", CAMPAIGN] == "(blank)"
+    assert frame.loc["00QB", "visits"] == pytest.approx(np.log1p(0.5 ** (2 / 10)))
+    assert frame.loc["00QB", "forms"] == 0.0
+    assert frame["label"].tolist() == [0, 1]
+    assert {"visits", "forms"} <= set(numeric)
+    assert labels["forms"] == "Forms submitted"
+    assert CAMPAIGN in fit_columns(frame, setup.conversion)
+
+
+def localorg_settings_offline() -> Settings:
+    """Settings that read the repository's models/ (no org needed)."""
+    from connector.config import load_settings
+
+    return load_settings(models_dir=REPO / "models")
