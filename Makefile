@@ -30,6 +30,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/predictions.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/scoring.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

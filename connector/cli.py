@@ -402,6 +402,12 @@ def validate_cmd(offline: bool, as_json: bool) -> None:
         load_predictions_config(settings)
     except MappingError as exc:
         problems.extend(exc.problems)
+    try:
+        from connector.sync.intent import load_scoring
+
+        load_scoring(settings)
+    except MappingError as exc:
+        problems.extend(exc.problems)
     if mappings and not offline:
         from connector.salesforce import SalesforceClient
 
@@ -731,6 +737,191 @@ def evaluate_predictions(
 def _num(value: float | None, spec: str) -> str:
     # A metric the holdout cannot support (no variance, one class) is null in the JSON.
     return "n/a" if value is None else format(value, spec)
+
+
+@evaluate.command("intent")
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Score everyone with the events before this date (default: the horizon before the "
+    "latest event).",
+)
+@click.option(
+    "--horizon-days", default=30, show_default=True, help="Who converted or ordered this soon."
+)
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a chart of the rate per band.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_intent(as_of: Any, horizon_days: int, png: Path | None, as_json: bool) -> None:
+    """Judge the intent score on history, against Summit's formula as a baseline.
+
+    Scores every Lead and Contact as of --as-of using only earlier events, then measures who
+    converted (Leads) or ordered (Contacts) within --horizon-days: AUC, the rate per band
+    0-1 ... 4-5 (it should rise with the band) and the lift of the top decile.
+
+    \b
+    Example:
+      lead2loyalty evaluate intent --as-of 2026-09-01 --horizon-days 30 --png intent.png
+    """
+    from connector.sync.intent_reports import evaluate_intent_command
+
+    out = evaluate_intent_command(_settings(), as_of, horizon_days, png)
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(f"as of {out['as_of'][:10]}, horizon {out['horizon_days']} days")
+    for obj in ("Lead", "Contact"):
+        part = out[obj]
+        click.echo(f"  {obj}s: {part['rows']:,} scored, {part['converted']:,} converted")
+        for name in ("intent", "summit"):
+            r = part[name]
+            rates = "  ".join(f"{b['band']}: {_rate(b['rate'])}" for b in r["bands"])
+            click.echo(
+                f"    {name:<7} AUC {r['auc']}  lift top decile {r['lift_top_decile']}  {rates}"
+            )
+    if png:
+        click.echo(f"chart written to {png}")
+
+
+def _rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
+
+
+@evaluate.command("lead-conversion")
+@click.option(
+    "--leads",
+    "leads_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of Leads, one row each (default: the synced Leads).",
+)
+@click.option("--label", default=None, help="The column saying who converted (with --leads).")
+@click.option(
+    "--time-column", default=None, help="Train on earlier rows, test on later ones by this."
+)
+@click.option(
+    "--positive", default=None, help="The label value that means converted, if not 1/true/yes."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_lead_conversion(
+    leads_file: Path | None,
+    label: str | None,
+    time_column: str | None,
+    positive: str | None,
+    as_json: bool,
+) -> None:
+    """Measure the lead conversion pipeline on a table or on the synced Leads.
+
+    Every other column is a feature (numbers and categories detected, missing values
+    handled). With --time-column: a time split; without: stratified 5-fold cross-validation.
+    On the synced Leads it also reports the intent score alone and LeadSource alone.
+
+    \b
+    Example:
+      lead2loyalty evaluate lead-conversion --leads leads.csv --label Converted \\
+          --time-column CreatedDate --json
+    """
+    from connector.sync.intent_reports import evaluate_conversion_command
+
+    out = evaluate_conversion_command(_settings(), leads_file, label, time_column, positive)
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(f"{out['rows']:,} rows, {out['positives']:,} positive; {out['method']}")
+    click.echo(f"  AUC {out['auc']}, lift of the top decile {out['lift_top_decile']}")
+    for name, value in out.get("baselines", {}).items():
+        click.echo(f"  baseline {name}: AUC {value}")
+    for factor in out["top_factors"][:6]:
+        click.echo(f"  {factor['weight']:+.3f}  {factor['feature']}")
+
+
+@main.group()
+def fit() -> None:
+    """Learn model settings from the org's own history, for the admin to review.
+
+    \b
+    Example:
+      lead2loyalty fit intent
+    """
+
+
+@fit.command("intent")
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Learn from the events before this date (default: the horizon before the latest).",
+)
+@click.option(
+    "--horizon-days", default=30, show_default=True, help="Who converted or ordered this soon."
+)
+@click.option("--regularization", default=1.0, show_default=True, help="Inverse L2 strength (C).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def fit_intent(as_of: Any, horizon_days: int, regularization: float, as_json: bool) -> None:
+    """Suggest intent signal weights: writes models/intent.suggested.yaml beside intent.yaml.
+
+    A regularised logistic regression over each person's decayed signal values as of
+    --as-of, against who converted (Leads) or ordered (Contacts) within --horizon-days. The
+    file keeps every comment and setting and notes each signal's lift; review it, then
+    rename it to intent.yaml.
+
+    \b
+    Example:
+      lead2loyalty fit intent --horizon-days 30
+    """
+    from connector.sync.intent_reports import fit_intent_command
+
+    out = fit_intent_command(_settings(), as_of, horizon_days, regularization)
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(
+        f"as of {out['as_of'][:10]}: {out['people']:,} people, {out['converted']:,} converted "
+        f"within {out['horizon_days']} days"
+    )
+    for s in out["signals"]:
+        if s["people_with_signal"]:
+            click.echo(
+                f"  {s['name']:<20} weight {s['current_weight']:>6} -> {s['suggested_weight']:>7}"
+                f"  lift {s['lift']}"
+            )
+    click.echo(f"wrote {out['written']}")
+
+
+@fit.command("lead-conversion")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def fit_lead_conversion(as_json: bool) -> None:
+    """Refit the lead conversion model now on the synced Leads (the clock does this every
+    retrain_every_days of models/lead_conversion.yaml); below the minimum-data gate nothing
+    is stored and the reason is printed.
+
+    \b
+    Example:
+      lead2loyalty fit lead-conversion
+    """
+    from datetime import UTC, datetime
+
+    from connector.store import Store
+    from connector.sync.intent import load_scoring, retrain
+
+    settings = _settings()
+    out = retrain(Store(settings.database), load_scoring(settings), datetime.now(UTC))
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(f"lead conversion: {out['method']}")
+    if "holdout_auc" in out:
+        click.echo(
+            f"  {out['rows']:,} Leads, {out['positives']:,} converted; "
+            f"AUC on the latest-created {out.get('holdout_rows', 0):,}: {out['holdout_auc']}"
+        )
+    for factor in out.get("top_factors", [])[:6]:
+        click.echo(f"  {factor['weight']:+.3f}  {factor['feature']}")
 
 
 @main.group()

@@ -40,7 +40,21 @@ DEMO_FLOWS: dict[str, Any] = {
             ],
         }
     ],
+    # Moments: intent turning hot (models/intent.yaml, `moments:`) and loyalty tier changes
+    # (models/loyalty.yaml, `tiers.flow`) each invoke one of these once per crossing.
     "autolaunched": [
+        {
+            "name": "L2L_Intent_Hot",
+            "actions": [
+                {
+                    "create_task": {
+                        "Subject": "Hot now (intent {intentScore}): call",
+                        "WhoId": "{recordId}",
+                        "Priority": "High",
+                    }
+                }
+            ],
+        },
         {
             "name": "L2L_Tier_Change",
             "actions": [
@@ -51,7 +65,7 @@ DEMO_FLOWS: dict[str, Any] = {
                     }
                 }
             ],
-        }
+        },
     ],
 }
 
@@ -80,6 +94,7 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
     )
     try:
         settings = load_settings(
+            models_dir=_demo_models(work / "models"),
             salesforce_login_url=running.url,
             salesforce_client_id=org.config.client_id,
             salesforce_client_secret=org.config.client_secret,
@@ -126,6 +141,7 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
             f"the record-triggered Flow 'L2L_Loyal_Customer_Alert' ran {flow_runs:,} times "
             "(a Task for each Contact whose order count reached 10)"
         )
+        _hottest_leads(echo, engine, first)
         second = engine.run(SyncOptions()).as_json()
         progress.done()
         _show(echo, "second sync (no new data)", second)
@@ -134,6 +150,44 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
         running.stop()
         if workdir is None:  # nothing asked to keep it: leave no org behind in /tmp
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _demo_models(directory: Path) -> Path:
+    """The repository's models/ with the intent moment switched on (the demo org has its
+    Flow)."""
+    from connector.config import REPO_ROOT
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in (REPO_ROOT / "models").glob("*.yaml"):
+        text = source.read_text(encoding="utf-8")
+        if source.name == "intent.yaml":
+            text = text.replace("enabled: false", "enabled: true")
+        (directory / source.name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def _hottest_leads(echo: Callable[[str], None], engine: Any, report: dict[str, Any]) -> None:
+    """The five hottest Leads with their score and reasons, as Salesforce shows them."""
+    rows = engine.client.query(
+        "SELECT Name, Company, L2L_Intent_Score__c, L2L_Intent_Reasons__c, "
+        "L2L_Conversion_Score__c FROM Lead WHERE L2L_Intent_Score__c != null "
+        "ORDER BY L2L_Intent_Score__c DESC LIMIT 5"
+    )
+    echo("the five hottest Leads, as Salesforce now shows them (Intent Score 0-5 and why):")
+    for row in rows:
+        fit = row.get("L2L_Conversion_Score__c")
+        echo(
+            f"  {row['Name']:<20} {row['L2L_Intent_Score__c']:>3.1f}"
+            f"  fit {'-' if fit is None else f'{fit:.0f}':>2}  {row['L2L_Intent_Reasons__c']}"
+        )
+    conversion = report["models"].get("lead_conversion", {})
+    echo(f"lead conversion score: {conversion.get('method', 'off')}")
+    fired = report["models"].get("moments", {}).get("turned_hot", {}).get("fired", 0)
+    echo(
+        f"the intent moment invoked the autolaunched Flow 'L2L_Intent_Hot' for {fired:,} "
+        f"{'person' if fired == 1 else 'people'} who turned hot (once per crossing: it stays "
+        "quiet while they stay hot)"
+    )
 
 
 def _show(echo: Callable[[str], None], title: str, report: dict[str, Any]) -> None:

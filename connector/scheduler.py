@@ -62,6 +62,20 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         next_run_time=datetime.now(UTC),
         replace_existing=True,
     )
+    from connector.sync.intent import load_scoring
+
+    conversion = load_scoring(settings).conversion
+    if conversion is not None:
+        # Einstein Lead Scoring refits every 10 days; every sync rescores with the latest fit.
+        scheduler.add_job(
+            "connector.sync.intent:retrain_job",
+            "interval",
+            days=conversion.retrain_every_days,
+            id="retrain_lead_conversion",
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+        )
     return scheduler
 
 

@@ -26,7 +26,7 @@ def test_build_scheduler_registers_the_sync_job(
     settings = load_settings(sync_interval_minutes=7, database=tmp_path / "l2l.sqlite")
     scheduler = build_scheduler(settings)
     jobs = scheduler.get_jobs()
-    assert [job.id for job in jobs] == ["sync"]
+    assert [job.id for job in jobs] == ["sync", "retrain_lead_conversion"]
     job = scheduler.get_job("sync")
     assert job is not None
     # Referenced by text (a stable "module:function"), so a job store could persist it.
@@ -36,6 +36,24 @@ def test_build_scheduler_registers_the_sync_job(
     assert isinstance(job.trigger, IntervalTrigger)
     assert job.trigger.interval == timedelta(minutes=7)
     assert not scheduler.running
+
+
+def test_the_clock_refits_the_lead_model_as_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "lead_conversion.yaml").write_text("retrain_every_days: 3\n", encoding="utf-8")
+    settings = load_settings(database=tmp_path / "l2l.sqlite", models_dir=models)
+    job = build_scheduler(settings).get_job("retrain_lead_conversion")
+    assert job is not None
+    assert job.func_ref == "connector.sync.intent:retrain_job"
+    assert job.coalesce is True
+    assert job.max_instances == 1
+    assert job.trigger.interval == timedelta(days=3)
+    (models / "lead_conversion.yaml").write_text("enabled: false\n", encoding="utf-8")
+    assert build_scheduler(settings).get_job("retrain_lead_conversion") is None
 
 
 def test_build_scheduler_follows_the_configured_interval(

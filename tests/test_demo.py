@@ -26,6 +26,12 @@ def test_demo_writes_fields_then_a_second_sync_writes_nothing(tmp_path: Path) ->
     assert int(first.group(1).replace(",", "")) > 1_000
     assert "predictions computed with: btyd" in done.stdout
     assert re.search(r"^  \S+ \S+ +orders +\d+ +revenue", done.stdout, re.M)  # a customer row
+    # the five hottest Leads with their score and the reasons a rep reads
+    assert "the five hottest Leads, as Salesforce now shows them" in done.stdout
+    hot = re.findall(r"^  \S+ \S+ +(\d\.\d)  fit +\S+  (\w[^|]* [+-]\d\.\d)", done.stdout, re.M)
+    assert len(hot) == 5, done.stdout
+    assert [float(s) for s, _ in hot] == sorted((float(s) for s, _ in hot), reverse=True)
+    assert "lead conversion score: not written: not enough data" in done.stdout  # small: gated
     assert re.search(
         r"^second sync \(no new data\): succeeded .* 0 field values changed, 0 records written",
         done.stdout,

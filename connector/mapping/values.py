@@ -87,6 +87,11 @@ KNOWN_VALUES: dict[str, KnownValue] = {
         "Progressive discount of the tier held.", float, "percent"
     ),
     "loyalty.member_since": KnownValue("Day of the member's first loyalty entry.", date),
+    "intent.score": KnownValue("Intent 0-5, one decimal: recent behaviour, decayed.", float),
+    "intent.reasons": KnownValue("Top signals behind the intent score and their shares.", str),
+    "conversion.score": KnownValue("Lead conversion score 1-99, learned from conversions.", int),
+    "conversion.probability": KnownValue("Probability this open Lead converts (0..1).", float),
+    "conversion.factors": KnownValue("Strongest factors of the conversion score.", str),
 }
 
 

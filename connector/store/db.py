@@ -115,8 +115,26 @@ def _v4_loyalty(db: sqlite_utils.Database) -> None:
     migrate_loyalty(db)
 
 
+def _v5_scoring(db: sqlite_utils.Database) -> None:
+    # Scoring state (connector/store/scoring.py): fitted model parameters as JSON, and which
+    # people a moment (intent turned hot) has fired for, so it fires once per crossing.
+    db.table("model_params").create(
+        {"name": str, "fitted_at": str, "params": str, "record": str}, pk="name"
+    )
+    db.table("moments").create(
+        {"moment": str, "object": str, "record_id": str, "value": float, "fired_at": str},
+        pk=("moment", "object", "record_id"),
+    )
+
+
 # Append only: a released database is upgraded by running the migrations it has not seen.
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3_run_process_and_in_flight, _v4_loyalty]
+MIGRATIONS: list[Migration] = [
+    _v1,
+    _v2,
+    _v3_run_process_and_in_flight,
+    _v4_loyalty,
+    _v5_scoring,
+]
 
 
 class PendingWrite(NamedTuple):

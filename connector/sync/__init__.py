@@ -15,6 +15,7 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
+from connector.sync.intent import load_scoring
 from connector.sync.loyalty import load_loyalty_config
 from connector.sync.resolve import PERSON_KIND
 from connector.sync.runstate import RunStatus, WriteCounts, exit_code
@@ -61,6 +62,7 @@ def build_engine(
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
     predictions = load_predictions_config(settings)
     loyalty = load_loyalty_config(settings)
+    scoring = load_scoring(settings)
     store = Store(settings.database)
     # Signed in lazily, by the run's first call: a refused sign-in is then a failed run on
     # record, with its reason, not an error before any run exists.
@@ -77,6 +79,7 @@ def build_engine(
         predictions=predictions,
         loyalty=loyalty,
         min_change=min_change,
+        scoring=scoring,
     )
 
 

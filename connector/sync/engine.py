@@ -29,7 +29,7 @@ from connector.loyalty.config import LoyaltyConfig
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
-from connector.sync import compute, predict, reconcile
+from connector.sync import compute, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
 from connector.sync.loyalty import loyalty_step
@@ -185,7 +185,9 @@ class SyncEngine:
         predictions: PredictionsConfig | None = None,
         loyalty: LoyaltyConfig | None = None,
         min_change: dict[tuple[str, str], float] | None = None,
+        scoring: intent.ScoringSetup | None = None,
     ) -> None:
+        self.scoring = scoring  # intent score, moments and lead conversion (sync/intent.py)
         self.settings = settings
         self.min_change = min_change or {}  # (object, field) -> smallest move worth a write
         self.client = client
@@ -254,6 +256,16 @@ class SyncEngine:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.enqueue(report.run_id, changes)
                     self._push(report)
+                if self.scoring is not None and self.scoring.intent is not None:
+                    with report.timed("moments"):
+                        intent.fire_moments(
+                            self.client,
+                            self.store,
+                            computed,
+                            self.scoring.intent,
+                            report.models,
+                            report.errors,
+                        )
                 report.status = self._outcome(report)
         except QuotaExhausted as exc:
             report.status = RunStatus.QUOTA_STOPPED
@@ -446,6 +458,19 @@ class SyncEngine:
             )
             report.models["loyalty"] = booked
             frames.append(values)
+        if self.scoring is not None:
+            frames.extend(
+                intent.compute(
+                    self.store,
+                    self.scoring,
+                    contacts,
+                    leads,
+                    orders,
+                    accounts,
+                    self._now(),
+                    report.models,
+                )
+            )
         return pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
 
     @staticmethod

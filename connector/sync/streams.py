@@ -49,6 +49,13 @@ STREAMS: dict[str, Stream] = {
                 "IsConverted",
                 "ConvertedContactId",
                 "ConvertedDate",
+                # what the lead conversion model reads (models/lead_conversion.yaml)
+                "Title",
+                "Industry",
+                "Rating",
+                "Country",
+                "NumberOfEmployees",
+                "AnnualRevenue",
             ),
         ),
         # what the compute step reads (ORDER_COLUMNS), plus what the run keeps for later models

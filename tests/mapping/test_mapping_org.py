@@ -200,17 +200,20 @@ def test_default_mappings_load_clean() -> None:
         "predictions.segment",
         "predictions.best_send_hour",
         "loyalty.discount_percent",  # only progressive-discount programs need it
+        "conversion.probability",  # the score shows it as 1-99
     }
+    lead_only = {k for k in KNOWN_VALUES if k.startswith("conversion.")}
     account, contact, lead = loaded
-    assert {f.value for f in contact.fields} == set(KNOWN_VALUES) - unmapped
+    assert {f.value for f in contact.fields} == set(KNOWN_VALUES) - unmapped - lead_only
     # Pooled B2B members (pool_by_account) get the loyalty standing on their Account.
     assert {f.value for f in account.fields} == {
         k for k in KNOWN_VALUES if k.startswith("loyalty.")
     } - unmapped
-    # Leads have no orders of their own yet: only the plain RFM values apply.
+    # Leads have no orders of their own yet: the plain RFM values, intent and conversion apply.
     assert {f.value for f in lead.fields} == {
-        k for k in KNOWN_VALUES if k.startswith("rfm.")
+        k for k in KNOWN_VALUES if k.startswith(("rfm.", "intent.", "conversion."))
     } - unmapped
     for mf in loaded:
         assert all(f.field.startswith("L2L_") for f in mf.fields)
-    assert len(field_definitions(loaded)) == sum(len(m.fields) for m in loaded) == 19 + 16
+    # 19 RFM and prediction fields, 8 + 8 loyalty (Contact, Account), 2 + 4 intent/conversion
+    assert len(field_definitions(loaded)) == sum(len(m.fields) for m in loaded) == 19 + 16 + 6

@@ -27,6 +27,7 @@ from connector.salesforce import SalesforceClient
 from connector.store import Store
 from connector.sync import SyncEngine, SyncOptions
 from connector.sync.compute import model_frame
+from connector.sync.intent import ScoringSetup, load_scoring
 from connector.sync.loyalty import load_loyalty_config
 from localorg.ids import IdFactory
 from localorg.org import LocalOrg
@@ -51,6 +52,14 @@ def seed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def _small_gate(setup: ScoringSetup) -> ScoringSetup:
+    """The repository's scoring models, with the lead model's data gate lowered to what a tiny
+    org has (the gate itself is tested in tests/scoring)."""
+    assert setup.conversion is not None
+    gate = setup.conversion.gate.model_copy(update={"min_leads": 20, "min_converted": 5})
+    return ScoringSetup(setup.intent, setup.conversion.model_copy(update={"gate": gate}))
 
 
 def test_every_registered_value_is_produced_and_nothing_else(
@@ -79,6 +88,7 @@ def test_every_registered_value_is_produced_and_nothing_else(
         capture,
         predictions=PredictionsConfig(),
         loyalty=load_loyalty_config(settings),  # the repository's models/loyalty.yaml
+        scoring=_small_gate(load_scoring(settings)),
     )
     report = engine.run(SyncOptions(dry_run=True))
     assert report.status == "succeeded", report.errors

@@ -1,0 +1,632 @@
+"""The scoring part of the compute step, and its moments: stored records and events in,
+per-Lead and per-Contact intent and conversion values out.
+
+Glue like ``sync/predict.py``: it resolves events and orders to people, turns them into the
+arrays the pure models in ``connector.scoring`` take, and shapes their results as the engine's
+frames (indexed by object and record id, one column per value key). Store access goes through
+``connector.store``; Salesforce through the client the engine hands in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from connector.config import Settings
+from connector.errors import MappingError, SalesforceError
+from connector.mapping import load_yaml_model
+from connector.scoring import IntentConfig, LeadConversionConfig
+from connector.scoring.conversion import (
+    BLANK,
+    LeadConversionModel,
+    factors_text,
+    gate,
+    lead_features,
+    score_1_99,
+)
+from connector.scoring.intent import (
+    SignalTotals,
+    caps,
+    decayed_signals,
+    half_lives,
+    machine_events,
+    score_people,
+    signal_index,
+)
+from connector.scoring.moments import crossings
+from connector.scoring.reasons import all_reasons
+from connector.store import Store
+from connector.store import scoring as state
+from connector.sync.resolve import email_index, normalise_email, order_person
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", IntentConfig, LeadConversionConfig)
+
+INTENT_KEYS = ("intent.score", "intent.reasons")
+CONVERSION_KEYS = ("conversion.score", "conversion.probability", "conversion.factors")
+MODEL_NAME = "lead_conversion"
+LEAD_COLUMNS = (
+    "Id",
+    "Email",
+    "IsConverted",
+    "ConvertedContactId",
+    "ConvertedDate",
+    "CreatedDate",
+    "LeadSource",
+    "Industry",
+    "Rating",
+    "Country",
+    "Title",
+    "NumberOfEmployees",
+    "AnnualRevenue",
+)
+FLOW_BATCH = 200  # inputs per Actions API call
+CAMPAIGN = "Campaign"  # the first form or campaign a Lead came through (from its events)
+_EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+
+
+@dataclass(frozen=True)
+class ScoringSetup:
+    """The scoring models' settings, as the engine receives them (None: not configured)."""
+
+    intent: IntentConfig | None = None
+    conversion: LeadConversionConfig | None = None
+
+
+def load_scoring(settings: Settings) -> ScoringSetup:
+    """``models/intent.yaml`` and ``models/lead_conversion.yaml`` validated (every problem of
+    both files as file:line); a file that does not exist switches its model off."""
+    problems: list[str] = []
+
+    def load(name: str, model: type[M]) -> M | None:
+        path = settings.models_dir / name
+        if not path.exists():
+            return None
+        try:
+            return load_yaml_model(path, model)
+        except MappingError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    intent = load("intent.yaml", IntentConfig)
+    conversion = load("lead_conversion.yaml", LeadConversionConfig)
+    if problems:
+        raise MappingError(problems)
+    if conversion is not None and not conversion.enabled:
+        conversion = None
+    return ScoringSetup(intent, conversion)
+
+
+def event_names(config: IntentConfig) -> list[str]:
+    """Every event name the intent score reads (signals and email sends)."""
+    names = {e for s in config.signals for e in s.events}
+    return sorted(names | set(config.machine_opens.send_events))
+
+
+def seconds(values: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Stored ISO 8601 times (or dates) as epoch seconds (NaN where unreadable)."""
+    moments = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    out: np.ndarray[Any, np.dtype[np.float64]] = (
+        (moments - _EPOCH).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+    )
+    return out
+
+
+# ---------------------------------------------------------------------- resolution
+def _emails_of(events: pd.DataFrame) -> pd.Series:
+    """Each event's email: its own, else the one an identify (or any event) tied to its
+    anonymous id."""
+    emails = normalise_email(events["email"])
+    known = events.assign(email=emails).dropna(subset=["email", "anonymous_id"])
+    by_anon = known.drop_duplicates("anonymous_id").set_index("anonymous_id")["email"]
+    return emails.where(emails.notna(), events["anonymous_id"].map(by_anon))
+
+
+def resolve(events: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    """Events with ``object`` and ``record_id``: Contacts first, converted Leads follow their
+    Contact, open Leads stand for themselves (``resolve.email_index``); unresolved dropped."""
+    if not len(events):
+        return events.assign(object=pd.Series(dtype=object), record_id=pd.Series(dtype=object))
+    index = email_index(contacts, leads).set_index("email")
+    emails = _emails_of(events)
+    kind = emails.map(index["kind"]) if len(index) else pd.Series(None, index=events.index)
+    out = events.assign(
+        object=kind.map({"contact": "Contact", "lead": "Lead"}),
+        record_id=emails.map(index["record_id"]) if len(index) else None,
+    )
+    return out.dropna(subset=["object", "record_id"])
+
+
+def resolve_leads(events: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    """Events of every Lead by its own email, converted or not (what a Lead did before it
+    converted: the lead model's training history)."""
+    if not len(events) or not len(leads):
+        return events.iloc[:0].assign(object="Lead", record_id=pd.Series(dtype=object))
+    by_email = (
+        pd.DataFrame({"email": normalise_email(leads["Email"]), "record_id": leads["Id"]})
+        .dropna()
+        .drop_duplicates("email")
+        .set_index("email")["record_id"]
+    )
+    out = events.assign(object="Lead", record_id=_emails_of(events).map(by_email))
+    return out.dropna(subset=["record_id"])
+
+
+def order_events(
+    orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame
+) -> pd.DataFrame:
+    """Synced Orders as 'Order Completed' events of their Contact (reduction orders as
+    'Order Refunded')."""
+    live = set(contacts["Id"].astype(str)) if len(contacts) else set()
+    if not len(orders) or not live:
+        return pd.DataFrame(columns=["object", "record_id", "name", "occurred_at", "properties"])
+    when = orders.get("ActivatedDate")
+    stamp = when.where(when.notna(), orders["EffectiveDate"]) if when is not None else None
+    refund = orders.get("IsReductionOrder", pd.Series(None, index=orders.index)).eq(True)
+    frame = pd.DataFrame(
+        {
+            "object": "Contact",
+            "record_id": order_person(orders, accounts, live),
+            "name": np.where(refund, "Order Refunded", "Order Completed"),
+            "occurred_at": stamp if stamp is not None else orders["EffectiveDate"],
+            "properties": "{}",
+        }
+    )
+    return frame.dropna(subset=["record_id", "occurred_at"])
+
+
+# ---------------------------------------------------------------------- arrays
+@dataclass(frozen=True)
+class People:
+    """The people scored: position i is (objects[i], record_ids[i])."""
+
+    objects: np.ndarray[Any, np.dtype[Any]]
+    record_ids: np.ndarray[Any, np.dtype[Any]]
+
+    def __len__(self) -> int:
+        return len(self.record_ids)
+
+    def index(self) -> pd.MultiIndex:
+        """The engine's frame index for these people."""
+        return pd.MultiIndex.from_arrays(
+            [self.objects.astype(object), self.record_ids.astype(object)],
+            names=["object", "record_id"],
+        )
+
+
+def totals_of(
+    resolved: pd.DataFrame, config: IntentConfig, now: float | pd.Series, *, no_caps: bool = False
+) -> tuple[People, SignalTotals]:
+    """Decayed signal values per person of ``resolved`` events (object, record_id, name,
+    occurred_at, properties) as of ``now`` (epoch seconds, or per record id)."""
+    keys = resolved["object"].astype(str) + "\x1f" + resolved["record_id"].astype(str)
+    codes, uniques = pd.factorize(keys, sort=True)
+    split = pd.Series(uniques, dtype=object).str.split("\x1f", n=1, expand=True)
+    people = People(
+        split[0].to_numpy(dtype=object) if len(uniques) else np.array([], dtype=object),
+        split[1].to_numpy(dtype=object) if len(uniques) else np.array([], dtype=object),
+    )
+    person = codes.astype(np.int64)
+    signal = signal_index(config, resolved["name"].to_numpy())
+    t = seconds(resolved["occurred_at"])
+    multiplier = _multiplier(resolved, person, signal, t, config)
+    if isinstance(now, pd.Series):
+        ref: float | np.ndarray[Any, np.dtype[np.float64]] = now.reindex(
+            people.record_ids
+        ).to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        ref = float(now)
+    cap = np.zeros(len(config.signals), dtype=np.int64) if no_caps else caps(config)
+    totals = decayed_signals(person, signal, t, ref, half_lives(config), cap, multiplier)
+    return people, totals
+
+
+def _maybe_machine(
+    resolved: pd.DataFrame,
+    kind: np.ndarray[Any, np.dtype[Any]],
+    mail: np.ndarray[Any, np.dtype[np.int64]],
+    person: np.ndarray[Any, np.dtype[np.int64]],
+    t: np.ndarray[Any, np.dtype[np.float64]],
+    mo: Any,
+) -> bool:
+    """Whether any machine open or click can be there, without parsing properties: it needs a
+    send to compare opens with, a sent_at, or a burst of clicks by one person. (Parsing the
+    properties of every email event costs seconds on a million of them.)"""
+    if (kind[mail] == "send").any():
+        return True
+    if resolved["properties"].iloc[mail].astype("string").str.contains('"sent_at"').any():
+        return True
+    nan = np.full(mail.size, np.nan)
+    rough = machine_events(
+        kind[mail], person[mail], t[mail], nan, 0.0, mo.clicks_at_once, mo.click_window_seconds
+    )
+    return bool(rough.any())
+
+
+def _multiplier(
+    resolved: pd.DataFrame,
+    person: np.ndarray[Any, np.dtype[np.int64]],
+    signal: np.ndarray[Any, np.dtype[np.int64]],
+    t: np.ndarray[Any, np.dtype[np.float64]],
+    config: IntentConfig,
+) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+    """Per-event weight: machine email opens/clicks discounted, value properties applied."""
+    out: np.ndarray[Any, np.dtype[np.float64]] | None = None
+    names = resolved["name"]
+    mo = config.machine_opens
+    kind = np.select(
+        [
+            names.isin(mo.send_events).to_numpy(),
+            names.isin(mo.open_events).to_numpy(),
+            names.isin(mo.click_events).to_numpy(),
+        ],
+        ["send", "open", "click"],
+        default="",
+    )
+    mail = np.flatnonzero(kind != "")
+    if mail.size and _maybe_machine(resolved, kind, mail, person, t, mo):
+        props = resolved["properties"].iloc[mail].astype("string")
+        key = props.str.extract(r'"(?:email_id|message_id|campaign_id)": ?"([^"]*)"')[0]
+        sent_at = seconds(props.str.extract(r'"sent_at": ?"([^"]*)"')[0])
+        # One group per person and email; events naming no email group per person.
+        group_key = pd.Series(person[mail]).astype(str) + "|" + key.fillna("").to_numpy()
+        group = pd.factorize(group_key)[0].astype(np.int64)
+        machine = machine_events(
+            kind[mail],
+            group,
+            t[mail],
+            sent_at,
+            mo.open_within_seconds,
+            mo.clicks_at_once,
+            mo.click_window_seconds,
+        )
+        if machine.any():
+            out = np.ones(len(resolved))
+            out[mail[machine]] = mo.counts_as
+    for i, s in enumerate(config.signals):
+        if s.value_property is None:
+            continue
+        rows = np.flatnonzero(signal == i)
+        if not rows.size:
+            continue
+        text = resolved["properties"].iloc[rows].astype("string")
+        pattern = rf'"{s.value_property}": ?"?(-?[0-9.]+)'
+        value = pd.to_numeric(text.str.extract(pattern)[0], errors="coerce").to_numpy()
+        scaled = np.clip(np.nan_to_num(value / s.value_unit, nan=1.0), 0.0, 10.0)
+        out = np.ones(len(resolved)) if out is None else out
+        out[rows] *= scaled
+    return out
+
+
+# ---------------------------------------------------------------------- intent
+def intent_values(
+    events: pd.DataFrame,
+    contacts: pd.DataFrame,
+    leads: pd.DataFrame,
+    orders: pd.DataFrame,
+    accounts: pd.DataFrame,
+    now: datetime,
+    config: IntentConfig,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Intent score and reasons per Lead and Contact with events (indexed by object, record
+    id), and what the run records."""
+    resolved = resolve(events, contacts, leads)
+    frames = [resolved[["object", "record_id", "name", "occurred_at", "properties"]]]
+    if config.orders_from_salesforce:
+        frames.append(order_events(orders, accounts, contacts))
+    people_events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if people_events.empty:
+        empty = pd.DataFrame(
+            columns=list(INTENT_KEYS), index=People(np.array([]), np.array([])).index()
+        )
+        return empty, {"method": "none: no events", "people": 0}
+    people, totals = totals_of(people_events, config, now.timestamp())
+    score, _ = score_people(totals, config, len(people))
+    reasons = all_reasons(totals, config, score, range(len(people)))
+    out = pd.DataFrame(
+        {
+            "intent.score": score,
+            "intent.reasons": [reasons[i] for i in range(len(people))],
+        },
+        index=people.index(),
+    )
+    record = {
+        "method": f"decayed signals: {len(people):,} people, {int((score >= 4.0).sum()):,} at 4+",
+        "people": len(people),
+        "leads": int((people.objects == "Lead").sum()),
+        "contacts": int((people.objects == "Contact").sum()),
+        "hot": int((score >= 4.0).sum()),
+        "mean": round(float(score.mean()), 3) if len(score) else 0.0,
+    }
+    return out, record
+
+
+# ---------------------------------------------------------------------- lead conversion
+def lead_frame(
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    now: datetime,
+    intent: IntentConfig | None,
+    conversion: LeadConversionConfig,
+) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+    """One row per Lead (indexed by Id): fit features, behaviour features as of each Lead's
+    decision time (its ConvertedDate, else now), ``label`` (converted), ``created`` and
+    ``intent`` (the intent score as of that time). Returns (frame, numeric columns, labels)."""
+    leads = leads.drop_duplicates("Id").set_index("Id", drop=False)
+    frame = lead_features(leads, conversion.categorical)
+    converted = leads["IsConverted"].eq(True)
+    frame["label"] = converted.astype(int).to_numpy()
+    frame["created"] = seconds(leads["CreatedDate"])
+    asof = pd.Series(seconds(leads["ConvertedDate"]), index=leads.index)
+    asof = asof.where(converted & asof.notna(), now.timestamp())
+    frame["asof"] = asof
+    numeric: list[str] = []
+    labels: dict[str, str] = {}
+    frame["intent"] = 0.0
+    if intent is not None:
+        resolved = resolve_leads(events, leads)
+        if len(resolved):
+            people, totals = totals_of(resolved, intent, asof)
+            position = pd.Index(people.record_ids)
+            dense = totals.dense(len(people), len(intent.signals))
+            score, _ = score_people(totals, intent, len(people))
+            frame["intent"] = pd.Series(score, index=position).reindex(frame.index).fillna(0.0)
+            if conversion.behaviour:
+                for j, s in enumerate(intent.signals):
+                    if not dense[:, j].any():
+                        continue
+                    column = pd.Series(np.log1p(dense[:, j]), index=position)
+                    frame[s.name] = column.reindex(frame.index).fillna(0.0)
+                    numeric.append(s.name)
+                    labels[s.name] = s.label
+            frame[CAMPAIGN] = _first_campaign(resolved, intent, asof).reindex(frame.index)
+            frame[CAMPAIGN] = frame[CAMPAIGN].fillna(BLANK)
+    return frame, numeric, labels
+
+
+def _first_campaign(resolved: pd.DataFrame, intent: IntentConfig, asof: pd.Series) -> pd.Series:
+    """Per Lead, the form or campaign of its first form submission before its decision time
+    (``form``, ``campaign_id``, ``utm_campaign`` or ``campaign`` property)."""
+    forms = [e for s in intent.signals if s.name == "forms" for e in s.events]
+    rows = resolved[resolved["name"].isin(forms)]
+    if not len(rows):
+        return pd.Series(dtype=object)
+    when = seconds(rows["occurred_at"])
+    rows = rows.assign(t=when)[when <= asof.reindex(rows["record_id"]).to_numpy()]
+    first = rows.sort_values("t", kind="stable").drop_duplicates("record_id")
+    found = (
+        first["properties"]
+        .astype("string")
+        .str.extract(r'"(?:form|campaign_id|utm_campaign|campaign)": ?"([^"]{1,60})"')[0]
+    )
+    return pd.Series(found.to_numpy(dtype=object), index=first["record_id"].to_numpy())
+
+
+def fit_columns(frame: pd.DataFrame, conversion: LeadConversionConfig) -> list[str]:
+    """The categorical columns a fit reads: the configured Lead fields, plus the first form or
+    campaign when events carry one."""
+    extra = [CAMPAIGN] if CAMPAIGN in frame and conversion.behaviour else []
+    return [*conversion.categorical, *extra]
+
+
+def fit_conversion(
+    frame: pd.DataFrame,
+    numeric: list[str],
+    labels: dict[str, str],
+    conversion: LeadConversionConfig,
+) -> tuple[LeadConversionModel, dict[str, Any]]:
+    """Fit on every Lead; measure on a time split first (train on the Leads created before the
+    cut-off, test on the later ones)."""
+    from sklearn.metrics import roc_auc_score
+
+    ordered = frame.sort_values("created", kind="stable")
+    cut = int(len(ordered) * (1.0 - conversion.holdout_share))
+    train, test = ordered.iloc[:cut], ordered.iloc[cut:]
+    record: dict[str, Any] = {"rows": len(frame), "positives": int(frame["label"].sum())}
+    if train["label"].nunique() == 2 and test["label"].nunique() == 2:
+        probe = LeadConversionModel(conversion.regularization).fit(
+            train, train["label"], fit_columns(train, conversion), numeric, labels
+        )
+        record["holdout_auc"] = round(
+            float(roc_auc_score(test["label"], probe.predict_proba(test))), 4
+        )
+        record["holdout_rows"] = len(test)
+    model = LeadConversionModel(conversion.regularization).fit(
+        frame, frame["label"], fit_columns(frame, conversion), numeric, labels
+    )
+    record["top_factors"] = model.top_factors(8)
+    return model, record
+
+
+def conversion_values(
+    store: Store,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    now: datetime,
+    intent: IntentConfig | None,
+    conversion: LeadConversionConfig,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Conversion score, probability and factors per open Lead, with the stored model (fitted
+    now, and stored, when there is none yet and the gate passes)."""
+    empty = pd.DataFrame(
+        columns=list(CONVERSION_KEYS), index=People(np.array([]), np.array([])).index()
+    )
+    if not len(leads):
+        return empty, {"method": "none: no Leads"}
+    stored = state.load_model(store, MODEL_NAME)
+    frame, numeric, labels = lead_frame(leads, events, now, intent, conversion)
+    if stored is None:
+        passes, why, counts = gate(
+            leads["CreatedDate"], leads["ConvertedDate"], now, conversion.gate
+        )
+        if not passes:
+            return empty, {"method": f"not written: {why}", "gate": counts}
+        model, fitted = fit_conversion(frame, numeric, labels, conversion)
+        state.save_model(store, MODEL_NAME, model.to_json(), {**fitted, "gate": counts})
+        fitted_at = now
+    else:
+        model = LeadConversionModel.from_json(stored.params)
+        fitted, fitted_at = stored.record, stored.fitted_at
+    open_leads = frame[frame["label"] == 0]
+    probability = model.predict_proba(open_leads)
+    factors = model.factors(open_leads, conversion.factors_top)
+    out = pd.DataFrame(
+        {
+            "conversion.score": score_1_99(probability),
+            "conversion.probability": probability.round(4),
+            "conversion.factors": [factors_text(f) for f in factors],
+        },
+        index=People(
+            np.full(len(open_leads), "Lead", dtype=object), open_leads.index.to_numpy(dtype=object)
+        ).index(),
+    )
+    record = {
+        "method": "learned",
+        "leads_scored": len(out),
+        "fitted_at": fitted_at.isoformat(),
+        "holdout_auc": fitted.get("holdout_auc"),
+    }
+    return out, record
+
+
+def retrain(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, Any]:
+    """Refit the lead conversion model on the stored Leads and events (the clock's job); below
+    the gate nothing is stored and the record says why."""
+    if setup.conversion is None:
+        return {"method": "none: models/lead_conversion.yaml is missing or disabled"}
+    leads = store.records_frame("Lead", list(LEAD_COLUMNS))
+    passes, why, counts = gate(
+        leads["CreatedDate"], leads["ConvertedDate"], now, setup.conversion.gate
+    )
+    if not passes:
+        return {"method": f"not fitted: {why}", "gate": counts}
+    events = store.events_frame(event_names(setup.intent)) if setup.intent else _no_events()
+    frame, numeric, labels = lead_frame(leads, events, now, setup.intent, setup.conversion)
+    model, record = fit_conversion(frame, numeric, labels, setup.conversion)
+    state.save_model(store, MODEL_NAME, model.to_json(), {**record, "gate": counts})
+    return {"method": "fitted", **record}
+
+
+def _no_events() -> pd.DataFrame:
+    return pd.DataFrame(columns=["name", "occurred_at", "email", "anonymous_id", "properties"])
+
+
+def retrain_job() -> dict[str, Any]:
+    """The clock's retraining job (``connector.sync.intent:retrain_job``)."""
+    from connector.config import load_settings
+
+    settings = load_settings()
+    record = retrain(Store(settings.database), load_scoring(settings), datetime.now(UTC))
+    log.info("lead conversion retrain: %s", record.get("method"))
+    return record
+
+
+# ---------------------------------------------------------------------- the compute step
+def compute(
+    store: Store,
+    setup: ScoringSetup,
+    contacts: pd.DataFrame,
+    leads: pd.DataFrame,
+    orders: pd.DataFrame,
+    accounts: pd.DataFrame,
+    now: datetime,
+    models: dict[str, dict[str, Any]],
+) -> list[pd.DataFrame]:
+    """The engine's scoring frames; what each model did goes into ``models``."""
+    frames: list[pd.DataFrame] = []
+    events = store.events_frame(event_names(setup.intent)) if setup.intent else _no_events()
+    if setup.intent is not None:
+        values, record = intent_values(events, contacts, leads, orders, accounts, now, setup.intent)
+        models["intent"] = record
+        frames.append(values)
+    if setup.conversion is not None:
+        full = store.records_frame("Lead", list(LEAD_COLUMNS))
+        values, record = conversion_values(store, full, events, now, setup.intent, setup.conversion)
+        models["lead_conversion"] = record
+        frames.append(values)
+    return frames
+
+
+# ---------------------------------------------------------------------- moments
+class FlowClient(Protocol):
+    """The client call a moment makes."""
+
+    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+
+def fire_moments(
+    client: FlowClient,
+    store: Store,
+    computed: pd.DataFrame,
+    config: IntentConfig,
+    models: dict[str, dict[str, Any]],
+    errors: list[str],
+) -> None:
+    """Invoke each enabled moment's Flow for the people who crossed its line since the last
+    run, once per crossing; a person is remembered only when the Flow accepted them, so a
+    failed call fires again next run."""
+    if "intent.score" not in computed:
+        return
+    scores = computed["intent.score"].dropna()
+    reasons = computed.get("intent.reasons", None)
+    for moment in config.moments:
+        if not moment.enabled:
+            continue
+        fired_now = rearmed = 0
+        for obj in moment.objects:
+            if obj not in scores.index.get_level_values(0):
+                now_scores: dict[str, float] = {}
+            else:
+                now_scores = scores.xs(obj, level=0).astype(float).to_dict()
+            before = state.fired(store, moment.name, obj)
+            change = crossings(now_scores, before, moment.threshold, moment.rearm)
+            state.rearm(store, moment.name, obj, change.rearm)
+            rearmed += len(change.rearm)
+            for start in range(0, len(change.fire), FLOW_BATCH):
+                batch = change.fire[start : start + FLOW_BATCH]
+                inputs = [
+                    {
+                        "recordId": rid,
+                        "objectName": obj,
+                        "intentScore": now_scores[rid],
+                        "intentReasons": (
+                            str(reasons.get((obj, rid)) or "") if reasons is not None else ""
+                        ),
+                    }
+                    for rid in batch
+                ]
+                try:
+                    results = client.invoke_flow(moment.flow, inputs)
+                except SalesforceError as exc:
+                    errors.append(f"moment {moment.name}: Flow {moment.flow}: {exc}")
+                    break
+                done = [
+                    (rid, now_scores[rid])
+                    for rid, result in zip(batch, results, strict=False)
+                    if result.get("isSuccess")
+                ]
+                failed = len(batch) - len(done)
+                if failed:
+                    errors.append(
+                        f"moment {moment.name}: Flow {moment.flow} refused {failed} of "
+                        f"{len(batch)} people; they are tried again next run"
+                    )
+                state.mark_fired(store, moment.name, obj, done)
+                fired_now += len(done)
+        record = models.setdefault("moments", {})
+        record[moment.name] = {"fired": fired_now, "rearmed": rearmed}
+        record["method"] = ", ".join(
+            f"{name} fired {v['fired']:,} (re-armed {v['rearmed']:,})"
+            for name, v in record.items()
+            if isinstance(v, dict)
+        )
+
+
+def as_of_default(now: datetime, horizon_days: int) -> datetime:
+    """The default cut-off of ``evaluate intent`` and ``fit intent``: a horizon before now."""
+    return now - timedelta(days=horizon_days)
