@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     value_log_days: int = Field(
         90, ge=1, description="Keep the per-field value log of runs this many days old."
     )
+    loyalty_api_tokens: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer tokens of the loyalty API, comma separated; empty turns it off.",
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:
