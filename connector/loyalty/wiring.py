@@ -41,3 +41,15 @@ def open_service(
         yield LoyaltyService(store, config, clock or (lambda: datetime.now(UTC)))
     finally:
         store.close()
+
+
+def run_expiry(settings: Settings, program_id: str | None = None) -> dict[str, int]:
+    """Post the expiry due now in every program (or one): program id -> points expired.
+
+    What ``lead2loyalty loyalty expire`` runs, and what the clock's daily job calls.
+    """
+    with open_service(settings) as service:
+        ids = [program_id] if program_id else [p.id for p in service.config.programs]
+        if not ids:
+            service.program()  # raises the "no loyalty program is configured" error
+        return {pid: service.expire(pid) for pid in ids}
