@@ -29,6 +29,7 @@ Rules:
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import re
 from typing import Any
@@ -116,7 +117,10 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = json.loads(request.get_data())
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        body = None
     if not isinstance(body, dict):
         raise LoyaltyError("the body must be a JSON object", code="invalid_body")
     return body

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.config import Settings, describe_settings, load_settings
 from connector.salesforce.redact import RedactSecrets
@@ -283,7 +285,17 @@ def test_bad_redemption_input_is_a_4xx_json_error(
 
 
 @pytest.mark.parametrize(
-    "raw", [b"", b"{", b"\xff\xfe", b"null", b'{"points": NaN}', b'{"points": 1e400}']
+    "raw",
+    [
+        b"",
+        b"{",
+        b"\xff\xfe",
+        b"null",
+        b'{"points": NaN}',
+        b'{"points": 1e400}',
+        b"[" * 5000,
+        b'{"a":' * 3000 + b"1" + b"}" * 3000,
+    ],
 )
 def test_unparsable_bodies_are_400(settings: Settings, client: FlaskClient, raw: bytes) -> None:
     response = client.post(
@@ -378,3 +390,49 @@ def test_settings_read_tokens_from_the_environment(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("L2L_LOYALTY_API_TOKENS", "env-token-123")
     assert load_settings().loyalty_api_tokens.get_secret_value() == "env-token-123"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=12,
+)
+bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "points": json_values,
+            "voucher": json_values,
+            "partner": json_values,
+            "brand": json_values,
+            "reason": json_values,
+        },
+    ),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=bodies,
+    key=st.text(max_size=12),
+    path=st.sampled_from(["redemptions", "accruals", "redemptions/k/cancel"]),
+    member=st.sampled_from([ANN, "ann@example.com", "x", "003000000000009AAA"]),
+)
+def test_no_request_body_makes_a_500(
+    settings: Settings, body: Any, key: str, path: str, member: str
+) -> None:
+    client = create_app(settings).test_client()
+    headers = dict(AUTH)
+    if key.isascii() and key.isprintable():
+        headers["Idempotency-Key"] = key
+    response = client.post(f"/v1/loyalty/members/{member}/{path}", json=body, headers=headers)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert response.is_json
+    assert balance(settings) >= 0
