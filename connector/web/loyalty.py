@@ -20,7 +20,8 @@ Rules:
    HTTP Header Field" (draft-ietf-httpapi-idempotency-key-header) describes.
 3. Errors are ``{"error": {"code", "message"}}`` with the status of what went wrong: 400 bad
    input, 404 unknown member/redemption/voucher, 409 not enough points or an ambiguous email,
-   422 a reused key. Bad input never produces a 500.
+   422 a reused key, 503 the API off or the database held by another writer past the store's
+   busy timeout (``Retry-After``; nothing was written). Bad input never produces a 500.
 4. Each request opens the database itself: a redemption reads, decides and appends inside one
    write-locked transaction, so concurrent requests (any number of gunicorn workers) for the
    same member never overdraw.
@@ -32,9 +33,10 @@ import hmac
 import json
 import logging
 import re
+import sqlite3
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -53,7 +55,7 @@ _MAX_BODY = 64 * 1024
 _MAX_POINTS = 10**12  # far above any real request; keeps SQLite's 64-bit integers safe
 
 
-def _error(status: int, code: str, message: str) -> ResponseReturnValue:
+def _error(status: int, code: str, message: str) -> Response:
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     if status == 401:
@@ -108,6 +110,18 @@ def _config_error(exc: MappingError) -> ResponseReturnValue:
         "loyalty_config_invalid",
         "the loyalty programs cannot be loaded; run `lead2loyalty validate --offline`",
     )
+
+
+@bp.errorhandler(sqlite3.OperationalError)
+def _busy(exc: sqlite3.OperationalError) -> ResponseReturnValue:
+    # Another writer (a sync booking a large batch) held the database longer than the store's
+    # busy timeout: nothing was written, the client may retry.
+    if "locked" not in str(exc) and "busy" not in str(exc):
+        raise exc
+    log.warning("loyalty API: database busy, answered 503")
+    response = _error(503, "busy", "the loyalty books are busy; retry in a few seconds")
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 @bp.errorhandler(HTTPException)

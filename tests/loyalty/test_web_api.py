@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from typing import Any
 
 import pytest
@@ -436,3 +437,22 @@ def test_no_request_body_makes_a_500(
     assert response.status_code < 500, response.get_data(as_text=True)
     assert response.is_json
     assert balance(settings) >= 0
+
+
+def test_a_database_held_by_another_writer_is_503_with_retry_after(
+    settings: Settings, client: FlaskClient
+) -> None:
+    # A sync booking a big batch holds SQLite's write lock; the store waits its busy timeout
+    # (10 s), then the API answers 503 and books nothing.
+    other = sqlite3.connect(settings.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        response = post(client, f"{MEMBER}/redemptions", {"points": 10}, key="busy-1")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "busy"
+    assert response.headers["Retry-After"] == "5"
+    assert balance(settings) == 1200
+    assert post(client, f"{MEMBER}/redemptions", {"points": 10}, key="busy-1").status_code == 201
