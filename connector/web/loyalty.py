@@ -131,8 +131,14 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
 
 
 def _body() -> dict[str, Any]:
+    # Read at most one byte past the limit: a chunked body has no Content-Length to check.
+    raw = request.stream.read(_MAX_BODY + 1)
+    if len(raw) > _MAX_BODY:
+        raise LoyaltyError(
+            f"the body may be at most {_MAX_BODY} bytes", code="too_large", status=413
+        )
     try:
-        body = json.loads(request.get_data())
+        body = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         body = None
     if not isinstance(body, dict):

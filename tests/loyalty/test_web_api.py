@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sqlite3
@@ -456,3 +457,21 @@ def test_a_database_held_by_another_writer_is_503_with_retry_after(
     assert response.headers["Retry-After"] == "5"
     assert balance(settings) == 1200
     assert post(client, f"{MEMBER}/redemptions", {"points": 10}, key="busy-1").status_code == 201
+
+
+def test_a_huge_chunked_body_is_refused_without_reading_it_all(
+    settings: Settings, client: FlaskClient
+) -> None:
+    # No Content-Length: the server (gunicorn) says the stream ends by itself, as with chunked
+    # transfer encoding; 1.6 MB of it.
+    body = io.BytesIO(b'{"points": 1, "pad": "' + b"x" * 1_600_000 + b'"}')
+    response = client.post(
+        f"{MEMBER}/redemptions",
+        input_stream=body,
+        headers={**AUTH, "Idempotency-Key": "big", "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+    assert response.is_json
+    assert body.tell() <= 64 * 1024 + 1  # read no further than the limit
+    assert balance(settings) == 1200
