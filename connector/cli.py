@@ -408,6 +408,12 @@ def validate_cmd(offline: bool, as_json: bool) -> None:
         load_scoring(settings)
     except MappingError as exc:
         problems.extend(exc.problems)
+    try:
+        from connector.loyalty.wiring import load_config
+
+        load_config(settings)
+    except MappingError as exc:
+        problems.extend(exc.problems)
     if mappings and not offline:
         from connector.salesforce import SalesforceClient
 
@@ -952,6 +958,119 @@ def report_predictions(as_json: bool) -> None:
     click.echo(f"method: {out['method']}")
     for key, value in out["org"].items():
         click.echo(f"  {key:<30} {value:,.2f}")
+
+
+@report.command("loyalty")
+@click.option("--program", "program_id", default=None, help="Program id (default: the first).")
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a PNG: members per tier and the points flows.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def report_loyalty(program_id: str | None, png: Path | None, as_json: bool) -> None:
+    """Members per tier; points issued, redeemed, expired, reversed, adjusted and outstanding
+    (the liability, the sum of member balances); top earning rules; points per partner.
+
+    \b
+    Example:
+      lead2loyalty report loyalty --json --png loyalty.png
+    """
+    from connector.reports.loyalty import report_command, report_lines
+
+    out = report_command(_settings(), program_id, png)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo("\n".join(report_lines(out)))
+    if png:
+        click.echo(f"plot written to {png}")
+
+
+@main.group()
+def loyalty() -> None:
+    """A loyalty member's books: look one up, adjust points, run expiry.
+
+    \b
+    Example:
+      lead2loyalty loyalty member ann@example.com
+    """
+
+
+@loyalty.command("member")
+@click.argument("member")
+@click.option("--program", "program_id", default=None, help="Program id (default: the first).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def loyalty_member(member: str, program_id: str | None, as_json: bool) -> None:
+    """Balance, tier, lots and the journal (each entry's source and rule) of a member, by
+    Contact email, Contact Id or member key.
+
+    \b
+    Example:
+      lead2loyalty loyalty member ann@example.com --json
+      lead2loyalty loyalty member 003000000000001AAA --program club
+    """
+    from connector.reports.loyalty import member_command, member_lines
+
+    out = member_command(_settings(), member, program_id)
+    click.echo(json.dumps(out) if as_json else "\n".join(member_lines(out)))
+
+
+@loyalty.command("adjust")
+@click.argument("member")
+@click.option("--points", type=int, required=True, help="Points to add (negative: to take).")
+@click.option("--reason", required=True, help="Why; kept in the journal.")
+@click.option(
+    "--key",
+    default=None,
+    help="Idempotency key: the same key again adjusts nothing more (default: a new one).",
+)
+@click.option("--program", "program_id", default=None, help="Program id (default: the first).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def loyalty_adjust(
+    member: str, points: int, reason: str, key: str | None, program_id: str | None, as_json: bool
+) -> None:
+    """Add or take points by hand, journaled with the reason (an admin adjustment).
+
+    \b
+    Example:
+      lead2loyalty loyalty adjust ann@example.com --points 250 --reason "case 00001026" \\
+          --key case-00001026
+    """
+    from connector.reports.loyalty import adjust_command
+
+    out = adjust_command(_settings(), member, points, reason, key, program_id)
+    if as_json:
+        click.echo(json.dumps(out))
+    elif out["repeated"]:
+        click.echo(f"key {out['key']} was already used: nothing done; balance {out['balance']:,}")
+    else:
+        click.echo(
+            f"adjusted {out['member']} by {out['points']:+,} points (key {out['key']});"
+            f" balance {out['balance']:,}"
+        )
+
+
+@loyalty.command("expire")
+@click.option("--program", "program_id", default=None, help="Only this program.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def loyalty_expire(program_id: str | None, as_json: bool) -> None:
+    """Expire the points due now (lots past their date, at the end of the day in the
+    program's time zone); running it twice expires nothing twice. The clock runs it daily.
+
+    \b
+    Example:
+      lead2loyalty loyalty expire --json
+    """
+    from connector.reports.loyalty import expire_command
+
+    out = expire_command(_settings(), program_id)
+    if as_json:
+        click.echo(json.dumps({"expired": out}))
+        return
+    for program, points in out.items():
+        click.echo(f"{program}: expired {points:,} points")
 
 
 @main.command("config")

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
             )
         return value
 
+    loyalty_api_tokens: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer tokens of the loyalty API, comma separated; empty turns it off.",
+    )
     alert_webhook_url: SecretStr = Field(
         SecretStr(""),
         description='POST a JSON {"text": ...} here (e.g. a Slack incoming webhook) when a '

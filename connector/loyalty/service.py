@@ -186,9 +186,13 @@ class LoyaltyService:
             after = self.books.journal(program.id, member)
         redeemed = after[after["key"] == key]
         issued = self.books.voucher_for(key)
+        first_points = -int(redeemed["points"].iloc[0])
+        first_voucher = issued["voucher_id"] if issued else None
+        if repeated and (first_points != points or first_voucher != voucher_id):
+            raise _reused(request_key, f"a redemption of {first_points} points")
         return {
             "redemption": request_key,
-            "points": -int(redeemed["points"].iloc[0]),
+            "points": first_points,
             "repeated": repeated,
             "balance": int(after[after["currency"] == "points"]["points"].sum()),
             "voucher": issued,
@@ -224,10 +228,12 @@ class LoyaltyService:
         program = self.program(program_id)
         now = self.clock()
         with self.books.member_transaction():
-            added = self.books.append(
-                as_journal([adjust(program, member, points, reason, request_key, now)])
-            )
+            row = adjust(program, member, points, reason, request_key, now)
+            added = self.books.append(as_journal([row]))
             after = self.books.journal(program.id, member)
+            first = after[after["key"] == row["key"]]
+            if not added and int(first["points"].iloc[0]) != points:
+                raise _reused(request_key, f"an adjustment of {int(first['points'].iloc[0])}")
         return {
             "member": member,
             "points": points,
@@ -253,8 +259,12 @@ class LoyaltyService:
         if not partner.strip():
             raise LoyaltyError("a partner accrual needs the partner's id")
         program = self.program(program_id)
-        if brand is not None and program.brands and brand not in program.brands:
-            raise LoyaltyError(f"brand {brand!r} is not in program {program.id}")
+        if brand is not None and brand not in program.brands:
+            known = ", ".join(program.brands) or "none configured"
+            raise LoyaltyError(
+                f"brand {brand!r} is not a brand of program {program.id} ({known})",
+                code="unknown_brand",
+            )
         now = self.clock()
         row = adjust(program, member, points, reason or f"partner {partner}", request_key, now)
         key = f"{program.id}:partner:{partner}:{request_key}"
@@ -281,6 +291,12 @@ class LoyaltyService:
         )
         with self.books.member_transaction():
             added = self.books.append(as_journal([row, qualifying]))
+            if not added:
+                # The key is the partner's: the first request may have been for someone else.
+                mine = self.books.journal(program.id, member)
+                first = mine[mine["key"] == key]
+                if first.empty or int(first["points"].iloc[0]) != points:
+                    raise _reused(request_key, "another accrual")
         return {"member": member, "points": points, "partner": partner, "repeated": added == 0}
 
     def expire(self, program_id: str | None = None) -> int:
@@ -335,6 +351,16 @@ class LoyaltyService:
                 int(journal[journal["currency"] == "cashback"]["points"].sum()) / 100, 2
             ),
         }
+
+
+def _reused(request_key: str, first: str) -> LoyaltyError:
+    """The same idempotency key with a different request: refused, nothing done twice."""
+    return LoyaltyError(
+        f"idempotency key {request_key!r} was already used for {first}; "
+        "use a new key for a new request",
+        code="idempotency_key_reused",
+        status=422,
+    )
 
 
 def _plain(value: Any) -> Any:

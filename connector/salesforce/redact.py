@@ -35,6 +35,7 @@ class RedactSecrets(logging.Filter):
                 settings.salesforce_client_secret.get_secret_value(),
                 settings.salesforce_refresh_token.get_secret_value(),
                 settings.alert_webhook_url.get_secret_value(),
+                *(t.strip() for t in settings.loyalty_api_tokens.get_secret_value().split(",")),
             ]
         )
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from connector.config import Settings
 from connector.errors import MappingError
+from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping import MapProblem, load_mappings, load_yaml_model, map_values
 from connector.mapping.models import MappingFile
 from connector.mapping.values import KNOWN_VALUES
@@ -16,7 +17,6 @@ from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
 from connector.sync.intent import load_scoring
-from connector.sync.loyalty import load_loyalty_config
 from connector.sync.resolve import PERSON_KIND
 from connector.sync.runstate import RunStatus, WriteCounts, exit_code
 

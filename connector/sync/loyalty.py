@@ -15,13 +15,11 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from connector.config import Settings
 from connector.errors import SalesforceError
 from connector.loyalty.book import book
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.ledger import concat
 from connector.loyalty.standing import standing
-from connector.mapping import load_yaml_model
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
 from connector.sync.compute import empty_frame, model_frame
@@ -38,14 +36,6 @@ class FlowClient(Protocol):
     """What the moments need of the Salesforce client."""
 
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
-
-
-def load_loyalty_config(settings: Settings) -> LoyaltyConfig:
-    """``models/loyalty.yaml`` validated (``file:line`` errors), or no programs without it."""
-    path = settings.models_dir / "loyalty.yaml"
-    if not path.exists():
-        return LoyaltyConfig()
-    return load_yaml_model(path, LoyaltyConfig)
 
 
 def member_orders(

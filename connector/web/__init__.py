@@ -9,6 +9,7 @@ from flask import Flask
 
 from connector.config import Settings, load_settings
 from connector.web import health
+from connector.web.loyalty import bp as loyalty_bp
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -16,4 +17,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask("lead2loyalty")
     app.config["L2L_SETTINGS"] = settings or load_settings()
     app.register_blueprint(health.bp)
+    app.register_blueprint(loyalty_bp)
     return app

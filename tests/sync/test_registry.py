@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.events import import_file
 from connector.events.names import CLICK_CHANNEL, CLICK_EVENTS, ENGAGEMENT_EVENTS, EVENTS
+from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping import MapProblem
 from connector.mapping.schema import mapping_schema
 from connector.mapping.values import KNOWN_VALUES, keys_of, model_of, models, value_table
@@ -28,7 +29,6 @@ from connector.store import Store
 from connector.sync import SyncEngine, SyncOptions
 from connector.sync.compute import model_frame
 from connector.sync.intent import ScoringSetup, load_scoring
-from connector.sync.loyalty import load_loyalty_config
 from localorg.ids import IdFactory
 from localorg.org import LocalOrg
 from localorg.seed import SeedSize, generate

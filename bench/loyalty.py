@@ -1,0 +1,324 @@
+"""Journal a seeded store's orders and compute every member's balance and tier.
+
+Generates a localorg seed straight from the generator (no server), resolves each order to a
+member (Contact, else the person Account's Contact, else the business Account: pooled), then:
+
+1. the vectorised path: ``connector.loyalty.book.book`` (accruals, refund reversals, expiry
+   due now) and ``connector.loyalty.standing.standing`` (balance, tier, expiring points...) over
+   every order, then ``LoyaltyStore.append`` into a temp SQLite file;
+2. the baseline: a plain per-order Python loop doing the same accrual + reversal + expiry +
+   balance + tier work with dicts, on the orders of a random sample of members (default about
+   20,000 orders), extrapolated to orders/s; checked to agree with the vectorised result for
+   those members (balances and tiers), so both do the same work.
+
+Prints orders/s of each, and their ratio, measured in the same run.
+
+    .venv/bin/python bench/loyalty.py --size large      # 3,000,000 orders (a few minutes)
+    .venv/bin/python bench/loyalty.py --size medium     # 300,000 orders
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from connector.loyalty.book import book
+from connector.loyalty.config import Program
+from connector.loyalty.ledger import empty_journal
+from connector.loyalty.standing import standing
+from connector.store.db import Store
+from connector.store.loyalty import LoyaltyStore
+from localorg.ids import IdFactory
+from localorg.seed import SIZES, generate
+
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+OWNER = "005000000000001AAA"
+
+PROGRAM = Program.model_validate(
+    {
+        "id": "bench",
+        "name": "Bench",
+        "type": "tiered",
+        "timezone": "Europe/Berlin",
+        "earning": [
+            {"id": "base", "kind": "spend", "points_per_unit": 1},
+            {"id": "big_order", "kind": "threshold", "min_amount": 200, "points": 50},
+        ],
+        "tiers": {
+            "basis": "rolling_12_months",
+            "levels": [
+                {"name": "Bronze", "min_points": 0},
+                {"name": "Silver", "min_points": 500},
+                {"name": "Gold", "min_points": 2000},
+            ],
+        },
+        "expiry": {"mode": "lot", "months": 12},
+    }
+)
+
+
+def seed_orders(size: str, seed: int, out_dir: Path) -> pd.DataFrame:
+    """The seed's orders as order_id, member, at, amount, original_order_id."""
+    person_of: dict[str, str] = {}
+    ids: list[str] = []
+    contact: list[str | None] = []
+    account: list[str | None] = []
+    when: list[str] = []
+    amount: list[float] = []
+    original: list[str | None] = []
+    for obj, rows in generate(size, out_dir, IdFactory(), owner_id=OWNER, now=NOW, rng_seed=seed):
+        if obj == "Account":
+            person_of.update((r["Id"], r["PersonContactId"]) for r in rows if r["PersonContactId"])
+        elif obj == "Order":
+            for r in rows:
+                ids.append(r["Id"])
+                contact.append(
+                    r["BillToContactId"] or r["ShipToContactId"] or r["CustomerAuthorizedById"]
+                )
+                account.append(r["AccountId"])
+                when.append(r["ActivatedDate"] or r["EffectiveDate"])
+                amount.append(float(r["TotalAmount"] or 0.0))
+                original.append(r["OriginalOrderId"])
+    member = [
+        f"Contact:{c}" if c else (f"Contact:{person_of[a]}" if a in person_of else f"Account:{a}")
+        for c, a in zip(contact, account, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "order_id": ids,
+            "member": member,
+            "at": pd.to_datetime(pd.Series(when), utc=True, format="ISO8601"),
+            "amount": np.asarray(amount),
+            "original_order_id": pd.Series(original, dtype=object),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- the baseline
+
+
+def _floor(x: float) -> int:
+    # the library's one rounding rule (floor, with its 1e-9 tolerance), per value
+    return int(math.copysign(math.floor(abs(x) + 1e-9), x))
+
+
+def _expires(at: datetime, zone: ZoneInfo, months: int) -> datetime:
+    day = at.astimezone(zone).date()
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31,
+            30, 31, 31, 30, 31, 30, 31][month - 1]  # fmt: skip
+    local = datetime(year, month, min(day.day, last), tzinfo=zone) + timedelta(days=1)
+    return datetime(local.year, local.month, local.day, tzinfo=zone).astimezone(UTC)
+
+
+def _years_back(moment: datetime, zone: ZoneInfo, years: int) -> datetime:
+    local = moment.astimezone(zone)
+    return local.replace(year=local.year - years).astimezone(UTC)
+
+
+def loop_books(
+    rows: list[tuple[str, str, datetime, float, str | None]], program: Program, now: datetime
+) -> tuple[dict[str, tuple[int, str]], list[tuple[Any, ...]]]:
+    """Per member (balance, tier), and the journal entries, by a per-order Python loop over
+    the same rules: what ``book`` + ``standing`` do, one order at a time with dicts."""
+    assert program.tiers is not None
+    pid, zone = program.id, program.zone
+    spend = next(r for r in program.earning if r.kind == "spend")
+    threshold = next(r for r in program.earning if r.kind == "threshold")
+    rule_json = {r.id: r.model_dump_json() for r in program.earning}
+    bonus = threshold.points or 0
+    levels = program.tiers.levels
+    # lots: order id -> [member, expires_at, [(rule, earned)], {rule: reversed}]
+    lots: dict[str, list[Any]] = {}
+    order_amount: dict[str, float] = {}
+    refunded: dict[str, float] = defaultdict(float)
+    qualifying: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    balance: dict[str, int] = defaultdict(int)
+    journal: list[tuple[Any, ...]] = []
+
+    def add(*entry: Any) -> None:
+        # key, member, kind, currency, points, at, lot, expires_at, source_id, rule_id, rule
+        journal.append(entry)
+
+    rows = sorted(rows, key=lambda r: (r[2], r[0]))
+    for order_id, member, at, amount, original in rows:
+        if at > now:
+            continue
+        if original is None:
+            earned = [
+                (spend.id, _floor(amount * (spend.points_per_unit or 0))),
+                (threshold.id, bonus if amount >= (threshold.min_amount or 0) else 0),
+            ]
+            earned = [(rule, pts) for rule, pts in earned if pts]
+            expires = _expires(at, zone, program.expiry.months)
+            lots[order_id] = [member, expires, earned, {}]
+            order_amount[order_id] = amount
+            for rule, pts in earned:
+                key = f"{pid}:accrual:{order_id}:{rule}:"
+                balance[member] += pts
+                qualifying[member].append((at, pts))
+                spec = rule_json[rule]
+                add(key + "points", member, "accrual", "points", pts, at, key + "points",
+                    expires, order_id, rule, spec)  # fmt: skip
+                add(key + "qualifying", member, "accrual", "qualifying", pts, at, None, None,
+                    order_id, rule, spec)  # fmt: skip
+        else:
+            lot = lots.get(original)
+            if lot is None:
+                continue
+            refunded[original] += abs(amount)
+            share = min(1.0, refunded[original] / order_amount[original])
+            owner, expires, earned, done = lot
+            if expires <= at:
+                continue  # expired points are gone already
+            for rule, pts in earned:
+                delta = max(_floor(pts * share) - done.get(rule, 0), 0)
+                if delta:
+                    done[rule] = done.get(rule, 0) + delta
+                    balance[owner] -= delta
+                    qualifying[owner].append((at, -delta))
+                    key = f"{pid}:reversal:{order_id}:{rule}:"
+                    reverses = f"{pid}:accrual:{original}:{rule}:"
+                    for cur in ("points", "qualifying"):
+                        add(key + cur, owner, "reversal", cur, -delta, at, reverses + cur, None,
+                            order_id, rule, None)  # fmt: skip
+    expired: dict[str, list[Any]] = {}
+    for order_id, (owner, expires, earned, done) in lots.items():
+        if expires <= now:
+            left = max(sum(p for _, p in earned) - sum(done.values()), 0)
+            last = f"{pid}:accrual:{order_id}:{earned[-1][0]}:points"
+            was = expired.get(owner, [0, None])
+            expired[owner] = [was[0] + left, last]
+    for owner, (points, last) in expired.items():
+        balance[owner] -= points
+        if points:
+            add(f"{pid}:expiry:{last}", owner, "expiry", "points", -points, now, None, None,
+                None, None, None)  # fmt: skip
+    a = datetime(now.astimezone(zone).year, program.tiers.assessment_month, 1, tzinfo=zone)
+    a = a.replace(day=program.tiers.assessment_day)
+    if a > now:
+        a = a.replace(year=a.year - 1)
+    a = a.astimezone(UTC)
+
+    def window(entries: list[tuple[datetime, int]], end: datetime) -> int:
+        start = _years_back(end, zone, 1)
+        return sum(p for at, p in entries if start < at <= end)
+
+    def level(points: int) -> int:
+        # below the first threshold (a window holding only a refund) is the lowest tier
+        return max((i for i, t in enumerate(levels) if points >= t.min_points), default=0)
+
+    out: dict[str, tuple[int, str]] = {}
+    for member, bal in balance.items():
+        q = qualifying[member]
+        tier = max(level(window(q, now)), level(window(q, a)))
+        out[member] = (bal, levels[tier].name)
+    return out, journal
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=list(SIZES), default="large")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--subset", type=int, default=20_000, help="Orders for the loop.")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        orders = seed_orders(args.size, args.seed, Path(tmp) / "org")
+        refunds = int(orders["original_order_id"].notna().sum())
+        print(
+            f"seed {args.size}: {len(orders):,} orders ({refunds:,} refunds), "
+            f"{orders['member'].nunique():,} members, generated in "
+            f"{time.perf_counter() - start:.0f} s"
+        )
+
+        # wall seconds and CPU seconds of this process (the machine may be shared)
+        timings: dict[str, tuple[float, float]] = {}
+
+        def clock() -> tuple[float, float]:
+            return time.perf_counter(), time.process_time()
+
+        def since(t: tuple[float, float]) -> tuple[float, float]:
+            now = clock()
+            return now[0] - t[0], now[1] - t[1]
+
+        t = clock()
+        journal = book(PROGRAM, orders, empty_journal(), NOW)
+        timings["book (accruals, reversals, expiry)"] = since(t)
+        t = clock()
+        values = standing(journal, PROGRAM, NOW)
+        timings["standing (balances, tiers, expiring)"] = since(t)
+        compute = [sum(v[i] for v in timings.values()) for i in (0, 1)]
+        store = Store(Path(tmp) / "bench.sqlite")
+        books = LoyaltyStore(store)
+        t = clock()
+        with store.transaction():
+            added = books.append(journal)
+        timings["LoyaltyStore.append (SQLite)"] = since(t)
+        store.close()
+        total = [sum(v[i] for v in timings.values()) for i in (0, 1)]
+        print(f"journal {len(journal):,} entries ({added:,} stored), {len(values):,} members")
+        print(f"  {'':<40} {'wall s':>8} {'cpu s':>8}")
+        for name, (wall, cpu) in timings.items():
+            print(f"  {name:<40} {wall:8.2f} {cpu:8.2f}")
+        vec_rate = len(orders) / compute[1]
+        print(
+            f"vectorised: {vec_rate:,.0f} orders/s computing (cpu; wall "
+            f"{len(orders) / compute[0]:,.0f}), {len(orders) / total[1]:,.0f} orders/s with "
+            f"storing (cpu; wall {len(orders) / total[0]:,.0f})"
+        )
+
+        # the baseline on every order of a random sample of members
+        rng = np.random.default_rng(args.seed)
+        members = rng.permutation(np.asarray(orders["member"].unique(), dtype=object))
+        per_member = orders.groupby("member").size().reindex(members)
+        take = members[: int(np.searchsorted(per_member.cumsum().to_numpy(), args.subset)) + 1]
+        sample = orders[orders["member"].isin(set(take))]
+        rows = list(
+            zip(
+                sample["order_id"],
+                sample["member"],
+                [ts.to_pydatetime() for ts in sample["at"]],
+                sample["amount"].tolist(),
+                [o if isinstance(o, str) else None for o in sample["original_order_id"]],
+                strict=True,
+            )
+        )
+        t = clock()
+        looped, loop_journal = loop_books(rows, PROGRAM, NOW)
+        loop_wall, loop_cpu = since(t)
+        loop_rate = len(sample) / loop_cpu
+        mine = values.loc[sorted(looped)]
+        agree = sum(
+            int(mine.at[m, "loyalty.points_balance"]) == bal and mine.at[m, "loyalty.tier"] == tier
+            for m, (bal, tier) in looped.items()
+        )
+        same_rows = int(journal["member"].isin(set(take)).sum())
+        print(
+            f"per-order Python loop: {len(sample):,} orders of {len(take):,} members in "
+            f"{loop_cpu:.2f} cpu s ({loop_wall:.2f} wall) = {loop_rate:,.0f} orders/s (cpu); "
+            f"extrapolated to all "
+            f"{len(orders):,} orders: {len(orders) / loop_rate:,.0f} s); agrees with the "
+            f"vectorised balances and tiers for {agree:,} of {len(looped):,} members; "
+            f"journal entries {len(loop_journal):,} (vectorised, same members: {same_rows:,})"
+        )
+        print(f"ratio vectorised / loop (computing, cpu): {vec_rate / loop_rate:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""The loyalty API a storefront calls: a member's standing, redemptions, partner accruals.
+
+Endpoints (all JSON, under ``/v1/loyalty``; ``<id>`` is a Contact Id, a member key such as
+``Contact:003...`` or a Contact's email):
+
+- ``GET  /members/<id>``: balance, tier, spendable points, lots, vouchers and the journal;
+- ``POST /members/<id>/redemptions``: ``{"points": N}`` or ``{"voucher": "<voucher id>"}``;
+- ``POST /members/<id>/redemptions/<key>/cancel``: the points come back with their expiry;
+- ``POST /members/<id>/accruals``: ``{"points", "partner", "brand"?, "reason"?}`` (partners).
+
+Rules:
+
+1. Every request carries ``Authorization: Bearer <token>`` with one of the tokens in
+   ``L2L_LOYALTY_API_TOKENS`` (compared in constant time); without it the answer is 401 with
+   ``WWW-Authenticate: Bearer`` (RFC 6750, section 3). With no token configured the API is
+   off: 503 for every request. A token is never logged nor echoed.
+2. A POST that books points needs an ``Idempotency-Key`` header (400 without it). The same key
+   again does nothing more and answers with the first outcome (200, ``"repeated": true``); the
+   same key with a different request is refused (422), as the IETF draft "The Idempotency-Key
+   HTTP Header Field" (draft-ietf-httpapi-idempotency-key-header) describes.
+3. Errors are ``{"error": {"code", "message"}}`` with the status of what went wrong: 400 bad
+   input, 404 unknown member/redemption/voucher, 409 not enough points or an ambiguous email,
+   422 a reused key, 503 the API off or the database held by another writer past the store's
+   busy timeout (``Retry-After``; nothing was written). Bad input never produces a 500.
+4. Each request opens the database itself: a redemption reads, decides and appends inside one
+   write-locked transaction, so concurrent requests (any number of gunicorn workers) for the
+   same member never overdraw.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import sqlite3
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from connector.config import Settings
+from connector.errors import MappingError
+from connector.loyalty.operations import LoyaltyError
+from connector.loyalty.wiring import open_service
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("loyalty", __name__, url_prefix="/v1/loyalty")
+
+# Visible ASCII, no spaces: the key becomes part of the journal's idempotency key.
+_KEY = re.compile(r"^[!-~]{1,200}$")
+_MAX_BODY = 64 * 1024
+_MAX_POINTS = 10**12  # far above any real request; keeps SQLite's 64-bit integers safe
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="lead2loyalty loyalty"'
+    return response
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["L2L_SETTINGS"]
+    return settings
+
+
+def _tokens(settings: Settings) -> list[bytes]:
+    raw = settings.loyalty_api_tokens.get_secret_value()
+    return [t.strip().encode() for t in raw.split(",") if t.strip()]
+
+
+@bp.before_request
+def _authenticate() -> ResponseReturnValue | None:
+    tokens = _tokens(_settings())
+    if not tokens:
+        return _error(
+            503,
+            "loyalty_api_disabled",
+            "the loyalty API is off: set L2L_LOYALTY_API_TOKENS to one or more bearer tokens",
+        )
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return _error(401, "unauthorized", "send Authorization: Bearer <token>")
+    presented = given.strip().encode("utf-8", "replace")
+    # Compare with every token, without stopping early, so timing says nothing about which.
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(presented, token)
+    if not matched:
+        return _error(401, "unauthorized", "the bearer token is not valid")
+    if (request.content_length or 0) > _MAX_BODY:
+        return _error(413, "too_large", f"the body may be at most {_MAX_BODY} bytes")
+    return None
+
+
+@bp.errorhandler(LoyaltyError)
+def _loyalty_error(exc: LoyaltyError) -> ResponseReturnValue:
+    return _error(exc.status, exc.code, str(exc))
+
+
+@bp.errorhandler(MappingError)
+def _config_error(exc: MappingError) -> ResponseReturnValue:
+    log.error("models/loyalty.yaml is invalid: %s", exc)
+    return _error(
+        503,
+        "loyalty_config_invalid",
+        "the loyalty programs cannot be loaded; run `lead2loyalty validate --offline`",
+    )
+
+
+@bp.errorhandler(sqlite3.OperationalError)
+def _busy(exc: sqlite3.OperationalError) -> ResponseReturnValue:
+    # Another writer (a sync booking a large batch) held the database longer than the store's
+    # busy timeout: nothing was written, the client may retry.
+    if "locked" not in str(exc) and "busy" not in str(exc):
+        raise exc
+    log.warning("loyalty API: database busy, answered 503")
+    response = _error(503, "busy", "the loyalty books are busy; retry in a few seconds")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return _error(exc.code or 500, code, exc.description or "")
+
+
+def _body() -> dict[str, Any]:
+    # Read at most one byte past the limit: a chunked body has no Content-Length to check.
+    raw = request.stream.read(_MAX_BODY + 1)
+    if len(raw) > _MAX_BODY:
+        raise LoyaltyError(
+            f"the body may be at most {_MAX_BODY} bytes", code="too_large", status=413
+        )
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        body = None
+    if not isinstance(body, dict):
+        raise LoyaltyError("the body must be a JSON object", code="invalid_body")
+    return body
+
+
+def _idempotency_key() -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise LoyaltyError(
+            "send an Idempotency-Key header (a unique id per request, e.g. a UUID)",
+            code="idempotency_key_missing",
+        )
+    if not _KEY.match(key):
+        raise LoyaltyError(
+            "the Idempotency-Key must be 1-200 visible ASCII characters without spaces",
+            code="invalid_idempotency_key",
+        )
+    return key
+
+
+def _points(body: dict[str, Any], name: str = "points") -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_POINTS:
+        raise LoyaltyError(f"{name} must be a positive whole number", code="invalid_points")
+    return value
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool, limit: int = 200) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise LoyaltyError(f"{name} must be a text of 1-{limit} characters", code=f"invalid_{name}")
+    return value.strip()
+
+
+def _program() -> str | None:
+    return request.args.get("program") or None
+
+
+@bp.get("/members/<member_id>")
+def member(member_id: str) -> ResponseReturnValue:
+    """The member's standing and journal."""
+    with open_service(_settings()) as service:
+        return jsonify(service.member(service.member_key(member_id), _program()))
+
+
+@bp.post("/members/<member_id>/redemptions")
+def redeem(member_id: str) -> ResponseReturnValue:
+    """Spend points, or a voucher's cost in points (the voucher and its code come back)."""
+    key = _idempotency_key()
+    body = _body()
+    unknown = set(body) - {"points", "voucher"}
+    if unknown or ("points" in body) == ("voucher" in body):
+        raise LoyaltyError('send exactly one of {"points": N} or {"voucher": "<voucher id>"}')
+    points = _points(body) if "points" in body else None
+    voucher = _text(body, "voucher", required=True, limit=40) if "voucher" in body else None
+    with open_service(_settings()) as service:
+        out = service.redeem(
+            service.member_key(member_id),
+            key,
+            points=points,
+            voucher_id=voucher,
+            program_id=_program(),
+        )
+    return jsonify(out), 200 if out["repeated"] else 201
+
+
+@bp.post("/members/<member_id>/redemptions/<key>/cancel")
+def cancel(member_id: str, key: str) -> ResponseReturnValue:
+    """Cancel a redemption; its points come back with their original expiry."""
+    with open_service(_settings()) as service:
+        return jsonify(service.cancel(service.member_key(member_id), key, _program()))
+
+
+@bp.post("/members/<member_id>/accruals")
+def accrue(member_id: str) -> ResponseReturnValue:
+    """Points a partner issues; the partner's settlement report counts them."""
+    key = _idempotency_key()
+    body = _body()
+    unknown = set(body) - {"points", "partner", "brand", "reason"}
+    if unknown:
+        raise LoyaltyError(f"unknown fields: {', '.join(sorted(unknown))}")
+    points = _points(body)
+    partner = _text(body, "partner", required=True, limit=80)
+    brand = _text(body, "brand", required=False, limit=80)
+    reason = _text(body, "reason", required=False, limit=500) or ""
+    assert partner is not None
+    with open_service(_settings()) as service:
+        out = service.partner_accrual(
+            service.member_key(member_id),
+            points,
+            partner,
+            key,
+            brand=brand,
+            reason=reason,
+            program_id=_program(),
+        )
+    return jsonify(out), 200 if out["repeated"] else 201
+
+
+@bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(rest: str) -> ResponseReturnValue:
+    """Anything else under /v1/loyalty: a JSON 404 rather than the app's HTML page."""
+    return _error(404, "not_found", f"no loyalty endpoint {request.method} {request.path}")
