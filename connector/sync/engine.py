@@ -178,12 +178,13 @@ class SyncEngine:
         self._progress = progress or (lambda message: None)
 
     # ------------------------------------------------------------------ the run
-    def run(self, options: SyncOptions | None = None) -> RunReport:
+    def run(self, options: SyncOptions | None = None, *, lock_wait_seconds: float = 0) -> RunReport:
         """One complete run; never raises for Salesforce faults, the report says what happened.
 
-        Raises :class:`~connector.errors.RunInProgress` when another run holds the database.
+        Raises :class:`~connector.errors.RunInProgress` when another run holds the database
+        (after ``lock_wait_seconds``: the clock waits out a real-time worker's short pass).
         """
-        with self.store.run_lock():
+        with self.store.run_lock(lock_wait_seconds):
             return self._run(options or SyncOptions())
 
     def _run(self, options: SyncOptions) -> RunReport:
@@ -240,7 +241,10 @@ class SyncEngine:
     def _pull(self, stream: Stream, until: datetime, *, full: bool) -> dict[str, int]:
         name = stream.object_name
         available = {f["name"] for f in self.client.describe(name)["fields"]}
-        fields = [f for f in stream.all_fields() if f in available]
+        wanted = stream.all_fields()
+        if name == "Order":  # the field that ties a Salesforce Order to a webhook's shop order
+            wanted.append(self.settings.order_reference_field)
+        fields = [f for f in dict.fromkeys(wanted) if f in available]
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         pulled = deleted = 0
@@ -268,7 +272,9 @@ class SyncEngine:
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
         accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
-        orders = self.store.records_frame("Order", list(ORDER_COLUMNS))
+        orders = self.store.orders_frame(
+            list(ORDER_COLUMNS), reference_field=self.settings.order_reference_field
+        )
         frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
         if self.predictions is not None:
             events = self.store.events_frame(

@@ -1,0 +1,48 @@
+"""What the webhook and events blueprints share: the process's store and the body reader."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from flask import current_app, request
+
+from connector.config import Settings
+from connector.store import Store
+from connector.webhooks.base import decoded_body
+
+
+def settings() -> Settings:
+    """The app's settings."""
+    value: Settings = current_app.config["L2L_SETTINGS"]
+    return value
+
+
+def store() -> Store:
+    """This worker process's store (opened on first use after the fork: a SQLite connection
+    must not cross a fork)."""
+    cached = current_app.extensions.get("l2l_store")
+    if cached is None or cached[0] != os.getpid():
+        opened = Store(settings().database)
+        # Every commit reaches the disk before the 2xx (WAL + FULL), not only the OS cache:
+        # a platform that got its 2xx never sends the delivery again.
+        opened.db.conn.execute("PRAGMA synchronous=FULL")
+        cached = (os.getpid(), opened)
+        current_app.extensions["l2l_store"] = cached
+    return cached[1]  # type: ignore[no-any-return]
+
+
+def headers() -> dict[str, str]:
+    """The request's headers as a plain dictionary."""
+    return {key: value for key, value in request.headers.items()}
+
+
+def body() -> bytes:
+    """The request body, gunzipped and size-checked (413 over ``L2L_WEBHOOK_MAX_BYTES``)."""
+    raw = request.get_data(cache=False)
+    return decoded_body(headers(), raw, settings().webhook_max_bytes)
+
+
+def now() -> datetime:
+    """The current time (aware, UTC)."""
+    return datetime.now(UTC)
