@@ -141,7 +141,11 @@ class Server:
 
 @contextmanager
 def gunicorn(
-    database: Path, cwd: Path, *, workers: int = 2, app: str = "connector.web:create_app()",
+    database: Path,
+    cwd: Path,
+    *,
+    workers: int = 2,
+    app: str = "connector.web:create_app()",
     **env: str,
 ) -> Iterator[Server]:
     """Serve ``app`` under gunicorn on loopback until the block ends (SIGTERM, then wait)."""
@@ -176,17 +180,17 @@ def gunicorn(
 
 
 def wait_until_serving(http: requests.Session, url: str, proc: subprocess.Popen[str]) -> None:
-    """Poll /healthz until it answers (15 s at most)."""
-    deadline = time.monotonic() + 15
+    """Poll /healthz until it answers (30 s at most: the machine may be busy)."""
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
         try:
-            http.get(url + "/healthz", timeout=2)
+            http.get(url + "/healthz", timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.05)
-    raise AssertionError("server did not answer within 15 s")
+    raise AssertionError("server did not answer within 30 s")
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

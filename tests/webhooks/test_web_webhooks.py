@@ -393,11 +393,12 @@ def test_segment_client_batches_are_accepted(server: Server, store: Store) -> No
     from segment.analytics import Client
 
     errors: list[Any] = []
+    # The default (queued) mode: messages go out together in one gzipped /v1/batch call.
     client = Client(
         WRITE_KEY,
         host=server.url,
-        sync_mode=True,
         gzip=True,
+        upload_interval=0.05,
         on_error=lambda e, batch: errors.append(e),
     )
     user = f"user-{uuid.uuid4().hex[:8]}"
@@ -431,8 +432,8 @@ def test_segment_client_with_a_wrong_key_is_refused(server: Server) -> None:
     client = Client(
         "not-a-key",
         host=server.url,
-        sync_mode=True,
         max_retries=0,
+        upload_interval=0.05,
         on_error=lambda e, batch: errors.append(e),
     )
     client.track("u1", "Product Viewed")
@@ -475,7 +476,8 @@ def test_stats_count_deliveries_duplicates_and_rejections(server: Server, store:
     after = _stats(store)["sources"]["shopify"]
     assert after["deliveries"] == before.get("deliveries", 0) + 1
     assert after["duplicates"] == before.get("duplicates", 0) + 1
-    assert after["rejections"]["bad_signature"] == before.get("rejections", {}).get(
-        "bad_signature", 0
-    ) + 1
+    assert (
+        after["rejections"]["bad_signature"]
+        == before.get("rejections", {}).get("bad_signature", 0) + 1
+    )
     assert WOO_SECRET not in json.dumps(after)
