@@ -193,8 +193,8 @@ def wait_until_serving(http: requests.Session, url: str, proc: subprocess.Popen[
     raise AssertionError("server did not answer within 30 s")
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    """SIGTERM a server's process group and wait for it."""
+def stop(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM a process group and wait for it; returns what it wrote on stderr."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -202,5 +202,8 @@ def stop(proc: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    err = ""
     if proc.stderr is not None:
+        err = proc.stderr.read()
         proc.stderr.close()
+    return err
