@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = Field(
         512_000, ge=1024, description="Largest accepted request body, after gunzip (else 413)."
     )
+    webhook_fsync: bool = Field(
+        False,
+        description="fsync each delivery before its 2xx (survives power loss, not only crashes; "
+        "slower: see bench/webhooks.py).",
+    )
     webhook_max_age_seconds: int = Field(
         172_800,
         ge=60,

@@ -15,11 +15,13 @@ Tables (created by :func:`migration`, one of the store's migrations):
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -60,6 +62,21 @@ def migration(db: sqlite_utils.Database) -> None:
         "CREATE TABLE webhook_rejections (source TEXT NOT NULL, reason TEXT NOT NULL, "
         "count INTEGER NOT NULL DEFAULT 0, last_at TEXT, PRIMARY KEY (source, reason))"
     )
+
+
+def open_shared(database: Path) -> Store:
+    """Open the store with other processes kept out meanwhile: two processes creating a fresh
+    database at once (the WAL switch, the migrations) can refuse each other with "database is
+    locked" before the busy timeout applies (seen with gunicorn's two workers starting)."""
+    from connector.store.db import Store
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with database.with_name(database.name + ".open.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            return Store(database)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _now() -> str:

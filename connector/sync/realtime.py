@@ -40,6 +40,7 @@ from connector.store.deliveries import (
     clear_dirty,
     dirty_people,
     mark_failed,
+    open_shared,
     pending_deliveries,
 )
 from connector.sync.diff import diff
@@ -158,7 +159,7 @@ class RealtimeWorker:
         engine_factory: Callable[[Settings], SyncEngine] | None = None,
     ) -> None:
         self.settings = settings
-        self.store = Store(settings.database)
+        self.store = open_shared(settings.database)
         self._engine_factory = engine_factory
         self._engine: SyncEngine | None = None
 
