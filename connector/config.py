@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         description="Shared tokens BigCommerce sends in the X-L2L-Webhook-Token header "
         "(comma separated, one per store).",
     )
+    bigcommerce_api_tokens: SecretStr = Field(
+        SecretStr(""),
+        description="Store API tokens as store_hash:token (comma separated): the worker reads "
+        "each webhook's order in full.",
+    )
+    bigcommerce_api_url: str = Field(
+        "https://api.bigcommerce.com", description="BigCommerce API base URL."
+    )
     events_write_keys: SecretStr = Field(
         SecretStr(""),
         description="Write keys of POST /v1/* (HTTP Basic username; comma separated).",

@@ -262,6 +262,49 @@ def _redact(conn: sqlite3.Connection, result: Normalised) -> None:
         conn.execute("DELETE FROM deliveries WHERE shop = ? AND email IS NOT NULL", (shop,))
 
 
+def orders_awaiting_details(store: Store, platform: str, limit: int = 50) -> list[dict[str, str]]:
+    """Shop orders known only by reference (a light webhook), not cancelled, oldest first."""
+    cursor = store.db.conn.execute(
+        "SELECT order_id, shop, platform_order_id FROM shop_orders WHERE platform = ? "
+        "AND total IS NULL AND cancelled = 0 ORDER BY updated_at LIMIT ?",
+        (platform, limit),
+    )
+    return [{"order_id": r[0], "shop": r[1], "platform_order_id": r[2]} for r in cursor]
+
+
+def complete_order(store: Store, platform: str, order_id: str, details: dict[str, Any]) -> None:
+    """Fill in an order's details (read from the platform) and mark its shopper dirty; the
+    refunded amount so far is one refund row, replaced as it grows."""
+    now = _now()
+    with store.transaction():
+        conn = store.db.conn
+        conn.execute(
+            "UPDATE shop_orders SET email = COALESCE(?, email), total = ?, currency = ?, "
+            "placed_at = COALESCE(placed_at, ?), cancelled = MAX(cancelled, ?) "
+            "WHERE platform = ? AND order_id = ?",
+            (
+                details["email"],
+                details["total"],
+                details["currency"],
+                details["placed_at"],
+                details["cancelled"],
+                platform,
+                order_id,
+            ),
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO shop_refunds (platform, refund_id, order_id, amount, "
+            "refunded_at) VALUES (?, ?, ?, ?, ?)",
+            (platform, f"{order_id}/refunded", order_id, details["refunded"], now),
+        )
+        if details["email"]:
+            conn.execute(
+                "INSERT INTO dirty_people (email, marked_at) VALUES (?, ?) "
+                "ON CONFLICT (email) DO UPDATE SET marked_at = excluded.marked_at",
+                (details["email"], now),
+            )
+
+
 def mark_failed(store: Store, delivery_id: int, error: str) -> None:
     """Record why a stored delivery could not be normalised (kept for ``events replay``)."""
     store.db.conn.execute(

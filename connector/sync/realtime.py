@@ -5,7 +5,8 @@ Every ``L2L_REALTIME_INTERVAL_SECONDS`` one pass:
 1. **Normalise** stored deliveries (``status = 'stored'``) into events, shop orders and refunds,
    each delivery in one transaction with its status; a delivery that cannot be normalised is
    marked ``failed`` with the reason (``events replay`` retries it). A crash anywhere leaves
-   ``stored`` rows, which the next pass picks up: nothing acknowledged is lost.
+   ``stored`` rows, which the next pass picks up: nothing acknowledged is lost. BigCommerce
+   orders known only by reference are then read in full from the store's API.
 2. **Resolve** the dirty shoppers (by email) to Contacts and Leads, as a sync run does.
 3. **Recompute and push** just those people through the sync's own compute, mappings, diff and
    outbox, under the same per-database run lock as a sync: a pass never overlaps a scheduled
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.config import Settings
+from connector.config import Settings, secret_list
 from connector.errors import (
     QuotaExhausted,
     RunInProgress,
@@ -38,15 +39,18 @@ from connector.store.deliveries import (
     apply_normalised,
     baseline_for,
     clear_dirty,
+    complete_order,
     dirty_people,
     mark_failed,
     open_shared,
+    orders_awaiting_details,
     pending_deliveries,
 )
 from connector.sync.diff import diff
 from connector.sync.engine import RunReport, SyncEngine, with_written_people
 from connector.sync.resolve import email_index
-from connector.webhooks import NORMALISERS
+from connector.webhooks import NORMALISERS, bigcommerce
+from connector.webhooks.bigcommerce_api import fetch_order
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class PassReport:
 
     normalised: int = 0
     failed: int = 0
+    fetched: int = 0
     dirty: int = 0
     people: int = 0
     run: dict[str, Any] | None = None
@@ -87,6 +92,35 @@ def normalise_pending(store: Store, *, batch: int = 500, limit: int = 50_000) ->
                 continue
             apply_normalised(store, stored.id, result)
             done += 1
+    return done, failed
+
+
+def fetch_bigcommerce_orders(store: Store, settings: Settings) -> tuple[int, int]:
+    """Read in full the BigCommerce orders known only by reference, for stores with an API
+    token; returns (completed, failed). Failures are logged and tried again next pass."""
+    tokens = dict(
+        entry.split(":", 1)
+        for entry in secret_list(settings.bigcommerce_api_tokens)
+        if ":" in entry
+    )
+    if not tokens:
+        return 0, 0
+    done = failed = 0
+    for order in orders_awaiting_details(store, bigcommerce.SOURCE):
+        store_hash = order["shop"].split("/", 1)[-1]
+        token = tokens.get(store_hash)
+        if token is None:
+            continue
+        try:
+            details = fetch_order(
+                settings.bigcommerce_api_url, store_hash, order["platform_order_id"], token
+            )
+        except WebhookError as exc:
+            log.warning("BigCommerce order %s not read yet: %s", order["order_id"], exc)
+            failed += 1
+            continue
+        complete_order(store, bigcommerce.SOURCE, order["order_id"], details)
+        done += 1
     return done, failed
 
 
@@ -177,6 +211,7 @@ class RealtimeWorker:
         """One pass: normalise, then recompute and push the dirty people."""
         out = PassReport()
         out.normalised, out.failed = normalise_pending(self.store)
+        out.fetched, _ = fetch_bigcommerce_orders(self.store, self.settings)
         marks = dirty_people(self.store)
         out.dirty = len(marks)
         if not marks:
@@ -207,7 +242,7 @@ class RealtimeWorker:
             began = time.monotonic()
             report = self.run_pass()
             done += 1
-            if report.normalised or report.failed or report.run or report.skipped:
+            if report.normalised or report.failed or report.fetched or report.run or report.skipped:
                 log.info(
                     "real-time pass: %s normalised, %s failed, %s dirty, %s people%s",
                     report.normalised,

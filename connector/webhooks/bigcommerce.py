@@ -14,8 +14,9 @@ schema of its OpenAPI files):
 - Retries resend the same payload, so (producer, scope, hash) is the delivery's key.
 
 An order arrives as a reference (store, order id, status) without shopper or amount: it is
-stored so nothing is lost, and counts once its details are known (see the notes: fetching the
-full order with a store API token is not built yet).
+stored so nothing is lost, and counts once the worker has read it in full from the store's API
+(``connector.webhooks.bigcommerce_api``, for stores with a token in
+``L2L_BIGCOMMERCE_API_TOKENS``).
 """
 
 from __future__ import annotations
