@@ -10,6 +10,8 @@ Tables:
 - ``outbox``: changed values waiting to be written; survives crashes and carries retryable
   failures to the next run.
 - ``runs`` and ``value_log``: what each run did, every value it wrote (old, new, status, error).
+- ``deliveries``, ``shop_orders``, ``shop_refunds``, ``dirty_people``, ``webhook_rejections``:
+  the webhook and events API intake and the real-time path (``connector.store.deliveries``).
 """
 
 from __future__ import annotations
