@@ -350,6 +350,20 @@ def validate_cmd(offline: bool, as_json: bool) -> None:
     sys.exit(1 if problems else 0)
 
 
+@main.command("values")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object a value.")
+def values_cmd(as_json: bool) -> None:
+    """List the computed values a mapping may name: key, type, unit, model, meaning.
+
+    \b
+    Example:
+      lead2loyalty values --json
+    """
+    from connector.mapping.values import value_rows, value_table
+
+    click.echo(json.dumps(value_rows()) if as_json else value_table().rstrip("\n"))
+
+
 @main.group()
 def fields() -> None:
     """Deploy or export the custom fields that mappings/ writes.
@@ -566,7 +580,7 @@ def evaluate_predictions(
       lead2loyalty evaluate predictions --orders orders.csv --calibration-end 2025-06-30 \\
           --holdout-end 2025-12-31 --json
     """
-    from connector.sync.reports import evaluate_command
+    from connector.reports import evaluate_command
 
     out = evaluate_command(_settings(), orders_file, calibration_end, holdout_end, time_unit, plot)
     if as_json:
@@ -612,7 +626,7 @@ def report_predictions(as_json: bool) -> None:
     Example:
       lead2loyalty report predictions --json
     """
-    from connector.sync.reports import report_command
+    from connector.reports import report_command
 
     out = report_command(_settings())
     if as_json:

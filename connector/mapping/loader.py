@@ -173,6 +173,11 @@ def _load(
     return obj, doc, problems
 
 
+def _meaning(key: str) -> str:
+    known = KNOWN_VALUES.get(key)
+    return f" ({known.description.rstrip('.')})" if known else ""
+
+
 def _lines(problems: list[tuple[int, str]]) -> list[str]:
     return [text for _, text in sorted(problems, key=lambda p: p[0])]
 
@@ -225,7 +230,11 @@ def load_mappings(directory: str | Path, known_values: set[str] | None = None) -
                 targets[target] = f._where
             if known_values is not None and f.value not in known_values:
                 close = difflib.get_close_matches(f.value, sorted(known_values), n=1)
-                hint = f"did you mean '{close[0]}'?" if close else "check the spelling"
+                hint = (
+                    f"did you mean '{close[0]}'{_meaning(close[0])}?"
+                    if close
+                    else "check the spelling; `lead2loyalty values` lists them"
+                )
                 found.append(
                     doc.problem(
                         ("fields", i, "value"), f"'{f.value}' is not a computed value; {hint}"

@@ -240,7 +240,9 @@ class FieldMapping(BaseModel):
 
     value: str = Field(
         pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$",
-        description="Computed value key, e.g. rfm.order_count.",
+        description="Computed value key, e.g. rfm.order_count; `lead2loyalty values` lists them.",
+        # Editors offer (and check) the registered keys; `validate` says the same, with a hint.
+        json_schema_extra={"enum": list(KNOWN_VALUES)},
     )
     field: str = Field(description="Target field API name; custom fields end in __c.")
     type: FieldType = Field(description="Salesforce field type the value is written as.")

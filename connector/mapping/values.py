@@ -1,7 +1,18 @@
-"""The computed values a mapping may name, so a typo in `value:` is caught before a sync.
+"""The computed values a mapping may name, declared once: key, type, unit, meaning, model.
 
-Each issue that adds a computed value registers its key here, with a one-line description (shown
-to admins) and the Python kind the engine produces (used to check transforms and field types).
+Everything that lists values reads this registry: the compute step builds its output columns
+from it (:func:`keys_of`), ``validate`` suggests from it ("did you mean"), the generated mapping
+schema offers its keys, and ``lead2loyalty values`` prints the README's table from it. A test
+fails when a model produces a value that is not registered here, or a registered value that no
+model produces.
+
+Adding a value is one line::
+
+    "intent.score": KnownValue("Intent score, 0..5.", int, "score 0..5"),
+
+``model`` defaults to the key's prefix (``intent`` above), which is the name the compute step
+asks for (``keys_of(model="intent")``); give it only when a value's prefix is not its model.
+Run ``python -m connector.mapping.schema`` after adding one (the schema lists the keys).
 """
 
 from __future__ import annotations
@@ -13,36 +24,95 @@ from typing import NamedTuple
 class KnownValue(NamedTuple):
     """What a computed value means and the Python type the engine produces for it."""
 
-    description: str
-    kind: type
+    description: str  # one line, shown to admins
+    kind: type  # the Python type of the value (used to check transforms and field types)
+    unit: str = ""  # what a number counts (currency, days, 0..1); empty for text
+    model: str = ""  # the model that produces it; empty means the key's prefix
 
 
 KNOWN_VALUES: dict[str, KnownValue] = {
-    "rfm.order_count": KnownValue("Orders placed by this person, all time.", int),
-    "rfm.revenue": KnownValue("Revenue from this person's orders, all time.", float),
+    "rfm.order_count": KnownValue("Orders placed by this person, all time.", int, "orders"),
+    "rfm.revenue": KnownValue("Revenue from this person's orders, all time.", float, "currency"),
     "rfm.last_order_date": KnownValue("Date of this person's most recent order.", date),
-    "rfm.avg_order_value": KnownValue("Average revenue per order.", float),
-    "rfm.days_since_last_order": KnownValue("Days between the last order and the run.", int),
-    "predictions.clv": KnownValue("Predicted CLV over the configured horizon, discounted.", float),
-    "predictions.historic_clv": KnownValue("Value of the orders so far, times the margin.", float),
+    "rfm.avg_order_value": KnownValue("Average revenue per order.", float, "currency"),
+    "rfm.days_since_last_order": KnownValue(
+        "Days between the last order and the run.", int, "days"
+    ),
+    "predictions.clv": KnownValue(
+        "Predicted CLV over the configured horizon, discounted.", float, "currency"
+    ),
+    "predictions.historic_clv": KnownValue(
+        "Value of the orders so far, times the margin.", float, "currency"
+    ),
     "predictions.p_buy_30d": KnownValue(
-        "Probability of an order in the next 30 days (0..1).", float
+        "Probability of an order in the next 30 days.", float, "0..1"
     ),
     "predictions.p_buy_90d": KnownValue(
-        "Probability of an order in the next 90 days (0..1).", float
+        "Probability of an order in the next 90 days.", float, "0..1"
     ),
     "predictions.churn_risk": KnownValue(
-        "Probability of no order within the churn horizon.", float
+        "Probability of no order within the churn horizon.", float, "0..1"
     ),
     "predictions.next_order_date": KnownValue("Most likely date of the next order.", date),
     "predictions.next_order_probability": KnownValue(
-        "Probability of an order within the next-order window (0..1).", float
+        "Probability of an order within the next-order window.", float, "0..1"
     ),
-    "predictions.avg_days_between_orders": KnownValue("Average days between orders.", float),
-    "predictions.avg_order_value": KnownValue("Average order value.", float),
+    "predictions.avg_days_between_orders": KnownValue(
+        "Average days between orders.", float, "days"
+    ),
+    "predictions.avg_order_value": KnownValue("Average order value.", float, "currency"),
     "predictions.segment": KnownValue("Purchase x churn cell, P1..P4 by C1..C4.", str),
     "predictions.segment_name": KnownValue("Readable name of the purchase x churn cell.", str),
     "predictions.best_channel": KnownValue("email, sms or push: the channel that converts.", str),
-    "predictions.best_send_hour": KnownValue("Best hour of the week, 0 = Monday 00:00 UTC.", int),
+    "predictions.best_send_hour": KnownValue(
+        "Best hour of the week, 0 = Monday 00:00 UTC.", int, "hour of week"
+    ),
     "predictions.best_send_time": KnownValue("Best send time as text, e.g. Tue 14:00 UTC.", str),
 }
+
+
+def model_of(key: str) -> str:
+    """The model that produces ``key``: its entry's ``model``, else the key's prefix."""
+    return KNOWN_VALUES[key].model or key.split(".", 1)[0]
+
+
+def keys_of(model: str) -> tuple[str, ...]:
+    """The registered keys ``model`` produces, in registry order (the compute step's columns)."""
+    return tuple(key for key in KNOWN_VALUES if model_of(key) == model)
+
+
+def models() -> tuple[str, ...]:
+    """Every model with registered values, in registry order."""
+    return tuple(dict.fromkeys(model_of(key) for key in KNOWN_VALUES))
+
+
+_TYPE_NAMES = {bool: "checkbox", int: "integer", float: "number", str: "text", date: "date"}
+
+
+def type_name(kind: type) -> str:
+    """The admin's word for a value's Python type (integer, number, text, date...)."""
+    return _TYPE_NAMES.get(kind, kind.__name__)
+
+
+def value_rows() -> list[dict[str, str]]:
+    """One row per registered value (key, type, unit, model, description), registry order."""
+    return [
+        {
+            "key": key,
+            "type": type_name(v.kind),
+            "unit": v.unit,
+            "model": model_of(key),
+            "description": v.description,
+        }
+        for key, v in KNOWN_VALUES.items()
+    ]
+
+
+def value_table() -> str:
+    """The registry as the Markdown table the README carries between its values markers."""
+    lines = ["| value | type | unit | model | what it means |", "|---|---|---|---|---|"]
+    lines += [
+        f"| `{r['key']}` | {r['type']} | {r['unit']} | {r['model']} | {r['description']} |"
+        for r in value_rows()
+    ]
+    return "\n".join(lines) + "\n"

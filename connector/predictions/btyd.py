@@ -27,8 +27,9 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
+from connector.predictions.optimise import minimise
 from connector.predictions.persist import ParamsJSON
 
 FloatArray = npt.NDArray[np.float64]
@@ -57,15 +58,6 @@ def _hyp2f1(a: float, b: float, c: ArrayLike, z: ArrayLike) -> FloatArray:
     pairs = np.asarray(pairs, dtype=np.int64)
     values = special.hyp2f1(a, b, c_uniq[pairs // len(z_uniq)], z_uniq[pairs % len(z_uniq)])
     return np.asarray(values[pair_codes].reshape(cc.shape), dtype=np.float64)
-
-
-def _converged(res: optimize.OptimizeResult) -> bool:
-    # L-BFGS-B can stop "abnormally" in the line search when the mean log-likelihood is flat to
-    # rounding; a tiny gradient means it is at the optimum anyway
-    if not np.isfinite(res.fun) or res.fun >= 1e99:
-        return False
-    jac = np.asarray(getattr(res, "jac", np.inf), dtype=np.float64)
-    return bool(res.success) or bool(np.max(np.abs(jac)) < 1e-6)
 
 
 def _f(a: ArrayLike) -> FloatArray:
@@ -168,26 +160,7 @@ class _BaseFitter(ParamsJSON):
 
         objective, jac = self._objective(ux, ut, uT, w)
         theta0 = np.log(np.asarray(self._initial, dtype=np.float64))
-        res = optimize.minimize(
-            objective,
-            theta0,
-            method="L-BFGS-B",
-            jac=jac,
-            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
-        )
-        if not _converged(res):
-            scalar = (lambda th: objective(th)[0]) if jac is True else objective
-            fallback = optimize.minimize(
-                scalar,
-                # restart from where L-BFGS-B stopped if that is a real point
-                res.x if np.isfinite(res.fun) and res.fun < 1e99 else theta0,
-                method="Nelder-Mead",
-                # capped: each step is a full pass over the data
-                options={"maxiter": 2000, "xatol": 1e-9, "fatol": 1e-12, "adaptive": True},
-            )
-            # keep whichever optimiser got further; a "failed" L-BFGS-B is often still close
-            if not np.isfinite(res.fun) or fallback.fun <= res.fun:
-                res = fallback
+        res = minimise(objective, theta0, jac=jac)
         if not np.isfinite(res.fun) or res.fun >= 1e99:
             raise RuntimeError(
                 f"{type(self).__name__} did not converge; try penalizer_coef=0.001 or more data"

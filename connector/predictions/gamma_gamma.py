@@ -12,9 +12,10 @@ from typing import Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import special
 
-from connector.predictions.btyd import TransactionModel, _converged
+from connector.predictions.btyd import TransactionModel
+from connector.predictions.optimise import minimise
 from connector.predictions.persist import ParamsJSON
 
 FloatArray = npt.NDArray[np.float64]
@@ -104,25 +105,7 @@ class GammaGammaFitter(ParamsJSON):
             return float(value), grad
 
         theta0 = np.log(np.array([1.0, 1.0, max(float(np.mean(m)), 1e-6)]))
-        res = optimize.minimize(
-            objective,
-            theta0,
-            method="L-BFGS-B",
-            jac=True,
-            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
-        )
-        if not _converged(res):
-            fallback = optimize.minimize(
-                lambda th: objective(th)[0],
-                # restart from where L-BFGS-B stopped if that is a real point
-                res.x if np.isfinite(res.fun) and res.fun < 1e99 else theta0,
-                method="Nelder-Mead",
-                # capped: each step is a full pass over the data
-                options={"maxiter": 2000, "xatol": 1e-9, "fatol": 1e-12, "adaptive": True},
-            )
-            # keep whichever optimiser got further; a "failed" L-BFGS-B is often still close
-            if not np.isfinite(res.fun) or fallback.fun <= res.fun:
-                res = fallback
+        res = minimise(objective, theta0)
         if res.fun >= 1e99:
             raise RuntimeError("GammaGammaFitter did not converge; try penalizer_coef=0.001")
         par = np.exp(np.asarray(res.x, dtype=np.float64))

@@ -22,6 +22,8 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from connector.events.names import CLICK_CHANNEL
+from connector.events.names import ENGAGEMENT_EVENTS as ENGAGEMENT_NAMES
 from connector.predictions.btyd import BetaGeoFitter
 from connector.predictions.config import PredictionsConfig
 from connector.predictions.gamma_gamma import GammaGammaFitter
@@ -35,14 +37,10 @@ from connector.predictions.rfm import summary_from_orders
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Click events of the seed's marketing sends and the channel each one belongs to.
-CLICK_EVENTS: dict[str, str] = {
-    "Email Clicked": "email",
-    "SMS Clicked": "sms",
-    "Push Opened": "push",
-}
+#: Click events of marketing sends and the channel each one belongs to (the event catalog's).
+CLICK_EVENTS: dict[str, str] = CLICK_CHANNEL
 #: Events that say when a person reads marketing (the input of the best send hour).
-ENGAGEMENT_EVENTS = frozenset({"Email Opened", *CLICK_EVENTS})
+ENGAGEMENT_EVENTS = frozenset(ENGAGEMENT_NAMES)
 #: Lead-nurture sends: they happen before someone is a customer, so they are not customer
 #: marketing and would credit email with the first order that follows a lead's conversion.
 NURTURE_CAMPAIGNS = frozenset({"cmp-nurture"})

@@ -2,7 +2,8 @@
 
 Tables:
 
-- ``sf_<Object>``: pulled Salesforce records, one row per Id, deletes kept (``IsDeleted``).
+- ``sf_<Object>``: pulled Salesforce records, one row per Id, deletes kept (``IsDeleted``);
+  columns typed from describe (``columns.py``), booleans as 0/1.
 - ``watermarks``: per object, the SystemModstamp up to which the org has been read.
 - ``events``: the append-only behavioural event log, idempotent on (source, delivery_id).
 - ``written_values``: the last value successfully written per (object, record, field): the

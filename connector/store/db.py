@@ -8,7 +8,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlite_utils.utils import suggest_column_types
 
 from connector.errors import RunInProgress
 from connector.store import deliveries
+from connector.store.columns import BOOLEAN, column_type, converted, same_type
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -233,9 +234,10 @@ class Store:
     def upsert_records(self, object_name: str, records: Sequence[dict[str, Any]]) -> None:
         """Store pulled records by Id (new columns appear as the org's fields do).
 
-        A field a record lacks is left as stored. sqlite-utils owns the schema (table and
-        column types inferred from the values); the rows go through one ``INSERT ... ON
-        CONFLICT`` per page, which is several times faster than a generic upsert per row.
+        A field a record lacks is left as stored. Columns the pull declared from describe
+        (:meth:`declare_fields`) keep their types; a column nobody declared is typed by
+        sqlite-utils from the values. The rows go through one ``INSERT ... ON CONFLICT`` per
+        page, which is several times faster than a generic upsert per row.
         """
         if not records:
             return
@@ -272,6 +274,39 @@ class Store:
         for c in missing:
             table.add_column(c, types[c])
 
+    def declare_fields(self, object_name: str, field_types: Mapping[str, str]) -> list[str]:
+        """Type the records table of ``object_name`` from describe before rows arrive.
+
+        ``field_types`` is ``{field: describe type}``. The table is created, or extended, with
+        columns typed by :func:`~connector.store.columns.column_type`, so a boolean is stored as
+        0/1 and a number as a number however the first page looks. A stored column of another
+        type is re-typed in place, its values converted (the upgrade of a database written
+        before columns were typed: the first pull after it re-types, nothing is re-pulled).
+        Returns the re-typed columns.
+        """
+        table = self.db.table(self.record_table(object_name))
+        wanted = {_identifier(f): column_type(t) for f, t in field_types.items() if f != "Id"}
+        conn = self.db.conn
+        with self.transaction():
+            if not table.exists():
+                columns = "".join(f', "{f}" {t}' for f, t in wanted.items())
+                conn.execute(f'CREATE TABLE "{table.name}" ("Id" TEXT PRIMARY KEY{columns})')
+                return []
+            have = {c.name: c.type for c in table.columns}
+            for f, t in wanted.items():
+                if f not in have:
+                    conn.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{f}" {t}')
+            retyped = [f for f, t in wanted.items() if f in have and not same_type(have[f], t)]
+            for f in retyped:
+                # SQLite cannot change a column's type: fill a typed twin, then swap it in.
+                twin = f"_l2l_retype_{f}"
+                conn.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{twin}" {wanted[f]}')
+                value = converted(f'"{f}"', wanted[f])
+                conn.execute(f'UPDATE "{table.name}" SET "{twin}" = {value}')
+                conn.execute(f'ALTER TABLE "{table.name}" DROP COLUMN "{f}"')
+                conn.execute(f'ALTER TABLE "{table.name}" RENAME COLUMN "{twin}" TO "{f}"')
+        return retyped
+
     def records_frame(
         self,
         object_name: str,
@@ -279,19 +314,27 @@ class Store:
         *,
         include_deleted: bool = False,
     ) -> pd.DataFrame:
-        """Pulled records of an object as a DataFrame (empty with ``columns`` when none)."""
+        """Pulled records of an object as a DataFrame (empty with ``columns`` when none).
+
+        Columns typed from describe come back typed: booleans as ``bool`` (see
+        :meth:`declare_fields`), numbers as numbers, dates as ISO 8601 text.
+        """
         table = self.record_table(object_name)
         if not self.db.table(table).exists():
             return pd.DataFrame(columns=list(columns or ["Id"]))
-        existing = set(self.db.table(table).columns_dict)
+        declared = {c.name: c.type.upper() for c in self.db.table(table).columns}
+        existing = set(declared)
         wanted = [c for c in (columns or sorted(existing)) if c in existing]
         select = ", ".join(f'"{c}"' for c in wanted)
         where = (
             ""
             if include_deleted or "IsDeleted" not in existing
-            else " WHERE COALESCE(\"IsDeleted\", 0) IN (0, '0', 'false', 'False')"
+            else ' WHERE COALESCE("IsDeleted", 0) = 0'
         )
         frame = pd.read_sql_query(f'SELECT {select} FROM "{table}"{where}', self.db.conn)
+        for c in wanted:
+            if declared[c] == BOOLEAN:  # NULL: stored before the column existed; false
+                frame[c] = frame[c].eq(1)
         for c in columns or []:
             if c not in frame.columns:
                 frame[c] = None
@@ -331,9 +374,18 @@ class Store:
         self.db.execute("DELETE FROM watermarks")
 
     # ------------------------------------------------------------------ events
-    def events_frame(self, names: Sequence[str] | None = None) -> pd.DataFrame:
-        """The event log (optionally only events called ``names``, plus identifies)."""
-        columns = "name, occurred_at, email, anonymous_id, properties"
+    def events_frame(
+        self, names: Sequence[str] | None = None, properties: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        """The event log (optionally only events called ``names``, plus identifies).
+
+        Each of ``properties`` becomes a column of its own, read from the stored JSON by
+        SQLite's ``json_extract`` (an empty text is missing), so callers never parse JSON text.
+        """
+        columns = "name, occurred_at, email, anonymous_id, properties" + "".join(
+            f", NULLIF(json_extract(properties, '$.\"{_identifier(p)}\"'), '') AS \"{p}\""
+            for p in properties
+        )
         if names is None:
             return pd.read_sql_query(f"SELECT {columns} FROM events", self.db.conn)
         marks = ", ".join("?" * len(names))
@@ -544,6 +596,13 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.db.conn.close()
+
+
+def _identifier(name: str) -> str:
+    """``name`` if it is safe inside a quoted SQL identifier or JSON path, else ValueError."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"{name!r} is not a plain property name (letters, digits, _)")
+    return name
 
 
 def _scalar(value: Any) -> Any:

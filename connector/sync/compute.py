@@ -2,7 +2,9 @@
 
 Pure functions of DataFrames: no I/O. Each returns a frame indexed by (object, record_id)
 with one column per computed value key (``rfm.order_count``...), which the mapping step
-turns into field values. Later models add their own frames beside these.
+turns into field values. Later models add their own frames beside these, built with
+:func:`model_frame` so their columns are exactly the keys registered for them in
+``connector.mapping.values``.
 """
 
 from __future__ import annotations
@@ -11,15 +13,25 @@ from datetime import date
 
 import pandas as pd
 
-from connector.sync.resolve import order_person, truthy
+from connector.mapping.values import KNOWN_VALUES, keys_of, model_of
+from connector.sync.resolve import order_person
 
-RFM_KEYS = (
-    "rfm.order_count",
-    "rfm.revenue",
-    "rfm.last_order_date",
-    "rfm.avg_order_value",
-    "rfm.days_since_last_order",
-)
+RFM_KEYS = keys_of(model="rfm")
+
+
+def model_frame(model: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with exactly ``model``'s registered columns, in registry order.
+
+    A registered value the frame lacks becomes an empty column (nobody has it this run); a
+    column that is not a registered value of ``model`` raises ``KeyError``: a value the
+    mappings cannot name, or one registered under another model, is a bug to fix here.
+    """
+    strays = [c for c in frame.columns if c not in KNOWN_VALUES or model_of(c) != model]
+    if strays:
+        raise KeyError(
+            f"{model} produced {strays}, not registered for it in connector/mapping/values.py"
+        )
+    return frame.reindex(columns=list(keys_of(model)))
 
 
 def rfm(
@@ -39,7 +51,7 @@ def rfm(
             "person": order_person(orders, accounts, live),
             "amount": pd.to_numeric(orders["TotalAmount"], errors="coerce").fillna(0.0),
             "day": pd.to_datetime(orders["EffectiveDate"], errors="coerce"),
-            "refund": truthy(orders.get("IsReductionOrder", pd.Series(None, index=orders.index))),
+            "refund": orders["IsReductionOrder"].eq(True),  # bool from the store; None: no
         }
     ).dropna(subset=["person"])
     if frame.empty:
@@ -61,9 +73,14 @@ def rfm(
     out.index = pd.MultiIndex.from_arrays(
         [["Contact"] * len(out), out.index.astype(str)], names=["object", "record_id"]
     )
-    return out[list(RFM_KEYS)]
+    return model_frame("rfm", out)
+
+
+def empty_frame(model: str) -> pd.DataFrame:
+    """A frame of ``model``'s registered columns with nobody in it."""
+    index = pd.MultiIndex.from_arrays([[], []], names=["object", "record_id"])
+    return pd.DataFrame(columns=list(keys_of(model)), index=index)
 
 
 def _empty() -> pd.DataFrame:
-    index = pd.MultiIndex.from_arrays([[], []], names=["object", "record_id"])
-    return pd.DataFrame(columns=list(RFM_KEYS), index=index)
+    return empty_frame("rfm")

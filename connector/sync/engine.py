@@ -240,11 +240,12 @@ class SyncEngine:
     # ------------------------------------------------------------------ pull
     def _pull(self, stream: Stream, until: datetime, *, full: bool) -> dict[str, int]:
         name = stream.object_name
-        available = {f["name"] for f in self.client.describe(name)["fields"]}
+        described = {f["name"]: f["type"] for f in self.client.describe(name)["fields"]}
         wanted = stream.all_fields()
         if name == "Order":  # the field that ties a Salesforce Order to a webhook's shop order
             wanted.append(self.settings.order_reference_field)
-        fields = [f for f in dict.fromkeys(wanted) if f in available]
+        fields = [f for f in dict.fromkeys(wanted) if f in described]
+        self.store.declare_fields(name, {f: described[f] for f in fields})
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         pulled = deleted = 0
@@ -259,7 +260,7 @@ class SyncEngine:
         for page in pages:
             self.store.upsert_records(name, page)
             pulled += len(page)
-            deleted += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
+            deleted += sum(1 for r in page if r.get("IsDeleted") is True)  # REST and Bulk: bool
             self._progress(f"pull {name}: {pulled:,}")
         # Only now is the window stored; a crash above re-reads it next run.
         self.store.set_watermark(name, until)
@@ -277,9 +278,7 @@ class SyncEngine:
         )
         frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
         if self.predictions is not None:
-            events = self.store.events_frame(
-                sorted(set(predict.CLICK_EVENTS) | set(predict.ENGAGEMENT_EVENTS))
-            )
+            events = self.store.events_frame(predict.EVENT_NAMES, predict.EVENT_PROPERTIES)
             values, record = predict.predict_contacts(
                 orders,
                 accounts,

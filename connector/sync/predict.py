@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from connector.events.names import CLICK_EVENTS, ENGAGEMENT_EVENTS
+from connector.mapping.values import keys_of
 from connector.predictions import (
     PredictionsConfig,
     attribute_clicks,
@@ -21,28 +23,14 @@ from connector.predictions import (
     org_summary,
     predict_people,
 )
-from connector.sync.resolve import email_index, order_person, truthy
+from connector.sync.compute import empty_frame, model_frame
+from connector.sync.resolve import email_index, order_person
 
-PREDICTION_KEYS = (
-    "predictions.clv",
-    "predictions.historic_clv",
-    "predictions.p_buy_30d",
-    "predictions.p_buy_90d",
-    "predictions.churn_risk",
-    "predictions.next_order_date",
-    "predictions.next_order_probability",
-    "predictions.avg_days_between_orders",
-    "predictions.avg_order_value",
-    "predictions.segment",
-    "predictions.segment_name",
-    "predictions.best_channel",
-    "predictions.best_send_hour",
-    "predictions.best_send_time",
-)
-# Marketing touches whose channel can be credited with the next order.
-CLICK_EVENTS = ("Email Clicked", "SMS Clicked", "Push Opened", "Push Clicked")
-# Engagement that shows when a person reads their messages.
-ENGAGEMENT_EVENTS = ("Email Opened", "Email Clicked", "SMS Clicked", "Push Opened", "Push Clicked")
+PREDICTION_KEYS = keys_of(model="predictions")
+#: The events the compute step reads (clicks and opens; the catalog is connector.events.names).
+EVENT_NAMES = tuple(sorted({*CLICK_EVENTS, *ENGAGEMENT_EVENTS}))
+#: The event properties the compute step reads, extracted by the store (``events_frame``).
+EVENT_PROPERTIES = ("channel",)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -64,7 +52,7 @@ def purchases(orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFra
             "customer_id": order_person(orders, accounts, live),
             "ordered_at": when.fillna(day) if when is not None else day,
             "amount": pd.to_numeric(orders["TotalAmount"], errors="coerce").fillna(0.0),
-            "refund": truthy(orders.get("IsReductionOrder", pd.Series(None, index=orders.index))),
+            "refund": orders["IsReductionOrder"].eq(True),  # bool from the store; None: no
         }
     )
     frame = frame[~frame["refund"]].dropna(subset=["customer_id", "ordered_at"])
@@ -85,11 +73,11 @@ def event_people(events: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFra
 
 
 def channel_touches(events: pd.DataFrame, bought: pd.DataFrame, window_days: float) -> pd.DataFrame:
-    """The stored click events with their channel, each marked converted when its person
-    ordered within ``window_days`` after it (:func:`~connector.predictions.attribute_clicks`)."""
+    """The stored click events with their channel (the ``channel`` property, which the store
+    extracts with SQLite's ``json_extract``), each marked converted when its person ordered
+    within ``window_days`` after it (:func:`~connector.predictions.attribute_clicks`)."""
     clicks = events[events["name"].isin(CLICK_EVENTS) & events["person_id"].notna()]
     clicks = clicks.assign(
-        channel=clicks["properties"].str.extract(r'"channel": "([A-Za-z_]+)"')[0],
         occurred_at=pd.to_datetime(clicks["occurred_at"], utc=True, format="ISO8601"),
     ).dropna(subset=["channel"])
     return attribute_clicks(clicks, bought, window_days)
@@ -154,6 +142,7 @@ def predict_contacts(
     out.index = pd.MultiIndex.from_arrays(
         [["Contact"] * len(out), out.index.astype(str)], names=["object", "record_id"]
     )
+    out = model_frame("predictions", out)
     summary = {k: round(v, 4) for k, v in org_summary(people, now).items()}
     return out, {"method": str(people["method"].iloc[0]), "people": len(people), "org": summary}
 
@@ -166,5 +155,4 @@ def _hour_label(how: Any) -> str | None:
 
 
 def _empty() -> pd.DataFrame:
-    index = pd.MultiIndex.from_arrays([[], []], names=["object", "record_id"])
-    return pd.DataFrame(columns=list(PREDICTION_KEYS), index=index)
+    return empty_frame("predictions")

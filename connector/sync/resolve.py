@@ -35,11 +35,6 @@ def normalise_email(emails: pd.Series) -> pd.Series:
     return cleaned.where(cleaned.str.len() > 0)
 
 
-def truthy(values: pd.Series) -> pd.Series:
-    """Salesforce booleans as stored (1/0, true/false, missing) as a plain bool Series."""
-    return values.astype("string").str.lower().isin(["1", "true", "1.0"]).astype(bool)
-
-
 def order_person(
     orders: pd.DataFrame, accounts: pd.DataFrame, live_contacts: set[str]
 ) -> pd.Series:
@@ -72,7 +67,8 @@ def email_index(contacts: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
             )
         )
     if len(leads):
-        converted = truthy(leads["IsConverted"]) & leads["ConvertedContactId"].notna()
+        # booleans come from the store as bool; a field the org lacks comes as None: false
+        converted = leads["IsConverted"].eq(True) & leads["ConvertedContactId"].notna()
         frames.append(
             pd.DataFrame(
                 {

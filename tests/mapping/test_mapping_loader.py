@@ -149,7 +149,7 @@ def test_unknown_value_key_with_suggestion(tmp_path: Path) -> None:
     assert load_mappings(tmp_path)  # without known values the key is not checked
     assert problems(tmp_path, set(KNOWN_VALUES)) == [
         f"{path}:4: fields[0].value: 'rfm.order_cnt' is not a computed value; "
-        "did you mean 'rfm.order_count'?"
+        "did you mean 'rfm.order_count' (Orders placed by this person, all time)?"
     ]
 
 

@@ -1,0 +1,63 @@
+"""Every event name the connector reads, declared once: what each means and what it feeds.
+
+Ecommerce names follow Segment's V2 Ecommerce Events spec (Twilio Segment docs, "Spec: V2
+Ecommerce Events", https://www.twilio.com/docs/segment/connections/spec/ecommerce/v2), which
+RudderStack and PostHog follow too, so a store that already sends them needs no renaming.
+Marketing engagement has no ecommerce spec; its names are one word per channel and act
+(``Email Clicked``, ``SMS Clicked``, ``Push Opened``), as ``localorg``'s seed emits them.
+
+The compute step asks this module (``CLICK_EVENTS``, ``ENGAGEMENT_EVENTS``) instead of
+spelling names itself; a test holds the seed's events to this catalog. Adding a name is one
+line in ``EVENTS``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class EventName(NamedTuple):
+    """One event name: what it means, and the marketing channel it belongs to (if any)."""
+
+    description: str
+    channel: str | None = None  # a click on a send of this channel can earn the next order
+    click: bool = False  # a click-through: credited with an order that follows it
+    engagement: bool = False  # shows when the person reads their messages (send hour)
+
+
+EVENTS: dict[str, EventName] = {
+    # Segment V2 ecommerce: browsing, ordering
+    "Products Searched": EventName("Searched for products."),
+    "Product List Viewed": EventName("Viewed a product list or category."),
+    "Product Clicked": EventName("Clicked a product."),
+    "Product Viewed": EventName("Viewed a product's details."),
+    "Product Added": EventName("Added a product to the cart."),
+    "Product Removed": EventName("Removed a product from the cart."),
+    "Cart Viewed": EventName("Viewed the cart."),
+    "Checkout Started": EventName("Started the checkout."),
+    "Checkout Step Completed": EventName("Completed a checkout step."),
+    "Payment Info Entered": EventName("Entered payment information."),
+    "Order Completed": EventName("Completed an order."),
+    "Order Refunded": EventName("Had an order refunded."),
+    "Order Cancelled": EventName("Cancelled an order."),
+    "Coupon Applied": EventName("Applied a coupon."),
+    "Product Reviewed": EventName("Reviewed a product."),
+    # site and lead engagement
+    "Page Viewed": EventName("Viewed a page."),
+    "Form Submitted": EventName("Submitted a form (sign-up, contact, download)."),
+    # marketing engagement, one name per channel and act
+    "Email Opened": EventName("Opened a marketing email.", "email", engagement=True),
+    "Email Clicked": EventName("Clicked a link in a marketing email.", "email", True, True),
+    "SMS Clicked": EventName("Clicked a link in a marketing SMS.", "sms", True, True),
+    "Push Opened": EventName("Opened the app from a push notification.", "push", True, True),
+    "Push Clicked": EventName("Clicked a push notification's action.", "push", True, True),
+}
+
+#: Marketing touches whose channel can be credited with the next order.
+CLICK_EVENTS: tuple[str, ...] = tuple(name for name, e in EVENTS.items() if e.click)
+#: Engagement that shows when a person reads their messages (input of the best send hour).
+ENGAGEMENT_EVENTS: tuple[str, ...] = tuple(name for name, e in EVENTS.items() if e.engagement)
+#: The channel each click event belongs to.
+CLICK_CHANNEL: dict[str, str] = {
+    name: e.channel for name, e in EVENTS.items() if e.click and e.channel is not None
+}
