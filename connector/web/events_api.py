@@ -10,7 +10,6 @@ from flask.typing import ResponseReturnValue
 
 from connector.config import secret_list
 from connector.errors import WebhookError
-from connector.store.deliveries import count_rejection, store_delivery
 from connector.web import intake
 from connector.web.errors import status_of
 from connector.webhooks import segment
@@ -19,6 +18,8 @@ bp = Blueprint("events_api", __name__)
 
 
 def _receive(kind: str) -> ResponseReturnValue:
+    from connector.store.deliveries import count_rejection, store_delivery
+
     store = intake.store()
     try:
         delivery, normalised = segment.receive(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask import current_app, request
 
 from connector.config import Settings
-from connector.store import Store
-from connector.store.deliveries import open_shared
 from connector.webhooks.base import decoded_body
+
+if TYPE_CHECKING:
+    from connector.store import Store
 
 
 def settings() -> Settings:
@@ -24,6 +26,10 @@ def store() -> Store:
     must not cross a fork)."""
     cached = current_app.extensions.get("l2l_store")
     if cached is None or cached[0] != os.getpid():
+        # Imported here: the store brings pandas, which a worker need not load to boot and
+        # answer /healthz (gunicorn boots each worker after the fork).
+        from connector.store.deliveries import open_shared
+
         opened = open_shared(settings().database)
         # WAL + NORMAL: a committed delivery survives any crash of this process (the platform
         # got its 2xx and will not resend it). L2L_WEBHOOK_FSYNC adds an fsync per delivery, so

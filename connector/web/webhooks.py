@@ -8,7 +8,6 @@ from flask.typing import ResponseReturnValue
 
 from connector.config import secret_list
 from connector.errors import WebhookError
-from connector.store.deliveries import count_rejection, store_delivery
 from connector.web import intake
 from connector.web.errors import status_of
 from connector.webhooks import PLATFORMS, woocommerce
@@ -24,6 +23,8 @@ SECRET_SETTING = {
 
 def _receive(platform: str) -> ResponseReturnValue:
     settings = intake.settings()
+    from connector.store.deliveries import count_rejection, store_delivery
+
     store = intake.store()
     try:
         body = intake.body()

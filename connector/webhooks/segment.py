@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connector.errors import PayloadError, SignatureError
-from connector.events.generic import EventProblem, normalise_message
 from connector.webhooks.base import (
     Delivery,
     Normalised,
@@ -115,6 +114,10 @@ def _messages(kind: str, payload: dict[str, Any]) -> list[Any]:
 
 def normalise(delivery: Delivery) -> Normalised:
     """Each message of a stored events API delivery as an event row (or a rejection)."""
+    # Imported here: the events package loads the store (and pandas), which the web process
+    # need not load before its first request.
+    from connector.events.generic import EventProblem, normalise_message
+
     payload = json_object(delivery.body)
     out = Normalised()
     for index, message in enumerate(_messages(delivery.topic, payload)):
