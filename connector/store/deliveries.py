@@ -48,7 +48,7 @@ def migration(db: sqlite_utils.Database) -> None:
         "CREATE TABLE shop_orders (platform TEXT NOT NULL, order_id TEXT NOT NULL, "
         "reference TEXT, platform_order_id TEXT, shop TEXT, email TEXT, placed_at TEXT, "
         "updated_at TEXT, total REAL, currency TEXT, cancelled INTEGER NOT NULL DEFAULT 0, "
-        "PRIMARY KEY (platform, order_id))"
+        "stale INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (platform, order_id))"
     )
     db.execute("CREATE INDEX shop_orders_email ON shop_orders (email)")
     db.execute(
@@ -161,6 +161,7 @@ _ORDER_COLUMNS = (
     "total",
     "currency",
     "cancelled",
+    "stale",
 )
 # A later delivery (by the platform's own update time) wins; a light payload (no email, no
 # amount) never blanks what a full one told.
@@ -172,7 +173,8 @@ _UPSERT_ORDER = (
     "placed_at = COALESCE(placed_at, excluded.placed_at), "
     "total = COALESCE(excluded.total, total), "
     "currency = COALESCE(excluded.currency, currency), "
-    "cancelled = excluded.cancelled, updated_at = excluded.updated_at "
+    "cancelled = excluded.cancelled, updated_at = excluded.updated_at, "
+    "stale = MAX(stale, excluded.stale) "
     "WHERE excluded.updated_at >= COALESCE(shop_orders.updated_at, '')"
 )
 
@@ -195,7 +197,8 @@ def apply_normalised(store: Store, delivery_id: int, result: Normalised) -> None
                 [tuple(r.get(c) for c in columns) for r in rows],
             )
         conn.executemany(
-            _UPSERT_ORDER, [tuple(o.get(c) for c in _ORDER_COLUMNS) for o in result.orders]
+            _UPSERT_ORDER,
+            [tuple({"stale": 0, **o}.get(c) for c in _ORDER_COLUMNS) for o in result.orders],
         )
         conn.executemany(
             "INSERT OR IGNORE INTO shop_refunds (platform, refund_id, order_id, amount, "
@@ -263,10 +266,11 @@ def _redact(conn: sqlite3.Connection, result: Normalised) -> None:
 
 
 def orders_awaiting_details(store: Store, platform: str, limit: int = 50) -> list[dict[str, str]]:
-    """Shop orders known only by reference (a light webhook), not cancelled, oldest first."""
+    """Shop orders to read from the platform, oldest first: known only by reference (a light
+    webhook), or changed since they were read (a refund, a status change)."""
     cursor = store.db.conn.execute(
         "SELECT order_id, shop, platform_order_id FROM shop_orders WHERE platform = ? "
-        "AND total IS NULL AND cancelled = 0 ORDER BY updated_at LIMIT ?",
+        "AND (total IS NULL AND cancelled = 0 OR stale = 1) ORDER BY updated_at LIMIT ?",
         (platform, limit),
     )
     return [{"order_id": r[0], "shop": r[1], "platform_order_id": r[2]} for r in cursor]
@@ -280,7 +284,7 @@ def complete_order(store: Store, platform: str, order_id: str, details: dict[str
         conn = store.db.conn
         conn.execute(
             "UPDATE shop_orders SET email = COALESCE(?, email), total = ?, currency = ?, "
-            "placed_at = COALESCE(placed_at, ?), cancelled = MAX(cancelled, ?) "
+            "placed_at = COALESCE(placed_at, ?), cancelled = ?, stale = 0 "
             "WHERE platform = ? AND order_id = ?",
             (
                 details["email"],

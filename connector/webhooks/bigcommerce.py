@@ -142,6 +142,9 @@ def normalise(delivery: Delivery) -> Normalised:
                 "total": None,
                 "currency": None,
                 "cancelled": 1 if cancelled else 0,
+                # Anything after the creation may change the amount (a refund carries none):
+                # the worker reads the order again.
+                "stale": 0 if delivery.topic == "store/order/created" else 1,
             }
         )
     out.events.append(

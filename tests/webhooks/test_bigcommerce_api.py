@@ -25,11 +25,15 @@ from tests.webhooks.helpers import BC_TOKEN, bc_headers, encode, fixture
 API_TOKEN = "bc_api_token_9"
 
 
+SERVED = {"refunded_amount": "11.5000"}
+
+
 @pytest.fixture
 def store_api() -> Iterator[tuple[str, list[str]]]:
     """A stand-in for the store API: the fixture order for store abc123x, token checked."""
     app = Flask("bigcommerce-stand-in")
     seen: list[str] = []
+    SERVED["refunded_amount"] = "11.5000"
 
     @app.get("/stores/<store_hash>/v2/orders/<int:order_id>")
     def order(store_hash: str, order_id: int) -> dict[str, object]:
@@ -38,7 +42,7 @@ def store_api() -> Iterator[tuple[str, list[str]]]:
             abort(401)
         if store_hash != "abc123x" or order_id != 250:
             abort(404)
-        body: dict[str, object] = fixture("bigcommerce_v2_order.json")
+        body: dict[str, object] = {**fixture("bigcommerce_v2_order.json"), **SERVED}
         return body
 
     server = make_server("127.0.0.1", 0, app)
@@ -59,8 +63,12 @@ def _settings(tmp_path: Path, api: str, token: str = API_TOKEN) -> Settings:
     )
 
 
-def _light_delivery(store: Store) -> None:
-    payload = {**fixture("bigcommerce_order_created.json"), "created_at": int(time.time())}
+def _light_delivery(store: Store, scope: str = "store/order/created") -> None:
+    payload = {
+        **fixture("bigcommerce_order_created.json"),
+        "created_at": int(time.time()),
+        "scope": scope,
+    }
     body = encode(payload)
     delivery = bigcommerce.receive(bc_headers(), body, [BC_TOKEN], datetime.now(UTC), 3600)
     store_delivery(store, delivery)
@@ -109,3 +117,19 @@ def test_a_refused_read_waits_for_the_next_pass(
     assert fetch_bigcommerce_orders(store, _settings(tmp_path, url)) == (1, 0)
     row = store.db.conn.execute("SELECT total, email FROM shop_orders").fetchone()
     assert row == (71.5, "cy.client@example.net")
+
+
+def test_a_later_refund_is_read_again(tmp_path: Path, store_api: tuple[str, list[str]]) -> None:
+    url, seen = store_api
+    settings = _settings(tmp_path, url)
+    store = Store(settings.database)
+    store.upsert_records("Contact", [{"Id": "003X", "Email": "cy.client@example.net"}])
+    _light_delivery(store)
+    assert fetch_bigcommerce_orders(store, settings) == (1, 0)
+    SERVED["refunded_amount"] = "31.5000"
+    _light_delivery(store, "store/order/refund/created")  # names the order, carries no amount
+    orders = store.orders_frame(list(ORDER_COLUMNS))
+    assert orders["TotalAmount"].tolist() == [60.0]  # still counts meanwhile
+    assert fetch_bigcommerce_orders(store, settings) == (1, 0)
+    assert store.orders_frame(list(ORDER_COLUMNS))["TotalAmount"].tolist() == [40.0]
+    assert len(seen) == 2
