@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         description="Order field holding the shop's order id or name: a Salesforce Order with "
         "it is the same order as the webhook's, counted once.",
     )
+    realtime_create_leads: bool = Field(
+        False,
+        description="Worker: create a Lead for a shopper with an order but no Contact or Lead "
+        "(LastName from the email, Company the shop).",
+    )
     realtime_interval_seconds: float = Field(
         2.0, gt=0, description="Worker: seconds between real-time passes over dirty people."
     )

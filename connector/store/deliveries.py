@@ -309,6 +309,21 @@ def complete_order(store: Store, platform: str, order_id: str, details: dict[str
             )
 
 
+def shoppers(store: Store, emails: Sequence[str]) -> dict[str, str]:
+    """Email -> shop of each of ``emails`` with an order that counts (not cancelled)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(emails), 400):
+        chunk = list(emails[start : start + 400])
+        marks = ", ".join("?" * len(chunk))
+        for email, shop in store.db.conn.execute(
+            f"SELECT email, MIN(shop) FROM shop_orders WHERE cancelled = 0 "
+            f"AND email IN ({marks}) GROUP BY email",
+            chunk,
+        ).fetchall():
+            found[email] = shop or ""
+    return found
+
+
 def mark_failed(store: Store, delivery_id: int, error: str) -> None:
     """Record why a stored delivery could not be normalised (kept for ``events replay``)."""
     store.db.conn.execute(

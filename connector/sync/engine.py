@@ -13,7 +13,7 @@ import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,6 +77,8 @@ class ClientLike(Protocol):
     def bulk_upsert(
         self, object_name: str, records: list[dict[str, Any]], external_id_field: str = "Id"
     ) -> Sequence[RowResultLike]: ...
+
+    def create(self, object_name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 class Mapper(Protocol):

@@ -45,6 +45,7 @@ from connector.store.deliveries import (
     open_shared,
     orders_awaiting_details,
     pending_deliveries,
+    shoppers,
 )
 from connector.sync.diff import diff
 from connector.sync.engine import RunReport, SyncEngine, with_written_people
@@ -64,6 +65,7 @@ class PassReport:
     normalised: int = 0
     failed: int = 0
     fetched: int = 0
+    leads_created: int = 0
     dirty: int = 0
     people: int = 0
     run: dict[str, Any] | None = None
@@ -135,6 +137,34 @@ def people_for(store: Store, emails: list[str]) -> list[tuple[str, str]]:
     return sorted(
         {(KIND_OBJECT[k], str(r)) for k, r in zip(found["kind"], found["record_id"], strict=True)}
     )
+
+
+def create_leads(engine: SyncEngine, emails: list[str]) -> list[tuple[str, str]]:
+    """A Lead in Salesforce for each shopper among ``emails`` who has an order but is no
+    Contact or Lead yet (``L2L_REALTIME_CREATE_LEADS``); returns the new (object, id) pairs.
+
+    The Lead is stored locally at once, so the next pass resolves the email to it and never
+    creates a second one. LastName is the email's local part and Company the shop: the
+    deliveries keep no names.
+    """
+    created: list[tuple[str, str]] = []
+    for email, shop in sorted(shoppers(engine.store, emails).items()):
+        body = {
+            "LastName": email.split("@", 1)[0][:80] or email[:80],
+            "Company": (shop or "Online shopper")[:255],
+            "Email": email,
+        }
+        try:
+            result = engine.client.create("Lead", body)
+        except SalesforceError as exc:
+            log.warning("no Lead created for a shopper: %s", exc)
+            continue
+        lead_id = str(result["id"])
+        engine.store.upsert_records(
+            "Lead", [{"Id": lead_id, "Email": email, "IsConverted": False, "IsDeleted": False}]
+        )
+        created.append(("Lead", lead_id))
+    return created
 
 
 def push_people(engine: SyncEngine, people: list[tuple[str, str]]) -> RunReport:
@@ -216,23 +246,38 @@ class RealtimeWorker:
         out.dirty = len(marks)
         if not marks:
             return out
-        people = people_for(self.store, [email for email, _ in marks])
+        emails = [email for email, _ in marks]
+        people = people_for(self.store, emails)
+        unknown = self._unknown(emails)
         out.people = len(people)
-        if people:
+        create = bool(unknown) and self.settings.realtime_create_leads
+        if people or create:
             engine = self._engine_for_pass()
             try:
                 with engine.store.run_lock():
-                    report = push_people(engine, people)
+                    if create:
+                        out.leads_created = len(create_leads(engine, unknown))
+                    report = push_people(engine, people) if people else None
             except RunInProgress:
                 out.skipped = "a sync holds the database; its run covers these people"
                 return out
-            out.run = report.as_json()
-            if report.status not in ("succeeded", "partial"):
-                return out  # keep the marks: the next pass tries again
+            if report is not None:
+                out.run = report.as_json()
+                if report.status not in ("succeeded", "partial"):
+                    return out  # keep the marks: the next pass tries again
         # Unknown shoppers are unmarked too: they bind when their Contact or Lead is pulled,
         # and that sync computes them.
         clear_dirty(self.store, marks)
         return out
+
+    def _unknown(self, emails: list[str]) -> list[str]:
+        """The emails no Contact or Lead has."""
+        contacts = self.store.records_frame("Contact", ["Id", "Email"])
+        leads = self.store.records_frame(
+            "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
+        )
+        known = set(email_index(contacts, leads)["email"])
+        return [e for e in emails if e not in known]
 
     def run(self, stop: threading.Event, *, passes: int | None = None) -> int:
         """Pass after pass until ``stop`` is set (or ``passes`` are done); returns the count."""

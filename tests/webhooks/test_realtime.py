@@ -35,6 +35,7 @@ from tests.support import (
     sync_env,
 )
 from tests.webhooks.helpers import (
+    SHOP,
     SHOPIFY_SECRETS,
     encode,
     fixture,
@@ -218,3 +219,58 @@ def test_web_and_worker_move_the_contacts_fields(
     while time.monotonic() < deadline and _values(org, contact) == (1, 100.0):
         time.sleep(0.1)
     assert _values(org, contact) == (2, 180.25)
+
+
+def test_an_unknown_shopper_becomes_a_lead_when_asked(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    settings = _settings(org, localorg_server, tmp_path).model_copy(
+        update={"realtime_create_leads": True}
+    )
+    engine = deployed_engine(settings)
+    seed(org, 1, [("2026-10-01", 100.0)])
+    engine.run()
+    worker = RealtimeWorker(settings, engine_factory=lambda s: engine)
+    for n, (email, topic) in enumerate(
+        (("new.shopper@example.com", "orders/create"), ("browser@example.com", "carts/update"))
+    ):
+        payload = (
+            _order_for(email, 88000 + n, f"#30{n}", "12.00")
+            if topic == "orders/create"
+            else {**fixture("shopify_carts_update.json"), "email": email}
+        )
+        body = encode(payload)
+        delivery = shopify.receive(
+            shopify_headers(body, topic), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
+        )
+        store_delivery(engine.store, delivery)
+    first = worker.run_pass()
+    assert first.leads_created == 1  # a shopper with an order; a cart alone makes no Lead
+    leads = org.store.execute('SELECT "Email", "LastName", "Company" FROM "Lead"')
+    assert [tuple(r) for r in leads] == [("new.shopper@example.com", "new.shopper", SHOP)]
+    again = {**_order_for("new.shopper@example.com", 88009, "#309", "5.00")}
+    body = encode(again)
+    store_delivery(
+        engine.store,
+        shopify.receive(
+            shopify_headers(body, "orders/create"), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
+        ),
+    )
+    assert worker.run_pass().leads_created == 0  # the email now resolves to that Lead
+    assert len(org.store.execute('SELECT "Id" FROM "Lead"')) == 1
+
+
+def test_no_lead_is_created_by_default(
+    org: LocalOrg, synced: tuple[Settings, SyncEngine, str]
+) -> None:
+    settings, engine, _ = synced
+    body = encode(_order_for("stranger@example.com", 88100, "#400", "9.00"))
+    store_delivery(
+        engine.store,
+        shopify.receive(
+            shopify_headers(body, "orders/create"), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
+        ),
+    )
+    report = RealtimeWorker(settings, engine_factory=lambda s: engine).run_pass()
+    assert (report.normalised, report.leads_created, report.run) == (1, 0, None)
+    assert org.store.execute('SELECT COUNT(*) FROM "Lead"')[0][0] == 0
