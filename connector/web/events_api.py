@@ -22,10 +22,11 @@ def _receive(kind: str) -> ResponseReturnValue:
 
     store = intake.store()
     try:
+        headers = intake.headers()
         delivery, normalised = segment.receive(
             kind,
-            intake.headers(),
-            intake.body(),
+            headers,
+            intake.body(headers),
             secret_list(intake.settings().events_write_keys),
         )
     except WebhookError as exc:

@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from flask import current_app, request
+from flask import Response, current_app, request
 
 from connector.config import Settings
 from connector.webhooks.base import decoded_body
@@ -46,10 +46,15 @@ def headers() -> dict[str, str]:
     return {key: value for key, value in request.headers.items()}
 
 
-def body() -> bytes:
+def body(headers: dict[str, str]) -> bytes:
     """The request body, gunzipped and size-checked (413 over ``L2L_WEBHOOK_MAX_BYTES``)."""
     raw = request.get_data(cache=False)
-    return decoded_body(headers(), raw, settings().webhook_max_bytes)
+    return decoded_body(headers, raw, settings().webhook_max_bytes)
+
+
+def answer(payload: bytes, status: int = 200) -> Response:
+    """A JSON response from bytes serialised once (the acknowledgements are constants)."""
+    return Response(payload, status=status, mimetype="application/json")
 
 
 def now() -> datetime:

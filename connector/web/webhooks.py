@@ -3,7 +3,9 @@ the worker normalises stored deliveries and talks to Salesforce (``lead2loyalty 
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import json
+
+from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from connector.config import secret_list
@@ -13,6 +15,10 @@ from connector.web.errors import status_of
 from connector.webhooks import PLATFORMS, woocommerce
 
 bp = Blueprint("webhooks", __name__)
+
+STORED, DUPLICATE, PING = (
+    json.dumps({"status": s}).encode() for s in ("stored", "duplicate", "ping")
+)
 
 SECRET_SETTING = {
     "shopify": "shopify_webhook_secrets",
@@ -27,11 +33,11 @@ def _receive(platform: str) -> ResponseReturnValue:
 
     store = intake.store()
     try:
-        body = intake.body()
         headers = intake.headers()
+        body = intake.body(headers)
         if platform == "woocommerce" and woocommerce.is_ping(headers, body):
             count_rejection(store, platform, "ping")  # counted, so stats show the hook was saved
-            return jsonify({"status": "ping"}), 200
+            return intake.answer(PING)
         delivery = PLATFORMS[platform].receive(
             headers,
             body,
@@ -43,7 +49,7 @@ def _receive(platform: str) -> ResponseReturnValue:
         count_rejection(store, platform, status_of(exc)[1])
         raise
     new = store_delivery(store, delivery)
-    return jsonify({"status": "stored" if new else "duplicate"}), 200
+    return intake.answer(STORED if new else DUPLICATE)
 
 
 @bp.post("/webhooks/shopify")
