@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.errors import PayloadError, SignatureError
+from connector.errors import PayloadError, SignatureError, TooLarge, Unprocessable
 
 # Headers never stored: signatures, credentials, and anything a proxy may add that carries them.
 SECRET_HEADERS = frozenset(
@@ -36,10 +36,6 @@ SECRET_HEADERS = frozenset(
         "x-l2l-webhook-token",
     }
 )
-
-
-class Unprocessable(PayloadError):
-    """422: well-formed JSON whose fields have the wrong types or are missing."""
 
 
 @dataclass(frozen=True)
@@ -228,10 +224,6 @@ def event_row(
         "anonymous_id": anonymous_id,
         "properties": json.dumps(properties, sort_keys=True, default=str),
     }
-
-
-class TooLarge(PayloadError):
-    """413: the body (after gunzip) is over ``L2L_WEBHOOK_MAX_BYTES``."""
 
 
 def decoded_body(headers: Mapping[str, str], body: bytes, max_bytes: int) -> bytes:
