@@ -12,8 +12,7 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from connector.errors import PayloadError, SignatureError, WebhookError
-from connector.webhooks.base import TooLarge, Unprocessable
+from connector.errors import PayloadError, SignatureError, TooLarge, Unprocessable, WebhookError
 
 log = logging.getLogger(__name__)
 

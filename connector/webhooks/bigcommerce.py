@@ -26,11 +26,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.errors import SignatureError
+from connector.errors import SignatureError, Unprocessable
 from connector.webhooks.base import (
     Delivery,
     Normalised,
-    Unprocessable,
     as_id,
     event_row,
     header,

@@ -18,8 +18,8 @@ import urllib.request
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from connector.errors import PayloadError
-from connector.webhooks.base import Unprocessable, email_of, iso, money, obj
+from connector.errors import PayloadError, Unprocessable
+from connector.webhooks.base import email_of, iso, money, obj
 from connector.webhooks.bigcommerce import NOT_PURCHASED_STATUS
 
 

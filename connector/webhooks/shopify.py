@@ -28,11 +28,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from connector.errors import PayloadError
+from connector.errors import PayloadError, Unprocessable
 from connector.webhooks.base import (
     Delivery,
     Normalised,
-    Unprocessable,
     as_id,
     check_hmac,
     email_of,

@@ -26,11 +26,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from connector.errors import PayloadError
+from connector.errors import PayloadError, Unprocessable
 from connector.webhooks.base import (
     Delivery,
     Normalised,
-    Unprocessable,
     as_id,
     body_hash,
     check_hmac,
