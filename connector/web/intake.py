@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -38,7 +39,21 @@ def store() -> Store:
         opened.db.conn.execute(f"PRAGMA synchronous={mode}")
         cached = (os.getpid(), opened)
         current_app.extensions["l2l_store"] = cached
+        _redacting_log()
     return cached[1]  # type: ignore[no-any-return]
+
+
+def _redacting_log() -> None:
+    """Route the connector's log records through a handler that masks every configured secret
+    (the CLI does the same in ``_setup_logging``; gunicorn configures only its own loggers)."""
+    from connector.salesforce.redact import RedactSecrets
+
+    logger = logging.getLogger("connector")
+    if not any(isinstance(f, RedactSecrets) for h in logger.handlers for f in h.filters):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(RedactSecrets.from_settings(settings()))
+        logger.addHandler(handler)  # root has no handler under gunicorn: nothing else prints
 
 
 def headers() -> dict[str, str]:
