@@ -320,6 +320,12 @@ def test_woocommerce_order_becomes_an_event_and_an_order(server: Server, store: 
     assert row is not None
     assert (row["email"], row["total"], row["currency"]) == ("bo.buyer@example.org", 54.9, "EUR")
     assert row["placed_at"] == "2026-11-21T09:02:03.000+00:00"
+    key = store.db.conn.execute(
+        "SELECT key FROM deliveries WHERE source = 'woocommerce' AND key LIKE ?",
+        (f"%|{headers['X-WC-Webhook-Delivery-ID']}|%",),
+    ).fetchone()[0]
+    [event] = _events(store, "woocommerce", key)
+    assert (event["name"], event["email"]) == ("Order Completed", "bo.buyer@example.org")
 
 
 def test_woocommerce_delivery_ids_repeat_across_stores(server: Server, store: Store) -> None:
@@ -360,6 +366,10 @@ def test_bigcommerce_order_reference_is_stored(server: Server, store: Store) -> 
     row = _order(store, "bigcommerce", "stores/abc123x/250")
     assert row is not None
     assert row["total"] is None  # a light payload: counts once its details are known
+    digest = json.loads(body)["hash"]
+    [event] = _events(store, "bigcommerce", f"stores/abc123x|store/order/created|{digest}")
+    assert event["name"] == "Order Completed"
+    assert json.loads(event["properties"])["id"] == "250"
 
 
 def test_bigcommerce_hash_dedupes(server: Server) -> None:
