@@ -105,6 +105,32 @@ def localorg() -> None:
     default=None,
     help="Record-triggered and autolaunched flow rules (YAML).",
 )
+@click.option(
+    "--recycle-bin-days",
+    default=15,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Days a deleted record stays in the Recycle Bin (queryAll) before it is purged.",
+)
+@click.option("--no-orders", is_flag=True, help="Serve an org with Orders turned off.")
+@click.option("--no-person-accounts", is_flag=True, help="Serve an org without person accounts.")
+@click.option(
+    "--multi-currency", is_flag=True, help="Multiple currencies (CurrencyIsoCode, CurrencyType)."
+)
+@click.option(
+    "--advanced-currency",
+    is_flag=True,
+    help="Advanced currency management (DatedConversionRate); needs --multi-currency.",
+)
+@click.option(
+    "--user",
+    "api_user",
+    type=click.Choice(["admin", "minimal"]),
+    default="admin",
+    show_default=True,
+    help="Profile of the API user: System Administrator, or Minimum Access - API Only "
+    "Integrations (API Enabled only; an admin grants the rest).",
+)
 @clean_errors
 def localorg_serve(
     host: str,
@@ -114,17 +140,27 @@ def localorg_serve(
     faults: str,
     daily_limit: int,
     flows_file: Path | None,
+    recycle_bin_days: int,
+    no_orders: bool,
+    no_person_accounts: bool,
+    multi_currency: bool,
+    advanced_currency: bool,
+    api_user: str,
 ) -> None:
     """Serve a local org over HTTPS until stopped.
 
     The first line on stdout is one JSON object with instance_url, login_url, client_id,
-    client_secret, username, password, ca_cert and jwt_private_key.
+    client_secret, username, password, ca_cert, jwt_private_key, api_user, and the
+    admin_client_id / admin_client_secret of a second connected app that signs in as the
+    org's administrator (to grant the API user what it needs through the API).
 
     \b
     Example:
       lead2loyalty localorg serve --seed small --port 8443
+      lead2loyalty localorg serve --multi-currency --advanced-currency --recycle-bin-days 1
     """
     from localorg.cli import serve
+    from localorg.features import OrgFeatures
 
     serve(
         host=host,
@@ -134,6 +170,14 @@ def localorg_serve(
         faults=faults,
         daily_limit=daily_limit,
         flows_file=flows_file,
+        recycle_bin_days=recycle_bin_days,
+        features=OrgFeatures(
+            orders=not no_orders,
+            person_accounts=not no_person_accounts,
+            multi_currency=multi_currency,
+            advanced_currency=advanced_currency,
+        ),
+        api_user=api_user,
     )
 
 
@@ -190,6 +234,11 @@ def _print_report(report: dict[str, Any]) -> None:
             f"  fields changed {w['fields_changed']:,}; records written {w['succeeded']:,}"
             f", failed {w['failed']:,}, carried over {w['carried_over']:,}"
             + (f", values no mapping can write {w['unmappable']:,}" if w.get("unmappable") else "")
+        )
+    for name, rec in report.get("reconciled", {}).items():
+        click.echo(
+            f"  reconciled {name:<10} {rec['held']:>8,} held, {rec['forgotten']:,} gone from the"
+            f" org and forgotten ({rec['api_calls']} calls)"
         )
     for name, model in report.get("models", {}).items():
         click.echo(f"  {name}: {model.get('method', '?')}")
@@ -378,7 +427,12 @@ def fields() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @clean_errors
 def fields_deploy(as_json: bool) -> None:
-    """Create missing custom fields (Tooling API) and grant the integration permission set.
+    """Create missing custom fields (Tooling API), grant them and the objects the sync reads
+    and writes in the L2L_Integration permission set, and assign it to the integration user.
+
+    Safe to re-run: it reads first and writes only what is missing. When the integration
+    user lacks a permission the writes need, it changes nothing and prints what an admin
+    must grant (exit 1).
 
     \b
     Example:
@@ -397,8 +451,15 @@ def fields_deploy(as_json: bool) -> None:
         return
     click.echo(
         f"created {len(report['created'])} fields, {len(report['existing'])} existed; "
-        f"granted {len(report['permissions_granted'])} in {report['permission_set']}"
+        f"granted {len(report['permissions_granted'])} fields and "
+        f"{len(report['objects_granted'])} objects in {report['permission_set']}"
+        + ("; assigned it to the integration user" if report["assigned"] else "")
     )
+    if report["objects_absent"]:
+        click.echo(
+            "not in this org, so not granted: " + ", ".join(report["objects_absent"]) + " "
+            "(for Order and OrderItem: Setup > Order Settings > Enable Orders)"
+        )
 
 
 @fields.command("export")
@@ -411,7 +472,7 @@ def fields_deploy(as_json: bool) -> None:
 )
 @clean_errors
 def fields_export(out: Path) -> None:
-    """Write SFDX source for every mapped custom field.
+    """Write SFDX source for every mapped custom field and the L2L_Integration permission set.
 
     \b
     Example:
@@ -423,7 +484,39 @@ def fields_export(out: Path) -> None:
 
     mappings = load_mappings(_settings().mappings_dir, set(KNOWN_VALUES))
     paths = export(mappings, out)
-    click.echo(f"wrote {len(paths)} field files under {out}")
+    click.echo(f"wrote {len(paths) - 1} field files and the permission set under {out}")
+
+
+@main.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@clean_errors
+def doctor_cmd(as_json: bool) -> None:
+    """Check the org and the integration user, one line per checklist item with its fix.
+
+    Signs in, then checks the API version, API Enabled, daily API requests left, Read on
+    every pulled object, Edit on every written one, every mapped field visible and
+    editable, and the permissions `fields deploy` needs (warnings only). Exit 1 when
+    anything blocks a sync, 0 otherwise.
+
+    \b
+    Example:
+      lead2loyalty doctor --json
+    """
+    from connector.doctor import run_doctor
+    from connector.mapping import load_mappings
+    from connector.mapping.values import KNOWN_VALUES
+
+    settings = _settings()
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    report = run_doctor(settings, mappings)
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+    else:
+        for check in report.checks:
+            click.echo(check.line())
+        failed = sum(c.status == "fail" for c in report.checks)
+        click.echo("ready to sync" if report.ok else f"{failed} problem(s) block a sync")
+    sys.exit(0 if report.ok else 1)
 
 
 @main.command("demo")

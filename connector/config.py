@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Object Reference, OrderStatus.StatusCode: every Order Status value is Draft or Activated.
+ORDER_STATUS_CATEGORIES = ("Draft", "Activated")
 
 
 class Settings(BaseSettings):
@@ -122,6 +124,37 @@ class Settings(BaseSettings):
     realtime_interval_seconds: float = Field(
         2.0, gt=0, description="Worker: seconds between real-time passes over dirty people."
     )
+    order_statuses: str = Field(
+        "",
+        description="Comma-separated Order Status values that count; empty: the status "
+        "categories below decide.",
+    )
+    order_status_categories: str = Field(
+        "Activated",
+        description="Comma-separated Order status categories (StatusCode: Draft, Activated) "
+        "whose orders count.",
+    )
+    reconcile_interval_hours: int = Field(
+        24,
+        ge=0,
+        description="Forget records the org no longer has (purged, hard-deleted) this often; "
+        "every sync --full does it too; 0: on every run.",
+    )
+
+    @field_validator("order_status_categories")
+    @classmethod
+    def _categories(cls, value: str) -> str:
+        unknown = [c for c in split_list(value) if c not in ORDER_STATUS_CATEGORIES]
+        if unknown or not split_list(value):
+            raise ValueError(
+                f"use Draft and/or Activated (Salesforce's Order status categories), got {value!r}"
+            )
+        return value
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated setting as its items (blanks dropped)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -86,6 +86,7 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
         echo(
             f"fields deploy: created {len(deployed.created)} custom fields, granted "
             f"{len(deployed.permissions_granted)} in permission set {deployed.permission_set}"
+            + (", assigned to the integration user" if deployed.assigned else "")
         )
         first = engine.run(SyncOptions()).as_json()
         progress.done()

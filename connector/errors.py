@@ -3,6 +3,7 @@
 Lead2LoyaltyError
 ├── ConfigError            settings are wrong; every problem listed at once
 ├── MappingError           mappings/ or models/ YAML is wrong; every problem as file:line
+├── AccessMissing          the integration user lacks permissions: an admin must grant them
 ├── SalesforceError        a call to Salesforce failed
 │   ├── RetryableError     lock, timeout, 5xx: retry with backoff, then carry to the next run
 │   ├── FatalError         bad data or config: report the row's errorCode, do not retry
@@ -56,6 +57,13 @@ class MappingError(Lead2LoyaltyError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class AccessMissing(Lead2LoyaltyError):
+    """The integration user lacks permissions for what was asked; nothing was changed.
+
+    The message is one block naming each missing permission and what an admin does about it.
+    """
 
 
 class WebhookError(Lead2LoyaltyError):

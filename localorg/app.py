@@ -12,6 +12,7 @@ import time
 from flask import Flask, Response, g, request
 
 from localorg import auth, bulk, rest, tooling
+from localorg.access import CURRENT_USER
 from localorg.faults import REQUEST_CODES
 from localorg.http import current_org, sf_error
 from localorg.org import LocalOrg
@@ -28,6 +29,7 @@ def create_app(org: LocalOrg) -> Flask:
         app.register_blueprint(blueprint)
     rest.register_errors(app)
     app.before_request(_guard)
+    app.teardown_request(_forget_user)
     app.after_request(_limit_info)
     return app
 
@@ -46,13 +48,26 @@ def _guard() -> Response | None:
     org = current_org()
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").removeprefix("OAuth ").strip()
-    if not token or not org.session_valid(token):
+    user_id = org.session_user(token) if token else None
+    if user_id is None:
         return sf_error("INVALID_SESSION_ID", "Session expired or invalid", 401)
+    # The rest of this request runs as the token's user (localorg.access); Werkzeug serves
+    # each request in its own thread, so the context variable is this request's alone.
+    CURRENT_USER.set(user_id)
+    if not org.store.access.api_enabled():
+        return sf_error(
+            "API_DISABLED_FOR_ORG", "The REST API is not enabled for this Organization.", 403
+        )
     if not org.count_call(_kind(path)):
         return sf_error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", 403)
     g.counted = True
+    org.purge_due()
     if org.faults.latency_s:
         time.sleep(org.faults.latency_s)
+    nth = org.faults.take_nth(_kind(path))
+    if nth == "before":
+        return sf_error("SERVER_UNAVAILABLE", REQUEST_CODES["SERVER_UNAVAILABLE"][1], 503)
+    g.lose_answer = nth == "after"
     code = org.faults.draw_request()
     if code:
         status, message = REQUEST_CODES.get(code, (500, code))
@@ -60,7 +75,15 @@ def _guard() -> Response | None:
     return None
 
 
+def _forget_user(exc: BaseException | None) -> None:
+    # Server threads may be reused: the next request must not inherit this one's user.
+    CURRENT_USER.set(None)
+
+
 def _limit_info(response: Response) -> Response:
+    if g.get("lose_answer"):
+        # fail_nth=...:after: the call was carried out; its caller never learns it.
+        response = sf_error("SERVER_UNAVAILABLE", REQUEST_CODES["SERVER_UNAVAILABLE"][1], 503)
     if request.path.startswith("/services/data/v"):
         org = current_org()
         response.headers["Sforce-Limit-Info"] = (

@@ -37,6 +37,11 @@ def token() -> Response:
     grant = form.get("grant_type", "")
     cfg = org.config
     if grant == "client_credentials":
+        if form.get("client_id") == cfg.admin_client_id:
+            # The admin's connected app runs as the org's administrator (localorg only).
+            if not _same(form.get("client_secret", ""), cfg.admin_client_secret):
+                return _oauth_error("invalid_client", "invalid client credentials")
+            return _grant(refresh=False, user_id=org.admin_user_id)
         if form.get("client_id") != cfg.client_id:
             return _oauth_error("invalid_client_id", "client identifier invalid")
         if not _same(form.get("client_secret", ""), cfg.client_secret):
@@ -95,11 +100,11 @@ def _check_assertion(assertion: str) -> str | None:
     return None
 
 
-def _grant(*, refresh: bool) -> Response:
+def _grant(*, refresh: bool, user_id: str | None = None) -> Response:
     org = current_org()
-    token = org.issue_session()
+    user_id = user_id or org.store.integration_user_id
+    token = org.issue_session(user_id)
     issued = str(int(time.time() * 1000))
-    user_id = org.store.integration_user_id
     signature = hmac.new(
         org.config.client_secret.encode(), f"{org.instance_url}{issued}".encode(), hashlib.sha256
     ).digest()
@@ -115,6 +120,35 @@ def _grant(*, refresh: bool) -> Response:
     if refresh:
         body["refresh_token"] = org.issue_refresh_token()
     return jsonify(body)
+
+
+@bp.get("/services/oauth2/userinfo")
+def userinfo() -> Response:
+    """The signed-in user (OpenID Connect UserInfo, as Salesforce's endpoint answers it).
+
+    Salesforce Help, "UserInfo Endpoint": a GET with the access token as bearer returns the
+    user's ``user_id``, ``organization_id`` and ``preferred_username`` (among others).
+    """
+    org = current_org()
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").removeprefix("OAuth ").strip()
+    user_id = org.session_user(token) if token else None
+    if user_id is None:
+        return _oauth_error("invalid_token", "Bad_OAuth_Token", 401)
+    rows = org.store.execute(
+        'SELECT "Username", "Email", "Name" FROM "User" WHERE "Id" = ?', [user_id]
+    )
+    username, email, name = rows[0] if rows else ("", "", "")
+    return jsonify(
+        {
+            "sub": f"{org.instance_url}/id/00D5g000000LOCALEAS/{user_id}",
+            "user_id": user_id,
+            "organization_id": "00D5g000000LOCALEAS",
+            "preferred_username": username,
+            "email": email,
+            "name": name,
+        }
+    )
 
 
 def _same(given: str, expected: str) -> bool:

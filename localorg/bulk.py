@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import csv
 import io
 import logging
@@ -44,12 +45,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from localorg import soql
+from localorg import person_accounts, soql
 from localorg.http import api_version, current_org, sf_error
 from localorg.ids import is_valid, object_for_id, to18
 from localorg.org import LocalOrg
 from localorg.schema import FieldInfo, ObjectInfo
-from localorg.store import OrgStore, RecordError, RecordFault, now_text
+from localorg.store import OrgStore, RecordError, RecordFault, now_text, refuse_converted
 
 log = logging.getLogger(__name__)
 
@@ -564,7 +565,12 @@ def _offset(locator: str) -> int | None:
 
 
 def _start(target: Any, org: LocalOrg, job: IngestJob | QueryJob) -> None:
-    threading.Thread(target=target, args=(org, job), name=f"bulk-{job.id}", daemon=True).start()
+    # The job runs as the user who created it: its thread gets a copy of this request's
+    # context (localorg.access.CURRENT_USER), as a new thread would otherwise start empty.
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(target, org, job), name=f"bulk-{job.id}", daemon=True
+    ).start()
 
 
 def _run_query(org: LocalOrg, job: QueryJob) -> None:
@@ -703,6 +709,7 @@ class _Pending:
     values: dict[str, Any]
     record_id: str | None = None
     before: dict[str, Any] | None = None
+    person_contact: str | None = None  # an Account row whose __pc values land on this Contact
 
 
 class _IngestRun:
@@ -873,9 +880,20 @@ class _IngestRun:
                         [RecordError("ENTITY_IS_DELETED", "entity is deleted", [])],
                     )
                     continue
-                values = self._clean(index, record_id, self._body(cells, key), creating=False)
+                body = self._body(cells, key)
+                person_contact = None
+                try:
+                    refuse_converted(self.info.name, before)
+                    if self.store.features.person_accounts:
+                        person_contact = person_accounts.check_update(
+                            self.store, self.info.name, before, body
+                        )
+                except RecordFault as exc:
+                    self._fail(index, record_id, exc.errors)
+                    continue
+                values = self._clean(index, record_id, body, creating=False)
                 if values is not None:
-                    updates.append(_Pending(index, values, record_id, before))
+                    updates.append(_Pending(index, values, record_id, before, person_contact))
             elif key == "Id":
                 code = "INVALID_CROSS_REFERENCE_KEY" if op == "update" else "NOT_FOUND"
                 self._fail(
@@ -941,7 +959,7 @@ class _IngestRun:
             "OrderNumber",
             *self.names,
         }
-        insert_cols = [c for c in info.fields if c in possible]
+        insert_cols = [c for c, f in info.fields.items() if c in possible and not f.generated]
         # Every row starts from the same template, so one itemgetter turns it into a tuple.
         template = dict.fromkeys(insert_cols)
         template.update(defaults)
@@ -994,6 +1012,11 @@ class _IngestRun:
                 )
             for order_id in orders:
                 store.rollup(conn, info, {"OrderId": order_id})
+            for pending in updates:
+                if pending.person_contact:
+                    person_accounts.copy_to_contact(
+                        conn, pending.person_contact, pending.values, stamp
+                    )
         for pending in inserts:
             assert pending.record_id is not None
             self.outcome[pending.index] = (pending.record_id, True)

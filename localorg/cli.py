@@ -12,6 +12,7 @@ from typing import Any
 
 from connector.progress import Progress
 from localorg.faults import Faults, FaultSpecError
+from localorg.features import OrgFeatures
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg, OrgConfig, load_seed
 from localorg.server import prepare
@@ -30,17 +31,31 @@ def serve(
     faults: str,
     daily_limit: int,
     flows_file: Path | None,
+    recycle_bin_days: int = 15,
+    features: OrgFeatures | None = None,
+    api_user: str = "admin",
 ) -> None:
-    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM."""
+    """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM.
+
+    ``api_user`` is the profile of the user the connected app signs in as: ``admin`` (System
+    Administrator) or ``minimal`` (Minimum Access - API Only Integrations).
+    """
     try:
         fault_spec = Faults.parse(faults)
     except FaultSpecError as exc:
         raise _usage(str(exc)) from None
+    features = features or OrgFeatures()
+    if features.problems():
+        raise _usage("; ".join(features.problems()))
     flows = FlowEngine.from_file(flows_file) if flows_file else None
     work = data_dir or Path(tempfile.mkdtemp(prefix="localorg-"))
-    org = LocalOrg(
-        data_dir, config=OrgConfig(daily_limit=daily_limit), faults=fault_spec, flows=flows
+    config = OrgConfig(
+        daily_limit=daily_limit,
+        recycle_bin_days=recycle_bin_days,
+        features=features,
+        api_user=api_user,
     )
+    org = LocalOrg(data_dir, config=config, faults=fault_spec, flows=flows)
     started = time.monotonic()
     if size != "none":
         progress = Progress()

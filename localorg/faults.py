@@ -9,6 +9,11 @@ A spec is a comma-separated list, for the CLI's ``--faults`` and for tests::
   codes, which Salesforce reports per record in collections and Bulk API results) fails.
 - ``session_ttl``: access tokens expire after this long (the caller must re-authenticate).
 - ``seed``: makes the random draws repeatable.
+- ``fail_nth=<kind>:<n>[:after]``: the n-th API call of that kind (the path segment after the
+  version: ``query``, ``sobjects``, ``tooling``, ``composite``...) answers 503
+  SERVER_UNAVAILABLE, once. Plain, the call is refused before it does anything; with
+  ``:after`` it is carried out and its answer is lost, as when a connection drops.
+  Deterministic, so a test can interrupt a sequence of calls at each call in turn.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class Faults:
     rates: dict[str, float] = field(default_factory=dict)
     session_ttl_s: float | None = None
     seed: int | None = None
+    fail_nth: tuple[str, int, bool] | None = None  # (kind, n, after)
+    _seen: dict[str, int] = field(default_factory=dict, repr=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -57,6 +64,7 @@ class Faults:
     def configure(self, spec: str) -> None:
         """Replace the faults in force with those of ``spec`` ("" clears them all)."""
         latency, rates, ttl, seed = 0.0, {}, None, None
+        nth: tuple[str, int, bool] | None = None
         for part in filter(None, (p.strip() for p in spec.split(","))):
             key, sep, value = part.partition("=")
             if not sep:
@@ -70,6 +78,8 @@ class Faults:
                 ttl = _duration(value)
             elif key == "seed":
                 seed = int(value)
+            elif key == "fail_nth":
+                nth = _nth(value)
             elif key.isupper():
                 rate = float(value)
                 if not 0.0 <= rate <= 1.0:
@@ -77,11 +87,23 @@ class Faults:
                 rates[key] = rate
             else:
                 raise FaultSpecError(
-                    f"unknown fault '{key}': use latency, session_ttl, seed or an ERROR_CODE"
+                    f"unknown fault '{key}': use latency, session_ttl, seed, fail_nth or an "
+                    "ERROR_CODE"
                 )
         with self._lock:
             self.latency_s, self.rates, self.session_ttl_s, self.seed = latency, rates, ttl, seed
+            self.fail_nth, self._seen = nth, {}
             self._rng = random.Random(seed)
+
+    def take_nth(self, kind: str) -> str | None:
+        """Count one call of ``kind``; ``"before"`` or ``"after"`` when it is the one to fail."""
+        with self._lock:
+            if self.fail_nth is None or self.fail_nth[0] != kind:
+                return None
+            self._seen[kind] = self._seen.get(kind, 0) + 1
+            if self._seen[kind] != self.fail_nth[1]:
+                return None
+            return "after" if self.fail_nth[2] else "before"
 
     def draw_request(self) -> str | None:
         """The request-level error code this call fails with, if any."""
@@ -98,6 +120,16 @@ class Faults:
                 if code in ROW_CODES and rate and self._rng.random() < rate:
                     return code
         return None
+
+
+def _nth(text: str) -> tuple[str, int, bool]:
+    kind, _, rest = text.strip().partition(":")
+    number, _, when = rest.partition(":")
+    if not kind or not number.isdigit() or int(number) < 1 or when not in ("", "after"):
+        raise FaultSpecError(
+            f"fail_nth '{text}' must be <kind>:<n> or <kind>:<n>:after, e.g. tooling:2"
+        )
+    return kind, int(number), when == "after"
 
 
 def _duration(text: str) -> float:

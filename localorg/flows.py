@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from localorg.access import system_context
+
 if TYPE_CHECKING:
     from localorg.store import OrgStore
 
@@ -103,6 +105,17 @@ class FlowEngine:
         return {"outcome": outcome}
 
     def _run_actions(
+        self,
+        store: OrgStore,
+        flow: Mapping[str, Any],
+        object_name: str | None,
+        values: dict[str, Any],
+    ) -> str:
+        # Flows run in system context: the API user's object and field access do not apply.
+        with system_context():
+            return self._run_actions_as_system(store, flow, object_name, values)
+
+    def _run_actions_as_system(
         self,
         store: OrgStore,
         flow: Mapping[str, Any],

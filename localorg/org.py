@@ -13,10 +13,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from localorg.access import ADMIN_USERNAME, install
 from localorg.faults import Faults
+from localorg.features import OrgFeatures
 from localorg.flows import FlowEngine
 from localorg.store import OrgStore
 
@@ -30,6 +33,7 @@ class Session:
     token: str
     issued: float
     ttl: float | None
+    user_id: str = ""  # whose token it is: every call runs with that user's access
 
     def expired(self, now: float) -> bool:
         """True once the token's time to live has passed."""
@@ -55,6 +59,18 @@ class OrgConfig:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     daily_limit: int = 1_000_000
     jwt_certificate_pem: bytes | None = None
+    # Days a deleted row stays in the Recycle Bin (queryAll and getDeleted still list it);
+    # Salesforce keeps them 15 days ("Results are returned for no more than 15 days",
+    # REST API Developer Guide, sObject Get Deleted).
+    recycle_bin_days: int = 15
+    features: OrgFeatures = field(default_factory=OrgFeatures)
+    # The API user's profile: "admin" (System Administrator) or "minimal" (Minimum Access -
+    # API Only Integrations: API Enabled and nothing else).
+    api_user: str = "admin"
+    # A second connected app whose client credentials flow runs as an administrator, so
+    # tests and people can grant the API user what it needs through the real API.
+    admin_client_id: str = field(default_factory=lambda: "3MVG9" + secrets.token_urlsafe(24))
+    admin_client_secret: str = field(default_factory=lambda: secrets.token_hex(32))
 
 
 class LocalOrg:
@@ -72,10 +88,12 @@ class LocalOrg:
         db_path = data_dir / "org.sqlite" if data_dir else ":memory:"
         if data_dir:
             data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = OrgStore(db_path)
+        self.config = config or OrgConfig()
+        self.store = OrgStore(db_path, features=self.config.features)
         if flows is not None:
             self.store.flows = flows
-        self.config = config or OrgConfig()
+        users = install(self.store, self.config.api_user)
+        self.admin_user_id = users.admin_user_id
         self.faults = faults or Faults()
         self.instance_url = ""  # set by the server once it knows its port
         self._sessions: dict[str, Session] = {}
@@ -84,14 +102,27 @@ class LocalOrg:
         self._lock = threading.Lock()
         self.api_calls = 0
         self.calls_by_kind: dict[str, int] = {}
+        self._purged_at = 0.0  # monotonic time of the last automatic Recycle Bin purge
 
     # ------------------------------------------------------------------ sessions
-    def issue_session(self) -> str:
-        """A new access token (with the org-id prefix real tokens carry)."""
+    def issue_session(self, user_id: str | None = None) -> str:
+        """A new access token for ``user_id`` (default: the API user), with the org-id prefix
+        real tokens carry."""
         token = "00D5g000000LOCAL!" + secrets.token_urlsafe(48)
+        user = user_id or self.store.integration_user_id
         with self._lock:
-            self._sessions[token] = Session(token, time.monotonic(), self.faults.session_ttl_s)
+            self._sessions[token] = Session(
+                token, time.monotonic(), self.faults.session_ttl_s, user
+            )
         return token
+
+    def session_user(self, token: str) -> str | None:
+        """The user of a live access token; None when the token is unknown or expired."""
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None or session.expired(time.monotonic()):
+                return None
+            return session.user_id
 
     def issue_refresh_token(self) -> str:
         """A refresh token bound to this org's connected app."""
@@ -134,6 +165,24 @@ class LocalOrg:
             if daily_limit is not None:
                 self.config.daily_limit = daily_limit
 
+    # ------------------------------------------------------------------ recycle bin
+    def purge_recycle_bin(self, now: datetime | None = None) -> dict[str, int]:
+        """Purge rows deleted more than ``recycle_bin_days`` before ``now``; rows per object.
+
+        Tests pass ``now`` to move time; the server calls :meth:`purge_due` on its own.
+        """
+        moment = now or datetime.now(UTC)
+        return self.store.purge_deleted(moment - timedelta(days=self.config.recycle_bin_days))
+
+    def purge_due(self, every_s: float = 60.0) -> None:
+        """Purge the Recycle Bin at most once per ``every_s`` seconds (called per request)."""
+        started = time.monotonic()
+        with self._lock:
+            if started - self._purged_at < every_s:
+                return
+            self._purged_at = started
+        self.purge_recycle_bin()
+
     # ------------------------------------------------------------------ cursors
     def open_cursor(self, rows: list[dict[str, Any]], batch: int) -> str:
         """Keep a result set for queryMore; returns its locator."""
@@ -160,6 +209,10 @@ class LocalOrg:
             "username": self.config.username,
             "password": self.config.password,
             "ca_cert": str(ca_cert) if ca_cert else None,
+            "api_user": self.config.api_user,
+            "admin_username": ADMIN_USERNAME,
+            "admin_client_id": self.config.admin_client_id,
+            "admin_client_secret": self.config.admin_client_secret,
         }
 
 
@@ -175,8 +228,6 @@ def load_seed(
 
     Returns the number of rows loaded per object; ``progress`` hears ``"seeding <size>: <rows>"``.
     """
-    from datetime import UTC, datetime
-
     from localorg.seed import generate
 
     counts: dict[str, int] = {}
@@ -189,9 +240,17 @@ def load_seed(
         now=now,
         rng_seed=rng_seed,
     ):
+        info = org.store.objects.get(object_name)
+        if info is None:
+            continue  # an object this org's features turned off (Orders)
+        dropped = set(rows[0]) - set(info.fields) if rows else set()
+        if dropped:  # fields this org's features turned off (person accounts)
+            rows = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
         org.store.load_rows(object_name, rows)
         counts[object_name] = counts.get(object_name, 0) + len(rows)
         if progress is not None:
             progress(f"seeding {size}: {sum(counts.values()):,} rows")
     org.store.save_counter()
+    if org.store.features.multi_currency:
+        org.store.fill_currency()
     return counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -9,8 +10,16 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from localorg import soql
 from localorg.http import api_version, current_org, fault_response, sf_error
 from localorg.org import API_VERSIONS
-from localorg.schema import ObjectInfo
-from localorg.store import OrgStore, RecordError, RecordFault, fault
+from localorg.schema import FieldInfo, ObjectInfo
+from localorg.store import (
+    OrgStore,
+    RecordError,
+    RecordFault,
+    fault,
+    format_datetime,
+    parse_datetime,
+    refuse_converted,
+)
 
 bp = Blueprint("rest", __name__)
 DATA = "/services/data/v<version>"
@@ -62,7 +71,11 @@ def describe_global(version: str) -> Response:
         {
             "encoding": "UTF-8",
             "maxBatchSize": COLLECTION_LIMIT,
-            "sobjects": [_object_summary(info, v) for info in org.store.objects.values()],
+            "sobjects": [
+                _object_summary(info, v)
+                for info in org.store.objects.values()
+                if org.store.access.object_readable(info.name)
+            ],
         }
     )
 
@@ -83,16 +96,33 @@ def describe(version: str, name: str) -> Response:
     info = store.object(name)
     body = _object_summary(info, api_version(version))
     body["fields"] = [
-        f.describe() for f in info.fields.values() if store.field_visible(info.name, f)
+        _field_describe(store, info.name, f)
+        for f in info.fields.values()
+        if store.field_visible(info.name, f)
     ]
     body["childRelationships"] = []
     body["recordTypeInfos"] = []
     return jsonify(body)
 
 
+def _field_describe(store: OrgStore, object_name: str, f: FieldInfo) -> dict[str, Any]:
+    body = f.describe()
+    if not store.field_editable(object_name, f):
+        # Read-only field-level security shows in describe (DescribeSObjectResult Field:
+        # createable / updateable reflect what the user may do).
+        body["createable"] = body["updateable"] = False
+    return body
+
+
+_SETUP = ("FieldPermissions", "ObjectPermissions", "PermissionSet", "PermissionSetAssignment")
+
+
 def _object_summary(info: ObjectInfo, version: str) -> dict[str, Any]:
     base = f"/services/data/v{version}/sobjects/{info.name}"
-    system = info.name in ("FlowInterview", "FieldPermissions", "PermissionSet", "User")
+    system = info.name in ("FlowInterview", "User", "Profile", *_SETUP)
+    access = current_org().store.access
+    # describe's createable/updateable/deletable say what the current user may do with the
+    # object (Object Reference, DescribeSObjectResult), so they follow its object permissions.
     return {
         "name": info.name,
         "label": info.label,
@@ -100,9 +130,13 @@ def _object_summary(info: ObjectInfo, version: str) -> dict[str, Any]:
         "keyPrefix": info.key_prefix,
         "custom": info.custom,
         "queryable": True,
-        "createable": info.name not in ("FlowInterview", "User"),
-        "updateable": not system or info.name in ("PermissionSet", "FieldPermissions"),
-        "deletable": not system,
+        "createable": info.name not in ("FlowInterview", "User", "Profile")
+        and access.object_allows(info.name, "PermissionsCreate"),
+        "updateable": (not system or info.name in _SETUP)
+        and info.name != "PermissionSetAssignment"
+        and access.object_allows(info.name, "PermissionsEdit"),
+        "deletable": (not system or info.name in _SETUP)
+        and access.object_allows(info.name, "PermissionsDelete"),
         "searchable": not system,
         "layoutable": not system,
         "replicateable": True,
@@ -110,6 +144,39 @@ def _object_summary(info: ObjectInfo, version: str) -> dict[str, Any]:
         "triggerable": not system,
         "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
     }
+
+
+@bp.get(f"{DATA}/sobjects/<name>/deleted/", strict_slashes=False)
+def get_deleted(version: str, name: str) -> Response:
+    """sObject Get Deleted: ids deleted in ``[start, end]`` that are still in the Recycle Bin.
+
+    REST API Developer Guide, "sObject Get Deleted" (resources_getdeleted.htm): ``start`` and
+    ``end`` are ISO 8601 datetimes; the body is ``deletedRecords`` (``id``, ``deletedDate``),
+    ``earliestDateAvailable`` and ``latestDateCovered``; purged rows are not listed.
+    """
+    store = current_org().store
+    info = store.object(name)
+    try:
+        start = parse_datetime(request.args.get("start", ""))
+        end = parse_datetime(request.args.get("end", ""))
+    except ValueError:
+        return sf_error(
+            "INVALID_REPLICATION_DATE",
+            "start and end must be ISO 8601 datetimes, e.g. 2026-05-05T00:00:00+00:00",
+            400,
+        )
+    if start > end:
+        return sf_error("INVALID_REPLICATION_DATE", "start must be before end", 400)
+    now = datetime.now(UTC)
+    end = min(end, now)
+    rows, purged = store.deleted_between(info.name, start, end)
+    return jsonify(
+        {
+            "deletedRecords": [{"id": rid, "deletedDate": stamp} for rid, stamp in rows],
+            "earliestDateAvailable": purged or format_datetime(start),
+            "latestDateCovered": format_datetime(end),
+        }
+    )
 
 
 # ---------------------------------------------------------------------- records
@@ -458,7 +525,8 @@ def _precheck(
         if op == "update":
             if not record_id or not _is_id(record_id):
                 raise fault("MALFORMED_ID", f"malformed id {record_id}", ["Id"])
-            if store.get(info.name, _id18(record_id)) is None:
+            current = store.get(info.name, _id18(record_id))
+            if current is None:
                 raise fault(
                     "ENTITY_IS_DELETED"
                     if store.get(info.name, _id18(record_id), include_deleted=True)
@@ -466,6 +534,7 @@ def _precheck(
                     "entity is deleted or does not exist",
                     ["Id"],
                 )
+            refuse_converted(info.name, current)
             store.clean(info, body, creating=False)
         elif op == "create":
             store.clean(info, body, creating=True)

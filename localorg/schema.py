@@ -67,6 +67,8 @@ class FieldInfo:
     # Fields created at run time through the Tooling API stay invisible to the API user until
     # a permission set grants them, as field-level security does in a real org.
     protected: bool = False
+    # A read-only field the org derives from others: the SQL expression of its (virtual) column.
+    generated: str = ""
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -214,7 +216,22 @@ LEAD_SOURCES = (
     "Email",
     "Social",
 )
+# The system permissions a PermissionSet carries (localorg.access.SYSTEM_PERMISSIONS).
+_SYSTEM_PERMISSIONS = (
+    "PermissionsApiEnabled",
+    "PermissionsViewSetup",
+    "PermissionsCustomizeApplication",
+    "PermissionsManageProfilesPermissionsets",
+    "PermissionsAssignPermissionSets",
+    "PermissionsManageUsers",
+    "PermissionsViewAllData",
+    "PermissionsModifyAllData",
+)
 ORDER_STATUSES = ("Draft", "Activated", "Cancelled")
+ORDER_STATUS_CODE = (
+    'CASE WHEN "Status" IS NULL THEN NULL '
+    "WHEN \"Status\" IN ('Draft', 'Cancelled') THEN 'Draft' ELSE 'Activated' END"
+)
 SALES_CHANNELS = ("Web", "Mobile App", "Store", "Marketplace")
 
 
@@ -232,6 +249,7 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 _s("FirstName", 40),
                 _s("LastName", 80, required=True),
                 FieldInfo("IsActive", "boolean", default=True),
+                _ref("ProfileId", "Profile"),
             ],
         ),
         (
@@ -323,6 +341,10 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 _ro(_s("OrderNumber", 30)),
                 _s("Name", 80),
                 _pick("Status", *ORDER_STATUSES, required=True, default="Draft"),
+                # Status Category: each Status value belongs to Draft or Activated (Object
+                # Reference, OrderStatus.StatusCode "Activated, Draft"); localorg files its
+                # Cancelled value under Draft, so a cancelled order is not an activated one.
+                _ro(_pick("StatusCode", "Draft", "Activated", generated=ORDER_STATUS_CODE)),
                 FieldInfo("EffectiveDate", "date", required=True),
                 _pick("Type", "New", "Reorder"),
                 _ro(FieldInfo("TotalAmount", "currency")),
@@ -425,6 +447,11 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 _s("Name", 80, required=True),
                 _s("Label", 80, required=True),
                 _s("Description", 255),
+                # A profile's own permission set (Object Reference, "PermissionSet").
+                _ro(FieldInfo("IsOwnedByProfile", "boolean", default=False)),
+                _ro(_ref("ProfileId", "Profile")),
+                # System permissions (localorg.access names what each one allows).
+                *[FieldInfo(p, "boolean", default=False) for p in _SYSTEM_PERMISSIONS],
             ],
         ),
         (
@@ -432,12 +459,48 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
             "Field Permissions",
             [
                 *_system(owner=False),
-                _ref("ParentId", "PermissionSet", required=True),
-                _s("SobjectType", 40, required=True),
-                _s("Field", 255, required=True),
+                # ParentId, SobjectType and Field are set on create only (Object Reference,
+                # "FieldPermissions": Create, Filter; no Update).
+                _ref("ParentId", "PermissionSet", required=True, updateable=False),
+                _s("SobjectType", 40, required=True, updateable=False),
+                _s("Field", 255, required=True, updateable=False),
                 FieldInfo("PermissionsRead", "boolean", default=False),
                 FieldInfo("PermissionsEdit", "boolean", default=False),
             ],
+        ),
+        (
+            "ObjectPermissions",
+            "Object Permissions",
+            [
+                *_system(owner=False),
+                _ref("ParentId", "PermissionSet", required=True, updateable=False),
+                _s("SobjectType", 40, required=True, updateable=False),
+                *[
+                    FieldInfo(f"Permissions{flag}", "boolean", default=False)
+                    for flag in (
+                        "Read",
+                        "Create",
+                        "Edit",
+                        "Delete",
+                        "ViewAllRecords",
+                        "ModifyAllRecords",
+                    )
+                ],
+            ],
+        ),
+        (
+            "PermissionSetAssignment",
+            "Permission Set Assignments",
+            [
+                *_system(owner=False),
+                _ref("AssigneeId", "User", rel="Assignee", required=True, updateable=False),
+                _ref("PermissionSetId", "PermissionSet", required=True, updateable=False),
+            ],
+        ),
+        (
+            "Profile",
+            "Profiles",
+            [*_system(owner=False), _s("Name", 255, required=True)],
         ),
         (
             "FlowInterview",

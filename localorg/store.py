@@ -22,8 +22,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from localorg import person_accounts
+from localorg.access import CURRENT_USER, Access
+from localorg.features import OrgFeatures, apply_features, currency_rows
 from localorg.flows import FlowEngine, dumps_detail
-from localorg.ids import IdFactory, is_valid, object_for_id, to18
+from localorg.ids import KEY_PREFIXES, IdFactory, is_valid, object_for_id, to18
 from localorg.schema import FieldInfo, ObjectInfo, standard_objects
 
 SF_DATETIME = "%Y-%m-%dT%H:%M:%S"
@@ -34,6 +37,10 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Fields whose value the org derives, never the caller.
 _NAME_OBJECTS = ("Contact", "Lead", "User")
+# The pod of the ids this org mints (two characters after the key prefix).
+ID_POD = "5g"
+# The StartDate of the first dated rate of each currency in a new org.
+FIRST_RATE_DATE = "1900-01-01"
 
 RowChecker = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A compiled :meth:`OrgStore.clean`: write body in, values in storage form out."""
@@ -107,7 +114,13 @@ class OrgStore:
     anyway, and a single connection keeps reads of one request consistent with its writes.
     """
 
-    def __init__(self, path: Path | str = ":memory:", ids: IdFactory | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str = ":memory:",
+        ids: IdFactory | None = None,
+        *,
+        features: OrgFeatures | None = None,
+    ) -> None:
         self.path = str(path)
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.execute(
@@ -118,17 +131,21 @@ class OrgStore:
         self._conn.execute("PRAGMA cache_size=-200000")
         self.lock = threading.RLock()
         self.objects: dict[str, ObjectInfo] = standard_objects()
+        self.features = features or OrgFeatures()
+        apply_features(self.objects, self.features)
         self._lower_objects = {name.lower(): name for name in self.objects}
-        # Field-level security answers, kept until a FieldPermissions row changes.
+        # Bumped by writes to permission objects and users (see _watch_permissions).
         self._permission_version = 0
-        self._permissions: dict[tuple[str, str], bool] = {}
-        self._permissions_at = 0
         self._create_tables()
         self._watch_permissions()
         self._load_custom_fields()
-        self.ids = ids or IdFactory(pod="5g", start=self._next_counter())
+        self.ids = ids or IdFactory(pod=ID_POD, start=self._next_counter())
         self.integration_user_id = self._ensure_user()
+        # Who may do what (profiles, permission sets, assignments): localorg.access.
+        self.access = Access(self)
         self.flows = FlowEngine()
+        if self.features.multi_currency:
+            self._ensure_currencies()
         self._soql_cache: tuple[Any, dict[str, Any]] | None = None
 
     def log_flow(
@@ -185,15 +202,13 @@ class OrgStore:
                 self._create_table(info)
 
     def _create_table(self, info: ObjectInfo) -> None:
-        cols = ", ".join(
-            f'"{f.name}" {f.sql_type}' + (" PRIMARY KEY" if f.name == "Id" else "")
-            for f in info.fields.values()
-        )
+        cols = ", ".join(_column_sql(f) for f in info.fields.values())
         self._conn.execute(f'CREATE TABLE IF NOT EXISTS "{info.name}" ({cols})')
-        existing = {row[1] for row in self._conn.execute(f'PRAGMA table_info("{info.name}")')}
+        # table_xinfo: table_info leaves generated columns out
+        existing = {row[1] for row in self._conn.execute(f'PRAGMA table_xinfo("{info.name}")')}
         for f in info.fields.values():
             if f.name not in existing:
-                self._conn.execute(f'ALTER TABLE "{info.name}" ADD COLUMN "{f.name}" {f.sql_type}')
+                self._conn.execute(f'ALTER TABLE "{info.name}" ADD COLUMN {_column_sql(f)}')
         indexed = ["SystemModstamp"] + [
             f.name
             for f in info.fields.values()
@@ -204,24 +219,50 @@ class OrgStore:
                 f'CREATE INDEX IF NOT EXISTS "ix_{info.name}_{col}" ON "{info.name}" ("{col}")'
             )
 
+    @property
+    def permission_version(self) -> int:
+        """Bumped by every write to a permission object or a user: cached grants are stale."""
+        return self._permission_version
+
     def _watch_permissions(self) -> None:
-        # SQLite itself reports every write to FieldPermissions (REST, bulk jobs, load_rows,
-        # raw transactions alike), so no writer has to remember to invalidate the cache.
+        # SQLite itself reports every write to the permission objects (REST, bulk jobs,
+        # load_rows, raw transactions alike), so no writer has to remember to invalidate a cache.
         def bump() -> None:
             self._permission_version += 1
 
         self._conn.create_function("l2l_permissions_changed", 0, bump)
-        for event in ("INSERT", "UPDATE", "DELETE"):
-            self._conn.execute(
-                f"CREATE TEMP TRIGGER IF NOT EXISTS l2l_permissions_{event.lower()} AFTER {event} "
-                'ON main."FieldPermissions" BEGIN SELECT l2l_permissions_changed(); END'
-            )
+        watched = (
+            "FieldPermissions",
+            "ObjectPermissions",
+            "PermissionSet",
+            "PermissionSetAssignment",
+            "User",
+        )
+        for table in watched:
+            for event in ("INSERT", "UPDATE", "DELETE"):
+                self._conn.execute(
+                    f"CREATE TEMP TRIGGER IF NOT EXISTS l2l_{table.lower()}_{event.lower()} "
+                    f'AFTER {event} ON main."{table}" BEGIN SELECT l2l_permissions_changed(); END'
+                )
 
     def _load_custom_fields(self) -> None:
         for obj, _name, spec in self._conn.execute("SELECT object, name, spec FROM _custom_fields"):
+            if obj not in self.objects:
+                continue  # an object the org's features turned off (Orders)
             info = FieldInfo(**json.loads(spec))
             self.objects[obj].add_field(info)
             self._create_table(self.objects[obj])
+            self._mirror_person_field(obj, info)
+
+    def _mirror_person_field(self, object_name: str, info: FieldInfo) -> None:
+        """A custom Contact field also exists on Account as ``<name>__pc`` in an org with
+        person accounts (``localorg.person_accounts``)."""
+        if object_name != "Contact" or not self.features.person_accounts:
+            return
+        pc = person_accounts.mirror(info)
+        if pc is not None and self.objects["Account"].field(pc.name) is None:
+            self.objects["Account"].add_field(pc)
+            self._create_table(self.objects["Account"])
 
     def add_custom_field(self, object_name: str, info: FieldInfo) -> None:
         """Add a custom field to an object (Tooling API); persisted with the org."""
@@ -234,6 +275,7 @@ class OrgStore:
                 )
             obj.add_field(info)
             self._create_table(obj)
+            self._mirror_person_field(object_name, info)
             spec = {k: v for k, v in info.__dict__.items()}
             self._conn.execute(
                 "INSERT INTO _custom_fields VALUES (?, ?, ?)",
@@ -241,8 +283,27 @@ class OrgStore:
             )
 
     def _next_counter(self) -> int:
+        """Where the id counter of a reopened org stands: past every id it holds.
+
+        ``save_counter`` runs after a seed only; ids minted later (REST, collections, Bulk API,
+        flow logs) live only in their rows. So the highest id of this factory's pod in each
+        table, found through the primary key index (base-62 digits sort as ASCII text), is
+        where the counter really is; without it a restarted org re-mints ids already taken.
+        """
         row = self._conn.execute("SELECT value FROM _meta WHERE key='id_counter'").fetchone()
-        return int(row[0]) if row else 1
+        counter = int(row[0]) if row else 1
+        for info in self.objects.values():
+            prefix = KEY_PREFIXES.get(info.name)
+            if prefix is None:
+                continue
+            low = prefix + ID_POD
+            top = self._conn.execute(
+                f'SELECT max("Id") FROM "{info.name}" WHERE "Id" >= ? AND "Id" < ?',
+                (low, low + "~"),
+            ).fetchone()[0]
+            if top:
+                counter = max(counter, _counter_of(str(top)) + 1)
+        return counter
 
     def save_counter(self) -> None:
         """Persist the id counter so a restarted org never reuses an id."""
@@ -255,7 +316,7 @@ class OrgStore:
 
     def _ensure_user(self) -> str:
         row = self._conn.execute(
-            'SELECT "Id" FROM "User" ORDER BY "CreatedDate" LIMIT 1'
+            'SELECT "Id" FROM "User" ORDER BY "CreatedDate", "Id" LIMIT 1'
         ).fetchone()
         if row:
             return str(row[0])
@@ -281,11 +342,64 @@ class OrgStore:
         )
         return user_id
 
+    def _ensure_currencies(self) -> None:
+        """A new multi-currency org holds its CurrencyType rows (and, with advanced currency
+        management, one DatedConversionRate per currency); records without a currency get the
+        corporate one, which is what Salesforce sets on create."""
+        if not self.count("CurrencyType"):
+            rows = currency_rows(self.features)
+            self.load_rows("CurrencyType", [self._system_row("CurrencyType", r) for r in rows])
+            if self.features.advanced_currency:
+                self.load_rows(
+                    "DatedConversionRate",
+                    [
+                        self._system_row(
+                            "DatedConversionRate",
+                            {
+                                "IsoCode": r["IsoCode"],
+                                "ConversionRate": r["ConversionRate"],
+                                "StartDate": FIRST_RATE_DATE,
+                            },
+                        )
+                        for r in rows
+                    ],
+                )
+        self.fill_currency()
+
+    def fill_currency(self) -> None:
+        """Give every record without a CurrencyIsoCode the corporate currency."""
+        with self.transaction() as conn:
+            for info in self.objects.values():
+                if "CurrencyIsoCode" in info.fields:
+                    conn.execute(
+                        f'UPDATE "{info.name}" SET "CurrencyIsoCode" = ? '
+                        'WHERE "CurrencyIsoCode" IS NULL',
+                        (self.features.corporate_currency,),
+                    )
+
+    def _system_row(self, object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        stamp = now_text()
+        return {
+            "Id": self.ids.new(object_name),
+            "IsDeleted": 0,
+            "CreatedDate": stamp,
+            "LastModifiedDate": stamp,
+            "SystemModstamp": stamp,
+            "CreatedById": self.integration_user_id,
+            "LastModifiedById": self.integration_user_id,
+            **values,
+        }
+
     def soql_schema(self) -> dict[str, Any]:
-        """The schema as the SOQL compiler sees it: only fields visible to the API user."""
+        """The schema as the SOQL compiler sees it: only the objects and fields the current
+        call's user may read."""
         from localorg import soql
 
-        key = (sum(len(o.fields) for o in self.objects.values()), self._permission_version)
+        key = (
+            sum(len(o.fields) for o in self.objects.values()),
+            self._permission_version,
+            CURRENT_USER.get(),
+        )
         if self._soql_cache is not None and self._soql_cache[0] == key:
             return self._soql_cache[1]
         schema = {
@@ -303,6 +417,7 @@ class OrgStore:
                 },
             )
             for info in self.objects.values()
+            if self.access.object_readable(info.name)
         }
         self._soql_cache = (key, schema)
         return schema
@@ -310,7 +425,8 @@ class OrgStore:
     def object(self, name: str) -> ObjectInfo:
         """The object called ``name`` (case-insensitive) or NOT_FOUND."""
         canonical = self._lower_objects.get(name.lower())
-        if canonical is None:
+        # An object the API user may not read does not exist for it (localorg.access).
+        if canonical is None or not self.access.object_readable(canonical):
             raise fault(
                 "NOT_FOUND",
                 f"The requested resource does not exist: sObject type '{name}' is not supported.",
@@ -453,6 +569,13 @@ class OrgStore:
         before = self.get(info.name, record_id)
         if before is None:
             raise self._missing(info, record_id)
+        refuse_converted(info.name, before)
+        person_contact = (
+            person_accounts.check_update(self, info.name, before, body)
+            if self.features.person_accounts
+            else None
+        )
+        contact_before = self.get("Contact", person_contact) if person_contact else None
         values = self.clean(info, body, creating=False)
         merged = {k: v for k, v in before.items() if k != "attributes"}
         merged.update(values)
@@ -476,15 +599,24 @@ class OrgStore:
                 [*values.values(), record_id],
             )
             self.rollup(conn, info, merged)
+            if person_contact:
+                person_accounts.copy_to_contact(conn, person_contact, values, stamp)
         if run_flows:
             after = self.get(info.name, record_id)
             assert after is not None
             self.flows.after_save(self, info.name, before, after)
+            if person_contact and contact_before is not None:
+                contact_after = self.get("Contact", person_contact)
+                assert contact_after is not None
+                self.flows.after_save(self, "Contact", contact_before, contact_after)
         return before
 
     def delete(self, object_name: str, record_id: str) -> None:
         """Soft-delete a record: queryAll still returns it with ``IsDeleted`` true."""
         info = self.object(object_name)
+        refused = self.access.delete_refusal(info.name)
+        if refused is not None:
+            raise refused
         before = self.get(info.name, record_id)
         if before is None:
             raise self._missing(info, record_id)
@@ -496,6 +628,43 @@ class OrgStore:
                 (stamp, stamp, record_id),
             )
             self.rollup(conn, info, before)
+
+    # ------------------------------------------------------------------ recycle bin
+    def purge_deleted(self, cutoff: datetime) -> dict[str, int]:
+        """Empty the Recycle Bin of rows deleted before ``cutoff``; rows purged per object.
+
+        A soft delete stamps ``SystemModstamp`` and nothing may change a deleted row after
+        that, so the stamp is the deletion time. Purged rows are gone for good: queryAll and
+        getDeleted no longer list them, as in a real org once the Recycle Bin lets go.
+        """
+        stamp = format_datetime(cutoff)
+        purged: dict[str, int] = {}
+        with self.transaction() as conn:
+            for name in self.objects:
+                cursor = conn.execute(
+                    f'DELETE FROM "{name}" WHERE "IsDeleted" = 1 AND "SystemModstamp" < ?',
+                    (stamp,),
+                )
+                if cursor.rowcount:
+                    purged[name] = cursor.rowcount
+                    conn.execute(
+                        "INSERT OR REPLACE INTO _meta VALUES (?, ?)", (f"purged:{name}", stamp)
+                    )
+        return purged
+
+    def deleted_between(
+        self, object_name: str, start: datetime, end: datetime
+    ) -> tuple[list[tuple[str, str]], str | None]:
+        """(id, deletion stamp) of the rows of ``object_name`` deleted in ``[start, end]``
+        and still in the Recycle Bin, oldest first; and when its bin was last purged."""
+        info = self.object(object_name)
+        rows = self.execute(
+            f'SELECT "Id", "SystemModstamp" FROM "{info.name}" WHERE "IsDeleted" = 1 '
+            'AND "SystemModstamp" >= ? AND "SystemModstamp" <= ? ORDER BY "SystemModstamp"',
+            [format_datetime(start), format_datetime(end)],
+        )
+        purged = self.execute("SELECT value FROM _meta WHERE key = ?", [f"purged:{info.name}"])
+        return [(str(r[0]), str(r[1])) for r in rows], (str(purged[0][0]) if purged else None)
 
     def _missing(self, info: ObjectInfo, record_id: str) -> RecordFault:
         if self.get(info.name, record_id, include_deleted=True) is not None:
@@ -528,22 +697,12 @@ class OrgStore:
         return self._permission(object_name, f.name, "PermissionsEdit")
 
     def _permission(self, object_name: str, field_name: str, column: str) -> bool:
-        key = (f"{object_name}.{field_name}", column)
-        with self.lock:
-            if self._permissions_at != self._permission_version:
-                self._permissions.clear()
-                self._permissions_at = self._permission_version
-            granted = self._permissions.get(key)
-            if granted is None:
-                granted = bool(
-                    self._conn.execute(
-                        f'SELECT 1 FROM "FieldPermissions" WHERE "Field" = ? AND "{column}" = 1 '
-                        'AND "IsDeleted" = 0 LIMIT 1',
-                        (key[0],),
-                    ).fetchall()
-                )
-                self._permissions[key] = granted
-            return granted
+        contact_field = person_accounts.contact_name(field_name)
+        if object_name == "Account" and contact_field is not None:
+            # a __pc field is the person contact's field: its Contact grant is what counts
+            object_name, field_name = "Contact", contact_field
+        # Only permission sets assigned to the user (or its profile's) count: localorg.access.
+        return self.access.field_allows(object_name, field_name, column)
 
     def clean(self, info: ObjectInfo, body: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
         """Check a write body against the schema; every problem reported at once.
@@ -581,8 +740,11 @@ class OrgStore:
             if f.required and f.createable and f.default is None
         ]
         required_any = {f.name for f in info.fields.values() if f.required}
+        refused = self.access.write_refusal(info.name, creating=creating)
 
         def check(body: Mapping[str, Any]) -> dict[str, Any]:
+            if refused is not None:
+                raise refused
             errors: list[RecordError] = []
             values: dict[str, Any] = {}
             for key, raw in body.items():
@@ -618,6 +780,10 @@ class OrgStore:
                     )
             if errors:
                 raise RecordFault(errors)
+            if creating:
+                duplicate = self.access.duplicate(info.name, values)
+                if duplicate is not None:
+                    raise duplicate
             return values
 
         return check
@@ -819,12 +985,38 @@ class OrgStore:
         ``values`` are the record's (an OrderItem's ``OrderId`` is enough): its Order's
         TotalAmount becomes the sum of the live items' TotalPrice.
         """
+        if info.name == "DatedConversionRate" and values.get("IsoCode"):
+            # NextStartDate is read-only: the StartDate of the next rate of the same currency.
+            conn.execute(
+                'UPDATE "DatedConversionRate" AS d SET "NextStartDate" = (SELECT '
+                'MIN(n."StartDate") FROM "DatedConversionRate" n WHERE n."IsoCode" = d."IsoCode" '
+                'AND n."StartDate" > d."StartDate" AND n."IsDeleted" = 0) WHERE d."IsoCode" = ?',
+                (values["IsoCode"],),
+            )
         if info.name == "OrderItem" and values.get("OrderId"):
             conn.execute(
                 'UPDATE "Order" SET "TotalAmount" = (SELECT COALESCE(SUM("TotalPrice"), 0) '
                 'FROM "OrderItem" WHERE "OrderId" = ? AND "IsDeleted" = 0) WHERE "Id" = ?',
                 (values["OrderId"], values["OrderId"]),
             )
+
+
+def refuse_converted(object_name: str, record: Mapping[str, Any]) -> None:
+    """Refuse any update of a converted Lead, as Salesforce does (REST, collections, Bulk API).
+
+    Salesforce answers ``CANNOT_UPDATE_CONVERTED_LEAD`` / "cannot reference converted lead"
+    (simple-salesforce issue #341; gravityplus/Gravity-Forms-Salesforce #342): a converted
+    Lead is read-only, its person lives on as the ConvertedContactId Contact.
+    """
+    if object_name == "Lead" and record.get("IsConverted") in (True, 1, "1", "true"):
+        raise fault("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+
+
+def _column_sql(f: FieldInfo) -> str:
+    """The column definition of field ``f`` (generated fields as virtual columns)."""
+    if f.generated:
+        return f'"{f.name}" {f.sql_type} GENERATED ALWAYS AS ({f.generated}) VIRTUAL'
+    return f'"{f.name}" {f.sql_type}' + (" PRIMARY KEY" if f.name == "Id" else "")
 
 
 def body_value_blank(body: Mapping[str, Any], name: str) -> bool:

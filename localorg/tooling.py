@@ -1,19 +1,28 @@
-"""The Tooling API's CustomField creation: the way the connector deploys its fields.
+"""The Tooling API: CustomField creation, and queries of CustomField, FieldDefinition,
+EntityDefinition and EntityParticle.
 
 A field created here exists at once but stays invisible to the API user (absent from
-describe, refused in queries and writes) until a ``FieldPermissions`` row grants it, as
-field-level security does in a real org.
+describe, refused in queries and writes) until a ``FieldPermissions`` row of a permission set
+assigned to the user grants it, as field-level security does in a real org. The Tooling
+queries are not filtered by field-level security: they are how a deploy learns which fields
+exist (Tooling API Developer Guide, "CustomField", "FieldDefinition", "EntityParticle").
+Creating a field needs Customize Application; querying needs View Setup and Configuration
+(see localorg.access).
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from localorg.http import current_org, sf_error
+from localorg import soql
+from localorg.access import CUSTOMIZE_APPLICATION, VIEW_SETUP
+from localorg.http import api_version, current_org, sf_error
 from localorg.schema import FieldInfo
+from localorg.store import OrgStore, now_text
 
 bp = Blueprint("tooling", __name__)
 
@@ -40,6 +49,13 @@ _TYPES: dict[str, tuple[str, int]] = {
 def create_custom_field(version: str) -> Response:
     """Create a custom field from ``{"FullName": "Object.Field__c", "Metadata": {...}}``."""
     store = current_org().store
+    if not store.access.has(CUSTOMIZE_APPLICATION):
+        return sf_error(
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+            "insufficient access rights: creating a custom field needs the Customize "
+            "Application permission",
+            400,
+        )
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return sf_error("JSON_PARSER_ERROR", "The request body is not a JSON object")
@@ -108,6 +124,195 @@ def create_custom_field(version: str) -> Response:
     )
     store.add_custom_field(object_name, info)
     field_id = store.ids.new("CustomField")
+    _create_tables(store)
+    _insert_custom_field(store, field_id, object_name, field_name)
     response = jsonify({"id": field_id, "success": True, "errors": [], "warnings": [], "infos": []})
     response.status_code = 201
     return response
+
+
+# ---------------------------------------------------------------------- queries
+# Tooling objects as the SOQL compiler sees them: (field, describe type, reference target).
+# EntityDefinitionId is text (a standard object's is its name: WHERE EntityDefinitionId =
+# 'Contact'), yet it is also the EntityDefinition relationship.
+_TOOLING: dict[str, list[tuple[str, str, str | None]]] = {
+    "CustomField": [
+        ("Id", "id", None),
+        ("DeveloperName", "string", None),
+        ("TableEnumOrId", "string", None),
+        ("NamespacePrefix", "string", None),
+        ("ManageableState", "string", None),
+        ("CreatedDate", "datetime", None),
+        ("LastModifiedDate", "datetime", None),
+    ],
+    "EntityDefinition": [
+        ("DurableId", "string", None),
+        ("QualifiedApiName", "string", None),
+        ("DeveloperName", "string", None),
+        ("Label", "string", None),
+        ("KeyPrefix", "string", None),
+    ],
+    "FieldDefinition": [
+        ("DurableId", "string", None),
+        ("QualifiedApiName", "string", None),
+        ("DeveloperName", "string", None),
+        ("EntityDefinitionId", "string", "EntityDefinition"),
+        ("DataType", "string", None),
+        ("Label", "string", None),
+        ("NamespacePrefix", "string", None),
+        ("IsCalculated", "boolean", None),
+    ],
+    "EntityParticle": [
+        ("DurableId", "string", None),
+        ("QualifiedApiName", "string", None),
+        ("DeveloperName", "string", None),
+        ("EntityDefinitionId", "string", "EntityDefinition"),
+        ("FieldDefinitionId", "string", None),
+        ("DataType", "string", None),
+        ("Label", "string", None),
+        ("NamespacePrefix", "string", None),
+        ("IsCreatable", "boolean", None),
+        ("IsUpdatable", "boolean", None),
+    ],
+}
+_SCHEMA: dict[str, soql.ObjectInfo] = {
+    name: soql.ObjectInfo(
+        name=name,
+        fields={
+            f: soql.FieldInfo(f, kind, target, f.removesuffix("Id") if target is not None else None)
+            for f, kind, target in columns
+        },
+    )
+    for name, columns in _TOOLING.items()
+}
+# store -> the field count the derived tables were last built for
+_BUILT: weakref.WeakKeyDictionary[OrgStore, int] = weakref.WeakKeyDictionary()
+
+
+@bp.get("/services/data/v<version>/tooling/query/", strict_slashes=False)
+def tooling_query(version: str) -> Response:
+    """A SOQL query of CustomField, FieldDefinition, EntityDefinition or EntityParticle."""
+    store = current_org().store
+    text = request.args.get("q", "")
+    if not text.strip():
+        return sf_error("MALFORMED_QUERY", "SOQL statement cannot be empty", 400)
+    schema = _SCHEMA if store.access.has(VIEW_SETUP) else {}
+    try:
+        compiled = soql.compile_soql(text, schema)
+    except soql.SoqlError as exc:
+        return sf_error(exc.error_code, str(exc), 400)
+    _create_tables(store)
+    _refresh(store)
+    rows = store.execute(compiled.sql, compiled.params)
+    if compiled.count_only:
+        total = int(rows[0][0]) if rows else 0
+        return jsonify({"size": total, "totalSize": total, "done": True, "records": []})
+    base = f"/services/data/v{api_version(version)}/tooling/sobjects/"
+    name = compiled.object_name
+    records = []
+    for row in rows:
+        record: dict[str, Any] = {"attributes": {"type": name, "url": base + name}}
+        for path, value in zip(compiled.select_fields, row, strict=False):
+            rel, _, field = path.rpartition(".")
+            kinds = {f: k for f, k, _t in _TOOLING[name if not rel else "EntityDefinition"]}
+            if kinds.get(field) == "boolean" and value is not None:
+                value = bool(value)
+            if rel:
+                record.setdefault(rel, {"attributes": {"type": "EntityDefinition"}})[field] = value
+            else:
+                record[field] = value
+        if "Id" in record:
+            record["attributes"]["url"] = f"{base}{name}/{record['Id']}"
+        records.append(record)
+    return jsonify(
+        {
+            "size": len(records),
+            "totalSize": len(records),
+            "done": True,
+            "queryLocator": None,
+            "entityTypeName": name,
+            "records": records,
+        }
+    )
+
+
+def _create_tables(store: OrgStore) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            'CREATE TABLE IF NOT EXISTS "CustomField" ("Id" TEXT PRIMARY KEY, "IsDeleted" '
+            'INTEGER, "DeveloperName" TEXT, "TableEnumOrId" TEXT, "NamespacePrefix" TEXT, '
+            '"ManageableState" TEXT, "CreatedDate" TEXT, "LastModifiedDate" TEXT, '
+            '"FieldName" TEXT)'
+        )
+        for name in ("EntityDefinition", "FieldDefinition", "EntityParticle"):
+            columns = ", ".join(f'"{c}"' for c, _k, _t in _TOOLING[name])
+            conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{name}" ("Id" TEXT, "IsDeleted" INTEGER, {columns})'
+            )
+
+
+def _refresh(store: OrgStore) -> None:
+    """Give every custom field a CustomField row, and rebuild the definitions when fields
+    were added since the last build."""
+    count = sum(len(o.fields) for o in store.objects.values())
+    if _BUILT.get(store) == count:
+        return
+    known = {
+        (str(r[0]), str(r[1]))
+        for r in store.execute('SELECT "TableEnumOrId", "FieldName" FROM "CustomField"')
+    }
+    for info in list(store.objects.values()):
+        for f in list(info.fields.values()):
+            if f.custom and (info.name, f.name) not in known:
+                _insert_custom_field(store, store.ids.new("CustomField"), info.name, f.name)
+    ids = {
+        (str(r[0]), str(r[1])): str(r[2])
+        for r in store.execute('SELECT "TableEnumOrId", "FieldName", "Id" FROM "CustomField"')
+    }
+    entities, definitions, particles = [], [], []
+    for info in store.objects.values():
+        entities.append(
+            (info.name, 0, info.name, info.name, info.name, info.label, info.key_prefix)
+        )
+        for f in info.fields.values():
+            # A custom field's DurableId carries its CustomField id (without the checksum).
+            durable = (
+                f"{info.name}.{ids[(info.name, f.name)][:15]}"
+                if f.custom
+                else (f"{info.name}.{f.name}")
+            )
+            common = (durable, f.name, f.name.removesuffix("__c"), info.name)
+            definitions.append((durable, 0, *common, f.type, f.label, None, 0))
+            particles.append(
+                (
+                    durable,
+                    0,
+                    *common,
+                    durable,
+                    f.type,
+                    f.label,
+                    None,
+                    int(f.createable),
+                    int(f.updateable),
+                )
+            )
+    with store.transaction() as conn:
+        for name, rows in (
+            ("EntityDefinition", entities),
+            ("FieldDefinition", definitions),
+            ("EntityParticle", particles),
+        ):
+            conn.execute(f'DELETE FROM "{name}"')
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                conn.executemany(f'INSERT INTO "{name}" VALUES ({marks})', rows)
+    _BUILT[store] = count
+
+
+def _insert_custom_field(store: OrgStore, field_id: str, object_name: str, name: str) -> None:
+    stamp = now_text()
+    with store.transaction() as conn:
+        conn.execute(
+            'INSERT INTO "CustomField" VALUES (?, 0, ?, ?, NULL, ?, ?, ?, ?)',
+            (field_id, name.removesuffix("__c"), object_name, "unmanaged", stamp, stamp, name),
+        )

@@ -15,7 +15,7 @@ from localorg.org import LocalOrg
 from localorg.server import Running, client_credentials_token, start
 from tests.support import REPO, rfm_mappings, salesforce_env, sync_env
 
-__all__ = ["REPO", "get_token"]
+__all__ = ["REPO", "admin_salesforce", "get_token"]
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,10 @@ def org(localorg_server: Running) -> Iterator[LocalOrg]:
     """The served org with empty data, no faults, a fresh limit counter."""
     running = localorg_server
     # Each test gets its own copy of the connected app: tests change limits and certificates.
-    fresh = LocalOrg(None, config=dataclasses.replace(running.org.config, daily_limit=1_000_000))
+    fresh = LocalOrg(
+        None,
+        config=dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user="admin"),
+    )
     fresh.instance_url = running.org.instance_url
     running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
     running.org = fresh
@@ -89,3 +92,30 @@ def org_env(
     for name, value in salesforce_env(org, localorg_server).items():
         monkeypatch.setenv(name, value)
     return org
+
+
+@pytest.fixture
+def minimal_org(localorg_server: Running) -> Iterator[LocalOrg]:
+    """Like `org`, but the API user has the "Minimum Access - API Only Integrations" profile:
+    API Enabled and nothing else, as `localorg serve --user minimal` starts it."""
+    running = localorg_server
+    fresh = LocalOrg(
+        None,
+        config=dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user="minimal"),
+    )
+    fresh.instance_url = running.org.instance_url
+    running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
+    running.org = fresh
+    yield fresh
+    fresh.faults.configure("")
+
+
+def admin_salesforce(running: Running, org: LocalOrg) -> Salesforce:
+    """simple-salesforce signed in as the org's administrator (its own connected app)."""
+    session = running.session()
+    token = client_credentials_token(
+        session, org.instance_url, org.config.admin_client_id, org.config.admin_client_secret
+    )
+    return Salesforce(
+        instance_url=token["instance_url"], session_id=token["access_token"], session=session
+    )

@@ -199,3 +199,26 @@ def field_values(
     rows = org.store.execute(f'SELECT "Id", {cols} FROM "Contact"')
     wanted = set(contact_ids)
     return {r[0]: tuple(r[1:]) for r in rows if r[0] in wanted}
+
+
+#: The system permissions the integration-user checklist has an admin grant for `fields deploy`.
+DEPLOY_PERMISSIONS: tuple[str, ...] = (
+    "PermissionsViewSetup",
+    "PermissionsCustomizeApplication",
+    "PermissionsManageProfilesPermissionsets",
+    "PermissionsAssignPermissionSets",
+)
+
+
+def grant_permissions(
+    admin: Any, user_id: str, permissions: Sequence[str], name: str = "L2L_Deployer"
+) -> str:
+    """As an admin (a simple-salesforce client), create permission set `name` holding the
+    system `permissions` and assign it to `user_id`; returns the set's id."""
+    set_id = str(
+        admin.PermissionSet.create(
+            {"Name": name, "Label": name, **dict.fromkeys(permissions, True)}
+        )["id"]
+    )
+    admin.PermissionSetAssignment.create({"AssigneeId": user_id, "PermissionSetId": set_id})
+    return set_id

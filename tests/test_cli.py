@@ -68,8 +68,11 @@ def test_serve_prints_one_json_line_and_the_readme_snippet_queries_it(tmp_path: 
             "client_secret",
             "username",
             "ca_cert",
+            "admin_client_id",
+            "admin_client_secret",
         ):
             assert info[key]
+        assert info["api_user"] == "admin"  # the default keeps the demo's full access
         (tmp_path / "org.json").write_text(json.dumps(info), encoding="utf-8")
         readme = (REPO / "README.md").read_text(encoding="utf-8")
         snippet = re.search(r"```python\n(.*?)```", readme, re.S)

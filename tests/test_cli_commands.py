@@ -130,6 +130,7 @@ def test_validate_reports_missing_fields_until_deployed(org_env: LocalOrg) -> No
     assert result["existing"] == []
     assert sorted(result["permissions_granted"]) == MAPPED
     assert result["permission_set"] == "L2L_Integration"
+    assert result["assigned"] is True
 
     after = _cli("validate", "--json")
     assert after.exit_code == 0, after.output
@@ -139,6 +140,8 @@ def test_validate_reports_missing_fields_until_deployed(org_env: LocalOrg) -> No
     assert again["created"] == []
     assert sorted(again["existing"]) == MAPPED
     assert again["permissions_granted"] == []
+    assert again["objects_granted"] == []
+    assert again["assigned"] is False  # already assigned
 
 
 # ---------------------------------------------------------------------- fields export
@@ -152,7 +155,7 @@ def test_fields_export_writes_field_meta_xml_that_parses(env: Path, tmp_path: Pa
     out = tmp_path / "sfdx"
     result = _cli("fields", "export", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert f"wrote {len(MAPPED)} field files under {out}" in result.output
+    assert f"wrote {len(MAPPED)} field files and the permission set under {out}" in result.output
     files = _exported(out)
     assert len(files) == len(MAPPED)
     names = []
@@ -164,6 +167,39 @@ def test_fields_export_writes_field_meta_xml_that_parses(env: Path, tmp_path: Pa
         assert root.findtext(f"{MD}label")
         names.append(f"{path.parent.parent.name}.{full_name}")
     assert sorted(names) == MAPPED
+
+
+def test_fields_export_writes_the_permission_set_with_field_and_object_grants(
+    env: Path, tmp_path: Path
+) -> None:
+    """Without the permission set, fields deployed with the Salesforce CLI are invisible to
+    everyone (no field-level security on any profile): the source carries it beside them."""
+    out = tmp_path / "sfdx"
+    assert _cli("fields", "export", "--out", str(out)).exit_code == 0
+    path = out / "force-app/main/default/permissionsets/L2L_Integration.permissionset-meta.xml"
+    root = ET.parse(path).getroot()
+    assert root.tag == f"{MD}PermissionSet"
+    # Metadata API element order, as a retrieve writes it
+    tags = [child.tag.removeprefix(MD) for child in root]
+    order = ["description", "fieldPermissions", "hasActivationRequired", "label"]
+    assert [t for t in dict.fromkeys(tags)] == [*order, "objectPermissions"]
+    fields = {
+        fp.findtext(f"{MD}field"): (fp.findtext(f"{MD}readable"), fp.findtext(f"{MD}editable"))
+        for fp in root.iter(f"{MD}fieldPermissions")
+    }
+    assert fields == dict.fromkeys(MAPPED, ("true", "true"))
+    objects = {
+        op.findtext(f"{MD}object"): (op.findtext(f"{MD}allowRead"), op.findtext(f"{MD}allowEdit"))
+        for op in root.iter(f"{MD}objectPermissions")
+    }
+    # Read on every pulled object, Edit on those the mappings write
+    assert objects == {
+        "Account": ("true", "false"),
+        "Contact": ("true", "true"),
+        "Lead": ("true", "true"),
+        "Order": ("true", "false"),
+        "OrderItem": ("true", "false"),
+    }
 
 
 def test_fields_export_lays_files_out_inside_the_sfdx_project_folder(
@@ -289,7 +325,12 @@ def test_committed_sfdx_source_matches_the_mappings(tmp_path: Path) -> None:
 
     repo = Path(__file__).resolve().parent.parent
     written = export(load_mappings(repo / "mappings", set(KNOWN_VALUES)), tmp_path)
-    committed = sorted((repo / "salesforce").rglob("*.field-meta.xml"))
+    committed = sorted(
+        [
+            *(repo / "salesforce").rglob("*.field-meta.xml"),
+            *(repo / "salesforce").rglob("*.permissionset-meta.xml"),
+        ]
+    )
     assert sorted(p.relative_to(tmp_path) for p in written) == sorted(
         p.relative_to(repo / "salesforce") for p in committed
     )

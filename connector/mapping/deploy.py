@@ -8,6 +8,7 @@ Salesforce CLI or keep them in their org's source control. Standard fields are n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -105,4 +106,82 @@ def sfdx_field_xml(defn: Mapping[str, Any]) -> str:
     for key in sorted(meta):
         lines.extend(_xml(key, meta[key], "    "))
     lines.append("</CustomField>")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------- the permission set
+PERMISSION_SET = "L2L_Integration"
+PERMISSION_SET_LABEL = "lead2loyalty integration"
+PERMISSION_SET_DESCRIPTION = (
+    "Read on the objects lead2loyalty pulls; read and edit on the objects and fields it writes."
+)
+
+
+@dataclass(frozen=True)
+class AccessNeeds:
+    """What the integration's permission set grants, from the mappings and the pulled objects.
+
+    ``fields``: every mapped field (``Object.Field``), read and edit. ``read_objects``: every
+    pulled or written object. ``edit_objects``: every object a mapping writes. A user sees a
+    field only with Read on its object too, and edits it only with Edit on the object
+    (Object Reference, "ObjectPermissions": Edit requires Read).
+    """
+
+    fields: tuple[str, ...]
+    read_objects: tuple[str, ...]
+    edit_objects: tuple[str, ...]
+
+
+def access_needs(mappings: Iterable[MappingFile], pulled: Iterable[str]) -> AccessNeeds:
+    """The grants the integration needs for ``mappings`` and the ``pulled`` objects."""
+    files = list(mappings)
+    fields = tuple(dict.fromkeys(f"{mf.object}.{m.field}" for mf in files for m in mf.fields))
+    edit = tuple(sorted({mf.object for mf in files if mf.fields}))
+    read = tuple(sorted({*pulled, *edit}))
+    return AccessNeeds(fields=fields, read_objects=read, edit_objects=edit)
+
+
+SFDX_PERMISSION_SET_PATH = f"{SFDX_ROOT}/permissionsets/{PERMISSION_SET}.permissionset-meta.xml"
+
+
+def sfdx_permission_set_xml(needs: AccessNeeds) -> str:
+    """The permission set as SFDX source (``<Name>.permissionset-meta.xml``).
+
+    Metadata API "PermissionSet": child elements in the order a retrieve writes them
+    (alphabetical: description, fieldPermissions, hasActivationRequired, label,
+    objectPermissions), fieldPermissions as editable/field/readable sorted by field,
+    objectPermissions as allowCreate/allowDelete/allowEdit/allowRead/modifyAllRecords/object/
+    viewAllRecords sorted by object.
+    """
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<PermissionSet xmlns="http://soap.sforce.com/2006/04/metadata">',
+        f"    <description>{escape(PERMISSION_SET_DESCRIPTION)}</description>",
+    ]
+    for name in sorted(needs.fields):
+        lines += [
+            "    <fieldPermissions>",
+            "        <editable>true</editable>",
+            f"        <field>{escape(name)}</field>",
+            "        <readable>true</readable>",
+            "    </fieldPermissions>",
+        ]
+    lines += [
+        "    <hasActivationRequired>false</hasActivationRequired>",
+        f"    <label>{escape(PERMISSION_SET_LABEL)}</label>",
+    ]
+    for obj in needs.read_objects:
+        edit = "true" if obj in needs.edit_objects else "false"
+        lines += [
+            "    <objectPermissions>",
+            "        <allowCreate>false</allowCreate>",
+            "        <allowDelete>false</allowDelete>",
+            f"        <allowEdit>{edit}</allowEdit>",
+            "        <allowRead>true</allowRead>",
+            "        <modifyAllRecords>false</modifyAllRecords>",
+            f"        <object>{escape(obj)}</object>",
+            "        <viewAllRecords>false</viewAllRecords>",
+            "    </objectPermissions>",
+        ]
+    lines.append("</PermissionSet>")
     return "\n".join(lines) + "\n"

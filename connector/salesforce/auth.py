@@ -52,6 +52,8 @@ class Token:
 
     access_token: str
     instance_url: str
+    # The identity URL (``id``) of the token response: its last segment is the user's id.
+    identity_url: str = ""
 
     def __repr__(self) -> str:
         return f"Token(access_token='**********', instance_url={self.instance_url!r})"
@@ -188,7 +190,7 @@ class Authenticator:
             raise ConfigError(f"Salesforce refused the {self.flow} sign-in ({code}): {hint}")
         log.debug("signed in to Salesforce with the %s flow", self.flow)
         instance = str(body.get("instance_url") or self.settings.salesforce_login_url)
-        return Token(str(body["access_token"]), instance.rstrip("/"))
+        return Token(str(body["access_token"]), instance.rstrip("/"), str(body.get("id") or ""))
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

@@ -64,6 +64,7 @@ KINDS = (
     "create",
     "flow",
     "limits",
+    "update",
 )
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -123,6 +124,7 @@ class SalesforceClient:
         self._auth = Authenticator(settings, self.session)
         self._sf: Salesforce | None = None
         self._describes: dict[str, dict[str, Any]] = {}
+        self._identity_url = ""
 
     @classmethod
     def from_settings(
@@ -144,6 +146,11 @@ class SalesforceClient:
         return sum(self.calls.values())
 
     @property
+    def auth_flow(self) -> str:
+        """The OAuth flow this client signs in with."""
+        return self._auth.flow
+
+    @property
     def instance_url(self) -> str:
         """The org's instance URL (signs in first if needed)."""
         return "https://" + self._api().sf_instance
@@ -160,6 +167,7 @@ class SalesforceClient:
         """Get a new access token and bind simple-salesforce to it."""
         self._count("auth")
         token = self._retrying("sign-in", True, self._auth.token)
+        self._identity_url = token.identity_url
         self._sf = Salesforce(
             instance_url=token.instance_url,
             session_id=token.access_token,
@@ -433,6 +441,18 @@ class SalesforceClient:
             if not locator or locator == "null":
                 return
 
+    def live_ids(self, object_name: str, *, bulk: bool = False) -> set[str]:
+        """The Id of every live record of ``object_name``: one Id-only query (``bulk``: a Bulk
+        API 2.0 job, a handful of calls for millions of rows; else REST pages of 2,000)."""
+        _check_name(object_name)
+        soql = f"SELECT Id FROM {object_name}"
+        pages = (
+            self.bulk_query(soql)
+            if bulk
+            else self._pages(soql, False, what=f"id query of {object_name}")
+        )
+        return {str(r["Id"]) for page in pages for r in page}
+
     # ------------------------------------------------------------------ describe, limits
     def describe(self, object_name: str) -> dict[str, Any]:
         """The object's full describe; cached for the life of this client."""
@@ -459,7 +479,58 @@ class SalesforceClient:
     def _field_types(self, object_name: str) -> dict[str, str]:
         return {str(f["name"]): str(f["type"]) for f in self.describe(object_name)["fields"]}
 
+    def api_versions(self) -> list[str]:
+        """The REST API versions the org serves (``/services/data``), oldest first."""
+        body = self._json("describe", "GET", "/services/data/", what="API versions")
+        return [str(v["version"]) for v in body or []]
+
+    def user_id(self) -> str:
+        """The id of the signed-in user.
+
+        Taken from the token response's identity URL (``id``: ``.../id/<org id>/<user id>``,
+        Salesforce Help "Identity URLs"); when it is missing, asked of the OpenID Connect
+        ``/services/oauth2/userinfo`` endpoint (Salesforce Help "UserInfo Endpoint").
+        """
+        self._api()
+        tail = self._identity_url.rstrip("/").rsplit("/", 1)[-1]
+        if re.fullmatch(r"005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?", tail):
+            return tail
+        body = self._json("auth", "GET", "/services/oauth2/userinfo", what="userinfo")
+        return str(body["user_id"])
+
+    def tooling_query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]:
+        """Every record of a Tooling API query (``tooling/query``), as plain dicts.
+
+        For setup metadata (CustomField, FieldDefinition): unlike describe, these answers do
+        not depend on the user's field-level security. ``soql`` is a :func:`format_soql`
+        template when ``args`` or ``params`` are given.
+        """
+        if args or params:
+            soql = format_soql(soql, *args, **params)
+        body = self._json(
+            "tooling", "GET", "tooling/query/", params={"q": soql}, what="tooling query"
+        )
+        records = [_plain(r) for r in body["records"]]
+        while not body.get("done", True) and body.get("nextRecordsUrl"):
+            body = self._json("tooling", "GET", str(body["nextRecordsUrl"]), what="tooling query")
+            records.extend(_plain(r) for r in body["records"])
+        return records
+
     # ------------------------------------------------------------------ writes
+    def update(self, object_name: str, record_id: str, body: Mapping[str, Any]) -> None:
+        """Update one record by id (``PATCH sobjects/<object>/<id>``); setting the same values
+        twice is harmless, so it is retried like a read."""
+        _check_name(object_name)
+        if not re.fullmatch(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", record_id):
+            raise ValueError(f"not a Salesforce id: {record_id!r}")
+        self._json(
+            "update",
+            "PATCH",
+            f"sobjects/{object_name}/{record_id}",
+            json=dict(body),
+            what=f"update of {object_name}",
+        )
+
     def create(self, object_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create one record; returns Salesforce's ``{"id", "success", "errors"}``."""
         _check_name(object_name)

@@ -345,6 +345,23 @@ class Store:
         table = self.record_table(object_name)
         return self.db.table(table).count if self.db.table(table).exists() else 0
 
+    def record_ids(self, object_name: str) -> set[str]:
+        """Ids of every stored record of an object, deleted ones included."""
+        table = self.record_table(object_name)
+        if not self.db.table(table).exists():
+            return set()
+        return {str(r[0]) for r in self.db.execute(f'SELECT "Id" FROM "{table}"').fetchall()}
+
+    def forget_records(self, object_name: str, ids: Iterable[str]) -> int:
+        """Drop stored records of an object (the org no longer has them); returns how many."""
+        table = self.record_table(object_name)
+        doomed = [(record_id,) for record_id in ids]
+        if not doomed or not self.db.table(table).exists():
+            return 0
+        with self.transaction():
+            self.db.conn.executemany(f'DELETE FROM "{table}" WHERE "Id" = ?', doomed)
+        return len(doomed)
+
     def live_ids(self, object_name: str) -> set[str]:
         """Ids of stored, not deleted records."""
         return set(self.records_frame(object_name, ["Id"])["Id"].astype(str))

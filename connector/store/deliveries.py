@@ -408,9 +408,10 @@ def clear_dirty(store: Store, marks: Iterable[tuple[str, str]]) -> None:
 def shop_orders_frame(store: Store) -> pd.DataFrame:
     """Shop orders that count (details known, not cancelled) with their net amount
     (total minus refunds): ``platform, order_id, reference, platform_order_id, email,
-    placed_at, amount``."""
+    placed_at, currency, amount``."""
     return pd.read_sql_query(
         "SELECT o.platform, o.order_id, o.reference, o.platform_order_id, o.email, o.placed_at, "
+        "o.currency, "
         "o.total - COALESCE((SELECT SUM(r.amount) FROM shop_refunds r WHERE "
         "r.platform = o.platform AND r.order_id = o.order_id), 0) AS amount "
         "FROM shop_orders o WHERE o.cancelled = 0 AND o.total IS NOT NULL "

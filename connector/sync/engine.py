@@ -21,13 +21,15 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from connector.config import Settings
+from connector.config import Settings, split_list
 from connector.errors import QuotaExhausted, RetryableError, SalesforceError
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.store.db import PendingWrite, Store
-from connector.sync import compute, predict
+from connector.sync import compute, predict, reconcile
 from connector.sync.diff import diff
+from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
+from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
@@ -60,6 +62,10 @@ class ClientLike(Protocol):
 
     def describe(self, object_name: str) -> dict[str, Any]: ...
 
+    def describe_global(self) -> dict[str, Any]: ...
+
+    def query(self, soql: str) -> list[dict[str, Any]]: ...
+
     def query_window(
         self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
     ) -> Iterable[list[dict[str, Any]]]: ...
@@ -79,6 +85,8 @@ class ClientLike(Protocol):
     ) -> Sequence[RowResultLike]: ...
 
     def create(self, object_name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def live_ids(self, object_name: str, *, bulk: bool = False) -> set[str]: ...
 
 
 class Mapper(Protocol):
@@ -127,6 +135,8 @@ class RunReport:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Seconds per phase (pull, compute, push), so a slow run says where its time went.
     phases: dict[str, float] = field(default_factory=dict)
+    # Per object: records held, forgotten (the org no longer has them), calls spent.
+    reconciled: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -150,6 +160,7 @@ class RunReport:
             "errors": self.errors[:20],
             "models": self.models,
             "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
+            "reconciled": self.reconciled,
         }
 
 
@@ -178,6 +189,8 @@ class SyncEngine:
         self._now = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._progress = progress or (lambda message: None)
+        # The org's currency rates, read once per run (connector.sync.orders.to_corporate).
+        self._rates: tuple[pd.DataFrame, pd.DataFrame | None] = (pd.DataFrame(), None)
 
     # ------------------------------------------------------------------ the run
     def run(self, options: SyncOptions | None = None, *, lock_wait_seconds: float = 0) -> RunReport:
@@ -202,6 +215,9 @@ class SyncEngine:
             with report.timed("pull"):
                 for name in options.objects or DEFAULT_OBJECTS:
                     report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
+            if not options.dry_run:
+                self._reconcile(options, report)
+            self._rates = self._currency_rates()
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
             with report.timed("compute"):
@@ -242,12 +258,21 @@ class SyncEngine:
     # ------------------------------------------------------------------ pull
     def _pull(self, stream: Stream, until: datetime, *, full: bool) -> dict[str, int]:
         name = stream.object_name
-        described = {f["name"]: f["type"] for f in self.client.describe(name)["fields"]}
+        try:
+            described = self.client.describe(name)
+        except SalesforceError as exc:
+            # An org may run without an object (Orders turned off: describe is 404 NOT_FOUND);
+            # there is nothing to pull, and nothing of it counts.
+            if exc.error_code != "NOT_FOUND":
+                raise
+            log.warning("%s is not in this org (describe: NOT_FOUND); not pulled", name)
+            return {"pulled": 0, "deleted": 0, "missing": 1}
+        types = {f["name"]: f["type"] for f in described["fields"]}
         wanted = stream.all_fields()
         if name == "Order":  # the field that ties a Salesforce Order to a webhook's shop order
             wanted.append(self.settings.order_reference_field)
-        fields = [f for f in dict.fromkeys(wanted) if f in described]
-        self.store.declare_fields(name, {f: described[f] for f in fields})
+        fields = [f for f in dict.fromkeys(wanted) if f in types]
+        self.store.declare_fields(name, {f: types[f] for f in fields})
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         pulled = deleted = 0
@@ -268,6 +293,49 @@ class SyncEngine:
         self.store.set_watermark(name, until)
         return {"pulled": pulled, "deleted": deleted}
 
+    def _currency_rates(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The org's conversion rates when its orders carry a currency (multi-currency orgs):
+        CurrencyType, and DatedConversionRate under advanced currency management. One query
+        each (and one global describe); nothing for a single-currency org."""
+        empty = pd.DataFrame(columns=["IsoCode", "ConversionRate"])
+        if not self.store.count_records("Order"):
+            return empty, None
+        order_fields = {f["name"] for f in self.client.describe("Order")["fields"]}
+        if "CurrencyIsoCode" not in order_fields:
+            return empty, None
+        types = pd.DataFrame(
+            self.client.query("SELECT IsoCode, ConversionRate FROM CurrencyType"),
+            columns=["IsoCode", "ConversionRate"],
+        )
+        names = {o["name"] for o in self.client.describe_global()["sobjects"]}
+        if "DatedConversionRate" not in names:
+            return types, None
+        dated = pd.DataFrame(
+            self.client.query(
+                "SELECT IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate"
+            ),
+            columns=["IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
+        )
+        return types, dated
+
+    def _reconcile(self, options: SyncOptions, report: RunReport) -> None:
+        """Forget records the org no longer has, when due (``connector.sync.reconcile``)."""
+        now = self._now()
+        last = self.store.watermark(reconcile.RECONCILED_KEY)
+        hours = self.settings.reconcile_interval_hours
+        if not reconcile.due(last, now, hours, full=options.full):
+            if last is None:
+                self.store.set_watermark(reconcile.RECONCILED_KEY, now)  # the interval starts
+            return
+        with report.timed("reconcile"):
+            report.reconciled = reconcile.reconcile(
+                self.client,
+                self.store,
+                list(options.objects or DEFAULT_OBJECTS),
+                self.settings.pull_bulk_threshold,
+            )
+        self.store.set_watermark(reconcile.RECONCILED_KEY, now)
+
     # ------------------------------------------------------------------ compute
     def _compute(self, report: RunReport) -> pd.DataFrame:
         contacts = self.store.records_frame("Contact", ["Id", "Email", "AccountId"])
@@ -275,9 +343,16 @@ class SyncEngine:
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
         accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
+        # Salesforce Orders and the webhooks' shop orders (the same order counted once).
         orders = self.store.orders_frame(
-            list(ORDER_COLUMNS), reference_field=self.settings.order_reference_field
+            [*ORDER_COLUMNS, *FILTER_COLUMNS], reference_field=self.settings.order_reference_field
         )
+        orders = counted_orders(
+            orders,
+            split_list(self.settings.order_statuses),
+            split_list(self.settings.order_status_categories),
+        )
+        orders = to_corporate(orders, *self._rates)
         frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
         if self.predictions is not None:
             events = self.store.events_frame(predict.EVENT_NAMES, predict.EVENT_PROPERTIES)
@@ -355,15 +430,33 @@ class SyncEngine:
         by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
         for (obj, record_id), writes in by_record.items():
             by_object[obj].append((record_id, writes))
+        person = person_contacts(
+            self.store.records_frame("Account", ["Id", "IsPersonAccount", "PersonContactId"])
+        )
         for obj, items in by_object.items():
-            if len(items) > self.settings.push_bulk_threshold:
-                self._push_batch(obj, items, report, bulk=True)
-                continue
-            for start in range(0, len(items), COLLECTION_SIZE):
-                self._push_batch(obj, items[start : start + COLLECTION_SIZE], report, bulk=False)
-                self._progress(
-                    f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
-                )
+            if obj == "Contact" and person:
+                # person contacts are written through their Account's __pc fields
+                self._push_items("Account", [i for i in items if i[0] in person], report, person)
+                items = [i for i in items if i[0] not in person]
+            self._push_items(obj, items, report)
+
+    def _push_items(
+        self,
+        obj: str,
+        items: list[tuple[str, list[PendingWrite]]],
+        report: RunReport,
+        via: dict[str, str] | None = None,
+    ) -> None:
+        """Write ``items`` of ``obj``: one Bulk API job above the threshold, else collections."""
+        if len(items) > self.settings.push_bulk_threshold:
+            self._push_batch(obj, items, report, bulk=True, via=via)
+            return
+        for start in range(0, len(items), COLLECTION_SIZE):
+            batch = items[start : start + COLLECTION_SIZE]
+            self._push_batch(obj, batch, report, bulk=False, via=via)
+            self._progress(
+                f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
+            )
 
     def _push_batch(
         self,
@@ -372,8 +465,12 @@ class SyncEngine:
         report: RunReport,
         *,
         bulk: bool,
+        via: dict[str, str] | None = None,
     ) -> None:
-        """Write one batch, retrying retryable rows with backoff, then record the outcome."""
+        """Write one batch, retrying retryable rows with backoff, then record the outcome.
+
+        ``via`` maps person contacts to the Accounts their values are written through.
+        """
         remaining = dict(items)
         written: list[PendingWrite] = []
         failed: list[tuple[PendingWrite, str]] = []
@@ -381,7 +478,10 @@ class SyncEngine:
         attempt = 0
         while remaining:
             records = [
-                {"Id": rid, **{w.field: w.value for w in ws}} for rid, ws in remaining.items()
+                {"Id": rid, **{w.field: w.value for w in ws}}
+                if via is None
+                else {"Id": via[rid], **{account_field(w.field): w.value for w in ws}}
+                for rid, ws in remaining.items()
             ]
             try:
                 if bulk:

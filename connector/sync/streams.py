@@ -52,7 +52,17 @@ STREAMS: dict[str, Stream] = {
             ),
         ),
         # what the compute step reads (ORDER_COLUMNS), plus what the run keeps for later models
-        Stream("Order", (*ORDER_COLUMNS, "Status", "OriginalOrderId", "Sales_Channel__c")),
+        Stream(
+            "Order",
+            (
+                *ORDER_COLUMNS,
+                "Status",
+                "StatusCode",  # the status category (Draft/Activated), when the org has it
+                "CurrencyIsoCode",  # multi-currency orgs only
+                "OriginalOrderId",
+                "Sales_Channel__c",
+            ),
+        ),
         Stream("OrderItem", ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice")),
     )
 }

@@ -12,6 +12,8 @@ A pure function over DataFrames (no I/O), so it is tested alone. Its rules:
   ``OrderReferenceNumber``), the two are one order: the Salesforce Order is kept, the shop
   order dropped, so nothing counts twice.
 - Cancelled orders and orders whose details are not known yet are not in ``shop`` at all.
+  A shop order has no Status, so the status filter keeps it; it carries its currency as
+  ``CurrencyIsoCode``, so a multi-currency org converts it like its own Orders.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def merge_orders(
             "IsReductionOrder": False,
         }
     )
+    if "CurrencyIsoCode" in columns:  # converted to the corporate currency like any Order
+        rows["CurrencyIsoCode"] = shop["currency"].to_numpy()
     for column in columns:
         if column not in rows:
             rows[column] = None

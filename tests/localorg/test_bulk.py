@@ -435,7 +435,7 @@ def test_required_fields_match_any_case_as_clean_does(org: LocalOrg) -> None:
         org.store.clean(info, {"LASTNAME": "X", "LastName": ""}, creating=True)
 
 
-def test_field_permission_changes_reach_the_next_job(sf: Salesforce) -> None:
+def test_field_permission_changes_reach_the_next_job(sf: Salesforce, org: LocalOrg) -> None:
     sf.toolingexecute(
         "sobjects/CustomField/",
         method="POST",
@@ -456,6 +456,11 @@ def test_field_permission_changes_reach_the_next_job(sf: Salesforce) -> None:
             "PermissionsEdit": True,
         }
     )["id"]
+    # A permission set grants nothing until it is assigned to the user (Object Reference,
+    # "FieldPermissions"); this test once relied on localorg honouring unassigned sets.
+    sf.PermissionSetAssignment.create(
+        {"AssigneeId": org.store.integration_user_id, "PermissionSetId": permission_set}
+    )
     [result] = sf.bulk2.Contact.insert(records=[{"LastName": "B", "Tier__c": "Gold"}], wait=WAIT)
     assert result["numberRecordsFailed"] == 0
     # revoked by a bulk job this time: the store must notice writes from every path

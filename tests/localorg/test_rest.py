@@ -372,7 +372,9 @@ def test_limit_counter_reaches_request_limit_exceeded(sf: Salesforce, org: Local
 
 
 # ---------------------------------------------------------------------- tooling
-def test_created_custom_field_appears_in_describe_once_permitted(sf: Salesforce) -> None:
+def test_created_custom_field_appears_in_describe_once_permitted(
+    sf: Salesforce, org: LocalOrg
+) -> None:
     created = sf.toolingexecute(
         "sobjects/CustomField/",
         method="POST",
@@ -399,6 +401,12 @@ def test_created_custom_field_appears_in_describe_once_permitted(sf: Salesforce)
             "PermissionsRead": True,
             "PermissionsEdit": True,
         }
+    )
+    # Granted but not yet assigned: still invisible (Object Reference, "FieldPermissions": the
+    # set must be assigned to the user). This test once expected the grant alone to suffice.
+    assert "L2L_Intent_Score__c" not in {f["name"] for f in sf.Contact.describe()["fields"]}
+    sf.PermissionSetAssignment.create(
+        {"AssigneeId": org.store.integration_user_id, "PermissionSetId": permission_set}
     )
     fields = {f["name"]: f for f in sf.Contact.describe()["fields"]}
     assert fields["L2L_Intent_Score__c"]["type"] == "double"

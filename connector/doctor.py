@@ -1,0 +1,248 @@
+"""``lead2loyalty doctor``: the integration-user checklist, checked line by line against the org.
+
+Each check signs in as the connector does and asks the org what the integration user can do,
+in the checklist's order:
+
+1. sign-in with the configured OAuth flow (connected app, login URL, credentials);
+2. the API version the connector speaks is served by the org;
+3. API Enabled (any versioned call answers ``API_DISABLED_FOR_ORG`` without it);
+4. daily API requests remaining, against the configured share (``L2L_QUOTA_SHARE``);
+5. every pulled object readable and every written object editable (describe: a 404 means
+   the user cannot see it, or the feature is off, as Orders may be);
+6. every mapped field visible and editable (describe, which reflects field-level security);
+7. the L2L_Integration permission set assigned to the integration user;
+8. the permissions ``fields deploy`` needs (View Setup and Configuration, Customize
+   Application, Manage Profiles and Permission Sets, Assign Permission Sets): warnings, as a
+   sync does not need them once the fields are deployed.
+
+A failed check blocks a sync (exit 1); warnings do not. Each line carries its fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from connector.config import Settings
+from connector.errors import FatalError, Lead2LoyaltyError, SalesforceError
+from connector.mapping.deploy import PERMISSION_SET, access_needs
+from connector.mapping.models import MappingFile
+from connector.salesforce import SalesforceClient
+from connector.sync.fields import DEPLOY_RIGHTS, MANAGE_USERS, read_rights
+from connector.sync.streams import DEFAULT_OBJECTS
+
+Status = Literal["ok", "warn", "fail"]
+DEPLOY_FIX = (
+    f"run `lead2loyalty fields deploy` (it grants this in permission set {PERMISSION_SET} and "
+    "assigns it), or have an admin grant it"
+)
+SIGN_IN_FIX = (
+    "check L2L_SALESFORCE_LOGIN_URL (the org's My Domain URL), the connected app "
+    "(client credentials: enabled with a Run As user; JWT: the certificate uploaded and "
+    "the user pre-authorized) and the L2L_SALESFORCE_* credentials"
+)
+# Objects that can be switched off for the whole org (Setup > Order Settings > Enable Orders).
+_FEATURE_OBJECTS = {"Order": "Orders", "OrderItem": "Orders"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One checklist line: what was checked, its status, what was found, how to fix it."""
+
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """The check as one line of text."""
+        text = f"{self.status.upper():<4}  {self.name}: {self.detail}"
+        return text + (f" -> fix: {self.fix}" if self.fix and self.status != "ok" else "")
+
+    def as_json(self) -> dict[str, str]:
+        """The check as a JSON object."""
+        return {"check": self.name, "status": self.status, "detail": self.detail, "fix": self.fix}
+
+
+@dataclass
+class DoctorReport:
+    """Every check made, in checklist order."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks a sync (warnings allowed)."""
+        return all(c.status != "fail" for c in self.checks)
+
+    def add(self, name: str, status: Status, detail: str, fix: str = "") -> None:
+        """Record one check."""
+        self.checks.append(Check(name, status, detail, fix))
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``doctor --json`` object."""
+        return {"ok": self.ok, "checks": [c.as_json() for c in self.checks]}
+
+
+def run_doctor(
+    settings: Settings,
+    mappings: list[MappingFile],
+    *,
+    pulled: Sequence[str] = DEFAULT_OBJECTS,
+    client: SalesforceClient | None = None,
+) -> DoctorReport:
+    """Check the org and the integration user; see the module docstring for the list."""
+    report = DoctorReport()
+    try:
+        client = client or SalesforceClient(settings)
+        client.authenticate()
+    except Lead2LoyaltyError as exc:
+        report.add("sign-in", "fail", str(exc), SIGN_IN_FIX)
+        return report
+    report.add("sign-in", "ok", f"{client.auth_flow} flow at {settings.salesforce_login_url}")
+    try:
+        _check_org(client, settings, mappings, pulled, report)
+    except SalesforceError as exc:
+        report.add("org", "fail", str(exc), "check the network and the org, then run again")
+    return report
+
+
+def _check_org(
+    client: SalesforceClient,
+    settings: Settings,
+    mappings: list[MappingFile],
+    pulled: Sequence[str],
+    report: DoctorReport,
+) -> None:
+    version = settings.salesforce_api_version
+    served = client.api_versions()
+    if version in served:
+        report.add("API version", "ok", f"{version} is served by the org")
+    else:
+        report.add(
+            "API version",
+            "fail",
+            f"{version} is not served by the org (it serves {', '.join(served[-3:])}...)",
+            f"set L2L_SALESFORCE_API_VERSION to one of {', '.join(served[-3:])}",
+        )
+        return
+    try:
+        limits = client.limits()
+    except FatalError as exc:
+        if exc.error_code in ("API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"):
+            report.add(
+                "API Enabled",
+                "fail",
+                "the integration user may not use the API",
+                'turn on "API Enabled" in its profile or a permission set assigned to it',
+            )
+            return
+        raise
+    report.add("API Enabled", "ok", "the integration user may use the API")
+    daily = limits.get("DailyApiRequests") or {}
+    most, left = int(daily.get("Max", 0)), int(daily.get("Remaining", 0))
+    usable = left - most * (1 - settings.quota_share)
+    if usable <= 0:
+        report.add(
+            "daily API requests",
+            "fail",
+            f"{left:,} of {most:,} left, none within this connector's share "
+            f"({settings.quota_share:.0%})",
+            "wait for the daily limit to reset or raise L2L_QUOTA_SHARE",
+        )
+    else:
+        status: Status = "warn" if left < most * 0.1 else "ok"
+        report.add("daily API requests", status, f"{left:,} of {most:,} left", "watch the quota")
+
+    needs = access_needs(mappings, pulled)
+    described: dict[str, dict[str, Any]] = {}
+    for obj in needs.read_objects:
+        try:
+            described[obj] = client.describe(obj)
+        except FatalError as exc:
+            if exc.status != 404:
+                raise
+            fix = f"grant Read on {obj}: {DEPLOY_FIX}"
+            feature = _FEATURE_OBJECTS.get(obj)
+            if feature:
+                fix += f"; if {feature} are off in this org, enable them (Setup > Order Settings)"
+            report.add(f"object {obj}", "fail", "not visible to the integration user", fix)
+            continue
+        if obj in needs.edit_objects and not described[obj].get("updateable"):
+            report.add(
+                f"object {obj}",
+                "fail",
+                "readable but not editable",
+                f"grant Edit on {obj}: {DEPLOY_FIX}",
+            )
+        else:
+            access = "read and edit" if obj in needs.edit_objects else "read"
+            report.add(f"object {obj}", "ok", access)
+    for name in needs.fields:
+        obj, _, field_name = name.partition(".")
+        if obj not in described:
+            report.add(f"field {name}", "fail", f"its object {obj} is not visible", DEPLOY_FIX)
+            continue
+        fields = {f["name"]: f for f in described[obj]["fields"]}
+        found = fields.get(field_name)
+        if found is None:
+            report.add(
+                f"field {name}",
+                "fail",
+                "missing, or not visible to the integration user",
+                DEPLOY_FIX,
+            )
+        elif not found.get("updateable"):
+            report.add(f"field {name}", "fail", "read-only for the integration user", DEPLOY_FIX)
+        else:
+            report.add(f"field {name}", "ok", "visible and editable")
+    _check_deploy_rights(client, report)
+
+
+def _check_assignment(client: SalesforceClient, report: DoctorReport, user_id: str) -> None:
+    name = f"permission set {PERMISSION_SET}"
+    try:
+        rows = client.query(
+            "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = {user} "
+            "AND PermissionSet.Name = {name}",
+            user=user_id,
+            name=PERMISSION_SET,
+        )
+    except FatalError as exc:
+        if exc.error_code not in ("INVALID_TYPE", "INVALID_FIELD"):
+            raise
+        report.add(name, "warn", "unknown without View Setup and Configuration", DEPLOY_FIX)
+        return
+    if rows:
+        report.add(name, "ok", "assigned to the integration user")
+    else:
+        # Not blocking by itself: the field and object lines above say whether access is there.
+        report.add(name, "warn", "not assigned to the integration user", DEPLOY_FIX)
+
+
+def _check_deploy_rights(client: SalesforceClient, report: DoctorReport) -> None:
+    user_id = client.user_id()
+    _check_assignment(client, report, user_id)
+    held = read_rights(client, user_id)
+    fix = "needed by `lead2loyalty fields deploy` only: an admin grants it in a permission set "
+    fix += "assigned to the integration user (or deploys salesforce/ and assigns "
+    fix += f"{PERMISSION_SET} instead)"
+    for api_name, label in DEPLOY_RIGHTS:
+        name = f'permission "{label}"'
+        if held is None:
+            if api_name == DEPLOY_RIGHTS[0][0]:
+                report.add(name, "warn", "missing (cannot read permission sets)", fix)
+            else:
+                report.add(name, "warn", "unknown without View Setup and Configuration", fix)
+            continue
+        granted = api_name in held or (
+            api_name == "PermissionsAssignPermissionSets" and MANAGE_USERS[0] in held
+        )
+        if granted:
+            report.add(name, "ok", "granted")
+        else:
+            report.add(name, "warn", "missing", fix)
+
+
+__all__ = ["Check", "DoctorReport", "run_doctor"]

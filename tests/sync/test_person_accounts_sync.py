@@ -1,0 +1,64 @@
+"""A person contact's values go to its Account's ``__pc`` fields; business contacts stay Contact
+writes. Sources: Change Data Capture Developer Guide, "Creating and Undeleting a Person Account"
+(custom Contact fields on Account end in __pc); see localorg/person_accounts.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from localorg.org import LocalOrg
+from localorg.server import Running
+from tests.support import (
+    RFM_PLAIN_FIELDS,
+    deployed_engine,
+    field_values,
+    load_rows,
+    localorg_settings,
+    rfm_mappings,
+)
+
+
+def test_person_contacts_are_written_through_their_account(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    mappings = rfm_mappings(tmp_path / "mappings", RFM_PLAIN_FIELDS, objects=("Contact",))
+    engine = deployed_engine(
+        localorg_settings(org, localorg_server, tmp_path, mappings_dir=mappings)
+    )
+    [person_contact, business_contact] = load_rows(
+        org, "Contact", [{"LastName": "Ada"}, {"LastName": "Bo"}]
+    )
+    [person, business] = load_rows(
+        org,
+        "Account",
+        [
+            {"Name": "Ada", "IsPersonAccount": 1, "PersonContactId": person_contact},
+            {"Name": "Acme", "IsPersonAccount": 0},
+        ],
+    )
+    org.store.execute(
+        'UPDATE "Contact" SET "AccountId" = ? WHERE "Id" = ?', [person, person_contact]
+    )
+    org.store.execute(
+        'UPDATE "Contact" SET "AccountId" = ? WHERE "Id" = ?', [business, business_contact]
+    )
+    load_rows(
+        org,
+        "Order",
+        [
+            {"AccountId": person, "BillToContactId": None, "Status": "Activated",
+             "EffectiveDate": "2026-01-10", "TotalAmount": 40.0},  # resolved by PersonContactId
+            {"AccountId": business, "BillToContactId": business_contact, "Status": "Activated",
+             "EffectiveDate": "2026-02-10", "TotalAmount": 25.0},
+        ],
+    )  # fmt: skip
+    report = engine.run()
+    assert report.status == "succeeded", report.errors
+    assert report.writes["succeeded"] == 2
+    values = field_values(org, [person_contact, business_contact], RFM_PLAIN_FIELDS)
+    assert values[person_contact] == (1, 40.0, "2026-01-10", 40.0)
+    assert values[business_contact] == (1, 25.0, "2026-02-10", 25.0)
+    account = org.store.get("Account", person)
+    assert account is not None
+    assert account["L2L_Revenue__pc"] == 40.0  # written through the Account
+    assert engine.run().writes["fields_changed"] == 0  # the baseline keeps the Contact key
