@@ -176,3 +176,15 @@ def test_woocommerce_refunds_and_statuses() -> None:
 def test_shopify_normalise_is_deterministic() -> None:
     delivery = _shopify("orders/create", fixture("shopify_orders_create.json"), "e1")
     assert shopify.normalise(delivery) == shopify.normalise(delivery)
+
+
+def test_shop_orders_pass_the_status_filter_and_convert_their_currency(store: Store) -> None:
+    from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
+
+    _apply(store, _shopify("orders/create", fixture("shopify_orders_create.json"), "e1"))
+    orders = store.orders_frame([*COLUMNS, *FILTER_COLUMNS])
+    assert orders["CurrencyIsoCode"].tolist() == ["USD"]
+    kept = counted_orders(orders, [], ["Activated"])  # no Status: nothing says it does not count
+    assert len(kept) == 1
+    rates = pd.DataFrame({"IsoCode": ["EUR", "USD"], "ConversionRate": [1.0, 1.2]})
+    assert to_corporate(kept, rates)["TotalAmount"].tolist() == [pytest.approx(108.0)]
