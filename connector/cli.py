@@ -1073,6 +1073,135 @@ def loyalty_expire(program_id: str | None, as_json: bool) -> None:
         click.echo(f"{program}: expired {points:,} points")
 
 
+@main.command("web")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to bind.")  # noqa: S104
+@click.option("--port", default=8000, show_default=True, envvar="PORT", help="Port ($PORT).")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+def web_cmd(host: str, port: int, workers: int) -> None:
+    """Serve the webhooks, the events API and /healthz under gunicorn (the Procfile's web line).
+
+    It verifies, stores and acknowledges; `lead2loyalty worker` does the rest.
+
+    \b
+    Example:
+      L2L_SHOPIFY_WEBHOOK_SECRETS=... lead2loyalty web --port 8000
+    """
+    import os
+
+    _settings()  # refuse bad settings here, in one line, not in every gunicorn worker
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{host}:{port}",
+        "connector.web:create_app()",
+    ]
+    os.execv(sys.executable, argv)  # noqa: S606 - gunicorn takes over this process and its signals
+
+
+@main.command("worker")
+@click.option("--once", is_flag=True, help="Run one pass and exit.")
+def worker_cmd(once: bool) -> None:
+    """Real-time updates: normalise stored deliveries, then recompute and push the shoppers
+    they concern, every L2L_REALTIME_INTERVAL_SECONDS (the Procfile's worker line).
+
+    \b
+    Example:
+      L2L_REALTIME_INTERVAL_SECONDS=2 lead2loyalty worker
+    """
+    import logging
+    import signal
+    import threading
+
+    from connector.sync.realtime import RealtimeWorker
+
+    settings = _settings()
+    worker = RealtimeWorker(settings)
+    if once:
+        report = worker.run_pass()
+        click.echo(json.dumps(report.__dict__, default=str))
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    logging.getLogger("connector").setLevel(logging.INFO)
+    click.echo(
+        f"worker: a pass every {settings.realtime_interval_seconds:g} s on {settings.database}",
+        err=True,
+    )
+    worker.run(stop)
+
+
+@main.group()
+def events() -> None:
+    """The webhook and events API log: replay deliveries, show counts.
+
+    \b
+    Example:
+      lead2loyalty events stats
+    """
+
+
+@events.command("replay")
+@click.option("--failed", "failed_only", is_flag=True, help="Only deliveries that failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def events_replay(failed_only: bool, as_json: bool) -> None:
+    """Normalise stored deliveries again into events and orders (idempotent: what is already
+    stored stays once).
+
+    \b
+    Example:
+      lead2loyalty events replay --failed
+    """
+    from connector.store import Store
+    from connector.store.deliveries import requeue
+    from connector.sync.realtime import normalise_pending
+
+    store = Store(_settings().database)
+    queued = requeue(store, failed_only=failed_only)
+    done, failed = normalise_pending(store, limit=10**12)
+    out = {"requeued": queued, "normalised": done, "failed": failed}
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        click.echo(f"normalised {done:,} deliveries, {failed:,} failed")
+    sys.exit(1 if failed else 0)
+
+
+@events.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def events_stats(as_json: bool) -> None:
+    """Deliveries, events, duplicates and rejections per source and reason.
+
+    \b
+    Example:
+      lead2loyalty events stats --json
+    """
+    from connector.store import Store
+    from connector.store.deliveries import stats
+
+    out = stats(Store(_settings().database))
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    for source, s in sorted(out["sources"].items()):
+        click.echo(
+            f"{source:<12} deliveries {s['deliveries']:>8,}  events {s['events']:>8,}  "
+            f"duplicates {s['duplicates']:>6,}  pending {s['pending']:>5,}  "
+            f"failed {s['failed']:>5,}  rejected {s['rejected']:>6,}"
+        )
+        for reason, count in sorted(s["rejections"].items()):
+            click.echo(f"    rejected {reason}: {count:,}")
+    o = out["shop_orders"]
+    click.echo(
+        f"shop orders {o['orders']:,} ({o['cancelled']:,} cancelled, "
+        f"{o['awaiting_details']:,} awaiting details); dirty people {out['dirty_people']:,}"
+    )
+
+
 @main.command("config")
 def config_cmd() -> None:
     """Show every setting, its environment variable, value and default (secrets masked).

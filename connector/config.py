@@ -78,6 +78,58 @@ class Settings(BaseSettings):
     value_log_days: int = Field(
         90, ge=1, description="Keep the per-field value log of runs this many days old."
     )
+    # Webhooks and the events API (connector/webhooks, connector/web): comma-separated lists,
+    # so a secret can be rotated (old and new both accepted) and several shops share one URL.
+    shopify_webhook_secrets: SecretStr = Field(
+        SecretStr(""),
+        description="Shopify app client secrets that sign webhooks (comma separated).",
+    )
+    woocommerce_webhook_secrets: SecretStr = Field(
+        SecretStr(""), description="WooCommerce webhook secrets (comma separated, one per store)."
+    )
+    bigcommerce_webhook_token: SecretStr = Field(
+        SecretStr(""),
+        description="Shared tokens BigCommerce sends in the X-L2L-Webhook-Token header "
+        "(comma separated, one per store).",
+    )
+    bigcommerce_api_tokens: SecretStr = Field(
+        SecretStr(""),
+        description="Store API tokens as store_hash:token (comma separated): the worker reads "
+        "each webhook's order in full.",
+    )
+    bigcommerce_api_url: str = Field(
+        "https://api.bigcommerce.com", description="BigCommerce API base URL."
+    )
+    events_write_keys: SecretStr = Field(
+        SecretStr(""),
+        description="Write keys of POST /v1/* (HTTP Basic username; comma separated).",
+    )
+    webhook_max_bytes: int = Field(
+        512_000, ge=1024, description="Largest accepted request body, after gunzip (else 413)."
+    )
+    webhook_fsync: bool = Field(
+        False,
+        description="fsync each delivery before its 2xx (survives power loss, not only crashes; "
+        "slower: see bench/webhooks.py).",
+    )
+    webhook_max_age_seconds: int = Field(
+        172_800,
+        ge=60,
+        description="Refuse deliveries whose platform timestamp is older than this.",
+    )
+    order_reference_field: str = Field(
+        "OrderReferenceNumber",
+        description="Order field holding the shop's order id or name: a Salesforce Order with "
+        "it is the same order as the webhook's, counted once.",
+    )
+    realtime_create_leads: bool = Field(
+        False,
+        description="Worker: create a Lead for a shopper with an order but no Contact or Lead "
+        "(LastName from the email, Company the shop).",
+    )
+    realtime_interval_seconds: float = Field(
+        2.0, gt=0, description="Worker: seconds between real-time passes over dirty people."
+    )
     order_statuses: str = Field(
         "",
         description="Comma-separated Order Status values that count; empty: the status "
@@ -154,6 +206,11 @@ def load_settings(**overrides: Any) -> Settings:
         if len(problems) == 1:  # the usual case: one clear line
             raise ConfigError(f"invalid setting {problems[0]}") from None
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def secret_list(value: SecretStr) -> list[str]:
+    """The non-empty, trimmed entries of a comma-separated secret setting."""
+    return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
 
 
 def describe_settings(settings: Settings) -> list[tuple[str, str, str, str]]:

@@ -10,7 +10,9 @@ Lead2LoyaltyError
 │   └── QuotaExhausted     REQUEST_LIMIT_EXCEEDED or the configured share of the daily limit
 └── WebhookError
     ├── SignatureError     401: the delivery is not from who it claims
-    └── PayloadError       4xx: the body is malformed
+    └── PayloadError       400: the body or its headers are malformed (or it is stale)
+        ├── Unprocessable  422: well-formed JSON with wrongly typed or missing fields
+        └── TooLarge       413: the body (after gunzip) is over L2L_WEBHOOK_MAX_BYTES
 """
 
 from __future__ import annotations
@@ -74,3 +76,11 @@ class SignatureError(WebhookError):
 
 class PayloadError(WebhookError):
     """4xx: the delivery's body is malformed."""
+
+
+class Unprocessable(PayloadError):
+    """422: well-formed JSON whose fields have the wrong types or are missing."""
+
+
+class TooLarge(PayloadError):
+    """413: the body (after gunzip) is over ``L2L_WEBHOOK_MAX_BYTES``."""

@@ -36,7 +36,8 @@ def _sync_once() -> str:
     from connector.sync import build_engine
 
     try:
-        report = build_engine(load_settings()).run()
+        # A real-time worker's pass holds the run lock for seconds at most: wait it out.
+        report = build_engine(load_settings()).run(lock_wait_seconds=30)
     except RunInProgress as exc:
         log.info("sync skipped: %s", exc)
         return "skipped"

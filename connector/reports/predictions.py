@@ -21,7 +21,7 @@ def stored_purchases(settings: Settings) -> pd.DataFrame:
     """Purchase orders of the last sync, resolved to Contacts (``customer_id, ordered_at,
     amount``)."""
     store = Store(settings.database)
-    orders = store.records_frame("Order", list(ORDER_COLUMNS))
+    orders = store.orders_frame(list(ORDER_COLUMNS), reference_field=settings.order_reference_field)
     frame = purchases(
         orders,
         store.records_frame("Account", ["Id", "PersonContactId"]),

@@ -6,6 +6,8 @@ import logging
 import re
 from collections.abc import Iterable
 
+from pydantic import SecretStr
+
 from connector.config import Settings
 
 MASK = "**********"
@@ -29,15 +31,15 @@ class RedactSecrets(logging.Filter):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedactSecrets:
-        """A filter masking every secret setting of ``settings``."""
-        return cls(
-            [
-                settings.salesforce_client_secret.get_secret_value(),
-                settings.salesforce_refresh_token.get_secret_value(),
-                settings.alert_webhook_url.get_secret_value(),
-                *(t.strip() for t in settings.loyalty_api_tokens.get_secret_value().split(",")),
-            ]
-        )
+        """A filter masking every secret setting of ``settings`` (each entry of a
+        comma-separated list, such as the webhook secrets, on its own too)."""
+        secrets: list[str] = []
+        for name in type(settings).model_fields:
+            value = getattr(settings, name)
+            if isinstance(value, SecretStr):
+                text = value.get_secret_value()
+                secrets.extend([text, *(p.strip() for p in text.split(","))])
+        return cls(secrets)
 
     def add(self, secret: str) -> None:
         """Mask ``secret`` from now on (secrets shorter than 4 characters are ignored)."""

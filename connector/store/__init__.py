@@ -16,6 +16,8 @@ Tables:
 - ``runs`` and ``value_log``: what each run did (with its process id and host, so a run that
   died is found and marked ``crashed``), every value it wrote (old, new, status ``written``,
   ``verified`` when found already in the org after a crash, ``carried`` or ``failed``, error).
+- ``deliveries``, ``shop_orders``, ``shop_refunds``, ``dirty_people``, ``webhook_rejections``:
+  the webhook and events API intake and the real-time path (``connector.store.deliveries``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import math
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import sqlite_utils
 from sqlite_utils.utils import suggest_column_types
 
 from connector.errors import ConfigError, RunInProgress
+from connector.store import deliveries
 from connector.store.columns import BOOLEAN, column_type, converted, same_type
 
 Migration = Callable[[sqlite_utils.Database], None]
@@ -128,12 +130,17 @@ def _v5_scoring(db: sqlite_utils.Database) -> None:
 
 
 # Append only: a released database is upgraded by running the migrations it has not seen.
+def _v6_deliveries(db: sqlite_utils.Database) -> None:
+    deliveries.migration(db)
+
+
 MIGRATIONS: list[Migration] = [
     _v1,
     _v2,
     _v3_run_process_and_in_flight,
     _v4_loyalty,
     _v5_scoring,
+    _v6_deliveries,
 ]
 
 
@@ -219,18 +226,29 @@ class Store:
         conn.execute("COMMIT")
 
     @contextmanager
-    def run_lock(self) -> Iterator[None]:
+    def run_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """Hold the database's run lock (``<database>.lock``) or raise :class:`RunInProgress`.
 
         An OS advisory lock: it is released when the holder exits, however it exits (a killed
         run leaves no stale lock behind). The file keeps the holder's pid for the message.
+        ``wait_seconds`` tries again for that long first (the real-time worker holds the lock
+        for short passes, so a scheduled sync can wait them out instead of being skipped).
         """
         if str(self.path) == ":memory:":
             yield
             return
         lock_path = self.path.with_name(self.path.name + ".lock")
+        deadline = time.monotonic() + wait_seconds
         with lock_path.open("a+", encoding="utf-8") as handle:
-            try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.05)
+            try:  # held already (a no-op), or still refused: say who holds it
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 handle.seek(0)
@@ -449,6 +467,23 @@ class Store:
             self.db.conn,
             params=list(names),
         )
+
+    def orders_frame(
+        self, columns: Sequence[str], *, reference_field: str = "OrderReferenceNumber"
+    ) -> pd.DataFrame:
+        """Every order the compute step counts: pulled Salesforce Orders plus the shop orders
+        from webhooks that Salesforce does not hold yet (matched on ``reference_field``), their
+        shopper resolved by email (:func:`connector.webhooks.orders.merge_orders`)."""
+        from connector.webhooks.orders import merge_orders
+
+        wanted = list(dict.fromkeys([*columns, reference_field]))
+        salesforce = self.records_frame("Order", wanted)
+        shop = deliveries.shop_orders_frame(self)
+        if not len(shop):
+            return salesforce[list(columns)]
+        contacts = self.records_frame("Contact", ["Id", "Email"])
+        leads = self.records_frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
+        return merge_orders(salesforce, shop, contacts, leads, reference_field, columns)
 
     def append_events(self, events: Iterable[dict[str, Any]]) -> int:
         """Append events; a (source, delivery_id) already stored is ignored. Returns new rows."""

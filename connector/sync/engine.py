@@ -13,7 +13,7 @@ import math
 import random as _random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -91,6 +91,8 @@ class ClientLike(Protocol):
     ) -> Sequence[RowResultLike]: ...
 
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def create(self, object_name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
     def live_ids(self, object_name: str, *, bulk: bool = False) -> set[str]: ...
 
 
@@ -203,14 +205,15 @@ class SyncEngine:
         self._rates: tuple[pd.DataFrame, pd.DataFrame | None] = (pd.DataFrame(), None)
 
     # ------------------------------------------------------------------ the run
-    def run(self, options: SyncOptions | None = None) -> RunReport:
+    def run(self, options: SyncOptions | None = None, *, lock_wait_seconds: float = 0) -> RunReport:
         """One complete run; never raises for what goes wrong inside it (a refused sign-in,
         a Salesforce fault, a bug): the run ends ``failed`` with the reason, and the report
         says what happened.
 
-        Raises :class:`~connector.errors.RunInProgress` when another run holds the database.
+        Raises :class:`~connector.errors.RunInProgress` when another run holds the database
+        (after ``lock_wait_seconds``: the clock waits out a real-time worker's short pass).
         """
-        with self.store.run_lock():
+        with self.store.run_lock(lock_wait_seconds):
             # Under the lock, a run still marked running belongs to a dead process.
             recovered = self.store.mark_crashed_runs()
             for run in recovered:
@@ -349,7 +352,10 @@ class SyncEngine:
             log.warning("%s is not in this org (describe: NOT_FOUND); not pulled", name)
             return {"pulled": 0, "deleted": 0, "missing": 1}
         types = {f["name"]: f["type"] for f in described["fields"]}
-        fields = [f for f in stream.all_fields() if f in types]
+        wanted = stream.all_fields()
+        if name == "Order":  # the field that ties a Salesforce Order to a webhook's shop order
+            wanted.append(self.settings.order_reference_field)
+        fields = [f for f in dict.fromkeys(wanted) if f in types]
         self.store.declare_fields(name, {f: types[f] for f in fields})
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
@@ -421,7 +427,10 @@ class SyncEngine:
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
         accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
-        orders = self.store.records_frame("Order", [*ORDER_COLUMNS, *FILTER_COLUMNS])
+        # Salesforce Orders and the webhooks' shop orders (the same order counted once).
+        orders = self.store.orders_frame(
+            [*ORDER_COLUMNS, *FILTER_COLUMNS], reference_field=self.settings.order_reference_field
+        )
         orders = counted_orders(
             orders,
             split_list(self.settings.order_statuses),

@@ -56,7 +56,8 @@ _MAX_POINTS = 10**12  # far above any real request; keeps SQLite's 64-bit intege
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    response = jsonify({"error": {"code": code, "message": message}})
+    # The app's one error shape (connector/web/errors.py): {"code", "message"}.
+    response = jsonify({"code": code, "message": message})
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="lead2loyalty loyalty"'
@@ -240,10 +241,3 @@ def accrue(member_id: str) -> ResponseReturnValue:
             program_id=_program(),
         )
     return jsonify(out), 200 if out["repeated"] else 201
-
-
-@bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def unknown(rest: str) -> ResponseReturnValue:
-    """Anything else under /v1/loyalty: a JSON 404 rather than the app's HTML page."""
-    return _error(404, "not_found", f"no loyalty endpoint {request.method} {request.path}")

@@ -74,19 +74,22 @@ def test_unknown_member_is_404_json(client: FlaskClient) -> None:
     for ident in ("nobody@example.com", "003000000000009AAA", "not-an-id", BOB):
         response = client.get(f"/v1/loyalty/members/{ident}", headers=AUTH)
         assert response.status_code == 404, ident
-        assert response.get_json()["error"]["code"] == "not_found"
+        assert response.get_json()["code"] == "not_found"
 
 
 def test_unknown_program_is_404(client: FlaskClient) -> None:
     response = client.get(f"{MEMBER}?program=nope", headers=AUTH)
     assert response.status_code == 404
-    assert "club" in response.get_json()["error"]["message"]
+    assert "club" in response.get_json()["message"]
 
 
 def test_unknown_path_under_the_api_is_json_404(client: FlaskClient) -> None:
     response = client.get("/v1/loyalty/whatever/else", headers=AUTH)
     assert response.status_code == 404
-    assert response.is_json
+    assert set(response.get_json()) == {"code", "message"}
+    wrong_method = client.delete(f"{MEMBER}/redemptions", headers=AUTH)
+    assert wrong_method.status_code == 405
+    assert set(wrong_method.get_json()) == {"code", "message"}
 
 
 # ---------------------------------------------------------------------------- auth
@@ -107,7 +110,7 @@ def test_unknown_path_under_the_api_is_json_404(client: FlaskClient) -> None:
 def test_without_a_valid_token_is_401(client: FlaskClient, headers: dict[str, str]) -> None:
     response = client.get(MEMBER, headers=headers)
     assert response.status_code == 401
-    assert response.get_json()["error"]["code"] == "unauthorized"
+    assert response.get_json()["code"] == "unauthorized"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert TOKEN not in response.get_data(as_text=True)
     # nor does a refused request write anything
@@ -129,7 +132,7 @@ def test_without_configured_tokens_the_api_is_off(
     for headers in ({}, {"Authorization": "Bearer anything"}):
         response = client.get(MEMBER, headers=headers)
         assert response.status_code == 503
-        error = response.get_json()["error"]
+        error = response.get_json()
         assert error["code"] == "loyalty_api_disabled"
         assert "L2L_LOYALTY_API_TOKENS" in error["message"]
     assert client.get("/healthz").status_code == 200  # the rest of the app still serves
@@ -156,7 +159,7 @@ def test_an_invalid_program_file_is_503_not_500(settings: Settings, client: Flas
     (settings.models_dir / "loyalty.yaml").write_text("programs:\n  - id: Bad Id\n")
     response = client.get(MEMBER, headers=AUTH)
     assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "loyalty_config_invalid"
+    assert response.get_json()["code"] == "loyalty_config_invalid"
 
 
 # ---------------------------------------------------------------------------- redemptions
@@ -192,7 +195,7 @@ def test_the_same_key_for_a_different_request_is_422(
     assert post(client, f"{MEMBER}/redemptions", {"points": 100}, key="k").status_code == 201
     response = post(client, f"{MEMBER}/redemptions", {"points": 101}, key="k")
     assert response.status_code == 422
-    assert response.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert response.get_json()["code"] == "idempotency_key_reused"
     response = post(client, f"{MEMBER}/redemptions", {"voucher": "five_off"}, key="k")
     assert response.status_code == 422
     assert balance(settings) == 1100
@@ -226,7 +229,7 @@ def test_insufficient_points_is_409_and_writes_nothing(
     before = len(journal(settings))
     response = post(client, f"{MEMBER}/redemptions", {"points": 1201})
     assert response.status_code == 409
-    error = response.get_json()["error"]
+    error = response.get_json()
     assert error["code"] == "insufficient_points"
     assert "1200" in error["message"]
     assert len(journal(settings)) == before
@@ -282,7 +285,7 @@ def test_bad_redemption_input_is_a_4xx_json_error(
     before = len(journal(settings))
     response = post(client, f"{MEMBER}/redemptions", body, key=key)
     assert 400 <= response.status_code < 500, response.get_data(as_text=True)
-    assert set(response.get_json()["error"]) == {"code", "message"}
+    assert set(response.get_json()) == {"code", "message"}
     assert len(journal(settings)) == before
 
 
@@ -381,7 +384,7 @@ def test_bad_accrual_input_is_a_4xx_json_error(
 def test_unknown_brand_names_the_programs_brands(client: FlaskClient) -> None:
     response = post(client, f"{MEMBER}/accruals", {"points": 1, "partner": "p", "brand": "west"})
     assert response.status_code == 400
-    error = response.get_json()["error"]
+    error = response.get_json()
     assert error["code"] == "unknown_brand"
     assert "north, south" in error["message"]
 
@@ -453,7 +456,7 @@ def test_a_database_held_by_another_writer_is_503_with_retry_after(
         other.execute("ROLLBACK")
         other.close()
     assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "busy"
+    assert response.get_json()["code"] == "busy"
     assert response.headers["Retry-After"] == "5"
     assert balance(settings) == 1200
     assert post(client, f"{MEMBER}/redemptions", {"points": 10}, key="busy-1").status_code == 201

@@ -1,0 +1,191 @@
+"""Benchmark: delivery-to-field latency of the real-time path, end to end.
+
+A seeded local org (``lead2loyalty localorg serve --seed small``, its own process) is synced
+once with the repository's mappings (RFM and predictions fields). Then ``lead2loyalty web`` and
+``lead2loyalty worker`` run as in production (Procfile), and ``--orders`` signed Shopify
+``orders/create`` deliveries are sent one after the other, each for a different existing
+Contact; for each, the clock runs from the POST until a query of that Contact in the org shows
+its new ``L2L_Order_Count__c``. Prints p50/p95/max and the worker interval used (the wait for
+the next pass is part of the latency: about half an interval on average).
+
+    .venv/bin/python bench/webhooks_e2e.py --orders 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from simple_salesforce.api import Salesforce
+
+from connector.config import load_settings
+from connector.mapping import load_mappings
+from connector.mapping.values import KNOWN_VALUES
+from connector.sync import build_engine
+from connector.sync.fields import deploy
+from connector.webhooks.base import hmac_base64
+from localorg.server import client_credentials_token
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "bench_e2e_secret"
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100, help="deliveries to time")
+    parser.add_argument("--interval", type=float, default=2.0, help="worker pass interval (s)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="give up on one after (s)")
+    parser.add_argument("--size", default="small", choices=["small", "medium"])
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="l2l-bench-e2e-"))
+    org = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", "localorg", "serve", "--seed", args.size],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        assert org.stdout is not None
+        info = json.loads(org.stdout.readline())
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("L2L_")},
+            "PYTHONPATH": str(REPO),
+            "L2L_SALESFORCE_LOGIN_URL": info["login_url"],
+            "L2L_SALESFORCE_CLIENT_ID": info["client_id"],
+            "L2L_SALESFORCE_CLIENT_SECRET": info["client_secret"],
+            "L2L_SALESFORCE_AUTH": "client_credentials",
+            "L2L_SALESFORCE_CA_BUNDLE": info["ca_cert"],
+            "L2L_DATABASE": str(work / "l2l.sqlite"),
+            "L2L_SHOPIFY_WEBHOOK_SECRETS": SECRET,
+            "L2L_REALTIME_INTERVAL_SECONDS": str(args.interval),
+        }
+        settings = load_settings(
+            salesforce_login_url=info["login_url"],
+            salesforce_client_id=info["client_id"],
+            salesforce_client_secret=info["client_secret"],
+            salesforce_auth="client_credentials",
+            salesforce_ca_bundle=info["ca_cert"],
+            database=work / "l2l.sqlite",
+        )
+        engine = build_engine(settings)
+        deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+        t0 = time.perf_counter()
+        first = engine.run()
+        print(f"first sync ({args.size} seed): {first.status} in {time.perf_counter() - t0:.1f}s")
+        session = engine.client.session
+        token = client_credentials_token(
+            session, info["login_url"], info["client_id"], info["client_secret"]
+        )
+        sf = Salesforce(
+            instance_url=token["instance_url"], session_id=token["access_token"], session=session
+        )
+        people = sf.query(
+            "SELECT Id, Email, L2L_Order_Count__c FROM Contact WHERE Email != null "
+            f"AND L2L_Order_Count__c != null LIMIT {args.orders}"
+        )["records"]
+        port = _port()
+        cli = [sys.executable, "-m", "connector.cli"]
+        for command in (
+            [*cli, "web", "--host", "127.0.0.1", "--port", str(port)],
+            [*cli, "worker"],
+        ):
+            procs.append(
+                subprocess.Popen(
+                    command,
+                    env=env,
+                    cwd=work,
+                    stdout=subprocess.DEVNULL,
+                    stderr=(work / "processes.log").open("ab"),
+                    start_new_session=True,
+                )
+            )
+        http = requests.Session()
+        http.trust_env = False
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                http.get(url + "/healthz", timeout=2)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        order = json.loads(
+            (REPO / "tests/fixtures/webhooks/shopify_orders_create.json").read_text("utf-8")
+        )
+        latencies: list[float] = []
+        missed = 0
+        for n, person in enumerate(people):
+            before = person["L2L_Order_Count__c"]
+            body = json.dumps(
+                {
+                    **order,
+                    "id": 9 * 10**12 + n,
+                    "name": f"#B{n}",
+                    "email": person["Email"],
+                    "processed_at": datetime.now(UTC).isoformat(),
+                    "customer": {"id": n, "email": person["Email"]},
+                }
+            ).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Shopify-Hmac-Sha256": hmac_base64(SECRET, body),
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Shop-Domain": "bench.myshopify.com",
+                "X-Shopify-Event-Id": str(uuid.uuid4()),
+                "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
+            }
+            sent = time.perf_counter()
+            assert http.post(url + "/webhooks/shopify", data=body, headers=headers).ok
+            while time.perf_counter() - sent < args.timeout:
+                now = sf.query(
+                    f"SELECT L2L_Order_Count__c FROM Contact WHERE Id = '{person['Id']}'"
+                )
+                if now["records"][0]["L2L_Order_Count__c"] != before:
+                    latencies.append(time.perf_counter() - sent)
+                    break
+                time.sleep(0.05)
+            else:
+                missed += 1
+        latencies.sort()
+        if latencies:
+            p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+            print(
+                f"delivery-to-field latency over {len(latencies)} orders (worker interval "
+                f"{args.interval:g} s): p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
+                f"max {latencies[-1]:.2f} s; {missed} not seen within {args.timeout:g} s"
+            )
+        runs = [r for r in engine.store.runs(500) if r["mode"] == "realtime"]
+        if runs:
+            durations = sorted(r["stats"]["duration_s"] for r in runs)
+            print(
+                f"real-time passes: {len(runs)}, pass duration p50 "
+                f"{statistics.median(durations):.2f} s, max {durations[-1]:.2f} s"
+            )
+    finally:
+        for proc in (*procs, org):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""The real-time path: the ``worker`` process (``lead2loyalty worker``).
+
+Every ``L2L_REALTIME_INTERVAL_SECONDS`` one pass:
+
+1. **Normalise** stored deliveries (``status = 'stored'``) into events, shop orders and refunds,
+   each delivery in one transaction with its status; a delivery that cannot be normalised is
+   marked ``failed`` with the reason (``events replay`` retries it). A crash anywhere leaves
+   ``stored`` rows, which the next pass picks up: nothing acknowledged is lost. BigCommerce
+   orders known only by reference are then read in full from the store's API.
+2. **Resolve** the dirty shoppers (by email) to Contacts and Leads, as a sync run does.
+3. **Recompute and push** just those people through the sync's own compute, mappings, diff and
+   outbox, under the same per-database run lock as a sync: a pass never overlaps a scheduled
+   sync, so a value is never written twice. When a sync holds the lock the pass skips its
+   push and keeps the marks; the sync itself recomputes everyone anyway.
+
+Marks are cleared only up to the time they were read, so a shopper marked during a pass is
+recomputed on the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.config import Settings, secret_list
+from connector.errors import (
+    Lead2LoyaltyError,
+    QuotaExhausted,
+    RunInProgress,
+    SalesforceError,
+    WebhookError,
+)
+from connector.mapping import MapProblem
+from connector.store import Store
+from connector.store.deliveries import (
+    apply_normalised,
+    baseline_for,
+    clear_dirty,
+    complete_order,
+    dirty_people,
+    mark_failed,
+    open_shared,
+    orders_awaiting_details,
+    pending_deliveries,
+    shoppers,
+)
+from connector.sync.diff import diff
+from connector.sync.engine import RunReport, SyncEngine, with_written_people
+from connector.sync.resolve import email_index
+from connector.sync.runstate import RunStatus
+from connector.webhooks import NORMALISERS, bigcommerce
+from connector.webhooks.bigcommerce_api import fetch_order
+
+log = logging.getLogger(__name__)
+
+KIND_OBJECT = {"contact": "Contact", "lead": "Lead"}
+
+
+@dataclass
+class PassReport:
+    """What one real-time pass did."""
+
+    normalised: int = 0
+    failed: int = 0
+    fetched: int = 0
+    leads_created: int = 0
+    dirty: int = 0
+    people: int = 0
+    run: dict[str, Any] | None = None
+    skipped: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def normalise_pending(store: Store, *, batch: int = 500, limit: int = 50_000) -> tuple[int, int]:
+    """Normalise stored deliveries, oldest first; returns (normalised, failed)."""
+    done = failed = 0
+    while done + failed < limit:
+        pending = pending_deliveries(store, batch)
+        if not pending:
+            break
+        for stored in pending:
+            module = NORMALISERS.get(stored.delivery.source)
+            if module is None:
+                mark_failed(store, stored.id, f"no normaliser for source {stored.delivery.source}")
+                failed += 1
+                continue
+            try:
+                result = module.normalise(stored.delivery)
+            except WebhookError as exc:
+                mark_failed(store, stored.id, str(exc))
+                failed += 1
+                continue
+            apply_normalised(store, stored.id, result)
+            done += 1
+    return done, failed
+
+
+def fetch_bigcommerce_orders(store: Store, settings: Settings) -> tuple[int, int]:
+    """Read in full the BigCommerce orders known only by reference, for stores with an API
+    token; returns (completed, failed). Failures are logged and tried again next pass."""
+    tokens = dict(
+        entry.split(":", 1)
+        for entry in secret_list(settings.bigcommerce_api_tokens)
+        if ":" in entry
+    )
+    if not tokens:
+        return 0, 0
+    done = failed = 0
+    for order in orders_awaiting_details(store, bigcommerce.SOURCE):
+        store_hash = order["shop"].split("/", 1)[-1]
+        token = tokens.get(store_hash)
+        if token is None:
+            continue
+        try:
+            details = fetch_order(
+                settings.bigcommerce_api_url, store_hash, order["platform_order_id"], token
+            )
+        except WebhookError as exc:
+            log.warning("BigCommerce order %s not read yet: %s", order["order_id"], exc)
+            failed += 1
+            continue
+        complete_order(store, bigcommerce.SOURCE, order["order_id"], details)
+        done += 1
+    return done, failed
+
+
+def people_for(store: Store, emails: list[str]) -> list[tuple[str, str]]:
+    """The (object, record id) of each email's person, as identity resolution binds them."""
+    if not emails:
+        return []
+    contacts = store.records_frame("Contact", ["Id", "Email"])
+    leads = store.records_frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
+    index = email_index(contacts, leads)
+    found = index[index["email"].isin(set(emails))]
+    return sorted(
+        {(KIND_OBJECT[k], str(r)) for k, r in zip(found["kind"], found["record_id"], strict=True)}
+    )
+
+
+def create_leads(engine: SyncEngine, emails: list[str]) -> list[tuple[str, str]]:
+    """A Lead in Salesforce for each shopper among ``emails`` who has an order but is no
+    Contact or Lead yet (``L2L_REALTIME_CREATE_LEADS``); returns the new (object, id) pairs.
+
+    The Lead is stored locally at once, so the next pass resolves the email to it and never
+    creates a second one. LastName is the email's local part and Company the shop: the
+    deliveries keep no names.
+    """
+    created: list[tuple[str, str]] = []
+    for email, shop in sorted(shoppers(engine.store, emails).items()):
+        body = {
+            "LastName": email.split("@", 1)[0][:80] or email[:80],
+            "Company": (shop or "Online shopper")[:255],
+            "Email": email,
+        }
+        try:
+            result = engine.client.create("Lead", body)
+        except SalesforceError as exc:
+            log.warning("no Lead created for a shopper: %s", exc)
+            continue
+        lead_id = str(result["id"])
+        engine.store.upsert_records(
+            "Lead", [{"Id": lead_id, "Email": email, "IsConverted": False, "IsDeleted": False}]
+        )
+        created.append(("Lead", lead_id))
+    return created
+
+
+def push_people(engine: SyncEngine, people: list[tuple[str, str]]) -> RunReport:
+    """Recompute ``people`` and write their changed fields: the sync's compute, map, diff and
+    push, restricted to these records. The caller holds the run lock."""
+    store = engine.store
+    started = time.monotonic()
+    report = RunReport(run_id=store.start_run("realtime"))
+    calls_before = dict(engine.client.calls)
+    try:
+        with report.timed("compute"):
+            computed = engine._compute(report)
+            computed = computed[computed.index.isin(people)]
+            written, outbox = baseline_for(store, people)
+            computed = with_written_people(computed, written)
+            problems: list[MapProblem] = []
+            desired = engine.mapper(computed, problems)
+            engine._report_problems(problems, report)
+            live = {obj: store.live_ids(obj) for obj in {o for o, _ in people}}
+            result = diff(desired, written, outbox, live, engine.min_change)
+            if result.stale:
+                store.drop_outbox(result.stale)
+            report.writes.fields_changed = len(result.changes)
+        with report.timed("push"):
+            store.enqueue(report.run_id, result.changes)
+            if result.changes or store.outbox_counts().get("pending"):
+                engine._push(report)
+        report.status = engine._outcome(report)
+    except QuotaExhausted as exc:
+        report.status = RunStatus.QUOTA_STOPPED
+        report.errors.append(str(exc))
+    except Lead2LoyaltyError as exc:
+        report.status = RunStatus.FAILED
+        report.errors.append(str(exc))
+        log.error("real-time run %s failed: %s", report.run_id, exc)
+    finally:
+        report.api_calls = {
+            k: v - calls_before.get(k, 0)
+            for k, v in engine.client.calls.items()
+            if v - calls_before.get(k, 0)
+        }
+        report.api_calls["total"] = sum(report.api_calls.values())
+        report.duration_s = time.monotonic() - started
+        store.finish_run(report.run_id, report.status, report.as_json())
+    return report
+
+
+class RealtimeWorker:
+    """The worker loop: a pass every ``settings.realtime_interval_seconds``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine_factory: Callable[[Settings], SyncEngine] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = open_shared(settings.database)
+        self._engine_factory = engine_factory
+        self._engine: SyncEngine | None = None
+
+    def _engine_for_pass(self) -> SyncEngine:
+        if self._engine is None:
+            if self._engine_factory is not None:
+                self._engine = self._engine_factory(self.settings)
+            else:
+                from connector.sync import build_engine
+
+                self._engine = build_engine(self.settings)
+        return self._engine
+
+    def run_pass(self) -> PassReport:
+        """One pass: normalise, then recompute and push the dirty people."""
+        out = PassReport()
+        out.normalised, out.failed = normalise_pending(self.store)
+        out.fetched, _ = fetch_bigcommerce_orders(self.store, self.settings)
+        marks = dirty_people(self.store)
+        out.dirty = len(marks)
+        if not marks:
+            return out
+        emails = [email for email, _ in marks]
+        people = people_for(self.store, emails)
+        unknown = self._unknown(emails)
+        out.people = len(people)
+        create = bool(unknown) and self.settings.realtime_create_leads
+        if people or create:
+            engine = self._engine_for_pass()
+            try:
+                with engine.store.run_lock():
+                    if create:
+                        out.leads_created = len(create_leads(engine, unknown))
+                    report = push_people(engine, people) if people else None
+            except RunInProgress:
+                out.skipped = "a sync holds the database; its run covers these people"
+                return out
+            if report is not None:
+                out.run = report.as_json()
+                if report.status not in ("succeeded", "partial"):
+                    return out  # keep the marks: the next pass tries again
+        # Unknown shoppers are unmarked too: they bind when their Contact or Lead is pulled,
+        # and that sync computes them.
+        clear_dirty(self.store, marks)
+        return out
+
+    def _unknown(self, emails: list[str]) -> list[str]:
+        """The emails no Contact or Lead has."""
+        contacts = self.store.records_frame("Contact", ["Id", "Email"])
+        leads = self.store.records_frame(
+            "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
+        )
+        known = set(email_index(contacts, leads)["email"])
+        return [e for e in emails if e not in known]
+
+    def run(self, stop: threading.Event, *, passes: int | None = None) -> int:
+        """Pass after pass until ``stop`` is set (or ``passes`` are done); returns the count."""
+        done = 0
+        interval = self.settings.realtime_interval_seconds
+        while not stop.is_set() and (passes is None or done < passes):
+            began = time.monotonic()
+            report = self.run_pass()
+            done += 1
+            if report.normalised or report.failed or report.fetched or report.run or report.skipped:
+                log.info(
+                    "real-time pass: %s normalised, %s failed, %s dirty, %s people%s",
+                    report.normalised,
+                    report.failed,
+                    report.dirty,
+                    report.people,
+                    f", run {report.run['run_id']} {report.run['status']}"
+                    if report.run
+                    else (f", skipped: {report.skipped}" if report.skipped else ""),
+                )
+            stop.wait(max(0.0, interval - (time.monotonic() - began)))
+        return done

@@ -1,0 +1,74 @@
+"""Shop orders beside Salesforce Orders: one list of orders for the compute step.
+
+A pure function over DataFrames (no I/O), so it is tested alone. Its rules:
+
+- A shop order counts from the moment its webhook is normalised: it becomes a row shaped like a
+  pulled Salesforce Order (``Id`` ``<platform>:<order id>``, ``EffectiveDate``, ``ActivatedDate``,
+  ``TotalAmount`` = total minus refunds), so RFM and the predictions read it like any other.
+- Its shopper is found by email as identity resolution finds people (``email_index``): a
+  Contact, else the Contact a converted Lead became. With no match yet it is kept, unassigned,
+  and binds on a later pass once the Contact exists (resolution is recomputed every run).
+- When a Salesforce Order carries the shop order's id or name in the reference field (default
+  ``OrderReferenceNumber``), the two are one order: the Salesforce Order is kept, the shop
+  order dropped, so nothing counts twice.
+- Cancelled orders and orders whose details are not known yet are not in ``shop`` at all.
+  A shop order has no Status, so the status filter keeps it; it carries its currency as
+  ``CurrencyIsoCode``, so a multi-currency org converts it like its own Orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from connector.sync.resolve import email_index, normalise_email
+
+
+def merge_orders(
+    salesforce: pd.DataFrame,
+    shop: pd.DataFrame,
+    contacts: pd.DataFrame,
+    leads: pd.DataFrame,
+    reference_field: str,
+    columns: Sequence[str],
+) -> pd.DataFrame:
+    """Salesforce Orders plus the shop orders Salesforce does not have yet, with ``columns``."""
+    if not len(shop):
+        return salesforce[list(columns)] if len(salesforce) else salesforce
+    references: set[str] = set()
+    if reference_field in salesforce and len(salesforce):
+        references = set(salesforce[reference_field].dropna().astype(str).str.strip())
+    known = shop["platform_order_id"].astype(str).isin(references) | shop["reference"].astype(
+        str
+    ).isin(references)
+    shop = shop[~known]
+    if not len(shop):
+        return salesforce[list(columns)] if len(salesforce) else salesforce
+    index = email_index(
+        contacts if len(contacts) else pd.DataFrame(columns=["Id", "Email"]),
+        leads
+        if len(leads)
+        else pd.DataFrame(columns=["Id", "Email", "IsConverted", "ConvertedContactId"]),
+    )
+    to_contact = index[index["kind"] == "contact"].set_index("email")["record_id"]
+    placed = pd.to_datetime(shop["placed_at"], utc=True, errors="coerce", format="ISO8601")
+    rows = pd.DataFrame(
+        {
+            "Id": (shop["platform"] + ":" + shop["order_id"].astype(str)).to_numpy(),
+            "BillToContactId": normalise_email(shop["email"]).map(to_contact).to_numpy(),
+            "EffectiveDate": placed.dt.strftime("%Y-%m-%d").to_numpy(),
+            "ActivatedDate": shop["placed_at"].to_numpy(),
+            "TotalAmount": pd.to_numeric(shop["amount"], errors="coerce").to_numpy(),
+            "IsReductionOrder": False,
+        }
+    )
+    if "CurrencyIsoCode" in columns:  # converted to the corporate currency like any Order
+        rows["CurrencyIsoCode"] = shop["currency"].to_numpy()
+    for column in columns:
+        if column not in rows:
+            rows[column] = None
+    rows = rows[list(columns)]
+    if not len(salesforce):
+        return rows.reset_index(drop=True)
+    return pd.concat([salesforce[list(columns)], rows], ignore_index=True)
