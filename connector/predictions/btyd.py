@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from connector.predictions.persist import ParamsJSON
+from connector.predictions.threads import one_blas_thread
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -143,6 +144,7 @@ class _BaseFitter(ParamsJSON):
         raise NotImplementedError
 
     # -- fitting ----------------------------------------------------------------------------
+    @one_blas_thread
     def fit(
         self,
         frequency: ArrayLike,

@@ -16,6 +16,7 @@ from scipy import optimize, special
 
 from connector.predictions.btyd import TransactionModel, _converged
 from connector.predictions.persist import ParamsJSON
+from connector.predictions.threads import one_blas_thread
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -45,6 +46,7 @@ class GammaGammaFitter(ParamsJSON):
             dtype=np.float64,
         )
 
+    @one_blas_thread
     def fit(
         self,
         frequency: npt.ArrayLike,

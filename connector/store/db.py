@@ -139,6 +139,27 @@ def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+_NUMBER_START = frozenset("-0123456789")
+
+
+def loads(text: str) -> Any:
+    """A stored value back from its text (:func:`dumps` reversed, as ``json.loads`` would).
+
+    Numbers and null, most of an outbox, skip the JSON decoder: the JSON number grammar is a
+    subset of what ``int``/``float`` accept, and ``-Infinity`` (the encoder's text for minus
+    infinity) is one of them. Reading 300,000 values back took 2.3 s, 1.3 s of it in
+    ``json.loads`` (``bench/outbox.py``); the property test holds both paths equal.
+    """
+    if text[:1] in _NUMBER_START:
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+    if text == "null":
+        return None
+    return json.loads(text)
+
+
 class Store:
     """The connector's SQLite database."""
 
@@ -387,7 +408,7 @@ class Store:
             "SELECT object, record_id, field, value, attempts, status FROM outbox "
             "WHERE status IN ('pending', 'carried') ORDER BY object, record_id, field"
         ).fetchall()
-        return [PendingWrite(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[3]) for r in rows]
+        return [PendingWrite(r[0], r[1], r[2], loads(r[3]), r[4], r[5], r[3]) for r in rows]
 
     def record_results(
         self,

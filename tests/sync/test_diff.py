@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.store.db import dumps
+from connector.store.db import dumps, loads
 from connector.sync.diff import diff
 
 IDS = st.sampled_from(["003A", "003B", "003C", "003D"])
@@ -110,6 +110,32 @@ def test_dumps_fast_paths_match_the_json_encoder(value: Any) -> None:
     import json
 
     assert dumps(value) == json.dumps(value, sort_keys=True, default=str)
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(),
+        st.dates(),
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.floats(allow_nan=False), max_size=3),
+    )
+)
+def test_loads_fast_paths_match_the_json_decoder(value: Any) -> None:
+    """The outbox is read back with loads: it must give what json.loads gives, type included."""
+    import json
+    import math
+
+    text = dumps(value)
+    fast, slow = loads(text), json.loads(text)
+    assert type(fast) is type(slow)
+    if isinstance(slow, float) and math.isnan(slow):
+        assert math.isnan(fast)
+    else:
+        assert fast == slow
 
 
 def test_min_change_skips_small_moves_of_numbers_and_dates_only() -> None:
