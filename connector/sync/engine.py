@@ -29,6 +29,7 @@ from connector.store.db import PendingWrite, Store
 from connector.sync import compute, predict
 from connector.sync.diff import diff
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
+from connector.sync.retry_pool import BatchPlanner, Item
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
@@ -352,11 +353,45 @@ class SyncEngine:
             if len(items) > self.settings.push_bulk_threshold:
                 self._push_batch(obj, items, report, bulk=True)
                 continue
-            for start in range(0, len(items), COLLECTION_SIZE):
-                self._push_batch(obj, items[start : start + COLLECTION_SIZE], report, bulk=False)
-                self._progress(
-                    f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
-                )
+            self._push_collections(obj, items, report)
+
+    def _push_collections(
+        self, obj: str, items: list[tuple[str, list[PendingWrite]]], report: RunReport
+    ) -> None:
+        """Write through sObject Collections, refused-but-retryable records pooled into the
+        next full calls (``retry_pool``), each call's outcome recorded as it comes back."""
+        planner = BatchPlanner((Item(rid, ws) for rid, ws in items), COLLECTION_SIZE)
+        settled = 0
+        while planner:
+            wait, batch = planner.next_batch()
+            if wait:
+                self._sleep(wait)
+            written: list[PendingWrite] = []
+            failed: list[tuple[PendingWrite, str]] = []
+            carried: list[tuple[PendingWrite, str]] = []
+            records = [{"Id": i.record_id, **{w.field: w.value for w in i.writes}} for i in batch]
+            try:
+                results = self.client.update_collection(obj, records)
+            except RetryableError as exc:
+                # The whole call failed after the client's own retries: carry its records.
+                error = f"{type(exc).__name__}: {exc}"
+                carried.extend((w, error) for it in batch for w in it.writes)
+                settled += len(batch)
+            else:
+                for it, result in zip(batch, results, strict=True):
+                    if result.success:
+                        written.extend(it.writes)
+                    elif result.retryable and it.attempt < self.settings.max_retries:
+                        planner.retry(it, self._backoff(it.attempt + 1))
+                        continue
+                    else:
+                        error = f"{result.error_code}: {result.message}"
+                        bucket = carried if result.retryable else failed
+                        bucket.extend((w, error) for w in it.writes)
+                    settled += 1
+            self.store.record_results(report.run_id, written, carried, failed)
+            self._count(report, written, carried, failed)
+            self._progress(f"push {obj}: {settled:,}/{len(items):,}")
 
     def _push_batch(
         self,
