@@ -341,9 +341,15 @@ class SalesforceClient:
         soql = self.window_soql(object_name, fields, since, until, echoes, order=False)
         yield from self.bulk_query(soql, include_deleted=True)
 
-    def count_window(self, object_name: str, since: datetime | None, until: datetime) -> int:
+    def count_window(
+        self,
+        object_name: str,
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None = None,
+    ) -> int:
         """How many rows (deleted included) :meth:`query_window` would return."""
-        soql = self._window_soql(object_name, "COUNT()", since, until, order=False)
+        soql = self._window_soql(object_name, "COUNT()", since, until, echoes, order=False)
         body = self._json(
             "query",
             "GET",

@@ -98,8 +98,19 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.table("events").create_index(["name"])
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    # Small named facts a run leaves for the next: the inputs generation, what the last compute
+    # saw, the spans of our own writes not yet swept for echoes (connector/sync/echo.py).
+    db.table("sync_state").create({"key": str, "value": str}, pk="key")
+
+
 # Append only: a released database is upgraded by running the migrations it has not seen.
-MIGRATIONS: list[Migration] = [_v1, _v2]
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3]
+
+# Columns every save sets by itself: a row whose other columns are unchanged is an echo of a
+# save that changed nothing we read (our own write-back of fields we do not pull, say).
+BOOKKEEPING = frozenset({"SystemModstamp", "LastModifiedDate", "LastModifiedById"})
+GENERATION = "inputs_generation"
 
 
 class PendingWrite(NamedTuple):
@@ -238,30 +249,42 @@ class Store:
         """The table holding pulled records of ``object_name``."""
         return f"sf_{object_name}"
 
-    def upsert_records(self, object_name: str, records: Sequence[dict[str, Any]]) -> None:
-        """Store pulled records by Id (new columns appear as the org's fields do).
+    def upsert_records(self, object_name: str, records: Sequence[dict[str, Any]]) -> int:
+        """Store pulled records by Id (new columns appear as the org's fields do); returns how
+        many rows are new or changed.
 
         A field a record lacks is left as stored. sqlite-utils owns the schema (table and
         column types inferred from the values); the rows go through one ``INSERT ... ON
         CONFLICT`` per page, which is several times faster than a generic upsert per row.
+        A stored row is rewritten only when a column other than the save's bookkeeping
+        (``BOOKKEEPING``) differs, so an echo changes nothing and counts for nothing; any
+        change bumps the inputs generation (:meth:`input_generation`) in the same transaction.
         """
         if not records:
-            return
+            return 0
         by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for r in records:  # a SOQL or Bulk page has one shape; grouping keeps the rule exact
             by_shape.setdefault(tuple(k for k in r if k != "attributes"), []).append(r)
         table = self.db.table(self.record_table(object_name))
+        conn = self.db.conn
         with self.transaction():
+            before = conn.total_changes
             for columns, rows in by_shape.items():
                 self._ensure_columns(table, columns, rows)
                 names = ", ".join(f'"{c}"' for c in columns)
                 updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != "Id")
-                conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-                self.db.conn.executemany(
+                compared = [c for c in columns if c != "Id" and c not in BOOKKEEPING]
+                differs = " OR ".join(f'excluded."{c}" IS NOT "{c}"' for c in compared)
+                conflict = f"DO UPDATE SET {updates} WHERE {differs}" if differs else "DO NOTHING"
+                conn.executemany(
                     f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
                     f' ON CONFLICT ("Id") {conflict}',
                     [tuple(_scalar(r[c]) for c in columns) for r in rows],
                 )
+            changed = conn.total_changes - before
+            if changed:
+                self._bump_generation()
+        return changed
 
     @staticmethod
     def _ensure_columns(
@@ -353,10 +376,45 @@ class Store:
 
     def append_events(self, events: Iterable[dict[str, Any]]) -> int:
         """Append events; a (source, delivery_id) already stored is ignored. Returns new rows."""
-        before = self.db.table("events").count
         rows = [{**e, "received_at": e.get("received_at") or _now()} for e in events]
+        if not rows:
+            return 0
+        # The inputs generation moves before (a crash after the insert still leaves it moved)
+        # and after (a compute that read it between the two sees the rows or recomputes).
+        self._bump_generation()
+        before = self.db.table("events").count
         self.db.table("events").insert_all(rows, ignore=True, batch_size=2000)
+        self._bump_generation()
         return self.db.table("events").count - before
+
+    # ------------------------------------------------------------------ sync state
+    def state(self, key: str) -> str | None:
+        """A named fact a run left (``sync_state``), or None."""
+        row = self.db.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_state(self, key: str, value: str | None) -> None:
+        """Set (or, with None, forget) a named fact for the next run."""
+        if value is None:
+            self.db.execute("DELETE FROM sync_state WHERE key = ?", [key])
+            return
+        self.db.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+    def input_generation(self) -> int:
+        """A counter that moves whenever the compute step's inputs change (a pulled record
+        new or changed, an event appended); equal counters mean equal inputs."""
+        return int(self.state(GENERATION) or 0)
+
+    def _bump_generation(self) -> None:
+        self.db.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?, '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            [GENERATION],
+        )
 
     # ------------------------------------------------------------------ diff baseline
     def written_values(self) -> dict[tuple[str, str, str], str]:

@@ -15,6 +15,7 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
+from connector.sync.inputs import fingerprint
 from connector.sync.resolve import PERSON_KIND
 
 __all__ = [
@@ -68,6 +69,7 @@ def build_engine(
         progress=progress,
         predictions=predictions,
         min_change=min_change,
+        inputs_key=fingerprint([settings.mappings_dir, settings.models_dir]),
     )
 
 

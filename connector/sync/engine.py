@@ -25,9 +25,11 @@ from connector.config import Settings
 from connector.errors import QuotaExhausted, RetryableError, SalesforceError
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
+from connector.salesforce.client import Echoes
 from connector.store.db import PendingWrite, Store
-from connector.sync import compute, predict
+from connector.sync import compute, inputs, predict
 from connector.sync.diff import diff
+from connector.sync.echo import EchoLedger
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.retry_pool import BatchPlanner, Item
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
@@ -56,19 +58,36 @@ class ClientLike(Protocol):
     """The Salesforce client methods a sync run uses (``connector.salesforce``)."""
 
     calls: dict[str, int]
+    user_id: str | None
 
     def begin_run(self) -> None: ...
 
     def describe(self, object_name: str) -> dict[str, Any]: ...
 
     def query_window(
-        self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
+        self,
+        object_name: str,
+        fields: Sequence[str],
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None = None,
     ) -> Iterable[list[dict[str, Any]]]: ...
 
-    def count_window(self, object_name: str, since: datetime | None, until: datetime) -> int: ...
+    def count_window(
+        self,
+        object_name: str,
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None = None,
+    ) -> int: ...
 
     def bulk_query_window(
-        self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
+        self,
+        object_name: str,
+        fields: Sequence[str],
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None = None,
     ) -> Iterable[list[dict[str, Any]]]: ...
 
     def update_collection(
@@ -126,6 +145,8 @@ class RunReport:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Seconds per phase (pull, compute, push), so a slow run says where its time went.
     phases: dict[str, float] = field(default_factory=dict)
+    # "ran", or "skipped" when nothing the compute step reads changed since it last ran.
+    compute: str = "ran"
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -149,6 +170,7 @@ class RunReport:
             "errors": self.errors[:20],
             "models": self.models,
             "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
+            "compute": self.compute,
         }
 
 
@@ -167,8 +189,14 @@ class SyncEngine:
         progress: Callable[[str], None] | None = None,
         predictions: PredictionsConfig | None = None,
         min_change: dict[tuple[str, str], float] | None = None,
+        inputs_key: str | None = None,
     ) -> None:
         self.settings = settings
+        # What, besides the store, the computed values depend on (mappings, models, version):
+        # with it, a run whose inputs are those of the last computed run skips the compute
+        # step (compute_skip.py); without it every run computes.
+        self.inputs_key = inputs_key
+        self.echoes = EchoLedger(store, timedelta(minutes=settings.pull_echo_sweep_minutes))
         self.min_change = min_change or {}  # (object, field) -> smallest move worth a write
         self.client = client
         self.store = store
@@ -202,19 +230,26 @@ class SyncEngine:
                     report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
+            key = self._inputs_key(options)
             with report.timed("compute"):
-                problems: list[MapProblem] = []
-                written = self.store.written_values()
-                computed = with_written_people(self._compute(report), written)
-                desired = self.mapper(computed, problems)
-                self._report_problems(problems, report)
-                changes = self._diff(desired, written, report, dry_run=options.dry_run)
+                changes: list[tuple[str, str, str, Any]] = []
+                if key is not None and key == self.store.state(inputs.STATE_KEY):
+                    report.compute = "skipped"  # nothing it reads changed: same values
+                else:
+                    problems: list[MapProblem] = []
+                    written = self.store.written_values()
+                    computed = with_written_people(self._compute(report), written)
+                    desired = self.mapper(computed, problems)
+                    self._report_problems(problems, report)
+                    changes = self._diff(desired, written, report, dry_run=options.dry_run)
             if options.dry_run:
                 self._plan(changes, report)
                 report.status = "succeeded"
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.enqueue(report.run_id, changes)
+                    if report.compute == "ran" and not report.writes["unmappable"]:
+                        self.store.set_state(inputs.STATE_KEY, key)
                     self._push(report)
                 carried = report.writes["carried_over"]
                 unmapped = report.writes["unmappable"]
@@ -244,25 +279,57 @@ class SyncEngine:
         fields = [f for f in stream.all_fields() if f in available]
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
-        pulled = deleted = 0
-        pages = self.client.query_window(name, fields, since, until)
-        # A full pull (or a long gap) of a big object goes through Bulk API 2.0: one job and a
-        # page per 50,000 rows instead of a REST call per 2,000.
-        if (
-            since is None
-            and self.client.count_window(name, since, until) > self.settings.pull_bulk_threshold
-        ):
-            pages = self.client.bulk_query_window(name, fields, since, until)
-        for page in pages:
-            self.store.upsert_records(name, page)
-            pulled += len(page)
-            deleted += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
-            self._progress(f"pull {name}: {pulled:,}")
+        user = self.client.user_id
+        # Incremental windows leave out the echoes of our own pushes; spans old enough are
+        # then read alone, for the changes an echo can hide (echo.py says why none is lost).
+        spans = self.echoes.spans(name) if since is not None and user else []
+        skip = Echoes(user, tuple(spans)) if user and spans else None
+        sweep = self.echoes.due(name, self._now()) if skip else []
+        counts = {"pulled": 0, "deleted": 0, "changed": 0}
+        self._read(name, fields, since, until, skip, counts)
+        if user and sweep:
+            swept = {"pulled": 0, "deleted": 0, "changed": 0}
+            self._read(name, fields, None, until, Echoes(user, tuple(sweep), only=True), swept)
+            counts = {k: counts[k] + swept[k] for k in counts} | {"echoes_swept": swept["pulled"]}
+            self.echoes.swept(name, sweep)
+        if since is None:
+            self.echoes.covered(name, until)
         # Only now is the window stored; a crash above re-reads it next run.
         self.store.set_watermark(name, until)
-        return {"pulled": pulled, "deleted": deleted}
+        return counts
+
+    def _read(
+        self,
+        name: str,
+        fields: list[str],
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None,
+        counts: dict[str, int],
+    ) -> None:
+        """Read one window into the store, adding to ``counts`` (pulled, deleted, changed)."""
+        pages = self.client.query_window(name, fields, since, until, echoes)
+        # A full pull (or a long gap, or a big sweep) of a big object goes through Bulk API
+        # 2.0: one job and a page per 50,000 rows instead of a REST call per 2,000.
+        if (
+            since is None
+            and self.client.count_window(name, since, until, echoes)
+            > self.settings.pull_bulk_threshold
+        ):
+            pages = self.client.bulk_query_window(name, fields, since, until, echoes)
+        for page in pages:
+            counts["changed"] += self.store.upsert_records(name, page)
+            counts["pulled"] += len(page)
+            counts["deleted"] += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
+            self._progress(f"pull {name}: {counts['pulled']:,}")
 
     # ------------------------------------------------------------------ compute
+    def _inputs_key(self, options: SyncOptions) -> str | None:
+        """What this run's compute would read (``inputs.py``); None: compute regardless."""
+        if self.inputs_key is None or options.dry_run or options.full or options.retry_failed:
+            return None
+        return inputs.inputs_key(self.store.input_generation(), self._now().date(), self.inputs_key)
+
     def _compute(self, report: RunReport) -> pd.DataFrame:
         contacts = self.store.records_frame("Contact", ["Id", "Email", "AccountId"])
         leads = self.store.records_frame(
@@ -350,10 +417,14 @@ class SyncEngine:
         for (obj, record_id), writes in by_record.items():
             by_object[obj].append((record_id, writes))
         for obj, items in by_object.items():
-            if len(items) > self.settings.push_bulk_threshold:
-                self._push_batch(obj, items, report, bulk=True)
-                continue
-            self._push_collections(obj, items, report)
+            started = datetime.now(UTC)  # Salesforce's clock stamps the saves, not the fake one
+            try:
+                if len(items) > self.settings.push_bulk_threshold:
+                    self._push_batch(obj, items, report, bulk=True)
+                else:
+                    self._push_collections(obj, items, report)
+            finally:  # also when the quota guard stops the run: what was saved echoes
+                self.echoes.record(obj, started, datetime.now(UTC))
 
     def _push_collections(
         self, obj: str, items: list[tuple[str, list[PendingWrite]]], report: RunReport
