@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -48,7 +49,11 @@ def mapper_for(mappings: list[MappingFile]) -> Mapper:
 
 
 def build_engine(
-    settings: Settings, *, progress: Callable[[str], None] | None = None, client: Any = None
+    settings: Settings,
+    *,
+    progress: Callable[[str], None] | None = None,
+    client: Any = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> SyncEngine:
     """A sync engine for the configured org, database and mappings; the files are checked
     first, so a broken mapping or model setting is reported before any sign-in."""
@@ -70,6 +75,7 @@ def build_engine(
         predictions=predictions,
         min_change=min_change,
         inputs_key=fingerprint([settings.mappings_dir, settings.models_dir]),
+        clock=clock,
     )
 
 

@@ -67,9 +67,12 @@ class EchoLedger:
         spans = [*self.spans(object_name), (low, high)]
         self._save(object_name, _merged(spans))
 
-    def due(self, object_name: str, now: datetime) -> list[Span]:
-        """Spans old enough to be swept at ``now``."""
-        return [s for s in self.spans(object_name) if s[1] <= now - self.sweep_after]
+    def due(self, object_name: str, now: datetime, since: datetime) -> list[Span]:
+        """Spans old enough to be swept at ``now`` and out of reach of the incremental window
+        starting at ``since`` (once swept they are forgotten, so a window that still reached
+        them would read their echoes again)."""
+        oldest = min(now - self.sweep_after, since)
+        return [s for s in self.spans(object_name) if s[1] <= oldest]
 
     def swept(self, object_name: str, spans: Sequence[Span]) -> None:
         """``spans`` were read whole: forget them."""

@@ -230,10 +230,11 @@ class SyncEngine:
                     report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
-            key = self._inputs_key(options)
+            key = self._inputs_key()
+            may_skip = not (options.dry_run or options.full or options.retry_failed)
             with report.timed("compute"):
                 changes: list[tuple[str, str, str, Any]] = []
-                if key is not None and key == self.store.state(inputs.STATE_KEY):
+                if may_skip and key is not None and key == self.store.state(inputs.STATE_KEY):
                     report.compute = "skipped"  # nothing it reads changed: same values
                 else:
                     problems: list[MapProblem] = []
@@ -248,7 +249,7 @@ class SyncEngine:
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.enqueue(report.run_id, changes)
-                    if report.compute == "ran" and not report.writes["unmappable"]:
+                    if key and report.compute == "ran" and not report.writes["unmappable"]:
                         self.store.set_state(inputs.STATE_KEY, key)
                     self._push(report)
                 carried = report.writes["carried_over"]
@@ -284,7 +285,7 @@ class SyncEngine:
         # then read alone, for the changes an echo can hide (echo.py says why none is lost).
         spans = self.echoes.spans(name) if since is not None and user else []
         skip = Echoes(user, tuple(spans)) if user and spans else None
-        sweep = self.echoes.due(name, self._now()) if skip else []
+        sweep = self.echoes.due(name, self._now(), since) if skip and since else []
         counts = {"pulled": 0, "deleted": 0, "changed": 0}
         self._read(name, fields, since, until, skip, counts)
         if user and sweep:
@@ -324,9 +325,9 @@ class SyncEngine:
             self._progress(f"pull {name}: {counts['pulled']:,}")
 
     # ------------------------------------------------------------------ compute
-    def _inputs_key(self, options: SyncOptions) -> str | None:
+    def _inputs_key(self) -> str | None:
         """What this run's compute would read (``inputs.py``); None: compute regardless."""
-        if self.inputs_key is None or options.dry_run or options.full or options.retry_failed:
+        if self.inputs_key is None:
             return None
         return inputs.inputs_key(self.store.input_generation(), self._now().date(), self.inputs_key)
 
