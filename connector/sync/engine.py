@@ -30,6 +30,7 @@ from connector.store.db import PendingWrite, Store
 from connector.sync import compute, inputs, predict
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
+from connector.sync.prefetch import prefetched
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
 from connector.sync.retry_pool import BatchPlanner, Item
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
@@ -318,7 +319,7 @@ class SyncEngine:
             > self.settings.pull_bulk_threshold
         ):
             pages = self.client.bulk_query_window(name, fields, since, until, echoes)
-        for page in pages:
+        for page in prefetched(pages):  # the next page is read while this one is stored
             counts["changed"] += self.store.upsert_records(name, page)
             counts["pulled"] += len(page)
             counts["deleted"] += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
