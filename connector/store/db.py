@@ -151,25 +151,23 @@ def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-_NUMBER_START = frozenset("-0123456789")
+def loads_many(texts: Sequence[str]) -> list[Any]:
+    """Stored values back from their texts (:func:`dumps` reversed), as ``json.loads`` of each.
 
-
-def loads(text: str) -> Any:
-    """A stored value back from its text (:func:`dumps` reversed, as ``json.loads`` would).
-
-    Numbers and null, most of an outbox, skip the JSON decoder: the JSON number grammar is a
-    subset of what ``int``/``float`` accept, and ``-Infinity`` (the encoder's text for minus
-    infinity) is one of them. Reading 300,000 values back took 2.3 s, 1.3 s of it in
-    ``json.loads`` (``bench/outbox.py``); the property test holds both paths equal.
+    One JSON array through the C decoder instead of a decoder call per value: reading 300,000
+    values back took 2.3 s, 1.3 s of it in per-value ``json.loads``; the array parse takes a
+    tenth of that (``bench/outbox.py``). Every stored text is one JSON value, so joined with
+    commas they are an array; should one not be, each is decoded alone.
     """
-    if text[:1] in _NUMBER_START:
-        try:
-            return int(text)
-        except ValueError:
-            return float(text)
-    if text == "null":
-        return None
-    return json.loads(text)
+    if not texts:
+        return []
+    try:
+        values: list[Any] = json.loads("[" + ",".join(texts) + "]")
+    except ValueError:
+        return [json.loads(t) for t in texts]
+    if len(values) != len(texts):  # a text holding two values: never from dumps
+        return [json.loads(t) for t in texts]
+    return values
 
 
 class Store:
@@ -487,7 +485,11 @@ class Store:
             "SELECT object, record_id, field, value, attempts, status FROM outbox "
             "WHERE status IN ('pending', 'carried') ORDER BY object, record_id, field"
         ).fetchall()
-        return [PendingWrite(r[0], r[1], r[2], loads(r[3]), r[4], r[5], r[3]) for r in rows]
+        values = loads_many([r[3] for r in rows])
+        return [
+            PendingWrite(r[0], r[1], r[2], v, r[4], r[5], r[3])
+            for r, v in zip(rows, values, strict=True)
+        ]
 
     def record_results(
         self,
