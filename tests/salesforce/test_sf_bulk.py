@@ -94,28 +94,3 @@ def test_bulk_query_types_values_by_describe(bulk_client: SalesforceClient, org:
     assert rows[gone]["AnnualRevenue"] is None
     live = [r for page in client.bulk_query(soql) for r in page]
     assert [r["Id"] for r in live] == [keep]
-
-
-def test_bulk_pages_are_typed_column_by_column_as_cell_by_cell() -> None:
-    """The column-wise fast path gives what the per-cell conversion gives, type for type."""
-    import requests
-
-    from connector.salesforce.client import _typed, _typed_rows
-
-    text = (
-        '"Id","Amount","Count","Flag","Name","Day"\n'
-        '"801A","12.5","3","true","Ann","2026-01-02"\n'
-        '"801B","","","","",""\n'
-        '"801C","0","0","false","0","2026-01-03"\n'
-    )
-    types = {"Amount": "currency", "Count": "int", "Flag": "boolean", "Day": "date"}
-    response = requests.Response()
-    response._content = text.encode()
-    rows = _typed_rows(response, types)
-    header = ["Id", "Amount", "Count", "Flag", "Name", "Day"]
-    cells = [line.replace('"', "").split(",") for line in text.splitlines()[1:]]
-    expected = [{k: _typed(v, types.get(k)) for k, v in zip(header, c, strict=True)} for c in cells]
-    assert rows == expected
-    assert [[type(v) for v in r.values()] for r in rows] == [
-        [type(v) for v in r.values()] for r in expected
-    ]
