@@ -4,10 +4,9 @@ Storing a page in SQLite cost about half of a pull (the client alone read 44-49k
 the pull 27-36k, issue 9). While the org prepares the next page and it crosses the network,
 the caller can store the last one: one thread reads ahead, bounded to ``depth`` pages so
 memory stays flat. (Measured on a machine shared with eight other jobs, the medium seed's full
-pull ran 21-32 s with it and 23-24 s without; the noise is larger than the gain, see
-/work/notes/speed.md.) The client is used by that
-thread alone until the pages are done or the caller stops, and it has finished before this
-generator returns, so no two threads ever share the client's session.
+pull ran 21-32 s with it and 23-24 s without: the noise is larger than the gain there.)
+The client is used by that thread alone until the pages are done or the caller stops, and
+it has finished before this generator returns, so no two threads ever share its session.
 """
 
 from __future__ import annotations
