@@ -193,9 +193,9 @@ class SyncEngine:
         inputs_key: str | None = None,
     ) -> None:
         self.settings = settings
-        # What, besides the store, the computed values depend on (mappings, models, version):
-        # with it, a run whose inputs are those of the last computed run skips the compute
-        # step (compute_skip.py); without it every run computes.
+        # What, besides the store and the day, the computed values depend on (mappings,
+        # models, code): with it, a run whose inputs are those of the last computed run skips
+        # the compute step (inputs.py); without it every run computes.
         self.inputs_key = inputs_key
         self.echoes = EchoLedger(store, timedelta(minutes=settings.pull_echo_sweep_minutes))
         self.min_change = min_change or {}  # (object, field) -> smallest move worth a write
