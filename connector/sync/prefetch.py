@@ -3,8 +3,7 @@
 Storing a page in SQLite cost about half of a pull (the client alone read 44-49k records/s,
 the pull 27-36k, issue 9). While the org prepares the next page and it crosses the network,
 the caller can store the last one: one thread reads ahead, bounded to ``depth`` pages so
-memory stays flat. A Bulk API page is 50,000 records: with a queue of two, the medium seed's
-first sync peaked at 1,083 MB against 754 MB without read-ahead, so one is the default.
+memory stays flat (a Bulk API page is 50,000 records; one page ahead is the default).
 (On a machine shared with eight other jobs the medium seed's full pull ran 21-32 s with
 read-ahead and 23-24 s without: the noise there is larger than the gain.)
 The client is used by that thread alone until the pages are done or the caller stops, and
