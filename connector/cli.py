@@ -265,6 +265,8 @@ def _print_report(report: dict[str, Any]) -> None:
         )
     for name, model in report.get("models", {}).items():
         click.echo(f"  {name}: {model.get('method', '?')}")
+    if report.get("compute") == "skipped":
+        click.echo("  compute skipped: no new or changed record, no new event, same day")
     if report.get("phases_s"):
         click.echo("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report["phases_s"].items()))
     calls = report["api_calls"]

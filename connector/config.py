@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     pull_lag_seconds: int = Field(
         5, ge=0, description="Do not read the last seconds (rows still being committed)."
     )
+    pull_echo_sweep_minutes: int = Field(
+        60,
+        ge=0,
+        description="Read back our own writes this long after them, for changes they hid "
+        "(0: every run).",
+    )
     pull_bulk_threshold: int = Field(
         50_000, ge=1, description="Pull with a Bulk API 2.0 query above this many rows."
     )

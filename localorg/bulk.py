@@ -1088,10 +1088,11 @@ class _IngestRun:
                     f'DELETE FROM "{name}" WHERE "Id" = ?', [(rid,) for _, rid in doomed]
                 )
             else:
+                user = self.store.integration_user_id
                 conn.executemany(
                     f'UPDATE "{name}" SET "IsDeleted" = 1, "SystemModstamp" = ?, '
-                    '"LastModifiedDate" = ? WHERE "Id" = ?',
-                    [(stamp, stamp, rid) for _, rid in doomed],
+                    '"LastModifiedDate" = ?, "LastModifiedById" = ? WHERE "Id" = ?',
+                    [(stamp, stamp, user, rid) for _, rid in doomed],
                 )
             if name == "OrderItem":
                 for order_id in orders:

@@ -157,7 +157,7 @@ class OrgStore:
             "FlowInterview",
             [
                 {
-                    **self._created(self.ids.new("FlowInterview")),
+                    **self._created(self.ids.new("FlowInterview"), self.integration_user_id),
                     "FlowName": name,
                     "TriggerType": trigger,
                     "RecordId": record_id,
@@ -168,8 +168,8 @@ class OrgStore:
             ],
         )
 
-    def _created(self, record_id: str) -> dict[str, Any]:
-        """The system fields of a record the integration user creates now."""
+    def _created(self, record_id: str, user_id: str) -> dict[str, Any]:
+        """The system fields of a record ``user_id`` creates now."""
         stamp = now_text()
         return {
             "Id": record_id,
@@ -177,8 +177,8 @@ class OrgStore:
             "CreatedDate": stamp,
             "LastModifiedDate": stamp,
             "SystemModstamp": stamp,
-            "CreatedById": self.integration_user_id,
-            "LastModifiedById": self.integration_user_id,
+            "CreatedById": user_id,
+            "LastModifiedById": user_id,
         }
 
     def _bool_view(self, info: ObjectInfo, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,6 +338,31 @@ class OrgStore:
             self._conn.execute(
                 "INSERT OR REPLACE INTO _meta VALUES ('id_counter', ?)", (str(counter + 1),)
             )
+
+    def add_user(self, username: str, last_name: str) -> str:
+        """Create an active user (say, an admin who edits records beside the integration);
+        returns its id. Save as that user with ``insert``/``update``'s ``user_id``."""
+        user_id = self.ids.new("User")
+        stamp = now_text()
+        with self.lock:
+            self._conn.execute(
+                'INSERT INTO "User" ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", '
+                '"SystemModstamp", "CreatedById", "LastModifiedById", "Name", "Username", '
+                '"Email", "LastName", "IsActive") VALUES (?,0,?,?,?,?,?,?,?,?,?,1)',
+                (
+                    user_id,
+                    stamp,
+                    stamp,
+                    stamp,
+                    self.integration_user_id,
+                    self.integration_user_id,
+                    last_name,
+                    username,
+                    username,
+                    last_name,
+                ),
+            )
+        return user_id
 
     def _ensure_user(self) -> str:
         row = self._conn.execute(
@@ -552,13 +577,16 @@ class OrgStore:
         *,
         record_id: str | None = None,
         run_flows: bool = True,
+        user_id: str | None = None,
     ) -> str:
-        """Validate and create one record; returns its id or raises :class:`RecordFault`."""
+        """Validate and create one record as ``user_id`` (the integration user unless given);
+        returns its id or raises :class:`RecordFault`."""
         info = self.object(object_name)
         values = self.clean(info, body, creating=True)
-        values.update(self._created(record_id or self.ids.new(info.name)))
+        user = user_id or self.integration_user_id
+        values.update(self._created(record_id or self.ids.new(info.name), user))
         if "OwnerId" in info.fields and not values.get("OwnerId"):
-            values["OwnerId"] = self.integration_user_id
+            values["OwnerId"] = user
         for f in info.fields.values():
             if f.name not in values and f.default is not None:
                 values[f.name] = _store_default(f)
@@ -576,9 +604,21 @@ class OrgStore:
         return str(values["Id"])
 
     def update(
-        self, object_name: str, record_id: str, body: Mapping[str, Any], *, run_flows: bool = True
+        self,
+        object_name: str,
+        record_id: str,
+        body: Mapping[str, Any],
+        *,
+        run_flows: bool = True,
+        user_id: str | None = None,
     ) -> dict[str, Any]:
-        """Validate and update one record; returns the record's values before the change."""
+        """Validate and update one record as ``user_id`` (the integration user unless given);
+        returns the record's values before the change.
+
+        Every save sets ``LastModifiedDate``, ``SystemModstamp`` and ``LastModifiedById`` (the
+        saving user), even one that changes no value, as Salesforce does ("System Fields",
+        SOAP API Developer Guide): a record saved by an admin and then by the integration
+        user in one window shows only the integration user and the later stamp."""
         info = self.object(object_name)
         before = self.get(info.name, record_id)
         if before is None:
@@ -603,7 +643,7 @@ class OrgStore:
             {
                 "LastModifiedDate": stamp,
                 "SystemModstamp": stamp,
-                "LastModifiedById": self.integration_user_id,
+                "LastModifiedById": user_id or self.integration_user_id,
             }
         )
         assignments = ", ".join(f'"{c}" = ?' for c in values)
@@ -625,8 +665,13 @@ class OrgStore:
                 self.flows.after_save(self, "Contact", contact_before, contact_after)
         return before
 
-    def delete(self, object_name: str, record_id: str) -> None:
-        """Soft-delete a record: queryAll still returns it with ``IsDeleted`` true."""
+    def delete(self, object_name: str, record_id: str, *, user_id: str | None = None) -> None:
+        """Soft-delete a record as ``user_id`` (the integration user unless given): queryAll
+        still returns it with ``IsDeleted`` true.
+
+        A delete is a modification: it moves ``LastModifiedDate`` and ``SystemModstamp`` and
+        names the deleting user in ``LastModifiedById`` (the Apex emulator aer documents the
+        same expectation of a real org, octoberswimmer/aer-dist#13)."""
         info = self.object(object_name)
         refused = self.access.delete_refusal(info.name)
         if refused is not None:
@@ -638,8 +683,8 @@ class OrgStore:
         with self.transaction() as conn:
             conn.execute(
                 f'UPDATE "{info.name}" SET "IsDeleted" = 1, "SystemModstamp" = ?, '
-                '"LastModifiedDate" = ? WHERE "Id" = ?',
-                (stamp, stamp, record_id),
+                '"LastModifiedDate" = ?, "LastModifiedById" = ? WHERE "Id" = ?',
+                (stamp, stamp, user_id or self.integration_user_id, record_id),
             )
             self.rollup(conn, info, before)
 
@@ -990,10 +1035,18 @@ class OrgStore:
                 (values["IsoCode"],),
             )
         if info.name == "OrderItem" and values.get("OrderId"):
+            # A roll-up recalculation is an automated process: it moves the parent's
+            # SystemModstamp, not its LastModifiedDate or LastModifiedById (Salesforce Help,
+            # "Difference between SystemModStamp and LastModifiedDate", 000387261), so an
+            # incremental pull on SystemModstamp sees the Order's new total.
+            total = (
+                '(SELECT COALESCE(SUM("TotalPrice"), 0) FROM "OrderItem" '
+                'WHERE "OrderId" = ? AND "IsDeleted" = 0)'
+            )
             conn.execute(
-                'UPDATE "Order" SET "TotalAmount" = (SELECT COALESCE(SUM("TotalPrice"), 0) '
-                'FROM "OrderItem" WHERE "OrderId" = ? AND "IsDeleted" = 0) WHERE "Id" = ?',
-                (values["OrderId"], values["OrderId"]),
+                f'UPDATE "Order" SET "TotalAmount" = {total}, "SystemModstamp" = ? '
+                f'WHERE "Id" = ? AND "TotalAmount" IS NOT {total}',
+                (values["OrderId"], now_text(), values["OrderId"], values["OrderId"]),
             )
 
 

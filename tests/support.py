@@ -106,9 +106,10 @@ def localorg_settings(org: LocalOrg, server: Running, tmp_path: Path, **extra: A
     return load_settings(**{**settings, **extra})
 
 
-def deployed_engine(settings: Settings) -> SyncEngine:
-    """A sync engine for `settings` whose mapped fields are deployed to the org."""
-    engine = build_engine(settings)
+def deployed_engine(settings: Settings, **options: Any) -> SyncEngine:
+    """A sync engine for `settings` whose mapped fields are deployed to the org; `options`
+    go to ``build_engine`` (``clock``, ``progress``)."""
+    engine = build_engine(settings, **options)
     deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
     return engine
 

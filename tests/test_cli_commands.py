@@ -234,8 +234,8 @@ def test_sync_json_then_runs_and_status(org_env: LocalOrg) -> None:
     assert report["writes"]["planned"] == 3
     assert report["writes"]["failed"] == report["writes"]["carried_over"] == 0
     assert report["writes"]["fields_changed"] == 3 * 5
-    assert report["objects"]["Contact"] == {"pulled": 3, "deleted": 0}
-    assert report["objects"]["Order"] == {"pulled": 3, "deleted": 0}
+    assert report["objects"]["Contact"] == {"pulled": 3, "deleted": 0, "changed": 3}
+    assert report["objects"]["Order"] == {"pulled": 3, "deleted": 0, "changed": 3}
     assert report["api_calls"]["total"] > 0
     assert report["api_calls"]["total"] == sum(
         v for k, v in report["api_calls"].items() if k != "total"

@@ -31,6 +31,7 @@ from scipy import special
 
 from connector.predictions.optimise import minimise
 from connector.predictions.persist import ParamsJSON
+from connector.predictions.threads import one_blas_thread
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -135,6 +136,7 @@ class _BaseFitter(ParamsJSON):
         raise NotImplementedError
 
     # -- fitting ----------------------------------------------------------------------------
+    @one_blas_thread
     def fit(
         self,
         frequency: ArrayLike,

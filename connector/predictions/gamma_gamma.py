@@ -17,6 +17,7 @@ from scipy import special
 from connector.predictions.btyd import TransactionModel
 from connector.predictions.optimise import minimise
 from connector.predictions.persist import ParamsJSON
+from connector.predictions.threads import one_blas_thread
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -46,6 +47,7 @@ class GammaGammaFitter(ParamsJSON):
             dtype=np.float64,
         )
 
+    @one_blas_thread
     def fit(
         self,
         frequency: npt.ArrayLike,

@@ -8,6 +8,7 @@ localorg here) and hand the resulting token to simple-salesforce.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,9 +70,16 @@ class Token:
     instance_url: str
     # The identity URL (``id``) of the token response: its last segment is the user's id.
     identity_url: str = ""
+    # The signed-in user, from the identity URL the token response carries as ``id``
+    # (``https://login.salesforce.com/id/<orgID>/<userID>``, Salesforce Help "Identity URLs").
+    # None when the response had none: the sync then reads its own echoes back.
+    user_id: str | None = None
 
     def __repr__(self) -> str:
-        return f"Token(access_token='**********', instance_url={self.instance_url!r})"
+        return (
+            f"Token(access_token='**********', instance_url={self.instance_url!r}, "
+            f"user_id={self.user_id!r})"
+        )
 
 
 def make_session(settings: Settings) -> requests.Session:
@@ -219,7 +227,22 @@ class Authenticator:
             raise ConfigError(f"Salesforce refused the {self.flow} sign-in ({code}): {hint}")
         log.debug("signed in to Salesforce with the %s flow", self.flow)
         instance = str(body.get("instance_url") or self.settings.salesforce_login_url)
-        return Token(str(body["access_token"]), instance.rstrip("/"), str(body.get("id") or ""))
+        return Token(
+            str(body["access_token"]),
+            instance.rstrip("/"),
+            identity_url=str(body.get("id") or ""),
+            user_id=_user_id(body.get("id")),
+        )
+
+
+def _user_id(identity_url: Any) -> str | None:
+    """The user id at the end of an identity URL (``.../id/<orgID>/<userID>``), if it is one."""
+    if not isinstance(identity_url, str):
+        return None
+    parts = identity_url.rstrip("/").split("/")
+    if len(parts) < 3 or parts[-3] != "id" or not re.fullmatch(r"005[A-Za-z0-9]{12,15}", parts[-1]):
+        return None
+    return parts[-1]
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

@@ -129,9 +129,11 @@ class LoyaltyStore:
 
     @contextmanager
     def member_transaction(self) -> Iterator[None]:
-        """Read-decide-append as one transaction holding SQLite's write lock."""
+        """Read-decide-append as one transaction holding SQLite's write lock; a member's
+        standing may have changed, so the next sync computes (``Store.bump_generation``)."""
         with self.store.transaction():
             yield
+            self.store.bump_generation()
 
     # ------------------------------------------------------------------ tiers
     def notified_tiers(self, program: str) -> dict[str, str]:

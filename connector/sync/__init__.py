@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,7 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.predictions import PredictionsConfig
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
+from connector.sync.inputs import fingerprint
 from connector.sync.intent import load_scoring
 from connector.sync.resolve import PERSON_KIND
 from connector.sync.runstate import RunStatus, WriteCounts, exit_code
@@ -53,7 +55,11 @@ def mapper_for(mappings: list[MappingFile]) -> Mapper:
 
 
 def build_engine(
-    settings: Settings, *, progress: Callable[[str], None] | None = None, client: Any = None
+    settings: Settings,
+    *,
+    progress: Callable[[str], None] | None = None,
+    client: Any = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> SyncEngine:
     """A sync engine for the configured org, database and mappings; the files are checked
     first, so a broken mapping or model setting is reported before any sign-in."""
@@ -80,6 +86,8 @@ def build_engine(
         loyalty=loyalty,
         min_change=min_change,
         scoring=scoring,
+        inputs_key=fingerprint([settings.mappings_dir, settings.models_dir]),
+        clock=clock,
     )
 
 

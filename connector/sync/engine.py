@@ -28,14 +28,18 @@ from connector.errors import Lead2LoyaltyError, QuotaExhausted, RetryableError, 
 from connector.loyalty.config import LoyaltyConfig
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
+from connector.salesforce.client import Echoes
 from connector.store.db import PendingWrite, Store
-from connector.sync import compute, intent, predict, reconcile
+from connector.sync import compute, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
+from connector.sync.echo import EchoLedger
 from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
 from connector.sync.loyalty import loyalty_step
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
+from connector.sync.prefetch import prefetched
 from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
+from connector.sync.retry_pool import BatchPlanner, Item
 from connector.sync.runstate import RunStatus, WriteCounts, outstanding_summary
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
@@ -63,6 +67,7 @@ class ClientLike(Protocol):
     """The Salesforce client methods a sync run uses (``connector.salesforce``)."""
 
     calls: dict[str, int]
+    token_user_id: str | None  # the signed-in user, from the token's identity URL
 
     def begin_run(self) -> None: ...
 
@@ -73,13 +78,29 @@ class ClientLike(Protocol):
     def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
 
     def query_window(
-        self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
+        self,
+        object_name: str,
+        fields: Sequence[str],
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None = None,
     ) -> Iterable[list[dict[str, Any]]]: ...
 
-    def count_window(self, object_name: str, since: datetime | None, until: datetime) -> int: ...
+    def count_window(
+        self,
+        object_name: str,
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None = None,
+    ) -> int: ...
 
     def bulk_query_window(
-        self, object_name: str, fields: Sequence[str], since: datetime | None, until: datetime
+        self,
+        object_name: str,
+        fields: Sequence[str],
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None = None,
     ) -> Iterable[list[dict[str, Any]]]: ...
 
     def update_collection(
@@ -141,6 +162,8 @@ class RunReport:
     outstanding: list[dict[str, Any]] = field(default_factory=list)
     # Runs found still `running` at the start (their process died): now marked crashed.
     recovered: list[dict[str, Any]] = field(default_factory=list)
+    # "ran", or "skipped" when nothing the compute step reads changed since it last ran.
+    compute: str = "ran"
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -167,6 +190,7 @@ class RunReport:
             "reconciled": self.reconciled,
             "outstanding": self.outstanding,
             "recovered_runs": self.recovered,
+            "compute": self.compute,
         }
 
 
@@ -188,9 +212,15 @@ class SyncEngine:
         loyalty: LoyaltyConfig | None = None,
         min_change: dict[tuple[str, str], float] | None = None,
         scoring: intent.ScoringSetup | None = None,
+        inputs_key: str | None = None,
     ) -> None:
         self.scoring = scoring  # intent score, moments and lead conversion (sync/intent.py)
         self.settings = settings
+        # What, besides the store and the day, the computed values depend on (mappings,
+        # models, code): with it, a run whose inputs are those of the last computed run skips
+        # the compute step (inputs.py); without it every run computes.
+        self.inputs_key = inputs_key
+        self.echoes = EchoLedger(store, timedelta(minutes=settings.pull_echo_sweep_minutes))
         self.min_change = min_change or {}  # (object, field) -> smallest move worth a write
         self.client = client
         self.store = store
@@ -203,6 +233,10 @@ class SyncEngine:
         self._progress = progress or (lambda message: None)
         # The org's currency rates, read once per run (connector.sync.orders.to_corporate).
         self._rates: tuple[pd.DataFrame, pd.DataFrame | None] = (pd.DataFrame(), None)
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds before retry number ``attempt`` (1 for the first) of a refused record."""
+        return backoff_delay(attempt - 1, self.settings.retry_base_seconds, self._random)
 
     # ------------------------------------------------------------------ the run
     def run(self, options: SyncOptions | None = None, *, lock_wait_seconds: float = 0) -> RunReport:
@@ -243,23 +277,33 @@ class SyncEngine:
             self._rates = self._currency_rates()
             if options.retry_failed and not options.dry_run:
                 self.store.requeue_failed()
+            key = self._inputs_key()
+            may_skip = not (options.dry_run or options.full or options.retry_failed)
             with report.timed("compute"):
-                problems: list[MapProblem] = []
-                written = self.store.written_values()
-                computed = with_written_people(
-                    self._compute(report, dry_run=options.dry_run), written
-                )
-                desired = self.mapper(computed, problems)
-                self._report_problems(problems, report)
-                changes = self._diff(desired, written, report, dry_run=options.dry_run)
+                changes: list[tuple[str, str, str, Any]] = []
+                if may_skip and key is not None and key == self.store.state(inputs.STATE_KEY):
+                    report.compute = "skipped"  # nothing it reads changed: same values
+                else:
+                    problems: list[MapProblem] = []
+                    written = self.store.written_values()
+                    computed = with_written_people(
+                        self._compute(report, dry_run=options.dry_run), written
+                    )
+                    desired = self.mapper(computed, problems)
+                    self._report_problems(problems, report)
+                    changes = self._diff(desired, written, report, dry_run=options.dry_run)
             if options.dry_run:
                 self._plan(changes, report)
                 report.status = RunStatus.SUCCEEDED
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.enqueue(report.run_id, changes)
+                    if key and report.compute == "ran" and not report.writes.unmappable:
+                        self.store.set_state(inputs.STATE_KEY, key)
                     self._push(report)
-                if self.scoring is not None and self.scoring.intent is not None:
+                # A skipped compute saw nothing new: no score moved, so no crossing either.
+                ran = report.compute == "ran"
+                if ran and self.scoring is not None and self.scoring.intent is not None:
                     with report.timed("moments"):
                         intent.fire_moments(
                             self.client,
@@ -359,23 +403,49 @@ class SyncEngine:
         self.store.declare_fields(name, {f: types[f] for f in fields})
         mark = None if full else self.store.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
-        pulled = deleted = 0
-        pages = self.client.query_window(name, fields, since, until)
-        # A full pull (or a long gap) of a big object goes through Bulk API 2.0: one job and a
-        # page per 50,000 rows instead of a REST call per 2,000.
-        if (
-            since is None
-            and self.client.count_window(name, since, until) > self.settings.pull_bulk_threshold
-        ):
-            pages = self.client.bulk_query_window(name, fields, since, until)
-        for page in pages:
-            self.store.upsert_records(name, page)
-            pulled += len(page)
-            deleted += sum(1 for r in page if r.get("IsDeleted") is True)  # REST and Bulk: bool
-            self._progress(f"pull {name}: {pulled:,}")
+        user = self.client.token_user_id
+        # Incremental windows leave out the echoes of our own pushes; spans old enough are
+        # then read alone, for the changes an echo can hide (echo.py says why none is lost).
+        spans = self.echoes.spans(name) if since is not None and user else []
+        skip = Echoes(user, tuple(spans)) if user and spans else None
+        sweep = self.echoes.due(name, self._now(), since) if skip and since else []
+        counts = {"pulled": 0, "deleted": 0, "changed": 0}
+        self._read(name, fields, since, until, skip, counts)
+        if user and sweep:
+            swept = {"pulled": 0, "deleted": 0, "changed": 0}
+            self._read(name, fields, None, until, Echoes(user, tuple(sweep), only=True), swept)
+            counts = {k: counts[k] + swept[k] for k in counts} | {"echoes_swept": swept["pulled"]}
+            self.echoes.swept(name, sweep)
+        if since is None:
+            self.echoes.covered(name, until)
         # Only now is the window stored; a crash above re-reads it next run.
         self.store.set_watermark(name, until)
-        return {"pulled": pulled, "deleted": deleted}
+        return counts
+
+    def _read(
+        self,
+        name: str,
+        fields: list[str],
+        since: datetime | None,
+        until: datetime,
+        echoes: Echoes | None,
+        counts: dict[str, int],
+    ) -> None:
+        """Read one window into the store, adding to ``counts`` (pulled, deleted, changed)."""
+        pages = self.client.query_window(name, fields, since, until, echoes)
+        # A full pull (or a long gap, or a big sweep) of a big object goes through Bulk API
+        # 2.0: one job and a page per 50,000 rows instead of a REST call per 2,000.
+        if (
+            since is None
+            and self.client.count_window(name, since, until, echoes)
+            > self.settings.pull_bulk_threshold
+        ):
+            pages = self.client.bulk_query_window(name, fields, since, until, echoes)
+        for page in prefetched(pages):  # the next page is read while this one is stored
+            counts["changed"] += self.store.upsert_records(name, page)
+            counts["pulled"] += len(page)
+            counts["deleted"] += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
+            self._progress(f"pull {name}: {counts['pulled']:,}")
 
     def _currency_rates(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The org's conversion rates when its orders carry a currency (multi-currency orgs):
@@ -421,6 +491,12 @@ class SyncEngine:
         self.store.set_watermark(reconcile.RECONCILED_KEY, now)
 
     # ------------------------------------------------------------------ compute
+    def _inputs_key(self) -> str | None:
+        """What this run's compute would read (``inputs.py``); None: compute regardless."""
+        if self.inputs_key is None:
+            return None
+        return inputs.inputs_key(self.store.input_generation(), self._now().date(), self.inputs_key)
+
     def _compute(self, report: RunReport, *, dry_run: bool = False) -> pd.DataFrame:
         contacts = self.store.records_frame("Contact", ["Id", "Email", "AccountId"])
         leads = self.store.records_frame(
@@ -559,16 +635,72 @@ class SyncEngine:
         report: RunReport,
         via: dict[str, str] | None = None,
     ) -> None:
-        """Write ``items`` of ``obj``: one Bulk API job above the threshold, else collections."""
-        if len(items) > self.settings.push_bulk_threshold:
-            self._push_batch(obj, items, report, bulk=True, via=via)
+        """Write ``items`` of ``obj``: one Bulk API job above the threshold, else collections;
+        the span of the saves is remembered so their echoes are not read back (echo.py)."""
+        if not items:
             return
-        for start in range(0, len(items), COLLECTION_SIZE):
-            batch = items[start : start + COLLECTION_SIZE]
-            self._push_batch(obj, batch, report, bulk=False, via=via)
-            self._progress(
-                f"push {obj}: {min(start + COLLECTION_SIZE, len(items)):,}/{len(items):,}"
-            )
+        started = datetime.now(UTC)  # Salesforce's clock stamps the saves, not the fake one
+        try:
+            if len(items) > self.settings.push_bulk_threshold:
+                self._push_batch(obj, items, report, bulk=True, via=via)
+            else:
+                self._push_collections(obj, items, report, via)
+        finally:  # also when the quota guard stops the run: what was saved echoes
+            self.echoes.record(obj, started, datetime.now(UTC))
+
+    def _push_collections(
+        self,
+        obj: str,
+        items: list[tuple[str, list[PendingWrite]]],
+        report: RunReport,
+        via: dict[str, str] | None = None,
+    ) -> None:
+        """Write through sObject Collections, refused-but-retryable records pooled into the
+        next full calls (``retry_pool``), each call's outcome recorded as it comes back."""
+        planner = BatchPlanner((Item(rid, ws) for rid, ws in items), COLLECTION_SIZE)
+        settled = 0
+        while planner:
+            wait, batch = planner.next_batch()
+            if wait:
+                self._sleep(wait)
+            written: list[PendingWrite] = []
+            failed: list[tuple[PendingWrite, str]] = []
+            carried: list[tuple[PendingWrite, str]] = []
+            # Sent, answer not yet recorded: a crash from here on is settled by the next run.
+            self.store.mark_in_flight(report.run_id, [(obj, i.record_id) for i in batch])
+            records = [_record(i.record_id, i.writes, via) for i in batch]
+            try:
+                results = self.client.update_collection(obj, records)
+            except RetryableError as exc:
+                if exc.error_code in UNKNOWN_OUTCOME:
+                    # Sent, no answer: Salesforce may have saved these. They stay in flight;
+                    # the next run reads the org before sending any of them again.
+                    report.writes.carried_over += len(batch)
+                    report.errors.append(unknown_outcome_line(obj, len(batch), exc))
+                else:
+                    # The whole call failed after the client's own retries: carry its records.
+                    error = f"{type(exc).__name__}: {exc}"
+                    carried.extend((w, error) for it in batch for w in it.writes)
+                settled += len(batch)
+            except QuotaExhausted:
+                # Refused before it was sent: pending again, no longer in flight.
+                self.store.release_in_flight(w.key for it in batch for w in it.writes)
+                raise
+            else:
+                for it, result in zip(batch, results, strict=True):
+                    if result.success:
+                        written.extend(it.writes)
+                    elif result.retryable and it.attempt < self.settings.max_retries:
+                        planner.retry(it, self._backoff(it.attempt + 1))
+                        continue
+                    else:
+                        error = f"{result.error_code}: {result.message}"
+                        bucket = carried if result.retryable else failed
+                        bucket.extend((w, error) for w in it.writes)
+                    settled += 1
+            self.store.record_results(report.run_id, written, carried, failed)
+            self._count(report, written, carried, failed)
+            self._progress(f"push {obj}: {settled:,}/{len(items):,}")
 
     def _push_batch(
         self,
@@ -591,12 +723,7 @@ class SyncEngine:
         # Sent, answer not yet recorded: a crash from here on is settled by the next run.
         self.store.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
         while remaining:
-            records = [
-                {"Id": rid, **{w.field: w.value for w in ws}}
-                if via is None
-                else {"Id": via[rid], **{account_field(w.field): w.value for w in ws}}
-                for rid, ws in remaining.items()
-            ]
+            records = [_record(rid, ws, via) for rid, ws in remaining.items()]
             try:
                 if bulk:
                     results = self.client.bulk_upsert(obj, records, "Id")
@@ -635,8 +762,8 @@ class SyncEngine:
                     failed.extend((w, f"{result.error_code}: {result.message}") for w in ws)
             remaining = retry
             if remaining:
-                self._sleep(backoff_delay(attempt, self.settings.retry_base_seconds, self._random))
                 attempt += 1
+                self._sleep(self._backoff(attempt))
         self.store.record_results(report.run_id, written, carried, failed)
         self._count(report, written, carried, failed)
 
@@ -652,6 +779,16 @@ class SyncEngine:
         report.writes.failed += len({w.record_id for w, _ in failed})
         for w, error in failed[:20]:
             report.errors.append(f"{w.object} {w.record_id} {w.field}: {error}")
+
+
+def _record(
+    record_id: str, writes: list[PendingWrite], via: dict[str, str] | None
+) -> dict[str, Any]:
+    """The body of one record's write: its fields, or, for a person contact written through
+    its Account (``via``), the Account's ``__pc`` fields."""
+    if via is None:
+        return {"Id": record_id, **{w.field: w.value for w in writes}}
+    return {"Id": via[record_id], **{account_field(w.field): w.value for w in writes}}
 
 
 def _one_line(exc: BaseException) -> str:

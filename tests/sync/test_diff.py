@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.store.db import dumps
+from connector.store.db import dumps, loads_many
 from connector.sync.diff import diff
 
 IDS = st.sampled_from(["003A", "003B", "003C", "003D"])
@@ -110,6 +110,36 @@ def test_dumps_fast_paths_match_the_json_encoder(value: Any) -> None:
     import json
 
     assert dumps(value) == json.dumps(value, sort_keys=True, default=str)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(),
+            st.text(),
+            st.dates(),
+            st.lists(st.integers(), max_size=3),
+            st.dictionaries(st.text(max_size=3), st.floats(allow_nan=False), max_size=3),
+        ),
+        max_size=8,
+    )
+)
+def test_loads_many_decodes_as_json_loads_of_each_text(values: list[Any]) -> None:
+    """The outbox is read back with loads_many: what json.loads gives, type included."""
+    import json
+    import math
+
+    texts = [dumps(v) for v in values]
+    fast, slow = loads_many(texts), [json.loads(t) for t in texts]
+    assert [type(v) for v in fast] == [type(v) for v in slow]
+    for got, want in zip(fast, slow, strict=True):
+        if isinstance(want, float) and math.isnan(want):
+            assert math.isnan(got)
+        else:
+            assert got == want
 
 
 def test_min_change_skips_small_moves_of_numbers_and_dates_only() -> None:

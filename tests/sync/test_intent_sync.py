@@ -210,7 +210,12 @@ def test_intent_lands_on_leads_and_contacts_decays_and_fires_its_flow_once(
     # No new events, no visible decay: nothing is written and the Flow does not fire again.
     second = engine.run()
     assert second.writes["fields_changed"] == 0
-    assert second.models["moments"]["turned_hot"]["fired"] == 0
+    assert second.compute == "skipped"  # nothing it reads changed, the day has not turned
+    assert org.store.count("FlowInterview") == 1
+    # Computed anyway (an engine that never skips), the same holds: no crossing, no Flow.
+    recomputed = _engine_at(engine, lambda: now).run()
+    assert recomputed.writes["fields_changed"] == 0
+    assert recomputed.models["moments"]["turned_hot"]["fired"] == 0
     assert org.store.count("FlowInterview") == 1
 
     # Three weeks later without activity the clock's sync lowers every score; the hot Lead
