@@ -142,6 +142,7 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
             "(a Task for each Contact whose order count reached 10)"
         )
         _hottest_leads(echo, engine, first)
+        _loyalty(echo, engine, settings)
         second = engine.run(SyncOptions()).as_json()
         progress.done()
         _show(echo, "second sync (no new data)", second)
@@ -188,6 +189,35 @@ def _hottest_leads(echo: Callable[[str], None], engine: Any, report: dict[str, A
         f"{'person' if fired == 1 else 'people'} who turned hot (once per crossing: it stays "
         "quiet while they stay hot)"
     )
+
+
+def _loyalty(echo: Callable[[str], None], engine: Any, settings: Any) -> None:
+    """The loyalty program's books (models/loyalty.yaml) and its best members in Salesforce."""
+    from connector.loyalty.wiring import open_service
+
+    with open_service(settings) as service:
+        if not service.config.programs:
+            return
+        books = service.report()
+    tiers = ", ".join(f"{n:,} {t}" for t, n in sorted(books["tiers"].items(), key=lambda x: -x[1]))
+    points = books["points"]
+    echo(
+        f"loyalty program '{books['program']}': {books['members']:,} members ({tiers}); points "
+        f"issued {points['issued']:,}, reversed by refunds {points['reversed']:,}, expired "
+        f"{points['expired']:,}, outstanding {points['outstanding']:,} (the liability)"
+    )
+    rows = engine.client.query(
+        "SELECT Name, L2L_Loyalty_Tier__c, L2L_Points_Balance__c, L2L_Points_To_Next_Tier__c, "
+        "L2L_Points_Expiring_30d__c FROM Contact WHERE L2L_Points_Balance__c != null "
+        "ORDER BY L2L_Points_Balance__c DESC LIMIT 3"
+    )
+    for row in rows:
+        echo(
+            f"  {row['Name']:<20} {row['L2L_Loyalty_Tier__c'] or '-':<9} "
+            f"{row['L2L_Points_Balance__c'] or 0:>7,.0f} points, "
+            f"{row['L2L_Points_To_Next_Tier__c'] or 0:,.0f} to the next tier, "
+            f"{row['L2L_Points_Expiring_30d__c'] or 0:,.0f} expiring within 30 days"
+        )
 
 
 def _show(echo: Callable[[str], None], title: str, report: dict[str, Any]) -> None:
