@@ -49,10 +49,14 @@ def _years_back(moment: datetime, years: int, program: Program) -> datetime:
 
 
 def levels(points: np.ndarray, program: Program) -> np.ndarray:
-    """The tier index each number of qualifying points reaches (rule 1)."""
+    """The tier index each number of qualifying points reaches (rule 1).
+
+    Points below the first ``min_points`` (a window holding only a refund is negative) are the
+    lowest tier: the index is clipped at 0, because ``-1`` would name the top tier.
+    """
     assert program.tiers is not None
     mins = np.array([t.min_points for t in program.tiers.levels])
-    return np.searchsorted(mins, points, side="right") - 1
+    return np.maximum(np.searchsorted(mins, points, side="right") - 1, 0)
 
 
 def _window_sum(q: pd.DataFrame, start: datetime, end: datetime, inclusive_end: bool) -> pd.Series:
