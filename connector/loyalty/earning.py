@@ -67,6 +67,11 @@ def expiry_moments(at: pd.Series, program: Program) -> pd.Series:
     return later_local.dt.tz_convert("UTC")
 
 
+def _no_time(index: pd.Index) -> pd.Series:
+    """An aware UTC time column of NaT (no expiry, no pending days)."""
+    return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+
+
 def _frame(
     program: Program,
     base: pd.DataFrame,
@@ -93,12 +98,10 @@ def _frame(
             "points": points.astype(np.int64),
             "at": at,
             "lot": keys if lot_like else None,
-            "expires_at": expiry_moments(at, program)
-            if lot_like
-            else pd.Series(pd.NaT, index=base.index, dtype="datetime64[ns, UTC]"),
+            "expires_at": expiry_moments(at, program) if lot_like else _no_time(base.index),
             "available_at": at + timedelta(days=program.pending_days)
             if lot_like
-            else pd.Series(pd.NaT, index=base.index, dtype="datetime64[ns, UTC]"),
+            else _no_time(base.index),
             "source_type": source_type,
             "source_id": base["source_id"].astype(str),
             "rule_id": rule_id,
@@ -252,8 +255,10 @@ def accruals(
     q["key"] = q["key"].str.replace(r":points$", ":qualifying", regex=True)
     q["currency"] = "qualifying"
     q["lot"] = None
-    q["expires_at"] = pd.NaT
-    q["available_at"] = pd.NaT
+    # Typed NaT (aware, like the lots' columns): a plain pd.NaT makes a naive column, and the
+    # concat below would turn both time columns into objects that as_journal parses again.
+    q["expires_at"] = _no_time(q.index)
+    q["available_at"] = _no_time(q.index)
     out = pd.concat([out, q], ignore_index=True)
     return out[out["points"] != 0].reset_index(drop=True)
 
@@ -340,8 +345,8 @@ def reversals(
             "points": -delta,
             "at": pairs["at"],
             "lot": pairs["key"],
-            "expires_at": pd.NaT,
-            "available_at": pd.NaT,
+            "expires_at": _no_time(pairs.index),
+            "available_at": _no_time(pairs.index),
             "source_type": "order",
             "source_id": pairs["refund_id"].astype(str),
             "rule_id": pairs["rule_id"],

@@ -161,22 +161,27 @@ def expiry_entries(
         last_seen = activity.groupby("member")["at"].max()
         idle = last_seen[last_seen < pd.Timestamp(inactivity_cutoff)].index
         last = lots[lots["member"].isin(idle)].groupby("member").tail(1)
+    # One map of the consumption pointers, not a lookup per member.
+    consumed = last["member"].map(state.consumed).fillna(0).to_numpy(dtype=np.int64)
+    amounts = last["cum"].to_numpy(dtype=np.int64) - consumed
+    reason = "points expired" if mode == "lot" else "points expired after inactivity"
     out: list[dict[str, object]] = []
-    for row in last.itertuples(index=False):
-        amount = int(row.cum) - consumed_of(state, str(row.member))
+    for lot, member, amount in zip(
+        last["lot"].tolist(), last["member"].tolist(), amounts.tolist(), strict=True
+    ):
         if amount <= 0:
             continue
         out.append(
             entry(
-                key=f"{program}:expiry:{row.lot}",
+                key=f"{program}:expiry:{lot}",
                 program=program,
-                member=str(row.member),
+                member=str(member),
                 kind="expiry",
                 currency="points",
                 points=-amount,
                 at=now,
                 source_type="rule",
-                reason="points expired" if mode == "lot" else "points expired after inactivity",
+                reason=reason,
             )
         )
     return out
