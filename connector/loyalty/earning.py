@@ -67,9 +67,9 @@ def expiry_moments(at: pd.Series, program: Program) -> pd.Series:
     return later_local.dt.tz_convert("UTC")
 
 
-def _no_time(index: pd.Index) -> pd.Series:
+def _no_time(index: pd.Index, dtype: object = "datetime64[ns, UTC]") -> pd.Series:
     """An aware UTC time column of NaT (no expiry, no pending days)."""
-    return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+    return pd.Series(pd.NaT, index=index, dtype=dtype)
 
 
 def _frame(
@@ -245,20 +245,21 @@ def accruals(
     out = pd.concat(parts, ignore_index=True)
     out = out[out["points"] != 0]
     if len(journal):
-        out = out[~out["key"].isin(set(journal["key"]))]
+        out = out[~out["key"].isin(journal["key"])]
     out = _apply_caps(out.reset_index(drop=True), program, journal)
     # Qualifying copies follow the capped points, so a cap limits tiers too.
     qualifying_rules = {r.id for r in program.earning if r.qualifying} | {
         p.id for p in program.promotions
     }
     q = out[(out["currency"] == "points") & out["rule_id"].isin(qualifying_rules)].copy()
-    q["key"] = q["key"].str.replace(r":points$", ":qualifying", regex=True)
+    # every key here ends with ":points" (the currency): swap the suffix without a regex
+    q["key"] = q["key"].str.slice(stop=-len("points")) + "qualifying"
     q["currency"] = "qualifying"
     q["lot"] = None
     # Typed NaT (aware, like the lots' columns): a plain pd.NaT makes a naive column, and the
     # concat below would turn both time columns into objects that as_journal parses again.
-    q["expires_at"] = _no_time(q.index)
-    q["available_at"] = _no_time(q.index)
+    q["expires_at"] = _no_time(q.index, q["at"].dtype)
+    q["available_at"] = _no_time(q.index, q["at"].dtype)
     out = pd.concat([out, q], ignore_index=True)
     return out[out["points"] != 0].reset_index(drop=True)
 
@@ -345,8 +346,8 @@ def reversals(
             "points": -delta,
             "at": pairs["at"],
             "lot": pairs["key"],
-            "expires_at": _no_time(pairs.index),
-            "available_at": _no_time(pairs.index),
+            "expires_at": _no_time(pairs.index, pairs["at"].dtype),
+            "available_at": _no_time(pairs.index, pairs["at"].dtype),
             "source_type": "order",
             "source_id": pairs["refund_id"].astype(str),
             "rule_id": pairs["rule_id"],
@@ -357,4 +358,5 @@ def reversals(
         }
     )[list(JOURNAL_COLUMNS)]
     out = out[out["points"] != 0]
-    return out[~out["key"].isin(set(journal["key"]))].reset_index(drop=True)
+    # isin with the column itself hashes it in C; set(...) iterated every key in Python.
+    return out[~out["key"].isin(journal["key"])].reset_index(drop=True)
