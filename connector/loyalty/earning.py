@@ -83,9 +83,8 @@ def _frame(
     source_type: str,
     partner: str | None = None,
 ) -> pd.DataFrame:
-    keys = (
-        program.id + ":accrual:" + base["source_key"].astype(str) + ":" + rule_id + ":" + currency
-    )
+    # the constant parts joined first: two column concatenations, not five
+    keys = f"{program.id}:accrual:" + base["source_key"].astype(str) + f":{rule_id}:{currency}"
     lot_like = currency == "points"
     at = base["at"]
     return pd.DataFrame(
