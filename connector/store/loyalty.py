@@ -75,16 +75,18 @@ def _texts(column: pd.Series) -> list[str | None]:
     if not isinstance(column.dtype, pd.DatetimeTZDtype):
         return [_text(v) for v in column]
     utc = column.dt.tz_convert(UTC).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    missing = np.isnat(utc)
-    ns = utc.view(np.int64)
-    whole_seconds = np.datetime_as_string(utc, unit="s")
-    micro = np.datetime_as_string(utc, unit="us")
+    # Formatted once per distinct instant (expiry moments repeat a lot; orders share moments).
+    codes, uniques = pd.factorize(utc)
+    distinct = np.asarray(uniques, dtype="datetime64[ns]")
+    ns = distinct.view(np.int64)
+    whole_seconds = np.datetime_as_string(distinct, unit="s")
+    micro = np.datetime_as_string(distinct, unit="us")
     # isoformat() leaves out a zero fraction; a fraction finer than microseconds (rare) goes
     # value by value, so the text is exactly what _text would store.
-    text = np.where(ns % 1_000_000_000 == 0, whole_seconds, micro).astype(object) + "+00:00"
-    text[missing] = None
-    for i in np.flatnonzero(~missing & (ns % 1_000 != 0)):
-        text[i] = _text(column.iloc[i])
+    shown = np.where(ns % 1_000_000_000 == 0, whole_seconds, micro).astype(object) + "+00:00"
+    for i in np.flatnonzero(ns % 1_000 != 0):
+        shown[i] = _text(pd.Timestamp(distinct[i]).tz_localize(UTC))
+    text = np.append(shown, None)[codes]  # code -1 (NaT) takes the last: None
     result: list[str | None] = text.tolist()
     return result
 
