@@ -86,7 +86,9 @@ def _texts(column: pd.Series) -> list[str | None]:
     shown = np.where(ns % 1_000_000_000 == 0, whole_seconds, micro).astype(object) + "+00:00"
     for i in np.flatnonzero(ns % 1_000 != 0):
         shown[i] = _text(pd.Timestamp(distinct[i]).tz_localize(UTC))
-    text = np.append(shown, None)[codes]  # code -1 (NaT) takes the last: None
+    lookup = np.empty(len(shown) + 1, dtype=object)  # the last slot stays None: code -1, NaT
+    lookup[:-1] = shown
+    text = lookup[codes]
     result: list[str | None] = text.tolist()
     return result
 
