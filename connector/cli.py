@@ -589,7 +589,8 @@ def demo_cmd(size: str, keep: Path | None) -> None:
 @main.command("clock")
 @click.option("--once", is_flag=True, help="Run the sync job once now and exit.")
 def clock_cmd(once: bool) -> None:
-    """Run the scheduler: an incremental sync every L2L_SYNC_INTERVAL_MINUTES.
+    """Run the scheduler: an incremental sync every L2L_SYNC_INTERVAL_MINUTES, the loyalty
+    expiry daily at 00:15 UTC, the lead conversion refit every retrain_every_days.
 
     With --once, one sync now, exiting like `sync`: 0 succeeded, 2 partial or quota-stopped,
     1 failed or skipped (another sync holds the database).

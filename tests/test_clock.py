@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connector.config import load_settings
@@ -26,7 +27,7 @@ def test_build_scheduler_registers_the_sync_job(
     settings = load_settings(sync_interval_minutes=7, database=tmp_path / "l2l.sqlite")
     scheduler = build_scheduler(settings)
     jobs = scheduler.get_jobs()
-    assert [job.id for job in jobs] == ["sync", "retrain_lead_conversion"]
+    assert [job.id for job in jobs] == ["sync", "loyalty_expiry", "retrain_lead_conversion"]
     job = scheduler.get_job("sync")
     assert job is not None
     # Referenced by text (a stable "module:function"), so a job store could persist it.
@@ -54,6 +55,24 @@ def test_the_clock_refits_the_lead_model_as_configured(
     assert job.trigger.interval == timedelta(days=3)
     (models / "lead_conversion.yaml").write_text("enabled: false\n", encoding="utf-8")
     assert build_scheduler(settings).get_job("retrain_lead_conversion") is None
+
+
+def test_build_scheduler_registers_the_daily_loyalty_expiry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(database=tmp_path / "l2l.sqlite")
+    job = build_scheduler(settings).get_job("loyalty_expiry")
+    assert job is not None
+    assert job.func_ref == "connector.scheduler:expiry_job"
+    assert job.coalesce is True
+    assert job.max_instances == 1
+    assert isinstance(job.trigger, CronTrigger)
+    # once a day, at 00:15 UTC
+    first = job.trigger.get_next_fire_time(None, datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    second = job.trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    assert first == datetime(2026, 3, 2, 0, 15, tzinfo=UTC)
+    assert second == datetime(2026, 3, 3, 0, 15, tzinfo=UTC)
 
 
 def test_build_scheduler_follows_the_configured_interval(

@@ -67,6 +67,11 @@ def expiry_moments(at: pd.Series, program: Program) -> pd.Series:
     return later_local.dt.tz_convert("UTC")
 
 
+def _no_time(index: pd.Index, dtype: object = "datetime64[ns, UTC]") -> pd.Series:
+    """An aware UTC time column of NaT (no expiry, no pending days)."""
+    return pd.Series(pd.NaT, index=index, dtype=dtype)
+
+
 def _frame(
     program: Program,
     base: pd.DataFrame,
@@ -78,9 +83,13 @@ def _frame(
     source_type: str,
     partner: str | None = None,
 ) -> pd.DataFrame:
-    keys = (
-        program.id + ":accrual:" + base["source_key"].astype(str) + ":" + rule_id + ":" + currency
-    )
+    # Entries of 0 points are dropped (accruals keeps none): dropping them here, before the
+    # 17 columns are built and concatenated, saves most of a rule that few orders meet.
+    keep = np.asarray(points) != 0
+    if not keep.all():
+        base, points = base[keep], np.asarray(points)[keep]
+    # the constant parts joined first: two column concatenations, not five
+    keys = f"{program.id}:accrual:" + base["source_key"].astype(str) + f":{rule_id}:{currency}"
     lot_like = currency == "points"
     at = base["at"]
     return pd.DataFrame(
@@ -93,12 +102,10 @@ def _frame(
             "points": points.astype(np.int64),
             "at": at,
             "lot": keys if lot_like else None,
-            "expires_at": expiry_moments(at, program)
-            if lot_like
-            else pd.Series(pd.NaT, index=base.index, dtype="datetime64[ns, UTC]"),
+            "expires_at": expiry_moments(at, program) if lot_like else _no_time(base.index),
             "available_at": at + timedelta(days=program.pending_days)
             if lot_like
-            else pd.Series(pd.NaT, index=base.index, dtype="datetime64[ns, UTC]"),
+            else _no_time(base.index),
             "source_type": source_type,
             "source_id": base["source_id"].astype(str),
             "rule_id": rule_id,
@@ -242,18 +249,21 @@ def accruals(
     out = pd.concat(parts, ignore_index=True)
     out = out[out["points"] != 0]
     if len(journal):
-        out = out[~out["key"].isin(set(journal["key"]))]
+        out = out[~out["key"].isin(journal["key"])]
     out = _apply_caps(out.reset_index(drop=True), program, journal)
     # Qualifying copies follow the capped points, so a cap limits tiers too.
     qualifying_rules = {r.id for r in program.earning if r.qualifying} | {
         p.id for p in program.promotions
     }
     q = out[(out["currency"] == "points") & out["rule_id"].isin(qualifying_rules)].copy()
-    q["key"] = q["key"].str.replace(r":points$", ":qualifying", regex=True)
+    # every key here ends with ":points" (the currency): swap the suffix without a regex
+    q["key"] = q["key"].str.slice(stop=-len("points")) + "qualifying"
     q["currency"] = "qualifying"
     q["lot"] = None
-    q["expires_at"] = pd.NaT
-    q["available_at"] = pd.NaT
+    # Typed NaT (aware, like the lots' columns): a plain pd.NaT makes a naive column, and the
+    # concat below would turn both time columns into objects that as_journal parses again.
+    q["expires_at"] = _no_time(q.index, q["at"].dtype)
+    q["available_at"] = _no_time(q.index, q["at"].dtype)
     out = pd.concat([out, q], ignore_index=True)
     return out[out["points"] != 0].reset_index(drop=True)
 
@@ -340,8 +350,8 @@ def reversals(
             "points": -delta,
             "at": pairs["at"],
             "lot": pairs["key"],
-            "expires_at": pd.NaT,
-            "available_at": pd.NaT,
+            "expires_at": _no_time(pairs.index, pairs["at"].dtype),
+            "available_at": _no_time(pairs.index, pairs["at"].dtype),
             "source_type": "order",
             "source_id": pairs["refund_id"].astype(str),
             "rule_id": pairs["rule_id"],
@@ -352,4 +362,5 @@ def reversals(
         }
     )[list(JOURNAL_COLUMNS)]
     out = out[out["points"] != 0]
-    return out[~out["key"].isin(set(journal["key"]))].reset_index(drop=True)
+    # isin with the column itself hashes it in C; set(...) iterated every key in Python.
+    return out[~out["key"].isin(journal["key"])].reset_index(drop=True)

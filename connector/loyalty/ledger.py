@@ -103,19 +103,68 @@ class LotState:
     consumed: pd.Series  # member -> C
 
 
+def _lot_order(lots: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions that sort ``lots`` by member, at, lot (what
+    ``sort_values(["member", "at", "lot"], kind="stable")`` gives) and each position's member
+    code (codes follow the members' sorted order); ``None`` when a value is missing.
+
+    A stable sort on integer keys (member codes, instants): sorting the string columns was
+    most of :func:`lot_state`'s time. The lot strings are only ranked where a member has
+    several lots at the same instant (one order earning by several rules).
+    """
+    members, _ = pd.factorize(lots["member"].to_numpy(), sort=True)
+    at = lots["at"]
+    if (members < 0).any() or at.isna().any() or lots["lot"].isna().any():
+        return None
+    moments = at.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    order = np.lexsort((moments, members))
+    m, a = members[order], moments[order]
+    tie = (m[1:] == m[:-1]) & (a[1:] == a[:-1])
+    if tie.any():
+        in_tie = np.zeros(len(order), dtype=bool)
+        in_tie[1:] |= tie
+        in_tie[:-1] |= tie
+        tied = order[in_tie]
+        rank = np.zeros(len(order), dtype=np.int64)
+        rank[tied], _ = pd.factorize(lots["lot"].to_numpy()[tied], sort=True)
+        order = np.lexsort((rank, moments, members))
+    return order, members
+
+
+_POINTS_COLUMNS = ["member", "key", "kind", "at", "expires_at", "available_at", "points", "lot"]
+
+
 def lot_state(journal: pd.DataFrame) -> LotState:
     """The lots of a journal's points currency, net of reversals, and what each still holds."""
-    points = journal[journal["currency"] == "points"]
-    is_lot = points["kind"].isin(LOT_KINDS) & (points["points"] > 0)
-    lots = points[is_lot][["member", "key", "at", "expires_at", "available_at", "points"]]
+    # Only the columns needed: filtering the whole journal copied every text column.
+    points = journal.loc[(journal["currency"] == "points").to_numpy(), _POINTS_COLUMNS]
+    kind = points["kind"]
+    is_lot = (kind.isin(LOT_KINDS) & (points["points"] > 0)).to_numpy()
+    lots = points.loc[is_lot, ["member", "key", "at", "expires_at", "available_at", "points"]]
     lots = lots.rename(columns={"key": "lot", "points": "net"})
-    reversals = points[points["kind"] == "reversal"].groupby("lot")["points"].sum()
+    reversals = points.loc[(kind == "reversal").to_numpy()].groupby("lot")["points"].sum()
     lots = lots.assign(net=lots["net"] + lots["lot"].map(reversals).fillna(0).astype(np.int64))
-    lots = lots.sort_values(["member", "at", "lot"], kind="stable").reset_index(drop=True)
-    lots["cum"] = lots.groupby("member")["net"].cumsum()
-    fifo = points["kind"].isin(FIFO_KINDS) & ~is_lot
-    consumed = -points[fifo].groupby("member")["points"].sum()
-    c = lots["member"].map(consumed).fillna(0).to_numpy(dtype=np.int64)
+    fifo = kind.isin(FIFO_KINDS).to_numpy() & ~is_lot
+    consumed = -points.loc[fifo].groupby("member")["points"].sum()
+    sorted_ = _lot_order(lots)
+    if sorted_ is None:
+        lots = lots.sort_values(["member", "at", "lot"], kind="stable").reset_index(drop=True)
+        lots["cum"] = lots.groupby("member")["net"].cumsum()
+        c = lots["member"].map(consumed).fillna(0).to_numpy(dtype=np.int64)
+    else:
+        order, codes = sorted_
+        lots = lots.take(order).reset_index(drop=True)
+        codes = codes[order]
+        # Running sum per member without a groupby: lots are sorted by member, so it is the
+        # running sum of all lots minus where the member's first lot starts.
+        net = lots["net"].to_numpy(dtype=np.int64)
+        running = np.cumsum(net)
+        first = np.ones(len(codes), dtype=bool)
+        first[1:] = codes[1:] != codes[:-1]
+        group = np.cumsum(first) - 1
+        lots["cum"] = running - (running - net)[first][group]
+        uniques = lots["member"].to_numpy()[first]
+        c = consumed.reindex(uniques).fillna(0).to_numpy(dtype=np.int64)[group]
     lots["remaining"] = np.clip(lots["cum"].to_numpy() - c, 0, lots["net"].clip(lower=0))
     return LotState(lots, consumed)
 
@@ -155,28 +204,41 @@ def expiry_entries(
         due = lots[lots["expires_at"] <= now_ts]
         if due.empty:
             return []
-        last = due.groupby("member").tail(1)
+        # lots are sorted by member: a member's last due lot is where the next row's
+        # member differs (what groupby("member").tail(1) gives, without factorising again)
+        if due["member"].isna().any():
+            last = due.groupby("member").tail(1)
+        else:
+            member = due["member"].to_numpy()
+            is_last = np.ones(len(member), dtype=bool)
+            is_last[:-1] = member[1:] != member[:-1]
+            last = due[is_last]
     else:
         activity = journal[journal["kind"].isin(["accrual", "redemption"])]
         last_seen = activity.groupby("member")["at"].max()
         idle = last_seen[last_seen < pd.Timestamp(inactivity_cutoff)].index
         last = lots[lots["member"].isin(idle)].groupby("member").tail(1)
+    # One map of the consumption pointers, not a lookup per member.
+    consumed = last["member"].map(state.consumed).fillna(0).to_numpy(dtype=np.int64)
+    amounts = last["cum"].to_numpy(dtype=np.int64) - consumed
+    reason = "points expired" if mode == "lot" else "points expired after inactivity"
     out: list[dict[str, object]] = []
-    for row in last.itertuples(index=False):
-        amount = int(row.cum) - consumed_of(state, str(row.member))
+    for lot, member, amount in zip(
+        last["lot"].tolist(), last["member"].tolist(), amounts.tolist(), strict=True
+    ):
         if amount <= 0:
             continue
         out.append(
             entry(
-                key=f"{program}:expiry:{row.lot}",
+                key=f"{program}:expiry:{lot}",
                 program=program,
-                member=str(row.member),
+                member=str(member),
                 kind="expiry",
                 currency="points",
                 points=-amount,
                 at=now,
                 source_type="rule",
-                reason="points expired" if mode == "lot" else "points expired after inactivity",
+                reason=reason,
             )
         )
     return out

@@ -49,16 +49,14 @@ def _years_back(moment: datetime, years: int, program: Program) -> datetime:
 
 
 def levels(points: np.ndarray, program: Program) -> np.ndarray:
-    """The tier index each number of qualifying points reaches (rule 1)."""
+    """The tier index each number of qualifying points reaches (rule 1).
+
+    Points below the first ``min_points`` (a window holding only a refund is negative) are the
+    lowest tier: the index is clipped at 0, because ``-1`` would name the top tier.
+    """
     assert program.tiers is not None
     mins = np.array([t.min_points for t in program.tiers.levels])
-    return np.searchsorted(mins, points, side="right") - 1
-
-
-def _window_sum(q: pd.DataFrame, start: datetime, end: datetime, inclusive_end: bool) -> pd.Series:
-    at = q["at"]
-    mask = (at >= pd.Timestamp(start)) & ((at <= end) if inclusive_end else (at < end))
-    return q[mask].groupby("member")["points"].sum()
+    return np.maximum(np.searchsorted(mins, points, side="right") - 1, 0)
 
 
 def standings(
@@ -75,25 +73,31 @@ def standings(
     a1 = _years_back(a, 1, program)
     a2 = _years_back(a, 2, program)
     now_ts = pd.Timestamp(now)
+    # Each member's position once (not a string groupby per window): windows are bincounts.
+    position = members.get_indexer(qualifying["member"])
+    points = qualifying["points"].to_numpy(dtype=float)
+    at = qualifying["at"]
+
+    def between(start: datetime, end: datetime, inclusive_end: bool) -> pd.Series:
+        mask = (at >= pd.Timestamp(start)) & ((at <= end) if inclusive_end else (at < end))
+        hit = mask.to_numpy(dtype=bool) & (position >= 0)
+        sums = np.bincount(position[hit], weights=points[hit], minlength=len(members))
+        return pd.Series(sums, index=members)
 
     def window(end: datetime) -> pd.Series:
         if tiers.basis == "rolling_12_months":
             start = pd.Timestamp(end).tz_convert(program.zone) - pd.DateOffset(months=12)
-            sums = _window_sum(
-                qualifying,
+            return between(
                 start.tz_convert("UTC").to_pydatetime() + timedelta(microseconds=1),
                 end,
                 inclusive_end=True,
             )
-        else:
-            sums = pd.Series(dtype=float)
-        return sums.reindex(members).fillna(0)
+        return pd.Series(0.0, index=members)
 
     if tiers.basis == "calendar_year":
-        current = _window_sum(qualifying, a, now_ts.to_pydatetime(), True).reindex(members)
-        at_a = _window_sum(qualifying, a1, a, False).reindex(members)
-        at_a1 = _window_sum(qualifying, a2, a1, False).reindex(members)
-        current, at_a, at_a1 = (s.fillna(0) for s in (current, at_a, at_a1))
+        current = between(a, now_ts.to_pydatetime(), True)
+        at_a = between(a1, a, False)
+        at_a1 = between(a2, a1, False)
     else:
         current = window(now_ts.to_pydatetime())
         at_a = window(a)

@@ -65,6 +65,39 @@ def _text(moment: Any) -> str | None:
     return str(aware.isoformat())
 
 
+def _texts(column: pd.Series) -> list[str | None]:
+    """A time column as ISO text, the same text :func:`_text` gives each value.
+
+    A tz-aware datetime column (what :func:`~connector.loyalty.ledger.as_journal` makes) is
+    converted whole: per-value ``Timestamp.isoformat`` was most of the append's time on a big
+    batch. Other columns (object, naive) go value by value.
+    """
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        return [_text(v) for v in column]
+    utc = column.dt.tz_convert(UTC).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    # Formatted once per distinct instant (expiry moments repeat a lot; orders share moments).
+    codes, uniques = pd.factorize(utc)
+    distinct = np.asarray(uniques, dtype="datetime64[ns]")
+    ns = distinct.view(np.int64)
+    whole_seconds = np.datetime_as_string(distinct, unit="s")
+    micro = np.datetime_as_string(distinct, unit="us")
+    # isoformat() leaves out a zero fraction; a fraction finer than microseconds (rare) goes
+    # value by value, so the text is exactly what _text would store.
+    shown = np.where(ns % 1_000_000_000 == 0, whole_seconds, micro).astype(object) + "+00:00"
+    for i in np.flatnonzero(ns % 1_000 != 0):
+        shown[i] = _text(pd.Timestamp(distinct[i]).tz_localize(UTC))
+    lookup = np.empty(len(shown) + 1, dtype=object)  # the last slot stays None: code -1, NaT
+    lookup[:-1] = shown
+    text = lookup[codes]
+    result: list[str | None] = text.tolist()
+    return result
+
+
+#: Entries per write transaction when :meth:`LoyaltyStore.append` runs outside one: the write
+#: lock is released between chunks, so an API redemption waits for one chunk, not the batch.
+APPEND_CHUNK = 50_000
+
+
 class LoyaltyStore:
     """The loyalty tables of one :class:`~connector.store.Store`."""
 
@@ -73,26 +106,36 @@ class LoyaltyStore:
         self.db = store.db
 
     # ------------------------------------------------------------------ journal
-    def append(self, entries: pd.DataFrame) -> int:
+    def append(self, entries: pd.DataFrame, *, chunk: int = APPEND_CHUNK) -> int:
         """Append journal entries; an entry whose key is already there is skipped.
 
-        Returns how many were new. One ``executemany`` for the batch.
+        Returns how many were new. Inside the caller's transaction (a member operation) the
+        batch is one transaction; outside one, every ``chunk`` entries are a transaction of
+        their own (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a big sync batch never holds the
+        write lock for minutes. A crash between chunks is safe: the committed chunks stay, and
+        booking the batch again skips their keys (the unique index) and adds the rest.
         """
         if entries.empty:
             return 0
-        frame = entries.reindex(columns=list(JOURNAL_COLUMNS))
+        frame = entries.reindex(columns=list(JOURNAL_COLUMNS)).reset_index(drop=True)
         for c in _TIMES:
-            frame[c] = [_text(v) for v in frame[c]]
+            frame[c] = _texts(frame[c])
         frame["points"] = frame["points"].astype(np.int64)
         frame = frame.astype(object).where(frame.notna(), None)
         names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
         marks = ", ".join("?" for _ in JOURNAL_COLUMNS)
+        sql = (
+            f'INSERT INTO loyalty_journal ({names}) VALUES ({marks}) ON CONFLICT("key") DO NOTHING'
+        )
         conn = self.db.conn
         before = conn.total_changes
-        conn.executemany(
-            f'INSERT INTO loyalty_journal ({names}) VALUES ({marks}) ON CONFLICT("key") DO NOTHING',
-            frame.itertuples(index=False, name=None),
-        )
+        if conn.in_transaction:
+            conn.executemany(sql, frame.itertuples(index=False, name=None))
+            return conn.total_changes - before
+        for start in range(0, len(frame), max(chunk, 1)):
+            part = frame.iloc[start : start + max(chunk, 1)]
+            with self.store.transaction():
+                conn.executemany(sql, part.itertuples(index=False, name=None))
         return conn.total_changes - before
 
     def journal(self, program: str, member: str | None = None) -> pd.DataFrame:

@@ -1,10 +1,8 @@
 """A member whose qualifying points in the tier windows are negative (an order earned before
 the windows, refunded inside them) is at the lowest tier, never the top one.
 
-Found by bench/loyalty.py's loop check; ``tiers.levels`` maps points below the first
-``min_points`` to index -1, which names the last (top) tier. Left to the owner of
-``connector/loyalty/tiers.py``: strict xfail, so the fix turns this test red until the marker
-goes.
+Found by bench/loyalty.py's loop check: ``tiers.levels`` mapped points below the first
+``min_points`` to index -1, which named the last (top) tier; it now clips the index at 0.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
-import pytest
 
 from connector.loyalty.book import book
 from connector.loyalty.config import Program
@@ -33,7 +30,6 @@ PROGRAM = Program.model_validate(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="tiers.levels: negative points give index -1 (top tier)")
 def test_negative_qualifying_windows_are_the_lowest_tier() -> None:
     now = datetime(2024, 6, 1, tzinfo=UTC)
     orders = pd.DataFrame(

@@ -1,0 +1,106 @@
+"""``LoyaltyStore.append``: a big batch outside a transaction is committed in chunks (the write
+lock is released between them); inside a member transaction it stays one transaction; a batch
+cut short after some chunks is completed by booking it again (keys are unique)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from connector.loyalty.ledger import as_journal, entry
+from connector.store.db import Store
+from connector.store.loyalty import LoyaltyStore, _text, _texts
+
+NOW = datetime(2024, 6, 1, 12, 30, tzinfo=UTC)
+
+
+def _entries(n: int) -> pd.DataFrame:
+    return as_journal(
+        [
+            entry(
+                key=f"club:adjustment:k{i}",
+                program="club",
+                member="Contact:a",
+                kind="adjustment",
+                currency="points",
+                points=10 + i,
+                at=NOW + timedelta(minutes=i),
+                lot=f"club:adjustment:k{i}",
+                expires_at=NOW + timedelta(days=365, microseconds=i),
+                source_type="admin",
+                reason="test",
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def _statements(store: Store) -> list[str]:
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    return seen
+
+
+def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        books = LoyaltyStore(store)
+        seen = _statements(store)
+        assert books.append(_entries(5), chunk=2) == 5
+        assert seen.count("BEGIN IMMEDIATE") == 3  # 2 + 2 + 1 entries
+        assert seen.count("COMMIT") == 3
+        stored = books.journal("club")
+        assert list(stored["points"]) == [10, 11, 12, 13, 14]
+        assert list(stored["expires_at"]) == list(_entries(5)["expires_at"])
+    finally:
+        store.close()
+
+
+def test_inside_a_member_transaction_the_batch_is_one_transaction(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        books = LoyaltyStore(store)
+        seen = _statements(store)
+        with books.member_transaction():
+            assert books.append(_entries(5), chunk=2) == 5
+        assert seen.count("BEGIN IMMEDIATE") == 1
+        assert seen.count("COMMIT") == 1
+    finally:
+        store.close()
+
+
+def test_a_batch_cut_short_between_chunks_is_completed_by_booking_it_again(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        books = LoyaltyStore(store)
+        batch = _entries(5)
+        assert books.append(batch.iloc[:2], chunk=2) == 2  # the chunks committed before a crash
+        assert books.append(batch, chunk=2) == 3
+        assert books.append(batch, chunk=2) == 0
+        assert list(books.journal("club")["key"]) == list(batch["key"])
+    finally:
+        store.close()
+
+
+def test_time_columns_are_stored_as_the_same_text_as_value_by_value() -> None:
+    column = pd.Series(
+        pd.to_datetime(
+            [
+                "2024-06-01T00:00:00Z",
+                "2024-06-01T01:02:03.123Z",
+                "2024-06-01T01:02:03.123456789Z",
+                None,
+                "1999-12-31T23:59:59.000001+02:00",
+            ],
+            utc=True,
+            format="ISO8601",
+        )
+    )
+    for values in (column, column.dt.tz_convert("Europe/Berlin"), column.astype(object)):
+        assert _texts(values) == [_text(v) for v in values]
+    assert _texts(column)[0] == "2024-06-01T00:00:00+00:00"
+    assert _texts(column)[3] is None
