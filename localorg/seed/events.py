@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
@@ -49,7 +50,21 @@ if TYPE_CHECKING:
 
 Properties = dict[str, object]
 # One line per message, no spaces: the compact form event senders post.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+# Prices are money and the file has always written them with two decimals (25.40); json.dumps
+# writes the shortest form (25.4), so the one number that needs it is padded after encoding.
+_PRICE = re.compile(r'"price":(\d+)(?:\.(\d+))?(?=[,}])')
+
+
+def _money(match: re.Match[str]) -> str:
+    return f'"price":{match[1]}.{(match[2] or "").ljust(2, "0")}'
+
+
+def _encode(obj: object) -> str:
+    line = _json(obj)
+    return _PRICE.sub(_money, line) if '"price":' in line else line
+
+
 _PRICING_PAGE: Properties = {"channel": "web", "path": "/pricing"}
 _CONTACT_FORM: Properties = {"channel": "web", "form": "contact-us"}
 _NURTURE_EMAIL: Properties = {"channel": "email", "campaign_id": "cmp-nurture"}
