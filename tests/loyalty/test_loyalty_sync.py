@@ -54,7 +54,8 @@ def test_the_books_land_in_salesforce_once_and_move_only_for_their_member(
             'SELECT DISTINCT "BillToContactId" FROM "Order" WHERE "BillToContactId" IS NOT NULL'
         )
     }
-    assert buyers and buyers <= members
+    assert buyers
+    assert buyers <= members
     assert booked["members"] == len(members)
     assert all(standing[c][2] in ("Bronze", "Silver", "Gold", "Platinum") for c in members)
     # The liability is the sum of the balances Salesforce holds.
