@@ -672,15 +672,7 @@ class SyncEngine:
             try:
                 results = self.client.update_collection(obj, records)
             except RetryableError as exc:
-                if exc.error_code in UNKNOWN_OUTCOME:
-                    # Sent, no answer: Salesforce may have saved these. They stay in flight;
-                    # the next run reads the org before sending any of them again.
-                    report.writes.carried_over += len(batch)
-                    report.errors.append(unknown_outcome_line(obj, len(batch), exc))
-                else:
-                    # The whole call failed after the client's own retries: carry its records.
-                    error = f"{type(exc).__name__}: {exc}"
-                    carried.extend((w, error) for it in batch for w in it.writes)
+                carried.extend(_unanswered(report, obj, [it.writes for it in batch], exc))
                 settled += len(batch)
             except QuotaExhausted:
                 # Refused before it was sent: pending again, no longer in flight.
@@ -730,16 +722,7 @@ class SyncEngine:
                 else:
                     results = self.client.update_collection(obj, records)
             except RetryableError as exc:
-                if exc.error_code in UNKNOWN_OUTCOME:
-                    # Sent, no answer: Salesforce may have saved these. They stay in flight;
-                    # the next run reads the org before sending any of them again.
-                    report.writes.carried_over += len(remaining)
-                    report.errors.append(unknown_outcome_line(obj, len(remaining), exc))
-                else:
-                    # The whole call failed after the client's own retries: carry every row.
-                    carried.extend(
-                        (w, f"{type(exc).__name__}: {exc}") for ws in remaining.values() for w in ws
-                    )
+                carried.extend(_unanswered(report, obj, list(remaining.values()), exc))
                 remaining = {}
                 break
             except QuotaExhausted:
@@ -779,6 +762,20 @@ class SyncEngine:
         report.writes.failed += len({w.record_id for w, _ in failed})
         for w, error in failed[:20]:
             report.errors.append(f"{w.object} {w.record_id} {w.field}: {error}")
+
+
+def _unanswered(
+    report: RunReport, obj: str, records: list[list[PendingWrite]], exc: RetryableError
+) -> list[tuple[PendingWrite, str]]:
+    """What a write call that failed after the client's own retries leaves: nothing to carry
+    when it was sent and its answer lost (Salesforce may have saved it: the rows stay in
+    flight and the next run reads the org before sending any again), else every row carried."""
+    if exc.error_code in UNKNOWN_OUTCOME:
+        report.writes.carried_over += len(records)
+        report.errors.append(unknown_outcome_line(obj, len(records), exc))
+        return []
+    error = f"{type(exc).__name__}: {exc}"
+    return [(w, error) for writes in records for w in writes]
 
 
 def _record(
