@@ -916,10 +916,10 @@ def fit_lead_conversion(as_json: bool) -> None:
     from datetime import UTC, datetime
 
     from connector.store import Store
-    from connector.sync.intent import load_scoring, retrain
+    from connector.sync.intent import load_scoring, retrain_now
 
     settings = _settings()
-    out = retrain(Store(settings.database), load_scoring(settings), datetime.now(UTC))
+    out = retrain_now(Store(settings.database), load_scoring(settings), datetime.now(UTC))
     if as_json:
         click.echo(json.dumps(out, default=str))
         return

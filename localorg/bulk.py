@@ -1021,7 +1021,10 @@ class _IngestRun:
             for pending in updates:
                 if pending.person_contact:
                     person_accounts.copy_to_contact(
-                        conn, pending.person_contact, pending.values, stamp
+                        conn,
+                        pending.person_contact,
+                        {**pending.values, "LastModifiedById": user},
+                        stamp,
                     )
         for pending in inserts:
             assert pending.record_id is not None

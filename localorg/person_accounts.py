@@ -106,6 +106,10 @@ def copy_to_contact(
     if not fields:
         return
     fields.update({"LastModifiedDate": stamp, "SystemModstamp": stamp})
+    if values.get("LastModifiedById"):
+        # The person contact is saved by whoever saved the Account (our own write-back's echo
+        # is recognised by this: connector/sync/echo.py).
+        fields["LastModifiedById"] = values["LastModifiedById"]
     assignments = ", ".join(f'"{k}" = ?' for k in fields)
     conn.execute(
         f'UPDATE "Contact" SET {assignments} WHERE "Id" = ?', [*fields.values(), contact_id]

@@ -141,10 +141,12 @@ def _v7_sync_state(db: sqlite_utils.Database) -> None:
 
 
 # Inputs of the compute step that other processes write (the web worker's shop orders and
-# refunds, the clock's lead-model refits, a privacy redaction's deleted events): each change
-# moves the inputs generation, so the next sync computes instead of skipping (sync/inputs.py).
-# Triggers, not calls: every writer of these tables is covered, present and future.
-_INPUT_TABLES = ("shop_orders", "shop_refunds", "model_params", "events")
+# refunds, a privacy redaction's deleted events): each change moves the inputs generation, so
+# the next sync computes instead of skipping (sync/inputs.py). Triggers, not calls: every
+# writer of these tables is covered, present and future. (The lead model's parameters are
+# written by the sync itself too, so its refits outside a sync say so themselves:
+# ``connector.sync.intent.retrain_now``.)
+_INPUT_TABLES = ("shop_orders", "shop_refunds", "events")
 
 
 def _v8_input_triggers(db: sqlite_utils.Database) -> None:

@@ -521,8 +521,16 @@ def retrain_job() -> dict[str, Any]:
     from connector.config import load_settings
 
     settings = load_settings()
-    record = retrain(Store(settings.database), load_scoring(settings), datetime.now(UTC))
+    record = retrain_now(Store(settings.database), load_scoring(settings), datetime.now(UTC))
     log.info("lead conversion retrain: %s", record.get("method"))
+    return record
+
+
+def retrain_now(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, Any]:
+    """A refit outside a sync (the clock, ``fit lead-conversion``): new parameters move the
+    inputs generation, so the next sync rescores instead of skipping its compute step."""
+    record = retrain(store, setup, now)
+    store.bump_generation()
     return record
 
 

@@ -33,10 +33,6 @@ def test_side_writes_move_the_generation(tmp_path: Path) -> None:
         return seen[-1] > seen[-2]
 
     conn = store.db.conn
-    conn.execute(
-        "INSERT INTO model_params (name, fitted_at, params, record) VALUES ('m', 't', '{}', '{}')"
-    )
-    assert moved()
     conn.execute("INSERT INTO shop_orders (platform, order_id) VALUES ('shopify', 's/1')")
     assert moved()
     conn.execute("UPDATE shop_orders SET total = 5 WHERE order_id = 's/1'")
@@ -47,3 +43,12 @@ def test_side_writes_move_the_generation(tmp_path: Path) -> None:
     service.adjust("Contact:003000000000001AAA", 50, "goodwill", "k1")
     assert moved()
     assert not moved()  # reading changes nothing
+
+
+def test_a_refit_outside_a_sync_moves_the_generation(tmp_path: Path) -> None:
+    from connector.sync.intent import ScoringSetup, retrain_now
+
+    store = Store(tmp_path / "l2l.sqlite")
+    before = store.input_generation()
+    retrain_now(store, ScoringSetup(), datetime(2026, 1, 1, tzinfo=UTC))
+    assert store.input_generation() > before

@@ -4,6 +4,7 @@ writes. Sources: Change Data Capture Developer Guide, "Creating and Undeleting a
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from localorg.org import LocalOrg
@@ -62,3 +63,30 @@ def test_person_contacts_are_written_through_their_account(
     assert account is not None
     assert account["L2L_Revenue__pc"] == 40.0  # written through the Account
     assert engine.run().writes["fields_changed"] == 0  # the baseline keeps the Contact key
+
+
+def test_a_write_through_a_person_account_is_an_echo_of_its_contact_too(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    mappings = rfm_mappings(tmp_path / "mappings", RFM_PLAIN_FIELDS, objects=("Contact",))
+    engine = deployed_engine(
+        localorg_settings(org, localorg_server, tmp_path, mappings_dir=mappings)
+    )
+    [contact] = load_rows(org, "Contact", [{"LastName": "Ada"}])
+    [person] = load_rows(
+        org, "Account", [{"Name": "Ada", "IsPersonAccount": 1, "PersonContactId": contact}]
+    )
+    org.store.execute('UPDATE "Contact" SET "AccountId" = ? WHERE "Id" = ?', [person, contact])
+    load_rows(
+        org,
+        "Order",
+        [{"AccountId": person, "Status": "Activated", "EffectiveDate": "2026-01-10",
+          "TotalAmount": 40.0}],
+    )  # fmt: skip
+    first = engine.run()
+    assert first.writes["succeeded"] == 1  # the Account, through its __pc fields
+    time.sleep(1.1)  # past the whole second of the write
+    again = engine.run()
+    # The save through the Account also saved its person contact: an echo, not read back.
+    assert again.objects["Contact"]["pulled"] == 0
+    assert again.objects["Account"]["pulled"] == 0
