@@ -45,6 +45,7 @@ class OrgFeatures:
     advanced_currency: bool = False
     corporate_currency: str = "USD"
     currencies: tuple[str, ...] = field(default=tuple(DEFAULT_RATES))
+    loyalty_management: bool = False
 
     def problems(self) -> list[str]:
         """What is inconsistent in these features (empty when they can be served)."""
@@ -83,6 +84,11 @@ def apply_features(objects: dict[str, ObjectInfo], features: OrgFeatures) -> Non
         _add(objects, "CurrencyType", "Currency Types", _currency_type(features))
         if features.advanced_currency:
             _add(objects, "DatedConversionRate", "Dated Conversion Rates", _dated(features))
+    if features.loyalty_management:
+        from localorg.loyalty_management import loyalty_objects
+
+        for name, plural, fields in loyalty_objects():
+            _add(objects, name, plural, fields)
 
 
 def _add(objects: dict[str, ObjectInfo], name: str, plural: str, fields: list[FieldInfo]) -> None:
