@@ -1,4 +1,5 @@
-"""Which optional Salesforce features an org has: Orders, person accounts, multi-currency.
+"""Which optional Salesforce features an org has: Orders, person accounts, multi-currency,
+Loyalty Management.
 
 A real org may run with Orders turned off (Setup > Order Settings), without person accounts, or
 with multiple currencies (and advanced currency management). :func:`apply_features` shapes the
@@ -18,6 +19,9 @@ standard objects of :mod:`localorg.schema` the way such an org describes them:
   ``DatedConversionRate`` (IsoCode, ConversionRate, StartDate, read-only NextStartDate; Object
   Reference, DatedConversionRate: "for multicurrency organizations with advanced currency
   management enabled").
+- Loyalty Management on: the org has LoyaltyProgram, LoyaltyProgramMember,
+  LoyaltyProgramCurrency, LoyaltyMemberCurrency and TransactionJournal (the fields lead2loyalty
+  mirrors its journal into; :mod:`localorg.loyalty_management` names its sources).
 """
 
 from __future__ import annotations

@@ -232,3 +232,34 @@ def test_describe_shows_the_loyalty_objects_only_with_the_feature(
 
 def test_an_org_without_the_feature_has_no_loyalty_objects(org: LocalOrg) -> None:
     assert not {"LoyaltyProgramMember", "TransactionJournal"} & set(org.store.objects)
+
+
+def test_rows_that_fail_are_sent_again_without_duplicates(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    org = lm_org
+    for i in range(4):
+        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
+        contact = org.store.insert(
+            "Contact", {"LastName": f"B{i}", "Email": f"f{i}@example.com", "AccountId": account}
+        )
+        _order(org, account, contact, 50.0 + 100 * i)
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
+    engine = deployed_engine(settings)
+    store = Store(settings.database)
+
+    org.faults.configure("FIELD_CUSTOM_VALIDATION_EXCEPTION=0.3,seed=3")
+    first = engine.run()
+    org.faults.configure("")
+    assert "error" in first.models["loyalty"]["rewards"]["mirror"]
+    # Some row failed, so nothing is recorded as mirrored: the next run sends it all again.
+    assert store.state("loyalty_mirror.rewards.seq") is None
+
+    again = engine.run(SyncOptions(full=True))
+    assert again.status == "succeeded", again.errors
+    assert "error" not in again.models["loyalty"]["rewards"]["mirror"]
+    keys = set(LoyaltyStore(store).journal("rewards")["key"])
+    landed = [r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')]
+    assert sorted(landed) == sorted(keys)  # each once, however often it was sent
+    assert len(_rows(org, 'SELECT "Id" FROM "LoyaltyProgramMember"')) == 4
+    assert store.state("loyalty_mirror.rewards.seq") is not None
