@@ -136,6 +136,12 @@ def localorg() -> None:
     help="Advanced currency management (DatedConversionRate); needs --multi-currency.",
 )
 @click.option(
+    "--loyalty-management",
+    is_flag=True,
+    help="Salesforce Loyalty Management objects (LoyaltyProgramMember, TransactionJournal, "
+    "...) a program with `mirror: loyalty_management` writes its journal into.",
+)
+@click.option(
     "--user",
     "api_user",
     type=click.Choice(["admin", "minimal"]),
@@ -157,6 +163,7 @@ def localorg_serve(
     no_person_accounts: bool,
     multi_currency: bool,
     advanced_currency: bool,
+    loyalty_management: bool,
     api_user: str,
 ) -> None:
     """Serve a local org over HTTPS until stopped.
@@ -191,6 +198,7 @@ def localorg_serve(
                 person_accounts=not no_person_accounts,
                 multi_currency=multi_currency,
                 advanced_currency=advanced_currency,
+                loyalty_management=loyalty_management,
             ),
             api_user=api_user,
             progress=Progress(),

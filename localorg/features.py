@@ -1,4 +1,5 @@
-"""Which optional Salesforce features an org has: Orders, person accounts, multi-currency.
+"""Which optional Salesforce features an org has: Orders, person accounts, multi-currency,
+Loyalty Management.
 
 A real org may run with Orders turned off (Setup > Order Settings), without person accounts, or
 with multiple currencies (and advanced currency management). :func:`apply_features` shapes the
@@ -18,6 +19,9 @@ standard objects of :mod:`localorg.schema` the way such an org describes them:
   ``DatedConversionRate`` (IsoCode, ConversionRate, StartDate, read-only NextStartDate; Object
   Reference, DatedConversionRate: "for multicurrency organizations with advanced currency
   management enabled").
+- Loyalty Management on: the org has LoyaltyProgram, LoyaltyProgramMember,
+  LoyaltyProgramCurrency, LoyaltyMemberCurrency and TransactionJournal (the fields lead2loyalty
+  mirrors its journal into; :mod:`localorg.loyalty_management` names its sources).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class OrgFeatures:
     advanced_currency: bool = False
     corporate_currency: str = "USD"
     currencies: tuple[str, ...] = field(default=tuple(DEFAULT_RATES))
+    loyalty_management: bool = False
 
     def problems(self) -> list[str]:
         """What is inconsistent in these features (empty when they can be served)."""
@@ -83,6 +88,11 @@ def apply_features(objects: dict[str, ObjectInfo], features: OrgFeatures) -> Non
         _add(objects, "CurrencyType", "Currency Types", _currency_type(features))
         if features.advanced_currency:
             _add(objects, "DatedConversionRate", "Dated Conversion Rates", _dated(features))
+    if features.loyalty_management:
+        from localorg.loyalty_management import loyalty_objects
+
+        for name, plural, fields in loyalty_objects():
+            _add(objects, name, plural, fields)
 
 
 def _add(objects: dict[str, ObjectInfo], name: str, plural: str, fields: list[FieldInfo]) -> None:

@@ -36,6 +36,14 @@ KEY_PREFIXES: dict[str, str] = {
     "Job": "750",
     "Order": "801",
     "OrderItem": "802",
+    # Loyalty Management: 0lp, 0lM and 0lV appear as ids in the Loyalty Management Developer
+    # Guide's examples (Loyalty Engine Input Map, Individual Member Enrollment Output); the two
+    # currency objects' prefixes are not documented there and are unused ones we picked.
+    "LoyaltyProgram": "0lp",
+    "LoyaltyProgramMember": "0lM",
+    "TransactionJournal": "0lV",
+    "LoyaltyProgramCurrency": "0lc",
+    "LoyaltyMemberCurrency": "0ly",
 }
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -168,6 +168,11 @@ class Program(_Strict):
     )
     cashback_percent: float = Field(default=0.0, ge=0, le=100, description="cashback programs.")
     vouchers: list[Voucher] = Field(default_factory=list)
+    mirror: Literal["none", "loyalty_management"] = Field(
+        default="none",
+        description="loyalty_management: also write the journal into Salesforce Loyalty "
+        "Management (LoyaltyProgramMember, TransactionJournal, LoyaltyMemberCurrency).",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -661,6 +661,46 @@ class SalesforceClient:
             )
         return results
 
+    def upsert_collection(
+        self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
+    ) -> list[RowResult]:
+        """Upsert up to 200 records on an External ID field in one sObject Collections call
+        (``PATCH composite/sobjects/<object>/<field>``, REST API Developer Guide, "Upsert Up to
+        200 Records"). ``allOrNone`` is false; results follow ``records``.
+
+        Retried like a read: the same external ids upsert to the same rows, so a repeat after a
+        timeout updates what the first attempt created instead of duplicating it.
+        """
+        _check_name(object_name)
+        _check_name(external_id_field)
+        if len(records) > COLLECTION_LIMIT:
+            raise ValueError(
+                f"upsert_collection takes at most {COLLECTION_LIMIT} records, got {len(records)}"
+            )
+        if not records:
+            return []
+        payload = [{"attributes": {"type": object_name}, **r} for r in records]
+        body = self._json(
+            "collection_upsert",
+            "PATCH",
+            f"composite/sobjects/{object_name}/{external_id_field}",
+            json={"allOrNone": False, "records": payload},
+            what=f"collection upsert of {object_name}",
+        )
+        results = []
+        for item in body:
+            errors = item.get("errors") or []
+            first = errors[0] if errors else {}
+            results.append(
+                RowResult(
+                    record_id=item.get("id"),
+                    success=bool(item.get("success")),
+                    error_code=first.get("statusCode") or first.get("errorCode"),
+                    message=first.get("message"),
+                )
+            )
+        return results
+
     def bulk_upsert(
         self,
         object_name: str,

@@ -151,6 +151,20 @@ class LoyaltyStore:
             return empty_journal()
         return as_journal(pd.DataFrame(rows, columns=list(JOURNAL_COLUMNS)))
 
+    def entries_after(self, program: str, seq: int) -> tuple[pd.DataFrame, int]:
+        """The program's entries booked after ``seq`` (in booking order), and the last ``seq``
+        among them (``seq`` itself when there are none)."""
+        names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
+        rows = self.db.conn.execute(
+            f"SELECT seq, {names} FROM loyalty_journal WHERE program = ? AND seq > ? ORDER BY seq",
+            [program, seq],
+        ).fetchall()
+        if not rows:
+            return empty_journal(), seq
+        last = int(rows[-1][0])
+        frame = pd.DataFrame([r[1:] for r in rows], columns=list(JOURNAL_COLUMNS))
+        return as_journal(frame), last
+
     def members(self, program: str) -> list[str]:
         """Every member with at least one entry in the program."""
         rows = self.db.conn.execute(

@@ -23,6 +23,7 @@ from connector.loyalty.standing import standing
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
 from connector.sync.compute import empty_frame, model_frame
+from connector.sync.loyalty_mirror import MirrorClient, mirror_program
 from connector.sync.predict import event_people
 from connector.sync.resolve import order_person
 
@@ -36,6 +37,10 @@ class FlowClient(Protocol):
     """What the moments need of the Salesforce client."""
 
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+
+class LoyaltyClient(FlowClient, MirrorClient, Protocol):
+    """What the loyalty step needs of the Salesforce client: Flows, and upserts to mirror."""
 
 
 def member_orders(
@@ -121,7 +126,7 @@ def loyalty_step(
     contacts: pd.DataFrame,
     leads: pd.DataFrame,
     now: datetime,
-    client: FlowClient | None,
+    client: LoyaltyClient | None,
     run_id: int | None,
     dry_run: bool,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -153,6 +158,8 @@ def loyalty_step(
         members = standing(journal, program, now)
         moments = _tier_moments(books, program, members, client, run_id, dry_run)
         record[program.id] = {"booked": booked, "members": len(members), **moments}
+        if program.mirror == "loyalty_management" and not dry_run and client is not None:
+            record[program.id]["mirror"] = mirror_program(client, store, books, program)
         if i == 0:
             values = _as_values(members, contacts, program)
     return values, record

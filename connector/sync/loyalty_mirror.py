@@ -1,0 +1,226 @@
+"""Mirror a program's journal into Salesforce Loyalty Management, beside the custom fields.
+
+For a program with ``mirror: loyalty_management``, after the loyalty step has booked its
+entries, each run upserts (sObject Collections upsert on an External ID field):
+
+1. the LoyaltyProgram (``L2L_Program_Key__c`` = the program id);
+2. its LoyaltyProgramCurrency rows, one per journal currency (``points`` and ``cashback`` are
+   NonQualifying, ``qualifying`` is Qualifying; Object Reference, LoyaltyProgramCurrency);
+3. a LoyaltyProgramMember for each member with new entries (``ContactId``, or ``AccountId`` for
+   a pooled business Account);
+4. each NEW journal entry as a TransactionJournal keyed by ``L2L_Journal_Key__c`` = the entry's
+   idempotency key, with Status ``Processed``: the entry is already booked here, and a
+   ``Pending`` journal is one the Loyalty Management engine would process (and credit) again;
+5. those members' LoyaltyMemberCurrency balances, recomputed from the whole journal.
+
+What was mirrored is the journal's ``seq`` in ``sync_state`` (``loyalty_mirror.<program>.seq``):
+a run sends only the entries after it, and moves it only when every row was saved, so a failed
+row is sent again next run; upserts by external id make that repeat harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import pandas as pd
+
+from connector.errors import SalesforceError
+from connector.loyalty.config import Program
+from connector.salesforce.client import COLLECTION_LIMIT
+from connector.store.db import Store
+from connector.store.loyalty import LoyaltyStore
+
+log = logging.getLogger(__name__)
+
+QUALIFYING = {"qualifying"}
+
+
+class SavedRow(Protocol):
+    """One row's outcome (``connector.salesforce.client.RowResult``)."""
+
+    record_id: str | None
+    success: bool
+    error_code: str | None
+    message: str | None
+
+
+class MirrorClient(Protocol):
+    """What the mirror needs of the Salesforce client."""
+
+    def upsert_collection(
+        self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
+    ) -> Sequence[SavedRow]: ...
+
+
+def state_key(program: Program) -> str:
+    """The ``sync_state`` key holding the last journal ``seq`` mirrored for ``program``."""
+    return f"loyalty_mirror.{program.id}.seq"
+
+
+def member_key(program: Program, member: str) -> str:
+    """The member's External ID (and membership number): ``<program>:<Object>:<id>``."""
+    return f"{program.id}:{member}"
+
+
+def member_currencies(journal: pd.DataFrame) -> pd.DataFrame:
+    """Per (member, currency): balance (sum of every entry), accrued (accruals), redeemed
+    (redemptions net of cancelled ones, positive) and expired (expiries, positive)."""
+    points = journal["points"].astype("int64")
+    kind = journal["kind"]
+    frame = pd.DataFrame(
+        {
+            "member": journal["member"],
+            "currency": journal["currency"],
+            "balance": points,
+            "accrued": points.where(kind.eq("accrual"), 0),
+            "redeemed": -points.where(kind.isin(["redemption", "redemption_cancel"]), 0),
+            "expired": -points.where(kind.eq("expiry"), 0),
+        }
+    )
+    return frame.groupby(["member", "currency"], sort=True).sum().reset_index()
+
+
+def mirror_program(
+    client: MirrorClient, store: Store, books: LoyaltyStore, program: Program
+) -> dict[str, Any]:
+    """Send what the journal booked since the last mirror; a record for the run report."""
+    done = int(store.state(state_key(program)) or 0)
+    new, last = books.entries_after(program.id, done)
+    if new.empty:
+        return {"journals": 0}
+    journal = books.journal(program.id)
+    touched = sorted(set(new["member"].astype(str)))
+    mine = journal[journal["member"].isin(touched)]
+    failed: list[SavedRow] = []
+    try:
+        program_id = _upsert_one(
+            client,
+            "LoyaltyProgram",
+            "L2L_Program_Key__c",
+            {"L2L_Program_Key__c": program.id, "Name": program.name, "Status": "Active"},
+        )
+        currencies = sorted(set(journal["currency"].astype(str)))
+        currency_ids = _upsert(
+            client,
+            "LoyaltyProgramCurrency",
+            "L2L_Currency_Key__c",
+            [_currency(program, c, program_id, i == 0) for i, c in enumerate(currencies)],
+            failed,
+        )
+        first_at = mine.groupby("member")["at"].min()
+        member_ids = _upsert(
+            client,
+            "LoyaltyProgramMember",
+            "L2L_Member_Key__c",
+            [_member(program, m, program_id, first_at[m]) for m in touched],
+            failed,
+        )
+        by_member = dict(zip(touched, member_ids, strict=True))
+        by_currency = dict(zip(currencies, currency_ids, strict=True))
+        journals = [
+            _journal(row, program_id, by_member[str(row["member"])])
+            for row in new.to_dict("records")
+            if by_member.get(str(row["member"]))
+        ]
+        _upsert(client, "TransactionJournal", "L2L_Journal_Key__c", journals, failed)
+        balances = [
+            _balance(program, row, by_member[row["member"]], by_currency[row["currency"]])
+            for row in member_currencies(mine).to_dict("records")
+            if by_member.get(row["member"]) and by_currency.get(row["currency"])
+        ]
+        _upsert(client, "LoyaltyMemberCurrency", "L2L_Member_Currency_Key__c", balances, failed)
+    except SalesforceError as exc:
+        # Nothing recorded: the next run sends the same entries again (upserts, no duplicates).
+        log.warning("loyalty mirror of %s failed: %s", program.id, exc)
+        return {"journals": 0, "error": str(exc)}
+    out: dict[str, Any] = {"journals": len(journals), "members": len(touched)}
+    if failed:
+        out["failed_rows"] = len(failed)
+        out["error"] = failed[0].message or failed[0].error_code or "a row was not saved"
+        log.warning("loyalty mirror of %s: %d rows not saved", program.id, len(failed))
+        return out
+    store.set_state(state_key(program), str(last))
+    return out
+
+
+def _currency(program: Program, currency: str, program_id: str, primary: bool) -> dict[str, Any]:
+    return {
+        "L2L_Currency_Key__c": f"{program.id}:{currency}",
+        "Name": currency,
+        "LoyaltyProgramId": program_id,
+        "CurrencyType": "Qualifying" if currency in QUALIFYING else "NonQualifying",
+        "IsActive": True,
+        "IsPrimary": primary,
+    }
+
+
+def _member(program: Program, member: str, program_id: str, since: Any) -> dict[str, Any]:
+    obj, record_id = member.split(":", 1)
+    enrolled = pd.Timestamp(since).tz_convert(program.zone).date().isoformat()
+    return {
+        "L2L_Member_Key__c": member_key(program, member),
+        "ProgramId": program_id,
+        "MembershipNumber": member_key(program, member),
+        "ContactId" if obj == "Contact" else "AccountId": record_id,
+        "MemberStatus": "Active",
+        "MemberType": "Individual" if obj == "Contact" else "Corporate",
+        "EnrollmentDate": enrolled,
+    }
+
+
+def _journal(row: dict[str, Any], program_id: str, member_id: str) -> dict[str, Any]:
+    return {
+        "L2L_Journal_Key__c": row["key"],
+        "LoyaltyProgramId": program_id,
+        "MemberId": member_id,
+        "ActivityDate": pd.Timestamp(row["at"]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Status": "Processed",
+        "L2L_Kind__c": row["kind"],
+        "L2L_Currency__c": row["currency"],
+        "L2L_Points__c": int(row["points"]),
+    }
+
+
+def _balance(
+    program: Program, row: dict[str, Any], member_id: str, currency_id: str
+) -> dict[str, Any]:
+    return {
+        "L2L_Member_Currency_Key__c": f"{program.id}:{row['member']}:{row['currency']}",
+        "Name": str(row["currency"]),
+        "LoyaltyMemberId": member_id,
+        "LoyaltyProgramCurrencyId": currency_id,
+        "PointsBalance": int(row["balance"]),
+        "TotalPointsAccrued": int(row["accrued"]),
+        "TotalPointsRedeemed": int(row["redeemed"]),
+        "TotalPointsExpired": int(row["expired"]),
+    }
+
+
+def _upsert_one(client: MirrorClient, obj: str, field: str, record: dict[str, Any]) -> str:
+    (result,) = client.upsert_collection(obj, field, [record])
+    if not result.success or not result.record_id:
+        raise SalesforceError(f"upsert of {obj} {record[field]} failed: {result.message}")
+    return result.record_id
+
+
+def _upsert(
+    client: MirrorClient,
+    obj: str,
+    field: str,
+    records: Sequence[dict[str, Any]],
+    failed: list[SavedRow],
+) -> list[str | None]:
+    """Upsert in chunks of 200; the saved ids in ``records`` order (None for a failed row)."""
+    ids: list[str | None] = []
+    for start in range(0, len(records), COLLECTION_LIMIT):
+        for result in client.upsert_collection(
+            obj, field, list(records[start : start + COLLECTION_LIMIT])
+        ):
+            if result.success:
+                ids.append(result.record_id)
+            else:
+                failed.append(result)
+                ids.append(None)
+    return ids

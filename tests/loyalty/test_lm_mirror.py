@@ -1,0 +1,265 @@
+"""The journal mirrored into Salesforce Loyalty Management (``mirror: loyalty_management``).
+
+A localorg served with the Loyalty Management objects (``--loyalty-management``; fields as the
+Loyalty Management Developer Guide's object reference names them: LoyaltyProgramMember,
+LoyaltyProgramCurrency, LoyaltyMemberCurrency, TransactionJournal, see
+localorg/loyalty_management.py), the repository's models with the program asking for the
+mirror, and the whole sync over HTTPS: the members, currencies and journals land once, with the
+balances the journal holds; a second sync adds nothing; a new order adds exactly its entries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.salesforce.client import SalesforceClient
+from connector.store.db import Store
+from connector.store.loyalty import LoyaltyStore
+from connector.sync import SyncOptions
+from localorg.features import OrgFeatures
+from localorg.org import LocalOrg
+from localorg.server import Running
+from tests.support import deployed_engine, localorg_settings
+
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture
+def lm_org(localorg_server: Running) -> Iterator[LocalOrg]:
+    """The served org with empty data and the Loyalty Management objects."""
+    running = localorg_server
+    before = running.org  # restored after: the `org` fixture copies the served org's config
+    fresh = LocalOrg(
+        None,
+        config=dataclasses.replace(
+            running.org.config,
+            daily_limit=1_000_000,
+            api_user="admin",
+            features=OrgFeatures(loyalty_management=True),
+        ),
+    )
+    fresh.instance_url = running.org.instance_url
+    running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
+    running.org = fresh
+    yield fresh
+    fresh.faults.configure("")
+    running.server.app.config["LOCALORG"] = before  # type: ignore[attr-defined]
+    running.org = before
+
+
+def _models(tmp_path: Path) -> Path:
+    models = tmp_path / "models"
+    shutil.copytree(REPO_MODELS, models)
+    path = models / "loyalty.yaml"
+    text = path.read_text(encoding="utf-8")
+    marker = "    pool_by_account: false"
+    assert marker in text
+    path.write_text(
+        text.replace(marker, "    mirror: loyalty_management\n" + marker, 1), encoding="utf-8"
+    )
+    return models
+
+
+def _order(org: LocalOrg, account: str, contact: str, amount: float) -> str:
+    order = org.store.insert(
+        "Order",
+        {
+            "AccountId": account,
+            "BillToContactId": contact,
+            "Status": "Draft",
+            "EffectiveDate": time.strftime("%Y-%m-%d", time.gmtime()),
+        },
+    )
+    org.store.insert("OrderItem", {"OrderId": order, "Quantity": 1, "UnitPrice": amount})
+    org.store.update("Order", order, {"Status": "Activated"})
+    return order
+
+
+def _rows(org: LocalOrg, sql: str) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in org.store.execute(sql)]
+
+
+def test_the_journal_lands_in_loyalty_management_once(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    org = lm_org
+    contacts = []
+    for i, amount in enumerate((120.0, 40.0, 310.0)):
+        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
+        contact = org.store.insert(
+            "Contact",
+            {"LastName": f"Buyer {i}", "Email": f"b{i}@example.com", "AccountId": account},
+        )
+        _order(org, account, contact, amount)
+        contacts.append((account, contact))
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
+    engine = deployed_engine(settings)
+
+    first = engine.run()
+    assert first.status == "succeeded", first.errors
+    mirror = first.models["loyalty"]["rewards"]["mirror"]
+    assert "error" not in mirror
+
+    books = LoyaltyStore(Store(settings.database))
+    journal = books.journal("rewards")
+    keys = set(journal["key"])
+    assert _rows(org, 'SELECT "Name" FROM "LoyaltyProgram"') == [("Rewards",)]
+    mirrored = {r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')}
+    assert mirrored == keys
+    assert mirror["journals"] == len(keys) > 0
+    members = dict(_rows(org, 'SELECT "ContactId", "Id" FROM "LoyaltyProgramMember"'))
+    assert set(members) == {c for _, c in contacts}
+    # Each journal row belongs to the member of its entry.
+    by_key = dict(_rows(org, 'SELECT "L2L_Journal_Key__c", "MemberId" FROM "TransactionJournal"'))
+    for key, member in zip(journal["key"], journal["member"], strict=True):
+        assert by_key[key] == members[member.split(":", 1)[1]]
+    # The points balance in LoyaltyMemberCurrency is the journal's, and the Contact field's.
+    balances = dict(
+        _rows(
+            org,
+            'SELECT m."ContactId", c."PointsBalance" FROM "LoyaltyMemberCurrency" c '
+            'JOIN "LoyaltyProgramMember" m ON m."Id" = c."LoyaltyMemberId" '
+            'JOIN "LoyaltyProgramCurrency" p ON p."Id" = c."LoyaltyProgramCurrencyId" '
+            "WHERE p.\"Name\" = 'points'",
+        )
+    )
+    points = journal[journal["currency"] == "points"]
+    expected = points.groupby("member")["points"].sum()
+    for _, contact in contacts:
+        assert balances[contact] == expected[f"Contact:{contact}"] > 0
+        field = org.store.execute(
+            'SELECT "L2L_Points_Balance__c" FROM "Contact" WHERE "Id" = ?', [contact]
+        )
+        assert int(field[0][0]) == balances[contact]
+    kinds = dict(_rows(org, 'SELECT "Name", "CurrencyType" FROM "LoyaltyProgramCurrency"'))
+    assert set(kinds) == set(journal["currency"])
+    assert kinds["points"] == "NonQualifying"
+    assert kinds["qualifying"] == "Qualifying"  # the repository's program is tiered
+
+    count = 'SELECT COUNT(*) FROM "TransactionJournal"'
+    again = engine.run()
+    assert again.status == "succeeded", again.errors
+    # Nothing changed: the run may skip the models entirely; if it books, it mirrors nothing.
+    if "loyalty" in again.models:
+        assert again.models["loyalty"]["rewards"]["mirror"] == {"journals": 0}
+    assert _rows(org, count) == [(len(keys),)]
+    full = engine.run(SyncOptions(full=True))  # recomputes loyalty: books and mirrors nothing
+    assert full.status == "succeeded", full.errors
+    assert full.models["loyalty"]["rewards"]["mirror"] == {"journals": 0}
+    assert _rows(org, count) == [(len(keys),)]
+
+    account, contact = contacts[1]
+    _order(org, account, contact, 300.0)
+    time.sleep(1.1)  # the pull window ends on the last whole second
+    third = engine.run()
+    assert third.status == "succeeded", third.errors
+    added = set(books.journal("rewards")["key"]) - keys
+    assert added
+    assert third.models["loyalty"]["rewards"]["mirror"]["journals"] == len(added)
+    now = {r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')}
+    assert now == keys | added
+    assert _rows(org, count) == [(len(keys) + len(added),)]
+    assert len(_rows(org, 'SELECT "Id" FROM "LoyaltyProgramMember"')) == 3
+    moved = org.store.execute(
+        'SELECT c."PointsBalance" FROM "LoyaltyMemberCurrency" c '
+        'JOIN "LoyaltyProgramMember" m ON m."Id" = c."LoyaltyMemberId" '
+        'JOIN "LoyaltyProgramCurrency" p ON p."Id" = c."LoyaltyProgramCurrencyId" '
+        'WHERE p."Name" = \'points\' AND m."ContactId" = ?',
+        [contact],
+    )
+    assert moved[0][0] == balances[contact] + 300 + 100  # spend + the 250 threshold bonus
+
+
+# Field names per the Loyalty Management Developer Guide, object reference pages
+# sforce_api_objects_<object>.htm (and the Platform Field Reference); see
+# localorg/loyalty_management.py for which names the excerpts we read confirmed.
+CONTRACT = {
+    "LoyaltyProgramMember": {
+        "ProgramId",
+        "ContactId",
+        "AccountId",
+        "MembershipNumber",
+        "MemberStatus",
+        "EnrollmentDate",
+        "MemberType",
+    },
+    "LoyaltyProgramCurrency": {"LoyaltyProgramId", "Name", "CurrencyType", "IsActive", "IsPrimary"},
+    "LoyaltyMemberCurrency": {
+        "LoyaltyMemberId",
+        "LoyaltyProgramCurrencyId",
+        "PointsBalance",
+        "TotalPointsAccrued",
+        "TotalPointsRedeemed",
+        "TotalPointsExpired",
+    },
+    "TransactionJournal": {
+        "ActivityDate",
+        "MemberId",
+        "LoyaltyProgramId",
+        "Status",
+        "L2L_Journal_Key__c",
+    },
+}
+
+
+def test_describe_shows_the_loyalty_objects_only_with_the_feature(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    settings = localorg_settings(lm_org, localorg_server, tmp_path)
+    client = SalesforceClient.from_settings(settings)
+    for name, fields in CONTRACT.items():
+        described = {f["name"]: f for f in client.describe(name)["fields"]}
+        assert fields <= set(described), name
+    journal = {f["name"]: f for f in client.describe("TransactionJournal")["fields"]}
+    assert journal["L2L_Journal_Key__c"]["externalId"]
+    assert journal["L2L_Journal_Key__c"]["unique"]
+    statuses = [v["value"] for v in journal["Status"]["picklistValues"]]
+    assert statuses == ["Cancelled", "Error", "Pending", "Processed"]
+    currency = {f["name"]: f for f in client.describe("LoyaltyProgramCurrency")["fields"]}
+    assert [v["value"] for v in currency["CurrencyType"]["picklistValues"]] == [
+        "NonQualifying",
+        "Qualifying",
+    ]
+    names = {o["name"] for o in client.describe_global()["sobjects"]}
+    assert set(CONTRACT) | {"LoyaltyProgram"} <= names
+
+
+def test_an_org_without_the_feature_has_no_loyalty_objects(org: LocalOrg) -> None:
+    assert not {"LoyaltyProgramMember", "TransactionJournal"} & set(org.store.objects)
+
+
+def test_rows_that_fail_are_sent_again_without_duplicates(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    org = lm_org
+    for i in range(4):
+        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
+        contact = org.store.insert(
+            "Contact", {"LastName": f"B{i}", "Email": f"f{i}@example.com", "AccountId": account}
+        )
+        _order(org, account, contact, 50.0 + 100 * i)
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
+    engine = deployed_engine(settings)
+    store = Store(settings.database)
+
+    org.faults.configure("FIELD_CUSTOM_VALIDATION_EXCEPTION=0.3,seed=3")
+    first = engine.run()
+    org.faults.configure("")
+    assert "error" in first.models["loyalty"]["rewards"]["mirror"]
+    # Some row failed, so nothing is recorded as mirrored: the next run sends it all again.
+    assert store.state("loyalty_mirror.rewards.seq") is None
+
+    again = engine.run(SyncOptions(full=True))
+    assert again.status == "succeeded", again.errors
+    assert "error" not in again.models["loyalty"]["rewards"]["mirror"]
+    keys = set(LoyaltyStore(store).journal("rewards")["key"])
+    landed = [r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')]
+    assert sorted(landed) == sorted(keys)  # each once, however often it was sent
+    assert len(_rows(org, 'SELECT "Id" FROM "LoyaltyProgramMember"')) == 4
+    assert store.state("loyalty_mirror.rewards.seq") is not None
