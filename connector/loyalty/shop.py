@@ -68,9 +68,16 @@ def shop_reductions(
         with np.errstate(divide="ignore", invalid="ignore"):
             scaled = np.round(own_total * seen / own_net, 2)
         members.loc[hit, "amount"] = np.where(same | (own_net <= 0), own_total, scaled)
+    ids = refunds["refund_id"].astype(str)
+    # A platform read for details (BigCommerce) stores its refunded amount so far as one row,
+    # ``<order>/refunded``, replaced as it grows: each amount it reaches is a reduction of its
+    # own (a reversal's key names its refund), and as the latest row holds the running total,
+    # the proportion reverses only what the journal has not reversed yet.
+    running = ids.str.endswith("/refunded")
+    ids = ids.where(~running, ids + "@" + amount.map("{:.2f}".format))
     out = pd.DataFrame(
         {
-            "refund_id": refunds["refund_id"].astype(str),
+            "refund_id": ids,
             "original_order_id": refunds["original_order_id"].astype(str),
             "at": at,
             "amount": amount,

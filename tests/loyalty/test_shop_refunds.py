@@ -17,7 +17,7 @@ import pytest
 from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.shop import shop_reductions
 from connector.store import Store
-from connector.store.deliveries import store_delivery
+from connector.store.deliveries import complete_order, store_delivery
 from connector.store.loyalty import LoyaltyStore
 from connector.sync.loyalty import loyalty_step
 from connector.sync.orders import FILTER_COLUMNS
@@ -167,3 +167,29 @@ def test_a_converted_shop_order_is_grossed_up_by_its_own_rate() -> None:
     # The one dated after now waits; shares are counted in the order's own currency.
     assert reductions["refund_id"].tolist() == ["shopify:s/r1", "shopify:s/r2"]
     assert reductions["original_amount"].tolist() == [100.0, 30.0]
+
+
+def test_a_running_refunded_total_reverses_each_increase_once(store: Store) -> None:
+    # A BigCommerce order read for details: its refunded amount so far is one replaced row.
+    store.db["shop_orders"].insert(
+        {"platform": "bigcommerce", "order_id": "store-1/100", "shop": "store-1", "stale": 0}
+    )
+    details = {
+        "email": "ada.shopper@example.com",
+        "total": 200.0,
+        "currency": "USD",
+        "placed_at": "2026-11-20T10:00:00+00:00",
+        "cancelled": 0,
+        "refunded": 0.0,
+    }
+    complete_order(store, "bigcommerce", "store-1/100", details)
+    _step(store)
+    assert _balance(store) == 200 + 50
+    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 50.0})
+    assert _step(store) == 4
+    assert _balance(store) == 250 - 50 - 12
+    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 50.0})
+    assert _step(store) == 0  # read again, unchanged: nothing more
+    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 200.0})
+    assert _step(store) == 4
+    assert _balance(store) == _balance(store, "qualifying") == 0
