@@ -420,6 +420,28 @@ def shop_orders_frame(store: Store) -> pd.DataFrame:
     )
 
 
+def shop_refunds_frame(store: Store) -> pd.DataFrame:
+    """What reduced each shop order, for loyalty: every refund of an order whose details are
+    known, and every cancelled order as one whole reduction. Columns ``refund_id,
+    original_order_id, amount, at, total, cancelled``: ids shaped like the orders the compute
+    step reads (``<platform>:<id>``), ``amount`` and ``total`` (the order's gross) in the
+    order's own currency, ``at`` the refund's (or the cancellation's last update) ISO time."""
+    return pd.read_sql_query(
+        "SELECT r.platform || ':' || r.refund_id AS refund_id, "
+        "o.platform || ':' || o.order_id AS original_order_id, r.amount AS amount, "
+        "COALESCE(r.refunded_at, o.updated_at, o.placed_at) AS at, o.total AS total, "
+        "0 AS cancelled FROM shop_refunds r JOIN shop_orders o "
+        "ON o.platform = r.platform AND o.order_id = r.order_id "
+        "WHERE o.total IS NOT NULL AND o.placed_at IS NOT NULL "
+        "UNION ALL "
+        "SELECT o.platform || ':' || o.order_id || '/cancelled', "
+        "o.platform || ':' || o.order_id, o.total, COALESCE(o.updated_at, o.placed_at), "
+        "o.total, 1 FROM shop_orders o WHERE o.cancelled = 1 AND o.total IS NOT NULL "
+        "AND o.placed_at IS NOT NULL",
+        store.db.conn,
+    )
+
+
 def baseline_for(
     store: Store, records: Sequence[tuple[str, str]]
 ) -> tuple[dict[tuple[str, str, str], str], dict[tuple[str, str, str], tuple[str, str]]]:

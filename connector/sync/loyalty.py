@@ -19,8 +19,10 @@ from connector.errors import SalesforceError
 from connector.loyalty.book import book
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.ledger import concat
+from connector.loyalty.shop import shop_reductions
 from connector.loyalty.standing import standing
 from connector.store.db import Store
+from connector.store.deliveries import shop_refunds_frame
 from connector.store.loyalty import LoyaltyStore
 from connector.sync.compute import empty_frame, model_frame
 from connector.sync.loyalty_mirror import MirrorClient, mirror_program
@@ -140,14 +142,19 @@ def loyalty_step(
     values = empty_frame("loyalty")
     for i, program in enumerate(config.programs):
         journal = books.journal(program.id)
+        # Shop orders at their gross, their refunds and cancellations as reductions.
+        members, reductions = shop_reductions(
+            member_orders(orders, accounts, contacts, program), shop_refunds_frame(store), now
+        )
         new = book(
             program,
-            member_orders(orders, accounts, contacts, program),
+            members,
             journal,
             now,
             lines=_lines_for(store, program),
             events=_events_for(store, program, contacts, leads),
             tiers=_current_tiers(books, program),
+            reductions=reductions,
         )
         if dry_run:
             booked = len(new)

@@ -1,0 +1,195 @@
+"""Shop refunds reach the points: a webhook order booked at its gross, a later refund webhook
+reverses its share, the full refund (or a cancellation) leaves the member as if the order never
+happened, and booking again adds nothing. RFM keeps reading the net amount.
+
+Real store, real normaliser (the Shopify fixtures of tests/webhooks), the sync's loyalty step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from connector.loyalty.config import LoyaltyConfig
+from connector.loyalty.shop import shop_reductions
+from connector.store import Store
+from connector.store.deliveries import complete_order, store_delivery
+from connector.store.loyalty import LoyaltyStore
+from connector.sync.loyalty import loyalty_step
+from connector.sync.orders import FILTER_COLUMNS
+from connector.sync.realtime import normalise_pending
+from connector.sync.resolve import ORDER_COLUMNS
+from connector.webhooks.base import Delivery
+from tests.webhooks.helpers import SHOP, encode, fixture
+
+CONFIG = LoyaltyConfig.model_validate(
+    {
+        "programs": [
+            {
+                "id": "club",
+                "name": "Club",
+                "type": "tiered",
+                "rounding": "floor",
+                "earning": [
+                    {"id": "base", "kind": "spend", "points_per_unit": 1},
+                    {"id": "big", "kind": "threshold", "min_amount": 100, "points": 50},
+                ],
+                "tiers": {"levels": [{"name": "Bronze", "min_points": 0}]},
+                "expiry": {"mode": "never"},
+            }
+        ]
+    }
+)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+ADA = "003A"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "l2l.sqlite")
+    store.upsert_records("Contact", [{"Id": ADA, "Email": "ada.shopper@example.com"}])
+    return store
+
+
+def _apply(store: Store, topic: str, payload: dict[str, Any], key: str) -> None:
+    store_delivery(store, Delivery("shopify", key, topic, SHOP, {}, encode(payload)))
+    assert normalise_pending(store) == (1, 0)
+
+
+def _step(store: Store) -> int:
+    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS])
+    _, record = loyalty_step(
+        store,
+        CONFIG,
+        orders=orders,
+        accounts=store.records_frame("Account", ["Id", "PersonContactId"]),
+        contacts=store.records_frame("Contact", ["Id", "Email", "AccountId"]),
+        leads=store.records_frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
+        now=NOW,
+        client=None,
+        run_id=None,
+        dry_run=False,
+    )
+    booked: int = record["club"]["booked"]
+    return booked
+
+
+def _balance(store: Store, currency: str = "points") -> int:
+    journal = LoyaltyStore(store).journal("club")
+    mine = journal[(journal["member"] == f"Contact:{ADA}") & (journal["currency"] == currency)]
+    return int(mine["points"].sum())
+
+
+def _refund(refund_id: int, amount: str, at: str) -> dict[str, Any]:
+    refund = fixture("shopify_refunds_create.json")
+    refund["id"] = refund_id
+    refund["created_at"] = at
+    refund["transactions"][0]["amount"] = amount
+    return refund
+
+
+def test_a_partial_then_full_shop_refund_reverses_the_points_once(store: Store) -> None:
+    _apply(store, "orders/create", fixture("shopify_orders_create.json"), "e1")
+    assert _step(store) > 0
+    # 129.60 at 1 point per unit (floor) and the 100 threshold's 50.
+    assert _balance(store) == 129 + 50
+    assert _balance(store, "qualifying") == 129 + 50  # the rules qualify: the tier currency too
+
+    # A quarter refunded (32.40 of 129.60): each entry loses a quarter, floored.
+    _apply(store, "refunds/create", fixture("shopify_refunds_create.json"), "e2")
+    assert _step(store) == 4  # two rules, points and qualifying
+    assert _balance(store) == _balance(store, "qualifying") == 129 + 50 - 32 - 12
+    assert _step(store) == 0  # booking again adds nothing
+
+    # The rest refunded: the member is as if the order never happened.
+    _apply(store, "refunds/create", _refund(9120056, "97.20", "2026-11-24T10:00:00-05:00"), "e3")
+    assert _step(store) == 4
+    assert _balance(store) == _balance(store, "qualifying") == 0
+    assert _step(store) == 0
+    # An over-refund (a goodwill extra) reverses nothing more: the reversal is capped.
+    _apply(store, "refunds/create", _refund(9120057, "10.00", "2026-11-25T10:00:00-05:00"), "e4")
+    assert _step(store) == 0
+    assert _balance(store) == 0
+
+
+def test_a_shop_order_refunded_before_it_is_first_booked_earns_only_its_net(
+    store: Store,
+) -> None:
+    _apply(store, "orders/create", fixture("shopify_orders_create.json"), "e1")
+    _apply(store, "refunds/create", fixture("shopify_refunds_create.json"), "e2")
+    # RFM and the predictions still read the net amount.
+    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS])
+    assert orders["TotalAmount"].tolist() == [pytest.approx(97.20)]
+    # Earned from the gross, a quarter reversed: not the net's points minus the refund again.
+    assert _step(store) == 8  # two rules x (points, qualifying) x (accrual, reversal)
+    assert _balance(store) == 129 + 50 - 32 - 12
+
+
+def test_a_cancelled_shop_order_is_reversed_in_full(store: Store) -> None:
+    order = fixture("shopify_orders_create.json")
+    _apply(store, "orders/create", order, "e1")
+    _step(store)
+    assert _balance(store) == 179
+    cancelled = {**order, "cancelled_at": "2026-11-21T10:00:00-05:00"}
+    cancelled["updated_at"] = "2026-11-21T10:00:00-05:00"
+    _apply(store, "orders/cancelled", cancelled, "e2")
+    assert _step(store) == 4
+    assert _balance(store) == _balance(store, "qualifying") == 0
+    assert _step(store) == 0
+
+
+def test_a_converted_shop_order_is_grossed_up_by_its_own_rate() -> None:
+    members = pd.DataFrame(
+        {
+            "order_id": ["shopify:s/1", "shopify:s/2", "801A"],
+            "member": ["Contact:a"] * 3,
+            "at": pd.to_datetime(["2026-11-20T10:00:00Z"] * 3, utc=True),
+            "amount": [40.0, 0.0, 70.0],  # corporate: net 80 EUR at 2.0; a fully refunded one
+            "original_order_id": [None, None, None],
+        }
+    )
+    refunds = pd.DataFrame(
+        {
+            "refund_id": ["shopify:s/r1", "shopify:s/r2", "shopify:s/r3"],
+            "original_order_id": ["shopify:s/1", "shopify:s/2", "shopify:s/9"],
+            "amount": [20.0, 30.0, 5.0],
+            "at": ["2026-11-21T10:00:00Z", "2026-11-21T10:00:00Z", "2026-12-01T10:00:00Z"],
+            "total": [100.0, 30.0, 5.0],
+            "cancelled": [0, 0, 1],
+        }
+    )
+    gross, reductions = shop_reductions(members, refunds, NOW)
+    assert gross["amount"].tolist() == [50.0, 30.0, 70.0]  # 40 x 100/80; own total; untouched
+    # The one dated after now waits; shares are counted in the order's own currency.
+    assert reductions["refund_id"].tolist() == ["shopify:s/r1", "shopify:s/r2"]
+    assert reductions["original_amount"].tolist() == [100.0, 30.0]
+
+
+def test_a_running_refunded_total_reverses_each_increase_once(store: Store) -> None:
+    # A BigCommerce order read for details: its refunded amount so far is one replaced row.
+    store.db["shop_orders"].insert(
+        {"platform": "bigcommerce", "order_id": "store-1/100", "shop": "store-1", "stale": 0}
+    )
+    details = {
+        "email": "ada.shopper@example.com",
+        "total": 200.0,
+        "currency": "USD",
+        "placed_at": "2026-11-20T10:00:00+00:00",
+        "cancelled": 0,
+        "refunded": 0.0,
+    }
+    complete_order(store, "bigcommerce", "store-1/100", details)
+    _step(store)
+    assert _balance(store) == 200 + 50
+    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 50.0})
+    assert _step(store) == 4
+    assert _balance(store) == 250 - 50 - 12
+    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 50.0})
+    assert _step(store) == 0  # read again, unchanged: nothing more
+    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 200.0})
+    assert _step(store) == 4
+    assert _balance(store) == _balance(store, "qualifying") == 0
