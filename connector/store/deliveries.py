@@ -420,6 +420,17 @@ def shop_orders_frame(store: Store) -> pd.DataFrame:
     )
 
 
+def shop_order_keys(store: Store) -> pd.DataFrame:
+    """Every stored shop order's id as the compute step reads it (``shop_id``,
+    ``<platform>:<id>``) with the platform's order id and name (``platform_order_id``,
+    ``reference``): what a Salesforce Order's reference field holds for the same order."""
+    return pd.read_sql_query(
+        "SELECT platform || ':' || order_id AS shop_id, platform_order_id, reference "
+        "FROM shop_orders",
+        store.db.conn,
+    )
+
+
 def shop_refunds_frame(store: Store) -> pd.DataFrame:
     """What reduced each shop order, for loyalty: every refund of an order whose details are
     known, and every cancelled order as one whole reduction. Columns ``refund_id,

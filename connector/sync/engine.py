@@ -543,6 +543,7 @@ class SyncEngine:
                 client=self.client,
                 run_id=report.run_id,
                 dry_run=dry_run,
+                reference_field=self.settings.order_reference_field,
             )
             report.models["loyalty"] = booked
             frames.append(values)

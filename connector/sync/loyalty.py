@@ -22,7 +22,7 @@ from connector.loyalty.ledger import concat
 from connector.loyalty.shop import shop_reductions
 from connector.loyalty.standing import standing
 from connector.store.db import Store
-from connector.store.deliveries import shop_refunds_frame
+from connector.store.deliveries import shop_order_keys, shop_refunds_frame
 from connector.store.loyalty import LoyaltyStore
 from connector.sync.compute import empty_frame, model_frame
 from connector.sync.loyalty_mirror import MirrorClient, mirror_program
@@ -131,6 +131,7 @@ def loyalty_step(
     client: LoyaltyClient | None,
     run_id: int | None,
     dry_run: bool,
+    reference_field: str = "OrderReferenceNumber",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Book every program, then the standing of the first program's members as ``loyalty.*``
     values indexed by (object, record_id), and a record of what was done for the run report.
@@ -146,6 +147,22 @@ def loyalty_step(
         members, reductions = shop_reductions(
             member_orders(orders, accounts, contacts, program), shop_refunds_frame(store), now
         )
+        # A shop order booked before Salesforce held it keeps its first id: the Salesforce
+        # Order that replaced it (same reference) must not earn a second time.
+        alias = same_orders(
+            store.records_frame("Order", ["Id", reference_field]).rename(
+                columns={reference_field: "reference"}
+            )
+            if len(orders)
+            else pd.DataFrame(columns=["Id", "reference"]),
+            shop_order_keys(store),
+            set(journal["source_id"].dropna()) if len(journal) else set(),
+        )
+        if alias:
+            members = members.assign(
+                order_id=members["order_id"].replace(alias),
+                original_order_id=members["original_order_id"].replace(alias),
+            )
         new = book(
             program,
             members,
@@ -170,6 +187,30 @@ def loyalty_step(
         if i == 0:
             values = _as_values(members, contacts, program)
     return values, record
+
+
+def same_orders(salesforce: pd.DataFrame, shop: pd.DataFrame, booked: set[str]) -> dict[str, str]:
+    """Salesforce Order Id -> the shop order id it replaced, for orders the journal booked
+    under their shop id and not yet under the Salesforce one (pure).
+
+    ``salesforce``: Id, reference (the reference field); ``shop``: shop_id, platform_order_id,
+    reference. The match is the one the order merge uses: the reference field holds the
+    platform's order id or its name.
+    """
+    if not len(salesforce) or not len(shop):
+        return {}
+    refs = salesforce.dropna(subset=["reference"])
+    refs = refs.assign(reference=refs["reference"].astype(str).str.strip())
+    keys = pd.concat(
+        [
+            shop[["shop_id", "platform_order_id"]].rename(columns={"platform_order_id": "key"}),
+            shop[["shop_id", "reference"]].rename(columns={"reference": "key"}),
+        ]
+    ).dropna()
+    keys = keys.assign(key=keys["key"].astype(str).str.strip()).drop_duplicates("key")
+    matched = refs.merge(keys, left_on="reference", right_on="key")
+    matched = matched[matched["shop_id"].isin(booked) & ~matched["Id"].astype(str).isin(booked)]
+    return dict(zip(matched["Id"].astype(str), matched["shop_id"].astype(str), strict=True))
 
 
 def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) -> pd.DataFrame:

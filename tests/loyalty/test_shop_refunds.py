@@ -193,3 +193,38 @@ def test_a_running_refunded_total_reverses_each_increase_once(store: Store) -> N
     complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 200.0})
     assert _step(store) == 4
     assert _balance(store) == _balance(store, "qualifying") == 0
+
+
+def test_the_salesforce_order_that_replaces_a_booked_shop_order_does_not_earn_again(
+    store: Store,
+) -> None:
+    _apply(store, "orders/create", fixture("shopify_orders_create.json"), "e1")
+    assert _step(store) > 0
+    earned = _balance(store)
+    # The same order later synced from Salesforce, its name in OrderReferenceNumber: the
+    # order merge now counts the Salesforce Order instead of the shop one.
+    store.upsert_records(
+        "Order",
+        [
+            {"Id": "801000000000001AAA", "IsDeleted": False, "AccountId": "001A",
+             "BillToContactId": ADA, "Status": "Activated", "StatusCode": "Activated",
+             "EffectiveDate": "2026-11-20", "TotalAmount": 129.60,
+             "IsReductionOrder": False, "OrderReferenceNumber": "#1042"},
+        ],
+    )  # fmt: skip
+    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS])
+    assert orders["Id"].tolist() == ["801000000000001AAA"]  # one order, not two
+    assert _step(store) == 0  # it was booked under its shop id: nothing earns twice
+    assert _balance(store) == earned
+    # A Salesforce refund of it (a reduction Order) reverses the points booked for it.
+    store.upsert_records(
+        "Order",
+        [
+            {"Id": "801000000000002AAA", "IsDeleted": False, "AccountId": "001A",
+             "BillToContactId": ADA, "Status": "Activated", "StatusCode": "Activated",
+             "EffectiveDate": "2026-11-21", "TotalAmount": -129.60,
+             "IsReductionOrder": True, "OriginalOrderId": "801000000000001AAA"},
+        ],
+    )  # fmt: skip
+    assert _step(store) == 4
+    assert _balance(store) == 0
