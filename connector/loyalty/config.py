@@ -151,8 +151,18 @@ class Program(_Strict):
     pending_days: int = Field(
         default=0, ge=0, description="Days before earned points can be spent."
     )
-    enrollment: Literal["buyers", "everyone"] = Field(
-        default="buyers", description="buyers: every Contact with an order; everyone: all."
+    enrollment: Literal["buyers", "everyone", "field"] = Field(
+        default="buyers",
+        description="buyers: every Contact with an order; everyone: all; field: Contacts whose "
+        "enrollment_field checkbox is true.",
+    )
+    enrollment_field: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="field: the Contact checkbox API name, e.g. L2L_Loyalty_Member__c.",
+    )
+    enrollment_min_orders: int = Field(
+        default=1, ge=1, description="enrollment buyers: the purchase orders a member needs."
     )
     pool_by_account: bool = Field(
         default=False, description="B2B: a business Account's contacts pool their points."
@@ -185,6 +195,10 @@ class Program(_Strict):
             raise ValueError("earning rule ids must be unique")
         if self.type == "tiered" and self.tiers is None:
             raise ValueError("a tiered program needs tiers")
+        if (self.enrollment == "field") != (self.enrollment_field is not None):
+            raise ValueError("enrollment: field needs enrollment_field, and only it takes one")
+        if self.enrollment_min_orders > 1 and self.enrollment != "buyers":
+            raise ValueError("enrollment_min_orders applies to enrollment: buyers only")
         if self.type == "cashback" and not self.cashback_percent:
             raise ValueError("a cashback program needs cashback_percent")
         names = {t.name for t in self.tiers.levels} if self.tiers else set()

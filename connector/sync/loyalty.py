@@ -18,6 +18,7 @@ import pandas as pd
 from connector.errors import SalesforceError
 from connector.loyalty.book import book
 from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.enrollment import enrolled, members_only
 from connector.loyalty.ledger import concat
 from connector.loyalty.standing import standing
 from connector.store.db import Store
@@ -135,13 +136,16 @@ def loyalty_step(
     values = empty_frame("loyalty")
     for i, program in enumerate(config.programs):
         journal = books.journal(program.id)
+        booked_orders = member_orders(orders, accounts, contacts, program)
+        enrolled_members = enrolled(program, booked_orders, contacts)
+        events = _events_for(store, program, contacts, leads)
         new = book(
             program,
-            member_orders(orders, accounts, contacts, program),
+            members_only(booked_orders, enrolled_members),
             journal,
             now,
             lines=_lines_for(store, program),
-            events=_events_for(store, program, contacts, leads),
+            events=members_only(events, enrolled_members) if events is not None else None,
             tiers=_current_tiers(books, program),
         )
         if dry_run:
@@ -151,6 +155,9 @@ def loyalty_step(
             booked = books.append(new)
             journal = books.journal(program.id) if booked else journal
         members = standing(journal, program, now)
+        if enrolled_members is not None:
+            # a member who left (a cleared checkbox) keeps their journal but gets no standing
+            members = members[members.index.isin(list(enrolled_members))]
         moments = _tier_moments(books, program, members, client, run_id, dry_run)
         record[program.id] = {"booked": booked, "members": len(members), **moments}
         if i == 0:
