@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.predictions.outputs import SEGMENT_NAMES
+
 _ID = r"^[a-z][a-z0-9_]{0,39}$"
+
+#: Segment names and codes a promotion may name -> the segment's readable name.
+SEGMENTS: dict[str, str] = {
+    **{name: name for name in SEGMENT_NAMES.values()},
+    **{f"P{p}-C{c}": name for (p, c), name in SEGMENT_NAMES.items()},
+}
 
 ProgramType = Literal["points", "tiered", "cashback", "progressive_discount"]
 
@@ -77,6 +85,36 @@ class Promotion(_Strict):
     multiplier: float | None = Field(default=None, gt=0)
     bonus_points: int | None = Field(default=None, gt=0, description="Fixed points per order.")
     tiers: list[str] = Field(default_factory=list, description="Only members of these tiers.")
+    segments: list[str] = Field(
+        default_factory=list,
+        description="Only members in these purchase x churn segments (names such as Champions, "
+        "or codes such as P4-C1).",
+    )
+    partners: list[str] = Field(
+        default_factory=list,
+        description="Only partner accruals of these partners (not orders): the multiplier "
+        "scales the partner's points, the bonus adds to them.",
+    )
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, segments: list[str]) -> list[str]:
+        unknown = sorted(set(segments) - set(SEGMENTS))
+        if unknown:
+            raise ValueError(f"unknown segments {unknown}; segments are names or codes P1-C1..")
+        return segments
+
+    @field_validator("partners")
+    @classmethod
+    def _partner_ids(cls, partners: list[str]) -> list[str]:
+        bad = [p for p in partners if not p.strip() or p != p.strip()]
+        if bad:
+            raise ValueError(f"partner ids must be non-empty without surrounding spaces: {bad}")
+        return partners
+
+    def segment_names(self) -> set[str]:
+        """The readable names of :attr:`segments` (codes translated)."""
+        return {SEGMENTS[s] for s in self.segments}
 
     @model_validator(mode="after")
     def _sensible(self) -> Self:
@@ -84,6 +122,9 @@ class Promotion(_Strict):
             raise ValueError("end is before start")
         if (self.multiplier is None) == (self.bonus_points is None):
             raise ValueError("give exactly one of multiplier or bonus_points")
+        if self.partners and self.segments:
+            # partner accruals arrive through the API, where no segment is known
+            raise ValueError("a promotion for partners cannot also be limited to segments")
         return self
 
 

@@ -23,7 +23,7 @@ Pure functions: frames in, entry frames out, no I/O. The rules:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -119,10 +119,15 @@ def _frame(
 
 
 def _promotion_multiplier(
-    orders: pd.DataFrame, program: Program, tiers: pd.Series | None
+    orders: pd.DataFrame,
+    program: Program,
+    tiers: pd.Series | None,
+    segments: pd.Series | None = None,
 ) -> tuple[np.ndarray, list[tuple[str, str, np.ndarray]]]:
     """Per order: the product of the running promotions' multipliers, and the bonus entries
-    (promotion id, its JSON, points per order) of fixed-bonus promotions."""
+    (promotion id, its JSON, points per order) of fixed-bonus promotions. Promotions for
+    partners only apply to partner accruals, not to orders; a promotion for segments applies
+    to members whose segment (``segments``: member -> segment name) is one of them."""
     mult = np.ones(len(orders))
     bonuses: list[tuple[str, str, np.ndarray]] = []
     if not program.promotions:
@@ -131,10 +136,20 @@ def _promotion_multiplier(
     member_tier = (
         orders["member"].map(tiers) if tiers is not None else pd.Series(None, index=orders.index)
     )
+    member_segment = (
+        orders["member"].map(segments)
+        if segments is not None
+        else pd.Series(None, index=orders.index, dtype=object)
+    )
     for promo in program.promotions:
-        active = ((day >= promo.start) & (day <= promo.end)).to_numpy()
+        if promo.partners:
+            continue
+        # a copy: the &= below writes into it, and pandas' array may be read-only
+        active = ((day >= promo.start) & (day <= promo.end)).to_numpy(copy=True)
         if promo.tiers:
             active &= member_tier.isin(promo.tiers).to_numpy()
+        if promo.segments:
+            active &= member_segment.isin(promo.segment_names()).to_numpy()
         if promo.multiplier is not None:
             mult = np.where(active, mult * promo.multiplier, mult)
         else:
@@ -179,18 +194,20 @@ def accruals(
     events: pd.DataFrame | None,
     journal: pd.DataFrame,
     tiers: pd.Series | None = None,
+    segments: pd.Series | None = None,
 ) -> pd.DataFrame:
     """New accrual entries for purchase orders, their lines and events (rules 1-4).
 
     ``orders``: :data:`ORDER_FIELDS` (purchases only; refunds go to :func:`reversals`).
     ``lines``: order_id, product_id, amount. ``events``: event_id, member, name, at.
     ``tiers``: member -> current tier name, for promotions limited to tiers.
+    ``segments``: member -> segment name (predictions), for promotions limited to segments.
     """
     parts: list[pd.DataFrame] = []
     rounding = program.rounding
     base = orders.assign(source_key=orders["order_id"], source_id=orders["order_id"])
     amount = base["amount"].to_numpy(dtype=float)
-    mult, bonuses = _promotion_multiplier(base, program, tiers)
+    mult, bonuses = _promotion_multiplier(base, program, tiers, segments)
     spend_rate = next((r.points_per_unit for r in program.earning if r.kind == "spend"), None)
     for rule in program.earning:
         if rule.kind == "spend":
@@ -364,3 +381,29 @@ def reversals(
     out = out[out["points"] != 0]
     # isin with the column itself hashes it in C; set(...) iterated every key in Python.
     return out[~out["key"].isin(journal["key"])].reset_index(drop=True)
+
+
+def partner_bonuses(
+    program: Program, partner: str, points: int, at: datetime, tier: str | None
+) -> list[tuple[str, int]]:
+    """Extra points that running partner promotions add to a partner accrual of ``points``:
+    (promotion id, points) per promotion for ``partner`` whose dates hold ``at`` (program
+    zone) and whose tiers, if any, include ``tier``. A multiplier adds ``points x (m - 1)``
+    (rounded by the program's rule), a bonus adds its points. The partner's own points stay
+    the partner's (its settlement counts them); these are the program's."""
+    day = at.astimezone(program.zone).date()
+    out: list[tuple[str, int]] = []
+    for promo in program.promotions:
+        if partner not in promo.partners or not promo.start <= day <= promo.end:
+            continue
+        if promo.tiers and tier not in promo.tiers:
+            continue
+        if promo.multiplier is not None:
+            extra = int(
+                round_points(np.array([points * (promo.multiplier - 1)]), program.rounding)[0]
+            )
+        else:
+            extra = promo.bonus_points or 0
+        if extra > 0:
+            out.append((promo.id, extra))
+    return out

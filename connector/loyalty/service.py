@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.earning import partner_bonuses
 from connector.loyalty.ledger import as_journal, entry, lot_state, spendable
 from connector.loyalty.operations import (
     LoyaltyError,
@@ -289,15 +290,48 @@ class LoyaltyService:
             partner=partner.strip(),
             brand=brand,
         )
+        rows = [row, qualifying]
+        tier = self.books.notified_tiers(program.id).get(member)
+        bonuses = partner_bonuses(program, partner.strip(), points, now, tier)
+        for promo_id, extra in bonuses:
+            # the promotion's points are the program's, not the partner's (settlement)
+            for currency in ("points", "qualifying"):
+                promo_key = f"{key}:{promo_id}:{currency}"
+                rows.append(
+                    entry(
+                        key=promo_key,
+                        program=program.id,
+                        member=member,
+                        kind="accrual",
+                        currency=currency,
+                        points=extra,
+                        at=now,
+                        lot=promo_key if currency == "points" else None,
+                        expires_at=row["expires_at"] if currency == "points" else None,
+                        available_at=row["available_at"] if currency == "points" else None,
+                        source_type="promotion",
+                        source_id=request_key,
+                        rule_id=promo_id,
+                        reason=f"promotion {promo_id} on partner {partner.strip()}",
+                    )
+                )
         with self.books.member_transaction():
-            added = self.books.append(as_journal([row, qualifying]))
-            if not added:
-                # The key is the partner's: the first request may have been for someone else.
-                mine = self.books.journal(program.id, member)
-                first = mine[mine["key"] == key]
-                if first.empty or int(first["points"].iloc[0]) != points:
-                    raise _reused(request_key, "another accrual")
-        return {"member": member, "points": points, "partner": partner, "repeated": added == 0}
+            # A repeated key adds nothing, not even a promotion that started since the first.
+            mine = self.books.journal(program.id, member)
+            first = mine[mine["key"] == key]
+            added = 0 if len(first) else self.books.append(as_journal(rows))
+            # The key is the partner's: the first request may have been for someone else.
+            if not added and (first.empty or int(first["points"].iloc[0]) != points):
+                raise _reused(request_key, "another accrual")
+        out: dict[str, Any] = {
+            "member": member,
+            "points": points,
+            "partner": partner,
+            "repeated": added == 0,
+        }
+        if added and bonuses:
+            out["promotion_points"] = sum(extra for _, extra in bonuses)
+        return out
 
     def expire(self, program_id: str | None = None) -> int:
         """Post the expiry due now for every member; returns the points expired."""

@@ -34,7 +34,7 @@ from connector.sync import compute, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
 from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
-from connector.sync.loyalty import loyalty_step
+from connector.sync.loyalty import loyalty_step, member_segments
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
@@ -540,6 +540,7 @@ class SyncEngine:
                 client=self.client,
                 run_id=report.run_id,
                 dry_run=dry_run,
+                segments=member_segments(frames),
             )
             report.models["loyalty"] = booked
             frames.append(values)

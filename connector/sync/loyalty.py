@@ -125,9 +125,13 @@ def loyalty_step(
     client: FlowClient | None,
     run_id: int | None,
     dry_run: bool,
+    segments: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Book every program, then the standing of the first program's members as ``loyalty.*``
     values indexed by (object, record_id), and a record of what was done for the run report.
+
+    ``segments`` (member -> segment name, :func:`member_segments`) feeds promotions limited to
+    segments.
     """
     if not config.programs:
         return empty_frame("loyalty"), {"programs": 0}
@@ -147,6 +151,7 @@ def loyalty_step(
             lines=_lines_for(store, program),
             events=members_only(events, enrolled_members) if events is not None else None,
             tiers=_current_tiers(books, program),
+            segments=segments,
         )
         if dry_run:
             booked = len(new)
@@ -163,6 +168,18 @@ def loyalty_step(
         if i == 0:
             values = _as_values(members, contacts, program)
     return values, record
+
+
+def member_segments(frames: Sequence[pd.DataFrame]) -> pd.Series | None:
+    """Member (``Contact:<id>``) -> segment name, from this run's predictions values (a frame
+    indexed by (object, record_id) with ``predictions.segment_name``), or ``None``."""
+    for frame in frames:
+        if "predictions.segment_name" in frame.columns and len(frame):
+            names = frame["predictions.segment_name"].dropna()
+            objects = names.index.get_level_values(0).astype(str)
+            ids = names.index.get_level_values(1).astype(str)
+            return pd.Series(names.to_numpy(), index=objects + ":" + ids, dtype=object)
+    return None
 
 
 def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) -> pd.DataFrame:
