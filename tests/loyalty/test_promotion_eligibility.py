@@ -83,7 +83,9 @@ def test_member_segments_reads_the_predictions_values() -> None:
             [("Contact", "003A"), ("Contact", "003B")], names=["object", "record_id"]
         ),
     )
-    assert member_segments([pd.DataFrame(), frame]).to_dict() == {ANN: "Champions"}  # type: ignore[union-attr]
+    found = member_segments([pd.DataFrame(), frame])
+    assert found is not None
+    assert found.to_dict() == {ANN: "Champions"}
     assert member_segments([]) is None
 
 
