@@ -90,6 +90,10 @@ class Promotion(_Strict):
         description="Only members in these purchase x churn segments (names such as Champions, "
         "or codes such as P4-C1).",
     )
+    voucher: str | None = Field(
+        default=None,
+        description="A voucher id of the program given (free) once per qualifying order.",
+    )
     partners: list[str] = Field(
         default_factory=list,
         description="Only partner accruals of these partners (not orders): the multiplier "
@@ -120,8 +124,12 @@ class Promotion(_Strict):
     def _sensible(self) -> Self:
         if self.end < self.start:
             raise ValueError("end is before start")
-        if (self.multiplier is None) == (self.bonus_points is None):
-            raise ValueError("give exactly one of multiplier or bonus_points")
+        if self.multiplier is not None and self.bonus_points is not None:
+            raise ValueError("give one of multiplier or bonus_points, not both")
+        if self.multiplier is None and self.bonus_points is None and self.voucher is None:
+            raise ValueError("give one of multiplier or bonus_points, or a voucher")
+        if self.voucher is not None and self.partners:
+            raise ValueError("a promotion for partners cannot give vouchers (it has no order)")
         if self.partners and self.segments:
             # partner accruals arrive through the API, where no segment is known
             raise ValueError("a promotion for partners cannot also be limited to segments")
@@ -247,6 +255,8 @@ class Program(_Strict):
             unknown = set(promo.tiers) - names
             if unknown:
                 raise ValueError(f"promotion {promo.id}: unknown tiers {sorted(unknown)}")
+            if promo.voucher is not None and promo.voucher not in {v.id for v in self.vouchers}:
+                raise ValueError(f"promotion {promo.id}: unknown voucher {promo.voucher!r}")
         return self
 
     @property

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from connector.loyalty.config import Program
+from connector.loyalty.config import Program, Promotion
 from connector.loyalty.ledger import JOURNAL_COLUMNS, round_points
 
 #: Columns the earning step reads from orders (already resolved to members, in corporate
@@ -144,18 +144,62 @@ def _promotion_multiplier(
     for promo in program.promotions:
         if promo.partners:
             continue
-        # a copy: the &= below writes into it, and pandas' array may be read-only
-        active = ((day >= promo.start) & (day <= promo.end)).to_numpy(copy=True)
-        if promo.tiers:
-            active &= member_tier.isin(promo.tiers).to_numpy()
-        if promo.segments:
-            active &= member_segment.isin(promo.segment_names()).to_numpy()
+        active = _qualifies(promo, day, member_tier, member_segment)
+        if promo.multiplier is None and promo.bonus_points is None:
+            continue  # a voucher-only promotion (promotion_vouchers)
         if promo.multiplier is not None:
             mult = np.where(active, mult * promo.multiplier, mult)
         else:
             bonus = np.where(active, promo.bonus_points or 0, 0)
             bonuses.append((promo.id, promo.model_dump_json(), bonus))
     return mult, bonuses
+
+
+def _qualifies(
+    promo: Promotion, day: pd.Series, member_tier: pd.Series, member_segment: pd.Series
+) -> np.ndarray:
+    """Which orders a promotion applies to: dated within it, of its tiers and segments."""
+    # a copy: the &= below writes into it, and pandas' array may be read-only
+    active = ((day >= promo.start) & (day <= promo.end)).to_numpy(copy=True)
+    if promo.tiers:
+        active &= member_tier.isin(promo.tiers).to_numpy()
+    if promo.segments:
+        active &= member_segment.isin(promo.segment_names()).to_numpy()
+    return np.asarray(active, dtype=bool)
+
+
+def promotion_vouchers(
+    orders: pd.DataFrame,
+    program: Program,
+    tiers: pd.Series | None = None,
+    segments: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The vouchers promotions give: one row per (promotion with a ``voucher``, qualifying
+    purchase order): source_key ``<program>:promotion:<promotion>:<order>`` (what makes the
+    gift once only), promotion, voucher_id, order_id, member."""
+    columns = ["source_key", "promotion", "voucher_id", "order_id", "member"]
+    giving = [p for p in program.promotions if p.voucher is not None and not p.partners]
+    if not giving or not len(orders):
+        return pd.DataFrame(columns=columns)
+    day = orders["at"].dt.tz_convert(program.zone).dt.date
+    none = pd.Series(None, index=orders.index, dtype=object)
+    member_tier = orders["member"].map(tiers) if tiers is not None else none
+    member_segment = orders["member"].map(segments) if segments is not None else none
+    parts = []
+    for promo in giving:
+        hit = orders[_qualifies(promo, day, member_tier, member_segment)]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "source_key": f"{program.id}:promotion:{promo.id}:" + hit["order_id"],
+                    "promotion": promo.id,
+                    "voucher_id": promo.voucher,
+                    "order_id": hit["order_id"],
+                    "member": hit["member"],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def _apply_caps(entries: pd.DataFrame, program: Program, journal: pd.DataFrame) -> pd.DataFrame:

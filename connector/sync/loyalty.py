@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import pandas as pd
@@ -18,8 +18,10 @@ import pandas as pd
 from connector.errors import SalesforceError
 from connector.loyalty.book import book
 from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.earning import promotion_vouchers
 from connector.loyalty.enrollment import enrolled, members_only
 from connector.loyalty.ledger import concat
+from connector.loyalty.service import voucher_code
 from connector.loyalty.standing import standing
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
@@ -153,21 +155,67 @@ def loyalty_step(
             tiers=_current_tiers(books, program),
             segments=segments,
         )
+        gifts = promotion_vouchers(
+            _purchases(members_only(booked_orders, enrolled_members), now),
+            program,
+            _current_tiers(books, program),
+            segments,
+        )
         if dry_run:
             booked = len(new)
             journal = concat(journal, new)
+            given = len(gifts) - len(books.issued_for(gifts["source_key"].tolist()))
         else:
             booked = books.append(new)
             journal = books.journal(program.id) if booked else journal
+            given = _give_vouchers(books, program, gifts, now)
         members = standing(journal, program, now)
         if enrolled_members is not None:
             # a member who left (a cleared checkbox) keeps their journal but gets no standing
             members = members[members.index.isin(list(enrolled_members))]
         moments = _tier_moments(books, program, members, client, run_id, dry_run)
         record[program.id] = {"booked": booked, "members": len(members), **moments}
+        if given:
+            record[program.id]["vouchers_given"] = given
         if i == 0:
             values = _as_values(members, contacts, program)
     return values, record
+
+
+def _purchases(orders: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """Purchase orders (not refunds) dated at or before ``now``: what promotions reward."""
+    keep = orders["original_order_id"].isna() & (orders["at"] <= pd.Timestamp(now))
+    return orders[keep]
+
+
+def _give_vouchers(
+    books: LoyaltyStore, program: Program, gifts: pd.DataFrame, now: datetime
+) -> int:
+    """Store the vouchers promotions give, each once (its source key is unique), with a new
+    code, cost 0; returns how many were new."""
+    if gifts.empty:
+        return 0
+    done = books.issued_for(gifts["source_key"].tolist())
+    todo = gifts[~gifts["source_key"].isin(done)]
+    kinds = {v.id: v for v in program.vouchers}
+    rows = []
+    for gift in todo.itertuples(index=False):
+        voucher = kinds[str(gift.voucher_id)]
+        rows.append(
+            {
+                "code": voucher_code(),
+                "program": program.id,
+                "member": gift.member,
+                "voucher_id": voucher.id,
+                "kind": voucher.kind,
+                "value": voucher.value,
+                "issued_at": now.isoformat(),
+                "expires_at": (now + timedelta(days=voucher.valid_days)).isoformat(),
+                "uses_left": voucher.uses,
+                "source_key": gift.source_key,
+            }
+        )
+    return books.add_vouchers(rows) if rows else 0
 
 
 def member_segments(frames: Sequence[pd.DataFrame]) -> pd.Series | None:

@@ -14,7 +14,7 @@ from connector.loyalty.earning import accruals
 from connector.loyalty.ledger import empty_journal
 from connector.loyalty.service import LoyaltyService
 from connector.store.db import Store
-from connector.sync.loyalty import member_segments
+from connector.sync.loyalty import loyalty_step, member_segments
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 ANN, BOB = "Contact:003A", "Contact:003B"
@@ -122,3 +122,70 @@ def test_a_partner_promotion_adds_program_points_to_that_partners_accruals(
         ("welcome", "points", 25),
         ("welcome", "qualifying", 25),
     }
+
+
+def _sync(store: Store, program: Program, orders: pd.DataFrame) -> dict[str, object]:
+    _, record = loyalty_step(
+        store,
+        LoyaltyConfig(programs=[program]),
+        orders=orders,
+        accounts=pd.DataFrame(columns=["Id", "PersonContactId"]),
+        contacts=pd.DataFrame({"Id": ["003A", "003B"], "Email": [None, None]}),
+        leads=pd.DataFrame(columns=["Id", "Email", "ConvertedContactId"]),
+        now=NOW,
+        client=None,
+        run_id=None,
+        dry_run=False,
+    )
+    club: dict[str, object] = record["club"]
+    return club
+
+
+def test_a_voucher_promotion_gives_its_voucher_once_per_qualifying_order(
+    tmp_path: Path,
+) -> None:
+    program = Program.model_validate(
+        {
+            "id": "club",
+            "name": "Club",
+            "type": "points",
+            "earning": [{"id": "base", "kind": "spend", "points_per_unit": 1}],
+            "vouchers": [{"id": "coffee", "kind": "free_item", "value": 3, "uses": 2}],
+            "promotions": [
+                {"id": "june", "start": "2026-06-01", "end": "2026-06-30", "voucher": "coffee"}
+            ],
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "Id": ["801A", "801B", "801C"],
+            "AccountId": [None] * 3,
+            "BillToContactId": ["003A", "003A", "003B"],
+            "EffectiveDate": ["2026-06-01", "2026-06-01", "2026-05-31"],  # 801C before it
+            "TotalAmount": [10.0, 20.0, 30.0],
+            "IsReductionOrder": [False] * 3,
+            "OriginalOrderId": [None] * 3,
+        }
+    )
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        first = _sync(store, program, orders)
+        second = _sync(store, program, orders)
+        vouchers = list(store.db.query("SELECT * FROM loyalty_vouchers ORDER BY source_key"))
+        booked = LoyaltyService(store, LoyaltyConfig(programs=[program])).books.journal("club")
+    finally:
+        store.close()
+    assert first["vouchers_given"] == 2
+    assert "vouchers_given" not in second
+    assert [(v["member"], v["source_key"], v["uses_left"]) for v in vouchers] == [
+        (ANN, "club:promotion:june:801A", 2),
+        (ANN, "club:promotion:june:801B", 2),
+    ]
+    assert len({v["code"] for v in vouchers}) == 2
+    # a voucher-only promotion gives no points: the orders earn their spend points only
+    assert int(booked[booked["currency"] == "points"]["points"].sum()) == 60
+
+
+def test_a_promotion_naming_an_unknown_voucher_is_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown voucher"):
+        _program({"id": "x", "voucher": "nope"})
