@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from connector.loyalty.config import Program
+from connector.loyalty.config import LoyaltyConfig, Program
 
 #: Stored checkbox values that mean "checked" (the store may keep a bool, 0/1 or text).
 _TRUE = {"true", "1", "yes"}
@@ -23,6 +23,14 @@ _TRUE = {"true", "1", "yes"}
 
 def _checked(values: pd.Series) -> pd.Series:
     return values.map(lambda v: str(v).strip().lower() in _TRUE if v is not None else False)
+
+
+def enrollment_fields(config: LoyaltyConfig | None) -> list[str]:
+    """The Contact fields the programs enroll by: the sync pulls and reads them too."""
+    if config is None:
+        return []
+    fields = {p.enrollment_field for p in config.programs if p.enrollment_field}
+    return sorted(fields)
 
 
 def enrolled(program: Program, orders: pd.DataFrame, contacts: pd.DataFrame) -> set[str] | None:

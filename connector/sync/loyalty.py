@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -19,7 +20,7 @@ from connector.errors import SalesforceError
 from connector.loyalty.book import book
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.earning import promotion_vouchers
-from connector.loyalty.enrollment import enrolled, members_only
+from connector.loyalty.enrollment import enrolled, enrollment_fields, members_only
 from connector.loyalty.ledger import concat
 from connector.loyalty.service import voucher_code
 from connector.loyalty.standing import standing
@@ -28,6 +29,7 @@ from connector.store.loyalty import LoyaltyStore
 from connector.sync.compute import empty_frame, model_frame
 from connector.sync.predict import event_people
 from connector.sync.resolve import order_person
+from connector.sync.streams import Stream
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,16 @@ def loyalty_step(
         if i == 0:
             values = _as_values(members, contacts, program)
     return values, record
+
+
+def with_enrollment_fields(stream: Stream, config: LoyaltyConfig | None) -> Stream:
+    """The Contact stream with the programs' enrollment checkboxes added (other streams as
+    they are). A field the org lacks is dropped after describe like any other, and then
+    nobody is enrolled by it."""
+    extra = enrollment_fields(config) if stream.object_name == "Contact" else []
+    if not extra:
+        return stream
+    return replace(stream, fields=(*stream.fields, *extra))
 
 
 def _purchases(orders: pd.DataFrame, now: datetime) -> pd.DataFrame:

@@ -12,10 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from connector.loyalty.config import LoyaltyConfig, Program
-from connector.loyalty.enrollment import enrolled
+from connector.loyalty.enrollment import enrolled, enrollment_fields
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
-from connector.sync.loyalty import loyalty_step
+from connector.sync.loyalty import loyalty_step, with_enrollment_fields
+from connector.sync.streams import STREAMS
 
 ANN, BOB, CAT = "003A", "003B", "003C"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -132,3 +133,15 @@ def test_min_orders_enrolls_the_repeat_buyer_only(tmp_path: Path) -> None:
     assert set(journal["member"]) == {f"Contact:{ANN}"}
     assert int(journal.loc[journal["currency"] == "points", "points"].sum()) == 30
     assert list(values.index.get_level_values("record_id")) == [ANN]
+
+
+def test_the_contact_stream_pulls_the_enrollment_field_and_no_other_stream_changes() -> None:
+    config = LoyaltyConfig(
+        programs=[_program(enrollment="field", enrollment_field="L2L_Loyalty_Member__c")]
+    )
+    contact = with_enrollment_fields(STREAMS["Contact"], config)
+    assert "L2L_Loyalty_Member__c" in contact.all_fields()
+    assert set(STREAMS["Contact"].fields) <= set(contact.fields)
+    assert with_enrollment_fields(STREAMS["Order"], config) == STREAMS["Order"]
+    assert with_enrollment_fields(STREAMS["Contact"], None) == STREAMS["Contact"]
+    assert enrollment_fields(LoyaltyConfig(programs=[_program()])) == []
