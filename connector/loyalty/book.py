@@ -27,6 +27,7 @@ def book(
     events: pd.DataFrame | None = None,
     tiers: pd.Series | None = None,
     reductions: pd.DataFrame | None = None,
+    segments: pd.Series | None = None,
 ) -> pd.DataFrame:
     """New journal entries for ``orders`` (purchases and refunds), ``lines`` and ``events``.
 
@@ -42,7 +43,7 @@ def book(
     orders = orders[orders["at"] <= pd.Timestamp(now)]
     is_refund = orders["original_order_id"].notna()
     purchases = orders[~is_refund]
-    new = accruals(program, purchases, lines, events, journal, tiers)
+    new = accruals(program, purchases, lines, events, journal, tiers, segments)
     with_new = concat(journal, as_journal(new))
     refunds = orders[is_refund]
     refund_rows = pd.DataFrame(

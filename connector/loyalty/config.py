@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.predictions.outputs import SEGMENT_NAMES
+
 _ID = r"^[a-z][a-z0-9_]{0,39}$"
+
+#: Segment names and codes a promotion may name -> the segment's readable name.
+SEGMENTS: dict[str, str] = {
+    **{name: name for name in SEGMENT_NAMES.values()},
+    **{f"P{p}-C{c}": name for (p, c), name in SEGMENT_NAMES.items()},
+}
 
 ProgramType = Literal["points", "tiered", "cashback", "progressive_discount"]
 
@@ -77,13 +85,54 @@ class Promotion(_Strict):
     multiplier: float | None = Field(default=None, gt=0)
     bonus_points: int | None = Field(default=None, gt=0, description="Fixed points per order.")
     tiers: list[str] = Field(default_factory=list, description="Only members of these tiers.")
+    segments: list[str] = Field(
+        default_factory=list,
+        description="Only members in these purchase x churn segments (names such as Champions, "
+        "or codes such as P4-C1).",
+    )
+    voucher: str | None = Field(
+        default=None,
+        description="A voucher id of the program given (free) once per qualifying order.",
+    )
+    partners: list[str] = Field(
+        default_factory=list,
+        description="Only partner accruals of these partners (not orders): the multiplier "
+        "scales the partner's points, the bonus adds to them.",
+    )
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, segments: list[str]) -> list[str]:
+        unknown = sorted(set(segments) - set(SEGMENTS))
+        if unknown:
+            raise ValueError(f"unknown segments {unknown}; segments are names or codes P1-C1..")
+        return segments
+
+    @field_validator("partners")
+    @classmethod
+    def _partner_ids(cls, partners: list[str]) -> list[str]:
+        bad = [p for p in partners if not p.strip() or p != p.strip()]
+        if bad:
+            raise ValueError(f"partner ids must be non-empty without surrounding spaces: {bad}")
+        return partners
+
+    def segment_names(self) -> set[str]:
+        """The readable names of :attr:`segments` (codes translated)."""
+        return {SEGMENTS[s] for s in self.segments}
 
     @model_validator(mode="after")
     def _sensible(self) -> Self:
         if self.end < self.start:
             raise ValueError("end is before start")
-        if (self.multiplier is None) == (self.bonus_points is None):
-            raise ValueError("give exactly one of multiplier or bonus_points")
+        if self.multiplier is not None and self.bonus_points is not None:
+            raise ValueError("give one of multiplier or bonus_points, not both")
+        if self.multiplier is None and self.bonus_points is None and self.voucher is None:
+            raise ValueError("give one of multiplier or bonus_points, or a voucher")
+        if self.voucher is not None and self.partners:
+            raise ValueError("a promotion for partners cannot give vouchers (it has no order)")
+        if self.partners and self.segments:
+            # partner accruals arrive through the API, where no segment is known
+            raise ValueError("a promotion for partners cannot also be limited to segments")
         return self
 
 
@@ -151,8 +200,18 @@ class Program(_Strict):
     pending_days: int = Field(
         default=0, ge=0, description="Days before earned points can be spent."
     )
-    enrollment: Literal["buyers", "everyone"] = Field(
-        default="buyers", description="buyers: every Contact with an order; everyone: all."
+    enrollment: Literal["buyers", "everyone", "field"] = Field(
+        default="buyers",
+        description="buyers: every Contact with an order; everyone: all; field: Contacts whose "
+        "enrollment_field checkbox is true.",
+    )
+    enrollment_field: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="field: the Contact checkbox API name, e.g. L2L_Loyalty_Member__c.",
+    )
+    enrollment_min_orders: int = Field(
+        default=1, ge=1, description="enrollment buyers: the purchase orders a member needs."
     )
     pool_by_account: bool = Field(
         default=False, description="B2B: a business Account's contacts pool their points."
@@ -190,6 +249,10 @@ class Program(_Strict):
             raise ValueError("earning rule ids must be unique")
         if self.type == "tiered" and self.tiers is None:
             raise ValueError("a tiered program needs tiers")
+        if (self.enrollment == "field") != (self.enrollment_field is not None):
+            raise ValueError("enrollment: field needs enrollment_field, and only it takes one")
+        if self.enrollment_min_orders > 1 and self.enrollment != "buyers":
+            raise ValueError("enrollment_min_orders applies to enrollment: buyers only")
         if self.type == "cashback" and not self.cashback_percent:
             raise ValueError("a cashback program needs cashback_percent")
         names = {t.name for t in self.tiers.levels} if self.tiers else set()
@@ -197,6 +260,8 @@ class Program(_Strict):
             unknown = set(promo.tiers) - names
             if unknown:
                 raise ValueError(f"promotion {promo.id}: unknown tiers {sorted(unknown)}")
+            if promo.voucher is not None and promo.voucher not in {v.id for v in self.vouchers}:
+                raise ValueError(f"promotion {promo.id}: unknown voucher {promo.voucher!r}")
         return self
 
     @property

@@ -23,12 +23,12 @@ Pure functions: frames in, entry frames out, no I/O. The rules:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from connector.loyalty.config import Program
+from connector.loyalty.config import Program, Promotion
 from connector.loyalty.ledger import JOURNAL_COLUMNS, round_points
 
 #: Columns the earning step reads from orders (already resolved to members, in corporate
@@ -119,10 +119,15 @@ def _frame(
 
 
 def _promotion_multiplier(
-    orders: pd.DataFrame, program: Program, tiers: pd.Series | None
+    orders: pd.DataFrame,
+    program: Program,
+    tiers: pd.Series | None,
+    segments: pd.Series | None = None,
 ) -> tuple[np.ndarray, list[tuple[str, str, np.ndarray]]]:
     """Per order: the product of the running promotions' multipliers, and the bonus entries
-    (promotion id, its JSON, points per order) of fixed-bonus promotions."""
+    (promotion id, its JSON, points per order) of fixed-bonus promotions. Promotions for
+    partners only apply to partner accruals, not to orders; a promotion for segments applies
+    to members whose segment (``segments``: member -> segment name) is one of them."""
     mult = np.ones(len(orders))
     bonuses: list[tuple[str, str, np.ndarray]] = []
     if not program.promotions:
@@ -131,16 +136,70 @@ def _promotion_multiplier(
     member_tier = (
         orders["member"].map(tiers) if tiers is not None else pd.Series(None, index=orders.index)
     )
+    member_segment = (
+        orders["member"].map(segments)
+        if segments is not None
+        else pd.Series(None, index=orders.index, dtype=object)
+    )
     for promo in program.promotions:
-        active = ((day >= promo.start) & (day <= promo.end)).to_numpy()
-        if promo.tiers:
-            active &= member_tier.isin(promo.tiers).to_numpy()
+        if promo.partners:
+            continue
+        active = _qualifies(promo, day, member_tier, member_segment)
+        if promo.multiplier is None and promo.bonus_points is None:
+            continue  # a voucher-only promotion (promotion_vouchers)
         if promo.multiplier is not None:
             mult = np.where(active, mult * promo.multiplier, mult)
         else:
             bonus = np.where(active, promo.bonus_points or 0, 0)
             bonuses.append((promo.id, promo.model_dump_json(), bonus))
     return mult, bonuses
+
+
+def _qualifies(
+    promo: Promotion, day: pd.Series, member_tier: pd.Series, member_segment: pd.Series
+) -> np.ndarray:
+    """Which orders a promotion applies to: dated within it, of its tiers and segments."""
+    # a copy: the &= below writes into it, and pandas' array may be read-only
+    active = ((day >= promo.start) & (day <= promo.end)).to_numpy(copy=True)
+    if promo.tiers:
+        active &= member_tier.isin(promo.tiers).to_numpy()
+    if promo.segments:
+        active &= member_segment.isin(promo.segment_names()).to_numpy()
+    return np.asarray(active, dtype=bool)
+
+
+def promotion_vouchers(
+    orders: pd.DataFrame,
+    program: Program,
+    tiers: pd.Series | None = None,
+    segments: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The vouchers promotions give: one row per (promotion with a ``voucher``, qualifying
+    purchase order): source_key ``<program>:promotion:<promotion>:<order>`` (what makes the
+    gift once only), promotion, voucher_id, order_id, member."""
+    columns = ["source_key", "promotion", "voucher_id", "order_id", "member"]
+    giving = [p for p in program.promotions if p.voucher is not None and not p.partners]
+    if not giving or not len(orders):
+        return pd.DataFrame(columns=columns)
+    day = orders["at"].dt.tz_convert(program.zone).dt.date
+    none = pd.Series(None, index=orders.index, dtype=object)
+    member_tier = orders["member"].map(tiers) if tiers is not None else none
+    member_segment = orders["member"].map(segments) if segments is not None else none
+    parts = []
+    for promo in giving:
+        hit = orders[_qualifies(promo, day, member_tier, member_segment)]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "source_key": f"{program.id}:promotion:{promo.id}:" + hit["order_id"],
+                    "promotion": promo.id,
+                    "voucher_id": promo.voucher,
+                    "order_id": hit["order_id"],
+                    "member": hit["member"],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def _apply_caps(entries: pd.DataFrame, program: Program, journal: pd.DataFrame) -> pd.DataFrame:
@@ -179,18 +238,20 @@ def accruals(
     events: pd.DataFrame | None,
     journal: pd.DataFrame,
     tiers: pd.Series | None = None,
+    segments: pd.Series | None = None,
 ) -> pd.DataFrame:
     """New accrual entries for purchase orders, their lines and events (rules 1-4).
 
     ``orders``: :data:`ORDER_FIELDS` (purchases only; refunds go to :func:`reversals`).
     ``lines``: order_id, product_id, amount. ``events``: event_id, member, name, at.
     ``tiers``: member -> current tier name, for promotions limited to tiers.
+    ``segments``: member -> segment name (predictions), for promotions limited to segments.
     """
     parts: list[pd.DataFrame] = []
     rounding = program.rounding
     base = orders.assign(source_key=orders["order_id"], source_id=orders["order_id"])
     amount = base["amount"].to_numpy(dtype=float)
-    mult, bonuses = _promotion_multiplier(base, program, tiers)
+    mult, bonuses = _promotion_multiplier(base, program, tiers, segments)
     spend_rate = next((r.points_per_unit for r in program.earning if r.kind == "spend"), None)
     for rule in program.earning:
         if rule.kind == "spend":
@@ -364,3 +425,29 @@ def reversals(
     out = out[out["points"] != 0]
     # isin with the column itself hashes it in C; set(...) iterated every key in Python.
     return out[~out["key"].isin(journal["key"])].reset_index(drop=True)
+
+
+def partner_bonuses(
+    program: Program, partner: str, points: int, at: datetime, tier: str | None
+) -> list[tuple[str, int]]:
+    """Extra points that running partner promotions add to a partner accrual of ``points``:
+    (promotion id, points) per promotion for ``partner`` whose dates hold ``at`` (program
+    zone) and whose tiers, if any, include ``tier``. A multiplier adds ``points x (m - 1)``
+    (rounded by the program's rule), a bonus adds its points. The partner's own points stay
+    the partner's (its settlement counts them); these are the program's."""
+    day = at.astimezone(program.zone).date()
+    out: list[tuple[str, int]] = []
+    for promo in program.promotions:
+        if partner not in promo.partners or not promo.start <= day <= promo.end:
+            continue
+        if promo.tiers and tier not in promo.tiers:
+            continue
+        if promo.multiplier is not None:
+            extra = int(
+                round_points(np.array([points * (promo.multiplier - 1)]), program.rounding)[0]
+            )
+        else:
+            extra = promo.bonus_points or 0
+        if extra > 0:
+            out.append((promo.id, extra))
+    return out

@@ -8,6 +8,7 @@ one member are decided one after another and a repeated idempotency key does not
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.earning import partner_bonuses
 from connector.loyalty.ledger import as_journal, entry, lot_state, spendable
 from connector.loyalty.operations import (
     LoyaltyError,
@@ -289,15 +291,88 @@ class LoyaltyService:
             partner=partner.strip(),
             brand=brand,
         )
+        rows = [row, qualifying]
+        tier = self.books.notified_tiers(program.id).get(member)
+        bonuses = partner_bonuses(program, partner.strip(), points, now, tier)
+        for promo_id, extra in bonuses:
+            # the promotion's points are the program's, not the partner's (settlement)
+            for currency in ("points", "qualifying"):
+                promo_key = f"{key}:{promo_id}:{currency}"
+                rows.append(
+                    entry(
+                        key=promo_key,
+                        program=program.id,
+                        member=member,
+                        kind="accrual",
+                        currency=currency,
+                        points=extra,
+                        at=now,
+                        lot=promo_key if currency == "points" else None,
+                        expires_at=row["expires_at"] if currency == "points" else None,
+                        available_at=row["available_at"] if currency == "points" else None,
+                        source_type="promotion",
+                        source_id=request_key,
+                        rule_id=promo_id,
+                        reason=f"promotion {promo_id} on partner {partner.strip()}",
+                    )
+                )
         with self.books.member_transaction():
-            added = self.books.append(as_journal([row, qualifying]))
-            if not added:
-                # The key is the partner's: the first request may have been for someone else.
-                mine = self.books.journal(program.id, member)
-                first = mine[mine["key"] == key]
-                if first.empty or int(first["points"].iloc[0]) != points:
-                    raise _reused(request_key, "another accrual")
-        return {"member": member, "points": points, "partner": partner, "repeated": added == 0}
+            # A repeated key adds nothing, not even a promotion that started since the first.
+            mine = self.books.journal(program.id, member)
+            first = mine[mine["key"] == key]
+            added = 0 if len(first) else self.books.append(as_journal(rows))
+            # The key is the partner's: the first request may have been for someone else.
+            if not added and (first.empty or int(first["points"].iloc[0]) != points):
+                raise _reused(request_key, "another accrual")
+        out: dict[str, Any] = {
+            "member": member,
+            "points": points,
+            "partner": partner,
+            "repeated": added == 0,
+        }
+        if added and bonuses:
+            out["promotion_points"] = sum(extra for _, extra in bonuses)
+        return out
+
+    def use_voucher(self, code: str, request_key: str) -> dict[str, Any]:
+        """Consume one use of a voucher code (a storefront's checkout). Unknown: 404; used up
+        or expired: 409; the same ``request_key`` again answers the first outcome (refusals
+        included) and uses nothing more; the same key for another code: 422."""
+        now = self.clock()
+        with self.store.transaction():
+            first = self.books.voucher_use(request_key)
+            if first is not None:
+                if first["code"] != code:
+                    raise _reused(request_key, "a use of another code")
+                status, outcome = int(first["status"]), json.loads(first["outcome"])
+            else:
+                status, outcome = self._decide_use(code, now)
+                if status != 404:  # an unknown code is not remembered: nothing happened to it
+                    self.books.record_use(
+                        request_key, code, status, json.dumps(outcome), now.isoformat()
+                    )
+        if status != 200:
+            raise LoyaltyError(outcome["message"], code=outcome["code"], status=status)
+        return {**outcome, "repeated": first is not None}
+
+    def _decide_use(self, code: str, now: datetime) -> tuple[int, dict[str, Any]]:
+        voucher = self.books.voucher(code)
+        if voucher is None:
+            return 404, {"code": "not_found", "message": f"no voucher with code {code!r}"}
+        expires = datetime.fromisoformat(voucher["expires_at"])
+        if expires <= now:
+            message = f"voucher {code} expired at {voucher['expires_at']}"
+            return 409, {"code": "voucher_expired", "message": message}
+        if not self.books.take_use(code):
+            return 409, {"code": "voucher_used_up", "message": f"voucher {code} is used up"}
+        return 200, {
+            "code": code,
+            "voucher": voucher["voucher_id"],
+            "kind": voucher["kind"],
+            "value": voucher["value"],
+            "member": voucher["member"],
+            "uses_left": int(voucher["uses_left"]) - 1,
+        }
 
     def expire(self, program_id: str | None = None) -> int:
         """Post the expiry due now for every member; returns the points expired."""

@@ -164,6 +164,12 @@ def _v8_input_triggers(db: sqlite_utils.Database) -> None:
             )
 
 
+def _v9_voucher_uses(db: sqlite_utils.Database) -> None:
+    from connector.store.loyalty import migrate_voucher_uses  # imports this module
+
+    migrate_voucher_uses(db)
+
+
 # Append only: a released database is upgraded by running the migrations it has not seen.
 MIGRATIONS: list[Migration] = [
     _v1,
@@ -174,6 +180,7 @@ MIGRATIONS: list[Migration] = [
     _v6_deliveries,
     _v7_sync_state,
     _v8_input_triggers,
+    _v9_voucher_uses,
 ]
 
 # Columns every save sets by itself: a row whose other columns are unchanged is an echo of a

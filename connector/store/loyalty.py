@@ -55,6 +55,16 @@ def migrate_loyalty(db: sqlite_utils.Database) -> None:
     db.table("loyalty_vouchers").create_index(["program", "member"])
 
 
+def migrate_voucher_uses(db: sqlite_utils.Database) -> None:
+    """The uses of voucher codes, one row per ``Idempotency-Key``: a repeated key answers the
+    outcome recorded here. Promotion vouchers are issued once per (promotion, order)."""
+    db.table("loyalty_voucher_uses").create(
+        {"key": str, "code": str, "status": int, "outcome": str, "at": str}, pk="key"
+    )
+    db.table("loyalty_vouchers").add_column("source_key", str)
+    db.table("loyalty_vouchers").create_index(["source_key"], unique=True)
+
+
 def _text(moment: Any) -> str | None:
     if moment is None or (not isinstance(moment, str) and pd.isna(moment)):
         return None
@@ -233,6 +243,52 @@ class LoyaltyStore:
             )
         )
         return rows[0] if rows else None
+
+    def voucher(self, code: str) -> dict[str, Any] | None:
+        """The voucher with this code, if any."""
+        rows = list(self.db.query("SELECT * FROM loyalty_vouchers WHERE code = ?", [code]))
+        return rows[0] if rows else None
+
+    def voucher_use(self, key: str) -> dict[str, Any] | None:
+        """The recorded use (or refusal) made under this idempotency key, if any."""
+        rows = list(self.db.query("SELECT * FROM loyalty_voucher_uses WHERE key = ?", [key]))
+        return rows[0] if rows else None
+
+    def take_use(self, code: str) -> bool:
+        """Take one use of ``code`` if one is left: a conditional UPDATE, so two requests can
+        never both take the last use, even outside a transaction."""
+        cursor = self.db.conn.execute(
+            "UPDATE loyalty_vouchers SET uses_left = uses_left - 1 "
+            "WHERE code = ? AND uses_left > 0",
+            [code],
+        )
+        return cursor.rowcount == 1
+
+    def record_use(self, key: str, code: str, status: int, outcome: str, at: str) -> None:
+        """Remember what a use request under ``key`` answered."""
+        self.db.conn.execute(
+            "INSERT INTO loyalty_voucher_uses (key, code, status, outcome, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [key, code, status, outcome, at],
+        )
+
+    def issued_for(self, source_keys: list[str]) -> set[str]:
+        """Which of these promotion/order keys already gave a voucher."""
+        found: set[str] = set()
+        for start in range(0, len(source_keys), 500):
+            chunk = source_keys[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.conn.execute(
+                f"SELECT source_key FROM loyalty_vouchers WHERE source_key IN ({marks})", chunk
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def add_vouchers(self, rows: list[dict[str, Any]]) -> int:
+        """Store issued vouchers; one whose ``source_key`` is already stored is skipped."""
+        before = self.db.conn.total_changes
+        self.db.table("loyalty_vouchers").insert_all(rows, ignore=True)
+        return int(self.db.conn.total_changes - before)
 
     def void_voucher(self, redemption_key: str) -> None:
         """A cancelled redemption's voucher can no longer be used."""

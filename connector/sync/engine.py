@@ -26,6 +26,7 @@ from connector.backoff import backoff_delay
 from connector.config import Settings, split_list
 from connector.errors import Lead2LoyaltyError, QuotaExhausted, RetryableError, SalesforceError
 from connector.loyalty.config import LoyaltyConfig
+from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.salesforce.client import Echoes
@@ -34,7 +35,7 @@ from connector.sync import compute, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
 from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
-from connector.sync.loyalty import loyalty_step
+from connector.sync.loyalty import loyalty_step, member_segments, with_enrollment_fields
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
@@ -274,7 +275,8 @@ class SyncEngine:
                 self.store.reset_watermarks() if not options.dry_run else None
             with report.timed("pull"):
                 for name in options.objects or DEFAULT_OBJECTS:
-                    report.objects[name] = self._pull(STREAMS[name], until, full=options.full)
+                    stream = with_enrollment_fields(STREAMS[name], self.loyalty)
+                    report.objects[name] = self._pull(stream, until, full=options.full)
             if not options.dry_run:
                 self._reconcile(options, report)
             self._rates = self._currency_rates()
@@ -501,7 +503,9 @@ class SyncEngine:
         return inputs.inputs_key(self.store.input_generation(), self._now().date(), self.inputs_key)
 
     def _compute(self, report: RunReport, *, dry_run: bool = False) -> pd.DataFrame:
-        contacts = self.store.records_frame("Contact", ["Id", "Email", "AccountId"])
+        contacts = self.store.records_frame(
+            "Contact", ["Id", "Email", "AccountId", *enrollment_fields(self.loyalty)]
+        )
         leads = self.store.records_frame(
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
@@ -544,6 +548,7 @@ class SyncEngine:
                 run_id=report.run_id,
                 dry_run=dry_run,
                 reference_field=self.settings.order_reference_field,
+                segments=member_segments(frames),
             )
             report.models["loyalty"] = booked
             frames.append(values)

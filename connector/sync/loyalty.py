@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import pandas as pd
@@ -18,7 +19,10 @@ import pandas as pd
 from connector.errors import SalesforceError
 from connector.loyalty.book import book
 from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.earning import promotion_vouchers
+from connector.loyalty.enrollment import enrolled, enrollment_fields, members_only
 from connector.loyalty.ledger import concat
+from connector.loyalty.service import voucher_code
 from connector.loyalty.shop import shop_reductions
 from connector.loyalty.standing import standing
 from connector.store.db import Store
@@ -28,6 +32,7 @@ from connector.sync.compute import empty_frame, model_frame
 from connector.sync.loyalty_mirror import MirrorClient, mirror_program
 from connector.sync.predict import event_people
 from connector.sync.resolve import order_person
+from connector.sync.streams import Stream
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +137,13 @@ def loyalty_step(
     run_id: int | None,
     dry_run: bool,
     reference_field: str = "OrderReferenceNumber",
+    segments: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Book every program, then the standing of the first program's members as ``loyalty.*``
     values indexed by (object, record_id), and a record of what was done for the run report.
+
+    ``segments`` (member -> segment name, :func:`member_segments`) feeds promotions limited to
+    segments.
     """
     if not config.programs:
         return empty_frame("loyalty"), {"programs": 0}
@@ -143,9 +152,12 @@ def loyalty_step(
     values = empty_frame("loyalty")
     for i, program in enumerate(config.programs):
         journal = books.journal(program.id)
+        booked_orders = member_orders(orders, accounts, contacts, program)
+        enrolled_members = enrolled(program, booked_orders, contacts)
+        events = _events_for(store, program, contacts, leads)
         # Shop orders at their gross, their refunds and cancellations as reductions.
         members, reductions = shop_reductions(
-            member_orders(orders, accounts, contacts, program), shop_refunds_frame(store), now
+            members_only(booked_orders, enrolled_members), shop_refunds_frame(store), now
         )
         # A shop order booked before Salesforce held it keeps its first id: the Salesforce
         # Order that replaced it (same reference) must not earn a second time.
@@ -169,21 +181,35 @@ def loyalty_step(
             journal,
             now,
             lines=_lines_for(store, program),
-            events=_events_for(store, program, contacts, leads),
+            events=members_only(events, enrolled_members) if events is not None else None,
             tiers=_current_tiers(books, program),
             reductions=reductions,
+            segments=segments,
+        )
+        gifts = promotion_vouchers(
+            _purchases(members_only(booked_orders, enrolled_members), now),
+            program,
+            _current_tiers(books, program),
+            segments,
         )
         if dry_run:
             booked = len(new)
             journal = concat(journal, new)
+            given = len(gifts) - len(books.issued_for(gifts["source_key"].tolist()))
         else:
             booked = books.append(new)
             journal = books.journal(program.id) if booked else journal
+            given = _give_vouchers(books, program, gifts, now)
         members = standing(journal, program, now)
+        if enrolled_members is not None:
+            # a member who left (a cleared checkbox) keeps their journal but gets no standing
+            members = members[members.index.isin(list(enrolled_members))]
         moments = _tier_moments(books, program, members, client, run_id, dry_run)
         record[program.id] = {"booked": booked, "members": len(members), **moments}
         if program.mirror == "loyalty_management" and not dry_run and client is not None:
             record[program.id]["mirror"] = mirror_program(client, store, books, program)
+        if given:
+            record[program.id]["vouchers_given"] = given
         if i == 0:
             values = _as_values(members, contacts, program)
     return values, record
@@ -211,6 +237,64 @@ def same_orders(salesforce: pd.DataFrame, shop: pd.DataFrame, booked: set[str]) 
     matched = refs.merge(keys, left_on="reference", right_on="key")
     matched = matched[matched["shop_id"].isin(booked) & ~matched["Id"].astype(str).isin(booked)]
     return dict(zip(matched["Id"].astype(str), matched["shop_id"].astype(str), strict=True))
+
+
+def with_enrollment_fields(stream: Stream, config: LoyaltyConfig | None) -> Stream:
+    """The Contact stream with the programs' enrollment checkboxes added (other streams as
+    they are). A field the org lacks is dropped after describe like any other, and then
+    nobody is enrolled by it."""
+    extra = enrollment_fields(config) if stream.object_name == "Contact" else []
+    if not extra:
+        return stream
+    return replace(stream, fields=(*stream.fields, *extra))
+
+
+def _purchases(orders: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """Purchase orders (not refunds) dated at or before ``now``: what promotions reward."""
+    keep = orders["original_order_id"].isna() & (orders["at"] <= pd.Timestamp(now))
+    return orders[keep]
+
+
+def _give_vouchers(
+    books: LoyaltyStore, program: Program, gifts: pd.DataFrame, now: datetime
+) -> int:
+    """Store the vouchers promotions give, each once (its source key is unique), with a new
+    code, cost 0; returns how many were new."""
+    if gifts.empty:
+        return 0
+    done = books.issued_for(gifts["source_key"].tolist())
+    todo = gifts[~gifts["source_key"].isin(done)]
+    kinds = {v.id: v for v in program.vouchers}
+    rows = []
+    for gift in todo.itertuples(index=False):
+        voucher = kinds[str(gift.voucher_id)]
+        rows.append(
+            {
+                "code": voucher_code(),
+                "program": program.id,
+                "member": gift.member,
+                "voucher_id": voucher.id,
+                "kind": voucher.kind,
+                "value": voucher.value,
+                "issued_at": now.isoformat(),
+                "expires_at": (now + timedelta(days=voucher.valid_days)).isoformat(),
+                "uses_left": voucher.uses,
+                "source_key": gift.source_key,
+            }
+        )
+    return books.add_vouchers(rows) if rows else 0
+
+
+def member_segments(frames: Sequence[pd.DataFrame]) -> pd.Series | None:
+    """Member (``Contact:<id>``) -> segment name, from this run's predictions values (a frame
+    indexed by (object, record_id) with ``predictions.segment_name``), or ``None``."""
+    for frame in frames:
+        if "predictions.segment_name" in frame.columns and len(frame):
+            names = frame["predictions.segment_name"].dropna()
+            objects = names.index.get_level_values(0).astype(str)
+            ids = names.index.get_level_values(1).astype(str)
+            return pd.Series(names.to_numpy(), index=objects + ":" + ids, dtype=object)
+    return None
 
 
 def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) -> pd.DataFrame:

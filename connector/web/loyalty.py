@@ -6,7 +6,8 @@ Endpoints (all JSON, under ``/v1/loyalty``; ``<id>`` is a Contact Id, a member k
 - ``GET  /members/<id>``: balance, tier, spendable points, lots, vouchers and the journal;
 - ``POST /members/<id>/redemptions``: ``{"points": N}`` or ``{"voucher": "<voucher id>"}``;
 - ``POST /members/<id>/redemptions/<key>/cancel``: the points come back with their expiry;
-- ``POST /members/<id>/accruals``: ``{"points", "partner", "brand"?, "reason"?}`` (partners).
+- ``POST /members/<id>/accruals``: ``{"points", "partner", "brand"?, "reason"?}`` (partners);
+- ``POST /vouchers/<code>/use``: consume one use of a voucher code (no body).
 
 Rules:
 
@@ -241,3 +242,14 @@ def accrue(member_id: str) -> ResponseReturnValue:
             program_id=_program(),
         )
     return jsonify(out), 200 if out["repeated"] else 201
+
+
+@bp.post("/vouchers/<code>/use")
+def use_voucher(code: str) -> ResponseReturnValue:
+    """Consume one use of a voucher code: 409 when used up or expired, 404 unknown."""
+    key = _idempotency_key()
+    if len(code) > 80:
+        raise LoyaltyError("no voucher with that code", code="not_found", status=404)
+    with open_service(_settings()) as service:
+        out = service.use_voucher(code, key)
+    return jsonify(out), 200

@@ -67,6 +67,7 @@ def _loyalty(
     ok: int,
     path: tuple[dict[str, Any], ...],
     extra: tuple[int, ...] = (),
+    key_header: bool = False,
 ) -> dict[str, Any]:
     texts = {
         200: "Done (or, with a repeated Idempotency-Key, the first outcome again).",
@@ -74,7 +75,8 @@ def _loyalty(
         400: "Bad input (points, brand, missing Idempotency-Key...).",
         401: "Missing or wrong bearer token.",
         404: "Unknown member, program, voucher or redemption.",
-        409: "Not enough spendable points, or an email shared by several Contacts.",
+        409: "Not enough spendable points, an email shared by several Contacts, or a voucher "
+        "used up or expired.",
         413: "Body over 64 KB.",
         422: "The Idempotency-Key was used for another request.",
         503: "The API is off (no token configured), models/loyalty.yaml is invalid, or busy.",
@@ -96,7 +98,7 @@ def _loyalty(
             for code in statuses
         },
     }
-    if body:
+    if body or key_header:
         operation["parameters"].append(
             {
                 "name": "Idempotency-Key",
@@ -105,6 +107,7 @@ def _loyalty(
                 "schema": {"type": "string", "maxLength": 200},
             }
         )
+    if body:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": {"type": "object"}}},
@@ -140,6 +143,16 @@ _LOYALTY_PATHS: dict[str, Any] = {
     "/v1/loyalty/members/{member_id}/accruals": {
         "post": _loyalty(
             "Points a partner issues", body=True, ok=201, path=(_MEMBER,), extra=(413, 422)
+        ),
+    },
+    "/v1/loyalty/vouchers/{code}/use": {
+        "post": _loyalty(
+            "Use a voucher code once (409 used up or expired)",
+            body=False,
+            ok=200,
+            path=({"name": "code", "in": "path", "required": True, "schema": {"type": "string"}},),
+            extra=(409, 422),
+            key_header=True,
         ),
     },
 }
