@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.config import LoyaltyConfig, Program, Voucher
 from connector.loyalty.earning import partner_bonuses
 from connector.loyalty.ledger import as_journal, entry, lot_state, spendable
 from connector.loyalty.operations import (
@@ -41,6 +41,25 @@ def voucher_code() -> str:
     """A unique, unguessable voucher code, e.g. ``L2L-7KQ4-M9XH-2RTP-WC3D``."""
     raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(16))
     return "L2L-" + "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def voucher_row(
+    program: Program, member: str, voucher: Voucher, now: datetime, **source: str
+) -> dict[str, Any]:
+    """A new voucher of ``voucher``'s kind for ``member``, with a fresh code, as the store keeps
+    it; ``source`` says why it was issued (``redemption_key`` or a promotion's ``source_key``)."""
+    return {
+        "code": voucher_code(),
+        "program": program.id,
+        "member": member,
+        "voucher_id": voucher.id,
+        "kind": voucher.kind,
+        "value": voucher.value,
+        "issued_at": now.isoformat(),
+        "expires_at": (now + timedelta(days=voucher.valid_days)).isoformat(),
+        "uses_left": voucher.uses,
+        **source,
+    }
 
 
 @dataclass
@@ -172,18 +191,7 @@ class LoyaltyService:
                 self.books.append(as_journal(new))
                 if voucher is not None:
                     self.books.add_voucher(
-                        {
-                            "code": voucher_code(),
-                            "program": program.id,
-                            "member": member,
-                            "voucher_id": voucher.id,
-                            "kind": voucher.kind,
-                            "value": voucher.value,
-                            "issued_at": now.isoformat(),
-                            "expires_at": (now + timedelta(days=voucher.valid_days)).isoformat(),
-                            "uses_left": voucher.uses,
-                            "redemption_key": key,
-                        }
+                        voucher_row(program, member, voucher, now, redemption_key=key)
                     )
             after = self.books.journal(program.id, member)
         redeemed = after[after["key"] == key]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pandas as pd
@@ -22,7 +22,7 @@ from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.earning import promotion_vouchers
 from connector.loyalty.enrollment import enrolled, enrollment_fields, members_only
 from connector.loyalty.ledger import concat
-from connector.loyalty.service import voucher_code
+from connector.loyalty.service import voucher_row
 from connector.loyalty.shop import shop_reductions
 from connector.loyalty.standing import standing
 from connector.store.db import Store
@@ -269,18 +269,7 @@ def _give_vouchers(
     for gift in todo.itertuples(index=False):
         voucher = kinds[str(gift.voucher_id)]
         rows.append(
-            {
-                "code": voucher_code(),
-                "program": program.id,
-                "member": gift.member,
-                "voucher_id": voucher.id,
-                "kind": voucher.kind,
-                "value": voucher.value,
-                "issued_at": now.isoformat(),
-                "expires_at": (now + timedelta(days=voucher.valid_days)).isoformat(),
-                "uses_left": voucher.uses,
-                "source_key": gift.source_key,
-            }
+            voucher_row(program, str(gift.member), voucher, now, source_key=str(gift.source_key))
         )
     return books.add_vouchers(rows) if rows else 0
 
