@@ -169,6 +169,24 @@ def adjust(
     )
 
 
+def _with_debt(
+    program: Program,
+    member: str,
+    at: object,
+    key: str,
+    kind: str,
+    points: int,
+    reasons: tuple[str, str],
+) -> list[dict[str, object]]:
+    """The same move in points and in the debt currency: a deferral (points back now, owed)
+    or a settlement (taken from new points, no longer owed)."""
+    return [
+        entry(key=key + suffix, program=program.id, member=member, kind=kind,
+              currency=currency, points=points, at=at, source_type="rule", reason=reason)
+        for suffix, currency, reason in (("", "points", reasons[0]), (":debt", "debt", reasons[1]))
+    ]  # fmt: skip
+
+
 def refund_policy(
     program: Program, new: pd.DataFrame, journal: pd.DataFrame
 ) -> list[dict[str, object]]:
@@ -195,57 +213,17 @@ def refund_policy(
         settle = min(debt, max(balance, 0), int(gained.get(member, 0)))
         tag = f"{program.id}:{member}:{new['key'][new['member'] == member].iloc[-1]}"
         if settle > 0:
-            out += [
-                entry(
-                    key=f"{tag}:settlement",
-                    program=program.id,
-                    member=member,
-                    kind="settlement",
-                    currency="points",
-                    points=-settle,
-                    at=at,
-                    source_type="rule",
-                    reason="refund debt settled from new points",
-                ),
-                entry(
-                    key=f"{tag}:settlement:debt",
-                    program=program.id,
-                    member=member,
-                    kind="settlement",
-                    currency="debt",
-                    points=-settle,
-                    at=at,
-                    source_type="rule",
-                    reason="refund debt settled",
-                ),
-            ]
+            out += _with_debt(
+                program, member, at, f"{tag}:settlement", "settlement", -settle,
+                ("refund debt settled from new points", "refund debt settled"),
+            )  # fmt: skip
             balance -= settle
         shortfall = int(lost.get(member, 0)) - max(balance, 0)
         if shortfall > 0:
-            out += [
-                entry(
-                    key=f"{tag}:deferral",
-                    program=program.id,
-                    member=member,
-                    kind="deferral",
-                    currency="points",
-                    points=shortfall,
-                    at=at,
-                    source_type="rule",
-                    reason="refunded points were already spent: carried as debt",
-                ),
-                entry(
-                    key=f"{tag}:deferral:debt",
-                    program=program.id,
-                    member=member,
-                    kind="deferral",
-                    currency="debt",
-                    points=shortfall,
-                    at=at,
-                    source_type="rule",
-                    reason="refund debt",
-                ),
-            ]
+            out += _with_debt(
+                program, member, at, f"{tag}:deferral", "deferral", shortfall,
+                ("refunded points were already spent: carried as debt", "refund debt"),
+            )  # fmt: skip
     return out
 
 
