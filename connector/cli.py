@@ -476,6 +476,8 @@ def fields() -> None:
 def fields_deploy(as_json: bool) -> None:
     """Create missing custom fields (Tooling API), grant them and the objects the sync reads
     and writes in the L2L_Integration permission set, and assign it to the integration user.
+    A program with `mirror: loyalty_management` adds its External ID fields on the Loyalty
+    Management objects and Create/Edit on those objects.
 
     Safe to re-run: it reads first and writes only what is missing. When the integration
     user lacks a permission the writes need, it changes nothing and prints what an admin
@@ -485,14 +487,17 @@ def fields_deploy(as_json: bool) -> None:
     Example:
       lead2loyalty fields deploy --json
     """
+    from connector.loyalty.wiring import load_config
     from connector.mapping import load_mappings
     from connector.mapping.values import KNOWN_VALUES
     from connector.salesforce import SalesforceClient
     from connector.sync.fields import deploy
+    from connector.sync.loyalty_mirror import mirror_needs
 
     settings = _settings()
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
-    report = deploy(SalesforceClient.from_settings(settings), mappings).as_json()
+    extra = mirror_needs(load_config(settings))
+    report = deploy(SalesforceClient.from_settings(settings), mappings, extra=extra).as_json()
     if as_json:
         click.echo(json.dumps(report))
         return
@@ -524,12 +529,15 @@ def fields_export(out: Path) -> None:
     Example:
       lead2loyalty fields export --out salesforce
     """
+    from connector.loyalty.wiring import load_config
     from connector.mapping import load_mappings
     from connector.mapping.values import KNOWN_VALUES
     from connector.sync.fields import export
+    from connector.sync.loyalty_mirror import mirror_needs
 
-    mappings = load_mappings(_settings().mappings_dir, set(KNOWN_VALUES))
-    paths = export(mappings, out)
+    settings = _settings()
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    paths = export(mappings, out, extra=mirror_needs(load_config(settings)))
     click.echo(f"wrote {len(paths) - 1} field files and the permission set under {out}")
 
 

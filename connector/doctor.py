@@ -22,14 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from connector.config import Settings
 from connector.errors import FatalError, Lead2LoyaltyError, SalesforceError
+from connector.loyalty.config import JournalKind, LoyaltyConfig
+from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping.deploy import PERMISSION_SET, access_needs
 from connector.mapping.models import MappingFile
 from connector.salesforce import SalesforceClient
 from connector.sync.fields import DEPLOY_RIGHTS, MANAGE_USERS, read_rights
+from connector.sync.loyalty_mirror import JournalTypeMissing, journal_type_ids, mirror_needs
 from connector.sync.streams import DEFAULT_OBJECTS
 
 Status = Literal["ok", "warn", "fail"]
@@ -155,7 +158,8 @@ def _check_org(
         status: Status = "warn" if left < most * 0.1 else "ok"
         report.add("daily API requests", status, f"{left:,} of {most:,} left", "watch the quota")
 
-    needs = access_needs(mappings, pulled)
+    loyalty = load_loyalty_config(settings)
+    needs = access_needs(mappings, pulled, mirror_needs(loyalty))
     described: dict[str, dict[str, Any]] = {}
     for obj in needs.read_objects:
         try:
@@ -169,7 +173,14 @@ def _check_org(
                 fix += f"; if {feature} are off in this org, enable them (Setup > Order Settings)"
             report.add(f"object {obj}", "fail", "not visible to the integration user", fix)
             continue
-        if obj in needs.edit_objects and not described[obj].get("updateable"):
+        if obj in needs.create_objects and not described[obj].get("createable"):
+            report.add(
+                f"object {obj}",
+                "fail",
+                "not creatable (the Loyalty Management mirror upserts its records)",
+                f"grant Create and Edit on {obj}: {DEPLOY_FIX}",
+            )
+        elif obj in needs.edit_objects and not described[obj].get("updateable"):
             report.add(
                 f"object {obj}",
                 "fail",
@@ -197,7 +208,30 @@ def _check_org(
             report.add(f"field {name}", "fail", "read-only for the integration user", DEPLOY_FIX)
         else:
             report.add(f"field {name}", "ok", "visible and editable")
+    if "JournalType" in described:
+        _check_journal_types(client, loyalty, report)
     _check_deploy_rights(client, report)
+
+
+def _check_journal_types(
+    client: SalesforceClient, loyalty: LoyaltyConfig, report: DoctorReport
+) -> None:
+    """Each mirroring program's journal kinds name JournalTypes the org holds."""
+    for program in loyalty.programs:
+        if program.mirror != "loyalty_management":
+            continue
+        try:
+            journal_type_ids(client, program, set(get_args(JournalKind)))
+        except JournalTypeMissing as exc:
+            report.add(
+                f"journal types of {program.id}",
+                "fail",
+                str(exc).split(": create it", 1)[0],
+                "create the JournalType in Setup (Loyalty Management, Journal Types), or map "
+                "the kinds to existing types with journal_types in models/loyalty.yaml",
+            )
+        else:
+            report.add(f"journal types of {program.id}", "ok", "every journal kind has its type")
 
 
 def _check_assignment(client: SalesforceClient, report: DoctorReport, user_id: str) -> None:

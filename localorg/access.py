@@ -93,6 +93,17 @@ OBJECT_FLAGS = (
 #: Objects whose access ObjectPermissions (or a profile) grants.
 DATA_OBJECTS = frozenset(
     {"Account", "Contact", "Lead", "Order", "OrderItem", "Product2", "Task", "Case", "EmailMessage"}
+    # Loyalty Management's objects (--loyalty-management): a user reads and writes them only
+    # with object permissions too ("Loyalty Management" permission set license aside).
+    | {
+        "LoyaltyProgram",
+        "LoyaltyProgramMember",
+        "LoyaltyProgramCurrency",
+        "LoyaltyMemberCurrency",
+        "TransactionJournal",
+        "JournalType",
+        "JournalSubType",
+    }
 )
 
 # Setup objects: who may read them, who may write them (any one permission suffices).
@@ -447,6 +458,7 @@ def _profile(store: OrgStore, name: str, system: set[str], *, full_access: bool)
                 _system_row(store, store.ids.new("ObjectPermissions"))
                 | {"ParentId": set_id, "SobjectType": obj, **dict.fromkeys(OBJECT_FLAGS, 1)}
                 for obj in sorted(DATA_OBJECTS)
+                if obj in store.objects
             ],
         )
     return profile_id

@@ -44,6 +44,9 @@ KEY_PREFIXES: dict[str, str] = {
     "TransactionJournal": "0lV",
     "LoyaltyProgramCurrency": "0lc",
     "LoyaltyMemberCurrency": "0ly",
+    # JournalType 0lE and JournalSubType 0lS: the ids of the "Loyalty Engine Input Map" example.
+    "JournalType": "0lE",
+    "JournalSubType": "0lS",
 }
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -7,23 +7,33 @@ pages ``sforce_api_objects_<object>.htm``; field lists also in the Platform Fiel
 
 - LoyaltyProgram: Name.  Status: picklist (Active, Draft, ...). Status's values are not
   confirmed from the reference here; localorg keeps it a free string.
-- LoyaltyProgramMember: AccountId, ContactId (lookups), EnrollmentDate (date) confirmed in the
-  field reference; ProgramId, MembershipNumber, MemberStatus and MemberType are named as we
-  remember the object reference and were not confirmed in the excerpts we read.
+- LoyaltyProgramMember: AccountId, ContactId (lookups), EnrollmentDate (date, "Required")
+  confirmed in the object reference; MembershipNumber, MemberStatus (Active) and MemberType
+  (Individual) as the Connect API's Member Profile output names them (``membershipNumber``,
+  ``memberStatus``, ``memberType``); ProgramId as we remember the object reference (not
+  confirmed in the pages we read).
 - LoyaltyProgramCurrency: LoyaltyProgramId, Name, CurrencyType (restricted picklist
   NonQualifying | Qualifying, confirmed), IsActive, IsPrimary (confirmed).
-- LoyaltyMemberCurrency: LoyaltyMemberId, LoyaltyProgramCurrencyId (confirmed in the Connect
-  API MemberCurrencyOutput as ``loyaltyProgramCurrencyId``), PointsBalance, TotalPointsAccrued,
-  TotalPointsRedeemed, TotalPointsExpired (double; named from the object reference, not
-  confirmed in the excerpts we read).
-- TransactionJournal: ActivityDate (dateTime, required), MemberId, LoyaltyProgramId (the names
-  the "Loyalty Engine Input Map" example uses), Status (Cancelled, Error, Pending, Processed:
-  ConnectApi.JournalStatusResource). A real org also requires JournalTypeId (a JournalType
-  record); localorg leaves it out.
+- LoyaltyMemberCurrency: LoyaltyMemberId (not nillable), LoyaltyProgramCurrencyId, Name (not
+  nillable), PointsBalance, TotalPointsAccrued, TotalPointsRedeemed, TotalPointsExpired (the
+  API 52.0 object reference's field list).
+- JournalType ("the category of transactions, for example accrual, redemption"): Name,
+  ProcessType (restricted picklist, required, only value ``Loyalty``), Description.
+  JournalSubType: JournalTypeId (a lookup, not nillable), Name, Description.
+  A new org holds the journal types Loyalty Management provides: Accrual and Redemption (the
+  two the Connect API's "View Transaction Journal History" input names) and Manual Points
+  Adjustment (a default type the JournalType page lists).
+- TransactionJournal: ActivityDate (dateTime, required), MemberId, LoyaltyProgramId,
+  JournalTypeId, JournalSubTypeId (the names the "Loyalty Engine Input Map" example uses),
+  Status (Cancelled, Error, Pending, Processed: ConnectApi.JournalStatusResource). The
+  reference lists JournalTypeId as nillable, but a journal without one is neither processed
+  ("Run Program Process for Transaction Journal": "the journal type must be specified") nor
+  found by the member's transaction history, so the connector always sets it. A reference to
+  a record that does not exist (or of another object) is refused, as for every lookup.
 
-The ``L2L_*__c`` fields are ours: custom fields an admin deploys in a real org (TransactionJournal
-allows up to 50 custom fields, per its reference page). Each is an External ID, so the
-connector upserts by them and a re-run never duplicates a row.
+The ``L2L_*__c`` External ID fields the connector upserts by are not here: as in a real org,
+``lead2loyalty fields deploy`` creates them through the Tooling API (TransactionJournal allows
+up to 50 custom fields, per its reference page) and grants them in its permission set.
 """
 
 from __future__ import annotations
@@ -33,15 +43,33 @@ from localorg.schema import FieldInfo, _pick, _ref, _s, _system
 JOURNAL_STATUSES = ("Cancelled", "Error", "Pending", "Processed")
 CURRENCY_TYPES = ("NonQualifying", "Qualifying")
 MEMBER_STATUSES = ("Active", "Inactive", "Custom")
-
-
-def _key(name: str, label: str) -> FieldInfo:
-    return _s(name, 255, custom=True, external_id=True, unique=True, label=label)
+#: The journal types a new Loyalty Management org holds (see the module docstring).
+DEFAULT_JOURNAL_TYPES = ("Accrual", "Redemption", "Manual Points Adjustment")
 
 
 def loyalty_objects() -> list[tuple[str, str, list[FieldInfo]]]:
     """(name, plural label, fields) of each Loyalty Management object localorg serves."""
     return [
+        (
+            "JournalType",
+            "Journal Types",
+            [
+                *_system(),
+                _s("Name", 255, required=True),
+                _pick("ProcessType", "Loyalty", required=True, default="Loyalty"),
+                FieldInfo("Description", "textarea", length=32000),
+            ],
+        ),
+        (
+            "JournalSubType",
+            "Journal Subtypes",
+            [
+                *_system(owner=False),
+                _ref("JournalTypeId", "JournalType", required=True),
+                _s("Name", 255, required=True),
+                FieldInfo("Description", "textarea", length=32000),
+            ],
+        ),
         (
             "LoyaltyProgram",
             "Loyalty Programs",
@@ -49,7 +77,6 @@ def loyalty_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 *_system(),
                 _s("Name", 80, required=True),
                 _s("Status", 40),
-                _key("L2L_Program_Key__c", "L2L Program Key"),
             ],
         ),
         (
@@ -62,9 +89,8 @@ def loyalty_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 _ref("AccountId", "Account"),
                 _s("MembershipNumber", 255, required=True),
                 _pick("MemberStatus", *MEMBER_STATUSES),
-                FieldInfo("EnrollmentDate", "date"),
+                FieldInfo("EnrollmentDate", "date", required=True),
                 _pick("MemberType", "Individual", "Corporate"),
-                _key("L2L_Member_Key__c", "L2L Member Key"),
             ],
         ),
         (
@@ -77,7 +103,6 @@ def loyalty_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 _pick("CurrencyType", *CURRENCY_TYPES, required=True),
                 FieldInfo("IsActive", "boolean", default=False),
                 FieldInfo("IsPrimary", "boolean", default=False),
-                _key("L2L_Currency_Key__c", "L2L Currency Key"),
             ],
         ),
         (
@@ -85,14 +110,13 @@ def loyalty_objects() -> list[tuple[str, str, list[FieldInfo]]]:
             "Loyalty Member Currencies",
             [
                 *_system(owner=False),
-                _s("Name", 80),
+                _s("Name", 80, required=True),
                 _ref("LoyaltyMemberId", "LoyaltyProgramMember", required=True),
                 _ref("LoyaltyProgramCurrencyId", "LoyaltyProgramCurrency", required=True),
                 FieldInfo("PointsBalance", "double", precision=18, scale=4),
                 FieldInfo("TotalPointsAccrued", "double", precision=18, scale=4),
                 FieldInfo("TotalPointsRedeemed", "double", precision=18, scale=4),
                 FieldInfo("TotalPointsExpired", "double", precision=18, scale=4),
-                _key("L2L_Member_Currency_Key__c", "L2L Member Currency Key"),
             ],
         ),
         (
@@ -103,11 +127,14 @@ def loyalty_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 FieldInfo("ActivityDate", "datetime", required=True),
                 _ref("MemberId", "LoyaltyProgramMember", rel="Member", required=True),
                 _ref("LoyaltyProgramId", "LoyaltyProgram", required=True),
+                _ref("JournalTypeId", "JournalType"),
+                _ref("JournalSubTypeId", "JournalSubType"),
                 _pick("Status", *JOURNAL_STATUSES, default="Pending"),
-                _key("L2L_Journal_Key__c", "L2L Journal Key"),
-                _s("L2L_Kind__c", 40, custom=True, label="L2L Kind"),
-                _s("L2L_Currency__c", 40, custom=True, label="L2L Currency"),
-                FieldInfo("L2L_Points__c", "double", precision=18, scale=0, custom=True),
             ],
         ),
     ]
+
+
+def journal_type_rows() -> list[dict[str, object]]:
+    """The JournalType rows of a new Loyalty Management org (storage form, no system fields)."""
+    return [{"Name": name, "ProcessType": "Loyalty"} for name in DEFAULT_JOURNAL_TYPES]

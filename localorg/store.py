@@ -141,6 +141,14 @@ class OrgStore:
         self.flows = FlowEngine()
         if self.features.multi_currency:
             self._ensure_currencies()
+        if self.features.loyalty_management and not self.count("JournalType"):
+            from localorg.loyalty_management import journal_type_rows
+
+            rows = [
+                self._system_row("JournalType", {**r, "OwnerId": self.integration_user_id})
+                for r in journal_type_rows()
+            ]
+            self.load_rows("JournalType", rows)
         self._soql_cache: tuple[Any, dict[str, Any]] | None = None
 
     def log_flow(

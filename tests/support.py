@@ -18,6 +18,7 @@ from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.sync import SyncEngine, build_engine
 from connector.sync.fields import deploy
+from connector.sync.loyalty_mirror import mirror_needs
 from localorg.org import LocalOrg
 from localorg.server import Running
 from localorg.store import format_datetime
@@ -110,7 +111,11 @@ def deployed_engine(settings: Settings, **options: Any) -> SyncEngine:
     """A sync engine for `settings` whose mapped fields are deployed to the org; `options`
     go to ``build_engine`` (``clock``, ``progress``)."""
     engine = build_engine(settings, **options)
-    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    deploy(
+        engine.client,  # type: ignore[arg-type]
+        load_mappings(settings.mappings_dir, set(KNOWN_VALUES)),
+        extra=mirror_needs(engine.loyalty),
+    )
     return engine
 
 

@@ -26,6 +26,24 @@ SEGMENTS: dict[str, str] = {
 
 ProgramType = Literal["points", "tiered", "cashback", "progressive_discount"]
 
+JournalKind = Literal[
+    "accrual",
+    "reversal",
+    "redemption",
+    "redemption_cancel",
+    "expiry",
+    "adjustment",
+    "transfer",
+    "settlement",
+    "debt",
+    "deferral",
+]
+#: The JournalType (by Name) each journal kind is mirrored as unless a program says otherwise:
+#: the two types the Connect API's transaction history names, and the default Manual Points
+#: Adjustment type for everything else (Loyalty Management Developer Guide, "JournalType").
+DEFAULT_JOURNAL_TYPES: dict[str, str] = {"accrual": "Accrual", "redemption": "Redemption"}
+OTHER_JOURNAL_TYPE = "Manual Points Adjustment"
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -232,6 +250,12 @@ class Program(_Strict):
         description="loyalty_management: also write the journal into Salesforce Loyalty "
         "Management (LoyaltyProgramMember, TransactionJournal, LoyaltyMemberCurrency).",
     )
+    journal_types: dict[JournalKind, str] = Field(
+        default_factory=dict,
+        description="mirror: the org's JournalType (its Name) for a journal kind. Unnamed "
+        "kinds: accrual -> Accrual, redemption -> Redemption, the rest -> Manual Points "
+        "Adjustment.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -253,6 +277,10 @@ class Program(_Strict):
             raise ValueError("enrollment: field needs enrollment_field, and only it takes one")
         if self.enrollment_min_orders > 1 and self.enrollment != "buyers":
             raise ValueError("enrollment_min_orders applies to enrollment: buyers only")
+        if self.journal_types and self.mirror != "loyalty_management":
+            raise ValueError("journal_types applies to mirror: loyalty_management only")
+        if any(not name.strip() for name in self.journal_types.values()):
+            raise ValueError("journal_types: a JournalType name cannot be empty")
         if self.type == "cashback" and not self.cashback_percent:
             raise ValueError("a cashback program needs cashback_percent")
         names = {t.name for t in self.tiers.levels} if self.tiers else set()
@@ -268,6 +296,11 @@ class Program(_Strict):
     def zone(self) -> ZoneInfo:
         """The program's time zone."""
         return ZoneInfo(self.timezone)
+
+    def journal_type(self, kind: str) -> str:
+        """The JournalType Name a journal entry of ``kind`` is mirrored as."""
+        named = {str(k): v for k, v in self.journal_types.items()}
+        return named.get(kind) or DEFAULT_JOURNAL_TYPES.get(kind, OTHER_JOURNAL_TYPE)
 
     def rule(self, rule_id: str) -> EarningRule | None:
         """The earning rule with this id, if any."""

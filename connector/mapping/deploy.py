@@ -122,23 +122,47 @@ class AccessNeeds:
     """What the integration's permission set grants, from the mappings and the pulled objects.
 
     ``fields``: every mapped field (``Object.Field``), read and edit. ``read_objects``: every
-    pulled or written object. ``edit_objects``: every object a mapping writes. A user sees a
-    field only with Read on its object too, and edits it only with Edit on the object
-    (Object Reference, "ObjectPermissions": Edit requires Read).
+    pulled or written object. ``edit_objects``: every object a mapping writes.
+    ``create_objects``: objects the connector creates records of (upserts), Create and Edit.
+    A user sees a field only with Read on its object too, and edits it only with Edit on the
+    object (Object Reference, "ObjectPermissions": Edit requires Read, Create requires Read).
     """
 
     fields: tuple[str, ...]
     read_objects: tuple[str, ...]
     edit_objects: tuple[str, ...]
+    create_objects: tuple[str, ...] = ()
 
 
-def access_needs(mappings: Iterable[MappingFile], pulled: Iterable[str]) -> AccessNeeds:
-    """The grants the integration needs for ``mappings`` and the ``pulled`` objects."""
+@dataclass(frozen=True)
+class ExtraNeeds:
+    """Fields and object rights a feature needs beyond the mappings (the Loyalty Management
+    mirror's External ID fields and upserts): deployed and granted like the mapped ones."""
+
+    definitions: tuple[dict[str, Any], ...] = ()
+    read_objects: tuple[str, ...] = ()
+    create_objects: tuple[str, ...] = ()
+
+
+def access_needs(
+    mappings: Iterable[MappingFile], pulled: Iterable[str], extra: ExtraNeeds | None = None
+) -> AccessNeeds:
+    """The grants the integration needs for ``mappings``, the ``pulled`` objects and
+    ``extra``."""
     files = list(mappings)
-    fields = tuple(dict.fromkeys(f"{mf.object}.{m.field}" for mf in files for m in mf.fields))
-    edit = tuple(sorted({mf.object for mf in files if mf.fields}))
-    read = tuple(sorted({*pulled, *edit}))
-    return AccessNeeds(fields=fields, read_objects=read, edit_objects=edit)
+    extra = extra or ExtraNeeds()
+    fields = tuple(
+        dict.fromkeys(
+            [
+                *(f"{mf.object}.{m.field}" for mf in files for m in mf.fields),
+                *(str(d["FullName"]) for d in extra.definitions),
+            ]
+        )
+    )
+    create = tuple(sorted(set(extra.create_objects)))
+    edit = tuple(sorted({*(mf.object for mf in files if mf.fields), *create}))
+    read = tuple(sorted({*pulled, *edit, *extra.read_objects}))
+    return AccessNeeds(fields=fields, read_objects=read, edit_objects=edit, create_objects=create)
 
 
 SFDX_PERMISSION_SET_PATH = f"{SFDX_ROOT}/permissionsets/{PERMISSION_SET}.permissionset-meta.xml"
@@ -172,9 +196,10 @@ def sfdx_permission_set_xml(needs: AccessNeeds) -> str:
     ]
     for obj in needs.read_objects:
         edit = "true" if obj in needs.edit_objects else "false"
+        create = "true" if obj in needs.create_objects else "false"
         lines += [
             "    <objectPermissions>",
-            "        <allowCreate>false</allowCreate>",
+            f"        <allowCreate>{create}</allowCreate>",
             "        <allowDelete>false</allowDelete>",
             f"        <allowEdit>{edit}</allowEdit>",
             "        <allowRead>true</allowRead>",

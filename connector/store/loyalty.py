@@ -175,6 +175,13 @@ class LoyaltyStore:
         frame = pd.DataFrame([r[1:] for r in rows], columns=list(JOURNAL_COLUMNS))
         return as_journal(frame), last
 
+    def count_after(self, program: str, seq: int) -> int:
+        """How many of the program's entries were booked after ``seq``."""
+        row = self.db.conn.execute(
+            "SELECT COUNT(*) FROM loyalty_journal WHERE program = ? AND seq > ?", [program, seq]
+        ).fetchone()
+        return int(row[0])
+
     def members(self, program: str) -> list[str]:
         """Every member with at least one entry in the program."""
         rows = self.db.conn.execute(

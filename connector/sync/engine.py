@@ -25,17 +25,19 @@ from connector.alerts import alert_text, post_alert, should_alert
 from connector.backoff import backoff_delay
 from connector.config import Settings, split_list
 from connector.errors import Lead2LoyaltyError, QuotaExhausted, RetryableError, SalesforceError
-from connector.loyalty.config import LoyaltyConfig
+from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.salesforce.client import Echoes
 from connector.store.db import PendingWrite, Store
+from connector.store.loyalty import LoyaltyStore
 from connector.sync import compute, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
 from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
 from connector.sync.loyalty import loyalty_step, member_segments, with_enrollment_fields
+from connector.sync.loyalty_mirror import backlog, mirror_program
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
@@ -318,6 +320,8 @@ class SyncEngine:
                             report.models,
                             report.errors,
                         )
+                with report.timed("mirror"):
+                    self._mirror(report)
                 report.status = self._outcome(report)
         except QuotaExhausted as exc:
             report.status = RunStatus.QUOTA_STOPPED
@@ -364,14 +368,44 @@ class SyncEngine:
                 settled.queries,
             )
 
+    def _mirrored_programs(self) -> list[Program]:
+        programs = self.loyalty.programs if self.loyalty is not None else []
+        return [p for p in programs if p.mirror == "loyalty_management"]
+
+    def _mirror(self, report: RunReport) -> None:
+        """Send each mirroring program's journal entries not yet in Loyalty Management: every
+        run, so entries booked between syncs (expiry job, loyalty API) and rows an earlier run
+        could not save go out even when the compute was skipped."""
+        programs = self._mirrored_programs()
+        if not programs:
+            return
+        books = LoyaltyStore(self.store)
+        loyalty = report.models.setdefault("loyalty", {})
+        for program in programs:
+            record = mirror_program(self.client, self.store, books, program)
+            loyalty.setdefault(program.id, {})["mirror"] = record
+
     def _outcome(self, report: RunReport) -> RunStatus:
         """``succeeded`` only when nothing waits: no refused, carried, unmappable or unsent
-        value, this run's or an earlier one's; else ``partial``, listing what waits and why."""
+        value, this run's or an earlier one's, and no journal entry a program mirrors still
+        out of Loyalty Management; else ``partial``, listing what waits and why."""
         report.outstanding = self.store.outbox_outstanding()
         waiting = outstanding_summary(report.outstanding)
+        books = LoyaltyStore(self.store)
+        unmirrored = 0
+        for program in self._mirrored_programs():
+            left = backlog(self.store, books, program)
+            if left:
+                unmirrored += left
+                mirror = report.models.get("loyalty", {}).get(program.id, {}).get("mirror", {})
+                reason = mirror.get("error") or "not sent yet"
+                waiting.append(
+                    f"{left:,} journal entries of loyalty program {program.id} not yet in "
+                    f"Loyalty Management (sent again next run): {reason}"
+                )
         report.errors.extend(line for line in waiting if line not in report.errors)
         w = report.writes
-        if w.failed or w.carried_over or w.unmappable or report.outstanding:
+        if w.failed or w.carried_over or w.unmappable or report.outstanding or unmirrored:
             return RunStatus.PARTIAL
         return RunStatus.SUCCEEDED
 

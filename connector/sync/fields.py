@@ -36,6 +36,7 @@ from connector.mapping.deploy import (
     PERMISSION_SET_LABEL,
     SFDX_PERMISSION_SET_PATH,
     AccessNeeds,
+    ExtraNeeds,
     access_needs,
     sfdx_permission_set_xml,
 )
@@ -100,6 +101,21 @@ class DeployReport:
         }
 
 
+@dataclass(frozen=True)
+class _ObjectGrant:
+    """One ObjectPermissions row of the permission set."""
+
+    id: str
+    read: bool
+    create: bool
+    edit: bool
+
+
+def _object_granted(have: _ObjectGrant, *, edit: bool, make: bool) -> bool:
+    """True when the row already grants Read, and Edit / Create where they are needed."""
+    return have.read and (have.edit or not edit) and (have.create or not make)
+
+
 @dataclass
 class _State:
     """What the org holds now, as far as the deploy is concerned."""
@@ -109,20 +125,25 @@ class _State:
     existing_objects: set[str] = field(default_factory=set)
     set_id: str | None = None
     field_grants: dict[str, tuple[str, bool, bool]] = field(default_factory=dict)
-    object_grants: dict[str, tuple[str, bool, bool]] = field(default_factory=dict)
+    object_grants: dict[str, _ObjectGrant] = field(default_factory=dict)
     assigned: bool = False
 
 
 def deploy(
-    client: DeployClient, mappings: list[MappingFile], *, pulled: Sequence[str] = DEFAULT_OBJECTS
+    client: DeployClient,
+    mappings: list[MappingFile],
+    *,
+    pulled: Sequence[str] = DEFAULT_OBJECTS,
+    extra: ExtraNeeds | None = None,
 ) -> DeployReport:
     """Create missing fields, grant and assign the permission set; see the module docstring.
 
-    ``pulled``: the objects a sync reads (Read on each). Raises :class:`AccessMissing`, having
+    ``pulled``: the objects a sync reads (Read on each). ``extra``: fields and rights beyond
+    the mappings (the Loyalty Management mirror's). Raises :class:`AccessMissing`, having
     changed nothing, when the user lacks a permission the remaining writes need.
     """
-    definitions = field_definitions(mappings)
-    wanted = access_needs(mappings, pulled)
+    definitions = [*field_definitions(mappings), *(extra.definitions if extra else ())]
+    wanted = access_needs(mappings, pulled, extra)
     state = _read_state(client, definitions, wanted.read_objects)
     # An object the org does not have (Orders off) cannot be granted; doctor reports it.
     needs = dataclasses.replace(
@@ -165,23 +186,29 @@ def deploy(
         report.permissions_granted.append(name)
     for obj in needs.read_objects:
         edit = obj in needs.edit_objects
+        make = obj in needs.create_objects
         have = state.object_grants.get(obj)
         if have is None:
             body = {
                 "ParentId": set_id,
                 "SobjectType": obj,
                 "PermissionsRead": True,
+                "PermissionsCreate": make,
                 "PermissionsEdit": edit,
             }
             if not _create(client, "ObjectPermissions", body):
                 have = _object_grants(client, set_id).get(obj)
         if have is not None:
-            if have[1] and (have[2] or not edit):
+            if _object_granted(have, edit=edit, make=make):
                 continue
             client.update(
                 "ObjectPermissions",
-                have[0],
-                {"PermissionsRead": True, "PermissionsEdit": edit or have[2]},
+                have.id,
+                {
+                    "PermissionsRead": True,
+                    "PermissionsCreate": make or have.create,
+                    "PermissionsEdit": edit or have.edit,
+                },
             )
         report.objects_granted.append(obj)
     if not state.assigned:
@@ -287,16 +314,17 @@ def _field_grants(client: DeployClient, set_id: str) -> dict[str, tuple[str, boo
     }
 
 
-def _object_grants(client: DeployClient, set_id: str) -> dict[str, tuple[str, bool, bool]]:
+def _object_grants(client: DeployClient, set_id: str) -> dict[str, _ObjectGrant]:
     rows = client.query(
-        "SELECT Id, SobjectType, PermissionsRead, PermissionsEdit FROM ObjectPermissions "
-        "WHERE ParentId = {ps}",
+        "SELECT Id, SobjectType, PermissionsRead, PermissionsCreate, PermissionsEdit "
+        "FROM ObjectPermissions WHERE ParentId = {ps}",
         ps=set_id,
     )
     return {
-        str(r["SobjectType"]): (
+        str(r["SobjectType"]): _ObjectGrant(
             str(r["Id"]),
             bool(r["PermissionsRead"]),
+            bool(r["PermissionsCreate"]),
             bool(r["PermissionsEdit"]),
         )
         for r in rows
@@ -341,9 +369,10 @@ def _missing_rights(
             for name in needs.fields
         )
         or any(
-            not (row := state.object_grants.get(obj))
-            or not row[1]
-            or (obj in needs.edit_objects and not row[2])
+            not (grant := state.object_grants.get(obj))
+            or not _object_granted(
+                grant, edit=obj in needs.edit_objects, make=obj in needs.create_objects
+            )
             for obj in needs.read_objects
         )
     )
@@ -391,12 +420,16 @@ def _blocked_message(user_id: str, missing: dict[str, list[str]]) -> str:
 
 # ---------------------------------------------------------------------- export
 def export(
-    mappings: list[MappingFile], root: Path, *, pulled: Iterable[str] = DEFAULT_OBJECTS
+    mappings: list[MappingFile],
+    root: Path,
+    *,
+    pulled: Iterable[str] = DEFAULT_OBJECTS,
+    extra: ExtraNeeds | None = None,
 ) -> list[Path]:
-    """Write SFDX source for every mapped custom field and the permission set under ``root``
-    (the SFDX project folder)."""
+    """Write SFDX source for every mapped custom field (and ``extra``'s) and the permission
+    set under ``root`` (the SFDX project folder)."""
     written = []
-    for definition in field_definitions(mappings):
+    for definition in [*field_definitions(mappings), *(extra.definitions if extra else ())]:
         # sfdx_field_path is relative to the repo ("salesforce/force-app/..."); root is the
         # SFDX project folder itself.
         path = root / Path(sfdx_field_path(definition)).relative_to("salesforce")
@@ -405,6 +438,7 @@ def export(
         written.append(path)
     path = root / Path(SFDX_PERMISSION_SET_PATH).relative_to("salesforce")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sfdx_permission_set_xml(access_needs(mappings, pulled)), encoding="utf-8")
+    needs = access_needs(mappings, pulled, extra)
+    path.write_text(sfdx_permission_set_xml(needs), encoding="utf-8")
     written.append(path)
     return written

@@ -29,7 +29,6 @@ from connector.store.db import Store
 from connector.store.deliveries import shop_order_keys, shop_refunds_frame
 from connector.store.loyalty import LoyaltyStore
 from connector.sync.compute import empty_frame, model_frame
-from connector.sync.loyalty_mirror import MirrorClient, mirror_program
 from connector.sync.predict import event_people
 from connector.sync.resolve import order_person
 from connector.sync.streams import Stream
@@ -46,8 +45,8 @@ class FlowClient(Protocol):
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
 
-class LoyaltyClient(FlowClient, MirrorClient, Protocol):
-    """What the loyalty step needs of the Salesforce client: Flows, and upserts to mirror."""
+class LoyaltyClient(FlowClient, Protocol):
+    """What the loyalty step needs of the Salesforce client: Flows (tier moments)."""
 
 
 def member_orders(
@@ -206,8 +205,6 @@ def loyalty_step(
             members = members[members.index.isin(list(enrolled_members))]
         moments = _tier_moments(books, program, members, client, run_id, dry_run)
         record[program.id] = {"booked": booked, "members": len(members), **moments}
-        if program.mirror == "loyalty_management" and not dry_run and client is not None:
-            record[program.id]["mirror"] = mirror_program(client, store, books, program)
         if given:
             record[program.id]["vouchers_given"] = given
         if i == 0:

@@ -10,12 +10,23 @@ entries, each run upserts (sObject Collections upsert on an External ID field):
    a pooled business Account);
 4. each NEW journal entry as a TransactionJournal keyed by ``L2L_Journal_Key__c`` = the entry's
    idempotency key, with Status ``Processed``: the entry is already booked here, and a
-   ``Pending`` journal is one the Loyalty Management engine would process (and credit) again;
+   ``Pending`` journal is one the Loyalty Management engine would process (and credit) again.
+   Its JournalTypeId is the org's JournalType named for its kind (``journal_types`` on the
+   program; Accrual, Redemption, else Manual Points Adjustment), read once per run: a journal
+   without a type is neither processed nor listed in the member's transaction history, so a
+   type the org lacks stops the mirror with the name to create, and nothing is sent;
 5. those members' LoyaltyMemberCurrency balances, recomputed from the whole journal.
 
 What was mirrored is the journal's ``seq`` in ``sync_state`` (``loyalty_mirror.<program>.seq``):
 a run sends only the entries after it, and moves it only when every row was saved, so a failed
-row is sent again next run; upserts by external id make that repeat harmless.
+row is sent again next run; upserts by external id make that repeat harmless. The engine runs
+the mirror on every sync (not only when the compute ran), so entries the clock's expiry job or
+the loyalty API booked between syncs, and rows a run could not save, go out with the next
+sync; while any wait, the run is ``partial`` (:func:`backlog`).
+
+The External ID and record fields of ours on those objects (:data:`MIRROR_FIELDS`) and the
+object rights the upserts need are deployed by ``lead2loyalty fields deploy`` when a program
+mirrors (:func:`mirror_needs`).
 """
 
 from __future__ import annotations
@@ -27,7 +38,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from connector.errors import SalesforceError
-from connector.loyalty.config import Program
+from connector.loyalty.config import LoyaltyConfig, Program
+from connector.mapping.deploy import ExtraNeeds
 from connector.salesforce.client import COLLECTION_LIMIT
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
@@ -46,12 +58,94 @@ class SavedRow(Protocol):
     message: str | None
 
 
-class MirrorClient(Protocol):
+class QueryClient(Protocol):
+    """A client that runs SOQL (the journal types' lookup; ``doctor`` uses it too)."""
+
+    def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
+
+
+class MirrorClient(QueryClient, Protocol):
     """What the mirror needs of the Salesforce client."""
 
     def upsert_collection(
         self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
     ) -> Sequence[SavedRow]: ...
+
+
+#: The objects the mirror creates and updates (upserts need Create and Edit on each).
+MIRROR_OBJECTS = (
+    "LoyaltyProgram",
+    "LoyaltyProgramCurrency",
+    "LoyaltyProgramMember",
+    "LoyaltyMemberCurrency",
+    "TransactionJournal",
+)
+
+
+def _text(obj: str, field: str, label: str, length: int, key: bool) -> dict[str, Any]:
+    meta: dict[str, Any] = {"label": label, "type": "Text", "length": length}
+    if key:
+        # Unique, case-sensitive External ID: what an upsert matches on (Metadata API
+        # "CustomField": externalId, unique, caseSensitive).
+        meta |= {"externalId": True, "unique": True, "caseSensitive": True}
+    return {"FullName": f"{obj}.{field}", "Metadata": meta}
+
+
+#: Tooling API CustomField bodies of our fields on the Loyalty Management objects.
+MIRROR_FIELDS: tuple[dict[str, Any], ...] = (
+    _text("LoyaltyProgram", "L2L_Program_Key__c", "L2L Program Key", 255, True),
+    _text("LoyaltyProgramCurrency", "L2L_Currency_Key__c", "L2L Currency Key", 255, True),
+    _text("LoyaltyProgramMember", "L2L_Member_Key__c", "L2L Member Key", 255, True),
+    _text(
+        "LoyaltyMemberCurrency", "L2L_Member_Currency_Key__c", "L2L Member Currency Key", 255, True
+    ),
+    _text("TransactionJournal", "L2L_Journal_Key__c", "L2L Journal Key", 255, True),
+    _text("TransactionJournal", "L2L_Kind__c", "L2L Kind", 40, False),
+    _text("TransactionJournal", "L2L_Currency__c", "L2L Currency", 40, False),
+    {
+        "FullName": "TransactionJournal.L2L_Points__c",
+        "Metadata": {"label": "L2L Points", "type": "Number", "precision": 18, "scale": 0},
+    },
+)
+
+
+def mirror_needs(loyalty: LoyaltyConfig | None) -> ExtraNeeds:
+    """What ``fields deploy`` adds when a program mirrors: our fields on the Loyalty
+    Management objects, Create and Edit on those objects, Read on JournalType."""
+    if loyalty is None or not any(p.mirror == "loyalty_management" for p in loyalty.programs):
+        return ExtraNeeds()
+    return ExtraNeeds(
+        definitions=MIRROR_FIELDS,
+        read_objects=("JournalType",),
+        create_objects=MIRROR_OBJECTS,
+    )
+
+
+class JournalTypeMissing(SalesforceError):
+    """The org holds no JournalType of a name the program mirrors a journal kind as."""
+
+
+def journal_type_ids(client: QueryClient, program: Program, kinds: set[str]) -> dict[str, str]:
+    """Journal kind -> the org's JournalType Id for the ``kinds`` to send (one query)."""
+    names = {kind: program.journal_type(kind) for kind in sorted(kinds)}
+    rows = client.query(
+        "SELECT Id, Name FROM JournalType WHERE Name IN {names}", names=sorted(set(names.values()))
+    )
+    ids = {str(r["Name"]): str(r["Id"]) for r in rows}
+    missing = sorted({name for name in names.values() if name not in ids})
+    if missing:
+        raise JournalTypeMissing(
+            f"the org has no JournalType named {', '.join(repr(m) for m in missing)} "
+            f"(program {program.id} mirrors journal kinds as it): create it in Setup "
+            "(Loyalty Management, Journal Types) or map the kinds to existing types with "
+            "journal_types in models/loyalty.yaml"
+        )
+    return {kind: ids[name] for kind, name in names.items()}
+
+
+def backlog(store: Store, books: LoyaltyStore, program: Program) -> int:
+    """How many journal entries of ``program`` are not mirrored yet."""
+    return books.count_after(program.id, int(store.state(state_key(program)) or 0))
 
 
 def state_key(program: Program) -> str:
@@ -95,6 +189,7 @@ def mirror_program(
     mine = journal[journal["member"].isin(touched)]
     failed: list[SavedRow] = []
     try:
+        types = journal_type_ids(client, program, set(new["kind"].astype(str)))
         program_id = _upsert_one(
             client,
             "LoyaltyProgram",
@@ -120,7 +215,7 @@ def mirror_program(
         by_member = dict(zip(touched, member_ids, strict=True))
         by_currency = dict(zip(currencies, currency_ids, strict=True))
         journals = [
-            _journal(row, program_id, by_member[str(row["member"])])
+            _journal(row, program_id, by_member[str(row["member"])], types[str(row["kind"])])
             for row in new.to_dict("records")
             if by_member.get(str(row["member"]))
         ]
@@ -170,11 +265,14 @@ def _member(program: Program, member: str, program_id: str, since: Any) -> dict[
     }
 
 
-def _journal(row: dict[str, Any], program_id: str, member_id: str) -> dict[str, Any]:
+def _journal(
+    row: dict[str, Any], program_id: str, member_id: str, journal_type_id: str
+) -> dict[str, Any]:
     return {
         "L2L_Journal_Key__c": row["key"],
         "LoyaltyProgramId": program_id,
         "MemberId": member_id,
+        "JournalTypeId": journal_type_id,
         "ActivityDate": pd.Timestamp(row["at"]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Status": "Processed",
         "L2L_Kind__c": row["kind"],

@@ -18,6 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from connector.doctor import run_doctor
+from connector.errors import FatalError
+from connector.mapping import load_mappings
+from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce.client import SalesforceClient
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
@@ -25,14 +29,21 @@ from connector.sync import SyncOptions
 from localorg.features import OrgFeatures
 from localorg.org import LocalOrg
 from localorg.server import Running
-from tests.support import deployed_engine, localorg_settings
+from tests.conftest import admin_salesforce
+from tests.support import (
+    DEPLOY_PERMISSIONS,
+    deployed_engine,
+    grant_permissions,
+    localorg_settings,
+)
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 @pytest.fixture
-def lm_org(localorg_server: Running) -> Iterator[LocalOrg]:
-    """The served org with empty data and the Loyalty Management objects."""
+def lm_org(request: pytest.FixtureRequest, localorg_server: Running) -> Iterator[LocalOrg]:
+    """The served org with empty data and the Loyalty Management objects; its API user is
+    the administrator, or the minimal API-only user when the test is parametrized so."""
     running = localorg_server
     before = running.org  # restored after: the `org` fixture copies the served org's config
     fresh = LocalOrg(
@@ -40,7 +51,7 @@ def lm_org(localorg_server: Running) -> Iterator[LocalOrg]:
         config=dataclasses.replace(
             running.org.config,
             daily_limit=1_000_000,
-            api_user="admin",
+            api_user=getattr(request, "param", "admin"),
             features=OrgFeatures(loyalty_management=True),
         ),
     )
@@ -85,6 +96,17 @@ def _rows(org: LocalOrg, sql: str) -> list[tuple[object, ...]]:
     return [tuple(r) for r in org.store.execute(sql)]
 
 
+def _journal_types(org: LocalOrg) -> dict[object, object]:
+    """Journal key -> the Name of its JournalType (None when it has none)."""
+    return dict(
+        _rows(
+            org,
+            'SELECT j."L2L_Journal_Key__c", t."Name" FROM "TransactionJournal" j '
+            'LEFT JOIN "JournalType" t ON t."Id" = j."JournalTypeId"',
+        )
+    )
+
+
 def test_the_journal_lands_in_loyalty_management_once(
     lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
@@ -119,6 +141,15 @@ def test_the_journal_lands_in_loyalty_management_once(
     by_key = dict(_rows(org, 'SELECT "L2L_Journal_Key__c", "MemberId" FROM "TransactionJournal"'))
     for key, member in zip(journal["key"], journal["member"], strict=True):
         assert by_key[key] == members[member.split(":", 1)[1]]
+    # Every journal has the org's JournalType for its kind: a journal without one is neither
+    # processed nor listed in the member's transaction history (see _journal_types).
+    types = _journal_types(org)
+    assert set(types.values()) <= {"Accrual", "Redemption", "Manual Points Adjustment"}
+    for key, kind in zip(journal["key"], journal["kind"], strict=True):
+        expected_type = {"accrual": "Accrual", "redemption": "Redemption"}.get(
+            kind, "Manual Points Adjustment"
+        )
+        assert types[key] == expected_type, (key, kind)
     # The points balance in LoyaltyMemberCurrency is the journal's, and the Contact field's.
     balances = dict(
         _rows(
@@ -145,9 +176,9 @@ def test_the_journal_lands_in_loyalty_management_once(
     count = 'SELECT COUNT(*) FROM "TransactionJournal"'
     again = engine.run()
     assert again.status == "succeeded", again.errors
-    # Nothing changed: the run may skip the models entirely; if it books, it mirrors nothing.
-    if "loyalty" in again.models:
-        assert again.models["loyalty"]["rewards"]["mirror"] == {"journals": 0}
+    # Nothing changed: the compute is skipped, and the mirror (which runs every sync) sends
+    # nothing.
+    assert again.models["loyalty"]["rewards"]["mirror"] == {"journals": 0}
     assert _rows(org, count) == [(len(keys),)]
     full = engine.run(SyncOptions(full=True))  # recomputes loyalty: books and mirrors nothing
     assert full.status == "succeeded", full.errors
@@ -202,9 +233,13 @@ CONTRACT = {
         "ActivityDate",
         "MemberId",
         "LoyaltyProgramId",
+        "JournalTypeId",
+        "JournalSubTypeId",
         "Status",
-        "L2L_Journal_Key__c",
     },
+    # "JournalType" / "JournalSubType" object reference pages.
+    "JournalType": {"Name", "ProcessType", "Description"},
+    "JournalSubType": {"JournalTypeId", "Name", "Description"},
 }
 
 
@@ -217,8 +252,25 @@ def test_describe_shows_the_loyalty_objects_only_with_the_feature(
         described = {f["name"]: f for f in client.describe(name)["fields"]}
         assert fields <= set(described), name
     journal = {f["name"]: f for f in client.describe("TransactionJournal")["fields"]}
-    assert journal["L2L_Journal_Key__c"]["externalId"]
-    assert journal["L2L_Journal_Key__c"]["unique"]
+    # Our External ID fields are not in a new org: `fields deploy` creates them.
+    assert "L2L_Journal_Key__c" not in journal
+    assert journal["JournalTypeId"]["referenceTo"] == ["JournalType"]
+    assert journal["ActivityDate"]["nillable"] is False
+    member = {f["name"]: f for f in client.describe("LoyaltyProgramMember")["fields"]}
+    assert member["EnrollmentDate"]["nillable"] is False  # "Required."
+    kinds = {f["name"]: f for f in client.describe("JournalType")["fields"]}
+    assert [v["value"] for v in kinds["ProcessType"]["picklistValues"]] == ["Loyalty"]
+    with pytest.raises(FatalError) as refused:  # a restricted picklist
+        client.create("JournalType", {"Name": "Bonus", "ProcessType": "Referral"})
+    assert refused.value.error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    with pytest.raises(FatalError) as refused:  # JournalTypeId is not nillable
+        client.create("JournalSubType", {"Name": "Product Buy"})
+    assert refused.value.error_code == "REQUIRED_FIELD_MISSING"
+    subtype = {f["name"]: f for f in client.describe("JournalSubType")["fields"]}
+    assert subtype["JournalTypeId"]["nillable"] is False
+    # A new org holds the journal types Loyalty Management provides.
+    provided = {r["Name"] for r in client.query("SELECT Name, ProcessType FROM JournalType")}
+    assert provided == {"Accrual", "Redemption", "Manual Points Adjustment"}
     statuses = [v["value"] for v in journal["Status"]["picklistValues"]]
     assert statuses == ["Cancelled", "Error", "Pending", "Processed"]
     currency = {f["name"]: f for f in client.describe("LoyaltyProgramCurrency")["fields"]}
@@ -252,10 +304,15 @@ def test_rows_that_fail_are_sent_again_without_duplicates(
     first = engine.run()
     org.faults.configure("")
     assert "error" in first.models["loyalty"]["rewards"]["mirror"]
-    # Some row failed, so nothing is recorded as mirrored: the next run sends it all again.
+    # Some row failed, so nothing is recorded as mirrored: the next run sends it all again,
+    # and this run does not claim success.
     assert store.state("loyalty_mirror.rewards.seq") is None
+    assert first.status == "partial"
+    assert any("not yet in Loyalty Management" in e for e in first.errors), first.errors
 
-    again = engine.run(SyncOptions(full=True))
+    # The same faults refused some Contact values too: --retry-failed sends those again; the
+    # mirror's rows go again by themselves.
+    again = engine.run(SyncOptions(retry_failed=True))
     assert again.status == "succeeded", again.errors
     assert "error" not in again.models["loyalty"]["rewards"]["mirror"]
     keys = set(LoyaltyStore(store).journal("rewards")["key"])
@@ -263,3 +320,138 @@ def test_rows_that_fail_are_sent_again_without_duplicates(
     assert sorted(landed) == sorted(keys)  # each once, however often it was sent
     assert len(_rows(org, 'SELECT "Id" FROM "LoyaltyProgramMember"')) == 4
     assert store.state("loyalty_mirror.rewards.seq") is not None
+
+
+def test_a_journal_type_the_org_lacks_stops_the_mirror_until_it_exists(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """A program mapping a kind to a JournalType the org does not have sends nothing (a journal
+    without its type would be invisible to Loyalty Management), says which type to create,
+    and the run is partial; once an admin creates it, the next sync sends everything, even
+    though nothing else changed (the compute is skipped, the mirror is not)."""
+    org = lm_org
+    account = org.store.insert("Account", {"Name": "Buyer"})
+    contact = org.store.insert(
+        "Contact", {"LastName": "Buyer", "Email": "jt@example.com", "AccountId": account}
+    )
+    _order(org, account, contact, 120.0)
+    models = _models(tmp_path)
+    path = models / "loyalty.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "    mirror: loyalty_management\n",
+            "    mirror: loyalty_management\n    journal_types: {accrual: Purchase}\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=models)
+    engine = deployed_engine(settings)
+
+    first = engine.run()
+    assert first.status == "partial"
+    error = first.models["loyalty"]["rewards"]["mirror"]["error"]
+    assert "'Purchase'" in error
+    assert "journal_types" in error
+    assert any("not yet in Loyalty Management" in e and "'Purchase'" in e for e in first.errors)
+    assert _rows(org, 'SELECT COUNT(*) FROM "TransactionJournal"') == [(0,)]
+
+    admin = SalesforceClient.from_settings(settings)
+    purchase = admin.create("JournalType", {"Name": "Purchase", "ProcessType": "Loyalty"})["id"]
+    second = engine.run()
+    assert second.status == "succeeded", second.errors
+    assert second.compute == "skipped"
+    journal = LoyaltyStore(Store(settings.database)).journal("rewards")
+    assert second.models["loyalty"]["rewards"]["mirror"]["journals"] == len(journal) > 0
+    types = dict(
+        _rows(org, 'SELECT "L2L_Journal_Key__c", "JournalTypeId" FROM "TransactionJournal"')
+    )
+    accruals = journal[journal["kind"] == "accrual"]["key"]
+    assert len(accruals)
+    assert all(types[k] == purchase for k in accruals)
+
+
+def test_fields_deploy_creates_the_mirror_fields_and_grants_upserts(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """With a program that mirrors, `fields deploy` creates our External ID fields on the
+    Loyalty Management objects (unique, so upserts match on them) and grants Create and Edit
+    on those objects and Read on JournalType; without one, it leaves those objects alone."""
+    settings = localorg_settings(lm_org, localorg_server, tmp_path, models_dir=_models(tmp_path))
+    engine = deployed_engine(settings)
+    client = engine.client
+    journal = {f["name"]: f for f in client.describe("TransactionJournal")["fields"]}
+    assert journal["L2L_Journal_Key__c"]["externalId"]
+    assert journal["L2L_Journal_Key__c"]["unique"]
+    for name in ("L2L_Kind__c", "L2L_Currency__c", "L2L_Points__c"):
+        assert journal[name]["updateable"], name
+    grants = {
+        r["SobjectType"]: r
+        for r in client.query(
+            "SELECT SobjectType, PermissionsRead, PermissionsCreate, PermissionsEdit "
+            "FROM ObjectPermissions WHERE Parent.Name = 'L2L_Integration'"
+        )
+    }
+    for obj in ("LoyaltyProgram", "LoyaltyProgramMember", "TransactionJournal"):
+        assert grants[obj]["PermissionsCreate"], obj
+        assert grants[obj]["PermissionsEdit"], obj
+    assert grants["JournalType"]["PermissionsRead"]
+    assert not grants["JournalType"]["PermissionsEdit"]
+    assert not grants["Contact"]["PermissionsCreate"]  # the mappings only update Contacts
+
+
+@pytest.mark.parametrize("lm_org", ["minimal"], indirect=True)
+def test_an_integration_user_mirrors_with_what_fields_deploy_grants(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """The API-only integration user may create Loyalty Management records only through the
+    permission set `fields deploy` assigns it (object permissions, as for any data object):
+    with the deploy rights an admin grants from the README's checklist, deploy, then sync."""
+    org = lm_org
+    account = org.store.insert("Account", {"Name": "Buyer"})
+    contact = org.store.insert(
+        "Contact", {"LastName": "Buyer", "Email": "min@example.com", "AccountId": account}
+    )
+    _order(org, account, contact, 80.0)
+    admin = admin_salesforce(localorg_server, org)
+    grant_permissions(admin, org.store.integration_user_id, DEPLOY_PERMISSIONS, "Deployer")
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
+    client = SalesforceClient.from_settings(settings)
+    with pytest.raises(FatalError):  # no object permission on TransactionJournal yet
+        client.query("SELECT Id FROM TransactionJournal")
+
+    run = deployed_engine(settings).run()
+    assert run.status == "succeeded", run.errors
+    journal = LoyaltyStore(Store(settings.database)).journal("rewards")
+    mirrored = {r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')}
+    assert mirrored == set(journal["key"])
+    assert mirrored
+    assert set(_journal_types(org).values()) <= {"Accrual", "Manual Points Adjustment"}
+
+
+def test_doctor_checks_the_mirror_fields_and_journal_types(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    models = _models(tmp_path)
+    settings = localorg_settings(lm_org, localorg_server, tmp_path, models_dir=models)
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    checks = {c.name: c for c in run_doctor(settings, mappings).checks}
+    assert checks["field TransactionJournal.L2L_Journal_Key__c"].status == "fail"
+    assert checks["object TransactionJournal"].status == "ok"
+    assert checks["journal types of rewards"].status == "ok"
+
+    deployed_engine(settings)
+    path = models / "loyalty.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "    mirror: loyalty_management\n",
+            "    mirror: loyalty_management\n    journal_types: {expiry: Points Expiry}\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    checks = {c.name: c for c in run_doctor(settings, mappings).checks}
+    assert checks["field TransactionJournal.L2L_Journal_Key__c"].status == "ok"
+    assert checks["journal types of rewards"].status == "fail"
+    assert "'Points Expiry'" in checks["journal types of rewards"].detail
