@@ -170,6 +170,12 @@ def _v9_voucher_uses(db: sqlite_utils.Database) -> None:
     migrate_voucher_uses(db)
 
 
+def _v10_mirror_retry(db: sqlite_utils.Database) -> None:
+    from connector.store.loyalty import migrate_mirror_retry  # imports this module
+
+    migrate_mirror_retry(db)
+
+
 # Append only: a released database is upgraded by running the migrations it has not seen.
 MIGRATIONS: list[Migration] = [
     _v1,
@@ -181,6 +187,7 @@ MIGRATIONS: list[Migration] = [
     _v7_sync_state,
     _v8_input_triggers,
     _v9_voucher_uses,
+    _v10_mirror_retry,
 ]
 
 # Columns every save sets by itself: a row whose other columns are unchanged is an echo of a

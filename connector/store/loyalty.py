@@ -10,7 +10,7 @@ other and can never both spend the same points.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +53,14 @@ def migrate_loyalty(db: sqlite_utils.Database) -> None:
         pk="code",
     )
     db.table("loyalty_vouchers").create_index(["program", "member"])
+
+
+def migrate_mirror_retry(db: sqlite_utils.Database) -> None:
+    """Journal entries the Loyalty Management mirror could not save, sent again by the next
+    run (:mod:`connector.sync.loyalty_mirror`); ``error`` is Salesforce's reason."""
+    db.table("loyalty_mirror_retry").create(
+        {"program": str, "key": str, "error": str}, pk=("program", "key")
+    )
 
 
 def migrate_voucher_uses(db: sqlite_utils.Database) -> None:
@@ -174,6 +182,53 @@ class LoyaltyStore:
         last = int(rows[-1][0])
         frame = pd.DataFrame([r[1:] for r in rows], columns=list(JOURNAL_COLUMNS))
         return as_journal(frame), last
+
+    def entries_by_key(self, program: str, keys: Sequence[str]) -> pd.DataFrame:
+        """The program's entries with these idempotency keys, in booking order."""
+        names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
+        rows: list[Any] = []
+        for start in range(0, len(keys), 500):  # under SQLite's bound-parameter limit
+            chunk = list(keys[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            rows += self.db.conn.execute(
+                f"SELECT seq, {names} FROM loyalty_journal WHERE program = ? AND key IN ({marks})",
+                [program, *chunk],
+            ).fetchall()
+        if not rows:
+            return empty_journal()
+        rows.sort(key=lambda r: r[0])
+        return as_journal(pd.DataFrame([r[1:] for r in rows], columns=list(JOURNAL_COLUMNS)))
+
+    def mirror_retry(self, program: str) -> dict[str, str]:
+        """Key -> reason of the entries the mirror could not save yet."""
+        rows = self.db.conn.execute(
+            "SELECT key, error FROM loyalty_mirror_retry WHERE program = ? ORDER BY key",
+            [program],
+        )
+        return {str(r[0]): str(r[1] or "") for r in rows}
+
+    def mirror_done(
+        self, program: str, sent: Iterable[str], failed: dict[str, str], state: tuple[str, str]
+    ) -> None:
+        """Record a mirror pass in one transaction: the ``sent`` keys leave the retry list, the
+        ``failed`` ones (key -> reason) join it, and ``state`` (key, value: the last journal
+        ``seq`` looked at) is saved."""
+        with self.store.transaction():
+            conn = self.db.conn
+            conn.executemany(
+                "DELETE FROM loyalty_mirror_retry WHERE program = ? AND key = ?",
+                [(program, key) for key in sent],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO loyalty_mirror_retry (program, key, error) "
+                "VALUES (?, ?, ?)",
+                [(program, key, reason) for key, reason in failed.items()],
+            )
+            conn.execute(
+                "INSERT INTO sync_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                list(state),
+            )
 
     def count_after(self, program: str, seq: int) -> int:
         """How many of the program's entries were booked after ``seq``."""

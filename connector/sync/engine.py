@@ -398,7 +398,8 @@ class SyncEngine:
             if left:
                 unmirrored += left
                 mirror = report.models.get("loyalty", {}).get(program.id, {}).get("mirror", {})
-                reason = mirror.get("error") or "not sent yet"
+                refused = next(iter(books.mirror_retry(program.id).values()), None)
+                reason = mirror.get("error") or refused or "not sent yet"
                 waiting.append(
                     f"{left:,} journal entries of loyalty program {program.id} not yet in "
                     f"Loyalty Management (sent again next run): {reason}"

@@ -17,9 +17,11 @@ entries, each run upserts (sObject Collections upsert on an External ID field):
    type the org lacks stops the mirror with the name to create, and nothing is sent;
 5. those members' LoyaltyMemberCurrency balances, recomputed from the whole journal.
 
-What was mirrored is the journal's ``seq`` in ``sync_state`` (``loyalty_mirror.<program>.seq``):
-a run sends only the entries after it, and moves it only when every row was saved, so a failed
-row is sent again next run; upserts by external id make that repeat harmless. The engine runs
+How far the mirror got is the journal's ``seq`` in ``sync_state`` (``loyalty_mirror.<program>.seq``)
+plus a retry list of the entries a pass could not save (``loyalty_mirror_retry``, with the
+reason): a run sends the entries after the ``seq`` and those on the list, so a row refused
+forever costs one resend per run, not the whole history; upserts by external id make every
+repeat harmless. The engine runs
 the mirror on every sync (not only when the compute ran), so entries the clock's expiry job or
 the loyalty API booked between syncs, and rows a run could not save, go out with the next
 sync; while any wait, the run is ``partial`` (:func:`backlog`).
@@ -144,8 +146,10 @@ def journal_type_ids(client: QueryClient, program: Program, kinds: set[str]) -> 
 
 
 def backlog(store: Store, books: LoyaltyStore, program: Program) -> int:
-    """How many journal entries of ``program`` are not mirrored yet."""
-    return books.count_after(program.id, int(store.state(state_key(program)) or 0))
+    """How many journal entries of ``program`` are not mirrored yet: booked since the last
+    pass, or refused by an earlier one."""
+    after = books.count_after(program.id, int(store.state(state_key(program)) or 0))
+    return after + len(books.mirror_retry(program.id))
 
 
 def state_key(program: Program) -> str:
@@ -179,65 +183,99 @@ def member_currencies(journal: pd.DataFrame) -> pd.DataFrame:
 def mirror_program(
     client: MirrorClient, store: Store, books: LoyaltyStore, program: Program
 ) -> dict[str, Any]:
-    """Send what the journal booked since the last mirror; a record for the run report."""
+    """Send the entries booked since the last pass and those an earlier pass could not save;
+    a record for the run report.
+
+    A refusal of the whole pass (a missing journal type, the program or a currency not saved,
+    a transport fault) records nothing, so the next run sends the same again. Rows refused one
+    by one (a member whose Contact was deleted, a journal a validation rule rejects) go on the
+    retry list with their reason, and the pass moves on: the next run sends the new entries
+    and those, never the whole history again.
+    """
     done = int(store.state(state_key(program)) or 0)
     new, last = books.entries_after(program.id, done)
-    if new.empty:
+    retry = books.mirror_retry(program.id)
+    again = books.entries_by_key(program.id, sorted(set(retry) - set(new["key"].astype(str))))
+    send = pd.concat([again, new], ignore_index=True) if len(again) else new
+    if send.empty:
         return {"journals": 0}
     journal = books.journal(program.id)
-    touched = sorted(set(new["member"].astype(str)))
+    touched = sorted(set(send["member"].astype(str)))
     mine = journal[journal["member"].isin(touched)]
-    failed: list[SavedRow] = []
+    failed: dict[str, str] = {}  # journal key -> why it waits
     try:
-        types = journal_type_ids(client, program, set(new["kind"].astype(str)))
-        program_id = _upsert_one(
+        types = journal_type_ids(client, program, set(send["kind"].astype(str)))
+        (program_id,) = _upsert_all(
             client,
             "LoyaltyProgram",
             "L2L_Program_Key__c",
-            {"L2L_Program_Key__c": program.id, "Name": program.name, "Status": "Active"},
+            [{"L2L_Program_Key__c": program.id, "Name": program.name, "Status": "Active"}],
         )
         currencies = sorted(set(journal["currency"].astype(str)))
-        currency_ids = _upsert(
+        currency_ids = _upsert_all(
             client,
             "LoyaltyProgramCurrency",
             "L2L_Currency_Key__c",
             [_currency(program, c, program_id, i == 0) for i, c in enumerate(currencies)],
-            failed,
         )
         first_at = mine.groupby("member")["at"].min()
-        member_ids = _upsert(
+        saved = _upsert(
             client,
             "LoyaltyProgramMember",
             "L2L_Member_Key__c",
             [_member(program, m, program_id, first_at[m]) for m in touched],
-            failed,
         )
-        by_member = dict(zip(touched, member_ids, strict=True))
-        by_currency = dict(zip(currencies, currency_ids, strict=True))
+        by_member = {m: r.record_id for m, r in zip(touched, saved, strict=True) if r.success}
+        rows = send.to_dict("records")
+        for row, result in zip(touched, saved, strict=True):
+            if not result.success:
+                for entry in rows:
+                    if entry["member"] == row:
+                        failed[str(entry["key"])] = _reason("LoyaltyProgramMember", result)
+        sent = [r for r in rows if by_member.get(str(r["member"]))]
         journals = [
-            _journal(row, program_id, by_member[str(row["member"])], types[str(row["kind"])])
-            for row in new.to_dict("records")
-            if by_member.get(str(row["member"]))
+            _journal(r, program_id, str(by_member[str(r["member"])]), types[str(r["kind"])])
+            for r in sent
         ]
-        _upsert(client, "TransactionJournal", "L2L_Journal_Key__c", journals, failed)
+        results = _upsert(client, "TransactionJournal", "L2L_Journal_Key__c", journals)
+        for entry, result in zip(sent, results, strict=True):
+            if not result.success:
+                failed[str(entry["key"])] = _reason("TransactionJournal", result)
+        by_currency = dict(zip(currencies, currency_ids, strict=True))
+        sums = [r for r in member_currencies(mine).to_dict("records") if by_member.get(r["member"])]
         balances = [
-            _balance(program, row, by_member[row["member"]], by_currency[row["currency"]])
-            for row in member_currencies(mine).to_dict("records")
-            if by_member.get(row["member"]) and by_currency.get(row["currency"])
+            _balance(program, r, str(by_member[r["member"]]), by_currency[r["currency"]])
+            for r in sums
         ]
-        _upsert(client, "LoyaltyMemberCurrency", "L2L_Member_Currency_Key__c", balances, failed)
+        results = _upsert(client, "LoyaltyMemberCurrency", "L2L_Member_Currency_Key__c", balances)
+        last_key = send.groupby("member")["key"].last()
+        for row, result in zip(sums, results, strict=True):
+            if not result.success:
+                # The member's newest entry waits, so the next pass touches the member again
+                # and sends its balances anew.
+                failed[str(last_key[row["member"]])] = _reason("LoyaltyMemberCurrency", result)
     except SalesforceError as exc:
         # Nothing recorded: the next run sends the same entries again (upserts, no duplicates).
         log.warning("loyalty mirror of %s failed: %s", program.id, exc)
         return {"journals": 0, "error": str(exc)}
-    out: dict[str, Any] = {"journals": len(journals), "members": len(touched)}
+    books.mirror_done(program.id, send["key"].astype(str), failed, (state_key(program), str(last)))
+    out: dict[str, Any] = {"journals": len(journals) - _count_failed(journals, failed)}
+    out["members"] = len(by_member)
     if failed:
         out["failed_rows"] = len(failed)
-        out["error"] = failed[0].message or failed[0].error_code or "a row was not saved"
-        log.warning("loyalty mirror of %s: %d rows not saved", program.id, len(failed))
-        return out
-    store.set_state(state_key(program), str(last))
+        out["error"] = next(iter(failed.values()))
+        log.warning(
+            "loyalty mirror of %s: %d entries wait for the next run", program.id, len(failed)
+        )
     return out
+
+
+def _reason(obj: str, result: SavedRow) -> str:
+    return f"{obj}: {result.error_code or 'ERROR'}: {result.message or 'not saved'}"
+
+
+def _count_failed(journals: list[dict[str, Any]], failed: dict[str, str]) -> int:
+    return sum(1 for j in journals if j["L2L_Journal_Key__c"] in failed)
 
 
 def _currency(program: Program, currency: str, program_id: str, primary: bool) -> dict[str, Any]:
@@ -296,29 +334,24 @@ def _balance(
     }
 
 
-def _upsert_one(client: MirrorClient, obj: str, field: str, record: dict[str, Any]) -> str:
-    (result,) = client.upsert_collection(obj, field, [record])
-    if not result.success or not result.record_id:
-        raise SalesforceError(f"upsert of {obj} {record[field]} failed: {result.message}")
-    return result.record_id
+def _upsert_all(
+    client: MirrorClient, obj: str, field: str, records: list[dict[str, Any]]
+) -> list[str]:
+    """Upsert rows the whole pass depends on: the saved ids, or a SalesforceError."""
+    ids = []
+    for record, result in zip(records, _upsert(client, obj, field, records), strict=True):
+        if not result.success or not result.record_id:
+            raise SalesforceError(f"upsert of {obj} {record[field]} failed: {_reason(obj, result)}")
+        ids.append(result.record_id)
+    return ids
 
 
 def _upsert(
-    client: MirrorClient,
-    obj: str,
-    field: str,
-    records: Sequence[dict[str, Any]],
-    failed: list[SavedRow],
-) -> list[str | None]:
-    """Upsert in chunks of 200; the saved ids in ``records`` order (None for a failed row)."""
-    ids: list[str | None] = []
+    client: MirrorClient, obj: str, field: str, records: Sequence[dict[str, Any]]
+) -> list[SavedRow]:
+    """Upsert in chunks of 200; each row's outcome in ``records`` order."""
+    results: list[SavedRow] = []
     for start in range(0, len(records), COLLECTION_LIMIT):
-        for result in client.upsert_collection(
-            obj, field, list(records[start : start + COLLECTION_LIMIT])
-        ):
-            if result.success:
-                ids.append(result.record_id)
-            else:
-                failed.append(result)
-                ids.append(None)
-    return ids
+        chunk = list(records[start : start + COLLECTION_LIMIT])
+        results.extend(client.upsert_collection(obj, field, chunk))
+    return results

@@ -64,15 +64,19 @@ def lm_org(request: pytest.FixtureRequest, localorg_server: Running) -> Iterator
     running.org = before
 
 
-def _models(tmp_path: Path) -> Path:
+def _models(tmp_path: Path, journal_types: str | None = None) -> Path:
+    """The repository's models with the program mirroring (and mapping journal kinds to
+    ``journal_types``, YAML, when given)."""
     models = tmp_path / "models"
     shutil.copytree(REPO_MODELS, models)
     path = models / "loyalty.yaml"
     text = path.read_text(encoding="utf-8")
     marker = "    pool_by_account: false"
     assert marker in text
+    extra = f"    journal_types: {journal_types}\n" if journal_types else ""
     path.write_text(
-        text.replace(marker, "    mirror: loyalty_management\n" + marker, 1), encoding="utf-8"
+        text.replace(marker, "    mirror: loyalty_management\n" + extra + marker, 1),
+        encoding="utf-8",
     )
     return models
 
@@ -303,22 +307,29 @@ def test_rows_that_fail_are_sent_again_without_duplicates(
     org.faults.configure("FIELD_CUSTOM_VALIDATION_EXCEPTION=0.3,seed=3")
     first = engine.run()
     org.faults.configure("")
-    assert "error" in first.models["loyalty"]["rewards"]["mirror"]
-    # Some row failed, so nothing is recorded as mirrored: the next run sends it all again,
-    # and this run does not claim success.
-    assert store.state("loyalty_mirror.rewards.seq") is None
+    mirror = first.models["loyalty"]["rewards"]["mirror"]
+    assert "error" in mirror
+    books = LoyaltyStore(store)
+    waiting = books.mirror_retry("rewards")
+    # The run does not claim success while entries wait, and says why.
     assert first.status == "partial"
     assert any("not yet in Loyalty Management" in e for e in first.errors), first.errors
+    if "failed_rows" in mirror:  # rows refused one by one: they, and only they, wait
+        assert len(waiting) == mirror["failed_rows"] > 0
+        assert all("FIELD_CUSTOM_VALIDATION_EXCEPTION" in why for why in waiting.values())
+    else:  # the whole pass was refused (the program or a currency): nothing recorded
+        assert store.state("loyalty_mirror.rewards.seq") is None
 
     # The same faults refused some Contact values too: --retry-failed sends those again; the
-    # mirror's rows go again by themselves.
+    # mirror's waiting entries go again by themselves.
     again = engine.run(SyncOptions(retry_failed=True))
     assert again.status == "succeeded", again.errors
     assert "error" not in again.models["loyalty"]["rewards"]["mirror"]
-    keys = set(LoyaltyStore(store).journal("rewards")["key"])
+    keys = set(books.journal("rewards")["key"])
     landed = [r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')]
     assert sorted(landed) == sorted(keys)  # each once, however often it was sent
     assert len(_rows(org, 'SELECT "Id" FROM "LoyaltyProgramMember"')) == 4
+    assert books.mirror_retry("rewards") == {}
     assert store.state("loyalty_mirror.rewards.seq") is not None
 
 
@@ -335,17 +346,7 @@ def test_a_journal_type_the_org_lacks_stops_the_mirror_until_it_exists(
         "Contact", {"LastName": "Buyer", "Email": "jt@example.com", "AccountId": account}
     )
     _order(org, account, contact, 120.0)
-    models = _models(tmp_path)
-    path = models / "loyalty.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(
-        text.replace(
-            "    mirror: loyalty_management\n",
-            "    mirror: loyalty_management\n    journal_types: {accrual: Purchase}\n",
-            1,
-        ),
-        encoding="utf-8",
-    )
+    models = _models(tmp_path, "{accrual: Purchase}")
     settings = localorg_settings(org, localorg_server, tmp_path, models_dir=models)
     engine = deployed_engine(settings)
 
@@ -455,3 +456,54 @@ def test_doctor_checks_the_mirror_fields_and_journal_types(
     assert checks["field TransactionJournal.L2L_Journal_Key__c"].status == "ok"
     assert checks["journal types of rewards"].status == "fail"
     assert "'Points Expiry'" in checks["journal types of rewards"].detail
+
+
+def test_a_member_refused_for_good_waits_alone(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """A member Salesforce refuses on every pass (its Contact deleted in the org after its
+    entries were booked) keeps only its own entries waiting: the other members' entries land,
+    and each later run sends the new entries plus that member's, never the whole history."""
+    org = lm_org
+    people = []
+    for i in range(3):
+        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
+        contact = org.store.insert(
+            "Contact", {"LastName": f"B{i}", "Email": f"g{i}@example.com", "AccountId": account}
+        )
+        _order(org, account, contact, 100.0 + 100 * i)
+        people.append((account, contact))
+    settings = localorg_settings(
+        org, localorg_server, tmp_path, models_dir=_models(tmp_path, "{accrual: Purchase}")
+    )
+    engine = deployed_engine(settings)
+    books = LoyaltyStore(Store(settings.database))
+    # The first run books everyone but mirrors nothing: the org lacks the Purchase type.
+    assert engine.run().status == "partial"
+    journal = books.journal("rewards")
+    _, gone = people[0]
+    org.store.delete("Contact", gone)
+    SalesforceClient.from_settings(settings).create(
+        "JournalType", {"Name": "Purchase", "ProcessType": "Loyalty"}
+    )
+
+    first = engine.run()
+    assert first.status == "partial"
+    theirs = set(journal[journal["member"] == f"Contact:{gone}"]["key"])
+    waiting = books.mirror_retry("rewards")
+    assert set(waiting) == theirs
+    assert all(why.startswith("LoyaltyProgramMember: ") for why in waiting.values())
+    landed = {r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')}
+    assert landed == set(journal["key"]) - theirs
+
+    account, contact = people[2]
+    _order(org, account, contact, 50.0)
+    time.sleep(1.1)  # the pull window ends on the last whole second
+    second = engine.run()
+    assert second.status == "partial"  # that member still waits, and the run says so
+    added = set(books.journal("rewards")["key"]) - set(journal["key"])
+    assert added
+    # Sent: the new entries and the waiting member's, nothing of the history.
+    assert second.models["loyalty"]["rewards"]["mirror"]["journals"] == len(added)
+    assert set(books.mirror_retry("rewards")) == theirs
+    assert any(f"{len(theirs)} journal entries" in e for e in second.errors), second.errors
