@@ -492,11 +492,11 @@ def fields_deploy(as_json: bool) -> None:
     from connector.mapping.values import KNOWN_VALUES
     from connector.salesforce import SalesforceClient
     from connector.sync.fields import deploy
-    from connector.sync.loyalty_mirror import mirror_needs
+    from connector.sync.loyalty import org_needs
 
     settings = _settings()
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
-    extra = mirror_needs(load_config(settings))
+    extra = org_needs(load_config(settings))
     report = deploy(SalesforceClient.from_settings(settings), mappings, extra=extra).as_json()
     if as_json:
         click.echo(json.dumps(report))
@@ -533,11 +533,11 @@ def fields_export(out: Path) -> None:
     from connector.mapping import load_mappings
     from connector.mapping.values import KNOWN_VALUES
     from connector.sync.fields import export
-    from connector.sync.loyalty_mirror import mirror_needs
+    from connector.sync.loyalty import org_needs
 
     settings = _settings()
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
-    paths = export(mappings, out, extra=mirror_needs(load_config(settings)))
+    paths = export(mappings, out, extra=org_needs(load_config(settings)))
     click.echo(f"wrote {len(paths) - 1} field files and the permission set under {out}")
 
 

@@ -32,7 +32,8 @@ from connector.mapping.deploy import PERMISSION_SET, access_needs
 from connector.mapping.models import MappingFile
 from connector.salesforce import SalesforceClient
 from connector.sync.fields import DEPLOY_RIGHTS, MANAGE_USERS, read_rights
-from connector.sync.loyalty_mirror import JournalTypeMissing, journal_type_ids, mirror_needs
+from connector.sync.loyalty import org_needs
+from connector.sync.loyalty_mirror import JournalTypeMissing, journal_type_ids
 from connector.sync.streams import DEFAULT_OBJECTS
 
 Status = Literal["ok", "warn", "fail"]
@@ -159,7 +160,7 @@ def _check_org(
         report.add("daily API requests", status, f"{left:,} of {most:,} left", "watch the quota")
 
     loyalty = load_loyalty_config(settings)
-    needs = access_needs(mappings, pulled, mirror_needs(loyalty))
+    needs = access_needs(mappings, pulled, org_needs(loyalty))
     described: dict[str, dict[str, Any]] = {}
     for obj in needs.read_objects:
         try:

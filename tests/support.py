@@ -18,7 +18,7 @@ from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.sync import SyncEngine, build_engine
 from connector.sync.fields import deploy
-from connector.sync.loyalty_mirror import mirror_needs
+from connector.sync.loyalty import org_needs
 from localorg.org import LocalOrg
 from localorg.server import Running
 from localorg.store import format_datetime
@@ -114,7 +114,7 @@ def deployed_engine(settings: Settings, **options: Any) -> SyncEngine:
     deploy(
         engine.client,  # type: ignore[arg-type]
         load_mappings(settings.mappings_dir, set(KNOWN_VALUES)),
-        extra=mirror_needs(engine.loyalty),
+        extra=org_needs(engine.loyalty),
     )
     return engine
 

@@ -62,7 +62,8 @@ class EarningRule(_Strict):
     """One way to earn. ``kind`` says which of the other keys apply.
 
     - ``spend``: ``points_per_unit`` per currency unit of the order's amount;
-    - ``product``: ``multiplier`` on the spend rule for order lines of ``products`` (Product2 Ids);
+    - ``product``: ``multiplier`` on the spend rule for order lines of ``products`` (Product2 Ids)
+      or of ``categories`` (Product2 ``Family`` values, Salesforce's product category);
     - ``threshold``: ``points`` once per order whose amount reaches ``min_amount``;
     - ``event``: ``points`` per stored event named ``event`` (a review, a referral, a survey).
     """
@@ -72,6 +73,9 @@ class EarningRule(_Strict):
     points_per_unit: float | None = Field(default=None, gt=0, description="spend: points per unit.")
     multiplier: float | None = Field(default=None, gt=0, description="product: spend multiplier.")
     products: list[str] = Field(default_factory=list, description="product: Product2 Ids.")
+    categories: list[str] = Field(
+        default_factory=list, description="product: Product2 Family values (categories)."
+    )
     min_amount: float | None = Field(default=None, gt=0, description="threshold: order amount.")
     event: str | None = Field(default=None, description="event: the event name that earns.")
     points: int | None = Field(default=None, gt=0, description="threshold/event: points earned.")
@@ -81,9 +85,13 @@ class EarningRule(_Strict):
 
     @model_validator(mode="after")
     def _keys_for_kind(self) -> Self:
+        if self.kind == "product" and not (self.products or self.categories):
+            raise ValueError("a product rule needs products or categories (or both)")
+        if self.kind != "product" and self.categories:
+            raise ValueError("categories apply to product rules only")
         needs = {
             "spend": ("points_per_unit",),
-            "product": ("multiplier", "products"),
+            "product": ("multiplier",),
             "threshold": ("min_amount", "points"),
             "event": ("event", "points"),
         }[self.kind]
@@ -296,6 +304,11 @@ class Program(_Strict):
     def zone(self) -> ZoneInfo:
         """The program's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def uses_categories(self) -> bool:
+        """True when a product rule names categories (Product2 Family): Product2 is pulled."""
+        return any(r.kind == "product" and r.categories for r in self.earning)
 
     def journal_type(self, kind: str) -> str:
         """The JournalType Name a journal entry of ``kind`` is mirrored as."""

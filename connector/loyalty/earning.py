@@ -243,7 +243,8 @@ def accruals(
     """New accrual entries for purchase orders, their lines and events (rules 1-4).
 
     ``orders``: :data:`ORDER_FIELDS` (purchases only; refunds go to :func:`reversals`).
-    ``lines``: order_id, product_id, amount. ``events``: event_id, member, name, at.
+    ``lines``: order_id, product_id, amount (and category: the product's Family, for rules
+    naming categories). ``events``: event_id, member, name, at.
     ``tiers``: member -> current tier name, for promotions limited to tiers.
     ``segments``: member -> segment name (predictions), for promotions limited to segments.
     """
@@ -261,7 +262,10 @@ def accruals(
             pts = np.where(amount >= (rule.min_amount or 0), rule.points or 0, 0)
             parts.append(_rule_frames(program, base, rule.id, rule, pts, "order"))
         elif rule.kind == "product" and lines is not None and len(lines) and spend_rate:
-            hit = lines[lines["product_id"].isin(rule.products)]
+            chosen = lines["product_id"].isin(rule.products)
+            if rule.categories and "category" in lines:
+                chosen |= lines["category"].isin(rule.categories)
+            hit = lines[chosen]
             extra = hit.groupby("order_id")["amount"].sum()
             line_amount = base["order_id"].map(extra).fillna(0.0).to_numpy()
             rate = spend_rate * ((rule.multiplier or 1.0) - 1.0)

@@ -36,7 +36,12 @@ from connector.sync import compute, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
 from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
-from connector.sync.loyalty import loyalty_step, member_segments, with_enrollment_fields
+from connector.sync.loyalty import (
+    loyalty_objects,
+    loyalty_step,
+    member_segments,
+    with_enrollment_fields,
+)
 from connector.sync.loyalty_mirror import backlog, mirror_program
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
@@ -276,7 +281,7 @@ class SyncEngine:
             if options.full:
                 self.store.reset_watermarks() if not options.dry_run else None
             with report.timed("pull"):
-                for name in options.objects or DEFAULT_OBJECTS:
+                for name in options.objects or self._pulled_objects():
                     stream = with_enrollment_fields(STREAMS[name], self.loyalty)
                     report.objects[name] = self._pull(stream, until, full=options.full)
             if not options.dry_run:
@@ -367,6 +372,10 @@ class SyncEngine:
                 len(settled.resend),
                 settled.queries,
             )
+
+    def _pulled_objects(self) -> tuple[str, ...]:
+        """The objects a run pulls: the default ones and those the loyalty programs need."""
+        return (*DEFAULT_OBJECTS, *loyalty_objects(self.loyalty))
 
     def _mirrored_programs(self) -> list[Program]:
         programs = self.loyalty.programs if self.loyalty is not None else []
@@ -525,7 +534,7 @@ class SyncEngine:
             report.reconciled = reconcile.reconcile(
                 self.client,
                 self.store,
-                list(options.objects or DEFAULT_OBJECTS),
+                list(options.objects or self._pulled_objects()),
                 self.settings.pull_bulk_threshold,
             )
         self.store.set_watermark(reconcile.RECONCILED_KEY, now)

@@ -25,10 +25,12 @@ from connector.loyalty.ledger import concat
 from connector.loyalty.service import voucher_row
 from connector.loyalty.shop import shop_reductions
 from connector.loyalty.standing import standing
+from connector.mapping.deploy import ExtraNeeds
 from connector.store.db import Store
 from connector.store.deliveries import shop_order_keys, shop_refunds_frame
 from connector.store.loyalty import LoyaltyStore
 from connector.sync.compute import empty_frame, model_frame
+from connector.sync.loyalty_mirror import mirror_needs
 from connector.sync.predict import event_people
 from connector.sync.resolve import order_person
 from connector.sync.streams import Stream
@@ -110,17 +112,24 @@ def member_events(
     )
 
 
-def order_lines(items: pd.DataFrame) -> pd.DataFrame:
-    """Stored OrderItems as earning rules read them: order_id, product_id, amount."""
+def order_lines(items: pd.DataFrame, products: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Stored OrderItems as earning rules read them: order_id, product_id, amount, and with
+    ``products`` (stored Product2: Id, Family) category, the line's product Family."""
     if not len(items):
-        return pd.DataFrame(columns=["order_id", "product_id", "amount"])
-    return pd.DataFrame(
+        return pd.DataFrame(columns=["order_id", "product_id", "amount", "category"])
+    lines = pd.DataFrame(
         {
             "order_id": items["OrderId"].astype(str),
             "product_id": items["Product2Id"].astype(str),
             "amount": pd.to_numeric(items["TotalPrice"], errors="coerce").fillna(0.0),
         }
     )
+    family = (
+        products.set_index(products["Id"].astype(str))["Family"]
+        if products is not None and len(products)
+        else pd.Series(dtype=object)
+    )
+    return lines.assign(category=lines["product_id"].map(family))
 
 
 def loyalty_step(
@@ -305,7 +314,27 @@ def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) 
 def _lines_for(store: Store, program: Program) -> pd.DataFrame | None:
     if not any(r.kind == "product" for r in program.earning):
         return None
-    return order_lines(store.records_frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"]))
+    items = store.records_frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"])
+    products = (
+        store.records_frame("Product2", ["Id", "Family"]) if program.uses_categories else None
+    )
+    return order_lines(items, products)
+
+
+def org_needs(config: LoyaltyConfig | None) -> ExtraNeeds:
+    """What the programs need of the org beyond the mappings, for ``fields deploy`` and
+    ``doctor``: the Loyalty Management mirror's fields and rights, Read on Product2 when
+    product rules name categories."""
+    mirror = mirror_needs(config)
+    return replace(mirror, read_objects=(*mirror.read_objects, *loyalty_objects(config)))
+
+
+def loyalty_objects(config: LoyaltyConfig | None) -> tuple[str, ...]:
+    """Objects the programs need pulled beyond the default ones: Product2 (its Family, the
+    product category) when a product rule names categories."""
+    if config is not None and any(p.uses_categories for p in config.programs):
+        return ("Product2",)
+    return ()
 
 
 def _events_for(

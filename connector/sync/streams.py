@@ -71,6 +71,8 @@ STREAMS: dict[str, Stream] = {
             ),
         ),
         Stream("OrderItem", ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice")),
+        # pulled only when a loyalty product rule names categories (Family)
+        Stream("Product2", ("Name", "Family")),
     )
 }
 

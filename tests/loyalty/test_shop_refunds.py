@@ -7,7 +7,7 @@ Real store, real normaliser (the Shopify fixtures of tests/webhooks), the sync's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ def _apply(store: Store, topic: str, payload: dict[str, Any], key: str) -> None:
     assert normalise_pending(store) == (1, 0)
 
 
-def _step(store: Store) -> int:
+def _step(store: Store, now: datetime = NOW) -> int:
     orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS])
     _, record = loyalty_step(
         store,
@@ -69,7 +69,7 @@ def _step(store: Store) -> int:
         accounts=store.records_frame("Account", ["Id", "PersonContactId"]),
         contacts=store.records_frame("Contact", ["Id", "Email", "AccountId"]),
         leads=store.records_frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
-        now=NOW,
+        now=now,
         client=None,
         run_id=None,
         dry_run=False,
@@ -182,16 +182,21 @@ def test_a_running_refunded_total_reverses_each_increase_once(store: Store) -> N
         "cancelled": 0,
         "refunded": 0.0,
     }
+    # The refunded total is stamped when it is read (the wall clock), so the books are kept
+    # as of a moment after that, not the module's fixed NOW.
+    def later() -> datetime:
+        return max(NOW, datetime.now(UTC) + timedelta(minutes=1))
+
     complete_order(store, "bigcommerce", "store-1/100", details)
-    _step(store)
+    _step(store, later())
     assert _balance(store) == 200 + 50
     complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 50.0})
-    assert _step(store) == 4
+    assert _step(store, later()) == 4
     assert _balance(store) == 250 - 50 - 12
     complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 50.0})
-    assert _step(store) == 0  # read again, unchanged: nothing more
+    assert _step(store, later()) == 0  # read again, unchanged: nothing more
     complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 200.0})
-    assert _step(store) == 4
+    assert _step(store, later()) == 4
     assert _balance(store) == _balance(store, "qualifying") == 0
 
 
