@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connector.cli import main
 from connector.errors import MappingError
 from connector.loyalty.book import book
 from connector.loyalty.config import Discounts, LoyaltyConfig, Program
@@ -428,3 +430,21 @@ def test_the_commented_example_in_models_loyalty_yaml_is_valid(tmp_path: Path) -
     assert program.spend_discounts is not None
     assert program.spend_discounts.spend_window == "calendar_year"
     assert [lv.min_spend for lv in program.spend_discounts.levels] == [0, 500, 1500, 5000]
+
+
+def test_validate_reports_a_wrong_discounts_block(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    path = models / "loyalty.yaml"
+    path.write_text(
+        HEAD + "    discounts:\n      basis: spend\n      levels:\n"
+        "        - {min_spend: 500, percent: 5}\n        - {min_spend: 100, percent: 10}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("L2L_MODELS_DIR", str(models))
+    result = CliRunner().invoke(main, ["validate", "--offline"])
+    assert result.exit_code == 1, result.output
+    assert f"{path}:7: programs[0].discounts.levels: levels must rise in min_spend" in result.output
+    assert "Traceback" not in result.output
