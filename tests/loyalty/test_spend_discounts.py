@@ -144,6 +144,50 @@ def test_the_level_is_the_highest_min_spend_reached(
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
+@st.composite
+def _purchases_and_refunds(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(1, 8))
+    rows: list[tuple[str, str, str, float, str | None]] = []
+    for i in range(n):
+        day = draw(st.integers(1, 40))
+        cents = draw(st.integers(0, 100_000))
+        rows.append(
+            (
+                f"o{i}",
+                f"Contact:{draw(st.sampled_from('abc'))}",
+                f"2026-10-{day:02d}" if day <= 31 else f"2026-11-{day - 31:02d}",
+                cents / 100,
+                None,
+            )
+        )
+    for j in range(draw(st.integers(0, 8))):
+        target = draw(st.sampled_from([*(r[0] for r in rows), "o-unknown"]))
+        member = next((r[1] for r in rows if r[0] == target), "Contact:a")
+        day = draw(st.integers(1, 28))
+        cents = draw(st.integers(1, 60_000))
+        rows.append((f"r{j}", member, f"2026-11-{day:02d}", -cents / 100, target))
+    return _orders(*((o, m, f"{d}T10:00Z", a, t) for o, m, d, a, t in rows))
+
+
+@given(_purchases_and_refunds())
+def test_lifetime_net_spend_is_purchases_minus_capped_refunds(orders: pd.DataFrame) -> None:
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    due = orders[orders["at"] <= pd.Timestamp(now)].sort_values(["at", "order_id"])
+    bought = {r.order_id: r for r in due.itertuples() if pd.isna(r.original_order_id)}
+    expected = dict.fromkeys(orders["member"].unique(), 0.0)
+    for r in bought.values():
+        expected[r.member] += r.amount
+    returned = dict.fromkeys(bought, 0.0)
+    for r in due.itertuples():
+        if r.original_order_id in bought:
+            order = bought[r.original_order_id]
+            take = min(abs(r.amount), order.amount - returned[order.order_id])
+            returned[order.order_id] += take
+            expected[order.member] -= take
+    got = _spend(_program(), orders, now)
+    assert got == pytest.approx({m: max(round(v, 2), 0.0) for m, v in expected.items()})
+
+
 def test_a_reduction_order_lowers_the_level_on_its_own_date() -> None:
     program = _program()
     orders = _orders(
