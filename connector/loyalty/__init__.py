@@ -1,7 +1,7 @@
 """Loyalty: programs, an exact points journal, earning and redemption rules, tiers, expiry.
 
 The rules and the ledger arithmetic are pure (``config``, ``earning``, ``ledger``, ``tiers``,
-``operations``, ``standing``); the journal is kept by :mod:`connector.store.loyalty`, and
+``spend``, ``operations``, ``standing``); the journal is kept by :mod:`connector.store.loyalty`, and
 :mod:`connector.sync.loyalty` books orders and events into it on every sync.
 """
 

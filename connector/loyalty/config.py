@@ -9,6 +9,7 @@ errors by :func:`connector.mapping.load_yaml_model`.
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -193,6 +194,76 @@ class Tiers(_Strict):
         return levels
 
 
+class SpendLevel(_Strict):
+    """A discount reached at ``min_spend`` net spend within the program's discount window."""
+
+    min_spend: float = Field(
+        ge=0, description="Net spend (orders minus refunds, corporate currency) it starts at."
+    )
+    percent: float = Field(ge=0, le=100, description="Discount percent at this level.")
+
+
+DiscountWindow = Literal["lifetime", "rolling_12_months", "calendar_year"]
+
+
+class Discounts(_Strict):
+    """Where a progressive discount's level comes from.
+
+    ``basis: tier`` takes each tier's ``discount_percent`` (the tiers' own window applies);
+    ``basis: spend`` takes the highest of ``levels`` whose ``min_spend`` the member's net spend
+    (orders minus refunds, in the corporate currency orders are counted in) within ``window``
+    reaches, evaluated in the program's time zone.
+    """
+
+    basis: Literal["tier", "spend"] = Field(
+        description="tier: the tier's discount_percent; spend: levels by net spend."
+    )
+    window: DiscountWindow | None = Field(
+        default=None,
+        description="spend: which spend counts: lifetime (default) | rolling_12_months "
+        "(the last twelve months) | calendar_year (since 1 January, program time zone).",
+    )
+    levels: list[SpendLevel] = Field(
+        default_factory=list, description="spend: the levels, ascending in min_spend."
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _progressive(cls, levels: list[SpendLevel]) -> list[SpendLevel]:
+        for n, (low, high) in enumerate(pairwise(levels), start=2):
+            if high.min_spend <= low.min_spend:
+                raise ValueError(
+                    f"levels must rise in min_spend: level {n} ({high.min_spend:g}) is not above "
+                    f"level {n - 1} ({low.min_spend:g})"
+                )
+            if high.percent < low.percent:
+                raise ValueError(
+                    f"a higher level cannot give less: level {n} has percent {high.percent:g}, "
+                    f"level {n - 1} has {low.percent:g}"
+                )
+        return levels
+
+    @model_validator(mode="after")
+    def _one_basis(self) -> Self:
+        if self.basis == "tier" and self.levels:
+            raise ValueError(
+                "basis: tier takes each tier's discount_percent; remove levels, or use basis: spend"
+            )
+        if self.basis == "tier" and self.window is not None:
+            raise ValueError("window applies to basis: spend; a tier's window is tiers.basis")
+        if self.basis == "spend" and not self.levels:
+            raise ValueError(
+                "basis: spend needs levels, e.g. [{min_spend: 0, percent: 0}, "
+                "{min_spend: 500, percent: 5}]"
+            )
+        return self
+
+    @property
+    def spend_window(self) -> DiscountWindow:
+        """The window spend counts over (``lifetime`` when not given)."""
+        return self.window or "lifetime"
+
+
 class Expiry(_Strict):
     """When points expire: each lot ``months`` after it was earned, or every point after
     ``months`` without activity; always at the end of the day in the program's time zone."""
@@ -252,6 +323,11 @@ class Program(_Strict):
         "carry the rest as debt that later earning settles first.",
     )
     cashback_percent: float = Field(default=0.0, ge=0, le=100, description="cashback programs.")
+    discounts: Discounts | None = Field(
+        default=None,
+        description="progressive_discount: the discount level from the tier (basis: tier, the "
+        "default) or from net spend (basis: spend, with levels).",
+    )
     vouchers: list[Voucher] = Field(default_factory=list)
     mirror: Literal["none", "loyalty_management"] = Field(
         default="none",
@@ -291,6 +367,7 @@ class Program(_Strict):
             raise ValueError("journal_types: a JournalType name cannot be empty")
         if self.type == "cashback" and not self.cashback_percent:
             raise ValueError("a cashback program needs cashback_percent")
+        self._check_discounts()
         names = {t.name for t in self.tiers.levels} if self.tiers else set()
         for promo in self.promotions:
             unknown = set(promo.tiers) - names
@@ -299,6 +376,30 @@ class Program(_Strict):
             if promo.voucher is not None and promo.voucher not in {v.id for v in self.vouchers}:
                 raise ValueError(f"promotion {promo.id}: unknown voucher {promo.voucher!r}")
         return self
+
+    def _check_discounts(self) -> None:
+        discounts = self.discounts
+        if discounts is None:
+            return
+        if self.type != "progressive_discount":
+            raise ValueError("discounts apply to type: progressive_discount programs only")
+        if discounts.basis == "tier" and self.tiers is None:
+            raise ValueError("discounts basis: tier needs tiers with discount_percent levels")
+        if discounts.basis == "spend" and self.tiers is not None:
+            # two sources for one discount would leave the admin guessing which one holds
+            mixed = [t.name for t in self.tiers.levels if t.discount_percent]
+            if mixed:
+                raise ValueError(
+                    "discounts basis: spend takes the discount from discounts.levels; remove "
+                    f"discount_percent from tiers {mixed}"
+                )
+
+    @property
+    def spend_discounts(self) -> Discounts | None:
+        """The discounts when they come from spend (``basis: spend``), else ``None``."""
+        if self.discounts is not None and self.discounts.basis == "spend":
+            return self.discounts
+        return None
 
     @property
     def zone(self) -> ZoneInfo:

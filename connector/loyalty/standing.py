@@ -1,7 +1,8 @@
 """Each member's standing, the values mappings write: balance, tier, expiring points...
 
-:func:`standing` is pure: the program's journal and the moment in, one row per member out,
-with the ``loyalty.*`` value keys as columns.
+:func:`standing` is pure: the program's journal (and, for discounts from spend, the signed
+purchases and refunds of :func:`connector.loyalty.spend.spend_entries`) and the moment in, one
+row per member out, with the ``loyalty.*`` value keys as columns.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 
 from connector.loyalty.config import Program
 from connector.loyalty.operations import expiring_within, member_since
+from connector.loyalty.spend import spend_discounts
 from connector.loyalty.tiers import standings
 
 #: The loyalty values a mapping may name, in the order they are produced.
@@ -25,15 +27,26 @@ STANDING_KEYS = (
     "loyalty.points_expiry_date",
     "loyalty.cashback_balance",
     "loyalty.discount_percent",
+    "loyalty.spend_to_next_discount",
     "loyalty.member_since",
 )
 
 
-def standing(journal: pd.DataFrame, program: Program, now: datetime) -> pd.DataFrame:
-    """Per member of ``program``: the values of :data:`STANDING_KEYS`."""
-    if journal.empty:
+def standing(
+    journal: pd.DataFrame, program: Program, now: datetime, *, spend: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per member of ``program``: the values of :data:`STANDING_KEYS`.
+
+    With discounts from spend (``discounts: {basis: spend}``), ``spend`` holds the members'
+    purchases and refunds (:func:`connector.loyalty.spend.spend_entries`): a member with
+    spend but no journal entry (a program that earns no points) has a standing too. Without
+    ``spend`` such a program's discount values are unknown (``None``), never a guess.
+    """
+    by_spend = program.spend_discounts is not None and spend is not None
+    spenders = set(spend["member"].dropna()) if by_spend and spend is not None else set()
+    if journal.empty and not spenders:
         return pd.DataFrame(columns=list(STANDING_KEYS))
-    members = pd.Index(sorted(journal["member"].unique()), name="member")
+    members = pd.Index(sorted(set(journal["member"].unique()) | spenders), name="member")
     by_currency = journal.groupby(["member", "currency"])["points"].sum().unstack(fill_value=0)
     by_currency = by_currency.reindex(members).fillna(0)
 
@@ -56,6 +69,15 @@ def standing(journal: pd.DataFrame, program: Program, now: datetime) -> pd.DataF
         out["loyalty.tier"] = None
         out["loyalty.points_to_next_tier"] = None
         out["loyalty.discount_percent"] = None
+    out["loyalty.spend_to_next_discount"] = None
+    if program.spend_discounts is not None:
+        out["loyalty.discount_percent"] = None
+        if by_spend and spend is not None:
+            levels = spend_discounts(spend, members, now, program)
+            out["loyalty.discount_percent"] = levels["discount_percent"]
+            # object, so the top level's "none to go" stays None rather than NaN
+            to_next = levels["spend_to_next"].astype(object)
+            out["loyalty.spend_to_next_discount"] = to_next.where(to_next.notna(), None)
     out["loyalty.points_expiring_30d"] = soon.reindex(members).fillna(0).astype(np.int64)
     day = next_expiry.reindex(members).dt.tz_convert(program.zone)
     # Lots expire at the start of the next local day: the last day they can be spent is before.

@@ -84,7 +84,10 @@ KNOWN_VALUES: dict[str, KnownValue] = {
     "loyalty.points_expiry_date": KnownValue("Last day the oldest points can be spent.", date),
     "loyalty.cashback_balance": KnownValue("Cashback balance.", float, "currency"),
     "loyalty.discount_percent": KnownValue(
-        "Progressive discount of the tier held.", float, "percent"
+        "Progressive discount of the tier held, or of the net spend reached.", float, "percent"
+    ),
+    "loyalty.spend_to_next_discount": KnownValue(
+        "Net spend still needed for the next discount level (none at the top).", float, "currency"
     ),
     "loyalty.member_since": KnownValue("Day of the member's first loyalty entry.", date),
     "intent.score": KnownValue("Intent 0-5, one decimal: recent behaviour, decayed.", float),

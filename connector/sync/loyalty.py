@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from connector.errors import SalesforceError
@@ -24,6 +25,7 @@ from connector.loyalty.enrollment import enrolled, enrollment_fields, members_on
 from connector.loyalty.ledger import concat
 from connector.loyalty.service import voucher_row
 from connector.loyalty.shop import shop_reductions
+from connector.loyalty.spend import discount_levels, spend_entries
 from connector.loyalty.standing import standing
 from connector.mapping.deploy import ExtraNeeds
 from connector.store.db import Store
@@ -208,7 +210,9 @@ def loyalty_step(
             booked = books.append(new)
             journal = books.journal(program.id) if booked else journal
             given = _give_vouchers(books, program, gifts, now)
-        members = standing(journal, program, now)
+        # Discounts from spend count the same purchases and refunds the journal just booked.
+        spend = spend_entries(members, now, reductions) if program.spend_discounts else None
+        members = standing(journal, program, now, spend=spend)
         if enrolled_members is not None:
             # a member who left (a cleared checkbox) keeps their journal but gets no standing
             members = members[members.index.isin(list(enrolled_members))]
@@ -302,6 +306,13 @@ def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) 
             first = program.tiers.levels[0]
             members["loyalty.tier"] = members["loyalty.tier"].fillna(first.name)
             members["loyalty.qualifying_points"] = members["loyalty.qualifying_points"].fillna(0)
+        if program.spend_discounts is not None:
+            # a Contact with no purchase has spent 0: the level (and the way to the next) of 0
+            (percent,), (to_next,) = discount_levels(np.zeros(1), program.spend_discounts)
+            none_yet = members["loyalty.discount_percent"].isna()
+            members.loc[none_yet, "loyalty.discount_percent"] = percent
+            if not np.isnan(to_next):
+                members.loc[none_yet, "loyalty.spend_to_next_discount"] = to_next
     if members.empty:
         return empty_frame("loyalty")
     keys = members.index.to_series().astype(str).str.split(":", n=1, expand=True)

@@ -200,6 +200,7 @@ def test_default_mappings_load_clean() -> None:
         "predictions.segment",
         "predictions.best_send_hour",
         "loyalty.discount_percent",  # only progressive-discount programs need it
+        "loyalty.spend_to_next_discount",  # likewise (discounts from spend)
         "conversion.probability",  # the score shows it as 1-99
     }
     lead_only = {k for k in KNOWN_VALUES if k.startswith("conversion.")}

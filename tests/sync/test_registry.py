@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.events import import_file
 from connector.events.names import CLICK_CHANNEL, CLICK_EVENTS, ENGAGEMENT_EVENTS, EVENTS
+from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping import MapProblem
 from connector.mapping.schema import mapping_schema
@@ -81,23 +82,49 @@ def test_every_registered_value_is_produced_and_nothing_else(
         seen.append(computed)
         return {}
 
-    engine = SyncEngine(
-        settings,
-        SalesforceClient.from_settings(settings),
-        store,
-        capture,
-        predictions=PredictionsConfig(),
-        loyalty=load_loyalty_config(settings),  # the repository's models/loyalty.yaml
-        scoring=_small_gate(load_scoring(settings)),
+    def produced_with(loyalty: LoyaltyConfig) -> set[str]:
+        engine = SyncEngine(
+            settings,
+            SalesforceClient.from_settings(settings),
+            store,
+            capture,
+            predictions=PredictionsConfig(),
+            loyalty=loyalty,
+            scoring=_small_gate(load_scoring(settings)),
+        )
+        report = engine.run(SyncOptions(dry_run=True))
+        assert report.status == "succeeded", report.errors
+        computed = seen.pop()
+        assert set(computed.columns) <= set(KNOWN_VALUES), "produced but not registered"
+        return {c for c in computed.columns if computed[c].notna().any()}
+
+    shipped = load_loyalty_config(settings)  # the repository's models/loyalty.yaml
+    produced = produced_with(shipped)
+    assert produced == set(KNOWN_VALUES) - SPEND_ONLY, (
+        f"registered but never produced: {sorted(set(KNOWN_VALUES) - produced - SPEND_ONLY)}"
     )
-    report = engine.run(SyncOptions(dry_run=True))
-    assert report.status == "succeeded", report.errors
-    (computed,) = seen
-    produced = {c for c in computed.columns if computed[c].notna().any()}
-    assert set(computed.columns) <= set(KNOWN_VALUES), "produced but not registered"
-    assert produced == set(KNOWN_VALUES), (
-        f"registered but never produced: {sorted(set(KNOWN_VALUES) - produced)}"
-    )
+    # The shipped program takes its discount from tiers; the same program with its discount
+    # from spend (the commented example in models/loyalty.yaml) produces the rest.
+    assert produced_with(_by_spend(shipped)) >= SPEND_ONLY
+
+
+#: Values only a program whose discount comes from spend produces.
+SPEND_ONLY = {"loyalty.spend_to_next_discount"}
+
+
+def _by_spend(config: LoyaltyConfig) -> LoyaltyConfig:
+    """``config`` with its first program's discount from net spend instead of its tiers."""
+    first = config.programs[0].model_dump()
+    assert first["tiers"] is not None
+    first["type"] = "progressive_discount"
+    first["tiers"]["levels"] = [{**t, "discount_percent": 0} for t in first["tiers"]["levels"]]
+    first["discounts"] = {
+        "basis": "spend",
+        "window": "rolling_12_months",
+        "levels": [{"min_spend": 0, "percent": 0}, {"min_spend": 10**9, "percent": 10}],
+    }
+    programs = [Program.model_validate(first), *config.programs[1:]]
+    return LoyaltyConfig(programs=programs)
 
 
 def test_a_model_frame_refuses_an_unregistered_value() -> None:
