@@ -182,6 +182,7 @@ def test_a_running_refunded_total_reverses_each_increase_once(store: Store) -> N
         "cancelled": 0,
         "refunded": 0.0,
     }
+
     # The refunded total is stamped when it is read (the wall clock), so the books are kept
     # as of a moment after that, not the module's fixed NOW.
     def later() -> datetime:
