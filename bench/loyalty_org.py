@@ -78,7 +78,8 @@ def timed_sync(engine: SyncEngine, label: str, **options: Any) -> dict[str, Any]
     report = engine.run(SyncOptions(**options))
     seconds = time.perf_counter() - t0
     data = report.as_json()
-    booked = sum(p.get("booked", 0) for p in data["models"].get("loyalty", {}).values())
+    programs = data["models"].get("loyalty", {}).values()
+    booked = sum(p.get("booked", 0) for p in programs if isinstance(p, dict))
     print(
         f"{label:<22} {seconds:7.1f} s  {sum(data['api_calls'].values()):>6} API calls  "
         f"status {data['status']}  booked {booked:,}  fields changed "
@@ -141,7 +142,7 @@ def main() -> None:
         print("1. a full sync writes every member's standing")
         first = timed_sync(engine, "first sync")
         written = snapshot(sf, fields)
-        program = next(iter(first["models"]["loyalty"]))
+        program = next(k for k, v in first["models"]["loyalty"].items() if isinstance(v, dict))
         members = set(books.members(program))
         holders = {f"{obj}:{rid}" for obj, rid in written}
         check(bool(members), f"{len(members):,} members in the journal of {program}")
@@ -177,11 +178,10 @@ def main() -> None:
             & (journal["source_type"] == "order")
         ]
         original = str(theirs.iloc[-1]["source_id"])
-        source = sf.query(
-            f"SELECT AccountId, (SELECT Id, UnitPrice, Quantity FROM OrderItems) "
-            f"FROM Order WHERE Id = '{original}'"
+        source = sf.query(f"SELECT AccountId FROM Order WHERE Id = '{original}'")["records"][0]
+        line = sf.query(
+            f"SELECT Id, UnitPrice FROM OrderItem WHERE OrderId = '{original}' LIMIT 1"
         )["records"][0]
-        line = source["OrderItems"]["records"][0]
         reduction = sf.Order.create(
             {
                 "AccountId": source["AccountId"],
