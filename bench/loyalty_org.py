@@ -22,8 +22,6 @@ Prints the seconds and API calls of each sync and exits 1 when a check fails.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,17 +29,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from served import deployed, served, served_settings
 from simple_salesforce.api import Salesforce
 
-from connector.config import Settings, load_settings
+from connector.config import Settings
 from connector.loyalty.wiring import open_service
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
-from connector.sync import SyncEngine, SyncOptions, build_engine
-from connector.sync.fields import deploy
-from connector.sync.loyalty import org_needs
+from connector.sync import SyncEngine, SyncOptions
 from localorg.server import client_credentials_token
 
 Snapshot = dict[tuple[str, str], tuple[Any, ...]]
@@ -81,7 +78,7 @@ def timed_sync(engine: SyncEngine, label: str, **options: Any) -> dict[str, Any]
     programs = data["models"].get("loyalty", {}).values()
     booked = sum(p.get("booked", 0) for p in programs if isinstance(p, dict))
     print(
-        f"{label:<22} {seconds:7.1f} s  {sum(data['api_calls'].values()):>6} API calls  "
+        f"{label:<22} {seconds:7.1f} s  {data['api_calls'].get('total', 0):>6} API calls  "
         f"status {data['status']}  booked {booked:,}  fields changed "
         f"{data['writes']['fields_changed']:,}  compute {data['compute']}"
     )
@@ -106,28 +103,11 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="l2l-loyalty-org-"))
     t0 = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "localorg", "serve", "--seed", args.size],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     check = Checks()
-    try:
-        assert server.stdout is not None
-        info = json.loads(server.stdout.readline())
+    with served(args.size) as info:
         print(f"localorg serve --seed {args.size}: ready in {time.perf_counter() - t0:.1f}s")
-        settings = load_settings(
-            salesforce_login_url=info["login_url"],
-            salesforce_client_id=info["client_id"],
-            salesforce_client_secret=info["client_secret"],
-            salesforce_auth="client_credentials",
-            salesforce_ca_bundle=info["ca_cert"],
-            database=work / "l2l.sqlite",
-            pull_lag_seconds=0,
-        )
-        engine = build_engine(settings)
-        mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
-        deploy(engine.client, mappings, extra=org_needs(engine.loyalty))  # type: ignore[arg-type]
+        settings = served_settings(info, work, pull_lag_seconds=0)
+        engine = deployed(settings)
         token = client_credentials_token(
             engine.client.session, info["login_url"], info["client_id"], info["client_secret"]
         )
@@ -223,9 +203,6 @@ def main() -> None:
         }
         held = sum(balances.values())
         check(outstanding == held, f"outstanding {outstanding:,} == held in Salesforce {held:,}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print("all checks passed" if not check.failed else f"{check.failed} checks FAILED")
     sys.exit(1 if check.failed else 0)
 

@@ -11,50 +11,21 @@ is what the faults cost (target: at most 1.10), and the values written must be t
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from connector.config import load_settings
-from connector.mapping import load_mappings
-from connector.mapping.values import KNOWN_VALUES
-from connector.sync import SyncOptions, build_engine
-from connector.sync.fields import deploy
+from served import deployed, served, served_settings
+
+from connector.sync import SyncOptions
 
 FAULTS = "UNABLE_TO_LOCK_ROW=0.05,SERVER_UNAVAILABLE=0.01,session_ttl=30s,seed=9"
 
 
-@contextmanager
-def served(size: str, faults: str) -> Iterator[dict[str, Any]]:
-    """A seeded localorg in its own process; yields its connection line."""
-    command = [sys.executable, "-m", "connector.cli", "localorg", "serve", "--seed", size]
-    server = subprocess.Popen([*command, "--faults", faults], stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        yield json.loads(server.stdout.readline())
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def first_sync(info: dict[str, Any], work: Path) -> tuple[dict[str, Any], dict[Any, str], float]:
     """Deploy the fields and run a first sync; (report, values written, seconds)."""
-    settings = load_settings(
-        salesforce_login_url=info["login_url"],
-        salesforce_client_id=info["client_id"],
-        salesforce_client_secret=info["client_secret"],
-        salesforce_auth="client_credentials",
-        salesforce_ca_bundle=info["ca_cert"],
-        database=work / "l2l.sqlite",
-    )
-    engine = build_engine(settings)
-    deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+    engine = deployed(served_settings(info, work))
     started = time.perf_counter()
     report = engine.run(SyncOptions()).as_json()
     return report, engine.store.written_values(), time.perf_counter() - started
@@ -69,7 +40,7 @@ def main() -> None:
     runs = {}
     for name, faults in (("clean", ""), ("faults", args.faults)):
         (work / name).mkdir()
-        with served(args.size, faults) as info:
+        with served(args.size, "--faults", faults) as info:
             runs[name] = first_sync(info, work / name)
     (clean, clean_values, clean_s), (faulty, faulty_values, faulty_s) = (
         runs["clean"],

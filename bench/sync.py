@@ -21,23 +21,17 @@ pull lag, which puts the same echoes in its window. The same sync with the echo 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from served import deployed, served, served_settings
 from simple_salesforce.api import Salesforce
 
-from connector.config import load_settings
-from connector.mapping import load_mappings
-from connector.mapping.values import KNOWN_VALUES
-from connector.sync import SyncOptions, build_engine
-from connector.sync.fields import deploy
+from connector.sync import SyncOptions
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS
 from localorg.server import client_credentials_token
 
@@ -48,25 +42,10 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="l2l-bench-"))
     t0 = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "localorg", "serve", "--seed", args.size],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        info = json.loads(server.stdout.readline())
+    with served(args.size) as info:
         print(f"localorg serve --seed {args.size}: ready in {time.perf_counter() - t0:.1f}s")
-        settings = load_settings(
-            salesforce_login_url=info["login_url"],
-            salesforce_client_id=info["client_id"],
-            salesforce_client_secret=info["client_secret"],
-            salesforce_auth="client_credentials",
-            salesforce_ca_bundle=info["ca_cert"],
-            database=work / "l2l.sqlite",
-        )
-        engine = build_engine(settings)
-        deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+        settings = served_settings(info, work)
+        engine = deployed(settings)
 
         # Baseline: a bare simple-salesforce query_all of the connector's own SOQL for every
         # object it pulls (the fields its describe leaves, the whole window), same server.
@@ -152,9 +131,6 @@ def main() -> None:
             "(target < 3 s)"
         )
         print(f"peak memory of the connector (the org runs in its own process): {peak_mb:,.0f} MB")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from served import deployed, served_settings
 from simple_salesforce.api import Salesforce
 
-from connector.config import load_settings
-from connector.mapping import load_mappings
-from connector.mapping.values import KNOWN_VALUES
-from connector.sync import build_engine
-from connector.sync.fields import deploy
 from connector.webhooks.base import hmac_base64
 from localorg.server import client_credentials_token
 
@@ -79,16 +75,7 @@ def main() -> None:
             "L2L_SHOPIFY_WEBHOOK_SECRETS": SECRET,
             "L2L_REALTIME_INTERVAL_SECONDS": str(args.interval),
         }
-        settings = load_settings(
-            salesforce_login_url=info["login_url"],
-            salesforce_client_id=info["client_id"],
-            salesforce_client_secret=info["client_secret"],
-            salesforce_auth="client_credentials",
-            salesforce_ca_bundle=info["ca_cert"],
-            database=work / "l2l.sqlite",
-        )
-        engine = build_engine(settings)
-        deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
+        engine = deployed(served_settings(info, work))
         t0 = time.perf_counter()
         first = engine.run()
         print(f"first sync ({args.size} seed): {first.status} in {time.perf_counter() - t0:.1f}s")

@@ -197,6 +197,26 @@ def seed(org: LocalOrg, contacts: int, orders: Sequence[tuple[str, float]]) -> l
     return ids
 
 
+def activated_order(
+    org: LocalOrg, account: str, contact: str, lines: Sequence[dict[str, Any]]
+) -> str:
+    """An Order of ``contact`` dated today, with OrderItems ``lines`` (Quantity, UnitPrice,
+    Product2Id...), created as Draft then Activated, as a shop would; its id."""
+    order = org.store.insert(
+        "Order",
+        {
+            "AccountId": account,
+            "BillToContactId": contact,
+            "Status": "Draft",
+            "EffectiveDate": datetime.now(UTC).date().isoformat(),
+        },
+    )
+    for line in lines:
+        org.store.insert("OrderItem", {"OrderId": order, **line})
+    org.store.update("Order", order, {"Status": "Activated"})
+    return order
+
+
 def field_values(
     org: LocalOrg, contact_ids: list[str], fields: Sequence[str]
 ) -> dict[str, tuple[Any, ...]]:

@@ -32,6 +32,7 @@ from localorg.server import Running
 from tests.conftest import admin_salesforce
 from tests.support import (
     DEPLOY_PERMISSIONS,
+    activated_order,
     deployed_engine,
     grant_permissions,
     localorg_settings,
@@ -82,18 +83,7 @@ def _models(tmp_path: Path, journal_types: str | None = None) -> Path:
 
 
 def _order(org: LocalOrg, account: str, contact: str, amount: float) -> str:
-    order = org.store.insert(
-        "Order",
-        {
-            "AccountId": account,
-            "BillToContactId": contact,
-            "Status": "Draft",
-            "EffectiveDate": time.strftime("%Y-%m-%d", time.gmtime()),
-        },
-    )
-    org.store.insert("OrderItem", {"OrderId": order, "Quantity": 1, "UnitPrice": amount})
-    org.store.update("Order", order, {"Status": "Activated"})
-    return order
+    return activated_order(org, account, contact, [{"Quantity": 1, "UnitPrice": amount}])
 
 
 def _rows(org: LocalOrg, sql: str) -> list[tuple[object, ...]]:

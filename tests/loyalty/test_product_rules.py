@@ -7,7 +7,6 @@ sync pulls Product2 only when a rule names categories.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
 from localorg.org import LocalOrg
 from localorg.server import Running
-from tests.support import deployed_engine, localorg_settings
+from tests.support import activated_order, deployed_engine, localorg_settings
 
 PROGRAM = """\
 programs:
@@ -41,21 +40,15 @@ def test_product_and_category_rules_earn_on_their_lines_only(
     contact = org.store.insert(
         "Contact", {"LastName": "Buyer", "Email": "lines@example.com", "AccountId": account}
     )
-    order = org.store.insert(
-        "Order",
-        {
-            "AccountId": account,
-            "BillToContactId": contact,
-            "Status": "Draft",
-            "EffectiveDate": time.strftime("%Y-%m-%d", time.gmtime()),
-        },
+    activated_order(
+        org,
+        account,
+        contact,
+        [
+            {"Product2Id": product, "Quantity": quantity, "UnitPrice": price}
+            for product, quantity, price in ((shirt, 2, 40.0), (novel, 1, 15.0), (lamp, 1, 30.0))
+        ],
     )
-    for product, quantity, price in ((shirt, 2, 40.0), (novel, 1, 15.0), (lamp, 1, 30.0)):
-        org.store.insert(
-            "OrderItem",
-            {"OrderId": order, "Product2Id": product, "Quantity": quantity, "UnitPrice": price},
-        )
-    org.store.update("Order", order, {"Status": "Activated"})
     models = tmp_path / "models"
     models.mkdir()
     (models / "loyalty.yaml").write_text(PROGRAM.format(novel=novel), encoding="utf-8")
