@@ -391,7 +391,13 @@ class SyncEngine:
         books = LoyaltyStore(self.store)
         loyalty = report.models.setdefault("loyalty", {})
         for program in programs:
-            record = mirror_program(self.client, self.store, books, program)
+            record = mirror_program(
+                self.client,
+                self.store,
+                books,
+                program,
+                bulk_threshold=self.settings.push_bulk_threshold,
+            )
             loyalty.setdefault(program.id, {})["mirror"] = record
 
     def _outcome(self, report: RunReport) -> RunStatus:

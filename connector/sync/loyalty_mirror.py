@@ -73,6 +73,10 @@ class MirrorClient(QueryClient, Protocol):
         self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
     ) -> Sequence[SavedRow]: ...
 
+    def bulk_upsert(
+        self, object_name: str, records: list[dict[str, Any]], external_id_field: str = "Id"
+    ) -> Sequence[SavedRow]: ...
+
 
 #: The objects the mirror creates and updates (upserts need Create and Edit on each).
 MIRROR_OBJECTS = (
@@ -181,7 +185,12 @@ def member_currencies(journal: pd.DataFrame) -> pd.DataFrame:
 
 
 def mirror_program(
-    client: MirrorClient, store: Store, books: LoyaltyStore, program: Program
+    client: MirrorClient,
+    store: Store,
+    books: LoyaltyStore,
+    program: Program,
+    *,
+    bulk_threshold: int = 10_000,
 ) -> dict[str, Any]:
     """Send the entries booked since the last pass and those an earlier pass could not save;
     a record for the run report.
@@ -191,6 +200,9 @@ def mirror_program(
     by one (a member whose Contact was deleted, a journal a validation rule rejects) go on the
     retry list with their reason, and the pass moves on: the next run sends the new entries
     and those, never the whole history again.
+
+    An object with more than ``bulk_threshold`` rows to send (a first mirror of a long
+    history) goes as one Bulk API 2.0 upsert job instead of one call per 200 rows.
     """
     done = int(store.state(state_key(program)) or 0)
     new, last = books.entries_after(program.id, done)
@@ -224,6 +236,7 @@ def mirror_program(
             "LoyaltyProgramMember",
             "L2L_Member_Key__c",
             [_member(program, m, program_id, first_at[m]) for m in touched],
+            bulk_threshold,
         )
         by_member = {m: r.record_id for m, r in zip(touched, saved, strict=True) if r.success}
         rows = send.to_dict("records")
@@ -237,7 +250,9 @@ def mirror_program(
             _journal(r, program_id, str(by_member[str(r["member"])]), types[str(r["kind"])])
             for r in sent
         ]
-        results = _upsert(client, "TransactionJournal", "L2L_Journal_Key__c", journals)
+        results = _upsert(
+            client, "TransactionJournal", "L2L_Journal_Key__c", journals, bulk_threshold
+        )
         for entry, result in zip(sent, results, strict=True):
             if not result.success:
                 failed[str(entry["key"])] = _reason("TransactionJournal", result)
@@ -247,7 +262,9 @@ def mirror_program(
             _balance(program, r, str(by_member[r["member"]]), by_currency[r["currency"]])
             for r in sums
         ]
-        results = _upsert(client, "LoyaltyMemberCurrency", "L2L_Member_Currency_Key__c", balances)
+        results = _upsert(
+            client, "LoyaltyMemberCurrency", "L2L_Member_Currency_Key__c", balances, bulk_threshold
+        )
         last_key = send.groupby("member")["key"].last()
         for row, result in zip(sums, results, strict=True):
             if not result.success:
@@ -347,9 +364,16 @@ def _upsert_all(
 
 
 def _upsert(
-    client: MirrorClient, obj: str, field: str, records: Sequence[dict[str, Any]]
+    client: MirrorClient,
+    obj: str,
+    field: str,
+    records: Sequence[dict[str, Any]],
+    bulk_threshold: int = 10_000,
 ) -> list[SavedRow]:
-    """Upsert in chunks of 200; each row's outcome in ``records`` order."""
+    """Upsert in chunks of 200 (or one Bulk API 2.0 job above ``bulk_threshold`` rows); each
+    row's outcome in ``records`` order."""
+    if len(records) > bulk_threshold:
+        return list(client.bulk_upsert(obj, list(records), field))
     results: list[SavedRow] = []
     for start in range(0, len(records), COLLECTION_LIMIT):
         chunk = list(records[start : start + COLLECTION_LIMIT])

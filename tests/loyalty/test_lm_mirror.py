@@ -497,3 +497,44 @@ def test_a_member_refused_for_good_waits_alone(
     assert second.models["loyalty"]["rewards"]["mirror"]["journals"] == len(added)
     assert set(books.mirror_retry("rewards")) == theirs
     assert any(f"{len(theirs)} journal entries" in e for e in second.errors), second.errors
+
+
+def test_a_long_history_goes_as_bulk_jobs_with_the_same_result(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """Above the push bulk threshold, an object's rows go as one Bulk API 2.0 upsert job (a
+    first mirror of years of history): the same rows land, each once, and a row Salesforce
+    refuses waits on the retry list as with sObject Collections."""
+    org = lm_org
+    people = []
+    for i in range(3):
+        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
+        contact = org.store.insert(
+            "Contact", {"LastName": f"B{i}", "Email": f"k{i}@example.com", "AccountId": account}
+        )
+        _order(org, account, contact, 100.0 + 200 * i)
+        people.append(contact)
+    settings = localorg_settings(
+        org,
+        localorg_server,
+        tmp_path,
+        models_dir=_models(tmp_path, "{accrual: Purchase}"),
+        push_bulk_threshold=2,
+    )
+    engine = deployed_engine(settings)
+    assert engine.run().status == "partial"  # booked; nothing mirrored yet (no Purchase type)
+    org.store.delete("Contact", people[0])  # its member row will be refused
+    SalesforceClient.from_settings(settings).create(
+        "JournalType", {"Name": "Purchase", "ProcessType": "Loyalty"}
+    )
+
+    run = engine.run()
+    assert run.api_calls.get("bulk_job", 0) > 0
+    books = LoyaltyStore(Store(settings.database))
+    journal = books.journal("rewards")
+    refused = set(journal[journal["member"] == f"Contact:{people[0]}"]["key"])
+    assert set(books.mirror_retry("rewards")) == refused
+    landed = [r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')]
+    assert sorted(landed) == sorted(set(journal["key"]) - refused)
+    assert len(_rows(org, 'SELECT "Id" FROM "LoyaltyProgramMember"')) == 2
+    assert run.models["loyalty"]["rewards"]["mirror"]["journals"] == len(landed)
