@@ -193,17 +193,72 @@ def expiry_entries(
     remaining point of members whose last activity is before ``inactivity_cutoff``.
     Each entry's key names the last lot it covers, so running twice posts nothing twice.
     """
-    if journal.empty or mode == "never":
+    due = _due_expiry(journal, now, mode, inactivity_cutoff)
+    if due is None:
         return []
+    lots, members, amounts = due
+    reason = _expiry_reason(mode)
+    return [
+        entry(
+            key=f"{program}:expiry:{lot}",
+            program=program,
+            member=member,
+            kind="expiry",
+            currency="points",
+            points=-amount,
+            at=now,
+            source_type="rule",
+            reason=reason,
+        )
+        for lot, member, amount in zip(lots, members, amounts, strict=True)
+    ]
+
+
+def expiry_frame(
+    journal: pd.DataFrame, now: datetime, program: str, *, mode: str, inactivity_cutoff: Any = None
+) -> pd.DataFrame:
+    """:func:`expiry_entries` as a journal frame (``as_journal`` of those entries, the same
+    values and types), built column by column: a big batch (hundreds of thousands of members
+    with expired lots) no longer makes one dict per entry."""
+    due = _due_expiry(journal, now, mode, inactivity_cutoff)
+    if due is None:
+        return empty_journal()
+    lots, members, amounts = due
+    n = len(lots)
+    # Lists per column: pandas infers each column's type from the values as it does for the
+    # entry dicts, so the frame is typed exactly as as_journal(expiry_entries(...)) is.
+    columns: dict[str, list[Any]] = {c: [None] * n for c in JOURNAL_COLUMNS}
+    columns["key"] = [f"{program}:expiry:{lot}" for lot in lots]
+    columns["program"] = [program] * n
+    columns["member"] = members
+    columns["kind"] = ["expiry"] * n
+    columns["currency"] = ["points"] * n
+    columns["points"] = [-a for a in amounts]
+    columns["at"] = [now] * n
+    columns["source_type"] = ["rule"] * n
+    columns["reason"] = [_expiry_reason(mode)] * n
+    return as_journal(pd.DataFrame(columns, columns=list(JOURNAL_COLUMNS)))
+
+
+def _expiry_reason(mode: str) -> str:
+    return "points expired" if mode == "lot" else "points expired after inactivity"
+
+
+def _due_expiry(
+    journal: pd.DataFrame, now: datetime, mode: str, inactivity_cutoff: Any
+) -> tuple[list[Any], list[str], list[int]] | None:
+    """Per member with points due to expire: the last lot covered, the member, the points."""
+    if journal.empty or mode == "never":
+        return None
     state = lot_state(journal)
     lots = state.lots
     if lots.empty:
-        return []
+        return None
     now_ts = pd.Timestamp(now)
     if mode == "lot":
         due = lots[lots["expires_at"] <= now_ts]
         if due.empty:
-            return []
+            return None
         # lots are sorted by member: a member's last due lot is where the next row's
         # member differs (what groupby("member").tail(1) gives, without factorising again)
         if due["member"].isna().any():
@@ -221,27 +276,14 @@ def expiry_entries(
     # One map of the consumption pointers, not a lookup per member.
     consumed = last["member"].map(state.consumed).fillna(0).to_numpy(dtype=np.int64)
     amounts = last["cum"].to_numpy(dtype=np.int64) - consumed
-    reason = "points expired" if mode == "lot" else "points expired after inactivity"
-    out: list[dict[str, object]] = []
-    for lot, member, amount in zip(
-        last["lot"].tolist(), last["member"].tolist(), amounts.tolist(), strict=True
-    ):
-        if amount <= 0:
-            continue
-        out.append(
-            entry(
-                key=f"{program}:expiry:{lot}",
-                program=program,
-                member=str(member),
-                kind="expiry",
-                currency="points",
-                points=-amount,
-                at=now,
-                source_type="rule",
-                reason=reason,
-            )
-        )
-    return out
+    positive = amounts > 0
+    if not positive.any():
+        return None
+    return (
+        last["lot"].to_numpy()[positive].tolist(),
+        [str(m) for m in last["member"].to_numpy()[positive].tolist()],
+        amounts[positive].tolist(),
+    )
 
 
 def spendable(journal: pd.DataFrame, member: str, now: datetime) -> int:
@@ -291,8 +333,16 @@ def as_journal(rows: Iterable[dict[str, object]] | pd.DataFrame) -> pd.DataFrame
         return empty_journal()
     frame["points"] = frame["points"].astype(np.int64)
     for c in ("at", "expires_at", "available_at"):
-        frame[c] = pd.to_datetime(frame[c], utc=True, format="ISO8601")
+        if not _is_utc(frame[c]):
+            # A column already aware in UTC is what to_datetime would return (a copy of it):
+            # parsing only the others saves a copy of every time column per call.
+            frame[c] = pd.to_datetime(frame[c], utc=True, format="ISO8601")
     return frame
+
+
+def _is_utc(column: pd.Series) -> bool:
+    dtype = column.dtype
+    return isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"
 
 
 def concat(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -300,6 +350,9 @@ def concat(*frames: pd.DataFrame) -> pd.DataFrame:
     parts = [f for f in frames if len(f)]
     if not parts:
         return empty_journal()
+    if len(parts) == 1:
+        # pd.concat of one frame is a copy of it: as_journal alone gives the same frame
+        return as_journal(parts[0])
     return as_journal(pd.concat(parts, ignore_index=True))
 
 

@@ -33,6 +33,77 @@ def standing(journal: pd.DataFrame, program: Program, now: datetime) -> pd.DataF
     """Per member of ``program``: the values of :data:`STANDING_KEYS`."""
     if journal.empty:
         return pd.DataFrame(columns=list(STANDING_KEYS))
+    # Members factorised once (sorted: the rows' order), currencies once: the sums per member
+    # and currency and the first entry's moment are then integer work, not a groupby on
+    # millions of member strings per value.
+    codes, uniques = pd.factorize(journal["member"].to_numpy(), sort=True)
+    if (codes < 0).any():
+        return _standing_by_groupby(journal, program, now)
+    members = pd.Index(list(uniques), name="member")
+    currencies = journal["currency"].to_numpy()
+    currency_codes, currency_names = pd.factorize(currencies)
+    points = journal["points"].to_numpy(dtype=np.int64)
+
+    def in_currency(name: str) -> np.ndarray:
+        found = np.flatnonzero(np.asarray(currency_names, dtype=object) == name)
+        if not len(found):
+            return np.zeros(len(codes), dtype=bool)
+        return np.asarray(currency_codes == found[0])
+
+    def currency(name: str) -> pd.Series:
+        mine = in_currency(name)
+        sums = np.zeros(len(members), dtype=np.int64)
+        np.add.at(sums, codes[mine], points[mine])
+        return pd.Series(sums, index=members)
+
+    soon, next_expiry = expiring_within(journal, now, 30)
+    out = pd.DataFrame(index=members)
+    out["loyalty.points_balance"] = currency("points")
+    if program.tiers is not None:
+        qualifying = journal.loc[in_currency("qualifying"), ["member", "at", "points"]]
+        _tiers(out, standings(qualifying, members, now, program))
+    else:
+        out["loyalty.qualifying_points"] = currency("qualifying")
+        _no_tiers(out)
+    first = journal["at"].groupby(codes).min()
+    first.index = members
+    return _finish(out, soon, next_expiry, first, currency("cashback"), members, program)
+
+
+def _tiers(out: pd.DataFrame, tiers: pd.DataFrame) -> None:
+    out["loyalty.qualifying_points"] = tiers["qualifying"]
+    out["loyalty.tier"] = tiers["tier"]
+    out["loyalty.points_to_next_tier"] = tiers["points_to_next"]
+    out["loyalty.discount_percent"] = tiers["discount_percent"]
+
+
+def _no_tiers(out: pd.DataFrame) -> None:
+    out["loyalty.tier"] = None
+    out["loyalty.points_to_next_tier"] = None
+    out["loyalty.discount_percent"] = None
+
+
+def _finish(
+    out: pd.DataFrame,
+    soon: pd.Series,
+    next_expiry: pd.Series,
+    first: pd.Series,
+    cashback: pd.Series,
+    members: pd.Index,
+    program: Program,
+) -> pd.DataFrame:
+    out["loyalty.points_expiring_30d"] = soon.reindex(members).fillna(0).astype(np.int64)
+    day = next_expiry.reindex(members).dt.tz_convert(program.zone)
+    # Lots expire at the start of the next local day: the last day they can be spent is before.
+    out["loyalty.points_expiry_date"] = (day - pd.Timedelta(days=1)).dt.date
+    out["loyalty.cashback_balance"] = (cashback / 100.0).round(2)
+    out["loyalty.member_since"] = first.reindex(members).dt.tz_convert(program.zone).dt.date
+    return out[list(STANDING_KEYS)]
+
+
+def _standing_by_groupby(journal: pd.DataFrame, program: Program, now: datetime) -> pd.DataFrame:
+    # A journal with a missing member (never written by this package): the general groupby
+    # path, which the factorised one above reproduces for every named member.
     members = pd.Index(sorted(journal["member"].unique()), name="member")
     by_currency = journal.groupby(["member", "currency"])["points"].sum().unstack(fill_value=0)
     by_currency = by_currency.reindex(members).fillna(0)
@@ -46,22 +117,10 @@ def standing(journal: pd.DataFrame, program: Program, now: datetime) -> pd.DataF
     out = pd.DataFrame(index=members)
     out["loyalty.points_balance"] = currency("points")
     if program.tiers is not None:
-        tiers = standings(journal[journal["currency"] == "qualifying"], members, now, program)
-        out["loyalty.qualifying_points"] = tiers["qualifying"]
-        out["loyalty.tier"] = tiers["tier"]
-        out["loyalty.points_to_next_tier"] = tiers["points_to_next"]
-        out["loyalty.discount_percent"] = tiers["discount_percent"]
+        qualifying = journal[journal["currency"] == "qualifying"]
+        _tiers(out, standings(qualifying, members, now, program))
     else:
         out["loyalty.qualifying_points"] = currency("qualifying")
-        out["loyalty.tier"] = None
-        out["loyalty.points_to_next_tier"] = None
-        out["loyalty.discount_percent"] = None
-    out["loyalty.points_expiring_30d"] = soon.reindex(members).fillna(0).astype(np.int64)
-    day = next_expiry.reindex(members).dt.tz_convert(program.zone)
-    # Lots expire at the start of the next local day: the last day they can be spent is before.
-    out["loyalty.points_expiry_date"] = (day - pd.Timedelta(days=1)).dt.date
-    out["loyalty.cashback_balance"] = (currency("cashback") / 100.0).round(2)
-    out["loyalty.member_since"] = (
-        member_since(journal).reindex(members).dt.tz_convert(program.zone).dt.date
-    )
-    return out[list(STANDING_KEYS)]
+        _no_tiers(out)
+    first = member_since(journal)
+    return _finish(out, soon, next_expiry, first, currency("cashback"), members, program)
