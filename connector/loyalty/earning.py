@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from connector.loyalty.config import Program, Promotion
-from connector.loyalty.ledger import JOURNAL_COLUMNS, round_points
+from connector.loyalty.ledger import JOURNAL_COLUMNS, round_points, text_equals
 
 #: Columns the earning step reads from orders (already resolved to members, in corporate
 #: currency): order_id, member, at (aware UTC), amount, original_order_id (refunds only).
@@ -317,9 +317,13 @@ def accruals(
         p.id for p in program.promotions
     }
     # (boolean indexing makes a new frame: no .copy() of the 17 columns before writing to it)
-    q = out[(out["currency"] == "points") & out["rule_id"].isin(qualifying_rules)]
-    # every key here ends with ":points" (the currency): swap the suffix without a regex
-    q["key"] = q["key"].str.slice(stop=-len("points")) + "qualifying"
+    q = out[text_equals(out["currency"], "points") & out["rule_id"].isin(qualifying_rules)]
+    # every key here ends with ":points" (the currency): swap the suffix, per string in
+    # Python (pandas' str.slice and + on this text type each walk the column again)
+    q["key"] = pd.array(
+        [k[: -len("points")] + "qualifying" if isinstance(k, str) else k for k in q["key"]],
+        dtype=q["key"].dtype,
+    )
     q["currency"] = "qualifying"
     q["lot"] = None
     # Typed NaT (aware, like the lots' columns): a plain pd.NaT makes a naive column, and the
