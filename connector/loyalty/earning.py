@@ -379,7 +379,7 @@ def reversals(
     # factorised every accrual's source id (millions) to pair them with a few refunds.
     earned = journal.loc[
         (
-            (journal["kind"] == "accrual")
+            text_equals(journal["kind"], "accrual")
             & journal["source_type"].isin(["order", "order_item", "promotion"])
             & journal["source_id"].isin(refunds["original_order_id"])
         ).to_numpy(),
@@ -401,7 +401,7 @@ def reversals(
         return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
     target = round_points(pairs["points"].to_numpy() * pairs["share"].to_numpy(), program.rounding)
     # What earlier refunds of the same order reversed of this entry (journal, then this batch).
-    reversed_ = journal.loc[(journal["kind"] == "reversal").to_numpy(), ["lot", "points"]]
+    reversed_ = journal.loc[text_equals(journal["kind"], "reversal"), ["lot", "points"]]
     done = reversed_.groupby("lot")["points"].sum()
     pairs = pairs.assign(target=target)
     pairs = pairs.sort_values(["key", "at", "refund_id"], kind="stable")
