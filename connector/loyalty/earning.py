@@ -321,7 +321,10 @@ def accruals(
     # every key here ends with ":points" (the currency): swap the suffix, per string in
     # Python (pandas' str.slice and + on this text type each walk the column again)
     q["key"] = pd.array(
-        [k[: -len("points")] + "qualifying" if isinstance(k, str) else k for k in q["key"]],
+        [
+            k[: -len("points")] + "qualifying" if isinstance(k, str) else k
+            for k in q["key"].to_numpy(dtype=object)  # iterating the Series boxes each value
+        ],
         dtype=q["key"].dtype,
     )
     q["currency"] = "qualifying"
