@@ -22,6 +22,7 @@ from connector.loyalty.ledger import (
     expiry_entries,
     expiry_frame,
     lot_state,
+    text_equals,
 )
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -132,3 +133,14 @@ def test_lots_tied_at_one_instant_are_ordered_by_their_key_and_stay_stable() -> 
     assert state.lots["member"].tolist() == ["Contact:A"] * 2 + ["Contact:B"] * 4
     # B's lots in earn order 13, 11 (o8 < o9), 7 (a < z), 5; 15 consumed first-in first-out
     assert state.lots["remaining"].tolist() == [2, 3, 0, 9, 7, 5]
+
+
+@pytest.mark.parametrize(
+    "dtype", ["str", object, "string[python]", "category"], ids=["str", "object", "NA", "cat"]
+)
+def test_text_equals_is_pandas_equality_with_missing_values_unequal(dtype: object) -> None:
+    column = pd.Series(["points", None, "qualifying", "points"], dtype=dtype)
+    assert text_equals(column, "points").tolist() == [True, False, False, True]
+    assert text_equals(column, "points").dtype == bool
+    expected = (column == "points").fillna(False).astype(bool).tolist()
+    assert text_equals(column, "points").tolist() == expected
