@@ -14,7 +14,7 @@ import pandas as pd
 from connector.loyalty.config import Program
 from connector.loyalty.earning import accruals, reversals
 from connector.loyalty.ledger import as_journal, concat
-from connector.loyalty.operations import due_expiries, refund_policy
+from connector.loyalty.operations import due_expiry_frame, refund_policy
 
 
 def book(
@@ -70,4 +70,4 @@ def book(
             new = pd.concat([new, back], ignore_index=True)
     new = as_journal(new)
     new = concat(new, as_journal(refund_policy(program, new, journal)))
-    return concat(new, as_journal(due_expiries(concat(journal, new), program, now)))
+    return concat(new, due_expiry_frame(concat(journal, new), program, now))

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from connector.loyalty.config import Program, Promotion
-from connector.loyalty.ledger import JOURNAL_COLUMNS, round_points
+from connector.loyalty.ledger import JOURNAL_COLUMNS, round_points, text_equals
 
 #: Columns the earning step reads from orders (already resolved to members, in corporate
 #: currency): order_id, member, at (aware UTC), amount, original_order_id (refunds only).
@@ -311,8 +311,8 @@ def accruals(
             parts.append(_rule_frames(program, ev, rule.id, rule, pts, "event"))
     if not parts:
         return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
-    out = pd.concat(parts, ignore_index=True)
-    out = out[out["points"] != 0]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    out = _nonzero(out)
     if len(journal):
         out = out[~out["key"].isin(journal["key"])]
     out = _apply_caps(out.reset_index(drop=True), program, journal)
@@ -320,9 +320,17 @@ def accruals(
     qualifying_rules = {r.id for r in program.earning if r.qualifying} | {
         p.id for p in program.promotions
     }
-    q = out[(out["currency"] == "points") & out["rule_id"].isin(qualifying_rules)].copy()
-    # every key here ends with ":points" (the currency): swap the suffix without a regex
-    q["key"] = q["key"].str.slice(stop=-len("points")) + "qualifying"
+    # (boolean indexing makes a new frame: no .copy() of the 17 columns before writing to it)
+    q = out[text_equals(out["currency"], "points") & out["rule_id"].isin(qualifying_rules)]
+    # every key here ends with ":points" (the currency): swap the suffix, per string in
+    # Python (pandas' str.slice and + on this text type each walk the column again)
+    q["key"] = pd.array(
+        [
+            k[: -len("points")] + "qualifying" if isinstance(k, str) else k
+            for k in q["key"].to_numpy(dtype=object)  # iterating the Series boxes each value
+        ],
+        dtype=q["key"].dtype,
+    )
     q["currency"] = "qualifying"
     q["lot"] = None
     # Typed NaT (aware, like the lots' columns): a plain pd.NaT makes a naive column, and the
@@ -330,7 +338,14 @@ def accruals(
     q["expires_at"] = _no_time(q.index, q["at"].dtype)
     q["available_at"] = _no_time(q.index, q["at"].dtype)
     out = pd.concat([out, q], ignore_index=True)
-    return out[out["points"] != 0].reset_index(drop=True)
+    return _nonzero(out).reset_index(drop=True)
+
+
+def _nonzero(entries: pd.DataFrame) -> pd.DataFrame:
+    """The entries with points: a frame with no 0-point entry is returned as it is (filtering
+    with an all-true mask copied every column of millions of rows)."""
+    keep = (entries["points"] != 0).to_numpy()
+    return entries if keep.all() else entries[keep]
 
 
 def _rule_frames(
@@ -367,9 +382,15 @@ def reversals(
     """
     if refunds.empty or journal.empty:
         return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
-    earned = journal[
-        (journal["kind"] == "accrual")
-        & journal["source_type"].isin(["order", "order_item", "promotion"])
+    # Only the entries of refunded orders, and only the columns the merge takes: the merge
+    # factorised every accrual's source id (millions) to pair them with a few refunds.
+    earned = journal.loc[
+        (
+            text_equals(journal["kind"], "accrual")
+            & journal["source_type"].isin(["order", "order_item", "promotion"])
+            & journal["source_id"].isin(refunds["original_order_id"])
+        ).to_numpy(),
+        ["key", "member", "source_id", "rule_id", "currency", "points", "expires_at"],
     ]
     if earned.empty:
         return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
@@ -379,7 +400,7 @@ def reversals(
     share = (cum / refunds["original_order_id"].map(total)).clip(upper=1.0).fillna(0.0)
     refunds = refunds.assign(share=share)
     pairs = refunds.merge(
-        earned[["key", "member", "source_id", "rule_id", "currency", "points", "expires_at"]],
+        earned,
         left_on="original_order_id",
         right_on="source_id",
     )
@@ -387,7 +408,8 @@ def reversals(
         return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
     target = round_points(pairs["points"].to_numpy() * pairs["share"].to_numpy(), program.rounding)
     # What earlier refunds of the same order reversed of this entry (journal, then this batch).
-    done = journal[journal["kind"] == "reversal"].groupby("lot")["points"].sum()
+    reversed_ = journal.loc[text_equals(journal["kind"], "reversal"), ["lot", "points"]]
+    done = reversed_.groupby("lot")["points"].sum()
     pairs = pairs.assign(target=target)
     pairs = pairs.sort_values(["key", "at", "refund_id"], kind="stable")
     prev_target = pairs.groupby("key")["target"].shift(1)
@@ -427,8 +449,17 @@ def reversals(
         }
     )[list(JOURNAL_COLUMNS)]
     out = out[out["points"] != 0]
-    # isin with the column itself hashes it in C; set(...) iterated every key in Python.
-    return out[~out["key"].isin(journal["key"])].reset_index(drop=True)
+    return out[~out["key"].isin(known_keys(journal["key"], out["key"]))].reset_index(drop=True)
+
+
+def known_keys(stored: pd.Series, new: pd.Series) -> pd.Series:
+    """The keys of ``stored`` that are also in ``new`` (so ``new.isin(known_keys(stored,
+    new))`` is ``new.isin(stored)``).
+
+    ``new`` is usually a few thousand keys and ``stored`` millions: hashing the few and
+    looking the millions up in that small table is much cheaper than hashing the millions.
+    """
+    return stored[stored.isin(new).to_numpy()]
 
 
 def partner_bonuses(

@@ -22,6 +22,7 @@ from connector.loyalty.ledger import (
     entry,
     expired_frontier,
     expiry_entries,
+    expiry_frame,
     lot_state,
     spendable,
 )
@@ -38,13 +39,22 @@ class LoyaltyError(Lead2LoyaltyError):
 
 def due_expiries(journal: pd.DataFrame, program: Program, now: datetime) -> list[dict[str, object]]:
     """Expiry entries due at ``now`` under the program's expiry mode."""
-    cutoff = None
-    if program.expiry.mode == "inactivity":
-        local = pd.Timestamp(now).tz_convert(program.zone).normalize()
-        cutoff = (local - pd.DateOffset(months=program.expiry.months)).tz_convert("UTC")
-    return expiry_entries(
-        journal, now, program.id, mode=program.expiry.mode, inactivity_cutoff=cutoff
-    )
+    return expiry_entries(journal, now, program.id, mode=program.expiry.mode,
+                          inactivity_cutoff=_inactivity_cutoff(program, now))  # fmt: skip
+
+
+def due_expiry_frame(journal: pd.DataFrame, program: Program, now: datetime) -> pd.DataFrame:
+    """:func:`due_expiries` as a journal frame (what a big batch books; no dict per entry)."""
+    return expiry_frame(journal, now, program.id, mode=program.expiry.mode,
+                        inactivity_cutoff=_inactivity_cutoff(program, now))  # fmt: skip
+
+
+def _inactivity_cutoff(program: Program, now: datetime) -> pd.Timestamp | None:
+    if program.expiry.mode != "inactivity":
+        return None
+    local = pd.Timestamp(now).tz_convert(program.zone).normalize()
+    cutoff: pd.Timestamp = (local - pd.DateOffset(months=program.expiry.months)).tz_convert("UTC")
+    return cutoff
 
 
 def redeem(
