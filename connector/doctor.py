@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from connector.config import Settings
 from connector.errors import FatalError, Lead2LoyaltyError, SalesforceError
-from connector.loyalty.config import JournalKind, LoyaltyConfig
+from connector.loyalty.config import LoyaltyConfig
+from connector.loyalty.ledger import KINDS
 from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping.deploy import PERMISSION_SET, access_needs
 from connector.mapping.models import MappingFile
@@ -222,7 +223,7 @@ def _check_journal_types(
         if program.mirror != "loyalty_management":
             continue
         try:
-            journal_type_ids(client, program, set(get_args(JournalKind)))
+            journal_type_ids(client, program, set(KINDS))
         except JournalTypeMissing as exc:
             report.add(
                 f"journal types of {program.id}",

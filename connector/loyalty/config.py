@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.loyalty.ledger import JournalKind
 from connector.predictions.outputs import SEGMENT_NAMES
 
 _ID = r"^[a-z][a-z0-9_]{0,39}$"
@@ -27,18 +28,6 @@ SEGMENTS: dict[str, str] = {
 
 ProgramType = Literal["points", "tiered", "cashback", "progressive_discount"]
 
-JournalKind = Literal[
-    "accrual",
-    "reversal",
-    "redemption",
-    "redemption_cancel",
-    "expiry",
-    "adjustment",
-    "transfer",
-    "settlement",
-    "debt",
-    "deferral",
-]
 #: The JournalType (by Name) each journal kind is mirrored as unless a program says otherwise:
 #: the two types the Connect API's transaction history names, and the default Manual Points
 #: Adjustment type for everything else (Loyalty Management Developer Guide, "JournalType").

@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -36,8 +36,7 @@ JOURNAL_COLUMNS = (
     "key",  # idempotency key: unique in the database
     "program",
     "member",  # "Contact:003..." or "Account:001..." (pooled B2B)
-    "kind",  # accrual | reversal | redemption | redemption_cancel | expiry | adjustment |
-    #          transfer | settlement | debt
+    "kind",  # one of JournalKind
     "currency",  # points | qualifying | cashback | debt
     "points",  # signed integer
     "at",  # aware UTC datetime
@@ -52,6 +51,20 @@ JOURNAL_COLUMNS = (
     "brand",
     "reason",
 )
+
+#: What moved the points: the ``kind`` of a journal entry.
+JournalKind = Literal[
+    "accrual",
+    "reversal",
+    "redemption",
+    "redemption_cancel",
+    "expiry",
+    "adjustment",
+    "transfer",
+    "settlement",
+    "deferral",
+]
+KINDS: tuple[str, ...] = get_args(JournalKind)
 
 LOT_KINDS = frozenset({"accrual", "adjustment", "transfer"})
 #: Entries consumed (or, when positive, un-consumed) first-in first-out. A ``deferral`` is the
