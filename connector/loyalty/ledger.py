@@ -67,21 +67,12 @@ JournalKind = Literal[
 KINDS: tuple[str, ...] = get_args(JournalKind)
 
 LOT_KINDS = frozenset({"accrual", "adjustment", "transfer"})
-#: Entries consumed (or, when positive, un-consumed) first-in first-out. A ``deferral`` is the
-#: part of a refund's reversal that the balance could not cover under the
+#: Entries consumed (or, when positive, un-consumed) first-in first-out: every kind but the
+#: lots' own accruals and the reversals, which name the lot they reverse. A ``deferral`` is
+#: the part of a refund's reversal that the balance could not cover under the
 #: ``settle_from_future`` policy: it gives the points back now and becomes debt that
 #: ``settlement`` entries take from later earning.
-FIFO_KINDS = frozenset(
-    {
-        "redemption",
-        "redemption_cancel",
-        "expiry",
-        "adjustment",
-        "transfer",
-        "settlement",
-        "deferral",
-    }
-)
+FIFO_KINDS = frozenset(KINDS) - {"accrual", "reversal"}
 
 
 def round_points(values: np.ndarray | float, rule: str) -> np.ndarray:
