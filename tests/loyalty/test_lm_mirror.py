@@ -86,6 +86,21 @@ def _order(org: LocalOrg, account: str, contact: str, amount: float) -> str:
     return activated_order(org, account, contact, [{"Quantity": 1, "UnitPrice": amount}])
 
 
+def _buyers(org: LocalOrg, amounts: list[float]) -> list[tuple[str, str]]:
+    """One Account and Contact per amount, each with an activated order of that amount;
+    (account, contact) of each."""
+    people = []
+    for i, amount in enumerate(amounts):
+        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
+        contact = org.store.insert(
+            "Contact",
+            {"LastName": f"Buyer {i}", "Email": f"buyer{i}@example.com", "AccountId": account},
+        )
+        _order(org, account, contact, amount)
+        people.append((account, contact))
+    return people
+
+
 def _rows(org: LocalOrg, sql: str) -> list[tuple[object, ...]]:
     return [tuple(r) for r in org.store.execute(sql)]
 
@@ -105,15 +120,7 @@ def test_the_journal_lands_in_loyalty_management_once(
     lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
     org = lm_org
-    contacts = []
-    for i, amount in enumerate((120.0, 40.0, 310.0)):
-        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
-        contact = org.store.insert(
-            "Contact",
-            {"LastName": f"Buyer {i}", "Email": f"b{i}@example.com", "AccountId": account},
-        )
-        _order(org, account, contact, amount)
-        contacts.append((account, contact))
+    contacts = _buyers(org, [120.0, 40.0, 310.0])
     settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
     engine = deployed_engine(settings)
 
@@ -284,12 +291,7 @@ def test_rows_that_fail_are_sent_again_without_duplicates(
     lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
     org = lm_org
-    for i in range(4):
-        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
-        contact = org.store.insert(
-            "Contact", {"LastName": f"B{i}", "Email": f"f{i}@example.com", "AccountId": account}
-        )
-        _order(org, account, contact, 50.0 + 100 * i)
+    _buyers(org, [50.0, 150.0, 250.0, 350.0])
     settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
     engine = deployed_engine(settings)
     store = Store(settings.database)
@@ -455,14 +457,7 @@ def test_a_member_refused_for_good_waits_alone(
     entries were booked) keeps only its own entries waiting: the other members' entries land,
     and each later run sends the new entries plus that member's, never the whole history."""
     org = lm_org
-    people = []
-    for i in range(3):
-        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
-        contact = org.store.insert(
-            "Contact", {"LastName": f"B{i}", "Email": f"g{i}@example.com", "AccountId": account}
-        )
-        _order(org, account, contact, 100.0 + 100 * i)
-        people.append((account, contact))
+    people = _buyers(org, [100.0, 200.0, 300.0])
     settings = localorg_settings(
         org, localorg_server, tmp_path, models_dir=_models(tmp_path, "{accrual: Purchase}")
     )
@@ -506,14 +501,7 @@ def test_a_long_history_goes_as_bulk_jobs_with_the_same_result(
     first mirror of years of history): the same rows land, each once, and a row Salesforce
     refuses waits on the retry list as with sObject Collections."""
     org = lm_org
-    people = []
-    for i in range(3):
-        account = org.store.insert("Account", {"Name": f"Buyer {i}"})
-        contact = org.store.insert(
-            "Contact", {"LastName": f"B{i}", "Email": f"k{i}@example.com", "AccountId": account}
-        )
-        _order(org, account, contact, 100.0 + 200 * i)
-        people.append(contact)
+    people = [contact for _, contact in _buyers(org, [100.0, 300.0, 500.0])]
     settings = localorg_settings(
         org,
         localorg_server,
