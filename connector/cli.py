@@ -139,7 +139,8 @@ def localorg() -> None:
     "--loyalty-management",
     is_flag=True,
     help="Salesforce Loyalty Management objects (LoyaltyProgramMember, TransactionJournal, "
-    "...) a program with `mirror: loyalty_management` writes its journal into.",
+    "...) a program with `mirror: loyalty_management` writes its journal into, with the "
+    "journal types Accrual, Redemption and Manual Points Adjustment.",
 )
 @click.option(
     "--user",
