@@ -421,8 +421,9 @@ def validate_cmd(offline: bool, as_json: bool) -> None:
         problems.extend(exc.problems)
     try:
         from connector.loyalty.wiring import load_config
+        from connector.sync import check_programs
 
-        load_config(settings)
+        check_programs(mappings, load_config(settings))
     except MappingError as exc:
         problems.extend(exc.problems)
     if mappings and not offline:

@@ -6,6 +6,8 @@ Import them as ``from tests.support import ...``.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,11 +199,24 @@ def seed(org: LocalOrg, contacts: int, orders: Sequence[tuple[str, float]]) -> l
     return ids
 
 
+def settle() -> None:
+    """Wait past the current whole second: a pull window ends on the last whole second before
+    its run, so a row stamped before this returns is inside the next sync's pull."""
+    now = time.time()
+    time.sleep(math.ceil(now) - now + 0.01)
+
+
 def activated_order(
-    org: LocalOrg, account: str, contact: str, lines: Sequence[dict[str, Any]]
+    org: LocalOrg,
+    account: str,
+    contact: str,
+    lines: Sequence[dict[str, Any]],
+    *,
+    settled: bool = True,
 ) -> str:
     """An Order of ``contact`` dated today, with OrderItems ``lines`` (Quantity, UnitPrice,
-    Product2Id...), created as Draft then Activated, as a shop would; its id."""
+    Product2Id...), created as Draft then Activated, as a shop would; its id. With
+    ``settled`` (the default) it returns once the next sync is sure to pull it."""
     order = org.store.insert(
         "Order",
         {
@@ -214,6 +229,8 @@ def activated_order(
     for line in lines:
         org.store.insert("OrderItem", {"OrderId": order, **line})
     org.store.update("Order", order, {"Status": "Activated"})
+    if settled:
+        settle()
     return order
 
 

@@ -10,7 +10,8 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-OURS = {"connector", "localorg", "tests", "bench"}
+# Our packages, and the benchmarks' shared module (bench/served.py, imported by its siblings).
+OURS = {"connector", "localorg", "tests", "bench"} | {p.stem for p in (REPO / "bench").glob("*.py")}
 # Declared runtime dependencies the code never imports, and why they are declared anyway.
 RUN_NOT_IMPORTED = {"gunicorn": "serves the web process (Procfile)"}
 

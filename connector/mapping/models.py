@@ -233,6 +233,11 @@ def kind_of(python_type: type | None) -> str:
     return "any"
 
 
+def program_key(value: str, program: str) -> str:
+    """The computed column of a loyalty ``value`` for one ``program``: ``value@program``."""
+    return f"{value}@{program}"
+
+
 class FieldMapping(BaseModel):
     """One computed value written to one Salesforce field."""
 
@@ -281,9 +286,28 @@ class FieldMapping(BaseModel):
         description="number/currency/percent: rewrite only when the value moves by at least this "
         "much; date/datetime: by at least this many days (fewer API calls and Flow runs).",
     )
+    program: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="loyalty.* values: the program (its id in models/loyalty.yaml) whose "
+        "standing the field holds; without it, the first program's.",
+    )
 
     _compiled: Any = PrivateAttr(None)
     _where: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _program_for_loyalty(self) -> Self:
+        if self.program is not None and not self.value.startswith("loyalty."):
+            raise ValueError(
+                f"program applies to loyalty.* values only; '{self.value}' has one value per person"
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        """The computed column this field reads: the value, qualified by its program."""
+        return self.value if self.program is None else program_key(self.value, self.program)
 
     @field_validator("field")
     @classmethod

@@ -265,7 +265,7 @@ def map_values(
     plan: dict[str, list[tuple[str, str, str, Fn]]] = {}
     for mf in mappings:
         for f in mf.fields:
-            plan.setdefault(mf.person, []).append((mf.object, f.value, f.field, compile_field(f)))
+            plan.setdefault(mf.person, []).append((mf.object, f.key, f.field, compile_field(f)))
     out: dict[RecordKey, dict[str, Any]] = {}
     for (kind, record_id), values in computed.items():
         for obj, key, field, fn in plan.get(kind, ()):

@@ -10,6 +10,7 @@ import pandas as pd
 
 from connector.config import Settings
 from connector.errors import MappingError
+from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping import MapProblem, load_mappings, load_yaml_model, map_values
 from connector.mapping.models import MappingFile
@@ -29,6 +30,7 @@ __all__ = [
     "SyncOptions",
     "WriteCounts",
     "build_engine",
+    "check_programs",
     "exit_code",
     "load_predictions_config",
     "mapper_for",
@@ -76,6 +78,7 @@ def build_engine(
     min_change = {
         (m.object, f.field): f.min_change for m in mappings for f in m.fields if f.min_change
     }
+    mapped_programs = check_programs(mappings, loyalty)
     return SyncEngine(
         settings,
         client,
@@ -88,7 +91,24 @@ def build_engine(
         scoring=scoring,
         inputs_key=fingerprint([settings.mappings_dir, settings.models_dir]),
         clock=clock,
+        mapped_programs=mapped_programs,
     )
+
+
+def check_programs(mappings: list[MappingFile], loyalty: LoyaltyConfig) -> frozenset[str]:
+    """The loyalty programs the mappings name (``program:``); a name that is not a program of
+    ``models/loyalty.yaml`` raises :class:`~connector.errors.MappingError` at its line."""
+    ids = [p.id for p in loyalty.programs]
+    problems = [
+        f"{f._where or mf.source}: program '{f.program}' is not in models/loyalty.yaml "
+        f"(programs: {', '.join(ids) or 'none'})"
+        for mf in mappings
+        for f in mf.fields
+        if f.program is not None and f.program not in ids
+    ]
+    if problems:
+        raise MappingError(problems)
+    return frozenset(f.program for mf in mappings for f in mf.fields if f.program is not None)
 
 
 def load_predictions_config(settings: Settings) -> PredictionsConfig:

@@ -25,13 +25,21 @@ def model_frame(model: str, frame: pd.DataFrame) -> pd.DataFrame:
     A registered value the frame lacks becomes an empty column (nobody has it this run); a
     column that is not a registered value of ``model`` raises ``KeyError``: a value the
     mappings cannot name, or one registered under another model, is a bug to fix here.
+    Columns of one loyalty program's values (``value@program``) are kept after them.
     """
-    strays = [c for c in frame.columns if c not in KNOWN_VALUES or model_of(c) != model]
+    # "loyalty.points_balance@club": a registered value of one program (FieldMapping.program)
+    bases = [str(c).split("@", 1)[0] for c in frame.columns]
+    strays = [
+        c
+        for c, base in zip(frame.columns, bases, strict=True)
+        if base not in KNOWN_VALUES or model_of(base) != model
+    ]
     if strays:
         raise KeyError(
             f"{model} produced {strays}, not registered for it in connector/mapping/values.py"
         )
-    return frame.reindex(columns=list(keys_of(model)))
+    qualified = [c for c in frame.columns if "@" in str(c)]
+    return frame.reindex(columns=[*keys_of(model), *qualified])
 
 
 def rfm(

@@ -224,8 +224,11 @@ class SyncEngine:
         min_change: dict[tuple[str, str], float] | None = None,
         scoring: intent.ScoringSetup | None = None,
         inputs_key: str | None = None,
+        mapped_programs: frozenset[str] = frozenset(),
     ) -> None:
         self.scoring = scoring  # intent score, moments and lead conversion (sync/intent.py)
+        # Loyalty programs a mapping names (``program:``): their standing is computed too.
+        self.mapped_programs = mapped_programs
         self.settings = settings
         # What, besides the store and the day, the computed values depend on (mappings,
         # models, code): with it, a run whose inputs are those of the last computed run skips
@@ -599,6 +602,7 @@ class SyncEngine:
                 dry_run=dry_run,
                 reference_field=self.settings.order_reference_field,
                 segments=member_segments(frames),
+                mapped_programs=self.mapped_programs,
             )
             report.models["loyalty"] = booked
             frames.append(values)

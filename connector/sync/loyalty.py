@@ -9,7 +9,7 @@ would have, in memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ from connector.loyalty.shop import shop_reductions
 from connector.loyalty.spend import discount_levels, spend_entries
 from connector.loyalty.standing import standing
 from connector.mapping.deploy import ExtraNeeds
+from connector.mapping.models import program_key
 from connector.store.db import Store
 from connector.store.deliveries import shop_order_keys, shop_refunds_frame
 from connector.store.loyalty import LoyaltyStore
@@ -148,12 +149,14 @@ def loyalty_step(
     dry_run: bool,
     reference_field: str = "OrderReferenceNumber",
     segments: pd.Series | None = None,
+    mapped_programs: Collection[str] = (),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Book every program, then the standing of the first program's members as ``loyalty.*``
     values indexed by (object, record_id), and a record of what was done for the run report.
 
     ``segments`` (member -> segment name, :func:`member_segments`) feeds promotions limited to
-    segments.
+    segments. The standing of each program in ``mapped_programs`` (named by a mapping's
+    ``program``) comes too, as ``loyalty.<key>@<program>`` columns.
     """
     if not config.programs:
         return empty_frame("loyalty"), {"programs": 0}
@@ -220,8 +223,13 @@ def loyalty_step(
         record[program.id] = {"booked": booked, "members": len(members), **moments}
         if given:
             record[program.id]["vouchers_given"] = given
-        if i == 0:
-            values = _as_values(members, contacts, program)
+        if i == 0 or program.id in mapped_programs:
+            frame = _as_values(members, contacts, program)
+            if i == 0:
+                values = frame
+            if program.id in mapped_programs:
+                own = frame.rename(columns={c: program_key(str(c), program.id) for c in frame})
+                values = values.join(own, how="outer") if len(values.columns) else own
     return values, record
 
 
