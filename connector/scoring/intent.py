@@ -37,7 +37,8 @@ Int = npt.NDArray[np.int64]
 DAY = 86_400.0
 # An event still counts in the reasons' "x3" while it weighs at least this much (4 half-lives).
 COUNTED = 1.0 / 16.0
-# "(last 3d)": the age of the latest event, in coarse steps so the text changes rarely.
+# "(last 3d)": calendar days since the latest event, in coarse steps so the text changes
+# rarely; "last 1d" is today or yesterday.
 AGE_STEPS = (1, 3, 7, 14, 30, 90)
 
 
@@ -50,7 +51,7 @@ class SignalTotals:
     signal: Int
     value: Float  # x: the decayed (capped, discounted) count
     recent: Int  # events that still weigh at least COUNTED
-    last_age_days: Float  # age of the latest event
+    last_age_days: Float  # UTC calendar days since the latest event (0: today)
 
     def dense(self, n_people: int, n_signals: int) -> Float:
         """The people x signals matrix of decayed values (zeros where nothing happened)."""
@@ -118,8 +119,12 @@ def decayed_signals(
     groups = np.flatnonzero(events)
     value = np.bincount(pair, weights=counted, minlength=size)[groups].astype(np.float64)
     recent = np.rint(np.bincount(pair, weights=fresh, minlength=size)[groups]).astype(np.int64)
+    # The reasons' "(last 3d)" counts whole UTC calendar days since the latest event, so the
+    # text moves only when the day does (as the compute-skip key does), never between two
+    # syncs of one day: a label crossing mid-day rewrote fields with nothing new to say.
+    days = np.floor(np.asarray(ref, dtype=float) / DAY) - np.floor(t / DAY)
     latest = np.full(size, np.inf)
-    np.minimum.at(latest, pair, age)
+    np.minimum.at(latest, pair, np.maximum(days, 0.0))
     last_age = latest[groups]
     return SignalTotals(groups // n_signals, groups % n_signals, value, recent, last_age)
 

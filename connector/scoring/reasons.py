@@ -37,8 +37,9 @@ def rounded_shares(values: Sequence[float], total_tenths: int) -> list[int]:
 
 
 def _age(days: float) -> str:
+    """``days``: whole calendar days since the latest event (0 today, 1 yesterday...)."""
     for step in AGE_STEPS:
-        if days < step:
+        if days <= step:
             return f"last {step}d"
     return f"{AGE_STEPS[-1]}d+ ago"
 

@@ -285,3 +285,24 @@ def test_committed_model_schemas_match_the_typed_settings() -> None:
         assert (REPO / "models" / name).read_text(encoding="utf-8") == render(model), (
             f"models/{name} drifted: run python -m connector.scoring.schema"
         )
+
+
+def test_the_reasons_age_moves_with_the_day_not_the_minute() -> None:
+    """Two syncs minutes apart on one day write the same text even when the event's exact
+    age crosses a step (7 days to the minute); the next day's text moves on."""
+    cfg = config()
+    day = 20_000 * DAY  # a midnight, UTC
+    event = np.asarray([day + 10 * 3600.0])  # 10:00
+
+    def text(ref: float) -> str:
+        tot = decayed_signals(
+            np.asarray([0]), np.asarray([1]), event, ref, half_lives(cfg), caps(cfg)
+        )
+        score, _ = score_people(tot, cfg, 1)
+        return all_reasons(tot, cfg, score, [0])[0]
+
+    before = text(day + 7 * DAY + 10 * 3600.0 - 60)  # 6.9993 days old
+    after = text(day + 7 * DAY + 10 * 3600.0 + 60)  # 7.0007 days old
+    assert before == after
+    assert "(last 7d)" in after
+    assert "(last 14d)" in text(day + 8 * DAY + 60)  # the next day: 8 calendar days
