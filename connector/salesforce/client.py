@@ -19,7 +19,7 @@ import logging
 import random as _random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -621,10 +621,7 @@ class SalesforceClient:
         FALSE`` keeps assignment rules from re-owning the records. Results follow ``records``.
         """
         _check_name(object_name)
-        if len(records) > COLLECTION_LIMIT:
-            raise ValueError(
-                f"update_collection takes at most {COLLECTION_LIMIT} records, got {len(records)}"
-            )
+        _check_collection("update_collection", records)
         if not records:
             return []
         ids: list[str | None] = []
@@ -647,19 +644,7 @@ class SalesforceClient:
             idempotent=False,
             what=f"collection update of {object_name}",
         )
-        results = []
-        for given_id, item in zip(ids, body, strict=True):
-            errors = item.get("errors") or []
-            first = errors[0] if errors else {}
-            results.append(
-                RowResult(
-                    record_id=item.get("id") or given_id,
-                    success=bool(item.get("success")),
-                    error_code=first.get("statusCode") or first.get("errorCode"),
-                    message=first.get("message"),
-                )
-            )
-        return results
+        return [_save_result(item, given) for given, item in zip(ids, body, strict=True)]
 
     def upsert_collection(
         self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
@@ -673,10 +658,7 @@ class SalesforceClient:
         """
         _check_name(object_name)
         _check_name(external_id_field)
-        if len(records) > COLLECTION_LIMIT:
-            raise ValueError(
-                f"upsert_collection takes at most {COLLECTION_LIMIT} records, got {len(records)}"
-            )
+        _check_collection("upsert_collection", records)
         if not records:
             return []
         payload = [{"attributes": {"type": object_name}, **r} for r in records]
@@ -687,19 +669,7 @@ class SalesforceClient:
             json={"allOrNone": False, "records": payload},
             what=f"collection upsert of {object_name}",
         )
-        results = []
-        for item in body:
-            errors = item.get("errors") or []
-            first = errors[0] if errors else {}
-            results.append(
-                RowResult(
-                    record_id=item.get("id"),
-                    success=bool(item.get("success")),
-                    error_code=first.get("statusCode") or first.get("errorCode"),
-                    message=first.get("message"),
-                )
-            )
-        return results
+        return [_save_result(item) for item in body]
 
     def bulk_upsert(
         self,
@@ -829,6 +799,24 @@ class SalesforceClient:
 
 
 # ---------------------------------------------------------------------- helpers
+def _check_collection(call: str, records: Sequence[Any]) -> None:
+    if len(records) > COLLECTION_LIMIT:
+        raise ValueError(f"{call} takes at most {COLLECTION_LIMIT} records, got {len(records)}")
+
+
+def _save_result(item: dict[str, Any], record_id: str | None = None) -> RowResult:
+    """One sObject Collections SaveResult as a row outcome (its first error, if any);
+    ``record_id`` stands in when the result names none."""
+    errors = item.get("errors") or []
+    first = errors[0] if errors else {}
+    return RowResult(
+        record_id=item.get("id") or record_id,
+        success=bool(item.get("success")),
+        error_code=first.get("statusCode") or first.get("errorCode"),
+        message=first.get("message"),
+    )
+
+
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
         raise ValueError(f"'{name}' is not a Salesforce API name")
