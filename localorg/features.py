@@ -107,7 +107,9 @@ def _add(objects: dict[str, ObjectInfo], name: str, plural: str, fields: list[Fi
     )
 
 
-def _currency_type(features: OrgFeatures) -> list[FieldInfo]:
+def _rate(features: OrgFeatures) -> list[FieldInfo]:
+    """The system fields, IsoCode and ConversionRate: what CurrencyType and
+    DatedConversionRate both hold."""
     return [
         *_system(owner=False),
         FieldInfo(
@@ -119,6 +121,12 @@ def _currency_type(features: OrgFeatures) -> list[FieldInfo]:
             updateable=False,
         ),
         FieldInfo("ConversionRate", "double", precision=18, scale=6, required=True),
+    ]
+
+
+def _currency_type(features: OrgFeatures) -> list[FieldInfo]:
+    return [
+        *_rate(features),
         FieldInfo("DecimalPlaces", "int", required=True),
         FieldInfo("IsActive", "boolean", default=False),
         FieldInfo("IsCorporate", "boolean", default=False),
@@ -127,16 +135,7 @@ def _currency_type(features: OrgFeatures) -> list[FieldInfo]:
 
 def _dated(features: OrgFeatures) -> list[FieldInfo]:
     return [
-        *_system(owner=False),
-        FieldInfo(
-            "IsoCode",
-            "picklist",
-            label="Currency ISO Code",
-            picklist=list(features.currencies),
-            required=True,
-            updateable=False,
-        ),
-        FieldInfo("ConversionRate", "double", precision=18, scale=6, required=True),
+        *_rate(features),
         FieldInfo("StartDate", "date", required=True),
         _ro(FieldInfo("NextStartDate", "date")),
     ]
