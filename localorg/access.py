@@ -465,16 +465,4 @@ def _profile(store: OrgStore, name: str, system: set[str], *, full_access: bool)
 
 
 def _system_row(store: OrgStore, record_id: str) -> dict[str, Any]:
-    from localorg.store import now_text
-
-    stamp = now_text()
-    user = store.integration_user_id
-    return {
-        "Id": record_id,
-        "IsDeleted": 0,
-        "CreatedDate": stamp,
-        "LastModifiedDate": stamp,
-        "SystemModstamp": stamp,
-        "CreatedById": user,
-        "LastModifiedById": user,
-    }
+    return store.created_fields(record_id, store.integration_user_id)

@@ -165,7 +165,7 @@ class OrgStore:
             "FlowInterview",
             [
                 {
-                    **self._created(self.ids.new("FlowInterview"), self.integration_user_id),
+                    **self.created_fields(self.ids.new("FlowInterview"), self.integration_user_id),
                     "FlowName": name,
                     "TriggerType": trigger,
                     "RecordId": record_id,
@@ -176,7 +176,7 @@ class OrgStore:
             ],
         )
 
-    def _created(self, record_id: str, user_id: str) -> dict[str, Any]:
+    def created_fields(self, record_id: str, user_id: str) -> dict[str, Any]:
         """The system fields of a record ``user_id`` creates now."""
         stamp = now_text()
         return {
@@ -436,17 +436,8 @@ class OrgStore:
                     )
 
     def _system_row(self, object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        stamp = now_text()
-        return {
-            "Id": self.ids.new(object_name),
-            "IsDeleted": 0,
-            "CreatedDate": stamp,
-            "LastModifiedDate": stamp,
-            "SystemModstamp": stamp,
-            "CreatedById": self.integration_user_id,
-            "LastModifiedById": self.integration_user_id,
-            **values,
-        }
+        new = self.created_fields(self.ids.new(object_name), self.integration_user_id)
+        return {**new, **values}
 
     def soql_schema(self) -> dict[str, Any]:
         """The schema as the SOQL compiler sees it: only the objects and fields the current
@@ -592,7 +583,7 @@ class OrgStore:
         info = self.object(object_name)
         values = self.clean(info, body, creating=True)
         user = user_id or self.integration_user_id
-        values.update(self._created(record_id or self.ids.new(info.name), user))
+        values.update(self.created_fields(record_id or self.ids.new(info.name), user))
         if "OwnerId" in info.fields and not values.get("OwnerId"):
             values["OwnerId"] = user
         for f in info.fields.values():
