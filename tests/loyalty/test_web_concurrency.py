@@ -4,12 +4,6 @@ idempotency key redeems once, however the requests interleave."""
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,19 +14,12 @@ import requests
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
 from tests.loyalty.conftest import ANN, TOKEN, book_orders, make_settings
+from tests.webhooks.helpers import gunicorn
 
-REPO = Path(__file__).resolve().parents[2]
 START_POINTS = 1_000
 SPEND = 37  # each request; START_POINTS is no multiple of it, so the last refusals are tight
 PER_CLIENT = 30
 SHARED = [f"shared-{i}" for i in range(10)]  # both clients send these keys
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _client(args: tuple[str, str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
@@ -70,55 +57,17 @@ def server(tmp_path: Path) -> Any:
         ],
         now=now,
     )
-    port = _free_port()
-    env = {
-        **os.environ,
-        "L2L_DATABASE": str(settings.database),
-        "L2L_MODELS_DIR": str(settings.models_dir),
-        "L2L_LOYALTY_API_TOKENS": TOKEN,
-        "PYTHONPATH": str(REPO),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "connector.web:create_app()",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    http = requests.Session()
-    http.trust_env = False
-    try:
-        ready = False
-        deadline = time.monotonic() + 60  # two workers importing pandas on a busy machine
-        while time.monotonic() < deadline and proc.poll() is None and not ready:
-            try:
-                ready = http.get(f"{base}/healthz", timeout=10).status_code == 200
-            except requests.RequestException:
-                time.sleep(0.2)
-        http.close()
-        assert ready, "gunicorn did not serve /healthz"
-        yield base, settings
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise
-    assert "Traceback" not in err
-    assert TOKEN not in err
+    # two workers importing pandas on a busy machine: up to 60 s before they serve
+    with gunicorn(
+        settings.database,
+        tmp_path,
+        ready_within=60.0,
+        L2L_MODELS_DIR=str(settings.models_dir),
+        L2L_LOYALTY_API_TOKENS=TOKEN,
+    ) as served:
+        yield served.url, settings
+    assert "Traceback" not in served.stderr
+    assert TOKEN not in served.stderr
 
 
 def test_two_processes_never_overdraw_and_each_key_redeems_once(server: Any) -> None:

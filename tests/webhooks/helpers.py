@@ -133,6 +133,7 @@ class Server:
     proc: subprocess.Popen[str]
     database: Path
     http: requests.Session
+    stderr: str = ""  # what the server wrote on stderr, once it has stopped
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> requests.Response:
         """POST raw bytes."""
@@ -146,9 +147,11 @@ def gunicorn(
     *,
     workers: int = 2,
     app: str = "connector.web:create_app()",
+    ready_within: float = 30.0,
     **env: str,
 ) -> Iterator[Server]:
-    """Serve ``app`` under gunicorn on loopback until the block ends (SIGTERM, then wait)."""
+    """Serve ``app`` under gunicorn on loopback until the block ends (SIGTERM, then wait);
+    after it, the server's ``stderr`` holds what it wrote there."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -171,17 +174,20 @@ def gunicorn(
     http = requests.Session()
     http.trust_env = False
     url = f"http://127.0.0.1:{port}"
+    server = Server(url, proc, database, http)
     try:
-        wait_until_serving(http, url, proc)
-        yield Server(url, proc, database, http)
+        wait_until_serving(http, url, proc, ready_within)
+        yield server
     finally:
         http.close()
-        stop(proc)
+        server.stderr = stop(proc)
 
 
-def wait_until_serving(http: requests.Session, url: str, proc: subprocess.Popen[str]) -> None:
-    """Poll /healthz until it answers (30 s at most: the machine may be busy)."""
-    deadline = time.monotonic() + 30
+def wait_until_serving(
+    http: requests.Session, url: str, proc: subprocess.Popen[str], within: float = 30.0
+) -> None:
+    """Poll /healthz until it answers (``within`` seconds at most: the machine may be busy)."""
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
@@ -190,7 +196,7 @@ def wait_until_serving(http: requests.Session, url: str, proc: subprocess.Popen[
             return
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.05)
-    raise AssertionError("server did not answer within 30 s")
+    raise AssertionError(f"server did not answer within {within:.0f} s")
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
