@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from simple_salesforce import Salesforce
 
 from localorg.org import LocalOrg
 from localorg.server import Running, client_credentials_token, start
-from tests.support import REPO, rfm_mappings, salesforce_env, sync_env
+from tests.support import REPO, rfm_mappings, salesforce_env, serve_fresh, sync_env
 
 __all__ = ["REPO", "admin_salesforce", "get_token"]
 
@@ -32,13 +32,8 @@ def org(localorg_server: Running) -> Iterator[LocalOrg]:
     """The served org with empty data, no faults, a fresh limit counter."""
     running = localorg_server
     # Each test gets its own copy of the connected app: tests change limits and certificates.
-    fresh = LocalOrg(
-        None,
-        config=dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user="admin"),
-    )
-    fresh.instance_url = running.org.instance_url
-    running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
-    running.org = fresh
+    config = dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user="admin")
+    fresh = serve_fresh(running, config)
     yield fresh
     fresh.faults.configure("")
 
@@ -99,15 +94,23 @@ def minimal_org(localorg_server: Running) -> Iterator[LocalOrg]:
     """Like `org`, but the API user has the "Minimum Access - API Only Integrations" profile:
     API Enabled and nothing else, as `localorg serve --user minimal` starts it."""
     running = localorg_server
-    fresh = LocalOrg(
-        None,
-        config=dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user="minimal"),
-    )
-    fresh.instance_url = running.org.instance_url
-    running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
-    running.org = fresh
+    config = dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user="minimal")
+    fresh = serve_fresh(running, config)
     yield fresh
     fresh.faults.configure("")
+
+
+@pytest.fixture
+def serve(localorg_server: Running, org: LocalOrg) -> Iterator[Callable[..., LocalOrg]]:
+    """Serve a fresh org with other settings (``OrgConfig`` fields, e.g. ``features=``)."""
+
+    def make(**changes: Any) -> LocalOrg:
+        return serve_fresh(localorg_server, dataclasses.replace(org.config, **changes))
+
+    yield make
+    # The next test's org copies the served org's config: hand back the plain one.
+    localorg_server.server.app.config["LOCALORG"] = org  # type: ignore[attr-defined]
+    localorg_server.org = org
 
 
 def admin_salesforce(running: Running, org: LocalOrg) -> Salesforce:

@@ -21,7 +21,7 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.sync import SyncEngine, build_engine
 from connector.sync.fields import deploy
 from connector.sync.loyalty import org_needs
-from localorg.org import LocalOrg
+from localorg.org import LocalOrg, OrgConfig
 from localorg.server import Running
 from localorg.store import format_datetime
 
@@ -90,6 +90,16 @@ def rfm_mappings(
         text = yaml.safe_dump(mapping, sort_keys=False)
         (directory / f"{obj.lower()}.yaml").write_text(text, encoding="utf-8")
     return directory
+
+
+def serve_fresh(running: Running, config: OrgConfig) -> LocalOrg:
+    """Serve a new empty org with ``config`` behind the running server, in place of the one it
+    served (what the org fixtures do for each test); returns it."""
+    fresh = LocalOrg(None, config=config)
+    fresh.instance_url = running.org.instance_url
+    running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
+    running.org = fresh
+    return fresh
 
 
 def localorg_settings(org: LocalOrg, server: Running, tmp_path: Path, **extra: Any) -> Settings:

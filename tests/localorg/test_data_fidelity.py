@@ -6,9 +6,8 @@ Driven over real HTTPS with unmodified simple-salesforce, like the connector dri
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,23 +26,6 @@ from tests.support import load_rows
 
 WAIT = 0.05
 DATA = "/services/data/v59.0"
-
-
-@pytest.fixture
-def serve(localorg_server: Running, org: LocalOrg) -> Iterator[Callable[..., LocalOrg]]:
-    """Serve a fresh org with other settings (``OrgConfig`` fields, e.g. ``features=``)."""
-
-    def make(**changes: Any) -> LocalOrg:
-        fresh = LocalOrg(None, config=dataclasses.replace(org.config, **changes))
-        fresh.instance_url = org.instance_url
-        localorg_server.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
-        localorg_server.org = fresh
-        return fresh
-
-    yield make
-    # The next test's org copies the served org's config: hand back the plain one.
-    localorg_server.server.app.config["LOCALORG"] = org  # type: ignore[attr-defined]
-    localorg_server.org = org
 
 
 def _converted_lead(org: LocalOrg) -> str:

@@ -10,9 +10,8 @@ balances the journal holds; a second sync adds nothing; a new order adds exactly
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,27 +40,14 @@ REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 @pytest.fixture
-def lm_org(request: pytest.FixtureRequest, localorg_server: Running) -> Iterator[LocalOrg]:
+def lm_org(request: pytest.FixtureRequest, serve: Callable[..., LocalOrg]) -> LocalOrg:
     """The served org with empty data and the Loyalty Management objects; its API user is
     the administrator, or the minimal API-only user when the test is parametrized so."""
-    running = localorg_server
-    before = running.org  # restored after: the `org` fixture copies the served org's config
-    fresh = LocalOrg(
-        None,
-        config=dataclasses.replace(
-            running.org.config,
-            daily_limit=1_000_000,
-            api_user=getattr(request, "param", "admin"),
-            features=OrgFeatures(loyalty_management=True),
-        ),
+    return serve(
+        daily_limit=1_000_000,
+        api_user=getattr(request, "param", "admin"),
+        features=OrgFeatures(loyalty_management=True),
     )
-    fresh.instance_url = running.org.instance_url
-    running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
-    running.org = fresh
-    yield fresh
-    fresh.faults.configure("")
-    running.server.app.config["LOCALORG"] = before  # type: ignore[attr-defined]
-    running.org = before
 
 
 def _models(tmp_path: Path, journal_types: str | None = None) -> Path:

@@ -37,6 +37,7 @@ from tests.support import (
     rfm_mappings,
     salesforce_env,
     seed,
+    serve_fresh,
 )
 
 MAPPED = sorted(f"{obj}.{field}" for obj in ("Contact", "Lead") for field in RFM_FIELDS)
@@ -170,14 +171,8 @@ def test_doctor_reports_a_failed_sign_in_as_one_check(
 # ---------------------------------------------------------------------- resumable deploy
 def _fresh(running: Running, api_user: str) -> LocalOrg:
     """A new empty org behind the running server (what the org fixtures do per test)."""
-    fresh = LocalOrg(
-        None,
-        config=dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user=api_user),
-    )
-    fresh.instance_url = running.org.instance_url
-    running.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
-    running.org = fresh
-    return fresh
+    config = dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user=api_user)
+    return serve_fresh(running, config)
 
 
 def _converged(org: LocalOrg, fields: list[str]) -> None:

@@ -7,8 +7,7 @@ currency") and DatedConversionRate (StartDate, NextStartDate: the rate of a date
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +29,6 @@ from tests.support import (
 )
 
 FIELDS = RFM_PLAIN_FIELDS  # order count, revenue, last order date, average order value
-
-
-@pytest.fixture
-def serve(localorg_server: Running, org: LocalOrg) -> Iterator[Callable[..., LocalOrg]]:
-    """Serve a fresh org with other ``OrgConfig`` settings (``features=``)."""
-
-    def make(**changes: Any) -> LocalOrg:
-        fresh = LocalOrg(None, config=dataclasses.replace(org.config, **changes))
-        fresh.instance_url = org.instance_url
-        localorg_server.server.app.config["LOCALORG"] = fresh  # type: ignore[attr-defined]
-        localorg_server.org = fresh
-        return fresh
-
-    yield make
-    # The next test's org copies the served org's config: hand back the plain one.
-    localorg_server.server.app.config["LOCALORG"] = org  # type: ignore[attr-defined]
-    localorg_server.org = org
 
 
 def _person(org: LocalOrg, orders: list[dict[str, Any]]) -> str:
