@@ -185,13 +185,28 @@ class LoyaltyStore:
 
     def entries_by_key(self, program: str, keys: Sequence[str]) -> pd.DataFrame:
         """The program's entries with these idempotency keys, in booking order."""
+        return self._entries_in(program, "key", keys)
+
+    def entries_of(self, program: str, members: Sequence[str]) -> pd.DataFrame:
+        """The journal of these members of the program, in booking order."""
+        return self._entries_in(program, "member", members)
+
+    def currencies(self, program: str) -> list[str]:
+        """The currencies the program's journal holds, sorted."""
+        rows = self.db.conn.execute(
+            "SELECT DISTINCT currency FROM loyalty_journal WHERE program = ?", [program]
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    def _entries_in(self, program: str, column: str, values: Sequence[str]) -> pd.DataFrame:
         names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
         rows: list[Any] = []
-        for start in range(0, len(keys), 500):  # under SQLite's bound-parameter limit
-            chunk = list(keys[start : start + 500])
+        for start in range(0, len(values), 500):  # under SQLite's bound-parameter limit
+            chunk = list(values[start : start + 500])
             marks = ", ".join("?" * len(chunk))
             rows += self.db.conn.execute(
-                f"SELECT seq, {names} FROM loyalty_journal WHERE program = ? AND key IN ({marks})",
+                f'SELECT seq, {names} FROM loyalty_journal WHERE program = ? AND "{column}" '
+                f"IN ({marks})",
                 [program, *chunk],
             ).fetchall()
         if not rows:

@@ -211,9 +211,8 @@ def mirror_program(
     send = pd.concat([again, new], ignore_index=True) if len(again) else new
     if send.empty:
         return {"journals": 0}
-    journal = books.journal(program.id)
     touched = sorted(set(send["member"].astype(str)))
-    mine = journal[journal["member"].isin(touched)]
+    mine = books.entries_of(program.id, touched)  # their whole journal, for the balances
     failed: dict[str, str] = {}  # journal key -> why it waits
     try:
         types = journal_type_ids(client, program, set(send["kind"].astype(str)))
@@ -223,7 +222,7 @@ def mirror_program(
             "L2L_Program_Key__c",
             [{"L2L_Program_Key__c": program.id, "Name": program.name, "Status": "Active"}],
         )
-        currencies = sorted(set(journal["currency"].astype(str)))
+        currencies = books.currencies(program.id)
         currency_ids = _upsert_all(
             client,
             "LoyaltyProgramCurrency",
