@@ -286,6 +286,7 @@ class SyncEngine:
             with report.timed("pull"):
                 for name in options.objects or self._pulled_objects():
                     stream = with_enrollment_fields(STREAMS[name], self.loyalty)
+                    stream = intent.with_lead_fields(stream, self.scoring)
                     report.objects[name] = self._pull(stream, until, full=options.full)
             if not options.dry_run:
                 self._reconcile(options, report)

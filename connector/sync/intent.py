@@ -10,7 +10,7 @@ frames (indexed by object and record id, one column per value key). Store access
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -43,6 +43,7 @@ from connector.scoring.reasons import all_reasons
 from connector.store import Store
 from connector.store import scoring as state
 from connector.sync.resolve import email_index, normalise_email, order_person
+from connector.sync.streams import Stream
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", IntentConfig, LeadConversionConfig)
@@ -50,7 +51,9 @@ M = TypeVar("M", IntentConfig, LeadConversionConfig)
 INTENT_KEYS = ("intent.score", "intent.reasons")
 CONVERSION_KEYS = ("conversion.score", "conversion.probability", "conversion.factors")
 MODEL_NAME = "lead_conversion"
-LEAD_COLUMNS = (
+#: Lead fields the scoring steps read whatever the model settings (LeadSource: the
+#: evaluation's source-only baseline).
+LEAD_BASE = (
     "Id",
     "Email",
     "IsConverted",
@@ -58,13 +61,26 @@ LEAD_COLUMNS = (
     "ConvertedDate",
     "CreatedDate",
     "LeadSource",
-    "Industry",
-    "Rating",
-    "Country",
-    "Title",
-    "NumberOfEmployees",
-    "AnnualRevenue",
 )
+
+
+def lead_columns(conversion: LeadConversionConfig | None) -> list[str]:
+    """The stored Lead fields to read: :data:`LEAD_BASE` and the conversion model's
+    ``categorical`` fields (models/lead_conversion.yaml)."""
+    return list(dict.fromkeys([*LEAD_BASE, *(conversion.categorical if conversion else ())]))
+
+
+def with_lead_fields(stream: Stream, setup: ScoringSetup | None) -> Stream:
+    """The Lead stream with the conversion model's ``categorical`` fields added (other streams
+    as they are), so a field an admin names there is pulled; one the org lacks is dropped after
+    describe like any other."""
+    conversion = setup.conversion if setup is not None else None
+    if stream.object_name != "Lead" or conversion is None:
+        return stream
+    extra = [f for f in conversion.categorical if f not in stream.fields]
+    return replace(stream, fields=(*stream.fields, *extra)) if extra else stream
+
+
 FLOW_BATCH = 200  # inputs per Actions API call
 CAMPAIGN = "Campaign"  # the first form or campaign a Lead came through (from its events)
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
@@ -499,7 +515,7 @@ def retrain(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, Any]:
     the gate nothing is stored and the record says why."""
     if setup.conversion is None:
         return {"method": "none: models/lead_conversion.yaml is missing or disabled"}
-    leads = store.records_frame("Lead", list(LEAD_COLUMNS))
+    leads = store.records_frame("Lead", lead_columns(setup.conversion))
     passes, why, counts = gate(
         leads["CreatedDate"], leads["ConvertedDate"], now, setup.conversion.gate
     )
@@ -553,7 +569,7 @@ def compute(
         models["intent"] = record
         frames.append(values)
     if setup.conversion is not None:
-        full = store.records_frame("Lead", list(LEAD_COLUMNS))
+        full = store.records_frame("Lead", lead_columns(setup.conversion))
         values, record = conversion_values(store, full, events, now, setup.intent, setup.conversion)
         models["lead_conversion"] = record
         frames.append(values)

@@ -22,11 +22,12 @@ from connector.scoring.evaluate import evaluate_table, score_report
 from connector.scoring.intent import score_people, summit_scores
 from connector.store import Store
 from connector.sync.intent import (
-    LEAD_COLUMNS,
+    LEAD_BASE,
     ScoringSetup,
     event_names,
     fit_columns,
     fit_conversion,
+    lead_columns,
     lead_frame,
     load_scoring,
     order_events,
@@ -71,7 +72,7 @@ def populations(
     cut = as_of.timestamp()
     end = (as_of + timedelta(days=horizon_days)).timestamp()
     events = store.events_frame(event_names(config))
-    leads = store.records_frame("Lead", list(LEAD_COLUMNS))
+    leads = store.records_frame("Lead", list(LEAD_BASE))
     contacts = store.records_frame("Contact", ["Id", "Email", "AccountId", "CreatedDate"])
     orders = store.records_frame("Order", list(ORDER_COLUMNS))
     accounts = store.records_frame("Account", ["Id", "PersonContactId"])
@@ -302,7 +303,7 @@ def evaluate_conversion_command(
     if setup.conversion is None:
         raise ConfigError(f"{settings.models_dir / 'lead_conversion.yaml'} is missing or disabled")
     store = Store(settings.database)
-    leads = store.records_frame("Lead", list(LEAD_COLUMNS))
+    leads = store.records_frame("Lead", lead_columns(setup.conversion))
     if len(leads) < 20:
         raise ConfigError(f"{settings.database} holds {len(leads)} Leads: run a sync first")
     events = store.events_frame(event_names(setup.intent)) if setup.intent else pd.DataFrame()
