@@ -238,12 +238,15 @@ def mirror_program(
             bulk_threshold,
         )
         by_member = {m: r.record_id for m, r in zip(touched, saved, strict=True) if r.success}
+        refused = {
+            m: _reason("LoyaltyProgramMember", r)
+            for m, r in zip(touched, saved, strict=True)
+            if not r.success
+        }
         rows = send.to_dict("records")
-        for row, result in zip(touched, saved, strict=True):
-            if not result.success:
-                for entry in rows:
-                    if entry["member"] == row:
-                        failed[str(entry["key"])] = _reason("LoyaltyProgramMember", result)
+        for entry in rows:  # a refused member's entries wait with it
+            if str(entry["member"]) in refused:
+                failed[str(entry["key"])] = refused[str(entry["member"])]
         sent = [r for r in rows if by_member.get(str(r["member"]))]
         journals = [
             _journal(r, program_id, str(by_member[str(r["member"])]), types[str(r["kind"])])
