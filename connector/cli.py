@@ -512,7 +512,9 @@ def fields_deploy(as_json: bool) -> None:
     if report["objects_absent"]:
         click.echo(
             "not in this org, so not granted: " + ", ".join(report["objects_absent"]) + " "
-            "(for Order and OrderItem: Setup > Order Settings > Enable Orders)"
+            "(for Order and OrderItem: Setup > Order Settings > Enable Orders; the Loyalty "
+            "Management objects need that product, which `mirror: loyalty_management` in "
+            "models/loyalty.yaml writes to)"
         )
 
 

@@ -145,10 +145,14 @@ def deploy(
     definitions = [*field_definitions(mappings), *(extra.definitions if extra else ())]
     wanted = access_needs(mappings, pulled, extra)
     state = _read_state(client, definitions, wanted.read_objects)
-    # An object the org does not have (Orders off) cannot be granted; doctor reports it.
+    # An object the org does not have (Orders off, no Loyalty Management) cannot be granted,
+    # nor hold fields; doctor reports it.
+    present = state.existing_objects
+    definitions = [d for d in definitions if str(d["FullName"]).split(".")[0] in present]
     needs = dataclasses.replace(
         wanted,
-        read_objects=tuple(o for o in wanted.read_objects if o in state.existing_objects),
+        read_objects=tuple(o for o in wanted.read_objects if o in present),
+        fields=tuple(f for f in wanted.fields if f.split(".")[0] in present),
     )
     missing = _missing_rights(client, state, definitions, needs)
     if missing:

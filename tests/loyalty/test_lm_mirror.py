@@ -23,7 +23,9 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce.client import SalesforceClient
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
-from connector.sync import SyncOptions
+from connector.sync import SyncOptions, build_engine
+from connector.sync.fields import deploy
+from connector.sync.loyalty import org_needs
 from localorg.features import OrgFeatures
 from localorg.org import LocalOrg
 from localorg.server import Running
@@ -512,3 +514,19 @@ def test_a_long_history_goes_as_bulk_jobs_with_the_same_result(
     assert sorted(landed) == sorted(set(journal["key"]) - refused)
     assert len(_rows(org, 'SELECT "Id" FROM "LoyaltyProgramMember"')) == 2
     assert run.models["loyalty"]["rewards"]["mirror"]["journals"] == len(landed)
+
+
+def test_fields_deploy_in_an_org_without_loyalty_management(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """A program that mirrors, an org without the product: the deploy does what it can (the
+    mapped fields) and names the Loyalty Management objects it could not grant or give fields,
+    instead of failing on the first field it cannot create."""
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
+    engine = build_engine(settings)
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    report = deploy(engine.client, mappings, extra=org_needs(engine.loyalty))  # type: ignore[arg-type]
+    assert set(report.objects_absent) >= {"TransactionJournal", "LoyaltyProgramMember"}
+    assert "Contact.L2L_Points_Balance__c" in report.created
+    assert not [f for f in report.created if f.startswith("TransactionJournal.")]
+    assert report.assigned
