@@ -53,7 +53,9 @@ class EarningRule(_Strict):
 
     - ``spend``: ``points_per_unit`` per currency unit of the order's amount;
     - ``product``: ``multiplier`` on the spend rule for order lines of ``products`` (Product2 Ids)
-      or of ``categories`` (Product2 ``Family`` values, Salesforce's product category);
+      or of ``categories`` (Product2 ``Family`` values, Salesforce's product category: a
+      picklist, "Name of the product family associated with this record", Platform Field
+      Reference, "Product2");
     - ``threshold``: ``points`` once per order whose amount reaches ``min_amount``;
     - ``event``: ``points`` per stored event named ``event`` (a review, a referral, a survey).
     """
