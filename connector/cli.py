@@ -51,7 +51,7 @@ def _setup_logging(verbose: bool) -> None:
     import logging
 
     from connector.errors import ConfigError
-    from connector.salesforce import RedactSecrets
+    from connector.logs import RedactSecrets
 
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -398,15 +398,14 @@ def validate_cmd(offline: bool, as_json: bool) -> None:
       lead2loyalty validate --offline
     """
     from connector.errors import MappingError
-    from connector.mapping import check_against_describe, load_mappings
-    from connector.mapping.values import KNOWN_VALUES
+    from connector.mapping import check_against_describe, load_registered_mappings
     from connector.sync import load_predictions_config
 
     settings = _settings()
     problems: list[str] = []
     mappings = []
     try:
-        mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+        mappings = load_registered_mappings(settings.mappings_dir)
     except MappingError as exc:
         problems.extend(exc.problems)
     try:
@@ -490,14 +489,13 @@ def fields_deploy(as_json: bool) -> None:
       lead2loyalty fields deploy --json
     """
     from connector.loyalty.wiring import load_config
-    from connector.mapping import load_mappings
-    from connector.mapping.values import KNOWN_VALUES
+    from connector.mapping import load_registered_mappings
     from connector.salesforce import SalesforceClient
     from connector.sync.fields import deploy
     from connector.sync.loyalty import org_needs
 
     settings = _settings()
-    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    mappings = load_registered_mappings(settings.mappings_dir)
     extra = org_needs(load_config(settings))
     report = deploy(SalesforceClient.from_settings(settings), mappings, extra=extra).as_json()
     if as_json:
@@ -534,13 +532,12 @@ def fields_export(out: Path) -> None:
       lead2loyalty fields export --out salesforce
     """
     from connector.loyalty.wiring import load_config
-    from connector.mapping import load_mappings
-    from connector.mapping.values import KNOWN_VALUES
+    from connector.mapping import load_registered_mappings
     from connector.sync.fields import export
     from connector.sync.loyalty import org_needs
 
     settings = _settings()
-    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    mappings = load_registered_mappings(settings.mappings_dir)
     paths = export(mappings, out, extra=org_needs(load_config(settings)))
     click.echo(f"wrote {len(paths) - 1} field files and the permission set under {out}")
 
@@ -560,11 +557,10 @@ def doctor_cmd(as_json: bool) -> None:
       lead2loyalty doctor --json
     """
     from connector.doctor import run_doctor
-    from connector.mapping import load_mappings
-    from connector.mapping.values import KNOWN_VALUES
+    from connector.mapping import load_registered_mappings
 
     settings = _settings()
-    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    mappings = load_registered_mappings(settings.mappings_dir)
     report = run_doctor(settings, mappings)
     if as_json:
         click.echo(json.dumps(report.as_json()))

@@ -16,8 +16,7 @@ from typing import Any
 
 from connector.config import load_settings
 from connector.events import import_file
-from connector.mapping import load_mappings
-from connector.mapping.values import KNOWN_VALUES
+from connector.mapping import load_registered_mappings
 from connector.progress import Progress
 from connector.sync import SyncOptions, build_engine
 from connector.sync.fields import deploy
@@ -103,8 +102,8 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
             database=work / "lead2loyalty.sqlite",
         )
         engine = build_engine(settings, progress=progress)
-        mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
-        deployed = deploy(engine.client, mappings)  # type: ignore[arg-type]
+        mappings = load_registered_mappings(settings.mappings_dir)
+        deployed = deploy(engine.client, mappings)
         imported = import_file(engine.store, work / "org" / "events.jsonl", source="demo")
         progress.done()
         echo(
@@ -121,11 +120,22 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
         _show(echo, "first sync", first)
         method = first["models"].get("predictions", {}).get("method", "none")
         echo(f"predictions computed with: {method}")
-        sample = engine.client.query(  # type: ignore[attr-defined]
-            "SELECT Name, L2L_Order_Count__c, L2L_Revenue__c, L2L_Predicted_CLV__c, "
-            "L2L_Buy_Probability_90d__c, L2L_Churn_Risk__c, L2L_Segment__c, L2L_Best_Channel__c, "
-            "L2L_Best_Send_Time__c FROM Contact WHERE L2L_Order_Count__c >= 3 "
-            "ORDER BY L2L_Predicted_CLV__c DESC LIMIT 5"
+        sample = engine.client.top_records(
+            "Contact",
+            [
+                "Name",
+                "L2L_Order_Count__c",
+                "L2L_Revenue__c",
+                "L2L_Predicted_CLV__c",
+                "L2L_Buy_Probability_90d__c",
+                "L2L_Churn_Risk__c",
+                "L2L_Segment__c",
+                "L2L_Best_Channel__c",
+                "L2L_Best_Send_Time__c",
+            ],
+            by="L2L_Predicted_CLV__c",
+            limit=5,
+            where=[("L2L_Order_Count__c", ">=", 3)],
         )
         echo("top customers by predicted CLV, as Salesforce now shows them:")
         for row in sample:
@@ -169,10 +179,18 @@ def _demo_models(directory: Path) -> Path:
 
 def _hottest_leads(echo: Callable[[str], None], engine: Any, report: dict[str, Any]) -> None:
     """The five hottest Leads with their score and reasons, as Salesforce shows them."""
-    rows = engine.client.query(
-        "SELECT Name, Company, L2L_Intent_Score__c, L2L_Intent_Reasons__c, "
-        "L2L_Conversion_Score__c FROM Lead WHERE L2L_Intent_Score__c != null "
-        "ORDER BY L2L_Intent_Score__c DESC LIMIT 5"
+    rows = engine.client.top_records(
+        "Lead",
+        [
+            "Name",
+            "Company",
+            "L2L_Intent_Score__c",
+            "L2L_Intent_Reasons__c",
+            "L2L_Conversion_Score__c",
+        ],
+        by="L2L_Intent_Score__c",
+        limit=5,
+        where=[("L2L_Intent_Score__c", "!=", None)],
     )
     echo("the five hottest Leads, as Salesforce now shows them (Intent Score 0-5 and why):")
     for row in rows:
@@ -206,10 +224,18 @@ def _loyalty(echo: Callable[[str], None], engine: Any, settings: Any) -> None:
         f"issued {points['issued']:,}, reversed by refunds {points['reversed']:,}, expired "
         f"{points['expired']:,}, outstanding {points['outstanding']:,} (the liability)"
     )
-    rows = engine.client.query(
-        "SELECT Name, L2L_Loyalty_Tier__c, L2L_Points_Balance__c, L2L_Points_To_Next_Tier__c, "
-        "L2L_Points_Expiring_30d__c FROM Contact WHERE L2L_Points_Balance__c != null "
-        "ORDER BY L2L_Points_Balance__c DESC LIMIT 3"
+    rows = engine.client.top_records(
+        "Contact",
+        [
+            "Name",
+            "L2L_Loyalty_Tier__c",
+            "L2L_Points_Balance__c",
+            "L2L_Points_To_Next_Tier__c",
+            "L2L_Points_Expiring_30d__c",
+        ],
+        by="L2L_Points_Balance__c",
+        limit=3,
+        where=[("L2L_Points_Balance__c", "!=", None)],
     )
     for row in rows:
         echo(

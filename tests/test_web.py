@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -79,15 +80,16 @@ def test_gunicorn_serves_healthz_and_stops_cleanly(tmp_path: Path) -> None:
     http.trust_env = False
     try:
         response = None
-        deadline = time.monotonic() + 15
+        # A generous deadline: on a loaded machine booting two workers takes many seconds.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                response = http.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                response = http.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         assert proc.poll() is None, "gunicorn exited before serving"
-        assert response is not None, "gunicorn did not answer within 15 s"
+        assert response is not None, "gunicorn did not answer within 120 s"
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
         assert "gunicorn" in response.headers.get("Server", "")
@@ -95,7 +97,7 @@ def test_gunicorn_serves_healthz_and_stops_cleanly(tmp_path: Path) -> None:
         http.close()
         proc.send_signal(signal.SIGTERM)
         try:
-            _, err = proc.communicate(timeout=15)
+            _, err = proc.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
@@ -103,3 +105,54 @@ def test_gunicorn_serves_healthz_and_stops_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "Shutting down" in err
     assert "Traceback" not in err
+
+
+# A web worker only acknowledges: it must not pay for (or expose) the Salesforce client.
+_WORKER = """
+import base64, json, logging, sys
+from connector.web import create_app
+app = create_app()
+web = app.test_client()
+key = base64.b64encode(b"write-key-1:").decode()
+message = {"type": "track", "event": "Page Viewed", "userId": "u1", "messageId": "m1",
+           "timestamp": "2026-03-01T12:00:00Z", "context": {"traits": {"email": "a@example.com"}}}
+stored = web.post("/v1/track", json=message, headers={"Authorization": "Basic " + key})
+refused = web.post("/webhooks/shopify", data=b"{}", headers={"X-Shopify-Topic": "orders/create"})
+handlers = logging.getLogger("connector").handlers
+print(json.dumps({
+    "stored": [stored.status_code, stored.get_json()["status"]],
+    "refused": refused.status_code,
+    "redacting": [type(f).__name__ for h in handlers for f in h.filters],
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("simple_salesforce",
+        "requests") or m.startswith("connector.salesforce")),
+}))
+"""
+
+
+def test_a_web_worker_never_loads_the_salesforce_client(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "L2L_DATABASE": str(tmp_path / "l2l.sqlite"),
+        "L2L_EVENTS_WRITE_KEYS": "write-key-1",
+        "L2L_SHOPIFY_WEBHOOK_SECRETS": "shopify-secret-1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _WORKER],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # The worker opened its store, stored a delivery, refused an unsigned one, and installed
+    # the log filter that masks secrets: the whole request path ran.
+    assert seen["stored"] == [200, "stored"]
+    assert seen["refused"] == 401
+    assert "RedactSecrets" in seen["redacting"]
+    assert [m for m in seen["modules"] if m.split(".")[0] == "simple_salesforce"] == []
+    assert [m for m in seen["modules"] if m.startswith("connector.salesforce")] == []
+    assert [m for m in seen["modules"] if m.split(".")[0] == "requests"] == []

@@ -16,20 +16,10 @@ from connector.loyalty.config import Program
 from connector.loyalty.operations import expiring_within, member_since
 from connector.loyalty.spend import spend_discounts
 from connector.loyalty.tiers import standings
+from connector.mapping.values import keys_of
 
-#: The loyalty values a mapping may name, in the order they are produced.
-STANDING_KEYS = (
-    "loyalty.points_balance",
-    "loyalty.qualifying_points",
-    "loyalty.tier",
-    "loyalty.points_to_next_tier",
-    "loyalty.points_expiring_30d",
-    "loyalty.points_expiry_date",
-    "loyalty.cashback_balance",
-    "loyalty.discount_percent",
-    "loyalty.spend_to_next_discount",
-    "loyalty.member_since",
-)
+#: The loyalty values a mapping may name, in registry order (``connector/mapping/values.py``).
+STANDING_KEYS = keys_of("loyalty")
 
 
 def standing(

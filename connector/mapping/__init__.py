@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from connector.mapping.deploy import field_definitions, sfdx_field_path, sfdx_field_xml
 from connector.mapping.describe import check_against_describe
-from connector.mapping.loader import load_mappings, load_yaml_model, read_yaml
+from connector.mapping.loader import (
+    load_mappings,
+    load_registered_mappings,
+    load_yaml_model,
+    read_yaml,
+)
 from connector.mapping.models import FieldMapping, MappingFile
 from connector.mapping.transforms import MapProblem, PersonKey, RecordKey, apply, map_values
 from connector.mapping.values import KNOWN_VALUES, KnownValue
@@ -26,6 +31,7 @@ __all__ = [
     "check_against_describe",
     "field_definitions",
     "load_mappings",
+    "load_registered_mappings",
     "load_yaml_model",
     "map_values",
     "read_yaml",

@@ -249,3 +249,9 @@ def load_mappings(directory: str | Path, known_values: set[str] | None = None) -
     if problems:
         raise MappingError(problems)
     return loaded
+
+
+def load_registered_mappings(directory: str | Path) -> list[MappingFile]:
+    """:func:`load_mappings` with every ``value:`` checked against the registry
+    (``connector/mapping/values.py``): what every command and the sync load."""
+    return load_mappings(directory, set(KNOWN_VALUES))

@@ -1,5 +1,8 @@
 """The narrow, typed Salesforce client: every call the connector makes to an org goes here.
 
+It implements :class:`~connector.salesforce.port.SalesforcePort`, the one Protocol the rest of
+the connector types its client as; the port also holds the value types and batch sizes.
+
 Each method is one explicit operation (paged window queries, collection updates, Bulk API 2.0,
 tooling, flows, limits) over simple-salesforce's session, URLs and SOQL formatting. Every call:
 
@@ -20,7 +23,6 @@ import random as _random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -32,7 +34,6 @@ from connector.backoff import backoff_delay
 from connector.config import Settings
 from connector.salesforce.auth import Authenticator, make_session
 from connector.salesforce.errors import (
-    RETRYABLE_ROW_CODES,
     SESSION_CODES,
     FatalError,
     QuotaExhausted,
@@ -40,11 +41,18 @@ from connector.salesforce.errors import (
     SalesforceError,
     classify,
 )
+from connector.salesforce.port import (
+    COLLECTION_LIMIT,
+    FLOW_BATCH,
+    ID_BATCH,
+    ApiUsage,
+    Echoes,
+    RowResult,
+)
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-COLLECTION_LIMIT = 200
 QUERY_PAGE_SIZE = 2000
 BULK_QUERY_PAGE = 50_000
 # Bulk API 2.0 accepts 150 MB per upload (base64 counted); stay well under it.
@@ -76,47 +84,10 @@ KINDS = (
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 _USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
+_OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
 _FROM = re.compile(r"\bFROM\s+([A-Za-z][A-Za-z0-9_]*)", re.IGNORECASE)
 _INTEGER_TYPES = frozenset({"int", "long"})
 _FLOAT_TYPES = frozenset({"double", "currency", "percent"})
-
-
-@dataclass(frozen=True)
-class ApiUsage:
-    """Daily API requests used and allowed, from the last ``Sforce-Limit-Info`` header."""
-
-    used: int
-    max: int
-
-
-@dataclass(frozen=True)
-class RowResult:
-    """The outcome of writing one record, in the order the records were given."""
-
-    record_id: str | None
-    success: bool
-    error_code: str | None = None
-    message: str | None = None
-
-    @property
-    def retryable(self) -> bool:
-        """True when the row failed for a transient reason: send it again later."""
-        return not self.success and self.error_code in RETRYABLE_ROW_CODES
-
-
-@dataclass(frozen=True)
-class Echoes:
-    """The rows a window query leaves out (or, with ``only``, reads alone): those last saved
-    by ``user_id`` with a ``SystemModstamp`` inside one of ``spans`` (``[start, end)``).
-
-    Salesforce sets ``LastModifiedById`` and ``SystemModstamp`` on every save ("System
-    Fields", SOAP API Developer Guide), so a record our write-back saved, and nobody after
-    it, carries our user id and a stamp inside the push's span: an echo of our own write.
-    """
-
-    user_id: str
-    spans: tuple[tuple[datetime, datetime], ...]
-    only: bool = False
 
 
 def parse_limit_info(header: str) -> ApiUsage | None:
@@ -510,6 +481,65 @@ class SalesforceClient:
         )
         return {str(r["Id"]) for page in pages for r in page}
 
+    # ------------------------------------------------------------------ named reads
+    # Each builds its SOQL here (format_soql quotes the values) and costs what that SOQL
+    # costs through :meth:`query`: one call, plus a queryMore per further page.
+    def records_by_id(
+        self, object_name: str, fields: Sequence[str], ids: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """``Id`` and ``fields`` of the records ``ids`` (at most ``ID_BATCH``), in one query;
+        no call for no ids. Names are checked; the ids travel as quoted literals."""
+        _check_name(object_name)
+        names = _check_fields(["Id", *(f for f in fields if f != "Id")])
+        if len(ids) > ID_BATCH:
+            raise ValueError(f"records_by_id takes at most {ID_BATCH} ids, got {len(ids)}")
+        if not ids:
+            return []
+        select = ", ".join(names)
+        return self.query(f"SELECT {select} FROM {object_name} WHERE Id IN {{ids}}", ids=list(ids))
+
+    def currency_types(self) -> list[dict[str, Any]]:
+        """Every CurrencyType row (``IsoCode``, ``ConversionRate``: units per corporate unit)."""
+        return self.query("SELECT IsoCode, ConversionRate FROM CurrencyType")
+
+    def dated_conversion_rates(self) -> list[dict[str, Any]]:
+        """Every DatedConversionRate row (``IsoCode``, ``ConversionRate``, ``StartDate``,
+        ``NextStartDate``); only orgs with advanced currency management have the object."""
+        return self.query(
+            "SELECT IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate"
+        )
+
+    def journal_types(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        """The JournalType rows (``Id``, ``Name``) named ``names`` (Loyalty Management)."""
+        soql = "SELECT Id, Name FROM JournalType WHERE Name IN {names}"
+        return self.query(soql, names=list(names))
+
+    def top_records(
+        self,
+        object_name: str,
+        fields: Sequence[str],
+        *,
+        by: str,
+        limit: int,
+        where: Sequence[tuple[str, str, Any]] = (),
+    ) -> list[dict[str, Any]]:
+        """The first ``limit`` records of ``object_name`` by ``by`` descending, filtered by
+        ``where``: ``(field, operator, value)`` triples joined by AND (``None`` is null)."""
+        _check_name(object_name)
+        select = ", ".join(_check_fields(fields))
+        _check_fields([by, *(f for f, _, _ in where)])
+        if limit < 1:
+            raise ValueError(f"top_records needs a positive limit, got {limit}")
+        conditions = []
+        for name, op, value in where:
+            if op not in _OPERATORS:
+                raise ValueError(f"'{op}' is not a SOQL comparison ({', '.join(_OPERATORS)})")
+            conditions.append(f"{name} {op} " + format_soql("{}", value))
+        soql = f"SELECT {select} FROM {object_name}"
+        if conditions:
+            soql += " WHERE " + " AND ".join(conditions)
+        return self.query(soql + f" ORDER BY {by} DESC LIMIT {int(limit)}")
+
     # ------------------------------------------------------------------ describe, limits
     def describe(self, object_name: str) -> dict[str, Any]:
         """The object's full describe; cached for the life of this client."""
@@ -785,6 +815,8 @@ class SalesforceClient:
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run the autolaunched flow ``name`` once per input; one result per input."""
         _check_name(name)
+        if len(inputs) > FLOW_BATCH:
+            raise ValueError(f"invoke_flow takes at most {FLOW_BATCH} inputs, got {len(inputs)}")
         if not inputs:
             return []
         result: list[dict[str, Any]] = self._json(

@@ -12,10 +12,10 @@ from connector.config import Settings
 from connector.errors import MappingError
 from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.wiring import load_config as load_loyalty_config
-from connector.mapping import MapProblem, load_mappings, load_yaml_model, map_values
+from connector.mapping import MapProblem, load_registered_mappings, load_yaml_model, map_values
 from connector.mapping.models import MappingFile
-from connector.mapping.values import KNOWN_VALUES
 from connector.predictions import PredictionsConfig
+from connector.salesforce.port import SalesforcePort
 from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
 from connector.sync.inputs import fingerprint
@@ -60,14 +60,14 @@ def build_engine(
     settings: Settings,
     *,
     progress: Callable[[str], None] | None = None,
-    client: Any = None,
+    client: SalesforcePort | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> SyncEngine:
     """A sync engine for the configured org, database and mappings; the files are checked
     first, so a broken mapping or model setting is reported before any sign-in."""
     from connector.salesforce import SalesforceClient
 
-    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    mappings = load_registered_mappings(settings.mappings_dir)
     predictions = load_predictions_config(settings)
     loyalty = load_loyalty_config(settings)
     scoring = load_scoring(settings)

@@ -13,7 +13,7 @@ import math
 import random as _random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +29,7 @@ from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
-from connector.salesforce.client import Echoes
+from connector.salesforce.port import COLLECTION_LIMIT, Echoes, SalesforcePort
 from connector.store.db import PendingWrite, Store
 from connector.store.loyalty import LoyaltyStore
 from connector.sync import compute, inputs, intent, predict, reconcile
@@ -53,79 +53,9 @@ from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
 
-COLLECTION_SIZE = 200
 # A Bulk API 2.0 ingest job costs about this many calls: create, upload, close, a few polls,
 # successful and failed results.
 BULK_JOB_CALLS = 7
-
-
-class RowResultLike(Protocol):
-    """What the push step reads from a per-record write result."""
-
-    record_id: str | None
-    success: bool
-    error_code: str | None
-    message: str | None
-
-    @property
-    def retryable(self) -> bool: ...
-
-
-class ClientLike(Protocol):
-    """The Salesforce client methods a sync run uses (``connector.salesforce``)."""
-
-    calls: dict[str, int]
-    token_user_id: str | None  # the signed-in user, from the token's identity URL
-
-    def begin_run(self) -> None: ...
-
-    def describe(self, object_name: str) -> dict[str, Any]: ...
-
-    def describe_global(self) -> dict[str, Any]: ...
-
-    def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
-
-    def query_window(
-        self,
-        object_name: str,
-        fields: Sequence[str],
-        since: datetime | None,
-        until: datetime,
-        echoes: Echoes | None = None,
-    ) -> Iterable[list[dict[str, Any]]]: ...
-
-    def count_window(
-        self,
-        object_name: str,
-        since: datetime | None,
-        until: datetime,
-        echoes: Echoes | None = None,
-    ) -> int: ...
-
-    def bulk_query_window(
-        self,
-        object_name: str,
-        fields: Sequence[str],
-        since: datetime | None,
-        until: datetime,
-        echoes: Echoes | None = None,
-    ) -> Iterable[list[dict[str, Any]]]: ...
-
-    def update_collection(
-        self, object_name: str, records: list[dict[str, Any]]
-    ) -> Sequence[RowResultLike]: ...
-
-    def bulk_upsert(
-        self, object_name: str, records: list[dict[str, Any]], external_id_field: str = "Id"
-    ) -> Sequence[RowResultLike]: ...
-
-    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
-    def upsert_collection(
-        self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
-    ) -> Sequence[RowResultLike]: ...
-    def create(self, object_name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
-
-    def live_ids(self, object_name: str, *, bulk: bool = False) -> set[str]: ...
 
 
 class Mapper(Protocol):
@@ -211,7 +141,7 @@ class SyncEngine:
     def __init__(
         self,
         settings: Settings,
-        client: ClientLike,
+        client: SalesforcePort,
         store: Store,
         mapper: Mapper,
         *,
@@ -437,7 +367,7 @@ class SyncEngine:
         previous = next((r["status"] for r in runs if r["id"] < report.run_id), None)
         if not should_alert(report.status, previous):
             return
-        from connector.salesforce import RedactSecrets
+        from connector.logs import RedactSecrets
 
         text = alert_text(report.run_id, report.status, report.errors, str(self.store.path))
         post_alert(url, text, redact=RedactSecrets.from_settings(self.settings).redact)
@@ -517,16 +447,14 @@ class SyncEngine:
         if "CurrencyIsoCode" not in order_fields:
             return empty, None
         types = pd.DataFrame(
-            self.client.query("SELECT IsoCode, ConversionRate FROM CurrencyType"),
+            self.client.currency_types(),
             columns=["IsoCode", "ConversionRate"],
         )
         names = {o["name"] for o in self.client.describe_global()["sobjects"]}
         if "DatedConversionRate" not in names:
             return types, None
         dated = pd.DataFrame(
-            self.client.query(
-                "SELECT IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate"
-            ),
+            self.client.dated_conversion_rates(),
             columns=["IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
         )
         return types, dated
@@ -668,7 +596,7 @@ class SyncEngine:
             report.planned[obj] = {
                 "records": n,
                 "fields": sum(1 for c in changes if c[0] == obj),
-                "api_calls": BULK_JOB_CALLS if bulk else math.ceil(n / COLLECTION_SIZE),
+                "api_calls": BULK_JOB_CALLS if bulk else math.ceil(n / COLLECTION_LIMIT),
                 "bulk": int(bulk),
             }
             report.writes.planned += n
@@ -726,7 +654,7 @@ class SyncEngine:
     ) -> None:
         """Write through sObject Collections, refused-but-retryable records pooled into the
         next full calls (``retry_pool``), each call's outcome recorded as it comes back."""
-        planner = BatchPlanner((Item(rid, ws) for rid, ws in items), COLLECTION_SIZE)
+        planner = BatchPlanner((Item(rid, ws) for rid, ws in items), COLLECTION_LIMIT)
         settled = 0
         while planner:
             wait, batch = planner.next_batch()

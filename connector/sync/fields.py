@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from connector.errors import AccessMissing, FatalError
 from connector.mapping import field_definitions, sfdx_field_path, sfdx_field_xml
@@ -41,6 +41,7 @@ from connector.mapping.deploy import (
     sfdx_permission_set_xml,
 )
 from connector.mapping.models import MappingFile
+from connector.salesforce.port import SalesforcePort as DeployClient
 from connector.sync.streams import DEFAULT_OBJECTS
 
 __all__ = ["PERMISSION_SET", "DeployReport", "deploy", "export", "read_rights"]
@@ -58,22 +59,6 @@ DEPLOY_RIGHTS = (VIEW_SETUP, CUSTOMIZE_APPLICATION, MANAGE_PERMISSION_SETS, ASSI
 # Codes Salesforce answers when a setup object is out of the user's reach.
 _NO_SETUP_ACCESS = frozenset({"INVALID_TYPE", "INVALID_FIELD", "NOT_FOUND"})
 _DUPLICATES = frozenset({"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"})
-
-
-class DeployClient(Protocol):
-    """The client calls a deploy makes."""
-
-    def user_id(self) -> str: ...
-
-    def tooling_query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
-
-    def create_tooling(self, sobject: str, body: dict[str, Any]) -> dict[str, Any]: ...
-
-    def create(self, object_name: str, body: dict[str, Any]) -> dict[str, Any]: ...
-
-    def update(self, object_name: str, record_id: str, body: dict[str, Any]) -> None: ...
-
-    def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
 
 
 @dataclass

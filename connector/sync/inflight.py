@@ -21,22 +21,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from connector.salesforce.port import ID_BATCH, SalesforcePort
 from connector.store.db import PendingWrite, Store
 
-# Ids per verification query: a collection batch, and a URL well under Salesforce's 16,384
-# characters for a GET (200 quoted 18-character ids are about 4,400).
-VERIFY_BATCH = 200
 # Error codes of a call that was sent but never answered: its writes may have been applied.
 UNKNOWN_OUTCOME = frozenset({"ReadTimeout"})
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-class QueryClient(Protocol):
-    """The one client method verification needs."""
-
-    def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -100,7 +92,7 @@ def unknown_outcome_line(obj: str, records: int, exc: Exception) -> str:
     )
 
 
-def settle_in_flight(client: QueryClient, store: Store, run_id: int) -> Settled:
+def settle_in_flight(client: SalesforcePort, store: Store, run_id: int) -> Settled:
     """Verify every ``in_flight`` outbox row against the org and record the outcome."""
     rows = store.in_flight_writes()
     if not rows:
@@ -113,8 +105,8 @@ def settle_in_flight(client: QueryClient, store: Store, run_id: int) -> Settled:
     queries = 0
     for obj, records in by_object.items():
         ids = sorted(records)
-        for start in range(0, len(ids), VERIFY_BATCH):
-            chunk = ids[start : start + VERIFY_BATCH]
+        for start in range(0, len(ids), ID_BATCH):
+            chunk = ids[start : start + ID_BATCH]
             fields = sorted({w.field for rid in chunk for w in records[rid]})
             current = _read(client, obj, fields, chunk)
             queries += 1
@@ -130,13 +122,12 @@ def settle_in_flight(client: QueryClient, store: Store, run_id: int) -> Settled:
 
 
 def _read(
-    client: QueryClient, obj: str, fields: Sequence[str], ids: Sequence[str]
+    client: SalesforcePort, obj: str, fields: Sequence[str], ids: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     # Object and field names come from the outbox, which only the mappings fill; the client
     # checks names, and the ids travel as quoted literals through format_soql.
     for name in (obj, *fields):
         if not _NAME.match(name):
             raise ValueError(f"'{name}' is not a Salesforce API name")
-    select = ", ".join(["Id", *fields])
-    records = client.query(f"SELECT {select} FROM {obj} WHERE Id IN {{ids}}", ids=list(ids))
+    records = client.records_by_id(obj, fields, ids)
     return {str(r["Id"]): r for r in records}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,8 @@ import pandas as pd
 from connector.config import Settings
 from connector.errors import MappingError, SalesforceError
 from connector.mapping import load_yaml_model
+from connector.mapping.values import keys_of
+from connector.salesforce.port import FLOW_BATCH, SalesforcePort
 from connector.scoring import IntentConfig, LeadConversionConfig
 from connector.scoring.conversion import (
     BLANK,
@@ -48,8 +50,8 @@ from connector.sync.streams import Stream
 log = logging.getLogger(__name__)
 M = TypeVar("M", IntentConfig, LeadConversionConfig)
 
-INTENT_KEYS = ("intent.score", "intent.reasons")
-CONVERSION_KEYS = ("conversion.score", "conversion.probability", "conversion.factors")
+INTENT_KEYS = keys_of("intent")
+CONVERSION_KEYS = keys_of("conversion")
 MODEL_NAME = "lead_conversion"
 #: Lead fields the scoring steps read whatever the model settings (LeadSource: the
 #: evaluation's source-only baseline).
@@ -81,7 +83,6 @@ def with_lead_fields(stream: Stream, setup: ScoringSetup | None) -> Stream:
     return replace(stream, fields=(*stream.fields, *extra)) if extra else stream
 
 
-FLOW_BATCH = 200  # inputs per Actions API call
 CAMPAIGN = "Campaign"  # the first form or campaign a Lead came through (from its events)
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
@@ -577,14 +578,8 @@ def compute(
 
 
 # ---------------------------------------------------------------------- moments
-class FlowClient(Protocol):
-    """The client call a moment makes."""
-
-    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
-
-
 def fire_moments(
-    client: FlowClient,
+    client: SalesforcePort,
     store: Store,
     computed: pd.DataFrame,
     config: IntentConfig,

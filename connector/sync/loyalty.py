@@ -12,7 +12,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from connector.loyalty.spend import discount_levels, spend_entries
 from connector.loyalty.standing import standing
 from connector.mapping.deploy import ExtraNeeds
 from connector.mapping.models import program_key
+from connector.salesforce.port import FLOW_BATCH, SalesforcePort
 from connector.store.db import Store
 from connector.store.deliveries import shop_order_keys, shop_refunds_frame
 from connector.store.loyalty import LoyaltyStore
@@ -39,19 +40,6 @@ from connector.sync.resolve import order_person
 from connector.sync.streams import Stream
 
 log = logging.getLogger(__name__)
-
-#: Flows are told of tier changes in requests of at most this many members.
-FLOW_BATCH = 200
-
-
-class FlowClient(Protocol):
-    """What the moments need of the Salesforce client."""
-
-    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
-
-
-class LoyaltyClient(FlowClient, Protocol):
-    """What the loyalty step needs of the Salesforce client: Flows (tier moments)."""
 
 
 def member_orders(
@@ -144,7 +132,7 @@ def loyalty_step(
     contacts: pd.DataFrame,
     leads: pd.DataFrame,
     now: datetime,
-    client: LoyaltyClient | None,
+    client: SalesforcePort | None,
     run_id: int | None,
     dry_run: bool,
     reference_field: str = "OrderReferenceNumber",
@@ -376,7 +364,7 @@ def _tier_moments(
     books: LoyaltyStore,
     program: Program,
     members: pd.DataFrame,
-    client: FlowClient | None,
+    client: SalesforcePort | None,
     run_id: int | None,
     dry_run: bool,
 ) -> dict[str, Any]:

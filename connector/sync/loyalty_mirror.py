@@ -35,47 +35,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
 from connector.errors import SalesforceError
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.mapping.deploy import ExtraNeeds
-from connector.salesforce.client import COLLECTION_LIMIT
+from connector.salesforce.port import COLLECTION_LIMIT, RowResult, SalesforcePort
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
 
 log = logging.getLogger(__name__)
 
 QUALIFYING = {"qualifying"}
-
-
-class SavedRow(Protocol):
-    """One row's outcome (``connector.salesforce.client.RowResult``)."""
-
-    record_id: str | None
-    success: bool
-    error_code: str | None
-    message: str | None
-
-
-class QueryClient(Protocol):
-    """A client that runs SOQL (the journal types' lookup; ``doctor`` uses it too)."""
-
-    def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
-
-
-class MirrorClient(QueryClient, Protocol):
-    """What the mirror needs of the Salesforce client."""
-
-    def upsert_collection(
-        self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
-    ) -> Sequence[SavedRow]: ...
-
-    def bulk_upsert(
-        self, object_name: str, records: list[dict[str, Any]], external_id_field: str = "Id"
-    ) -> Sequence[SavedRow]: ...
 
 
 #: The objects the mirror creates and updates (upserts need Create and Edit on each).
@@ -131,12 +104,10 @@ class JournalTypeMissing(SalesforceError):
     """The org holds no JournalType of a name the program mirrors a journal kind as."""
 
 
-def journal_type_ids(client: QueryClient, program: Program, kinds: set[str]) -> dict[str, str]:
+def journal_type_ids(client: SalesforcePort, program: Program, kinds: set[str]) -> dict[str, str]:
     """Journal kind -> the org's JournalType Id for the ``kinds`` to send (one query)."""
     names = {kind: program.journal_type(kind) for kind in sorted(kinds)}
-    rows = client.query(
-        "SELECT Id, Name FROM JournalType WHERE Name IN {names}", names=sorted(set(names.values()))
-    )
+    rows = client.journal_types(sorted(set(names.values())))
     ids = {str(r["Name"]): str(r["Id"]) for r in rows}
     missing = sorted({name for name in names.values() if name not in ids})
     if missing:
@@ -185,7 +156,7 @@ def member_currencies(journal: pd.DataFrame) -> pd.DataFrame:
 
 
 def mirror_program(
-    client: MirrorClient,
+    client: SalesforcePort,
     store: Store,
     books: LoyaltyStore,
     program: Program,
@@ -289,7 +260,7 @@ def mirror_program(
     return out
 
 
-def _reason(obj: str, result: SavedRow) -> str:
+def _reason(obj: str, result: RowResult) -> str:
     return f"{obj}: {result.error_code or 'ERROR'}: {result.message or 'not saved'}"
 
 
@@ -354,7 +325,7 @@ def _balance(
 
 
 def _upsert_all(
-    client: MirrorClient, obj: str, field: str, records: list[dict[str, Any]]
+    client: SalesforcePort, obj: str, field: str, records: list[dict[str, Any]]
 ) -> list[str]:
     """Upsert rows the whole pass depends on: the saved ids, or a SalesforceError."""
     ids = []
@@ -366,17 +337,17 @@ def _upsert_all(
 
 
 def _upsert(
-    client: MirrorClient,
+    client: SalesforcePort,
     obj: str,
     field: str,
     records: Sequence[dict[str, Any]],
     bulk_threshold: int = 10_000,
-) -> list[SavedRow]:
+) -> list[RowResult]:
     """Upsert in chunks of 200 (or one Bulk API 2.0 job above ``bulk_threshold`` rows); each
     row's outcome in ``records`` order."""
     if len(records) > bulk_threshold:
         return list(client.bulk_upsert(obj, list(records), field))
-    results: list[SavedRow] = []
+    results: list[RowResult] = []
     for start in range(0, len(records), COLLECTION_LIMIT):
         chunk = list(records[start : start + COLLECTION_LIMIT])
         results.extend(client.upsert_collection(obj, field, chunk))

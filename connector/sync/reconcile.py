@@ -17,20 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
+from connector.salesforce.port import SalesforcePort
 from connector.store.db import Store
 
 #: The pseudo-object under which the store keeps the moment of the last reconciliation.
 RECONCILED_KEY = "@reconcile"
-
-
-class IdSource(Protocol):
-    """The client call reconciliation needs (``SalesforceClient.live_ids``)."""
-
-    calls: dict[str, int]
-
-    def live_ids(self, object_name: str, *, bulk: bool = False) -> set[str]: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +48,7 @@ def due(last: datetime | None, now: datetime, interval_hours: int, *, full: bool
 
 
 def reconcile(
-    client: IdSource, store: Store, objects: Sequence[str], bulk_threshold: int
+    client: SalesforcePort, store: Store, objects: Sequence[str], bulk_threshold: int
 ) -> dict[str, dict[str, int]]:
     """Forget, per object, the stored records the org no longer has; returns per object
     ``held``, ``forgotten`` and ``api_calls``. Objects with nothing stored cost no call."""

@@ -46,7 +46,7 @@ def store() -> Store:
 def _redacting_log() -> None:
     """Route the connector's log records through a handler that masks every configured secret
     (the CLI does the same in ``_setup_logging``; gunicorn configures only its own loggers)."""
-    from connector.salesforce.redact import RedactSecrets
+    from connector.logs import RedactSecrets
 
     logger = logging.getLogger("connector")
     if not any(isinstance(f, RedactSecrets) for h in logger.handlers for f in h.filters):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.config import Settings, describe_settings, load_settings
-from connector.salesforce.redact import RedactSecrets
+from connector.logs import RedactSecrets
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
 from connector.web import create_app

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from connector.salesforce import RedactSecrets
+from connector.logs import RedactSecrets
 
 
 def test_secret_and_bearer_token_are_masked(caplog: pytest.LogCaptureFixture) -> None:

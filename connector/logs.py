@@ -1,4 +1,8 @@
-"""A logging filter that masks secrets and access tokens in every record it sees."""
+"""A logging filter that masks secrets and access tokens in every record it sees.
+
+Every process installs it (the CLI, the clock, the worker, each gunicorn worker), so it lives
+apart from ``connector/salesforce/``: importing it loads neither simple-salesforce nor requests.
+"""
 
 from __future__ import annotations
 
