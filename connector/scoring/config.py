@@ -8,6 +8,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connector.events.names import EMAIL_CLICK_EVENTS, EMAIL_OPEN_EVENTS, EMAIL_SEND_EVENTS
+
 _FLOW_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 
 
@@ -85,14 +87,14 @@ class MachineOpens(BaseModel):
         description="What a machine open or click still counts (0 ignores it, 1 counts it fully).",
     )
     send_events: list[str] = Field(
-        default_factory=lambda: ["Email Delivered", "Email Sent"],
+        default_factory=lambda: list(EMAIL_SEND_EVENTS),
         description="Events that mark an email's send time.",
     )
     open_events: list[str] = Field(
-        default_factory=lambda: ["Email Opened"], description="Events that are opens."
+        default_factory=lambda: list(EMAIL_OPEN_EVENTS), description="Events that are opens."
     )
     click_events: list[str] = Field(
-        default_factory=lambda: ["Email Clicked", "Email Link Clicked"],
+        default_factory=lambda: list(EMAIL_CLICK_EVENTS),
         description="Events that are clicks.",
     )
 
@@ -199,6 +201,20 @@ class Gate(BaseModel):
     window_days: int = Field(default=200, ge=1, description="The window, in days before now.")
 
 
+#: The Lead fields the conversion model reads unless ``categorical`` says otherwise; the Lead
+#: stream pulls them whatever the settings (``connector/sync/streams.py``).
+LEAD_MODEL_FIELDS = (
+    "LeadSource",
+    "Industry",
+    "Rating",
+    "Country",
+    "Title",
+    "NumberOfEmployees",
+    "AnnualRevenue",
+    "Email",
+)
+
+
 class LeadConversionConfig(BaseModel):
     """What an admin can tune about the lead conversion model (``models/lead_conversion.yaml``)."""
 
@@ -206,16 +222,7 @@ class LeadConversionConfig(BaseModel):
 
     enabled: bool = Field(default=True, description="false: no conversion score is computed.")
     categorical: list[str] = Field(
-        default_factory=lambda: [
-            "LeadSource",
-            "Industry",
-            "Rating",
-            "Country",
-            "Title",
-            "NumberOfEmployees",
-            "AnnualRevenue",
-            "Email",
-        ],
+        default_factory=lambda: list(LEAD_MODEL_FIELDS),
         description="Lead fields the model reads. Title becomes seniority, NumberOfEmployees "
         "and AnnualRevenue become size bands, Email becomes free vs business domain.",
     )

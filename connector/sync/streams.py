@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connector.scoring.config import LEAD_MODEL_FIELDS
 from connector.sync.resolve import ORDER_COLUMNS
 
 SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
@@ -39,23 +40,23 @@ STREAMS: dict[str, Stream] = {
         Stream("Contact", ("FirstName", "LastName", "Email", "AccountId", "HasOptedOutOfEmail")),
         Stream(
             "Lead",
-            (
-                "FirstName",
-                "LastName",
-                "Email",
-                "Company",
-                "Status",
-                "LeadSource",
-                "IsConverted",
-                "ConvertedContactId",
-                "ConvertedDate",
-                # what the lead conversion model reads (models/lead_conversion.yaml)
-                "Title",
-                "Industry",
-                "Rating",
-                "Country",
-                "NumberOfEmployees",
-                "AnnualRevenue",
+            tuple(
+                dict.fromkeys(
+                    (
+                        "FirstName",
+                        "LastName",
+                        "Email",
+                        "Company",
+                        "Status",
+                        "LeadSource",
+                        "IsConverted",
+                        "ConvertedContactId",
+                        "ConvertedDate",
+                        # the lead conversion model's default fields (a configured list adds
+                        # its own: connector.sync.intent.with_lead_fields)
+                        *LEAD_MODEL_FIELDS,
+                    )
+                )
             ),
         ),
         # what the compute step reads (ORDER_COLUMNS), plus what the run keeps for later models

@@ -26,6 +26,7 @@ from connector.mapping.schema import mapping_schema
 from connector.mapping.values import KNOWN_VALUES, keys_of, model_of, models, value_table
 from connector.predictions import PredictionsConfig
 from connector.salesforce import SalesforceClient
+from connector.scoring.config import MachineOpens
 from connector.store import Store
 from connector.sync import SyncEngine, SyncOptions
 from connector.sync.compute import model_frame
@@ -197,3 +198,16 @@ def test_click_events_each_belong_to_one_channel() -> None:
     assert set(CLICK_CHANNEL) == set(CLICK_EVENTS)
     assert set(CLICK_EVENTS) <= set(ENGAGEMENT_EVENTS)
     assert set(CLICK_CHANNEL.values()) == {"email", "sms", "push"}
+
+
+def test_the_models_default_event_names_are_catalogued() -> None:
+    # Every event name a model reads by default comes from connector/events/names.py.
+    machine = MachineOpens()
+    for names in (machine.send_events, machine.open_events, machine.click_events):
+        assert names, "an email act without a default event"
+        assert set(names) <= set(EVENTS)
+    assert set(machine.send_events).isdisjoint(machine.open_events)
+    assert set(machine.open_events).isdisjoint(machine.click_events)
+    # an email provider's click name counts as a click, never as a channel click for orders
+    assert "Email Link Clicked" in machine.click_events
+    assert "Email Link Clicked" not in CLICK_EVENTS
