@@ -5,10 +5,13 @@ Written by hand beside the routes; a test checks it names exactly the routes the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
+
+from connector.webhooks import PLATFORMS
 
 bp = Blueprint("openapi", __name__)
 
@@ -36,7 +39,7 @@ def _responses(ok: str, *extra: int) -> dict[str, Any]:
     return out
 
 
-def _webhook(summary: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
+def _webhook(summary: str, headers: Sequence[tuple[str, str]]) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
@@ -182,34 +185,10 @@ SPEC: dict[str, Any] = {
         "normalises it into events and orders and updates Salesforce fields.",
     },
     "paths": {
-        "/webhooks/shopify": _webhook(
-            "Shopify webhook deliveries",
-            [
-                ("X-Shopify-Hmac-Sha256", "Base64 HMAC-SHA256 of the body (required)."),
-                (
-                    "X-Shopify-Topic",
-                    "orders/create, refunds/create, customers/redact... (required)",
-                ),
-                ("X-Shopify-Event-Id", "Duplicate detection (else X-Shopify-Webhook-Id)."),
-                ("X-Shopify-Webhook-Id", "Fallback duplicate detection."),
-                ("X-Shopify-Shop-Domain", "The shop."),
-                ("X-Shopify-Triggered-At", "Trigger time; older than the tolerance is refused."),
-                ("X-Shopify-API-Version", "Payload version."),
-            ],
-        ),
-        "/webhooks/woocommerce": _webhook(
-            "WooCommerce webhook deliveries (and the unsigned ping, answered 200)",
-            [
-                ("X-WC-Webhook-Signature", "Base64 HMAC-SHA256 of the body (required)."),
-                ("X-WC-Webhook-Topic", "order.created, customer.updated... (required)"),
-                ("X-WC-Webhook-Source", "The store's URL."),
-                ("X-WC-Webhook-Delivery-ID", "Delivery id (required)."),
-            ],
-        ),
-        "/webhooks/bigcommerce": _webhook(
-            "BigCommerce webhook deliveries (light payloads: scope, data.id, hash)",
-            [("X-L2L-Webhook-Token", "The shared token configured on the webhook (required).")],
-        ),
+        **{
+            f"/webhooks/{name}": _webhook(module.SUMMARY, module.HEADERS)
+            for name, module in PLATFORMS.items()
+        },
         "/v1/batch": _events(
             "A batch of Segment-format messages",
             {

@@ -1,9 +1,12 @@
 """Webhooks and the events API: one module per platform, pure functions over (headers, body).
 
-``PLATFORMS`` maps the ``/webhooks/<platform>`` path to its module; each module's ``receive``
-verifies and checks a request and returns the :class:`~connector.webhooks.base.Delivery` to store,
-and its ``normalise`` turns a stored delivery into events, orders and refunds
-(:class:`~connector.webhooks.base.Normalised`). ``segment`` is the generic events API.
+``PLATFORMS`` maps the ``/webhooks/<platform>`` path to its module, and is the one list of
+platforms: the web routes, their secrets' settings and ``/openapi.json`` are made from it. Each
+module's ``receive`` verifies and checks a request and returns the
+:class:`~connector.webhooks.base.Delivery` to store, and its ``normalise`` turns a stored delivery
+into events, orders and refunds (:class:`~connector.webhooks.base.Normalised`); it declares
+``SECRET_SETTING`` (the setting its secrets are in), ``SUMMARY`` and ``HEADERS`` (its OpenAPI
+description). ``segment`` is the generic events API.
 """
 
 from __future__ import annotations

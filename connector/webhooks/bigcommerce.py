@@ -42,6 +42,11 @@ from connector.webhooks.base import (
 
 SOURCE = "bigcommerce"
 TOKEN_HEADER = "X-L2L-Webhook-Token"  # noqa: S105 - a header name, not a secret
+#: The setting holding the shared tokens deliveries carry.
+SECRET_SETTING = "bigcommerce_webhook_token"  # noqa: S105 - a setting's name, not a secret
+#: What ``/openapi.json`` says of ``POST /webhooks/bigcommerce`` and its headers.
+SUMMARY = "BigCommerce webhook deliveries (light payloads: scope, data.id, hash)"
+HEADERS = ((TOKEN_HEADER, "The shared token configured on the webhook (required)."),)
 # BigCommerce order status ids that mean the order does not count: 5 Cancelled, 6 Declined.
 NOT_PURCHASED_STATUS = {5, 6}
 EVENT_NAMES = {

@@ -47,6 +47,19 @@ from connector.webhooks.base import (
 )
 
 SOURCE = "shopify"
+#: The setting holding the shared secrets deliveries are signed with.
+SECRET_SETTING = "shopify_webhook_secrets"  # noqa: S105 - a setting's name, not a secret
+#: What ``/openapi.json`` says of ``POST /webhooks/shopify`` and its headers.
+SUMMARY = "Shopify webhook deliveries"
+HEADERS = (
+    ("X-Shopify-Hmac-Sha256", "Base64 HMAC-SHA256 of the body (required)."),
+    ("X-Shopify-Topic", "orders/create, refunds/create, customers/redact... (required)"),
+    ("X-Shopify-Event-Id", "Duplicate detection (else X-Shopify-Webhook-Id)."),
+    ("X-Shopify-Webhook-Id", "Fallback duplicate detection."),
+    ("X-Shopify-Shop-Domain", "The shop."),
+    ("X-Shopify-Triggered-At", "Trigger time; older than the tolerance is refused."),
+    ("X-Shopify-API-Version", "Payload version."),
+)
 ORDER_TOPICS = {
     "orders/create": "Order Completed",
     "orders/paid": "Order Paid",

@@ -45,6 +45,16 @@ from connector.webhooks.base import (
 )
 
 SOURCE = "woocommerce"
+#: The setting holding the shared secrets deliveries are signed with.
+SECRET_SETTING = "woocommerce_webhook_secrets"  # noqa: S105 - a setting's name, not a secret
+#: What ``/openapi.json`` says of ``POST /webhooks/woocommerce`` and its headers.
+SUMMARY = "WooCommerce webhook deliveries (and the unsigned ping, answered 200)"
+HEADERS = (
+    ("X-WC-Webhook-Signature", "Base64 HMAC-SHA256 of the body (required)."),
+    ("X-WC-Webhook-Topic", "order.created, customer.updated... (required)"),
+    ("X-WC-Webhook-Source", "The store's URL."),
+    ("X-WC-Webhook-Delivery-ID", "Delivery id (required)."),
+)
 _PING = re.compile(rb"^webhook_id=\d{1,20}$")
 # Order statuses that are not a purchase (WooCommerce's order status list).
 NOT_PURCHASED = {"cancelled", "failed", "trash", "pending", "checkout-draft"}

@@ -45,3 +45,23 @@ def test_the_validator_catches_a_broken_document() -> None:
     broken = {**SPEC, "paths": {"/v1/batch": {"post": {"responses": "none"}}}}
     with pytest.raises(OpenAPIValidationError):
         validate(broken)
+
+
+def test_the_platforms_are_listed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Routes, secrets' settings and the OpenAPI paths are all made from PLATFORMS.
+    from pydantic import SecretStr
+
+    from connector.config import Settings
+    from connector.webhooks import PLATFORMS
+
+    monkeypatch.chdir(tmp_path)
+    app = create_app(load_settings(database=tmp_path / "l2l.sqlite"))
+    routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/webhooks/")}
+    assert routes == {f"/webhooks/{name}" for name in PLATFORMS}
+    paths = app.test_client().get("/openapi.json").get_json()["paths"]
+    assert {p for p in paths if p.startswith("/webhooks/")} == routes
+    for name, module in PLATFORMS.items():
+        assert name == module.SOURCE
+        assert Settings.model_fields[module.SECRET_SETTING].annotation is SecretStr
+        assert paths[f"/webhooks/{name}"]["post"]["summary"] == module.SUMMARY
+    assert app.test_client().post("/webhooks/magento", data=b"{}").status_code == 404
