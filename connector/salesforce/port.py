@@ -17,7 +17,7 @@ Rules the port keeps:
    the calls its SOQL would (one query plus its ``queryMore`` pages).
 3. **Batch sizes are declared here** and read by everyone: :data:`COLLECTION_LIMIT` records
    per sObject Collections call, :data:`FLOW_BATCH` inputs per Actions API call,
-   :data:`ID_BATCH` ids per ``WHERE Id IN`` read.
+   :data:`ID_BATCH` ids per ``WHERE Id IN`` read, :data:`BULK_JOB_CALLS` per ingest job.
 
 The value types a call returns (:class:`RowResult`, :class:`ApiUsage`) and takes
 (:class:`Echoes`) live here too, so a consumer imports nothing of the client.
@@ -39,6 +39,9 @@ COLLECTION_LIMIT = 200
 #: ("Flow Actions") states no per-call limit; none was found elsewhere, so the strict choice is
 #: the Collections limit, the size of one Flow interview batch in a transaction.
 FLOW_BATCH = 200
+#: What one Bulk API 2.0 ingest job costs in calls, about (a dry run's plan counts it): create,
+#: upload, close, a few polls, successful and failed results.
+BULK_JOB_CALLS = 7
 #: Ids per ``WHERE Id IN (...)`` read: a collection's worth, and a GET URL well under
 #: Salesforce's 16,384 characters (200 quoted 18-character ids are about 4,400).
 ID_BATCH = 200
@@ -249,6 +252,7 @@ class SalesforcePort(Protocol):
 
 
 __all__ = [
+    "BULK_JOB_CALLS",
     "COLLECTION_LIMIT",
     "FLOW_BATCH",
     "ID_BATCH",

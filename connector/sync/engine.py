@@ -29,7 +29,7 @@ from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
-from connector.salesforce.port import COLLECTION_LIMIT, Echoes, SalesforcePort
+from connector.salesforce.port import BULK_JOB_CALLS, COLLECTION_LIMIT, Echoes, SalesforcePort
 from connector.store.db import PendingWrite, Store
 from connector.store.loyalty import LoyaltyStore
 from connector.sync import compute, inputs, intent, predict, reconcile
@@ -52,10 +52,6 @@ from connector.sync.runstate import RunStatus, WriteCounts, outstanding_summary
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
-
-# A Bulk API 2.0 ingest job costs about this many calls: create, upload, close, a few polls,
-# successful and failed results.
-BULK_JOB_CALLS = 7
 
 
 class Mapper(Protocol):
