@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from connector.cli_project import COMMANDS, MAPPING_FORMAT_HELP
 from connector.errors import Lead2LoyaltyError
 
 if TYPE_CHECKING:
@@ -386,7 +387,7 @@ def status_cmd() -> None:
         click.echo(f"  last run {runs[0]['id']}: {runs[0]['status']} at {runs[0]['started_at']}")
 
 
-@main.command("validate")
+@main.command("validate", epilog=MAPPING_FORMAT_HELP)
 @click.option("--offline", is_flag=True, help="Check the files only, not the org.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def validate_cmd(offline: bool, as_json: bool) -> None:
@@ -1234,6 +1235,10 @@ def config_cmd() -> None:
     for variable, value, default, description in describe_settings(load_settings()):
         click.echo(f"{variable}={value}\n    default: {default or '(empty)'}; {description}")
 
+
+# init, mappings and shopify app-config live in their own module (connector/cli_project.py).
+for _command in COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

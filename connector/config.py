@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.errors import ConfigError
+from connector.project import project_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Object Reference, OrderStatus.StatusCode: every Order Status value is Draft or Activated.
@@ -55,8 +56,17 @@ class Settings(BaseSettings):
     )
     salesforce_api_version: str = Field("59.0", description="REST API version.")
     database: Path = Field(Path("lead2loyalty.sqlite"), description="SQLite database file.")
-    mappings_dir: Path = Field(REPO_ROOT / "mappings", description="Field mappings (YAML).")
-    models_dir: Path = Field(REPO_ROOT / "models", description="Model settings (YAML).")
+    # A project folder's own (``lead2loyalty init``) when run inside it, else the shipped ones.
+    mappings_dir: Path = Field(
+        default_factory=lambda: project_dir("mappings"),
+        description="Field mappings (YAML): ./mappings when the working folder has one, else "
+        "the defaults shipped with lead2loyalty.",
+    )
+    models_dir: Path = Field(
+        default_factory=lambda: project_dir("models"),
+        description="Model settings (YAML): ./models when the working folder has one, else the "
+        "defaults shipped with lead2loyalty.",
+    )
     quota_share: float = Field(
         0.8, gt=0, le=1, description="Stop a run once this share of the daily API limit is used."
     )
@@ -224,7 +234,7 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str, str]]:
     rows = []
     for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
-        default = field.default
+        default = field.get_default(call_default_factory=True)
         shown = (
             "**********"
             if isinstance(value, SecretStr) and value.get_secret_value()

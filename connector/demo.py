@@ -164,12 +164,11 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
 
 
 def _demo_models(directory: Path) -> Path:
-    """The repository's models/ with the intent moment switched on (the demo org has its
-    Flow)."""
-    from connector.config import REPO_ROOT
+    """The shipped models/ with the intent moment switched on (the demo org has its Flow)."""
+    from connector.project import defaults_root
 
     directory.mkdir(parents=True, exist_ok=True)
-    for source in (REPO_ROOT / "models").glob("*.yaml"):
+    for source in (defaults_root() / "models").glob("*.yaml"):
         text = source.read_text(encoding="utf-8")
         if source.name == "intent.yaml":
             text = text.replace("enabled: false", "enabled: true")
