@@ -1,4 +1,4 @@
-"""Commands that start and explain a project: ``init`` and ``mappings``.
+"""Commands that start and explain a project: ``init``, ``mappings`` and ``shopify app-config``.
 
 Registered on the root group in :mod:`connector.cli`; errors reach its one clean-line handler.
 """
@@ -84,4 +84,40 @@ def mappings_cmd(example: bool) -> None:
             )
 
 
-COMMANDS = (init_cmd, mappings_cmd)
+@click.group("shopify")
+def shopify() -> None:
+    """Connect a Shopify store: the app configuration its webhooks need.
+
+    \b
+    Example:
+      lead2loyalty shopify app-config --host https://l2l.example.com
+    """
+
+
+@shopify.command("app-config")
+@click.option(
+    "--host",
+    required=True,
+    help="Public HTTPS URL this connector's web process serves (a path prefix is kept).",
+)
+@click.option(
+    "--api-version",
+    default=None,
+    help="Shopify API version of the payloads (YYYY-01/04/07/10); default: the one this "
+    "release reads.",
+)
+def shopify_app_config(host: str, api_version: str | None) -> None:
+    """Print the [webhooks] section of a shopify.app.toml: every topic lead2loyalty reads,
+    and the three mandatory compliance topics, delivered to HOST/webhooks/shopify. Paste it
+    into the app's shopify.app.toml and run `shopify app deploy`.
+
+    \b
+    Example:
+      lead2loyalty shopify app-config --host https://l2l.example.com >> shopify.app.toml
+    """
+    from connector.webhooks.shopify_app import DEFAULT_API_VERSION, app_config_toml
+
+    click.echo(app_config_toml(host, api_version or DEFAULT_API_VERSION), nl=False)
+
+
+COMMANDS = (init_cmd, mappings_cmd, shopify)
