@@ -16,6 +16,8 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_ITEMS = ("mappings", "models", "salesforce", "Procfile", ".env.example")
+# Local litter never shipped: caches, the Salesforce CLI's state, an LWC test runner's packages.
+IGNORED = ("__pycache__", "*.pyc", ".sfdx", ".sf", "node_modules", ".localdevserver")
 
 
 class BuildPyWithDefaults(build_py):
@@ -34,7 +36,7 @@ class BuildPyWithDefaults(build_py):
                 shutil.copytree(
                     source,
                     target / item,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".sfdx", ".sf"),
+                    ignore=shutil.ignore_patterns(*IGNORED),
                 )
             elif source.is_file():
                 shutil.copy2(source, target / item)

@@ -36,9 +36,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 #: What a project folder holds, as shipped: folders first, then single files.
 DEFAULT_ITEMS = ("mappings", "models", "salesforce", "Procfile", ".env.example")
-# Files of the defaults' folders that are build or editor litter, never copied.
+# Local litter in a checkout's folders, never copied (setup.py skips the same when it builds).
 _SKIP_SUFFIXES = (".pyc",)
-_SKIP_PARTS = ("__pycache__", ".sfdx", ".sf")
+_SKIP_PARTS = ("__pycache__", ".sfdx", ".sf", "node_modules", ".localdevserver")
 
 PROJECT_README = """\
 # lead2loyalty project

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -16,7 +17,13 @@ from connector.config import Settings, load_settings
 from connector.mapping import load_mappings
 from connector.mapping.models import TRANSFORMS, FieldMapping, MappingFile
 from connector.mapping.values import KNOWN_VALUES
-from connector.project import DEFAULT_ITEMS, default_files, defaults_root, project_dir
+from connector.project import (
+    _SKIP_PARTS,
+    DEFAULT_ITEMS,
+    default_files,
+    defaults_root,
+    project_dir,
+)
 from tests.support import REPO
 
 
@@ -223,3 +230,28 @@ def test_env_example_copied_to_env_loads(tmp_path: Path, monkeypatch: pytest.Mon
     assert settings.salesforce_private_key_file is None  # an empty path would mean "."
     assert settings.database == Path("var/lead2loyalty.sqlite")
     assert not settings.shopify_webhook_secrets.get_secret_value()
+
+
+def test_local_litter_is_never_shipped(tmp_path: Path) -> None:
+    for rel in ("mappings/contact.yaml", "models/intent.yaml", "Procfile", ".env.example",
+                "salesforce/sfdx-project.json", "salesforce/node_modules/jest/index.js",
+                "salesforce/.sfdx/config.json", "models/__pycache__/x.pyc"):  # fmt: skip
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x", encoding="utf-8")
+    assert {str(p) for p in default_files(tmp_path)} == {
+        "mappings/contact.yaml", "models/intent.yaml", "salesforce/sfdx-project.json",
+        "Procfile", ".env.example",
+    }  # fmt: skip
+
+
+def test_the_wheel_build_skips_what_init_skips() -> None:
+    tree = ast.parse((REPO / "setup.py").read_text(encoding="utf-8"))
+    found = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in ("DEFAULT_ITEMS", "IGNORED")
+    }
+    assert found["DEFAULT_ITEMS"] == DEFAULT_ITEMS
+    assert set(found["IGNORED"]) - {"*.pyc"} == set(_SKIP_PARTS)
