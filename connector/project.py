@@ -7,7 +7,7 @@ A project folder (what ``lead2loyalty init DIR`` writes, like a dbt or Heroku st
 - ``salesforce/``: SFDX source of the fields and permission sets (``fields export`` rewrites it);
 - ``Procfile``: the three processes (``web``, ``worker``, ``clock``);
 - ``.env.example``: the settings an admin sets, to copy to ``.env``;
-- ``README.md``: what to do next.
+- ``README.md``: what to do next; ``.gitignore``: keeps ``.env`` and the database out of git.
 
 Where the defaults come from (:func:`defaults_root`):
 
@@ -68,6 +68,16 @@ lead2loyalty sync                 # one run; the Procfile's clock runs them on s
 ```
 """
 
+PROJECT_GITIGNORE = """\
+# Written by `lead2loyalty init`: secrets and state stay out of git.
+.env
+var/
+*.sqlite
+*.sqlite-wal
+*.sqlite-shm
+*.sqlite.lock
+"""
+
 
 def defaults_root() -> Path:
     """The folder holding the shipped defaults (see the module docstring for which)."""
@@ -118,6 +128,7 @@ def init_project(directory: Path, *, force: bool = False) -> list[Path]:
         (rel, (root / rel).read_bytes()) for rel in default_files(root)
     ]
     plan.append((Path("README.md"), PROJECT_README.encode("utf-8")))
+    plan.append((Path(".gitignore"), PROJECT_GITIGNORE.encode("utf-8")))
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{directory} is a file; name a folder for the project")
     folders = [rel for rel, _ in plan if (directory / rel).is_dir()]

@@ -49,6 +49,7 @@ def test_init_writes_every_shipped_file_and_a_readme(tmp_path: Path) -> None:
     assert "lead2loyalty demo" in readme
     assert "mappings --example" in readme
     assert (project / "salesforce" / "sfdx-project.json").is_file()
+    assert ".env" in (project / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert "next: cd" in result.output
 
 
