@@ -120,6 +120,13 @@ def localorg() -> None:
     help="Record-triggered and autolaunched flow rules (YAML).",
 )
 @click.option(
+    "--flows-source",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Serve the autolaunched Flows under this SFDX folder (`fields export` writes them to "
+    "salesforce/): their declared inputs, status and elements, as a deployed org would.",
+)
+@click.option(
     "--recycle-bin-days",
     default=15,
     show_default=True,
@@ -160,6 +167,7 @@ def localorg_serve(
     faults: str,
     daily_limit: int,
     flows_file: Path | None,
+    flows_source: Path | None,
     recycle_bin_days: int,
     no_orders: bool,
     no_person_accounts: bool,
@@ -194,6 +202,7 @@ def localorg_serve(
             faults=faults,
             daily_limit=daily_limit,
             flows_file=flows_file,
+            flows_source=flows_source,
             recycle_bin_days=recycle_bin_days,
             features=OrgFeatures(
                 orders=not no_orders,
@@ -526,7 +535,9 @@ def fields_deploy(as_json: bool) -> None:
     help="SFDX project folder.",
 )
 def fields_export(out: Path) -> None:
-    """Write SFDX source for every mapped custom field and the L2L_Integration permission set.
+    """Write SFDX source: every mapped custom field, the L2L_Integration and L2L_Read
+    permission sets, the record page component (lwc/l2lScores) with a record page per
+    object, list views, report types and reports, and the Flows models/ names.
 
     \b
     Example:
@@ -534,13 +545,21 @@ def fields_export(out: Path) -> None:
     """
     from connector.loyalty.wiring import load_config
     from connector.mapping import load_registered_mappings
+    from connector.salesforce.sfdx import flow_specs, hot_line
     from connector.sync.fields import export
+    from connector.sync.intent import load_scoring
     from connector.sync.loyalty import org_needs
 
     settings = _settings()
     mappings = load_registered_mappings(settings.mappings_dir)
-    paths = export(mappings, out, extra=org_needs(load_config(settings)))
-    click.echo(f"wrote {len(paths) - 1} field files and the permission set under {out}")
+    loyalty = load_config(settings)
+    intent = load_scoring(settings).intent
+    flows = flow_specs(intent, loyalty)
+    paths = export(mappings, out, extra=org_needs(loyalty), flows=flows, hot=hot_line(intent))
+    click.echo(
+        f"wrote {len(paths)} files under {out}: fields, permission sets, the record page "
+        f"component, list views, reports and {len(flows)} Flow(s)"
+    )
 
 
 @main.command("doctor")

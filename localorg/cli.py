@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from localorg.faults import Faults, FaultSpecError
 from localorg.features import OrgFeatures
+from localorg.flow_metadata import FlowSourceError
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg, OrgConfig, load_seed
 from localorg.server import prepare
@@ -40,6 +41,7 @@ def serve(
     daily_limit: int,
     flows_file: Path | None,
     recycle_bin_days: int = 15,
+    flows_source: Path | None = None,
     features: OrgFeatures | None = None,
     api_user: str = "admin",
     progress: ProgressSink | None = None,
@@ -57,7 +59,12 @@ def serve(
     features = features or OrgFeatures()
     if features.problems():
         raise LocalOrgUsageError("; ".join(features.problems()))
-    flows = FlowEngine.from_file(flows_file) if flows_file else None
+    try:
+        flows = (
+            FlowEngine.from_file(flows_file, flows_source) if flows_file or flows_source else None
+        )
+    except FlowSourceError as exc:
+        raise LocalOrgUsageError(str(exc)) from None
     work = data_dir or Path(tempfile.mkdtemp(prefix="localorg-"))
     config = OrgConfig(
         daily_limit=daily_limit,

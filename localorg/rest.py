@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, make_response, request
 
 from localorg import soql
 from localorg.datetimes import format_datetime
+from localorg.flows import FlowInputError
 from localorg.http import api_version, current_org, fault_response, sf_error
 from localorg.org import API_VERSIONS
 from localorg.schema import FieldInfo, ObjectInfo
@@ -592,29 +593,58 @@ def _apply(
 
 
 # ---------------------------------------------------------------------- actions
+@bp.get(f"{DATA}/actions/custom/flow")
+def list_flows(version: str) -> Response:
+    """The active autolaunched flows the Actions API serves."""
+    org = current_org()
+    return jsonify(
+        {
+            "actions": [
+                {
+                    "name": name,
+                    "label": name,
+                    "type": "FLOW",
+                    "url": f"/services/data/v{version}/actions/custom/flow/{name}",
+                }
+                for name in org.store.flows.active_names()
+            ]
+        }
+    )
+
+
+@bp.get(f"{DATA}/actions/custom/flow/<name>")
+def describe_flow(version: str, name: str) -> Response:
+    """A flow action's describe: its declared inputs and its outputs."""
+    described = current_org().store.flows.describe(name)
+    if described is None:
+        return sf_error("NOT_FOUND", f"Flow {name} was not found or is not active", 404)
+    return jsonify(described)
+
+
 @bp.post(f"{DATA}/actions/custom/flow/<name>")
 def invoke_flow(version: str, name: str) -> Response:
-    """Run an autolaunched flow once per input (the Actions API)."""
+    """Run an autolaunched flow once per input (the Actions API); localorg/flows.py lists
+    the rules, per item and per request."""
     org = current_org()
     body = _json_object()
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         return sf_error("JSON_PARSER_ERROR", "The request body needs a non-empty 'inputs' list")
+    if org.store.flows.declared_inputs(name) is None:
+        return sf_error("NOT_FOUND", f"Flow {name} was not found or is not active", 404)
     results = []
     for item in inputs:
+        if not isinstance(item, dict):
+            return sf_error("JSON_PARSER_ERROR", "Each input must be a JSON object")
         try:
             outputs = org.store.flows.invoke(org.store, name, dict(item))
-        except KeyError:
-            return sf_error("NOT_FOUND", f"Flow {name} was not found or is not active", 404)
+        except FlowInputError as exc:
+            errors = [{"statusCode": exc.code, "message": exc.message, "fields": []}]
+            results.append(_failed_item(name, errors, None))
+            continue
         except RecordFault as exc:
-            results.append(
-                {
-                    "actionName": name,
-                    "isSuccess": False,
-                    "outputValues": None,
-                    "errors": [e.collection() for e in exc.errors],
-                }
-            )
+            errors = [e.collection() for e in exc.errors]
+            results.append(_failed_item(name, errors, {"Flow__InterviewStatus": "Error"}))
             continue
         results.append(
             {
@@ -625,7 +655,20 @@ def invoke_flow(version: str, name: str) -> Response:
                 "version": 1,
             }
         )
-    return jsonify(results)
+    status = 200 if all(r["isSuccess"] for r in results) else 400
+    return make_response(jsonify(results), status)
+
+
+def _failed_item(
+    name: str, errors: list[dict[str, Any]], outputs: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "actionName": name,
+        "isSuccess": False,
+        "errors": errors,
+        "outputValues": outputs,
+        "version": 1,
+    }
 
 
 # ---------------------------------------------------------------------- helpers

@@ -42,6 +42,7 @@ from connector.mapping.deploy import (
 )
 from connector.mapping.models import MappingFile
 from connector.salesforce.port import SalesforcePort as DeployClient
+from connector.salesforce.sfdx import DEFAULT_HOT_INTENT, FlowSpec, write_sfdx
 from connector.sync.streams import DEFAULT_OBJECTS
 
 __all__ = ["PERMISSION_SET", "DeployReport", "deploy", "export", "read_rights"]
@@ -414,9 +415,13 @@ def export(
     *,
     pulled: Iterable[str] = DEFAULT_OBJECTS,
     extra: ExtraNeeds | None = None,
+    flows: Sequence[FlowSpec] = (),
+    hot: float = DEFAULT_HOT_INTENT,
 ) -> list[Path]:
     """Write SFDX source for every mapped custom field (and ``extra``'s) and the permission
-    set under ``root`` (the SFDX project folder)."""
+    set under ``root`` (the SFDX project folder), then what people see
+    (:mod:`connector.salesforce.sfdx`: L2L_Read, the record page component, list views,
+    reports, the ``flows`` the connector invokes)."""
     written = []
     for definition in [*field_definitions(mappings), *(extra.definitions if extra else ())]:
         # sfdx_field_path is relative to the repo ("salesforce/force-app/..."); root is the
@@ -430,4 +435,5 @@ def export(
     needs = access_needs(mappings, pulled, extra)
     path.write_text(sfdx_permission_set_xml(needs), encoding="utf-8")
     written.append(path)
+    written += write_sfdx(root, mappings, flows, hot=hot)
     return written

@@ -449,6 +449,7 @@ def _flows() -> FlowEngine:
             "autolaunched": [
                 {
                     "name": "Tier_Upgrade",
+                    "inputs": ["recordId", "tier"],
                     "actions": [{"create_task": {"Subject": "Tier {tier}", "WhoId": "{recordId}"}}],
                 }
             ],

@@ -249,7 +249,11 @@ def test_create_tooling_field_and_invoke_flow(client: SalesforceClient, org: Loc
     org.store.flows = FlowEngine(
         {
             "autolaunched": [
-                {"name": "Tier_Up", "actions": [{"create_task": {"Subject": "Tier {tier}"}}]}
+                {
+                    "name": "Tier_Up",
+                    "inputs": ["recordId", "tier"],
+                    "actions": [{"create_task": {"Subject": "Tier {tier}"}}],
+                }
             ]
         }
     )

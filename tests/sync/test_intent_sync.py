@@ -158,18 +158,11 @@ def _values(org: LocalOrg, obj: str, record_id: str) -> tuple[Any, Any]:
 def test_intent_lands_on_leads_and_contacts_decays_and_fires_its_flow_once(
     org: LocalOrg, localorg_server: Running, tmp_path: Path, people: dict[str, str]
 ) -> None:
-    org.store.flows = FlowEngine(
-        {
-            "autolaunched": [
-                {
-                    "name": FLOW,
-                    "actions": [
-                        {"create_task": {"Subject": "Hot ({intentScore})", "WhoId": "{recordId}"}}
-                    ],
-                }
-            ]
-        }
-    )
+    # The Flow as `fields export` wrote it: localorg serves its declared inputs, so an input
+    # the moment sends and the Flow does not declare fails the run here as in an org.
+    org.store.flows = FlowEngine.from_file(None, REPO / "salesforce")
+    # The hot Lead belongs to a rep (the admin user here), not to the integration user.
+    org.store.update("Lead", people["hot"], {"OwnerId": org.admin_user_id}, run_flows=False)
     engine = deployed_engine(_settings(org, localorg_server, tmp_path))
     now = datetime.now(UTC)
     store = Store(engine.settings.database)
@@ -204,8 +197,13 @@ def test_intent_lands_on_leads_and_contacts_decays_and_fires_its_flow_once(
     assert quiet_score == pytest.approx(0.1)
     assert quiet_reasons == "Site visits x1 (last 14d) +0.1"
     assert first.models["moments"]["turned_hot"]["fired"] == 1
-    runs = org.store.execute('SELECT "FlowName", "RecordId" FROM "FlowInterview"')
-    assert runs == [(FLOW, people["hot"])]
+    runs = org.store.execute('SELECT "FlowName", "RecordId", "Outcome" FROM "FlowInterview"')
+    assert runs == [(FLOW, people["hot"], "Finished")]
+    # The exported Flow made a Task for the Lead's owner, about the Lead, with the reasons.
+    (task,) = org.store.execute('SELECT "Subject", "WhoId", "OwnerId", "Description" FROM "Task"')
+    assert task[0] == f"Hot now: intent {hot_score:g} of 5, call or email today"
+    assert (task[1], task[2]) == (people["hot"], org.admin_user_id)
+    assert hot_reasons in task[3]
 
     # No new events, no visible decay: nothing is written and the Flow does not fire again.
     second = engine.run()
