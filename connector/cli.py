@@ -484,11 +484,22 @@ def fields() -> None:
 
 @fields.command("deploy")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def fields_deploy(as_json: bool) -> None:
+@click.option(
+    "--assign-read",
+    "assign_read",
+    multiple=True,
+    metavar="USERNAME",
+    help="Assign the read-only L2L_Read permission set to this user (repeatable): the reps "
+    "and admins who should see the scores. Nobody gets it by default.",
+)
+def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
     """Create missing custom fields (Tooling API), grant them and the objects the sync reads
     and writes in the L2L_Integration permission set, and assign it to the integration user.
     A program with `mirror: loyalty_management` adds its External ID fields on the Loyalty
     Management objects and Create/Edit on those objects.
+
+    Also creates L2L_Read, a read-only permission set on the same fields for people
+    (assigned only with --assign-read).
 
     Safe to re-run: it reads first and writes only what is missing. When the integration
     user lacks a permission the writes need, it changes nothing and prints what an admin
@@ -497,17 +508,35 @@ def fields_deploy(as_json: bool) -> None:
     \b
     Example:
       lead2loyalty fields deploy --json
+      lead2loyalty fields deploy --assign-read rep@example.com --assign-read admin@example.com
     """
+    from connector.errors import AccessMissing
     from connector.loyalty.wiring import load_config
     from connector.mapping import load_registered_mappings
     from connector.salesforce import SalesforceClient
+    from connector.salesforce.read_access import apply_read_set, plan_read_set
     from connector.sync.fields import deploy
     from connector.sync.loyalty import org_needs
 
     settings = _settings()
     mappings = load_registered_mappings(settings.mappings_dir)
     extra = org_needs(load_config(settings))
-    report = deploy(SalesforceClient.from_settings(settings), mappings, extra=extra).as_json()
+    client = SalesforceClient.from_settings(settings)
+    try:
+        read_plan = plan_read_set(client, mappings, assign_read)
+    except AccessMissing as blocked:
+        # The field deploy speaks first: with work to do and rights missing it stops before
+        # any write, naming every permission (these too); with nothing to do it writes nothing.
+        done = deploy(client, mappings, extra=extra)
+        if done.created or done.permissions_granted or done.objects_granted or done.assigned:
+            raise AccessMissing(
+                "fields deploy made the fields and L2L_Integration, but not L2L_Read: "
+                + str(blocked).removeprefix("fields deploy changed nothing: ")
+            ) from None
+        raise
+    deployed = deploy(client, mappings, extra=extra)
+    read = apply_read_set(client, mappings, read_plan, [*deployed.created, *deployed.existing])
+    report = {**deployed.as_json(), "read_permission_set": read.as_json()}
     if as_json:
         click.echo(json.dumps(report))
         return
@@ -516,6 +545,13 @@ def fields_deploy(as_json: bool) -> None:
         f"granted {len(report['permissions_granted'])} fields and "
         f"{len(report['objects_granted'])} objects in {report['permission_set']}"
         + ("; assigned it to the integration user" if report["assigned"] else "")
+    )
+    click.echo(
+        "permission set L2L_Read (read-only, for people): "
+        + ("created; " if read.created else "")
+        + f"granted {len(read.fields_granted)} fields"
+        + (f"; assigned to {', '.join(read.assigned)}" if read.assigned else "")
+        + ("" if read_plan.assignees else "; assign it with --assign-read USERNAME")
     )
     if report["objects_absent"]:
         click.echo(

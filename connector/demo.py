@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from connector.config import load_settings
+from connector.config import Settings, load_settings
 from connector.events import import_file
 from connector.mapping import load_registered_mappings
 from connector.progress import Progress
@@ -39,34 +39,20 @@ DEMO_FLOWS: dict[str, Any] = {
             ],
         }
     ],
-    # Moments: intent turning hot (models/intent.yaml, `moments:`) and loyalty tier changes
-    # (models/loyalty.yaml, `tiers.flow`) each invoke one of these once per crossing.
-    "autolaunched": [
-        {
-            "name": "L2L_Intent_Hot",
-            "actions": [
-                {
-                    "create_task": {
-                        "Subject": "Hot now (intent {intentScore}): call",
-                        "WhoId": "{recordId}",
-                        "Priority": "High",
-                    }
-                }
-            ],
-        },
-        {
-            "name": "L2L_Tier_Change",
-            "actions": [
-                {
-                    "create_task": {
-                        "Subject": "Loyalty tier {direction}: now {tier} (was {previousTier})",
-                        "WhoId": "{recordId}",
-                    }
-                }
-            ],
-        },
-    ],
+    # The autolaunched Flows the moments invoke (intent turning hot, models/intent.yaml
+    # `moments:`; loyalty tier changes, models/loyalty.yaml `tiers.flow`) are the ones
+    # `fields export` ships, served from their source with their declared inputs.
 }
+
+
+def _shipped_flows(settings: Settings) -> dict[str, str]:
+    """The Flows the models name, as ``fields export`` writes them: name -> source."""
+    from connector.loyalty.wiring import load_config
+    from connector.salesforce.sfdx import flow_specs, flow_xml
+    from connector.sync.intent import load_scoring
+
+    specs = flow_specs(load_scoring(settings).intent, load_config(settings))
+    return {spec.name: flow_xml(spec) for spec in specs}
 
 
 def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) -> dict[str, Any]:
@@ -101,6 +87,7 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
             salesforce_ca_bundle=running.tls.cert,
             database=work / "lead2loyalty.sqlite",
         )
+        org.store.flows = FlowEngine.from_sources(_shipped_flows(settings), DEMO_FLOWS)
         engine = build_engine(settings, progress=progress)
         mappings = load_registered_mappings(settings.mappings_dir)
         deployed = deploy(engine.client, mappings)

@@ -13,7 +13,10 @@ in the checklist's order:
 7. the L2L_Integration permission set assigned to the integration user;
 8. the permissions ``fields deploy`` needs (View Setup and Configuration, Customize
    Application, Manage Profiles and Permission Sets, Assign Permission Sets): warnings, as a
-   sync does not need them once the fields are deployed.
+   sync does not need them once the fields are deployed;
+9. every Flow models/ names (intent moments, loyalty tier changes): active, declaring every
+   input the connector sends (connector/salesforce/flow_checks.py);
+10. who holds L2L_Read, the read-only set for people (a warning when nobody does).
 
 A failed check blocks a sync (exit 1); warnings do not. Each line carries its fix.
 """
@@ -32,7 +35,10 @@ from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping.deploy import PERMISSION_SET, access_needs
 from connector.mapping.models import MappingFile
 from connector.salesforce import SalesforceClient
+from connector.salesforce.flow_checks import check_flows, check_read_set
+from connector.salesforce.sfdx import flow_specs
 from connector.sync.fields import DEPLOY_RIGHTS, MANAGE_USERS, read_rights
+from connector.sync.intent import load_scoring
 from connector.sync.loyalty import org_needs
 from connector.sync.loyalty_mirror import JournalTypeMissing, journal_type_ids
 from connector.sync.streams import DEFAULT_OBJECTS
@@ -213,6 +219,9 @@ def _check_org(
     if "JournalType" in described:
         _check_journal_types(client, loyalty, report)
     _check_deploy_rights(client, report)
+    specs = flow_specs(load_scoring(settings).intent, loyalty)
+    for line in [*check_flows(client, specs), check_read_set(client)]:
+        report.add(*line)
 
 
 def _check_journal_types(

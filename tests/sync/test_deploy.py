@@ -25,11 +25,13 @@ from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce import SalesforceClient
 from connector.sync.fields import PERMISSION_SET, deploy
 from localorg.access import as_user
-from localorg.org import LocalOrg
+from localorg.flows import FlowEngine
+from localorg.org import ADMIN_USERNAME, LocalOrg
 from localorg.server import Running
 from tests.conftest import admin_salesforce
 from tests.support import (
     DEPLOY_PERMISSIONS,
+    REPO,
     RFM_FIELDS,
     field_values,
     grant_permissions,
@@ -118,15 +120,27 @@ def test_minimal_user_checklist_doctor_deploy_then_sync_writes_every_value(
         assert org.store.objects["Contact"].field("L2L_Order_Count__c") is None
     assert not org.store.execute('SELECT 1 FROM "PermissionSet" WHERE "Name" = ?', [PERMISSION_SET])
 
-    # The admin grants the rest of the checklist; deploy, then doctor passes.
+    # The Flows models/ names are not in the org yet: doctor names each.
+    code, checks = _doctor()
+    assert code == 1
+    assert checks["flow L2L_Tier_Change"]["status"] == "fail"
+    assert "missing or not active" in checks["flow L2L_Tier_Change"]["detail"]
+
+    # The admin grants the rest of the checklist and deploys the exported Flows (as
+    # `sf project deploy start` would); deploy, assigning L2L_Read to the admin, then doctor
+    # passes.
     grant_permissions(admin, user_id, DEPLOY_PERMISSIONS[1:], "Deployer")
-    deployed = _cli("fields", "deploy", "--json")
+    org.store.flows = FlowEngine.from_file(None, REPO / "salesforce")
+    deployed = _cli("fields", "deploy", "--json", "--assign-read", ADMIN_USERNAME)
     assert deployed.exit_code == 0, deployed.output
     report = json.loads(deployed.stdout)
     assert sorted(report["created"]) == MAPPED
     assert report["assigned"] is True
     assert sorted(report["objects_granted"]) == ["Account", "Contact", "Lead", "Order", "OrderItem"]
+    assert report["read_permission_set"]["assigned"] == [ADMIN_USERNAME]
+    assert sorted(report["read_permission_set"]["fields_granted"]) == MAPPED
     code, checks = _doctor()
+    assert checks["permission set L2L_Read"]["detail"] == f"held by 1 user(s): {ADMIN_USERNAME}"
     assert code == 0, [c for c in checks.values() if c["status"] != "ok"]
     assert all(c["status"] == "ok" for c in checks.values())
 
