@@ -15,6 +15,9 @@ localorg runs the elements the exported Flows use, with Flow semantics:
 - ``assignments``: ``Assign`` a value to a variable;
 - ``recordCreates``: create one record from ``inputAssignments``; a refused save fails the
   interview with the save's errors (Flow "fault" without a fault connector);
+- the interview runs in system context, as ``runInMode`` SystemModeWithoutSharing says (the
+  exported Flows do); a Flow without it (run as the invoking user) is refused, as localorg
+  does not model the user's access inside a Flow;
 - values: ``stringValue``, ``numberValue``, ``booleanValue``, ``elementReference`` (a
   variable, a text template, ``$Flow.CurrentDate``, ``$Flow.CurrentDateTime``); a text
   template's ``{!name}`` merge fields are replaced the same way.
@@ -52,6 +55,7 @@ DESCRIPTIVE = frozenset(
         "label",
         "processMetadataValues",
         "processType",
+        "runInMode",
         "status",
         "textTemplates",
         "variables",
@@ -241,6 +245,13 @@ def parse_flow(name: str, text: str) -> MetadataFlow:
         raise FlowSourceError(
             f"{name}: processType {process or '(none)'}; the Actions API runs only autolaunched "
             "Flows (AutoLaunchedFlow)"
+        )
+    mode = _text(root, "runInMode")
+    if not mode.startswith("SystemMode"):
+        raise FlowSourceError(
+            f"{name}: runInMode {mode or '(default: the invoking user)'}; localorg runs Flows "
+            "in system context only (SystemModeWithoutSharing), it does not model the "
+            "invoking user's access inside a Flow"
         )
     unknown = sorted({c.tag.removeprefix(NS) for c in root} - RUNNABLE - DESCRIPTIVE)
     if unknown:

@@ -264,6 +264,10 @@ def flow_xml(spec: FlowSpec) -> str:
             "storeOutputAutomatically": True,
         },
         "recordLookups": lookups,
+        # An autolaunched Flow runs as the user who invokes it unless told otherwise (Flow
+        # Builder, "How to Run the Flow"); the integration user may read the records but not
+        # create Tasks, so the Flow reads the owner and creates the Task in system context.
+        "runInMode": "SystemModeWithoutSharing",
         "start": {
             "locationX": 50,
             "locationY": 0,

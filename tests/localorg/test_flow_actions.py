@@ -163,5 +163,7 @@ def test_a_flow_localorg_cannot_run_is_refused_when_loaded(tmp_path: Path) -> No
         parse_flow("L2L_X", text.replace("<start>", "<loops><name>L</name></loops>\n    <start>"))
     with pytest.raises(FlowSourceError, match="AutoLaunchedFlow"):
         parse_flow("L2L_X", text.replace(">AutoLaunchedFlow<", ">Flow<"))
+    with pytest.raises(FlowSourceError, match="system context only"):
+        parse_flow("L2L_X", text.replace("<runInMode>SystemModeWithoutSharing</runInMode>", ""))
     with pytest.raises(FlowSourceError, match="lead to no element: Create_Task"):
         parse_flow("L2L_X", text.replace("<name>Create_Task</name>", "<name>Make_Task</name>"))
