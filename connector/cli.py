@@ -514,7 +514,11 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
     from connector.loyalty.wiring import load_config
     from connector.mapping import load_registered_mappings
     from connector.salesforce import SalesforceClient
-    from connector.salesforce.read_access import apply_read_set, plan_read_set
+    from connector.salesforce.read_access import (
+        AssigneesUnknown,
+        apply_read_set,
+        plan_read_set,
+    )
     from connector.sync.fields import deploy
     from connector.sync.loyalty import org_needs
 
@@ -524,6 +528,8 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
     client = SalesforceClient.from_settings(settings)
     try:
         read_plan = plan_read_set(client, mappings, assign_read)
+    except AssigneesUnknown:
+        raise
     except AccessMissing as blocked:
         # The field deploy speaks first: with work to do and rights missing it stops before
         # any write, naming every permission (these too); with nothing to do it writes nothing.

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from connector.cli import main
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
-from localorg.org import LocalOrg
+from localorg.org import ADMIN_USERNAME, LocalOrg
 from tests.support import REPO, RFM_FIELDS, seed
 
 # Fixtures `env` and `org_env` (tests/conftest.py) point the CLI at the tests' RFM mappings.
@@ -142,6 +142,34 @@ def test_validate_reports_missing_fields_until_deployed(org_env: LocalOrg) -> No
     assert again["permissions_granted"] == []
     assert again["objects_granted"] == []
     assert again["assigned"] is False  # already assigned
+
+
+def test_fields_deploy_assigns_l2l_read_only_to_named_users(org_env: LocalOrg) -> None:
+    """L2L_Read is for people: made by every deploy, assigned only to the usernames given;
+    an unknown username stops the deploy before it changes anything."""
+    unknown = _cli("fields", "deploy", "--assign-read", "nobody@example.com")
+    assert unknown.exit_code == 1
+    assert "no user has the username nobody@example.com" in unknown.output
+    assert "Traceback" not in unknown.output
+    assert not org_env.store.execute('SELECT 1 FROM "PermissionSet" WHERE "Name" LIKE \'L2L%\'')
+    result = _cli("fields", "deploy", "--json")
+    assert result.exit_code == 0, result.output
+    read = json.loads(result.stdout)["read_permission_set"]
+    assert read["created"] is True
+    assert read["assigned"] == []
+    assert sorted(read["fields_granted"]) == MAPPED
+    rows = org_env.store.execute(
+        'SELECT "PermissionsRead", "PermissionsEdit" FROM "FieldPermissions" WHERE "ParentId" = '
+        '(SELECT "Id" FROM "PermissionSet" WHERE "Name" = \'L2L_Read\')'
+    )
+    assert rows == [(1, 0)] * len(MAPPED)
+    again = _cli("fields", "deploy", "--json", "--assign-read", ADMIN_USERNAME)
+    read = json.loads(again.stdout)["read_permission_set"]
+    assert (read["created"], read["fields_granted"], read["assigned"]) == (
+        False,
+        [],
+        [ADMIN_USERNAME],
+    )
 
 
 # ---------------------------------------------------------------------- fields export

@@ -54,6 +54,10 @@ class ReadAccessClient(Protocol):
     def update(self, object_name: str, record_id: str, body: dict[str, Any]) -> None: ...
 
 
+class AssigneesUnknown(AccessMissing):
+    """A username given to ``--assign-read`` is no active user of the org."""
+
+
 @dataclass(frozen=True)
 class ReadSetPlan:
     """What :func:`apply_read_set` will do: the users (username -> id) to assign."""
@@ -86,7 +90,8 @@ def plan_read_set(
 ) -> ReadSetPlan:
     """Check, before anything changes, that L2L_Read can be made and assigned as asked.
 
-    Raises :class:`AccessMissing` naming every missing permission or unknown user at once.
+    Raises :class:`AssigneesUnknown` naming every username that is no active user, then
+    :class:`AccessMissing` naming every missing permission.
     """
     problems: list[str] = []
     assignees: dict[str, str] = {}
@@ -104,9 +109,18 @@ def plan_read_set(
                 problems.append(f"user {name} is inactive")
             else:
                 assignees[name] = str(row["Id"])
-    held = _held_rights(client) if read_permission_set_needs(mappings).fields else None
-    # None: the user cannot read its own rights (no View Setup and Configuration); the field
-    # deploy then stops before any write and names every permission it needs, these too.
+    if problems:
+        raise AssigneesUnknown(
+            "fields deploy changed nothing: "
+            + "; ".join(problems)
+            + ". Give the usernames of active users to --assign-read."
+        )
+    complete = _complete(client, mappings, assignees)
+    held = None if complete in (True, None) else _held_rights(client)
+    # complete: nothing to write, no right needed (a re-run needs only View Setup and
+    # Configuration). None (cannot read the set) or held None (cannot read its own rights):
+    # no View Setup and Configuration; the field deploy then stops before any write and
+    # names every permission it needs, these too.
     if held is not None:
         wanted = [_MANAGE_SETS] + ([_ASSIGN_SETS] if assignees else [])
         for api_name, label in wanted:
@@ -224,6 +238,51 @@ def apply_read_set(
             )
             report.assigned.append(name)
     return report
+
+
+def _complete(
+    client: ReadAccessClient, mappings: Sequence[MappingFile], assignees: dict[str, str]
+) -> bool | None:
+    """Whether L2L_Read already grants and is assigned as asked; None when unreadable."""
+    needs = read_permission_set_needs(mappings)
+    if not needs.fields and not assignees:
+        return True
+    try:
+        set_id = _set_id(client)
+        if set_id is None:
+            return False
+        fields = {
+            str(r["Field"])
+            for r in client.query(
+                "SELECT Field FROM FieldPermissions WHERE ParentId = {ps} "
+                "AND PermissionsRead = true AND PermissionsEdit = false",
+                ps=set_id,
+            )
+        }
+        objects = {
+            str(r["SobjectType"])
+            for r in client.query(
+                "SELECT SobjectType FROM ObjectPermissions WHERE ParentId = {ps} "
+                "AND PermissionsRead = true",
+                ps=set_id,
+            )
+        }
+        holders = {
+            str(r["AssigneeId"])
+            for r in client.query(
+                "SELECT AssigneeId FROM PermissionSetAssignment WHERE PermissionSetId = {ps}",
+                ps=set_id,
+            )
+        }
+    except FatalError as exc:
+        if exc.error_code in _NO_SETUP_ACCESS:
+            return None
+        raise
+    return (
+        set(needs.fields) <= fields
+        and set(needs.read_objects) <= objects
+        and set(assignees.values()) <= holders
+    )
 
 
 def read_set_holders(client: ReadAccessClient) -> list[str] | None:

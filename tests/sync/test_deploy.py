@@ -23,6 +23,7 @@ from connector.errors import AccessMissing, FatalError, RetryableError
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce import SalesforceClient
+from connector.salesforce.read_access import apply_read_set, plan_read_set
 from connector.sync.fields import PERMISSION_SET, deploy
 from localorg.access import as_user
 from localorg.flows import FlowEngine
@@ -355,7 +356,10 @@ def test_a_user_without_deploy_rights_can_rerun_a_finished_deploy(
         mappings_dir=rfm_mappings(tmp_path / "m", RFM_FIELDS[:2], objects=("Contact",)),
     )
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
-    deploy(SalesforceClient.from_settings(settings), mappings, pulled=("Contact",))  # type: ignore[arg-type]
+    client = SalesforceClient.from_settings(settings)
+    plan = plan_read_set(client, mappings)
+    first = deploy(client, mappings, pulled=("Contact",))  # type: ignore[arg-type]
+    apply_read_set(client, mappings, plan, first.created)
     [assignment] = admin.query(
         f"SELECT Id FROM PermissionSetAssignment WHERE PermissionSetId = '{deployer}'"
     )["records"]
@@ -363,6 +367,10 @@ def test_a_user_without_deploy_rights_can_rerun_a_finished_deploy(
     again = deploy(SalesforceClient.from_settings(settings), mappings, pulled=("Contact",))  # type: ignore[arg-type]
     assert again.created == []
     assert again.assigned is False
+    # L2L_Read is complete too: planning it needs no right, applying it writes nothing.
+    client = SalesforceClient.from_settings(settings)
+    read = apply_read_set(client, mappings, plan_read_set(client, mappings), again.existing)
+    assert (read.created, read.fields_granted, read.objects_granted) == (False, [], [])
     # A new mapped field now needs Customize Application again: refused, nothing changed.
     more = rfm_mappings(tmp_path / "m2", RFM_FIELDS[:3], objects=("Contact",))
     with pytest.raises(AccessMissing, match="Customize Application"):
