@@ -69,3 +69,27 @@ def test_seed_reports_progress_and_what_it_wrote(tmp_path: Path) -> None:
     assert all(m.startswith("seeding small: ") for m in heard.messages)
     assert heard.messages[-1] == f"seeding small: {sum(written['rows'].values()):,} rows"
     assert heard.done_calls == 1
+
+
+def test_serve_refuses_a_flow_source_it_cannot_run_before_starting(tmp_path: Path) -> None:
+    flows = tmp_path / "salesforce" / "flows"
+    flows.mkdir(parents=True)
+    (flows / "L2L_Screen.flow-meta.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<Flow xmlns="http://soap.sforce.com/2006/04/metadata">\n'
+        "    <processType>Flow</processType>\n"
+        "</Flow>\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(LocalOrgUsageError, match="L2L_Screen: processType Flow"):
+        serve(
+            host="127.0.0.1",
+            port=0,
+            size="none",
+            data_dir=tmp_path / "org",
+            faults="",
+            daily_limit=100,
+            flows_file=None,
+            flows_source=tmp_path / "salesforce",
+        )
+    assert not (tmp_path / "org").exists()
