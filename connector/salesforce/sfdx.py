@@ -307,11 +307,10 @@ def _template(name: str, text: str) -> dict[str, Any]:
 
 
 def _variable(item: FlowInput, *, is_input: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": item.name}
+    out: dict[str, Any] = {"name": item.name, "dataType": item.data_type}
     if item.description:
         out["description"] = item.description
     out |= {
-        "dataType": item.data_type,
         "isCollection": False,
         "isInput": is_input,
         "isOutput": False,
