@@ -10,10 +10,11 @@ sends fails every call at run time; doctor says so before the first run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from connector.errors import FatalError
-from connector.salesforce.read_access import ReadAccessClient, read_set_exists, read_set_holders
+from connector.salesforce.port import SalesforcePort
+from connector.salesforce.read_access import read_set_exists, read_set_holders
 from connector.salesforce.sfdx import READ_PERMISSION_SET, FlowSpec, flow_path
 
 Status = Literal["ok", "warn", "fail"]
@@ -21,13 +22,7 @@ Status = Literal["ok", "warn", "fail"]
 Line = tuple[str, Status, str, str]
 
 
-class FlowDescribeClient(Protocol):
-    """The client call a Flow check makes."""
-
-    def describe_flow(self, name: str) -> dict[str, Any]: ...
-
-
-def check_flows(client: FlowDescribeClient, specs: Sequence[FlowSpec]) -> list[Line]:
+def check_flows(client: SalesforcePort, specs: Sequence[FlowSpec]) -> list[Line]:
     """One line per Flow the configuration names (see the module docstring)."""
     lines: list[Line] = []
     for spec in specs:
@@ -74,7 +69,7 @@ def check_flows(client: FlowDescribeClient, specs: Sequence[FlowSpec]) -> list[L
     return lines
 
 
-def check_read_set(client: ReadAccessClient) -> Line:
+def check_read_set(client: SalesforcePort) -> Line:
     """Who holds L2L_Read: a warning when nobody does (no rep sees a score), never a failure
     (a sync does not need it)."""
     name = f"permission set {READ_PERMISSION_SET}"

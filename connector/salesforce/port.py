@@ -247,7 +247,13 @@ class SalesforcePort(Protocol):
 
     # ------------------------------------------------------------------ flows
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run the autolaunched flow ``name`` once per input (at most :data:`FLOW_BATCH`)."""
+        """Run the autolaunched flow ``name`` once per input (at most :data:`FLOW_BATCH`);
+        one result per input, also when part of the batch failed."""
+        ...
+
+    def describe_flow(self, name: str) -> dict[str, Any]:
+        """The Actions API describe of the active autolaunched flow ``name`` (its declared
+        ``inputs``); FatalError NOT_FOUND when the org serves none of that name."""
         ...
 
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from connector.errors import AccessMissing, FatalError
 from connector.mapping.models import MappingFile
+from connector.salesforce.port import SalesforcePort
 from connector.salesforce.sfdx import (
     READ_PERMISSION_SET,
     READ_PERMISSION_SET_DESCRIPTION,
@@ -40,18 +41,6 @@ _ASSIGN_SETS = ("PermissionsAssignPermissionSets", "Assign Permission Sets")
 _MANAGE_USERS = "PermissionsManageUsers"
 _NO_SETUP_ACCESS = frozenset({"INVALID_TYPE", "INVALID_FIELD", "NOT_FOUND"})
 _DUPLICATES = frozenset({"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"})
-
-
-class ReadAccessClient(Protocol):
-    """The client calls L2L_Read needs."""
-
-    def user_id(self) -> str: ...
-
-    def query(self, soql: str, *args: Any, **params: Any) -> list[dict[str, Any]]: ...
-
-    def create(self, object_name: str, body: dict[str, Any]) -> dict[str, Any]: ...
-
-    def update(self, object_name: str, record_id: str, body: dict[str, Any]) -> None: ...
 
 
 class AssigneesUnknown(AccessMissing):
@@ -86,7 +75,7 @@ class ReadSetReport:
 
 
 def plan_read_set(
-    client: ReadAccessClient, mappings: Sequence[MappingFile], assign: Sequence[str] = ()
+    client: SalesforcePort, mappings: Sequence[MappingFile], assign: Sequence[str] = ()
 ) -> ReadSetPlan:
     """Check, before anything changes, that L2L_Read can be made and assigned as asked.
 
@@ -143,7 +132,7 @@ def plan_read_set(
 
 
 def apply_read_set(
-    client: ReadAccessClient,
+    client: SalesforcePort,
     mappings: Sequence[MappingFile],
     plan: ReadSetPlan,
     present: Iterable[str],
@@ -241,7 +230,7 @@ def apply_read_set(
 
 
 def _complete(
-    client: ReadAccessClient, mappings: Sequence[MappingFile], assignees: dict[str, str]
+    client: SalesforcePort, mappings: Sequence[MappingFile], assignees: dict[str, str]
 ) -> bool | None:
     """Whether L2L_Read already grants and is assigned as asked; None when unreadable."""
     needs = read_permission_set_needs(mappings)
@@ -285,7 +274,7 @@ def _complete(
     )
 
 
-def read_set_holders(client: ReadAccessClient) -> list[str] | None:
+def read_set_holders(client: SalesforcePort) -> list[str] | None:
     """The usernames L2L_Read is assigned to (sorted); None when the set cannot be read
     (no View Setup and Configuration)."""
     try:
@@ -301,7 +290,7 @@ def read_set_holders(client: ReadAccessClient) -> list[str] | None:
     return sorted(str((r.get("Assignee") or {}).get("Username")) for r in rows)
 
 
-def read_set_exists(client: ReadAccessClient) -> bool | None:
+def read_set_exists(client: SalesforcePort) -> bool | None:
     """Whether the org has L2L_Read; None when it cannot tell."""
     try:
         return _set_id(client) is not None
@@ -311,14 +300,14 @@ def read_set_exists(client: ReadAccessClient) -> bool | None:
         raise
 
 
-def _set_id(client: ReadAccessClient) -> str | None:
+def _set_id(client: SalesforcePort) -> str | None:
     rows = client.query(
         "SELECT Id FROM PermissionSet WHERE Name = {name}", name=READ_PERMISSION_SET
     )
     return str(rows[0]["Id"]) if rows else None
 
 
-def _held_rights(client: ReadAccessClient) -> set[str] | None:
+def _held_rights(client: SalesforcePort) -> set[str] | None:
     names = [_MANAGE_SETS[0], _ASSIGN_SETS[0], _MANAGE_USERS]
     select = ", ".join(f"PermissionSet.{p}" for p in names)
     try:
@@ -337,7 +326,7 @@ def _held_rights(client: ReadAccessClient) -> set[str] | None:
     return held
 
 
-def _create(client: ReadAccessClient, sobject: str, body: dict[str, Any]) -> None:
+def _create(client: SalesforcePort, sobject: str, body: dict[str, Any]) -> None:
     # A row an earlier, interrupted attempt made is taken as made.
     try:
         client.create(sobject, body)
