@@ -24,17 +24,22 @@ log = logging.getLogger(__name__)
 ALERT_TIMEOUT_SECONDS = 10.0
 
 
-def should_alert(status: str, previous: str | None) -> bool:
-    """True for a failed or crashed run, or a partial one right after a partial one."""
+def should_alert(status: str, previous: str | None, *, effects_failed: int = 0) -> bool:
+    """True for a failed or crashed run, a partial one right after a partial one, or a
+    partial one whose Flow calls failed (a missing or failing Flow is an admin's fix, not a
+    passing fault: it is said at once)."""
     if status in ("failed", "crashed"):
         return True
-    return status == "partial" and previous == "partial"
+    return status == "partial" and (previous == "partial" or effects_failed > 0)
 
 
-def alert_text(run_id: int, status: str, errors: Sequence[str], database: str) -> str:
-    """The message: which run, what state, its first three errors."""
+def alert_text(
+    run_id: int, status: str, errors: Sequence[str], database: str, *, again: bool = True
+) -> str:
+    """The message: which run, what state (``again``: a partial run after a partial one), its
+    first three errors."""
     lines = [f"lead2loyalty run {run_id} on {database}: {status}"]
-    if status == "partial":
+    if status == "partial" and again:
         lines[0] += " (twice in a row)"
     lines.extend(f"• {e}" for e in list(errors)[:3])
     if len(errors) > 3:

@@ -275,3 +275,56 @@ def grant_permissions(
     )
     admin.PermissionSetAssignment.create({"AssigneeId": user_id, "PermissionSetId": set_id})
     return set_id
+
+
+def loyalty_pass(
+    store: Any,
+    config: Any,
+    *,
+    orders: Any,
+    contacts: Any,
+    now: datetime,
+    accounts: Any = None,
+    leads: Any = None,
+    events: Any = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The loyalty part of one sync over these frames, as the engine runs it: Resolve,
+    the pure loyalty compute, then the Effects step (booking, vouchers, tiers). Returns the
+    values and the run record, with what the Effects step booked and gave."""
+    import pandas as pd
+
+    from connector.store.deliveries import shop_order_keys
+    from connector.sync.effects import apply
+    from connector.sync.loyalty import load_inputs, loyalty_values
+    from connector.sync.resolve import resolve_run
+
+    empty = pd.DataFrame(columns=["name", "occurred_at", "email", "anonymous_id", "properties"])
+    resolved = resolve_run(
+        now=now,
+        contacts=contacts,
+        leads=leads
+        if leads is not None
+        else pd.DataFrame(columns=["Id", "Email", "IsConverted", "ConvertedContactId"]),
+        accounts=accounts
+        if accounts is not None
+        else pd.DataFrame(columns=["Id", "PersonContactId"]),
+        orders=orders,
+        events=events if events is not None else empty,
+        shop_keys=shop_order_keys(store),
+        reference_field="OrderReferenceNumber",
+        orders_are_events=False,
+    )
+    values, effects, record = loyalty_values(config, resolved, load_inputs(store, config, resolved))
+    applied = apply(effects, _NoFlows(), store, None)
+    for program, booked in applied.booked.items():
+        record[program]["booked"] = booked
+    if applied.vouchers:
+        record[config.programs[0].id]["vouchers_given"] = applied.vouchers
+    return values, record
+
+
+class _NoFlows:
+    """A Salesforce that is never called: these passes plan no Flow (no tier Flow set)."""
+
+    def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise AssertionError(f"no Flow expected, got {name}")

@@ -14,6 +14,9 @@ all three transaction models and reads plainly on a Salesforce page.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -50,23 +53,39 @@ SEGMENT_NAMES: dict[tuple[int, int], str] = {
 }
 
 
-def quantile_bands(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    """Bands 1..4 at the 25/50/75% quantiles of ``values`` (ties fall in the lower band)."""
+def quantile_cuts(values: npt.ArrayLike) -> list[float]:
+    """The 25/50/75% quantiles of ``values``: the population's band edges."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return []
+    return [float(c) for c in np.quantile(v, [0.25, 0.5, 0.75])]
+
+
+def quantile_bands(
+    values: npt.ArrayLike, cuts: Sequence[float] | None = None
+) -> npt.NDArray[np.int64]:
+    """Bands 1..4 at the 25/50/75% quantiles of ``values`` (ties fall in the lower band), or at
+    ``cuts``, the edges of a population measured before (:func:`quantile_cuts`)."""
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         return np.zeros(0, dtype=np.int64)
-    cuts = np.quantile(v, [0.25, 0.5, 0.75])
-    return np.asarray(np.searchsorted(cuts, v, side="left") + 1, dtype=np.int64)
+    edges = np.asarray(quantile_cuts(v) if cuts is None else cuts, dtype=np.float64)
+    return np.asarray(np.searchsorted(edges, v, side="left") + 1, dtype=np.int64)
 
 
-def segment(p_buy: npt.ArrayLike, churn_risk: npt.ArrayLike) -> pd.DataFrame:
-    """4x4 segment on purchase probability x churn risk: code "P<b>-C<b>" and a readable name.
+def segment(
+    p_buy: npt.ArrayLike,
+    churn_risk: npt.ArrayLike,
+    cuts: tuple[Sequence[float], Sequence[float]] | None = None,
+) -> pd.DataFrame:
+    """4x4 segment on purchase probability x churn risk: code "P<b>-C<b>" and a readable name,
+    banded at their quantiles, or at ``cuts`` (a frozen population's edges, p then churn).
 
     The two axes are correlated (both come from the same purchase process), so off-diagonal
     cells are thinner; all 16 labels exist.
     """
-    pb = quantile_bands(p_buy)
-    cb = quantile_bands(churn_risk)
+    pb = quantile_bands(p_buy, cuts[0] if cuts else None)
+    cb = quantile_bands(churn_risk, cuts[1] if cuts else None)
     # index into the 16 labels instead of building a million strings
     labels = np.array([f"P{p}-C{c}" for p in range(1, 5) for c in range(1, 5)], dtype=object)
     names_table = np.array(
@@ -77,37 +96,85 @@ def segment(p_buy: npt.ArrayLike, churn_risk: npt.ArrayLike) -> pd.DataFrame:
     return pd.DataFrame({"segment": codes, "segment_name": names})
 
 
+@dataclass(frozen=True)
+class Population:
+    """What :func:`predict_people` learnt of the whole population, so a later call for a few
+    people predicts them against it instead of refitting (a real-time pass): the method, the
+    transaction and spend models' parameters (JSON) and the segment bands' edges."""
+
+    method: str
+    transaction: str | None = None  # TransactionModel.to_json()
+    spend: str | None = None  # GammaGammaFitter.to_json(); None: the observed order value
+    cuts: tuple[list[float], list[float]] | None = None  # p_buy_30d, churn_risk
+    channel_rates: dict[str, float] | None = None  # best_channel's org rates
+    hours: list[float] | None = None  # best_send_hour's org distribution (168 counts)
+
+    def to_json(self) -> str:
+        """The persisted form."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Population:
+        """Rebuild from :meth:`to_json` output."""
+        data = json.loads(text)
+        cuts = data.get("cuts")
+        return cls(
+            method=data["method"],
+            transaction=data.get("transaction"),
+            spend=data.get("spend"),
+            cuts=(list(cuts[0]), list(cuts[1])) if cuts else None,
+            channel_rates=data.get("channel_rates"),
+            hours=data.get("hours"),
+        )
+
+
 def _fit_transaction_model(summary: pd.DataFrame, config: PredictionsConfig) -> TransactionModel:
     model = MODELS[config.model](penalizer_coef=config.penalizer_coef)
     return model.fit(summary["frequency"], summary["recency"], summary["T"])
 
 
-def _spend_per_order(summary: pd.DataFrame, config: PredictionsConfig) -> FloatArray:
+def _spend_model(summary: pd.DataFrame, config: PredictionsConfig) -> GammaGammaFitter | None:
     x = summary["frequency"].to_numpy(dtype=np.float64)
     m = summary["monetary_value"].to_numpy(dtype=np.float64)
     try:
-        gg = GammaGammaFitter(penalizer_coef=config.penalizer_coef).fit(x, m)
-        return gg.conditional_expected_average_profit(x, m)
+        return GammaGammaFitter(penalizer_coef=config.penalizer_coef).fit(x, m)
     except (ValueError, RuntimeError):
-        # too few repeaters, or q <= 1 (infinite mean): fall back to the observed order value
+        # too few repeaters, or q <= 1 (infinite mean): the observed order value stands in
+        return None
+
+
+def _spend_per_order(summary: pd.DataFrame, gg: GammaGammaFitter | None) -> FloatArray:
+    if gg is None:
         return np.asarray(summary["avg_order_value"].to_numpy(dtype=np.float64), dtype=np.float64)
+    x = summary["frequency"].to_numpy(dtype=np.float64)
+    m = summary["monetary_value"].to_numpy(dtype=np.float64)
+    return gg.conditional_expected_average_profit(x, m)
 
 
 def _btyd_predictions(
-    summary: pd.DataFrame, config: PredictionsConfig, now: pd.Timestamp
-) -> pd.DataFrame:
+    summary: pd.DataFrame,
+    config: PredictionsConfig,
+    now: pd.Timestamp,
+    population: Population | None = None,
+) -> tuple[pd.DataFrame, Population]:
     unit = UNIT_DAYS[config.time_unit]
-    model = _fit_transaction_model(summary, config)
+    if population is not None and population.transaction is not None:
+        model = MODELS[config.model].from_json(population.transaction)
+        gg = GammaGammaFitter.from_json(population.spend) if population.spend else None
+    else:
+        model = _fit_transaction_model(summary, config)
+        gg = _spend_model(summary, config)
+    fitted = Population("btyd", model.to_json(), gg.to_json() if gg is not None else None)
     x = summary["frequency"].to_numpy(dtype=np.float64)
     t_x = summary["recency"].to_numpy(dtype=np.float64)
     age = summary["T"].to_numpy(dtype=np.float64)
-    spend = config.margin * _spend_per_order(summary, config)
+    spend = config.margin * _spend_per_order(summary, gg)
     clv = discounted_value(
         model, spend, x, t_x, age, config.horizon_months, config.monthly_discount_rate, unit
     )
     window = config.next_order_window_days / unit
     wait = model.median_time_to_next_purchase(window, x, t_x, age) * unit
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "predicted_clv": clv,
             "p_buy_30d": model.probability_of_purchase_within(30.0 / unit, x, t_x, age),
@@ -119,12 +186,14 @@ def _btyd_predictions(
         },
         index=summary.index,
     )
+    return out, fitted
 
 
 def predict_people(
     orders: pd.DataFrame,
     now: datetime | pd.Timestamp,
     config: PredictionsConfig | None = None,
+    population: Population | None = None,
 ) -> pd.DataFrame:
     """Per-customer predictions from an orders table, indexed by customer_id.
 
@@ -133,6 +202,11 @@ def predict_people(
     order_count, revenue, first_order_date, last_order_date, days_since_last_order, segment,
     segment_name, method.
     ``method`` is "btyd" or "heuristic: <reason>" when :func:`gate` finds too little history.
+
+    With ``population`` (what an earlier call on the whole population learnt, from
+    ``out.attrs["population"]``) nothing is fitted: the orders are a few people's, predicted
+    against the frozen parameters and segment edges, so their values are those a whole-population
+    run with the same parameters gives them.
 
     Everything is computed as of the start of ``now``'s UTC day, the day the models' ``T`` ends
     on: the outputs change at most once a day, so a rerun within the day writes nothing unless an
@@ -145,18 +219,26 @@ def predict_people(
     # today's orders count; the models' T ends on the day's start (see summary_from_orders)
     summary = summary_from_orders(orders, stamp, cfg.time_unit)
     stamp = stamp.tz_convert("UTC").floor("D")
-    result = gate(summary, cfg, stamp)
-    if result.ok:
+    if population is not None:
+        ok, method = population.method == "btyd", population.method
+    else:
+        result = gate(summary, cfg, stamp)
+        ok, method = result.ok, result.method
+    fitted = Population(method)
+    if ok:
         try:
-            pred = _btyd_predictions(summary, cfg, stamp)
+            pred, fitted = _btyd_predictions(summary, cfg, stamp, population)
             method = "btyd"
         except (RuntimeError, ValueError) as exc:
             pred = heuristic_predictions(summary, cfg, stamp)
             method = f"heuristic: model fit failed ({exc})"
+            fitted = Population(method)
     else:
         pred = heuristic_predictions(summary, cfg, stamp)
-        method = result.method
-    segs = segment(pred["p_buy_30d"].to_numpy(), pred["churn_risk"].to_numpy())
+    cuts = population.cuts if population is not None else None
+    if cuts is None:
+        cuts = (quantile_cuts(pred["p_buy_30d"]), quantile_cuts(pred["churn_risk"]))
+    segs = segment(pred["p_buy_30d"].to_numpy(), pred["churn_risk"].to_numpy(), cuts)
     out = pd.DataFrame(
         {
             "historic_clv": cfg.margin * summary["revenue"],
@@ -179,6 +261,7 @@ def predict_people(
         },
         index=summary.index,
     )
+    out.attrs["population"] = replace(fitted, cuts=cuts)
     return out
 
 
@@ -263,6 +346,7 @@ def attribute_clicks(
 def best_channel(
     events: pd.DataFrame,
     prior_strength: float = 20.0,
+    org_rates: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Best channel per person by shrunk conversion rate.
 
@@ -284,6 +368,11 @@ def best_channel(
         }
     )
     org_rate = ev.groupby("channel")["converted"].mean()
+    if org_rates is not None:
+        org_rate = pd.Series(dict(org_rates), dtype=np.float64).reindex(
+            org_rate.index.union(pd.Index(list(org_rates)))
+        )
+        org_rate = org_rate.fillna(0.0)
     per = ev.groupby(["person_id", "channel"])["converted"].agg(["sum", "size"]).reset_index()
     prior = per["channel"].map(org_rate).to_numpy(dtype=np.float64)
     per["rate"] = (per["sum"].to_numpy() + prior_strength * prior) / (
@@ -310,19 +399,22 @@ def best_channel(
     )
     cand = cand.sort_values(["person_id", "rate", "size"], ascending=[True, False, False])
     top = cand.drop_duplicates("person_id").set_index("person_id")
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "best_channel": top["channel"],
             "best_channel_rate": top["rate"].astype("float64"),
             "best_channel_sends": top["size"].astype("int64"),
         }
     )
+    out.attrs["org_rates"] = {str(k): float(v) for k, v in org_rate.items()}
+    return out
 
 
 def best_send_hour(
     events: pd.DataFrame,
     prior_strength: float = 5.0,
     min_events: int = 5,
+    org_hours: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """Best hour of the week (UTC, 0 = Monday 00:00) to reach each person.
 
@@ -331,7 +423,8 @@ def best_send_hour(
     distribution and k = ``prior_strength`` (a Dirichlet prior); the argmax is the best hour.
     People with fewer than ``min_events`` events get the org's best hour. Returns
     best_hour_of_week, best_weekday (0 = Monday), best_hour, n_events and method
-    ("personal" / "org_fallback"), indexed by person_id.
+    ("personal" / "org_fallback"), indexed by person_id. ``org_hours`` (168 counts) freezes
+    the org's distribution measured before; ``attrs["org_hours"]`` holds those used.
     """
     missing = [c for c in ("person_id", "occurred_at") if c not in events.columns]
     if missing:
@@ -343,6 +436,8 @@ def best_send_hour(
     how = (when.dt.day_of_week * 24 + when.dt.hour).to_numpy(dtype=np.int64)
     ev = pd.DataFrame({"person_id": events["person_id"].to_numpy(), "how": how})
     org = np.bincount(how, minlength=168).astype(np.float64)
+    if org_hours is not None:
+        org = np.asarray(org_hours, dtype=np.float64)
     q = org / max(org.sum(), 1.0)
     org_best = int(np.argmax(org))
     counts = ev.groupby(["person_id", "how"]).size().rename("n").reset_index()
@@ -360,7 +455,7 @@ def best_send_hour(
     n_events = totals.reindex(top.index).to_numpy()
     thin = n_events < min_events
     best = np.where(thin, org_best, top.to_numpy()).astype(np.int64)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "best_hour_of_week": best,
             "best_weekday": best // 24,
@@ -370,3 +465,5 @@ def best_send_hour(
         },
         index=top.index,
     )
+    out.attrs["org_hours"] = [float(v) for v in org]
+    return out

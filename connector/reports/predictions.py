@@ -14,7 +14,7 @@ from connector.predictions import org_summary, predict_people
 from connector.predictions.evaluate import evaluate_orders, read_orders_csv
 from connector.store import Store
 from connector.sync.predict import purchases
-from connector.sync.resolve import ORDER_COLUMNS
+from connector.sync.resolve import ORDER_COLUMNS, with_contacts
 
 
 def stored_purchases(settings: Settings) -> pd.DataFrame:
@@ -23,9 +23,11 @@ def stored_purchases(settings: Settings) -> pd.DataFrame:
     store = Store(settings.database)
     orders = store.orders_frame(list(ORDER_COLUMNS), reference_field=settings.order_reference_field)
     frame = purchases(
-        orders,
-        store.records_frame("Account", ["Id", "PersonContactId"]),
-        store.records_frame("Contact", ["Id"]),
+        with_contacts(
+            orders,
+            store.records_frame("Account", ["Id", "PersonContactId"]),
+            store.records_frame("Contact", ["Id"]),
+        )
     )
     if frame.empty:
         raise ConfigError(

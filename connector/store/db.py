@@ -176,6 +176,11 @@ def _v10_mirror_retry(db: sqlite_utils.Database) -> None:
     migrate_mirror_retry(db)
 
 
+def _v11_events_by_anonymous_id(db: sqlite_utils.Database) -> None:
+    # a real-time pass reads its people's events by email and by the anonymous ids those share
+    db.table("events").create_index(["anonymous_id"], if_not_exists=True)
+
+
 # Append only: a released database is upgraded by running the migrations it has not seen.
 MIGRATIONS: list[Migration] = [
     _v1,
@@ -188,6 +193,7 @@ MIGRATIONS: list[Migration] = [
     _v8_input_triggers,
     _v9_voucher_uses,
     _v10_mirror_retry,
+    _v11_events_by_anonymous_id,
 ]
 
 # Columns every save sets by itself: a row whose other columns are unchanged is an echo of a
@@ -458,11 +464,14 @@ class Store:
         columns: Sequence[str] | None = None,
         *,
         include_deleted: bool = False,
+        any_of: Mapping[str, Sequence[str]] | None = None,
     ) -> pd.DataFrame:
         """Pulled records of an object as a DataFrame (empty with ``columns`` when none).
 
         Columns typed from describe come back typed: booleans as ``bool`` (see
-        :meth:`declare_fields`), numbers as numbers, dates as ISO 8601 text.
+        :meth:`declare_fields`), numbers as numbers, dates as ISO 8601 text. ``any_of``
+        ({column: values}) keeps only the records whose column holds one of its values, in any
+        of the columns (a real-time pass reads its few people's orders, not the org's).
         """
         table = self.record_table(object_name)
         if not self.db.table(table).exists():
@@ -471,12 +480,23 @@ class Store:
         existing = set(declared)
         wanted = [c for c in (columns or sorted(existing)) if c in existing]
         select = ", ".join(f'"{c}"' for c in wanted)
-        where = (
-            ""
+        clauses = (
+            []
             if include_deleted or "IsDeleted" not in existing
-            else ' WHERE COALESCE("IsDeleted", 0) = 0'
+            else ['COALESCE("IsDeleted", 0) = 0']
         )
-        frame = pd.read_sql_query(f'SELECT {select} FROM "{table}"{where}', self.db.conn)
+        params: list[str] = []
+        if any_of is not None:
+            ors = []
+            for column, values in any_of.items():
+                if column in existing and values:
+                    ors.append(f'"{column}" IN ({", ".join("?" * len(values))})')
+                    params.extend(values)
+            clauses.append(f"({' OR '.join(ors)})" if ors else "0")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        frame = pd.read_sql_query(
+            f'SELECT {select} FROM "{table}"{where}', self.db.conn, params=params
+        )
         for c in wanted:
             if declared[c] == BOOLEAN:  # NULL: stored before the column existed; false
                 frame[c] = frame[c].eq(1)
@@ -550,13 +570,22 @@ class Store:
 
     # ------------------------------------------------------------------ events
     def events_frame(
-        self, names: Sequence[str] | None = None, properties: Sequence[str] = ()
+        self,
+        names: Sequence[str] | None = None,
+        properties: Sequence[str] = (),
+        *,
+        emails: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """The event log (optionally only events called ``names``, plus identifies).
 
         Each of ``properties`` becomes a column of its own, read from the stored JSON by
         SQLite's ``json_extract`` (an empty text is missing), so callers never parse JSON text.
+        ``emails`` keeps only the events of those people (by email, as the intake stores it:
+        trimmed and lower-case, and the anonymous events an event of theirs shares an
+        anonymous id with).
         """
+        if emails is not None:
+            return self._events_of(list(emails), names, properties)
         columns = (
             "source, delivery_id, name, occurred_at, email, anonymous_id, properties"
             + "".join(
@@ -573,8 +602,39 @@ class Store:
             params=list(names),
         )
 
+    def _events_of(
+        self, emails: list[str], names: Sequence[str] | None, properties: Sequence[str]
+    ) -> pd.DataFrame:
+        columns = (
+            "source, delivery_id, name, occurred_at, email, anonymous_id, properties"
+            + "".join(
+                f", NULLIF(json_extract(properties, '$.\"{_identifier(p)}\"'), '') AS \"{p}\""
+                for p in properties
+            )
+        )
+        marks = ", ".join("?" * len(emails))
+        anonymous = (
+            f"SELECT DISTINCT anonymous_id FROM events WHERE email IN ({marks}) "
+            "AND anonymous_id IS NOT NULL"
+        )
+        named = (
+            ""
+            if names is None
+            else f" AND (name IN ({', '.join('?' * len(names))}) OR type = 'identify')"
+        )
+        query = (
+            f"SELECT {columns} FROM events WHERE (email IN ({marks}) "
+            f"OR anonymous_id IN ({anonymous})){named}"
+        )
+        params = [*emails, *emails, *(names or [])]
+        return pd.read_sql_query(query, self.db.conn, params=params)
+
     def orders_frame(
-        self, columns: Sequence[str], *, reference_field: str = "OrderReferenceNumber"
+        self,
+        columns: Sequence[str],
+        *,
+        reference_field: str = "OrderReferenceNumber",
+        any_of: Mapping[str, Sequence[str]] | None = None,
     ) -> pd.DataFrame:
         """Every order the compute step counts: pulled Salesforce Orders plus the shop orders
         from webhooks that Salesforce does not hold yet (matched on ``reference_field``), their
@@ -582,7 +642,7 @@ class Store:
         from connector.webhooks.orders import merge_orders
 
         wanted = list(dict.fromkeys([*columns, reference_field]))
-        salesforce = self.records_frame("Order", wanted)
+        salesforce = self.records_frame("Order", wanted, any_of=any_of)
         shop = deliveries.shop_orders_frame(self)
         if not len(shop):
             return salesforce[list(columns)]

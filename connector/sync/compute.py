@@ -14,7 +14,6 @@ from datetime import date
 import pandas as pd
 
 from connector.mapping.values import KNOWN_VALUES, keys_of, model_of
-from connector.sync.resolve import order_person
 
 RFM_KEYS = keys_of(model="rfm")
 
@@ -42,21 +41,18 @@ def model_frame(model: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reindex(columns=[*keys_of(model), *qualified])
 
 
-def rfm(
-    orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame, today: date
-) -> pd.DataFrame:
-    """Plain RFM per Contact: order count, revenue, last order date, average order value,
-    days since the last order.
+def rfm(orders: pd.DataFrame, today: date) -> pd.DataFrame:
+    """Plain RFM per Contact of resolved orders (with ``contact_id``): order count, revenue,
+    last order date, average order value, days since the last order.
 
     Reduction orders (refunds) lower revenue but are not orders of their own. Contacts
     without orders are absent (nothing to write for them).
     """
-    live = set(contacts["Id"].astype(str)) if len(contacts) else set()
-    if not len(orders) or not live:
+    if not len(orders):
         return _empty()
     frame = pd.DataFrame(
         {
-            "person": order_person(orders, accounts, live),
+            "person": orders["contact_id"],
             "amount": pd.to_numeric(orders["TotalAmount"], errors="coerce").fillna(0.0),
             "day": pd.to_datetime(orders["EffectiveDate"], errors="coerce"),
             "refund": orders["IsReductionOrder"].eq(True),  # bool from the store; None: no

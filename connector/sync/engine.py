@@ -13,7 +13,7 @@ import math
 import random as _random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,29 +29,50 @@ from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
+from connector.predictions.outputs import Population
 from connector.salesforce.port import BULK_JOB_CALLS, COLLECTION_LIMIT, Echoes, SalesforcePort
+from connector.store import scoring as state
 from connector.store.db import PendingWrite, Store
+from connector.store.deliveries import baseline_for, shop_order_keys
 from connector.store.loyalty import LoyaltyStore
 from connector.sync import compute, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
+from connector.sync.effects import Effects
+from connector.sync.effects import apply as apply_effects
 from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
+from connector.sync.loyalty import event_names as loyalty_event_names
+from connector.sync.loyalty import load_inputs as load_loyalty_inputs
 from connector.sync.loyalty import (
     loyalty_objects,
-    loyalty_step,
+    loyalty_values,
     member_segments,
+    tier_moment,
     with_enrollment_fields,
 )
 from connector.sync.loyalty_mirror import backlog, mirror_program
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
-from connector.sync.resolve import ORDER_COLUMNS, PERSON_KIND
+from connector.sync.resolve import (
+    ORDER_COLUMNS,
+    ORDER_KEY_PROPERTIES,
+    PERSON_KIND,
+    Resolved,
+    normalise_email,
+    resolve_run,
+)
 from connector.sync.retry_pool import BatchPlanner, Item
 from connector.sync.runstate import RunStatus, WriteCounts, outstanding_summary
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 
 log = logging.getLogger(__name__)
+
+#: The stored name of what the last full run learnt of the population (predictions).
+POPULATION = "predictions_population"
+#: Event properties the Resolve step reads beside each event: the click's channel
+#: (predictions) and the order an order event names (each order counted once).
+EVENT_PROPERTIES = ("channel", *ORDER_KEY_PROPERTIES)
 
 
 class Mapper(Protocol):
@@ -101,6 +122,8 @@ class RunReport:
     recovered: list[dict[str, Any]] = field(default_factory=list)
     # "ran", or "skipped" when nothing the compute step reads changed since it last ran.
     compute: str = "ran"
+    # Flow interviews the Effects step could not run (each named in errors; tried next run).
+    effects_failed: int = 0
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -128,6 +151,7 @@ class RunReport:
             "outstanding": self.outstanding,
             "recovered_runs": self.recovered,
             "compute": self.compute,
+            "effects": {"failed": self.effects_failed},
         }
 
 
@@ -172,92 +196,94 @@ class SyncEngine:
         self._random = random
         self._progress = progress or (lambda message: None)
         # The org's currency rates, read once per run (connector.sync.orders.to_corporate).
-        self._rates: tuple[pd.DataFrame, pd.DataFrame | None] = (pd.DataFrame(), None)
+        self._rates: tuple[pd.DataFrame, pd.DataFrame | None] | None = None
 
     def _backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1 for the first) of a refused record."""
         return backoff_delay(attempt - 1, self.settings.retry_base_seconds, self._random)
 
     # ------------------------------------------------------------------ the run
-    def run(self, options: SyncOptions | None = None, *, lock_wait_seconds: float = 0) -> RunReport:
-        """One complete run; never raises for what goes wrong inside it (a refused sign-in,
-        a Salesforce fault, a bug): the run ends ``failed`` with the reason, and the report
-        says what happened.
+    def run(
+        self,
+        options: SyncOptions | None = None,
+        *,
+        people: Iterable[tuple[str, str]] | None = None,
+        lock_wait_seconds: float = 0,
+    ) -> RunReport:
+        """One complete run: Pull -> Resolve -> Compute -> Map -> Diff -> Push -> Effects ->
+        Record. The one entry of the clock, the CLI and the real-time worker.
 
+        ``people`` ((object, record id) pairs) makes it a run of just them, the real-time
+        worker's: nothing is pulled, only they are computed, mapped and diffed (against the
+        stored population parameters of the last full run, so its cost follows them, not the
+        org), and their changes are pushed through the same outbox.
+
+        Never raises for what goes wrong inside it (a refused sign-in, a Salesforce fault, a
+        bug): the run ends ``failed`` with the reason, and the report says what happened.
         Raises :class:`~connector.errors.RunInProgress` when another run holds the database
         (after ``lock_wait_seconds``: the clock waits out a real-time worker's short pass).
         """
+        who = None if people is None else frozenset(people)
         with self.store.run_lock(lock_wait_seconds):
             # Under the lock, a run still marked running belongs to a dead process.
             recovered = self.store.mark_crashed_runs()
             for run in recovered:
                 log.warning("run %s (pid %s on %s) never finished: marked crashed", *run.values())
-            report = self._run(options or SyncOptions(), recovered)
+            report = self._run(options or SyncOptions(), recovered, who)
         self._alert(report)
         return report
 
-    def _run(self, options: SyncOptions, recovered: list[dict[str, Any]]) -> RunReport:
+    def _run(
+        self,
+        options: SyncOptions,
+        recovered: list[dict[str, Any]],
+        people: frozenset[tuple[str, str]] | None,
+    ) -> RunReport:
         started = time.monotonic()
-        mode = "dry-run" if options.dry_run else ("full" if options.full else "incremental")
-        report = RunReport(run_id=self.store.start_run(mode), dry_run=options.dry_run)
+        report = RunReport(
+            run_id=self.store.start_run(_mode(options, people)), dry_run=options.dry_run
+        )
         report.recovered = recovered
         calls_before = dict(self.client.calls)
         try:
             self.client.begin_run()
-            if not options.dry_run:
-                self._settle_in_flight(report)
-            until = self._now() - timedelta(seconds=self.settings.pull_lag_seconds)
-            if options.full:
-                self.store.reset_watermarks() if not options.dry_run else None
-            with report.timed("pull"):
-                for name in options.objects or self._pulled_objects():
-                    stream = with_enrollment_fields(STREAMS[name], self.loyalty)
-                    stream = intent.with_lead_fields(stream, self.scoring)
-                    report.objects[name] = self._pull(stream, until, full=options.full)
-            if not options.dry_run:
-                self._reconcile(options, report)
-            self._rates = self._currency_rates()
-            if options.retry_failed and not options.dry_run:
-                self.store.requeue_failed()
-            key = self._inputs_key()
+            if people is None:
+                if not options.dry_run:
+                    self._settle_in_flight(report)
+                with report.timed("pull"):
+                    self._pull_all(options, report)
+                if not options.dry_run:
+                    self._reconcile(options, report)
+                self._rates = self._currency_rates()
+                if options.retry_failed and not options.dry_run:
+                    self.store.requeue_failed()
+            key = self._inputs_key() if people is None else None
             may_skip = not (options.dry_run or options.full or options.retry_failed)
+            effects = Effects()
+            changes: list[tuple[str, str, str, Any]] = []
             with report.timed("compute"):
-                changes: list[tuple[str, str, str, Any]] = []
                 if may_skip and key is not None and key == self.store.state(inputs.STATE_KEY):
                     report.compute = "skipped"  # nothing it reads changed: same values
                 else:
-                    problems: list[MapProblem] = []
-                    written = self.store.written_values()
-                    computed = with_written_people(
-                        self._compute(report, dry_run=options.dry_run), written
-                    )
-                    desired = self.mapper(computed, problems)
-                    self._report_problems(problems, report)
-                    changes = self._diff(desired, written, report, dry_run=options.dry_run)
-            if options.dry_run:
+                    changes, effects = self._plan_changes(report, people, options)
+            if options.dry_run:  # a dry run stops before the push: nothing written, no effect
                 self._plan(changes, report)
                 report.status = RunStatus.SUCCEEDED
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.enqueue(report.run_id, changes)
-                    if key and report.compute == "ran" and not report.writes.unmappable:
-                        self.store.set_state(inputs.STATE_KEY, key)
-                    self._push(report)
-                # A skipped compute saw nothing new: no score moved, so no crossing either.
-                ran = report.compute == "ran"
-                if ran and self.scoring is not None and self.scoring.intent is not None:
-                    with report.timed("moments"):
-                        intent.fire_moments(
-                            self.client,
-                            self.store,
-                            computed,
-                            self.scoring.intent,
-                            report.models,
-                            report.errors,
-                        )
+                    if people is None or changes or self.store.outbox_counts().get("pending"):
+                        self._push(report)
+                with report.timed("effects"):
+                    self._effects(effects, report)
                 with report.timed("mirror"):
                     self._mirror(report)
                 report.status = self._outcome(report)
+                clean = not (report.writes.unmappable or report.effects_failed)
+                if key and report.compute == "ran" and clean:
+                    # the next run may skip its compute: nothing it reads changed, and nothing
+                    # this one meant to do waits (a refused Flow call is planned again)
+                    self.store.set_state(inputs.STATE_KEY, key)
         except QuotaExhausted as exc:
             report.status = RunStatus.QUOTA_STOPPED
             report.errors.append(str(exc))
@@ -282,10 +308,39 @@ class SyncEngine:
             report.api_calls = _spent(calls_before, self.client.calls)
             report.duration_s = time.monotonic() - started
             self.store.finish_run(report.run_id, report.status, report.as_json())
-        if not options.dry_run:
+        if not options.dry_run and people is None:
             keep = timedelta(days=self.settings.value_log_days)
             self.store.prune_value_log(self._now() - keep)
         return report
+
+    def _pull_all(self, options: SyncOptions, report: RunReport) -> None:
+        """Pull every object the run reads, each in its own window."""
+        until = self._now() - timedelta(seconds=self.settings.pull_lag_seconds)
+        if options.full and not options.dry_run:
+            self.store.reset_watermarks()
+        for name in options.objects or self._pulled_objects():
+            stream = with_enrollment_fields(STREAMS[name], self.loyalty)
+            stream = intent.with_lead_fields(stream, self.scoring)
+            report.objects[name] = self._pull(stream, until, full=options.full)
+
+    def _plan_changes(
+        self, report: RunReport, people: frozenset[tuple[str, str]] | None, options: SyncOptions
+    ) -> tuple[list[tuple[str, str, str, Any]], Effects]:
+        """Resolve, Compute, Map and Diff: the values that differ from what Salesforce holds,
+        and the effects the compute planned."""
+        dry_run = options.dry_run
+        resolved = self._resolve(people)
+        computed, effects = self._compute(resolved, report, refit=options.full)
+        if people is None:
+            written = self.store.written_values()
+            outbox = self.store.outbox_values()
+        else:
+            written, outbox = baseline_for(self.store, sorted(people))
+        computed = with_written_people(computed, written)
+        problems: list[MapProblem] = []
+        desired = self.mapper(computed, problems)
+        self._report_problems(problems, report)
+        return self._diff(desired, written, outbox, report, dry_run=dry_run), effects
 
     # ------------------------------------------------------------------ run outcome
     def _settle_in_flight(self, report: RunReport) -> None:
@@ -351,7 +406,8 @@ class SyncEngine:
                 )
         report.errors.extend(line for line in waiting if line not in report.errors)
         w = report.writes
-        if w.failed or w.carried_over or w.unmappable or report.outstanding or unmirrored:
+        waits = w.failed or w.carried_over or w.unmappable or report.outstanding or unmirrored
+        if waits or report.effects_failed:
             return RunStatus.PARTIAL
         return RunStatus.SUCCEEDED
 
@@ -361,11 +417,20 @@ class SyncEngine:
             return
         runs = [r for r in self.store.runs(10) if r["mode"] != "dry-run"]
         previous = next((r["status"] for r in runs if r["id"] < report.run_id), None)
-        if not should_alert(report.status, previous):
+        if not should_alert(report.status, previous, effects_failed=report.effects_failed):
             return
         from connector.logs import RedactSecrets
 
-        text = alert_text(report.run_id, report.status, report.errors, str(self.store.path))
+        errors = report.errors
+        if report.effects_failed:  # the Flow that failed first: it is why this alert comes now
+            errors = sorted(errors, key=lambda line: "Flow " not in line)
+        text = alert_text(
+            report.run_id,
+            report.status,
+            errors,
+            str(self.store.path),
+            again=previous == "partial",
+        )
         post_alert(url, text, redact=RedactSecrets.from_settings(self.settings).redact)
 
     # ------------------------------------------------------------------ pull
@@ -480,71 +545,146 @@ class SyncEngine:
             return None
         return inputs.inputs_key(self.store.input_generation(), self._now().date(), self.inputs_key)
 
-    def _compute(self, report: RunReport, *, dry_run: bool = False) -> pd.DataFrame:
+    def _resolve(self, people: frozenset[tuple[str, str]] | None) -> Resolved:
+        """The Resolve step: read the people, orders and events the models need, once, and
+        resolve them (``sync/resolve.py``). A run of some people reads only their orders and
+        events (with a frozen population to predict them against, :meth:`_population`)."""
+        reference = self.settings.order_reference_field
         contacts = self.store.records_frame(
             "Contact", ["Id", "Email", "AccountId", *enrollment_fields(self.loyalty)]
         )
-        leads = self.store.records_frame(
-            "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
-        )
+        conversion = self.scoring.conversion if self.scoring is not None else None
+        leads = self.store.records_frame("Lead", intent.lead_columns(conversion))
         accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
+        narrow = people is not None and (self.predictions is None or self._population is not None)
+        orders_of = events_of = None
+        if narrow and people is not None:
+            orders_of, events_of = _belongings(people, contacts, leads, accounts)
         # Salesforce Orders and the webhooks' shop orders (the same order counted once).
         orders = self.store.orders_frame(
-            [*ORDER_COLUMNS, *FILTER_COLUMNS], reference_field=self.settings.order_reference_field
+            [*ORDER_COLUMNS, *FILTER_COLUMNS, reference],
+            reference_field=reference,
+            any_of=orders_of,
         )
         orders = counted_orders(
             orders,
             split_list(self.settings.order_statuses),
             split_list(self.settings.order_status_categories),
         )
+        if self._rates is None:  # a run of some people reads them once per engine
+            self._rates = self._currency_rates()
         orders = to_corporate(orders, *self._rates)
-        frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
+        names = self._event_names()
+        events = (
+            self.store.events_frame(names, EVENT_PROPERTIES, emails=events_of)
+            if names
+            else _no_events()
+        )
+        intent_config = self.scoring.intent if self.scoring is not None else None
+        return resolve_run(
+            now=self._now(),
+            contacts=contacts,
+            leads=leads,
+            accounts=accounts,
+            orders=orders,
+            events=events,
+            shop_keys=shop_order_keys(self.store),
+            reference_field=reference,
+            orders_are_events=bool(intent_config and intent_config.orders_from_salesforce),
+            people=people,
+        )
+
+    @property
+    def _population(self) -> Population | None:
+        """What the last full run learnt of the population (predictions), if stored."""
+        stored = state.load_model(self.store, POPULATION)
+        return Population.from_json(stored.params) if stored is not None else None
+
+    def _frozen_population(self, resolved: Resolved) -> Population | None:
+        """The population a run predicts against instead of refitting: the one fitted this UTC
+        day (predictions are as of the day's start, so a refit a day is the schedule; ``sync
+        --full`` refits at once); a run of some people takes any stored one. ``None``: refit."""
+        stored = state.load_model(self.store, POPULATION)
+        if stored is None:
+            return None
+        today = resolved.now.astimezone(UTC).date().isoformat()
+        if resolved.people is None and stored.record.get("day") != today:
+            return None
+        return Population.from_json(stored.params)
+
+    def _event_names(self) -> list[str]:
+        """Every event name a configured model reads."""
+        names: set[str] = set()
         if self.predictions is not None:
-            events = self.store.events_frame(predict.EVENT_NAMES, predict.EVENT_PROPERTIES)
-            values, record = predict.predict_contacts(
-                orders,
-                accounts,
-                contacts,
-                leads,
-                events,
-                self._now(),
-                self.predictions,
-                self.predictions.attribution_days,
-            )
+            names |= set(predict.EVENT_NAMES)
+        if self.scoring is not None and self.scoring.intent is not None:
+            names |= set(intent.event_names(self.scoring.intent))
+        names |= set(loyalty_event_names(self.loyalty))
+        return sorted(names)
+
+    def _compute(
+        self, resolved: Resolved, report: RunReport, *, refit: bool = False
+    ) -> tuple[pd.DataFrame, Effects]:
+        """The Compute step: each model, a pure function of the resolved frames (and what it
+        reads of the store, read first), into one values frame, and the effects planned."""
+        effects = Effects()
+        frames = [compute.rfm(resolved.orders, resolved.now.date())]
+        if self.predictions is not None:
+            frozen = None if refit else self._frozen_population(resolved)
+            values, record, learnt = predict.predict_contacts(resolved, self.predictions, frozen)
+            if frozen is None and learnt is not None:
+                # later runs this day predict against it: nobody's values drift with others'
+                day = resolved.now.astimezone(UTC).date().isoformat()
+                effects.models[POPULATION] = (
+                    learnt.to_json(),
+                    {"method": learnt.method, "day": day},
+                )
             report.models["predictions"] = record
             frames.append(values)
         if self.loyalty is not None and self.loyalty.programs:
-            values, booked = loyalty_step(
-                self.store,
+            values, planned, record = loyalty_values(
                 self.loyalty,
-                orders=orders,
-                accounts=accounts,
-                contacts=contacts,
-                leads=leads,
-                now=self._now(),
-                client=self.client,
-                run_id=report.run_id,
-                dry_run=dry_run,
+                resolved,
+                load_loyalty_inputs(self.store, self.loyalty, resolved),
                 reference_field=self.settings.order_reference_field,
                 segments=member_segments(frames),
                 mapped_programs=self.mapped_programs,
             )
-            report.models["loyalty"] = booked
+            report.models["loyalty"] = record
+            effects.extend(planned)
             frames.append(values)
         if self.scoring is not None:
-            frames.extend(
-                intent.compute(
-                    self.store,
-                    self.scoring,
-                    contacts,
-                    leads,
-                    orders,
-                    accounts,
-                    self._now(),
-                    report.models,
-                )
+            scored, records, planned = intent.scoring_values(
+                resolved, self.scoring, intent.load_inputs(self.store, self.scoring)
             )
-        return pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
+            report.models.update(records)
+            effects.extend(planned)
+            frames.extend(scored)
+        computed = pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
+        return computed[resolved.wants(computed.index)], effects
+
+    def _effects(self, effects: Effects, report: RunReport) -> None:
+        """The Effects step (``sync/effects.py``): book, give, remember, fire; what failed is
+        named and makes the run partial."""
+        if not effects:
+            return
+        applied = apply_effects(effects, self.client, self.store, report.run_id)
+        loyalty = report.models.get("loyalty", {})
+        for program, booked in applied.booked.items():
+            loyalty.setdefault(program, {})["booked"] = booked
+            fired = applied.fired.get(tier_moment(program))
+            if fired:
+                loyalty[program]["flows_invoked"] = fired
+        if applied.vouchers and self.loyalty is not None and self.loyalty.programs:
+            loyalty.setdefault(self.loyalty.programs[0].id, {})["vouchers_given"] = applied.vouchers
+        moments = report.models.get("moments")
+        if moments:
+            for name, entry in moments.items():
+                if isinstance(entry, dict):
+                    entry["fired"] = applied.fired.get(name, 0)
+            moments["method"] = intent.moments_method(moments)
+        report.effects_failed = sum(applied.failed.values())
+        report.errors.extend(applied.errors)
 
     @staticmethod
     def _report_problems(problems: list[MapProblem], report: RunReport) -> None:
@@ -565,6 +705,7 @@ class SyncEngine:
         self,
         desired: dict[tuple[str, str], dict[str, Any]],
         written: dict[tuple[str, str, str], str],
+        outbox: dict[tuple[str, str, str], tuple[str, str]],
         report: RunReport,
         *,
         dry_run: bool,
@@ -573,7 +714,7 @@ class SyncEngine:
         result = diff(
             desired,
             written,
-            self.store.outbox_values(),
+            outbox,
             {obj: self.store.live_ids(obj) for obj in {o for o, _ in desired}},
             self.min_change,
         )
@@ -779,6 +920,54 @@ def _record(
     if via is None:
         return {"Id": record_id, **{w.field: w.value for w in writes}}
     return {"Id": via[record_id], **{account_field(w.field): w.value for w in writes}}
+
+
+def _belongings(
+    people: frozenset[tuple[str, str]],
+    contacts: pd.DataFrame,
+    leads: pd.DataFrame,
+    accounts: pd.DataFrame,
+) -> tuple[dict[str, list[str]], list[str]]:
+    """What a run of ``people`` reads: the Order columns that can name them (their Contacts,
+    their Accounts: person accounts and the business Accounts whose orders pool), and their
+    emails (the intake stores emails trimmed and lower-case)."""
+    contact_ids = sorted(rid for obj, rid in people if obj == "Contact")
+    lead_ids = {rid for obj, rid in people if obj == "Lead"}
+    mine = contacts[contacts["Id"].astype(str).isin(contact_ids)]
+    own = accounts.loc[accounts["PersonContactId"].isin(contact_ids), "Id"].astype(str)
+    account_ids = sorted({*mine["AccountId"].dropna().astype(str), *own})
+    converted = leads["ConvertedContactId"].isin(contact_ids) if len(leads) else []
+    their_leads = leads[leads["Id"].astype(str).isin(lead_ids) | converted] if len(leads) else leads
+    emails = normalise_email(pd.concat([mine["Email"], their_leads["Email"]], ignore_index=True))
+    orders = {
+        "BillToContactId": contact_ids,
+        "ShipToContactId": contact_ids,
+        "CustomerAuthorizedById": contact_ids,
+        "AccountId": account_ids,
+    }
+    return orders, sorted(set(emails.dropna()))
+
+
+def _mode(options: SyncOptions, people: frozenset[tuple[str, str]] | None) -> str:
+    """The run's mode as ``runs`` shows it."""
+    if people is not None:
+        return "realtime"
+    return "dry-run" if options.dry_run else ("full" if options.full else "incremental")
+
+
+def _no_events() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=[
+            "source",
+            "delivery_id",
+            "name",
+            "occurred_at",
+            "email",
+            "anonymous_id",
+            "properties",
+            *EVENT_PROPERTIES,
+        ]
+    )
 
 
 def _one_line(exc: BaseException) -> str:

@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 
 from connector.config import Settings
-from connector.errors import MappingError, SalesforceError
+from connector.errors import MappingError
 from connector.mapping import load_yaml_model
 from connector.mapping.values import keys_of
-from connector.salesforce.port import FLOW_BATCH, SalesforcePort
 from connector.scoring import IntentConfig, LeadConversionConfig
 from connector.scoring.conversion import (
     BLANK,
@@ -44,7 +43,8 @@ from connector.scoring.moments import crossings
 from connector.scoring.reasons import all_reasons
 from connector.store import Store
 from connector.store import scoring as state
-from connector.sync.resolve import email_index, normalise_email, order_person
+from connector.sync.effects import Effects, MomentCall
+from connector.sync.resolve import Resolved, event_emails, normalise_email
 from connector.sync.streams import Stream
 
 log = logging.getLogger(__name__)
@@ -135,30 +135,6 @@ def seconds(values: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
 
 
 # ---------------------------------------------------------------------- resolution
-def _emails_of(events: pd.DataFrame) -> pd.Series:
-    """Each event's email: its own, else the one an identify (or any event) tied to its
-    anonymous id."""
-    emails = normalise_email(events["email"])
-    known = events.assign(email=emails).dropna(subset=["email", "anonymous_id"])
-    by_anon = known.drop_duplicates("anonymous_id").set_index("anonymous_id")["email"]
-    return emails.where(emails.notna(), events["anonymous_id"].map(by_anon))
-
-
-def resolve(events: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
-    """Events with ``object`` and ``record_id``: Contacts first, converted Leads follow their
-    Contact, open Leads stand for themselves (``resolve.email_index``); unresolved dropped."""
-    if not len(events):
-        return events.assign(object=pd.Series(dtype=object), record_id=pd.Series(dtype=object))
-    index = email_index(contacts, leads).set_index("email")
-    emails = _emails_of(events)
-    kind = emails.map(index["kind"]) if len(index) else pd.Series(None, index=events.index)
-    out = events.assign(
-        object=kind.map({"contact": "Contact", "lead": "Lead"}),
-        record_id=emails.map(index["record_id"]) if len(index) else None,
-    )
-    return out.dropna(subset=["object", "record_id"])
-
-
 def resolve_leads(events: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
     """Events of every Lead by its own email, converted or not (what a Lead did before it
     converted: the lead model's training history)."""
@@ -170,17 +146,14 @@ def resolve_leads(events: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
         .drop_duplicates("email")
         .set_index("email")["record_id"]
     )
-    out = events.assign(object="Lead", record_id=_emails_of(events).map(by_email))
+    out = events.assign(object="Lead", record_id=event_emails(events).map(by_email))
     return out.dropna(subset=["record_id"])
 
 
-def order_events(
-    orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame
-) -> pd.DataFrame:
-    """Synced Orders as 'Order Completed' events of their Contact (reduction orders as
-    'Order Refunded')."""
-    live = set(contacts["Id"].astype(str)) if len(contacts) else set()
-    if not len(orders) or not live:
+def order_events(orders: pd.DataFrame) -> pd.DataFrame:
+    """Resolved orders (with ``contact_id``) as 'Order Completed' events of their Contact
+    (reduction orders as 'Order Refunded')."""
+    if not len(orders):
         return pd.DataFrame(columns=["object", "record_id", "name", "occurred_at", "properties"])
     when = orders.get("ActivatedDate")
     stamp = when.where(when.notna(), orders["EffectiveDate"]) if when is not None else None
@@ -188,13 +161,26 @@ def order_events(
     frame = pd.DataFrame(
         {
             "object": "Contact",
-            "record_id": order_person(orders, accounts, live),
+            "record_id": orders["contact_id"],
             "name": np.where(refund, "Order Refunded", "Order Completed"),
             "occurred_at": stamp if stamp is not None else orders["EffectiveDate"],
             "properties": "{}",
         }
     )
     return frame.dropna(subset=["record_id", "occurred_at"])
+
+
+def intent_events(resolved: Resolved, config: IntentConfig) -> pd.DataFrame:
+    """The events the intent score reads, of resolved people: its signals' events and the
+    identifies (``object``, ``record_id``, ``name``, ``occurred_at``, ``properties``), plus the
+    orders as order events when ``orders_from_salesforce`` (each order once: the Resolve step
+    dropped the order events the orders stand for)."""
+    events = resolved.events
+    wanted = events["name"].isin([*event_names(config), "identify"]) & events["object"].notna()
+    frames = [events.loc[wanted, ["object", "record_id", "name", "occurred_at", "properties"]]]
+    if config.orders_from_salesforce:
+        frames.append(order_events(resolved.orders))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 # ---------------------------------------------------------------------- arrays
@@ -322,21 +308,10 @@ def _multiplier(
 
 # ---------------------------------------------------------------------- intent
 def intent_values(
-    events: pd.DataFrame,
-    contacts: pd.DataFrame,
-    leads: pd.DataFrame,
-    orders: pd.DataFrame,
-    accounts: pd.DataFrame,
-    now: datetime,
-    config: IntentConfig,
+    people_events: pd.DataFrame, now: datetime, config: IntentConfig
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Intent score and reasons per Lead and Contact with events (indexed by object, record
-    id), and what the run records."""
-    resolved = resolve(events, contacts, leads)
-    frames = [resolved[["object", "record_id", "name", "occurred_at", "properties"]]]
-    if config.orders_from_salesforce:
-        frames.append(order_events(orders, accounts, contacts))
-    people_events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    """Intent score and reasons per Lead and Contact with events (:func:`intent_events`),
+    indexed by object and record id, and what the run records."""
     if people_events.empty:
         empty = pd.DataFrame(
             columns=list(INTENT_KEYS), index=People(np.array([]), np.array([])).index()
@@ -461,30 +436,31 @@ def fit_conversion(
 
 
 def conversion_values(
-    store: Store,
     leads: pd.DataFrame,
     events: pd.DataFrame,
     now: datetime,
     intent: IntentConfig | None,
     conversion: LeadConversionConfig,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Conversion score, probability and factors per open Lead, with the stored model (fitted
-    now, and stored, when there is none yet and the gate passes)."""
+    stored: state.StoredModel | None,
+) -> tuple[pd.DataFrame, dict[str, Any], tuple[str, dict[str, Any]] | None]:
+    """Conversion score, probability and factors per open Lead with the stored model, or with
+    one fitted now when none is stored yet and the gate passes (pure: the fitted model comes
+    back as (parameters, record) for the Effects step to store)."""
     empty = pd.DataFrame(
         columns=list(CONVERSION_KEYS), index=People(np.array([]), np.array([])).index()
     )
     if not len(leads):
-        return empty, {"method": "none: no Leads"}
-    stored = state.load_model(store, MODEL_NAME)
+        return empty, {"method": "none: no Leads"}, None
     frame, numeric, labels = lead_frame(leads, events, now, intent, conversion)
+    fitted_now: tuple[str, dict[str, Any]] | None = None
     if stored is None:
         passes, why, counts = gate(
             leads["CreatedDate"], leads["ConvertedDate"], now, conversion.gate
         )
         if not passes:
-            return empty, {"method": f"not written: {why}", "gate": counts}
+            return empty, {"method": f"not written: {why}", "gate": counts}, None
         model, fitted = fit_conversion(frame, numeric, labels, conversion)
-        state.save_model(store, MODEL_NAME, model.to_json(), {**fitted, "gate": counts})
+        fitted_now = (model.to_json(), {**fitted, "gate": counts})
         fitted_at = now
     else:
         model = LeadConversionModel.from_json(stored.params)
@@ -508,7 +484,7 @@ def conversion_values(
         "fitted_at": fitted_at.isoformat(),
         "holdout_auc": fitted.get("holdout_auc"),
     }
-    return out, record
+    return out, record, fitted_now
 
 
 def retrain(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, Any]:
@@ -552,98 +528,133 @@ def retrain_now(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, A
 
 
 # ---------------------------------------------------------------------- the compute step
-def compute(
-    store: Store,
-    setup: ScoringSetup,
-    contacts: pd.DataFrame,
-    leads: pd.DataFrame,
-    orders: pd.DataFrame,
-    accounts: pd.DataFrame,
-    now: datetime,
-    models: dict[str, dict[str, Any]],
-) -> list[pd.DataFrame]:
-    """The engine's scoring frames; what each model did goes into ``models``."""
+@dataclass(frozen=True)
+class ScoringInputs:
+    """What the scoring part of the compute step reads of the store besides the resolved
+    people (:func:`load_inputs`): the stored lead model and each moment's fired people."""
+
+    model: state.StoredModel | None
+    fired: dict[tuple[str, str], set[str]]  # (moment, object) -> record ids
+
+
+def load_inputs(store: Store, setup: ScoringSetup) -> ScoringInputs:
+    """Read what :func:`scoring_values` needs of the store."""
+    model = state.load_model(store, MODEL_NAME) if setup.conversion is not None else None
+    fired = {
+        (m.name, obj): state.fired(store, m.name, obj)
+        for m in (setup.intent.moments if setup.intent is not None else ())
+        if m.enabled
+        for obj in m.objects
+    }
+    return ScoringInputs(model, fired)
+
+
+def scoring_values(
+    resolved: Resolved, setup: ScoringSetup, inputs: ScoringInputs
+) -> tuple[list[pd.DataFrame], dict[str, dict[str, Any]], Effects]:
+    """The scoring frames of the compute step, what each model did, and the effects planned:
+    a lead model fitted now (stored after the push) and the intent moments' Flow calls (pure).
+
+    In a run of some people the frames hold only them; the lead model then needs a stored fit
+    (a run of some people never fits: it scores against the last full run's model)."""
     frames: list[pd.DataFrame] = []
-    events = store.events_frame(event_names(setup.intent)) if setup.intent else _no_events()
+    records: dict[str, dict[str, Any]] = {}
+    effects = Effects()
     if setup.intent is not None:
-        values, record = intent_values(events, contacts, leads, orders, accounts, now, setup.intent)
-        models["intent"] = record
+        values, record = intent_values(
+            intent_events(resolved, setup.intent), resolved.now, setup.intent
+        )
+        values = values[resolved.wants(values.index)]
+        records["intent"] = record
         frames.append(values)
     if setup.conversion is not None:
-        full = store.records_frame("Lead", lead_columns(setup.conversion))
-        values, record = conversion_values(store, full, events, now, setup.intent, setup.conversion)
-        models["lead_conversion"] = record
-        frames.append(values)
-    return frames
+        leads = resolved.leads
+        if resolved.people is not None:  # a stored model scores just these Leads
+            leads = leads[
+                leads["Id"].astype(str).isin([r for o, r in resolved.people if o == "Lead"])
+            ]
+        if resolved.people is not None and inputs.model is None:
+            records["lead_conversion"] = {"method": "not fitted yet: the next full run fits it"}
+        else:
+            values, record, fitted = conversion_values(
+                leads, resolved.events, resolved.now, setup.intent, setup.conversion, inputs.model
+            )
+            if fitted is not None:
+                effects.models[MODEL_NAME] = fitted
+            records["lead_conversion"] = record
+            frames.append(values[resolved.wants(values.index)])
+    if setup.intent is not None and frames:
+        moments, record = plan_moments(frames[0], setup.intent, inputs.fired, resolved)
+        effects.extend(moments)
+        if record:
+            records["moments"] = record
+    return frames, records, effects
 
 
 # ---------------------------------------------------------------------- moments
-def fire_moments(
-    client: SalesforcePort,
-    store: Store,
+def plan_moments(
     computed: pd.DataFrame,
     config: IntentConfig,
-    models: dict[str, dict[str, Any]],
-    errors: list[str],
-) -> None:
-    """Invoke each enabled moment's Flow for the people who crossed its line since the last
-    run, once per crossing; a person is remembered only when the Flow accepted them, so a
-    failed call fires again next run."""
+    fired: dict[tuple[str, str], set[str]],
+    resolved: Resolved,
+) -> tuple[Effects, dict[str, Any]]:
+    """Each enabled moment's Flow call for every person who crossed its line since they were
+    last told, once per crossing, and the people it re-arms (pure). The Effects step remembers
+    a person only once the Flow ran for them, so a refused call comes again next run.
+
+    In a run of some people only they are compared: the others' scores were not computed."""
+    effects = Effects()
+    record: dict[str, Any] = {}
     if "intent.score" not in computed:
-        return
+        return effects, record
     scores = computed["intent.score"].dropna()
     reasons = computed.get("intent.reasons", None)
     for moment in config.moments:
         if not moment.enabled:
             continue
-        fired_now = rearmed = 0
         for obj in moment.objects:
             if obj not in scores.index.get_level_values(0):
                 now_scores: dict[str, float] = {}
             else:
                 now_scores = scores.xs(obj, level=0).astype(float).to_dict()
-            before = state.fired(store, moment.name, obj)
+            before = fired.get((moment.name, obj), set())
+            if resolved.people is not None:
+                before = {rid for rid in before if (obj, rid) in resolved.people}
             change = crossings(now_scores, before, moment.threshold, moment.rearm)
-            state.rearm(store, moment.name, obj, change.rearm)
-            rearmed += len(change.rearm)
-            for start in range(0, len(change.fire), FLOW_BATCH):
-                batch = change.fire[start : start + FLOW_BATCH]
-                inputs = [
-                    {
+            if change.rearm:
+                effects.rearm.append((moment.name, obj, list(change.rearm)))
+            effects.calls.extend(
+                MomentCall(
+                    moment=moment.name,
+                    flow=moment.flow,
+                    inputs={
                         "recordId": rid,
                         "objectName": obj,
                         "intentScore": now_scores[rid],
                         "intentReasons": (
                             str(reasons.get((obj, rid)) or "") if reasons is not None else ""
                         ),
-                    }
-                    for rid in batch
-                ]
-                try:
-                    results = client.invoke_flow(moment.flow, inputs)
-                except SalesforceError as exc:
-                    errors.append(f"moment {moment.name}: Flow {moment.flow}: {exc}")
-                    break
-                done = [
-                    (rid, now_scores[rid])
-                    for rid, result in zip(batch, results, strict=False)
-                    if result.get("isSuccess")
-                ]
-                failed = len(batch) - len(done)
-                if failed:
-                    errors.append(
-                        f"moment {moment.name}: Flow {moment.flow} refused {failed} of "
-                        f"{len(batch)} people; they are tried again next run"
-                    )
-                state.mark_fired(store, moment.name, obj, done)
-                fired_now += len(done)
-        record = models.setdefault("moments", {})
-        record[moment.name] = {"fired": fired_now, "rearmed": rearmed}
-        record["method"] = ", ".join(
-            f"{name} fired {v['fired']:,} (re-armed {v['rearmed']:,})"
-            for name, v in record.items()
-            if isinstance(v, dict)
-        )
+                    },
+                    kind="intent",
+                    scope=(moment.name, obj),
+                    key=rid,
+                    value=now_scores[rid],
+                )
+                for rid in change.fire
+            )
+            entry = record.setdefault(moment.name, {"fired": 0, "rearmed": 0, "crossed": 0})
+            entry["crossed"] += len(change.fire)
+            entry["rearmed"] += len(change.rearm)
+    return effects, record
+
+
+def moments_method(record: dict[str, Any]) -> str:
+    """One line of what the moments did, for the run report."""
+    return ", ".join(
+        f"{name} fired {v['fired']:,} (re-armed {v['rearmed']:,})"
+        for name, v in record.items()
+        if isinstance(v, dict)
+    )
 
 
 def as_of_default(now: datetime, horizon_days: int) -> datetime:

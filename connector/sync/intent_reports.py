@@ -31,12 +31,11 @@ from connector.sync.intent import (
     lead_frame,
     load_scoring,
     order_events,
-    resolve,
     resolve_leads,
     seconds,
     totals_of,
 )
-from connector.sync.resolve import ORDER_COLUMNS
+from connector.sync.resolve import ORDER_COLUMNS, email_index, resolve_events, with_contacts
 
 BAND_EDGES = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 
@@ -91,9 +90,9 @@ def populations(
     # Contacts that existed at the cut-off; an order within the horizon is the label.
     made = seconds(contacts["CreatedDate"])
     exists = ~(made >= cut)
-    resolved = resolve(events, contacts, leads)
+    resolved = resolve_events(events, email_index(contacts, leads))
     resolved = resolved[resolved["object"] == "Contact"]
-    bought = order_events(orders, accounts, contacts)
+    bought = order_events(with_contacts(orders, accounts, contacts))
     when = seconds(bought["occurred_at"])
     ordered = bought[
         (bought["name"] == "Order Completed").to_numpy() & (when >= cut) & (when < end)

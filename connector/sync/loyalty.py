@@ -1,23 +1,25 @@
-"""The loyalty step of a sync: book stored orders and events into each program's journal, post
-the expiry due, compute every member's standing, and tell Salesforce of tier changes.
+"""The loyalty part of the compute step: the journal entries the resolved orders and events
+earn in each program, the expiry due, every member's standing with them, and the tier changes
+to tell Salesforce of.
 
-Glue only: the rules are :mod:`connector.loyalty` (pure), the journal is
-:mod:`connector.store.loyalty`. A dry run books nothing: it computes the standing the journal
-would have, in memory.
+Glue only: the rules are :mod:`connector.loyalty` (pure). What it reads of the store is read
+before compute (:func:`load_inputs`); :func:`loyalty_values` is pure and only *plans* the
+booking, the vouchers and the tier Flows, which the Effects step (``sync/effects.py``) carries
+out after the push. So a dry run books nothing and the standing written is the standing the
+journal has once the Effects step has run.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from connector.errors import SalesforceError
 from connector.loyalty.book import book
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.earning import promotion_vouchers
@@ -29,24 +31,21 @@ from connector.loyalty.spend import discount_levels, spend_entries
 from connector.loyalty.standing import standing
 from connector.mapping.deploy import ExtraNeeds
 from connector.mapping.models import program_key
-from connector.salesforce.port import FLOW_BATCH, SalesforcePort
 from connector.store.db import Store
 from connector.store.deliveries import shop_order_keys, shop_refunds_frame
 from connector.store.loyalty import LoyaltyStore
 from connector.sync.compute import empty_frame, model_frame
+from connector.sync.effects import Effects, MomentCall
 from connector.sync.loyalty_mirror import mirror_needs
-from connector.sync.predict import event_people
-from connector.sync.resolve import order_person
+from connector.sync.resolve import Resolved
 from connector.sync.streams import Stream
 
 log = logging.getLogger(__name__)
 
 
-def member_orders(
-    orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame, program: Program
-) -> pd.DataFrame:
-    """Stored Orders as the journal books them: order_id, member, at, amount,
-    original_order_id (refunds, i.e. reduction orders, name the order they reduce).
+def member_orders(orders: pd.DataFrame, accounts: pd.DataFrame, program: Program) -> pd.DataFrame:
+    """Resolved orders (with ``contact_id``) as the journal books them: order_id, member, at,
+    amount, original_order_id (refunds, i.e. reduction orders, name the order they reduce).
 
     A member is ``Contact:<id>``; with ``pool_by_account`` an order of a business Account (one
     that is not a person account) belongs to ``Account:<id>`` instead, so its contacts pool
@@ -62,9 +61,7 @@ def member_orders(
                 "original_order_id": pd.Series(dtype=object),
             }
         )
-    live = set(contacts["Id"].astype(str)) if len(contacts) else set()
-    person = order_person(orders, accounts, live)
-    member = "Contact:" + person.astype("string")
+    member = "Contact:" + orders["contact_id"].astype("string")
     if program.pool_by_account and len(accounts):
         personal = set(accounts.dropna(subset=["PersonContactId"])["Id"].astype(str))
         account = orders["AccountId"].astype("string")
@@ -86,17 +83,15 @@ def member_orders(
     return frame.dropna(subset=["member", "at", "amount"]).reset_index(drop=True)
 
 
-def member_events(
-    events: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFrame
-) -> pd.DataFrame:
-    """Stored events resolved to Contact members: event_id, member, name, at."""
-    if not len(events):
+def member_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Resolved events of Contacts as members' events: event_id, member, name, at."""
+    people = events[events["object"].eq("Contact")] if len(events) else events
+    if not len(people):
         return pd.DataFrame(columns=["event_id", "member", "name", "at"])
-    people = event_people(events, contacts, leads).dropna(subset=["person_id"])
     return pd.DataFrame(
         {
             "event_id": people["source"].astype(str) + ":" + people["delivery_id"].astype(str),
-            "member": "Contact:" + people["person_id"].astype(str),
+            "member": "Contact:" + people["record_id"].astype(str),
             "name": people["name"],
             "at": pd.to_datetime(people["occurred_at"], utc=True, format="ISO8601"),
         }
@@ -123,52 +118,87 @@ def order_lines(items: pd.DataFrame, products: pd.DataFrame | None = None) -> pd
     return lines.assign(category=lines["product_id"].map(family))
 
 
-def loyalty_step(
-    store: Store,
+@dataclass(frozen=True)
+class LoyaltyInputs:
+    """What the loyalty compute reads of the store besides the resolved people and orders,
+    read once before compute (:func:`load_inputs`)."""
+
+    journals: dict[str, pd.DataFrame]  # program -> its journal (the run's members' entries)
+    tiers: dict[str, dict[str, str]]  # program -> member -> the tier Salesforce was told
+    shop_refunds: pd.DataFrame  # connector.store.deliveries.shop_refunds_frame
+    shop_keys: pd.DataFrame  # connector.store.deliveries.shop_order_keys
+    lines: pd.DataFrame | None  # order lines, when a program has product rules
+
+
+def load_inputs(store: Store, config: LoyaltyConfig, resolved: Resolved) -> LoyaltyInputs:
+    """Read what :func:`loyalty_values` needs; for a run of some people, only their members'
+    journal entries."""
+    books = LoyaltyStore(store)
+    members = _run_members(resolved)
+    journals = {
+        p.id: books.journal(p.id) if members is None else books.entries_of(p.id, members)
+        for p in config.programs
+    }
+    return LoyaltyInputs(
+        journals=journals,
+        tiers={p.id: books.notified_tiers(p.id) for p in config.programs},
+        shop_refunds=shop_refunds_frame(store),
+        shop_keys=shop_order_keys(store),
+        lines=_lines_for(store, config),
+    )
+
+
+def _run_members(resolved: Resolved) -> list[str] | None:
+    """The members a run of some people touches: their Contacts, and the business Accounts
+    their orders pool into; ``None`` for a run of everyone."""
+    if resolved.people is None:
+        return None
+    contacts = sorted(rid for obj, rid in resolved.people if obj == "Contact")
+    accounts = resolved.orders.loc[resolved.orders["contact_id"].isin(contacts), "AccountId"]
+    return [f"Contact:{c}" for c in contacts] + [
+        f"Account:{a}" for a in sorted(set(accounts.dropna().astype(str)))
+    ]
+
+
+def loyalty_values(
     config: LoyaltyConfig,
+    resolved: Resolved,
+    inputs: LoyaltyInputs,
     *,
-    orders: pd.DataFrame,
-    accounts: pd.DataFrame,
-    contacts: pd.DataFrame,
-    leads: pd.DataFrame,
-    now: datetime,
-    client: SalesforcePort | None,
-    run_id: int | None,
-    dry_run: bool,
     reference_field: str = "OrderReferenceNumber",
     segments: pd.Series | None = None,
     mapped_programs: Collection[str] = (),
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Book every program, then the standing of the first program's members as ``loyalty.*``
-    values indexed by (object, record_id), and a record of what was done for the run report.
+) -> tuple[pd.DataFrame, Effects, dict[str, Any]]:
+    """Each program's new journal entries, vouchers and tier moments (planned, as
+    :class:`~connector.sync.effects.Effects`), and the standing the journal has with them: the
+    first program's as ``loyalty.*`` values indexed by (object, record_id), and a record of what
+    was planned for the run report (pure).
 
     ``segments`` (member -> segment name, :func:`member_segments`) feeds promotions limited to
     segments. The standing of each program in ``mapped_programs`` (named by a mapping's
     ``program``) comes too, as ``loyalty.<key>@<program>`` columns.
     """
+    effects = Effects()
     if not config.programs:
-        return empty_frame("loyalty"), {"programs": 0}
-    books = LoyaltyStore(store)
+        return empty_frame("loyalty"), effects, {"programs": 0}
+    now = resolved.now
+    contacts = resolved.contacts
     record: dict[str, Any] = {"programs": len(config.programs)}
     values = empty_frame("loyalty")
     for i, program in enumerate(config.programs):
-        journal = books.journal(program.id)
-        booked_orders = member_orders(orders, accounts, contacts, program)
+        journal = inputs.journals[program.id]
+        booked_orders = member_orders(resolved.orders, resolved.accounts, program)
         enrolled_members = enrolled(program, booked_orders, contacts)
-        events = _events_for(store, program, contacts, leads)
+        events = _events_for(resolved, program)
         # Shop orders at their gross, their refunds and cancellations as reductions.
         members, reductions = shop_reductions(
-            members_only(booked_orders, enrolled_members), shop_refunds_frame(store), now
+            members_only(booked_orders, enrolled_members), inputs.shop_refunds, now
         )
         # A shop order booked before Salesforce held it keeps its first id: the Salesforce
         # Order that replaced it (same reference) must not earn a second time.
         alias = same_orders(
-            store.records_frame("Order", ["Id", reference_field]).rename(
-                columns={reference_field: "reference"}
-            )
-            if len(orders)
-            else pd.DataFrame(columns=["Id", "reference"]),
-            shop_order_keys(store),
+            _references(resolved.orders, reference_field),
+            inputs.shop_keys,
             set(journal["source_id"].dropna()) if len(journal) else set(),
         )
         if alias:
@@ -176,49 +206,52 @@ def loyalty_step(
                 order_id=members["order_id"].replace(alias),
                 original_order_id=members["original_order_id"].replace(alias),
             )
+        tiers = _current_tiers(inputs, program)
         new = book(
             program,
             members,
             journal,
             now,
-            lines=_lines_for(store, program),
+            lines=inputs.lines,
             events=members_only(events, enrolled_members) if events is not None else None,
-            tiers=_current_tiers(books, program),
+            tiers=tiers,
             reductions=reductions,
             segments=segments,
         )
         gifts = promotion_vouchers(
             _purchases(members_only(booked_orders, enrolled_members), now),
             program,
-            _current_tiers(books, program),
+            tiers,
             segments,
         )
-        if dry_run:
-            booked = len(new)
-            journal = concat(journal, new)
-            given = len(gifts) - len(books.issued_for(gifts["source_key"].tolist()))
-        else:
-            booked = books.append(new)
-            journal = books.journal(program.id) if booked else journal
-            given = _give_vouchers(books, program, gifts, now)
+        effects.journal[program.id] = new
+        effects.vouchers.extend(_voucher_rows(program, gifts, now))
+        journal = concat(journal, new)
         # Discounts from spend count the same purchases and refunds the journal just booked.
         spend = spend_entries(members, now, reductions) if program.spend_discounts else None
-        members = standing(journal, program, now, spend=spend)
+        standings = standing(journal, program, now, spend=spend)
         if enrolled_members is not None:
             # a member who left (a cleared checkbox) keeps their journal but gets no standing
-            members = members[members.index.isin(list(enrolled_members))]
-        moments = _tier_moments(books, program, members, client, run_id, dry_run)
-        record[program.id] = {"booked": booked, "members": len(members), **moments}
-        if given:
-            record[program.id]["vouchers_given"] = given
+            standings = standings[standings.index.isin(list(enrolled_members))]
+        if resolved.people is not None:
+            standings = standings[standings.index.isin(_run_members(resolved) or [])]
+        moments = _tier_moments(inputs, program, standings, effects)
+        record[program.id] = {"booked": len(new), "members": len(standings), **moments}
         if i == 0 or program.id in mapped_programs:
-            frame = _as_values(members, contacts, program)
+            frame = _as_values(standings, contacts, program, resolved)
             if i == 0:
                 values = frame
             if program.id in mapped_programs:
                 own = frame.rename(columns={c: program_key(str(c), program.id) for c in frame})
                 values = values.join(own, how="outer") if len(values.columns) else own
-    return values, record
+    return values, effects, record
+
+
+def _references(orders: pd.DataFrame, reference_field: str) -> pd.DataFrame:
+    """The resolved orders' Salesforce Ids with their reference field (``Id, reference``)."""
+    if not len(orders) or reference_field not in orders:
+        return pd.DataFrame(columns=["Id", "reference"])
+    return orders[["Id", reference_field]].rename(columns={reference_field: "reference"})
 
 
 def same_orders(salesforce: pd.DataFrame, shop: pd.DataFrame, booked: set[str]) -> dict[str, str]:
@@ -261,23 +294,16 @@ def _purchases(orders: pd.DataFrame, now: datetime) -> pd.DataFrame:
     return orders[keep]
 
 
-def _give_vouchers(
-    books: LoyaltyStore, program: Program, gifts: pd.DataFrame, now: datetime
-) -> int:
-    """Store the vouchers promotions give, each once (its source key is unique), with a new
-    code, cost 0; returns how many were new."""
-    if gifts.empty:
-        return 0
-    done = books.issued_for(gifts["source_key"].tolist())
-    todo = gifts[~gifts["source_key"].isin(done)]
+def _voucher_rows(program: Program, gifts: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    """The vouchers promotions give, each with a new code and cost 0; the Effects step stores
+    those whose source key is new (each once)."""
     kinds = {v.id: v for v in program.vouchers}
-    rows = []
-    for gift in todo.itertuples(index=False):
-        voucher = kinds[str(gift.voucher_id)]
-        rows.append(
-            voucher_row(program, str(gift.member), voucher, now, source_key=str(gift.source_key))
+    return [
+        voucher_row(
+            program, str(g.member), kinds[str(g.voucher_id)], now, source_key=str(g.source_key)
         )
-    return books.add_vouchers(rows) if rows else 0
+        for g in gifts.itertuples(index=False)
+    ]
 
 
 def member_segments(frames: Sequence[pd.DataFrame]) -> pd.Series | None:
@@ -292,9 +318,14 @@ def member_segments(frames: Sequence[pd.DataFrame]) -> pd.Series | None:
     return None
 
 
-def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) -> pd.DataFrame:
+def _as_values(
+    members: pd.DataFrame, contacts: pd.DataFrame, program: Program, resolved: Resolved
+) -> pd.DataFrame:
     if program.enrollment == "everyone" and len(contacts):
-        everyone = pd.Index("Contact:" + contacts["Id"].astype(str), name="member")
+        ids = contacts["Id"].astype(str)
+        if resolved.people is not None:
+            ids = ids[ids.isin([rid for obj, rid in resolved.people if obj == "Contact"])]
+        everyone = pd.Index("Contact:" + ids, name="member")
         members = members.reindex(members.index.union(everyone))
         zero = ["loyalty.points_balance", "loyalty.points_expiring_30d"]
         members[zero] = members[zero].fillna(0)
@@ -318,13 +349,12 @@ def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) 
     return model_frame("loyalty", members)
 
 
-def _lines_for(store: Store, program: Program) -> pd.DataFrame | None:
-    if not any(r.kind == "product" for r in program.earning):
+def _lines_for(store: Store, config: LoyaltyConfig) -> pd.DataFrame | None:
+    if not any(r.kind == "product" for p in config.programs for r in p.earning):
         return None
     items = store.records_frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"])
-    products = (
-        store.records_frame("Product2", ["Id", "Family"]) if program.uses_categories else None
-    )
+    categories = any(p.uses_categories for p in config.programs)
+    products = store.records_frame("Product2", ["Id", "Family"]) if categories else None
     return order_lines(items, products)
 
 
@@ -344,66 +374,65 @@ def loyalty_objects(config: LoyaltyConfig | None) -> tuple[str, ...]:
     return ()
 
 
-def _events_for(
-    store: Store, program: Program, contacts: pd.DataFrame, leads: pd.DataFrame
-) -> pd.DataFrame | None:
+def _events_for(resolved: Resolved, program: Program) -> pd.DataFrame | None:
     names = sorted({r.event for r in program.earning if r.kind == "event" and r.event})
     if not names:
         return None
-    events = store.events_frame(names)
-    return member_events(events[events["name"].isin(names)], contacts, leads)
+    events = resolved.events
+    return member_events(events[events["name"].isin(names)])
 
 
-def _current_tiers(books: LoyaltyStore, program: Program) -> pd.Series | None:
+def event_names(config: LoyaltyConfig | None) -> list[str]:
+    """The event names the programs' earning rules read."""
+    if config is None:
+        return []
+    return sorted(
+        {r.event for p in config.programs for r in p.earning if r.kind == "event" and r.event}
+    )
+
+
+def _current_tiers(inputs: LoyaltyInputs, program: Program) -> pd.Series | None:
     if not program.promotions or program.tiers is None:
         return None
-    return pd.Series(books.notified_tiers(program.id), dtype=object)
+    return pd.Series(inputs.tiers[program.id], dtype=object)
 
 
 def _tier_moments(
-    books: LoyaltyStore,
-    program: Program,
-    members: pd.DataFrame,
-    client: SalesforcePort | None,
-    run_id: int | None,
-    dry_run: bool,
+    inputs: LoyaltyInputs, program: Program, members: pd.DataFrame, effects: Effects
 ) -> dict[str, Any]:
-    """Tell the configured Flow of every tier change once; a member seen for the first time
-    is recorded silently (a first sync announces nothing)."""
+    """Plan telling the configured Flow of every tier change, once; a member seen for the
+    first time is recorded silently (a first sync announces nothing), and so is every change
+    of a program without a Flow."""
     if program.tiers is None or members.empty:
         return {}
     current = members["loyalty.tier"].dropna().astype(str).to_dict()
-    known = books.notified_tiers(program.id)
+    known = inputs.tiers[program.id]
     first = {m: t for m, t in current.items() if m not in known}
     changed = {m: t for m, t in current.items() if m in known and known[m] != t}
-    out: dict[str, Any] = {"tier_changes": len(changed)}
-    if dry_run:
-        return out
-    if first:
-        books.record_tiers(program.id, first, run_id)
     flow = program.tiers.flow
-    if not changed:
-        return out
-    if flow is None or client is None:
-        books.record_tiers(program.id, changed, run_id)
-        return out
-    told: dict[str, str] = {}
-    items = sorted(changed.items())
-    try:
-        for start in range(0, len(items), FLOW_BATCH):
-            chunk = items[start : start + FLOW_BATCH]
-            inputs = [_flow_input(m, known[m], t, program) for m, t in chunk]
-            results = client.invoke_flow(flow, inputs)
-            for (member, tier), result in zip(chunk, results, strict=False):
-                if result.get("isSuccess", True):
-                    told[member] = tier
-    except SalesforceError as exc:
-        # Not recorded: the next run tells them again (a change is never dropped).
-        log.warning("tier-change flow %s failed: %s", flow, exc)
-        out["flow_error"] = str(exc)
-    books.record_tiers(program.id, told, run_id)
-    out["flows_invoked"] = len(told)
-    return out
+    if first:
+        effects.tiers_seen.append((program.id, first))
+    if changed and flow is None:
+        effects.tiers_seen.append((program.id, changed))
+    elif changed and flow is not None:
+        effects.calls.extend(
+            MomentCall(
+                moment=tier_moment(program.id),
+                flow=flow,
+                inputs=_flow_input(m, known[m], t, program),
+                kind="tier",
+                scope=(program.id, ""),
+                key=m,
+                value=t,
+            )
+            for m, t in sorted(changed.items())
+        )
+    return {"tier_changes": len(changed)}
+
+
+def tier_moment(program: str) -> str:
+    """The name the Effects step counts a program's tier-change Flow calls under."""
+    return f"tier change ({program})"
 
 
 def _flow_input(member: str, old: str, new: str, program: Program) -> dict[str, Any]:

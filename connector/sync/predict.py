@@ -7,7 +7,7 @@ The models themselves live in ``connector.predictions``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,8 +23,9 @@ from connector.predictions import (
     org_summary,
     predict_people,
 )
+from connector.predictions.outputs import Population
 from connector.sync.compute import empty_frame, model_frame
-from connector.sync.resolve import email_index, order_person
+from connector.sync.resolve import Resolved
 
 PREDICTION_KEYS = keys_of(model="predictions")
 #: The events the compute step reads (clicks and opens; the catalog is connector.events.names).
@@ -34,10 +35,9 @@ EVENT_PROPERTIES = ("channel",)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def purchases(orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
-    """Purchase orders (refunds left out) as ``customer_id, ordered_at, amount``."""
-    live = set(contacts["Id"].astype(str)) if len(contacts) else set()
-    if not len(orders) or not live:
+def purchases(orders: pd.DataFrame) -> pd.DataFrame:
+    """Resolved purchase orders (refunds left out) as ``customer_id, ordered_at, amount``."""
+    if not len(orders):
         return pd.DataFrame(
             {
                 "customer_id": pd.Series(dtype=object),
@@ -49,7 +49,7 @@ def purchases(orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFra
     day = pd.to_datetime(orders["EffectiveDate"], utc=True, errors="coerce")
     frame = pd.DataFrame(
         {
-            "customer_id": order_person(orders, accounts, live),
+            "customer_id": orders["contact_id"],
             "ordered_at": when.fillna(day) if when is not None else day,
             "amount": pd.to_numeric(orders["TotalAmount"], errors="coerce").fillna(0.0),
             "refund": orders["IsReductionOrder"].eq(True),  # bool from the store; None: no
@@ -57,19 +57,6 @@ def purchases(orders: pd.DataFrame, accounts: pd.DataFrame, contacts: pd.DataFra
     )
     frame = frame[~frame["refund"]].dropna(subset=["customer_id", "ordered_at"])
     return frame.drop(columns="refund").reset_index(drop=True)
-
-
-def event_people(events: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
-    """Events with ``person_id`` (a Contact Id) resolved by email, directly or via anonymous id."""
-    if not len(events):
-        return events.assign(person_id=pd.Series(dtype=object))
-    emails = events["email"].astype("object")
-    known = events.dropna(subset=["email", "anonymous_id"]).drop_duplicates("anonymous_id")
-    by_anon = known.set_index("anonymous_id")["email"]
-    emails = emails.where(emails.notna(), events["anonymous_id"].map(by_anon))
-    index = email_index(contacts, leads)
-    contacts_only = index[index["kind"] == "contact"].set_index("email")["record_id"]
-    return events.assign(person_id=emails.str.strip().str.lower().map(contacts_only))
 
 
 def channel_touches(events: pd.DataFrame, bought: pd.DataFrame, window_days: float) -> pd.DataFrame:
@@ -84,20 +71,19 @@ def channel_touches(events: pd.DataFrame, bought: pd.DataFrame, window_days: flo
 
 
 def predict_contacts(
-    orders: pd.DataFrame,
-    accounts: pd.DataFrame,
-    contacts: pd.DataFrame,
-    leads: pd.DataFrame,
-    events: pd.DataFrame,
-    now: datetime,
-    config: PredictionsConfig,
-    attribution_days: float = 7.0,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Prediction values per Contact (indexed by object, record_id) and what the run records."""
-    bought = purchases(orders, accounts, contacts)
+    resolved: Resolved, config: PredictionsConfig, population: Population | None = None
+) -> tuple[pd.DataFrame, dict[str, Any], Population | None]:
+    """Prediction values per Contact (indexed by object, record_id), what the run records, and
+    what was learnt of the population (its parameters, segment edges, the org's channel rates
+    and hours), which a run of some people passes back as ``population`` to predict them
+    against it instead of refitting on a few."""
+    now = resolved.now
+    events = resolved.contact_events()
+    bought = purchases(resolved.orders)
     if bought.empty:
-        return _empty(), {"method": "none: no orders", "people": 0}
-    people = predict_people(bought, now, config)
+        return _empty(), {"method": "none: no orders", "people": 0}, None
+    people = predict_people(bought, now, config, population)
+    learnt: Population = people.attrs["population"]
     out = pd.DataFrame(
         {
             "predictions.clv": people["predicted_clv"],
@@ -117,12 +103,17 @@ def predict_contacts(
         index=people.index,
     )
     if len(events):
-        resolved = event_people(events, contacts, leads)
-        touches = channel_touches(resolved, bought, attribution_days)
+        touched = events.assign(person_id=events["record_id"])
+        touches = channel_touches(touched, bought, config.attribution_days)
         if len(touches):
-            channels = best_channel(touches, config.channel_prior_strength)
+            channels = best_channel(
+                touches,
+                config.channel_prior_strength,
+                population.channel_rates if population is not None else None,
+            )
+            learnt = replace(learnt, channel_rates=channels.attrs["org_rates"])
             out["predictions.best_channel"] = channels["best_channel"].reindex(out.index)
-        engaged = resolved[resolved["name"].isin(ENGAGEMENT_EVENTS) & resolved["person_id"].notna()]
+        engaged = touched[touched["name"].isin(ENGAGEMENT_EVENTS) & touched["person_id"].notna()]
         if len(engaged):
             hours = best_send_hour(
                 pd.DataFrame(
@@ -135,7 +126,10 @@ def predict_contacts(
                 ).assign(occurred_at=lambda f: pd.to_datetime(f["occurred_at"], utc=True)),
                 config.send_hour_prior_strength,
                 config.send_hour_min_events,
-            ).reindex(out.index)
+                population.hours if population is not None else None,
+            )
+            learnt = replace(learnt, hours=hours.attrs["org_hours"])
+            hours = hours.reindex(out.index)
             how = hours["best_hour_of_week"]
             out["predictions.best_send_hour"] = how
             out["predictions.best_send_time"] = how.map(_hour_label)
@@ -144,7 +138,12 @@ def predict_contacts(
     )
     out = model_frame("predictions", out)
     summary = {k: round(v, 4) for k, v in org_summary(people, now).items()}
-    return out, {"method": str(people["method"].iloc[0]), "people": len(people), "org": summary}
+    record: dict[str, Any] = {"method": str(people["method"].iloc[0]), "people": len(people)}
+    if population is None:
+        record["org"] = summary
+    else:  # a few people: no org figures, and the parameters are the last full run's
+        record["population"] = "frozen: the last full run's parameters"
+    return out, record, learnt
 
 
 def _hour_label(how: Any) -> str | None:

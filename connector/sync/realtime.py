@@ -8,10 +8,10 @@ Every ``L2L_REALTIME_INTERVAL_SECONDS`` one pass:
    ``stored`` rows, which the next pass picks up: nothing acknowledged is lost. BigCommerce
    orders known only by reference are then read in full from the store's API.
 2. **Resolve** the dirty shoppers (by email) to Contacts and Leads, as a sync run does.
-3. **Recompute and push** just those people through the sync's own compute, mappings, diff and
-   outbox, under the same per-database run lock as a sync: a pass never overlaps a scheduled
-   sync, so a value is never written twice. When a sync holds the lock the pass skips its
-   push and keeps the marks; the sync itself recomputes everyone anyway.
+3. **Recompute and push** just those people: ``SyncEngine.run(people=...)``, the sync's own
+   pipeline on a small set, under the same per-database run lock as a sync, so a pass never
+   overlaps a scheduled sync and a value is never written twice. When a sync holds the lock the
+   pass skips and keeps the marks; the sync itself recomputes everyone anyway.
 
 Marks are cleared only up to the time they were read, so a shopper marked during a pass is
 recomputed on the next one.
@@ -27,18 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.config import Settings, secret_list
-from connector.errors import (
-    Lead2LoyaltyError,
-    QuotaExhausted,
-    RunInProgress,
-    SalesforceError,
-    WebhookError,
-)
-from connector.mapping import MapProblem
+from connector.errors import RunInProgress, SalesforceError, WebhookError
 from connector.store import Store
 from connector.store.deliveries import (
     apply_normalised,
-    baseline_for,
     clear_dirty,
     complete_order,
     dirty_people,
@@ -48,10 +40,8 @@ from connector.store.deliveries import (
     pending_deliveries,
     shoppers,
 )
-from connector.sync.diff import diff
-from connector.sync.engine import RunReport, SyncEngine, with_written_people
+from connector.sync.engine import SyncEngine
 from connector.sync.resolve import email_index
-from connector.sync.runstate import RunStatus
 from connector.webhooks import NORMALISERS, bigcommerce
 from connector.webhooks.bigcommerce_api import fetch_order
 
@@ -169,51 +159,6 @@ def create_leads(engine: SyncEngine, emails: list[str]) -> list[tuple[str, str]]
     return created
 
 
-def push_people(engine: SyncEngine, people: list[tuple[str, str]]) -> RunReport:
-    """Recompute ``people`` and write their changed fields: the sync's compute, map, diff and
-    push, restricted to these records. The caller holds the run lock."""
-    store = engine.store
-    started = time.monotonic()
-    report = RunReport(run_id=store.start_run("realtime"))
-    calls_before = dict(engine.client.calls)
-    try:
-        with report.timed("compute"):
-            computed = engine._compute(report)
-            computed = computed[computed.index.isin(people)]
-            written, outbox = baseline_for(store, people)
-            computed = with_written_people(computed, written)
-            problems: list[MapProblem] = []
-            desired = engine.mapper(computed, problems)
-            engine._report_problems(problems, report)
-            live = {obj: store.live_ids(obj) for obj in {o for o, _ in people}}
-            result = diff(desired, written, outbox, live, engine.min_change)
-            if result.stale:
-                store.drop_outbox(result.stale)
-            report.writes.fields_changed = len(result.changes)
-        with report.timed("push"):
-            store.enqueue(report.run_id, result.changes)
-            if result.changes or store.outbox_counts().get("pending"):
-                engine._push(report)
-        report.status = engine._outcome(report)
-    except QuotaExhausted as exc:
-        report.status = RunStatus.QUOTA_STOPPED
-        report.errors.append(str(exc))
-    except Lead2LoyaltyError as exc:
-        report.status = RunStatus.FAILED
-        report.errors.append(str(exc))
-        log.error("real-time run %s failed: %s", report.run_id, exc)
-    finally:
-        report.api_calls = {
-            k: v - calls_before.get(k, 0)
-            for k, v in engine.client.calls.items()
-            if v - calls_before.get(k, 0)
-        }
-        report.api_calls["total"] = sum(report.api_calls.values())
-        report.duration_s = time.monotonic() - started
-        store.finish_run(report.run_id, report.status, report.as_json())
-    return report
-
-
 class RealtimeWorker:
     """The worker loop: a pass every ``settings.realtime_interval_seconds``."""
 
@@ -255,10 +200,10 @@ class RealtimeWorker:
         if people or create:
             engine = self._engine_for_pass()
             try:
-                with engine.store.run_lock():
-                    if create:
+                if create:
+                    with engine.store.run_lock():
                         out.leads_created = len(create_leads(engine, unknown))
-                    report = push_people(engine, people) if people else None
+                report = engine.run(people=people) if people else None
             except RunInProgress:
                 out.skipped = "a sync holds the database; its run covers these people"
                 return out

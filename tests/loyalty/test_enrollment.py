@@ -15,8 +15,9 @@ from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrolled, enrollment_fields
 from connector.store.db import Store
 from connector.store.loyalty import LoyaltyStore
-from connector.sync.loyalty import loyalty_step, with_enrollment_fields
+from connector.sync.loyalty import with_enrollment_fields
 from connector.sync.streams import STREAMS
+from tests.support import loyalty_pass
 
 ANN, BOB, CAT = "003A", "003B", "003C"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -99,7 +100,7 @@ def _step(
 ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
     store = Store(tmp_path / "l2l.sqlite")
     try:
-        values, record = loyalty_step(
+        values, record = loyalty_pass(
             store,
             LoyaltyConfig(programs=[program]),
             orders=orders,
@@ -107,9 +108,6 @@ def _step(
             contacts=contacts,
             leads=pd.DataFrame(columns=["Id", "Email", "ConvertedContactId"]),
             now=NOW,
-            client=None,
-            run_id=None,
-            dry_run=False,
         )
         journal = LoyaltyStore(store).journal(program.id)
     finally:

@@ -14,7 +14,8 @@ from connector.loyalty.earning import accruals
 from connector.loyalty.ledger import empty_journal
 from connector.loyalty.service import LoyaltyService
 from connector.store.db import Store
-from connector.sync.loyalty import loyalty_step, member_segments
+from connector.sync.loyalty import member_segments
+from tests.support import loyalty_pass
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 ANN, BOB = "Contact:003A", "Contact:003B"
@@ -125,7 +126,7 @@ def test_a_partner_promotion_adds_program_points_to_that_partners_accruals(
 
 
 def _sync(store: Store, program: Program, orders: pd.DataFrame) -> dict[str, object]:
-    _, record = loyalty_step(
+    _, record = loyalty_pass(
         store,
         LoyaltyConfig(programs=[program]),
         orders=orders,
@@ -133,9 +134,6 @@ def _sync(store: Store, program: Program, orders: pd.DataFrame) -> dict[str, obj
         contacts=pd.DataFrame({"Id": ["003A", "003B"], "Email": [None, None]}),
         leads=pd.DataFrame(columns=["Id", "Email", "ConvertedContactId"]),
         now=NOW,
-        client=None,
-        run_id=None,
-        dry_run=False,
     )
     club: dict[str, object] = record["club"]
     return club

@@ -19,11 +19,11 @@ from connector.loyalty.shop import shop_reductions
 from connector.store import Store
 from connector.store.deliveries import complete_order, store_delivery
 from connector.store.loyalty import LoyaltyStore
-from connector.sync.loyalty import loyalty_step
 from connector.sync.orders import FILTER_COLUMNS
 from connector.sync.realtime import normalise_pending
 from connector.sync.resolve import ORDER_COLUMNS
 from connector.webhooks.base import Delivery
+from tests.support import loyalty_pass
 from tests.webhooks.helpers import SHOP, encode, fixture
 
 CONFIG = LoyaltyConfig.model_validate(
@@ -61,8 +61,8 @@ def _apply(store: Store, topic: str, payload: dict[str, Any], key: str) -> None:
 
 
 def _step(store: Store, now: datetime = NOW) -> int:
-    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS])
-    _, record = loyalty_step(
+    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
+    _, record = loyalty_pass(
         store,
         CONFIG,
         orders=orders,
@@ -70,9 +70,6 @@ def _step(store: Store, now: datetime = NOW) -> int:
         contacts=store.records_frame("Contact", ["Id", "Email", "AccountId"]),
         leads=store.records_frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
         now=now,
-        client=None,
-        run_id=None,
-        dry_run=False,
     )
     booked: int = record["club"]["booked"]
     return booked
@@ -122,7 +119,7 @@ def test_a_shop_order_refunded_before_it_is_first_booked_earns_only_its_net(
     _apply(store, "orders/create", fixture("shopify_orders_create.json"), "e1")
     _apply(store, "refunds/create", fixture("shopify_refunds_create.json"), "e2")
     # RFM and the predictions still read the net amount.
-    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS])
+    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
     assert orders["TotalAmount"].tolist() == [pytest.approx(97.20)]
     # Earned from the gross, a quarter reversed: not the net's points minus the refund again.
     assert _step(store) == 8  # two rules x (points, qualifying) x (accrual, reversal)
@@ -218,7 +215,7 @@ def test_the_salesforce_order_that_replaces_a_booked_shop_order_does_not_earn_ag
              "IsReductionOrder": False, "OrderReferenceNumber": "#1042"},
         ],
     )  # fmt: skip
-    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS])
+    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
     assert orders["Id"].tolist() == ["801000000000001AAA"]  # one order, not two
     assert _step(store) == 0  # it was booked under its shop id: nothing earns twice
     assert _balance(store) == earned

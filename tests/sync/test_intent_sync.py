@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from connector.config import Settings
 from connector.store import Store
@@ -22,6 +23,7 @@ from localorg.flows import FlowEngine
 from localorg.org import LocalOrg
 from localorg.server import Running
 from tests.support import REPO, deployed_engine, load_rows, localorg_settings
+from tests.sync.conftest import Hook
 
 INTENT_FIELDS = (
     {
@@ -295,3 +297,50 @@ def localorg_settings_offline() -> Settings:
     from connector.config import load_settings
 
     return load_settings(models_dir=REPO / "models")
+
+
+def test_a_missing_flow_makes_the_run_partial_alerts_and_is_tried_again_next_run(
+    org: LocalOrg,
+    localorg_server: Running,
+    tmp_path: Path,
+    people: dict[str, str],
+    hook: tuple[str, type[Hook]],
+) -> None:
+    # The org has no L2L_Intent_Hot: Salesforce answers the Actions API with 404 NOT_FOUND.
+    url, handler = hook
+    settings = _settings(org, localorg_server, tmp_path).model_copy(
+        update={"alert_webhook_url": SecretStr(url)}
+    )
+    engine = deployed_engine(settings)
+    now = datetime.now(UTC)
+    Store(engine.settings.database).append_events(_hot("hot@example.com", now))
+
+    first = engine.run()
+    assert first.status == "partial"
+    assert first.writes.failed == 0  # the fields landed; the Flow is what waits
+    [line] = [e for e in first.errors if FLOW in e]
+    assert "NOT_FOUND" in line
+    assert "tried again next run" in line
+    assert first.models["moments"]["turned_hot"]["fired"] == 0
+    assert first.as_json()["effects"] == {"failed": 1}
+    # said at once (an admin's fix), naming the Flow; not only after a second partial run
+    assert len(handler.received) == 1
+    assert FLOW in handler.received[0]["body"]["text"]
+
+    # The next run tries the call again (once), although nothing it reads changed.
+    second = engine.run()
+    assert second.compute == "ran"
+    assert second.status == "partial"
+    assert second.writes["fields_changed"] == 0
+
+    # Once the Flow exists, the third run fires it, once, and the run succeeds.
+    org.store.flows = FlowEngine(
+        {"autolaunched": [{"name": FLOW, "actions": [{"create_task": {"Subject": "Hot"}}]}]}
+    )
+    third = engine.run()
+    assert third.status == "succeeded", third.errors
+    assert third.models["moments"]["turned_hot"]["fired"] == 1
+    assert org.store.count("FlowInterview") == 1
+    fourth = engine.run()
+    assert fourth.status == "succeeded"
+    assert org.store.count("FlowInterview") == 1

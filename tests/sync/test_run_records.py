@@ -7,9 +7,6 @@ the alert webhook is a small HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from connector.sync import RunStatus, SyncEngine, WriteCounts, build_engine, exi
 from localorg.org import LocalOrg
 from localorg.server import Running
 from tests.support import RFM_PLAIN_FIELDS, deployed_engine, localorg_settings, rfm_mappings, seed
+from tests.sync.conftest import Hook
 
 FIELDS = RFM_PLAIN_FIELDS
 
@@ -194,37 +192,8 @@ def test_the_scheduled_job_with_broken_mappings_logs_one_line_and_keeps_ticking(
 
 
 # ---------------------------------------------------------------------- alerts
-class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]]
-    answer = 200
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append(
-            {"type": self.headers["Content-Type"], "body": json.loads(body), "path": self.path}
-        )
-        self.send_response(self.answer)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def hook() -> Iterator[tuple[str, type[_Hook]]]:
-    """A webhook on 127.0.0.1 that keeps what it receives; yields (url, handler class)."""
-    handler = type("Hook", (_Hook,), {"received": []})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    # A Slack-style URL carries its token in the path: a secret, never to be shown.
-    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/tok3n-in-url", handler
-    server.shutdown()
-    server.server_close()
-
-
 def test_a_failed_run_posts_one_slack_style_alert_without_secrets(
-    org: LocalOrg, localorg_server: Running, tmp_path: Path, hook: tuple[str, type[_Hook]]
+    org: LocalOrg, localorg_server: Running, tmp_path: Path, hook: tuple[str, type[Hook]]
 ) -> None:
     url, handler = hook
     secret = "bad-secret-for-the-alert-test"
@@ -251,7 +220,7 @@ def test_a_failed_run_posts_one_slack_style_alert_without_secrets(
 
 
 def test_partial_alerts_only_the_second_time_in_a_row(
-    org: LocalOrg, localorg_server: Running, tmp_path: Path, hook: tuple[str, type[_Hook]]
+    org: LocalOrg, localorg_server: Running, tmp_path: Path, hook: tuple[str, type[Hook]]
 ) -> None:
     url, handler = hook
     engine = _engine(org, localorg_server, tmp_path, alert_webhook_url=url)
@@ -272,7 +241,7 @@ def test_a_failing_alert_is_logged_and_never_changes_the_run(
     org: LocalOrg,
     localorg_server: Running,
     tmp_path: Path,
-    hook: tuple[str, type[_Hook]],
+    hook: tuple[str, type[Hook]],
     answer: int | None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 from connector.store import Store
 from connector.sync import compute
 from connector.sync.realtime import normalise_pending
-from connector.sync.resolve import ORDER_COLUMNS
+from connector.sync.resolve import ORDER_COLUMNS, with_contacts
 from connector.webhooks import shopify, woocommerce
 from connector.webhooks.base import Delivery
 from connector.webhooks.orders import merge_orders
@@ -47,7 +47,7 @@ def _rfm(store: Store) -> pd.DataFrame:
     orders = store.orders_frame(COLUMNS)
     contacts = store.records_frame("Contact", ["Id", "Email", "AccountId"])
     accounts = store.records_frame("Account", ["Id", "PersonContactId"])
-    return compute.rfm(orders, accounts, contacts, date(2026, 11, 28))
+    return compute.rfm(with_contacts(orders, accounts, contacts), date(2026, 11, 28))
 
 
 def test_an_order_counts_for_its_contact_and_a_refund_reduces_it(store: Store) -> None:

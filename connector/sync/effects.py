@@ -1,0 +1,197 @@
+"""The Effects step: what a run does besides writing fields, done after the push, each once.
+
+Compute only *plans* effects (:class:`Effects`); this module carries them out, so a dry run is
+"stop before Push" and compute needs no store and no client. In order:
+
+1. **Book** each program's new journal entries (their idempotency keys are unique, so a run that
+   dies after the push books them on the next run, once).
+2. **Give** the vouchers promotions earned (unique by source key, so each once).
+3. **Remember** what needs no Flow: moments re-armed, tiers seen for the first time (a first
+   sync announces nothing), tier changes of a program without a Flow.
+4. **Fire** every moment's Flow through one loop (:func:`fire`): calls grouped by Flow, at most
+   :data:`FLOW_BATCH` interviews a request; an interview counts only when Salesforce says
+   ``isSuccess: true`` for it, and only then is it remembered, so a refused one (or a whole
+   request that failed: a missing Flow, a fault) is tried again next run, once per run. Each
+   failure is named (Flow and Salesforce's message) and makes the run ``partial``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from connector.errors import SalesforceError
+from connector.salesforce.port import FLOW_BATCH, SalesforcePort
+from connector.store import Store
+from connector.store import scoring as scoring_state
+from connector.store.loyalty import LoyaltyStore
+
+log = logging.getLogger(__name__)
+
+MomentKind = Literal["intent", "tier"]
+
+
+@dataclass(frozen=True)
+class MomentCall:
+    """One Flow interview a moment asks for, and what to remember once Salesforce ran it.
+
+    ``kind`` says where it is remembered: ``intent`` (the moment's fired set: ``scope`` is
+    (moment, object), ``key`` the record id, ``value`` the score) or ``tier`` (the program's
+    notified tiers: ``scope`` is (program, ""), ``key`` the member, ``value`` the tier).
+    """
+
+    moment: str
+    flow: str
+    inputs: Mapping[str, Any]
+    kind: MomentKind
+    scope: tuple[str, str]
+    key: str
+    value: Any
+
+
+@dataclass
+class Effects:
+    """Everything a run's compute planned besides field values."""
+
+    journal: dict[str, pd.DataFrame] = field(default_factory=dict)  # program -> new entries
+    vouchers: list[dict[str, Any]] = field(default_factory=list)
+    rearm: list[tuple[str, str, list[str]]] = field(default_factory=list)  # moment, object, ids
+    tiers_seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # program, tiers
+    calls: list[MomentCall] = field(default_factory=list)
+    # model name -> (parameters as JSON, record): fitted by compute, stored after the push
+    models: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def extend(self, other: Effects) -> None:
+        """Add ``other``'s effects to these."""
+        self.journal.update(other.journal)
+        self.vouchers.extend(other.vouchers)
+        self.rearm.extend(other.rearm)
+        self.tiers_seen.extend(other.tiers_seen)
+        self.calls.extend(other.calls)
+        self.models.update(other.models)
+
+    def __bool__(self) -> bool:
+        return bool(
+            any(len(j) for j in self.journal.values())
+            or self.vouchers
+            or self.rearm
+            or self.tiers_seen
+            or self.calls
+            or self.models
+        )
+
+
+@dataclass
+class Applied:
+    """What the Effects step did: counts per moment and program, and every failure named."""
+
+    booked: dict[str, int] = field(default_factory=dict)
+    vouchers: int = 0
+    fired: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    errors: list[str] = field(default_factory=list)
+
+
+def apply(
+    effects: Effects,
+    client: SalesforcePort,
+    store: Store,
+    run_id: int | None,
+) -> Applied:
+    """Carry out ``effects`` in the order of the module docstring."""
+    out = Applied()
+    books = LoyaltyStore(store)
+    for program, entries in effects.journal.items():
+        out.booked[program] = books.append(entries) if len(entries) else 0
+    if effects.vouchers:
+        done = books.issued_for([v["source_key"] for v in effects.vouchers])
+        new = [v for v in effects.vouchers if v["source_key"] not in done]
+        out.vouchers = books.add_vouchers(new) if new else 0
+    for name, (params, record) in effects.models.items():
+        scoring_state.save_model(store, name, params, record)
+    for moment, obj, ids in effects.rearm:
+        scoring_state.rearm(store, moment, obj, ids)
+    for program, tiers in effects.tiers_seen:
+        if tiers:
+            books.record_tiers(program, tiers, run_id)
+    fire(client, store, effects.calls, run_id, out)
+    return out
+
+
+def fire(
+    client: SalesforcePort,
+    store: Store,
+    calls: Sequence[MomentCall],
+    run_id: int | None,
+    out: Applied,
+) -> None:
+    """Invoke every call's Flow, :data:`FLOW_BATCH` interviews a request, remembering each
+    interview Salesforce ran; the others are counted and named in ``out``."""
+    by_flow: dict[str, list[MomentCall]] = defaultdict(list)
+    for call in calls:
+        by_flow[call.flow].append(call)
+    for flow, todo in by_flow.items():
+        for start in range(0, len(todo), FLOW_BATCH):
+            batch = todo[start : start + FLOW_BATCH]
+            try:
+                results = client.invoke_flow(flow, [dict(c.inputs) for c in batch])
+            except SalesforceError as exc:
+                # The whole request failed (the Flow is missing, inactive, a fault): none ran.
+                left = todo[start:]
+                _failed(out, left, f"Flow {flow} failed for {len(left):,} interviews: {exc}")
+                break
+            ran = [c for c, r in zip(batch, results, strict=False) if r.get("isSuccess") is True]
+            refused = [
+                (c, r)
+                for c, r in zip(batch, results, strict=False)
+                if r.get("isSuccess") is not True
+            ]
+            refused += [(c, {}) for c in batch[len(results) :]]  # an answer short of the batch
+            if refused:
+                _failed(
+                    out,
+                    [c for c, _ in refused],
+                    f"Flow {flow} refused {len(refused):,} of {len(batch):,} interviews: "
+                    f"{_message(refused[0][1])}",
+                )
+            _remember(store, ran, run_id)
+            for call in ran:
+                out.fired[call.moment] += 1
+
+
+def _failed(out: Applied, calls: Sequence[MomentCall], line: str) -> None:
+    for call in calls:
+        out.failed[call.moment] += 1
+    line += " (tried again next run)"
+    log.warning("%s", line)
+    out.errors.append(line)
+
+
+def _message(result: Mapping[str, Any]) -> str:
+    """Salesforce's first error message of a refused interview."""
+    errors = result.get("errors") or []
+    if errors and isinstance(errors, list) and isinstance(errors[0], Mapping):
+        first = errors[0]
+        code = first.get("statusCode") or first.get("errorCode")
+        return f"{code}: {first.get('message')}" if code else str(first.get("message"))
+    return "no answer for the interview"
+
+
+def _remember(store: Store, ran: Iterable[MomentCall], run_id: int | None) -> None:
+    intent: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    tiers: dict[str, dict[str, str]] = defaultdict(dict)
+    for call in ran:
+        if call.kind == "intent":
+            intent[call.scope].append((call.key, float(call.value)))
+        else:
+            tiers[call.scope[0]][call.key] = str(call.value)
+    for (moment, obj), done in intent.items():
+        scoring_state.mark_fired(store, moment, obj, done)
+    books = LoyaltyStore(store)
+    for program, told in tiers.items():
+        books.record_tiers(program, told, run_id)
