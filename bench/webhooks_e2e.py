@@ -26,6 +26,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from served import deployed, served_settings
@@ -167,11 +168,37 @@ def main() -> None:
                 f"real-time passes: {len(runs)}, pass duration p50 "
                 f"{statistics.median(durations):.2f} s, max {durations[-1]:.2f} s"
             )
+        for proc in procs:  # the worker stops: the passes below are timed alone
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        _pass_cost(engine, sf, args.size)
     finally:
         for proc in (*procs, org):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
+
+
+def _pass_cost(engine: Any, sf: Salesforce, size: str) -> None:
+    """One real-time pass's cost for 1, 10 and 100 people of this org (the same engine, in
+    this process; the median of three passes each): it should follow the people, not the org."""
+    ids = [
+        r["Id"] for r in sf.query("SELECT Id FROM Contact WHERE Email != null LIMIT 100")["records"]
+    ]
+    full = engine.store.runs(50)
+    last_full = next((r for r in full if r["mode"] in ("incremental", "full")), None)
+    compute_full = last_full["stats"]["phases_s"].get("compute") if last_full else None
+    cells = []
+    for n in (1, 10, 100):
+        people = [("Contact", i) for i in ids[:n]]
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            engine.run(people=people)
+            times.append(time.perf_counter() - t0)
+        cells.append(f"{n} people {statistics.median(times):.2f} s")
+    whole = f" (the first sync's compute step: {compute_full:.1f} s)" if compute_full else ""
+    print(f"one real-time pass on the {size} seed: " + ", ".join(cells) + whole)
 
 
 if __name__ == "__main__":
