@@ -333,10 +333,8 @@ def test_a_missing_flow_makes_the_run_partial_alerts_and_is_tried_again_next_run
     assert second.status == "partial"
     assert second.writes["fields_changed"] == 0
 
-    # Once the Flow exists, the third run fires it, once, and the run succeeds.
-    org.store.flows = FlowEngine(
-        {"autolaunched": [{"name": FLOW, "actions": [{"create_task": {"Subject": "Hot"}}]}]}
-    )
+    # Once the Flow is deployed (the exported one), the third run fires it, once, and succeeds.
+    org.store.flows = FlowEngine.from_file(None, REPO / "salesforce")
     third = engine.run()
     assert third.status == "succeeded", third.errors
     assert third.models["moments"]["turned_hot"]["fired"] == 1
