@@ -160,7 +160,7 @@ def main() -> None:
                 f"{args.interval:g} s): p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
                 f"max {latencies[-1]:.2f} s; {missed} not seen within {args.timeout:g} s"
             )
-        runs = [r for r in engine.store.runs(500) if r["mode"] == "realtime"]
+        runs = [r for r in engine.store.runs.latest(500) if r["mode"] == "realtime"]
         if runs:
             durations = sorted(r["stats"]["duration_s"] for r in runs)
             print(

@@ -30,8 +30,7 @@ from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.salesforce.port import BULK_JOB_CALLS, COLLECTION_LIMIT, Echoes, SalesforcePort
-from connector.store.db import PendingWrite, Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import PendingWrite, Store
 from connector.sync import compute, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
@@ -43,6 +42,7 @@ from connector.sync.loyalty import (
     with_enrollment_fields,
 )
 from connector.sync.loyalty_mirror import backlog, mirror_program
+from connector.sync.order_merge import orders_frame
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
@@ -187,9 +187,9 @@ class SyncEngine:
         Raises :class:`~connector.errors.RunInProgress` when another run holds the database
         (after ``lock_wait_seconds``: the clock waits out a real-time worker's short pass).
         """
-        with self.store.run_lock(lock_wait_seconds):
+        with self.store.runs.lock(lock_wait_seconds):
             # Under the lock, a run still marked running belongs to a dead process.
-            recovered = self.store.mark_crashed_runs()
+            recovered = self.store.runs.mark_crashed()
             for run in recovered:
                 log.warning("run %s (pid %s on %s) never finished: marked crashed", *run.values())
             report = self._run(options or SyncOptions(), recovered)
@@ -199,7 +199,7 @@ class SyncEngine:
     def _run(self, options: SyncOptions, recovered: list[dict[str, Any]]) -> RunReport:
         started = time.monotonic()
         mode = "dry-run" if options.dry_run else ("full" if options.full else "incremental")
-        report = RunReport(run_id=self.store.start_run(mode), dry_run=options.dry_run)
+        report = RunReport(run_id=self.store.runs.start(mode), dry_run=options.dry_run)
         report.recovered = recovered
         calls_before = dict(self.client.calls)
         try:
@@ -208,7 +208,7 @@ class SyncEngine:
                 self._settle_in_flight(report)
             until = self._now() - timedelta(seconds=self.settings.pull_lag_seconds)
             if options.full:
-                self.store.reset_watermarks() if not options.dry_run else None
+                self.store.records.reset_watermarks() if not options.dry_run else None
             with report.timed("pull"):
                 for name in options.objects or self._pulled_objects():
                     stream = with_enrollment_fields(STREAMS[name], self.loyalty)
@@ -218,16 +218,20 @@ class SyncEngine:
                 self._reconcile(options, report)
             self._rates = self._currency_rates()
             if options.retry_failed and not options.dry_run:
-                self.store.requeue_failed()
+                self.store.outbox.requeue_failed()
             key = self._inputs_key()
             may_skip = not (options.dry_run or options.full or options.retry_failed)
             with report.timed("compute"):
                 changes: list[tuple[str, str, str, Any]] = []
-                if may_skip and key is not None and key == self.store.state(inputs.STATE_KEY):
+                if (
+                    may_skip
+                    and key is not None
+                    and key == self.store.records.state(inputs.STATE_KEY)
+                ):
                     report.compute = "skipped"  # nothing it reads changed: same values
                 else:
                     problems: list[MapProblem] = []
-                    written = self.store.written_values()
+                    written = self.store.outbox.written_values()
                     computed = with_written_people(
                         self._compute(report, dry_run=options.dry_run), written
                     )
@@ -239,9 +243,9 @@ class SyncEngine:
                 report.status = RunStatus.SUCCEEDED
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
-                    self.store.enqueue(report.run_id, changes)
+                    self.store.outbox.enqueue(report.run_id, changes)
                     if key and report.compute == "ran" and not report.writes.unmappable:
-                        self.store.set_state(inputs.STATE_KEY, key)
+                        self.store.records.set_state(inputs.STATE_KEY, key)
                     self._push(report)
                 # A skipped compute saw nothing new: no score moved, so no crossing either.
                 ran = report.compute == "ran"
@@ -281,10 +285,10 @@ class SyncEngine:
         finally:
             report.api_calls = _spent(calls_before, self.client.calls)
             report.duration_s = time.monotonic() - started
-            self.store.finish_run(report.run_id, report.status, report.as_json())
+            self.store.runs.finish(report.run_id, report.status, report.as_json())
         if not options.dry_run:
             keep = timedelta(days=self.settings.value_log_days)
-            self.store.prune_value_log(self._now() - keep)
+            self.store.outbox.prune_value_log(self._now() - keep)
         return report
 
     # ------------------------------------------------------------------ run outcome
@@ -318,7 +322,7 @@ class SyncEngine:
         programs = self._mirrored_programs()
         if not programs:
             return
-        books = LoyaltyStore(self.store)
+        books = self.store.loyalty
         loyalty = report.models.setdefault("loyalty", {})
         for program in programs:
             record = mirror_program(
@@ -334,9 +338,9 @@ class SyncEngine:
         """``succeeded`` only when nothing waits: no refused, carried, unmappable or unsent
         value, this run's or an earlier one's, and no journal entry a program mirrors still
         out of Loyalty Management; else ``partial``, listing what waits and why."""
-        report.outstanding = self.store.outbox_outstanding()
+        report.outstanding = self.store.outbox.outstanding()
         waiting = outstanding_summary(report.outstanding)
-        books = LoyaltyStore(self.store)
+        books = self.store.loyalty
         unmirrored = 0
         for program in self._mirrored_programs():
             left = backlog(self.store, books, program)
@@ -359,7 +363,7 @@ class SyncEngine:
         url = self.settings.alert_webhook_url.get_secret_value()
         if not url or report.dry_run:
             return
-        runs = [r for r in self.store.runs(10) if r["mode"] != "dry-run"]
+        runs = [r for r in self.store.runs.latest(10) if r["mode"] != "dry-run"]
         previous = next((r["status"] for r in runs if r["id"] < report.run_id), None)
         if not should_alert(report.status, previous):
             return
@@ -385,8 +389,8 @@ class SyncEngine:
         if name == "Order":  # the field that ties a Salesforce Order to a webhook's shop order
             wanted.append(self.settings.order_reference_field)
         fields = [f for f in dict.fromkeys(wanted) if f in types]
-        self.store.declare_fields(name, {f: types[f] for f in fields})
-        mark = None if full else self.store.watermark(name)
+        self.store.records.declare(name, {f: types[f] for f in fields})
+        mark = None if full else self.store.records.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         user = self.client.token_user_id
         # Incremental windows leave out the echoes of our own pushes; spans old enough are
@@ -404,7 +408,7 @@ class SyncEngine:
         if since is None:
             self.echoes.covered(name, until)
         # Only now is the window stored; a crash above re-reads it next run.
-        self.store.set_watermark(name, until)
+        self.store.records.set_watermark(name, until)
         return counts
 
     def _read(
@@ -427,7 +431,7 @@ class SyncEngine:
         ):
             pages = self.client.bulk_query_window(name, fields, since, until, echoes)
         for page in prefetched(pages):  # the next page is read while this one is stored
-            counts["changed"] += self.store.upsert_records(name, page)
+            counts["changed"] += self.store.records.upsert(name, page)
             counts["pulled"] += len(page)
             counts["deleted"] += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
             self._progress(f"pull {name}: {counts['pulled']:,}")
@@ -437,7 +441,7 @@ class SyncEngine:
         CurrencyType, and DatedConversionRate under advanced currency management. One query
         each (and one global describe); nothing for a single-currency org."""
         empty = pd.DataFrame(columns=["IsoCode", "ConversionRate"])
-        if not self.store.count_records("Order"):
+        if not self.store.records.count("Order"):
             return empty, None
         order_fields = {f["name"] for f in self.client.describe("Order")["fields"]}
         if "CurrencyIsoCode" not in order_fields:
@@ -458,11 +462,12 @@ class SyncEngine:
     def _reconcile(self, options: SyncOptions, report: RunReport) -> None:
         """Forget records the org no longer has, when due (``connector.sync.reconcile``)."""
         now = self._now()
-        last = self.store.watermark(reconcile.RECONCILED_KEY)
+        last = self.store.records.watermark(reconcile.RECONCILED_KEY)
         hours = self.settings.reconcile_interval_hours
         if not reconcile.due(last, now, hours, full=options.full):
             if last is None:
-                self.store.set_watermark(reconcile.RECONCILED_KEY, now)  # the interval starts
+                # the interval starts
+                self.store.records.set_watermark(reconcile.RECONCILED_KEY, now)
             return
         with report.timed("reconcile"):
             report.reconciled = reconcile.reconcile(
@@ -471,26 +476,30 @@ class SyncEngine:
                 list(options.objects or self._pulled_objects()),
                 self.settings.pull_bulk_threshold,
             )
-        self.store.set_watermark(reconcile.RECONCILED_KEY, now)
+        self.store.records.set_watermark(reconcile.RECONCILED_KEY, now)
 
     # ------------------------------------------------------------------ compute
     def _inputs_key(self) -> str | None:
         """What this run's compute would read (``inputs.py``); None: compute regardless."""
         if self.inputs_key is None:
             return None
-        return inputs.inputs_key(self.store.input_generation(), self._now().date(), self.inputs_key)
+        return inputs.inputs_key(
+            self.store.records.input_generation(), self._now().date(), self.inputs_key
+        )
 
     def _compute(self, report: RunReport, *, dry_run: bool = False) -> pd.DataFrame:
-        contacts = self.store.records_frame(
+        contacts = self.store.records.frame(
             "Contact", ["Id", "Email", "AccountId", *enrollment_fields(self.loyalty)]
         )
-        leads = self.store.records_frame(
+        leads = self.store.records.frame(
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
-        accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
+        accounts = self.store.records.frame("Account", ["Id", "PersonContactId"])
         # Salesforce Orders and the webhooks' shop orders (the same order counted once).
-        orders = self.store.orders_frame(
-            [*ORDER_COLUMNS, *FILTER_COLUMNS], reference_field=self.settings.order_reference_field
+        orders = orders_frame(
+            self.store,
+            [*ORDER_COLUMNS, *FILTER_COLUMNS],
+            reference_field=self.settings.order_reference_field,
         )
         orders = counted_orders(
             orders,
@@ -500,7 +509,7 @@ class SyncEngine:
         orders = to_corporate(orders, *self._rates)
         frames = [compute.rfm(orders, accounts, contacts, self._now().date())]
         if self.predictions is not None:
-            events = self.store.events_frame(predict.EVENT_NAMES, predict.EVENT_PROPERTIES)
+            events = self.store.events.frame(predict.EVENT_NAMES, predict.EVENT_PROPERTIES)
             values, record = predict.predict_contacts(
                 orders,
                 accounts,
@@ -573,12 +582,12 @@ class SyncEngine:
         result = diff(
             desired,
             written,
-            self.store.outbox_values(),
-            {obj: self.store.live_ids(obj) for obj in {o for o, _ in desired}},
+            self.store.outbox.values(),
+            {obj: self.store.records.live_ids(obj) for obj in {o for o, _ in desired}},
             self.min_change,
         )
         if result.stale and not dry_run:
-            self.store.drop_outbox(result.stale)
+            self.store.outbox.drop(result.stale)
         report.writes.fields_changed = len(result.changes)
         return result.changes
 
@@ -600,14 +609,14 @@ class SyncEngine:
     # ------------------------------------------------------------------ push
     def _push(self, report: RunReport) -> None:
         by_record: dict[tuple[str, str], list[PendingWrite]] = defaultdict(list)
-        for pending in self.store.pending_writes():
+        for pending in self.store.outbox.pending():
             by_record[(pending.object, pending.record_id)].append(pending)
         report.writes.queued = len(by_record)
         by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
         for (obj, record_id), writes in by_record.items():
             by_object[obj].append((record_id, writes))
         person = person_contacts(
-            self.store.records_frame("Account", ["Id", "IsPersonAccount", "PersonContactId"])
+            self.store.records.frame("Account", ["Id", "IsPersonAccount", "PersonContactId"])
         )
         for obj, items in by_object.items():
             if obj == "Contact" and person:
@@ -660,7 +669,7 @@ class SyncEngine:
             failed: list[tuple[PendingWrite, str]] = []
             carried: list[tuple[PendingWrite, str]] = []
             # Sent, answer not yet recorded: a crash from here on is settled by the next run.
-            self.store.mark_in_flight(report.run_id, [(obj, i.record_id) for i in batch])
+            self.store.outbox.mark_in_flight(report.run_id, [(obj, i.record_id) for i in batch])
             records = [_record(i.record_id, i.writes, via) for i in batch]
             try:
                 results = self.client.update_collection(obj, records)
@@ -669,7 +678,7 @@ class SyncEngine:
                 settled += len(batch)
             except QuotaExhausted:
                 # Refused before it was sent: pending again, no longer in flight.
-                self.store.release_in_flight(w.key for it in batch for w in it.writes)
+                self.store.outbox.release_in_flight(w.key for it in batch for w in it.writes)
                 raise
             else:
                 for it, result in zip(batch, results, strict=True):
@@ -683,7 +692,7 @@ class SyncEngine:
                         bucket = carried if result.retryable else failed
                         bucket.extend((w, error) for w in it.writes)
                     settled += 1
-            self.store.record_results(report.run_id, written, carried, failed)
+            self.store.outbox.record_results(report.run_id, written, carried, failed)
             self._count(report, written, carried, failed)
             self._progress(f"push {obj}: {settled:,}/{len(items):,}")
 
@@ -706,7 +715,7 @@ class SyncEngine:
         carried: list[tuple[PendingWrite, str]] = []
         attempt = 0
         # Sent, answer not yet recorded: a crash from here on is settled by the next run.
-        self.store.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
+        self.store.outbox.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
         while remaining:
             records = [_record(rid, ws, via) for rid, ws in remaining.items()]
             try:
@@ -721,8 +730,8 @@ class SyncEngine:
             except QuotaExhausted:
                 # Keep what was learnt so far; the rest stays pending in the outbox (refused
                 # before it was sent, so no longer in flight).
-                self.store.release_in_flight(w.key for ws in remaining.values() for w in ws)
-                self.store.record_results(report.run_id, written, carried, failed)
+                self.store.outbox.release_in_flight(w.key for ws in remaining.values() for w in ws)
+                self.store.outbox.record_results(report.run_id, written, carried, failed)
                 self._count(report, written, carried, failed)
                 raise
             retry: dict[str, list[PendingWrite]] = {}
@@ -740,7 +749,7 @@ class SyncEngine:
             if remaining:
                 attempt += 1
                 self._sleep(self._backoff(attempt))
-        self.store.record_results(report.run_id, written, carried, failed)
+        self.store.outbox.record_results(report.run_id, written, carried, failed)
         self._count(report, written, carried, failed)
 
     def _count(

@@ -43,7 +43,6 @@ from connector.scoring.intent import (
 from connector.scoring.moments import crossings
 from connector.scoring.reasons import all_reasons
 from connector.store import Store
-from connector.store import scoring as state
 from connector.sync.resolve import email_index, normalise_email, order_person
 from connector.sync.streams import Stream
 
@@ -475,7 +474,7 @@ def conversion_values(
     )
     if not len(leads):
         return empty, {"method": "none: no Leads"}
-    stored = state.load_model(store, MODEL_NAME)
+    stored = store.scoring.load_model(MODEL_NAME)
     frame, numeric, labels = lead_frame(leads, events, now, intent, conversion)
     if stored is None:
         passes, why, counts = gate(
@@ -484,7 +483,7 @@ def conversion_values(
         if not passes:
             return empty, {"method": f"not written: {why}", "gate": counts}
         model, fitted = fit_conversion(frame, numeric, labels, conversion)
-        state.save_model(store, MODEL_NAME, model.to_json(), {**fitted, "gate": counts})
+        store.scoring.save_model(MODEL_NAME, model.to_json(), {**fitted, "gate": counts})
         fitted_at = now
     else:
         model = LeadConversionModel.from_json(stored.params)
@@ -516,16 +515,16 @@ def retrain(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, Any]:
     the gate nothing is stored and the record says why."""
     if setup.conversion is None:
         return {"method": "none: models/lead_conversion.yaml is missing or disabled"}
-    leads = store.records_frame("Lead", lead_columns(setup.conversion))
+    leads = store.records.frame("Lead", lead_columns(setup.conversion))
     passes, why, counts = gate(
         leads["CreatedDate"], leads["ConvertedDate"], now, setup.conversion.gate
     )
     if not passes:
         return {"method": f"not fitted: {why}", "gate": counts}
-    events = store.events_frame(event_names(setup.intent)) if setup.intent else _no_events()
+    events = store.events.frame(event_names(setup.intent)) if setup.intent else _no_events()
     frame, numeric, labels = lead_frame(leads, events, now, setup.intent, setup.conversion)
     model, record = fit_conversion(frame, numeric, labels, setup.conversion)
-    state.save_model(store, MODEL_NAME, model.to_json(), {**record, "gate": counts})
+    store.scoring.save_model(MODEL_NAME, model.to_json(), {**record, "gate": counts})
     return {"method": "fitted", **record}
 
 
@@ -547,7 +546,7 @@ def retrain_now(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, A
     """A refit outside a sync (the clock, ``fit lead-conversion``): new parameters move the
     inputs generation, so the next sync rescores instead of skipping its compute step."""
     record = retrain(store, setup, now)
-    store.bump_generation()
+    store.records.bump_generation()
     return record
 
 
@@ -564,13 +563,13 @@ def compute(
 ) -> list[pd.DataFrame]:
     """The engine's scoring frames; what each model did goes into ``models``."""
     frames: list[pd.DataFrame] = []
-    events = store.events_frame(event_names(setup.intent)) if setup.intent else _no_events()
+    events = store.events.frame(event_names(setup.intent)) if setup.intent else _no_events()
     if setup.intent is not None:
         values, record = intent_values(events, contacts, leads, orders, accounts, now, setup.intent)
         models["intent"] = record
         frames.append(values)
     if setup.conversion is not None:
-        full = store.records_frame("Lead", lead_columns(setup.conversion))
+        full = store.records.frame("Lead", lead_columns(setup.conversion))
         values, record = conversion_values(store, full, events, now, setup.intent, setup.conversion)
         models["lead_conversion"] = record
         frames.append(values)
@@ -602,9 +601,9 @@ def fire_moments(
                 now_scores: dict[str, float] = {}
             else:
                 now_scores = scores.xs(obj, level=0).astype(float).to_dict()
-            before = state.fired(store, moment.name, obj)
+            before = store.scoring.fired(moment.name, obj)
             change = crossings(now_scores, before, moment.threshold, moment.rearm)
-            state.rearm(store, moment.name, obj, change.rearm)
+            store.scoring.rearm(moment.name, obj, change.rearm)
             rearmed += len(change.rearm)
             for start in range(0, len(change.fire), FLOW_BATCH):
                 batch = change.fire[start : start + FLOW_BATCH]
@@ -635,7 +634,7 @@ def fire_moments(
                         f"moment {moment.name}: Flow {moment.flow} refused {failed} of "
                         f"{len(batch)} people; they are tried again next run"
                     )
-                state.mark_fired(store, moment.name, obj, done)
+                store.scoring.mark_fired(moment.name, obj, done)
                 fired_now += len(done)
         record = models.setdefault("moments", {})
         record[moment.name] = {"fired": fired_now, "rearmed": rearmed}

@@ -30,9 +30,8 @@ from connector.loyalty.standing import standing
 from connector.mapping.deploy import ExtraNeeds
 from connector.mapping.models import program_key
 from connector.salesforce.port import FLOW_BATCH, SalesforcePort
-from connector.store.db import Store
-from connector.store.deliveries import shop_order_keys, shop_refunds_frame
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
+from connector.store.loyalty import LoyaltyRepository
 from connector.sync.compute import empty_frame, model_frame
 from connector.sync.loyalty_mirror import mirror_needs
 from connector.sync.predict import event_people
@@ -148,7 +147,7 @@ def loyalty_step(
     """
     if not config.programs:
         return empty_frame("loyalty"), {"programs": 0}
-    books = LoyaltyStore(store)
+    books = store.loyalty
     record: dict[str, Any] = {"programs": len(config.programs)}
     values = empty_frame("loyalty")
     for i, program in enumerate(config.programs):
@@ -158,17 +157,17 @@ def loyalty_step(
         events = _events_for(store, program, contacts, leads)
         # Shop orders at their gross, their refunds and cancellations as reductions.
         members, reductions = shop_reductions(
-            members_only(booked_orders, enrolled_members), shop_refunds_frame(store), now
+            members_only(booked_orders, enrolled_members), store.events.shop_refunds(), now
         )
         # A shop order booked before Salesforce held it keeps its first id: the Salesforce
         # Order that replaced it (same reference) must not earn a second time.
         alias = same_orders(
-            store.records_frame("Order", ["Id", reference_field]).rename(
+            store.records.frame("Order", ["Id", reference_field]).rename(
                 columns={reference_field: "reference"}
             )
             if len(orders)
             else pd.DataFrame(columns=["Id", "reference"]),
-            shop_order_keys(store),
+            store.events.shop_order_keys(),
             set(journal["source_id"].dropna()) if len(journal) else set(),
         )
         if alias:
@@ -262,7 +261,7 @@ def _purchases(orders: pd.DataFrame, now: datetime) -> pd.DataFrame:
 
 
 def _give_vouchers(
-    books: LoyaltyStore, program: Program, gifts: pd.DataFrame, now: datetime
+    books: LoyaltyRepository, program: Program, gifts: pd.DataFrame, now: datetime
 ) -> int:
     """Store the vouchers promotions give, each once (its source key is unique), with a new
     code, cost 0; returns how many were new."""
@@ -321,9 +320,9 @@ def _as_values(members: pd.DataFrame, contacts: pd.DataFrame, program: Program) 
 def _lines_for(store: Store, program: Program) -> pd.DataFrame | None:
     if not any(r.kind == "product" for r in program.earning):
         return None
-    items = store.records_frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"])
+    items = store.records.frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"])
     products = (
-        store.records_frame("Product2", ["Id", "Family"]) if program.uses_categories else None
+        store.records.frame("Product2", ["Id", "Family"]) if program.uses_categories else None
     )
     return order_lines(items, products)
 
@@ -350,18 +349,18 @@ def _events_for(
     names = sorted({r.event for r in program.earning if r.kind == "event" and r.event})
     if not names:
         return None
-    events = store.events_frame(names)
+    events = store.events.frame(names)
     return member_events(events[events["name"].isin(names)], contacts, leads)
 
 
-def _current_tiers(books: LoyaltyStore, program: Program) -> pd.Series | None:
+def _current_tiers(books: LoyaltyRepository, program: Program) -> pd.Series | None:
     if not program.promotions or program.tiers is None:
         return None
     return pd.Series(books.notified_tiers(program.id), dtype=object)
 
 
 def _tier_moments(
-    books: LoyaltyStore,
+    books: LoyaltyRepository,
     program: Program,
     members: pd.DataFrame,
     client: SalesforcePort | None,

@@ -13,8 +13,7 @@ from pydantic import ValidationError
 
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrolled, enrollment_fields
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from connector.sync.loyalty import loyalty_step, with_enrollment_fields
 from connector.sync.streams import STREAMS
 
@@ -111,7 +110,7 @@ def _step(
             run_id=None,
             dry_run=False,
         )
-        journal = LoyaltyStore(store).journal(program.id)
+        journal = store.loyalty.journal(program.id)
     finally:
         store.close()
     return values, record, journal

@@ -1,4 +1,4 @@
-"""``LoyaltyStore.append``: a big batch outside a transaction is committed in chunks (the write
+"""``store.loyalty.append``: a big batch outside a transaction is committed in chunks (the write
 lock is released between them); inside a member transaction it stays one transaction; a batch
 cut short after some chunks is completed by booking it again (keys are unique)."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from connector.loyalty.ledger import as_journal, entry
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore, _text, _texts
+from connector.store import Store
+from connector.store.loyalty import _text, _texts
 
 NOW = datetime(2024, 6, 1, 12, 30, tzinfo=UTC)
 
@@ -46,7 +46,7 @@ def _statements(store: Store) -> list[str]:
 def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Path) -> None:
     store = Store(tmp_path / "l2l.sqlite")
     try:
-        books = LoyaltyStore(store)
+        books = store.loyalty
         seen = _statements(store)
         assert books.append(_entries(5), chunk=2) == 5
         assert seen.count("BEGIN IMMEDIATE") == 3  # 2 + 2 + 1 entries
@@ -61,7 +61,7 @@ def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Pat
 def test_inside_a_member_transaction_the_batch_is_one_transaction(tmp_path: Path) -> None:
     store = Store(tmp_path / "l2l.sqlite")
     try:
-        books = LoyaltyStore(store)
+        books = store.loyalty
         seen = _statements(store)
         with books.member_transaction():
             assert books.append(_entries(5), chunk=2) == 5
@@ -76,7 +76,7 @@ def test_a_batch_cut_short_between_chunks_is_completed_by_booking_it_again(
 ) -> None:
     store = Store(tmp_path / "l2l.sqlite")
     try:
-        books = LoyaltyStore(store)
+        books = store.loyalty
         batch = _entries(5)
         assert books.append(batch.iloc[:2], chunk=2) == 2  # the chunks committed before a crash
         assert books.append(batch, chunk=2) == 3
