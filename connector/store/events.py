@@ -219,8 +219,9 @@ class EventsRepository:
                 rows = [{**e, "received_at": e.get("received_at") or at} for e in result.events]
                 columns = list(rows[0])
                 conn.executemany(
-                    f"INSERT OR IGNORE INTO events ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})",
+                    f"INSERT INTO events ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))}) "
+                    "ON CONFLICT (source, delivery_id) DO NOTHING",
                     [tuple(r.get(c) for c in columns) for r in rows],
                 )
             conn.executemany(
@@ -228,8 +229,8 @@ class EventsRepository:
                 [tuple({"stale": 0, **o}.get(c) for c in _ORDER_COLUMNS) for o in result.orders],
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO shop_refunds (platform, refund_id, order_id, amount, "
-                "refunded_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO shop_refunds (platform, refund_id, order_id, amount, refunded_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, refund_id) DO NOTHING",
                 [
                     (r["platform"], r["refund_id"], r["order_id"], r["amount"], r["refunded_at"])
                     for r in result.refunds
@@ -322,8 +323,10 @@ class EventsRepository:
                 ),
             )
             conn.execute(
-                "INSERT OR REPLACE INTO shop_refunds (platform, refund_id, order_id, amount, "
-                "refunded_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO shop_refunds (platform, refund_id, order_id, amount, refunded_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, refund_id) DO UPDATE SET "
+                "order_id = excluded.order_id, amount = excluded.amount, "
+                "refunded_at = excluded.refunded_at",
                 (platform, f"{order_id}/refunded", order_id, details["refunded"], at),
             )
             if details["email"]:

@@ -223,8 +223,8 @@ class LoyaltyRepository:
                 [(program, key) for key in sent],
             )
             conn.executemany(
-                "INSERT OR REPLACE INTO loyalty_mirror_retry (program, key, error) "
-                "VALUES (?, ?, ?)",
+                "INSERT INTO loyalty_mirror_retry (program, key, error) VALUES (?, ?, ?) "
+                "ON CONFLICT (program, key) DO UPDATE SET error = excluded.error",
                 [(program, key, reason) for key, reason in failed.items()],
             )
             conn.execute(

@@ -80,6 +80,13 @@ def loads_many(texts: Sequence[str]) -> list[Any]:
     return values
 
 
+# A value written again replaces the baseline of its (object, record, field).
+_NEW_BASELINE = (
+    "ON CONFLICT (object, record_id, field) DO UPDATE SET value = excluded.value, "
+    "run_id = excluded.run_id, written_at = excluded.written_at"
+)
+
+
 class OutboxRepository:
     """The outbox, the written-value baseline and the value log (``store.outbox``)."""
 
@@ -182,8 +189,8 @@ class OutboxRepository:
                 [(run_id, *w.key, *w.key, w.text, at) for w in held],
             )
             conn.executemany(
-                "INSERT OR REPLACE INTO written_values (object, record_id, field, value, run_id, "
-                "written_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO written_values (object, record_id, field, value, run_id, written_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?) {_NEW_BASELINE}",
                 [(*w.key, w.text, run_id, at) for w in held],
             )
             conn.executemany(
@@ -248,7 +255,8 @@ class OutboxRepository:
             )
             conn.execute("DELETE FROM batch_written")
             conn.executemany(
-                "INSERT OR REPLACE INTO batch_written VALUES (?, ?, ?, ?)",
+                "INSERT INTO batch_written VALUES (?, ?, ?, ?) ON CONFLICT "
+                "(object, record_id, field) DO UPDATE SET value = excluded.value",
                 [(*w.key, w.text) for w in written],
             )
             conn.execute(
@@ -259,8 +267,10 @@ class OutboxRepository:
                 (run_id, at),
             )
             conn.execute(
-                "INSERT OR REPLACE INTO written_values (object, record_id, field, value, run_id, "
-                "written_at) SELECT object, record_id, field, value, ?, ? FROM batch_written",
+                # WHERE true: SQLite's parser needs it to read ON CONFLICT after a SELECT.
+                "INSERT INTO written_values (object, record_id, field, value, run_id, written_at) "
+                f"SELECT object, record_id, field, value, ?, ? FROM batch_written WHERE true "
+                f"{_NEW_BASELINE}",
                 (run_id, at),
             )
             conn.execute(

@@ -35,8 +35,9 @@ class ScoringRepository:
     def save_model(self, name: str, params: str, record: dict[str, Any]) -> None:
         """Store (or replace) the fitted parameters of model ``name`` and what its fit measured."""
         self.db.execute(
-            "INSERT OR REPLACE INTO model_params (name, fitted_at, params, record) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO model_params (name, fitted_at, params, record) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET fitted_at = excluded.fitted_at, "
+            "params = excluded.params, record = excluded.record",
             [name, datetime.now(UTC).isoformat(), params, json.dumps(record, default=str)],
         )
 
@@ -65,8 +66,9 @@ class ScoringRepository:
         at = datetime.now(UTC).isoformat()
         with transaction(self.db.conn):
             self.db.conn.executemany(
-                "INSERT OR REPLACE INTO moments (moment, object, record_id, value, fired_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO moments (moment, object, record_id, value, fired_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (moment, object, record_id) "
+                "DO UPDATE SET value = excluded.value, fired_at = excluded.fired_at",
                 [(moment, object_name, rid, value, at) for rid, value in values],
             )
 
