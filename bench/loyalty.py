@@ -5,7 +5,7 @@ member (Contact, else the person Account's Contact, else the business Account: p
 
 1. the vectorised path, on **every** order of the seed: ``connector.loyalty.book.book``
    (accruals, refund reversals, expiry due now) and ``connector.loyalty.standing.standing``
-   (balance, tier, expiring points...), then ``LoyaltyStore.append`` into a temp SQLite file
+   (balance, tier, expiring points...), then ``LoyaltyRepository.append`` into a temp SQLite file
    (50,000 entries per transaction, as the sync appends);
 2. the baseline: a plain per-order Python loop doing the same accrual + reversal + expiry +
    balance + tier work with dicts, by default also on **every** order (``--subset N`` times it
@@ -45,8 +45,7 @@ from connector.loyalty.book import book
 from connector.loyalty.config import Program
 from connector.loyalty.ledger import empty_journal
 from connector.loyalty.standing import standing
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from localorg.ids import IdFactory
 from localorg.seed import SIZES, generate
 
@@ -280,12 +279,12 @@ def main() -> None:
         timings["standing (balances, tiers, expiring)"] = since(t)
         compute = [sum(v[i] for v in timings.values()) for i in (0, 1)]
         store = Store(Path(tmp) / "bench.sqlite")
-        books = LoyaltyStore(store)
+        books = store.loyalty
         t = clock()
-        # outside a transaction: LoyaltyStore.append commits every APPEND_CHUNK entries, as
+        # outside a transaction: LoyaltyRepository.append commits every APPEND_CHUNK entries, as
         # the sync's booking does (the write lock is released between chunks)
         added = books.append(journal)
-        timings["LoyaltyStore.append (SQLite)"] = since(t)
+        timings["LoyaltyRepository.append (SQLite)"] = since(t)
         store.close()
         total = [sum(v[i] for v in timings.values()) for i in (0, 1)]
         print(f"journal {len(journal):,} entries ({added:,} stored), {len(values):,} members")

@@ -36,8 +36,7 @@ from connector.config import Settings
 from connector.loyalty.wiring import open_service
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from connector.sync import SyncEngine, SyncOptions
 from localorg.server import client_credentials_token
 
@@ -117,7 +116,7 @@ def main() -> None:
             session=engine.client.session,
         )
         fields = loyalty_fields(settings)
-        books = LoyaltyStore(Store(settings.database))
+        books = Store(settings.database).loyalty
 
         print("1. a full sync writes every member's standing")
         first = timed_sync(engine, "first sync")

@@ -1,9 +1,9 @@
 """Benchmark: the outbox path of a big write-back, against a raw SQLite floor in the same run.
 
 A first sync of the medium seed writes ~900,000 field values (50,000 Contacts x 18 fields).
-Each value is queued (``enqueue``), read back for the push (``pending_writes``), marked in
-flight before it is sent (``mark_in_flight``) and, once Salesforce took it, logged with its old
-value, made the new baseline and removed from the outbox (``record_results``). The floor is one
+Each value is queued (``store.outbox.enqueue``), read back for the push (``pending``), marked
+in flight before it is sent (``mark_in_flight``) and, once Salesforce took it, logged with its
+old value, made the new baseline and removed from the outbox (``record_results``). The floor is one
 plain ``executemany`` insert of the same rows into a table with the same primary key: the least
 any of these steps can cost.
 
@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from connector.store import Store
-from connector.store.db import loads_many
+from connector.store import Store, loads_many
 
 
 def main() -> None:
@@ -51,22 +50,22 @@ def main() -> None:
     floor = time.perf_counter() - started
 
     store = Store(work / "l2l.sqlite")
-    run_id = store.start_run("incremental")
+    run_id = store.runs.start("incremental")
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    store.enqueue(run_id, changes)
+    store.outbox.enqueue(run_id, changes)
     timings["enqueue"] = time.perf_counter() - started
     started = time.perf_counter()
-    pending = store.pending_writes()
+    pending = store.outbox.pending()
     timings["pending_writes"] = time.perf_counter() - started
     started = time.perf_counter()
     # Before each batch is sent, its records' values are marked in flight (crash safety).
-    store.mark_in_flight(run_id, sorted({(w.object, w.record_id) for w in pending}))
+    store.outbox.mark_in_flight(run_id, sorted({(w.object, w.record_id) for w in pending}))
     timings["mark_in_flight"] = time.perf_counter() - started
     started = time.perf_counter()
-    store.record_results(run_id, pending, [], [])
+    store.outbox.record_results(run_id, pending, [], [])
     timings["record_results"] = time.perf_counter() - started
-    assert store.outbox_counts() == {}, "every value should have left the outbox"
+    assert store.outbox.counts() == {}, "every value should have left the outbox"
 
     print(f"{len(changes):,} field values ({records:,} records x {args.fields} fields)")
     print(f"floor: raw sqlite3 executemany into one keyed table   {floor:6.2f}s")

@@ -28,7 +28,7 @@ def first_sync(info: dict[str, Any], work: Path) -> tuple[dict[str, Any], dict[A
     engine = deployed(served_settings(info, work))
     started = time.perf_counter()
     report = engine.run(SyncOptions()).as_json()
-    return report, engine.store.written_values(), time.perf_counter() - started
+    return report, engine.store.outbox.written_values(), time.perf_counter() - started
 
 
 def main() -> None:

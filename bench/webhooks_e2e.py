@@ -161,7 +161,7 @@ def main() -> None:
                 f"{args.interval:g} s): p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
                 f"max {latencies[-1]:.2f} s; {missed} not seen within {args.timeout:g} s"
             )
-        runs = [r for r in engine.store.runs(500) if r["mode"] == "realtime"]
+        runs = [r for r in engine.store.runs.latest(500) if r["mode"] == "realtime"]
         if runs:
             durations = sorted(r["stats"]["duration_s"] for r in runs)
             print(
@@ -185,7 +185,7 @@ def _pass_cost(engine: Any, sf: Salesforce, size: str) -> None:
     ids = [
         r["Id"] for r in sf.query("SELECT Id FROM Contact WHERE Email != null LIMIT 100")["records"]
     ]
-    full = engine.store.runs(50)
+    full = engine.store.runs.latest(50)
     last_full = next((r for r in full if r["mode"] in ("incremental", "full")), None)
     compute_full = last_full["stats"]["phases_s"].get("compute") if last_full else None
     cells = []

@@ -7,7 +7,6 @@ settings and OS errors become one clean line (no traceback) and exit code 1.
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,9 +23,9 @@ if TYPE_CHECKING:
 class CleanErrors(click.Group):
     """The root group: every command runs inside its ``invoke``, so no command has to
     remember to catch anything. A :class:`Lead2LoyaltyError` (settings, mappings, Salesforce,
-    a run in progress), an OS error (a file that cannot be read or written) or a SQLite error
-    becomes ``Error: <one line>`` on stderr and exit code 1; anything else is a bug and keeps
-    its traceback."""
+    a run in progress, a database that is busy or cannot be used) or an OS error (a file that
+    cannot be read or written) becomes ``Error: <one line>`` on stderr and exit code 1;
+    anything else is a bug and keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command line, turning expected failures into one line and exit code 1."""
@@ -37,8 +36,6 @@ class CleanErrors(click.Group):
         except OSError as exc:
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _fail(ctx, f"{where}{exc.strerror or exc}")
-        except sqlite3.DatabaseError as exc:
-            _fail(ctx, f"the database cannot be used ({exc}); check L2L_DATABASE")
         return None
 
 
@@ -357,8 +354,8 @@ def runs_cmd(limit: int, as_json: bool) -> None:
     from connector.store import Store
 
     store = Store(_settings().database)
-    store.close_dead_runs()
-    runs = store.runs(limit)
+    store.runs.close_dead()
+    runs = store.runs.latest(limit)
     if as_json:
         click.echo(json.dumps(runs))
         return
@@ -386,12 +383,12 @@ def status_cmd() -> None:
 
     settings = _settings()
     store = Store(settings.database)
-    store.close_dead_runs()
+    store.runs.close_dead()
     click.echo(f"database: {settings.database}")
-    for row in store.db["watermarks"].rows:
-        click.echo(f"  watermark {row['object']:<10} {row['modstamp']}")
-    click.echo(f"  outbox: {store.outbox_counts() or 'empty'}")
-    runs = store.runs(1)
+    for object_name, modstamp in store.records.watermarks().items():
+        click.echo(f"  watermark {object_name:<10} {modstamp}")
+    click.echo(f"  outbox: {store.outbox.counts() or 'empty'}")
+    runs = store.runs.latest(1)
     if runs:
         click.echo(f"  last run {runs[0]['id']}: {runs[0]['status']} at {runs[0]['started_at']}")
 
@@ -1238,11 +1235,10 @@ def events_replay(failed_only: bool, as_json: bool) -> None:
       lead2loyalty events replay --failed
     """
     from connector.store import Store
-    from connector.store.deliveries import requeue
     from connector.sync.realtime import normalise_pending
 
     store = Store(_settings().database)
-    queued = requeue(store, failed_only=failed_only)
+    queued = store.events.requeue_deliveries(failed_only=failed_only)
     done, failed = normalise_pending(store, limit=10**12)
     out = {"requeued": queued, "normalised": done, "failed": failed}
     if as_json:
@@ -1262,9 +1258,8 @@ def events_stats(as_json: bool) -> None:
       lead2loyalty events stats --json
     """
     from connector.store import Store
-    from connector.store.deliveries import stats
 
-    out = stats(Store(_settings().database))
+    out = Store(_settings().database).events.stats()
     if as_json:
         click.echo(json.dumps(out))
         return

@@ -4,6 +4,9 @@ Lead2LoyaltyError
 ├── ConfigError            settings are wrong; every problem listed at once
 ├── MappingError           mappings/ or models/ YAML is wrong; every problem as file:line
 ├── AccessMissing          the integration user lacks permissions: an admin must grant them
+├── RunInProgress          another sync holds the database's run lock: this one did not start
+├── StoreError             the database cannot be used (full disk, read-only, not a database)
+│   └── Busy               another process held the write lock past the busy timeout: retry
 ├── SalesforceError        a call to Salesforce failed
 │   ├── RetryableError     lock, timeout, 5xx: retry with backoff, then carry to the next run
 │   ├── FatalError         bad data or config: report the row's errorCode, do not retry
@@ -49,6 +52,16 @@ class QuotaExhausted(SalesforceError):
 
 class RunInProgress(Lead2LoyaltyError):
     """Another sync holds the database: two runs at once could write the same values twice."""
+
+
+class StoreError(Lead2LoyaltyError):
+    """The database cannot be used (a full disk, a read-only or corrupt file): fix the disk or
+    ``L2L_DATABASE``; nothing was written by the statement that failed."""
+
+
+class Busy(StoreError):
+    """Another process held the database's write lock longer than the busy timeout; nothing was
+    written, and the same request may succeed in a few seconds (HTTP APIs answer 503)."""
 
 
 class MappingError(Lead2LoyaltyError):

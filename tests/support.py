@@ -293,7 +293,6 @@ def loyalty_pass(
     values and the run record, with what the Effects step booked and gave."""
     import pandas as pd
 
-    from connector.store.deliveries import shop_order_keys
     from connector.sync.effects import apply
     from connector.sync.loyalty import load_inputs, loyalty_values
     from connector.sync.resolve import resolve_run
@@ -310,7 +309,7 @@ def loyalty_pass(
         else pd.DataFrame(columns=["Id", "PersonContactId"]),
         orders=orders,
         events=events if events is not None else empty,
-        shop_keys=shop_order_keys(store),
+        shop_keys=store.events.shop_order_keys(),
         reference_field="OrderReferenceNumber",
         orders_are_events=False,
     )

@@ -377,7 +377,7 @@ def test_a_second_sync_on_the_same_database_refuses_to_start(org_env: LocalOrg, 
             "-c",
             "import sys, time\n"
             "from connector.store import Store\n"
-            "with Store(sys.argv[1]).run_lock():\n"
+            "with Store(sys.argv[1]).runs.lock():\n"
             "    print('locked', flush=True)\n"
             "    time.sleep(60)\n",
             str(env),

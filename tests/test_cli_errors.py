@@ -227,5 +227,5 @@ def test_the_good_lines_of_an_events_file_with_a_bad_line_are_stored(
     assert out["problems"] == [
         f"{tmp_path / 'e.jsonl'}:2: not UTF-8 text (byte 0xe9 at column {column})"
     ]
-    emails = set(Store(env).events_frame()["email"])
+    emails = set(Store(env).events.frame()["email"])
     assert emails == {"a@example.com", "c@example.com"}

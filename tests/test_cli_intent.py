@@ -103,10 +103,10 @@ def history(env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         else:
             n += 1
             events.append(_track(n, "Email Opened", email, AS_OF - timedelta(days=60)))
-    store.upsert_records("Lead", leads)
-    store.upsert_records("Contact", contacts)
-    store.upsert_records("Order", orders)
-    store.append_events(events)
+    store.records.upsert("Lead", leads)
+    store.records.upsert("Contact", contacts)
+    store.records.upsert("Order", orders)
+    store.events.append(events)
     return models
 
 

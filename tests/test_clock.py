@@ -96,7 +96,7 @@ def test_run_clock_once_runs_one_real_sync(org_env: LocalOrg, env: Path) -> None
 
     run_clock(settings, once=True)
 
-    runs = Store(env).runs()
+    runs = Store(env).runs.latest()
     assert len(runs) == 1
     assert runs[0]["status"] == "succeeded"
     assert runs[0]["mode"] == "incremental"
@@ -111,7 +111,7 @@ def test_a_clock_tick_during_a_manual_sync_is_skipped_not_doubled(
     org_env: LocalOrg, env: Path
 ) -> None:
     seed(org_env, 2, [("2026-02-01", 25.0)])
-    with Store(env).run_lock():  # a manual `lead2loyalty sync` in progress
+    with Store(env).runs.lock():  # a manual `lead2loyalty sync` in progress
         assert sync_job() == "skipped"
-    assert Store(env).runs() == []
+    assert Store(env).runs.latest() == []
     assert org_env.store.count("FlowInterview") == 0

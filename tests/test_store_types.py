@@ -75,10 +75,10 @@ def test_a_describe_typed_round_trip_returns_what_went_in(
 ) -> None:
     describe, batches = pulled
     store = Store(":memory:")
-    store.declare_fields("Thing", describe)
+    store.records.declare("Thing", describe)
     for page in batches:
-        store.upsert_records("Thing", page)
-    frame = store.records_frame("Thing", list(describe), include_deleted=True)
+        store.records.upsert("Thing", page)
+    frame = store.records.frame("Thing", list(describe), include_deleted=True)
     got = {row["Id"]: row for row in frame.to_dict("records")}
     for record in (r for page in batches for r in page):
         for field, want in record.items():
@@ -121,10 +121,10 @@ def test_a_database_from_before_typed_columns_is_retyped_in_place(tmp_path: Path
         "EffectiveDate": "date",
         "Status": "picklist",  # new since: added, typed
     }
-    retyped = store.declare_fields("Order", describe)
+    retyped = store.records.declare("Order", describe)
     assert sorted(retyped) == ["IsDeleted", "IsReductionOrder", "TotalAmount"]
-    assert store.declare_fields("Order", describe) == []  # once
-    frame = store.records_frame("Order", list(describe), include_deleted=True).set_index("Id")
+    assert store.records.declare("Order", describe) == []  # once
+    frame = store.records.frame("Order", list(describe), include_deleted=True).set_index("Id")
     assert frame["IsReductionOrder"].to_dict() == {
         "801A": True,
         "801B": True,
@@ -139,7 +139,7 @@ def test_a_database_from_before_typed_columns_is_retyped_in_place(tmp_path: Path
     assert math.isnan(frame.loc["801B", "TotalAmount"])  # empty text was no amount
     assert frame.loc["801F", "TotalAmount"] == 1.0
     assert frame.loc["801A", "EffectiveDate"] == "2026-01-05"
-    assert list(store.records_frame("Order", ["Id"])["Id"]) == [
+    assert list(store.records.frame("Order", ["Id"])["Id"]) == [
         "801A",
         "801B",
         "801D",
@@ -148,19 +148,19 @@ def test_a_database_from_before_typed_columns_is_retyped_in_place(tmp_path: Path
     ]
     store.close()
     reopened = Store(tmp_path / "old.sqlite")  # the re-typing is stored, not redone
-    assert reopened.declare_fields("Order", describe) == []
+    assert reopened.records.declare("Order", describe) == []
 
 
 def test_a_field_name_that_is_not_an_api_name_is_refused() -> None:
     store = Store(":memory:")
     with pytest.raises(ValueError, match="not a plain"):
-        store.declare_fields("Thing", {'Bad"Name': "string"})
+        store.records.declare("Thing", {'Bad"Name': "string"})
 
 
 def test_event_properties_come_out_of_the_json_by_name(tmp_path: Path) -> None:
     store = Store(tmp_path / "e.sqlite")
     base = {"source": "t", "type": "track", "occurred_at": "2026-01-01T00:00:00.000+00:00"}
-    store.append_events(
+    store.events.append(
         [
             {
                 **base,
@@ -179,12 +179,12 @@ def test_event_properties_come_out_of_the_json_by_name(tmp_path: Path) -> None:
             {**base, "delivery_id": "5", "name": "Page Viewed", "properties": '{"channel": "x"}'},
         ]
     )
-    frame = store.events_frame(["Email Clicked"], ["channel"])
+    frame = store.events.frame(["Email Clicked"], ["channel"])
     # spacing in the JSON does not matter (a regex over the text cared); empty is missing
     assert frame["channel"].isna().tolist() == [False, False, True, True]
     assert frame["channel"].dropna().tolist() == ["sms", "push"]
     with pytest.raises(ValueError, match="not a plain"):
-        store.events_frame(["Email Clicked"], ["channel') --"])
+        store.events.frame(["Email Clicked"], ["channel') --"])
 
 
 def test_a_pull_types_the_columns_and_reads_refunds_one_way(
@@ -214,7 +214,7 @@ def test_a_pull_types_the_columns_and_reads_refunds_one_way(
     assert declared["IsReductionOrder"] == declared["IsDeleted"] == BOOLEAN
     assert declared["TotalAmount"] == REAL
     assert declared["EffectiveDate"] == TEXT
-    orders = store.records_frame("Order", ["IsReductionOrder", "TotalAmount"])
+    orders = store.records.frame("Order", ["IsReductionOrder", "TotalAmount"])
     assert sorted(orders["IsReductionOrder"].tolist()) == [False, False, True]
     row = org.store.execute('SELECT "L2L_Order_Count__c" FROM "Contact"')
     assert row[0][0] == 2  # the refund is not an order of its own

@@ -53,7 +53,7 @@ def import_file(
     batch: list[dict[str, object]] = []
 
     def flush() -> None:
-        stored = store.append_events(batch)
+        stored = store.events.append(batch)
         report.stored += stored
         report.duplicates += len(batch) - stored
         batch.clear()

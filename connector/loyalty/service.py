@@ -2,8 +2,9 @@
 
 Each operation reads the member's journal and appends what the pure functions in
 :mod:`connector.loyalty.operations` decide, inside one write transaction
-(:meth:`~connector.store.loyalty.LoyaltyStore.member_transaction`), so concurrent requests for
-one member are decided one after another and a repeated idempotency key does nothing twice.
+(:meth:`~connector.store.loyalty.LoyaltyRepository.member_transaction`, ``store.loyalty``), so
+concurrent requests for one member are decided one after another and a repeated idempotency key
+does nothing twice.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from connector.loyalty.operations import (
     redeem,
 )
 from connector.loyalty.standing import standing
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 
 _SF_ID = re.compile(r"^(003|001)[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
 # Voucher codes: 16 characters from an alphabet without look-alikes (0/O, 1/I/L), 80 bits.
@@ -71,7 +71,7 @@ class LoyaltyService:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def __post_init__(self) -> None:
-        self.books = LoyaltyStore(self.store)
+        self.books = self.store.loyalty
 
     # ------------------------------------------------------------------ lookups
     def program(self, program_id: str | None = None) -> Program:
@@ -100,7 +100,7 @@ class LoyaltyService:
         if _SF_ID.match(ident):
             return ("Contact:" if ident.startswith("003") else "Account:") + ident
         if "@" in ident:
-            found = self.store.contact_ids_by_email(ident)
+            found = self.store.records.contact_ids_by_email(ident)
             if len(found) == 1:
                 return "Contact:" + found[0]
             if len(found) > 1:

@@ -46,7 +46,7 @@ def shop_reductions(
     (:data:`REDUCTION_FIELDS`).
 
     ``refunds``: refund_id, original_order_id, amount, at (ISO text), total, cancelled, as
-    :func:`connector.store.deliveries.shop_refunds_frame` reads them.
+    :meth:`connector.store.events.EventsRepository.shop_refunds` reads them.
     """
     if not len(refunds):
         return members, _empty_reductions()

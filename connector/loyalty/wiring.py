@@ -15,7 +15,7 @@ from connector.config import Settings
 from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.service import LoyaltyService
 from connector.mapping import load_yaml_model
-from connector.store.db import Store
+from connector.store import Store
 
 
 def load_config(settings: Settings) -> LoyaltyConfig:

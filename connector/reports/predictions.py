@@ -13,6 +13,7 @@ from connector.errors import ConfigError
 from connector.predictions import org_summary, predict_people
 from connector.predictions.evaluate import evaluate_orders, read_orders_csv
 from connector.store import Store
+from connector.sync.order_merge import orders_frame
 from connector.sync.predict import purchases
 from connector.sync.resolve import ORDER_COLUMNS, with_contacts
 
@@ -21,12 +22,14 @@ def stored_purchases(settings: Settings) -> pd.DataFrame:
     """Purchase orders of the last sync, resolved to Contacts (``customer_id, ordered_at,
     amount``)."""
     store = Store(settings.database)
-    orders = store.orders_frame(list(ORDER_COLUMNS), reference_field=settings.order_reference_field)
+    orders = orders_frame(
+        store, list(ORDER_COLUMNS), reference_field=settings.order_reference_field
+    )
     frame = purchases(
         with_contacts(
             orders,
-            store.records_frame("Account", ["Id", "PersonContactId"]),
-            store.records_frame("Contact", ["Id"]),
+            store.records.frame("Account", ["Id", "PersonContactId"]),
+            store.records.frame("Contact", ["Id"]),
         )
     )
     if frame.empty:

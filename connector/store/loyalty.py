@@ -1,11 +1,15 @@
-"""The loyalty journal, vouchers and tier moments in SQLite.
+"""The loyalty journal, vouchers, notified tiers and mirror state: :class:`LoyaltyRepository`.
 
 The journal is append-only; its ``key`` column is the idempotency key, enforced by a unique
 index, so a re-pulled order, a ``sync --full`` or a duplicate request never books twice even
 when two processes race. Member operations (redemptions, cancellations, adjustments) run in
-:meth:`LoyaltyStore.member_transaction`: ``BEGIN IMMEDIATE`` takes SQLite's write lock before
+:meth:`LoyaltyRepository.member_transaction`: ``BEGIN IMMEDIATE`` takes SQLite's write lock before
 the member's journal is read, so two redemptions for one member are decided one after the
 other and can never both spend the same points.
+
+The journal's columns are the store's own (:data:`JOURNAL_COLUMNS`, as migration v4 made them):
+the loyalty domain's entry frame maps onto them, and the journal comes back typed (points as
+integers, times as aware UTC datetimes), the frame the domain's ledger reads.
 """
 
 from __future__ import annotations
@@ -19,58 +23,50 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from connector.loyalty.ledger import JOURNAL_COLUMNS, as_journal, empty_journal
-from connector.store.db import Store
+from connector.store.schema import bump_generation
+from connector.store.sqlite import transaction
 
+#: The journal's columns (migration v4 froze them; a new one takes a new migration).
+JOURNAL_COLUMNS = (
+    "key",
+    "program",
+    "member",
+    "kind",
+    "currency",
+    "points",
+    "at",
+    "lot",
+    "expires_at",
+    "available_at",
+    "source_type",
+    "source_id",
+    "rule_id",
+    "rule",
+    "partner",
+    "brand",
+    "reason",
+)
 _TIMES = ("at", "expires_at", "available_at")
 
 
-def migrate_loyalty(db: sqlite_utils.Database) -> None:
-    """Create the loyalty tables (a migration of :mod:`connector.store.db`)."""
-    columns: dict[str, Any] = {c: str for c in JOURNAL_COLUMNS}
-    columns["points"] = int
-    db.table("loyalty_journal").create({"seq": int, **columns}, pk="seq")
-    db.table("loyalty_journal").create_index(["key"], unique=True)
-    db.table("loyalty_journal").create_index(["program", "member"])
-    db.table("loyalty_journal").create_index(["program", "kind"])
-    db.table("loyalty_tiers").create(
-        {"program": str, "member": str, "tier": str, "since": str, "notified_run": int},
-        pk=("program", "member"),
-    )
-    db.table("loyalty_vouchers").create(
-        {
-            "code": str,
-            "program": str,
-            "member": str,
-            "voucher_id": str,
-            "kind": str,
-            "value": float,
-            "issued_at": str,
-            "expires_at": str,
-            "uses_left": int,
-            "redemption_key": str,
-        },
-        pk="code",
-    )
-    db.table("loyalty_vouchers").create_index(["program", "member"])
+def empty_journal() -> pd.DataFrame:
+    """A journal with no entries: the columns, points as int64, times as aware UTC."""
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in JOURNAL_COLUMNS})
+    frame["points"] = frame["points"].astype(np.int64)
+    for c in _TIMES:
+        frame[c] = pd.Series(dtype="datetime64[ns, UTC]")
+    return frame
 
 
-def migrate_mirror_retry(db: sqlite_utils.Database) -> None:
-    """Journal entries the Loyalty Management mirror could not save, sent again by the next
-    run (:mod:`connector.sync.loyalty_mirror`); ``error`` is Salesforce's reason."""
-    db.table("loyalty_mirror_retry").create(
-        {"program": str, "key": str, "error": str}, pk=("program", "key")
-    )
-
-
-def migrate_voucher_uses(db: sqlite_utils.Database) -> None:
-    """The uses of voucher codes, one row per ``Idempotency-Key``: a repeated key answers the
-    outcome recorded here. Promotion vouchers are issued once per (promotion, order)."""
-    db.table("loyalty_voucher_uses").create(
-        {"key": str, "code": str, "status": int, "outcome": str, "at": str}, pk="key"
-    )
-    db.table("loyalty_vouchers").add_column("source_key", str)
-    db.table("loyalty_vouchers").create_index(["source_key"], unique=True)
+def _journal(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """Stored journal rows (in :data:`JOURNAL_COLUMNS` order) as a typed frame."""
+    if not rows:
+        return empty_journal()
+    frame = pd.DataFrame(rows, columns=list(JOURNAL_COLUMNS))
+    frame["points"] = frame["points"].astype(np.int64)
+    for c in _TIMES:
+        frame[c] = pd.to_datetime(frame[c], utc=True, format="ISO8601")
+    return frame
 
 
 def _text(moment: Any) -> str | None:
@@ -86,7 +82,7 @@ def _text(moment: Any) -> str | None:
 def _texts(column: pd.Series) -> list[str | None]:
     """A time column as ISO text, the same text :func:`_text` gives each value.
 
-    A tz-aware datetime column (what :func:`~connector.loyalty.ledger.as_journal` makes) is
+    A tz-aware datetime column (what the loyalty domain's journal frames hold) is
     converted whole: per-value ``Timestamp.isoformat`` was most of the append's time on a big
     batch. Other columns (object, naive) go value by value.
     """
@@ -111,17 +107,16 @@ def _texts(column: pd.Series) -> list[str | None]:
     return result
 
 
-#: Entries per write transaction when :meth:`LoyaltyStore.append` runs outside one: the write
+#: Entries per write transaction when :meth:`LoyaltyRepository.append` runs outside one: the write
 #: lock is released between chunks, so an API redemption waits for one chunk, not the batch.
 APPEND_CHUNK = 50_000
 
 
-class LoyaltyStore:
-    """The loyalty tables of one :class:`~connector.store.Store`."""
+class LoyaltyRepository:
+    """The journal, vouchers, notified tiers and mirror state (``store.loyalty``)."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.db = store.db
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
 
     # ------------------------------------------------------------------ journal
     def append(self, entries: pd.DataFrame, *, chunk: int = APPEND_CHUNK) -> int:
@@ -152,7 +147,7 @@ class LoyaltyStore:
             return conn.total_changes - before
         for start in range(0, len(frame), max(chunk, 1)):
             part = frame.iloc[start : start + max(chunk, 1)]
-            with self.store.transaction():
+            with transaction(self.db.conn):
                 conn.executemany(sql, part.itertuples(index=False, name=None))
         return conn.total_changes - before
 
@@ -164,10 +159,7 @@ class LoyaltyStore:
         if member is not None:
             sql += " AND member = ?"
             params.append(member)
-        rows = self.db.conn.execute(sql + " ORDER BY seq", params).fetchall()
-        if not rows:
-            return empty_journal()
-        return as_journal(pd.DataFrame(rows, columns=list(JOURNAL_COLUMNS)))
+        return _journal(self.db.conn.execute(sql + " ORDER BY seq", params).fetchall())
 
     def entries_after(self, program: str, seq: int) -> tuple[pd.DataFrame, int]:
         """The program's entries booked after ``seq`` (in booking order), and the last ``seq``
@@ -179,9 +171,7 @@ class LoyaltyStore:
         ).fetchall()
         if not rows:
             return empty_journal(), seq
-        last = int(rows[-1][0])
-        frame = pd.DataFrame([r[1:] for r in rows], columns=list(JOURNAL_COLUMNS))
-        return as_journal(frame), last
+        return _journal([r[1:] for r in rows]), int(rows[-1][0])
 
     def entries_by_key(self, program: str, keys: Sequence[str]) -> pd.DataFrame:
         """The program's entries with these idempotency keys, in booking order."""
@@ -209,10 +199,8 @@ class LoyaltyStore:
                 f"IN ({marks})",
                 [program, *chunk],
             ).fetchall()
-        if not rows:
-            return empty_journal()
         rows.sort(key=lambda r: r[0])
-        return as_journal(pd.DataFrame([r[1:] for r in rows], columns=list(JOURNAL_COLUMNS)))
+        return _journal([r[1:] for r in rows])
 
     def mirror_retry(self, program: str) -> dict[str, str]:
         """Key -> reason of the entries the mirror could not save yet."""
@@ -228,15 +216,15 @@ class LoyaltyStore:
         """Record a mirror pass in one transaction: the ``sent`` keys leave the retry list, the
         ``failed`` ones (key -> reason) join it, and ``state`` (key, value: the last journal
         ``seq`` looked at) is saved."""
-        with self.store.transaction():
+        with transaction(self.db.conn):
             conn = self.db.conn
             conn.executemany(
                 "DELETE FROM loyalty_mirror_retry WHERE program = ? AND key = ?",
                 [(program, key) for key in sent],
             )
             conn.executemany(
-                "INSERT OR REPLACE INTO loyalty_mirror_retry (program, key, error) "
-                "VALUES (?, ?, ?)",
+                "INSERT INTO loyalty_mirror_retry (program, key, error) VALUES (?, ?, ?) "
+                "ON CONFLICT (program, key) DO UPDATE SET error = excluded.error",
                 [(program, key, reason) for key, reason in failed.items()],
             )
             conn.execute(
@@ -274,10 +262,10 @@ class LoyaltyStore:
     @contextmanager
     def member_transaction(self) -> Iterator[None]:
         """Read-decide-append as one transaction holding SQLite's write lock; a member's
-        standing may have changed, so the next sync computes (``Store.bump_generation``)."""
-        with self.store.transaction():
+        standing may have changed, so the next sync computes (the inputs generation moves)."""
+        with transaction(self.db.conn):
             yield
-            self.store.bump_generation()
+            bump_generation(self.db)
 
     # ------------------------------------------------------------------ tiers
     def notified_tiers(self, program: str) -> dict[str, str]:

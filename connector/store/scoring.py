@@ -1,7 +1,8 @@
-"""Scoring state in the store: fitted model parameters (JSON) and fired moments.
+"""Scoring state: fitted model parameters (JSON) and fired moments: :class:`ScoringRepository`.
 
-Kept beside :class:`~connector.store.db.Store` (whose migration ``_v3`` makes the tables) so the
-scoring glue never writes SQL itself.
+Tables (migration v5): ``model_params`` (one row per model name: when it was fitted, its
+parameters as JSON, what its fit measured) and ``moments`` (which records a moment, such as
+intent turning hot, has fired for, so it fires once per crossing).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from connector.store.db import Store
+import sqlite_utils
+
+from connector.store.sqlite import transaction
 
 
 class StoredModel(NamedTuple):
@@ -23,49 +26,56 @@ class StoredModel(NamedTuple):
     record: dict[str, Any]
 
 
-def save_model(store: Store, name: str, params: str, record: dict[str, Any]) -> None:
-    """Store (or replace) the fitted parameters of model ``name`` and what its fit measured."""
-    store.db.execute(
-        "INSERT OR REPLACE INTO model_params (name, fitted_at, params, record) VALUES (?, ?, ?, ?)",
-        [name, datetime.now(UTC).isoformat(), params, json.dumps(record, default=str)],
-    )
+class ScoringRepository:
+    """Fitted model parameters and fired moments (``store.scoring``)."""
 
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
 
-def load_model(store: Store, name: str) -> StoredModel | None:
-    """The stored parameters of model ``name``, or None before its first fit."""
-    row = store.db.execute(
-        "SELECT name, fitted_at, params, record FROM model_params WHERE name = ?", [name]
-    ).fetchone()
-    if row is None:
-        return None
-    return StoredModel(row[0], datetime.fromisoformat(row[1]), row[2], json.loads(row[3] or "{}"))
-
-
-def fired(store: Store, moment: str, object_name: str) -> set[str]:
-    """Record ids the moment has fired for and that were not re-armed since."""
-    rows = store.db.execute(
-        "SELECT record_id FROM moments WHERE moment = ? AND object = ?", [moment, object_name]
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def mark_fired(
-    store: Store, moment: str, object_name: str, values: Iterable[tuple[str, float]]
-) -> None:
-    """Remember that the moment fired for these (record id, score) pairs."""
-    at = datetime.now(UTC).isoformat()
-    with store.transaction():
-        store.db.conn.executemany(
-            "INSERT OR REPLACE INTO moments (moment, object, record_id, value, fired_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(moment, object_name, rid, value, at) for rid, value in values],
+    def save_model(self, name: str, params: str, record: dict[str, Any]) -> None:
+        """Store (or replace) the fitted parameters of model ``name`` and what its fit measured."""
+        self.db.execute(
+            "INSERT INTO model_params (name, fitted_at, params, record) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET fitted_at = excluded.fitted_at, "
+            "params = excluded.params, record = excluded.record",
+            [name, datetime.now(UTC).isoformat(), params, json.dumps(record, default=str)],
         )
 
-
-def rearm(store: Store, moment: str, object_name: str, record_ids: Iterable[str]) -> None:
-    """Forget that the moment fired for these records: their next crossing fires again."""
-    with store.transaction():
-        store.db.conn.executemany(
-            "DELETE FROM moments WHERE moment = ? AND object = ? AND record_id = ?",
-            [(moment, object_name, rid) for rid in record_ids],
+    def load_model(self, name: str) -> StoredModel | None:
+        """The stored parameters of model ``name``, or None before its first fit."""
+        row = self.db.execute(
+            "SELECT name, fitted_at, params, record FROM model_params WHERE name = ?", [name]
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredModel(
+            row[0], datetime.fromisoformat(row[1]), row[2], json.loads(row[3] or "{}")
         )
+
+    def fired(self, moment: str, object_name: str) -> set[str]:
+        """Record ids the moment has fired for and that were not re-armed since."""
+        rows = self.db.execute(
+            "SELECT record_id FROM moments WHERE moment = ? AND object = ?", [moment, object_name]
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def mark_fired(
+        self, moment: str, object_name: str, values: Iterable[tuple[str, float]]
+    ) -> None:
+        """Remember that the moment fired for these (record id, score) pairs."""
+        at = datetime.now(UTC).isoformat()
+        with transaction(self.db.conn):
+            self.db.conn.executemany(
+                "INSERT INTO moments (moment, object, record_id, value, fired_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (moment, object, record_id) "
+                "DO UPDATE SET value = excluded.value, fired_at = excluded.fired_at",
+                [(moment, object_name, rid, value, at) for rid, value in values],
+            )
+
+    def rearm(self, moment: str, object_name: str, record_ids: Iterable[str]) -> None:
+        """Forget that the moment fired for these records: their next crossing fires again."""
+        with transaction(self.db.conn):
+            self.db.conn.executemany(
+                "DELETE FROM moments WHERE moment = ? AND object = ? AND record_id = ?",
+                [(moment, object_name, rid) for rid in record_ids],
+            )

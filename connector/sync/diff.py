@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connector.store.db import dumps
+from connector.store import dumps
 
 FieldKey = tuple[str, str, str]  # (object, record id, field)
 

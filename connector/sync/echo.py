@@ -24,7 +24,7 @@ Contacts (254 calls, 145 s) to learn nothing. Three parts keep that from costing
    one sync interval; the sweep costs at most what reading the echoes at once would have (each
    record once per sweep, however often it was written), and on most runs nothing.
 3. **Comparison.** A re-read row equal to the stored one in everything but the bookkeeping
-   columns changes nothing (``Store.upsert_records``), so echoes the sweep or a full pull read
+   columns changes nothing (``store.records.upsert``), so echoes the sweep or a full pull read
    mark nobody dirty and the compute step is skipped (``SyncEngine``).
 """
 
@@ -34,7 +34,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from connector.store.db import Store
+from connector.store import Store
 
 # Allowance around a push's own clock readings for the skew between our clock and Salesforce's
 # (the pull lag already trusts them to agree within seconds). A push's saves fall between its
@@ -54,7 +54,7 @@ class EchoLedger:
 
     def spans(self, object_name: str) -> list[Span]:
         """Unswept spans of ``object_name``, oldest first."""
-        text = self.store.state(_key(object_name))
+        text = self.store.records.state(_key(object_name))
         if not text:
             return []
         return [(_parse(a), _parse(b)) for a, b in json.loads(text)]
@@ -85,7 +85,7 @@ class EchoLedger:
 
     def _save(self, object_name: str, spans: Sequence[Span]) -> None:
         value = json.dumps([[a.isoformat(), b.isoformat()] for a, b in spans]) if spans else None
-        self.store.set_state(_key(object_name), value)
+        self.store.records.set_state(_key(object_name), value)
 
 
 def _key(object_name: str) -> str:

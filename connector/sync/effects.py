@@ -28,8 +28,6 @@ import pandas as pd
 from connector.errors import SalesforceError
 from connector.salesforce.port import FLOW_BATCH, SalesforcePort
 from connector.store import Store
-from connector.store import scoring as scoring_state
-from connector.store.loyalty import LoyaltyStore
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +103,7 @@ def apply(
 ) -> Applied:
     """Carry out ``effects`` in the order of the module docstring."""
     out = Applied()
-    books = LoyaltyStore(store)
+    books = store.loyalty
     for program, entries in effects.journal.items():
         out.booked[program] = books.append(entries) if len(entries) else 0
     if effects.vouchers:
@@ -113,9 +111,9 @@ def apply(
         new = [v for v in effects.vouchers if v["source_key"] not in done]
         out.vouchers = books.add_vouchers(new) if new else 0
     for name, (params, record) in effects.models.items():
-        scoring_state.save_model(store, name, params, record)
+        store.scoring.save_model(name, params, record)
     for moment, obj, ids in effects.rearm:
-        scoring_state.rearm(store, moment, obj, ids)
+        store.scoring.rearm(moment, obj, ids)
     for program, tiers in effects.tiers_seen:
         if tiers:
             books.record_tiers(program, tiers, run_id)
@@ -191,7 +189,7 @@ def _remember(store: Store, ran: Iterable[MomentCall], run_id: int | None) -> No
         else:
             tiers[call.scope[0]][call.key] = str(call.value)
     for (moment, obj), done in intent.items():
-        scoring_state.mark_fired(store, moment, obj, done)
-    books = LoyaltyStore(store)
+        store.scoring.mark_fired(moment, obj, done)
+    books = store.loyalty
     for program, told in tiers.items():
         books.record_tiers(program, told, run_id)

@@ -31,10 +31,7 @@ from connector.mapping import MapProblem
 from connector.predictions import PredictionsConfig
 from connector.predictions.outputs import Population
 from connector.salesforce.port import BULK_JOB_CALLS, COLLECTION_LIMIT, Echoes, SalesforcePort
-from connector.store import scoring as state
-from connector.store.db import PendingWrite, Store
-from connector.store.deliveries import baseline_for, shop_order_keys
-from connector.store.loyalty import LoyaltyStore
+from connector.store import PendingWrite, Store
 from connector.sync import compute, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
@@ -51,6 +48,7 @@ from connector.sync.loyalty import (
     with_enrollment_fields,
 )
 from connector.sync.loyalty_mirror import backlog, mirror_program
+from connector.sync.order_merge import merge_orders
 from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
@@ -224,9 +222,9 @@ class SyncEngine:
         (after ``lock_wait_seconds``: the clock waits out a real-time worker's short pass).
         """
         who = None if people is None else frozenset(people)
-        with self.store.run_lock(lock_wait_seconds):
+        with self.store.runs.lock(lock_wait_seconds):
             # Under the lock, a run still marked running belongs to a dead process.
-            recovered = self.store.mark_crashed_runs()
+            recovered = self.store.runs.mark_crashed()
             for run in recovered:
                 log.warning("run %s (pid %s on %s) never finished: marked crashed", *run.values())
             report = self._run(options or SyncOptions(), recovered, who)
@@ -241,7 +239,7 @@ class SyncEngine:
     ) -> RunReport:
         started = time.monotonic()
         report = RunReport(
-            run_id=self.store.start_run(_mode(options, people)), dry_run=options.dry_run
+            run_id=self.store.runs.start(_mode(options, people)), dry_run=options.dry_run
         )
         report.recovered = recovered
         calls_before = dict(self.client.calls)
@@ -256,13 +254,17 @@ class SyncEngine:
                     self._reconcile(options, report)
                 self._rates = self._currency_rates()
                 if options.retry_failed and not options.dry_run:
-                    self.store.requeue_failed()
+                    self.store.outbox.requeue_failed()
             key = self._inputs_key() if people is None else None
             may_skip = not (options.dry_run or options.full or options.retry_failed)
             effects = Effects()
             changes: list[tuple[str, str, str, Any]] = []
             with report.timed("compute"):
-                if may_skip and key is not None and key == self.store.state(inputs.STATE_KEY):
+                if (
+                    may_skip
+                    and key is not None
+                    and key == self.store.records.state(inputs.STATE_KEY)
+                ):
                     report.compute = "skipped"  # nothing it reads changed: same values
                 else:
                     changes, effects = self._plan_changes(report, people, options)
@@ -271,8 +273,8 @@ class SyncEngine:
                 report.status = RunStatus.SUCCEEDED
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
-                    self.store.enqueue(report.run_id, changes)
-                    if people is None or changes or self.store.outbox_counts().get("pending"):
+                    self.store.outbox.enqueue(report.run_id, changes)
+                    if people is None or changes or self.store.outbox.counts().get("pending"):
                         self._push(report)
                 with report.timed("effects"):
                     self._effects(effects, report)
@@ -283,7 +285,7 @@ class SyncEngine:
                 if key and report.compute == "ran" and clean:
                     # the next run may skip its compute: nothing it reads changed, and nothing
                     # this one meant to do waits (a refused Flow call is planned again)
-                    self.store.set_state(inputs.STATE_KEY, key)
+                    self.store.records.set_state(inputs.STATE_KEY, key)
         except QuotaExhausted as exc:
             report.status = RunStatus.QUOTA_STOPPED
             report.errors.append(str(exc))
@@ -307,17 +309,17 @@ class SyncEngine:
         finally:
             report.api_calls = _spent(calls_before, self.client.calls)
             report.duration_s = time.monotonic() - started
-            self.store.finish_run(report.run_id, report.status, report.as_json())
+            self.store.runs.finish(report.run_id, report.status, report.as_json())
         if not options.dry_run and people is None:
             keep = timedelta(days=self.settings.value_log_days)
-            self.store.prune_value_log(self._now() - keep)
+            self.store.outbox.prune_value_log(self._now() - keep)
         return report
 
     def _pull_all(self, options: SyncOptions, report: RunReport) -> None:
         """Pull every object the run reads, each in its own window."""
         until = self._now() - timedelta(seconds=self.settings.pull_lag_seconds)
         if options.full and not options.dry_run:
-            self.store.reset_watermarks()
+            self.store.records.reset_watermarks()
         for name in options.objects or self._pulled_objects():
             stream = with_enrollment_fields(STREAMS[name], self.loyalty)
             stream = intent.with_lead_fields(stream, self.scoring)
@@ -332,10 +334,10 @@ class SyncEngine:
         resolved = self._resolve(people)
         computed, effects = self._compute(resolved, report, refit=options.full)
         if people is None:
-            written = self.store.written_values()
-            outbox = self.store.outbox_values()
+            written = self.store.outbox.written_values()
+            outbox = self.store.outbox.values()
         else:
-            written, outbox = baseline_for(self.store, sorted(people))
+            written, outbox = self.store.outbox.baseline_for(sorted(people))
         computed = with_written_people(computed, written)
         problems: list[MapProblem] = []
         desired = self.mapper(computed, problems)
@@ -373,7 +375,7 @@ class SyncEngine:
         programs = self._mirrored_programs()
         if not programs:
             return
-        books = LoyaltyStore(self.store)
+        books = self.store.loyalty
         loyalty = report.models.setdefault("loyalty", {})
         for program in programs:
             record = mirror_program(
@@ -389,9 +391,9 @@ class SyncEngine:
         """``succeeded`` only when nothing waits: no refused, carried, unmappable or unsent
         value, this run's or an earlier one's, and no journal entry a program mirrors still
         out of Loyalty Management; else ``partial``, listing what waits and why."""
-        report.outstanding = self.store.outbox_outstanding()
+        report.outstanding = self.store.outbox.outstanding()
         waiting = outstanding_summary(report.outstanding)
-        books = LoyaltyStore(self.store)
+        books = self.store.loyalty
         unmirrored = 0
         for program in self._mirrored_programs():
             left = backlog(self.store, books, program)
@@ -415,7 +417,7 @@ class SyncEngine:
         url = self.settings.alert_webhook_url.get_secret_value()
         if not url or report.dry_run:
             return
-        runs = [r for r in self.store.runs(10) if r["mode"] != "dry-run"]
+        runs = [r for r in self.store.runs.latest(10) if r["mode"] != "dry-run"]
         previous = next((r["status"] for r in runs if r["id"] < report.run_id), None)
         if not should_alert(report.status, previous, effects_failed=report.effects_failed):
             return
@@ -450,8 +452,8 @@ class SyncEngine:
         if name == "Order":  # the field that ties a Salesforce Order to a webhook's shop order
             wanted.append(self.settings.order_reference_field)
         fields = [f for f in dict.fromkeys(wanted) if f in types]
-        self.store.declare_fields(name, {f: types[f] for f in fields})
-        mark = None if full else self.store.watermark(name)
+        self.store.records.declare(name, {f: types[f] for f in fields})
+        mark = None if full else self.store.records.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         user = self.client.token_user_id
         # Incremental windows leave out the echoes of our own pushes; spans old enough are
@@ -469,7 +471,7 @@ class SyncEngine:
         if since is None:
             self.echoes.covered(name, until)
         # Only now is the window stored; a crash above re-reads it next run.
-        self.store.set_watermark(name, until)
+        self.store.records.set_watermark(name, until)
         return counts
 
     def _read(
@@ -492,7 +494,7 @@ class SyncEngine:
         ):
             pages = self.client.bulk_query_window(name, fields, since, until, echoes)
         for page in prefetched(pages):  # the next page is read while this one is stored
-            counts["changed"] += self.store.upsert_records(name, page)
+            counts["changed"] += self.store.records.upsert(name, page)
             counts["pulled"] += len(page)
             counts["deleted"] += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
             self._progress(f"pull {name}: {counts['pulled']:,}")
@@ -502,7 +504,7 @@ class SyncEngine:
         CurrencyType, and DatedConversionRate under advanced currency management. One query
         each (and one global describe); nothing for a single-currency org."""
         empty = pd.DataFrame(columns=["IsoCode", "ConversionRate"])
-        if not self.store.count_records("Order"):
+        if not self.store.records.count("Order"):
             return empty, None
         order_fields = {f["name"] for f in self.client.describe("Order")["fields"]}
         if "CurrencyIsoCode" not in order_fields:
@@ -523,11 +525,13 @@ class SyncEngine:
     def _reconcile(self, options: SyncOptions, report: RunReport) -> None:
         """Forget records the org no longer has, when due (``connector.sync.reconcile``)."""
         now = self._now()
-        last = self.store.watermark(reconcile.RECONCILED_KEY)
+        last = self.store.records.watermark(reconcile.RECONCILED_KEY)
         hours = self.settings.reconcile_interval_hours
         if not reconcile.due(last, now, hours, full=options.full):
             if last is None:
-                self.store.set_watermark(reconcile.RECONCILED_KEY, now)  # the interval starts
+                self.store.records.set_watermark(
+                    reconcile.RECONCILED_KEY, now
+                )  # the interval starts
             return
         with report.timed("reconcile"):
             report.reconciled = reconcile.reconcile(
@@ -536,35 +540,41 @@ class SyncEngine:
                 list(options.objects or self._pulled_objects()),
                 self.settings.pull_bulk_threshold,
             )
-        self.store.set_watermark(reconcile.RECONCILED_KEY, now)
+        self.store.records.set_watermark(reconcile.RECONCILED_KEY, now)
 
     # ------------------------------------------------------------------ compute
     def _inputs_key(self) -> str | None:
         """What this run's compute would read (``inputs.py``); None: compute regardless."""
         if self.inputs_key is None:
             return None
-        return inputs.inputs_key(self.store.input_generation(), self._now().date(), self.inputs_key)
+        return inputs.inputs_key(
+            self.store.records.input_generation(), self._now().date(), self.inputs_key
+        )
 
     def _resolve(self, people: frozenset[tuple[str, str]] | None) -> Resolved:
         """The Resolve step: read the people, orders and events the models need, once, and
         resolve them (``sync/resolve.py``). A run of some people reads only their orders and
         events (with a frozen population to predict them against, :meth:`_population`)."""
         reference = self.settings.order_reference_field
-        contacts = self.store.records_frame(
+        contacts = self.store.records.frame(
             "Contact", ["Id", "Email", "AccountId", *enrollment_fields(self.loyalty)]
         )
         conversion = self.scoring.conversion if self.scoring is not None else None
-        leads = self.store.records_frame("Lead", intent.lead_columns(conversion))
-        accounts = self.store.records_frame("Account", ["Id", "PersonContactId"])
+        leads = self.store.records.frame("Lead", intent.lead_columns(conversion))
+        accounts = self.store.records.frame("Account", ["Id", "PersonContactId"])
         narrow = people is not None and (self.predictions is None or self._population is not None)
         orders_of = events_of = None
         if narrow and people is not None:
             orders_of, events_of = _belongings(people, contacts, leads, accounts)
         # Salesforce Orders and the webhooks' shop orders (the same order counted once).
-        orders = self.store.orders_frame(
-            [*ORDER_COLUMNS, *FILTER_COLUMNS, reference],
-            reference_field=reference,
-            any_of=orders_of,
+        columns = [*ORDER_COLUMNS, *FILTER_COLUMNS, reference]
+        orders = merge_orders(
+            self.store.records.frame("Order", columns, any_of=orders_of),
+            self.store.events.shop_orders(),
+            contacts,
+            leads,
+            reference,
+            columns,
         )
         orders = counted_orders(
             orders,
@@ -576,7 +586,7 @@ class SyncEngine:
         orders = to_corporate(orders, *self._rates)
         names = self._event_names()
         events = (
-            self.store.events_frame(names, EVENT_PROPERTIES, emails=events_of)
+            self.store.events.frame(names, EVENT_PROPERTIES, emails=events_of)
             if names
             else _no_events()
         )
@@ -588,7 +598,7 @@ class SyncEngine:
             accounts=accounts,
             orders=orders,
             events=events,
-            shop_keys=shop_order_keys(self.store),
+            shop_keys=self.store.events.shop_order_keys(),
             reference_field=reference,
             orders_are_events=bool(intent_config and intent_config.orders_from_salesforce),
             people=people,
@@ -597,14 +607,14 @@ class SyncEngine:
     @property
     def _population(self) -> Population | None:
         """What the last full run learnt of the population (predictions), if stored."""
-        stored = state.load_model(self.store, POPULATION)
+        stored = self.store.scoring.load_model(POPULATION)
         return Population.from_json(stored.params) if stored is not None else None
 
     def _frozen_population(self, resolved: Resolved) -> Population | None:
         """The population a run predicts against instead of refitting: the one fitted this UTC
         day (predictions are as of the day's start, so a refit a day is the schedule; ``sync
         --full`` refits at once); a run of some people takes any stored one. ``None``: refit."""
-        stored = state.load_model(self.store, POPULATION)
+        stored = self.store.scoring.load_model(POPULATION)
         if stored is None:
             return None
         today = resolved.now.astimezone(UTC).date().isoformat()
@@ -715,11 +725,11 @@ class SyncEngine:
             desired,
             written,
             outbox,
-            {obj: self.store.live_ids(obj) for obj in {o for o, _ in desired}},
+            {obj: self.store.records.live_ids(obj) for obj in {o for o, _ in desired}},
             self.min_change,
         )
         if result.stale and not dry_run:
-            self.store.drop_outbox(result.stale)
+            self.store.outbox.drop(result.stale)
         report.writes.fields_changed = len(result.changes)
         return result.changes
 
@@ -741,14 +751,14 @@ class SyncEngine:
     # ------------------------------------------------------------------ push
     def _push(self, report: RunReport) -> None:
         by_record: dict[tuple[str, str], list[PendingWrite]] = defaultdict(list)
-        for pending in self.store.pending_writes():
+        for pending in self.store.outbox.pending():
             by_record[(pending.object, pending.record_id)].append(pending)
         report.writes.queued = len(by_record)
         by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
         for (obj, record_id), writes in by_record.items():
             by_object[obj].append((record_id, writes))
         person = person_contacts(
-            self.store.records_frame("Account", ["Id", "IsPersonAccount", "PersonContactId"])
+            self.store.records.frame("Account", ["Id", "IsPersonAccount", "PersonContactId"])
         )
         for obj, items in by_object.items():
             if obj == "Contact" and person:
@@ -801,7 +811,7 @@ class SyncEngine:
             failed: list[tuple[PendingWrite, str]] = []
             carried: list[tuple[PendingWrite, str]] = []
             # Sent, answer not yet recorded: a crash from here on is settled by the next run.
-            self.store.mark_in_flight(report.run_id, [(obj, i.record_id) for i in batch])
+            self.store.outbox.mark_in_flight(report.run_id, [(obj, i.record_id) for i in batch])
             records = [_record(i.record_id, i.writes, via) for i in batch]
             try:
                 results = self.client.update_collection(obj, records)
@@ -810,7 +820,7 @@ class SyncEngine:
                 settled += len(batch)
             except QuotaExhausted:
                 # Refused before it was sent: pending again, no longer in flight.
-                self.store.release_in_flight(w.key for it in batch for w in it.writes)
+                self.store.outbox.release_in_flight(w.key for it in batch for w in it.writes)
                 raise
             else:
                 for it, result in zip(batch, results, strict=True):
@@ -824,7 +834,7 @@ class SyncEngine:
                         bucket = carried if result.retryable else failed
                         bucket.extend((w, error) for w in it.writes)
                     settled += 1
-            self.store.record_results(report.run_id, written, carried, failed)
+            self.store.outbox.record_results(report.run_id, written, carried, failed)
             self._count(report, written, carried, failed)
             self._progress(f"push {obj}: {settled:,}/{len(items):,}")
 
@@ -847,7 +857,7 @@ class SyncEngine:
         carried: list[tuple[PendingWrite, str]] = []
         attempt = 0
         # Sent, answer not yet recorded: a crash from here on is settled by the next run.
-        self.store.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
+        self.store.outbox.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
         while remaining:
             records = [_record(rid, ws, via) for rid, ws in remaining.items()]
             try:
@@ -862,8 +872,8 @@ class SyncEngine:
             except QuotaExhausted:
                 # Keep what was learnt so far; the rest stays pending in the outbox (refused
                 # before it was sent, so no longer in flight).
-                self.store.release_in_flight(w.key for ws in remaining.values() for w in ws)
-                self.store.record_results(report.run_id, written, carried, failed)
+                self.store.outbox.release_in_flight(w.key for ws in remaining.values() for w in ws)
+                self.store.outbox.record_results(report.run_id, written, carried, failed)
                 self._count(report, written, carried, failed)
                 raise
             retry: dict[str, list[PendingWrite]] = {}
@@ -881,7 +891,7 @@ class SyncEngine:
             if remaining:
                 attempt += 1
                 self._sleep(self._backoff(attempt))
-        self.store.record_results(report.run_id, written, carried, failed)
+        self.store.outbox.record_results(report.run_id, written, carried, failed)
         self._count(report, written, carried, failed)
 
     def _count(

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from connector.salesforce.port import ID_BATCH, SalesforcePort
-from connector.store.db import PendingWrite, Store
+from connector.store import PendingWrite, Store
 
 # Error codes of a call that was sent but never answered: its writes may have been applied.
 UNKNOWN_OUTCOME = frozenset({"ReadTimeout"})
@@ -94,7 +94,7 @@ def unknown_outcome_line(obj: str, records: int, exc: Exception) -> str:
 
 def settle_in_flight(client: SalesforcePort, store: Store, run_id: int) -> Settled:
     """Verify every ``in_flight`` outbox row against the org and record the outcome."""
-    rows = store.in_flight_writes()
+    rows = store.outbox.in_flight()
     if not rows:
         return Settled([], [])
     by_object: dict[str, dict[str, list[PendingWrite]]] = defaultdict(lambda: defaultdict(list))
@@ -117,7 +117,7 @@ def settle_in_flight(client: SalesforcePort, store: Store, run_id: int) -> Settl
                         held.append(w)
                     else:
                         resend.append(w)
-    store.record_verified(run_id, held, resend)
+    store.outbox.record_verified(run_id, held, resend)
     return Settled(held, resend, queries)
 
 

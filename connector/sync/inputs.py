@@ -3,7 +3,7 @@
 A no-op sync on the medium seed spent 9 s refitting every model (13 s in all) to compute the
 values it had computed a minute before. The computed values are a pure function of:
 
-- the stored records and events: :meth:`Store.input_generation` moves with every new or
+- the stored records and events: :meth:`RecordsRepository.input_generation` moves with every new or
   changed pulled row (echoes of our own writes change nothing) and every appended event;
 - the day: RFM recency and the models' horizons count in days from today (UTC);
 - the mappings and model settings, and the connector's own code (:func:`fingerprint`).

@@ -41,8 +41,7 @@ from connector.scoring.intent import (
 )
 from connector.scoring.moments import crossings
 from connector.scoring.reasons import all_reasons
-from connector.store import Store
-from connector.store import scoring as state
+from connector.store import Store, StoredModel
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, event_emails, normalise_email
 from connector.sync.streams import Stream
@@ -441,7 +440,7 @@ def conversion_values(
     now: datetime,
     intent: IntentConfig | None,
     conversion: LeadConversionConfig,
-    stored: state.StoredModel | None,
+    stored: StoredModel | None,
 ) -> tuple[pd.DataFrame, dict[str, Any], tuple[str, dict[str, Any]] | None]:
     """Conversion score, probability and factors per open Lead with the stored model, or with
     one fitted now when none is stored yet and the gate passes (pure: the fitted model comes
@@ -492,16 +491,16 @@ def retrain(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, Any]:
     the gate nothing is stored and the record says why."""
     if setup.conversion is None:
         return {"method": "none: models/lead_conversion.yaml is missing or disabled"}
-    leads = store.records_frame("Lead", lead_columns(setup.conversion))
+    leads = store.records.frame("Lead", lead_columns(setup.conversion))
     passes, why, counts = gate(
         leads["CreatedDate"], leads["ConvertedDate"], now, setup.conversion.gate
     )
     if not passes:
         return {"method": f"not fitted: {why}", "gate": counts}
-    events = store.events_frame(event_names(setup.intent)) if setup.intent else _no_events()
+    events = store.events.frame(event_names(setup.intent)) if setup.intent else _no_events()
     frame, numeric, labels = lead_frame(leads, events, now, setup.intent, setup.conversion)
     model, record = fit_conversion(frame, numeric, labels, setup.conversion)
-    state.save_model(store, MODEL_NAME, model.to_json(), {**record, "gate": counts})
+    store.scoring.save_model(MODEL_NAME, model.to_json(), {**record, "gate": counts})
     return {"method": "fitted", **record}
 
 
@@ -523,7 +522,7 @@ def retrain_now(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, A
     """A refit outside a sync (the clock, ``fit lead-conversion``): new parameters move the
     inputs generation, so the next sync rescores instead of skipping its compute step."""
     record = retrain(store, setup, now)
-    store.bump_generation()
+    store.records.bump_generation()
     return record
 
 
@@ -533,15 +532,15 @@ class ScoringInputs:
     """What the scoring part of the compute step reads of the store besides the resolved
     people (:func:`load_inputs`): the stored lead model and each moment's fired people."""
 
-    model: state.StoredModel | None
+    model: StoredModel | None
     fired: dict[tuple[str, str], set[str]]  # (moment, object) -> record ids
 
 
 def load_inputs(store: Store, setup: ScoringSetup) -> ScoringInputs:
     """Read what :func:`scoring_values` needs of the store."""
-    model = state.load_model(store, MODEL_NAME) if setup.conversion is not None else None
+    model = store.scoring.load_model(MODEL_NAME) if setup.conversion is not None else None
     fired = {
-        (m.name, obj): state.fired(store, m.name, obj)
+        (m.name, obj): store.scoring.fired(m.name, obj)
         for m in (setup.intent.moments if setup.intent is not None else ())
         if m.enabled
         for obj in m.objects

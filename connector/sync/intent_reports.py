@@ -59,7 +59,7 @@ def _intent_setup(settings: Settings) -> tuple[Store, ScoringSetup, IntentConfig
             f"{settings.models_dir / 'intent.yaml'} does not exist; the intent score is off"
         )
     store = Store(settings.database)
-    if not store.count_records("Lead") and not store.count_records("Contact"):
+    if not store.records.count("Lead") and not store.records.count("Contact"):
         raise ConfigError(f"{settings.database} holds no Leads or Contacts: run a sync first")
     return store, setup, setup.intent
 
@@ -70,11 +70,11 @@ def populations(
     """Leads and Contacts as of ``as_of``, with their label over the next ``horizon_days``."""
     cut = as_of.timestamp()
     end = (as_of + timedelta(days=horizon_days)).timestamp()
-    events = store.events_frame(event_names(config))
-    leads = store.records_frame("Lead", list(LEAD_BASE))
-    contacts = store.records_frame("Contact", ["Id", "Email", "AccountId", "CreatedDate"])
-    orders = store.records_frame("Order", list(ORDER_COLUMNS))
-    accounts = store.records_frame("Account", ["Id", "PersonContactId"])
+    events = store.events.frame(event_names(config))
+    leads = store.records.frame("Lead", list(LEAD_BASE))
+    contacts = store.records.frame("Contact", ["Id", "Email", "AccountId", "CreatedDate"])
+    orders = store.records.frame("Order", list(ORDER_COLUMNS))
+    accounts = store.records.frame("Account", ["Id", "PersonContactId"])
     out = []
     # Leads open at the cut-off; converted within the horizon is the label.
     created = seconds(leads["CreatedDate"])
@@ -141,7 +141,7 @@ def _population(
 def _cut(as_of: datetime | None, horizon_days: int, store: Store) -> datetime:
     if as_of is not None:
         return as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
-    latest = store.events_frame([]).get("occurred_at")  # identifies only: cheap
+    latest = store.events.frame([]).get("occurred_at")  # identifies only: cheap
     moment = datetime.now(UTC)
     if latest is not None and len(latest):
         last = pd.to_datetime(latest, utc=True, errors="coerce", format="mixed").max()
@@ -302,10 +302,10 @@ def evaluate_conversion_command(
     if setup.conversion is None:
         raise ConfigError(f"{settings.models_dir / 'lead_conversion.yaml'} is missing or disabled")
     store = Store(settings.database)
-    leads = store.records_frame("Lead", lead_columns(setup.conversion))
+    leads = store.records.frame("Lead", lead_columns(setup.conversion))
     if len(leads) < 20:
         raise ConfigError(f"{settings.database} holds {len(leads)} Leads: run a sync first")
-    events = store.events_frame(event_names(setup.intent)) if setup.intent else pd.DataFrame()
+    events = store.events.frame(event_names(setup.intent)) if setup.intent else pd.DataFrame()
     now = datetime.now(UTC)
     frame, numeric, labels = lead_frame(leads, events, now, setup.intent, setup.conversion)
     ordered = frame.sort_values("created", kind="stable")

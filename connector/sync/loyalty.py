@@ -31,9 +31,7 @@ from connector.loyalty.spend import discount_levels, spend_entries
 from connector.loyalty.standing import standing
 from connector.mapping.deploy import ExtraNeeds
 from connector.mapping.models import program_key
-from connector.store.db import Store
-from connector.store.deliveries import shop_order_keys, shop_refunds_frame
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from connector.sync.compute import empty_frame, model_frame
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.loyalty_mirror import mirror_needs
@@ -125,15 +123,15 @@ class LoyaltyInputs:
 
     journals: dict[str, pd.DataFrame]  # program -> its journal (the run's members' entries)
     tiers: dict[str, dict[str, str]]  # program -> member -> the tier Salesforce was told
-    shop_refunds: pd.DataFrame  # connector.store.deliveries.shop_refunds_frame
-    shop_keys: pd.DataFrame  # connector.store.deliveries.shop_order_keys
+    shop_refunds: pd.DataFrame  # store.events.shop_refunds()
+    shop_keys: pd.DataFrame  # store.events.shop_order_keys()
     lines: pd.DataFrame | None  # order lines, when a program has product rules
 
 
 def load_inputs(store: Store, config: LoyaltyConfig, resolved: Resolved) -> LoyaltyInputs:
     """Read what :func:`loyalty_values` needs; for a run of some people, only their members'
     journal entries."""
-    books = LoyaltyStore(store)
+    books = store.loyalty
     members = _run_members(resolved)
     journals = {
         p.id: books.journal(p.id) if members is None else books.entries_of(p.id, members)
@@ -142,8 +140,8 @@ def load_inputs(store: Store, config: LoyaltyConfig, resolved: Resolved) -> Loya
     return LoyaltyInputs(
         journals=journals,
         tiers={p.id: books.notified_tiers(p.id) for p in config.programs},
-        shop_refunds=shop_refunds_frame(store),
-        shop_keys=shop_order_keys(store),
+        shop_refunds=store.events.shop_refunds(),
+        shop_keys=store.events.shop_order_keys(),
         lines=_lines_for(store, config),
     )
 
@@ -352,9 +350,9 @@ def _as_values(
 def _lines_for(store: Store, config: LoyaltyConfig) -> pd.DataFrame | None:
     if not any(r.kind == "product" for p in config.programs for r in p.earning):
         return None
-    items = store.records_frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"])
+    items = store.records.frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"])
     categories = any(p.uses_categories for p in config.programs)
-    products = store.records_frame("Product2", ["Id", "Family"]) if categories else None
+    products = store.records.frame("Product2", ["Id", "Family"]) if categories else None
     return order_lines(items, products)
 
 

@@ -43,8 +43,8 @@ from connector.errors import SalesforceError
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.mapping.deploy import ExtraNeeds
 from connector.salesforce.port import COLLECTION_LIMIT, RowResult, SalesforcePort
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
+from connector.store.loyalty import LoyaltyRepository
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,10 @@ def journal_type_ids(client: SalesforcePort, program: Program, kinds: set[str]) 
     return {kind: ids[name] for kind, name in names.items()}
 
 
-def backlog(store: Store, books: LoyaltyStore, program: Program) -> int:
+def backlog(store: Store, books: LoyaltyRepository, program: Program) -> int:
     """How many journal entries of ``program`` are not mirrored yet: booked since the last
     pass, or refused by an earlier one."""
-    after = books.count_after(program.id, int(store.state(state_key(program)) or 0))
+    after = books.count_after(program.id, int(store.records.state(state_key(program)) or 0))
     return after + len(books.mirror_retry(program.id))
 
 
@@ -158,7 +158,7 @@ def member_currencies(journal: pd.DataFrame) -> pd.DataFrame:
 def mirror_program(
     client: SalesforcePort,
     store: Store,
-    books: LoyaltyStore,
+    books: LoyaltyRepository,
     program: Program,
     *,
     bulk_threshold: int = 10_000,
@@ -175,7 +175,7 @@ def mirror_program(
     An object with more than ``bulk_threshold`` rows to send (a first mirror of a long
     history) goes as one Bulk API 2.0 upsert job instead of one call per 200 rows.
     """
-    done = int(store.state(state_key(program)) or 0)
+    done = int(store.records.state(state_key(program)) or 0)
     new, last = books.entries_after(program.id, done)
     retry = books.mirror_retry(program.id)
     again = books.entries_by_key(program.id, sorted(set(retry) - set(new["key"].astype(str))))

@@ -30,7 +30,7 @@ from connector.sync.resolve import Resolved
 PREDICTION_KEYS = keys_of(model="predictions")
 #: The events the compute step reads (clicks and opens; the catalog is connector.events.names).
 EVENT_NAMES = tuple(sorted({*CLICK_EVENTS, *ENGAGEMENT_EVENTS}))
-#: The event properties the compute step reads, extracted by the store (``events_frame``).
+#: The event properties the compute step reads, extracted by the store (``store.events.frame``).
 EVENT_PROPERTIES = ("channel",)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

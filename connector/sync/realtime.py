@@ -28,21 +28,11 @@ from typing import Any
 
 from connector.config import Settings, secret_list
 from connector.errors import RunInProgress, SalesforceError, WebhookError
-from connector.store import Store
-from connector.store.deliveries import (
-    apply_normalised,
-    clear_dirty,
-    complete_order,
-    dirty_people,
-    mark_failed,
-    open_shared,
-    orders_awaiting_details,
-    pending_deliveries,
-    shoppers,
-)
+from connector.store import Store, open_shared
 from connector.sync.engine import SyncEngine
 from connector.sync.resolve import email_index
 from connector.webhooks import NORMALISERS, bigcommerce
+from connector.webhooks.base import Delivery
 from connector.webhooks.bigcommerce_api import fetch_order
 
 log = logging.getLogger(__name__)
@@ -69,22 +59,30 @@ def normalise_pending(store: Store, *, batch: int = 500, limit: int = 50_000) ->
     """Normalise stored deliveries, oldest first; returns (normalised, failed)."""
     done = failed = 0
     while done + failed < limit:
-        pending = pending_deliveries(store, batch)
+        pending = store.events.pending_deliveries(batch)
         if not pending:
             break
         for stored in pending:
-            module = NORMALISERS.get(stored.delivery.source)
+            module = NORMALISERS.get(stored.source)
             if module is None:
-                mark_failed(store, stored.id, f"no normaliser for source {stored.delivery.source}")
+                store.events.mark_failed(stored.id, f"no normaliser for source {stored.source}")
                 failed += 1
                 continue
+            delivery = Delivery(
+                source=stored.source,
+                key=stored.key,
+                topic=stored.topic,
+                shop=stored.shop,
+                headers=stored.headers,
+                body=stored.body,
+            )
             try:
-                result = module.normalise(stored.delivery)
+                result = module.normalise(delivery)
             except WebhookError as exc:
-                mark_failed(store, stored.id, str(exc))
+                store.events.mark_failed(stored.id, str(exc))
                 failed += 1
                 continue
-            apply_normalised(store, stored.id, result)
+            store.events.apply_normalised(stored.id, result)
             done += 1
     return done, failed
 
@@ -100,7 +98,7 @@ def fetch_bigcommerce_orders(store: Store, settings: Settings) -> tuple[int, int
     if not tokens:
         return 0, 0
     done = failed = 0
-    for order in orders_awaiting_details(store, bigcommerce.SOURCE):
+    for order in store.events.orders_awaiting_details(bigcommerce.SOURCE):
         store_hash = order["shop"].split("/", 1)[-1]
         token = tokens.get(store_hash)
         if token is None:
@@ -113,7 +111,7 @@ def fetch_bigcommerce_orders(store: Store, settings: Settings) -> tuple[int, int
             log.warning("BigCommerce order %s not read yet: %s", order["order_id"], exc)
             failed += 1
             continue
-        complete_order(store, bigcommerce.SOURCE, order["order_id"], details)
+        store.events.complete_order(bigcommerce.SOURCE, order["order_id"], details)
         done += 1
     return done, failed
 
@@ -122,8 +120,8 @@ def people_for(store: Store, emails: list[str]) -> list[tuple[str, str]]:
     """The (object, record id) of each email's person, as identity resolution binds them."""
     if not emails:
         return []
-    contacts = store.records_frame("Contact", ["Id", "Email"])
-    leads = store.records_frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
+    contacts = store.records.frame("Contact", ["Id", "Email"])
+    leads = store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
     index = email_index(contacts, leads)
     found = index[index["email"].isin(set(emails))]
     return sorted(
@@ -140,7 +138,7 @@ def create_leads(engine: SyncEngine, emails: list[str]) -> list[tuple[str, str]]
     deliveries keep no names.
     """
     created: list[tuple[str, str]] = []
-    for email, shop in sorted(shoppers(engine.store, emails).items()):
+    for email, shop in sorted(engine.store.events.shoppers(emails).items()):
         body = {
             "LastName": email.split("@", 1)[0][:80] or email[:80],
             "Company": (shop or "Online shopper")[:255],
@@ -152,7 +150,7 @@ def create_leads(engine: SyncEngine, emails: list[str]) -> list[tuple[str, str]]
             log.warning("no Lead created for a shopper: %s", exc)
             continue
         lead_id = str(result["id"])
-        engine.store.upsert_records(
+        engine.store.records.upsert(
             "Lead", [{"Id": lead_id, "Email": email, "IsConverted": False, "IsDeleted": False}]
         )
         created.append(("Lead", lead_id))
@@ -188,7 +186,7 @@ class RealtimeWorker:
         out = PassReport()
         out.normalised, out.failed = normalise_pending(self.store)
         out.fetched, _ = fetch_bigcommerce_orders(self.store, self.settings)
-        marks = dirty_people(self.store)
+        marks = self.store.events.dirty_people()
         out.dirty = len(marks)
         if not marks:
             return out
@@ -201,7 +199,7 @@ class RealtimeWorker:
             engine = self._engine_for_pass()
             try:
                 if create:
-                    with engine.store.run_lock():
+                    with engine.store.runs.lock():
                         out.leads_created = len(create_leads(engine, unknown))
                 report = engine.run(people=people) if people else None
             except RunInProgress:
@@ -213,13 +211,13 @@ class RealtimeWorker:
                     return out  # keep the marks: the next pass tries again
         # Unknown shoppers are unmarked too: they bind when their Contact or Lead is pulled,
         # and that sync computes them.
-        clear_dirty(self.store, marks)
+        self.store.events.clear_dirty(marks)
         return out
 
     def _unknown(self, emails: list[str]) -> list[str]:
         """The emails no Contact or Lead has."""
-        contacts = self.store.records_frame("Contact", ["Id", "Email"])
-        leads = self.store.records_frame(
+        contacts = self.store.records.frame("Contact", ["Id", "Email"])
+        leads = self.store.records.frame(
             "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
         )
         known = set(email_index(contacts, leads)["email"])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from connector.salesforce.port import SalesforcePort
-from connector.store.db import Store
+from connector.store import Store
 
 #: The pseudo-object under which the store keeps the moment of the last reconciliation.
 RECONCILED_KEY = "@reconcile"
@@ -54,13 +54,13 @@ def reconcile(
     ``held``, ``forgotten`` and ``api_calls``. Objects with nothing stored cost no call."""
     out: dict[str, dict[str, int]] = {}
     for name in objects:
-        held = store.record_ids(name)
+        held = store.records.ids(name)
         if not held:
             continue
         before = sum(client.calls.values())
         live = client.live_ids(name, bulk=len(held) > bulk_threshold)
         gone = purged_ids(held, live)
-        store.forget_records(name, gone)
+        store.records.forget(name, gone)
         out[name] = {
             "held": len(held),
             "forgotten": len(gone),

@@ -18,7 +18,6 @@ bp = Blueprint("events_api", __name__)
 
 
 def _receive(kind: str) -> ResponseReturnValue:
-    from connector.store.deliveries import count_rejection, store_delivery
 
     store = intake.store()
     try:
@@ -30,11 +29,11 @@ def _receive(kind: str) -> ResponseReturnValue:
             secret_list(intake.settings().events_write_keys),
         )
     except WebhookError as exc:
-        count_rejection(store, segment.SOURCE, status_of(exc)[1])
+        store.events.count_rejection(segment.SOURCE, status_of(exc)[1])
         raise
-    new = store_delivery(store, delivery)
+    new = store.events.store_delivery(delivery)
     if new and normalised.rejected:
-        count_rejection(store, segment.SOURCE, "invalid_message", len(normalised.rejected))
+        store.events.count_rejection(segment.SOURCE, "invalid_message", len(normalised.rejected))
     return jsonify(
         {
             "success": True,

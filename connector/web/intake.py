@@ -29,14 +29,13 @@ def store() -> Store:
     if cached is None or cached[0] != os.getpid():
         # Imported here: the store brings pandas, which a worker need not load to boot and
         # answer /healthz (gunicorn boots each worker after the fork).
-        from connector.store.deliveries import open_shared
+        from connector.store import open_shared
 
         opened = open_shared(settings().database)
         # WAL + NORMAL: a committed delivery survives any crash of this process (the platform
         # got its 2xx and will not resend it). L2L_WEBHOOK_FSYNC adds an fsync per delivery, so
         # it survives power loss too, at the cost bench/webhooks.py measures.
-        mode = "FULL" if settings().webhook_fsync else "NORMAL"
-        opened.db.conn.execute(f"PRAGMA synchronous={mode}")
+        opened.fsync_every_commit(settings().webhook_fsync)
         cached = (os.getpid(), opened)
         current_app.extensions["l2l_store"] = cached
         _redacting_log()

@@ -34,7 +34,6 @@ import hmac
 import json
 import logging
 import re
-import sqlite3
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -42,7 +41,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from connector.config import Settings
-from connector.errors import MappingError
+from connector.errors import Busy, MappingError
 from connector.loyalty.operations import LoyaltyError
 from connector.loyalty.wiring import open_service
 
@@ -114,12 +113,10 @@ def _config_error(exc: MappingError) -> ResponseReturnValue:
     )
 
 
-@bp.errorhandler(sqlite3.OperationalError)
-def _busy(exc: sqlite3.OperationalError) -> ResponseReturnValue:
+@bp.errorhandler(Busy)
+def _busy(exc: Busy) -> ResponseReturnValue:
     # Another writer (a sync booking a large batch) held the database longer than the store's
     # busy timeout: nothing was written, the client may retry.
-    if "locked" not in str(exc) and "busy" not in str(exc):
-        raise exc
     log.warning("loyalty API: database busy, answered 503")
     response = _error(503, "busy", "the loyalty books are busy; retry in a few seconds")
     response.headers["Retry-After"] = "5"

@@ -23,14 +23,15 @@ STORED, DUPLICATE, PING = (
 
 def _receive(platform: str) -> ResponseReturnValue:
     settings = intake.settings()
-    from connector.store.deliveries import count_rejection, store_delivery
 
     store = intake.store()
     try:
         headers = intake.headers()
         body = intake.body(headers)
         if platform == "woocommerce" and woocommerce.is_ping(headers, body):
-            count_rejection(store, platform, "ping")  # counted, so stats show the hook was saved
+            store.events.count_rejection(
+                platform, "ping"
+            )  # counted, so stats show the hook was saved
             return intake.answer(PING)
         delivery = PLATFORMS[platform].receive(
             headers,
@@ -40,9 +41,9 @@ def _receive(platform: str) -> ResponseReturnValue:
             settings.webhook_max_age_seconds,
         )
     except WebhookError as exc:
-        count_rejection(store, platform, status_of(exc)[1])
+        store.events.count_rejection(platform, status_of(exc)[1])
         raise
-    new = store_delivery(store, delivery)
+    new = store.events.store_delivery(delivery)
     return intake.answer(STORED if new else DUPLICATE)
 
 

@@ -13,8 +13,7 @@ import pytest
 from connector.config import Settings, load_settings
 from connector.loyalty.book import book
 from connector.loyalty.wiring import load_config
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 
 TOKEN = "loyalty-test-token-7f3a91"
 OTHER_TOKEN = "second-storefront-token-22b"
@@ -52,7 +51,7 @@ def make_settings(tmp_path: Path, *, tokens: str = f"{TOKEN},{OTHER_TOKEN}") -> 
         database=tmp_path / "l2l.sqlite", models_dir=models, loyalty_api_tokens=tokens
     )
     store = Store(settings.database)
-    store.upsert_records(
+    store.records.upsert(
         "Contact",
         [
             {"Id": ANN, "Email": "Ann@Example.com", "IsDeleted": False},
@@ -80,7 +79,7 @@ def book_orders(
     )
     store = Store(settings.database)
     try:
-        books = LoyaltyStore(store)
+        books = store.loyalty
         with store.transaction():
             return books.append(book(program, frame, books.journal(program.id), now))
     finally:

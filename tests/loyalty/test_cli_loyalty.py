@@ -13,8 +13,7 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.config import Settings
 from connector.loyalty.wiring import open_service
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from tests.loyalty.conftest import ANN, BOB, book_orders
 
 
@@ -32,7 +31,7 @@ def run(*args: str) -> Any:
 def journal(settings: Settings) -> Any:
     store = Store(settings.database)
     try:
-        return LoyaltyStore(store).journal("club")
+        return store.loyalty.journal("club")
     finally:
         store.close()
 

@@ -10,8 +10,7 @@ import pytest
 
 from connector.config import Settings, load_settings
 from connector.scheduler import expiry_job
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from tests.loyalty.conftest import BOB, book_orders
 
 
@@ -33,7 +32,7 @@ def test_expiry_job_posts_the_due_expiry_once(env: Settings) -> None:
 
     store = Store(env.database)
     try:
-        journal = LoyaltyStore(store).journal("club")
+        journal = store.loyalty.journal("club")
     finally:
         store.close()
     bob = journal[(journal["member"] == f"Contact:{BOB}") & (journal["currency"] == "points")]

@@ -13,8 +13,7 @@ from pydantic import ValidationError
 
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrolled, enrollment_fields
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from connector.sync.loyalty import with_enrollment_fields
 from connector.sync.streams import STREAMS
 from tests.support import loyalty_pass
@@ -109,7 +108,7 @@ def _step(
             leads=pd.DataFrame(columns=["Id", "Email", "ConvertedContactId"]),
             now=NOW,
         )
-        journal = LoyaltyStore(store).journal(program.id)
+        journal = store.loyalty.journal(program.id)
     finally:
         store.close()
     return values, record, journal

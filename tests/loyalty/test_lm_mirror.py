@@ -21,8 +21,7 @@ from connector.errors import FatalError
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce.client import SalesforceClient
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from connector.sync import SyncOptions, build_engine
 from connector.sync.fields import deploy
 from connector.sync.loyalty import org_needs
@@ -119,7 +118,7 @@ def test_the_journal_lands_in_loyalty_management_once(
     mirror = first.models["loyalty"]["rewards"]["mirror"]
     assert "error" not in mirror
 
-    books = LoyaltyStore(Store(settings.database))
+    books = Store(settings.database).loyalty
     journal = books.journal("rewards")
     keys = set(journal["key"])
     assert _rows(org, 'SELECT "Name" FROM "LoyaltyProgram"') == [("Rewards",)]
@@ -290,7 +289,7 @@ def test_rows_that_fail_are_sent_again_without_duplicates(
     org.faults.configure("")
     mirror = first.models["loyalty"]["rewards"]["mirror"]
     assert "error" in mirror
-    books = LoyaltyStore(store)
+    books = store.loyalty
     waiting = books.mirror_retry("rewards")
     # The run does not claim success while entries wait, and says why.
     assert first.status == "partial"
@@ -299,7 +298,7 @@ def test_rows_that_fail_are_sent_again_without_duplicates(
         assert len(waiting) == mirror["failed_rows"] > 0
         assert all("FIELD_CUSTOM_VALIDATION_EXCEPTION" in why for why in waiting.values())
     else:  # the whole pass was refused (the program or a currency): nothing recorded
-        assert store.state("loyalty_mirror.rewards.seq") is None
+        assert store.records.state("loyalty_mirror.rewards.seq") is None
 
     # The same faults refused some Contact values too: --retry-failed sends those again; the
     # mirror's waiting entries go again by themselves.
@@ -311,7 +310,7 @@ def test_rows_that_fail_are_sent_again_without_duplicates(
     assert sorted(landed) == sorted(keys)  # each once, however often it was sent
     assert len(_rows(org, 'SELECT "Id" FROM "LoyaltyProgramMember"')) == 4
     assert books.mirror_retry("rewards") == {}
-    assert store.state("loyalty_mirror.rewards.seq") is not None
+    assert store.records.state("loyalty_mirror.rewards.seq") is not None
 
 
 def test_a_journal_type_the_org_lacks_stops_the_mirror_until_it_exists(
@@ -344,7 +343,7 @@ def test_a_journal_type_the_org_lacks_stops_the_mirror_until_it_exists(
     second = engine.run()
     assert second.status == "succeeded", second.errors
     assert second.compute == "skipped"
-    journal = LoyaltyStore(Store(settings.database)).journal("rewards")
+    journal = Store(settings.database).loyalty.journal("rewards")
     assert second.models["loyalty"]["rewards"]["mirror"]["journals"] == len(journal) > 0
     types = dict(
         _rows(org, 'SELECT "L2L_Journal_Key__c", "JournalTypeId" FROM "TransactionJournal"')
@@ -405,7 +404,7 @@ def test_an_integration_user_mirrors_with_what_fields_deploy_grants(
 
     run = deployed_engine(settings).run()
     assert run.status == "succeeded", run.errors
-    journal = LoyaltyStore(Store(settings.database)).journal("rewards")
+    journal = Store(settings.database).loyalty.journal("rewards")
     mirrored = {r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')}
     assert mirrored == set(journal["key"])
     assert mirrored
@@ -451,7 +450,7 @@ def test_a_member_refused_for_good_waits_alone(
         org, localorg_server, tmp_path, models_dir=_models(tmp_path, "{accrual: Purchase}")
     )
     engine = deployed_engine(settings)
-    books = LoyaltyStore(Store(settings.database))
+    books = Store(settings.database).loyalty
     # The first run books everyone but mirrors nothing: the org lacks the Purchase type.
     assert engine.run().status == "partial"
     journal = books.journal("rewards")
@@ -506,7 +505,7 @@ def test_a_long_history_goes_as_bulk_jobs_with_the_same_result(
 
     run = engine.run()
     assert run.api_calls.get("bulk_job", 0) > 0
-    books = LoyaltyStore(Store(settings.database))
+    books = Store(settings.database).loyalty
     journal = books.journal("rewards")
     refused = set(journal[journal["member"] == f"Contact:{people[0]}"]["key"])
     assert set(books.mirror_retry("rewards")) == refused

@@ -11,8 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from connector.cli import main
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from localorg.org import LocalOrg
 from localorg.server import Running
 from tests.support import activated_order, deployed_engine, localorg_settings
@@ -71,7 +70,7 @@ def test_each_program_writes_its_own_fields(
     engine = deployed_engine(settings)
     run = engine.run()
     assert run.status == "succeeded", run.errors
-    books = LoyaltyStore(Store(settings.database))
+    books = Store(settings.database).loyalty
     sums = {
         p: int(books.journal(p).query("currency == 'points'")["points"].sum())
         for p in ("rewards", "partner_club")

@@ -13,7 +13,7 @@ from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.earning import accruals
 from connector.loyalty.ledger import empty_journal
 from connector.loyalty.service import LoyaltyService
-from connector.store.db import Store
+from connector.store import Store
 from connector.sync.loyalty import member_segments
 from tests.support import loyalty_pass
 

@@ -17,8 +17,7 @@ import pytest
 from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.shop import shop_reductions
 from connector.store import Store
-from connector.store.deliveries import complete_order, store_delivery
-from connector.store.loyalty import LoyaltyStore
+from connector.sync.order_merge import orders_frame
 from connector.sync.orders import FILTER_COLUMNS
 from connector.sync.realtime import normalise_pending
 from connector.sync.resolve import ORDER_COLUMNS
@@ -51,24 +50,24 @@ ADA = "003A"
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     store = Store(tmp_path / "l2l.sqlite")
-    store.upsert_records("Contact", [{"Id": ADA, "Email": "ada.shopper@example.com"}])
+    store.records.upsert("Contact", [{"Id": ADA, "Email": "ada.shopper@example.com"}])
     return store
 
 
 def _apply(store: Store, topic: str, payload: dict[str, Any], key: str) -> None:
-    store_delivery(store, Delivery("shopify", key, topic, SHOP, {}, encode(payload)))
+    store.events.store_delivery(Delivery("shopify", key, topic, SHOP, {}, encode(payload)))
     assert normalise_pending(store) == (1, 0)
 
 
 def _step(store: Store, now: datetime = NOW) -> int:
-    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
+    orders = orders_frame(store, [*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
     _, record = loyalty_pass(
         store,
         CONFIG,
         orders=orders,
-        accounts=store.records_frame("Account", ["Id", "PersonContactId"]),
-        contacts=store.records_frame("Contact", ["Id", "Email", "AccountId"]),
-        leads=store.records_frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
+        accounts=store.records.frame("Account", ["Id", "PersonContactId"]),
+        contacts=store.records.frame("Contact", ["Id", "Email", "AccountId"]),
+        leads=store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
         now=now,
     )
     booked: int = record["club"]["booked"]
@@ -76,7 +75,7 @@ def _step(store: Store, now: datetime = NOW) -> int:
 
 
 def _balance(store: Store, currency: str = "points") -> int:
-    journal = LoyaltyStore(store).journal("club")
+    journal = store.loyalty.journal("club")
     mine = journal[(journal["member"] == f"Contact:{ADA}") & (journal["currency"] == currency)]
     return int(mine["points"].sum())
 
@@ -119,7 +118,7 @@ def test_a_shop_order_refunded_before_it_is_first_booked_earns_only_its_net(
     _apply(store, "orders/create", fixture("shopify_orders_create.json"), "e1")
     _apply(store, "refunds/create", fixture("shopify_refunds_create.json"), "e2")
     # RFM and the predictions still read the net amount.
-    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
+    orders = orders_frame(store, [*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
     assert orders["TotalAmount"].tolist() == [pytest.approx(97.20)]
     # Earned from the gross, a quarter reversed: not the net's points minus the refund again.
     assert _step(store) == 8  # two rules x (points, qualifying) x (accrual, reversal)
@@ -185,15 +184,15 @@ def test_a_running_refunded_total_reverses_each_increase_once(store: Store) -> N
     def later() -> datetime:
         return max(NOW, datetime.now(UTC) + timedelta(minutes=1))
 
-    complete_order(store, "bigcommerce", "store-1/100", details)
+    store.events.complete_order("bigcommerce", "store-1/100", details)
     _step(store, later())
     assert _balance(store) == 200 + 50
-    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 50.0})
+    store.events.complete_order("bigcommerce", "store-1/100", {**details, "refunded": 50.0})
     assert _step(store, later()) == 4
     assert _balance(store) == 250 - 50 - 12
-    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 50.0})
+    store.events.complete_order("bigcommerce", "store-1/100", {**details, "refunded": 50.0})
     assert _step(store, later()) == 0  # read again, unchanged: nothing more
-    complete_order(store, "bigcommerce", "store-1/100", {**details, "refunded": 200.0})
+    store.events.complete_order("bigcommerce", "store-1/100", {**details, "refunded": 200.0})
     assert _step(store, later()) == 4
     assert _balance(store) == _balance(store, "qualifying") == 0
 
@@ -206,7 +205,7 @@ def test_the_salesforce_order_that_replaces_a_booked_shop_order_does_not_earn_ag
     earned = _balance(store)
     # The same order later synced from Salesforce, its name in OrderReferenceNumber: the
     # order merge now counts the Salesforce Order instead of the shop one.
-    store.upsert_records(
+    store.records.upsert(
         "Order",
         [
             {"Id": "801000000000001AAA", "IsDeleted": False, "AccountId": "001A",
@@ -215,12 +214,12 @@ def test_the_salesforce_order_that_replaces_a_booked_shop_order_does_not_earn_ag
              "IsReductionOrder": False, "OrderReferenceNumber": "#1042"},
         ],
     )  # fmt: skip
-    orders = store.orders_frame([*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
+    orders = orders_frame(store, [*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
     assert orders["Id"].tolist() == ["801000000000001AAA"]  # one order, not two
     assert _step(store) == 0  # it was booked under its shop id: nothing earns twice
     assert _balance(store) == earned
     # A Salesforce refund of it (a reduction Order) reverses the points booked for it.
-    store.upsert_records(
+    store.records.upsert(
         "Order",
         [
             {"Id": "801000000000002AAA", "IsDeleted": False, "AccountId": "001A",

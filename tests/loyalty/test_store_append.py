@@ -1,6 +1,7 @@
-"""``LoyaltyStore.append``: a big batch outside a transaction is committed in chunks (the write
+"""``store.loyalty.append``: a big batch outside a transaction is committed in chunks (the write
 lock is released between them); inside a member transaction it stays one transaction; a batch
-cut short after some chunks is completed by booking it again (keys are unique)."""
+cut short after some chunks is completed by booking it again (keys are unique). The journal the
+store keeps has the domain's columns and comes back typed as the domain's ledger types it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from connector.loyalty.ledger import as_journal, entry
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore, _text, _texts
+from connector.loyalty.ledger import JOURNAL_COLUMNS, as_journal, empty_journal, entry
+from connector.store import Store
+from connector.store import loyalty as stored
+from connector.store.loyalty import _text, _texts
 
 NOW = datetime(2024, 6, 1, 12, 30, tzinfo=UTC)
 
@@ -46,7 +48,7 @@ def _statements(store: Store) -> list[str]:
 def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Path) -> None:
     store = Store(tmp_path / "l2l.sqlite")
     try:
-        books = LoyaltyStore(store)
+        books = store.loyalty
         seen = _statements(store)
         assert books.append(_entries(5), chunk=2) == 5
         assert seen.count("BEGIN IMMEDIATE") == 3  # 2 + 2 + 1 entries
@@ -61,7 +63,7 @@ def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Pat
 def test_inside_a_member_transaction_the_batch_is_one_transaction(tmp_path: Path) -> None:
     store = Store(tmp_path / "l2l.sqlite")
     try:
-        books = LoyaltyStore(store)
+        books = store.loyalty
         seen = _statements(store)
         with books.member_transaction():
             assert books.append(_entries(5), chunk=2) == 5
@@ -76,7 +78,7 @@ def test_a_batch_cut_short_between_chunks_is_completed_by_booking_it_again(
 ) -> None:
     store = Store(tmp_path / "l2l.sqlite")
     try:
-        books = LoyaltyStore(store)
+        books = store.loyalty
         batch = _entries(5)
         assert books.append(batch.iloc[:2], chunk=2) == 2  # the chunks committed before a crash
         assert books.append(batch, chunk=2) == 3
@@ -104,3 +106,23 @@ def test_time_columns_are_stored_as_the_same_text_as_value_by_value() -> None:
         assert _texts(values) == [_text(v) for v in values]
     assert _texts(column)[0] == "2024-06-01T00:00:00+00:00"
     assert _texts(column)[3] is None
+
+
+def test_the_stored_journal_has_the_domains_columns() -> None:
+    # The store's columns are its own (frozen in migration v4); the domain maps onto them. A
+    # column the domain adds must come with a migration, or append would silently drop it.
+    assert stored.JOURNAL_COLUMNS == JOURNAL_COLUMNS
+    store = Store(":memory:")
+    table = [c.name for c in store.db.table("loyalty_journal").columns]
+    assert table == ["seq", *JOURNAL_COLUMNS]
+
+
+def test_the_journal_comes_back_as_the_domain_types_it(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    pd.testing.assert_frame_equal(store.loyalty.journal("club"), empty_journal())
+    batch = _entries(3)
+    batch.loc[1, "expires_at"] = pd.NaT  # a missing time stays missing
+    store.loyalty.append(batch)
+    back = store.loyalty.journal("club")
+    pd.testing.assert_frame_equal(back, as_journal(batch))
+    pd.testing.assert_frame_equal(stored.empty_journal(), empty_journal())

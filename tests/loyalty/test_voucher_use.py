@@ -14,7 +14,7 @@ from connector.config import Settings
 from connector.loyalty.operations import LoyaltyError
 from connector.loyalty.service import LoyaltyService
 from connector.loyalty.wiring import load_config
-from connector.store.db import Store
+from connector.store import Store
 from connector.web import create_app
 from tests.loyalty.conftest import ANN
 from tests.loyalty.test_web_api import AUTH, MEMBER, post

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from connector.config import Settings, describe_settings, load_settings
 from connector.logs import RedactSecrets
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from connector.web import create_app
 from tests.loyalty.conftest import ANN, BOB, OTHER_TOKEN, TOKEN, make_settings
 
@@ -39,7 +38,7 @@ def post(client: FlaskClient, path: str, body: Any, key: str | None = "k1", **kw
 def journal(settings: Settings) -> Any:
     store = Store(settings.database)
     try:
-        return LoyaltyStore(store).journal("club")
+        return store.loyalty.journal("club")
     finally:
         store.close()
 

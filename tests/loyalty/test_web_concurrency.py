@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector.store.db import Store
-from connector.store.loyalty import LoyaltyStore
+from connector.store import Store
 from tests.loyalty.conftest import ANN, TOKEN, book_orders, make_settings
 from tests.webhooks.helpers import gunicorn
 
@@ -81,7 +80,7 @@ def test_two_processes_never_overdraw_and_each_key_redeems_once(server: Any) -> 
 
     store = Store(settings.database)
     try:
-        journal = LoyaltyStore(store).journal("club", f"Contact:{ANN}")
+        journal = store.loyalty.journal("club", f"Contact:{ANN}")
     finally:
         store.close()
     points = journal[journal["currency"] == "points"]

@@ -129,7 +129,7 @@ def test_twenty_syncs_killed_at_random_leave_honest_records_and_one_save_per_cha
     assert killed >= ROUNDS // 2, killed  # the window really lands inside runs
 
     store = Store(settings.database)
-    runs = store.runs(100)
+    runs = store.runs.latest(100)
     statuses = Counter(r["status"] for r in runs)
     assert "running" not in statuses
     assert set(statuses) <= {"crashed", "succeeded"}, statuses
@@ -147,11 +147,11 @@ def test_twenty_syncs_killed_at_random_leave_honest_records_and_one_save_per_cha
     assert held == truth
 
     # What the connector recorded as written is what the org holds, field by field.
-    baseline = store.written_values()
+    baseline = store.outbox.written_values()
     for cid in ids:
         assert json.loads(baseline[("Contact", cid, FIELDS[0])]) == truth[cid][0]
         assert json.loads(baseline[("Contact", cid, FIELDS[1])]) == truth[cid][1]
-    assert store.outbox_counts() == {}
+    assert store.outbox.counts() == {}
 
     # One save per change: each value version the connector settled, written by a run that
     # recorded the answer or found in the org after a kill ("verified", never sent again), is

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.store.db import dumps, loads_many
+from connector.store import dumps, loads_many
 from connector.sync.diff import diff
 
 IDS = st.sampled_from(["003A", "003B", "003C", "003D"])

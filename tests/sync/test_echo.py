@@ -145,7 +145,7 @@ def test_an_admin_change_our_write_hid_is_read_by_the_sweep(
     assert saved["LastModifiedById"] == org.store.integration_user_id
 
     def stored_email() -> str:
-        frame = engine.store.records_frame("Contact", ["Id", "Email"])
+        frame = engine.store.records.frame("Contact", ["Id", "Email"])
         return str(frame.set_index("Id").loc[target, "Email"])
 
     time.sleep(SPAN_MARGIN)
@@ -197,7 +197,7 @@ def test_compute_runs_on_new_data_a_new_day_or_new_settings_and_skips_otherwise(
     assert new_order.writes["succeeded"] == 1
     assert engine.run().compute == "skipped"
     # A new event in the log (a webhook, an import).
-    engine.store.append_events(
+    engine.store.events.append(
         [
             {
                 "source": "test",

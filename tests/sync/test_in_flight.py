@@ -72,8 +72,8 @@ def test_a_batch_killed_after_salesforce_applied_half_of_it_is_not_saved_twice(
     assert len(queued) == 6 * len(FIELDS)
     # The next run marked the batch in flight and sent it; Salesforce applied the first three
     # records; then the process was killed before it recorded any answer.
-    crashed = engine.store.start_run("incremental")
-    engine.store.mark_in_flight(crashed, [("Contact", rid) for rid in ids])
+    crashed = engine.store.runs.start("incremental")
+    engine.store.outbox.mark_in_flight(crashed, [("Contact", rid) for rid in ids])
     applied, missing = ids[:3], ids[3:]
     for rid in applied:
         sf.Contact.update(rid, {f: json.loads(queued[(rid, f)]) for f in FIELDS})
@@ -86,11 +86,11 @@ def test_a_batch_killed_after_salesforce_applied_half_of_it_is_not_saved_twice(
     assert report.writes.succeeded == 3
     assert org.store.saves("Contact") == dict.fromkeys(ids, 1)  # one save per record
     assert all(v == (2, 30.0, "2026-02-11", 15.0) for v in field_values(org, ids, FIELDS).values())
-    logged = engine.store.value_log(report.run_id)
+    logged = engine.store.outbox.value_log(report.run_id)
     assert {r["record_id"] for r in logged if r["status"] == "verified"} == set(applied)
     assert {r["record_id"] for r in logged if r["status"] == "written"} == set(missing)
-    assert engine.store.outbox_counts() == {}
-    assert next(r for r in engine.store.runs() if r["id"] == crashed)["status"] == "crashed"
+    assert engine.store.outbox.counts() == {}
+    assert next(r for r in engine.store.runs.latest() if r["id"] == crashed)["status"] == "crashed"
     # Verified values are the baseline: the run after writes nothing.
     again = engine.run()
     assert (again.writes.fields_changed, again.writes.succeeded) == (0, 0)
@@ -104,15 +104,16 @@ def test_a_field_changed_in_the_org_since_is_sent_again(
     org.faults.configure("UNABLE_TO_LOCK_ROW=1")
     engine.run()
     org.faults.configure("")
-    crashed = engine.store.start_run("incremental")
-    engine.store.mark_in_flight(crashed, [("Contact", rid) for rid in ids])
+    crashed = engine.store.runs.start("incremental")
+    engine.store.outbox.mark_in_flight(crashed, [("Contact", rid) for rid in ids])
     sf.Contact.update(ids[0], {"L2L_Order_Count__c": 1, "L2L_Revenue__c": 99.0})
     report = engine.run()
     assert report.status == "succeeded"
     assert report.writes.verified == 1  # one field of ids[0] held
     assert field_values(org, ids, FIELDS)[ids[0]] == (1, 10.0, "2026-01-10", 10.0)
     logged = {
-        (r["record_id"], r["field"]): r["status"] for r in engine.store.value_log(report.run_id)
+        (r["record_id"], r["field"]): r["status"]
+        for r in engine.store.outbox.value_log(report.run_id)
     }
     assert logged[(ids[0], "L2L_Order_Count__c")] == "verified"
     assert logged[(ids[0], "L2L_Revenue__c")] == "written"
@@ -144,27 +145,27 @@ def test_a_write_whose_answer_never_came_is_read_back_not_sent_again(
     assert first.status == "partial"
     assert any("sent without an answer (ReadTimeout)" in e for e in first.errors)
     assert org.calls_by_kind.get("composite") == 1  # not retried blindly
-    assert engine.store.outbox_counts() == {"in_flight": 3 * len(FIELDS)}
+    assert engine.store.outbox.counts() == {"in_flight": 3 * len(FIELDS)}
     assert org.store.saves("Contact") == dict.fromkeys(ids, 1)
     second = engine.run()
     assert second.status == "succeeded", second.errors
     assert (second.writes.verified, second.writes.succeeded) == (3, 0)
     assert org.store.saves("Contact") == dict.fromkeys(ids, 1)
-    assert engine.store.outbox_counts() == {}
+    assert engine.store.outbox.counts() == {}
 
 
 def test_marking_a_record_in_flight_leaves_its_refused_values_alone() -> None:
     """A push batch sends a record's pending and carried values, never its refused ones."""
     store = Store(":memory:")
-    store.enqueue(1, [("Contact", "003A", "A__c", 1), ("Contact", "003A", "B__c", 2)])
-    refused = next(w for w in store.pending_writes() if w.field == "B__c")
-    store.record_results(1, [], [], [(refused, "FIELD_CUSTOM_VALIDATION_EXCEPTION: no")])
-    store.enqueue(2, [("Contact", "003B", "A__c", 3)])
-    store.mark_in_flight(2, [("Contact", "003A")])
+    store.outbox.enqueue(1, [("Contact", "003A", "A__c", 1), ("Contact", "003A", "B__c", 2)])
+    refused = next(w for w in store.outbox.pending() if w.field == "B__c")
+    store.outbox.record_results(1, [], [], [(refused, "FIELD_CUSTOM_VALIDATION_EXCEPTION: no")])
+    store.outbox.enqueue(2, [("Contact", "003B", "A__c", 3)])
+    store.outbox.mark_in_flight(2, [("Contact", "003A")])
     rows = store.db.execute("SELECT record_id, field, status, sent_run FROM outbox ORDER BY 1, 2")
     assert rows.fetchall() == [
         ("003A", "A__c", "in_flight", 2),
         ("003A", "B__c", "failed", None),
         ("003B", "A__c", "pending", None),
     ]
-    assert [w.key for w in store.in_flight_writes()] == [("Contact", "003A", "A__c")]
+    assert [w.key for w in store.outbox.in_flight()] == [("Contact", "003A", "A__c")]

@@ -26,10 +26,10 @@ PROGRAM = LoyaltyConfig.model_validate(
 
 def test_side_writes_move_the_generation(tmp_path: Path) -> None:
     store = Store(tmp_path / "l2l.sqlite")
-    seen = [store.input_generation()]
+    seen = [store.records.input_generation()]
 
     def moved() -> bool:
-        seen.append(store.input_generation())
+        seen.append(store.records.input_generation())
         return seen[-1] > seen[-2]
 
     conn = store.db.conn
@@ -49,6 +49,6 @@ def test_a_refit_outside_a_sync_moves_the_generation(tmp_path: Path) -> None:
     from connector.sync.intent import ScoringSetup, retrain_now
 
     store = Store(tmp_path / "l2l.sqlite")
-    before = store.input_generation()
+    before = store.records.input_generation()
     retrain_now(store, ScoringSetup(), datetime(2026, 1, 1, tzinfo=UTC))
-    assert store.input_generation() > before
+    assert store.records.input_generation() > before

@@ -184,7 +184,7 @@ def test_intent_lands_on_leads_and_contacts_decays_and_fires_its_flow_once(
         ),
         _event("Page Viewed", "quiet@example.com", now - timedelta(days=10), 6),
     ]
-    store.append_events(events)
+    store.events.append(events)
 
     first = engine.run()
     assert first.status == "succeeded", first.errors
@@ -226,7 +226,7 @@ def test_intent_lands_on_leads_and_contacts_decays_and_fires_its_flow_once(
     assert cooled.models["moments"]["turned_hot"]["rearmed"] == 1
     assert _values(org, "Lead", people["hot"])[0] < 3.0
     assert _values(org, "Contact", people["contact"])[0] < warm_score
-    store.append_events(_hot("hot@example.com", later))
+    store.events.append(_hot("hot@example.com", later))
     again = _engine_at(engine, lambda: later + timedelta(minutes=1)).run()
     assert again.models["moments"]["turned_hot"]["fired"] == 1
     assert org.store.count("FlowInterview") == 2
@@ -313,7 +313,7 @@ def test_a_missing_flow_makes_the_run_partial_alerts_and_is_tried_again_next_run
     )
     engine = deployed_engine(settings)
     now = datetime.now(UTC)
-    Store(engine.settings.database).append_events(_hot("hot@example.com", now))
+    Store(engine.settings.database).events.append(_hot("hot@example.com", now))
 
     first = engine.run()
     assert first.status == "partial"

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from connector.scoring import LeadConversionConfig
-from connector.store.db import Store
+from connector.store import Store
 from connector.sync import build_engine
 from connector.sync.intent import LEAD_BASE, ScoringSetup, lead_columns, with_lead_fields
 from connector.sync.streams import STREAMS
@@ -40,7 +40,7 @@ def test_a_configured_lead_field_is_pulled_and_read(
     assert run.status == "succeeded", run.errors
     conversion = engine.scoring.conversion if engine.scoring else None
     assert conversion is not None
-    leads = Store(settings.database).records_frame("Lead", lead_columns(conversion))
+    leads = Store(settings.database).records.frame("Lead", lead_columns(conversion))
     assert leads["Street"].tolist() == ["1 Main St"]
 
 

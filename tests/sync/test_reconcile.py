@@ -67,7 +67,9 @@ def test_purged_and_hard_deleted_orders_leave_revenue_and_clv(
     assert values[a] == (30.0, round(margin * 30.0))
     assert values[b] == (50.0, round(margin * 50.0))
     assert values[c] == (60.0, round(margin * 60.0))
-    assert engine.store.record_ids("Order") == {o for os in _orders_of(org).values() for o, _ in os}
+    assert engine.store.records.ids("Order") == {
+        o for os in _orders_of(org).values() for o, _ in os
+    }
 
 
 def test_a_person_left_with_no_orders_gets_cleared(

@@ -90,7 +90,7 @@ def test_values_are_all_correct_under_locks_5xx_and_session_expiry(
     assert report.status == "succeeded", report.errors
     values = field_values(org, ids, RFM_PLAIN_FIELDS)
     assert set(values.values()) == {(2, 30.0, "2026-02-11", 15.0)}
-    written = [(r["record_id"], r["field"]) for r in engine.store.value_log(report.run_id)]
+    written = [(r["record_id"], r["field"]) for r in engine.store.outbox.value_log(report.run_id)]
     assert sorted(written) == sorted((i, f) for i in ids for f in RFM_PLAIN_FIELDS)
     # 1,200 records and ~5% refused: six full calls carry the fresh records and the early
     # refusals, the rest ride in one or two more; one call per batch's refusals would be 12.

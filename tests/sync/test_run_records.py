@@ -76,7 +76,7 @@ def test_a_refused_sign_in_is_a_failed_run_with_its_reason(
     assert report["status"] == "failed"
     assert "invalid_client" in report["errors"][0]
     assert "L2L_SALESFORCE_CLIENT_SECRET" in report["errors"][0]
-    runs = Store(env).runs()
+    runs = Store(env).runs.latest()
     assert [(r["id"], r["status"]) for r in runs] == [(report["run_id"], "failed")]
     assert runs[0]["stats"]["errors"][0] == report["errors"][0]
     assert secret not in result.output + result.stderr + json.dumps(runs)
@@ -91,20 +91,20 @@ def test_an_unexpected_error_ends_the_run_failed_with_one_line(
     report = engine.run()
     assert report.status == "failed"
     assert report.errors[0] == "unexpected OperationalError: no such table: outbox"
-    assert engine.store.runs(1)[0]["status"] == "failed"
+    assert engine.store.runs.latest(1)[0]["status"] == "failed"
 
 
 def test_a_run_left_running_by_a_dead_process_becomes_crashed(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
     engine = _engine(org, localorg_server, tmp_path)
-    dead = engine.store.start_run("incremental")  # what a killed process leaves behind
+    dead = engine.store.runs.start("incremental")  # what a killed process leaves behind
     engine.store.db.execute("UPDATE runs SET pid = 999999, host = 'box' WHERE id = ?", [dead])
     report = engine.run()
     assert report.status == "succeeded"
     assert report.recovered == [{"id": dead, "pid": 999999, "host": "box"}]
     assert report.as_json()["recovered_runs"] == report.recovered
-    old = next(r for r in engine.store.runs() if r["id"] == dead)
+    old = next(r for r in engine.store.runs.latest() if r["id"] == dead)
     assert old["status"] == "crashed"
     assert old["finished_at"]
     assert "process 999999 on box" in old["stats"]["errors"][-1]
@@ -114,15 +114,15 @@ def test_a_run_left_running_by_a_dead_process_becomes_crashed(
         "failed": 0,
         "verified": 0,
     }  # it recorded nothing before it died
-    latest = engine.store.runs(1)[0]
+    latest = engine.store.runs.latest(1)[0]
     assert latest["pid"] > 0
     assert latest["host"]
 
 
 def test_runs_shows_a_dead_run_as_crashed_without_waiting_for_the_next_sync(env: Path) -> None:
     store = Store(env)
-    dead = store.start_run("incremental")
-    with store.run_lock():  # while a live run holds the database, running means running
+    dead = store.runs.start("incremental")
+    with store.runs.lock():  # while a live run holds the database, running means running
         assert json.loads(_cli("runs", "--json").stdout)[0]["status"] == "running"
     listed = json.loads(_cli("runs", "--json").stdout)
     assert [(r["id"], r["status"]) for r in listed] == [(dead, "crashed")]
@@ -172,7 +172,7 @@ def test_clock_once_exits_like_sync(
     monkeypatch.setenv("L2L_SALESFORCE_CLIENT_SECRET", "wrong")
     failed = _cli("clock", "--once")
     assert failed.exit_code == 1, failed.output
-    assert [r["status"] for r in Store(env).runs()] == ["failed", "partial", "succeeded"]
+    assert [r["status"] for r in Store(env).runs.latest()] == ["failed", "partial", "succeeded"]
 
 
 def test_the_scheduled_job_with_broken_mappings_logs_one_line_and_keeps_ticking(
@@ -259,5 +259,5 @@ def test_a_failing_alert_is_logged_and_never_changes_the_run(
     )
     report = engine.run()
     assert report.status == "failed"
-    assert engine.store.runs(1)[0]["status"] == "failed"
+    assert engine.store.runs.latest(1)[0]["status"] == "failed"
     assert any("alert not delivered" in r.message or "refused" in r.message for r in caplog.records)

@@ -113,7 +113,7 @@ def test_changing_one_order_changes_exactly_that_person(
     assert changed == [ids[2]]
     assert after[ids[2]][0] == 3
     assert report.writes["succeeded"] == 1
-    logged = {row["record_id"] for row in engine.store.value_log(report.run_id)}
+    logged = {row["record_id"] for row in engine.store.outbox.value_log(report.run_id)}
     assert logged == {ids[2]}
 
 
@@ -145,7 +145,7 @@ def test_deleted_contact_stops_being_written(engine: SyncEngine, org: LocalOrg) 
         )
     report = engine.run()
     assert report.objects["Contact"]["deleted"] == 1
-    logged = {row["record_id"] for row in engine.store.value_log(report.run_id)}
+    logged = {row["record_id"] for row in engine.store.outbox.value_log(report.run_id)}
     assert logged == {ids[1]}
     assert report.writes["failed"] == 0
 
@@ -169,14 +169,16 @@ def test_lock_and_unavailable_faults_end_correct_without_duplicate_writes(
     statuses = []
     for _ in range(6):
         statuses.append(engine.run().status)
-        if statuses[-1] == "succeeded" and not engine.store.outbox_counts():
+        if statuses[-1] == "succeeded" and not engine.store.outbox.counts():
             break
     org.faults.configure("")
     assert statuses[-1] == "succeeded", statuses
     values = field_values(org, ids, FIELDS)
     assert all(v[:4] == (2, 30.0, "2026-02-11", 15.0) for v in values.values())
     written = [
-        (r["record_id"], r["field"]) for r in engine.store.value_log() if r["status"] == "written"
+        (r["record_id"], r["field"])
+        for r in engine.store.outbox.value_log()
+        if r["status"] == "written"
     ]
     assert len(written) == len(set(written)) == 300 * len(FIELDS)
 
@@ -192,7 +194,7 @@ def test_quota_guard_stops_cleanly_and_the_next_run_resumes(
     stopped = engine.run()
     assert stopped.status == "quota_stopped"
     assert stopped.writes["succeeded"] == 400
-    assert engine.store.outbox_counts().get("pending", 0) > 0
+    assert engine.store.outbox.counts().get("pending", 0) > 0
     org.reset_limits(daily_limit=1_000_000)
     resumed = engine.run()
     assert resumed.status == "succeeded"
@@ -213,7 +215,7 @@ def test_dry_run_calls_no_write_endpoint(engine: SyncEngine, org: LocalOrg) -> N
     assert "composite" not in org.calls_by_kind
     assert "jobs" not in org.calls_by_kind
     assert all(v == (None,) * len(FIELDS) for v in field_values(org, ids, FIELDS).values())
-    assert engine.store.outbox_counts() == {}
+    assert engine.store.outbox.counts() == {}
 
 
 def _run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -254,7 +256,7 @@ def test_run_killed_mid_push_converges_on_rerun(
     )
     # The same org state as an uninterrupted run: a fresh database syncing now writes nothing new.
     store = Store(settings.database)
-    assert store.outbox_counts() == {}
+    assert store.outbox.counts() == {}
 
 
 def test_big_first_pull_goes_through_bulk_query(
@@ -294,7 +296,7 @@ def test_tiny_org_falls_back_to_heuristics_and_says_why(engine: SyncEngine, org:
     method = report.models["predictions"]["method"]
     assert method.startswith("heuristic")
     assert "500" in method  # names the gate it failed: fewer buyers than the minimum
-    stored = engine.store.runs(1)[0]["stats"]["models"]["predictions"]["method"]
+    stored = engine.store.runs.latest(1)[0]["stats"]["models"]["predictions"]["method"]
     assert stored == method
 
 
@@ -313,7 +315,7 @@ def test_refused_rows_report_their_code_wait_for_a_new_value_and_can_be_retried(
     assert waiting.writes["fields_changed"] == 0
     # Refused values still wait in the outbox: the run is not a success (it used to say so).
     assert waiting.status == "partial"
-    assert engine.store.outbox_counts() == {"failed": 3 * len(FIELDS)}
+    assert engine.store.outbox.counts() == {"failed": 3 * len(FIELDS)}
     assert all(v == (None,) * len(FIELDS) for v in field_values(org, ids, FIELDS).values())
     retried = engine.run(SyncOptions(retry_failed=True))
     assert retried.status == "succeeded"
@@ -376,7 +378,9 @@ def test_a_person_whose_orders_are_all_deleted_gets_fields_cleared(
     assert report.status == "succeeded"
     assert report.objects["Order"]["deleted"] == 4
     assert (report.api_calls.get("bulk_job", 0) > 0) is bulk  # a clear travels as #N/A there
-    assert {row["record_id"] for row in engine.store.value_log(report.run_id)} == set(buyers[:2])
+    assert {row["record_id"] for row in engine.store.outbox.value_log(report.run_id)} == set(
+        buyers[:2]
+    )
     values = field_values(org, buyers + never, FIELDS)
     assert values[buyers[0]] == values[buyers[1]] == (None, None, None, None)
     assert values[buyers[2]] == values[buyers[3]] == (2, 30.0, "2026-02-11", 15.0)
@@ -399,9 +403,9 @@ def test_a_pull_stopped_between_pages_leaves_its_watermark_and_the_next_run_repu
     stopped = engine.run()
     assert stopped.api_calls["total"] == 13
     assert stopped.status == "quota_stopped"
-    assert len(engine.store.live_ids("Order")) == 2000  # the first page, stored
-    assert engine.store.watermark("Order") is None
-    assert engine.store.watermark("Contact") is not None
+    assert len(engine.store.records.live_ids("Order")) == 2000  # the first page, stored
+    assert engine.store.records.watermark("Order") is None
+    assert engine.store.records.watermark("Contact") is not None
     org.reset_limits(daily_limit=1_000_000)
     resumed = engine.run()
     assert resumed.status == "succeeded"
@@ -414,11 +418,14 @@ def test_a_run_prunes_the_value_log_of_runs_older_than_the_window(
 ) -> None:
     _seed(org, 2)
     first = engine.run()
-    assert len(engine.store.value_log(first.run_id)) == 2 * len(FIELDS)
+    assert len(engine.store.outbox.value_log(first.run_id)) == 2 * len(FIELDS)
     # Age the first run beyond the 90-day window, as if it ran last spring.
     engine.store.db.execute("UPDATE runs SET started_at = '2026-01-02T00:00:00.000+00:00'")
     _seed(org, 1)
     second = engine.run()
-    assert engine.store.value_log(first.run_id) == []
-    assert len(engine.store.value_log(second.run_id)) == len(FIELDS)  # the new Contact only
-    assert [r["id"] for r in engine.store.runs()] == [second.run_id, first.run_id]  # runs stay
+    assert engine.store.outbox.value_log(first.run_id) == []
+    assert len(engine.store.outbox.value_log(second.run_id)) == len(FIELDS)  # the new Contact only
+    assert [r["id"] for r in engine.store.runs.latest()] == [
+        second.run_id,
+        first.run_id,
+    ]  # runs stay

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from connector.config import Settings, load_settings
 from connector.store import Store
-from connector.store.deliveries import store_delivery
+from connector.sync.order_merge import orders_frame
 from connector.sync.realtime import fetch_bigcommerce_orders, normalise_pending
 from connector.sync.resolve import ORDER_COLUMNS
 from connector.webhooks import bigcommerce
@@ -71,7 +71,7 @@ def _light_delivery(store: Store, scope: str = "store/order/created") -> None:
     }
     body = encode(payload)
     delivery = bigcommerce.receive(bc_headers(), body, [BC_TOKEN], datetime.now(UTC), 3600)
-    store_delivery(store, delivery)
+    store.events.store_delivery(delivery)
     assert normalise_pending(store) == (1, 0)
 
 
@@ -93,12 +93,12 @@ def test_the_worker_reads_the_order_and_it_counts(
     url, seen = store_api
     settings = _settings(tmp_path, url)
     store = Store(settings.database)
-    store.upsert_records("Contact", [{"Id": "003X", "Email": "cy.client@example.net"}])
+    store.records.upsert("Contact", [{"Id": "003X", "Email": "cy.client@example.net"}])
     _light_delivery(store)
-    assert len(store.orders_frame(list(ORDER_COLUMNS))) == 0  # a reference does not count yet
+    assert len(orders_frame(store, list(ORDER_COLUMNS))) == 0  # a reference does not count yet
     assert fetch_bigcommerce_orders(store, settings) == (1, 0)
     assert seen == ["/stores/abc123x/v2/orders/250"]
-    orders = store.orders_frame(list(ORDER_COLUMNS))
+    orders = orders_frame(store, list(ORDER_COLUMNS))
     assert orders[["BillToContactId", "TotalAmount"]].values.tolist() == [["003X", 60.0]]
     dirty = store.db.conn.execute("SELECT email FROM dirty_people").fetchall()
     assert dirty == [("cy.client@example.net",)]
@@ -123,13 +123,13 @@ def test_a_later_refund_is_read_again(tmp_path: Path, store_api: tuple[str, list
     url, seen = store_api
     settings = _settings(tmp_path, url)
     store = Store(settings.database)
-    store.upsert_records("Contact", [{"Id": "003X", "Email": "cy.client@example.net"}])
+    store.records.upsert("Contact", [{"Id": "003X", "Email": "cy.client@example.net"}])
     _light_delivery(store)
     assert fetch_bigcommerce_orders(store, settings) == (1, 0)
     SERVED["refunded_amount"] = "31.5000"
     _light_delivery(store, "store/order/refund/created")  # names the order, carries no amount
-    orders = store.orders_frame(list(ORDER_COLUMNS))
+    orders = orders_frame(store, list(ORDER_COLUMNS))
     assert orders["TotalAmount"].tolist() == [60.0]  # still counts meanwhile
     assert fetch_bigcommerce_orders(store, settings) == (1, 0)
-    assert store.orders_frame(list(ORDER_COLUMNS))["TotalAmount"].tolist() == [40.0]
+    assert orders_frame(store, list(ORDER_COLUMNS))["TotalAmount"].tolist() == [40.0]
     assert len(seen) == 2

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.store import Store
-from connector.store.deliveries import count_rejection, store_delivery
 from connector.webhooks.base import Delivery
 from tests.webhooks.helpers import REPO
 
@@ -27,9 +26,9 @@ def test_commands_have_help_with_an_example(command: list[str]) -> None:
 def test_events_stats_json(env: Path) -> None:
     store = Store(env)
     delivery = Delivery("shopify", "k1", "orders/create", "s", {}, b"{}")
-    store_delivery(store, delivery)
-    store_delivery(store, delivery)
-    count_rejection(store, "shopify", "bad_signature")
+    store.events.store_delivery(delivery)
+    store.events.store_delivery(delivery)
+    store.events.count_rejection("shopify", "bad_signature")
     result = CliRunner().invoke(main, ["events", "stats", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -42,7 +41,7 @@ def test_events_stats_json(env: Path) -> None:
 
 def test_replay_reports_failures_in_one_line(env: Path) -> None:
     store = Store(env)
-    store_delivery(store, Delivery("shopify", "k2", "orders/create", "s", {}, b"{not json"))
+    store.events.store_delivery(Delivery("shopify", "k2", "orders/create", "s", {}, b"{not json"))
     result = CliRunner().invoke(main, ["events", "replay"])
     assert result.exit_code == 1
     assert "1 failed" in result.output

@@ -17,7 +17,6 @@ import pytest
 import requests
 
 from connector.config import Settings
-from connector.store.deliveries import store_delivery
 from connector.sync import SyncEngine
 from connector.sync.realtime import RealtimeWorker
 from connector.webhooks import shopify
@@ -94,9 +93,9 @@ def test_a_pass_waits_for_a_running_sync_then_writes_once(
     delivery = shopify.receive(
         shopify_headers(body, "orders/create"), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
     )
-    store_delivery(engine.store, delivery)
+    engine.store.events.store_delivery(delivery)
     worker = RealtimeWorker(settings, engine_factory=lambda s: engine)
-    with engine.store.run_lock():  # a scheduled sync is running
+    with engine.store.runs.lock():  # a scheduled sync is running
         held = worker.run_pass()
     assert held.normalised == 1
     assert held.skipped
@@ -110,7 +109,7 @@ def test_a_pass_waits_for_a_running_sync_then_writes_once(
     assert (again.dirty, again.run) == (0, None)
     written = [
         r
-        for r in engine.store.value_log()
+        for r in engine.store.outbox.value_log()
         if r["record_id"] == contact and r["field"] == COUNT and r["status"] == "written"
     ]
     assert [r["new"] for r in written] == ["1", "2"]  # each value once
@@ -124,7 +123,7 @@ def test_the_same_order_from_salesforce_later_counts_once(
     delivery = shopify.receive(
         shopify_headers(body, "orders/create"), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
     )
-    store_delivery(engine.store, delivery)
+    engine.store.events.store_delivery(delivery)
     RealtimeWorker(settings, engine_factory=lambda s: engine).run_pass()
     assert _values(org, contact) == (2, 150.0)
     account = org.store.execute('SELECT "AccountId" FROM "Contact"')[0][0]
@@ -144,7 +143,7 @@ def test_the_same_order_from_salesforce_later_counts_once(
     )
     report = engine.run()
     assert report.status == "succeeded"
-    references = engine.store.records_frame("Order", ["OrderReferenceNumber"])
+    references = engine.store.records.frame("Order", ["OrderReferenceNumber"])
     assert "#2002" in set(references["OrderReferenceNumber"])  # pulled with the sync's Orders
     assert _values(org, contact) == (2, 150.0)
     assert report.writes["fields_changed"] == 0
@@ -243,15 +242,14 @@ def test_an_unknown_shopper_becomes_a_lead_when_asked(
         delivery = shopify.receive(
             shopify_headers(body, topic), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
         )
-        store_delivery(engine.store, delivery)
+        engine.store.events.store_delivery(delivery)
     first = worker.run_pass()
     assert first.leads_created == 1  # a shopper with an order; a cart alone makes no Lead
     leads = org.store.execute('SELECT "Email", "LastName", "Company" FROM "Lead"')
     assert [tuple(r) for r in leads] == [("new.shopper@example.com", "new.shopper", SHOP)]
     again = {**_order_for("new.shopper@example.com", 88009, "#309", "5.00")}
     body = encode(again)
-    store_delivery(
-        engine.store,
+    engine.store.events.store_delivery(
         shopify.receive(
             shopify_headers(body, "orders/create"), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
         ),
@@ -265,8 +263,7 @@ def test_no_lead_is_created_by_default(
 ) -> None:
     settings, engine, _ = synced
     body = encode(_order_for("stranger@example.com", 88100, "#400", "9.00"))
-    store_delivery(
-        engine.store,
+    engine.store.events.store_delivery(
         shopify.receive(
             shopify_headers(body, "orders/create"), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
         ),

@@ -12,11 +12,11 @@ import pytest
 
 from connector.store import Store
 from connector.sync import compute
+from connector.sync.order_merge import merge_orders, orders_frame
 from connector.sync.realtime import normalise_pending
 from connector.sync.resolve import ORDER_COLUMNS, with_contacts
 from connector.webhooks import shopify, woocommerce
 from connector.webhooks.base import Delivery
-from connector.webhooks.orders import merge_orders
 from tests.webhooks.helpers import SHOP, encode, fixture
 
 COLUMNS = list(ORDER_COLUMNS)
@@ -27,15 +27,14 @@ def _shopify(topic: str, payload: dict[str, Any], key: str) -> Delivery:
 
 
 def _apply(store: Store, *deliveries: Delivery) -> None:
-    from connector.store.deliveries import store_delivery
 
     for d in deliveries:
-        store_delivery(store, d)
+        store.events.store_delivery(d)
     assert normalise_pending(store) == (len(deliveries), 0)
 
 
 def _contacts(store: Store, *rows: tuple[str, str]) -> None:
-    store.upsert_records("Contact", [{"Id": i, "Email": e, "IsDeleted": 0} for i, e in rows])
+    store.records.upsert("Contact", [{"Id": i, "Email": e, "IsDeleted": 0} for i, e in rows])
 
 
 @pytest.fixture
@@ -44,9 +43,9 @@ def store(tmp_path: Path) -> Store:
 
 
 def _rfm(store: Store) -> pd.DataFrame:
-    orders = store.orders_frame(COLUMNS)
-    contacts = store.records_frame("Contact", ["Id", "Email", "AccountId"])
-    accounts = store.records_frame("Account", ["Id", "PersonContactId"])
+    orders = orders_frame(store, COLUMNS)
+    contacts = store.records.frame("Contact", ["Id", "Email", "AccountId"])
+    accounts = store.records.frame("Account", ["Id", "PersonContactId"])
     return compute.rfm(with_contacts(orders, accounts, contacts), date(2026, 11, 28))
 
 
@@ -89,7 +88,7 @@ def test_an_older_update_arriving_late_does_not_win(store: Store) -> None:
 def test_an_unknown_shopper_binds_when_the_contact_appears(store: Store) -> None:
     _apply(store, _shopify("orders/create", fixture("shopify_orders_create.json"), "e1"))
     assert _rfm(store).empty
-    orders = store.orders_frame(COLUMNS)
+    orders = orders_frame(store, COLUMNS)
     assert len(orders) == 1
     assert pd.isna(orders["BillToContactId"].iloc[0])
     _contacts(store, ("003B", "ada.shopper@example.com"))
@@ -98,7 +97,7 @@ def test_an_unknown_shopper_binds_when_the_contact_appears(store: Store) -> None
 
 def test_a_converted_lead_binds_the_order_to_its_contact(store: Store) -> None:
     _contacts(store, ("003C", "other@example.com"))
-    store.upsert_records(
+    store.records.upsert(
         "Lead",
         [
             {
@@ -111,7 +110,7 @@ def test_a_converted_lead_binds_the_order_to_its_contact(store: Store) -> None:
         ],
     )
     _apply(store, _shopify("orders/create", fixture("shopify_orders_create.json"), "e1"))
-    assert store.orders_frame(COLUMNS)["BillToContactId"].tolist() == ["003C"]
+    assert orders_frame(store, COLUMNS)["BillToContactId"].tolist() == ["003C"]
 
 
 @pytest.mark.parametrize("reference", ["#1042", "5820011223344"])
@@ -120,7 +119,7 @@ def test_a_salesforce_order_with_the_same_reference_is_one_order(
 ) -> None:
     _contacts(store, ("003A", "ada.shopper@example.com"))
     _apply(store, _shopify("orders/create", fixture("shopify_orders_create.json"), "e1"))
-    store.upsert_records(
+    store.records.upsert(
         "Order",
         [
             {
@@ -134,19 +133,19 @@ def test_a_salesforce_order_with_the_same_reference_is_one_order(
             }
         ],
     )
-    orders = store.orders_frame(COLUMNS)
+    orders = orders_frame(store, COLUMNS)
     assert orders["Id"].tolist() == ["801A"]
     assert _rfm(store).loc[("Contact", "003A")]["rfm.order_count"] == 1
 
 
 def test_another_reference_field_can_be_configured(store: Store) -> None:
     _apply(store, _shopify("orders/create", fixture("shopify_orders_create.json"), "e1"))
-    store.upsert_records(
+    store.records.upsert(
         "Order",
         [{"Id": "801A", "EffectiveDate": "2026-11-20", "Shop_Order__c": "#1042", "IsDeleted": 0}],
     )
-    assert len(store.orders_frame(COLUMNS)) == 2
-    assert store.orders_frame(COLUMNS, reference_field="Shop_Order__c")["Id"].tolist() == ["801A"]
+    assert len(orders_frame(store, COLUMNS)) == 2
+    assert orders_frame(store, COLUMNS, reference_field="Shop_Order__c")["Id"].tolist() == ["801A"]
 
 
 def test_merge_orders_without_shop_orders_is_the_salesforce_frame() -> None:
@@ -182,7 +181,7 @@ def test_shop_orders_pass_the_status_filter_and_convert_their_currency(store: St
     from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
 
     _apply(store, _shopify("orders/create", fixture("shopify_orders_create.json"), "e1"))
-    orders = store.orders_frame([*COLUMNS, *FILTER_COLUMNS])
+    orders = orders_frame(store, [*COLUMNS, *FILTER_COLUMNS])
     assert orders["CurrencyIsoCode"].tolist() == ["USD"]
     kept = counted_orders(orders, [], ["Activated"])  # no Status: nothing says it does not count
     assert len(kept) == 1

@@ -471,9 +471,7 @@ def test_events_api_single_endpoints_and_partial_batches(server: Server, store: 
 
 
 def _stats(store: Store) -> dict[str, Any]:
-    from connector.store.deliveries import stats
-
-    return stats(store)
+    return store.events.stats()
 
 
 def test_stats_count_deliveries_duplicates_and_rejections(server: Server, store: Store) -> None:

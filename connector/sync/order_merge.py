@@ -1,6 +1,8 @@
 """Shop orders beside Salesforce Orders: one list of orders for the compute step.
 
-A pure function over DataFrames (no I/O), so it is tested alone. Its rules:
+:func:`merge_orders` is a pure function over DataFrames (no I/O), so it is tested alone;
+:func:`orders_frame` reads its inputs from the store (which returns the shop orders as they
+are) and merges. The rules:
 
 - A shop order counts from the moment its webhook is normalised: it becomes a row shaped like a
   pulled Salesforce Order (``Id`` ``<platform>:<order id>``, ``EffectiveDate``, ``ActivatedDate``,
@@ -22,7 +24,24 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from connector.store import Store
 from connector.sync.resolve import email_index, normalise_email
+
+
+def orders_frame(
+    store: Store, columns: Sequence[str], *, reference_field: str = "OrderReferenceNumber"
+) -> pd.DataFrame:
+    """Every order the compute step counts: pulled Salesforce Orders plus the shop orders
+    from webhooks that Salesforce does not hold yet (matched on ``reference_field``), their
+    shopper resolved by email (:func:`merge_orders`)."""
+    wanted = list(dict.fromkeys([*columns, reference_field]))
+    salesforce = store.records.frame("Order", wanted)
+    shop = store.events.shop_orders()
+    if not len(shop):
+        return salesforce[list(columns)]
+    contacts = store.records.frame("Contact", ["Id", "Email"])
+    leads = store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
+    return merge_orders(salesforce, shop, contacts, leads, reference_field, columns)
 
 
 def merge_orders(

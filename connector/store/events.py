@@ -1,0 +1,497 @@
+"""The event log and the intake around it: :class:`EventsRepository`.
+
+Tables:
+
+- ``events``: the append-only behavioural event log, idempotent on (source, delivery_id).
+- ``deliveries``: every verified request, committed before its 2xx: raw body, headers minus
+  secrets, a per-source unique ``key`` (so a retry is a duplicate, counted, not stored twice),
+  and ``status`` ``stored`` -> ``normalised`` (or ``failed`` with the error). A crash between
+  storing and normalising leaves ``stored`` rows that the worker (or ``events replay``) picks up.
+- ``shop_orders`` and ``shop_refunds``: orders from webhooks keyed by platform + order id, and
+  their refunds keyed by refund id, so replays and retries change nothing. The store returns
+  them as they are (:meth:`EventsRepository.shop_orders`); the sync merges them with the pulled
+  Orders (``connector.sync.order_merge``).
+- ``dirty_people``: shoppers (by email) whose fields the worker must recompute.
+- ``webhook_rejections``: refused requests counted per source and reason (nothing of the
+  request itself is kept).
+
+What the store is handed is described by two Protocols (:class:`IncomingDelivery`,
+:class:`Normalisation`) rather than the webhook package's classes, which satisfy them: the store
+imports nothing above it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+import sqlite_utils
+
+from connector.store.schema import bump_generation
+from connector.store.sqlite import json_property, now, transaction
+
+
+class IncomingDelivery(Protocol):
+    """A verified request as the store keeps it (``connector.webhooks.base.Delivery`` is one)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def shop(self) -> str: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
+    @property
+    def body(self) -> bytes: ...
+
+
+class Normalisation(Protocol):
+    """What one delivery means, as plain rows (``connector.webhooks.base.Normalised`` is one):
+    event rows, shop order rows, refund rows, privacy requests, and the shoppers concerned."""
+
+    @property
+    def events(self) -> list[dict[str, Any]]: ...
+    @property
+    def orders(self) -> list[dict[str, Any]]: ...
+    @property
+    def refunds(self) -> list[dict[str, Any]]: ...
+    @property
+    def redact_emails(self) -> list[str]: ...
+    @property
+    def redact_order_ids(self) -> list[str]: ...
+    @property
+    def redact_shop(self) -> str | None: ...
+    @property
+    def emails(self) -> set[str]: ...
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    """A stored delivery as read back for normalising: its row id and what was stored."""
+
+    id: int
+    source: str
+    key: str
+    topic: str
+    shop: str
+    headers: dict[str, str]
+    body: bytes
+
+
+_ORDER_COLUMNS = (
+    "platform",
+    "order_id",
+    "reference",
+    "platform_order_id",
+    "shop",
+    "email",
+    "placed_at",
+    "updated_at",
+    "total",
+    "currency",
+    "cancelled",
+    "stale",
+)
+# A later delivery (by the platform's own update time) wins; a light payload (no email, no
+# amount) never blanks what a full one told.
+_UPSERT_ORDER = (
+    f"INSERT INTO shop_orders ({', '.join(_ORDER_COLUMNS)}) VALUES "
+    f"({', '.join('?' * len(_ORDER_COLUMNS))}) ON CONFLICT (platform, order_id) DO UPDATE SET "
+    "reference = COALESCE(excluded.reference, reference), "
+    "email = COALESCE(excluded.email, email), "
+    "placed_at = COALESCE(placed_at, excluded.placed_at), "
+    "total = COALESCE(excluded.total, total), "
+    "currency = COALESCE(excluded.currency, currency), "
+    "cancelled = excluded.cancelled, updated_at = excluded.updated_at, "
+    "stale = MAX(stale, excluded.stale) "
+    "WHERE excluded.updated_at >= COALESCE(shop_orders.updated_at, '')"
+)
+
+
+class EventsRepository:
+    """Events, deliveries, shop orders and refunds, dirty marks (``store.events``)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def frame(
+        self,
+        names: Sequence[str] | None = None,
+        properties: Sequence[str] = (),
+        *,
+        emails: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The event log (optionally only events called ``names``, plus identifies).
+
+        Each of ``properties`` becomes a column of its own, read from the stored JSON by
+        SQLite's ``json_extract`` (an empty text is missing), so callers never parse JSON text.
+        ``emails`` keeps only those people's events (by email, as the intake stores it: trimmed
+        and lower-case; and the events sharing an anonymous id with one of theirs).
+        """
+        columns = (
+            "source, delivery_id, name, occurred_at, email, anonymous_id, properties"
+            + "".join(f', {json_property("properties", p)} AS "{p}"' for p in properties)
+        )
+        if emails is not None:
+            emails = list(emails)
+            marks = ", ".join("?" * len(emails))
+            anonymous = (
+                f"SELECT DISTINCT anonymous_id FROM events WHERE email IN ({marks}) "
+                "AND anonymous_id IS NOT NULL"
+            )
+            named = ""
+            if names is not None:
+                named = f" AND (name IN ({', '.join('?' * len(names))}) OR type = 'identify')"
+            return pd.read_sql_query(
+                f"SELECT {columns} FROM events WHERE (email IN ({marks}) "
+                f"OR anonymous_id IN ({anonymous})){named}",
+                self.db.conn,
+                params=[*emails, *emails, *(names or [])],
+            )
+        if names is None:
+            return pd.read_sql_query(f"SELECT {columns} FROM events", self.db.conn)
+        marks = ", ".join("?" * len(names))
+        return pd.read_sql_query(
+            f"SELECT {columns} FROM events WHERE name IN ({marks}) OR type = 'identify'",
+            self.db.conn,
+            params=list(names),
+        )
+
+    def append(self, events: Iterable[dict[str, Any]]) -> int:
+        """Append events; a (source, delivery_id) already stored is ignored. Returns new rows."""
+        rows = [{**e, "received_at": e.get("received_at") or now()} for e in events]
+        if not rows:
+            return 0
+        # The inputs generation moves before (a crash after the insert still leaves it moved)
+        # and after (a compute that read it between the two sees the rows or recomputes).
+        bump_generation(self.db)
+        before = self.db.table("events").count
+        self.db.table("events").insert_all(rows, ignore=True, batch_size=2000)
+        bump_generation(self.db)
+        return self.db.table("events").count - before
+
+    def store_delivery(self, delivery: IncomingDelivery) -> bool:
+        """Commit a verified delivery; True when new, False for a duplicate (counted on the row).
+
+        One statement in autocommit mode, so it is on disk (WAL) before the caller answers 2xx.
+        """
+        cursor = self.db.conn.execute(
+            "INSERT INTO deliveries (source, key, topic, shop, received_at, headers, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, key) DO UPDATE SET "
+            "duplicates = duplicates + 1 RETURNING duplicates",
+            (
+                delivery.source,
+                delivery.key,
+                delivery.topic,
+                delivery.shop,
+                now(),
+                json.dumps(delivery.headers, sort_keys=True),
+                delivery.body,
+            ),
+        )
+        row = cursor.fetchone()
+        return bool(row is None or row[0] == 0)
+
+    def count_rejection(self, source: str, reason: str, count: int = 1) -> None:
+        """Count refused requests (or messages) by source and reason (a short fixed label)."""
+        self.db.conn.execute(
+            "INSERT INTO webhook_rejections (source, reason, count, last_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (source, reason) DO UPDATE SET count = count + excluded.count, "
+            "last_at = excluded.last_at",
+            (source[:40], reason[:80], count, now()),
+        )
+
+    def pending_deliveries(self, limit: int = 500) -> list[StoredDelivery]:
+        """Stored deliveries not yet normalised, oldest first."""
+        rows = self.db.conn.execute(
+            "SELECT id, source, key, topic, shop, headers, body FROM deliveries "
+            "WHERE status = 'stored' ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            StoredDelivery(
+                id=r[0],
+                source=r[1],
+                key=r[2],
+                topic=r[3] or "",
+                shop=r[4] or "",
+                headers=json.loads(r[5] or "{}"),
+                body=bytes(r[6] or b""),
+            )
+            for r in rows
+        ]
+
+    def apply_normalised(self, delivery_id: int, result: Normalisation) -> None:
+        """Write what one delivery means, in one transaction, and mark it normalised.
+
+        Idempotent: events are keyed by (source, delivery id), orders by platform + order id,
+        refunds by refund id; applying the same delivery twice changes nothing.
+        """
+        conn = self.db.conn
+        at = now()
+        with transaction(self.db.conn):
+            if result.events:
+                rows = [{**e, "received_at": e.get("received_at") or at} for e in result.events]
+                columns = list(rows[0])
+                conn.executemany(
+                    f"INSERT INTO events ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))}) "
+                    "ON CONFLICT (source, delivery_id) DO NOTHING",
+                    [tuple(r.get(c) for c in columns) for r in rows],
+                )
+            conn.executemany(
+                _UPSERT_ORDER,
+                [tuple({"stale": 0, **o}.get(c) for c in _ORDER_COLUMNS) for o in result.orders],
+            )
+            conn.executemany(
+                "INSERT INTO shop_refunds (platform, refund_id, order_id, amount, refunded_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, refund_id) DO NOTHING",
+                [
+                    (r["platform"], r["refund_id"], r["order_id"], r["amount"], r["refunded_at"])
+                    for r in result.refunds
+                ],
+            )
+            dirty = set(result.emails)
+            for refund in result.refunds:  # a refund names its order; its shopper is the order's
+                row = conn.execute(
+                    "SELECT email FROM shop_orders WHERE platform = ? AND order_id = ?",
+                    (refund["platform"], refund["order_id"]),
+                ).fetchone()
+                if row and row[0]:
+                    dirty.add(row[0])
+            self._redact(conn, result)
+            conn.executemany(
+                "INSERT INTO dirty_people (email, marked_at) VALUES (?, ?) "
+                "ON CONFLICT (email) DO UPDATE SET marked_at = excluded.marked_at",
+                [(e, at) for e in sorted(dirty)],
+            )
+            primary = next(iter(sorted(result.emails)), None)
+            conn.execute(
+                "UPDATE deliveries SET status = 'normalised', error = NULL, email = ? WHERE id = ?",
+                (primary, delivery_id),
+            )
+            if result.redact_emails or result.redact_shop or result.redact_order_ids:
+                # The request itself names the person: keep that it came, not whom it was about.
+                conn.execute(
+                    "UPDATE deliveries SET body = ?, email = NULL WHERE id = ?",
+                    (b'{"redacted": true}', delivery_id),
+                )
+
+    @staticmethod
+    def _redact(conn: sqlite3.Connection, result: Normalisation) -> None:
+        """Delete a person's (or a shop's) stored events, orders, refunds and deliveries."""
+        for email in result.redact_emails:
+            conn.execute(
+                "DELETE FROM shop_refunds WHERE (platform, order_id) IN "
+                "(SELECT platform, order_id FROM shop_orders WHERE email = ?)",
+                (email,),
+            )
+            conn.execute("DELETE FROM shop_orders WHERE email = ?", (email,))
+            conn.execute("DELETE FROM events WHERE email = ?", (email,))
+            conn.execute("DELETE FROM deliveries WHERE email = ?", (email,))
+        for order_id in result.redact_order_ids:
+            conn.execute("DELETE FROM shop_refunds WHERE order_id = ?", (order_id,))
+            conn.execute("DELETE FROM shop_orders WHERE order_id = ?", (order_id,))
+        if result.redact_shop:
+            shop = result.redact_shop
+            conn.execute(
+                "DELETE FROM events WHERE (source, delivery_id) IN "
+                "(SELECT source, key FROM deliveries WHERE shop = ?)",
+                (shop,),
+            )
+            conn.execute(
+                "DELETE FROM shop_refunds WHERE (platform, order_id) IN "
+                "(SELECT platform, order_id FROM shop_orders WHERE shop = ?)",
+                (shop,),
+            )
+            conn.execute("DELETE FROM shop_orders WHERE shop = ?", (shop,))
+            conn.execute("DELETE FROM deliveries WHERE shop = ? AND email IS NOT NULL", (shop,))
+
+    def orders_awaiting_details(self, platform: str, limit: int = 50) -> list[dict[str, str]]:
+        """Shop orders to read from the platform, oldest first: known only by reference (a light
+        webhook), or changed since they were read (a refund, a status change)."""
+        cursor = self.db.conn.execute(
+            "SELECT order_id, shop, platform_order_id FROM shop_orders WHERE platform = ? "
+            "AND (total IS NULL AND cancelled = 0 OR stale = 1) ORDER BY updated_at LIMIT ?",
+            (platform, limit),
+        )
+        return [{"order_id": r[0], "shop": r[1], "platform_order_id": r[2]} for r in cursor]
+
+    def complete_order(self, platform: str, order_id: str, details: dict[str, Any]) -> None:
+        """Fill in an order's details (read from the platform) and mark its shopper dirty; the
+        refunded amount so far is one refund row, replaced as it grows."""
+        at = now()
+        with transaction(self.db.conn):
+            conn = self.db.conn
+            conn.execute(
+                "UPDATE shop_orders SET email = COALESCE(?, email), total = ?, currency = ?, "
+                "placed_at = COALESCE(placed_at, ?), cancelled = ?, stale = 0 "
+                "WHERE platform = ? AND order_id = ?",
+                (
+                    details["email"],
+                    details["total"],
+                    details["currency"],
+                    details["placed_at"],
+                    details["cancelled"],
+                    platform,
+                    order_id,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO shop_refunds (platform, refund_id, order_id, amount, refunded_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, refund_id) DO UPDATE SET "
+                "order_id = excluded.order_id, amount = excluded.amount, "
+                "refunded_at = excluded.refunded_at",
+                (platform, f"{order_id}/refunded", order_id, details["refunded"], at),
+            )
+            if details["email"]:
+                conn.execute(
+                    "INSERT INTO dirty_people (email, marked_at) VALUES (?, ?) "
+                    "ON CONFLICT (email) DO UPDATE SET marked_at = excluded.marked_at",
+                    (details["email"], at),
+                )
+
+    def shoppers(self, emails: Sequence[str]) -> dict[str, str]:
+        """Email -> shop of each of ``emails`` with an order that counts (not cancelled)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(emails), 400):
+            chunk = list(emails[start : start + 400])
+            marks = ", ".join("?" * len(chunk))
+            for email, shop in self.db.conn.execute(
+                f"SELECT email, MIN(shop) FROM shop_orders WHERE cancelled = 0 "
+                f"AND email IN ({marks}) GROUP BY email",
+                chunk,
+            ).fetchall():
+                found[email] = shop or ""
+        return found
+
+    def mark_failed(self, delivery_id: int, error: str) -> None:
+        """Record why a stored delivery could not be normalised (kept for ``events replay``)."""
+        self.db.conn.execute(
+            "UPDATE deliveries SET status = 'failed', error = ? WHERE id = ?",
+            (error[:500], delivery_id),
+        )
+
+    def requeue_deliveries(self, *, failed_only: bool = False) -> int:
+        """Mark deliveries to be normalised again (all, or only the failed ones)."""
+        where = "status = 'failed'" if failed_only else "status != 'stored'"
+        cursor = self.db.conn.execute(f"UPDATE deliveries SET status = 'stored' WHERE {where}")
+        return int(cursor.rowcount)
+
+    def stats(self) -> dict[str, Any]:
+        """Deliveries, duplicates, events and rejections per source (and rejections per reason)."""
+        conn = self.db.conn
+        sources: dict[str, dict[str, Any]] = {}
+
+        def entry(source: str) -> dict[str, Any]:
+            return sources.setdefault(
+                source,
+                {
+                    "deliveries": 0,
+                    "pending": 0,
+                    "failed": 0,
+                    "duplicates": 0,
+                    "events": 0,
+                    "rejected": 0,
+                    "rejections": {},
+                },
+            )
+
+        for source, total, pending, failed, dupes in conn.execute(
+            "SELECT source, COUNT(*), SUM(status = 'stored'), SUM(status = 'failed'), "
+            "SUM(duplicates) FROM deliveries GROUP BY source"
+        ).fetchall():
+            e = entry(source)
+            e.update(
+                deliveries=total, pending=pending or 0, failed=failed or 0, duplicates=dupes or 0
+            )
+        for source, count in conn.execute(
+            "SELECT source, COUNT(*) FROM events GROUP BY source"
+        ).fetchall():
+            entry(source)["events"] = count
+        for source, reason, count in conn.execute(
+            "SELECT source, reason, count FROM webhook_rejections ORDER BY source, reason"
+        ).fetchall():
+            e = entry(source)
+            e["rejected"] += count
+            e["rejections"][reason] = count
+        orders = conn.execute(
+            "SELECT COUNT(*), SUM(cancelled), SUM(total IS NULL) FROM shop_orders"
+        ).fetchone()
+        dirty = conn.execute("SELECT COUNT(*) FROM dirty_people").fetchone()[0]
+        return {
+            "sources": sources,
+            "shop_orders": {
+                "orders": orders[0],
+                "cancelled": orders[1] or 0,
+                "awaiting_details": orders[2] or 0,
+            },
+            "dirty_people": dirty,
+        }
+
+    def dirty_people(self) -> list[tuple[str, str]]:
+        """(email, marked at) of every shopper whose fields wait for a recompute."""
+        return [
+            (r[0], r[1])
+            for r in self.db.conn.execute("SELECT email, marked_at FROM dirty_people").fetchall()
+        ]
+
+    def clear_dirty(self, marks: Iterable[tuple[str, str]]) -> None:
+        """Unmark shoppers, each only if not marked again since (a newer mark stays)."""
+        with transaction(self.db.conn):
+            self.db.conn.executemany(
+                "DELETE FROM dirty_people WHERE email = ? AND marked_at <= ?", list(marks)
+            )
+
+    def shop_orders(self) -> pd.DataFrame:
+        """Shop orders that count (details known, not cancelled) with their net amount
+        (total minus refunds): ``platform, order_id, reference, platform_order_id, email,
+        placed_at, currency, amount``."""
+        return pd.read_sql_query(
+            "SELECT o.platform, o.order_id, o.reference, o.platform_order_id, o.email, "
+            "o.placed_at, "
+            "o.currency, "
+            "o.total - COALESCE((SELECT SUM(r.amount) FROM shop_refunds r WHERE "
+            "r.platform = o.platform AND r.order_id = o.order_id), 0) AS amount "
+            "FROM shop_orders o WHERE o.cancelled = 0 AND o.total IS NOT NULL "
+            "AND o.placed_at IS NOT NULL",
+            self.db.conn,
+        )
+
+    def shop_order_keys(self) -> pd.DataFrame:
+        """Every stored shop order's id as the compute step reads it (``shop_id``,
+        ``<platform>:<id>``) with the platform's order id and name (``platform_order_id``,
+        ``reference``): what a Salesforce Order's reference field holds for the same order."""
+        return pd.read_sql_query(
+            "SELECT platform || ':' || order_id AS shop_id, platform_order_id, reference "
+            "FROM shop_orders",
+            self.db.conn,
+        )
+
+    def shop_refunds(self) -> pd.DataFrame:
+        """What reduced each shop order, for loyalty: every refund of an order whose details are
+        known, and every cancelled order as one whole reduction. Columns ``refund_id,
+        original_order_id, amount, at, total, cancelled``: ids shaped like the orders the compute
+        step reads (``<platform>:<id>``), ``amount`` and ``total`` (the order's gross) in the
+        order's own currency, ``at`` the refund's (or the cancellation's last update) ISO time."""
+        return pd.read_sql_query(
+            "SELECT r.platform || ':' || r.refund_id AS refund_id, "
+            "o.platform || ':' || o.order_id AS original_order_id, r.amount AS amount, "
+            "COALESCE(r.refunded_at, o.updated_at, o.placed_at) AS at, o.total AS total, "
+            "0 AS cancelled FROM shop_refunds r JOIN shop_orders o "
+            "ON o.platform = r.platform AND o.order_id = r.order_id "
+            "WHERE o.total IS NOT NULL AND o.placed_at IS NOT NULL "
+            "UNION ALL "
+            "SELECT o.platform || ':' || o.order_id || '/cancelled', "
+            "o.platform || ':' || o.order_id, o.total, COALESCE(o.updated_at, o.placed_at), "
+            "o.total, 1 FROM shop_orders o WHERE o.cancelled = 1 AND o.total IS NOT NULL "
+            "AND o.placed_at IS NOT NULL",
+            self.db.conn,
+        )

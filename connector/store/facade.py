@@ -1,0 +1,75 @@
+"""The :class:`Store`: one database, one repository per area."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from connector.store.events import EventsRepository
+from connector.store.loyalty import LoyaltyRepository
+from connector.store.outbox import OutboxRepository
+from connector.store.records import RecordsRepository
+from connector.store.runs import RunsRepository
+from connector.store.schema import migrate
+from connector.store.scoring import ScoringRepository
+from connector.store.sqlite import open_database, set_fsync, transaction
+
+
+class Store:
+    """The connector's database: open it, then use its repositories.
+
+    - ``records``: pulled Salesforce records, watermarks, sync state and the inputs generation
+    - ``outbox``: the outbox, the written-value baseline, the value log, in-flight writes
+    - ``runs``: run records and the run lock
+    - ``events``: the event log, webhook deliveries, shop orders and refunds, dirty people
+    - ``scoring``: fitted model parameters and fired moments
+    - ``loyalty``: the points journal, vouchers, notified tiers, mirror state
+
+    Opening applies the migrations the database has not seen.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.db = open_database(self.path)  # the store's own modules (and tests) only
+        in_memory = str(path) == ":memory:"
+        self.records = RecordsRepository(self.db)
+        self.outbox = OutboxRepository(self.db)
+        self.runs = RunsRepository(self.db, None if in_memory else self.path)
+        self.events = EventsRepository(self.db)
+        self.scoring = ScoringRepository(self.db)
+        self.loyalty = LoyaltyRepository(self.db)
+        self.migrate()
+
+    def migrate(self) -> int:
+        """Apply the migrations this database has not seen; returns its schema version."""
+        return migrate(self.db)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction across repositories: everything inside lands, or nothing does."""
+        with transaction(self.db.conn):
+            yield
+
+    def fsync_every_commit(self, on: bool) -> None:
+        """Sync every commit to disk (a commit survives power loss, at a cost per commit), or
+        only at checkpoints (a commit survives any crash of the process)."""
+        set_fsync(self.db, on)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+
+def open_shared(database: Path) -> Store:
+    """Open the store with other processes kept out meanwhile: two processes creating a fresh
+    database at once (the WAL switch, the migrations) can refuse each other with "database is
+    locked" before the busy timeout applies (seen with gunicorn's two workers starting)."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with database.with_name(database.name + ".open.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            return Store(database)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

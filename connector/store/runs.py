@@ -1,0 +1,173 @@
+"""Sync runs and the run lock: :class:`RunsRepository`.
+
+Table ``runs``: what each run did, with its process id and host, so a run that died is found
+and marked ``crashed``. The run lock is an OS advisory lock on ``<database>.lock`` beside the
+SQLite file (the PostgreSQL backend, issue 20, takes an advisory lock in the database instead).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from connector.errors import RunInProgress
+from connector.store.sqlite import now, transaction
+
+
+class RunsRepository:
+    """Run records and the lock that keeps one sync at a time (``store.runs``)."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
+        self.db = db
+        self.path = path  # the database file (the lock sits beside it); None in memory
+
+    @contextmanager
+    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """Hold the database's run lock (``<database>.lock``) or raise :class:`RunInProgress`.
+
+        An OS advisory lock: it is released when the holder exits, however it exits (a killed
+        run leaves no stale lock behind). The file keeps the holder's pid for the message.
+        ``wait_seconds`` tries again for that long first (the real-time worker holds the lock
+        for short passes, so a scheduled sync can wait them out instead of being skipped).
+        """
+        if self.path is None:
+            yield
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        deadline = time.monotonic() + wait_seconds
+        with lock_path.open("a+", encoding="utf-8") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.05)
+            try:  # held already (a no-op), or still refused: say who holds it
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise RunInProgress(
+                    f"another sync is running on {self.path} (pid {holder}); this one did not "
+                    "start, and the next one picks up whatever it would have done"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def start(self, mode: str) -> int:
+        """Open a run record; returns its id."""
+        table = self.db.table("runs")
+        table.insert(
+            {
+                "started_at": now(),
+                "status": "running",
+                "mode": mode,
+                "stats": "{}",
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+            }
+        )
+        return int(table.last_pk)  # type: ignore[arg-type]
+
+    def mark_crashed(self) -> list[dict[str, Any]]:
+        """Close every run still marked ``running`` as ``crashed``; returns them (id, pid, host).
+
+        Call it holding :meth:`lock`: the lock is held by a live run for as long as it runs
+        and released by the OS when its process dies, so a ``running`` run seen under the lock
+        belongs to a process that ended without finishing it.
+        """
+        rows = self.db.execute(
+            "SELECT id, pid, host, stats FROM runs WHERE status = 'running' ORDER BY id"
+        ).fetchall()
+        crashed = []
+        with transaction(self.db.conn):
+            for run_id, pid, host, stats_text in rows:
+                stats = json.loads(stats_text or "{}")
+                reason = (
+                    f"process {pid or '?'} on {host or '?'} ended without finishing this run "
+                    "(killed or crashed); the next run settled its writes"
+                )
+                stats.update(
+                    {
+                        "status": "crashed",
+                        "errors": [*stats.get("errors", []), reason],
+                        # What it got to record before it died, from its value log: the run's
+                        # counts then match what it did to the org (writes whose answer it
+                        # never recorded are counted as verified by the run that settles them).
+                        "writes": {**stats.get("writes", {}), **self._logged_writes(run_id)},
+                    }
+                )
+                self.db.conn.execute(
+                    "UPDATE runs SET status = 'crashed', finished_at = ?, stats = ? WHERE id = ?",
+                    (now(), json.dumps(stats, default=str), run_id),
+                )
+                crashed.append({"id": run_id, "pid": pid, "host": host})
+        return crashed
+
+    def finish(self, run_id: int, status: str, stats: dict[str, Any]) -> None:
+        """Close a run record with its outcome and metrics."""
+        self.db.table("runs").update(
+            run_id,
+            {"finished_at": now(), "status": status, "stats": json.dumps(stats, default=str)},
+        )
+
+    def latest(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first, stats decoded."""
+        rows = self.db.execute(
+            "SELECT id, started_at, finished_at, status, mode, stats, pid, host FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "started_at": r[1],
+                "finished_at": r[2],
+                "status": r[3],
+                "mode": r[4],
+                "stats": json.loads(r[5] or "{}"),
+                "pid": r[6],
+                "host": r[7],
+            }
+            for r in rows
+        ]
+
+    def _logged_writes(self, run_id: int) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT status, COUNT(DISTINCT object || ' ' || record_id) FROM value_log "
+            "WHERE run_id = ? GROUP BY status",
+            [run_id],
+        ).fetchall()
+        by_status = dict(rows)
+        return {
+            "succeeded": int(by_status.get("written", 0)),
+            "carried_over": int(by_status.get("carried", 0)),
+            "failed": int(by_status.get("failed", 0)),
+            "verified": int(by_status.get("verified", 0)),
+        }
+
+    def close_dead(self) -> list[dict[str, Any]]:
+        """:meth:`mark_crashed` when no live run holds the lock (else nothing): lets a read
+        such as ``lead2loyalty runs`` show a dead run as crashed before the next sync."""
+        try:
+            with self.lock():
+                return self.mark_crashed()
+        except RunInProgress:
+            return []

@@ -1,0 +1,300 @@
+"""Every table's schema, as the migrations that made it, and the inputs generation.
+
+The migrations are the schema's history: append only, never edited once released (a database
+is upgraded by running the ones it has not seen, each in its own transaction). They name their
+columns themselves, so no domain constant can rewrite one. SQLite-specific: the PostgreSQL
+backend (issue 20) brings its own schema for the same tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlite_utils
+
+from connector.store.sqlite import now, transaction
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.table("watermarks").create({"object": str, "modstamp": str, "updated_at": str}, pk="object")
+    db.table("events").create(
+        {
+            "source": str,
+            "delivery_id": str,
+            "type": str,
+            "name": str,
+            "occurred_at": str,
+            "email": str,
+            "contact_id": str,
+            "lead_id": str,
+            "anonymous_id": str,
+            "properties": str,
+            "received_at": str,
+        },
+        pk=("source", "delivery_id"),
+    )
+    db.table("events").create_index(["email"])
+    db.table("written_values").create(
+        {
+            "object": str,
+            "record_id": str,
+            "field": str,
+            "value": str,
+            "run_id": int,
+            "written_at": str,
+        },
+        pk=("object", "record_id", "field"),
+    )
+    db.table("outbox").create(
+        {
+            "object": str,
+            "record_id": str,
+            "field": str,
+            "value": str,
+            "run_id": int,
+            "attempts": int,
+            "status": str,
+            "error": str,
+        },
+        pk=("object", "record_id", "field"),
+    )
+    db.table("runs").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "mode": str,
+            "stats": str,
+        },
+        pk="id",
+    )
+    db.table("value_log").create(
+        {
+            "run_id": int,
+            "object": str,
+            "record_id": str,
+            "field": str,
+            "old": str,
+            "new": str,
+            "status": str,
+            "error": str,
+            "at": str,
+        },
+    )
+    db.table("value_log").create_index(["run_id"])
+    db.table("value_log").create_index(["object", "record_id"])
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    # The compute step reads events by name (clicks, opens); without this it scans the log.
+    db.table("events").create_index(["name"])
+
+
+def _v3_run_process_and_in_flight(db: sqlite_utils.Database) -> None:
+    # A run records its process, so the next run can tell which one died and say so; an outbox
+    # row records the run that sent it (status 'in_flight' until its answer is recorded), so a
+    # run killed mid-push leaves behind exactly the writes whose outcome it never learnt.
+    db.table("runs").add_column("pid", int)
+    db.table("runs").add_column("host", str)
+    db.table("outbox").add_column("sent_run", int)
+
+
+#: The journal's columns as migration v4 made them, frozen here: the loyalty domain's entry
+#: (``connector.loyalty.ledger.JOURNAL_COLUMNS``) maps onto them, and a column the domain adds
+#: takes a migration of its own, never an edit of this one.
+_V4_JOURNAL_COLUMNS = (
+    "key",
+    "program",
+    "member",
+    "kind",
+    "currency",
+    "points",
+    "at",
+    "lot",
+    "expires_at",
+    "available_at",
+    "source_type",
+    "source_id",
+    "rule_id",
+    "rule",
+    "partner",
+    "brand",
+    "reason",
+)
+
+
+def _v4_loyalty(db: sqlite_utils.Database) -> None:
+    # The loyalty journal (append-only; ``key`` is the idempotency key, unique), the tier each
+    # member was last told, and issued vouchers.
+    columns: dict[str, Any] = {c: str for c in _V4_JOURNAL_COLUMNS}
+    columns["points"] = int
+    db.table("loyalty_journal").create({"seq": int, **columns}, pk="seq")
+    db.table("loyalty_journal").create_index(["key"], unique=True)
+    db.table("loyalty_journal").create_index(["program", "member"])
+    db.table("loyalty_journal").create_index(["program", "kind"])
+    db.table("loyalty_tiers").create(
+        {"program": str, "member": str, "tier": str, "since": str, "notified_run": int},
+        pk=("program", "member"),
+    )
+    db.table("loyalty_vouchers").create(
+        {
+            "code": str,
+            "program": str,
+            "member": str,
+            "voucher_id": str,
+            "kind": str,
+            "value": float,
+            "issued_at": str,
+            "expires_at": str,
+            "uses_left": int,
+            "redemption_key": str,
+        },
+        pk="code",
+    )
+    db.table("loyalty_vouchers").create_index(["program", "member"])
+
+
+def _v5_scoring(db: sqlite_utils.Database) -> None:
+    # Scoring state (scoring.py): fitted model parameters as JSON, and which
+    # people a moment (intent turned hot) has fired for, so it fires once per crossing.
+    db.table("model_params").create(
+        {"name": str, "fitted_at": str, "params": str, "record": str}, pk="name"
+    )
+    db.table("moments").create(
+        {"moment": str, "object": str, "record_id": str, "value": float, "fired_at": str},
+        pk=("moment", "object", "record_id"),
+    )
+
+
+def _v6_deliveries(db: sqlite_utils.Database) -> None:
+    # The webhook and events API intake and the real-time path (``events.py``).
+    db.execute(
+        "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, source TEXT NOT NULL, "
+        "key TEXT NOT NULL, topic TEXT, shop TEXT, received_at TEXT, headers TEXT, body BLOB, "
+        "status TEXT NOT NULL DEFAULT 'stored', error TEXT, email TEXT, "
+        "duplicates INTEGER NOT NULL DEFAULT 0, UNIQUE (source, key))"
+    )
+    # The worker's scan for work: only the few rows not yet normalised are in this index.
+    db.execute("CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'stored'")
+    db.execute("CREATE INDEX deliveries_email ON deliveries (email)")
+    db.execute("CREATE INDEX deliveries_shop ON deliveries (shop)")
+    db.execute(
+        "CREATE TABLE shop_orders (platform TEXT NOT NULL, order_id TEXT NOT NULL, "
+        "reference TEXT, platform_order_id TEXT, shop TEXT, email TEXT, placed_at TEXT, "
+        "updated_at TEXT, total REAL, currency TEXT, cancelled INTEGER NOT NULL DEFAULT 0, "
+        "stale INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (platform, order_id))"
+    )
+    db.execute("CREATE INDEX shop_orders_email ON shop_orders (email)")
+    db.execute(
+        "CREATE TABLE shop_refunds (platform TEXT NOT NULL, refund_id TEXT NOT NULL, "
+        "order_id TEXT NOT NULL, amount REAL NOT NULL, refunded_at TEXT, "
+        "PRIMARY KEY (platform, refund_id))"
+    )
+    db.execute("CREATE INDEX shop_refunds_order ON shop_refunds (platform, order_id)")
+    db.execute("CREATE TABLE dirty_people (email TEXT PRIMARY KEY, marked_at TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE webhook_rejections (source TEXT NOT NULL, reason TEXT NOT NULL, "
+        "count INTEGER NOT NULL DEFAULT 0, last_at TEXT, PRIMARY KEY (source, reason))"
+    )
+
+
+def _v7_sync_state(db: sqlite_utils.Database) -> None:
+    # Small named facts a run leaves for the next: the inputs generation, what the last compute
+    # saw, the spans of our own writes not yet swept for echoes (connector/sync/echo.py).
+    db.table("sync_state").create({"key": str, "value": str}, pk="key")
+
+
+# Inputs of the compute step that other processes write (the web worker's shop orders and
+# refunds, a privacy redaction's deleted events): each change moves the inputs generation, so
+# the next sync computes instead of skipping (sync/inputs.py). Triggers, not calls: every
+# writer of these tables is covered, present and future. (The lead model's parameters are
+# written by the sync itself too, so its refits outside a sync say so themselves:
+# ``connector.sync.intent.retrain_now``.)
+_INPUT_TABLES = ("shop_orders", "shop_refunds", "events")
+
+
+def _v8_input_triggers(db: sqlite_utils.Database) -> None:
+    # The row exists from here on, so the triggers only update it: an INSERT inside a trigger
+    # would take the conflict policy of the statement that fired it (an upsert: an error).
+    db.execute("INSERT OR IGNORE INTO sync_state (key, value) VALUES ('inputs_generation', '0')")
+    for table in _INPUT_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            if table == "events" and event != "DELETE":
+                continue  # appends already move it (EventsRepository.append)
+            db.execute(
+                f"CREATE TRIGGER inputs_{table}_{event.lower()} AFTER {event} ON {table} BEGIN "
+                "UPDATE sync_state SET value = CAST(value AS INTEGER) + 1 "
+                "WHERE key = 'inputs_generation'; END"
+            )
+
+
+def _v9_voucher_uses(db: sqlite_utils.Database) -> None:
+    # The uses of voucher codes, one row per ``Idempotency-Key``: a repeated key answers the
+    # outcome recorded here. Promotion vouchers are issued once per (promotion, order).
+    db.table("loyalty_voucher_uses").create(
+        {"key": str, "code": str, "status": int, "outcome": str, "at": str}, pk="key"
+    )
+    db.table("loyalty_vouchers").add_column("source_key", str)
+    db.table("loyalty_vouchers").create_index(["source_key"], unique=True)
+
+
+def _v10_mirror_retry(db: sqlite_utils.Database) -> None:
+    # Journal entries the Loyalty Management mirror could not save, sent again by the next run
+    # (connector/sync/loyalty_mirror.py); ``error`` is Salesforce's reason.
+    db.table("loyalty_mirror_retry").create(
+        {"program": str, "key": str, "error": str}, pk=("program", "key")
+    )
+
+
+def _v11_events_by_anonymous_id(db: sqlite_utils.Database) -> None:
+    # A real-time pass reads its people's events by email and by the anonymous ids they share.
+    db.table("events").create_index(["anonymous_id"], if_not_exists=True)
+
+
+# Append only: a released database is upgraded by running the migrations it has not seen.
+MIGRATIONS: list[Migration] = [
+    _v1,
+    _v2,
+    _v3_run_process_and_in_flight,
+    _v4_loyalty,
+    _v5_scoring,
+    _v6_deliveries,
+    _v7_sync_state,
+    _v8_input_triggers,
+    _v9_voucher_uses,
+    _v10_mirror_retry,
+    _v11_events_by_anonymous_id,
+]
+
+
+#: The ``sync_state`` key of the inputs generation: a counter that moves whenever the compute
+#: step's inputs change (the triggers of v8 and the writers that call :func:`bump_generation`).
+GENERATION = "inputs_generation"
+
+
+def bump_generation(db: sqlite_utils.Database) -> None:
+    """Move the inputs generation (inside the caller's transaction, if any)."""
+    db.conn.execute(
+        "INSERT INTO sync_state (key, value) VALUES (?, '1') ON CONFLICT (key) "
+        "DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        [GENERATION],
+    )
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the migrations this database has not seen; returns its schema version."""
+    db.table("_migrations").create(
+        {"version": int, "applied_at": str}, pk="version", if_not_exists=True
+    )
+    done = {row["version"] for row in db.table("_migrations").rows}
+    for version, migration in enumerate(MIGRATIONS, start=1):
+        if version in done:
+            continue
+        with transaction(db.conn):
+            migration(db)
+            db.table("_migrations").insert({"version": version, "applied_at": now()})
+    return len(MIGRATIONS)
