@@ -784,7 +784,9 @@ def evaluate_predictions(
     """Fit BG/NBD, MBG/NBD and Pareto/NBD on a calibration window and score the holdout.
 
     Prints per model its parameters, log-likelihood, and holdout MAE, correlation, cumulative
-    error, AUC and Brier score of the buy-again probability, plus a calibration table.
+    error, AUC and Brier score of the buy-again probability; beside it the same figures of the
+    learned buy-again layer over that model (trained on back-shifted windows before the
+    calibration end), and both decile tables (predicted vs observed share who bought).
 
     \b
     Example:
@@ -814,8 +816,37 @@ def evaluate_predictions(
             f"{_num(h['cumulative_error'], '+.1%')}, AUC {_num(h['auc_buy_again'], '.3f')},"
             f" Brier {_num(h['brier_buy_again'], '.3f')}"
         )
+        learned = model["learned"]
+        if learned["method"] == "learned":
+            click.echo(
+                f"             learned layer: AUC {_num(learned['auc_buy_again'], '.3f')}, Brier "
+                f"{_num(learned['brier_buy_again'], '.3f')} (trained on "
+                f"{learned['training_rows']:,} back-shifted rows)"
+            )
+        else:
+            click.echo(f"             learned layer: not used ({learned['method']})")
+    if out["models"]:
+        _print_deciles(out["models"])
     if plot:
         click.echo(f"plot written to {plot}")
+
+
+def _print_deciles(models: dict[str, Any]) -> None:
+    # predicted vs observed share who bought, per decile of the prediction, model beside layer
+    for name, model in models.items():
+        if "error" in model:
+            continue
+        tables = [("model", model["holdout"]["calibration"])]
+        if model["learned"]["method"] == "learned":
+            tables.append(("learned", model["learned"]["calibration"]))
+        click.echo(f"  {name} deciles (predicted / bought):")
+        for i in range(len(tables[0][1])):
+            cells = "   ".join(
+                f"{label} {_num(t[i]['mean_predicted'], '.3f')} / "
+                f"{_num(t[i]['share_bought'], '.3f')}"
+                for label, t in tables
+            )
+            click.echo(f"    {i + 1:>2}  {cells}")
 
 
 def _num(value: float | None, spec: str) -> str:
@@ -950,9 +981,11 @@ def fit_intent(as_of: Any, horizon_days: int, regularization: float, as_json: bo
     """Suggest intent signal weights: writes models/intent.suggested.yaml beside intent.yaml.
 
     A regularised logistic regression over each person's decayed signal values as of
-    --as-of, against who converted (Leads) or ordered (Contacts) within --horizon-days. The
-    file keeps every comment and setting and notes each signal's lift; review it, then
-    rename it to intent.yaml.
+    --as-of, against who converted (Leads) or ordered (Contacts) within --horizon-days, each
+    weight bounded at 0 on the side intent.yaml gives it (a visit counts for, a return
+    against); signals that move together are named in a warning. The file keeps every
+    comment and setting and notes each signal's lift; review it, then rename it to
+    intent.yaml.
 
     \b
     Example:
@@ -974,6 +1007,8 @@ def fit_intent(as_of: Any, horizon_days: int, regularization: float, as_json: bo
                 f"  {s['name']:<20} weight {s['current_weight']:>6} -> {s['suggested_weight']:>7}"
                 f"  lift {s['lift']}"
             )
+    for warning in out["warnings"]:
+        click.echo(f"warning: {warning}")
     click.echo(f"wrote {out['written']}")
 
 
@@ -1021,7 +1056,8 @@ def report() -> None:
 @report.command("predictions")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def report_predictions(as_json: bool) -> None:
-    """Average CLV, order value, purchase frequency and more, with the method used.
+    """Average CLV, order value, purchase frequency and more, with the method used, and how
+    many people sit in each of the 16 purchase x churn segments.
 
     \b
     Example:
@@ -1036,6 +1072,9 @@ def report_predictions(as_json: bool) -> None:
     click.echo(f"method: {out['method']}")
     for key, value in out["org"].items():
         click.echo(f"  {key:<30} {value:,.2f}")
+    click.echo("people per segment (purchase band P4 = likeliest to buy; churn band within it):")
+    for cell in out["segments"]:
+        click.echo(f"  {cell['segment']}  {cell['name']:<18} {cell['people']:>8,}")
 
 
 @report.command("loyalty")

@@ -17,9 +17,11 @@ from typing import Any
 from connector.config import Settings, load_settings
 from connector.events import import_file
 from connector.mapping import load_registered_mappings
+from connector.predictions import PredictionsConfig
 from connector.progress import Progress
-from connector.sync import SyncOptions, build_engine
+from connector.sync import SyncOptions, build_engine, load_predictions_config
 from connector.sync.fields import deploy
+from connector.sync.intent import load_scoring
 
 DEMO_FLOWS: dict[str, Any] = {
     "record_triggered": [
@@ -124,21 +126,31 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
             limit=5,
             where=[("L2L_Order_Count__c", ">=", 3)],
         )
+        config = load_predictions_config(settings)
+        averages = first["models"].get("predictions", {}).get("org", {})
+        churn_days = averages.get("churn_horizon_days", config.churn_horizon_days)
+        for line in _value_words(config, churn_days):
+            echo(line)
         echo("top customers by predicted CLV, as Salesforce now shows them:")
+        echo(
+            f"  {'name':<20} {'orders':>10}  revenue ({config.currency}) "
+            f"{'CLV ' + str(config.horizon_months) + ' months':>11}  buy in 90 days  "
+            f"churn risk  {'segment':<16} channel  best send time"
+        )
         for row in sample:
             echo(
                 f"  {row['Name']:<20} orders {row['L2L_Order_Count__c']:>3.0f}  revenue "
                 f"{row['L2L_Revenue__c']:>9,.0f}  CLV {row['L2L_Predicted_CLV__c'] or 0:>7,.0f}"
-                f"  buy 90d {row['L2L_Buy_Probability_90d__c'] or 0:>3.0f}%  churn "
-                f"{row['L2L_Churn_Risk__c'] or 0:>3.0f}%  {row['L2L_Segment__c'] or '-':<16}"
-                f" {row['L2L_Best_Channel__c'] or '-':<5} {row['L2L_Best_Send_Time__c'] or '-'}"
+                f"  {row['L2L_Buy_Probability_90d__c'] or 0:>13.0f}%  "
+                f"{row['L2L_Churn_Risk__c'] or 0:>9.0f}%  {row['L2L_Segment__c'] or '-':<16}"
+                f" {row['L2L_Best_Channel__c'] or '-':<8} {row['L2L_Best_Send_Time__c'] or '-'}"
             )
         flow_runs = org.store.count("FlowInterview")
         echo(
             f"the record-triggered Flow 'L2L_Loyal_Customer_Alert' ran {flow_runs:,} times "
             "(a Task for each Contact whose order count reached 10)"
         )
-        _hottest_leads(echo, engine, first)
+        _hottest_leads(echo, engine, first, settings)
         _loyalty(echo, engine, settings)
         second = engine.run(SyncOptions()).as_json()
         progress.done()
@@ -148,6 +160,24 @@ def run_demo(*, size: str, workdir: Path | None, echo: Callable[[str], None]) ->
         running.stop()
         if workdir is None:  # nothing asked to keep it: leave no org behind in /tmp
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _value_words(config: PredictionsConfig, churn_days: float | None) -> list[str]:
+    """One sentence each on what CLV and churn risk mean, with their currency and horizons."""
+    margin = "" if config.margin == 1.0 else f"{config.margin:.0%} margin on "
+    churn = (
+        f"the chance of no order in the next {churn_days:.0f} days (9 in 10 of this store's "
+        "repeat orders come sooner after the one before)"
+        if churn_days is not None
+        else "the chance the customer has stopped buying, judged from their usual gap"
+    )
+    return [
+        f"CLV = the {margin}what a customer is expected to spend in the next "
+        f"{config.horizon_months} months, in {config.currency}, discounted "
+        f"{config.monthly_discount_rate:.0%} a month; revenue is everything spent so far, so "
+        "CLV sits below it for customers who may slow down or leave.",
+        f"churn risk = {churn}.",
+    ]
 
 
 def _demo_models(directory: Path) -> Path:
@@ -163,8 +193,13 @@ def _demo_models(directory: Path) -> Path:
     return directory
 
 
-def _hottest_leads(echo: Callable[[str], None], engine: Any, report: dict[str, Any]) -> None:
-    """The five hottest Leads with their score and reasons, as Salesforce shows them."""
+def _hottest_leads(
+    echo: Callable[[str], None], engine: Any, report: dict[str, Any], settings: Settings
+) -> None:
+    """The five hottest Leads with their score and reasons, as Salesforce shows them; "hot"
+    is the intent moment's threshold of models/intent.yaml."""
+    intent = load_scoring(settings).intent
+    moments = intent.moments if intent is not None else []
     rows = engine.client.top_records(
         "Lead",
         [
@@ -178,20 +213,25 @@ def _hottest_leads(echo: Callable[[str], None], engine: Any, report: dict[str, A
         limit=5,
         where=[("L2L_Intent_Score__c", "!=", None)],
     )
-    echo("the five hottest Leads, as Salesforce now shows them (Intent Score 0-5 and why):")
+    echo(
+        "the five hottest Leads, as Salesforce now shows them: Intent Score 0-5 (what they did "
+        "lately), conversion fit 1-99 (how much they look like Leads that converted; n/a until "
+        "the model has enough data) and why:"
+    )
     for row in rows:
         fit = row.get("L2L_Conversion_Score__c")
         echo(
             f"  {row['Name']:<20} {row['L2L_Intent_Score__c']:>3.1f}"
-            f"  fit {'-' if fit is None else f'{fit:.0f}':>2}  {row['L2L_Intent_Reasons__c']}"
+            f"  fit {'n/a' if fit is None else f'{fit:.0f}':>3}  {row['L2L_Intent_Reasons__c']}"
         )
     conversion = report["models"].get("lead_conversion", {})
     echo(f"lead conversion score: {conversion.get('method', 'off')}")
     fired = report["models"].get("moments", {}).get("turned_hot", {}).get("fired", 0)
+    hot = next((m.threshold for m in moments if m.name == "turned_hot"), 4.0)
     echo(
         f"the intent moment invoked the autolaunched Flow 'L2L_Intent_Hot' for {fired:,} "
-        f"{'person' if fired == 1 else 'people'} who turned hot (once per crossing: it stays "
-        "quiet while they stay hot)"
+        f"{'person' if fired == 1 else 'people'} who turned hot: an Intent Score reaching "
+        f"{hot:.1f} (once per crossing: it stays quiet while they stay hot)"
     )
 
 

@@ -151,6 +151,9 @@ def test_fit_intent_writes_suggested_weights_beside_the_models(history: Path) ->
     by_name = {s["name"]: s for s in out["signals"]}
     assert by_name["forms"]["lift"] > 1.5
     assert by_name["forms"]["suggested_weight"] > 0
+    # each suggestion keeps the sign of the configured weight (returns count against)
+    assert all(s["suggested_weight"] * s["current_weight"] >= 0 for s in out["signals"])
+    assert isinstance(out["warnings"], list)
     text = suggested.read_text(encoding="utf-8")
     assert "# was " in text
     data = yaml.safe_load(text)  # still valid YAML with the same signals

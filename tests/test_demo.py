@@ -24,8 +24,15 @@ def test_demo_writes_fields_then_a_second_sync_writes_nothing(tmp_path: Path) ->
     first = re.search(r"^first sync: succeeded .* (\d[\d,]*) records written", done.stdout, re.M)
     assert first, done.stdout
     assert int(first.group(1).replace(",", "")) > 1_000
-    assert "predictions computed with: btyd" in done.stdout
+    assert "predictions computed with: learned" in done.stdout
     assert re.search(r"^  \S+ \S+ +orders +\d+ +revenue", done.stdout, re.M)  # a customer row
+    # what the numbers mean, in words, with their currency and horizons
+    clv = "CLV = the 35% margin on what a customer is expected to spend in the next 12 months"
+    assert f"{clv}, in USD" in done.stdout
+    churn = r"^churn risk = the chance of no order in the next \d+ days"
+    assert re.search(churn, done.stdout, re.M)
+    assert "revenue (USD)" in done.stdout
+    assert "who turned hot: an Intent Score reaching 4.0" in done.stdout
     # the five hottest Leads with their score and the reasons a rep reads
     assert "the five hottest Leads, as Salesforce now shows them" in done.stdout
     hot = re.findall(r"^  \S+ \S+ +(\d\.\d)  fit +\S+  (\w[^|]* [+-]\d\.\d)", done.stdout, re.M)

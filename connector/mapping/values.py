@@ -51,7 +51,11 @@ KNOWN_VALUES: dict[str, KnownValue] = {
         "Probability of an order in the next 90 days.", float, "0..1"
     ),
     "predictions.churn_risk": KnownValue(
-        "Probability of no order within the churn horizon.", float, "0..1"
+        "Probability of no order within the churn horizon: by default the 90th percentile of "
+        "the store's gaps between repeat orders (churned = gone longer than 9 in 10 repeat "
+        "gaps), or churn_horizon_days of models/predictions.yaml.",
+        float,
+        "0..1",
     ),
     "predictions.next_order_date": KnownValue("Most likely date of the next order.", date),
     "predictions.next_order_probability": KnownValue(
@@ -61,8 +65,14 @@ KNOWN_VALUES: dict[str, KnownValue] = {
         "Average days between orders.", float, "days"
     ),
     "predictions.avg_order_value": KnownValue("Average order value.", float, "currency"),
-    "predictions.segment": KnownValue("Purchase x churn cell, P1..P4 by C1..C4.", str),
-    "predictions.segment_name": KnownValue("Readable name of the purchase x churn cell.", str),
+    "predictions.segment": KnownValue(
+        "Purchase x churn cell: P1..P4 the org's quartile of the 30-day buy probability, "
+        "C1..C4 the quartile of churn risk among the people of that purchase band.",
+        str,
+    ),
+    "predictions.segment_name": KnownValue(
+        "Readable name of the purchase x churn cell (P4-C1 Champions ... P1-C4 Lost).", str
+    ),
     "predictions.best_channel": KnownValue("email, sms or push: the channel that converts.", str),
     "predictions.best_send_hour": KnownValue(
         "Best hour of the week, 0 = Monday 00:00 UTC.", int, "hour of week"

@@ -29,6 +29,12 @@ class PredictionsConfig(BaseModel):
     horizon_months: int = Field(
         default=12, ge=1, le=120, description="Months of future value in CLV."
     )
+    currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of the store's money (the org's corporate currency), shown "
+        "beside CLV and revenue in reports and the demo.",
+    )
     margin: float = Field(
         default=1.0,
         gt=0.0,
@@ -38,8 +44,17 @@ class PredictionsConfig(BaseModel):
     monthly_discount_rate: float = Field(
         default=0.01, ge=0.0, lt=1.0, description="Monthly discount rate for future value."
     )
-    churn_horizon_days: int = Field(
-        default=90, ge=1, description="churn_risk = 1 - P(at least one order in this many days)."
+    churn_horizon_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="churn_risk = P(no order within this many days); None (default) learns it "
+        "from the store: the 90th percentile of its gaps between repeat orders.",
+    )
+    buy_again: Literal["learned", "btyd"] = Field(
+        default="learned",
+        description="Purchase probabilities from the learned, calibrated layer over the "
+        "transaction model (falls back to it, with the reason, on short history) or from the "
+        "transaction model alone.",
     )
     next_order_window_days: int = Field(
         default=365,

@@ -20,7 +20,13 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from connector.predictions.btyd import MODELS, TransactionModel
-from connector.predictions.rfm import ORDER_COLUMNS, TimeUnit, calibration_and_holdout_summary
+from connector.predictions.learned import BuyAgainModel
+from connector.predictions.rfm import (
+    ORDER_COLUMNS,
+    UNIT_DAYS,
+    TimeUnit,
+    calibration_and_holdout_summary,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -98,6 +104,40 @@ def _calibration_table(prob: FloatArray, bought: FloatArray) -> list[dict[str, f
     ]
 
 
+def _probability_scores(prob: FloatArray, bought: FloatArray) -> dict[str, Any]:
+    both_classes = 0.0 < bought.mean() < 1.0
+    return {
+        "auc_buy_again": _safe(float(roc_auc_score(bought, prob))) if both_classes else None,
+        "brier_buy_again": float(brier_score_loss(bought, prob)),
+        "calibration": _calibration_table(prob, bought),
+    }
+
+
+def score_learned(
+    orders: pd.DataFrame,
+    calibration_end: pd.Timestamp,
+    model: TransactionModel,
+    model_name: str,
+    summary: pd.DataFrame,
+    time_unit: TimeUnit,
+) -> dict[str, Any]:
+    """Holdout scores of the learned buy-again layer (:mod:`connector.predictions.learned`)
+    over ``model``, trained only on orders up to ``calibration_end``."""
+    layer = BuyAgainModel(model=model_name, time_unit=time_unit).fit(orders, calibration_end)
+    out: dict[str, Any] = {"base": model_name, "training_rows": layer.n_rows_}
+    if not layer.fitted:
+        return out | {"method": f"btyd: {layer.fallback_reason_}"}
+    days = float(summary["holdout_duration"].iloc[0]) * UNIT_DAYS[time_unit]
+    prob = layer.apply(model, summary, (days,))[days]
+    bought = (summary["holdout_frequency"].to_numpy() > 0).astype(np.float64)
+    return out | {
+        "method": "learned",
+        "training_cuts": layer.cuts_,
+        "training_positives": layer.n_positives_,
+        **_probability_scores(prob, bought),
+    }
+
+
 def score_holdout(model: TransactionModel, summary: pd.DataFrame) -> dict[str, Any]:
     """Holdout metrics of a fitted model on a calibration/holdout summary."""
     x = summary["frequency"].to_numpy(dtype=np.float64)
@@ -113,7 +153,6 @@ def score_holdout(model: TransactionModel, summary: pd.DataFrame) -> dict[str, A
     cum_pred = float(np.sum(model.expected_number_of_purchases_up_to_time(age + duration)))
     cum_actual = float(np.sum(x + actual))
     corr = float(np.corrcoef(predicted, actual)[0, 1]) if np.std(actual) > 0 else float("nan")
-    both_classes = 0.0 < bought.mean() < 1.0
     return {
         "mae": float(np.mean(np.abs(predicted - actual))),
         "correlation": _safe(corr),
@@ -122,9 +161,7 @@ def score_holdout(model: TransactionModel, summary: pd.DataFrame) -> dict[str, A
         "cumulative_error": _safe((cum_pred - cum_actual) / cum_actual) if cum_actual else None,
         "holdout_total_predicted": float(predicted.sum()),
         "holdout_total_actual": float(actual.sum()),
-        "auc_buy_again": _safe(float(roc_auc_score(bought, prob))) if both_classes else None,
-        "brier_buy_again": float(brier_score_loss(bought, prob)),
-        "calibration": _calibration_table(prob, bought),
+        **_probability_scores(prob, bought),
     }
 
 
@@ -139,8 +176,11 @@ def evaluate_orders(
     """Fit each model on the calibration window and score it on the holdout; JSON-ready.
 
     Returns ``{"customers", "calibration_end", "holdout_end", "time_unit", "models": {name:
-    {"params", "log_likelihood", "holdout": {...}}}}``; the log-likelihood is in ``time_unit``
-    on the calibration summary. A model that fails to fit reports ``{"error": message}``.
+    {"params", "log_likelihood", "holdout": {...}, "learned": {...}}}}``; the log-likelihood is
+    in ``time_unit`` on the calibration summary. ``learned`` scores the learned buy-again layer
+    over that model on the same holdout (AUC, Brier, decile table), beside the model's own
+    figures, or says why it fell back to the model. A model that fails to fit reports
+    ``{"error": message}``.
     """
     unknown = [m for m in models if m not in MODELS]
     if unknown:
@@ -170,6 +210,9 @@ def evaluate_orders(
             "params": fitted.params_,
             "log_likelihood": fitted.log_likelihood_,
             "holdout": score_holdout(fitted, summary),
+            "learned": score_learned(
+                orders, pd.Timestamp(calibration_end), fitted, name, summary, time_unit
+            ),
         }
     return report
 

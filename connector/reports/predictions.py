@@ -12,6 +12,7 @@ from connector.config import Settings
 from connector.errors import ConfigError
 from connector.predictions import org_summary, predict_people
 from connector.predictions.evaluate import evaluate_orders, read_orders_csv
+from connector.predictions.outputs import SEGMENT_NAMES
 from connector.store import Store
 from connector.sync.order_merge import orders_frame
 from connector.sync.predict import purchases
@@ -87,9 +88,27 @@ def evaluate_command(
 
 
 def report_command(settings: Settings) -> dict[str, Any]:
-    """Org-wide averages of the predictions on the stored orders."""
+    """Org-wide averages of the predictions on the stored orders, and people per segment."""
     from connector.sync import load_predictions_config
 
     now = datetime.now(UTC)
     people = predict_people(stored_purchases(settings), now, load_predictions_config(settings))
-    return {"method": str(people["method"].iloc[0]), "org": org_summary(people, now)}
+    return {
+        "method": str(people["method"].iloc[0]),
+        "org": org_summary(people, now),
+        "segments": segment_counts(people),
+    }
+
+
+def segment_counts(people: pd.DataFrame) -> list[dict[str, Any]]:
+    """People per purchase x churn cell, every one of the 16 (empty cells count 0), P4 first."""
+    counts = people["segment"].value_counts()
+    return [
+        {
+            "segment": f"P{p}-C{c}",
+            "name": SEGMENT_NAMES[(p, c)],
+            "people": int(counts.get(f"P{p}-C{c}", 0)),
+        }
+        for p in range(4, 0, -1)
+        for c in range(1, 5)
+    ]

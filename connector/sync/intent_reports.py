@@ -199,8 +199,10 @@ def fit_intent_command(
     settings: Settings, as_of: datetime | None, horizon_days: int, regularization: float
 ) -> dict[str, Any]:
     """Learn signal weights from the org's history (regularised logistic regression over the
-    decayed signal values as of the cut-off) and write ``models/intent.suggested.yaml``."""
-    from sklearn.linear_model import LogisticRegression
+    decayed signal values as of the cut-off, each weight keeping its configured sign:
+    :mod:`connector.scoring.weights`) and write ``models/intent.suggested.yaml``; ``warnings``
+    names the collinear signals."""
+    from connector.scoring.weights import collinear_signals, sign_bounded_logistic
 
     store, _, config = _intent_setup(settings)
     cut = _cut(as_of, horizon_days, store)
@@ -217,10 +219,18 @@ def fit_intent_command(
     # converting is rarer than a Contact ordering), so the signals' weights do not.
     kinds = np.concatenate([np.full(len(p.label), i) for i, p in enumerate(pops)])
     design = np.hstack([x[:, used], np.eye(len(pops))[kinds]])
-    model = LogisticRegression(C=regularization, max_iter=2000, fit_intercept=False)
-    model.fit(design, y)
+    # each weight keeps the sign the admin gave its signal (a return counts against)
+    signs = [1.0 if s.weight >= 0 else -1.0 for s, u in zip(config.signals, used, strict=True) if u]
+    fitted = sign_bounded_logistic(design, y, signs + [0.0] * len(pops), regularization)
     coef = np.zeros(len(config.signals))
-    coef[used] = model.coef_[0][: int(used.sum())]
+    coef[used] = fitted[: int(used.sum())]
+    names = [s.name for s in config.signals]
+    warnings = [
+        f"{a} and {b} move together (correlation {pair['correlation']:.2f}): they share one "
+        f"effect and the split of weight between them is arbitrary; consider keeping one"
+        for pair in collinear_signals(x, names)
+        for a, b in [pair["signals"]]
+    ]
     # Lift within each population, pooled: conversions among people with the signal over
     # what their population's base rate would give them.
     rates = np.array([p.label.mean() if len(p.label) else 0.0 for p in pops])[kinds]
@@ -243,26 +253,31 @@ def fit_intent_command(
             }
         )
     path = settings.models_dir / "intent.suggested.yaml"
-    path.write_text(_suggested_yaml(settings.models_dir / "intent.yaml", signals), encoding="utf-8")
+    path.write_text(
+        _suggested_yaml(settings.models_dir / "intent.yaml", signals, warnings), encoding="utf-8"
+    )
     return {
         "as_of": cut.isoformat(),
         "horizon_days": horizon_days,
         "people": len(y),
         "converted": int(y.sum()),
         "signals": signals,
+        "warnings": warnings,
         "written": str(path),
     }
 
 
-def _suggested_yaml(current: Path, signals: list[dict[str, Any]]) -> str:
+def _suggested_yaml(current: Path, signals: list[dict[str, Any]], warnings: list[str]) -> str:
     """The current intent.yaml with each signal's weight replaced by the suggestion and its
-    lift written beside it (comments and everything else kept)."""
+    lift written beside it (comments and everything else kept), the warnings on top."""
     by_name = {s["name"]: s for s in signals}
     lines = current.read_text(encoding="utf-8").splitlines()
     out = [
         "# Suggested by `lead2loyalty fit intent`: review, then rename to intent.yaml.",
         "# Each weight is the learnt log-odds coefficient x scale / 4; lift is the conversion",
-        "# rate of people with the signal over everyone's.",
+        "# rate of people with the signal over everyone's. Each weight keeps the sign intent.yaml",
+        "# gives it (evidence for or against buying): the fit bounds it at 0.",
+        *(f"# warning: {w}" for w in warnings),
     ]
     name: str | None = None
     for line in lines:

@@ -20,7 +20,7 @@ from connector.predictions import (
     segment,
     summary_from_orders,
 )
-from connector.predictions.outputs import SEGMENT_NAMES
+from connector.predictions.outputs import SEGMENT_NAMES, Population
 
 NOW = pd.Timestamp("1997-09-30T12:00Z")
 REPO = Path(__file__).resolve().parents[2]
@@ -34,8 +34,73 @@ COLUMNS = {
 
 @pytest.fixture(scope="module")
 def people(cdnow_orders):
-    config = PredictionsConfig(max_days_since_last_order=None)
+    # the transaction model alone, churn over a fixed 90 days (the learned defaults are below)
+    config = PredictionsConfig(
+        max_days_since_last_order=None, buy_again="btyd", churn_horizon_days=90
+    )
     return predict_people(cdnow_orders, NOW, config)
+
+
+@pytest.fixture(scope="module")
+def learned_people(cdnow_orders):
+    return predict_people(cdnow_orders, NOW, PredictionsConfig(max_days_since_last_order=None))
+
+
+def test_default_predictions_use_the_learned_layer_and_a_learned_churn_horizon(learned_people):
+    people = learned_people
+    assert (people["method"] == "learned").all()
+    for col in ("p_buy_30d", "p_buy_90d", "churn_risk", "next_order_probability"):
+        assert people[col].between(0, 1).all(), col
+    assert (people["p_buy_90d"] >= people["p_buy_30d"]).all()
+    # the 90th percentile of CDNOW's gaps between repeat purchase days, not a fixed 90
+    horizon = float(people["churn_horizon_days"].iloc[0])
+    assert 90.0 < horizon <= 730.0
+    assert people.loc[1, "p_buy_90d"] > people.loc[3, "p_buy_90d"]
+
+
+def test_churn_is_not_a_function_of_the_90_day_probability(learned_people):
+    people = learned_people
+    churn = people["churn_risk"].to_numpy()
+    p90 = people["p_buy_90d"].to_numpy()
+    # it differs from 1 - P(buy in 90 days) for most people...
+    assert np.mean(np.abs(churn - (1.0 - p90)) > 0.01) > 0.5
+    # ...and is not any function of it either: people with nearly the same 90-day
+    # probability (the same 0.01 bin) carry churn risks far apart
+    bins = pd.Series(churn).groupby(np.floor(p90 * 100)).agg(lambda v: v.max() - v.min())
+    assert bins.max() > 0.05
+
+
+@pytest.mark.parametrize("fixture", ["learned_people", "people"])
+def test_a_frozen_population_gives_a_few_people_their_whole_population_values(
+    request, cdnow_orders, fixture
+):
+    """Issue 22 item 4: a run of some people predicts them against the population learnt by the
+    day's whole run (its models, learned layer, churn horizon and segment edges, through the
+    JSON the engine stores), so each gets exactly the values the whole run gave them."""
+    whole = request.getfixturevalue(fixture)
+    config = (
+        PredictionsConfig(max_days_since_last_order=None)
+        if fixture == "learned_people"
+        else PredictionsConfig(
+            max_days_since_last_order=None, buy_again="btyd", churn_horizon_days=90
+        )
+    )
+    frozen = Population.from_json(whole.attrs["population"].to_json())
+    assert frozen == whole.attrs["population"]
+    few = [1, 3, 7, 50, 333, 1000, 2357]
+    part = predict_people(
+        cdnow_orders[cdnow_orders["customer_id"].isin(few)], NOW, config, population=frozen
+    )
+    # seven people alone would fail the gate (heuristic): the frozen population decides
+    assert (
+        not predict_people(cdnow_orders[cdnow_orders["customer_id"].isin(few)], NOW, config)[
+            "method"
+        ]
+        .eq(whole.loc[few, "method"])
+        .any()
+    )
+    pd.testing.assert_frame_equal(part, whole.loc[few], check_exact=True)
+    assert part.attrs["population"] == frozen
 
 
 def test_predict_people_btyd_on_cdnow(people):
@@ -146,9 +211,11 @@ def test_config_rejects_bad_values_all_at_once():
 
 
 def test_predictions_do_not_depend_on_time_unit(cdnow_orders, people):
-    daily = predict_people(
-        cdnow_orders, NOW, PredictionsConfig(time_unit="day", max_days_since_last_order=None)
+    # the transaction model's probabilities (the learned layer's log features are in the unit)
+    config = PredictionsConfig(
+        time_unit="day", max_days_since_last_order=None, buy_again="btyd", churn_horizon_days=90
     )
+    daily = predict_people(cdnow_orders, NOW, config)
     for col in ("p_buy_30d", "p_buy_90d", "churn_risk", "predicted_clv"):
         np.testing.assert_allclose(daily[col], people[col], rtol=2e-3, atol=1e-4, err_msg=col)
 

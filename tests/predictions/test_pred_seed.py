@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from connector.predictions import attribute_clicks
+from connector.predictions import PredictionsConfig, attribute_clicks, predict_people
 from connector.predictions.truth import (
     circular_distance,
     engagement_events,
@@ -94,7 +94,7 @@ def test_orders_table_resolves_every_customer(seed):
 
 def test_bg_nbd_recovers_seed_parameters(scores):
     tx, _ = scores
-    assert tx["holdout"]["method"] == "btyd"
+    assert tx["holdout"]["method"] == "learned"  # the default: the layer over BG/NBD
     for name, tol in PARAM_TOL.items():
         assert abs(tx["bgnbd"]["rel_error"][name]) <= tol, (name, tx["bgnbd"])
     # on the truth's continuous-time x, t_x, T the generator is exactly BG/NBD
@@ -193,3 +193,28 @@ def test_attribute_clicks_converts_a_click_followed_by_an_order_within_the_windo
 
 def test_circular_distance_wraps_the_week():
     assert circular_distance([167, 0, 10], [0, 84, 12]).tolist() == [1, 84, 2]
+
+
+@pytest.fixture(scope="module")
+def seed_people(seed):
+    orders, _customers, _params, _events = seed
+    purchases = orders.loc[~orders["is_reduction"], ["customer_id", "ordered_at", "amount"]]
+    return predict_people(purchases, NOW, PredictionsConfig())
+
+
+def test_every_segment_cell_is_populated_on_the_seed(seed_people):
+    counts = seed_people["segment"].value_counts()
+    cells = {f"P{p}-C{c}" for p in range(1, 5) for c in range(1, 5)}
+    assert set(counts.index) == cells
+    # cut within each purchase band, each cell holds about a sixteenth of the people
+    assert counts.min() >= 0.5 * len(seed_people) / 16, counts
+
+
+def test_churn_on_the_seed_is_not_one_minus_the_90_day_probability(seed_people):
+    assert (seed_people["method"] == "learned").all()
+    churn = seed_people["churn_risk"].to_numpy()
+    p90 = seed_people["p_buy_90d"].to_numpy()
+    assert np.mean(np.abs(churn - (1.0 - p90)) > 0.01) > 0.5
+    # not a function of it: within one 0.01 bin of the 90-day probability, churn spreads
+    spread = pd.Series(churn).groupby(np.floor(p90 * 100)).agg(lambda v: v.max() - v.min())
+    assert spread.max() > 0.05

@@ -41,7 +41,7 @@ def test_seeded_store_gets_every_prediction_field(
 
     report = engine.run()
     assert report.status == "succeeded", report.errors
-    assert report.models["predictions"]["method"] == "btyd"
+    assert report.models["predictions"]["method"] == "learned"
     fields = [f.field for m in mappings if m.object == "Contact" for f in m.fields]
     columns = ", ".join(f'"{f}"' for f in fields)
     rows = org.store.execute(
