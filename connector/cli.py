@@ -13,11 +13,27 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from connector.bounds import INT64_MAX, MAX_POINTS
 from connector.cli_project import COMMANDS, MAPPING_FORMAT_HELP
 from connector.errors import Lead2LoyaltyError
 
 if TYPE_CHECKING:
     from connector.config import Settings
+
+# Numbers on the command line have documented ranges (connector/bounds.py): click refuses the
+# rest with one line, before anything is read or written.
+PORT = click.IntRange(0, 65_535)
+
+
+class FiniteRange(click.FloatRange):
+    """A FloatRange that also refuses nan (which compares false with both ends)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The number, or click's one-line usage error."""
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
 
 
 class CleanErrors(click.Group):
@@ -87,7 +103,7 @@ def localorg() -> None:
 
 @localorg.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=0, show_default=True, help="Port; 0 picks a free one.")
+@click.option("--port", default=0, show_default=True, type=PORT, help="Port; 0 picks a free one.")
 @click.option(
     "--seed",
     "size",
@@ -107,7 +123,11 @@ def localorg() -> None:
     "--faults", default="", help="Fault spec, e.g. 'latency=20ms,UNABLE_TO_LOCK_ROW=0.1'."
 )
 @click.option(
-    "--daily-limit", default=1_000_000, show_default=True, help="Daily API request limit."
+    "--daily-limit",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(1, INT64_MAX),
+    help="Daily API request limit.",
 )
 @click.option(
     "--flows",
@@ -230,7 +250,13 @@ def localorg_serve(
     required=True,
     help="Folder to write the org, its ground truth and events into.",
 )
-@click.option("--rng-seed", default=7, show_default=True, help="Random seed (same seed, same org).")
+@click.option(
+    "--rng-seed",
+    default=7,
+    show_default=True,
+    type=click.IntRange(0, 2**32 - 1),
+    help="Random seed (same seed, same org).",
+)
 def localorg_seed(size: str, data_dir: Path, rng_seed: int) -> None:
     """Write a seeded org (and its ground truth and event file) without serving it.
 
@@ -342,7 +368,13 @@ def sync_cmd(
 
 
 @main.command("runs")
-@click.option("--limit", default=10, show_default=True, help="How many runs to show.")
+@click.option(
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="How many runs to show.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def runs_cmd(limit: int, as_json: bool) -> None:
     """List recent sync runs, newest first.
@@ -863,7 +895,11 @@ def _num(value: float | None, spec: str) -> str:
     "latest event).",
 )
 @click.option(
-    "--horizon-days", default=30, show_default=True, help="Who converted or ordered this soon."
+    "--horizon-days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3_660),
+    help="Who converted or ordered this soon.",
 )
 @click.option(
     "--png",
@@ -973,9 +1009,19 @@ def fit() -> None:
     help="Learn from the events before this date (default: the horizon before the latest).",
 )
 @click.option(
-    "--horizon-days", default=30, show_default=True, help="Who converted or ordered this soon."
+    "--horizon-days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3_660),
+    help="Who converted or ordered this soon.",
 )
-@click.option("--regularization", default=1.0, show_default=True, help="Inverse L2 strength (C).")
+@click.option(
+    "--regularization",
+    default=1.0,
+    show_default=True,
+    type=FiniteRange(1e-6, 1e6),
+    help="Inverse L2 strength (C).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def fit_intent(as_of: Any, horizon_days: int, regularization: float, as_json: bool) -> None:
     """Suggest intent signal weights: writes models/intent.suggested.yaml beside intent.yaml.
@@ -1136,7 +1182,12 @@ def loyalty_member(member: str, program_id: str | None, as_json: bool) -> None:
 
 @loyalty.command("adjust")
 @click.argument("member")
-@click.option("--points", type=int, required=True, help="Points to add (negative: to take).")
+@click.option(
+    "--points",
+    type=click.IntRange(-MAX_POINTS, MAX_POINTS),
+    required=True,
+    help="Points to add (negative: to take), at most 10^12 either way.",
+)
 @click.option("--reason", required=True, help="Why; kept in the journal.")
 @click.option(
     "--key",
@@ -1192,8 +1243,16 @@ def loyalty_expire(program_id: str | None, as_json: bool) -> None:
 
 @main.command("web")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to bind.")  # noqa: S104
-@click.option("--port", default=8000, show_default=True, envvar="PORT", help="Port ($PORT).")
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option(
+    "--port", default=8000, show_default=True, type=PORT, envvar="PORT", help="Port ($PORT)."
+)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="gunicorn worker processes.",
+)
 def web_cmd(host: str, port: int, workers: int) -> None:
     """Serve the webhooks, the events API and /healthz under gunicorn (the Procfile's web line).
 
@@ -1297,8 +1356,18 @@ def events_stats(as_json: bool) -> None:
       lead2loyalty events stats --json
     """
     from connector.store import Store
+    from connector.sync.orders import RATES_KEY, held_and_strangers
 
-    out = Store(_settings().database).events.stats()
+    store = Store(_settings().database)
+    out = store.events.stats()
+    out["shop_orders"].update(
+        held_and_strangers(
+            store.events.shop_orders(),
+            json.loads(store.records.state(RATES_KEY) or "{}"),
+            store.records.frame("Contact", ["Id", "Email"]),
+            store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
+        )
+    )
     if as_json:
         click.echo(json.dumps(out))
         return
@@ -1314,6 +1383,13 @@ def events_stats(as_json: bool) -> None:
     click.echo(
         f"shop orders {o['orders']:,} ({o['cancelled']:,} cancelled, "
         f"{o['awaiting_details']:,} awaiting details); dirty people {out['dirty_people']:,}"
+    )
+    for currency, count in sorted(o["held"].items()):
+        click.echo(f"    held {count:,} in {currency}: no rate to the org's currency")
+    unknown = o["strangers"]
+    click.echo(
+        f"strangers {unknown['people']:,} (shoppers no Contact or Lead has), "
+        f"{unknown['orders']:,} orders: {', '.join(unknown['emails'][:5]) or '-'}"
     )
 
 

@@ -1,7 +1,10 @@
 """Settings, from the environment (``L2L_`` prefix) or a ``.env`` file, validated once at start.
 
 Secrets are ``SecretStr``: they print as ``**********`` in logs, errors and ``lead2loyalty
-config``.
+config``. Every number has a documented range (its ``Field`` bounds, shown by ``lead2loyalty
+config``), no decimal may be NaN or infinite, and no whole number leaves 64 bits
+(:mod:`connector.bounds`), so a typo fails here with the setting's name, never deep in a run.
+The ``.env`` file is read as UTF-8; another encoding is refused naming the line.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connector.bounds import INT64_MAX, INT64_MIN
 from connector.errors import ConfigError
 from connector.project import project_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = ".env"
+DAY = 86_400
 # Object Reference, OrderStatus.StatusCode: every Order Status value is Draft or Activated.
 ORDER_STATUS_CATEGORIES = ("Draft", "Activated")
 
@@ -24,7 +30,13 @@ ORDER_STATUS_CATEGORIES = ("Draft", "Activated")
 class Settings(BaseSettings):
     """Every setting of lead2loyalty; ``lead2loyalty config`` lists them with their variables."""
 
-    model_config = SettingsConfigDict(env_prefix="L2L_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="L2L_",
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        allow_inf_nan=False,
+    )
 
     salesforce_login_url: str = Field(
         "https://login.salesforce.com",
@@ -71,28 +83,39 @@ class Settings(BaseSettings):
         0.8, gt=0, le=1, description="Stop a run once this share of the daily API limit is used."
     )
     pull_lookback_seconds: int = Field(
-        300, ge=0, description="Re-read this much before the watermark (late commits)."
+        300, ge=0, le=30 * DAY, description="Re-read this much before the watermark (late commits)."
     )
     pull_lag_seconds: int = Field(
-        5, ge=0, description="Do not read the last seconds (rows still being committed)."
+        5, ge=0, le=3_600, description="Do not read the last seconds (rows still being committed)."
     )
     pull_echo_sweep_minutes: int = Field(
         60,
         ge=0,
+        le=7 * 24 * 60,
         description="Read back our own writes this long after them, for changes they hid "
         "(0: every run).",
     )
     pull_bulk_threshold: int = Field(
-        50_000, ge=1, description="Pull with a Bulk API 2.0 query above this many rows."
+        50_000,
+        ge=1,
+        le=100_000_000,
+        description="Pull with a Bulk API 2.0 query above this many rows.",
     )
     push_bulk_threshold: int = Field(
-        10_000, ge=1, description="Write back with Bulk API 2.0 above this many records."
+        10_000,
+        ge=1,
+        le=100_000_000,
+        description="Write back with Bulk API 2.0 above this many records.",
     )
-    max_retries: int = Field(4, ge=0, description="Retries of a retryable Salesforce call.")
-    retry_base_seconds: float = Field(0.5, ge=0, description="First backoff (jittered, doubling).")
-    sync_interval_minutes: int = Field(15, ge=1, description="Clock: incremental sync period.")
+    max_retries: int = Field(4, ge=0, le=20, description="Retries of a retryable Salesforce call.")
+    retry_base_seconds: float = Field(
+        0.5, ge=0, le=60, description="First backoff (jittered, doubling)."
+    )
+    sync_interval_minutes: int = Field(
+        15, ge=1, le=7 * 24 * 60, description="Clock: incremental sync period."
+    )
     value_log_days: int = Field(
-        90, ge=1, description="Keep the per-field value log of runs this many days old."
+        90, ge=1, le=36_500, description="Keep the per-field value log of runs this many days old."
     )
     # Webhooks and the events API (connector/webhooks, connector/web): comma-separated lists,
     # so a secret can be rotated (old and new both accepted) and several shops share one URL.
@@ -121,7 +144,10 @@ class Settings(BaseSettings):
         description="Write keys of POST /v1/* (HTTP Basic username; comma separated).",
     )
     webhook_max_bytes: int = Field(
-        512_000, ge=1024, description="Largest accepted request body, after gunzip (else 413)."
+        512_000,
+        ge=1024,
+        le=100_000_000,
+        description="Largest accepted request body, after gunzip (else 413).",
     )
     webhook_fsync: bool = Field(
         False,
@@ -131,6 +157,7 @@ class Settings(BaseSettings):
     webhook_max_age_seconds: int = Field(
         172_800,
         ge=60,
+        le=30 * DAY,
         description="Refuse deliveries whose platform timestamp is older than this.",
     )
     order_reference_field: str = Field(
@@ -138,13 +165,22 @@ class Settings(BaseSettings):
         description="Order field holding the shop's order id or name: a Salesforce Order with "
         "it is the same order as the webhook's, counted once.",
     )
+    org_currency: str = Field(
+        "USD",
+        description="A single-currency org's currency (ISO 4217): shop orders in another "
+        "currency are held and named, never counted as is. A multi-currency org's corporate "
+        "currency and rates are read from CurrencyType.",
+    )
     realtime_create_leads: bool = Field(
         False,
         description="Worker: create a Lead for a shopper with an order but no Contact or Lead "
         "(LastName from the email, Company the shop).",
     )
     realtime_interval_seconds: float = Field(
-        2.0, gt=0, description="Worker: seconds between real-time passes over dirty people."
+        2.0,
+        gt=0,
+        le=3_600,
+        description="Worker: seconds between real-time passes over dirty people.",
     )
     order_statuses: str = Field(
         "",
@@ -159,6 +195,7 @@ class Settings(BaseSettings):
     reconcile_interval_hours: int = Field(
         24,
         ge=0,
+        le=24 * 366,
         description="Forget records the org no longer has (purged, hard-deleted) this often; "
         "every sync --full does it too; 0: on every run.",
     )
@@ -182,6 +219,14 @@ class Settings(BaseSettings):
         description='POST a JSON {"text": ...} here (e.g. a Slack incoming webhook) when a '
         "run fails, crashes, or is partial twice in a row.",
     )
+
+    @field_validator("org_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isascii() or not code.isalpha():
+            raise ValueError(f"use a three-letter ISO 4217 code such as USD or EUR, got {value!r}")
+        return code
 
     @field_validator("salesforce_login_url", "salesforce_jwt_audience")
     @classmethod
@@ -211,8 +256,9 @@ def split_list(value: str) -> list[str]:
 
 def load_settings(**overrides: Any) -> Settings:
     """Load and validate settings; every problem is reported in one :class:`ConfigError`."""
+    check_env_file(Path(ENV_FILE))
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         problems = [
             f"L2L_{'_'.join(str(p) for p in err['loc']).upper()}: "
@@ -222,6 +268,33 @@ def load_settings(**overrides: Any) -> Settings:
         if len(problems) == 1:  # the usual case: one clear line
             raise ConfigError(f"invalid setting {problems[0]}") from None
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    wide = [
+        f"L2L_{name.upper()}"
+        for name in Settings.model_fields
+        if isinstance(value := getattr(settings, name), int)
+        and not isinstance(value, bool)
+        and not INT64_MIN <= value <= INT64_MAX
+    ]
+    if wide:  # a setting without its own bound still never reaches SQLite past 64 bits
+        raise ConfigError(f"invalid setting {', '.join(wide)}: the number does not fit 64 bits")
+    return settings
+
+
+def check_env_file(path: Path) -> None:
+    """Refuse a ``.env`` file that is not UTF-8 text, naming its first bad line (pydantic would
+    raise a bare ``UnicodeDecodeError`` from deep inside)."""
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}:{number}: not UTF-8 text (byte {line[exc.start]:#04x} at column "
+                f"{exc.start + 1}); save the file as UTF-8"
+            ) from None
 
 
 def secret_list(value: SecretStr) -> list[str]:

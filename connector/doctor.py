@@ -16,7 +16,11 @@ in the checklist's order:
    sync does not need them once the fields are deployed;
 9. every Flow models/ names (intent moments, loyalty tier changes): active, declaring every
    input the connector sends (connector/salesforce/flow_checks.py);
-10. who holds L2L_Read, the read-only set for people (a warning when nobody does).
+10. who holds L2L_Read, the read-only set for people (a warning when nobody does);
+11. readiness, as ``GET /readyz`` answers it (:mod:`connector.readiness`): the last scheduled
+    sync and the schedule, read from the local database; a warning when a run failed or the
+    schedule is late (not before the first sync), and either way the line says how to point an
+    uptime monitor at ``/readyz``. Checked only when nothing above blocks a sync.
 
 A failed check blocks a sync (exit 1); warnings do not. Each line carries its fix.
 """
@@ -116,7 +120,45 @@ def run_doctor(
         _check_org(client, settings, mappings, pulled, report)
     except SalesforceError as exc:
         report.add("org", "fail", str(exc), "check the network and the org, then run again")
+    if report.ok:  # after a blocking failure the checklist stops there, as the sync would
+        _check_readiness(settings, report)
     return report
+
+
+MONITOR_HOWTO = (
+    "point an uptime monitor (UptimeRobot, Pingdom, a Kubernetes readinessProbe...) at GET "
+    "https://<web host>/readyz: it answers 503 with the reasons when the last sync failed or no "
+    "sync started within 2 x L2L_SYNC_INTERVAL_MINUTES; keep /healthz for liveness"
+)
+
+
+def _check_readiness(settings: Settings, report: DoctorReport) -> None:
+    """What /readyz would answer now, from the local database (a warning when not ready)."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from connector.readiness import ReadinessFacts, read_facts, readiness
+    from connector.store import Store
+
+    facts: ReadinessFacts | Exception
+    try:
+        store = Store(settings.database)
+        try:
+            facts = read_facts(store)
+        finally:
+            store.close()
+    except (sqlite3.Error, OSError, Lead2LoyaltyError) as exc:
+        facts = exc
+    status, body = readiness(facts, datetime.now(UTC), settings.sync_interval_minutes)
+    if status == 200:
+        report.add("readiness", "ok", f"/readyz answers 200; to watch it, {MONITOR_HOWTO}")
+    elif body["problems"] == ["no_sync_yet"]:  # a new install: nothing is wrong yet
+        report.add(
+            "readiness", "ok", f"/readyz answers 503 until the first sync; then {MONITOR_HOWTO}"
+        )
+    else:
+        problems = ", ".join(body["problems"])
+        report.add("readiness", "warn", f"/readyz answers 503 ({problems})", MONITOR_HOWTO)
 
 
 def _check_org(

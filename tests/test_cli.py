@@ -92,7 +92,7 @@ def test_serve_prints_one_json_line_and_the_readme_snippet_queries_it(tmp_path: 
         assert "Contact" in result.stdout
     finally:
         proc.terminate()
-        proc.communicate(timeout=10)
+        proc.communicate(timeout=60)
 
 
 def test_library_errors_are_one_clean_line(tmp_path: Path) -> None:

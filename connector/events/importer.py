@@ -2,21 +2,27 @@
 
 Streams the file in batches, so a file of millions of lines needs little memory; a line that
 cannot be stored is reported with its line number and skipped, never losing the rest; a
-re-import stores nothing twice (the log is idempotent on source and message id).
+re-import stores nothing twice (the log is idempotent on source and message id). A line is
+read within the bounds of :mod:`connector.bounds` (nesting, 64-bit numbers) and at most
+``MAX_LINE_BYTES`` long: a longer line is rejected on its own, read past in bounded steps.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+from connector.bounds import OutOfBounds, load_json
 from connector.errors import ConfigError
 from connector.events.generic import EventProblem, normalise_message
 from connector.store import Store
 
 BATCH = 5_000
+# A message is 32 KB at most on the events API (Segment's limit); a backfill line gets room
+# for large properties, and no line can take the process's memory.
+MAX_LINE_BYTES = 1_000_000
 
 
 @dataclass
@@ -62,8 +68,12 @@ def import_file(
 
     # Bytes, decoded line by line: one line of another encoding (a Latin-1 name, a truncated
     # write) is that line's problem, listed and skipped, never the whole file's.
-    with path.open("rb") as lines:
-        for number, raw in enumerate(lines, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(_lines(handle), start=1):
+            if raw is None:
+                report.read += 1
+                report.rejected.append(f"{path}:{number}: longer than {MAX_LINE_BYTES:,} bytes")
+                continue
             if not raw.strip():
                 continue
             report.read += 1
@@ -76,12 +86,28 @@ def import_file(
                 )
                 continue
             try:
-                batch.append(normalise_message(json.loads(line), source))
-            except json.JSONDecodeError as exc:
-                report.rejected.append(f"{path}:{number}: not JSON ({exc.msg})")
+                batch.append(normalise_message(load_json(line), source))
+            except OutOfBounds as exc:
+                report.rejected.append(f"{path}:{number}: {exc}")
+            except ValueError as exc:
+                report.rejected.append(f"{path}:{number}: not JSON ({getattr(exc, 'msg', exc)})")
             except EventProblem as exc:
                 report.rejected.append(f"{path}:{number}: {exc}")
             if len(batch) >= BATCH:
                 flush()
     flush()
     return report
+
+
+def _lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """Each line of ``handle`` (None for one over ``MAX_LINE_BYTES``, read past in steps)."""
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = handle.readline(MAX_LINE_BYTES)
+            yield None
+            continue
+        yield raw

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.bounds import MAX_AMOUNT, MAX_POINTS
 from connector.loyalty.ledger import JournalKind
 from connector.predictions.outputs import SEGMENT_NAMES
 
@@ -25,6 +26,11 @@ SEGMENTS: dict[str, str] = {
     **{name: name for name in SEGMENT_NAMES.values()},
     **{f"P{p}-C{c}": name for (p, c), name in SEGMENT_NAMES.items()},
 }
+
+# Earning factors stay small enough that the largest order (MAX_AMOUNT) times the largest
+# rate and multiplier (10^12 x 10^3 x 10^2 = 10^17) is still far inside 64 bits.
+MAX_POINTS_PER_UNIT = 1_000
+MAX_MULTIPLIER = 100
 
 ProgramType = Literal["points", "tiered", "cashback", "progressive_discount"]
 
@@ -42,7 +48,9 @@ class _Strict(BaseModel):
 class Cap(_Strict):
     """At most ``points`` earned by one rule per member and period."""
 
-    points: int = Field(gt=0, description="Most points this rule may earn per member and period.")
+    points: int = Field(
+        gt=0, le=MAX_POINTS, description="Most points this rule may earn per member and period."
+    )
     period: Literal["day", "week", "month", "year"] = Field(
         default="month", description="Calendar period in the program's time zone."
     )
@@ -62,15 +70,23 @@ class EarningRule(_Strict):
 
     id: str = Field(pattern=_ID, description="Stable id; journal entries name it.")
     kind: Literal["spend", "product", "threshold", "event"]
-    points_per_unit: float | None = Field(default=None, gt=0, description="spend: points per unit.")
-    multiplier: float | None = Field(default=None, gt=0, description="product: spend multiplier.")
+    points_per_unit: float | None = Field(
+        default=None, gt=0, le=MAX_POINTS_PER_UNIT, description="spend: points per unit."
+    )
+    multiplier: float | None = Field(
+        default=None, gt=0, le=MAX_MULTIPLIER, description="product: spend multiplier."
+    )
     products: list[str] = Field(default_factory=list, description="product: Product2 Ids.")
     categories: list[str] = Field(
         default_factory=list, description="product: Product2 Family values (categories)."
     )
-    min_amount: float | None = Field(default=None, gt=0, description="threshold: order amount.")
+    min_amount: float | None = Field(
+        default=None, gt=0, le=MAX_AMOUNT, description="threshold: order amount."
+    )
     event: str | None = Field(default=None, description="event: the event name that earns.")
-    points: int | None = Field(default=None, gt=0, description="threshold/event: points earned.")
+    points: int | None = Field(
+        default=None, gt=0, le=MAX_POINTS, description="threshold/event: points earned."
+    )
     qualifying: bool = Field(default=True, description="Also counts towards tiers.")
     cap: Cap | None = Field(default=None, description="Most points per member and period.")
     partner: str | None = Field(default=None, description="Partner that funds this rule.")
@@ -100,8 +116,10 @@ class Promotion(_Strict):
     id: str = Field(pattern=_ID)
     start: date
     end: date
-    multiplier: float | None = Field(default=None, gt=0)
-    bonus_points: int | None = Field(default=None, gt=0, description="Fixed points per order.")
+    multiplier: float | None = Field(default=None, gt=0, le=MAX_MULTIPLIER)
+    bonus_points: int | None = Field(
+        default=None, gt=0, le=MAX_POINTS, description="Fixed points per order."
+    )
     tiers: list[str] = Field(default_factory=list, description="Only members of these tiers.")
     segments: list[str] = Field(
         default_factory=list,
@@ -158,7 +176,7 @@ class Tier(_Strict):
     """A tier reached at ``min_points`` qualifying points."""
 
     name: str = Field(min_length=1, max_length=40)
-    min_points: int = Field(ge=0)
+    min_points: int = Field(ge=0, le=MAX_POINTS)
     discount_percent: float = Field(default=0.0, ge=0, le=100, description="Progressive discount.")
 
 
@@ -169,7 +187,9 @@ class Tiers(_Strict):
     levels: list[Tier] = Field(min_length=1)
     assessment_month: int = Field(default=1, ge=1, le=12, description="Yearly assessment date.")
     assessment_day: int = Field(default=1, ge=1, le=28)
-    grace_days: int = Field(default=0, ge=0, description="Days a downgrade waits after it.")
+    grace_days: int = Field(
+        default=0, ge=0, le=3_660, description="Days a downgrade waits after it."
+    )
     flow: str | None = Field(default=None, description="Autolaunched Flow told of tier changes.")
 
     @field_validator("levels")
@@ -268,8 +288,12 @@ class Voucher(_Strict):
 
     id: str = Field(pattern=_ID)
     kind: Literal["fixed", "percent", "free_item"]
-    value: float = Field(gt=0, description="Amount off, percent off, or the item's value.")
-    cost_points: int | None = Field(default=None, gt=0, description="Points it costs.")
+    value: float = Field(
+        gt=0, le=MAX_AMOUNT, description="Amount off, percent off, or the item's value."
+    )
+    cost_points: int | None = Field(
+        default=None, gt=0, le=MAX_POINTS, description="Points it costs."
+    )
     valid_days: int = Field(default=90, ge=1)
     uses: int = Field(default=1, ge=1, description="How many times one code can be used.")
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from connector.bounds import MAX_POINTS
 from connector.errors import Lead2LoyaltyError
 from connector.loyalty.config import Program
 from connector.loyalty.earning import expiry_moments
@@ -70,8 +71,8 @@ def redeem(
 ) -> list[dict[str, object]]:
     """A redemption of ``points`` (after any expiry due now), or :class:`LoyaltyError`
     (``insufficient_points``, 409) when the member cannot spend that many."""
-    if points <= 0:
-        raise LoyaltyError("points must be a positive whole number")
+    if not 0 < points <= MAX_POINTS:
+        raise LoyaltyError(f"points must be a whole number from 1 to {MAX_POINTS:,}")
     key = f"{program.id}:redemption:{member}:{request_key}"
     if len(journal) and key in set(journal["key"]):
         return []  # the same request again: already done
@@ -157,6 +158,8 @@ def adjust(
     negative ones are taken first-in first-out. The reason is required and journaled."""
     if points == 0:
         raise LoyaltyError("an adjustment of 0 points changes nothing")
+    if abs(points) > MAX_POINTS:  # the journal never holds a move a balance could wrap on
+        raise LoyaltyError(f"an adjustment moves at most {MAX_POINTS:,} points either way")
     if not reason.strip():
         raise LoyaltyError("an adjustment needs a reason (it is kept in the journal)")
     key = f"{program.id}:adjustment:{member}:{request_key}"

@@ -8,6 +8,7 @@ from every file are gathered and raised as one MappingError, so an admin fixes t
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from connector.bounds import INT64_MAX, INT64_MIN
 from connector.errors import MappingError
 from connector.mapping.models import DEFER_CHECKS, MappingFile, Problem, format_path
 from connector.mapping.values import KNOWN_VALUES
@@ -94,7 +96,22 @@ def _read(path: Path) -> tuple[YamlDoc | None, list[tuple[int, str]]]:
     finally:
         loader.dispose()
     doc = YamlDoc(path, data, root)
-    return doc, _duplicate_keys(doc, root, ())
+    return doc, _duplicate_keys(doc, root, ()) + _unbounded_numbers(doc, data, ())
+
+
+def _unbounded_numbers(doc: YamlDoc, value: Any, loc: _Loc) -> list[tuple[int, str]]:
+    """Numbers no model may hold (connector/bounds.py): YAML's .inf and .nan, and whole numbers
+    past 64 bits, which SQLite cannot store."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _unbounded_numbers(doc, v, (*loc, str(k)))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _unbounded_numbers(doc, v, (*loc, i))]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [doc.problem(loc, f"got {value!r}: use a finite number")]
+    wide = isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX
+    if wide:
+        return [doc.problem(loc, "the number does not fit 64 bits; use a smaller one")]
+    return []
 
 
 def _duplicate_keys(doc: YamlDoc, node: yaml.Node | None, loc: _Loc) -> list[tuple[int, str]]:

@@ -501,8 +501,9 @@ class SalesforceClient:
         return self.query(f"SELECT {select} FROM {object_name} WHERE Id IN {{ids}}", ids=list(ids))
 
     def currency_types(self) -> list[dict[str, Any]]:
-        """Every CurrencyType row (``IsoCode``, ``ConversionRate``: units per corporate unit)."""
-        return self.query("SELECT IsoCode, ConversionRate FROM CurrencyType")
+        """Every CurrencyType row (``IsoCode``, ``ConversionRate``: units per corporate unit;
+        ``IsCorporate``: the corporate currency's row)."""
+        return self.query("SELECT IsoCode, ConversionRate, IsCorporate FROM CurrencyType")
 
     def dated_conversion_rates(self) -> list[dict[str, Any]]:
         """Every DatedConversionRate row (``IsoCode``, ``ConversionRate``, ``StartDate``,

@@ -177,7 +177,7 @@ class SalesforcePort(Protocol):
         ...
 
     def currency_types(self) -> list[dict[str, Any]]:
-        """Every CurrencyType row (``IsoCode``, ``ConversionRate``)."""
+        """Every CurrencyType row (``IsoCode``, ``ConversionRate``, ``IsCorporate``)."""
         ...
 
     def dated_conversion_rates(self) -> list[dict[str, Any]]:

@@ -43,6 +43,8 @@ class IncomingDelivery(Protocol):
     @property
     def key(self) -> str: ...
     @property
+    def content_key(self) -> str: ...
+    @property
     def topic(self) -> str: ...
     @property
     def shop(self) -> str: ...
@@ -178,17 +180,23 @@ class EventsRepository:
         return self.db.table("events").count - before
 
     def store_delivery(self, delivery: IncomingDelivery) -> bool:
-        """Commit a verified delivery; True when new, False for a duplicate (counted on the row).
+        """Commit a verified delivery; True when new, False for a duplicate (counted on the row):
+        the same key (a platform's retry), or the same content under other headers (a replay;
+        ``content_key``: topic, shop, body hash).
 
         One statement in autocommit mode, so it is on disk (WAL) before the caller answers 2xx.
         """
+        # Two conflict targets, each counted on the stored row (SQLite 3.35+ takes several).
         cursor = self.db.conn.execute(
-            "INSERT INTO deliveries (source, key, topic, shop, received_at, headers, body) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, key) DO UPDATE SET "
-            "duplicates = duplicates + 1 RETURNING duplicates",
+            "INSERT INTO deliveries (source, key, content_key, topic, shop, received_at, headers, "
+            "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source, key) DO UPDATE SET duplicates = duplicates + 1 "
+            "ON CONFLICT (source, content_key) DO UPDATE SET duplicates = duplicates + 1 "
+            "RETURNING duplicates",
             (
                 delivery.source,
                 delivery.key,
+                delivery.content_key,
                 delivery.topic,
                 delivery.shop,
                 now(),
@@ -198,6 +206,10 @@ class EventsRepository:
         )
         row = cursor.fetchone()
         return bool(row is None or row[0] == 0)
+
+    def has_shop_orders(self) -> bool:
+        """True when any shop order is stored."""
+        return self.db.conn.execute("SELECT 1 FROM shop_orders LIMIT 1").fetchone() is not None
 
     def count_rejection(self, source: str, reason: str, count: int = 1) -> None:
         """Count refused requests (or messages) by source and reason (a short fixed label)."""

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -171,3 +171,35 @@ class RunsRepository:
                 return self.mark_crashed()
         except RunInProgress:
             return []
+
+    def readiness(
+        self, modes: Sequence[str]
+    ) -> tuple[str | None, str | None, str | None, int, int]:
+        """(newest run of ``modes``: its start; the last finished one: its status and end; stored
+        deliveries not yet normalised; dirty people): a handful of indexed lookups, cheap enough
+        for a probe every few seconds."""
+        conn = self.db.conn
+        marks = ", ".join("?" * len(modes))
+        # Newest first by id: the scan stops at the first run of these modes, however many other
+        # runs (real-time passes) were recorded since.
+        latest = conn.execute(
+            f"SELECT started_at FROM runs WHERE mode IN ({marks}) ORDER BY id DESC LIMIT 1",
+            list(modes),
+        ).fetchone()
+        finished = conn.execute(
+            f"SELECT status, finished_at FROM runs WHERE mode IN ({marks}) AND status != 'running' "
+            "ORDER BY id DESC LIMIT 1",
+            list(modes),
+        ).fetchone()
+        # The partial index deliveries_pending holds exactly these rows: no scan of the table.
+        pending = conn.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'stored'"
+        ).fetchone()[0]
+        dirty = conn.execute("SELECT COUNT(*) FROM dirty_people").fetchone()[0]
+        return (
+            latest[0] if latest else None,
+            finished[0] if finished else None,
+            finished[1] if finished else None,
+            int(pending),
+            int(dirty),
+        )

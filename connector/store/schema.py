@@ -8,6 +8,7 @@ backend (issue 20) brings its own schema for the same tables.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -255,6 +256,26 @@ def _v11_events_by_anonymous_id(db: sqlite_utils.Database) -> None:
     db.table("events").create_index(["anonymous_id"], if_not_exists=True)
 
 
+def _v12_delivery_content_key(db: sqlite_utils.Database) -> None:
+    # ``content_key`` and its unique index: a body resent under fresh headers is a duplicate.
+    # Stored rows get theirs, computed as the webhooks compute it (topic, shop, SHA-256 of the
+    # body; frozen here, as a migration must not move with the domain), except a replay stored
+    # before the key existed: it keeps none, so the index holds.
+    db.execute("ALTER TABLE deliveries ADD COLUMN content_key TEXT")
+    seen: set[tuple[str, str]] = set()
+    keys = []
+    for row_id, source, topic, shop, body in db.execute(
+        "SELECT id, source, topic, shop, body FROM deliveries ORDER BY id"
+    ).fetchall():
+        digest = hashlib.sha256(bytes(body or b"")).hexdigest()
+        content = f"{topic or ''}|{shop or ''}|{digest}"
+        if (source, content) not in seen:
+            seen.add((source, content))
+            keys.append((content, row_id))
+    db.conn.executemany("UPDATE deliveries SET content_key = ? WHERE id = ?", keys)
+    db.execute("CREATE UNIQUE INDEX deliveries_content ON deliveries (source, content_key)")
+
+
 # Append only: a released database is upgraded by running the migrations it has not seen.
 MIGRATIONS: list[Migration] = [
     _v1,
@@ -268,6 +289,7 @@ MIGRATIONS: list[Migration] = [
     _v9_voucher_uses,
     _v10_mirror_retry,
     _v11_events_by_anonymous_id,
+    _v12_delivery_content_key,
 ]
 
 

@@ -8,6 +8,7 @@ watermarks, outbox and written-value baseline consistent, and the next run conve
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random as _random
@@ -49,7 +50,13 @@ from connector.sync.loyalty import (
 )
 from connector.sync.loyalty_mirror import backlog, mirror_program
 from connector.sync.order_merge import merge_orders
-from connector.sync.orders import FILTER_COLUMNS, counted_orders, to_corporate
+from connector.sync.orders import (
+    FILTER_COLUMNS,
+    RATES_KEY,
+    counted_orders,
+    hold_unconvertible,
+    to_corporate,
+)
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
 from connector.sync.resolve import (
@@ -193,8 +200,12 @@ class SyncEngine:
         self._sleep = sleep
         self._random = random
         self._progress = progress or (lambda message: None)
-        # The org's currency rates, read once per run (connector.sync.orders.to_corporate).
+        # The org's currency rates, read once per run (connector.sync.orders.to_corporate), and
+        # its corporate currency; None until read (a real-time pass takes the last run's).
         self._rates: tuple[pd.DataFrame, pd.DataFrame | None] | None = None
+        self._corporate = settings.org_currency
+        # Shop orders the last Resolve held for their currency, for the run record.
+        self._held: dict[str, Any] | None = None
 
     def _backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1 for the first) of a refused record."""
@@ -332,6 +343,8 @@ class SyncEngine:
         and the effects the compute planned."""
         dry_run = options.dry_run
         resolved = self._resolve(people)
+        if self._held:
+            report.models["held_orders"] = self._held
         computed, effects = self._compute(resolved, report, refit=options.full)
         if people is None:
             written = self.store.outbox.written_values()
@@ -502,24 +515,42 @@ class SyncEngine:
     def _currency_rates(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The org's conversion rates when its orders carry a currency (multi-currency orgs):
         CurrencyType, and DatedConversionRate under advanced currency management. One query
-        each (and one global describe); nothing for a single-currency org."""
+        each (and one describe); nothing for a single-currency org. Kept in the store for the
+        real-time passes, which convert with the last run's rates."""
         empty = pd.DataFrame(columns=["IsoCode", "ConversionRate"])
-        if not self.store.records.count("Order"):
-            return empty, None
-        order_fields = {f["name"] for f in self.client.describe("Order")["fields"]}
-        if "CurrencyIsoCode" not in order_fields:
-            return empty, None
-        types = pd.DataFrame(
-            self.client.currency_types(),
-            columns=["IsoCode", "ConversionRate"],
+        self._corporate = self.settings.org_currency
+        if self.store.records.count("Order"):
+            order_fields = {f["name"] for f in self.client.describe("Order")["fields"]}
+            multi = "CurrencyIsoCode" in order_fields
+        elif self.store.events.has_shop_orders():  # shop orders alone: is the org multi-currency?
+            multi = "CurrencyType" in {o["name"] for o in self.client.describe_global()["sobjects"]}
+        else:
+            multi = False
+        if not multi:
+            return self._keep_rates(empty, None)
+        rows = self.client.currency_types()
+        self._corporate = next(
+            (str(r["IsoCode"]) for r in rows if r.get("IsCorporate")), self._corporate
         )
+        types = pd.DataFrame(rows, columns=["IsoCode", "ConversionRate"])
         names = {o["name"] for o in self.client.describe_global()["sobjects"]}
         if "DatedConversionRate" not in names:
-            return types, None
+            return self._keep_rates(types, None)
         dated = pd.DataFrame(
             self.client.dated_conversion_rates(),
             columns=["IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
         )
+        return self._keep_rates(types, dated)
+
+    def _keep_rates(
+        self, types: pd.DataFrame, dated: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        kept = {
+            "corporate": self._corporate,
+            "types": types.to_dict("records"),
+            "dated": None if dated is None else dated.to_dict("records"),
+        }
+        self.store.records.set_state(RATES_KEY, json.dumps(kept, default=str))
         return types, dated
 
     def _reconcile(self, options: SyncOptions, report: RunReport) -> None:
@@ -583,6 +614,16 @@ class SyncEngine:
         )
         if self._rates is None:  # a run of some people reads them once per engine
             self._rates = self._currency_rates()
+        orders, held = hold_unconvertible(
+            orders, self._corporate, list(self._rates[0]["IsoCode"].astype(str))
+        )
+        self._held = None
+        if len(held):  # named in the run record, never added as is (connector.sync.orders)
+            self._held = {
+                "reason": f"no rate to the org's currency {self._corporate}",
+                "by_currency": held["CurrencyIsoCode"].astype(str).value_counts().to_dict(),
+                "orders": sorted(held["Id"].astype(str))[:20],
+            }
         orders = to_corporate(orders, *self._rates)
         names = self._event_names()
         events = (

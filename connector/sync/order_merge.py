@@ -10,6 +10,8 @@ are) and merges. The rules:
 - Its shopper is found by email as identity resolution finds people (``email_index``): a
   Contact, else the Contact a converted Lead became. With no match yet it is kept, unassigned,
   and binds on a later pass once the Contact exists (resolution is recomputed every run).
+  Until then its shopper is a stranger: :func:`strangers` counts them for ``events stats``;
+  the worker creates a Lead for one only with ``L2L_REALTIME_CREATE_LEADS``.
 - When a Salesforce Order carries the shop order's id or name in the reference field (default
   ``OrderReferenceNumber``), the two are one order: the Salesforce Order is kept, the shop
   order dropped, so nothing counts twice.
@@ -91,3 +93,24 @@ def merge_orders(
     if not len(salesforce):
         return rows.reset_index(drop=True)
     return pd.concat([salesforce[list(columns)], rows], ignore_index=True)
+
+
+def strangers(shop: pd.DataFrame, contacts: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    """Shoppers with a counted shop order whom no Contact or Lead has by email: ``email,
+    orders`` (most orders first), what ``events stats`` lists."""
+    if not len(shop):
+        return pd.DataFrame({"email": pd.Series(dtype=object), "orders": pd.Series(dtype=int)})
+    index = email_index(
+        contacts if len(contacts) else pd.DataFrame(columns=["Id", "Email"]),
+        leads
+        if len(leads)
+        else pd.DataFrame(columns=["Id", "Email", "IsConverted", "ConvertedContactId"]),
+    )
+    emails = normalise_email(shop["email"])
+    unknown = emails[emails.notna() & ~emails.isin(set(index["email"]))]
+    counts = unknown.value_counts()
+    return (
+        pd.DataFrame({"email": counts.index.astype(str), "orders": counts.to_numpy()})
+        .sort_values(["orders", "email"], ascending=[False, True])
+        .reset_index(drop=True)
+    )

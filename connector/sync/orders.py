@@ -12,14 +12,24 @@
   corporate amount is ``amount / rate``; with advanced currency management the rate is the
   ``DatedConversionRate`` whose ``[StartDate, NextStartDate)`` holds the order's EffectiveDate
   (Object Reference, CurrencyType and DatedConversionRate).
+- **Shop orders in a currency the org cannot convert.** A webhook's order carries the shop's
+  currency. In a multi-currency org it converts like an Order; the corporate currency is the
+  CurrencyType row with ``IsCorporate``. A single-currency org has no CurrencyType ("not
+  available in single-currency organizations"), so its currency is ``L2L_ORG_CURRENCY``. A shop
+  order in neither the corporate currency nor one with a rate is held (:func:`hold_unconvertible`):
+  left out of every model and named in the run record and ``events stats``, never added as is
+  (EUR 80 is not USD 80). Salesforce Orders are never held: the org itself accepted their currency.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
+#: Where a run keeps the rates it read (sync_state), for real-time passes and ``events stats``.
+RATES_KEY = "currency_rates"
 #: Order columns read beside ``resolve.ORDER_COLUMNS`` (absent in orgs without them).
 FILTER_COLUMNS = ("Status", "StatusCode", "CurrencyIsoCode")
 
@@ -94,3 +104,43 @@ def _dated_rates(orders: pd.DataFrame, dated: pd.DataFrame) -> pd.Series:
     out[matched["row"].to_numpy()] = matched["rate"].to_numpy()
     out.index = orders.index
     return out
+
+
+def hold_unconvertible(
+    orders: pd.DataFrame, corporate: str, rated: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(orders that count, shop orders held): a shop order (Id ``<platform>:<id>``; a Salesforce
+    Id never holds a colon) whose currency is neither ``corporate`` nor in ``rated`` is held.
+    One without a currency is taken to be in the corporate currency (platforms send one)."""
+    if not len(orders) or "CurrencyIsoCode" not in orders:
+        return orders, orders.iloc[0:0]
+    shop = orders["Id"].astype(str).str.contains(":", regex=False)
+    code = orders["CurrencyIsoCode"]
+    known = code.isna() | code.astype(str).str.upper().isin([corporate.upper(), *rated])
+    held = shop & ~known
+    return orders[~held], orders[held]
+
+
+def held_and_strangers(
+    shop: pd.DataFrame, rates: dict[str, Any], contacts: pd.DataFrame, leads: pd.DataFrame
+) -> dict[str, Any]:
+    """What ``events stats`` adds about shop orders that count (``shop``: the store's shop
+    orders frame): those held for their currency by the last run's ``rates`` (what
+    :data:`RATES_KEY` keeps; none before the first run), and the shoppers no Contact or Lead has
+    (:func:`connector.sync.order_merge.strangers`)."""
+    from connector.sync.order_merge import strangers
+
+    known = {str(rates.get("corporate") or "").upper()} | {
+        str(r.get("IsoCode")).upper() for r in rates.get("types") or []
+    }
+    codes = shop["currency"].dropna().astype(str).str.upper() if len(shop) else pd.Series([])
+    held = codes[~codes.isin(known)].value_counts() if rates else codes.iloc[0:0].value_counts()
+    unknown = strangers(shop, contacts, leads)
+    return {
+        "held": {str(k): int(v) for k, v in held.items()},
+        "strangers": {
+            "people": len(unknown),
+            "orders": int(unknown["orders"].sum()),
+            "emails": unknown["email"].head(20).tolist(),
+        },
+    }

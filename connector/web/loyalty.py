@@ -31,7 +31,6 @@ Rules:
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 from typing import Any
@@ -40,6 +39,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from connector.bounds import OutOfBounds, load_json
 from connector.config import Settings
 from connector.errors import Busy, MappingError
 from connector.loyalty.operations import LoyaltyError
@@ -137,8 +137,10 @@ def _body() -> dict[str, Any]:
             f"the body may be at most {_MAX_BODY} bytes", code="too_large", status=413
         )
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        body = load_json(raw)
+    except OutOfBounds as exc:  # nested too deep, a number past 64 bits, NaN
+        raise LoyaltyError(f"the body is refused: {exc}", code="invalid_body") from None
+    except ValueError:
         body = None
     if not isinstance(body, dict):
         raise LoyaltyError("the body must be a JSON object", code="invalid_body")

@@ -210,6 +210,21 @@ SPEC: dict[str, Any] = {
                 "responses": {"200": {"description": "The process serves requests."}},
             }
         },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness for an uptime monitor",
+                "description": "The database, the real-time backlog (deliveries_pending, "
+                "dirty_people) and the last scheduled sync's status and age.",
+                "tags": ["health"],
+                "responses": {
+                    "200": {"description": "Ready: the last sync did not fail, on schedule."},
+                    "503": {
+                        "description": "Not ready: problems lists database, no_sync_yet, "
+                        "last_run_failed or schedule_late."
+                    },
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",

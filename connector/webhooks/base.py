@@ -17,12 +17,14 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.bounds import MAX_AMOUNT, OutOfBounds, load_json
 from connector.errors import PayloadError, SignatureError, TooLarge, Unprocessable
 
 # Headers never stored: signatures, credentials, and anything a proxy may add that carries them.
@@ -37,13 +39,19 @@ SECRET_HEADERS = frozenset(
     }
 )
 
+# How far a platform's clock may run ahead of ours. NTP keeps servers within a second; five
+# minutes is the tolerance Stripe's and Slack's signed requests use for the same check.
+CLOCK_SKEW_SECONDS = 300
+
 
 @dataclass(frozen=True)
 class Delivery:
     """One verified request, as stored before the 2xx: the raw body and the headers minus secrets.
 
     ``key`` is unique per ``source``: a second delivery with the same key is a duplicate
-    (a platform's retry) and is acknowledged without being stored again.
+    (a platform's retry) and is acknowledged without being stored again. ``content_key`` is
+    unique per ``source`` too, so a body resent with fresh headers (a new event or delivery id)
+    is a duplicate as well, whatever its headers say.
     """
 
     source: str
@@ -52,6 +60,15 @@ class Delivery:
     shop: str
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def content_key(self) -> str:
+        """What the delivery says, independent of its headers: topic, shop and a hash of the
+        body. A platform's retry resends the body byte for byte (it is signed as sent), so a
+        replay matches even under a new event id. Not the resource id and its ``updated_at``:
+        those have whole-second resolution, and two real changes in one second would collide,
+        losing the second; distinct bodies are never merged."""
+        return f"{self.topic}|{self.shop}|{body_hash(self.body)}"
 
 
 @dataclass
@@ -121,7 +138,9 @@ def check_hmac(signature: str, body: bytes, secrets: Iterable[str], platform: st
 def json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, or :class:`PayloadError` (400) saying what is wrong."""
     try:
-        value = json.loads(body)
+        value = load_json(body)
+    except OutOfBounds as exc:
+        raise PayloadError(f"the body is refused: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise PayloadError("the body is not valid JSON") from None
     if not isinstance(value, dict):
@@ -149,8 +168,8 @@ def money(value: Any, what: str) -> float:
         amount = float(value)
     except (TypeError, ValueError):
         raise Unprocessable(f"{what} must be a decimal amount, got {str(value)[:40]!r}") from None
-    if amount != amount or amount in (float("inf"), float("-inf")):
-        raise Unprocessable(f"{what} must be a finite amount")
+    if not math.isfinite(amount) or abs(amount) > MAX_AMOUNT:
+        raise Unprocessable(f"{what} must be a finite amount of at most {MAX_AMOUNT:,}")
     return round(amount, 2)
 
 
@@ -191,9 +210,16 @@ def obj(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def too_old(sent: datetime, now: datetime, max_age_seconds: int, platform: str) -> None:
-    """Refuse a delivery whose platform timestamp is older than the tolerance (a replay)."""
+def out_of_window(sent: datetime, now: datetime, max_age_seconds: int, platform: str) -> None:
+    """Refuse a delivery whose platform timestamp is older than the tolerance (a replay), or
+    later than now by more than ``CLOCK_SKEW_SECONDS`` (a forged or misdated one: a delivery
+    dated in 2099 would otherwise pass every age check until then)."""
     age = (now - sent).total_seconds()
+    if age < -CLOCK_SKEW_SECONDS:
+        raise PayloadError(
+            f"the {platform} delivery is dated {int(-age)} s in the future, over the "
+            f"{CLOCK_SKEW_SECONDS} s allowed for clock skew; check the sender's clock"
+        )
     if age > max_age_seconds:
         raise PayloadError(
             f"the {platform} delivery is {int(age)} s old, over the {max_age_seconds} s tolerance "

@@ -36,8 +36,8 @@ from connector.webhooks.base import (
     iso,
     json_object,
     obj,
+    out_of_window,
     stored_headers,
-    too_old,
 )
 
 SOURCE = "bigcommerce"
@@ -86,7 +86,7 @@ def receive(
         raise SignatureError(f"the {TOKEN_HEADER} header does not match a configured token")
     payload = json_object(body)
     scope, producer, digest = (_text(payload, name) for name in ("scope", "producer", "hash"))
-    too_old(_created(payload), now, max_age_seconds, "BigCommerce")
+    out_of_window(_created(payload), now, max_age_seconds, "BigCommerce")
     delivery = Delivery(
         source=SOURCE,
         key=f"{producer[:100]}|{scope[:100]}|{digest[:100]}",

@@ -12,12 +12,12 @@ HTTP call, through the standard library (the connector's HTTP client is Salesfor
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from connector.bounds import OutOfBounds, load_json
 from connector.errors import PayloadError, Unprocessable
 from connector.webhooks.base import email_of, iso, money, obj
 from connector.webhooks.bigcommerce import NOT_PURCHASED_STATUS
@@ -65,6 +65,8 @@ def fetch_order(
     except (urllib.error.URLError, TimeoutError) as exc:
         raise PayloadError(f"BigCommerce could not be reached: {exc.__class__.__name__}") from None
     try:
-        return order_details(json.loads(body))
+        return order_details(load_json(body))
+    except OutOfBounds as exc:
+        raise PayloadError(f"BigCommerce's order {order_id} is refused: {exc}") from None
     except ValueError:
         raise PayloadError(f"BigCommerce sent no JSON for order {order_id}") from None

@@ -12,7 +12,12 @@ What Shopify documents, and what this module does with it:
   ``X-Shopify-Webhook-Id`` is the fallback where no event id is sent.
 - Retries: up to 8 times over 4 hours with the original payload, so ``X-Shopify-Triggered-At``
   tells a stale delivery ("Updates to webhook retry mechanism", Shopify developer changelog,
-  2024-09-10). Deliveries triggered longer ago than ``L2L_WEBHOOK_MAX_AGE_SECONDS`` are refused.
+  2024-09-10). Deliveries triggered longer ago than ``L2L_WEBHOOK_MAX_AGE_SECONDS`` are refused,
+  and so are deliveries dated more than five minutes ahead. The delivery-structure page lists
+  ``X-Shopify-Triggered-At`` among the headers every delivery includes, so a delivery without
+  it is refused (400), not waved through the age check.
+- Replays: a body resent under a new ``X-Shopify-Event-Id`` is still a duplicate: the store
+  also keys deliveries by their content (topic, shop, body hash; ``Delivery.content_key``).
 - Payloads are the REST resource of the topic (orders carry ``id``, ``name``, ``email``,
   ``created_at``, ``updated_at``, ``total_price``, ``currency``, ``cancelled_at``, ``customer``
   and ``refunds``; refunds carry ``order_id`` and ``transactions``), per the webhook reference
@@ -42,8 +47,8 @@ from connector.webhooks.base import (
     moment,
     money,
     obj,
+    out_of_window,
     stored_headers,
-    too_old,
 )
 
 SOURCE = "shopify"
@@ -97,12 +102,13 @@ def receive(
     if not key:
         raise PayloadError("the X-Shopify-Event-Id and X-Shopify-Webhook-Id headers are missing")
     triggered = header(headers, "X-Shopify-Triggered-At")
-    if triggered:
-        try:
-            sent = moment(triggered, "X-Shopify-Triggered-At")
-        except Unprocessable as exc:
-            raise PayloadError(str(exc)) from None
-        too_old(sent, now, max_age_seconds, "Shopify")
+    if not triggered:  # Shopify sends it with every delivery: its absence is not Shopify
+        raise PayloadError("the X-Shopify-Triggered-At header is missing")
+    try:
+        sent = moment(triggered, "X-Shopify-Triggered-At")
+    except Unprocessable as exc:
+        raise PayloadError(str(exc)) from None
+    out_of_window(sent, now, max_age_seconds, "Shopify")
     delivery = Delivery(
         source=SOURCE,
         key=key[:200],

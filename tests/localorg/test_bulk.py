@@ -41,7 +41,7 @@ def _headers(sf: Salesforce, content_type: str = "application/json") -> dict[str
 
 
 def _wait(http: requests.Session, sf: Salesforce, url: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120  # generous: a loaded machine is slow, never wrong
     while time.monotonic() < deadline:
         info: dict[str, Any] = http.get(url, headers=_headers(sf)).json()
         if info["state"] in ("JobComplete", "Failed", "Aborted"):

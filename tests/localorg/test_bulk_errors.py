@@ -54,7 +54,7 @@ def _close(api: Api, job: str) -> dict[str, Any]:
 
 
 def _finish(api: Api, path: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120  # generous: a loaded machine is slow, never wrong
     while time.monotonic() < deadline:
         info: dict[str, Any] = api.call("GET", path).json()
         if info["state"] in ("JobComplete", "Failed", "Aborted"):

@@ -137,7 +137,7 @@ class Server:
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> requests.Response:
         """POST raw bytes."""
-        return self.http.post(self.url + path, data=body, headers=headers, timeout=10)
+        return self.http.post(self.url + path, data=body, headers=headers, timeout=60)
 
 
 @contextmanager

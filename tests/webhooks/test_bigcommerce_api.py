@@ -50,7 +50,7 @@ def store_api() -> Iterator[tuple[str, list[str]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", seen
     server.shutdown()
-    thread.join(timeout=5)
+    thread.join(timeout=60)
     server.server_close()
 
 

@@ -210,7 +210,7 @@ def test_web_and_worker_move_the_contacts_fields(
         processes + "/webhooks/shopify",
         data=body,
         headers=shopify_headers(body, "orders/create"),
-        timeout=10,
+        timeout=60,
     )
     http.close()
     assert response.status_code == 200
