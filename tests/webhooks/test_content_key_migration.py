@@ -8,7 +8,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from connector.store import MIGRATIONS, Store, _v12_delivery_content_key
+from connector.store import Store
+from connector.store.schema import MIGRATIONS, _v12_delivery_content_key
 from connector.webhooks.base import Delivery
 
 BODY = b'{"id": 1, "updated_at": "2026-11-20T14:15:01Z"}'
