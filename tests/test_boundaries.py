@@ -3,7 +3,8 @@ two modules import each other.
 
 The layers, lowest first (a package imports only packages of lower layers):
 
-0. ``errors``, ``backoff``, ``progress``: what every layer may use.
+0. ``errors``, ``backoff``, ``progress``, ``bounds`` (the numbers every edge accepts),
+   ``api_tokens`` (the loyalty API's scoped tokens): what every layer may use.
 1. ``project``: where the shipped defaults are.
 2. ``config``: the settings.
 3. ``store`` (the only SQL), ``mapping`` (the YAML and the value registry), ``logs``
@@ -34,6 +35,8 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "backoff": 0,
     "progress": 0,
+    "bounds": 0,
+    "api_tokens": 0,
     "project": 1,
     "config": 2,
     "store": 3,
@@ -48,6 +51,7 @@ LAYERS: dict[str, int] = {
     "loyalty": 6,
     "sync": 7,
     "reports": 8,
+    "readiness": 7,
     "doctor": 8,
     "demo": 8,
     "scheduler": 8,
