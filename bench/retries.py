@@ -5,12 +5,19 @@ clean, one refusing 5% of records with UNABLE_TO_LOCK_ROW, failing 1% of calls w
 SERVER_UNAVAILABLE and expiring sessions after 30 s. Both get a first sync; the ratio of calls
 is what the faults cost (target: at most 1.10), and the values written must be the same.
 
+A third org loses the answer to a write after applying it (``fail_nth=composite:2:after``,
+then the same for Bulk API's close, ``jobs:3:after``): the first sync leaves those records in
+flight, the second reads them back (the read-back calls are printed) and sends only what the
+org lacks. The org's own save log (``_save_log`` in its data folder) counts records saved
+twice: the target is 0.
+
     .venv/bin/python bench/retries.py --size small
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +36,32 @@ def first_sync(info: dict[str, Any], work: Path) -> tuple[dict[str, Any], dict[A
     started = time.perf_counter()
     report = engine.run(SyncOptions()).as_json()
     return report, engine.store.outbox.written_values(), time.perf_counter() - started
+
+
+def saved_twice(data: Path) -> int:
+    """Records the served org saved more than once (its save log counts every save)."""
+    conn = sqlite3.connect(f"file:{data / 'org.sqlite'}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM _save_log WHERE saves > 1").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def lost_answers(size: str, faults: str, work: Path, **extra: Any) -> None:
+    """Two syncs against an org that loses one write answer; print what each spent."""
+    (work / "org").mkdir(parents=True)
+    with served(size, "--faults", faults, "--data", str(work / "org")) as info:
+        engine = deployed(served_settings(info, work, **extra))
+        first = engine.run(SyncOptions()).as_json()
+        second = engine.run(SyncOptions()).as_json()
+    w1, w2 = first["writes"], second["writes"]
+    print(
+        f"lost answer ({faults}): first sync {first['status']}, {w1['succeeded']:,} records "
+        f"written, {w1['carried_over']:,} left in flight; second sync {second['status']}, "
+        f"{w2['read_back_calls']} read-back calls found {w2['verified']:,} records already "
+        f"saved and sent {w2['succeeded']:,}; records saved twice: {saved_twice(work / 'org')} "
+        "(target 0)"
+    )
 
 
 def main() -> None:
@@ -62,6 +95,8 @@ def main() -> None:
         f"values written: {len(clean_values):,} clean, {len(faulty_values):,} under faults; "
         f"identical: {same}"
     )
+    lost_answers(args.size, "fail_nth=composite:2:after", work / "lost")
+    lost_answers(args.size, "fail_nth=jobs:3:after", work / "lost_bulk", push_bulk_threshold=1)
 
 
 if __name__ == "__main__":

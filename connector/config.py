@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connector.api_tokens import parse_tokens
 from connector.bounds import INT64_MAX, INT64_MIN
 from connector.errors import ConfigError
 from connector.project import project_dir
@@ -212,8 +213,17 @@ class Settings(BaseSettings):
 
     loyalty_api_tokens: SecretStr = Field(
         SecretStr(""),
-        description="Bearer tokens of the loyalty API, comma separated; empty turns it off.",
+        description="Bearer tokens of the loyalty API, comma separated, each "
+        "name:scope1+scope2[:partner]=secret (scopes read, redeem, accrue, adjust; a bare "
+        "secret is a token with every scope); empty turns the API off.",
     )
+
+    @field_validator("loyalty_api_tokens")
+    @classmethod
+    def _loyalty_tokens(cls, value: SecretStr) -> SecretStr:
+        parse_tokens(value.get_secret_value())  # its errors name entries, never a secret
+        return value
+
     alert_webhook_url: SecretStr = Field(
         SecretStr(""),
         description='POST a JSON {"text": ...} here (e.g. a Slack incoming webhook) when a '

@@ -9,6 +9,7 @@ Lead2LoyaltyError
 │   └── Busy               another process held the write lock past the busy timeout: retry
 ├── SalesforceError        a call to Salesforce failed
 │   ├── RetryableError     lock, timeout, 5xx: retry with backoff, then carry to the next run
+│   │   └── OutcomeUnknown a write was sent and its answer lost: read the org, never resend
 │   ├── FatalError         bad data or config: report the row's errorCode, do not retry
 │   └── QuotaExhausted     REQUEST_LIMIT_EXCEEDED or the configured share of the daily limit
 └── WebhookError
@@ -40,6 +41,12 @@ class SalesforceError(Lead2LoyaltyError):
 
 class RetryableError(SalesforceError):
     """Transient: the same call may succeed later (already retried with backoff here)."""
+
+
+class OutcomeUnknown(RetryableError):
+    """A write was sent and no answer came back (5xx, connection reset, read timeout):
+    Salesforce may have applied it. Never resent blindly: read the org back first, or, where
+    nothing can be read back (a Flow run), count it as done and say so."""
 
 
 class FatalError(SalesforceError):

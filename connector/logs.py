@@ -42,7 +42,9 @@ class RedactSecrets(logging.Filter):
             value = getattr(settings, name)
             if isinstance(value, SecretStr):
                 text = value.get_secret_value()
-                secrets.extend([text, *(p.strip() for p in text.split(","))])
+                parts = [p.strip() for p in text.split(",")]
+                # A scoped loyalty token is name:scopes=secret: its secret alone too.
+                secrets.extend([text, *parts, *(p.partition("=")[2].strip() for p in parts)])
         return cls(secrets)
 
     def add(self, secret: str) -> None:

@@ -298,6 +298,21 @@ class Voucher(_Strict):
     uses: int = Field(default=1, ge=1, description="How many times one code can be used.")
 
 
+class ApiCaps(_Strict):
+    """What one loyalty API token may accrue (partner accruals), checked per request and per
+    day in the program's time zone; a request over either is refused with 403."""
+
+    accrual_points_per_request: int | None = Field(
+        default=None, gt=0, le=10**12, description="Most points one accrual request may add."
+    )
+    accrual_points_per_day: int | None = Field(
+        default=None,
+        gt=0,
+        le=10**12,
+        description="Most points one token may accrue per day (the program's time zone).",
+    )
+
+
 class Program(_Strict):
     """One loyalty program."""
 
@@ -344,6 +359,10 @@ class Program(_Strict):
         "default) or from net spend (basis: spend, with levels).",
     )
     vouchers: list[Voucher] = Field(default_factory=list)
+    api_caps: ApiCaps = Field(
+        default_factory=ApiCaps,
+        description="Caps on the points a loyalty API token may accrue, per request and per day.",
+    )
     mirror: Literal["none", "loyalty_management"] = Field(
         default="none",
         description="loyalty_management: also write the journal into Salesforce Loyalty "

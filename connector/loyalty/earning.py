@@ -113,6 +113,7 @@ def _frame(
             "partner": partner,
             "brand": None,
             "reason": None,
+            "token": None,
         },
         index=base.index,
     )[list(JOURNAL_COLUMNS)]
@@ -446,6 +447,7 @@ def reversals(
             "partner": None,
             "brand": None,
             "reason": "refund of " + pairs["original_order_id"].astype(str),
+            "token": None,
         }
     )[list(JOURNAL_COLUMNS)]
     out = out[out["points"] != 0]

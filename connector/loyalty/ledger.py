@@ -50,6 +50,7 @@ JOURNAL_COLUMNS = (
     "partner",
     "brand",
     "reason",
+    "token",  # the loyalty API token that booked it: its name, never its secret
 )
 
 #: What moved the points: the ``kind`` of a journal entry.

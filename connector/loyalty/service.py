@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -233,12 +234,17 @@ class LoyaltyService:
         reason: str,
         request_key: str,
         program_id: str | None = None,
+        *,
+        token: str | None = None,
     ) -> dict[str, Any]:
-        """An admin adjustment, journaled with its reason."""
+        """An admin adjustment, journaled with its reason (and the API token's name that asked
+        for it, when one did)."""
         program = self.program(program_id)
         now = self.clock()
         with self.books.member_transaction():
             row = adjust(program, member, points, reason, request_key, now)
+            if token is not None:
+                row.update(source_type="api", token=token)
             added = self.books.append(as_journal([row]))
             after = self.books.journal(program.id, member)
             first = after[after["key"] == row["key"]]
@@ -261,14 +267,24 @@ class LoyaltyService:
         brand: str | None = None,
         reason: str = "",
         program_id: str | None = None,
+        token: str | None = None,
     ) -> dict[str, Any]:
         """Points a partner issues (a hotel stay, a card spend): a lot like earned points,
-        tagged with the partner for its settlement report."""
+        tagged with the partner for its settlement report and with the name of the API
+        ``token`` that asked, whose caps (the program's ``api_caps``) it must fit."""
         if points <= 0:
             raise LoyaltyError("partner points must be a positive whole number")
         if not partner.strip():
             raise LoyaltyError("a partner accrual needs the partner's id")
         program = self.program(program_id)
+        per_request = program.api_caps.accrual_points_per_request
+        if token is not None and per_request is not None and points > per_request:
+            raise LoyaltyError(
+                f"an accrual may add at most {per_request:,} points in program {program.id}; "
+                "split it, or raise api_caps.accrual_points_per_request in models/loyalty.yaml",
+                code="accrual_cap",
+                status=403,
+            )
         if brand is not None and brand not in program.brands:
             known = ", ".join(program.brands) or "none configured"
             raise LoyaltyError(
@@ -285,6 +301,7 @@ class LoyaltyService:
             source_type="partner",
             partner=partner.strip(),
             brand=brand,
+            token=token,
         )
         qualifying = entry(
             key=key + ":qualifying",
@@ -298,6 +315,7 @@ class LoyaltyService:
             source_id=request_key,
             partner=partner.strip(),
             brand=brand,
+            token=token,
         )
         rows = [row, qualifying]
         tier = self.books.notified_tiers(program.id).get(member)
@@ -322,12 +340,15 @@ class LoyaltyService:
                         source_id=request_key,
                         rule_id=promo_id,
                         reason=f"promotion {promo_id} on partner {partner.strip()}",
+                        token=token,
                     )
                 )
         with self.books.member_transaction():
             # A repeated key adds nothing, not even a promotion that started since the first.
             mine = self.books.journal(program.id, member)
             first = mine[mine["key"] == key]
+            if first.empty and token is not None:
+                self._check_daily_cap(program, token, points, now)
             added = 0 if len(first) else self.books.append(as_journal(rows))
             # The key is the partner's: the first request may have been for someone else.
             if not added and (first.empty or int(first["points"].iloc[0]) != points):
@@ -341,6 +362,24 @@ class LoyaltyService:
         if added and bonuses:
             out["promotion_points"] = sum(extra for _, extra in bonuses)
         return out
+
+    def _check_daily_cap(self, program: Program, token: str, points: int, now: datetime) -> None:
+        """Refuse (403) an accrual that takes ``token`` past its daily cap. Inside the member
+        transaction, whose write lock also orders concurrent accruals for other members."""
+        cap = program.api_caps.accrual_points_per_day
+        if cap is None:
+            return
+        local = now.astimezone(ZoneInfo(program.timezone))
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        used = self.books.token_accrued(program.id, token, day.astimezone(UTC))
+        if used + points > cap:
+            raise LoyaltyError(
+                f"token {token} has accrued {used:,} of its {cap:,} points today in program "
+                f"{program.id}; this request of {points:,} would pass the cap "
+                "(api_caps.accrual_points_per_day in models/loyalty.yaml)",
+                code="accrual_cap",
+                status=403,
+            )
 
     def use_voucher(self, code: str, request_key: str) -> dict[str, Any]:
         """Consume one use of a voucher code (a storefront's checkout). Unknown: 404; used up

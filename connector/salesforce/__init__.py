@@ -8,7 +8,13 @@ calls Salesforce (the web workers) never loads simple-salesforce.
 from __future__ import annotations
 
 from connector.salesforce.client import SalesforceClient, parse_limit_info
-from connector.salesforce.errors import FatalError, QuotaExhausted, RetryableError, SalesforceError
+from connector.salesforce.errors import (
+    FatalError,
+    OutcomeUnknown,
+    QuotaExhausted,
+    RetryableError,
+    SalesforceError,
+)
 from connector.salesforce.port import (
     COLLECTION_LIMIT,
     FLOW_BATCH,
@@ -26,6 +32,7 @@ __all__ = [
     "ApiUsage",
     "Echoes",
     "FatalError",
+    "OutcomeUnknown",
     "QuotaExhausted",
     "RetryableError",
     "RowResult",

@@ -11,6 +11,14 @@ tooling, flows, limits) over simple-salesforce's session, URLs and SOQL formatti
 - re-authenticates once on ``INVALID_SESSION_ID``;
 - is retried with jittered exponential backoff on 5xx, SERVER_UNAVAILABLE, whole-request
   UNABLE_TO_LOCK_ROW, connection errors and timeouts, then raises :class:`RetryableError`;
+- except a write that is not idempotent in effect (``idempotent=False``: every save fires the
+  record's Flows and bumps its SystemModstamp, even with the same values): once it was sent, a
+  5xx answer, a reset connection or a read timeout raises :class:`OutcomeUnknown` at once.
+  Salesforce may have applied it ("500: An error has occurred within Lightning Platform, so the
+  request couldn't be completed" says nothing of what was saved before; REST API Developer
+  Guide, "Status Codes and Error Responses"), so the caller reads the org back instead of
+  sending it again. Only a call that never left (a refused connection, a connect timeout)
+  or that Salesforce refused with a 4xx (nothing applied) is retried;
 - is counted per kind in :attr:`SalesforceClient.calls`.
 """
 
@@ -29,6 +37,7 @@ from typing import Any, TypeVar
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.format import format_soql
+from urllib3.exceptions import ConnectTimeoutError
 
 from connector.backoff import backoff_delay
 from connector.config import Settings
@@ -36,6 +45,7 @@ from connector.salesforce.auth import Authenticator, make_session
 from connector.salesforce.errors import (
     SESSION_CODES,
     FatalError,
+    OutcomeUnknown,
     QuotaExhausted,
     RetryableError,
     SalesforceError,
@@ -84,7 +94,7 @@ KINDS = (
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 _USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
-_OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
+_OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "IN")
 _FROM = re.compile(r"\bFROM\s+([A-Za-z][A-Za-z0-9_]*)", re.IGNORECASE)
 _INTEGER_TYPES = frozenset({"int", "long"})
 _FLOAT_TYPES = frozenset({"double", "currency", "percent"})
@@ -160,7 +170,7 @@ class SalesforceClient:
     def authenticate(self) -> None:
         """Get a new access token and bind simple-salesforce to it."""
         self._count("auth")
-        token = self._retrying("sign-in", True, self._auth.token)
+        token = self._retrying("sign-in", self._auth.token)
         self._identity_url = token.identity_url
         self.token_user_id = token.user_id
         self._sf = Salesforce(
@@ -192,15 +202,15 @@ class SalesforceClient:
     def _backoff(self, attempt: int) -> float:
         return backoff_delay(attempt, self.settings.retry_base_seconds, self._random)
 
-    def _retrying(self, what: str, idempotent: bool, attempt_once: Callable[[], _T]) -> _T:
+    def _retrying(self, what: str, attempt_once: Callable[[], _T]) -> _T:
         attempt = 0
         while True:
             try:
                 return attempt_once()
+            except OutcomeUnknown:
+                raise  # sent, maybe applied: never repeated here (see the module docstring)
             except RetryableError as exc:
-                if attempt >= self.settings.max_retries or (
-                    not idempotent and exc.error_code == "ReadTimeout"
-                ):
+                if attempt >= self.settings.max_retries:
                     raise
                 delay = self._backoff(attempt)
                 attempt += 1
@@ -261,6 +271,12 @@ class SalesforceClient:
                     error_code="SSLError",
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if not idempotent and not _never_sent(exc):
+                    raise OutcomeUnknown(
+                        f"{what}: sent, but no answer came back ({type(exc).__name__}); "
+                        "Salesforce may have saved it, so it is read back, not sent again",
+                        error_code=type(exc).__name__,
+                    ) from None
                 raise RetryableError(
                     f"{what}: no answer from Salesforce ({type(exc).__name__}); retry later",
                     error_code=type(exc).__name__,
@@ -276,9 +292,17 @@ class SalesforceClient:
                 reauthenticated = True
                 self.authenticate()
                 return once()
+            if not idempotent and response.status_code >= 500:
+                raise OutcomeUnknown(
+                    f"{what}: sent, and Salesforce answered {response.status_code} "
+                    f"({code or 'no error code'}); it may have saved it, so it is read back, "
+                    "not sent again",
+                    error_code=code or f"HTTP_{response.status_code}",
+                    status=response.status_code,
+                )
             raise classify(response.status_code, code, what)
 
-        return self._retrying(what, idempotent, once)
+        return self._retrying(what, once)
 
     def _json(self, kind: str, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
         response = self._call(kind, method, url, what=what, **kwargs)
@@ -608,8 +632,9 @@ class SalesforceClient:
 
     # ------------------------------------------------------------------ writes
     def update(self, object_name: str, record_id: str, body: Mapping[str, Any]) -> None:
-        """Update one record by id (``PATCH sobjects/<object>/<id>``); setting the same values
-        twice is harmless, so it is retried like a read."""
+        """Update one record by id (``PATCH sobjects/<object>/<id>``). Retried like a read: it
+        serves the deploy's setup rows (FieldPermissions, ObjectPermissions), which no
+        record-triggered Flow watches, so a second save of the same values changes nothing."""
         _check_name(object_name)
         if not re.fullmatch(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", record_id):
             raise ValueError(f"not a Salesforce id: {record_id!r}")
@@ -621,28 +646,39 @@ class SalesforceClient:
             what=f"update of {object_name}",
         )
 
-    def create(self, object_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Create one record; returns Salesforce's ``{"id", "success", "errors"}``."""
+    def create(
+        self, object_name: str, body: Mapping[str, Any], *, unique: bool = False
+    ) -> dict[str, Any]:
+        """Create one record; returns Salesforce's ``{"id", "success", "errors"}``.
+
+        ``unique``: the org refuses a second such record (a permission set of that name, a
+        grant, an assignment), so a repeat after a lost answer is refused as a duplicate
+        (the caller treats that as done) and the call is retried like a read. Otherwise a
+        create whose answer is lost raises :class:`OutcomeUnknown`: read the org back.
+        """
         _check_name(object_name)
         result: dict[str, Any] = self._json(
             "create",
             "POST",
             f"sobjects/{object_name}/",
             json=dict(body),
-            idempotent=False,
+            idempotent=unique,
             what=f"create of {object_name}",
         )
         return result
 
     def create_tooling(self, sobject: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a Tooling API record (e.g. ``CustomField``); returns the save result."""
+        """Create a Tooling API record (e.g. ``CustomField``); returns the save result.
+
+        Retried like a read: a field's full name is unique, so a repeat after a lost answer
+        is refused as a duplicate (DUPLICATE_DEVELOPER_NAME), never a second field.
+        """
         _check_name(sobject)
         result: dict[str, Any] = self._json(
             "tooling",
             "POST",
             f"tooling/sobjects/{sobject}/",
             json=dict(body),
-            idempotent=False,
             what=f"tooling create of {sobject}",
         )
         return result
@@ -672,8 +708,8 @@ class SalesforceClient:
             "composite/sobjects",
             json={"allOrNone": False, "records": payload},
             headers={"Sforce-Auto-Assign": "FALSE"},
-            # Not retried after a read timeout: Salesforce may have saved the records (and run
-            # their Flows); the engine leaves them in flight and the next run reads the org.
+            # Not retried once sent: Salesforce may have saved the records (and run their
+            # Flows); the engine leaves them in flight and the next run reads the org.
             idempotent=False,
             what=f"collection update of {object_name}",
         )
@@ -686,8 +722,8 @@ class SalesforceClient:
         (``PATCH composite/sobjects/<object>/<field>``, REST API Developer Guide, "Upsert Up to
         200 Records"). ``allOrNone`` is false; results follow ``records``.
 
-        Retried like a read: the same external ids upsert to the same rows, so a repeat after a
-        timeout updates what the first attempt created instead of duplicating it.
+        Not retried once sent (:class:`OutcomeUnknown`): a repeat would create no second row,
+        the external ids match the first attempt's, but it would save each record again.
         """
         _check_name(object_name)
         _check_name(external_id_field)
@@ -700,6 +736,7 @@ class SalesforceClient:
             "PATCH",
             f"composite/sobjects/{object_name}/{external_id_field}",
             json={"allOrNone": False, "records": payload},
+            idempotent=False,
             what=f"collection upsert of {object_name}",
         )
         return [_save_result(item) for item in body]
@@ -744,23 +781,114 @@ class SalesforceClient:
         }
         if key != "Id":
             spec["externalIdFieldName"] = key
-        job = self._json("bulk_job", "POST", "jobs/ingest", json=spec, idempotent=False, what=what)
-        job_id = str(job["id"])
-        self._call(
-            "bulk_job",
-            "PUT",
-            f"jobs/ingest/{job_id}/batches",
-            data=text,
-            headers={"Content-Type": "text/csv"},
-            what=what,
-        )
-        self._json(
-            "bulk_job",
-            "PATCH",
-            f"jobs/ingest/{job_id}",
-            json={"state": "UploadComplete"},
-            what=what,
-        )
+        job_id = self._open_ingest_job(spec, what)
+        try:
+            # Once per job: a second upload of the same rows would save each of them twice.
+            self._call(
+                "bulk_job",
+                "PUT",
+                f"jobs/ingest/{job_id}/batches",
+                data=text,
+                headers={"Content-Type": "text/csv"},
+                idempotent=False,
+                what=what,
+            )
+        except OutcomeUnknown as exc:
+            # An Open job is never processed: abort it, nothing was saved, send it all later.
+            self._abort_ingest_job(job_id, what)
+            raise RetryableError(
+                f"{what}: the upload to Bulk API job {job_id} went unanswered; the job was "
+                "aborted before it saved anything, the next run sends the rows again",
+                error_code=exc.error_code,
+                status=exc.status,
+            ) from None
+        self._close_ingest_job(job_id, what)
+        try:
+            return self._ingest_results(job_id, records, key, what)
+        except OutcomeUnknown:
+            raise
+        except RetryableError as exc:
+            # The job was closed, so Salesforce saves its rows whatever we hear: never send
+            # them again blindly, read them back.
+            raise OutcomeUnknown(
+                f"{what}: Bulk API job {job_id} was closed and its outcome is unknown "
+                f"({exc.error_code}); the rows are read back before any is sent again",
+                error_code=exc.error_code,
+                status=exc.status,
+            ) from None
+
+    def _open_ingest_job(self, spec: dict[str, Any], what: str) -> str:
+        """Create an ingest job; when the answer to the create is lost, find the job it made
+        (Open, ours, same object and operation, in Get All Jobs) rather than make a second."""
+        try:
+            job = self._json(
+                "bulk_job", "POST", "jobs/ingest", json=spec, idempotent=False, what=what
+            )
+            return str(job["id"])
+        except OutcomeUnknown as exc:
+            found = self._find_open_ingest_job(spec, what)
+            if found is None:
+                raise RetryableError(
+                    f"{what}: creating a Bulk API job went unanswered and no such job is open; "
+                    "nothing was saved, the next run sends the rows again",
+                    error_code=exc.error_code,
+                    status=exc.status,
+                ) from None
+            return found
+
+    def _find_open_ingest_job(self, spec: dict[str, Any], what: str) -> str | None:
+        body = self._json("bulk_job", "GET", "jobs/ingest", what=what)
+        jobs = [
+            j
+            for j in body.get("records") or []
+            if j.get("state") == "Open"
+            and j.get("object") == spec["object"]
+            and j.get("operation") == spec["operation"]
+            and (self.token_user_id is None or j.get("createdById") == self.token_user_id)
+        ]
+        # The run lock keeps a second sync of this store away; the newest is the one we made.
+        jobs.sort(key=lambda j: str(j.get("createdDate") or ""))
+        return str(jobs[-1]["id"]) if jobs else None
+
+    def _abort_ingest_job(self, job_id: str, what: str) -> None:
+        try:
+            self._json(
+                "bulk_job",
+                "PATCH",
+                f"jobs/ingest/{job_id}",
+                json={"state": "Aborted"},
+                what=what,
+            )
+        except RetryableError:
+            # Still Open then: never closed, it saves nothing whatever becomes of it.
+            log.warning("%s: could not abort Bulk API job %s; it is never closed", what, job_id)
+
+    def _close_ingest_job(self, job_id: str, what: str) -> None:
+        """Close the job (Salesforce starts saving its rows). A lost answer is settled by
+        reading the job: still Open, the close was not applied and is sent again; any other
+        state, it was, and the job is not closed twice."""
+        body = {"state": "UploadComplete"}
+        url = f"jobs/ingest/{job_id}"
+        try:
+            self._json("bulk_job", "PATCH", url, json=body, idempotent=False, what=what)
+            return
+        except OutcomeUnknown:
+            pass
+        try:
+            state = self._json("bulk_job", "GET", url, what=what).get("state")
+        except RetryableError as exc:
+            raise OutcomeUnknown(
+                f"{what}: closing Bulk API job {job_id} went unanswered and the job could not "
+                f"be read ({exc.error_code}); the rows are read back before any is sent again",
+                error_code=exc.error_code,
+                status=exc.status,
+            ) from None
+        if state == "Open":
+            self._json("bulk_job", "PATCH", url, json=body, idempotent=False, what=what)
+
+    def _ingest_results(
+        self, job_id: str, records: list[dict[str, Any]], key: str, what: str
+    ) -> list[RowResult]:
         self._wait_for_job("ingest", job_id, what)
         outcomes: dict[str, list[RowResult]] = {}
         for kind in ("successfulResults", "failedResults", "unprocessedrecords"):
@@ -823,6 +951,12 @@ class SalesforceClient:
         (localorg answers so; Salesforce's status for it is not documented): the list is
         returned either way, so items that ran are never taken for failed ones. Any other
         error (NOT_FOUND for a missing or inactive Flow) raises.
+
+        Raises :class:`OutcomeUnknown` when the call was sent and its answer lost: the Flow
+        may have run for some or all inputs. Nothing in the org records the run of an
+        autolaunched Flow that the API could read back (FlowInterviewLog holds screen-flow
+        interviews only, Object Reference "FlowInterviewLog"; a paused interview is all
+        FlowInterview shows), so callers treat the batch as run (at most once) and say so.
         """
         _check_name(name)
         if len(inputs) > FLOW_BATCH:
@@ -861,6 +995,17 @@ class SalesforceClient:
 
 
 # ---------------------------------------------------------------------- helpers
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request never reached Salesforce: the connection was refused or timed
+    out while connecting (urllib3's NewConnectionError is a ConnectTimeoutError). A reset or
+    a read timeout came after the request left, so it may have been applied."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, ConnectTimeoutError)
+
+
 def _check_collection(call: str, records: Sequence[Any]) -> None:
     if len(records) > COLLECTION_LIMIT:
         raise ValueError(f"{call} takes at most {COLLECTION_LIMIT} records, got {len(records)}")

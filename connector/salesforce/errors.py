@@ -2,6 +2,7 @@
 
 SalesforceError             a call to Salesforce failed (``error_code``, ``status``)
 ├── RetryableError          lock, timeout, 5xx: retried with backoff here, then carried on
+│   └── OutcomeUnknown      a write sent and its answer lost: not retried, read back instead
 ├── FatalError              bad data or config: report ``error_code``, do not retry
 └── QuotaExhausted          REQUEST_LIMIT_EXCEEDED or the configured share of the daily limit
 
@@ -12,10 +13,17 @@ Messages name the error code and what to do; they never carry response bodies or
 
 from __future__ import annotations
 
-from connector.errors import FatalError, QuotaExhausted, RetryableError, SalesforceError
+from connector.errors import (
+    FatalError,
+    OutcomeUnknown,
+    QuotaExhausted,
+    RetryableError,
+    SalesforceError,
+)
 
 __all__ = [
     "FatalError",
+    "OutcomeUnknown",
     "QuotaExhausted",
     "RetryableError",
     "SalesforceError",

@@ -199,7 +199,7 @@ class SalesforcePort(Protocol):
         where: Sequence[tuple[str, str, Any]] = (),
     ) -> list[dict[str, Any]]:
         """The first ``limit`` records by ``by`` descending, filtered by ``where``
-        (``(field, operator, value)`` triples joined by AND)."""
+        (``(field, operator, value)`` triples joined by AND; ``IN`` takes a list)."""
         ...
 
     # ------------------------------------------------------------------ SOQL (this package)
@@ -233,8 +233,11 @@ class SalesforcePort(Protocol):
         """Write ``records`` through Bulk API 2.0 (update by Id, else upsert)."""
         ...
 
-    def create(self, object_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Create one record; Salesforce's ``{"id", "success", "errors"}``."""
+    def create(
+        self, object_name: str, body: Mapping[str, Any], *, unique: bool = False
+    ) -> dict[str, Any]:
+        """Create one record; Salesforce's ``{"id", "success", "errors"}``. ``unique``: the org
+        refuses a second such record, so a repeat after a lost answer is safe (retried)."""
         ...
 
     def update(self, object_name: str, record_id: str, body: Mapping[str, Any]) -> None:

@@ -7,7 +7,8 @@ when two processes race. Member operations (redemptions, cancellations, adjustme
 the member's journal is read, so two redemptions for one member are decided one after the
 other and can never both spend the same points.
 
-The journal's columns are the store's own (:data:`JOURNAL_COLUMNS`, as migration v4 made them):
+The journal's columns are the store's own (:data:`JOURNAL_COLUMNS`, as migrations v4 and v13
+made them):
 the loyalty domain's entry frame maps onto them, and the journal comes back typed (points as
 integers, times as aware UTC datetimes), the frame the domain's ledger reads.
 """
@@ -26,7 +27,8 @@ import sqlite_utils
 from connector.store.schema import bump_generation
 from connector.store.sqlite import transaction
 
-#: The journal's columns (migration v4 froze them; a new one takes a new migration).
+#: The journal's columns (migration v4 froze them; ``token`` came with v13; a new one takes a new
+#: migration).
 JOURNAL_COLUMNS = (
     "key",
     "program",
@@ -45,6 +47,7 @@ JOURNAL_COLUMNS = (
     "partner",
     "brand",
     "reason",
+    "token",  # the loyalty API token (its name, never its secret) that booked the entry
 )
 _TIMES = ("at", "expires_at", "available_at")
 
@@ -258,6 +261,16 @@ class LoyaltyRepository:
         ):
             out.setdefault(currency, {})[kind] = int(total)
         return out
+
+    def token_accrued(self, program: str, token: str, since: datetime) -> int:
+        """Points the loyalty API token ``token`` (its name) accrued in ``program`` since
+        ``since``: what its daily cap counts."""
+        row = self.db.conn.execute(
+            "SELECT COALESCE(SUM(points), 0) FROM loyalty_journal WHERE program = ? AND "
+            "token = ? AND kind = 'accrual' AND currency = 'points' AND at >= ?",
+            [program, token, _text(since)],
+        ).fetchone()
+        return int(row[0])
 
     @contextmanager
     def member_transaction(self) -> Iterator[None]:

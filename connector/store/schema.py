@@ -276,6 +276,13 @@ def _v12_delivery_content_key(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX deliveries_content ON deliveries (source, content_key)")
 
 
+def _v13_journal_token(db: sqlite_utils.Database) -> None:
+    # The loyalty API token (its name) that booked a journal entry: its daily accrual cap
+    # counts by it, and the journal says who booked what.
+    if "token" not in db.table("loyalty_journal").columns_dict:
+        db.table("loyalty_journal").add_column("token", str)
+
+
 # Append only: a released database is upgraded by running the migrations it has not seen.
 MIGRATIONS: list[Migration] = [
     _v1,
@@ -290,6 +297,7 @@ MIGRATIONS: list[Migration] = [
     _v10_mirror_retry,
     _v11_events_by_anonymous_id,
     _v12_delivery_content_key,
+    _v13_journal_token,
 ]
 
 

@@ -25,9 +25,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from connector.errors import SalesforceError
+from connector.errors import OutcomeUnknown, SalesforceError
 from connector.salesforce.port import FLOW_BATCH, SalesforcePort
 from connector.store import Store
+from connector.sync.inflight import unconfirmed_flow_line
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,16 @@ def fire(
             batch = todo[start : start + FLOW_BATCH]
             try:
                 results = client.invoke_flow(flow, [dict(c.inputs) for c in batch])
+            except OutcomeUnknown as exc:
+                # Sent, answer lost, and a Flow run cannot be read back (invoke_flow): at most
+                # once, so the batch counts as run, and as a failure the run names (partial).
+                _remember(store, batch, run_id)
+                for call in batch:
+                    out.failed[call.moment] += 1
+                line = unconfirmed_flow_line(f"Flow {flow}", len(batch), exc)
+                log.warning("%s", line)
+                out.errors.append(line)
+                continue
             except SalesforceError as exc:
                 # The whole request failed (the Flow is missing, inactive, a fault): none ran.
                 left = todo[start:]

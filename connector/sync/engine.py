@@ -25,7 +25,13 @@ import pandas as pd
 from connector.alerts import alert_text, post_alert, should_alert
 from connector.backoff import backoff_delay
 from connector.config import Settings, split_list
-from connector.errors import Lead2LoyaltyError, QuotaExhausted, RetryableError, SalesforceError
+from connector.errors import (
+    Lead2LoyaltyError,
+    OutcomeUnknown,
+    QuotaExhausted,
+    RetryableError,
+    SalesforceError,
+)
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
@@ -38,7 +44,7 @@ from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
 from connector.sync.effects import Effects
 from connector.sync.effects import apply as apply_effects
-from connector.sync.inflight import UNKNOWN_OUTCOME, settle_in_flight, unknown_outcome_line
+from connector.sync.inflight import settle_in_flight, unknown_outcome_line
 from connector.sync.loyalty import event_names as loyalty_event_names
 from connector.sync.loyalty import load_inputs as load_loyalty_inputs
 from connector.sync.loyalty import (
@@ -363,6 +369,7 @@ class SyncEngine:
         holds, send the rest (connector/sync/inflight.py)."""
         settled = settle_in_flight(self.client, self.store, report.run_id)
         report.writes.verified = len({(w.object, w.record_id) for w in settled.held})
+        report.writes.read_back_calls = settled.queries
         if settled.held or settled.resend:
             log.warning(
                 "run %s: %d in-flight values of a crashed run already in Salesforce, %d to "
@@ -852,7 +859,11 @@ class SyncEngine:
             failed: list[tuple[PendingWrite, str]] = []
             carried: list[tuple[PendingWrite, str]] = []
             # Sent, answer not yet recorded: a crash from here on is settled by the next run.
-            self.store.outbox.mark_in_flight(report.run_id, [(obj, i.record_id) for i in batch])
+            # Marked under the outbox's object: a person contact's values go out through its
+            # Account (``via``) but wait, and are read back, as the Contact's.
+            self.store.outbox.mark_in_flight(
+                report.run_id, [(i.writes[0].object, i.record_id) for i in batch]
+            )
             records = [_record(i.record_id, i.writes, via) for i in batch]
             try:
                 results = self.client.update_collection(obj, records)
@@ -898,7 +909,7 @@ class SyncEngine:
         carried: list[tuple[PendingWrite, str]] = []
         attempt = 0
         # Sent, answer not yet recorded: a crash from here on is settled by the next run.
-        self.store.outbox.mark_in_flight(report.run_id, [(obj, rid) for rid in remaining])
+        self.store.outbox.mark_in_flight(report.run_id, [(ws[0].object, rid) for rid, ws in items])
         while remaining:
             records = [_record(rid, ws, via) for rid, ws in remaining.items()]
             try:
@@ -955,7 +966,7 @@ def _unanswered(
     """What a write call that failed after the client's own retries leaves: nothing to carry
     when it was sent and its answer lost (Salesforce may have saved it: the rows stay in
     flight and the next run reads the org before sending any again), else every row carried."""
-    if exc.error_code in UNKNOWN_OUTCOME:
+    if isinstance(exc, OutcomeUnknown):
         report.writes.carried_over += len(records)
         report.errors.append(unknown_outcome_line(obj, len(records), exc))
         return []

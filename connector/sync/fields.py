@@ -220,7 +220,7 @@ def _create(
         if tooling:
             client.create_tooling(sobject, body)
         else:
-            client.create(sobject, body)
+            client.create(sobject, body, unique=True)
     except FatalError as exc:
         if exc.error_code in _DUPLICATES:
             return False

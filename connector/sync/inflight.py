@@ -26,8 +26,6 @@ from typing import Any
 from connector.salesforce.port import ID_BATCH, SalesforcePort
 from connector.store import PendingWrite, Store
 
-# Error codes of a call that was sent but never answered: its writes may have been applied.
-UNKNOWN_OUTCOME = frozenset({"ReadTimeout"})
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -89,6 +87,16 @@ def unknown_outcome_line(obj: str, records: int, exc: Exception) -> str:
     return (
         f"{obj}: {records} records sent without an answer ({code}); Salesforce may have saved "
         "them, so the next run reads them before sending any again"
+    )
+
+
+def unconfirmed_flow_line(where: str, people: int, exc: Exception) -> str:
+    """What a run says about a Flow call sent without an answer."""
+    code = getattr(exc, "error_code", None) or type(exc).__name__
+    return (
+        f"{where}: a Flow call for {people} people was sent without an answer ({code}); it "
+        "may have run, and a Flow run cannot be read back, so it is not sent again (at most "
+        "once): check the Flow's runs in Salesforce"
     )
 
 

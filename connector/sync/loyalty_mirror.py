@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-from connector.errors import SalesforceError
+from connector.errors import OutcomeUnknown, SalesforceError
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.mapping.deploy import ExtraNeeds
 from connector.salesforce.port import COLLECTION_LIMIT, RowResult, SalesforcePort
@@ -49,6 +49,8 @@ from connector.store.loyalty import LoyaltyRepository
 log = logging.getLogger(__name__)
 
 QUALIFYING = {"qualifying"}
+# The retry-list reason of journals sent in a call whose answer was lost.
+UNKNOWN_REASON = "OUTCOME_UNKNOWN: sent, answer lost; read back before sending again"
 
 
 #: The objects the mirror creates and updates (upserts need Create and Edit on each).
@@ -182,6 +184,17 @@ def mirror_program(
     send = pd.concat([again, new], ignore_index=True) if len(again) else new
     if send.empty:
         return {"journals": 0}
+    try:
+        held = _journals_held(client, [k for k, why in retry.items() if why == UNKNOWN_REASON])
+    except SalesforceError as exc:
+        log.warning("loyalty mirror of %s: read-back failed: %s", program.id, exc)
+        return {"journals": 0, "error": str(exc)}
+    if held:
+        # Saved by a pass whose answer was lost: done, not sent (and saved) again.
+        send = send[~send["key"].astype(str).isin(held)].reset_index(drop=True)
+        books.mirror_done(program.id, sorted(held), {}, (state_key(program), str(done)))
+        if send.empty:
+            return {"journals": 0, "read_back": len(held)}
     touched = sorted(set(send["member"].astype(str)))
     mine = books.entries_of(program.id, touched)  # their whole journal, for the balances
     failed: dict[str, str] = {}  # journal key -> why it waits
@@ -223,9 +236,16 @@ def mirror_program(
             _journal(r, program_id, str(by_member[str(r["member"])]), types[str(r["kind"])])
             for r in sent
         ]
-        results = _upsert(
-            client, "TransactionJournal", "L2L_Journal_Key__c", journals, bulk_threshold
-        )
+        try:
+            results = _upsert(
+                client, "TransactionJournal", "L2L_Journal_Key__c", journals, bulk_threshold
+            )
+        except OutcomeUnknown as exc:
+            # Maybe saved: the next pass reads these keys back before sending any again.
+            log.warning("loyalty mirror of %s: journals sent, answer lost: %s", program.id, exc)
+            failed.update((str(e["key"]), UNKNOWN_REASON) for e in sent)
+            results = []
+            sent = []
         for entry, result in zip(sent, results, strict=True):
             if not result.success:
                 failed[str(entry["key"])] = _reason("TransactionJournal", result)
@@ -258,6 +278,22 @@ def mirror_program(
             "loyalty mirror of %s: %d entries wait for the next run", program.id, len(failed)
         )
     return out
+
+
+def _journals_held(client: SalesforcePort, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the org holds as TransactionJournals (one query per 200 keys)."""
+    held: set[str] = set()
+    for start in range(0, len(keys), COLLECTION_LIMIT):
+        chunk = keys[start : start + COLLECTION_LIMIT]
+        rows = client.top_records(
+            "TransactionJournal",
+            ["L2L_Journal_Key__c"],
+            by="Id",
+            limit=len(chunk),
+            where=[("L2L_Journal_Key__c", "IN", chunk)],
+        )
+        held.update(str(r["L2L_Journal_Key__c"]) for r in rows)
+    return held
 
 
 def _reason(obj: str, result: RowResult) -> str:

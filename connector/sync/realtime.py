@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.config import Settings, secret_list
-from connector.errors import RunInProgress, SalesforceError, WebhookError
+from connector.errors import OutcomeUnknown, RunInProgress, SalesforceError, WebhookError
 from connector.store import Store, open_shared
 from connector.sync.engine import SyncEngine
 from connector.sync.resolve import email_index
@@ -145,16 +145,38 @@ def create_leads(engine: SyncEngine, emails: list[str]) -> list[tuple[str, str]]
             "Email": email,
         }
         try:
-            result = engine.client.create("Lead", body)
+            lead_id = str(engine.client.create("Lead", body)["id"])
+        except OutcomeUnknown as exc:
+            # The create may have been applied: read it back rather than make a second Lead.
+            found = _lead_with_email(engine, email)
+            if found is None:
+                log.warning("no Lead created for a shopper: %s", exc)
+                continue
+            lead_id = found
         except SalesforceError as exc:
             log.warning("no Lead created for a shopper: %s", exc)
             continue
-        lead_id = str(result["id"])
         engine.store.records.upsert(
             "Lead", [{"Id": lead_id, "Email": email, "IsConverted": False, "IsDeleted": False}]
         )
         created.append(("Lead", lead_id))
     return created
+
+
+def _lead_with_email(engine: SyncEngine, email: str) -> str | None:
+    """The id of an open Lead with ``email`` (the newest), or None; also None when the org
+    cannot be read now (the next pass tries the shopper again)."""
+    try:
+        rows = engine.client.top_records(
+            "Lead",
+            ["Id"],
+            by="CreatedDate",
+            limit=1,
+            where=[("Email", "=", email), ("IsConverted", "=", False)],
+        )
+    except SalesforceError:
+        return None
+    return str(rows[0]["Id"]) if rows else None
 
 
 class RealtimeWorker:

@@ -79,6 +79,8 @@ class WriteCounts:
     # Values found already in Salesforce when a crashed run's in-flight writes were checked:
     # recorded as written without sending them again.
     verified: int = 0
+    # API calls spent reading those in-flight values back (one query per 200 records).
+    read_back_calls: int = 0
 
     def as_json(self, *, dry_run: bool = False) -> dict[str, int]:
         """The ``writes`` object of ``sync --json``."""

@@ -7,14 +7,21 @@ Endpoints (all JSON, under ``/v1/loyalty``; ``<id>`` is a Contact Id, a member k
 - ``POST /members/<id>/redemptions``: ``{"points": N}`` or ``{"voucher": "<voucher id>"}``;
 - ``POST /members/<id>/redemptions/<key>/cancel``: the points come back with their expiry;
 - ``POST /members/<id>/accruals``: ``{"points", "partner", "brand"?, "reason"?}`` (partners);
+- ``POST /members/<id>/adjustments``: ``{"points": +/-N, "reason"}`` (a support desk);
 - ``POST /vouchers/<code>/use``: consume one use of a voucher code (no body).
 
 Rules:
 
 1. Every request carries ``Authorization: Bearer <token>`` with one of the tokens in
-   ``L2L_LOYALTY_API_TOKENS`` (compared in constant time); without it the answer is 401 with
-   ``WWW-Authenticate: Bearer`` (RFC 6750, section 3). With no token configured the API is
-   off: 503 for every request. A token is never logged nor echoed.
+   ``L2L_LOYALTY_API_TOKENS`` (compared in constant time, connector/api_tokens.py);
+   without it the answer is 401 with ``WWW-Authenticate: Bearer`` (RFC 6750, section 3). With
+   no token configured the API is off: 503 for every request. A token is never logged nor
+   echoed; the journal names it by its name.
+1a. Each endpoint needs a scope of the token: ``read`` (GET member), ``redeem`` (redemptions,
+   cancellations, voucher uses), ``accrue`` (accruals), ``adjust`` (adjustments). A token
+   without it gets 403 ``insufficient_scope`` (RFC 6750, section 3.1); a partner token
+   accruing for another partner 403 ``wrong_partner``; an accrual over the program's
+   ``api_caps`` (per request, per token and day) 403 ``accrual_cap``.
 2. A POST that books points needs an ``Idempotency-Key`` header (400 without it). The same key
    again does nothing more and answers with the first outcome (200, ``"repeated": true``); the
    same key with a different request is refused (422), as the IETF draft "The Idempotency-Key
@@ -30,15 +37,17 @@ Rules:
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from connector.api_tokens import ApiToken, match, parse_tokens
 from connector.bounds import OutOfBounds, load_json
 from connector.config import Settings
 from connector.errors import Busy, MappingError
@@ -69,14 +78,33 @@ def _settings() -> Settings:
     return settings
 
 
-def _tokens(settings: Settings) -> list[bytes]:
-    raw = settings.loyalty_api_tokens.get_secret_value()
-    return [t.strip().encode() for t in raw.split(",") if t.strip()]
+def _now() -> datetime:
+    # Tests fix the clock through the app's config (time is the one thing they mock).
+    clock: Callable[[], datetime] | None = current_app.config.get("L2L_CLOCK")
+    return clock() if clock is not None else datetime.now(UTC)
+
+
+def _token() -> ApiToken:
+    token: ApiToken = g.loyalty_token
+    return token
+
+
+def _require(scope: str) -> ApiToken:
+    """The request's token, when it holds ``scope`` (else 403, RFC 6750 section 3.1)."""
+    token = _token()
+    if not token.allows(scope):
+        raise LoyaltyError(
+            f"token {token.name} lacks the {scope} scope this request needs",
+            code="insufficient_scope",
+            status=403,
+        )
+    return token
 
 
 @bp.before_request
 def _authenticate() -> ResponseReturnValue | None:
-    tokens = _tokens(_settings())
+    # Validated when the settings were loaded, so this parse cannot fail.
+    tokens = parse_tokens(_settings().loyalty_api_tokens.get_secret_value())
     if not tokens:
         return _error(
             503,
@@ -86,13 +114,10 @@ def _authenticate() -> ResponseReturnValue | None:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         return _error(401, "unauthorized", "send Authorization: Bearer <token>")
-    presented = given.strip().encode("utf-8", "replace")
-    # Compare with every token, without stopping early, so timing says nothing about which.
-    matched = False
-    for token in tokens:
-        matched |= hmac.compare_digest(presented, token)
-    if not matched:
+    matched = match(tokens, given.strip().encode("utf-8", "replace"))
+    if matched is None:
         return _error(401, "unauthorized", "the bearer token is not valid")
+    g.loyalty_token = matched
     if (request.content_length or 0) > _MAX_BODY:
         return _error(413, "too_large", f"the body may be at most {_MAX_BODY} bytes")
     return None
@@ -100,7 +125,10 @@ def _authenticate() -> ResponseReturnValue | None:
 
 @bp.errorhandler(LoyaltyError)
 def _loyalty_error(exc: LoyaltyError) -> ResponseReturnValue:
-    return _error(exc.status, exc.code, str(exc))
+    response = _error(exc.status, exc.code, str(exc))
+    if exc.code == "insufficient_scope":
+        response.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
+    return response
 
 
 @bp.errorhandler(MappingError)
@@ -185,13 +213,15 @@ def _program() -> str | None:
 @bp.get("/members/<member_id>")
 def member(member_id: str) -> ResponseReturnValue:
     """The member's standing and journal."""
-    with open_service(_settings()) as service:
+    _require("read")
+    with open_service(_settings(), _now) as service:
         return jsonify(service.member(service.member_key(member_id), _program()))
 
 
 @bp.post("/members/<member_id>/redemptions")
 def redeem(member_id: str) -> ResponseReturnValue:
     """Spend points, or a voucher's cost in points (the voucher and its code come back)."""
+    _require("redeem")
     key = _idempotency_key()
     body = _body()
     unknown = set(body) - {"points", "voucher"}
@@ -199,7 +229,7 @@ def redeem(member_id: str) -> ResponseReturnValue:
         raise LoyaltyError('send exactly one of {"points": N} or {"voucher": "<voucher id>"}')
     points = _points(body) if "points" in body else None
     voucher = _text(body, "voucher", required=True, limit=40) if "voucher" in body else None
-    with open_service(_settings()) as service:
+    with open_service(_settings(), _now) as service:
         out = service.redeem(
             service.member_key(member_id),
             key,
@@ -213,13 +243,15 @@ def redeem(member_id: str) -> ResponseReturnValue:
 @bp.post("/members/<member_id>/redemptions/<key>/cancel")
 def cancel(member_id: str, key: str) -> ResponseReturnValue:
     """Cancel a redemption; its points come back with their original expiry."""
-    with open_service(_settings()) as service:
+    _require("redeem")
+    with open_service(_settings(), _now) as service:
         return jsonify(service.cancel(service.member_key(member_id), key, _program()))
 
 
 @bp.post("/members/<member_id>/accruals")
 def accrue(member_id: str) -> ResponseReturnValue:
     """Points a partner issues; the partner's settlement report counts them."""
+    token = _require("accrue")
     key = _idempotency_key()
     body = _body()
     unknown = set(body) - {"points", "partner", "brand", "reason"}
@@ -230,7 +262,13 @@ def accrue(member_id: str) -> ResponseReturnValue:
     brand = _text(body, "brand", required=False, limit=80)
     reason = _text(body, "reason", required=False, limit=500) or ""
     assert partner is not None
-    with open_service(_settings()) as service:
+    if token.partner is not None and partner != token.partner:
+        raise LoyaltyError(
+            f"token {token.name} accrues for partner {token.partner} only",
+            code="wrong_partner",
+            status=403,
+        )
+    with open_service(_settings(), _now) as service:
         out = service.partner_accrual(
             service.member_key(member_id),
             points,
@@ -239,6 +277,28 @@ def accrue(member_id: str) -> ResponseReturnValue:
             brand=brand,
             reason=reason,
             program_id=_program(),
+            token=token.name,
+        )
+    return jsonify(out), 200 if out["repeated"] else 201
+
+
+@bp.post("/members/<member_id>/adjustments")
+def adjustment(member_id: str) -> ResponseReturnValue:
+    """Add (or, negative, take) points with a reason, as a support desk does."""
+    token = _require("adjust")
+    key = _idempotency_key()
+    body = _body()
+    unknown = set(body) - {"points", "reason"}
+    if unknown:
+        raise LoyaltyError(f"unknown fields: {', '.join(sorted(unknown))}")
+    value = body.get("points")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < abs(value) <= _MAX_POINTS:
+        raise LoyaltyError("points must be a non-zero whole number", code="invalid_points")
+    reason = _text(body, "reason", required=True, limit=500)
+    assert reason is not None
+    with open_service(_settings(), _now) as service:
+        out = service.adjust(
+            service.member_key(member_id), value, reason, key, _program(), token=token.name
         )
     return jsonify(out), 200 if out["repeated"] else 201
 
@@ -246,9 +306,10 @@ def accrue(member_id: str) -> ResponseReturnValue:
 @bp.post("/vouchers/<code>/use")
 def use_voucher(code: str) -> ResponseReturnValue:
     """Consume one use of a voucher code: 409 when used up or expired, 404 unknown."""
+    _require("redeem")
     key = _idempotency_key()
     if len(code) > 80:
         raise LoyaltyError("no voucher with that code", code="not_found", status=404)
-    with open_service(_settings()) as service:
+    with open_service(_settings(), _now) as service:
         out = service.use_voucher(code, key)
     return jsonify(out), 200

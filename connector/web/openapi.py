@@ -77,6 +77,7 @@ def _loyalty(
         201: "Booked.",
         400: "Bad input (points, brand, missing Idempotency-Key...).",
         401: "Missing or wrong bearer token.",
+        403: "The token lacks the scope, accrues for another partner, or passes an accrual cap.",
         404: "Unknown member, program, voucher or redemption.",
         409: "Not enough spendable points, an email shared by several Contacts, or a voucher "
         "used up or expired.",
@@ -84,7 +85,7 @@ def _loyalty(
         422: "The Idempotency-Key was used for another request.",
         503: "The API is off (no token configured), models/loyalty.yaml is invalid, or busy.",
     }
-    statuses = sorted({ok, 200, 400, 401, 404, 503, *extra})
+    statuses = sorted({ok, 200, 400, 401, 403, 404, 503, *extra})
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": ["loyalty"],
@@ -146,6 +147,15 @@ _LOYALTY_PATHS: dict[str, Any] = {
     "/v1/loyalty/members/{member_id}/accruals": {
         "post": _loyalty(
             "Points a partner issues", body=True, ok=201, path=(_MEMBER,), extra=(413, 422)
+        ),
+    },
+    "/v1/loyalty/members/{member_id}/adjustments": {
+        "post": _loyalty(
+            'Adjust points with a reason ({"points": +/-N, "reason"})',
+            body=True,
+            ok=201,
+            path=(_MEMBER,),
+            extra=(413, 422),
         ),
     },
     "/v1/loyalty/vouchers/{code}/use": {

@@ -529,3 +529,40 @@ def test_fields_deploy_in_an_org_without_loyalty_management(
     assert "Contact.L2L_Points_Balance__c" in report.created
     assert not [f for f in report.created if f.startswith("TransactionJournal.")]
     assert report.assigned
+
+
+def test_lost_journal_upsert_answer_is_read_back_not_saved_twice(
+    lm_org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """The TransactionJournal upsert was applied and its answer lost: the next pass reads the
+    keys back and does not upsert (save) those journals again."""
+    from connector.loyalty.wiring import load_config, open_service
+    from connector.sync.loyalty_mirror import UNKNOWN_REASON, mirror_program
+
+    org = lm_org
+    [(_, contact)] = _buyers(org, [120.0])
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
+    engine = deployed_engine(settings)
+    assert engine.run().status == "succeeded"
+    with open_service(settings) as service:
+        service.adjust(f"Contact:{contact}", 40, "goodwill", "adj-1")
+    store = Store(settings.database)
+    books = store.loyalty
+    program = load_config(settings).programs[0]
+    client = engine.client
+    # The pass's collection upserts: program (1), currencies (2), members (3), journals (4).
+    org.faults.configure("fail_nth=composite:4:after")
+    lost = mirror_program(client, store, books, program)  # type: ignore[arg-type]
+    org.faults.configure("")
+    key = next(k for k in books.journal(program.id)["key"] if "adjustment" in k)
+    assert books.mirror_retry(program.id) == {key: UNKNOWN_REASON}
+    assert lost["journals"] == 0
+    queries = org.calls_by_kind.get("query", 0)
+    again = mirror_program(client, store, books, program)  # type: ignore[arg-type]
+    assert again == {"journals": 0, "read_back": 1}
+    assert org.calls_by_kind.get("query", 0) == queries + 1
+    assert books.mirror_retry(program.id) == {}
+    landed = [r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')]
+    assert landed.count(key) == 1
+    assert org.store.saves("TransactionJournal") == {}  # created once, never saved again
+    store.close()

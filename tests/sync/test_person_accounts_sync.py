@@ -90,3 +90,39 @@ def test_a_write_through_a_person_account_is_an_echo_of_its_contact_too(
     # The save through the Account also saved its person contact: an echo, not read back.
     assert again.objects["Contact"]["pulled"] == 0
     assert again.objects["Account"]["pulled"] == 0
+
+
+def test_lost_answer_through_a_person_account_is_read_back_not_saved_twice(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """The person contact's values went out through its Account and the answer was lost: they
+    wait in flight as the Contact's and are read back, not sent again."""
+    mappings = rfm_mappings(tmp_path / "mappings", RFM_PLAIN_FIELDS, objects=("Contact",))
+    engine = deployed_engine(
+        localorg_settings(org, localorg_server, tmp_path, mappings_dir=mappings)
+    )
+    [person_contact] = load_rows(org, "Contact", [{"LastName": "Ada"}])
+    [person] = load_rows(
+        org, "Account", [{"Name": "Ada", "IsPersonAccount": 1, "PersonContactId": person_contact}]
+    )
+    org.store.execute(
+        'UPDATE "Contact" SET "AccountId" = ? WHERE "Id" = ?', [person, person_contact]
+    )
+    load_rows(
+        org,
+        "Order",
+        [{"AccountId": person, "Status": "Activated", "EffectiveDate": "2026-01-10",
+          "TotalAmount": 40.0}],
+    )  # fmt: skip
+    org.faults.configure("fail_nth=composite:1:after")
+    first = engine.run()
+    org.faults.configure("")
+    assert first.status == "partial", first.errors
+    assert engine.store.outbox_counts() == {"in_flight": len(RFM_PLAIN_FIELDS)}
+    second = engine.run()
+    assert second.status == "succeeded", second.errors
+    assert (second.writes.verified, second.writes.succeeded) == (1, 0)
+    assert org.store.saves("Account") == {person: 1}
+    assert field_values(org, [person_contact], RFM_PLAIN_FIELDS)[person_contact] == (
+        1, 40.0, "2026-01-10", 40.0,
+    )  # fmt: skip

@@ -271,3 +271,31 @@ def test_no_lead_is_created_by_default(
     report = RealtimeWorker(settings, engine_factory=lambda s: engine).run_pass()
     assert (report.normalised, report.leads_created, report.run) == (1, 0, None)
     assert org.store.execute('SELECT COUNT(*) FROM "Lead"')[0][0] == 0
+
+
+def test_lost_lead_create_answer_reads_the_lead_back_not_a_second(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """The Lead was created and its answer lost: the worker finds it by email, stores it, and
+    the shopper's next order makes no second Lead."""
+    settings = _settings(org, localorg_server, tmp_path).model_copy(
+        update={"realtime_create_leads": True}
+    )
+    engine = deployed_engine(settings)
+    seed(org, 1, [("2026-10-01", 100.0)])
+    engine.run()
+    worker = RealtimeWorker(settings, engine_factory=lambda s: engine)
+    for n in range(2):
+        body = encode(_order_for("lost.answer@example.com", 88200 + n, f"#50{n}", "12.00"))
+        delivery = shopify.receive(
+            shopify_headers(body, "orders/create"), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
+        )
+        engine.store.events.store_delivery(delivery)
+        org.faults.configure("fail_nth=sobjects:1:after" if n == 0 else "")
+        worker.run_pass()
+    org.faults.configure("")
+    leads = org.store.execute(
+        'SELECT "Id" FROM "Lead" WHERE "Email" = ?', ["lost.answer@example.com"]
+    )
+    assert len(leads) == 1
+    assert engine.store.records_frame("Lead", ["Id"])["Id"].tolist().count(leads[0][0]) == 1
