@@ -118,7 +118,7 @@ def test_lost_answer_through_a_person_account_is_read_back_not_saved_twice(
     first = engine.run()
     org.faults.configure("")
     assert first.status == "partial", first.errors
-    assert engine.store.outbox_counts() == {"in_flight": len(RFM_PLAIN_FIELDS)}
+    assert engine.store.outbox.counts() == {"in_flight": len(RFM_PLAIN_FIELDS)}
     second = engine.run()
     assert second.status == "succeeded", second.errors
     assert (second.writes.verified, second.writes.succeeded) == (1, 0)

@@ -298,4 +298,4 @@ def test_lost_lead_create_answer_reads_the_lead_back_not_a_second(
         'SELECT "Id" FROM "Lead" WHERE "Email" = ?', ["lost.answer@example.com"]
     )
     assert len(leads) == 1
-    assert engine.store.records_frame("Lead", ["Id"])["Id"].tolist().count(leads[0][0]) == 1
+    assert engine.store.records.frame("Lead", ["Id"])["Id"].tolist().count(leads[0][0]) == 1
