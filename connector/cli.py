@@ -543,12 +543,12 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
     from connector.loyalty.wiring import load_config
     from connector.mapping import load_registered_mappings
     from connector.salesforce import SalesforceClient
+    from connector.salesforce.deploy import deploy
     from connector.salesforce.read_access import (
         AssigneesUnknown,
         apply_read_set,
         plan_read_set,
     )
-    from connector.sync.fields import deploy
     from connector.sync.loyalty import org_needs
 
     settings = _settings()
@@ -616,8 +616,8 @@ def fields_export(out: Path) -> None:
     """
     from connector.loyalty.wiring import load_config
     from connector.mapping import load_registered_mappings
+    from connector.salesforce.deploy import export
     from connector.salesforce.sfdx import flow_specs, hot_line
-    from connector.sync.fields import export
     from connector.sync.intent import load_scoring
     from connector.sync.loyalty import org_needs
 

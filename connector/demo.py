@@ -19,8 +19,8 @@ from connector.events import import_file
 from connector.mapping import load_registered_mappings
 from connector.predictions import PredictionsConfig
 from connector.progress import Progress
+from connector.salesforce.deploy import deploy
 from connector.sync import SyncOptions, build_engine, load_predictions_config
-from connector.sync.fields import deploy
 from connector.sync.intent import load_scoring
 
 DEMO_FLOWS: dict[str, Any] = {

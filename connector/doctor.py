@@ -39,9 +39,9 @@ from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping.deploy import PERMISSION_SET, access_needs
 from connector.mapping.models import MappingFile
 from connector.salesforce import SalesforceClient
+from connector.salesforce.deploy import DEPLOY_RIGHTS, MANAGE_USERS, is_assigned, read_rights
 from connector.salesforce.flow_checks import check_flows, check_read_set
 from connector.salesforce.sfdx import flow_specs
-from connector.sync.fields import DEPLOY_RIGHTS, MANAGE_USERS, read_rights
 from connector.sync.intent import load_scoring
 from connector.sync.loyalty import org_needs
 from connector.sync.loyalty_mirror import JournalTypeMissing, journal_type_ids
@@ -290,18 +290,13 @@ def _check_journal_types(
 def _check_assignment(client: SalesforceClient, report: DoctorReport, user_id: str) -> None:
     name = f"permission set {PERMISSION_SET}"
     try:
-        rows = client.query(
-            "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = {user} "
-            "AND PermissionSet.Name = {name}",
-            user=user_id,
-            name=PERMISSION_SET,
-        )
+        assigned = is_assigned(client, user_id)
     except FatalError as exc:
         if exc.error_code not in ("INVALID_TYPE", "INVALID_FIELD"):
             raise
         report.add(name, "warn", "unknown without View Setup and Configuration", DEPLOY_FIX)
         return
-    if rows:
+    if assigned:
         report.add(name, "ok", "assigned to the integration user")
     else:
         # Not blocking by itself: the field and object lines above say whether access is there.

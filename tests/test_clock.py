@@ -13,9 +13,9 @@ from connector.config import load_settings
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce import SalesforceClient
+from connector.salesforce.deploy import deploy
 from connector.scheduler import build_scheduler, run_clock, sync_job
 from connector.store import Store
-from connector.sync.fields import deploy
 from localorg.org import LocalOrg
 from tests.support import seed
 

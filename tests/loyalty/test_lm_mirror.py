@@ -21,9 +21,9 @@ from connector.errors import FatalError
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce.client import SalesforceClient
+from connector.salesforce.deploy import deploy
 from connector.store import Store
 from connector.sync import SyncOptions, build_engine
-from connector.sync.fields import deploy
 from connector.sync.loyalty import org_needs
 from localorg.features import OrgFeatures
 from localorg.org import LocalOrg

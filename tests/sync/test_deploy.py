@@ -23,8 +23,8 @@ from connector.errors import AccessMissing, FatalError, RetryableError
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce import SalesforceClient
+from connector.salesforce.deploy import PERMISSION_SET, deploy
 from connector.salesforce.read_access import apply_read_set, plan_read_set
-from connector.sync.fields import PERMISSION_SET, deploy
 from localorg.access import as_user
 from localorg.flows import FlowEngine
 from localorg.org import ADMIN_USERNAME, LocalOrg

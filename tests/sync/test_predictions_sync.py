@@ -11,8 +11,8 @@ from sklearn.metrics import roc_auc_score
 from connector.events import import_file
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
+from connector.salesforce.deploy import deploy
 from connector.sync import build_engine
-from connector.sync.fields import deploy
 from localorg.org import LocalOrg, load_seed
 from localorg.server import Running
 from tests.support import localorg_settings

@@ -1,5 +1,6 @@
-"""Field deploy and export: make the org hold every field the mappings write, and let the
-integration user see and edit them.
+"""Field deploy and export, and the permission checks doctor makes: make the org hold every
+field the mappings write, and let the integration user see and edit them. Every SOQL string
+of the deploy and of doctor's permission checks lives here.
 
 ``deploy`` reads first, then writes only what is missing, so it can be re-run at any time and
 resumes after an interruption at any of its calls:
@@ -45,7 +46,16 @@ from connector.salesforce.port import SalesforcePort as DeployClient
 from connector.salesforce.sfdx import DEFAULT_HOT_INTENT, FlowSpec, write_sfdx
 from connector.sync.streams import DEFAULT_OBJECTS
 
-__all__ = ["PERMISSION_SET", "DeployReport", "deploy", "export", "read_rights"]
+__all__ = [
+    "DEPLOY_RIGHTS",
+    "MANAGE_USERS",
+    "PERMISSION_SET",
+    "DeployReport",
+    "deploy",
+    "export",
+    "is_assigned",
+    "read_rights",
+]
 
 # System permissions: API field name -> the label an admin sees in Setup.
 VIEW_SETUP = ("PermissionsViewSetup", "View Setup and Configuration")
@@ -266,14 +276,7 @@ def _read_state(
         if set_id is not None:
             state.field_grants = _field_grants(client, set_id)
             state.object_grants = _object_grants(client, set_id)
-            state.assigned = bool(
-                client.query(
-                    "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = {user} "
-                    "AND PermissionSetId = {ps}",
-                    user=user_id,
-                    ps=set_id,
-                )
-            )
+            state.assigned = is_assigned(client, user_id)
     except FatalError as exc:
         if exc.error_code in _NO_SETUP_ACCESS:
             # Without it nothing else can be checked; a first deploy needs all four, so name
@@ -319,6 +322,18 @@ def _object_grants(client: DeployClient, set_id: str) -> dict[str, _ObjectGrant]
         )
         for r in rows
     }
+
+
+def is_assigned(client: DeployClient, user_id: str, name: str = PERMISSION_SET) -> bool:
+    """True when permission set ``name`` is assigned to the user. Raises :class:`FatalError`
+    (INVALID_TYPE) when the user cannot read assignments (no View Setup and Configuration)."""
+    rows = client.query(
+        "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = {user} "
+        "AND PermissionSet.Name = {name}",
+        user=user_id,
+        name=name,
+    )
+    return bool(rows)
 
 
 def read_rights(client: DeployClient, user_id: str) -> set[str] | None:
