@@ -170,11 +170,13 @@ def localorg() -> None:
 @click.option(
     "--user",
     "api_user",
-    type=click.Choice(["admin", "minimal"]),
+    type=click.Choice(["admin", "minimal", "integration"]),
     default="admin",
     show_default=True,
-    help="Profile of the API user: System Administrator, or Minimum Access - API Only "
-    "Integrations (API Enabled only; an admin grants the rest).",
+    help="The API user: System Administrator; minimal (a Salesforce-licensed profile with API "
+    "Enabled only); or integration, the README's recommended user (the Salesforce "
+    "Integration license and its Minimum Access - API Only Integrations profile: API Enabled "
+    "only, and only sets of the Salesforce API Integration permission set license).",
 )
 def localorg_serve(
     host: str,

@@ -41,6 +41,10 @@ union of its profile's permission set and every permission set assigned to it th
 - ``FieldPermissions.Field`` must name an existing field (a restricted picklist, Object
   Reference "FieldPermissions"), else ``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST``.
 
+- The rules of saving a permission object (parent-controlled objects, dependencies between
+  permissions, permission set licenses, field-level security on standard fields) are
+  :mod:`localorg.permission_rules`, each with its source.
+
 Code that runs outside an API call (seeding, tests reaching into the store, flows, which run
 in system context) runs with no user and is not checked.
 """
@@ -54,7 +58,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from localorg import permission_rules as rules
+
 if TYPE_CHECKING:
+    from localorg.schema import FieldInfo
     from localorg.store import OrgStore, RecordFault
 
 #: The user of the API call being served; None outside a call (system context).
@@ -114,6 +121,10 @@ _SETUP_READ: dict[str, tuple[str, ...]] = {
     "ObjectPermissions": (VIEW_SETUP,),
     "Profile": (VIEW_SETUP,),
     "PermissionSetAssignment": (VIEW_SETUP, ASSIGN_PERMISSION_SETS, MANAGE_USERS),
+    # Who may read a user's permission set licenses: no page found; the strict choice is the
+    # rule of PermissionSetAssignment's neighbours.
+    "PermissionSetLicenseAssign": (VIEW_SETUP, MANAGE_USERS),
+    "UserLicense": (VIEW_SETUP,),
 }
 _SETUP_WRITE: dict[str, tuple[str, ...]] = {
     "PermissionSet": (MANAGE_PERMISSION_SETS,),
@@ -122,6 +133,11 @@ _SETUP_WRITE: dict[str, tuple[str, ...]] = {
     "PermissionSetAssignment": (ASSIGN_PERMISSION_SETS, MANAGE_USERS),
     "User": (MANAGE_USERS,),
     "Profile": (),  # profiles are edited in Setup, not through this API
+    "UserLicense": (),
+    "PermissionSetLicense": (),  # licenses come with the org's contract
+    # Assigning a permission set license is user management (Setup > Users > the user >
+    # Permission Set License Assignments); no page names the API rule: the strict choice.
+    "PermissionSetLicenseAssign": (MANAGE_USERS,),
 }
 # Rows one permission set may hold once: object -> the field besides ParentId that keys them.
 _UNIQUE_PER_SET: dict[str, tuple[str, ...]] = {
@@ -129,11 +145,18 @@ _UNIQUE_PER_SET: dict[str, tuple[str, ...]] = {
     "FieldPermissions": ("ParentId", "Field"),
     "ObjectPermissions": ("ParentId", "SobjectType"),
     "PermissionSetAssignment": ("AssigneeId", "PermissionSetId"),
+    "PermissionSetLicenseAssign": ("AssigneeId", "PermissionSetLicenseId"),
 }
 
 ADMIN_PROFILE = "System Administrator"
-MINIMAL_PROFILE = "Minimum Access - API Only Integrations"
+#: The profile of the Salesforce Integration user license (Salesforce Help, "Give Integration
+#: Users API Only Access"): API Enabled and nothing else.
+INTEGRATION_PROFILE = "Minimum Access - API Only Integrations"
+#: A custom profile on the Salesforce license with API Enabled and nothing else (what an admin
+#: makes by cloning "Minimum Access - Salesforce" and turning API Enabled on).
+MINIMAL_PROFILE = "Minimum Access - Salesforce (API Enabled)"
 ADMIN_USERNAME = "admin@localorg.test"
+API_USER_PROFILES = ("admin", "minimal", "integration")
 
 
 @dataclass(frozen=True)
@@ -154,6 +177,8 @@ class Grants:
             return True
         if VIEW_ALL_DATA in self.system and flag == "PermissionsRead":
             return True
+        # An object whose access follows its parent's (Order Products follow Order).
+        object_name = rules.NO_OBJECT_PERMISSIONS.get(object_name) or object_name
         return flag in self.objects.get(object_name, frozenset())
 
 
@@ -329,14 +354,157 @@ class Access:
             [key[-1]],
         )
 
+    def field_secured(self, object_name: str, f: FieldInfo) -> bool:
+        """True when field-level security decides whether the user sees ``f``: a field made
+        through the Tooling API, or a permissionable standard field of a data object
+        (:func:`localorg.permission_rules.permissionable`). Custom fields the seed made are
+        visible to everyone who reads their object."""
+        if f.protected:
+            return True
+        return (
+            not f.custom
+            and object_name in DATA_OBJECTS
+            and rules.permissionable(f.name, custom=False, required=f.required)
+        )
+
+    def save_refusal(
+        self, object_name: str, values: Mapping[str, Any], record_id: str | None = None
+    ) -> RecordFault | None:
+        """The error Salesforce gives for saving a permission object with ``values`` (the
+        row as it would be after the save), or None; the rules are
+        :mod:`localorg.permission_rules`."""
+        from localorg.store import fault
+
+        if object_name == "ObjectPermissions":
+            sobject = str(values.get("SobjectType") or "")
+            if sobject in rules.NO_OBJECT_PERMISSIONS:
+                return fault(
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"SObject Type Name: bad value for restricted picklist field: {sobject}",
+                    ["SobjectType"],
+                )
+            problems = rules.object_flag_problems(sobject, values)
+            if not problems and self.store.features.person_accounts:
+                held = self._set_object_flags(str(values.get("ParentId") or ""), record_id)
+                problems = rules.cross_object_problems(sobject, values, held)
+            if problems:
+                return fault("FIELD_INTEGRITY_EXCEPTION", "; ".join(problems))
+        elif object_name == "PermissionSet":
+            problems = rules.system_problems(values)
+            if problems:
+                return fault("FIELD_INTEGRITY_EXCEPTION", "; ".join(problems))
+        elif object_name == "PermissionSetAssignment":
+            return self._assignment_refusal(
+                str(values.get("AssigneeId")), str(values.get("PermissionSetId"))
+            )
+        elif object_name == "PermissionSetLicenseAssign":
+            license_name = self._psl_name(str(values.get("PermissionSetLicenseId")))
+            user_license = self.user_license(str(values.get("AssigneeId")))
+            if (
+                license_name == rules.API_INTEGRATION_PSL
+                and user_license != rules.USER_LICENSE_INTEGRATION
+            ):
+                return fault(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"The {rules.API_INTEGRATION_PSL_LABEL} permission set license is for "
+                    f"users of the {rules.USER_LICENSE_INTEGRATION} user license; this user "
+                    f"has the {user_license} license",
+                    ["PermissionSetLicenseId"],
+                )
+        return None
+
+    def _set_object_flags(self, set_id: str, excluding: str | None) -> dict[str, frozenset[str]]:
+        flags = ", ".join(f'"{f}"' for f in OBJECT_FLAGS)
+        held: dict[str, frozenset[str]] = {}
+        for row in self.store.execute(
+            f'SELECT "Id", "SobjectType", {flags} FROM "ObjectPermissions" '
+            'WHERE "ParentId" = ? AND "IsDeleted" = 0',
+            [set_id],
+        ):
+            if row[0] != excluding:
+                held[str(row[1])] = frozenset(
+                    f for f, v in zip(OBJECT_FLAGS, row[2:], strict=True) if v
+                )
+        return held
+
+    def user_license(self, user_id: str) -> str | None:
+        """The name of the user's user license (through its profile), or None."""
+        rows = self.store.execute(
+            'SELECT ul."Name" FROM "User" u JOIN "Profile" p ON p."Id" = u."ProfileId" '
+            'JOIN "UserLicense" ul ON ul."Id" = p."UserLicenseId" WHERE u."Id" = ?',
+            [user_id],
+        )
+        return str(rows[0][0]) if rows else None
+
+    def _psl_name(self, psl_id: str) -> str | None:
+        rows = self.store.execute(
+            'SELECT "DeveloperName" FROM "PermissionSetLicense" WHERE "Id" = ?', [psl_id]
+        )
+        return str(rows[0][0]) if rows else None
+
+    def _assignment_refusal(self, user_id: str, set_id: str) -> RecordFault | None:
+        """Rule 5: a set tied to a license the user lacks, or any set beyond its profile's
+        for a Salesforce Integration user unless tied to the API Integration license."""
+        from localorg.store import fault
+
+        rows = self.store.execute(
+            'SELECT "Name", "LicenseId", "IsOwnedByProfile" FROM "PermissionSet" WHERE "Id" = ?',
+            [set_id],
+        )
+        if not rows or rows[0][2]:
+            return None
+        name, license_id = str(rows[0][0]), rows[0][1]
+        user_license = self.user_license(user_id)
+        psl = self._psl_name(str(license_id)) if license_id else None
+        if user_license == rules.USER_LICENSE_INTEGRATION and psl != rules.API_INTEGRATION_PSL:
+            return fault(
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"Can't assign permission set {name} to a user with the "
+                f"{rules.USER_LICENSE_INTEGRATION} license: only permission sets with the "
+                f"{rules.API_INTEGRATION_PSL_LABEL} permission set license can be assigned",
+                ["PermissionSetId"],
+            )
+        if psl is not None:
+            held = self.store.execute(
+                'SELECT 1 FROM "PermissionSetLicenseAssign" a JOIN "PermissionSetLicense" l '
+                'ON l."Id" = a."PermissionSetLicenseId" WHERE a."AssigneeId" = ? '
+                'AND l."DeveloperName" = ? AND a."IsDeleted" = 0',
+                [user_id, psl],
+            )
+            if not held:
+                label = self.store.execute(
+                    'SELECT "MasterLabel" FROM "PermissionSetLicense" WHERE "DeveloperName" = ?',
+                    [psl],
+                )[0][0]
+                return fault(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"Can't assign permission set {name}: it requires the {label} permission "
+                    "set license, which the user has not been assigned",
+                    ["PermissionSetId"],
+                )
+        elif license_id:
+            license_name = self.store.execute(
+                'SELECT "Name" FROM "UserLicense" WHERE "Id" = ?', [license_id]
+            )
+            if license_name and license_name[0][0] != user_license:
+                return fault(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"Can't assign permission set {name}: it requires the "
+                    f"{license_name[0][0]} user license; the user has {user_license}",
+                    ["PermissionSetId"],
+                )
+        return None
+
     def _check_field_name(self, qualified: str) -> None:
         from localorg.store import fault
 
         object_name, _, field_name = qualified.partition(".")
         info = self.store.objects.get(object_name)
-        if info is None or info.field(field_name) is None:
-            # Field is a restricted picklist of every field of every object (Object Reference,
-            # "FieldPermissions": "Restricted picklist").
+        found = info.field(field_name) if info is not None else None
+        if found is None or not (found.custom or self.field_secured(object_name, found)):
+            # Field is a restricted picklist of every field field-level security applies to
+            # (Object Reference, "FieldPermissions": "Restricted picklist"): not a required
+            # or system field, whose visibility nothing can take away.
             raise fault(
                 "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                 f"Field Name: bad value for restricted picklist field: {qualified}",
@@ -364,19 +532,35 @@ class OrgUsers:
 
 
 def install(store: OrgStore, api_profile: str) -> OrgUsers:
-    """Create the two profiles and the admin user if missing; give the API user its profile.
+    """Create the licenses, the profiles and the admin user if missing; give the API user its
+    profile.
 
-    ``api_profile`` is ``"admin"`` (System Administrator: every system permission and full
-    access to every data object) or ``"minimal"`` (a "Minimum Access - API Only Integrations"
-    profile: API Enabled and nothing else). Idempotent, so a restarted org keeps its rows.
+    ``api_profile`` is ``"admin"`` (System Administrator: every system permission, full
+    access to every data object and every standard field), ``"minimal"`` (a custom profile on
+    the Salesforce license: API Enabled and nothing else) or ``"integration"`` (the README's
+    recommended user: the Salesforce Integration user license and its "Minimum Access - API
+    Only Integrations" profile, API Enabled and nothing else; it takes only permission sets of
+    the Salesforce API Integration permission set license, which it does not hold yet).
+    Idempotent, so a restarted org keeps its rows.
     """
-    if api_profile not in ("admin", "minimal"):
-        raise ValueError(f"api user profile must be admin or minimal, got {api_profile!r}")
+    if api_profile not in API_USER_PROFILES:
+        raise ValueError(
+            f"api user profile must be one of {', '.join(API_USER_PROFILES)}, got {api_profile!r}"
+        )
     with system_context():
-        admin_profile = _profile(store, ADMIN_PROFILE, set(SYSTEM_PERMISSIONS), full_access=True)
-        minimal_profile = _profile(store, MINIMAL_PROFILE, {API_ENABLED}, full_access=False)
+        salesforce = _user_license(store, rules.USER_LICENSE_SALESFORCE, "SFDC")
+        integration = _user_license(store, rules.USER_LICENSE_INTEGRATION, "SFDC_INTEGRATION")
+        _permission_set_license(store)
+        admin_profile = _profile(
+            store, ADMIN_PROFILE, set(SYSTEM_PERMISSIONS), salesforce, full_access=True
+        )
+        profiles = {
+            "admin": admin_profile,
+            "minimal": _profile(store, MINIMAL_PROFILE, {API_ENABLED}, salesforce),
+            "integration": _profile(store, INTEGRATION_PROFILE, {API_ENABLED}, integration),
+        }
         api_user = store.integration_user_id
-        profile = admin_profile if api_profile == "admin" else minimal_profile
+        profile = profiles[api_profile]
         with store.transaction() as conn:
             conn.execute('UPDATE "User" SET "ProfileId" = ? WHERE "Id" = ?', (profile, api_user))
         _assign_profile_set(store, api_user, profile)
@@ -428,13 +612,56 @@ def _assign_profile_set(store: OrgStore, user_id: str, profile_id: str) -> None:
     )
 
 
-def _profile(store: OrgStore, name: str, system: set[str], *, full_access: bool) -> str:
+def _user_license(store: OrgStore, name: str, key: str) -> str:
+    rows = store.execute('SELECT "Id" FROM "UserLicense" WHERE "Name" = ?', [name])
+    if rows:
+        return str(rows[0][0])
+    license_id = store.ids.new("UserLicense")
+    store.load_rows(
+        "UserLicense",
+        [_system_row(store, license_id) | {"Name": name, "LicenseDefinitionKey": key}],
+    )
+    return license_id
+
+
+def _permission_set_license(store: OrgStore) -> None:
+    """The Salesforce API Integration permission set license an org with Salesforce
+    Integration user licenses holds (Salesforce Help, "Give Integration Users API Only
+    Access"); its DeveloperName is what ``sf org assign permsetlicense --name`` takes."""
+    name = rules.API_INTEGRATION_PSL
+    if store.execute('SELECT 1 FROM "PermissionSetLicense" WHERE "DeveloperName" = ?', [name]):
+        return
+    store.load_rows(
+        "PermissionSetLicense",
+        [
+            _system_row(store, store.ids.new("PermissionSetLicense"))
+            | {
+                "DeveloperName": name,
+                "MasterLabel": rules.API_INTEGRATION_PSL_LABEL,
+                "TotalLicenses": 5,
+                "IsAvailableForIntegrations": 1,
+            }
+        ],
+    )
+
+
+def _profile(
+    store: OrgStore,
+    name: str,
+    system: set[str],
+    license_id: str,
+    *,
+    full_access: bool = False,
+) -> str:
     """The id of profile ``name``, created with its own permission set when missing."""
     rows = store.execute('SELECT "Id" FROM "Profile" WHERE "Name" = ?', [name])
     if rows:
         return str(rows[0][0])
     profile_id = store.ids.new("Profile")
-    store.load_rows("Profile", [_system_row(store, profile_id) | {"Name": name}])
+    store.load_rows(
+        "Profile",
+        [_system_row(store, profile_id) | {"Name": name, "UserLicenseId": license_id}],
+    )
     set_id = store.ids.new("PermissionSet")
     # Every profile is backed by a permission set it owns (IsOwnedByProfile, ProfileId:
     # Object Reference, "PermissionSet"); its name is generated, as in an org.
@@ -447,6 +674,7 @@ def _profile(store: OrgStore, name: str, system: set[str], *, full_access: bool)
                 "Label": name,
                 "IsOwnedByProfile": 1,
                 "ProfileId": profile_id,
+                "LicenseId": license_id,
                 **{p: int(p in system) for p in SYSTEM_PERMISSIONS},
             }
         ],
@@ -458,7 +686,26 @@ def _profile(store: OrgStore, name: str, system: set[str], *, full_access: bool)
                 _system_row(store, store.ids.new("ObjectPermissions"))
                 | {"ParentId": set_id, "SobjectType": obj, **dict.fromkeys(OBJECT_FLAGS, 1)}
                 for obj in sorted(DATA_OBJECTS)
+                if obj in store.objects and obj not in rules.NO_OBJECT_PERMISSIONS
+            ],
+        )
+        # An administrator's profile reads and edits every standard field it may
+        # (field-level security; localorg.permission_rules, rule 6).
+        store.load_rows(
+            "FieldPermissions",
+            [
+                _system_row(store, store.ids.new("FieldPermissions"))
+                | {
+                    "ParentId": set_id,
+                    "SobjectType": obj,
+                    "Field": f"{obj}.{f.name}",
+                    "PermissionsRead": 1,
+                    "PermissionsEdit": int(f.updateable or f.createable),
+                }
+                for obj in sorted(DATA_OBJECTS)
                 if obj in store.objects
+                for f in store.objects[obj].fields.values()
+                if not f.custom and rules.permissionable(f.name, custom=False, required=f.required)
             ],
         )
     return profile_id

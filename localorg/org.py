@@ -64,8 +64,9 @@ class OrgConfig:
     # REST API Developer Guide, sObject Get Deleted).
     recycle_bin_days: int = 15
     features: OrgFeatures = field(default_factory=OrgFeatures)
-    # The API user's profile: "admin" (System Administrator) or "minimal" (Minimum Access -
-    # API Only Integrations: API Enabled and nothing else).
+    # The API user's profile (localorg.access.install): "admin" (System Administrator),
+    # "minimal" (a custom profile with API Enabled and nothing else) or "integration" (the
+    # Salesforce Integration license and its Minimum Access - API Only Integrations profile).
     api_user: str = "admin"
     # A second connected app whose client credentials flow runs as an administrator, so
     # tests and people can grant the API user what it needs through the real API.

@@ -115,12 +115,27 @@ def _field_describe(store: OrgStore, object_name: str, f: FieldInfo) -> dict[str
     return body
 
 
-_SETUP = ("FieldPermissions", "ObjectPermissions", "PermissionSet", "PermissionSetAssignment")
+_SETUP = (
+    "FieldPermissions",
+    "ObjectPermissions",
+    "PermissionSet",
+    "PermissionSetAssignment",
+    "PermissionSetLicenseAssign",
+)
+
+
+_READ_ONLY_SETUP = (
+    "FlowInterview",
+    "User",
+    "Profile",
+    "UserLicense",
+    "PermissionSetLicense",
+)
 
 
 def _object_summary(info: ObjectInfo, version: str) -> dict[str, Any]:
     base = f"/services/data/v{version}/sobjects/{info.name}"
-    system = info.name in ("FlowInterview", "User", "Profile", *_SETUP)
+    system = info.name in (*_READ_ONLY_SETUP, *_SETUP)
     access = current_org().store.access
     # describe's createable/updateable/deletable say what the current user may do with the
     # object (Object Reference, DescribeSObjectResult), so they follow its object permissions.
@@ -131,10 +146,10 @@ def _object_summary(info: ObjectInfo, version: str) -> dict[str, Any]:
         "keyPrefix": info.key_prefix,
         "custom": info.custom,
         "queryable": True,
-        "createable": info.name not in ("FlowInterview", "User", "Profile")
+        "createable": info.name not in _READ_ONLY_SETUP
         and access.object_allows(info.name, "PermissionsCreate"),
         "updateable": (not system or info.name in _SETUP)
-        and info.name != "PermissionSetAssignment"
+        and info.name not in ("PermissionSetAssignment", "PermissionSetLicenseAssign")
         and access.object_allows(info.name, "PermissionsEdit"),
         "deletable": (not system or info.name in _SETUP)
         and access.object_allows(info.name, "PermissionsDelete"),

@@ -452,6 +452,9 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 _ro(_ref("ProfileId", "Profile")),
                 # System permissions (localorg.access names what each one allows).
                 *[FieldInfo(p, "boolean", default=False) for p in _SYSTEM_PERMISSIONS],
+                # The license the set requires: a PermissionSetLicense or a UserLicense, set
+                # when the set is created (Object Reference, "PermissionSet": LicenseId).
+                _ref("LicenseId", "PermissionSetLicense", "UserLicense", updateable=False),
             ],
         ),
         (
@@ -500,7 +503,43 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
         (
             "Profile",
             "Profiles",
-            [*_system(owner=False), _s("Name", 255, required=True)],
+            [
+                *_system(owner=False),
+                _s("Name", 255, required=True),
+                _ro(_ref("UserLicenseId", "UserLicense")),
+            ],
+        ),
+        # Licenses (Object Reference, "UserLicense", "PermissionSetLicense",
+        # "PermissionSetLicenseAssign"): see localorg.permission_rules, rule 5.
+        (
+            "UserLicense",
+            "User Licenses",
+            [*_system(owner=False), _ro(_s("Name", 40)), _ro(_s("LicenseDefinitionKey", 40))],
+        ),
+        (
+            "PermissionSetLicense",
+            "Permission Set Licenses",
+            [
+                *_system(owner=False),
+                _ro(_s("DeveloperName", 80)),
+                _ro(_s("MasterLabel", 80)),
+                _ro(FieldInfo("TotalLicenses", "int")),
+                _ro(FieldInfo("IsAvailableForIntegrations", "boolean", default=False)),
+            ],
+        ),
+        (
+            "PermissionSetLicenseAssign",
+            "Permission Set License Assignments",
+            [
+                *_system(owner=False),
+                _ref("AssigneeId", "User", rel="Assignee", required=True, updateable=False),
+                _ref(
+                    "PermissionSetLicenseId",
+                    "PermissionSetLicense",
+                    required=True,
+                    updateable=False,
+                ),
+            ],
         ),
         (
             "FlowInterview",

@@ -37,6 +37,10 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Fields whose value the org derives, never the caller.
 _NAME_OBJECTS = ("Contact", "Lead", "User")
+# Objects whose saves localorg.access.save_refusal checks (localorg.permission_rules).
+_PERMISSION_OBJECTS = frozenset(
+    {"ObjectPermissions", "PermissionSet", "PermissionSetAssignment", "PermissionSetLicenseAssign"}
+)
 # The pod of the ids this org mints (two characters after the key prefix).
 ID_POD = "5g"
 # The StartDate of the first dated rate of each currency in a new org.
@@ -245,6 +249,8 @@ class OrgStore:
             "ObjectPermissions",
             "PermissionSet",
             "PermissionSetAssignment",
+            "PermissionSetLicenseAssign",
+            "Profile",
             "User",
         )
         for table in watched:
@@ -632,6 +638,10 @@ class OrgStore:
         values = self.clean(info, body, creating=False)
         merged = {k: v for k, v in before.items() if k != "attributes"}
         merged.update(values)
+        if info.name in _PERMISSION_OBJECTS:
+            refused = self.access.save_refusal(info.name, merged, record_id)
+            if refused is not None:
+                raise refused
         self.derive(info, merged)
         derived: dict[str, Any] = {
             k: merged[k] for k in ("Name", "TotalPrice") if k in merged and k in info.fields
@@ -743,14 +753,15 @@ class OrgStore:
         return f
 
     def field_visible(self, object_name: str, f: FieldInfo) -> bool:
-        """Custom fields are visible to the API user only once a permission set grants read."""
-        if not f.protected:
+        """A field under field-level security (a Tooling-made field, a permissionable standard
+        field) is visible to the user only once its profile or an assigned set grants read."""
+        if not self.access.field_secured(object_name, f):
             return True
         return self._permission(object_name, f.name, "PermissionsRead")
 
     def field_editable(self, object_name: str, f: FieldInfo) -> bool:
-        """Custom fields are editable by the API user once a permission set grants edit."""
-        if not f.protected:
+        """Such a field is editable by the user once its profile or a set grants edit."""
+        if not self.access.field_secured(object_name, f):
             return True
         return self._permission(object_name, f.name, "PermissionsEdit")
 
@@ -842,6 +853,10 @@ class OrgStore:
                 duplicate = self.access.duplicate(info.name, values)
                 if duplicate is not None:
                     raise duplicate
+                if info.name in _PERMISSION_OBJECTS:
+                    refused_save = self.access.save_refusal(info.name, values)
+                    if refused_save is not None:
+                        raise refused_save
             return values
 
         return check

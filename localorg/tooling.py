@@ -19,8 +19,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from localorg import soql
-from localorg.access import CUSTOMIZE_APPLICATION, VIEW_SETUP
+from localorg.access import CUSTOMIZE_APPLICATION, DATA_OBJECTS, VIEW_SETUP
 from localorg.http import api_version, current_org, sf_error
+from localorg.permission_rules import permissionable
 from localorg.schema import FieldInfo
 from localorg.store import OrgStore, now_text
 
@@ -173,6 +174,9 @@ _TOOLING: dict[str, list[tuple[str, str, str | None]]] = {
         ("NamespacePrefix", "string", None),
         ("IsCreatable", "boolean", None),
         ("IsUpdatable", "boolean", None),
+        # Whether FieldPermissions may name the field (field-level security applies):
+        # localorg.permission_rules, rule 6.
+        ("IsPermissionable", "boolean", None),
     ],
 }
 _SCHEMA: dict[str, soql.ObjectInfo] = {
@@ -294,6 +298,10 @@ def _refresh(store: OrgStore) -> None:
                     None,
                     int(f.createable),
                     int(f.updateable),
+                    int(
+                        info.name in DATA_OBJECTS
+                        and permissionable(f.name, custom=f.custom, required=f.required)
+                    ),
                 )
             )
     with store.transaction() as conn:
@@ -302,7 +310,11 @@ def _refresh(store: OrgStore) -> None:
             ("FieldDefinition", definitions),
             ("EntityParticle", particles),
         ):
-            conn.execute(f'DELETE FROM "{name}"')
+            # Derived tables are rebuilt whole, so an org saved by an older localorg (fewer
+            # columns) reads with today's.
+            conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+            columns = ", ".join(f'"{c}"' for c, _k, _t in _TOOLING[name])
+            conn.execute(f'CREATE TABLE "{name}" ("Id" TEXT, "IsDeleted" INTEGER, {columns})')
             if rows:
                 marks = ", ".join("?" * len(rows[0]))
                 conn.executemany(f'INSERT INTO "{name}" VALUES ({marks})', rows)

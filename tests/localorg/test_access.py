@@ -159,8 +159,11 @@ def test_tooling_field_creation_needs_customize_application(
         user.toolingexecute("sobjects/CustomField/", method="POST", json=FIELD)
     assert _code(info) == "INSUFFICIENT_ACCESS_OR_READONLY"
     assert minimal_org.store.objects["Contact"].field("L2L_Tier__c") is None
+    # Customize Application depends on View Setup and Configuration (permission_rules, 4)
     grant_permissions(
-        admin, minimal_org.store.integration_user_id, ("PermissionsCustomizeApplication",)
+        admin,
+        minimal_org.store.integration_user_id,
+        ("PermissionsViewSetup", "PermissionsCustomizeApplication"),
     )
     created = user.toolingexecute("sobjects/CustomField/", method="POST", json=FIELD)
     assert created["id"].startswith("00N")
