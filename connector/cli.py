@@ -607,7 +607,16 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
     show_default=True,
     help="SFDX project folder.",
 )
-def fields_export(out: Path) -> None:
+@click.option(
+    "--user-license",
+    type=click.Choice(["integration", "salesforce"]),
+    default="integration",
+    show_default=True,
+    help="The integration user's license: integration (Salesforce Integration; the set carries "
+    "the Salesforce API Integration permission set license) or salesforce (no license on the "
+    "set).",
+)
+def fields_export(out: Path, user_license: str) -> None:
     """Write SFDX source: every mapped custom field, the L2L_Integration and L2L_Read
     permission sets, the record page component (lwc/l2lScores) with a record page per
     object, list views, report types and reports, and the Flows models/ names.
@@ -628,7 +637,14 @@ def fields_export(out: Path) -> None:
     loyalty = load_config(settings)
     intent = load_scoring(settings).intent
     flows = flow_specs(intent, loyalty)
-    paths = export(mappings, out, extra=org_needs(loyalty), flows=flows, hot=hot_line(intent))
+    paths = export(
+        mappings,
+        out,
+        extra=org_needs(loyalty),
+        flows=flows,
+        hot=hot_line(intent),
+        integration_license=user_license == "integration",
+    )
     click.echo(
         f"wrote {len(paths)} files under {out}: fields, permission sets, the record page "
         f"component, list views, reports and {len(flows)} Flow(s)"
@@ -641,8 +657,9 @@ def doctor_cmd(as_json: bool) -> None:
     """Check the org and the integration user, one line per checklist item with its fix.
 
     Signs in, then checks the API version, API Enabled, daily API requests left, Read on
-    every pulled object, Edit on every written one, every mapped field visible and
-    editable, and the permissions `fields deploy` needs (warnings only). Exit 1 when
+    every pulled object, Edit on every written one, every standard field the pull reads
+    visible, every mapped field visible and editable, and the permissions `fields deploy`
+    needs (warnings only). Exit 1 when
     anything blocks a sync, 0 otherwise.
 
     \b

@@ -9,7 +9,8 @@ in the checklist's order:
 4. daily API requests remaining, against the configured share (``L2L_QUOTA_SHARE``);
 5. every pulled object readable and every written object editable (describe: a 404 means
    the user cannot see it, or the feature is off, as Orders may be);
-6. every mapped field visible and editable (describe, which reflects field-level security);
+6. every standard field the pull and the models read visible (describe drops a field that
+   field-level security hides), and every mapped field visible and editable;
 7. the L2L_Integration permission set assigned to the integration user;
 8. the permissions ``fields deploy`` needs (View Setup and Configuration, Customize
    Application, Manage Profiles and Permission Sets, Assign Permission Sets): warnings, as a
@@ -45,7 +46,7 @@ from connector.salesforce.sfdx import flow_specs
 from connector.sync.intent import load_scoring
 from connector.sync.loyalty import org_needs
 from connector.sync.loyalty_mirror import JournalTypeMissing, journal_type_ids
-from connector.sync.streams import DEFAULT_OBJECTS
+from connector.sync.streams import DEFAULT_OBJECTS, STREAMS
 
 Status = Literal["ok", "warn", "fail"]
 DEPLOY_FIX = (
@@ -240,6 +241,7 @@ def _check_org(
         else:
             access = "read and edit" if obj in needs.edit_objects else "read"
             report.add(f"object {obj}", "ok", access)
+    _check_pulled_fields(described, needs.read_objects, report)
     for name in needs.fields:
         obj, _, field_name = name.partition(".")
         if obj not in described:
@@ -264,6 +266,29 @@ def _check_org(
     specs = flow_specs(load_scoring(settings).intent, loyalty)
     for line in [*check_flows(client, specs), check_read_set(client)]:
         report.add(*line)
+
+
+def _check_pulled_fields(
+    described: dict[str, dict[str, Any]], pulled: Sequence[str], report: DoctorReport
+) -> None:
+    """The standard fields the pull and the models read, visible to the integration user:
+    describe leaves out a field field-level security hides, and a pull without it would read
+    less (leads and contacts stop matching without Email)."""
+    for obj in pulled:
+        stream = STREAMS.get(obj)
+        if stream is None or obj not in described:
+            continue
+        shown = {f["name"] for f in described[obj]["fields"]}
+        hidden = [f for f in stream.expected_fields() if f not in shown]
+        if hidden:
+            report.add(
+                f"fields read from {obj}",
+                "fail",
+                f"not visible to the integration user: {', '.join(hidden)}",
+                f"grant Read on them: {DEPLOY_FIX}",
+            )
+        else:
+            report.add(f"fields read from {obj}", "ok", "every field the pull reads is visible")
 
 
 def _check_journal_types(

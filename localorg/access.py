@@ -113,6 +113,13 @@ DATA_OBJECTS = frozenset(
     }
 )
 
+#: Objects whose standard fields localorg puts under field-level security (permission_rules,
+#: rule 6). Loyalty Management's are not yet: the mirror's writes to their standard fields
+#: would first need declaring to `fields deploy`; a known gap, not a Salesforce rule.
+STANDARD_FLS_OBJECTS = frozenset(
+    {"Account", "Contact", "Lead", "Order", "OrderItem", "Product2", "Task", "Case", "EmailMessage"}
+)
+
 # Setup objects: who may read them, who may write them (any one permission suffices).
 _SETUP_READ: dict[str, tuple[str, ...]] = {
     # Object Reference, "PermissionSet", Special Access Rules (Summer '20+).
@@ -363,7 +370,7 @@ class Access:
             return True
         return (
             not f.custom
-            and object_name in DATA_OBJECTS
+            and object_name in STANDARD_FLS_OBJECTS
             and rules.permissionable(f.name, custom=False, required=f.required)
         )
 
@@ -702,7 +709,7 @@ def _profile(
                     "PermissionsRead": 1,
                     "PermissionsEdit": int(f.updateable or f.createable),
                 }
-                for obj in sorted(DATA_OBJECTS)
+                for obj in sorted(STANDARD_FLS_OBJECTS)
                 if obj in store.objects
                 for f in store.objects[obj].fields.values()
                 if not f.custom and rules.permissionable(f.name, custom=False, required=f.required)

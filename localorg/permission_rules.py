@@ -113,7 +113,13 @@ SYSTEM_FIELD_NAMES = frozenset(
         "LastModifiedById",
         "SystemModstamp",
         "OwnerId",
+        # The parts of a person's name are the Name field to field-level security (Setup
+        # lists one "Name"; no page found that grants FirstName alone).
         "Name",
+        "FirstName",
+        "LastName",
+        "Salutation",
+        "MiddleName",
     }
 )
 

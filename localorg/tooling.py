@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from localorg import soql
-from localorg.access import CUSTOMIZE_APPLICATION, DATA_OBJECTS, VIEW_SETUP
+from localorg.access import CUSTOMIZE_APPLICATION, STANDARD_FLS_OBJECTS, VIEW_SETUP
 from localorg.http import api_version, current_org, sf_error
 from localorg.permission_rules import permissionable
 from localorg.schema import FieldInfo
@@ -299,8 +299,11 @@ def _refresh(store: OrgStore) -> None:
                     int(f.createable),
                     int(f.updateable),
                     int(
-                        info.name in DATA_OBJECTS
-                        and permissionable(f.name, custom=f.custom, required=f.required)
+                        f.custom
+                        or (
+                            info.name in STANDARD_FLS_OBJECTS
+                            and permissionable(f.name, custom=False, required=f.required)
+                        )
                     ),
                 )
             )

@@ -117,6 +117,59 @@ PERMISSION_SET_DESCRIPTION = (
 )
 
 
+#: Objects Salesforce takes no object permissions for -> the object whose access they follow
+#: (None: activities and users, which follow rules of their own). ObjectPermissions.SobjectType
+#: omits "any object whose record access rolls up to a parent" (Order Product follows Order,
+#: Opportunity Product follows Opportunity) and Task, Event and User; saving such a row fails
+#: with INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST (jetstreamapp/jetstream PR #1982, issue #1981).
+#: Their fields still take field permissions.
+FOLLOWS_PARENT: dict[str, str | None] = {
+    "OrderItem": "Order",
+    "OpportunityLineItem": "Opportunity",
+    "PricebookEntry": "Pricebook2",
+    "Task": None,
+    "Event": None,
+    "User": None,
+}
+
+#: Object -> objects whose grant must be saved before its own: "Permission Read Account
+#: depends on permission(s): Read Contact" in orgs with person accounts
+#: (trailheadapps/apex-recipes #22); granting Contact first is harmless elsewhere.
+GRANT_AFTER: dict[str, tuple[str, ...]] = {"Account": ("Contact",)}
+
+#: Standard fields the pull reads that field-level security never hides (required or system
+#: fields; no permission set may name them, and a Metadata API deploy of one that does
+#: fails). ``fields deploy`` asks the org instead (EntityParticle.IsPermissionable); the
+#: export, which has no org to ask, leaves these out.
+NOT_PERMISSIONABLE = frozenset(
+    {
+        "Account.Name",
+        "Contact.FirstName",
+        "Contact.LastName",
+        "Contact.Name",
+        "Lead.FirstName",
+        "Lead.LastName",
+        "Lead.Company",
+        "Lead.Status",
+        "Order.AccountId",
+        "Order.EffectiveDate",
+        "Order.Status",
+        "OrderItem.OrderId",
+        "OrderItem.Quantity",
+        "OrderItem.UnitPrice",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ObjectGrant:
+    """One ObjectPermissions row the integration's set holds."""
+
+    object_name: str
+    create: bool
+    edit: bool
+
+
 @dataclass(frozen=True)
 class AccessNeeds:
     """What the integration's permission set grants, from the mappings and the pulled objects.
@@ -132,6 +185,37 @@ class AccessNeeds:
     read_objects: tuple[str, ...]
     edit_objects: tuple[str, ...]
     create_objects: tuple[str, ...] = ()
+    #: Standard fields the pull reads (``Object.Field``): Read, where field-level security
+    #: applies to them.
+    read_fields: tuple[str, ...] = ()
+
+    def object_grants(self) -> list[ObjectGrant]:
+        """The ObjectPermissions rows that give this access, in the order they can be saved:
+        an object that follows its parent (:data:`FOLLOWS_PARENT`) is granted through the
+        parent, and an object comes after those it depends on (:data:`GRANT_AFTER`)."""
+        rights: dict[str, tuple[bool, bool]] = {}
+        for obj in self.read_objects:
+            target = FOLLOWS_PARENT.get(obj, obj)
+            if target is None:
+                continue
+            create, edit = rights.get(target, (False, False))
+            rights[target] = (
+                create or obj in self.create_objects,
+                edit or obj in self.edit_objects,
+            )
+        ordered: list[str] = []
+
+        def place(obj: str) -> None:
+            if obj in ordered:
+                return
+            for before in GRANT_AFTER.get(obj, ()):
+                if before in rights:
+                    place(before)
+            ordered.append(obj)
+
+        for obj in sorted(rights):
+            place(obj)
+        return [ObjectGrant(o, *rights[o]) for o in ordered]
 
 
 @dataclass(frozen=True)
@@ -145,10 +229,13 @@ class ExtraNeeds:
 
 
 def access_needs(
-    mappings: Iterable[MappingFile], pulled: Iterable[str], extra: ExtraNeeds | None = None
+    mappings: Iterable[MappingFile],
+    pulled: Iterable[str],
+    extra: ExtraNeeds | None = None,
+    read_fields: Iterable[str] = (),
 ) -> AccessNeeds:
-    """The grants the integration needs for ``mappings``, the ``pulled`` objects and
-    ``extra``."""
+    """The grants the integration needs for ``mappings``, the ``pulled`` objects (and the
+    standard ``read_fields`` their pull reads) and ``extra``."""
     files = list(mappings)
     extra = extra or ExtraNeeds()
     fields = tuple(
@@ -162,30 +249,49 @@ def access_needs(
     create = tuple(sorted(set(extra.create_objects)))
     edit = tuple(sorted({*(mf.object for mf in files if mf.fields), *create}))
     read = tuple(sorted({*pulled, *edit, *extra.read_objects}))
-    return AccessNeeds(fields=fields, read_objects=read, edit_objects=edit, create_objects=create)
+    reads = tuple(f for f in dict.fromkeys(read_fields) if f not in fields)
+    return AccessNeeds(
+        fields=fields,
+        read_objects=read,
+        edit_objects=edit,
+        create_objects=create,
+        read_fields=reads,
+    )
 
 
 SFDX_PERMISSION_SET_PATH = f"{SFDX_ROOT}/permissionsets/{PERMISSION_SET}.permissionset-meta.xml"
 
 
-def sfdx_permission_set_xml(needs: AccessNeeds) -> str:
+#: The permission set license of a set for a Salesforce Integration user (Salesforce Help,
+#: "Give Integration Users API Only Access"), as the Metadata API's ``license`` names it.
+API_INTEGRATION_LICENSE = "Salesforce API Integration"
+API_INTEGRATION_PSL = "SalesforceAPIIntegrationPsl"
+
+
+def sfdx_permission_set_xml(needs: AccessNeeds, *, license_name: str | None = None) -> str:
     """The permission set as SFDX source (``<Name>.permissionset-meta.xml``).
 
     Metadata API "PermissionSet": child elements in the order a retrieve writes them
-    (alphabetical: description, fieldPermissions, hasActivationRequired, label,
+    (alphabetical: description, fieldPermissions, hasActivationRequired, label, license,
     objectPermissions), fieldPermissions as editable/field/readable sorted by field,
     objectPermissions as allowCreate/allowDelete/allowEdit/allowRead/modifyAllRecords/object/
-    viewAllRecords sorted by object.
+    viewAllRecords sorted by object. Mapped fields are read and edit, the standard fields the
+    pull reads read-only (but :data:`NOT_PERMISSIONABLE`); objects that follow a parent get no
+    objectPermissions (:data:`FOLLOWS_PARENT`). ``license_name``: the set's license
+    (:data:`API_INTEGRATION_LICENSE` for a Salesforce Integration user), or none.
     """
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<PermissionSet xmlns="http://soap.sforce.com/2006/04/metadata">',
         f"    <description>{escape(PERMISSION_SET_DESCRIPTION)}</description>",
     ]
-    for name in sorted(needs.fields):
+    editable = set(needs.fields)
+    readable = {f for f in needs.read_fields if f not in NOT_PERMISSIONABLE}
+    for name in sorted(editable | readable):
+        edit = "true" if name in editable else "false"
         lines += [
             "    <fieldPermissions>",
-            "        <editable>true</editable>",
+            f"        <editable>{edit}</editable>",
             f"        <field>{escape(name)}</field>",
             "        <readable>true</readable>",
             "    </fieldPermissions>",
@@ -194,17 +300,17 @@ def sfdx_permission_set_xml(needs: AccessNeeds) -> str:
         "    <hasActivationRequired>false</hasActivationRequired>",
         f"    <label>{escape(PERMISSION_SET_LABEL)}</label>",
     ]
-    for obj in needs.read_objects:
-        edit = "true" if obj in needs.edit_objects else "false"
-        create = "true" if obj in needs.create_objects else "false"
+    if license_name:
+        lines.append(f"    <license>{escape(license_name)}</license>")
+    for grant in sorted(needs.object_grants(), key=lambda g: g.object_name):
         lines += [
             "    <objectPermissions>",
-            f"        <allowCreate>{create}</allowCreate>",
+            f"        <allowCreate>{'true' if grant.create else 'false'}</allowCreate>",
             "        <allowDelete>false</allowDelete>",
-            f"        <allowEdit>{edit}</allowEdit>",
+            f"        <allowEdit>{'true' if grant.edit else 'false'}</allowEdit>",
             "        <allowRead>true</allowRead>",
             "        <modifyAllRecords>false</modifyAllRecords>",
-            f"        <object>{escape(obj)}</object>",
+            f"        <object>{escape(grant.object_name)}</object>",
             "        <viewAllRecords>false</viewAllRecords>",
             "    </objectPermissions>",
         ]

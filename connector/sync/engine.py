@@ -26,6 +26,7 @@ from connector.alerts import alert_text, post_alert, should_alert
 from connector.backoff import backoff_delay
 from connector.config import Settings, split_list
 from connector.errors import (
+    AccessMissing,
     Lead2LoyaltyError,
     OutcomeUnknown,
     QuotaExhausted,
@@ -468,6 +469,15 @@ class SyncEngine:
             log.warning("%s is not in this org (describe: NOT_FOUND); not pulled", name)
             return {"pulled": 0, "deleted": 0, "missing": 1}
         types = {f["name"]: f["type"] for f in described["fields"]}
+        hidden = [f for f in stream.expected_fields() if f not in types]
+        if hidden:
+            # Field-level security hides them: a pull without them would read less, silently.
+            raise AccessMissing(
+                f"pull {name}: describe does not show {', '.join(hidden)}: field-level "
+                "security hides them from the integration user; run `lead2loyalty fields "
+                "deploy` (it grants Read on them) or have an admin grant Read on them in a "
+                "permission set assigned to the user (`lead2loyalty doctor` lists them)"
+            )
         wanted = stream.all_fields()
         if name == "Order":  # the field that ties a Salesforce Order to a webhook's shop order
             wanted.append(self.settings.order_reference_field)

@@ -79,7 +79,9 @@ def with_lead_fields(stream: Stream, setup: ScoringSetup | None) -> Stream:
     if stream.object_name != "Lead" or conversion is None:
         return stream
     extra = [f for f in conversion.categorical if f not in stream.fields]
-    return replace(stream, fields=(*stream.fields, *extra)) if extra else stream
+    if not extra:
+        return stream
+    return replace(stream, fields=(*stream.fields, *extra), optional=(*stream.optional, *extra))
 
 
 CAMPAIGN = "Campaign"  # the first form or campaign a Lead came through (from its events)

@@ -283,7 +283,7 @@ def with_enrollment_fields(stream: Stream, config: LoyaltyConfig | None) -> Stre
     extra = enrollment_fields(config) if stream.object_name == "Contact" else []
     if not extra:
         return stream
-    return replace(stream, fields=(*stream.fields, *extra))
+    return replace(stream, fields=(*stream.fields, *extra), optional=(*stream.optional, *extra))
 
 
 def _purchases(orders: pd.DataFrame, now: datetime) -> pd.DataFrame:

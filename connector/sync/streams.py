@@ -8,6 +8,7 @@ after describe, so one declaration serves every org.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from connector.scoring.config import LEAD_MODEL_FIELDS
@@ -23,6 +24,10 @@ class Stream:
     object_name: str
     fields: tuple[str, ...]
     replication_key: str = "SystemModstamp"
+    #: Fields only some orgs have (a feature, a seed's custom field): read when describe shows
+    #: them. Every other field is in every org that has the object, so describe leaving it
+    #: out means field-level security hides it, and the pull refuses to run short.
+    optional: tuple[str, ...] = ()
 
     def all_fields(self) -> list[str]:
         """System fields first, then the stream's own, without repeats."""
@@ -32,11 +37,19 @@ class Stream:
                 out.append(name)
         return out
 
+    def expected_fields(self) -> list[str]:
+        """The fields describe must show: :meth:`all_fields` but the optional ones."""
+        return [f for f in self.all_fields() if f not in self.optional]
+
 
 STREAMS: dict[str, Stream] = {
     s.object_name: s
     for s in (
-        Stream("Account", ("Name", "IsPersonAccount", "PersonContactId")),
+        Stream(
+            "Account",
+            ("Name", "IsPersonAccount", "PersonContactId"),
+            optional=("IsPersonAccount", "PersonContactId"),  # person-account orgs only
+        ),
         Stream("Contact", ("FirstName", "LastName", "Email", "AccountId", "HasOptedOutOfEmail")),
         Stream(
             "Lead",
@@ -70,6 +83,15 @@ STREAMS: dict[str, Stream] = {
                 "OriginalOrderId",
                 "Sales_Channel__c",
             ),
+            # reduction orders and multi-currency are org settings; Sales_Channel__c is the
+            # seeded store's own field
+            optional=(
+                "StatusCode",
+                "CurrencyIsoCode",
+                "IsReductionOrder",
+                "OriginalOrderId",
+                "Sales_Channel__c",
+            ),
         ),
         Stream("OrderItem", ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice")),
         # pulled only when a loyalty product rule names categories (Family)
@@ -78,3 +100,19 @@ STREAMS: dict[str, Stream] = {
 }
 
 DEFAULT_OBJECTS = ("Account", "Contact", "Lead", "Order", "OrderItem")
+
+
+def read_fields(objects: Iterable[str], *, optional: bool = True) -> tuple[str, ...]:
+    """``Object.Field`` of every field the pull of ``objects`` reads, system fields aside: what
+    the integration user must see (field-level security applies to standard fields too).
+    ``optional``: with the fields only some orgs have."""
+    out: list[str] = []
+    for name in objects:
+        stream = STREAMS.get(name)
+        if stream is not None:
+            out += [
+                f"{name}.{f}"
+                for f in stream.fields
+                if f not in SYSTEM_FIELDS and (optional or f not in stream.optional)
+            ]
+    return tuple(dict.fromkeys(out))
