@@ -26,6 +26,7 @@ from connector.salesforce import SalesforceClient
 from connector.salesforce.deploy import PERMISSION_SET, deploy
 from connector.salesforce.read_access import apply_read_set, plan_read_set
 from localorg.access import as_user
+from localorg.features import OrgFeatures
 from localorg.flows import FlowEngine
 from localorg.org import ADMIN_USERNAME, LocalOrg
 from localorg.server import Running
@@ -442,3 +443,26 @@ def test_doctor_without_api_enabled_says_so_and_stops(
     assert list(checks) == ["sign-in", "API version", "API Enabled"]
     assert checks["API Enabled"]["status"] == "fail"
     assert "API Enabled" in checks["API Enabled"]["fix"]
+
+
+def test_deploy_in_a_person_account_org_grants_contact_before_account(
+    localorg_server: Running, org: LocalOrg, tmp_path: Path
+) -> None:
+    """In an org with person accounts "Permission Read Account depends on permission(s): Read
+    Contact" (trailheadapps/apex-recipes #22): granted in name order, Account would be refused;
+    the deploy saves Contact first."""
+    config = dataclasses.replace(org.config, features=OrgFeatures(person_accounts=True))
+    fresh = serve_fresh(localorg_server, config)
+    settings = localorg_settings(
+        fresh,
+        localorg_server,
+        tmp_path,
+        mappings_dir=rfm_mappings(tmp_path / "m", RFM_FIELDS[:1], objects=("Contact",)),
+    )
+    report = deploy(
+        SalesforceClient.from_settings(settings),  # type: ignore[arg-type]
+        load_mappings(settings.mappings_dir, set(KNOWN_VALUES)),
+        pulled=("Account", "Contact"),
+    )
+    assert report.objects_granted == ["Contact", "Account"]
+    assert report.assigned is True
