@@ -48,9 +48,11 @@ def serve(
 ) -> None:
     """Seed (optionally), print the connection line, serve until SIGINT/SIGTERM.
 
-    ``api_user`` is the profile of the user the connected app signs in as: ``admin`` (System
-    Administrator) or ``minimal`` (Minimum Access - API Only Integrations). Raises
-    :class:`LocalOrgUsageError` for a bad fault spec or feature set.
+    ``api_user`` is the user the connected app signs in as: ``admin`` (System Administrator),
+    ``minimal`` (a Salesforce-licensed profile with API Enabled only) or ``integration`` (the
+    Salesforce Integration license and its Minimum Access - API Only Integrations profile;
+    localorg.access.install). Raises :class:`LocalOrgUsageError` for a bad fault spec or
+    feature set.
     """
     try:
         fault_spec = Faults.parse(faults)

@@ -91,8 +91,10 @@ def org_env(
 
 @pytest.fixture
 def minimal_org(localorg_server: Running) -> Iterator[LocalOrg]:
-    """Like `org`, but the API user has the "Minimum Access - API Only Integrations" profile:
-    API Enabled and nothing else, as `localorg serve --user minimal` starts it."""
+    """Like `org`, but the API user has a minimal profile on the Salesforce license: API
+    Enabled and nothing else, as `localorg serve --user minimal` starts it (`--user
+    integration` is the Salesforce Integration license's user:
+    tests/sync/test_integration_user.py)."""
     running = localorg_server
     config = dataclasses.replace(running.org.config, daily_limit=1_000_000, api_user="minimal")
     fresh = serve_fresh(running, config)
