@@ -23,11 +23,13 @@ from simple_salesforce import Salesforce
 from connector.cli import main
 from connector.salesforce.deploy import PERMISSION_SET
 from localorg.access import as_user
-from localorg.org import LocalOrg
+from localorg.flows import FlowEngine
+from localorg.org import ADMIN_USERNAME, LocalOrg
 from localorg.server import Running
 from tests.conftest import admin_salesforce
 from tests.support import (
     DEPLOY_PERMISSIONS,
+    REPO,
     RFM_FIELDS,
     field_values,
     salesforce_env,
@@ -106,8 +108,10 @@ def test_the_readme_checklist_on_an_integration_user_ends_in_doctor_ok_and_a_ful
     )["id"]
     admin.PermissionSetAssignment.create({"AssigneeId": user_id, "PermissionSetId": deployer})
 
-    # Step 4: fields deploy.
-    deployed = _cli("fields", "deploy", "--json")
+    # Step 4: fields deploy, L2L_Read assigned to the admin; the admin deploys the exported
+    # Flows (as `sf project deploy start` would: localorg serves them from the source).
+    org.store.flows = FlowEngine.from_file(None, REPO / "salesforce")
+    deployed = _cli("fields", "deploy", "--json", "--assign-read", ADMIN_USERNAME)
     assert deployed.exit_code == 0, deployed.output
     report = json.loads(deployed.stdout)
     assert sorted(report["created"]) == MAPPED
