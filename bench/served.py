@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from connector.admin.deploy import deploy
 from connector.config import Settings, load_settings
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
-from connector.salesforce.deploy import deploy
 from connector.sync import SyncEngine, build_engine
 from connector.sync.loyalty import org_needs
 

@@ -541,11 +541,11 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
       lead2loyalty fields deploy --json
       lead2loyalty fields deploy --assign-read rep@example.com --assign-read admin@example.com
     """
+    from connector.admin.deploy import deploy
     from connector.errors import AccessMissing
     from connector.loyalty.wiring import load_config
     from connector.mapping import load_registered_mappings
     from connector.salesforce import SalesforceClient
-    from connector.salesforce.deploy import deploy
     from connector.salesforce.read_access import (
         AssigneesUnknown,
         apply_read_set,
@@ -625,9 +625,9 @@ def fields_export(out: Path, user_license: str) -> None:
     Example:
       lead2loyalty fields export --out salesforce
     """
+    from connector.admin.deploy import export
     from connector.loyalty.wiring import load_config
     from connector.mapping import load_registered_mappings
-    from connector.salesforce.deploy import export
     from connector.salesforce.sfdx import flow_specs, hot_line
     from connector.sync.intent import load_scoring
     from connector.sync.loyalty import org_needs

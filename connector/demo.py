@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connector.admin.deploy import deploy
 from connector.config import Settings, load_settings
 from connector.events import import_file
 from connector.mapping import load_registered_mappings
 from connector.predictions import PredictionsConfig
 from connector.progress import Progress
-from connector.salesforce.deploy import deploy
 from connector.sync import SyncOptions, build_engine, load_predictions_config
 from connector.sync.intent import load_scoring
 

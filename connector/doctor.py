@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connector.admin.deploy import DEPLOY_RIGHTS, MANAGE_USERS, is_assigned, read_rights
 from connector.config import Settings
 from connector.errors import FatalError, Lead2LoyaltyError, SalesforceError
 from connector.loyalty.config import LoyaltyConfig
@@ -40,7 +41,6 @@ from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping.deploy import PERMISSION_SET, access_needs
 from connector.mapping.models import MappingFile
 from connector.salesforce import SalesforceClient
-from connector.salesforce.deploy import DEPLOY_RIGHTS, MANAGE_USERS, is_assigned, read_rights
 from connector.salesforce.flow_checks import check_flows, check_read_set
 from connector.salesforce.sfdx import flow_specs
 from connector.sync.intent import load_scoring

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
+from connector.admin.deploy import deploy
 from connector.config import Settings, load_settings
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
-from connector.salesforce.deploy import deploy
 from connector.sync import SyncEngine, build_engine
 from connector.sync.loyalty import org_needs
 from localorg.org import LocalOrg, OrgConfig

@@ -13,9 +13,11 @@ The layers, lowest first (a package imports only packages of lower layers):
    SFDX source), ``events`` (the event model and its importers).
 5. ``predictions``, ``scoring``, ``webhooks``: models and normalisers, pure.
 6. ``loyalty``: programs and the ledger (reads predictions' segments).
-7. ``sync``: the pipeline that wires them.
-8. ``reports``, ``doctor``, ``demo``, ``scheduler``, ``web``: what runs them.
-9. ``cli_project``, then 10. ``cli``: the commands.
+7. ``sync``: the pipeline that wires them; ``readiness``: what ``/readyz`` reports.
+8. ``admin``: field deploy and the permission checks (it reads the sync's streams for the
+   fields the integration user must see).
+9. ``reports``, ``doctor``, ``demo``, ``scheduler``, ``web``: what runs them.
+10. ``cli_project``, then 11. ``cli``: the commands.
 
 And one rule across layers: the web process only acknowledges, so ``web`` imports neither
 ``sync`` nor ``salesforce`` (a gunicorn worker never loads the Salesforce client).
@@ -50,14 +52,15 @@ LAYERS: dict[str, int] = {
     "webhooks": 5,
     "loyalty": 6,
     "sync": 7,
-    "reports": 8,
+    "reports": 9,
+    "admin": 8,
     "readiness": 7,
-    "doctor": 8,
-    "demo": 8,
-    "scheduler": 8,
-    "web": 8,
-    "cli_project": 9,
-    "cli": 10,
+    "doctor": 9,
+    "demo": 9,
+    "scheduler": 9,
+    "web": 9,
+    "cli_project": 10,
+    "cli": 11,
 }
 NEVER: dict[str, set[str]] = {"web": {"sync", "salesforce"}}
 

@@ -365,9 +365,9 @@ def test_config_with_an_invalid_setting_is_one_clean_error(
 
 def test_committed_sfdx_source_matches_the_mappings(tmp_path: Path) -> None:
     """salesforce/ is generated from mappings/: regenerate with `lead2loyalty fields export`."""
+    from connector.admin.deploy import export
     from connector.mapping import load_mappings
     from connector.mapping.values import KNOWN_VALUES
-    from connector.salesforce.deploy import export
 
     repo = Path(__file__).resolve().parent.parent
     written = export(load_mappings(repo / "mappings", set(KNOWN_VALUES)), tmp_path)

@@ -9,11 +9,11 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from connector.admin.deploy import deploy
 from connector.config import load_settings
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce import SalesforceClient
-from connector.salesforce.deploy import deploy
 from connector.scheduler import build_scheduler, run_clock, sync_job
 from connector.store import Store
 from localorg.org import LocalOrg

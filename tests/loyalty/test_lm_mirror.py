@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from connector.admin.deploy import deploy
 from connector.doctor import run_doctor
 from connector.errors import FatalError
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce.client import SalesforceClient
-from connector.salesforce.deploy import deploy
 from connector.store import Store
 from connector.sync import SyncOptions, build_engine
 from connector.sync.loyalty import org_needs

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from connector.admin.deploy import PERMISSION_SET, deploy
 from connector.cli import main
 from connector.errors import AccessMissing, FatalError, RetryableError
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.salesforce import SalesforceClient
-from connector.salesforce.deploy import PERMISSION_SET, deploy
 from connector.salesforce.read_access import apply_read_set, plan_read_set
 from localorg.access import as_user
 from localorg.features import OrgFeatures

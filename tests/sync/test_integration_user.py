@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner, Result
 from simple_salesforce import Salesforce
 
+from connector.admin.deploy import PERMISSION_SET
 from connector.cli import main
-from connector.salesforce.deploy import PERMISSION_SET
 from localorg.access import as_user
 from localorg.flows import FlowEngine
 from localorg.org import ADMIN_USERNAME, LocalOrg

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from connector.admin.deploy import deploy
 from connector.events import import_file
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
-from connector.salesforce.deploy import deploy
 from connector.sync import build_engine
 from localorg.org import LocalOrg, load_seed
 from localorg.server import Running
