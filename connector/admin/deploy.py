@@ -57,6 +57,16 @@ from connector.mapping.deploy import (
 )
 from connector.mapping.models import MappingFile
 from connector.salesforce.port import SalesforcePort as DeployClient
+from connector.salesforce.rights import (
+    ASSIGN_PERMISSION_SETS,
+    CUSTOMIZE_APPLICATION,
+    DUPLICATES,
+    MANAGE_PERMISSION_SETS,
+    MANAGE_USERS,
+    NO_SETUP_ACCESS,
+    VIEW_SETUP,
+    rights_held,
+)
 from connector.salesforce.sfdx import DEFAULT_HOT_INTENT, FlowSpec, write_sfdx
 from connector.sync.streams import DEFAULT_OBJECTS, read_fields
 
@@ -71,19 +81,7 @@ __all__ = [
     "read_rights",
 ]
 
-# System permissions: API field name -> the label an admin sees in Setup.
-VIEW_SETUP = ("PermissionsViewSetup", "View Setup and Configuration")
-CUSTOMIZE_APPLICATION = ("PermissionsCustomizeApplication", "Customize Application")
-MANAGE_PERMISSION_SETS = (
-    "PermissionsManageProfilesPermissionsets",
-    "Manage Profiles and Permission Sets",
-)
-ASSIGN_PERMISSION_SETS = ("PermissionsAssignPermissionSets", "Assign Permission Sets")
-MANAGE_USERS = ("PermissionsManageUsers", "Manage Users")
 DEPLOY_RIGHTS = (VIEW_SETUP, CUSTOMIZE_APPLICATION, MANAGE_PERMISSION_SETS, ASSIGN_PERMISSION_SETS)
-# Codes Salesforce answers when a setup object is out of the user's reach.
-_NO_SETUP_ACCESS = frozenset({"INVALID_TYPE", "INVALID_FIELD", "NOT_FOUND"})
-_DUPLICATES = frozenset({"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"})
 INTEGRATION_USER_LICENSE = "Salesforce Integration"
 
 
@@ -306,7 +304,7 @@ def _create(
         else:
             client.create(sobject, body, unique=True)
     except FatalError as exc:
-        if exc.error_code in _DUPLICATES:
+        if exc.error_code in DUPLICATES:
             return False
         raise
     return True
@@ -361,7 +359,7 @@ def _read_state(
             state.object_grants = _object_grants(client, set_id)
             state.assigned = is_assigned(client, user_id)
     except FatalError as exc:
-        if exc.error_code in _NO_SETUP_ACCESS:
+        if exc.error_code in NO_SETUP_ACCESS:
             # Without it nothing else can be checked; a first deploy needs all four, so name
             # them all at once rather than one per attempt.
             unknown = (
@@ -469,24 +467,9 @@ def is_assigned(client: DeployClient, user_id: str, name: str = PERMISSION_SET) 
 
 
 def read_rights(client: DeployClient, user_id: str) -> set[str] | None:
-    """The system permissions (API names) the user holds through its profile and assigned
-    permission sets; None when it cannot read them (no View Setup and Configuration)."""
-    names = [p for p, _label in (*DEPLOY_RIGHTS, MANAGE_USERS)]
-    select = ", ".join(f"PermissionSet.{p}" for p in names)
-    try:
-        rows = client.query(
-            f"SELECT {select} FROM PermissionSetAssignment WHERE AssigneeId = {{user}}",
-            user=user_id,
-        )
-    except FatalError as exc:
-        if exc.error_code in _NO_SETUP_ACCESS:
-            return None
-        raise
-    held: set[str] = set()
-    for row in rows:
-        permission_set = row.get("PermissionSet") or {}
-        held.update(p for p in names if permission_set.get(p))
-    return held
+    """The deploy's system permissions (API names) the user holds through its profile and
+    assigned permission sets; None when it cannot read them (no View Setup and Configuration)."""
+    return rights_held(client, user_id, [p for p, _label in (*DEPLOY_RIGHTS, MANAGE_USERS)])
 
 
 def _missing_rights(

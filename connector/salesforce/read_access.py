@@ -28,6 +28,14 @@ from typing import Any
 from connector.errors import AccessMissing, FatalError
 from connector.mapping.models import MappingFile
 from connector.salesforce.port import SalesforcePort
+from connector.salesforce.rights import (
+    ASSIGN_PERMISSION_SETS,
+    DUPLICATES,
+    MANAGE_PERMISSION_SETS,
+    MANAGE_USERS,
+    NO_SETUP_ACCESS,
+    rights_held,
+)
 from connector.salesforce.sfdx import (
     READ_PERMISSION_SET,
     READ_PERMISSION_SET_DESCRIPTION,
@@ -36,11 +44,9 @@ from connector.salesforce.sfdx import (
 )
 
 # System permissions: API field name -> the label an admin sees in Setup.
-_MANAGE_SETS = ("PermissionsManageProfilesPermissionsets", "Manage Profiles and Permission Sets")
-_ASSIGN_SETS = ("PermissionsAssignPermissionSets", "Assign Permission Sets")
-_MANAGE_USERS = "PermissionsManageUsers"
-_NO_SETUP_ACCESS = frozenset({"INVALID_TYPE", "INVALID_FIELD", "NOT_FOUND"})
-_DUPLICATES = frozenset({"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"})
+_MANAGE_SETS = MANAGE_PERMISSION_SETS
+_ASSIGN_SETS = ASSIGN_PERMISSION_SETS
+_MANAGE_USERS = MANAGE_USERS[0]
 
 
 class AssigneesUnknown(AccessMissing):
@@ -264,7 +270,7 @@ def _complete(
             )
         }
     except FatalError as exc:
-        if exc.error_code in _NO_SETUP_ACCESS:
+        if exc.error_code in NO_SETUP_ACCESS:
             return None
         raise
     return (
@@ -284,7 +290,7 @@ def read_set_holders(client: SalesforcePort) -> list[str] | None:
             name=READ_PERMISSION_SET,
         )
     except FatalError as exc:
-        if exc.error_code in _NO_SETUP_ACCESS:
+        if exc.error_code in NO_SETUP_ACCESS:
             return None
         raise
     return sorted(str((r.get("Assignee") or {}).get("Username")) for r in rows)
@@ -295,7 +301,7 @@ def read_set_exists(client: SalesforcePort) -> bool | None:
     try:
         return _set_id(client) is not None
     except FatalError as exc:
-        if exc.error_code in _NO_SETUP_ACCESS:
+        if exc.error_code in NO_SETUP_ACCESS:
             return None
         raise
 
@@ -308,22 +314,7 @@ def _set_id(client: SalesforcePort) -> str | None:
 
 
 def _held_rights(client: SalesforcePort) -> set[str] | None:
-    names = [_MANAGE_SETS[0], _ASSIGN_SETS[0], _MANAGE_USERS]
-    select = ", ".join(f"PermissionSet.{p}" for p in names)
-    try:
-        rows = client.query(
-            f"SELECT {select} FROM PermissionSetAssignment WHERE AssigneeId = {{user}}",
-            user=client.user_id(),
-        )
-    except FatalError as exc:
-        if exc.error_code in _NO_SETUP_ACCESS:
-            return None
-        raise
-    held: set[str] = set()
-    for row in rows:
-        permission_set = row.get("PermissionSet") or {}
-        held.update(p for p in names if permission_set.get(p))
-    return held
+    return rights_held(client, client.user_id(), [_MANAGE_SETS[0], _ASSIGN_SETS[0], _MANAGE_USERS])
 
 
 def _create(client: SalesforcePort, sobject: str, body: dict[str, Any]) -> None:
@@ -331,5 +322,5 @@ def _create(client: SalesforcePort, sobject: str, body: dict[str, Any]) -> None:
     try:
         client.create(sobject, body)
     except FatalError as exc:
-        if exc.error_code not in _DUPLICATES:
+        if exc.error_code not in DUPLICATES:
             raise
