@@ -116,17 +116,20 @@ def fetch_bigcommerce_orders(store: Store, settings: Settings) -> tuple[int, int
     return done, failed
 
 
-def people_for(store: Store, emails: list[str]) -> list[tuple[str, str]]:
-    """The (object, record id) of each email's person, as identity resolution binds them."""
+def people_for(store: Store, emails: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (object, record id) of each email's person, as identity resolution binds them, and
+    the emails no Contact or Lead has (one read of the people for both)."""
     if not emails:
-        return []
+        return [], []
     contacts = store.records.frame("Contact", ["Id", "Email"])
     leads = store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
     index = email_index(contacts, leads)
     found = index[index["email"].isin(set(emails))]
-    return sorted(
+    people = sorted(
         {(KIND_OBJECT[k], str(r)) for k, r in zip(found["kind"], found["record_id"], strict=True)}
     )
+    known = set(found["email"])
+    return people, [e for e in emails if e not in known]
 
 
 def create_leads(engine: SyncEngine, emails: list[str]) -> list[tuple[str, str]]:
@@ -213,8 +216,7 @@ class RealtimeWorker:
         if not marks:
             return out
         emails = [email for email, _ in marks]
-        people = people_for(self.store, emails)
-        unknown = self._unknown(emails)
+        people, unknown = people_for(self.store, emails)
         out.people = len(people)
         create = bool(unknown) and self.settings.realtime_create_leads
         if people or create:
@@ -235,15 +237,6 @@ class RealtimeWorker:
         # and that sync computes them.
         self.store.events.clear_dirty(marks)
         return out
-
-    def _unknown(self, emails: list[str]) -> list[str]:
-        """The emails no Contact or Lead has."""
-        contacts = self.store.records.frame("Contact", ["Id", "Email"])
-        leads = self.store.records.frame(
-            "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]
-        )
-        known = set(email_index(contacts, leads)["email"])
-        return [e for e in emails if e not in known]
 
     def run(self, stop: threading.Event, *, passes: int | None = None) -> int:
         """Pass after pass until ``stop`` is set (or ``passes`` are done); returns the count."""
