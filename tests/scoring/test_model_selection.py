@@ -178,3 +178,33 @@ def test_the_sync_fit_leaves_a_post_outcome_field_out() -> None:
     assert set(record["refused"]) == {"Status"}
     assert "Status" not in model.categories_
     assert "Rating" in model.categories_
+
+
+def test_open_leads_are_learnt_from_at_the_age_converted_leads_decide() -> None:
+    from connector.sync.intent import lead_frame
+
+    now = pd.Timestamp("2026-06-01", tz="UTC")
+    day = pd.Timedelta(days=1)
+    leads = pd.DataFrame(
+        {
+            "Id": ["won1", "won2", "open_mid", "open_old", "open_young"],
+            "CreatedDate": [str(now - 100 * day), str(now - 60 * day), str(now - 50 * day),
+                            str(now - 200 * day), str(now - 5 * day)],
+            "IsConverted": [True, True, False, False, False],
+            "ConvertedDate": [(now - 90 * day).date().isoformat(),
+                              (now - 40 * day).date().isoformat(), None, None, None],
+        }
+    )  # fmt: skip
+    config = LeadConversionConfig(categorical=["LeadSource"])
+    scoring, _, _ = lead_frame(leads, pd.DataFrame(), now.to_pydatetime(), None, config)
+    learning, _, _ = lead_frame(
+        leads, pd.DataFrame(), now.to_pydatetime(), None, config, training=True
+    )
+    days = (learning["asof"] - learning["created"]) / 86400
+    # converted Leads decide at their ConvertedDate (10 and 20 days after creation: median 15)
+    assert days.loc[["won1", "won2"]].round(1).tolist() == [10.0, 20.0]
+    # an open Lead is learnt from at 15 days of age, or now if it is younger than that
+    assert days.loc[["open_mid", "open_old"]].round(1).tolist() == [15.0, 15.0]
+    assert learning.loc["open_young", "asof"] == now.timestamp()
+    # scored, every open Lead is taken as it is now
+    assert (scoring.loc[["open_mid", "open_old", "open_young"], "asof"] == now.timestamp()).all()
