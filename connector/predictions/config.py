@@ -95,6 +95,14 @@ class PredictionsConfig(BaseModel):
             "mailing address place; best send times are said in each person's zone."
         ),
     )
+    zone_field: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$",
+        description=(
+            "A Contact field holding each person's time zone as an IANA name (e.g. "
+            "Time_Zone__c), read when neither their events nor their mailing address place them."
+        ),
+    )
     attribution_days: float = Field(
         default=7.0,
         gt=0.0,

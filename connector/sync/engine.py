@@ -341,6 +341,7 @@ class SyncEngine:
         for name in options.objects or self._pulled_objects():
             stream = with_enrollment_fields(STREAMS[name], self.loyalty)
             stream = intent.with_lead_fields(stream, self.scoring)
+            stream = predict.with_zone_field(stream, self.predictions)
             report.objects[name] = self._pull(stream, until, full=options.full)
 
     def _plan_changes(
@@ -606,7 +607,13 @@ class SyncEngine:
         reference = self.settings.order_reference_field
         contacts = self.store.records.frame(
             "Contact",
-            ["Id", "Email", "AccountId", *predict.ADDRESS_FIELDS, *enrollment_fields(self.loyalty)],
+            [
+                "Id",
+                "Email",
+                "AccountId",
+                *predict.contact_fields(self.predictions),
+                *enrollment_fields(self.loyalty),
+            ],
         )
         conversion = self.scoring.conversion if self.scoring is not None else None
         leads = self.store.records.frame("Lead", intent.lead_columns(conversion))

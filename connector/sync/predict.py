@@ -27,6 +27,7 @@ from connector.predictions.outputs import Population, send_time_label
 from connector.predictions.timezones import event_zones, person_zones
 from connector.sync.compute import empty_frame, model_frame
 from connector.sync.resolve import Resolved
+from connector.sync.streams import Stream
 
 PREDICTION_KEYS = keys_of(model="predictions")
 #: The events the compute step reads (clicks and opens; the catalog is connector.events.names).
@@ -118,7 +119,9 @@ def predict_contacts(
             out["predictions.best_channel"] = channels["best_channel"].reindex(out.index)
         engaged = touched[touched["name"].isin(ENGAGEMENT_EVENTS) & touched["person_id"].notna()]
         if len(engaged):
-            zones = contact_zones(resolved.contacts, engaged, config.default_zone)
+            zones = contact_zones(
+                resolved.contacts, engaged, config.default_zone, config.zone_field
+            )
             hours = best_send_hour(
                 pd.DataFrame(
                     {
@@ -154,14 +157,38 @@ def predict_contacts(
     return out, record, learnt
 
 
-def contact_zones(contacts: pd.DataFrame, events: pd.DataFrame, default_zone: str) -> pd.Series:
+def contact_fields(config: PredictionsConfig | None) -> tuple[str, ...]:
+    """The Contact fields the send-time zone reads: the mailing address, and the mapped zone
+    field when ``zone_field`` names one."""
+    zone = config.zone_field if config is not None else None
+    return (*ADDRESS_FIELDS, zone) if zone and zone not in ADDRESS_FIELDS else ADDRESS_FIELDS
+
+
+def with_zone_field(stream: Stream, config: PredictionsConfig | None) -> Stream:
+    """The Contact stream with ``zone_field`` added (other streams as they are); a field the
+    org lacks is dropped after describe like any other optional field."""
+    zone = config.zone_field if config is not None else None
+    if stream.object_name != "Contact" or not zone or zone in stream.fields:
+        return stream
+    return replace(stream, fields=(*stream.fields, zone), optional=(*stream.optional, zone))
+
+
+def contact_zones(
+    contacts: pd.DataFrame,
+    events: pd.DataFrame,
+    default_zone: str,
+    zone_field: str | None = None,
+) -> pd.Series:
     """Each Contact's zone (indexed by Id) by :mod:`connector.predictions.timezones`' rule:
-    their events' clock, then the mailing address, then the org's default zone."""
+    their events' clock, then the mailing address, then ``zone_field``, then the org's
+    default zone."""
     if not len(contacts) or "Id" not in contacts:
         return pd.Series(dtype=object)
     people = contacts.set_index(contacts["Id"].astype(str))
     told = event_zones(events) if len(events) else None
-    return person_zones(people, events_zones=told, default_zone=default_zone)
+    return person_zones(
+        people, zone_column=zone_field, events_zones=told, default_zone=default_zone
+    )
 
 
 def _empty() -> pd.DataFrame:

@@ -104,3 +104,34 @@ def test_best_hour_is_on_the_persons_clock_across_daylight_saving():
     # on the UTC clock the same habit splits over two hours, and the field says UTC
     utc = best_send_hour(events, min_events=5).loc["p1"]
     assert (utc["best_hour"], utc["zone"]) == (13, "UTC")
+
+
+def test_a_mapped_zone_field_is_pulled_and_read_after_the_address() -> None:
+    from connector.sync.predict import contact_fields, contact_zones, with_zone_field
+    from connector.sync.streams import STREAMS
+
+    config = PredictionsConfig(zone_field="Time_Zone__c", default_zone="Europe/Paris")
+    stream = with_zone_field(STREAMS["Contact"], config)
+    assert "Time_Zone__c" in stream.fields
+    assert "Time_Zone__c" in stream.optional
+    assert with_zone_field(STREAMS["Lead"], config) == STREAMS["Lead"]
+    assert with_zone_field(STREAMS["Contact"], PredictionsConfig()) == STREAMS["Contact"]
+    assert contact_fields(config) == ("MailingCountry", "MailingState", "Time_Zone__c")
+    contacts = pd.DataFrame(
+        {
+            "Id": ["c1", "c2", "c3", "c4"],
+            "MailingCountry": ["Japan", None, None, None],
+            "MailingState": [None, None, None, None],
+            "Time_Zone__c": ["America/Denver", "America/Denver", None, None],
+        }
+    )
+    events = pd.DataFrame({"person_id": ["c4"], "_timezone": ["Asia/Singapore"]})
+    zones = contact_zones(contacts, events, config.default_zone, config.zone_field)
+    assert zones.to_dict() == {
+        "c1": "Asia/Tokyo",  # the address beats the mapped field
+        "c2": "America/Denver",  # no address: the mapped field
+        "c3": "Europe/Paris",  # nothing: the org's default zone
+        "c4": "Asia/Singapore",  # the events' clock first
+    }
+    with pytest.raises(ValidationError):
+        PredictionsConfig(zone_field="Time Zone; DROP")
