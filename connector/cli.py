@@ -988,8 +988,12 @@ def evaluate_lead_conversion(
     """Measure the lead conversion pipeline on a table or on the synced Leads.
 
     Every other column is a feature (numbers and categories detected, missing values
-    handled). With --time-column: a time split; without: stratified 5-fold cross-validation.
-    On the synced Leads it also reports the intent score alone and LeadSource alone.
+    handled), except one whose values exist only after the outcome (filled, or holding a
+    value, on converted rows only, or ranking them alone): it is left out and named. A
+    regularised logistic model and gradient boosting, both calibrated, compete by
+    cross-validation; the winner is used and both are reported. With --time-column: folds and
+    the final test in time order; without: stratified 5-fold cross-validation. On the synced
+    Leads it also reports the intent score alone and LeadSource alone.
 
     \b
     Example:
@@ -1003,7 +1007,18 @@ def evaluate_lead_conversion(
         click.echo(json.dumps(out, default=str))
         return
     click.echo(f"{out['rows']:,} rows, {out['positives']:,} positive; {out['method']}")
-    click.echo(f"  AUC {out['auc']}, lift of the top decile {out['lift_top_decile']}")
+    click.echo(
+        f"  AUC {out['auc']} ({out['model'].replace('_', ' ')} chosen), "
+        f"lift of the top decile {out['lift_top_decile']}"
+    )
+    for name, row in out["candidates"].items():
+        held = f", holdout AUC {row['holdout_auc']}" if "holdout_auc" in row else ""
+        click.echo(
+            f"  {name.replace('_', ' ')}: cross-validated AUC {row['auc']}, "
+            f"Brier {row['brier']}{held}"
+        )
+    for name, why in out["refused"].items():
+        click.echo(f"  left out {name}: {why}")
     for name, value in out.get("baselines", {}).items():
         click.echo(f"  baseline {name}: AUC {value}")
     for factor in out["top_factors"][:6]:

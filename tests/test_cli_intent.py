@@ -228,3 +228,17 @@ def test_validate_reports_a_bad_intent_yaml_as_file_line(
     assert result.exit_code == 1
     assert f"{models / 'intent.yaml'}:6: signals[0].max_points" in result.output
     assert f"{models / 'lead_conversion.yaml'}:2: gate.min_leads" in result.output
+
+
+def test_evaluate_lead_conversion_on_the_synced_leads_reports_both_learners(
+    history: Path,
+) -> None:
+    out = _json(_cli("evaluate", "lead-conversion", "--json"))
+    assert set(out["candidates"]) == {"logistic", "gradient_boosting"}
+    assert out["model"] in out["candidates"]
+    assert out["refused"] == {}  # behaviour counted before each decision: nothing to refuse
+    assert {"intent_score", "lead_source_only"} <= set(out["baselines"])
+    text = _cli("evaluate", "lead-conversion")
+    assert text.exit_code == 0, text.output
+    assert "gradient boosting: cross-validated AUC" in text.output
+    assert "Traceback" not in text.output

@@ -26,7 +26,14 @@ class EventProblem(Exception):
         return self.reason
 
 
-def _timestamp(value: Any) -> str:
+#: Property names under which the intake keeps the sender's clock beside the message's own
+#: properties (a leading underscore: Segment's specs name no property so). The send-time model
+#: reads them (connector.predictions.timezones.event_zones).
+ZONE_PROPERTY = "_timezone"
+OFFSET_PROPERTY = "_utc_offset"
+
+
+def _moment(value: Any) -> datetime:
     if not isinstance(value, str) or not value:
         raise EventProblem("timestamp is missing: send an ISO 8601 time, e.g. 2026-01-02T03:04:05Z")
     try:
@@ -35,7 +42,24 @@ def _timestamp(value: Any) -> str:
         raise EventProblem(f"timestamp {value[:40]!r} is not ISO 8601") from None
     if moment.tzinfo is None:
         raise EventProblem(f"timestamp {value[:40]!r} has no time zone: add Z or +hh:mm")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return moment
+
+
+def _sender_clock(message: dict[str, Any], moment: datetime) -> dict[str, Any]:
+    """The sender's clock, kept because the stored time is UTC: ``context.timezone`` (Segment's
+    common fields: a tzdata name, e.g. America/New_York, "which might be stripped from the
+    timestamp"; https://segment.com/docs/connections/spec/common/#context) and the timestamp's
+    own offset in minutes. An offset of zero says nothing (Segment's libraries send every
+    timestamp in UTC, so +00:00 is mostly a server's clock), so it is not kept."""
+    out: dict[str, Any] = {}
+    zone = (message.get("context") or {}).get("timezone")
+    if isinstance(zone, str) and 0 < len(zone) <= 64:
+        out[ZONE_PROPERTY] = zone.strip()
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    if minutes:
+        out[OFFSET_PROPERTY] = minutes
+    return out
 
 
 def _email(message: dict[str, Any]) -> str | None:
@@ -67,12 +91,15 @@ def normalise_message(message: Any, source: str) -> dict[str, Any]:
     props = message.get("properties") or {}
     if not isinstance(props, dict):
         raise EventProblem("properties must be a JSON object")
+    moment = _moment(message.get("timestamp") or message.get("sentAt"))
+    context = message.get("context")
+    clock = _sender_clock(message if isinstance(context, dict) else {}, moment)
     return {
         "source": source,
         "delivery_id": delivery[:200],
         "type": kind,
         "name": str(name)[:200],
-        "occurred_at": _timestamp(message.get("timestamp") or message.get("sentAt")),
+        "occurred_at": moment.astimezone(UTC).isoformat(timespec="milliseconds"),
         "email": _email(message),
         "contact_id": None,
         "lead_id": None,
@@ -81,5 +108,5 @@ def normalise_message(message: Any, source: str) -> dict[str, Any]:
             if message.get("anonymousId")
             else (str(message["userId"])[:200] if message.get("userId") else None)
         ),
-        "properties": json.dumps(props, sort_keys=True, default=str),
+        "properties": json.dumps({**props, **clock}, sort_keys=True, default=str),
     }

@@ -75,9 +75,14 @@ KNOWN_VALUES: dict[str, KnownValue] = {
     ),
     "predictions.best_channel": KnownValue("email, sms or push: the channel that converts.", str),
     "predictions.best_send_hour": KnownValue(
-        "Best hour of the week, 0 = Monday 00:00 UTC.", int, "hour of week"
+        "Best hour of the week on the person's own clock, 0 = Monday 00:00 in their time zone "
+        "(their events' zone, else their mailing address's, else the org's default zone).",
+        int,
+        "hour of week",
     ),
-    "predictions.best_send_time": KnownValue("Best send time as text, e.g. Tue 14:00 UTC.", str),
+    "predictions.best_send_time": KnownValue(
+        "Best send time as text in the person's time zone, e.g. Sat 10:00 Europe/Berlin.", str
+    ),
     "loyalty.points_balance": KnownValue(
         "Redeemable points: the sum of the journal.", int, "points"
     ),

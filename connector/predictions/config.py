@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connector.predictions.timezones import zone_info
 
 
 class PredictionsConfig(BaseModel):
@@ -86,8 +88,29 @@ class PredictionsConfig(BaseModel):
     send_hour_min_events: int = Field(
         default=5, ge=0, description="Fewer engagement events than this: use the org's best hour."
     )
+    default_zone: str = Field(
+        default="UTC",
+        description=(
+            "Time zone (IANA name, e.g. Europe/Berlin) of people neither their events nor their "
+            "mailing address place; best send times are said in each person's zone."
+        ),
+    )
+    zone_field: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$",
+        description=(
+            "A Contact field holding each person's time zone as an IANA name (e.g. "
+            "Time_Zone__c), read when neither their events nor their mailing address place them."
+        ),
+    )
     attribution_days: float = Field(
         default=7.0,
         gt=0.0,
         description="A click converts when its person orders within this many days after it.",
     )
+
+    @field_validator("default_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone_info(value)  # ValueError names the zone: pydantic reports it as the field's error
+        return value

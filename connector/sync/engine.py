@@ -82,9 +82,9 @@ log = logging.getLogger(__name__)
 
 #: The stored name of what the last full run learnt of the population (predictions).
 POPULATION = "predictions_population"
-#: Event properties the Resolve step reads beside each event: the click's channel
-#: (predictions) and the order an order event names (each order counted once).
-EVENT_PROPERTIES = ("channel", *ORDER_KEY_PROPERTIES)
+#: Event properties the Resolve step reads beside each event: the click's channel and the
+#: sender's clock (predictions) and the order an order event names (each order counted once).
+EVENT_PROPERTIES = tuple(dict.fromkeys((*predict.EVENT_PROPERTIES, *ORDER_KEY_PROPERTIES)))
 
 
 class Mapper(Protocol):
@@ -341,6 +341,7 @@ class SyncEngine:
         for name in options.objects or self._pulled_objects():
             stream = with_enrollment_fields(STREAMS[name], self.loyalty)
             stream = intent.with_lead_fields(stream, self.scoring)
+            stream = predict.with_zone_field(stream, self.predictions)
             report.objects[name] = self._pull(stream, until, full=options.full)
 
     def _plan_changes(
@@ -605,7 +606,14 @@ class SyncEngine:
         events (with a frozen population to predict them against, :meth:`_population`)."""
         reference = self.settings.order_reference_field
         contacts = self.store.records.frame(
-            "Contact", ["Id", "Email", "AccountId", *enrollment_fields(self.loyalty)]
+            "Contact",
+            [
+                "Id",
+                "Email",
+                "AccountId",
+                *predict.contact_fields(self.predictions),
+                *enrollment_fields(self.loyalty),
+            ],
         )
         conversion = self.scoring.conversion if self.scoring is not None else None
         leads = self.store.records.frame("Lead", intent.lead_columns(conversion))

@@ -346,17 +346,34 @@ def lead_frame(
     now: datetime,
     intent: IntentConfig | None,
     conversion: LeadConversionConfig,
+    *,
+    training: bool = False,
 ) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
     """One row per Lead (indexed by Id): fit features, behaviour features as of each Lead's
-    decision time (its ConvertedDate, else now), ``label`` (converted), ``created`` and
-    ``intent`` (the intent score as of that time). Returns (frame, numeric columns, labels)."""
+    decision time, ``label`` (converted), ``created``, ``asof`` (that time, epoch seconds) and
+    ``intent`` (the intent score as of that time). Returns (frame, numeric columns, labels).
+
+    The decision time of a converted Lead is its ConvertedDate (a date: the day's start, so
+    nothing of the conversion day counts). An open Lead is scored as of ``now``; to learn from
+    it (``training``), it is taken at the age converted Leads typically decide at (their median
+    days from CreatedDate to ConvertedDate; ``now`` if sooner), so both classes are measured
+    alike. Measured at ``now``, an open Lead's old activity has decayed to nothing while a
+    converted Lead's is fresh, and behaviour then separates the classes by when it was measured,
+    not by what the Lead did (on a synthetic history: each signal alone at AUC 1.000)."""
     leads = leads.drop_duplicates("Id").set_index("Id", drop=False)
     frame = lead_features(leads, conversion.categorical)
     converted = leads["IsConverted"].eq(True)
     frame["label"] = converted.astype(int).to_numpy()
     frame["created"] = seconds(leads["CreatedDate"])
-    asof = pd.Series(seconds(leads["ConvertedDate"]), index=leads.index)
-    asof = asof.where(converted & asof.notna(), now.timestamp())
+    decided = pd.Series(seconds(leads["ConvertedDate"]), index=leads.index)
+    asof = pd.Series(now.timestamp(), index=leads.index, dtype=float)
+    if training:
+        created = pd.Series(frame["created"].to_numpy(dtype=float), index=leads.index)
+        age = (decided - created)[converted & decided.notna() & created.notna()]
+        if len(age):
+            typical = created + float(age.clip(lower=0).median())
+            asof = typical.where(typical.notna() & (typical < asof), asof)
+    asof = decided.where(converted & decided.notna(), asof)
     frame["asof"] = asof
     numeric: list[str] = []
     labels: dict[str, str] = {}
@@ -414,13 +431,23 @@ def fit_conversion(
     conversion: LeadConversionConfig,
 ) -> tuple[LeadConversionModel, dict[str, Any]]:
     """Fit on every Lead; measure on a time split first (train on the Leads created before the
-    cut-off, test on the later ones)."""
+    cut-off, test on the later ones). A Lead field whose values exist only after the outcome
+    (:func:`~connector.scoring.selection.post_outcome_columns`) is left out, and the record
+    says which and why."""
     from sklearn.metrics import roc_auc_score
 
+    from connector.scoring.selection import post_outcome_columns
+
+    # Behaviour is counted up to each Lead's decision time by construction (lead_frame); a
+    # field's history is not in the store, so the data must show it was there before.
+    refused = post_outcome_columns(frame, frame["label"], fit_columns(frame, conversion))
+    frame = frame.drop(columns=list(refused))
     ordered = frame.sort_values("created", kind="stable")
     cut = int(len(ordered) * (1.0 - conversion.holdout_share))
     train, test = ordered.iloc[:cut], ordered.iloc[cut:]
     record: dict[str, Any] = {"rows": len(frame), "positives": int(frame["label"].sum())}
+    if refused:
+        record["refused"] = refused
     if train["label"].nunique() == 2 and test["label"].nunique() == 2:
         probe = LeadConversionModel(conversion.regularization).fit(
             train, train["label"], fit_columns(train, conversion), numeric, labels
@@ -460,7 +487,8 @@ def conversion_values(
         )
         if not passes:
             return empty, {"method": f"not written: {why}", "gate": counts}, None
-        model, fitted = fit_conversion(frame, numeric, labels, conversion)
+        learn, numeric, labels = lead_frame(leads, events, now, intent, conversion, training=True)
+        model, fitted = fit_conversion(learn, numeric, labels, conversion)
         fitted_now = (model.to_json(), {**fitted, "gate": counts})
         fitted_at = now
     else:
@@ -500,7 +528,9 @@ def retrain(store: Store, setup: ScoringSetup, now: datetime) -> dict[str, Any]:
     if not passes:
         return {"method": f"not fitted: {why}", "gate": counts}
     events = store.events.frame(event_names(setup.intent)) if setup.intent else _no_events()
-    frame, numeric, labels = lead_frame(leads, events, now, setup.intent, setup.conversion)
+    frame, numeric, labels = lead_frame(
+        leads, events, now, setup.intent, setup.conversion, training=True
+    )
     model, record = fit_conversion(frame, numeric, labels, setup.conversion)
     store.scoring.save_model(MODEL_NAME, model.to_json(), {**record, "gate": counts})
     return {"method": "fitted", **record}

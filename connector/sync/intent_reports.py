@@ -322,7 +322,9 @@ def evaluate_conversion_command(
         raise ConfigError(f"{settings.database} holds {len(leads)} Leads: run a sync first")
     events = store.events.frame(event_names(setup.intent)) if setup.intent else pd.DataFrame()
     now = datetime.now(UTC)
-    frame, numeric, labels = lead_frame(leads, events, now, setup.intent, setup.conversion)
+    frame, numeric, labels = lead_frame(
+        leads, events, now, setup.intent, setup.conversion, training=True
+    )
     ordered = frame.sort_values("created", kind="stable")
     cut = int(len(ordered) * (1.0 - setup.conversion.holdout_share))
     train, test = ordered.iloc[:cut], ordered.iloc[cut:]
@@ -330,22 +332,45 @@ def evaluate_conversion_command(
         raise ConfigError("the time split leaves one class only on one side; more Leads needed")
     from connector.scoring.conversion import LeadConversionModel
     from connector.scoring.evaluate import auc, decile_bands, lift_top_decile
+    from connector.scoring.selection import fit_candidate, post_outcome_columns, select_model
 
     cfg = setup.conversion
-    model = LeadConversionModel(cfg.regularization).fit(
-        train, train["label"], fit_columns(train, cfg), numeric, labels
+    # Point in time: behaviour is counted as of each Lead's decision time (lead_frame); a
+    # field whose values exist only after the outcome is found from the data and left out.
+    refused = post_outcome_columns(train, train["label"], fit_columns(train, cfg))
+    categorical = [c for c in fit_columns(train, cfg) if c not in refused]
+    chosen = select_model(
+        train,
+        train["label"].to_numpy(),
+        categorical,
+        numeric,
+        in_time_order=True,
+        regularization=cfg.regularization,
     )
-    learned = model.predict_proba(test)
+    y = test["label"].to_numpy()
+    held = {}
+    for name in chosen["candidates"]:
+        model = fit_candidate(
+            name, train, train["label"].to_numpy(), categorical, numeric, cfg.regularization
+        )
+        held[name] = model.predict_proba(test)
+        chosen["candidates"][name]["holdout_auc"] = auc(y, held[name])
+    learned = held[chosen["winner"]]
     source_only = LeadConversionModel(cfg.regularization).fit(
         train, train["label"], ["LeadSource"], []
     )
-    y = test["label"].to_numpy()
-    final, _ = fit_conversion(frame, numeric, labels, cfg)
+    final, _ = fit_conversion(frame.drop(columns=list(refused)), numeric, labels, cfg)
     return {
         "rows": len(frame),
         "positives": int(frame["label"].sum()),
-        "method": f"time split on CreatedDate: train {len(train):,}, test {len(test):,}",
+        "method": (
+            f"time split on CreatedDate: train {len(train):,} (time-ordered cross-validation "
+            f"chooses the learner), test {len(test):,}"
+        ),
         "auc": auc(y, learned),
+        "model": chosen["winner"],
+        "candidates": chosen["candidates"],
+        "refused": refused,
         "lift_top_decile": lift_top_decile(y, learned),
         "bands": decile_bands(y, learned),
         "baselines": {

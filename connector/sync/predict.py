@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from connector.events.generic import OFFSET_PROPERTY, ZONE_PROPERTY
 from connector.events.names import CLICK_EVENTS, ENGAGEMENT_EVENTS
 from connector.mapping.values import keys_of
 from connector.predictions import (
@@ -23,16 +23,20 @@ from connector.predictions import (
     org_summary,
     predict_people,
 )
-from connector.predictions.outputs import Population
+from connector.predictions.outputs import Population, send_time_label
+from connector.predictions.timezones import event_zones, person_zones
 from connector.sync.compute import empty_frame, model_frame
 from connector.sync.resolve import Resolved
+from connector.sync.streams import Stream
 
 PREDICTION_KEYS = keys_of(model="predictions")
 #: The events the compute step reads (clicks and opens; the catalog is connector.events.names).
 EVENT_NAMES = tuple(sorted({*CLICK_EVENTS, *ENGAGEMENT_EVENTS}))
-#: The event properties the compute step reads, extracted by the store (``store.events.frame``).
-EVENT_PROPERTIES = ("channel",)
-DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: The event properties the compute step reads, extracted by the store (``store.events.frame``):
+#: the click's channel and the sender's clock (the intake keeps it: connector.events.generic).
+EVENT_PROPERTIES = ("channel", ZONE_PROPERTY, OFFSET_PROPERTY)
+#: The Contact fields the send-time zone reads (the stream pulls them: connector.sync.streams).
+ADDRESS_FIELDS = ("MailingCountry", "MailingState")
 
 
 def purchases(orders: pd.DataFrame) -> pd.DataFrame:
@@ -115,6 +119,9 @@ def predict_contacts(
             out["predictions.best_channel"] = channels["best_channel"].reindex(out.index)
         engaged = touched[touched["name"].isin(ENGAGEMENT_EVENTS) & touched["person_id"].notna()]
         if len(engaged):
+            zones = contact_zones(
+                resolved.contacts, engaged, config.default_zone, config.zone_field
+            )
             hours = best_send_hour(
                 pd.DataFrame(
                     {
@@ -127,12 +134,16 @@ def predict_contacts(
                 config.send_hour_prior_strength,
                 config.send_hour_min_events,
                 population.hours if population is not None else None,
+                zones=zones,
             )
             learnt = replace(learnt, hours=hours.attrs["org_hours"])
             hours = hours.reindex(out.index)
             how = hours["best_hour_of_week"]
             out["predictions.best_send_hour"] = how
-            out["predictions.best_send_time"] = how.map(_hour_label)
+            out["predictions.best_send_time"] = [
+                None if pd.isna(h) else send_time_label(int(h), str(z))
+                for h, z in zip(how, hours["zone"], strict=True)
+            ]
     out.index = pd.MultiIndex.from_arrays(
         [["Contact"] * len(out), out.index.astype(str)], names=["object", "record_id"]
     )
@@ -146,11 +157,38 @@ def predict_contacts(
     return out, record, learnt
 
 
-def _hour_label(how: Any) -> str | None:
-    if how is None or (isinstance(how, float) and np.isnan(how)):
-        return None
-    hour = int(how)
-    return f"{DAYS[hour // 24]} {hour % 24:02d}:00 UTC"
+def contact_fields(config: PredictionsConfig | None) -> tuple[str, ...]:
+    """The Contact fields the send-time zone reads: the mailing address, and the mapped zone
+    field when ``zone_field`` names one."""
+    zone = config.zone_field if config is not None else None
+    return (*ADDRESS_FIELDS, zone) if zone and zone not in ADDRESS_FIELDS else ADDRESS_FIELDS
+
+
+def with_zone_field(stream: Stream, config: PredictionsConfig | None) -> Stream:
+    """The Contact stream with ``zone_field`` added (other streams as they are); a field the
+    org lacks is dropped after describe like any other optional field."""
+    zone = config.zone_field if config is not None else None
+    if stream.object_name != "Contact" or not zone or zone in stream.fields:
+        return stream
+    return replace(stream, fields=(*stream.fields, zone), optional=(*stream.optional, zone))
+
+
+def contact_zones(
+    contacts: pd.DataFrame,
+    events: pd.DataFrame,
+    default_zone: str,
+    zone_field: str | None = None,
+) -> pd.Series:
+    """Each Contact's zone (indexed by Id) by :mod:`connector.predictions.timezones`' rule:
+    their events' clock, then the mailing address, then ``zone_field``, then the org's
+    default zone."""
+    if not len(contacts) or "Id" not in contacts:
+        return pd.Series(dtype=object)
+    people = contacts.set_index(contacts["Id"].astype(str))
+    told = event_zones(events) if len(events) else None
+    return person_zones(
+        people, zone_column=zone_field, events_zones=told, default_zone=default_zone
+    )
 
 
 def _empty() -> pd.DataFrame:

@@ -50,7 +50,20 @@ STREAMS: dict[str, Stream] = {
             ("Name", "IsPersonAccount", "PersonContactId"),
             optional=("IsPersonAccount", "PersonContactId"),  # person-account orgs only
         ),
-        Stream("Contact", ("FirstName", "LastName", "Email", "AccountId", "HasOptedOutOfEmail")),
+        Stream(
+            "Contact",
+            (
+                "FirstName",
+                "LastName",
+                "Email",
+                "AccountId",
+                "HasOptedOutOfEmail",
+                # the send-time zone (connector.predictions.timezones): standard address fields
+                # of every Contact, text even where state and country picklists are on
+                "MailingCountry",
+                "MailingState",
+            ),
+        ),
         Stream(
             "Lead",
             tuple(

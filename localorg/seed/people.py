@@ -235,6 +235,7 @@ def accounts_and_contacts(
             "MobilePhone": [f"+44 7700 {x:06d}" for x in rng.integers(0, 10**6, n).tolist()],
             "MailingCity": [words.CITIES[c][0] for c in city_idx.tolist()],
             "MailingCountry": [words.CITIES[c][1] for c in city_idx.tolist()],
+            "MailingState": [words.CITY_STATES.get(words.CITIES[c][0]) for c in city_idx.tolist()],
             "LeadSource": lead_source,
             "HasOptedOutOfEmail": Same(0),
         }

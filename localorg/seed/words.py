@@ -134,6 +134,9 @@ CITIES = (
     ("Austin", "United States"),
     ("Toronto", "Canada"),
 )
+#: The state or province of the cities in countries of several time zones (their postal codes),
+#: so the send-time zone can place them (connector.predictions.timezones).
+CITY_STATES = {"New York": "NY", "Austin": "TX", "Toronto": "ON"}
 _CO_WORDS = [
     "Northwind",
     "Bluebird",

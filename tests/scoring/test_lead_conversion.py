@@ -205,3 +205,14 @@ def test_on_the_seed_the_score_follows_the_true_propensity(tmp_path):
     # the email's domain kind no longer tells converted from open Leads
     kinds = email_kind(leads["Email"])
     assert set(kinds[label == 0]) == set(kinds[label == 1]) == {"free domain"}
+    # The leakage check on the seed's Leads: the fields a conversion fills or sets are found
+    # from the data and refused; none of the fields the model reads is.
+    from connector.scoring.selection import post_outcome_columns
+
+    planted = features.assign(
+        Status=leads["Status"], ConvertedContactId=leads["ConvertedContactId"]
+    )
+    assert set(post_outcome_columns(planted, label, list(planted.columns))) == {
+        "Status",
+        "ConvertedContactId",
+    }

@@ -219,7 +219,8 @@ def _converged(org: LocalOrg, fields: list[str]) -> None:
     # Read, once, on the standard fields the pull of Contact reads (LastName is required,
     # so never hidden, and takes no grant)
     assert sorted(g for g in grants if not g[2]) == [
-        (f"Contact.{f}", 1, 0) for f in ("AccountId", "Email", "HasOptedOutOfEmail")
+        (f"Contact.{f}", 1, 0)
+        for f in ("AccountId", "Email", "HasOptedOutOfEmail", "MailingCountry", "MailingState")
     ]
     objects = _l2l_rows(
         org,

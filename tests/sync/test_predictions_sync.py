@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,32 @@ def seeded(org: LocalOrg, localorg_server: Running, tmp_path: Path) -> tuple[Loc
     return org, tmp_path / "seed"
 
 
+def _plant_tokyo_opens(org: LocalOrg, folder: Path) -> str:
+    """Twelve opens, each a Wednesday 09:00 in Tokyo, by a German repeat buyer whose app tells
+    Segment's ``context.timezone``; returns the Contact's Id."""
+    [(contact_id, email)] = org.store.execute(
+        'SELECT "Id", "Email" FROM "Contact" c WHERE "MailingCountry" = \'Germany\' AND '
+        '(SELECT COUNT(*) FROM "Order" o WHERE o."BillToContactId" = c."Id") >= 3 '
+        'ORDER BY "Id" LIMIT 1'
+    )
+    now = datetime.now(UTC)
+    wednesday = (now - timedelta(days=(now.weekday() - 2) % 7 + 7)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )  # 00:00 UTC is 09:00 in Tokyo (no daylight saving there)
+    with (folder / "tokyo.jsonl").open("w", encoding="utf-8") as out:
+        for week in range(12):
+            moment = (wednesday - timedelta(weeks=week)).astimezone().isoformat()
+            message = {
+                "type": "track",
+                "messageId": f"tokyo-{week}",
+                "event": "Email Opened",
+                "timestamp": moment,
+                "context": {"timezone": "Asia/Tokyo", "traits": {"email": email}},
+            }
+            out.write(json.dumps(message) + "\n")
+    return str(contact_id)
+
+
 def test_seeded_store_gets_every_prediction_field(
     seeded: tuple[LocalOrg, Path], localorg_server: Running, tmp_path: Path
 ) -> None:
@@ -38,6 +66,8 @@ def test_seeded_store_gets_every_prediction_field(
     assert imported.stored == imported.read > 10_000
     again = import_file(engine.store, seed_dir / "events.jsonl", source="seed")
     assert again.stored == 0  # idempotent on (source, messageId)
+    traveller = _plant_tokyo_opens(org, tmp_path)
+    assert import_file(engine.store, tmp_path / "tokyo.jsonl", source="app").stored == 12
 
     report = engine.run()
     assert report.status == "succeeded", report.errors
@@ -56,6 +86,23 @@ def test_seeded_store_gets_every_prediction_field(
     # Channel and send time need the person's clicks; most repeat buyers have some.
     assert filled["L2L_Best_Channel__c"] > 0.8
     assert filled["L2L_Best_Send_Time__c"] > 0.8
+    # Said on each person's clock (connector.predictions.timezones): the events' zone first,
+    # then the mailing address (a US state picks its zone), then the org default (UTC).
+    [(planted,)] = org.store.execute(
+        'SELECT "L2L_Best_Send_Time__c" FROM "Contact" WHERE "Id" = ?', [traveller]
+    )
+    assert planted == "Wed 09:00 Asia/Tokyo"  # a Germany address, but opens sent from Tokyo
+    by_place = org.store.execute(
+        'SELECT "MailingCountry", "MailingState", "L2L_Best_Send_Time__c" FROM "Contact" '
+        'WHERE "L2L_Best_Send_Time__c" IS NOT NULL AND "Id" != ?',
+        [traveller],
+    )
+    zones = {(c, st): {t.split(" ", 2)[2] for (c2, st2, t) in by_place if (c2, st2) == (c, st)}
+             for (c, st, _) in by_place}  # fmt: skip
+    assert zones[("Germany", None)] == {"Europe/Berlin"}
+    assert zones[("United States", "TX")] == {"America/Chicago"}
+    assert zones[("Canada", "ON")] == {"America/Toronto"}
+    assert zones[("Ireland", None)] == {"Europe/Dublin"}
 
     # Scored against the seed's truth: who buys in the held-out window after `now`.
     with (seed_dir / "truth" / "customers.csv").open(encoding="utf-8") as rows_file:
