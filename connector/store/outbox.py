@@ -312,6 +312,56 @@ class OutboxRepository:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def value_log_page(
+        self,
+        run_id: int,
+        *,
+        obj: str = "",
+        field: str = "",
+        record_id: str = "",
+        limit: int = 200,
+        offset: int = 0,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """One page of a run's value log (old -> new per record and field), narrowed by
+        object, field and record id when given (exact, case-insensitive for names); returns
+        (rows matching, the page's rows). Served by the run_id index: a run's rows only."""
+        where = ["run_id = ?"]
+        params: list[Any] = [run_id]
+        for column, wanted in (("object", obj), ("field", field)):
+            if wanted:
+                where.append(f"{column} = ? COLLATE NOCASE")
+                params.append(wanted)
+        if record_id:
+            where.append("record_id = ?")
+            params.append(record_id)
+        clause = " AND ".join(where)
+        total = self.db.execute(f"SELECT COUNT(*) FROM value_log WHERE {clause}", params)
+        cursor = self.db.execute(
+            f"SELECT object, record_id, field, old, new, status, error FROM value_log "
+            f"WHERE {clause} ORDER BY rowid LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return int(total.fetchone()[0]), rows
+
+    def value_log_names(self, run_id: int) -> tuple[list[str], list[str]]:
+        """The objects and the fields a run's value log holds (the filter's choices)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT object, field FROM value_log WHERE run_id = ?", [run_id]
+        ).fetchall()
+        return sorted({r[0] for r in rows}), sorted({r[1] for r in rows})
+
+    def written_sample(self, obj: str, field: str, limit: int = 5) -> list[tuple[str, str]]:
+        """Up to ``limit`` (record id, value written) of ``obj``.``field``, by record id: the
+        sample records a mapping preview shows (the same ones each time)."""
+        rows = self.db.execute(
+            "SELECT record_id, value FROM written_values WHERE object = ? AND field = ? "
+            "ORDER BY record_id LIMIT ?",
+            [obj, field, limit],
+        ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
     def counts(self) -> dict[str, int]:
         """Outbox rows per status."""
         return {
