@@ -24,9 +24,11 @@ Rules:
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -99,11 +101,16 @@ class PreviewRow:
         return dumps(self.now) != dumps(self.after)
 
 
-def _yaml() -> YAML:
+def _yaml(text: str) -> YAML:
     yaml = YAML()  # round trip: comments and order kept
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap a long line the admin wrote
-    yaml.indent(mapping=2, sequence=4, offset=2)  # the shipped files' "  - value:" lists
+    # ruamel.yaml writes lists in one indentation whatever it read: use the file's own (the
+    # shipped files indent "  - value:", yaml.safe_dump writes "- value:"), so only the
+    # edited lines change.
+    dash = re.search(r"^( *)- ", text, flags=re.M)
+    offset = len(dash.group(1)) if dash else 2
+    yaml.indent(mapping=2, sequence=offset + 2, offset=offset)
     return yaml
 
 
@@ -111,7 +118,7 @@ def with_rounding(text: str, index: int, places: int | None) -> str:
     """The mapping file ``text`` with field ``index``'s ``round`` step set to ``places``
     (added as the last transform step when it has none), or removed when ``places`` is None.
     Raises :class:`MappingError` when the text is not a mapping file with that field."""
-    yaml = _yaml()
+    yaml = _yaml(text)
     try:
         doc = yaml.load(text)
     except YAMLError as exc:
@@ -123,25 +130,63 @@ def with_rounding(text: str, index: int, places: int | None) -> str:
     steps = entry.get("transform")
     rounds = [i for i, s in enumerate(steps or []) if isinstance(s, dict) and "round" in s]
     if places is None:
+        # What follows the last step (the blank line before the next entry) stays after
+        # whatever is last once the steps are gone.
+        spacing = _pop_trailing(steps[-1]) if rounds else None
         for i in reversed(rounds):
             del steps[i]
         if steps is not None and not steps:
             del entry["transform"]
+        _put_trailing(steps[-1] if steps else entry, spacing)
     elif rounds:
         steps[rounds[0]]["round"] = places
     elif steps is None:
         # The blank line after the entry is stored on its last key: moved to the new last
         # line, so it still separates this entry from the next one.
-        spacing = entry.ca.items.pop(list(entry.keys())[-1], None)
+        spacing = _pop_trailing(entry)
         step = CommentedMap(round=places)
         entry["transform"] = CommentedSeq([step])
-        if spacing is not None:
-            step.ca.items["round"] = spacing
+        _put_trailing(step, spacing)
     else:
         steps.append({"round": places})
     out = io.StringIO()
     yaml.dump(doc, out)
     return out.getvalue()
+
+
+def _pop_trailing(node: Any) -> Any:
+    """The blank lines after a mapping's last key, taken off it (ruamel.yaml keeps them in the
+    comment of that key); a comment on the key's own line stays there."""
+    if not isinstance(node, CommentedMap) or not node:
+        return None
+    key = list(node.keys())[-1]
+    item = node.ca.items.get(key)
+    if not item or len(item) < 3 or item[2] is None:
+        return None
+    token = item[2]
+    own_line, _, after = token.value.partition("\n")
+    if not after:
+        return None
+    if own_line.strip():
+        token.value = own_line + "\n"
+    else:
+        del node.ca.items[key]
+    moved = copy.copy(token)
+    moved.value = "\n" + after
+    return [None, None, moved, None]
+
+
+def _put_trailing(node: Any, spacing: Any) -> None:
+    """Put blank lines taken by :func:`_pop_trailing` after ``node``'s last key (after the
+    comment on its line, if it has one)."""
+    if spacing is None or not isinstance(node, CommentedMap) or not node:
+        return
+    key = list(node.keys())[-1]
+    item = node.ca.items.get(key)
+    if item and len(item) > 2 and item[2] is not None:
+        item[2].value = item[2].value + spacing[2].value[1:]
+    else:
+        node.ca.items[key] = spacing
 
 
 @contextmanager
