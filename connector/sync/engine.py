@@ -1027,7 +1027,8 @@ def _belongings(
 def _mode(options: SyncOptions, people: frozenset[tuple[str, str]] | None) -> str:
     """The run's mode as ``runs`` shows it."""
     if people is not None:
-        return "realtime"
+        # a dry run of some people is the admin page's mapping preview
+        return "preview" if options.dry_run else "realtime"
     return "dry-run" if options.dry_run else ("full" if options.full else "incremental")
 
 

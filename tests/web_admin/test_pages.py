@@ -101,6 +101,9 @@ def test_a_rounding_preview_shows_the_values_it_would_write_and_writes_nothing(
     try:
         assert store.outbox.counts() == {}
         assert {r["run_id"] for r in store.outbox.value_log()} == {synced.run_id}
+        preview_run = store.runs.latest(1)[0]
+        assert preview_run["mode"] == "preview"
+        assert preview_run["stats"]["writes"]["succeeded"] == 0
     finally:
         store.close()
 

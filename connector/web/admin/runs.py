@@ -27,7 +27,7 @@ def run_summary(run: dict[str, Any]) -> dict[str, Any]:
         "mode": run["mode"],
         "status": run["status"],
         "duration_s": stats.get("duration_s"),
-        "api_calls": sum(int(v) for v in (stats.get("api_calls") or {}).values()),
+        "api_calls": (stats.get("api_calls") or {}).get("total", 0),
         "phases": stats.get("phases_s") or {},
         "written": writes.get("succeeded", 0),
         "failed": writes.get("failed", 0),
