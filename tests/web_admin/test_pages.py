@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import threading
 
+import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
 from connector.store import Store
+from connector.web.admin import runs as admin_runs
 from tests.support import sync_env
 from tests.web_admin.conftest import Synced
 from tests.web_admin.helpers import BASE, COMMENT, csrf, signed_in
@@ -171,3 +173,20 @@ def test_sync_now_runs_through_the_engine_and_its_lock(synced: Synced) -> None:
     assert runs[0]["id"] > synced.run_id
     assert runs[0]["status"] == "succeeded", runs[0]["stats"].get("errors")
     assert runs[0]["mode"] == "incremental"
+
+
+def test_the_value_log_pages_through_a_long_run(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin_runs, "PAGE", 7)
+    client = signed_in(synced.app)
+    url = f"{BASE}/admin/runs/{synced.run_id}"
+    seen: list[list[str]] = []
+    for page in (1, 2, 3):
+        html = client.get(url, query_string={"page": page}).text
+        rows = _cells(html, "values")
+        seen.extend(rows)
+        assert ("Next page" in html) == (page < 3)
+        assert ("Previous page" in html) == (page > 1)
+    logged = _logged(synced, synced.run_id)
+    assert [(r[1], r[2]) for r in seen] == [(v["record_id"], v["field"]) for v in logged]

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from connector.errors import MappingError, RunInProgress
 from connector.web import intake
 from connector.web.admin.blueprint import bp
+from connector.web.admin.mappings import mapped_names
 
 #: Rows of a value log per page: a full sync logs one row per changed field, hundreds of
 #: thousands on a big org; a page reads only its slice through the run_id index.
@@ -57,23 +58,27 @@ def run(run_id: int) -> ResponseReturnValue:
     filters = {k: request.args.get(k, "").strip() for k in ("object", "field", "record")}
     asked = request.args.get("page", "1")
     page = max(int(asked), 1) if asked.isdigit() else 1
-    total, rows = store.outbox.value_log_page(
+    objects, fields = mapped_names()
+    # a name no mapping writes any more can still be asked for (the URL), and is shown
+    objects = sorted({*objects, filters["object"]} - {""})
+    fields = sorted({*fields, filters["field"]} - {""})
+    rows, more = store.outbox.value_log_page(
         run_id,
         obj=filters["object"],
         field=filters["field"],
         record_id=filters["record"],
+        objects=objects or ["Contact", "Lead", "Account"],  # the person objects
         limit=PAGE,
         offset=(page - 1) * PAGE,
     )
-    objects, fields = store.outbox.value_log_names(run_id)
     return render_template(
         "admin/run.html",
         run=run_summary(found),
         stats=found["stats"],
         rows=rows,
-        total=total,
+        first=(page - 1) * PAGE + 1,
+        more=more,
         page=page,
-        pages=max(1, -(-total // PAGE)),
         filters=filters,
         objects=objects,
         fields=fields,
