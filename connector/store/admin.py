@@ -1,4 +1,5 @@
-"""The admin page's state: failed sign-ins, for its lockout (:class:`AdminRepository`).
+"""The admin page's state and reads: failed sign-ins, for its lockout
+(:class:`AdminRepository`), and the KPI funnel across tables (:func:`funnel`).
 
 Table (migration ``_v14_admin_sign_in``): ``admin_sign_in_failures`` (account, client address,
 when). Kept in the database, not in a web worker's memory, so every gunicorn worker counts the
@@ -7,7 +8,10 @@ same failures: a guesser whose requests are spread over the workers is locked ou
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -41,6 +45,25 @@ class AdminRepository:
         ).fetchone()
         return int(row[0])
 
+    def funnel(
+        self,
+        *,
+        program: str | None,
+        intent_field: str | None,
+        orders_field: str | None,
+        revenue_field: str | None,
+        hot_from: float,
+    ) -> Funnel:
+        """:func:`funnel` of this database."""
+        return funnel(
+            self.db,
+            program=program,
+            intent_field=intent_field,
+            orders_field=orders_field,
+            revenue_field=revenue_field,
+            hot_from=hot_from,
+        )
+
     def clear_failures(self, account: str, address: str, before: datetime) -> None:
         """Forget the failures of ``account`` from ``address`` (a good sign-in), and every
         failure older than ``before`` (outside any lockout window: the table stays small)."""
@@ -49,3 +72,71 @@ class AdminRepository:
                 "DELETE FROM admin_sign_in_failures WHERE (account = ? AND address = ?) OR at < ?",
                 (account, address, _stamp(before)),
             )
+
+
+class Funnel(NamedTuple):
+    """The lead-to-loyalty funnel's counts, and revenue split by loyalty membership."""
+
+    leads: int
+    converted: int
+    hot_leads: int
+    buyers: int
+    repeat_buyers: int
+    members: int
+    revenue_members: float
+    revenue_others: float
+
+
+def funnel(
+    db: sqlite_utils.Database,
+    *,
+    program: str | None,
+    intent_field: str | None,
+    orders_field: str | None,
+    revenue_field: str | None,
+    hot_from: float,
+) -> Funnel:
+    """The funnel from the pulled Leads, the values last written (intent, order count,
+    revenue: what Salesforce shows) and the loyalty journal. A figure whose source is absent
+    (no Lead pulled, a value not mapped, no program) is 0."""
+    conn = db.conn
+
+    def one(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        try:
+            row = conn.execute(sql, list(params)).fetchone()
+        except sqlite3.OperationalError:  # a table or column this org never had
+            return (0, 0)
+        return tuple(v or 0 for v in row)
+
+    leads, converted = one(
+        'SELECT COUNT(*), SUM("IsConverted") FROM "sf_Lead" WHERE NOT COALESCE("IsDeleted", 0)'
+    )
+    hot = one(
+        "SELECT COUNT(*) FROM written_values WHERE object = 'Lead' AND field = ? "
+        "AND CAST(value AS REAL) >= ?",
+        [intent_field or "", hot_from],
+    )[0]
+    buyers, repeat = one(
+        "SELECT SUM(CAST(value AS REAL) >= 1), SUM(CAST(value AS REAL) >= 2) "
+        "FROM written_values WHERE field = ? AND object IN ('Contact', 'Lead')",
+        [orders_field or ""],
+    )
+    members = one(
+        "SELECT COUNT(DISTINCT member) FROM loyalty_journal WHERE program = ?", [program or ""]
+    )[0]
+    revenue_members, revenue_all = one(
+        "SELECT SUM(CASE WHEN ('Contact:' || record_id) IN (SELECT member FROM loyalty_journal "
+        "WHERE program = ?) THEN CAST(value AS REAL) END), SUM(CAST(value AS REAL)) "
+        "FROM written_values WHERE field = ? AND object = 'Contact'",
+        [program or "", revenue_field or ""],
+    )
+    return Funnel(
+        leads=int(leads),
+        converted=int(converted),
+        hot_leads=int(hot),
+        buyers=int(buyers),
+        repeat_buyers=int(repeat),
+        members=int(members),
+        revenue_members=round(float(revenue_members), 2),
+        revenue_others=round(float(revenue_all) - float(revenue_members), 2),
+    )

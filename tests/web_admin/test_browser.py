@@ -188,6 +188,7 @@ def test_every_page_has_no_serious_accessibility_violation(
         ("loyalty", "/admin/loyalty"),
         ("member", f"/admin/loyalty/member?who={synced.contacts[0]}"),
         ("events", "/admin/events"),
+        ("kpi", "/admin/kpi"),
     ):
         page.goto(f"{served}{path}")
         _shot(page, name)

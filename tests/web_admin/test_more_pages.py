@@ -4,6 +4,8 @@ that needs a reason and counts once."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from pathlib import Path
@@ -118,3 +120,25 @@ def test_loyalty_shows_the_liability_and_a_members_page_adjusts_once(synced: Syn
         follow_redirects=True,
     )
     assert "nobody@example.com" in missing.text
+
+
+def test_kpi_counts_the_funnel_and_exports_the_same_figures(synced: Synced) -> None:
+    client = signed_in(synced.app)
+    page = client.get(f"{BASE}/admin/kpi")
+    assert page.status_code == 200
+    assert "<svg" in page.text
+    exported = client.get(f"{BASE}/admin/kpi.csv")
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    figures = {r["figure"]: r["value"] for r in rows}
+    people = len(synced.contacts)  # each with two orders of 10.55 and 20.30
+    assert figures["Leads"] == "0"
+    assert figures["Buyers"] == str(people)
+    assert figures["Repeat buyers"] == str(people)
+    assert figures["Loyalty members"] == str(people)
+    assert float(figures["Revenue from members"]) == round(people * 30.85, 2)
+    assert float(figures["Revenue from everyone else"]) == 0
+    assert all(r["means"] for r in rows)  # every figure explained
+    for name, value in figures.items():  # the page shows what the CSV exports
+        assert name in page.text
+        assert f"{float(value):,}".removesuffix(".0") in page.text.replace(".0<", "<")

@@ -60,6 +60,16 @@ def _loaded() -> tuple[list[MappingFile], list[str]]:
     return loaded
 
 
+def mapped_field(obj: str, value: str) -> str | None:
+    """The field of ``obj`` that the mappings write ``value`` to, if any."""
+    files, _ = _loaded()
+    for mf in files:
+        for f in mf.fields:
+            if mf.object == obj and f.value == value:
+                return f.field
+    return None
+
+
 def mapped_names() -> tuple[list[str], list[str]]:
     """The objects and the fields the mappings write (the value log filter's choices)."""
     files, _ = _loaded()
