@@ -107,6 +107,7 @@ def measure(settings: Settings, *, preview: bool) -> None:
         "member": f"/admin/loyalty/member?who={member}",
         "events": "/admin/events",
         "kpi": "/admin/kpi",
+        "scores": "/admin/scores",
     }
     results = {name: timed(http, "GET", base + path) for name, path in pages.items()}
     spent_preview: list[float] = []

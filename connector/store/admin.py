@@ -8,6 +8,7 @@ same failures: a guesser whose requests are spread over the workers is locked ou
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -63,6 +64,46 @@ class AdminRepository:
             revenue_field=revenue_field,
             hot_from=hot_from,
         )
+
+    def written_counts(self, obj: str, field: str, limit: int = 13) -> list[tuple[str, int]]:
+        """The values last written to ``obj``.``field`` (stored text) with how many records
+        hold each, commonest first; at most ``limit`` of them."""
+        rows = self.db.conn.execute(
+            "SELECT value, COUNT(*) FROM written_values WHERE object = ? AND field = ? "
+            "GROUP BY value ORDER BY 2 DESC, 1 LIMIT ?",
+            [obj, field, limit],
+        ).fetchall()
+        return [(str(r[0]), int(r[1])) for r in rows]
+
+    def written_numbers(self, obj: str, field: str) -> list[float]:
+        """Every number last written to ``obj``.``field`` (cleared fields left out)."""
+        rows = self.db.conn.execute(
+            "SELECT CAST(value AS REAL) FROM written_values WHERE object = ? AND field = ? "
+            "AND value != 'null'",
+            [obj, field],
+        ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def top_written(
+        self, obj: str, field: str, beside: str | None, limit: int = 10
+    ) -> list[tuple[str, str, str | None]]:
+        """The ``limit`` records of ``obj`` with the highest number last written to ``field``:
+        (record id, that value, the value last written to ``beside`` on the same record)."""
+        rows = self.db.conn.execute(
+            "SELECT w.record_id, w.value, b.value FROM written_values w LEFT JOIN "
+            "written_values b ON b.object = w.object AND b.record_id = w.record_id "
+            "AND b.field = ? WHERE w.object = ? AND w.field = ? AND w.value != 'null' "
+            "ORDER BY CAST(w.value AS REAL) DESC, w.record_id LIMIT ?",
+            [beside or "", obj, field, limit],
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), None if r[2] is None else str(r[2])) for r in rows]
+
+    def fitted_models(self) -> list[dict[str, Any]]:
+        """Every stored model fit: name, when, and what the fit measured (decoded)."""
+        rows = self.db.conn.execute(
+            "SELECT name, fitted_at, record FROM model_params ORDER BY name"
+        ).fetchall()
+        return [{"name": r[0], "fitted_at": r[1], "record": json.loads(r[2] or "{}")} for r in rows]
 
     def clear_failures(self, account: str, address: str, before: datetime) -> None:
         """Forget the failures of ``account`` from ``address`` (a good sign-in), and every

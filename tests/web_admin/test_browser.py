@@ -189,6 +189,7 @@ def test_every_page_has_no_serious_accessibility_violation(
         ("member", f"/admin/loyalty/member?who={synced.contacts[0]}"),
         ("events", "/admin/events"),
         ("kpi", "/admin/kpi"),
+        ("scores", "/admin/scores"),
     ):
         page.goto(f"{served}{path}")
         _shot(page, name)

@@ -142,3 +142,44 @@ def test_kpi_counts_the_funnel_and_exports_the_same_figures(synced: Synced) -> N
     for name, value in figures.items():  # the page shows what the CSV exports
         assert name in page.text
         assert f"{float(value):,}".removesuffix(".0") in page.text.replace(".0<", "<")
+
+
+def test_scores_draw_the_written_values_and_the_model_fits(synced: Synced) -> None:
+    page = signed_in(synced.app).get(f"{BASE}/admin/scores")
+    assert page.status_code == 200
+    # the tests' mappings write RFM values only: no score is mapped, so none is drawn
+    assert "Intent score of Leads" not in page.text
+    assert "No intent score written on a Lead yet." in page.text
+    store = Store(synced.settings.database)
+    try:
+        fitted = store.admin.fitted_models()
+    finally:
+        store.close()
+    for model in fitted:
+        assert f"<h3>{model['name']}</h3>" in page.text
+
+
+def test_scores_count_each_value_and_bin_many_numbers(admin_settings: Settings) -> None:
+    from connector.web.admin import scores
+
+    store = Store(admin_settings.database)
+    written = [("Lead", f"00Q{i:015d}", "L2L_Intent_Score__c", str(i % 3)) for i in range(9)]
+    written += [
+        ("Contact", f"003{i:015d}", "L2L_Predicted_CLV__c", repr(float(i))) for i in range(100)
+    ]
+    store.outbox.enqueue(1, [(o, r, f, float(v)) for o, r, f, v in written])
+    pending = store.outbox.pending()
+    run = store.runs.start("incremental")
+    store.outbox.record_results(run, pending, [], [])
+    store.close()
+    app = create_app(admin_settings)
+    with app.test_request_context():
+        assert scores.distribution("Lead", "L2L_Intent_Score__c") == [
+            ("0.0", 3),
+            ("1.0", 3),
+            ("2.0", 3),
+        ]
+        bins = scores.distribution("Contact", "L2L_Predicted_CLV__c")
+    assert len(bins) == scores.BINS
+    assert sum(n for _, n in bins) == 100
+    assert bins[0] == ("0.0 to 9.9", 10)

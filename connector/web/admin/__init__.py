@@ -26,10 +26,21 @@ from datetime import timedelta
 from flask import Flask, redirect, url_for
 
 from connector.config import Settings
-from connector.web.admin import auth, events, kpi, loyalty, mappings, runs
+from connector.web.admin import auth, events, kpi, loyalty, mappings, runs, scores
 from connector.web.admin.blueprint import bp
 
-__all__ = ["auth", "bp", "events", "kpi", "loyalty", "mappings", "register", "runs", "session_key"]
+__all__ = [
+    "auth",
+    "bp",
+    "events",
+    "kpi",
+    "loyalty",
+    "mappings",
+    "register",
+    "runs",
+    "scores",
+    "session_key",
+]
 
 
 def register(app: Flask) -> None:
