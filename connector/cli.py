@@ -1312,6 +1312,37 @@ def web_cmd(host: str, port: int, workers: int) -> None:
     os.execv(sys.executable, argv)  # noqa: S606 - gunicorn takes over this process and its signals
 
 
+@main.group()
+def admin() -> None:
+    """Set up the admin page (/admin of `lead2loyalty web`): its accounts.
+
+    \b
+    Example:
+      lead2loyalty admin hash-password --name ana
+    """
+
+
+@admin.command("hash-password")
+@click.option("--name", default="admin", show_default=True, help="The account's sign-in name.")
+def admin_hash_password(name: str) -> None:
+    """Ask for a password (twice, hidden) and print the L2L_ADMIN_USERS entry that signs
+    NAME in with it; the password itself is stored nowhere.
+
+    \b
+    Example:
+      lead2loyalty admin hash-password --name ana
+      # L2L_ADMIN_USERS=ana:scrypt:32768:8:1$...  (comma-separate several accounts)
+    """
+    from connector.web.admin.accounts import hash_password
+
+    if not name.strip() or ":" in name or "," in name:
+        raise click.UsageError("--name: use a name without ':' or ','")
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 12:
+        raise click.UsageError("use a password of 12 characters or more")
+    click.echo(f"L2L_ADMIN_USERS={name.strip()}:{hash_password(password)}")
+
+
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 def worker_cmd(once: bool) -> None:

@@ -230,6 +230,47 @@ class Settings(BaseSettings):
         "run fails, crashes, or is partial twice in a row.",
     )
 
+    admin_users: SecretStr = Field(
+        SecretStr(""),
+        description="Admin page accounts, comma separated, each name:password-hash (make one "
+        "with `lead2loyalty admin hash-password`); empty: the admin page is off.",
+    )
+    admin_session_key: SecretStr = Field(
+        SecretStr(""),
+        description="Signs the admin page's session cookies; empty: derived from "
+        "L2L_ADMIN_USERS (so every web worker agrees, and a password change signs everyone out).",
+    )
+    admin_cookie_secure: bool = Field(
+        True,
+        description="Send the admin session cookie over HTTPS only (turn off only for a "
+        "plain-HTTP test on localhost).",
+    )
+    admin_lockout_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed admin sign-ins per account and address before a lockout.",
+    )
+    admin_lockout_minutes: int = Field(
+        15,
+        ge=1,
+        le=24 * 60,
+        description="How long a lockout lasts, and the window its failures are counted in.",
+    )
+
+    @field_validator("admin_users")
+    @classmethod
+    def _admin_users(cls, value: SecretStr) -> SecretStr:
+        for number, entry in enumerate(secret_list(value), start=1):
+            name, _, hashed = entry.partition(":")
+            if not name.strip() or "$" not in hashed:
+                # the entry's number, never its text: it holds a password hash
+                raise ValueError(
+                    f"entry {number} is not name:password-hash; make the hash with "
+                    "`lead2loyalty admin hash-password`"
+                )
+        return value
+
     @field_validator("org_currency")
     @classmethod
     def _iso_currency(cls, value: str) -> str:

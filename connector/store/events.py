@@ -397,6 +397,25 @@ class EventsRepository:
         cursor = self.db.conn.execute(f"UPDATE deliveries SET status = 'stored' WHERE {where}")
         return int(cursor.rowcount)
 
+    def latest_deliveries(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest stored deliveries, newest first: source, delivery key, topic, shop,
+        when, status, error, duplicates and the headers as received (JSON decoded; the caller
+        withholds the secret ones). The body is not read."""
+        rows = self.db.conn.execute(
+            "SELECT id, source, key, topic, shop, received_at, status, error, duplicates, "
+            "headers FROM deliveries ORDER BY id DESC LIMIT ?",
+            [limit],
+        ).fetchall()
+        names = ("id", "source", "key", "topic", "shop", "received_at", "status", "error")
+        return [
+            {
+                **dict(zip(names, r[:8], strict=True)),
+                "duplicates": int(r[8] or 0),
+                "headers": json.loads(r[9] or "{}"),
+            }
+            for r in rows
+        ]
+
     def stats(self) -> dict[str, Any]:
         """Deliveries, duplicates, events and rejections per source (and rejections per reason)."""
         conn = self.db.conn

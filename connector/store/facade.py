@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from connector.store.admin import AdminRepository
 from connector.store.events import EventsRepository
 from connector.store.loyalty import LoyaltyRepository
 from connector.store.outbox import OutboxRepository
@@ -26,6 +27,7 @@ class Store:
     - ``events``: the event log, webhook deliveries, shop orders and refunds, dirty people
     - ``scoring``: fitted model parameters and fired moments
     - ``loyalty``: the points journal, vouchers, notified tiers, mirror state
+    - ``admin``: the admin page's failed sign-ins (its lockout)
 
     Opening applies the migrations the database has not seen.
     """
@@ -40,6 +42,7 @@ class Store:
         self.events = EventsRepository(self.db)
         self.scoring = ScoringRepository(self.db)
         self.loyalty = LoyaltyRepository(self.db)
+        self.admin = AdminRepository(self.db)
         self.migrate()
 
     def migrate(self) -> int:

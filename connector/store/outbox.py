@@ -312,6 +312,57 @@ class OutboxRepository:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def value_log_page(
+        self,
+        run_id: int,
+        *,
+        obj: str = "",
+        field: str = "",
+        record_id: str = "",
+        objects: Sequence[str] = (),
+        limit: int = 200,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a run's value log (old -> new per record and field), narrowed by
+        object, field and record id when given; returns (the page's rows, whether more follow).
+
+        Timed on a medium seed's full run (1.16 million rows): a page by the run_id index
+        under 1 ms, page 50 of one field 76 ms. There is no total: counting the run's rows
+        took 116 ms, 566 ms for one field. A record is looked up through the (object,
+        record_id) index, among ``objects`` (the person objects) when no object is given:
+        through the run_id index it took 860 ms.
+        """
+        where = ["run_id = ?"]
+        params: list[Any] = [run_id]
+        if record_id:
+            among = [obj] if obj else list(objects)
+            where = ["+run_id = ?", f"object IN ({', '.join('?' * len(among))})", "record_id = ?"]
+            params = [run_id, *among, record_id]
+        elif obj:
+            where.append("object = ?")
+            params.append(obj)
+        if field:
+            where.append("field = ?")
+            params.append(field)
+        cursor = self.db.execute(
+            f"SELECT object, record_id, field, old, new, status, error FROM value_log "
+            f"WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ? OFFSET ?",
+            [*params, limit + 1, offset],
+        )
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return rows[:limit], len(rows) > limit
+
+    def written_sample(self, obj: str, field: str, limit: int = 5) -> list[tuple[str, str]]:
+        """Up to ``limit`` (record id, value written) of ``obj``.``field``, by record id: the
+        sample records a mapping preview shows (the same ones each time)."""
+        rows = self.db.execute(
+            "SELECT record_id, value FROM written_values WHERE object = ? AND field = ? "
+            "ORDER BY record_id LIMIT ?",
+            [obj, field, limit],
+        ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
     def counts(self) -> dict[str, int]:
         """Outbox rows per status."""
         return {

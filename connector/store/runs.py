@@ -22,6 +22,21 @@ import sqlite_utils
 from connector.errors import RunInProgress
 from connector.store.sqlite import now, transaction
 
+_RUN_COLUMNS = "id, started_at, finished_at, status, mode, stats, pid, host"
+
+
+def _run_row(r: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": r[0],
+        "started_at": r[1],
+        "finished_at": r[2],
+        "status": r[3],
+        "mode": r[4],
+        "stats": json.loads(r[5] or "{}"),
+        "pid": r[6],
+        "host": r[7],
+    }
+
 
 class RunsRepository:
     """Run records and the lock that keeps one sync at a time (``store.runs``)."""
@@ -131,23 +146,14 @@ class RunsRepository:
     def latest(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first, stats decoded."""
         rows = self.db.execute(
-            "SELECT id, started_at, finished_at, status, mode, stats, pid, host FROM runs "
-            "ORDER BY id DESC LIMIT ?",
-            [limit],
+            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", [limit]
         ).fetchall()
-        return [
-            {
-                "id": r[0],
-                "started_at": r[1],
-                "finished_at": r[2],
-                "status": r[3],
-                "mode": r[4],
-                "stats": json.loads(r[5] or "{}"),
-                "pid": r[6],
-                "host": r[7],
-            }
-            for r in rows
-        ]
+        return [_run_row(r) for r in rows]
+
+    def one(self, run_id: int) -> dict[str, Any] | None:
+        """Run ``run_id`` as :meth:`latest` gives it, or None."""
+        row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id]).fetchone()
+        return None if row is None else _run_row(row)
 
     def _logged_writes(self, run_id: int) -> dict[str, int]:
         rows = self.db.execute(

@@ -284,6 +284,12 @@ def _v13_journal_token(db: sqlite_utils.Database) -> None:
 
 
 # Append only: a released database is upgraded by running the migrations it has not seen.
+def _v14_admin_sign_in(db: sqlite_utils.Database) -> None:
+    # The admin page's lockout counts failed sign-ins per account and client address.
+    db.table("admin_sign_in_failures").create({"account": str, "address": str, "at": str})
+    db.table("admin_sign_in_failures").create_index(["account", "address", "at"])
+
+
 MIGRATIONS: list[Migration] = [
     _v1,
     _v2,
@@ -298,6 +304,8 @@ MIGRATIONS: list[Migration] = [
     _v11_events_by_anonymous_id,
     _v12_delivery_content_key,
     _v13_journal_token,
+    # the admin page (issue 21): one self-contained block, renumber freely at merge
+    _v14_admin_sign_in,
 ]
 
 

@@ -136,6 +136,9 @@ class RunReport:
     compute: str = "ran"
     # Flow interviews the Effects step could not run (each named in errors; tried next run).
     effects_failed: int = 0
+    # A dry run's planned writes, (object, record id, field, value): what the admin page's
+    # mapping preview shows. Not in the JSON: a full dry run plans millions.
+    planned_changes: list[tuple[str, str, str, Any]] = field(default_factory=list)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -288,6 +291,7 @@ class SyncEngine:
                     changes, effects = self._plan_changes(report, people, options)
             if options.dry_run:  # a dry run stops before the push: nothing written, no effect
                 self._plan(changes, report)
+                report.planned_changes = changes
                 report.status = RunStatus.SUCCEEDED
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
@@ -1031,7 +1035,8 @@ def _belongings(
 def _mode(options: SyncOptions, people: frozenset[tuple[str, str]] | None) -> str:
     """The run's mode as ``runs`` shows it."""
     if people is not None:
-        return "realtime"
+        # a dry run of some people is the admin page's mapping preview
+        return "preview" if options.dry_run else "realtime"
     return "dry-run" if options.dry_run else ("full" if options.full else "incremental")
 
 

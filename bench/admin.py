@@ -1,0 +1,162 @@
+"""Benchmark: how fast each admin page answers over a medium seed's synced database.
+
+A seeded localorg runs in a process of its own; one full sync fills the database (runs, the
+value log, the baseline, the loyalty journal). The admin app is then served by a real threaded
+WSGI server and each page is asked for 30 times by a signed-in requests session: p50 and p95
+per page against the 300 ms target, and against ``/healthz`` (which reads nothing) measured in
+the same run, so the ratio says what a page adds over the bare request on this (noisy)
+machine. The mapping preview (a dry run of 5 sample people: it signs in to the org) is an
+action, not a page: timed the same way, printed apart.
+
+    .venv/bin/python bench/admin.py --size medium
+    .venv/bin/python bench/admin.py --database /tmp/l2l-bench-admin-XXXX/l2l.sqlite
+
+``--database`` measures the pages again over a database an earlier run synced (its folder is
+kept), without seeding or syncing; no preview then (no org to sign in to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from served import deployed, served, served_settings
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
+
+from connector.config import Settings, load_settings
+from connector.loyalty.wiring import load_config
+from connector.store import Store
+from connector.web import create_app
+
+PASSWORD = "bench password, long enough"
+TIMES = 30
+TARGET_MS = 300.0
+ADMIN = {
+    "admin_users": f"bench:{generate_password_hash(PASSWORD)}",
+    # Plain HTTP on localhost for the bench: requests keeps a Secure cookie for HTTPS only.
+    "admin_cookie_secure": False,
+}
+
+
+def timed(session: requests.Session, method: str, url: str, **kw: object) -> list[float]:
+    """Milliseconds of each of ``TIMES`` requests (each must answer 200)."""
+    spent = []
+    for _ in range(TIMES):
+        t0 = time.perf_counter()
+        answer = session.request(method, url, **kw)  # type: ignore[arg-type]
+        spent.append((time.perf_counter() - t0) * 1000)
+        assert answer.status_code == 200, (url, answer.status_code, answer.text[:300])
+    return spent
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18]
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def measure(settings: Settings, *, preview: bool) -> None:
+    """Serve the admin app over ``settings``' database and time every page."""
+    store = Store(settings.database)
+    run = max(r["id"] for r in store.runs.latest(50) if r["mode"] in ("full", "incremental"))
+    # a record from the middle of the log: its lookup cannot stop at the first rows
+    rows, _ = store.outbox.value_log_page(run, limit=1, offset=500_000)
+    rows = rows or store.outbox.value_log_page(run, limit=1)[0]
+    record = rows[0]["record_id"]
+    programs = load_config(settings).programs
+    members = store.loyalty.members(programs[0].id) if programs else []
+    member = members[len(members) // 2] if members else ""
+    store.close()
+
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://localhost:{server.server_port}"
+    http = requests.Session()
+    http.trust_env = False
+    signed = http.post(
+        f"{base}/admin/sign-in",
+        data={
+            "name": "bench",
+            "password": PASSWORD,
+            "csrf_token": _token(http.get(f"{base}/admin/sign-in").text),
+        },
+        allow_redirects=False,
+    )
+    assert signed.status_code == 302, signed.text[:300]
+    pages = {
+        "/healthz (baseline)": "/healthz",
+        "runs": "/admin/runs",
+        "run value log, page 1": f"/admin/runs/{run}",
+        "run value log, page 50": f"/admin/runs/{run}?page=50",
+        "value log by field": f"/admin/runs/{run}?field=L2L_Revenue__c",
+        "value log by record": f"/admin/runs/{run}?record={record}",
+        "mappings": "/admin/mappings",
+        "mapping edit": "/admin/mappings/contact.yaml/1",
+        "loyalty": "/admin/loyalty",
+        "member": f"/admin/loyalty/member?who={member}",
+        "events": "/admin/events",
+        "kpi": "/admin/kpi",
+        "scores": "/admin/scores",
+    }
+    results = {name: timed(http, "GET", base + path) for name, path in pages.items()}
+    spent_preview: list[float] = []
+    if preview:
+        edit = http.get(f"{base}/admin/mappings/contact.yaml/1").text
+        spent_preview = timed(
+            http,
+            "POST",
+            f"{base}/admin/mappings/contact.yaml/1",
+            data={"round": "0", "action": "preview", "csrf_token": _token(edit)},
+        )
+    server.shutdown()
+
+    base_p95 = p95(results["/healthz (baseline)"])
+    header = f"{'page':<26} {'p50 ms':>8} {'p95 ms':>8} {'x healthz':>10}"
+    print(f"\n{header}  target {TARGET_MS:.0f} ms")
+    for name, spent in results.items():
+        mark = "ok" if p95(spent) < TARGET_MS else "SLOW"
+        print(
+            f"{name:<26} {statistics.median(spent):8.1f} {p95(spent):8.1f} "
+            f"{p95(spent) / base_p95:10.1f}  {mark}"
+        )
+    if spent_preview:
+        print(
+            f"\nmapping preview (dry run of 5 people): p50 {statistics.median(spent_preview):.0f}"
+            f" ms, p95 {p95(spent_preview):.0f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="medium", choices=["small", "medium", "large"])
+    parser.add_argument("--database", type=Path, help="measure over this synced database")
+    args = parser.parse_args()
+    if args.database:
+        measure(load_settings(database=args.database, **ADMIN), preview=False)
+        return
+    work = Path(tempfile.mkdtemp(prefix="l2l-bench-admin-"))
+    with served(args.size) as info:
+        settings = served_settings(info, work, **ADMIN)
+        t0 = time.perf_counter()
+        report = deployed(settings).run()
+        print(
+            f"seed {args.size}: sync run {report.run_id} {report.status} in "
+            f"{time.perf_counter() - t0:.1f}s, {report.writes.succeeded:,} records written, "
+            f"{report.writes.fields_changed:,} values in its log; database {settings.database}"
+        )
+        measure(settings, preview=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""What the admin page starts: a sync, a retry of refused values, a mapping edit checked,
+previewed and saved.
+
+The page (``connector/web/admin/``) imports this module only inside the views that act, so a
+web worker that serves webhooks never loads the engine or the Salesforce client; an admin who
+presses "sync now" pays that import once.
+
+Rules:
+
+1. A run from the page is the clock's run: the same :func:`~connector.sync.build_engine`, the
+   same :class:`~connector.sync.SyncEngine.run` and its run lock. While another run holds the
+   lock the page says so (:class:`~connector.errors.RunInProgress`) and starts nothing.
+2. A mapping edit is checked as ``lead2loyalty validate --offline`` checks the folder: every
+   file of the folder, with the edited one in its place, loaded against the value registry and
+   the loyalty programs. Problems are ``file:line: ...`` of the real file.
+3. Saving writes the file only when that check passes (a temporary file renamed over it, so a
+   reader never sees half a file); on any problem the file is left byte for byte as it was.
+4. The edit goes through ruamel.yaml's round trip: comments, key order and the rest of the
+   file are kept.
+5. A preview is a dry run of a few people (``SyncEngine.run(people=..., dry_run)``) with the
+   edited mappings: nothing is pulled, pushed or written to Salesforce; the values it would
+   write are set beside the values written now.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from connector.config import Settings
+from connector.errors import Lead2LoyaltyError, MappingError, RunInProgress
+from connector.loyalty.wiring import load_config as load_loyalty_config
+from connector.mapping import load_registered_mappings
+from connector.store import Store
+from connector.store.outbox import dumps, loads_many
+from connector.sync import SyncOptions, build_engine, check_programs
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ runs
+def start_sync(settings: Settings, *, retry_failed: bool = False) -> threading.Thread:
+    """Start one sync run in a background thread (the page answers at once; the run shows
+    in the history as it goes). Raises :class:`RunInProgress` when a run holds the lock and
+    :class:`MappingError` when the mappings are broken, before anything starts."""
+    load_registered_mappings(settings.mappings_dir)  # broken files: said on the page
+    store = Store(settings.database)
+    try:
+        with store.runs.lock():  # a probe: who holds it is named in the message
+            pass
+    finally:
+        store.close()
+    thread = threading.Thread(
+        target=_run, args=(settings, retry_failed), name="admin-sync", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _run(settings: Settings, retry_failed: bool) -> None:
+    try:
+        engine = build_engine(settings)
+        try:
+            report = engine.run(SyncOptions(retry_failed=retry_failed))
+        finally:
+            engine.store.close()
+        log.info("admin sync: run %s %s", report.run_id, report.status)
+    except RunInProgress as exc:  # another run won the lock after the probe
+        log.info("admin sync not started: %s", exc)
+    except Lead2LoyaltyError as exc:
+        log.error("admin sync not started: %s", str(exc).replace("\n", "; "))
+
+
+# ------------------------------------------------------------------ mapping edits
+@dataclass(frozen=True)
+class PreviewRow:
+    """One sample record's value of the edited field: written now, and after the change."""
+
+    record_id: str
+    now: Any
+    after: Any
+
+    @property
+    def changes(self) -> bool:
+        """Whether the edit would write a new value."""
+        return dumps(self.now) != dumps(self.after)
+
+
+def _yaml(text: str) -> YAML:
+    yaml = YAML()  # round trip: comments and order kept
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap a long line the admin wrote
+    # ruamel.yaml writes lists in one indentation whatever it read: use the file's own (the
+    # shipped files indent "  - value:", yaml.safe_dump writes "- value:"), so only the
+    # edited lines change.
+    dash = re.search(r"^( *)- ", text, flags=re.M)
+    offset = len(dash.group(1)) if dash else 2
+    yaml.indent(mapping=2, sequence=offset + 2, offset=offset)
+    return yaml
+
+
+def with_rounding(text: str, index: int, places: int | None) -> str:
+    """The mapping file ``text`` with field ``index``'s ``round`` step set to ``places``
+    (added as the last transform step when it has none), or removed when ``places`` is None.
+    Raises :class:`MappingError` when the text is not a mapping file with that field."""
+    yaml = _yaml(text)
+    try:
+        doc = yaml.load(text)
+    except YAMLError as exc:
+        raise MappingError([f"the file is not YAML: {str(exc).splitlines()[0]}"]) from None
+    fields = doc.get("fields") if isinstance(doc, dict) else None
+    if not isinstance(fields, list) or not 0 <= index < len(fields):
+        raise MappingError([f"the file has no field number {index + 1}"])
+    entry = fields[index]
+    steps = entry.get("transform")
+    rounds = [i for i, s in enumerate(steps or []) if isinstance(s, dict) and "round" in s]
+    if places is None:
+        # What follows the last step (the blank line before the next entry) stays after
+        # whatever is last once the steps are gone.
+        spacing = _pop_trailing(steps[-1]) if rounds else None
+        for i in reversed(rounds):
+            del steps[i]
+        if steps is not None and not steps:
+            del entry["transform"]
+        _put_trailing(steps[-1] if steps else entry, spacing)
+    elif rounds:
+        steps[rounds[0]]["round"] = places
+    elif steps is None:
+        # The blank line after the entry is stored on its last key: moved to the new last
+        # line, so it still separates this entry from the next one.
+        spacing = _pop_trailing(entry)
+        step = CommentedMap(round=places)
+        entry["transform"] = CommentedSeq([step])
+        _put_trailing(step, spacing)
+    else:
+        steps.append({"round": places})
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
+
+
+def _pop_trailing(node: Any) -> Any:
+    """The blank lines after a mapping's last key, taken off it (ruamel.yaml keeps them in the
+    comment of that key); a comment on the key's own line stays there."""
+    if not isinstance(node, CommentedMap) or not node:
+        return None
+    key = list(node.keys())[-1]
+    item = node.ca.items.get(key)
+    if not item or len(item) < 3 or item[2] is None:
+        return None
+    token = item[2]
+    own_line, _, after = token.value.partition("\n")
+    if not after:
+        return None
+    if own_line.strip():
+        token.value = own_line + "\n"
+    else:
+        del node.ca.items[key]
+    moved = copy.copy(token)
+    moved.value = "\n" + after
+    return [None, None, moved, None]
+
+
+def _put_trailing(node: Any, spacing: Any) -> None:
+    """Put blank lines taken by :func:`_pop_trailing` after ``node``'s last key (after the
+    comment on its line, if it has one)."""
+    if spacing is None or not isinstance(node, CommentedMap) or not node:
+        return
+    key = list(node.keys())[-1]
+    item = node.ca.items.get(key)
+    if item and len(item) > 2 and item[2] is not None:
+        item[2].value = item[2].value + spacing[2].value[1:]
+    else:
+        node.ca.items[key] = spacing
+
+
+@contextmanager
+def _edited_folder(settings: Settings, name: str, text: str) -> Iterator[Path]:
+    """A temporary copy of the mappings folder with ``name`` holding ``text``."""
+    with tempfile.TemporaryDirectory(prefix="l2l-mappings-") as tmp:
+        folder = Path(tmp) / settings.mappings_dir.name
+        shutil.copytree(settings.mappings_dir, folder)
+        (folder / name).write_text(text, encoding="utf-8")
+        yield folder
+
+
+def check_edit(settings: Settings, name: str, text: str) -> list[str]:
+    """The problems ``validate --offline`` would report with mapping file ``name`` holding
+    ``text`` (file:line of the real file); empty when it passes."""
+    with _edited_folder(settings, name, text) as folder:
+        found = _problems(folder, settings)
+        return [p.replace(str(folder), str(settings.mappings_dir)) for p in found]
+
+
+def _problems(folder: Path, settings: Settings) -> list[str]:
+    try:
+        mappings = load_registered_mappings(folder)
+        check_programs(mappings, load_loyalty_config(settings))
+    except MappingError as exc:
+        return list(exc.problems)
+    return []
+
+
+def save_edit(settings: Settings, name: str, text: str) -> None:
+    """Write ``text`` to mapping file ``name`` when :func:`check_edit` passes; else raise
+    :class:`MappingError` with its problems and leave the file untouched."""
+    problems = check_edit(settings, name, text)
+    if problems:
+        raise MappingError(problems)
+    target = settings.mappings_dir / name
+    fd, tmp = tempfile.mkstemp(dir=settings.mappings_dir, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def preview_edit(
+    settings: Settings, name: str, text: str, obj: str, field: str, limit: int = 5
+) -> list[PreviewRow]:
+    """Field ``obj``.``field`` of up to ``limit`` sample records (those written before): the
+    value written now and the value a dry run of them with the edit would write. Raises
+    :class:`MappingError` when the edit does not validate, :class:`RunInProgress` when a
+    run holds the lock (a dry run takes it too)."""
+    problems = check_edit(settings, name, text)
+    if problems:
+        raise MappingError(problems)
+    store = Store(settings.database)
+    try:
+        sample = store.outbox.written_sample(obj, field, limit)
+    finally:
+        store.close()
+    if not sample:
+        return []
+    with _edited_folder(settings, name, text) as folder:
+        engine = build_engine(settings.model_copy(update={"mappings_dir": folder}))
+        try:
+            report = engine.run(
+                SyncOptions(dry_run=True), people=[(obj, record) for record, _ in sample]
+            )
+        finally:
+            engine.store.close()
+    if report.errors:
+        raise MappingError([f"the preview failed: {report.errors[0]}"])
+    planned = {
+        record: value for o, record, f, value in report.planned_changes if (o, f) == (obj, field)
+    }
+    written = loads_many([text_now for _, text_now in sample])
+    return [
+        PreviewRow(record, now, planned.get(record, now))
+        for (record, _), now in zip(sample, written, strict=True)
+    ]

@@ -1,0 +1,183 @@
+"""The admin page's state and reads: failed sign-ins, for its lockout
+(:class:`AdminRepository`), and the KPI funnel across tables (:func:`funnel`).
+
+Table (migration ``_v14_admin_sign_in``): ``admin_sign_in_failures`` (account, client address,
+when). Kept in the database, not in a web worker's memory, so every gunicorn worker counts the
+same failures: a guesser whose requests are spread over the workers is locked out all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import sqlite_utils
+
+from connector.store.sqlite import transaction
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+class AdminRepository:
+    """Failed admin sign-ins per (account, address) (``store.admin``)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def record_failure(self, account: str, address: str, at: datetime) -> None:
+        """Count one failed sign-in of ``account`` from ``address``."""
+        with transaction(self.db.conn):
+            self.db.conn.execute(
+                "INSERT INTO admin_sign_in_failures (account, address, at) VALUES (?, ?, ?)",
+                (account, address, _stamp(at)),
+            )
+
+    def failures_since(self, account: str, address: str, since: datetime) -> int:
+        """Failed sign-ins of ``account`` from ``address`` at or after ``since``."""
+        row = self.db.conn.execute(
+            "SELECT COUNT(*) FROM admin_sign_in_failures WHERE account = ? AND address = ? "
+            "AND at >= ?",
+            (account, address, _stamp(since)),
+        ).fetchone()
+        return int(row[0])
+
+    def funnel(
+        self,
+        *,
+        program: str | None,
+        intent_field: str | None,
+        orders_field: str | None,
+        revenue_field: str | None,
+        hot_from: float,
+    ) -> Funnel:
+        """:func:`funnel` of this database."""
+        return funnel(
+            self.db,
+            program=program,
+            intent_field=intent_field,
+            orders_field=orders_field,
+            revenue_field=revenue_field,
+            hot_from=hot_from,
+        )
+
+    def written_counts(self, obj: str, field: str, limit: int = 13) -> list[tuple[str, int]]:
+        """The values last written to ``obj``.``field`` (stored text) with how many records
+        hold each, commonest first; at most ``limit`` of them."""
+        rows = self.db.conn.execute(
+            "SELECT value, COUNT(*) FROM written_values WHERE object = ? AND field = ? "
+            "GROUP BY value ORDER BY 2 DESC, 1 LIMIT ?",
+            [obj, field, limit],
+        ).fetchall()
+        return [(str(r[0]), int(r[1])) for r in rows]
+
+    def written_numbers(self, obj: str, field: str) -> list[float]:
+        """Every number last written to ``obj``.``field`` (cleared fields left out)."""
+        rows = self.db.conn.execute(
+            "SELECT CAST(value AS REAL) FROM written_values WHERE object = ? AND field = ? "
+            "AND value != 'null'",
+            [obj, field],
+        ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def top_written(
+        self, obj: str, field: str, beside: str | None, limit: int = 10
+    ) -> list[tuple[str, str, str | None]]:
+        """The ``limit`` records of ``obj`` with the highest number last written to ``field``:
+        (record id, that value, the value last written to ``beside`` on the same record)."""
+        rows = self.db.conn.execute(
+            "SELECT w.record_id, w.value, b.value FROM written_values w LEFT JOIN "
+            "written_values b ON b.object = w.object AND b.record_id = w.record_id "
+            "AND b.field = ? WHERE w.object = ? AND w.field = ? AND w.value != 'null' "
+            "ORDER BY CAST(w.value AS REAL) DESC, w.record_id LIMIT ?",
+            [beside or "", obj, field, limit],
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), None if r[2] is None else str(r[2])) for r in rows]
+
+    def fitted_models(self) -> list[dict[str, Any]]:
+        """Every stored model fit: name, when, and what the fit measured (decoded)."""
+        rows = self.db.conn.execute(
+            "SELECT name, fitted_at, record FROM model_params ORDER BY name"
+        ).fetchall()
+        return [{"name": r[0], "fitted_at": r[1], "record": json.loads(r[2] or "{}")} for r in rows]
+
+    def clear_failures(self, account: str, address: str, before: datetime) -> None:
+        """Forget the failures of ``account`` from ``address`` (a good sign-in), and every
+        failure older than ``before`` (outside any lockout window: the table stays small)."""
+        with transaction(self.db.conn):
+            self.db.conn.execute(
+                "DELETE FROM admin_sign_in_failures WHERE (account = ? AND address = ?) OR at < ?",
+                (account, address, _stamp(before)),
+            )
+
+
+class Funnel(NamedTuple):
+    """The lead-to-loyalty funnel's counts, and revenue split by loyalty membership."""
+
+    leads: int
+    converted: int
+    hot_leads: int
+    buyers: int
+    repeat_buyers: int
+    members: int
+    revenue_members: float
+    revenue_others: float
+
+
+def funnel(
+    db: sqlite_utils.Database,
+    *,
+    program: str | None,
+    intent_field: str | None,
+    orders_field: str | None,
+    revenue_field: str | None,
+    hot_from: float,
+) -> Funnel:
+    """The funnel from the pulled Leads, the values last written (intent, order count,
+    revenue: what Salesforce shows) and the loyalty journal. A figure whose source is absent
+    (no Lead pulled, a value not mapped, no program) is 0."""
+    conn = db.conn
+
+    def one(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        try:
+            row = conn.execute(sql, list(params)).fetchone()
+        except sqlite3.OperationalError:  # a table or column this org never had
+            return (0, 0)
+        return tuple(v or 0 for v in row)
+
+    leads, converted = one(
+        'SELECT COUNT(*), SUM("IsConverted") FROM "sf_Lead" WHERE NOT COALESCE("IsDeleted", 0)'
+    )
+    hot = one(
+        "SELECT COUNT(*) FROM written_values WHERE object = 'Lead' AND field = ? "
+        "AND CAST(value AS REAL) >= ?",
+        [intent_field or "", hot_from],
+    )[0]
+    buyers, repeat = one(
+        "SELECT SUM(CAST(value AS REAL) >= 1), SUM(CAST(value AS REAL) >= 2) "
+        "FROM written_values WHERE field = ? AND object IN ('Contact', 'Lead')",
+        [orders_field or ""],
+    )
+    members = one(
+        "SELECT COUNT(DISTINCT member) FROM loyalty_journal WHERE program = ?", [program or ""]
+    )[0]
+    revenue_members, revenue_all = one(
+        "SELECT SUM(CASE WHEN ('Contact:' || record_id) IN (SELECT member FROM loyalty_journal "
+        "WHERE program = ?) THEN CAST(value AS REAL) END), SUM(CAST(value AS REAL)) "
+        "FROM written_values WHERE field = ? AND object = 'Contact'",
+        [program or "", revenue_field or ""],
+    )
+    return Funnel(
+        leads=int(leads),
+        converted=int(converted),
+        hot_leads=int(hot),
+        buyers=int(buyers),
+        repeat_buyers=int(repeat),
+        members=int(members),
+        revenue_members=round(float(revenue_members), 2),
+        revenue_others=round(float(revenue_all) - float(revenue_members), 2),
+    )

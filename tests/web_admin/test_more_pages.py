@@ -1,0 +1,185 @@
+"""The events and loyalty pages: deliveries with their secret headers withheld and a replay
+that queues them for the worker; a program's liability, a member found by id, an adjustment
+that needs a reason and counts once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from pathlib import Path
+
+from connector.config import Settings
+from connector.store import Store
+from connector.sync.realtime import normalise_pending
+from connector.web import create_app
+from connector.web.admin.events import WITHHELD, shown_headers
+from tests.web_admin.conftest import Synced
+from tests.web_admin.helpers import BASE, csrf, signed_in
+from tests.webhooks.helpers import SHOPIFY_SECRETS, encode, fixture, shopify_headers
+
+
+def test_secret_headers_are_withheld_whole() -> None:
+    shown = dict(
+        shown_headers(
+            {
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Hmac-Sha256": "c2lnbmF0dXJl",
+                "Authorization": "Bearer abc",
+                "X-Auth-Token": "tok",
+                "X-WC-Webhook-Signature": "sig",
+                "User-Agent": "Shopify-Captain-Hook",
+            }
+        )
+    )
+    assert shown["X-Shopify-Topic"] == "orders/create"
+    assert shown["User-Agent"] == "Shopify-Captain-Hook"
+    for name in (
+        "X-Shopify-Hmac-Sha256",
+        "Authorization",
+        "X-Auth-Token",
+        "X-WC-Webhook-Signature",
+    ):
+        assert shown[name] == WITHHELD
+
+
+def test_events_list_deliveries_and_replay_queues_them(
+    admin_settings: Settings, tmp_path: Path
+) -> None:
+    settings = admin_settings.model_copy(
+        update={
+            "shopify_webhook_secrets": type(admin_settings.shopify_webhook_secrets)(
+                ",".join(SHOPIFY_SECRETS)
+            )
+        }
+    )
+    app = create_app(settings)
+    order = fixture("shopify_orders_create.json")
+    order["id"] = int(uuid.uuid4().int % 10**13)
+    body = encode(order)
+    headers = shopify_headers(body, "orders/create")
+    delivered = app.test_client().post("/webhooks/shopify", data=body, headers=headers)
+    assert delivered.status_code == 200, delivered.text
+
+    client = signed_in(app)
+    page = client.get(f"{BASE}/admin/events").text
+    assert "orders/create" in page
+    assert "trail-goods.myshopify.com" in page
+    for secret in (*SHOPIFY_SECRETS, headers["X-Shopify-Hmac-Sha256"]):
+        assert secret not in page
+    store = Store(settings.database)
+    try:
+        assert normalise_pending(store, limit=10) == (1, 0)  # the worker's part
+        assert store.events.stats()["sources"]["shopify"]["pending"] == 0
+        token = csrf(page)
+        replayed = client.post(
+            f"{BASE}/admin/events/replay", data={"csrf_token": token}, follow_redirects=True
+        )
+        assert "1 deliveries queued again" in replayed.text
+        assert store.events.stats()["sources"]["shopify"]["pending"] == 1
+    finally:
+        store.close()
+
+
+def test_loyalty_shows_the_liability_and_a_members_page_adjusts_once(synced: Synced) -> None:
+    client = signed_in(synced.app)
+    page = client.get(f"{BASE}/admin/loyalty").text
+    assert "Liability (points outstanding)" in page
+    members = re.search(r"<dt>Members</dt><dd>(\d+)</dd>", page)
+    assert members is not None
+    assert int(members.group(1)) == len(synced.contacts)  # every buyer is a member
+
+    who = synced.contacts[0]
+    member = client.get(f"{BASE}/admin/loyalty/member", query_string={"who": who})
+    assert member.status_code == 200
+    assert f"Contact:{who}" in member.text
+    balance = int(
+        re.search(r"<dt>Points balance</dt><dd>([\d,]+)", member.text).group(1).replace(",", "")
+    )  # type: ignore[union-attr]
+    token = csrf(member.text)
+    key = re.search(r'name="key" value="([^"]+)"', member.text).group(1)  # type: ignore[union-attr]
+    form = {"csrf_token": token, "who": who, "key": key, "points": "25"}
+    no_reason = client.post(f"{BASE}/admin/loyalty/member/adjust", data=form, follow_redirects=True)
+    assert "A reason is required" in no_reason.text
+    form["reason"] = "goodwill: late parcel"
+    for _ in range(2):  # the same form sent twice
+        client.post(f"{BASE}/admin/loyalty/member/adjust", data=form)
+    after = client.get(f"{BASE}/admin/loyalty/member", query_string={"who": who}).text
+    assert f"{balance + 25:,}" in after
+    assert "goodwill: late parcel" in after
+    journal = after.split('id="journal"', 1)[1]
+    # journaled once, under a key that names the admin (and a lot of 25 points made)
+    assert [r for r in re.findall(r"<tr>(.*?)</tr>", journal) if key in r and ">25<" in r]
+    assert len([r for r in re.findall(r"<tr>(.*?)</tr>", journal) if key in r]) == 1
+    assert key.startswith("admin-ana-")
+
+    missing = client.get(
+        f"{BASE}/admin/loyalty/member",
+        query_string={"who": "nobody@example.com"},
+        follow_redirects=True,
+    )
+    assert "nobody@example.com" in missing.text
+
+
+def test_kpi_counts_the_funnel_and_exports_the_same_figures(synced: Synced) -> None:
+    client = signed_in(synced.app)
+    page = client.get(f"{BASE}/admin/kpi")
+    assert page.status_code == 200
+    assert "<svg" in page.text
+    exported = client.get(f"{BASE}/admin/kpi.csv")
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    figures = {r["figure"]: r["value"] for r in rows}
+    people = len(synced.contacts)  # each with two orders of 10.55 and 20.30
+    assert figures["Leads"] == "0"
+    assert figures["Buyers"] == str(people)
+    assert figures["Repeat buyers"] == str(people)
+    assert figures["Loyalty members"] == str(people)
+    assert float(figures["Revenue from members"]) == round(people * 30.85, 2)
+    assert float(figures["Revenue from everyone else"]) == 0
+    assert all(r["means"] for r in rows)  # every figure explained
+    for name, value in figures.items():  # the page shows what the CSV exports
+        assert name in page.text
+        assert f"{float(value):,}".removesuffix(".0") in page.text.replace(".0<", "<")
+
+
+def test_scores_draw_the_written_values_and_the_model_fits(synced: Synced) -> None:
+    page = signed_in(synced.app).get(f"{BASE}/admin/scores")
+    assert page.status_code == 200
+    # the tests' mappings write RFM values only: no score is mapped, so none is drawn
+    assert "Intent score of Leads" not in page.text
+    assert "No intent score written on a Lead yet." in page.text
+    store = Store(synced.settings.database)
+    try:
+        fitted = store.admin.fitted_models()
+    finally:
+        store.close()
+    for model in fitted:
+        assert f"<h3>{model['name']}</h3>" in page.text
+
+
+def test_scores_count_each_value_and_bin_many_numbers(admin_settings: Settings) -> None:
+    from connector.web.admin import scores
+
+    store = Store(admin_settings.database)
+    written = [("Lead", f"00Q{i:015d}", "L2L_Intent_Score__c", str(i % 3)) for i in range(9)]
+    written += [
+        ("Contact", f"003{i:015d}", "L2L_Predicted_CLV__c", repr(float(i))) for i in range(100)
+    ]
+    store.outbox.enqueue(1, [(o, r, f, float(v)) for o, r, f, v in written])
+    pending = store.outbox.pending()
+    run = store.runs.start("incremental")
+    store.outbox.record_results(run, pending, [], [])
+    store.close()
+    app = create_app(admin_settings)
+    with app.test_request_context():
+        assert scores.distribution("Lead", "L2L_Intent_Score__c") == [
+            ("0.0", 3),
+            ("1.0", 3),
+            ("2.0", 3),
+        ]
+        bins = scores.distribution("Contact", "L2L_Predicted_CLV__c")
+    assert len(bins) == scores.BINS
+    assert sum(n for _, n in bins) == 100
+    assert bins[0] == ("0.0 to 9.9", 10)
