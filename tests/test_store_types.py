@@ -95,8 +95,8 @@ def test_column_types_follow_describe() -> None:
         assert column_type(kind) == TEXT
 
 
-def test_a_database_from_before_typed_columns_is_retyped_in_place(tmp_path: Path) -> None:
-    store = Store(tmp_path / "old.sqlite")
+def test_a_database_from_before_typed_columns_is_retyped_in_place(database: Path | str) -> None:
+    store = Store(database)
     # What the guessed types stored: a boolean whose first page was null became TEXT and
     # kept '1' / 'true'; an amount became FLOAT or TEXT.
     store.db.execute(
@@ -147,18 +147,17 @@ def test_a_database_from_before_typed_columns_is_retyped_in_place(tmp_path: Path
         "801F",
     ]
     store.close()
-    reopened = Store(tmp_path / "old.sqlite")  # the re-typing is stored, not redone
+    reopened = Store(database)  # the re-typing is stored, not redone
     assert reopened.records.declare("Order", describe) == []
+    reopened.close()
 
 
-def test_a_field_name_that_is_not_an_api_name_is_refused() -> None:
-    store = Store(":memory:")
+def test_a_field_name_that_is_not_an_api_name_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="not a plain"):
         store.records.declare("Thing", {'Bad"Name': "string"})
 
 
-def test_event_properties_come_out_of_the_json_by_name(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.sqlite")
+def test_event_properties_come_out_of_the_json_by_name(store: Store) -> None:
     base = {"source": "t", "type": "track", "occurred_at": "2026-01-01T00:00:00.000+00:00"}
     store.events.append(
         [

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from connector.store import postgres
+from connector.store.backend import open_database, set_fsync, transaction
 from connector.store.events import EventsRepository
 from connector.store.loyalty import LoyaltyRepository
 from connector.store.outbox import OutboxRepository
@@ -14,7 +16,6 @@ from connector.store.records import RecordsRepository
 from connector.store.runs import RunsRepository
 from connector.store.schema import migrate
 from connector.store.scoring import ScoringRepository
-from connector.store.sqlite import open_database, set_fsync, transaction
 
 
 class Store:
@@ -31,9 +32,10 @@ class Store:
     """
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.db = open_database(self.path)  # the store's own modules (and tests) only
-        in_memory = str(path) == ":memory:"
+        self.url = str(path) if postgres.is_url(path) else None  # PostgreSQL (DATABASE_URL)
+        self.path = Path(path) if self.url is None else Path("postgresql")
+        self.db = open_database(path if self.url else self.path)  # the store's modules only
+        in_memory = str(path) == ":memory:" or self.url is not None
         self.records = RecordsRepository(self.db)
         self.outbox = OutboxRepository(self.db)
         self.runs = RunsRepository(self.db, None if in_memory else self.path)

@@ -20,7 +20,8 @@ from typing import Any
 import sqlite_utils
 
 from connector.errors import RunInProgress
-from connector.store.sqlite import now, transaction
+from connector.store.backend import transaction
+from connector.store.sqlite import now
 
 
 class RunsRepository:

@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
-from connector.store.sqlite import now, transaction
+from connector.store.backend import is_postgres, transaction
+from connector.store.sqlite import now
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -222,6 +223,9 @@ def _v8_input_triggers(db: sqlite_utils.Database) -> None:
     # The row exists from here on, so the triggers only update it: an INSERT inside a trigger
     # would take the conflict policy of the statement that fired it (an upsert: an error).
     db.execute("INSERT OR IGNORE INTO sync_state (key, value) VALUES ('inputs_generation', '0')")
+    if is_postgres(db):
+        _v8_input_triggers_pg(db)
+        return
     for table in _INPUT_TABLES:
         for event in ("INSERT", "UPDATE", "DELETE"):
             if table == "events" and event != "DELETE":
@@ -230,6 +234,24 @@ def _v8_input_triggers(db: sqlite_utils.Database) -> None:
                 f"CREATE TRIGGER inputs_{table}_{event.lower()} AFTER {event} ON {table} BEGIN "
                 "UPDATE sync_state SET value = CAST(value AS INTEGER) + 1 "
                 "WHERE key = 'inputs_generation'; END"
+            )
+
+
+def _v8_input_triggers_pg(db: sqlite_utils.Database) -> None:
+    # PostgreSQL's triggers call a function (CREATE TRIGGER ... EXECUTE FUNCTION); one row
+    # bumps once, as SQLite's FOR EACH ROW triggers above do.
+    db.execute(
+        "CREATE FUNCTION l2l_bump_inputs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE sync_state SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) "
+        "WHERE key = 'inputs_generation'; RETURN NULL; END $$"
+    )
+    for table in _INPUT_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            if table == "events" and event != "DELETE":
+                continue
+            db.execute(
+                f"CREATE TRIGGER inputs_{table}_{event.lower()} AFTER {event} ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION l2l_bump_inputs()"
             )
 
 
@@ -310,7 +332,7 @@ def bump_generation(db: sqlite_utils.Database) -> None:
     """Move the inputs generation (inside the caller's transaction, if any)."""
     db.conn.execute(
         "INSERT INTO sync_state (key, value) VALUES (?, '1') ON CONFLICT (key) "
-        "DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        "DO UPDATE SET value = CAST(CAST(sync_state.value AS INTEGER) + 1 AS TEXT)",
         [GENERATION],
     )
 
