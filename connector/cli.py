@@ -387,7 +387,7 @@ def runs_cmd(limit: int, as_json: bool) -> None:
     """
     from connector.store import Store
 
-    store = Store(_settings().database)
+    store = Store(_settings().store_location)
     store.runs.close_dead()
     runs = store.runs.latest(limit)
     if as_json:
@@ -416,9 +416,9 @@ def status_cmd() -> None:
     from connector.store import Store
 
     settings = _settings()
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     store.runs.close_dead()
-    click.echo(f"database: {settings.database}")
+    click.echo(f"database: {settings.database_label}")
     for object_name, modstamp in store.records.watermarks().items():
         click.echo(f"  watermark {object_name:<10} {modstamp}")
     click.echo(f"  outbox: {store.outbox.counts() or 'empty'}")
@@ -760,7 +760,7 @@ def import_cmd(path: Path, source: str, as_json: bool) -> None:
 
     show = None if as_json else Progress()
     report = import_file(
-        Store(_settings().database),
+        Store(_settings().store_location),
         path,
         source=source,
         progress=(lambda n: show(f"import: {n:,} lines")) if show else None,
@@ -1094,7 +1094,7 @@ def fit_lead_conversion(as_json: bool) -> None:
     from connector.sync.intent import load_scoring, retrain_now
 
     settings = _settings()
-    out = retrain_now(Store(settings.database), load_scoring(settings), datetime.now(UTC))
+    out = retrain_now(Store(settings.store_location), load_scoring(settings), datetime.now(UTC))
     if as_json:
         click.echo(json.dumps(out, default=str))
         return
@@ -1324,7 +1324,8 @@ def worker_cmd(once: bool) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     logging.getLogger("connector").setLevel(logging.INFO)
     click.echo(
-        f"worker: a pass every {settings.realtime_interval_seconds:g} s on {settings.database}",
+        f"worker: a pass every {settings.realtime_interval_seconds:g} s "
+        f"on {settings.database_label}",
         err=True,
     )
     worker.run(stop)
@@ -1354,7 +1355,7 @@ def events_replay(failed_only: bool, as_json: bool) -> None:
     from connector.store import Store
     from connector.sync.realtime import normalise_pending
 
-    store = Store(_settings().database)
+    store = Store(_settings().store_location)
     queued = store.events.requeue_deliveries(failed_only=failed_only)
     done, failed = normalise_pending(store, limit=10**12)
     out = {"requeued": queued, "normalised": done, "failed": failed}
@@ -1377,7 +1378,7 @@ def events_stats(as_json: bool) -> None:
     from connector.store import Store
     from connector.sync.orders import RATES_KEY, held_and_strangers
 
-    store = Store(_settings().database)
+    store = Store(_settings().store_location)
     out = store.events.stats()
     out["shop_orders"].update(
         held_and_strangers(

@@ -143,7 +143,7 @@ def _check_readiness(settings: Settings, report: DoctorReport) -> None:
 
     facts: ReadinessFacts | Exception
     try:
-        store = Store(settings.database)
+        store = Store(settings.store_location)
         try:
             facts = read_facts(store)
         finally:

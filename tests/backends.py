@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -25,6 +26,14 @@ DEFAULT_URL = "postgresql://127.0.0.1:5432/test"
 def server_url() -> str:
     """The PostgreSQL server the tests use."""
     return os.environ.get("L2L_TEST_POSTGRES_URL", DEFAULT_URL)
+
+
+def database_env(database: Path | str) -> dict[str, str]:
+    """The variable that names the store: ``DATABASE_URL`` for a PostgreSQL URL, else
+    ``L2L_DATABASE``."""
+    if str(database).startswith("postgresql://"):
+        return {"DATABASE_URL": str(database)}
+    return {"L2L_DATABASE": str(database)}
 
 
 @contextmanager

@@ -73,6 +73,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "L2L_SALESFORCE_AUTH",
         "L2L_SALESFORCE_CA_BUNDLE",
         "L2L_SALESFORCE_REFRESH_TOKEN",
+        "DATABASE_URL",  # a PostgreSQL store of the machine's own: the tests choose theirs
     ):
         monkeypatch.delenv(name, raising=False)
     database = tmp_path / "l2l.sqlite"

@@ -64,10 +64,14 @@ class Store:
         self.db.conn.close()
 
 
-def open_shared(database: Path) -> Store:
+def open_shared(database: Path | str) -> Store:
     """Open the store with other processes kept out meanwhile: two processes creating a fresh
     database at once (the WAL switch, the migrations) can refuse each other with "database is
-    locked" before the busy timeout applies (seen with gunicorn's two workers starting)."""
+    locked" before the busy timeout applies (seen with gunicorn's two workers starting).
+    PostgreSQL: the migrations take an advisory lock of their own (``schema.migrate``)."""
+    if postgres.is_url(database):
+        return Store(database)
+    database = Path(database)
     database.parent.mkdir(parents=True, exist_ok=True)
     with database.with_name(database.name + ".open.lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -337,8 +337,24 @@ def bump_generation(db: sqlite_utils.Database) -> None:
     )
 
 
+#: The session-level advisory lock PostgreSQL's migrations hold (``open_shared``'s file lock).
+MIGRATION_LOCK_KEY = 0x4C324C4D  # "L2LM"
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply the migrations this database has not seen; returns its schema version."""
+    if not is_postgres(db):
+        return _migrate(db)
+    # Several processes starting at once on a fresh database would race to create the same
+    # tables (a unique violation in PostgreSQL's catalog): one migrates, the others wait.
+    db.conn.execute("SELECT pg_advisory_lock(?)", [MIGRATION_LOCK_KEY])
+    try:
+        return _migrate(db)
+    finally:
+        db.conn.execute("SELECT pg_advisory_unlock(?)", [MIGRATION_LOCK_KEY])
+
+
+def _migrate(db: sqlite_utils.Database) -> int:
     db.table("_migrations").create(
         {"version": int, "applied_at": str}, pk="version", if_not_exists=True
     )
