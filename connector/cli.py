@@ -15,7 +15,7 @@ import click
 
 from connector.bounds import INT64_MAX, MAX_POINTS
 from connector.cli_project import COMMANDS, MAPPING_FORMAT_HELP
-from connector.errors import Lead2LoyaltyError
+from connector.errors import ConfigError, Lead2LoyaltyError
 
 if TYPE_CHECKING:
     from connector.config import Settings
@@ -425,6 +425,64 @@ def status_cmd() -> None:
     runs = store.runs.latest(1)
     if runs:
         click.echo(f"  last run {runs[0]['id']}: {runs[0]['status']} at {runs[0]['started_at']}")
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_cmd(path: Path) -> None:
+    """Copy the SQLite database into a new file, safely while web and worker write.
+
+    The copy is one consistent moment (SQLite's online backup API); PATH must not exist. With
+    DATABASE_URL (PostgreSQL) it says the pg_dump command to use instead.
+
+    \b
+    Example:
+      lead2loyalty backup backups/l2l-$(date +%F).sqlite
+    """
+    from connector.store import Store
+
+    settings = _settings()
+    store = Store(settings.store_location)
+    try:
+        store.backup(path)
+    finally:
+        store.close()
+    click.echo(f"backed up {settings.database_label} to {path}")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace a database that already holds runs or loyalty entries.",
+)
+def restore_cmd(path: Path, replace: bool) -> None:
+    """Put a backup (from `lead2loyalty backup`) back as the database.
+
+    Waits for no sync: it refuses while one runs. A database that already holds runs or
+    loyalty entries is replaced only with --replace. Run `lead2loyalty sync` after it: the
+    journal's keys keep it from booking anything twice. With DATABASE_URL (PostgreSQL) it
+    says the pg_restore command to use instead.
+
+    \b
+    Example:
+      lead2loyalty restore --replace backups/l2l-2026-12-01.sqlite
+    """
+    from connector.store import Store
+
+    settings = _settings()
+    store = Store(settings.store_location)
+    try:
+        if store.url is None and store.holds_data() and not replace:
+            raise ConfigError(
+                f"{settings.database_label} already holds runs or loyalty entries: add "
+                "--replace to overwrite them with the backup"
+            )
+        version = store.restore(path)
+    finally:
+        store.close()
+    click.echo(f"restored {path} (schema version {version}) into {settings.database_label}")
 
 
 @main.command("validate", epilog=MAPPING_FORMAT_HELP)

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from connector.store import postgres
+from connector.errors import ConfigError
+from connector.store import postgres, sqlite
 from connector.store.backend import open_database, set_fsync, transaction
 from connector.store.events import EventsRepository
 from connector.store.loyalty import LoyaltyRepository
@@ -59,9 +60,48 @@ class Store:
         only at checkpoints (a commit survives any crash of the process)."""
         set_fsync(self.db, on)
 
+    def backup(self, target: Path) -> None:
+        """Copy the SQLite database into the new file ``target``: one consistent moment, taken
+        while other processes go on writing (:func:`connector.store.sqlite.backup`).
+        PostgreSQL: a :class:`ConfigError` that gives the ``pg_dump`` recipe."""
+        if self.url is not None:
+            raise ConfigError(PG_BACKUP)
+        sqlite.backup(self.db.conn, target)
+
+    def restore(self, source: Path) -> int:
+        """Replace this database's content with the backup ``source``, holding the run lock (no
+        sync runs meanwhile), then bring it up to this version's schema; returns the backup's
+        schema version. PostgreSQL: a :class:`ConfigError` with the ``pg_restore`` recipe."""
+        if self.url is not None:
+            raise ConfigError(PG_RESTORE)
+        with self.runs.lock():
+            version = sqlite.restore(self.db.conn, source)
+            self.migrate()
+        return version
+
+    def holds_data(self) -> bool:
+        """True when the database holds runs or loyalty entries (a restore would replace them)."""
+        for table in ("runs", "loyalty_journal"):
+            if self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
+                return True
+        return False
+
     def close(self) -> None:
         """Close the connection."""
         self.db.conn.close()
+
+
+#: What ``backup`` and ``restore`` say on PostgreSQL: its own tools do it (README, "Where the
+#: database lives"); ``-Fc`` is the custom format pg_restore reads.
+PG_BACKUP = (
+    "the database is PostgreSQL (DATABASE_URL): back it up with its own tool, "
+    'pg_dump -Fc --no-owner -f PATH "$DATABASE_URL" (README: Where the database lives)'
+)
+PG_RESTORE = (
+    "the database is PostgreSQL (DATABASE_URL): restore with its own tool, "
+    'pg_restore --clean --if-exists --no-owner -d "$DATABASE_URL" PATH '
+    "(README: Where the database lives)"
+)
 
 
 def open_shared(database: Path | str) -> Store:
