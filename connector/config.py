@@ -222,7 +222,7 @@ class Settings(BaseSettings):
     def _one_database(self) -> Settings:
         if self.database_url.get_secret_value() and "database" in self.model_fields_set:
             raise ValueError(
-                "both DATABASE_URL and L2L_DATABASE are set: the store lives in one database; "
+                "DATABASE_URL and L2L_DATABASE are both set: the store lives in one database; "
                 "unset L2L_DATABASE to use PostgreSQL, or DATABASE_URL to use the SQLite file"
             )
         return self
@@ -378,5 +378,8 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str, str]]:
             else ("" if isinstance(value, SecretStr) else str(value))
         )
         default_shown = "" if isinstance(default, SecretStr) else str(default)
-        rows.append((f"L2L_{name.upper()}", shown, default_shown, field.description or ""))
+        variable = field.validation_alias if isinstance(field.validation_alias, str) else None
+        rows.append(
+            (variable or f"L2L_{name.upper()}", shown, default_shown, field.description or "")
+        )
     return rows
