@@ -22,9 +22,10 @@ in the checklist's order:
     sync and the schedule, read from the local database; a warning when a run failed or the
     schedule is late (not before the first sync), and either way the line says how to point an
     uptime monitor at ``/readyz``. Checked only when nothing above blocks a sync;
-12. where the database lives (:func:`ephemeral_reason`), also only when nothing blocks a sync:
-    a warning when the SQLite file is on a temporary or ephemeral place (/tmp, /var/tmp, ``$TMPDIR``, a tmpfs mount, a Heroku dyno's
-    disk), where the loyalty journal would not survive a reboot or a restart.
+12. where the database lives (:func:`ephemeral_reason`), also only when nothing blocks a
+    sync: a warning when the SQLite file is on a temporary or ephemeral place (/tmp,
+    /var/tmp, ``$TMPDIR``, a tmpfs mount, a Heroku dyno's disk), where the loyalty journal
+    would not survive a reboot or a restart.
 
 A failed check blocks a sync (exit 1); warnings do not. Each line carries its fix.
 """
