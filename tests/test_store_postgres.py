@@ -141,3 +141,15 @@ def test_the_cli_says_one_line_for_an_unreachable_server() -> None:
     assert len(lines) == 1, lines
     assert lines[0].startswith("Error: cannot open the database postgresql://l2l:***@")
     assert "s3cret-pw" not in result.output
+
+
+@pytest.mark.parametrize(("required", "outcome"), [("", "skipped"), ("1", "failed")])
+def test_no_server_skips_the_postgresql_half_unless_ci_requires_it(
+    monkeypatch: pytest.MonkeyPatch, required: str, outcome: str
+) -> None:
+    monkeypatch.setenv("L2L_TEST_POSTGRES_URL", "postgresql://127.0.0.1:1/test")
+    monkeypatch.setenv("L2L_REQUIRE_POSTGRES", required)
+    expected = pytest.skip.Exception if outcome == "skipped" else pytest.fail.Exception
+    unreachable = r"PostgreSQL at postgresql://127\.0\.0\.1:1/test is unreachable"
+    with pytest.raises(expected, match=unreachable), postgres_schema():
+        pass  # pragma: no cover - never reached
