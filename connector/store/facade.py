@@ -35,6 +35,8 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.url = str(path) if postgres.is_url(path) else None  # PostgreSQL (DATABASE_URL)
         self.path = Path(path) if self.url is None else Path("postgresql")
+        #: Where the database is, for messages: the file, or the URL without its password.
+        self.label = str(self.path) if self.url is None else postgres.redacted(self.url)
         self.db = open_database(path if self.url else self.path)  # the store's modules only
         in_memory = str(path) == ":memory:" or self.url is not None
         self.records = RecordsRepository(self.db)
