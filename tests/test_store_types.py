@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from connector.store import Store
 from connector.store.columns import BOOLEAN, INTEGER, REAL, TEXT, column_type
 from localorg.org import LocalOrg
 from localorg.server import Running
+from tests.backends import postgres_schema
 from tests.support import deployed_engine, load_rows, localorg_settings, rfm_mappings
 
 TYPES = ("boolean", "int", "double", "currency", "percent", "date", "datetime", "string")
@@ -85,6 +87,40 @@ def test_a_describe_typed_round_trip_returns_what_went_in(
             assert _same(got[record["Id"]][field], want), (field, describe[field], want)
     declared = {c.name: c.type for c in store.db.table("sf_Thing").columns}
     assert declared == {f: column_type(k) for f, k in describe.items()}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(pulled=pages())
+def test_a_describe_typed_round_trip_returns_what_went_in_on_postgresql(
+    pg_store: Store, pulled: tuple[dict[str, str], list[list[dict[str, Any]]]]
+) -> None:
+    # The same property on PostgreSQL (untyped numbers, SMALLINT checkboxes, DOUBLE PRECISION);
+    # one schema for the examples, each starting from no table (the function-scoped fixture).
+    pg_store.db.execute('DROP TABLE IF EXISTS "sf_Thing"')
+    describe, batches = pulled
+    pg_store.records.declare("Thing", describe)
+    for page in batches:
+        pg_store.records.upsert("Thing", page)
+    frame = pg_store.records.frame("Thing", list(describe), include_deleted=True)
+    got = {row["Id"]: row for row in frame.to_dict("records")}
+    for record in (r for page in batches for r in page):
+        for field, want in record.items():
+            assert _same(got[record["Id"]][field], want), (field, describe[field], want)
+    declared = {c.name: c.type for c in pg_store.db.table("sf_Thing").columns}
+    assert declared == {f: column_type(k) for f, k in describe.items()}
+
+
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    """A store in a fresh PostgreSQL schema (skipped with the reason when none answers)."""
+    with postgres_schema() as url:
+        store = Store(url)
+        yield store
+        store.close()
 
 
 def test_column_types_follow_describe() -> None:

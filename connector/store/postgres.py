@@ -267,7 +267,11 @@ def connect(url: str) -> PgConnection:
     naming it (without its password)."""
     label = redacted(url)
     try:
-        raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        # No server-side prepared statements (psycopg prepares a query run 5 times): a column
+        # re-typed by ``records.declare`` would fail a cached plan ("cached plan must not
+        # change result type", found by the round-trip property test), and transaction-mode
+        # poolers (PgBouncer, a platform's pooled URL) do not keep them across transactions.
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=10, prepare_threshold=None)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
