@@ -153,4 +153,3 @@ def test_no_server_skips_the_postgresql_half_unless_ci_requires_it(
     unreachable = r"PostgreSQL at postgresql://127\.0\.0\.1:1/test is unreachable"
     with pytest.raises(expected, match=unreachable), postgres_schema():
         pass  # pragma: no cover - never reached
-
