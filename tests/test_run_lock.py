@@ -96,3 +96,19 @@ def test_a_holder_killed_mid_run_leaves_no_stale_lock(database: Path | str) -> N
         if proc.stdout is not None:
             proc.stdout.close()
         store.close()
+
+
+def test_the_same_store_cannot_take_the_lock_twice(database: Path | str) -> None:
+    # As with the file lock: a second holder through the same store (``close_dead`` while this
+    # process runs a sync) is refused, so it never marks its own live run crashed.
+    store = Store(database)
+    try:
+        run_id = store.runs.start("incremental")
+        with store.runs.lock():
+            assert store.runs.close_dead() == []
+            with pytest.raises(RunInProgress), store.runs.lock():
+                pass  # pragma: no cover - refused
+        assert store.runs.latest(1)[0]["status"] == "running"
+        assert [r["id"] for r in store.runs.close_dead()] == [run_id]  # now it is dead
+    finally:
+        store.close()

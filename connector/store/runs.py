@@ -36,6 +36,7 @@ class RunsRepository:
     def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
         self.db = db
         self.path = path  # the database file (the lock sits beside it); None in memory
+        self._pg_held = False  # PostgreSQL: this store holds the run lock (see _pg_lock)
 
     @contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
@@ -89,7 +90,10 @@ class RunsRepository:
         OS drops a dead process's flock); tried, then tried again for ``wait_seconds``."""
         conn = self.db.conn
         deadline = time.monotonic() + wait_seconds
-        while not conn.execute("SELECT pg_try_advisory_lock(?)", [RUN_LOCK_KEY]).fetchone()[0]:
+        # PostgreSQL grants a session the lock it holds again; a second holder through this same
+        # store (``close_dead`` inside a run, a thread beside it) must be refused as the file
+        # lock refuses a second handle, or it would mark its own live run crashed.
+        while self._pg_held or not self._pg_try():
             if time.monotonic() >= deadline:
                 row = conn.execute("SELECT value FROM sync_state WHERE key = ?", [_HOLDER])
                 holder = (row.fetchone() or ["unknown"])[0]
@@ -99,6 +103,7 @@ class RunsRepository:
                     "done"
                 )
             time.sleep(0.05)
+        self._pg_held = True
         try:
             conn.execute(
                 "INSERT INTO sync_state (key, value) VALUES (?, ?) "
@@ -107,7 +112,13 @@ class RunsRepository:
             )
             yield
         finally:
+            self._pg_held = False
             conn.execute("SELECT pg_advisory_unlock(?)", [RUN_LOCK_KEY])
+
+    def _pg_try(self) -> bool:
+        return bool(
+            self.db.conn.execute("SELECT pg_try_advisory_lock(?)", [RUN_LOCK_KEY]).fetchone()[0]
+        )
 
     def start(self, mode: str) -> int:
         """Open a run record; returns its id."""
