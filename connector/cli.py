@@ -15,7 +15,7 @@ import click
 
 from connector.bounds import INT64_MAX, MAX_POINTS
 from connector.cli_project import COMMANDS, MAPPING_FORMAT_HELP
-from connector.errors import Lead2LoyaltyError
+from connector.errors import ConfigError, Lead2LoyaltyError
 
 if TYPE_CHECKING:
     from connector.config import Settings
@@ -387,7 +387,7 @@ def runs_cmd(limit: int, as_json: bool) -> None:
     """
     from connector.store import Store
 
-    store = Store(_settings().database)
+    store = Store(_settings().store_location)
     store.runs.close_dead()
     runs = store.runs.latest(limit)
     if as_json:
@@ -416,15 +416,73 @@ def status_cmd() -> None:
     from connector.store import Store
 
     settings = _settings()
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     store.runs.close_dead()
-    click.echo(f"database: {settings.database}")
+    click.echo(f"database: {settings.database_label}")
     for object_name, modstamp in store.records.watermarks().items():
         click.echo(f"  watermark {object_name:<10} {modstamp}")
     click.echo(f"  outbox: {store.outbox.counts() or 'empty'}")
     runs = store.runs.latest(1)
     if runs:
         click.echo(f"  last run {runs[0]['id']}: {runs[0]['status']} at {runs[0]['started_at']}")
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_cmd(path: Path) -> None:
+    """Copy the SQLite database into a new file, safely while web and worker write.
+
+    The copy is one consistent moment (SQLite's online backup API); PATH must not exist. With
+    DATABASE_URL (PostgreSQL) it says the pg_dump command to use instead.
+
+    \b
+    Example:
+      lead2loyalty backup backups/l2l-$(date +%F).sqlite
+    """
+    from connector.store import Store
+
+    settings = _settings()
+    store = Store(settings.store_location)
+    try:
+        store.backup(path)
+    finally:
+        store.close()
+    click.echo(f"backed up {settings.database_label} to {path}")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace a database that already holds runs or loyalty entries.",
+)
+def restore_cmd(path: Path, replace: bool) -> None:
+    """Put a backup (from `lead2loyalty backup`) back as the database.
+
+    Waits for no sync: it refuses while one runs. A database that already holds runs or
+    loyalty entries is replaced only with --replace. Run `lead2loyalty sync` after it: the
+    journal's keys keep it from booking anything twice. With DATABASE_URL (PostgreSQL) it
+    says the pg_restore command to use instead.
+
+    \b
+    Example:
+      lead2loyalty restore --replace backups/l2l-2026-12-01.sqlite
+    """
+    from connector.store import Store
+
+    settings = _settings()
+    store = Store(settings.store_location)
+    try:
+        if store.url is None and store.holds_data() and not replace:
+            raise ConfigError(
+                f"{settings.database_label} already holds runs or loyalty entries: add "
+                "--replace to overwrite them with the backup"
+            )
+        version = store.restore(path)
+    finally:
+        store.close()
+    click.echo(f"restored {path} (schema version {version}) into {settings.database_label}")
 
 
 @main.command("validate", epilog=MAPPING_FORMAT_HELP)
@@ -760,7 +818,7 @@ def import_cmd(path: Path, source: str, as_json: bool) -> None:
 
     show = None if as_json else Progress()
     report = import_file(
-        Store(_settings().database),
+        Store(_settings().store_location),
         path,
         source=source,
         progress=(lambda n: show(f"import: {n:,} lines")) if show else None,
@@ -1109,7 +1167,7 @@ def fit_lead_conversion(as_json: bool) -> None:
     from connector.sync.intent import load_scoring, retrain_now
 
     settings = _settings()
-    out = retrain_now(Store(settings.database), load_scoring(settings), datetime.now(UTC))
+    out = retrain_now(Store(settings.store_location), load_scoring(settings), datetime.now(UTC))
     if as_json:
         click.echo(json.dumps(out, default=str))
         return
@@ -1370,7 +1428,8 @@ def worker_cmd(once: bool) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     logging.getLogger("connector").setLevel(logging.INFO)
     click.echo(
-        f"worker: a pass every {settings.realtime_interval_seconds:g} s on {settings.database}",
+        f"worker: a pass every {settings.realtime_interval_seconds:g} s "
+        f"on {settings.database_label}",
         err=True,
     )
     worker.run(stop)
@@ -1400,7 +1459,7 @@ def events_replay(failed_only: bool, as_json: bool) -> None:
     from connector.store import Store
     from connector.sync.realtime import normalise_pending
 
-    store = Store(_settings().database)
+    store = Store(_settings().store_location)
     queued = store.events.requeue_deliveries(failed_only=failed_only)
     done, failed = normalise_pending(store, limit=10**12)
     out = {"requeued": queued, "normalised": done, "failed": failed}
@@ -1423,7 +1482,7 @@ def events_stats(as_json: bool) -> None:
     from connector.store import Store
     from connector.sync.orders import RATES_KEY, held_and_strangers
 
-    store = Store(_settings().database)
+    store = Store(_settings().store_location)
     out = store.events.stats()
     out["shop_orders"].update(
         held_and_strangers(

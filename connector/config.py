@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.api_tokens import parse_tokens
@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     )
     salesforce_api_version: str = Field("59.0", description="REST API version.")
     database: Path = Field(Path("lead2loyalty.sqlite"), description="SQLite database file.")
+    # The platform convention (Heroku, Render, Fly: the add-on sets it), hence no L2L_ prefix.
+    database_url: SecretStr = Field(
+        SecretStr(""),
+        validation_alias="DATABASE_URL",
+        description="PostgreSQL database (postgresql://user:password@host:5432/name) instead of "
+        "the SQLite file: several processes on several hosts share it. Not with L2L_DATABASE.",
+    )
     # A project folder's own (``lead2loyalty init``) when run inside it, else the shipped ones.
     mappings_dir: Path = Field(
         default_factory=lambda: project_dir("mappings"),
@@ -201,6 +208,37 @@ class Settings(BaseSettings):
         "every sync --full does it too; 0: on every run.",
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"{redacted_url(url)} is not a PostgreSQL URL (postgresql://user@host:5432/name)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_database(self) -> Settings:
+        if self.database_url.get_secret_value() and "database" in self.model_fields_set:
+            raise ValueError(
+                "DATABASE_URL and L2L_DATABASE are both set: the store lives in one database; "
+                "unset L2L_DATABASE to use PostgreSQL, or DATABASE_URL to use the SQLite file"
+            )
+        return self
+
+    @property
+    def store_location(self) -> Path | str:
+        """Where the store lives: the PostgreSQL URL when ``DATABASE_URL`` is set, else the
+        SQLite file (``L2L_DATABASE``)."""
+        return self.database_url.get_secret_value() or self.database
+
+    @property
+    def database_label(self) -> str:
+        """The store's location for messages and logs: the file, or the URL without password."""
+        url = self.database_url.get_secret_value()
+        return redacted_url(url) if url else str(self.database)
+
     @field_validator("order_status_categories")
     @classmethod
     def _categories(cls, value: str) -> str:
@@ -305,6 +343,23 @@ def split_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable a validation error is about, as its message's prefix."""
+    if not loc:  # a rule across settings (DATABASE_URL with L2L_DATABASE): the message names them
+        return ""
+    name = "_".join(str(p) for p in loc).upper()
+    return f"{name}: " if name == "DATABASE_URL" else f"L2L_{name}: "
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages; secrets never in logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, host = parts.netloc.rsplit("@", 1)
+    return parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}").geturl()
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Load and validate settings; every problem is reported in one :class:`ConfigError`."""
     check_env_file(Path(ENV_FILE))
@@ -312,8 +367,7 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems = [
-            f"L2L_{'_'.join(str(p) for p in err['loc']).upper()}: "
-            + str(err["msg"]).removeprefix("Value error, ")
+            _variable(err["loc"]) + str(err["msg"]).removeprefix("Value error, ")
             for err in exc.errors()
         ]
         if len(problems) == 1:  # the usual case: one clear line
@@ -365,5 +419,8 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str, str]]:
             else ("" if isinstance(value, SecretStr) else str(value))
         )
         default_shown = "" if isinstance(default, SecretStr) else str(default)
-        rows.append((f"L2L_{name.upper()}", shown, default_shown, field.description or ""))
+        variable = field.validation_alias if isinstance(field.validation_alias, str) else None
+        rows.append(
+            (variable or f"L2L_{name.upper()}", shown, default_shown, field.description or "")
+        )
     return rows

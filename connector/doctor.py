@@ -21,15 +21,21 @@ in the checklist's order:
 11. readiness, as ``GET /readyz`` answers it (:mod:`connector.readiness`): the last scheduled
     sync and the schedule, read from the local database; a warning when a run failed or the
     schedule is late (not before the first sync), and either way the line says how to point an
-    uptime monitor at ``/readyz``. Checked only when nothing above blocks a sync.
+    uptime monitor at ``/readyz``. Checked only when nothing above blocks a sync;
+12. where the database lives (:func:`ephemeral_reason`), also only when nothing blocks a
+    sync: a warning when the SQLite file is on a temporary or ephemeral place (/tmp,
+    /var/tmp, ``$TMPDIR``, a tmpfs mount, a Heroku dyno's disk), where the loyalty journal
+    would not survive a reboot or a restart.
 
 A failed check blocks a sync (exit 1); warnings do not. Each line carries its fix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from connector.admin.deploy import DEPLOY_RIGHTS, MANAGE_USERS, is_assigned, read_rights
@@ -123,7 +129,75 @@ def run_doctor(
         report.add("org", "fail", str(exc), "check the network and the org, then run again")
     if report.ok:  # after a blocking failure the checklist stops there, as the sync would
         _check_readiness(settings, report)
+        _check_database(settings, report)
     return report
+
+
+DATABASE_FIX = (
+    "keep the database on a disk that survives restarts (L2L_DATABASE=/var/lib/lead2loyalty/"
+    "l2l.sqlite, a mounted volume), or use PostgreSQL (DATABASE_URL); back it up with "
+    "`lead2loyalty backup` (README: Where the database lives)"
+)
+
+
+def ephemeral_reason(
+    database: Path, env: Mapping[str, str], mounts: Sequence[tuple[str, str]]
+) -> str | None:
+    """Why a SQLite file at ``database`` would not outlive its host, or None.
+
+    ``env`` is the environment; ``mounts`` is (mount point, filesystem type) as
+    ``/proc/mounts`` lists them. A Heroku dyno (``DYNO`` set) has an ephemeral filesystem,
+    discarded when the dyno restarts, which happens at least daily
+    (https://devcenter.heroku.com/articles/dynos#ephemeral-filesystem and #restarting); a
+    tmpfs lives in memory; /tmp, /var/tmp and ``$TMPDIR`` are cleared by the system.
+    """
+    path = Path(database).resolve()
+    if env.get("DYNO"):
+        return (
+            f"this is a Heroku dyno (DYNO={env['DYNO']}): its disk is discarded at every "
+            "restart, at least daily"
+        )
+    temporary = [Path("/tmp"), Path("/var/tmp")]  # noqa: S108 - named to warn, not used
+    if env.get("TMPDIR"):
+        temporary.append(Path(env["TMPDIR"]).resolve())
+    for folder in temporary:
+        if path == folder or folder in path.parents:
+            return f"{folder} is a temporary folder, cleared by the system"
+    # The mount the file lives on: the longest mount point that contains it.
+    holding = [
+        (Path(point), kind) for point, kind in mounts if Path(point) in (path, *path.parents)
+    ]
+    if holding:
+        point, kind = max(holding, key=lambda m: len(m[0].parts))
+        if kind in ("tmpfs", "ramfs"):
+            return f"{point} is a {kind} mount, held in memory and gone at reboot"
+    return None
+
+
+def _mounts() -> list[tuple[str, str]]:
+    try:
+        text = Path("/proc/mounts").read_text(encoding="utf-8")
+    except OSError:  # not Linux: the path rules still apply
+        return []
+    return [(f[1], f[2]) for f in (line.split() for line in text.splitlines()) if len(f) >= 3]
+
+
+def _check_database(settings: Settings, report: DoctorReport) -> None:
+    """Where the database lives: a warning when it would not survive its host."""
+    if settings.database_url.get_secret_value():
+        report.add("database", "ok", f"PostgreSQL at {settings.database_label}")
+        return
+    reason = ephemeral_reason(settings.database, os.environ, _mounts())
+    if reason is None:
+        report.add("database", "ok", f"SQLite file {settings.database}")
+        return
+    report.add(
+        "database",
+        "warn",
+        f"SQLite file {settings.database} will be lost: {reason}; the loyalty journal is the "
+        "only record of every member's points",
+        DATABASE_FIX,
+    )
 
 
 MONITOR_HOWTO = (
@@ -143,7 +217,7 @@ def _check_readiness(settings: Settings, report: DoctorReport) -> None:
 
     facts: ReadinessFacts | Exception
     try:
-        store = Store(settings.database)
+        store = Store(settings.store_location)
         try:
             facts = read_facts(store)
         finally:

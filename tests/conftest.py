@@ -11,8 +11,10 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
+from connector.store import Store
 from localorg.org import LocalOrg
 from localorg.server import Running, client_credentials_token, start
+from tests.backends import BACKENDS, postgres_schema
 from tests.support import REPO, rfm_mappings, salesforce_env, serve_fresh, sync_env
 
 __all__ = ["REPO", "admin_salesforce", "get_token"]
@@ -71,6 +73,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "L2L_SALESFORCE_AUTH",
         "L2L_SALESFORCE_CA_BUNDLE",
         "L2L_SALESFORCE_REFRESH_TOKEN",
+        "DATABASE_URL",  # a PostgreSQL store of the machine's own: the tests choose theirs
     ):
         monkeypatch.delenv(name, raising=False)
     database = tmp_path / "l2l.sqlite"
@@ -124,3 +127,23 @@ def admin_salesforce(running: Running, org: LocalOrg) -> Salesforce:
     return Salesforce(
         instance_url=token["instance_url"], session_id=token["access_token"], session=session
     )
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """Where a test's store lives, once per backend: a SQLite file under ``tmp_path``, or a
+    ``postgresql://`` URL of a fresh schema (skipped with the reason when no server answers;
+    ``tests/backends.py``)."""
+    if request.param == "sqlite":
+        yield tmp_path / "l2l.sqlite"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def store(database: Path | str) -> Iterator[Store]:
+    """A fresh, migrated store on each backend (``database``)."""
+    opened = Store(database)
+    yield opened
+    opened.close()

@@ -24,6 +24,7 @@ from connector.sync.loyalty import org_needs
 from localorg.org import LocalOrg, OrgConfig
 from localorg.server import Running
 from localorg.store import format_datetime
+from tests.backends import database_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -105,14 +106,20 @@ def serve_fresh(running: Running, config: OrgConfig) -> LocalOrg:
 def localorg_settings(org: LocalOrg, server: Running, tmp_path: Path, **extra: Any) -> Settings:
     """Settings that log in to the served org with client credentials, keep the database in
     `tmp_path`, pull up to now (no lag) and retry without waiting; `extra` adds or overrides
-    settings (``mappings_dir`` is the repository's unless given)."""
+    settings (``mappings_dir`` is the repository's unless given; a ``database`` that is a
+    PostgreSQL URL is given as ``DATABASE_URL`` instead)."""
+    database = extra.pop("database", tmp_path / "l2l.sqlite")
     settings: dict[str, Any] = {
         "salesforce_login_url": org.instance_url,
         "salesforce_client_id": org.config.client_id,
         "salesforce_client_secret": org.config.client_secret,
         "salesforce_auth": "client_credentials",
         "salesforce_ca_bundle": server.tls.cert,
-        "database": tmp_path / "l2l.sqlite",
+        **(
+            {"DATABASE_URL": database}
+            if str(database).startswith("postgresql://")
+            else {"database": database}
+        ),
         "retry_base_seconds": 0.0,
         "pull_lag_seconds": 0,
     }
@@ -142,11 +149,11 @@ def salesforce_env(org: LocalOrg, server: Running) -> dict[str, str]:
     }
 
 
-def sync_env(database: Path, mappings_dir: Path) -> dict[str, str]:
+def sync_env(database: Path | str, mappings_dir: Path) -> dict[str, str]:
     """The other ``L2L_*`` variables of a test run: its database and mappings, no pull lag,
     retries without waiting."""
     return {
-        "L2L_DATABASE": str(database),
+        **database_env(database),
         "L2L_MAPPINGS_DIR": str(mappings_dir),
         "L2L_PULL_LAG_SECONDS": "0",
         "L2L_RETRY_BASE_SECONDS": "0",

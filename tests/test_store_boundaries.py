@@ -115,3 +115,15 @@ def test_the_walk_sees_lazy_relative_and_dotted_imports(tmp_path: Path) -> None:
         "connector.webhooks.base",
         "connector.store",
     }
+
+
+def test_only_the_store_imports_the_postgresql_driver() -> None:
+    # One owner per boundary: a psycopg import elsewhere would be SQL outside the store.
+    outside = [
+        path.relative_to(REPO)
+        for path in (REPO / "connector").rglob("*.py")
+        if STORE not in path.parents
+        and any(n == "psycopg" or n.startswith("psycopg.") for n in _imported(path))
+    ]
+    assert outside == []
+    assert any("psycopg" in _imported(path) for path in STORE.glob("*.py"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from connector.store import Store
 from connector.store.columns import BOOLEAN, INTEGER, REAL, TEXT, column_type
 from localorg.org import LocalOrg
 from localorg.server import Running
+from tests.backends import postgres_schema
 from tests.support import deployed_engine, load_rows, localorg_settings, rfm_mappings
 
 TYPES = ("boolean", "int", "double", "currency", "percent", "date", "datetime", "string")
@@ -87,6 +89,40 @@ def test_a_describe_typed_round_trip_returns_what_went_in(
     assert declared == {f: column_type(k) for f, k in describe.items()}
 
 
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(pulled=pages())
+def test_a_describe_typed_round_trip_returns_what_went_in_on_postgresql(
+    pg_store: Store, pulled: tuple[dict[str, str], list[list[dict[str, Any]]]]
+) -> None:
+    # The same property on PostgreSQL (untyped numbers, SMALLINT checkboxes, DOUBLE PRECISION);
+    # one schema for the examples, each starting from no table (the function-scoped fixture).
+    pg_store.db.execute('DROP TABLE IF EXISTS "sf_Thing"')
+    describe, batches = pulled
+    pg_store.records.declare("Thing", describe)
+    for page in batches:
+        pg_store.records.upsert("Thing", page)
+    frame = pg_store.records.frame("Thing", list(describe), include_deleted=True)
+    got = {row["Id"]: row for row in frame.to_dict("records")}
+    for record in (r for page in batches for r in page):
+        for field, want in record.items():
+            assert _same(got[record["Id"]][field], want), (field, describe[field], want)
+    declared = {c.name: c.type for c in pg_store.db.table("sf_Thing").columns}
+    assert declared == {f: column_type(k) for f, k in describe.items()}
+
+
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    """A store in a fresh PostgreSQL schema (skipped with the reason when none answers)."""
+    with postgres_schema() as url:
+        store = Store(url)
+        yield store
+        store.close()
+
+
 def test_column_types_follow_describe() -> None:
     assert column_type("boolean") == BOOLEAN
     assert column_type("int") == column_type("long") == INTEGER
@@ -95,8 +131,8 @@ def test_column_types_follow_describe() -> None:
         assert column_type(kind) == TEXT
 
 
-def test_a_database_from_before_typed_columns_is_retyped_in_place(tmp_path: Path) -> None:
-    store = Store(tmp_path / "old.sqlite")
+def test_a_database_from_before_typed_columns_is_retyped_in_place(database: Path | str) -> None:
+    store = Store(database)
     # What the guessed types stored: a boolean whose first page was null became TEXT and
     # kept '1' / 'true'; an amount became FLOAT or TEXT.
     store.db.execute(
@@ -147,18 +183,17 @@ def test_a_database_from_before_typed_columns_is_retyped_in_place(tmp_path: Path
         "801F",
     ]
     store.close()
-    reopened = Store(tmp_path / "old.sqlite")  # the re-typing is stored, not redone
+    reopened = Store(database)  # the re-typing is stored, not redone
     assert reopened.records.declare("Order", describe) == []
+    reopened.close()
 
 
-def test_a_field_name_that_is_not_an_api_name_is_refused() -> None:
-    store = Store(":memory:")
+def test_a_field_name_that_is_not_an_api_name_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="not a plain"):
         store.records.declare("Thing", {'Bad"Name': "string"})
 
 
-def test_event_properties_come_out_of_the_json_by_name(tmp_path: Path) -> None:
-    store = Store(tmp_path / "e.sqlite")
+def test_event_properties_come_out_of_the_json_by_name(store: Store) -> None:
     base = {"source": "t", "type": "track", "occurred_at": "2026-01-01T00:00:00.000+00:00"}
     store.events.append(
         [

@@ -36,7 +36,7 @@ def open_service(
 ) -> Iterator[LoyaltyService]:
     """A :class:`LoyaltyService` over the settings' database, closed afterwards."""
     config = load_config(settings)
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         yield LoyaltyService(store, config, clock or (lambda: datetime.now(UTC)))
     finally:

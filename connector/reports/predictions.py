@@ -22,7 +22,7 @@ from connector.sync.resolve import ORDER_COLUMNS, with_contacts
 def stored_purchases(settings: Settings) -> pd.DataFrame:
     """Purchase orders of the last sync, resolved to Contacts (``customer_id, ordered_at,
     amount``)."""
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     orders = orders_frame(
         store, list(ORDER_COLUMNS), reference_field=settings.order_reference_field
     )
@@ -35,7 +35,7 @@ def stored_purchases(settings: Settings) -> pd.DataFrame:
     )
     if frame.empty:
         raise ConfigError(
-            f"{settings.database} holds no orders yet: run `lead2loyalty sync` "
+            f"{settings.database_label} holds no orders yet: run `lead2loyalty sync` "
             "first, or pass --orders FILE.csv"
         )
     return frame

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import sqlite_utils
 
-from connector.store.sqlite import transaction
+from connector.store.backend import transaction
 
 
 def _stamp(at: datetime) -> str:

@@ -31,8 +31,9 @@ from typing import Any, Protocol
 import pandas as pd
 import sqlite_utils
 
+from connector.store.backend import is_postgres, read_frame, transaction
 from connector.store.schema import bump_generation
-from connector.store.sqlite import json_property, now, transaction
+from connector.store.sqlite import json_property, now
 
 
 class IncomingDelivery(Protocol):
@@ -106,13 +107,14 @@ _ORDER_COLUMNS = (
 _UPSERT_ORDER = (
     f"INSERT INTO shop_orders ({', '.join(_ORDER_COLUMNS)}) VALUES "
     f"({', '.join('?' * len(_ORDER_COLUMNS))}) ON CONFLICT (platform, order_id) DO UPDATE SET "
-    "reference = COALESCE(excluded.reference, reference), "
-    "email = COALESCE(excluded.email, email), "
-    "placed_at = COALESCE(placed_at, excluded.placed_at), "
-    "total = COALESCE(excluded.total, total), "
-    "currency = COALESCE(excluded.currency, currency), "
+    "reference = COALESCE(excluded.reference, shop_orders.reference), "
+    "email = COALESCE(excluded.email, shop_orders.email), "
+    "placed_at = COALESCE(shop_orders.placed_at, excluded.placed_at), "
+    "total = COALESCE(excluded.total, shop_orders.total), "
+    "currency = COALESCE(excluded.currency, shop_orders.currency), "
     "cancelled = excluded.cancelled, updated_at = excluded.updated_at, "
-    "stale = MAX(stale, excluded.stale) "
+    "stale = CASE WHEN excluded.stale > shop_orders.stale THEN excluded.stale "
+    "ELSE shop_orders.stale END "
     "WHERE excluded.updated_at >= COALESCE(shop_orders.updated_at, '')"
 )
 
@@ -151,16 +153,16 @@ class EventsRepository:
             named = ""
             if names is not None:
                 named = f" AND (name IN ({', '.join('?' * len(names))}) OR type = 'identify')"
-            return pd.read_sql_query(
+            return read_frame(
                 f"SELECT {columns} FROM events WHERE (email IN ({marks}) "
                 f"OR anonymous_id IN ({anonymous})){named}",
                 self.db.conn,
                 params=[*emails, *emails, *(names or [])],
             )
         if names is None:
-            return pd.read_sql_query(f"SELECT {columns} FROM events", self.db.conn)
+            return read_frame(f"SELECT {columns} FROM events", self.db.conn)
         marks = ", ".join("?" * len(names))
-        return pd.read_sql_query(
+        return read_frame(
             f"SELECT {columns} FROM events WHERE name IN ({marks}) OR type = 'identify'",
             self.db.conn,
             params=list(names),
@@ -186,6 +188,8 @@ class EventsRepository:
 
         One statement in autocommit mode, so it is on disk (WAL) before the caller answers 2xx.
         """
+        if is_postgres(self.db):
+            return self._store_delivery_pg(delivery)
         # Two conflict targets, each counted on the stored row (SQLite 3.35+ takes several).
         cursor = self.db.conn.execute(
             "INSERT INTO deliveries (source, key, content_key, topic, shop, received_at, headers, "
@@ -207,6 +211,35 @@ class EventsRepository:
         row = cursor.fetchone()
         return bool(row is None or row[0] == 0)
 
+    def _store_delivery_pg(self, delivery: IncomingDelivery) -> bool:
+        # PostgreSQL takes one conflict target per INSERT: insert unless either key is stored
+        # (one autocommit statement, on disk before the 2xx), else count the duplicate on the
+        # row that holds the key. No transaction around the two: a lost count is the only
+        # race, and each round trip costs (bench/store_backends.py).
+        row = self.db.conn.execute(
+            "INSERT INTO deliveries (source, key, content_key, topic, shop, received_at, "
+            "headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+            "RETURNING id",
+            (
+                delivery.source,
+                delivery.key,
+                delivery.content_key,
+                delivery.topic,
+                delivery.shop,
+                now(),
+                json.dumps(delivery.headers, sort_keys=True),
+                delivery.body,
+            ),
+        ).fetchone()
+        if row is not None:
+            return True
+        self.db.conn.execute(
+            "UPDATE deliveries SET duplicates = duplicates + 1 WHERE source = ? AND "
+            "(key = ? OR content_key = ?)",
+            (delivery.source, delivery.key, delivery.content_key),
+        )
+        return False
+
     def has_shop_orders(self) -> bool:
         """True when any shop order is stored."""
         return self.db.conn.execute("SELECT 1 FROM shop_orders LIMIT 1").fetchone() is not None
@@ -215,8 +248,8 @@ class EventsRepository:
         """Count refused requests (or messages) by source and reason (a short fixed label)."""
         self.db.conn.execute(
             "INSERT INTO webhook_rejections (source, reason, count, last_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (source, reason) DO UPDATE SET count = count + excluded.count, "
-            "last_at = excluded.last_at",
+            "ON CONFLICT (source, reason) DO UPDATE SET "
+            "count = webhook_rejections.count + excluded.count, last_at = excluded.last_at",
             (source[:40], reason[:80], count, now()),
         )
 
@@ -485,7 +518,7 @@ class EventsRepository:
         """Shop orders that count (details known, not cancelled) with their net amount
         (total minus refunds): ``platform, order_id, reference, platform_order_id, email,
         placed_at, currency, amount``."""
-        return pd.read_sql_query(
+        return read_frame(
             "SELECT o.platform, o.order_id, o.reference, o.platform_order_id, o.email, "
             "o.placed_at, "
             "o.currency, "
@@ -500,7 +533,7 @@ class EventsRepository:
         """Every stored shop order's id as the compute step reads it (``shop_id``,
         ``<platform>:<id>``) with the platform's order id and name (``platform_order_id``,
         ``reference``): what a Salesforce Order's reference field holds for the same order."""
-        return pd.read_sql_query(
+        return read_frame(
             "SELECT platform || ':' || order_id AS shop_id, platform_order_id, reference "
             "FROM shop_orders",
             self.db.conn,
@@ -512,7 +545,7 @@ class EventsRepository:
         original_order_id, amount, at, total, cancelled``: ids shaped like the orders the compute
         step reads (``<platform>:<id>``), ``amount`` and ``total`` (the order's gross) in the
         order's own currency, ``at`` the refund's (or the cancellation's last update) ISO time."""
-        return pd.read_sql_query(
+        return read_frame(
             "SELECT r.platform || ':' || r.refund_id AS refund_id, "
             "o.platform || ':' || o.order_id AS original_order_id, r.amount AS amount, "
             "COALESCE(r.refunded_at, o.updated_at, o.placed_at) AS at, o.total AS total, "

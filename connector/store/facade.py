@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from connector.errors import ConfigError
+from connector.store import postgres, sqlite
 from connector.store.admin import AdminRepository
+from connector.store.backend import open_database, set_fsync, transaction
 from connector.store.events import EventsRepository
 from connector.store.loyalty import LoyaltyRepository
 from connector.store.outbox import OutboxRepository
@@ -15,7 +18,6 @@ from connector.store.records import RecordsRepository
 from connector.store.runs import RunsRepository
 from connector.store.schema import migrate
 from connector.store.scoring import ScoringRepository
-from connector.store.sqlite import open_database, set_fsync, transaction
 
 
 class Store:
@@ -33,9 +35,12 @@ class Store:
     """
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.db = open_database(self.path)  # the store's own modules (and tests) only
-        in_memory = str(path) == ":memory:"
+        self.url = str(path) if postgres.is_url(path) else None  # PostgreSQL (DATABASE_URL)
+        self.path = Path(path) if self.url is None else Path("postgresql")
+        #: Where the database is, for messages: the file, or the URL without its password.
+        self.label = str(self.path) if self.url is None else postgres.redacted(self.url)
+        self.db = open_database(path if self.url else self.path)  # the store's modules only
+        in_memory = str(path) == ":memory:" or self.url is not None
         self.records = RecordsRepository(self.db)
         self.outbox = OutboxRepository(self.db)
         self.runs = RunsRepository(self.db, None if in_memory else self.path)
@@ -60,15 +65,58 @@ class Store:
         only at checkpoints (a commit survives any crash of the process)."""
         set_fsync(self.db, on)
 
+    def backup(self, target: Path) -> None:
+        """Copy the SQLite database into the new file ``target``: one consistent moment, taken
+        while other processes go on writing (:func:`connector.store.sqlite.backup`).
+        PostgreSQL: a :class:`ConfigError` that gives the ``pg_dump`` recipe."""
+        if self.url is not None:
+            raise ConfigError(PG_BACKUP)
+        sqlite.backup(self.db.conn, target)
+
+    def restore(self, source: Path) -> int:
+        """Replace this database's content with the backup ``source``, holding the run lock (no
+        sync runs meanwhile), then bring it up to this version's schema; returns the backup's
+        schema version. PostgreSQL: a :class:`ConfigError` with the ``pg_restore`` recipe."""
+        if self.url is not None:
+            raise ConfigError(PG_RESTORE)
+        with self.runs.lock():
+            version = sqlite.restore(self.db.conn, source)
+            self.migrate()
+        return version
+
+    def holds_data(self) -> bool:
+        """True when the database holds runs or loyalty entries (a restore would replace them)."""
+        for table in ("runs", "loyalty_journal"):
+            if self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
+                return True
+        return False
+
     def close(self) -> None:
         """Close the connection."""
         self.db.conn.close()
 
 
-def open_shared(database: Path) -> Store:
+#: What ``backup`` and ``restore`` say on PostgreSQL: its own tools do it (README, "Where the
+#: database lives"); ``-Fc`` is the custom format pg_restore reads.
+PG_BACKUP = (
+    "the database is PostgreSQL (DATABASE_URL): back it up with its own tool, "
+    'pg_dump -Fc --no-owner -f PATH "$DATABASE_URL" (README: Where the database lives)'
+)
+PG_RESTORE = (
+    "the database is PostgreSQL (DATABASE_URL): restore with its own tool, "
+    'pg_restore --clean --if-exists --no-owner -d "$DATABASE_URL" PATH '
+    "(README: Where the database lives)"
+)
+
+
+def open_shared(database: Path | str) -> Store:
     """Open the store with other processes kept out meanwhile: two processes creating a fresh
     database at once (the WAL switch, the migrations) can refuse each other with "database is
-    locked" before the busy timeout applies (seen with gunicorn's two workers starting)."""
+    locked" before the busy timeout applies (seen with gunicorn's two workers starting).
+    PostgreSQL: the migrations take an advisory lock of their own (``schema.migrate``)."""
+    if postgres.is_url(database):
+        return Store(database)
+    database = Path(database)
     database.parent.mkdir(parents=True, exist_ok=True)
     with database.with_name(database.name + ".open.lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

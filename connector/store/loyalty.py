@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from connector.store.backend import transaction
 from connector.store.schema import bump_generation
-from connector.store.sqlite import transaction
 
 #: The journal's columns (migration v4 froze them; ``token`` came with v13; a new one takes a new
 #: migration).

@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 
 import sqlite_utils
 
-from connector.store.sqlite import now, transaction
+from connector.store.backend import transaction
+from connector.store.sqlite import now
 
 
 class PendingWrite(NamedTuple):

@@ -19,9 +19,10 @@ import pandas as pd
 import sqlite_utils
 from sqlite_utils.utils import types_for_column_types
 
+from connector.store.backend import read_frame, transaction
 from connector.store.columns import BOOLEAN, column_type, converted, same_type
 from connector.store.schema import GENERATION, bump_generation
-from connector.store.sqlite import identifier, now, transaction
+from connector.store.sqlite import identifier, now
 
 # Columns every save sets by itself: a row whose other columns are unchanged is an echo of a
 # save that changed nothing we read (our own write-back of fields we do not pull, say).
@@ -66,7 +67,8 @@ class RecordsRepository:
                 names = ", ".join(f'"{c}"' for c in columns)
                 updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != "Id")
                 compared = [c for c in columns if c != "Id" and c not in BOOKKEEPING]
-                differs = " OR ".join(f'excluded."{c}" IS NOT "{c}"' for c in compared)
+                quoted = f'"{table.name}"'  # qualified: PostgreSQL finds a bare column ambiguous
+                differs = " OR ".join(f'excluded."{c}" IS NOT {quoted}."{c}"' for c in compared)
                 conflict = f"DO UPDATE SET {updates} WHERE {differs}" if differs else "DO NOTHING"
                 sql = (
                     f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
@@ -179,13 +181,11 @@ class RecordsRepository:
             clauses.append(
                 "(" + " OR ".join(f'"{c}" IN ({", ".join("?" * len(v))})' for c, v in held) + ")"
                 if held
-                else "0"
+                else "1 = 0"
             )
             params = [value for _, values in held for value in values]
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        frame = pd.read_sql_query(
-            f'SELECT {select} FROM "{table}"{where}', self.db.conn, params=params
-        )
+        frame = read_frame(f'SELECT {select} FROM "{table}"{where}', self.db.conn, params=params)
         for c in wanted:
             if declared[c] == BOOLEAN:  # NULL: stored before the column existed; false
                 frame[c] = frame[c].eq(1)

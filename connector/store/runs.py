@@ -2,7 +2,8 @@
 
 Table ``runs``: what each run did, with its process id and host, so a run that died is found
 and marked ``crashed``. The run lock is an OS advisory lock on ``<database>.lock`` beside the
-SQLite file (the PostgreSQL backend, issue 20, takes an advisory lock in the database instead).
+SQLite file; on PostgreSQL, a session-level advisory lock in the database (``pg_try_advisory_lock``:
+the processes sharing the database may run on several hosts, which share no file).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from typing import Any
 import sqlite_utils
 
 from connector.errors import RunInProgress
-from connector.store.sqlite import now, transaction
+from connector.store.backend import is_postgres, transaction
+from connector.store.sqlite import now
+
+#: The PostgreSQL advisory lock of the run lock (the write lock, ``postgres.py``, is another).
+RUN_LOCK_KEY = 0x4C324C52  # "L2LR"
+#: The ``sync_state`` key where the run lock's holder leaves its pid (the lock file's content).
+_HOLDER = "run_lock_pid"
 
 _RUN_COLUMNS = "id, started_at, finished_at, status, mode, stats, pid, host"
 
@@ -44,6 +51,7 @@ class RunsRepository:
     def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
         self.db = db
         self.path = path  # the database file (the lock sits beside it); None in memory
+        self._pg_held = False  # PostgreSQL: this store holds the run lock (see _pg_lock)
 
     @contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
@@ -54,6 +62,10 @@ class RunsRepository:
         ``wait_seconds`` tries again for that long first (the real-time worker holds the lock
         for short passes, so a scheduled sync can wait them out instead of being skipped).
         """
+        if is_postgres(self.db):
+            with self._pg_lock(wait_seconds):
+                yield
+            return
         if self.path is None:
             yield
             return
@@ -85,6 +97,43 @@ class RunsRepository:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _pg_lock(self, wait_seconds: float) -> Iterator[None]:
+        """:meth:`lock` on PostgreSQL: a session-level advisory lock, released when its holder
+        ends however it ends (the server drops a dead client's session, and its locks, as the
+        OS drops a dead process's flock); tried, then tried again for ``wait_seconds``."""
+        conn = self.db.conn
+        deadline = time.monotonic() + wait_seconds
+        # PostgreSQL grants a session the lock it holds again; a second holder through this same
+        # store (``close_dead`` inside a run, a thread beside it) must be refused as the file
+        # lock refuses a second handle, or it would mark its own live run crashed.
+        while self._pg_held or not self._pg_try():
+            if time.monotonic() >= deadline:
+                row = conn.execute("SELECT value FROM sync_state WHERE key = ?", [_HOLDER])
+                holder = (row.fetchone() or ["unknown"])[0]
+                raise RunInProgress(
+                    f"another sync is running on {getattr(conn, 'label', '?')} (pid {holder}); "
+                    "this one did not start, and the next one picks up whatever it would have "
+                    "done"
+                )
+            time.sleep(0.05)
+        self._pg_held = True
+        try:
+            conn.execute(
+                "INSERT INTO sync_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [_HOLDER, str(os.getpid())],
+            )
+            yield
+        finally:
+            self._pg_held = False
+            conn.execute("SELECT pg_advisory_unlock(?)", [RUN_LOCK_KEY])
+
+    def _pg_try(self) -> bool:
+        return bool(
+            self.db.conn.execute("SELECT pg_try_advisory_lock(?)", [RUN_LOCK_KEY]).fetchone()[0]
+        )
 
     def start(self, mode: str) -> int:
         """Open a run record; returns its id."""

@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
-from connector.store.sqlite import now, transaction
+from connector.store.backend import is_postgres, transaction
+from connector.store.sqlite import now
 
 Migration = Callable[[sqlite_utils.Database], None]
 
@@ -222,6 +223,9 @@ def _v8_input_triggers(db: sqlite_utils.Database) -> None:
     # The row exists from here on, so the triggers only update it: an INSERT inside a trigger
     # would take the conflict policy of the statement that fired it (an upsert: an error).
     db.execute("INSERT OR IGNORE INTO sync_state (key, value) VALUES ('inputs_generation', '0')")
+    if is_postgres(db):
+        _v8_input_triggers_pg(db)
+        return
     for table in _INPUT_TABLES:
         for event in ("INSERT", "UPDATE", "DELETE"):
             if table == "events" and event != "DELETE":
@@ -230,6 +234,24 @@ def _v8_input_triggers(db: sqlite_utils.Database) -> None:
                 f"CREATE TRIGGER inputs_{table}_{event.lower()} AFTER {event} ON {table} BEGIN "
                 "UPDATE sync_state SET value = CAST(value AS INTEGER) + 1 "
                 "WHERE key = 'inputs_generation'; END"
+            )
+
+
+def _v8_input_triggers_pg(db: sqlite_utils.Database) -> None:
+    # PostgreSQL's triggers call a function (CREATE TRIGGER ... EXECUTE FUNCTION); one row
+    # bumps once, as SQLite's FOR EACH ROW triggers above do.
+    db.execute(
+        "CREATE FUNCTION l2l_bump_inputs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE sync_state SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) "
+        "WHERE key = 'inputs_generation'; RETURN NULL; END $$"
+    )
+    for table in _INPUT_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            if table == "events" and event != "DELETE":
+                continue
+            db.execute(
+                f"CREATE TRIGGER inputs_{table}_{event.lower()} AFTER {event} ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION l2l_bump_inputs()"
             )
 
 
@@ -318,13 +340,29 @@ def bump_generation(db: sqlite_utils.Database) -> None:
     """Move the inputs generation (inside the caller's transaction, if any)."""
     db.conn.execute(
         "INSERT INTO sync_state (key, value) VALUES (?, '1') ON CONFLICT (key) "
-        "DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        "DO UPDATE SET value = CAST(CAST(sync_state.value AS INTEGER) + 1 AS TEXT)",
         [GENERATION],
     )
 
 
+#: The session-level advisory lock PostgreSQL's migrations hold (``open_shared``'s file lock).
+MIGRATION_LOCK_KEY = 0x4C324C4D  # "L2LM"
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply the migrations this database has not seen; returns its schema version."""
+    if not is_postgres(db):
+        return _migrate(db)
+    # Several processes starting at once on a fresh database would race to create the same
+    # tables (a unique violation in PostgreSQL's catalog): one migrates, the others wait.
+    db.conn.execute("SELECT pg_advisory_lock(?)", [MIGRATION_LOCK_KEY])
+    try:
+        return _migrate(db)
+    finally:
+        db.conn.execute("SELECT pg_advisory_unlock(?)", [MIGRATION_LOCK_KEY])
+
+
+def _migrate(db: sqlite_utils.Database) -> int:
     db.table("_migrations").create(
         {"version": int, "applied_at": str}, pk="version", if_not_exists=True
     )

@@ -182,3 +182,45 @@ def identifier(name: str) -> str:
 def now() -> str:
     """The current time as the store writes it: ISO 8601, UTC, milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def backup(conn: sqlite3.Connection, target: Path) -> None:
+    """Copy the database into the new file ``target`` with SQLite's online backup API
+    (https://www.sqlite.org/backup.html): every page in one step, inside one read transaction,
+    so the copy is one consistent moment even while other processes write (WAL lets them go on
+    meanwhile). An existing ``target`` is refused, never overwritten."""
+    if target.exists():
+        raise ConfigError(f"{target} exists: back up into a new file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy = sqlite3.connect(str(target))
+    try:
+        conn.backup(copy)
+    except sqlite3.Error as exc:
+        copy.close()
+        target.unlink(missing_ok=True)
+        _raise(exc, str(target))
+    copy.close()
+
+
+def restore(conn: sqlite3.Connection, source: Path) -> int:
+    """Replace the database's content with the backup ``source`` (the online backup API in the
+    other direction: one write transaction, so another process sees the old database or the
+    restored one, never a mix); returns the backup's schema version. A file that is not a
+    lead2loyalty database is a :class:`ConfigError` and changes nothing."""
+    if not source.is_file():
+        raise ConfigError(f"{source} is not a file: give the path of a backup")
+    copy = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        try:
+            version = copy.execute("SELECT MAX(version) FROM _migrations").fetchone()[0]
+        except sqlite3.Error:
+            version = None
+        if version is None:
+            raise ConfigError(f"{source} is not a lead2loyalty backup (no schema version in it)")
+        try:
+            copy.backup(conn)
+        except sqlite3.Error as exc:
+            _raise(exc, str(source))
+    finally:
+        copy.close()
+    return int(version)

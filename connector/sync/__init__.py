@@ -71,7 +71,7 @@ def build_engine(
     predictions = load_predictions_config(settings)
     loyalty = load_loyalty_config(settings)
     scoring = load_scoring(settings)
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     # Signed in lazily, by the run's first call: a refused sign-in is then a failed run on
     # record, with its reason, not an error before any run exists.
     client = client or SalesforceClient(settings)

@@ -456,7 +456,7 @@ class SyncEngine:
             report.run_id,
             report.status,
             errors,
-            str(self.store.path),
+            self.store.label,
             again=previous == "partial",
         )
         post_alert(url, text, redact=RedactSecrets.from_settings(self.settings).redact)

@@ -545,7 +545,7 @@ def retrain_job() -> dict[str, Any]:
     from connector.config import load_settings
 
     settings = load_settings()
-    record = retrain_now(Store(settings.database), load_scoring(settings), datetime.now(UTC))
+    record = retrain_now(Store(settings.store_location), load_scoring(settings), datetime.now(UTC))
     log.info("lead conversion retrain: %s", record.get("method"))
     return record
 

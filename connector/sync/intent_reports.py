@@ -58,9 +58,9 @@ def _intent_setup(settings: Settings) -> tuple[Store, ScoringSetup, IntentConfig
         raise ConfigError(
             f"{settings.models_dir / 'intent.yaml'} does not exist; the intent score is off"
         )
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     if not store.records.count("Lead") and not store.records.count("Contact"):
-        raise ConfigError(f"{settings.database} holds no Leads or Contacts: run a sync first")
+        raise ConfigError(f"{settings.database_label} holds no Leads or Contacts: run a sync first")
     return store, setup, setup.intent
 
 
@@ -316,10 +316,10 @@ def evaluate_conversion_command(
     setup = load_scoring(settings)
     if setup.conversion is None:
         raise ConfigError(f"{settings.models_dir / 'lead_conversion.yaml'} is missing or disabled")
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     leads = store.records.frame("Lead", lead_columns(setup.conversion))
     if len(leads) < 20:
-        raise ConfigError(f"{settings.database} holds {len(leads)} Leads: run a sync first")
+        raise ConfigError(f"{settings.database_label} holds {len(leads)} Leads: run a sync first")
     events = store.events.frame(event_names(setup.intent)) if setup.intent else pd.DataFrame()
     now = datetime.now(UTC)
     frame, numeric, labels = lead_frame(

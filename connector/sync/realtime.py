@@ -192,7 +192,7 @@ class RealtimeWorker:
         engine_factory: Callable[[Settings], SyncEngine] | None = None,
     ) -> None:
         self.settings = settings
-        self.store = open_shared(settings.database)
+        self.store = open_shared(settings.store_location)
         self._engine_factory = engine_factory
         self._engine: SyncEngine | None = None
 

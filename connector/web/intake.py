@@ -31,7 +31,7 @@ def store() -> Store:
         # answer /healthz (gunicorn boots each worker after the fork).
         from connector.store import open_shared
 
-        opened = open_shared(settings().database)
+        opened = open_shared(settings().store_location)
         # WAL + NORMAL: a committed delivery survives any crash of this process (the platform
         # got its 2xx and will not resend it). L2L_WEBHOOK_FSYNC adds an fsync per delivery, so
         # it survives power loss too, at the cost bench/webhooks.py measures.

@@ -7,6 +7,7 @@ Real store, real normaliser (the Shopify fixtures of tests/webhooks), the sync's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,11 @@ ADA = "003A"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "l2l.sqlite")
+def store(database: Path | str) -> Iterator[Store]:  # on each backend (tests/conftest.py)
+    store = Store(database)
     store.records.upsert("Contact", [{"Id": ADA, "Email": "ada.shopper@example.com"}])
-    return store
+    yield store
+    store.close()
 
 
 def _apply(store: Store, topic: str, payload: dict[str, Any], key: str) -> None:

@@ -74,9 +74,9 @@ def test_inside_a_member_transaction_the_batch_is_one_transaction(tmp_path: Path
 
 
 def test_a_batch_cut_short_between_chunks_is_completed_by_booking_it_again(
-    tmp_path: Path,
+    database: Path | str,
 ) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(database)
     try:
         books = store.loyalty
         batch = _entries(5)
@@ -108,17 +108,15 @@ def test_time_columns_are_stored_as_the_same_text_as_value_by_value() -> None:
     assert _texts(column)[3] is None
 
 
-def test_the_stored_journal_has_the_domains_columns() -> None:
+def test_the_stored_journal_has_the_domains_columns(store: Store) -> None:
     # The store's columns are its own (frozen in migration v4); the domain maps onto them. A
     # column the domain adds must come with a migration, or append would silently drop it.
     assert stored.JOURNAL_COLUMNS == JOURNAL_COLUMNS
-    store = Store(":memory:")
     table = [c.name for c in store.db.table("loyalty_journal").columns]
     assert table == ["seq", *JOURNAL_COLUMNS]
 
 
-def test_the_journal_comes_back_as_the_domain_types_it(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+def test_the_journal_comes_back_as_the_domain_types_it(store: Store) -> None:
     pd.testing.assert_frame_equal(store.loyalty.journal("club"), empty_journal())
     batch = _entries(3)
     batch.loc[1, "expires_at"] = pd.NaT  # a missing time stays missing

@@ -4,7 +4,6 @@ webhook order, a lead-model refit or a loyalty redemption computes instead of sk
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.service import LoyaltyService
@@ -24,8 +23,7 @@ PROGRAM = LoyaltyConfig.model_validate(
 )
 
 
-def test_side_writes_move_the_generation(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+def test_side_writes_move_the_generation(store: Store) -> None:  # on each backend
     seen = [store.records.input_generation()]
 
     def moved() -> bool:
@@ -45,10 +43,9 @@ def test_side_writes_move_the_generation(tmp_path: Path) -> None:
     assert not moved()  # reading changes nothing
 
 
-def test_a_refit_outside_a_sync_moves_the_generation(tmp_path: Path) -> None:
+def test_a_refit_outside_a_sync_moves_the_generation(store: Store) -> None:
     from connector.sync.intent import ScoringSetup, retrain_now
 
-    store = Store(tmp_path / "l2l.sqlite")
     before = store.records.input_generation()
     retrain_now(store, ScoringSetup(), datetime(2026, 1, 1, tzinfo=UTC))
     assert store.records.input_generation() > before

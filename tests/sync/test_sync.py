@@ -56,8 +56,10 @@ def engine(org: LocalOrg, localorg_server: Running, tmp_path: Path) -> SyncEngin
 
 
 def test_first_sync_writes_every_mapped_field_and_second_writes_nothing(
-    engine: SyncEngine, org: LocalOrg
+    org: LocalOrg, localorg_server: Running, tmp_path: Path, database: Path | str
 ) -> None:
+    # On each backend (``database``: a SQLite file, a PostgreSQL schema).
+    engine = deployed_engine(_settings(org, localorg_server, tmp_path, database=database))
     org.store.flows = FlowEngine(
         {
             "record_triggered": [
@@ -86,6 +88,7 @@ def test_first_sync_writes_every_mapped_field_and_second_writes_nothing(
     assert second.writes["succeeded"] == 0
     assert org.calls_by_kind.get("composite", 0) == calls_before.get("composite", 0)
     assert org.store.count("FlowInterview") == flows_after_first
+    engine.store.close()
 
 
 def test_changing_one_order_changes_exactly_that_person(

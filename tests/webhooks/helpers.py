@@ -22,6 +22,8 @@ from typing import Any
 
 import requests
 
+from tests.backends import database_env
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "webhooks"
 
@@ -105,15 +107,18 @@ def free_port() -> int:
         return port
 
 
-def server_env(database: Path, **extra: str) -> dict[str, str]:
-    """The environment of a test server: its database, the secrets above, small body limit."""
+def server_env(database: Path | str, **extra: str) -> dict[str, str]:
+    """The environment of a test server: its database (a SQLite path or a PostgreSQL URL), the
+    secrets above, small body limit."""
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("L2L_") and "PROXY" not in k.upper()
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("L2L_") and "PROXY" not in k.upper() and k != "DATABASE_URL"
     }
     env.update(
         {
             "PYTHONPATH": str(REPO),
-            "L2L_DATABASE": str(database),
+            **database_env(database),
             "L2L_SHOPIFY_WEBHOOK_SECRETS": ",".join(SHOPIFY_SECRETS),
             "L2L_WOOCOMMERCE_WEBHOOK_SECRETS": WOO_SECRET,
             "L2L_BIGCOMMERCE_WEBHOOK_TOKEN": BC_TOKEN,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from connector.sync.realtime import RealtimeWorker
 from connector.webhooks import shopify
 from localorg.org import LocalOrg
 from localorg.server import Running
+from tests.backends import BACKENDS, postgres_schema
 from tests.support import (
     RFM_PLAIN_FIELDS,
     deployed_engine,
@@ -48,12 +50,15 @@ from tests.webhooks.helpers import (
 COUNT, REVENUE = "L2L_Order_Count__c", "L2L_Revenue__c"
 
 
-def _settings(org: LocalOrg, server: Running, tmp_path: Path) -> Settings:
+def _settings(
+    org: LocalOrg, server: Running, tmp_path: Path, database: Path | str | None = None
+) -> Settings:
     mappings = rfm_mappings(tmp_path / "mappings", RFM_PLAIN_FIELDS, objects=("Contact",))
     return localorg_settings(
         org,
         server,
         tmp_path,
+        database=database or tmp_path / "l2l.sqlite",
         mappings_dir=mappings,
         shopify_webhook_secrets=",".join(SHOPIFY_SECRETS),
         realtime_interval_seconds=0.2,
@@ -74,15 +79,21 @@ def _values(org: LocalOrg, contact: str) -> tuple[Any, Any]:
 
 @pytest.fixture
 def synced(
-    org: LocalOrg, localorg_server: Running, tmp_path: Path
-) -> tuple[Settings, SyncEngine, str]:
-    """An org with one Contact (one order of 100.00), synced once."""
-    settings = _settings(org, localorg_server, tmp_path)
-    engine = deployed_engine(settings)
-    [contact] = seed(org, 1, [("2026-10-01", 100.0)])
-    assert engine.run().status == "succeeded"
-    assert _values(org, contact) == (1, 100.0)
-    return settings, engine, contact
+    org: LocalOrg, localorg_server: Running, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Settings, SyncEngine, str]]:
+    """An org with one Contact (one order of 100.00), synced once; on SQLite, or on the
+    backend a test names (``@pytest.mark.parametrize("synced", BACKENDS, indirect=True)``)."""
+    with ExitStack() as stack:
+        database: Path | str = tmp_path / "l2l.sqlite"
+        if getattr(request, "param", "sqlite") == "postgresql":
+            database = stack.enter_context(postgres_schema())
+        settings = _settings(org, localorg_server, tmp_path, database)
+        engine = deployed_engine(settings)
+        [contact] = seed(org, 1, [("2026-10-01", 100.0)])
+        assert engine.run().status == "succeeded"
+        assert _values(org, contact) == (1, 100.0)
+        yield settings, engine, contact
+        engine.store.close()
 
 
 def test_a_pass_waits_for_a_running_sync_then_writes_once(
@@ -159,9 +170,9 @@ def processes(
     """`lead2loyalty web` and `lead2loyalty worker` running against the synced org."""
     settings, _, _ = synced
     env = server_env(
-        settings.database,
+        settings.store_location,
         **salesforce_env(org, localorg_server),
-        **sync_env(settings.database, settings.mappings_dir),
+        **sync_env(settings.store_location, settings.mappings_dir),
         L2L_REALTIME_INTERVAL_SECONDS="0.2",
     )
     port = free_port()
@@ -198,6 +209,7 @@ def processes(
         assert "Traceback" not in err, err
 
 
+@pytest.mark.parametrize("synced", BACKENDS, indirect=True)
 def test_web_and_worker_move_the_contacts_fields(
     org: LocalOrg, synced: tuple[Settings, SyncEngine, str], processes: str
 ) -> None:

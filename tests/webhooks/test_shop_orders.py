@@ -3,6 +3,7 @@ Order carrying the same reference is the same order (counted once)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,10 @@ def _contacts(store: Store, *rows: tuple[str, str]) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "l2l.sqlite")
+def store(database: Path | str) -> Iterator[Store]:  # on each backend (tests/conftest.py)
+    opened = Store(database)
+    yield opened
+    opened.close()
 
 
 def _rfm(store: Store) -> pd.DataFrame:

@@ -1,0 +1,68 @@
+"""Which backend holds the store: SQLite (a file path) or PostgreSQL (a ``postgresql://`` URL).
+
+The repositories are written once against what ``sqlite_utils.Database`` and
+``sqlite3.Connection`` offer; :mod:`connector.store.postgres` offers the same over psycopg (its
+docstring says why a dialect layer and not SQLAlchemy). The few things that differ by backend
+beyond the SQL spelling are here: opening, a write transaction, reading a DataFrame, fsync.
+Type checkers see the SQLite types: the PostgreSQL classes stand in for them at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import pandas as pd
+import sqlite_utils
+
+from connector.store import postgres, sqlite
+
+
+def open_database(location: Path | str) -> sqlite_utils.Database:
+    """The database at ``location``: a ``postgresql://`` URL, else a SQLite file path."""
+    if postgres.is_url(location):
+        return cast(sqlite_utils.Database, postgres.open_database(str(location)))
+    return sqlite.open_database(Path(location))
+
+
+def is_postgres(db: Any) -> bool:
+    """True when ``db`` (a database or its connection) is PostgreSQL."""
+    return getattr(db, "dialect", None) == "postgresql"
+
+
+@contextmanager
+def transaction(conn: Any) -> Iterator[None]:
+    """One write transaction: everything inside lands, or nothing does. Writers queue one at a
+    time on both backends (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the write lock, see
+    :mod:`connector.store.postgres`)."""
+    if not is_postgres(conn):
+        with sqlite.transaction(conn):
+            yield
+        return
+    conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", [postgres.WRITE_LOCK_KEY])
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def read_frame(sql: str, conn: Any, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    """The rows of a query as a DataFrame (pandas reads sqlite3 itself; a PostgreSQL result is
+    built the way pandas builds one, records with floats coerced)."""
+    if not is_postgres(conn):
+        return pd.read_sql_query(sql, conn, params=params)
+    cursor = conn.execute(sql, list(params or []))
+    names = [d.name for d in cursor.description or []]
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=names, coerce_float=True)
+
+
+def set_fsync(db: sqlite_utils.Database, every_commit: bool) -> None:
+    """SQLite: ``synchronous=FULL`` or ``NORMAL``. PostgreSQL syncs every commit already
+    (``synchronous_commit = on``, its default), which this leaves as it is."""
+    if not is_postgres(db):
+        sqlite.set_fsync(db, every_commit)

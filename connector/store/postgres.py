@@ -1,0 +1,492 @@
+"""PostgreSQL behind ``DATABASE_URL``: the store's second backend, beside ``sqlite.py``.
+
+Why a dialect layer over the store's own migrations, not SQLAlchemy Core + Alembic: the store
+already has one migration list (``schema.py``) and about two hundred statements written in the
+subset SQLite and PostgreSQL share (``INSERT ... ON CONFLICT ... DO UPDATE/NOTHING``,
+``RETURNING``, ``excluded.``). Rewriting them as Core expressions would touch every line of
+every repository and give two histories (the SQLite one already released, an Alembic one) to
+keep in step. Here each statement stays written once; this module opens the database, takes
+what the repositories use of sqlite3 and sqlite-utils (``execute``/``executemany``,
+``total_changes``, ``in_transaction``; ``table(...).create/insert/upsert/get/...``) and
+answers it in PostgreSQL, and :func:`translate` rewrites the few SQLite spellings:
+
+- ``?`` placeholders -> ``%s`` (a literal ``%`` -> ``%%``), outside quoted text only;
+- type names: ``INTEGER`` -> ``BIGINT`` (SQLite's integers are 64-bit), ``REAL``/``FLOAT`` ->
+  ``DOUBLE PRECISION`` (PostgreSQL's ``REAL`` is 32-bit), ``BLOB`` -> ``BYTEA``, ``BOOLEAN``
+  -> ``SMALLINT`` (the store keeps checkboxes as 0/1, ``columns.py``); ``INTEGER PRIMARY KEY``
+  (SQLite's row id) -> an identity column;
+- ``INSERT OR IGNORE`` -> ``INSERT ... ON CONFLICT DO NOTHING``; ``a IS NOT b`` (SQLite's
+  null-safe inequality) -> ``IS DISTINCT FROM``;
+  ``json_extract(c, '$."p"')`` -> ``c::jsonb ->> 'p'``;
+  ``instr`` -> ``strpos``; ``WITHOUT ROWID`` dropped, ``BEGIN IMMEDIATE`` -> ``BEGIN``; a table
+  created without a primary key gets the ``rowid`` identity column SQLite would give it.
+
+Typing. SQLite stores what it is given; PostgreSQL refuses an integer for a text column. Python
+numbers and booleans are therefore sent as *untyped* literals (oid 0, "unknown"), which the
+server types from the column or expression they meet, as SQLite's affinity does; dicts and
+lists as JSON text (what ``records.py`` encodes them to for SQLite). A ``numeric`` result (a
+``SUM`` of integers) comes back as ``int`` when whole, else ``float``, as SQLite's would.
+
+Transactions: ``BEGIN`` then a transaction-level advisory lock, the same one for every
+transaction, so writers queue one at a time as under SQLite's ``BEGIN IMMEDIATE`` and every
+read-then-write the repositories do (a voucher's uses, a journal's balance) keeps its meaning
+under READ COMMITTED. Waits are bounded by ``lock_timeout`` (as SQLite's busy timeout).
+
+Errors, as ``sqlite.py`` says them: a lock not granted in time, a serialization failure or a
+deadlock -> :class:`~connector.errors.Busy` (nothing was written; retry); a database that
+cannot be reached or used (connection refused or lost, disk full) ->
+:class:`~connector.errors.StoreError`, one line naming the database without its password;
+every other error (bad SQL: a bug) stays as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import psycopg.errors
+from psycopg.adapt import Buffer, Dumper, Loader
+from psycopg.pq import TransactionStatus
+from sqlite_utils.db import NotFoundError
+
+from connector.errors import Busy, ConfigError, StoreError
+
+#: How long a statement waits for a lock before it raises Busy (as SQLite's busy timeout).
+LOCK_TIMEOUT_MS = 10_000
+
+#: The transaction-level advisory lock every write transaction takes (an arbitrary constant;
+#: the run lock, ``runs.py``, uses another).
+WRITE_LOCK_KEY = 0x4C324C57  # "L2LW"
+
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_url(location: object) -> bool:
+    """True when ``location`` names a PostgreSQL database (a ``postgresql://`` URL)."""
+    return isinstance(location, str) and location.startswith(_SCHEMES)
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+# ---------------------------------------------------------------------------------- typing
+class _Untyped(Dumper):
+    """A number sent as an untyped literal: the server types it from where it lands."""
+
+    oid = 0
+
+    def dump(self, obj: Any) -> Buffer:
+        return repr(obj).encode() if isinstance(obj, float) else str(int(obj)).encode()
+
+
+class _BoolUntyped(Dumper):
+    oid = 0
+
+    def dump(self, obj: Any) -> Buffer:
+        return b"1" if obj else b"0"
+
+
+class _JsonText(Dumper):
+    oid = 0
+
+    def dump(self, obj: Any) -> Buffer:
+        return json.dumps(obj, default=str).encode()
+
+
+class _Number(Loader):
+    """``numeric`` -> int when whole, else float (SQLite has no decimal type)."""
+
+    def load(self, data: Buffer) -> Any:
+        value = Decimal(bytes(data).decode())
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+# ------------------------------------------------------------------------------ translation
+_TYPES = {
+    "INTEGER": "BIGINT",
+    "REAL": "DOUBLE PRECISION",
+    "FLOAT": "DOUBLE PRECISION",
+    "DOUBLE": "DOUBLE PRECISION",
+    "BLOB": "BYTEA",
+    "BOOLEAN": "SMALLINT",
+}
+_WORD = re.compile(r"\b(INTEGER|REAL|FLOAT|DOUBLE|BLOB|BOOLEAN)\b(?! PRECISION)", re.IGNORECASE)
+_ROWID_PK = re.compile(r"\bINTEGER PRIMARY KEY\b", re.IGNORECASE)
+_IS_NOT = re.compile(r"\bIS NOT (?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.IGNORECASE)
+_JSON = re.compile(r"json_extract\(([^,()]+), '\$\.\"(\w+)\"'\)")
+_INSTR = re.compile(r"\binstr\(", re.IGNORECASE)
+_OR_IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO", re.IGNORECASE)
+_RETURNING = re.compile(r"\sRETURNING\s", re.IGNORECASE)
+
+
+def translate(sql: str) -> str:
+    """The PostgreSQL spelling of one statement of the store's SQL (see the module docstring)."""
+    sql = _JSON.sub(lambda m: f"({m.group(1)}::jsonb ->> '{m.group(2)}')", sql)
+    ignore = bool(_OR_IGNORE.match(sql))
+    if ignore:
+        sql = _OR_IGNORE.sub("INSERT INTO", sql, count=1)
+    sql = sql.replace(" WITHOUT ROWID", "")
+    if sql.strip().upper() == "BEGIN IMMEDIATE":
+        sql = "BEGIN"
+    out: list[str] = []
+    for i, part in enumerate(re.split(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")""", sql)):
+        if i % 2:  # quoted text or identifier: only % needs escaping
+            out.append(part.replace("%", "%%"))
+            continue
+        part = part.replace("%", "%%").replace("?", "%s")
+        part = _ROWID_PK.sub("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", part)
+        part = _WORD.sub(lambda m: _TYPES[m.group(1).upper()], part)
+        part = _IS_NOT.sub("IS DISTINCT FROM ", part)
+        part = _INSTR.sub("strpos(", part)
+        out.append(part)
+    sql = "".join(out)
+    if ignore:
+        returning = _RETURNING.search(sql)
+        at = returning.start() if returning else len(sql)
+        sql = f"{sql[:at]} ON CONFLICT DO NOTHING{sql[at:]}"
+    return sql
+
+
+# ------------------------------------------------------------------------------ connection
+def _raise(exc: psycopg.Error, label: str) -> NoReturn:
+    if isinstance(
+        exc,
+        psycopg.errors.LockNotAvailable
+        | psycopg.errors.SerializationFailure
+        | psycopg.errors.DeadlockDetected,
+    ):
+        raise Busy(
+            f"the database {label} is busy: another process held a lock for over "
+            f"{LOCK_TIMEOUT_MS // 1000} s; nothing was written, retry in a few seconds"
+        ) from exc
+    if isinstance(exc, psycopg.OperationalError | psycopg.errors.DiskFull):
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(
+            f"the database {label} cannot be used ({reason}); check DATABASE_URL"
+        ) from exc
+    raise exc
+
+
+_DML = ("INSERT", "UPDATE", "DELETE")
+
+
+class PgCursor:
+    """A finished statement's results, read as sqlite3's cursor reads them."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+        self.rowcount = cursor.rowcount
+        self.description = cursor.description
+        self.lastrowid: int | None = None
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone() if self.description is not None else None
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall() if self.description is not None else []
+
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        return self._cursor.fetchmany(size) if self.description is not None else []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """The part of ``sqlite3.Connection`` the store uses, over one psycopg connection in
+    autocommit mode (a transaction is an explicit ``BEGIN``, as with ``isolation_level=None``)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, raw: psycopg.Connection[Any], label: str) -> None:
+        self.raw = raw
+        self.label = label
+        self._changes = 0
+
+    @property
+    def total_changes(self) -> int:
+        """Rows inserted, updated or deleted through this connection (sqlite3's counter)."""
+        return self._changes
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside an open transaction."""
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def execute(self, sql: str, parameters: Any = (), /) -> PgCursor:
+        """Run one statement (SQLite spelling) and return its results."""
+        query = translate(sql)
+        try:
+            cursor = self.raw.execute(query, _params(parameters))  # type: ignore[call-overload]
+        except psycopg.Error as exc:
+            _raise(exc, self.label)
+        if query.lstrip()[:6].upper() in _DML and cursor.rowcount > 0:
+            self._changes += cursor.rowcount
+        return PgCursor(cursor)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> PgCursor:
+        """Run one statement for each parameter row (psycopg pipelines them)."""
+        query = translate(sql)
+        rows = [_params(p) for p in parameters]
+        cursor = self.raw.cursor()
+        if rows:
+            try:
+                cursor.executemany(query, rows)  # type: ignore[call-overload]
+            except psycopg.Error as exc:
+                _raise(exc, self.label)
+            if cursor.rowcount > 0:
+                self._changes += cursor.rowcount
+        return PgCursor(cursor)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.raw.close()
+
+
+def _params(parameters: Any) -> Any:
+    if parameters is None:
+        return ()
+    return parameters if isinstance(parameters, dict) else list(parameters)
+
+
+def connect(url: str) -> PgConnection:
+    """Connect to the database at ``url``; one that cannot be reached is a :class:`ConfigError`
+    naming it (without its password)."""
+    label = redacted(url)
+    try:
+        # No server-side prepared statements (psycopg prepares a query run 5 times): a column
+        # re-typed by ``records.declare`` would fail a cached plan ("cached plan must not
+        # change result type", found by the round-trip property test), and transaction-mode
+        # poolers (PgBouncer, a platform's pooled URL) do not keep them across transactions.
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=10, prepare_threshold=None)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"cannot open the database {label} ({reason}); check DATABASE_URL"
+        ) from None
+    for kind in (int, float):
+        raw.adapters.register_dumper(kind, _Untyped)
+    raw.adapters.register_dumper(bool, _BoolUntyped)
+    raw.adapters.register_dumper(dict, _JsonText)
+    raw.adapters.register_dumper(list, _JsonText)
+    raw.adapters.register_loader("numeric", _Number)
+    raw.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+    return PgConnection(raw, label)
+
+
+# --------------------------------------------------------------------- the sqlite-utils part
+_PY_TYPES = {str: "TEXT", int: "BIGINT", float: "DOUBLE PRECISION", bytes: "BYTEA"}
+#: How a PostgreSQL column type reads back, in the store's (SQLite) names: ``columns.py``
+#: compares declared types, and BOOLEAN is the only SMALLINT the store declares.
+_DECLARED = {
+    "text": "TEXT",
+    "bigint": "INTEGER",
+    "integer": "INTEGER",
+    "smallint": "BOOLEAN",
+    "double precision": "REAL",
+    "real": "REAL",
+    "bytea": "BLOB",
+}
+_PY_OF = {"TEXT": str, "INTEGER": int, "REAL": float, "BLOB": bytes, "BOOLEAN": int}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column as sqlite-utils describes one: its name and declared type."""
+
+    name: str
+    type: str
+
+
+class PgTable:
+    """The part of ``sqlite_utils.db.Table`` the store uses."""
+
+    def __init__(self, db: PgDatabase, name: str) -> None:
+        self.db = db
+        self.name = name
+        self.last_pk: Any = None
+
+    @property
+    def _quoted(self) -> str:
+        return f'"{self.name}"'
+
+    def exists(self) -> bool:
+        row = self.db.conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_name = ?",
+            [self.name],
+        ).fetchone()
+        return row is not None
+
+    @property
+    def columns(self) -> list[Column]:
+        rows = self.db.conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE "
+            "table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            [self.name],
+        ).fetchall()
+        return [Column(n, _DECLARED.get(t, t.upper())) for n, t in rows]
+
+    @property
+    def columns_dict(self) -> dict[str, type]:
+        return {c.name: _PY_OF.get(c.type, str) for c in self.columns}
+
+    @property
+    def pks(self) -> list[str]:
+        rows = self.db.conn.execute(
+            "SELECT k.column_name FROM information_schema.table_constraints t "
+            "JOIN information_schema.key_column_usage k ON k.constraint_name = t.constraint_name "
+            "AND k.table_schema = t.table_schema AND k.table_name = t.table_name "
+            "WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema = current_schema() "
+            "AND t.table_name = ? ORDER BY k.ordinal_position",
+            [self.name],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    @property
+    def count(self) -> int:
+        return int(self.db.conn.execute(f"SELECT COUNT(*) FROM {self._quoted}").fetchone()[0])
+
+    @property
+    def rows(self) -> Iterator[dict[str, Any]]:
+        return self.db.query(f"SELECT * FROM {self._quoted}")
+
+    def create(
+        self,
+        columns: dict[str, Any],
+        pk: str | Sequence[str] | None = None,
+        if_not_exists: bool = False,
+    ) -> PgTable:
+        keys = [pk] if isinstance(pk, str) else list(pk or [])
+        parts = []
+        for name, kind in columns.items():
+            sql_type = _PY_TYPES.get(kind, "TEXT")
+            if keys == [name] and kind is int:
+                parts.append(f'"{name}" BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY')
+                continue
+            not_null = " NOT NULL" if name in keys else ""
+            parts.append(f'"{name}" {sql_type}{not_null}')
+        if not keys:  # SQLite gives such a table a rowid, which the store orders by
+            parts.append('"rowid" BIGINT GENERATED ALWAYS AS IDENTITY')
+        if keys and not (len(keys) == 1 and columns.get(keys[0]) is int):
+            parts.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in keys) + ")")
+        exists = "IF NOT EXISTS " if if_not_exists else ""
+        self.db.conn.execute(f"CREATE TABLE {exists}{self._quoted} ({', '.join(parts)})")
+        return self
+
+    def create_index(
+        self, columns: Sequence[str], unique: bool = False, if_not_exists: bool = False
+    ) -> PgTable:
+        name = f"idx_{self.name}_{'_'.join(columns)}"
+        self.db.conn.execute(
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX {'IF NOT EXISTS ' if if_not_exists else ''}"
+            f'"{name}" ON {self._quoted} ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)})'
+        )
+        return self
+
+    def add_column(self, name: str, kind: Any) -> PgTable:
+        sql_type = _PY_TYPES.get(kind, kind if isinstance(kind, str) else "TEXT")
+        self.db.conn.execute(f'ALTER TABLE {self._quoted} ADD COLUMN "{name}" {sql_type}')
+        return self
+
+    def _insert_sql(self, names: Sequence[str], conflict: str) -> str:
+        quoted = ", ".join(f'"{c}"' for c in names)
+        marks = ", ".join("?" * len(names))
+        return f"INSERT INTO {self._quoted} ({quoted}) VALUES ({marks}){conflict}"
+
+    def insert(self, row: dict[str, Any]) -> PgTable:
+        keys = self.pks
+        returning = " RETURNING " + ", ".join(f'"{k}"' for k in keys) if keys else ""
+        cursor = self.db.conn.execute(self._insert_sql(list(row), returning), list(row.values()))
+        got = cursor.fetchone() if keys else None
+        self.last_pk = None if got is None else (got[0] if len(got) == 1 else tuple(got))
+        return self
+
+    def insert_all(
+        self, rows: Iterable[dict[str, Any]], ignore: bool = False, batch_size: int = 100
+    ) -> PgTable:
+        listed = list(rows)
+        if not listed:
+            return self
+        names = list(dict.fromkeys(c for r in listed for c in r))
+        conflict = " ON CONFLICT DO NOTHING" if ignore else ""
+        self.db.conn.executemany(
+            self._insert_sql(names, conflict), [[r.get(c) for c in names] for r in listed]
+        )
+        return self
+
+    def upsert(self, row: dict[str, Any], pk: str | Sequence[str]) -> PgTable:
+        keys = [pk] if isinstance(pk, str) else list(pk)
+        others = [c for c in row if c not in keys]
+        target = ", ".join(f'"{k}"' for k in keys)
+        action = (
+            "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in others)
+            if others
+            else "DO NOTHING"
+        )
+        self.db.conn.execute(
+            self._insert_sql(list(row), f" ON CONFLICT ({target}) {action}"), list(row.values())
+        )
+        return self
+
+    def _where(self, pk_values: Any) -> tuple[str, list[Any]]:
+        keys = self.pks
+        values = list(pk_values) if isinstance(pk_values, list | tuple) else [pk_values]
+        return " AND ".join(f'"{k}" = ?' for k in keys), values
+
+    def get(self, pk_values: Any) -> dict[str, Any]:
+        where, values = self._where(pk_values)
+        rows = list(self.db.query(f"SELECT * FROM {self._quoted} WHERE {where}", values))
+        if not rows:
+            raise NotFoundError
+        return rows[0]
+
+    def update(self, pk_values: Any, updates: dict[str, Any]) -> PgTable:
+        where, values = self._where(pk_values)
+        sets = ", ".join(f'"{c}" = ?' for c in updates)
+        self.db.conn.execute(
+            f"UPDATE {self._quoted} SET {sets} WHERE {where}", [*updates.values(), *values]
+        )
+        return self
+
+
+class PgDatabase:
+    """The part of ``sqlite_utils.Database`` the store uses, over a :class:`PgConnection`."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: PgConnection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Any = None) -> PgCursor:
+        return self.conn.execute(sql, parameters or ())
+
+    def query(self, sql: str, params: Any = None) -> Iterator[dict[str, Any]]:
+        cursor = self.conn.execute(sql, params or ())
+        names = [d.name for d in cursor.description or []]
+        for row in cursor.fetchall():
+            yield dict(zip(names, row, strict=True))
+
+    def table(self, name: str) -> PgTable:
+        return PgTable(self, name)
+
+    def __getitem__(self, name: str) -> PgTable:
+        return PgTable(self, name)
+
+
+def open_database(url: str) -> PgDatabase:
+    """The PostgreSQL database at ``url`` (see the module docstring)."""
+    return PgDatabase(connect(url))
