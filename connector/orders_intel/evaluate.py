@@ -70,8 +70,8 @@ def fulfilment_input(
             "Id": orders["Id"].astype(str),
             "person": person,
             "ordered": orders[ordered],
-            "delivered": orders[delivered] if delivered in orders else None,
-            "status": orders[status] if status in orders else None,
+            "delivered": orders.get(delivered),
+            "status": orders.get(status),
         },
         index=orders.index,
     )

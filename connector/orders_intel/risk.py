@@ -11,11 +11,11 @@ Input: one row per Order (purchases and reduction Orders), columns
 Features of each purchase, from what was known *before* it (a score never looks ahead):
 
 ==================  =====================================================================
-amount_vs_person    log(amount) minus the mean log amount of the person's earlier purchases
-                    (0 for a first order)
+amount_vs_person    log(amount) minus the mean log amount of the person's purchases before
+                    the last 24 hours (0 when none)
 amount_vs_shop      log(amount) minus the shop's median log amount
-first_high          for a first order, amount_vs_shop when positive (a new customer's big
-                    basket); else 0
+first_high          with no purchase before the last 24 hours, amount_vs_shop when positive
+                    (a new customer's big basket); else 0
 velocity            the person's purchases in the 24 hours before this one
 country_mismatch    1 when BillingCountry and ShippingCountry are both set and differ
 refund_share        the person's earlier reduction Orders per earlier purchase
@@ -107,7 +107,6 @@ def order_features(orders: pd.DataFrame) -> pd.DataFrame:
     start = np.r_[0, np.flatnonzero(np.diff(code)) + 1]
     group_start = np.repeat(start, np.diff(np.r_[start, len(frame)]))
     cum_buys = np.cumsum(buy)
-    cum_log = np.cumsum(np.where(buy, log_amount, 0.0))
     cum_ref = np.cumsum(~buy)
 
     def before(c: np.ndarray) -> np.ndarray:  # the running total before the person's first
@@ -115,21 +114,27 @@ def order_features(orders: pd.DataFrame) -> pd.DataFrame:
         return prior
 
     prev_buys = before(cum_buys) - buy
-    prev_log = before(cum_log) - np.where(buy, log_amount, 0.0)
     prev_ref = before(cum_ref) - (~buy)
 
     shop_median = float(np.median(log_amount[buy])) if buy.any() else 0.0
-    vs_person = np.where(prev_buys > 0, log_amount - prev_log / np.maximum(prev_buys, 1), 0.0)
     vs_shop = log_amount - shop_median
-    first_high = np.where(prev_buys == 0, np.clip(vs_shop, 0.0, None), 0.0)
 
     # velocity: purchases of the same person in [t - 24h, t); persons sorted apart by offset
-    span = float(np.nanmax(frame["t"]) - np.nanmin(frame["t"])) + 10 * DAY_SECONDS
-    key = code * span + (frame["t"].to_numpy() - np.nanmin(frame["t"]))
+    t0 = float(np.nanmin(frame["t"]))
+    span = float(np.nanmax(frame["t"]) - t0) + 10 * DAY_SECONDS
+    key = code * span + (frame["t"].to_numpy() - t0)
     buy_keys = key[buy]
     left = np.searchsorted(buy_keys, key - DAY_SECONDS, side="left")
     right = np.searchsorted(buy_keys, key, side="left")
     velocity = (right - left).astype(float)
+    # the person's usual: purchases before those 24 hours, so a burst's later orders are
+    # measured against the customer, not against the burst's own first orders
+    first = np.searchsorted(buy_keys, code * span - 1.0, side="left")
+    sums = np.r_[0.0, np.cumsum(log_amount[buy])]
+    usual_n = left - first
+    usual = (sums[left] - sums[first]) / np.maximum(usual_n, 1)
+    vs_person = np.where(usual_n > 0, log_amount - usual, 0.0)
+    first_high = np.where(usual_n == 0, np.clip(vs_shop, 0.0, None), 0.0)
 
     out = pd.DataFrame(
         {
@@ -263,7 +268,9 @@ def _column(frame: pd.DataFrame, name: str, default: Any) -> pd.Series:
 
 def _seconds(when: pd.Series) -> np.ndarray:
     stamps = pd.to_datetime(when, errors="coerce", utc=True)
-    out: np.ndarray = (stamps.astype("int64") / 1e9).to_numpy()
+    # as a duration, not astype(int64): pandas 3 may hold microseconds, not nanoseconds
+    epoch = pd.Timestamp(0, tz="UTC")
+    out: np.ndarray = ((stamps - epoch) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
     return out
 
 
