@@ -141,3 +141,50 @@ def ranking_figures(
         f"hit_rate@{k}": round(float(np.mean(hits)), 4) if n else 0.0,
         f"ndcg@{k}": round(float(np.mean(gains)), 4) if n else 0.0,
     }
+
+
+def recommendation_split(
+    purchases: pd.DataFrame,
+    cutoff: Any,
+    k: int,
+    config: Any = None,
+    *,
+    inactive: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Fit on the ``purchases`` (person, item, day) before ``cutoff``; judge the top ``k`` of
+    the model and of popularity on the people who bought before it and bought an item new to
+    them after it. ``ratio`` is the model's hit rate over popularity's."""
+    from connector.orders_intel.recommend import (
+        RecommendConfig,
+        fit,
+        interactions,
+        popularity,
+        recommend,
+    )
+
+    cfg = config or RecommendConfig()
+    cfg = RecommendConfig(**{**cfg.__dict__, "top_n": k})
+    day = pd.to_datetime(purchases["day"], utc=True)
+    cut = pd.Timestamp(cutoff)
+    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut
+    before, after = purchases[day < cut], purchases[day >= cut]
+    train = interactions(before, None, cfg)
+    owned = train.groupby("person")["item"].agg(set)
+    held: dict[str, set[str]] = {}
+    for person, items in after.groupby(after["person"].astype(str))["item"]:
+        new = set(items.astype(str)) - owned.get(person, set())
+        if person in owned.index and new:
+            held[person] = new
+    model = fit(train, cfg)
+    ranked = recommend(model, train, cfg, inactive=list(inactive), people=held.keys())
+    lists = ranked.groupby("person")["item"].agg(list).to_dict()
+    base = popularity(model, train[train["person"].isin(held.keys())], k, inactive=list(inactive))
+    mine, theirs = ranking_figures(lists, held, k), ranking_figures(base, held, k)
+    key = f"hit_rate@{k}"
+    return {
+        "k": k,
+        "people": len(held),
+        "model": mine,
+        "popularity": theirs,
+        "ratio": round(mine[key] / theirs[key], 3) if theirs[key] else None,
+    }
