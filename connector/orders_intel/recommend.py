@@ -121,32 +121,47 @@ def recommend(
     blocked = np.zeros(len(model.items), dtype=bool)
     blocked[model.items.get_indexer([i for i in inactive if i in model.items])] = True
     popular_order = np.argsort(-model.buyers, kind="stable")
-    share = model.co.multiply(1.0 / np.maximum(model.buyers, 1.0)[:, None]).tocsr()
+    # share_ij = C_ij / n_i: the share of item i's buyers who also bought j (the why)
+    share = model.co.multiply(1.0 / np.maximum(model.buyers, 1.0)[:, None]).tocsc()
 
     cols_out: dict[str, list[object]] = {k: [] for k in ("person", "rank", "item", "score", "why")}
-    n = config.top_n
+    n = min(config.top_n, len(model.items))
     for lo in range(0, len(who), config.chunk):
         hi = min(len(who), lo + config.chunk)
         scores = (strongest[lo:hi] @ model.similarity).toarray()
         mask = owned[lo:hi].toarray() > 0
         scores[mask | blocked[None, :]] = -np.inf
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :n]
+        # the n best per row: a partial sort, then those n in order (ties by item index)
+        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+        order = np.lexsort((part, -np.take_along_axis(scores, part, axis=1)), axis=1)
+        top = np.take_along_axis(part, order, axis=1)
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        # the why of each pick, all rows at once: the person's item with the highest share
+        had = (strongest[lo:hi] > 0).astype(float)
+        source = np.zeros(top.shape, dtype=int)
+        source_share = np.zeros(top.shape)
+        for p in range(n):
+            cand = sparse.csr_matrix(share[:, top[:, p]].T).multiply(had).tocsr()
+            source[:, p] = np.asarray(cand.argmax(axis=1)).ravel()
+            source_share[:, p] = cand.max(axis=1).toarray().ravel()
         for r in range(hi - lo):
-            picks = [int(j) for j in top[r] if scores[r, j] > 0]
-            fill: list[int] = []
-            for j in popular_order[: n + int(mask[r].sum()) + int(blocked.sum()) + n]:
-                if len(picks) + len(fill) == n:
+            picks = [p for p in range(n) if top_scores[r, p] > 0]
+            chosen = [int(top[r, p]) for p in picks]
+            whys = [
+                _why(names, str(model.items[source[r, p]]), float(source_share[r, p]))
+                for p in picks
+            ]
+            for j in popular_order:
+                if len(chosen) == n:
                     break
-                if not mask[r, j] and not blocked[j] and int(j) not in picks:
-                    fill.append(int(j))
-            had = strongest[lo + r].indices
-            whys = [_why(share, had, j, model.items, names) for j in picks]
-            whys += [f"popular: bought by {int(model.buyers[j]):,} customers" for j in fill]
-            chosen = picks + fill
+                if not mask[r, j] and not blocked[j] and int(j) not in chosen:
+                    chosen.append(int(j))
+                    whys.append(f"popular: bought by {int(model.buyers[j]):,} customers")
             cols_out["person"] += [who[lo + r]] * len(chosen)
             cols_out["rank"] += list(range(1, len(chosen) + 1))
             cols_out["item"] += [model.items[j] for j in chosen]
-            cols_out["score"] += [round(float(scores[r, j]), 4) for j in picks] + [0.0] * len(fill)
+            cols_out["score"] += [round(float(top_scores[r, p]), 4) for p in picks]
+            cols_out["score"] += [0.0] * (len(chosen) - len(picks))
             cols_out["why"] += whys
     return pd.DataFrame(cols_out) if cols_out["person"] else _empty()
 
@@ -225,19 +240,8 @@ def as_text(recommended: pd.DataFrame, names: Mapping[str, str] | None = None) -
     return lines.groupby("person", sort=True)["line"].agg("; ".join)
 
 
-def _why(
-    share: sparse.csr_matrix,
-    had: np.ndarray,
-    j: int,
-    items: pd.Index,
-    names: Mapping[str, str],
-) -> str:
-    if not had.size:
-        return ""
-    column = share[had, j].toarray().ravel()
-    best = int(np.argmax(column))
-    source = str(items[had[best]])
-    return f"bought with {names.get(source, source)} by {column[best]:.0%} of its buyers"
+def _why(names: Mapping[str, str], source: str, share: float) -> str:
+    return f"bought with {names.get(source, source)} by {share:.0%} of its buyers"
 
 
 def _max_per_pair(
