@@ -36,6 +36,9 @@ class RiskSettings(BaseModel):
         description="Values of label_field that mean fraud; any other value means good.",
     )
     min_labels: int = Field(default=20, ge=1)
+    min_orders: int = Field(
+        default=200, ge=2, description="Below this many orders nothing is scored (no usual yet)."
+    )
     flow: str | None = Field(
         default=None,
         description="Autolaunched Flow invoked once when an order crosses the threshold "
@@ -44,7 +47,9 @@ class RiskSettings(BaseModel):
 
     def model(self) -> RiskConfig:
         """The model's own settings."""
-        return RiskConfig(threshold=self.threshold, min_labels=self.min_labels)
+        return RiskConfig(
+            threshold=self.threshold, min_labels=self.min_labels, min_orders=self.min_orders
+        )
 
 
 class FulfilmentSettings(BaseModel):

@@ -29,7 +29,7 @@ from connector.orders_intel import fulfilment, recommend, risk
 from connector.orders_intel.settings import OrdersSettings
 from connector.scoring.moments import crossings
 from connector.store import Store
-from connector.sync.compute import model_frame
+from connector.sync.compute import empty_frame, model_frame
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, email_index, resolve_events
 
@@ -155,6 +155,8 @@ def _risk(
     else:
         result = risk.score_orders(frame, cfg)
         scores, method = result.scores, result.method
+        if scores.empty:  # too few orders: nothing to say, nothing kept
+            return empty_frame("risk"), {"method": method, "orders": 0}, effects
         effects.models[RISK_MODEL] = (
             json.dumps(_population(result)),
             {"method": result.method, "orders": len(result.scores)},
@@ -303,7 +305,7 @@ def _recommendations(
     model = recommend.fit(data, cfg)
     ranked = recommend.recommend(model, data, cfg, inactive=list(inactive), names=names)
     if ranked.empty:
-        return model_frame("recommendations", pd.DataFrame()), {"people": 0}
+        return empty_frame("recommendations"), {"people": 0}
     text = recommend.as_text(ranked, names)
     as_json = ranked.groupby("person", sort=True).apply(
         lambda g: json.dumps(

@@ -78,3 +78,10 @@ def test_labels_turn_the_model_supervised() -> None:
     assert set(flagged[flagged].index) <= set(orders.loc[orders["label"] == 1, "Id"])
     unsupervised = score_orders(orders.drop(columns="label"), RiskConfig(threshold=90))
     assert unsupervised.method == "isolation_forest"
+
+
+def test_too_few_orders_score_nothing() -> None:
+    orders = _orders([10.0] * 50, [24.0 * i for i in range(50)])
+    result = score_orders(orders, RiskConfig())
+    assert result.scores.empty
+    assert result.method == "none: 50 orders, fewer than 200"
