@@ -45,7 +45,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 
 FEATURES = (
     "amount_vs_person",
@@ -182,6 +181,9 @@ def score_orders(orders: pd.DataFrame, config: RiskConfig) -> RiskResult:
         return RiskResult(
             empty, f"none: {len(features)} orders, fewer than {config.min_orders}", features
         )
+    # imported here: every CLI start imports the sync, and sklearn.ensemble is its heaviest part
+    from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+
     x = features.to_numpy(dtype=float)
     forest = IsolationForest(
         n_estimators=config.n_estimators, random_state=config.random_state

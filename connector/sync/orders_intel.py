@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
 
 from connector.mapping.loader import load_yaml_model
 from connector.orders_intel import fulfilment, recommend, risk
@@ -210,6 +209,8 @@ def _score_against(
     features = risk.order_features(frame)
     if features.empty or not len(base):
         return pd.DataFrame(columns=["score", "reasons", "flagged"])
+    from sklearn.ensemble import IsolationForest  # as in risk.score_orders: not at CLI start
+
     forest = IsolationForest(n_estimators=cfg.n_estimators, random_state=cfg.random_state)
     forest.fit(base)
     reference = np.sort(-forest.score_samples(base))
