@@ -107,8 +107,8 @@ def trends(orders: pd.DataFrame, config: FulfilmentConfig) -> FulfilmentResult:
     cusum = _cusum(x, position == 0)
 
     w = config.window
-    late_w = _rolling_sum(frame["late"], frame["person"], w)
-    bad_w = _rolling_sum(frame["bad"], frame["person"], w)
+    late_w = _rolling_sum(frame["late"].to_numpy(), position, w)
+    bad_w = _rolling_sum(frame["bad"].to_numpy(), position, w)
     seen = position + 1
     bad_before = group["bad"].cumsum().to_numpy() - bad_w
     n_before = np.maximum(seen - w, 0)
@@ -178,8 +178,12 @@ def _cusum(x: np.ndarray, restart: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rolling_sum(flags: pd.Series, person: pd.Series, window: int) -> np.ndarray:
-    """Per row, the number of true ``flags`` among the person's last ``window`` rows."""
-    rolled = flags.astype(float).groupby(person, sort=False).rolling(window, min_periods=1).sum()
-    out: np.ndarray = rolled.reset_index(level=0, drop=True).sort_index().to_numpy()
+def _rolling_sum(flags: np.ndarray, position: np.ndarray, window: int) -> np.ndarray:
+    """Per row, the number of true ``flags`` among the person's last ``window`` rows (rows
+    sorted by person; ``position``: the row's place within its person). One cumulative sum:
+    a third of the step's time went to pandas' grouped rolling sum."""
+    total = np.r_[0, np.cumsum(flags.astype(int))]
+    row = np.arange(flags.size)
+    first = np.maximum(row - window + 1, row - position)
+    out: np.ndarray = total[row + 1] - total[first]
     return out
