@@ -636,7 +636,9 @@ def fields_export(out: Path, user_license: str) -> None:
     mappings = load_registered_mappings(settings.mappings_dir)
     loyalty = load_config(settings)
     intent = load_scoring(settings).intent
-    flows = flow_specs(intent, loyalty)
+    from connector.sync.orders_intel import load_settings as load_orders_settings
+
+    flows = flow_specs(intent, loyalty, load_orders_settings(settings.models_dir / "orders.yaml"))
     paths = export(
         mappings,
         out,

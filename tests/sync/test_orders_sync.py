@@ -11,30 +11,14 @@ from pathlib import Path
 import yaml
 
 from connector.events import import_file
+from connector.orders_intel.settings import OrdersSettings
+from connector.salesforce.sfdx import flow_specs, flow_xml
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg, load_seed
 from localorg.server import Running
 from tests.support import REPO, deployed_engine, localorg_settings
 
-FLOWS = {
-    "autolaunched": [
-        {
-            "name": "L2L_Hold_Risky_Order",
-            "inputs": {
-                "recordId": "String",
-                "objectName": "String",
-                "riskScore": "Number",
-                "riskReasons": "String",
-            },
-            "actions": [{"create_task": {"Subject": "Hold order: {riskReasons}"}}],
-        },
-        {
-            "name": "L2L_Fulfilment_Service",
-            "inputs": ["recordId", "objectName", "fulfilmentReasons"],
-            "actions": [{"create_task": {"Subject": "Fulfilment: {fulfilmentReasons}"}}],
-        },
-    ]
-}
+FLOWS = {"risk": {"flow": "L2L_Hold_Risky_Order"}, "fulfilment": {"flow": "L2L_Fulfilment_Service"}}
 
 
 def _truth(seed: Path, name: str) -> list[dict[str, str]]:
@@ -47,12 +31,14 @@ def test_orders_tell_risk_fulfilment_and_offers_once(
 ) -> None:
     seed = tmp_path / "seed"
     load_seed(org, "small", seed)
-    org.store.flows = FlowEngine(FLOWS, ())
+    # the Flows as `fields export` writes them once models/orders.yaml names them
+    specs = flow_specs(None, None, OrdersSettings.model_validate(FLOWS))
+    org.store.flows = FlowEngine.from_sources({s.name: flow_xml(s) for s in specs})
     models = tmp_path / "models"
     shutil.copytree(REPO / "models", models)
     settings_yaml = yaml.safe_load((models / "orders.yaml").read_text(encoding="utf-8"))
-    settings_yaml["risk"]["flow"] = "L2L_Hold_Risky_Order"
-    settings_yaml["fulfilment"]["flow"] = "L2L_Fulfilment_Service"
+    for part, named in FLOWS.items():
+        settings_yaml[part].update(named)
     (models / "orders.yaml").write_text(yaml.safe_dump(settings_yaml), encoding="utf-8")
     settings = localorg_settings(org, localorg_server, tmp_path, models_dir=models)
     engine = deployed_engine(settings)
@@ -94,6 +80,9 @@ def test_orders_tell_risk_fulfilment_and_offers_once(
 
     interviews = org.store.count("FlowInterview")
     assert interviews == told["risk"]["fired"] + told["fulfilment"]["fired"]
+    # the risky orders' Tasks hang on the Orders themselves
+    tasks = org.store.execute('SELECT "WhatId" FROM "Task" WHERE "Subject" LIKE \'Risky order%\'')
+    assert {t[0] for t in tasks} == flagged
 
     second = engine.run()
     assert second.status == "succeeded", second.errors
