@@ -694,7 +694,9 @@ def fields_export(out: Path, user_license: str) -> None:
     mappings = load_registered_mappings(settings.mappings_dir)
     loyalty = load_config(settings)
     intent = load_scoring(settings).intent
-    flows = flow_specs(intent, loyalty)
+    from connector.sync.orders_intel import load_settings as load_orders_settings
+
+    flows = flow_specs(intent, loyalty, load_orders_settings(settings.models_dir / "orders.yaml"))
     paths = export(
         mappings,
         out,
@@ -1081,6 +1083,135 @@ def evaluate_lead_conversion(
         click.echo(f"  baseline {name}: AUC {value}")
     for factor in out["top_factors"][:6]:
         click.echo(f"  {factor['weight']:+.3f}  {factor['feature']}")
+
+
+@evaluate.command("risk")
+@click.option(
+    "--orders",
+    "orders_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of Orders with Salesforce's field names (default: the synced Orders).",
+)
+@click.option(
+    "--frauds",
+    "frauds_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV with an order_id column naming the known frauds (e.g. truth/frauds.csv).",
+)
+@click.option("--label", default=None, help="Or: the Orders' column saying fraud / chargeback.")
+@click.option("--threshold", type=click.IntRange(1, 100), default=None, help="Risky from here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_risk(
+    orders_file: Path | None,
+    frauds_file: Path | None,
+    label: str | None,
+    threshold: int | None,
+    as_json: bool,
+) -> None:
+    """Measure order risk against known frauds: precision and recall at the flagged share.
+
+    \b
+    Example:
+      lead2loyalty evaluate risk --frauds var/seed/truth/frauds.csv
+    """
+    from connector.reports.orders_eval import risk_command
+
+    out = risk_command(_settings(), orders_file, frauds_file, label, threshold)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(
+        f"{out['orders']:,} orders, {out['frauds']:,} frauds; {out['method']}, risky at "
+        f"{out['threshold']}+: {out['flagged']:,} flagged ({out['flagged_share']:.2%})"
+    )
+    click.echo(f"  precision {out['precision']:.3f}, recall {out['recall']:.3f}")
+
+
+@evaluate.command("fulfilment")
+@click.option(
+    "--orders",
+    "orders_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of Orders with Salesforce's field names (default: the synced Orders).",
+)
+@click.option(
+    "--changes",
+    "changes_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV of known degradations: account_id or contact_id, change_date.",
+)
+@click.option(
+    "--per", type=click.Choice(["account", "contact"]), default="account", show_default=True
+)
+@click.option("--within", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_fulfilment(
+    orders_file: Path | None, changes_file: Path, per: str, within: int, as_json: bool
+) -> None:
+    """Measure the fulfilment flag: degradations caught within N orders, false flags.
+
+    \b
+    Example:
+      lead2loyalty evaluate fulfilment --changes var/seed/truth/fulfilment.csv --within 3
+    """
+    from connector.reports.orders_eval import fulfilment_command
+
+    out = fulfilment_command(_settings(), orders_file, changes_file, per, within)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(
+        f"{out['degrading']:,} degrading {per}s: {out['caught']:,} caught within {within} "
+        f"orders ({out['detection_rate']:.1%}), {out['mean_orders_to_detect']} orders on average"
+    )
+    click.echo(f"  {out['others']:,} others, {out['false_flag_rate']:.2%} ever flagged")
+
+
+@evaluate.command("recommendations")
+@click.option(
+    "--lines",
+    "lines_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of purchase lines: person, item, day (default: the synced OrderItems).",
+)
+@click.option(
+    "--cutoff",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Train before, test after (default: the day 80% of the lines are before).",
+)
+@click.option("--k", "ks", type=click.IntRange(1, 50), multiple=True, help="Default: 5 and 10.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_recommendations(
+    lines_file: Path | None, cutoff: Any, ks: tuple[int, ...], as_json: bool
+) -> None:
+    """Measure recommendations on a time split: hit rate and NDCG at k beside popularity.
+
+    \b
+    Example:
+      lead2loyalty evaluate recommendations --cutoff 2025-09-01 --k 5 --k 10
+    """
+    from connector.reports.orders_eval import recommendations_command
+
+    day = cutoff.date() if cutoff is not None else None
+    out = recommendations_command(_settings(), lines_file, day, list(ks) or [5, 10])
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"time split at {out['cutoff']}")
+    for row in out["by_k"]:
+        k = row["k"]
+        mine, base = row["model"], row["popularity"]
+        click.echo(
+            f"  k={k}: {row['people']:,} people; hit rate {mine[f'hit_rate@{k}']:.3f} vs "
+            f"popularity {base[f'hit_rate@{k}']:.3f} (x{row['ratio']}), NDCG "
+            f"{mine[f'ndcg@{k}']:.3f} vs {base[f'ndcg@{k}']:.3f}"
+        )
 
 
 @main.group()

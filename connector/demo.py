@@ -52,8 +52,10 @@ def _shipped_flows(settings: Settings) -> dict[str, str]:
     from connector.loyalty.wiring import load_config
     from connector.salesforce.sfdx import flow_specs, flow_xml
     from connector.sync.intent import load_scoring
+    from connector.sync.orders_intel import load_settings as load_orders_settings
 
-    specs = flow_specs(load_scoring(settings).intent, load_config(settings))
+    orders = load_orders_settings(settings.models_dir / "orders.yaml")
+    specs = flow_specs(load_scoring(settings).intent, load_config(settings), orders)
     return {spec.name: flow_xml(spec) for spec in specs}
 
 

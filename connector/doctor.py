@@ -52,6 +52,7 @@ from connector.salesforce.sfdx import flow_specs
 from connector.sync.intent import load_scoring
 from connector.sync.loyalty import org_needs
 from connector.sync.loyalty_mirror import JournalTypeMissing, journal_type_ids
+from connector.sync.orders_intel import load_settings as load_orders_settings
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS
 
 Status = Literal["ok", "warn", "fail"]
@@ -337,7 +338,8 @@ def _check_org(
     if "JournalType" in described:
         _check_journal_types(client, loyalty, report)
     _check_deploy_rights(client, report)
-    specs = flow_specs(load_scoring(settings).intent, loyalty)
+    orders = load_orders_settings(settings.models_dir / "orders.yaml")
+    specs = flow_specs(load_scoring(settings).intent, loyalty, orders)
     for line in [*check_flows(client, specs), check_read_set(client)]:
         report.add(*line)
 

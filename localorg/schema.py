@@ -346,6 +346,12 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 # Cancelled value under Draft, so a cancelled order is not an activated one.
                 _ro(_pick("StatusCode", "Draft", "Activated", generated=ORDER_STATUS_CODE)),
                 FieldInfo("EffectiveDate", "date", required=True),
+                # Order End Date and the address countries are standard Order fields (Object
+                # Reference, Order: EndDate date, BillingCountry/ShippingCountry string(80));
+                # the seed writes the delivery day to EndDate (localorg/seed/order_truth.py).
+                FieldInfo("EndDate", "date"),
+                _s("BillingCountry", 80),
+                _s("ShippingCountry", 80),
                 _pick("Type", "New", "Reorder"),
                 _ro(FieldInfo("TotalAmount", "currency")),
                 _ref("BillToContactId", "Contact"),

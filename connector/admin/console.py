@@ -59,7 +59,7 @@ def start_sync(settings: Settings, *, retry_failed: bool = False) -> threading.T
     in the history as it goes). Raises :class:`RunInProgress` when a run holds the lock and
     :class:`MappingError` when the mappings are broken, before anything starts."""
     load_registered_mappings(settings.mappings_dir)  # broken files: said on the page
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         with store.runs.lock():  # a probe: who holds it is named in the message
             pass
@@ -243,7 +243,7 @@ def preview_edit(
     problems = check_edit(settings, name, text)
     if problems:
         raise MappingError(problems)
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         sample = store.outbox.written_sample(obj, field, limit)
     finally:

@@ -37,13 +37,18 @@ DEFER_CHECKS = "l2l_defer_checks"
 FieldType = Literal[
     "number", "currency", "percent", "text", "textarea", "date", "datetime", "checkbox", "picklist"
 ]
-PersonKind = Literal["contact", "lead", "account"]
+PersonKind = Literal["contact", "lead", "account", "order"]
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str]
 
 NUMERIC_TYPES: frozenset[str] = frozenset({"number", "currency", "percent"})
 TEXT_TYPES: frozenset[str] = frozenset({"text", "textarea"})
-PERSON_OBJECTS: dict[str, str] = {"contact": "Contact", "lead": "Lead", "account": "Account"}
+PERSON_OBJECTS: dict[str, str] = {
+    "contact": "Contact",
+    "lead": "Lead",
+    "account": "Account",
+    "order": "Order",  # per-order values (order risk), one record per Order
+}
 
 CUSTOM_FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*__c$")
 STANDARD_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
@@ -447,7 +452,8 @@ class MappingFile(BaseModel):
         pattern=OBJECT_RE.pattern, description="Salesforce object written, e.g. Contact."
     )
     person: PersonKind = Field(
-        description="Which people: contact, lead, or account (pooled B2B loyalty members)."
+        description="Which records: contact, lead, account (pooled B2B loyalty members, "
+        "fulfilment), or order (order risk)."
     )
     fields: list[FieldMapping] = Field(
         default_factory=list, description="Computed value -> field mappings."

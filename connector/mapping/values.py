@@ -110,6 +110,27 @@ KNOWN_VALUES: dict[str, KnownValue] = {
     "conversion.score": KnownValue("Lead conversion score 1-99, learned from conversions.", int),
     "conversion.probability": KnownValue("Probability this open Lead converts (0..1).", float),
     "conversion.factors": KnownValue("Strongest factors of the conversion score.", str),
+    "risk.score": KnownValue(
+        "Order risk 0-100: the order is riskier than this share of the shop's orders.",
+        int,
+        "score 0..100",
+    ),
+    "risk.reasons": KnownValue("What stands out about the order (amount, country...).", str),
+    "fulfilment.flag": KnownValue(
+        "Fulfilment trending the wrong way: recent orders late, cancelled or returned against "
+        "the person's own usual and the shop's.",
+        bool,
+    ),
+    "fulfilment.reasons": KnownValue(
+        "Why fulfilment is flagged, e.g. 3 of the last 4 orders delivered late, usually 0.", str
+    ),
+    "recommendations.text": KnownValue(
+        "Top products to offer next, each with its why (bought with X by 38% of its buyers).",
+        str,
+    ),
+    "recommendations.json": KnownValue(
+        "The same list as JSON for a related list: product, rank, score, why.", str
+    ),
 }
 
 

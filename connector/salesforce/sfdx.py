@@ -113,9 +113,22 @@ TIER_FLOW_INPUTS = (
     FlowInput("tier", "String", description="The tier now."),
     FlowInput("direction", "String", description="upgrade, downgrade or change."),
 )
+#: What the order moments send (connector/sync/orders_intel.py, _moment), one item a record.
+RISK_FLOW_INPUTS = (
+    FlowInput("recordId", "String", description="The Order."),
+    FlowInput("objectName", "String", description="Order."),
+    FlowInput("riskScore", "Number", 0, "The order's risk now, 0-100."),
+    FlowInput("riskReasons", "String", description="What stands out about the order."),
+)
+FULFILMENT_FLOW_INPUTS = (
+    *RECORD_INPUTS,
+    FlowInput("fulfilmentReasons", "String", description="Why fulfilment is flagged."),
+)
 FLOW_KINDS: dict[str, tuple[FlowInput, ...]] = {
     "intent": INTENT_FLOW_INPUTS,
     "tier": TIER_FLOW_INPUTS,
+    "risk": RISK_FLOW_INPUTS,
+    "fulfilment": FULFILMENT_FLOW_INPUTS,
 }
 
 
@@ -135,9 +148,12 @@ class FlowSpec:
         return FLOW_KINDS[self.kind]
 
 
-def flow_specs(intent: Any | None, loyalty: Any | None) -> list[FlowSpec]:
-    """The Flows ``models/intent.yaml`` (moments) and ``models/loyalty.yaml`` (tiers.flow)
-    name, once each, in file order. Arguments are the loaded configs (or None)."""
+def flow_specs(
+    intent: Any | None, loyalty: Any | None, orders: Any | None = None
+) -> list[FlowSpec]:
+    """The Flows ``models/intent.yaml`` (moments), ``models/loyalty.yaml`` (tiers.flow) and
+    ``models/orders.yaml`` (risk.flow, fulfilment.flow) name, once each, in file order.
+    Arguments are the loaded configs (or None)."""
     out: dict[str, FlowSpec] = {}
     for moment in getattr(intent, "moments", None) or []:
         spec = FlowSpec(moment.flow, "intent", f"intent moment {moment.name}", moment.enabled)
@@ -148,6 +164,14 @@ def flow_specs(intent: Any | None, loyalty: Any | None) -> list[FlowSpec]:
         if tiers is not None and tiers.flow:
             out.setdefault(
                 tiers.flow, FlowSpec(tiers.flow, "tier", f"tier changes of program {program.id}")
+            )
+    for kind in ("risk", "fulfilment"):
+        part = getattr(orders, kind, None)
+        flow = getattr(part, "flow", None)
+        if flow:
+            enabled = bool(getattr(part, "enabled", True))
+            out.setdefault(
+                flow, FlowSpec(flow, kind, f"{kind} moment of models/orders.yaml", enabled)
             )
     return list(out.values())
 
@@ -168,6 +192,16 @@ _TASK_TEXT = {
         "Loyalty program {!program}: the tier changed from {!previousTier} to {!tier}.",
         "Normal",
     ),
+    "risk": (
+        "Risky order: risk {!riskScore} of 100, check it before it ships",
+        "lead2loyalty scored this order among the shop's riskiest.\n{!riskReasons}",
+        "High",
+    ),
+    "fulfilment": (
+        "Fulfilment trending the wrong way: reach out",
+        "lead2loyalty saw this customer's recent orders go wrong.\n{!fulfilmentReasons}",
+        "High",
+    ),
 }
 #: objectName -> the Task field that links the record (a Lead or Contact is a "who", an
 #: Account a "what": Object Reference, "Task").
@@ -183,7 +217,9 @@ def flow_xml(spec: FlowSpec) -> str:
     decision_rules = []
     lookups = []
     assignments = []
-    for obj, link in _TASK_LINK.items():
+    # an Order is a Task's "what" (Object Reference, Task: WhatId names Orders too)
+    links = {"Order": "WhatId"} if spec.kind == "risk" else _TASK_LINK
+    for obj, link in links.items():
         decision_rules.append(
             {
                 "name": f"Is_{obj}",

@@ -20,6 +20,7 @@ from connector.store import Store
 from connector.sync.engine import Mapper, RunReport, SyncEngine, SyncOptions
 from connector.sync.inputs import fingerprint
 from connector.sync.intent import load_scoring
+from connector.sync.orders_intel import load_settings as load_orders_settings
 from connector.sync.resolve import PERSON_KIND
 from connector.sync.runstate import RunStatus, WriteCounts, exit_code
 
@@ -71,6 +72,7 @@ def build_engine(
     predictions = load_predictions_config(settings)
     loyalty = load_loyalty_config(settings)
     scoring = load_scoring(settings)
+    orders = load_orders_settings(settings.models_dir / "orders.yaml")
     store = Store(settings.store_location)
     # Signed in lazily, by the run's first call: a refused sign-in is then a failed run on
     # record, with its reason, not an error before any run exists.
@@ -92,6 +94,7 @@ def build_engine(
         inputs_key=fingerprint([settings.mappings_dir, settings.models_dir]),
         clock=clock,
         mapped_programs=mapped_programs,
+        orders=orders,
     )
 
 

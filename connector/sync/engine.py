@@ -36,6 +36,7 @@ from connector.errors import (
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
+from connector.orders_intel.settings import OrdersSettings
 from connector.predictions import PredictionsConfig
 from connector.predictions.outputs import Population
 from connector.salesforce.port import BULK_JOB_CALLS, COLLECTION_LIMIT, Echoes, SalesforcePort
@@ -64,6 +65,8 @@ from connector.sync.orders import (
     hold_unconvertible,
     to_corporate,
 )
+from connector.sync.orders_intel import FULFILMENT_MOMENT, RISK_MOMENT, orders_values
+from connector.sync.orders_intel import load_inputs as load_orders_inputs
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
 from connector.sync.resolve import (
@@ -190,8 +193,10 @@ class SyncEngine:
         scoring: intent.ScoringSetup | None = None,
         inputs_key: str | None = None,
         mapped_programs: frozenset[str] = frozenset(),
+        orders: OrdersSettings | None = None,
     ) -> None:
         self.scoring = scoring  # intent score, moments and lead conversion (sync/intent.py)
+        self.orders = orders  # order risk, fulfilment, recommendations (sync/orders_intel.py)
         # Loyalty programs a mapping names (``program:``): their standing is computed too.
         self.mapped_programs = mapped_programs
         self.settings = settings
@@ -388,7 +393,8 @@ class SyncEngine:
 
     def _pulled_objects(self) -> tuple[str, ...]:
         """The objects a run pulls: the default ones and those the loyalty programs need."""
-        return (*DEFAULT_OBJECTS, *loyalty_objects(self.loyalty))
+        extra = ("Product2",) if self.orders is not None else ()  # recommendations' catalogue
+        return tuple(dict.fromkeys((*DEFAULT_OBJECTS, *loyalty_objects(self.loyalty), *extra)))
 
     def _mirrored_programs(self) -> list[Program]:
         programs = self.loyalty.programs if self.loyalty is not None else []
@@ -740,6 +746,13 @@ class SyncEngine:
             report.models.update(records)
             effects.extend(planned)
             frames.extend(scored)
+        if self.orders is not None:
+            told, record, planned = orders_values(
+                resolved, self.orders, load_orders_inputs(self.store, self.orders, resolved)
+            )
+            report.models["orders"] = record
+            effects.extend(planned)
+            frames.extend(told)
         computed = pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
         return computed[resolved.wants(computed.index)], effects
 
@@ -763,6 +776,10 @@ class SyncEngine:
                 if isinstance(entry, dict):
                     entry["fired"] = applied.fired.get(name, 0)
             moments["method"] = intent.moments_method(moments)
+        told = report.models.get("orders", {})
+        for part, name in (("risk", RISK_MOMENT), ("fulfilment", FULFILMENT_MOMENT)):
+            if isinstance(told.get(part), dict) and name in applied.fired:
+                told[part]["fired"] = applied.fired[name]
         report.effects_failed = sum(applied.failed.values())
         report.errors.extend(applied.errors)
 

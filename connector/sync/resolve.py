@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: The Salesforce objects a person can be, and the person kind mappings/ names them by.
-PERSON_KIND = {"Contact": "contact", "Lead": "lead", "Account": "account"}
+#: The Salesforce objects values are computed for, and the kind mappings/ names them by (an
+#: Order is no person, but its risk is computed and written like a person's values).
+PERSON_KIND = {"Contact": "contact", "Lead": "lead", "Account": "account", "Order": "order"}
 
 #: The Order columns the compute step reads: who the order belongs to, when, and how much.
 ORDER_COLUMNS = (
@@ -133,7 +134,12 @@ class Resolved:
         """Which rows of a values frame indexed (object, record_id) belong to the run."""
         if self.people is None:
             return np.ones(len(index), dtype=bool)
-        return np.asarray(index.isin(list(self.people)), dtype=bool)
+        wanted = np.asarray(index.isin(list(self.people)), dtype=bool)
+        # an Order's values (its risk) belong to the run when the order is one of its people's
+        if len(self.orders) and "Id" in self.orders:
+            theirs = [("Order", str(i)) for i in self.orders["Id"]]
+            wanted |= np.asarray(index.isin(theirs), dtype=bool)
+        return wanted
 
 
 def event_emails(events: pd.DataFrame) -> pd.Series:

@@ -95,20 +95,29 @@ STREAMS: dict[str, Stream] = {
                 "CurrencyIsoCode",  # multi-currency orgs only
                 "OriginalOrderId",
                 "Sales_Channel__c",
+                # what orders tell (sync/orders_intel.py): standard Order fields (Object
+                # Reference, Order: EndDate, BillingCountry, ShippingCountry)
+                "EndDate",
+                "BillingCountry",
+                "ShippingCountry",
             ),
             # reduction orders and multi-currency are org settings; Sales_Channel__c is the
-            # seeded store's own field
+            # seeded store's own field; the address fields follow field-level security
             optional=(
                 "StatusCode",
                 "CurrencyIsoCode",
                 "IsReductionOrder",
                 "OriginalOrderId",
                 "Sales_Channel__c",
+                "EndDate",
+                "BillingCountry",
+                "ShippingCountry",
             ),
         ),
         Stream("OrderItem", ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice")),
-        # pulled only when a loyalty product rule names categories (Family)
-        Stream("Product2", ("Name", "Family")),
+        # pulled when a loyalty product rule names categories (Family) or recommendations run
+        # (an inactive product is never offered: IsActive)
+        Stream("Product2", ("Name", "Family", "ProductCode", "IsActive")),
     )
 }
 

@@ -12,6 +12,7 @@ from localorg.ids import IdFactory
 from localorg.seed import leads, orders, people
 from localorg.seed.events import EventLog, TrackEvents, marketing_events, web_events
 from localorg.seed.frame import Batch
+from localorg.seed.order_truth import OrderPlant, fraud_orders
 from localorg.seed.params import (
     CONTACT_CHUNK,
     CONVERTED_LEAD_SHARE,
@@ -34,6 +35,7 @@ def generate(
     now: datetime,
     rng_seed: int = 7,
     holdout_days: int = 180,
+    plant_orders: bool = True,
 ) -> Iterator[Batch]:
     """Stream a synthetic store as ``(object_name, rows)`` batches; its truth goes to ``out_dir``.
 
@@ -41,6 +43,11 @@ def generate(
     at most ``BATCH_ROWS`` per batch, all rows of a batch with the same keys; referenced rows come
     before the rows that reference them. The same seed and a fresh ``IdFactory`` with the same
     pod and start give byte-identical output.
+
+    ``plant_orders`` (issue 24, :mod:`localorg.seed.order_truth`) adds the Orders' countries and
+    delivery days, the planted frauds (after every other row) and their truth files; without it
+    the output is the seed as it was before, and with it every row of that seed is unchanged
+    but for the Orders' three added columns.
     """
     spec = SIZES[size] if isinstance(size, str) else size
     if now.tzinfo is None:
@@ -71,17 +78,25 @@ def generate(
         )
         products = orders.catalogue(run)
         yield from orders.product_rows(run, products)
+        plant = OrderPlant() if plant_orders else None
         for k, lo in enumerate(range(0, spec.contacts, CONTACT_CHUNK)):
             hi = min(spec.contacts, lo + CONTACT_CHUNK)
-            yield from _customers(run, k, lo, hi, products)
+            yield from _customers(run, k, lo, hi, products, plant)
         n_open = spec.leads - n_converted
         for k, lo in enumerate(range(0, n_open, LEAD_CHUNK)):
             yield from leads.open_leads(run, k, lo, min(n_open, lo + LEAD_CHUNK))
+        if plant is not None:  # last, so that no id made before moves
+            yield from fraud_orders(run, plant, products)
     write_params(out / "truth" / "params.json", run)
 
 
 def _customers(
-    run: SeedRun, chunk: int, lo: int, hi: int, products: orders.Products
+    run: SeedRun,
+    chunk: int,
+    lo: int,
+    hi: int,
+    products: orders.Products,
+    plant: OrderPlant | None,
 ) -> Iterator[Batch]:
     """Customers ``lo``..``hi``: their Accounts, Contacts, Leads, Orders, events and truth.
 
@@ -103,6 +118,8 @@ def _customers(
         people=who,
         households=households,
         products=products,
+        plant=plant,
+        chunk=chunk,
     )
     ev = TrackEvents()
     marketing_events(rng, ev, now=run.now, purchases=purchases, behaviour=behaviour, people=who)

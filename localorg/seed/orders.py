@@ -22,6 +22,7 @@ import numpy as np
 
 from localorg.schema import SALES_CHANNELS
 from localorg.seed.frame import Batch, Same, batches, dates, group_starts, pick
+from localorg.seed.order_truth import OrderPlant, order_columns
 from localorg.seed.params import DAY, FAMILIES, REFUND_RATE, SPAN_DAYS, Arr
 from localorg.seed.words import FAMILY_PRICE, PRODUCT_ADJECTIVES, PRODUCT_WORDS
 
@@ -128,8 +129,14 @@ def orders(
     people: People,
     households: Households,
     products: Products,
+    plant: OrderPlant | None = None,
+    chunk: int = 0,
 ) -> Generator[Batch, None, Sales]:
-    """Yield Orders (purchases, then reduction Orders) and their OrderItems; return the sales."""
+    """Yield Orders (purchases, then reduction Orders) and their OrderItems; return the sales.
+
+    With ``plant``, the Orders also carry the planted columns of issue 24 (countries, delivery
+    day: :func:`localorg.seed.order_truth.order_columns`), drawn from their own streams.
+    """
     owner, t = purchases.owner, purchases.t
     n_orders = owner.size
     value = np.maximum(np.rint(rng.gamma(run.pop.gg_p, 1.0 / nu[owner]) * 100), 100)
@@ -202,6 +209,19 @@ def orders(
             "External_Order_Id__c": ext + [f"{ext[i]}-R" for i in ref],
         }
     )
+    if plant is not None:
+        cols.update(
+            order_columns(
+                run,
+                plant,
+                chunk,
+                purchases=purchases,
+                total_cents=total,
+                refunded=refunded,
+                people=people,
+                households=households,
+            )
+        )
     yield from batches("Order", cols, n_all)
 
     n_lines = it_order.size + refunded.size

@@ -32,14 +32,17 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OWNER = IdFactory(pod="9z").new("User")
 
 
-def fingerprint(size: str, rng_seed: int, out: Path) -> dict[str, str]:
+def fingerprint(size: str, rng_seed: int, out: Path, *, plant: bool = False) -> dict[str, str]:
     """sha256 of every file the generator writes and of the rows it yields per object.
 
     Rows are hashed as JSON with their key order, batch boundaries and number types (``1`` and
     ``1.0`` differ; floats by their shortest repr), so any change a loader could see shows.
     """
     rows: dict[str, hashlib._Hash] = defaultdict(hashlib.sha256)
-    for obj, batch in generate(size, out, IdFactory(), owner_id=OWNER, now=NOW, rng_seed=rng_seed):
+    made = generate(
+        size, out, IdFactory(), owner_id=OWNER, now=NOW, rng_seed=rng_seed, plant_orders=plant
+    )
+    for obj, batch in made:
         rows[obj].update(json.dumps(batch, separators=(",", ":")).encode() + b"\n")
     found = {f"rows:{obj}": digest.hexdigest() for obj, digest in rows.items()}
     for path in sorted(out.rglob("*")):
@@ -96,10 +99,43 @@ PRICE = re.compile(r'"price":\d+\.\d\d[,}]')
 
 @pytest.mark.parametrize("rng_seed", sorted(BEFORE))
 def test_small_seed_is_byte_identical(rng_seed: int, tmp_path: Path) -> None:
-    # Every file and every row, events.jsonl included (prices keep their two decimals).
+    # Every file and every row, events.jsonl included (prices keep their two decimals); the
+    # planting of issue 24 is off here, and test_planted_orders_change_only_what_they_add
+    # shows what it adds.
     assert fingerprint("small", rng_seed, tmp_path) == BEFORE[rng_seed]
     events = (tmp_path / "events.jsonl").read_text(encoding="utf-8")
     assert PRICE.search(events) is not None
+
+
+def test_planted_orders_change_only_what_they_add(tmp_path: Path) -> None:
+    """Issue 24 plants from its own streams: with it on, every row of the seed is the row it
+    was (the Orders gain three columns), and the new Orders and OrderItems come last."""
+
+    def rows(plant: bool) -> dict[str, list[dict[str, object]]]:
+        out: dict[str, list[dict[str, object]]] = defaultdict(list)
+        folder = tmp_path / str(plant)
+        for obj, batch in generate(
+            "small", folder, IdFactory(), owner_id=OWNER, now=NOW, rng_seed=7, plant_orders=plant
+        ):
+            out[obj].extend(batch)
+        return out
+
+    before, after = rows(False), rows(True)
+    added = ("BillingCountry", "ShippingCountry", "EndDate")
+    assert set(before) == set(after)
+    for obj, old in before.items():
+        new = after[obj][: len(old)]
+        if obj == "Order":
+            assert all(set(added) <= set(r) for r in new)
+            new = [{k: v for k, v in r.items() if k not in added} for r in new]
+        assert new == old, obj
+    frauds = (tmp_path / "True" / "truth" / "frauds.csv").read_text().splitlines()
+    planted = after["Order"][len(before["Order"]) :]
+    assert len(planted) == len(frauds) - 1 > 0
+    assert {r["Id"] for r in planted} == {line.split(",")[0] for line in frauds[1:]}
+    assert len(after["OrderItem"]) - len(before["OrderItem"]) == len(planted)
+    for name in ("fulfilment.csv", "affinities.csv"):
+        assert len((tmp_path / "True" / "truth" / name).read_text().splitlines()) > 1
 
 
 def _sha256(data: bytes) -> str:

@@ -191,6 +191,7 @@ def test_default_mappings_load_clean() -> None:
         ("Account", "account"),
         ("Contact", "contact"),
         ("Lead", "lead"),
+        ("Order", "order"),
     ]
     # Deliberately unmapped by default: values that change every day for everyone (a formula
     # field does better), and duplicates of a mapped value in another shape.
@@ -204,17 +205,27 @@ def test_default_mappings_load_clean() -> None:
         "conversion.probability",  # the score shows it as 1-99
     }
     lead_only = {k for k in KNOWN_VALUES if k.startswith("conversion.")}
-    account, contact, lead = loaded
-    assert {f.value for f in contact.fields} == set(KNOWN_VALUES) - unmapped - lead_only
-    # Pooled B2B members (pool_by_account) get the loyalty standing on their Account.
+    order_only = {k for k in KNOWN_VALUES if k.startswith("risk.")}
+    account, contact, lead, order = loaded
+    assert {f.value for f in contact.fields} == set(
+        KNOWN_VALUES
+    ) - unmapped - lead_only - order_only
+    # Pooled B2B members (pool_by_account) get the loyalty standing on their Account, and
+    # every Account its fulfilment trend (issue 24).
     assert {f.value for f in account.fields} == {
-        k for k in KNOWN_VALUES if k.startswith("loyalty.")
+        k for k in KNOWN_VALUES if k.startswith(("loyalty.", "fulfilment."))
     } - unmapped
-    # Leads have no orders of their own yet: the plain RFM values, intent and conversion apply.
+    # Leads have no orders of their own yet: the plain RFM values, intent and conversion apply,
+    # and recommendations from what they browsed.
     assert {f.value for f in lead.fields} == {
-        k for k in KNOWN_VALUES if k.startswith(("rfm.", "intent.", "conversion."))
+        k
+        for k in KNOWN_VALUES
+        if k.startswith(("rfm.", "intent.", "conversion.", "recommendations."))
     } - unmapped
+    # Each Order its risk.
+    assert {f.value for f in order.fields} == order_only
     for mf in loaded:
         assert all(f.field.startswith("L2L_") for f in mf.fields)
-    # 19 RFM and prediction fields, 8 + 8 loyalty (Contact, Account), 2 + 4 intent/conversion
-    assert len(field_definitions(loaded)) == sum(len(m.fields) for m in loaded) == 19 + 16 + 6
+    # 19 RFM and prediction fields, 8 + 8 loyalty (Contact, Account), 2 + 4 intent/conversion,
+    # 2 risk (Order), 2 + 2 fulfilment (Contact, Account), 2 + 2 recommendations (Contact, Lead)
+    assert len(field_definitions(loaded)) == sum(len(m.fields) for m in loaded) == 19 + 16 + 6 + 10

@@ -30,7 +30,8 @@ from tests.support import (
 )
 
 SPAN_MARGIN = MARGIN.total_seconds() + 1.1  # a span ends this long after its push, rounded up
-OBJECTS = ("Account", "Contact", "Lead", "Order", "OrderItem")
+# Product2: the recommendations' catalogue (models/orders.yaml)
+OBJECTS = ("Account", "Contact", "Lead", "Order", "OrderItem", "Product2")
 
 
 class Clock:

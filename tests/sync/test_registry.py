@@ -31,6 +31,7 @@ from connector.store import Store
 from connector.sync import SyncEngine, SyncOptions
 from connector.sync.compute import model_frame
 from connector.sync.intent import ScoringSetup, load_scoring
+from connector.sync.orders_intel import load_settings as load_orders_settings
 from localorg.ids import IdFactory
 from localorg.org import LocalOrg
 from localorg.seed import SeedSize, generate
@@ -92,6 +93,7 @@ def test_every_registered_value_is_produced_and_nothing_else(
             predictions=PredictionsConfig(),
             loyalty=loyalty,
             scoring=_small_gate(load_scoring(settings)),
+            orders=load_orders_settings(REPO / "models" / "orders.yaml"),
         )
         report = engine.run(SyncOptions(dry_run=True))
         assert report.status == "succeeded", report.errors
