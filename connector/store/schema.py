@@ -287,9 +287,10 @@ def _v14_journal_indexes_for_reads(db: sqlite_utils.Database) -> None:
     # Issue 19: the journal keeps only the indexes its reads use. (program, kind) served no
     # read (totals, currencies and the token cap scan the program's entries anyway, nearly all
     # of them accruals) and cost each appended entry a B-tree insert: appending 678,110
-    # entries took 19.2 s of CPU with it, 17.0 s without (SQLite's default page cache;
-    # bench/bookkeeping.py). The token cap's read gets a partial index instead: only the
-    # loyalty API's entries carry a token, so a sync's bulk append never touches it.
+    # entries took 19.2 s of CPU with it, 17.0 s without (SQLite's default page cache,
+    # measured alone; bench/bookkeeping.py times it with the page cache of store/sqlite.py).
+    # The token cap's read gets a partial index instead: only the loyalty API's entries carry
+    # a token, so a sync's bulk append never touches it.
     db.execute("DROP INDEX IF EXISTS idx_loyalty_journal_program_kind")
     db.execute(
         "CREATE INDEX IF NOT EXISTS loyalty_journal_token ON loyalty_journal "
