@@ -87,6 +87,10 @@ _NEW_BASELINE = (
 )
 
 
+#: Outbox rows read per ``fetchmany`` when a whole write-back is read back.
+_READ_CHUNK = 50_000
+
+
 class OutboxRepository:
     """The outbox, the written-value baseline and the value log (``store.outbox``)."""
 
@@ -234,16 +238,28 @@ class OutboxRepository:
         ]
 
     def pending(self) -> list[PendingWrite]:
-        """Everything the outbox still has to write (failed rows wait for a new value)."""
-        rows = self.db.execute(
+        """Everything the outbox still has to write (failed rows wait for a new value).
+
+        Read a chunk at a time, and with one string object per distinct object, record id,
+        field and status (SQLite hands out a new one per row): a first sync's 1,154,988 values
+        held 487 MB at a 602 MB peak read whole, 217 MB at a 245 MB peak so (tracemalloc, one
+        process), for 0.8 s more CPU (3.4 s -> 4.2 s).
+        """
+        cursor = self.db.execute(
             "SELECT object, record_id, field, value, attempts, status FROM outbox "
             "WHERE status IN ('pending', 'carried') ORDER BY object, record_id, field"
-        ).fetchall()
-        values = loads_many([r[3] for r in rows])
-        return [
-            PendingWrite(r[0], r[1], r[2], v, r[4], r[5], r[3])
-            for r, v in zip(rows, values, strict=True)
-        ]
+        )
+        same: dict[str, str] = {}
+        share = same.setdefault
+        out: list[PendingWrite] = []
+        while rows := cursor.fetchmany(_READ_CHUNK):
+            values = loads_many([r[3] for r in rows])
+            out += [
+                PendingWrite(share(r[0], r[0]), share(r[1], r[1]), share(r[2], r[2]), v, r[4],
+                             share(r[5], r[5]), r[3])
+                for r, v in zip(rows, values, strict=True)
+            ]  # fmt: skip
+        return out
 
     def record_results(
         self,
