@@ -16,7 +16,15 @@ from connector.mapping.loader import (
     read_yaml,
 )
 from connector.mapping.models import FieldMapping, MappingFile
-from connector.mapping.transforms import MapProblem, PersonKey, RecordKey, apply, map_values
+from connector.mapping.transforms import (
+    MapProblem,
+    PersonKey,
+    RecordKey,
+    apply,
+    map_column,
+    map_frame,
+    map_values,
+)
 from connector.mapping.values import KNOWN_VALUES, KnownValue
 
 __all__ = [
@@ -33,6 +41,8 @@ __all__ = [
     "load_mappings",
     "load_registered_mappings",
     "load_yaml_model",
+    "map_column",
+    "map_frame",
     "map_values",
     "read_yaml",
     "sfdx_field_path",

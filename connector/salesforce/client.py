@@ -52,6 +52,7 @@ from connector.salesforce.errors import (
     classify,
 )
 from connector.salesforce.port import (
+    COLLECTION_CHUNKS,
     COLLECTION_LIMIT,
     FLOW_BATCH,
     ID_BATCH,
@@ -684,24 +685,44 @@ class SalesforceClient:
         return result
 
     def update_collection(self, object_name: str, records: list[dict[str, Any]]) -> list[RowResult]:
-        """Update up to 200 records by ``Id`` in one sObject Collections call.
+        """Update up to 200 records of ``object_name`` by ``Id`` in one sObject Collections call
+        (:meth:`update_records` with one object)."""
+        return self.update_records([(object_name, record) for record in records])
 
-        ``allOrNone`` is false (each row succeeds or fails alone) and ``Sforce-Auto-Assign:
-        FALSE`` keeps assignment rules from re-owning the records. Results follow ``records``.
+    def update_records(self, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[RowResult]:
+        """Update up to 200 records by ``Id`` in one sObject Collections call; each record is
+        (object name, fields with ``Id``), and the objects may differ.
+
+        The REST API Developer Guide ("Update Records Using sObject Collections") allows
+        records "of different types" in one list, processed in chunks of consecutive records
+        of one type, at most :data:`COLLECTION_CHUNKS` per request: give the records grouped by
+        object (a ValueError otherwise). ``allOrNone`` is false (each row succeeds or fails
+        alone) and ``Sforce-Auto-Assign: FALSE`` keeps assignment rules from re-owning the
+        records. Results follow ``records``.
         """
-        _check_name(object_name)
         _check_collection("update_collection", records)
         if not records:
             return []
+        chunks = 0
+        previous = None
         ids: list[str | None] = []
         payload = []
-        for record in records:
+        for object_name, record in records:
+            if object_name != previous:
+                _check_name(object_name)
+                chunks, previous = chunks + 1, object_name
             record_id = record.get("Id") or record.get("id")
             if not record_id:
                 raise ValueError("every record given to update_collection needs an Id")
             ids.append(str(record_id))
             fields = {k: v for k, v in record.items() if k not in ("Id", "id", "attributes")}
             payload.append({"attributes": {"type": object_name}, "id": record_id, **fields})
+        if chunks > COLLECTION_CHUNKS:
+            raise ValueError(
+                f"update_collection takes at most {COLLECTION_CHUNKS} runs of one object, got "
+                f"{chunks}: group the records by object"
+            )
+        objects = ", ".join(dict.fromkeys(name for name, _ in records))
         body = self._json(
             "collection_update",
             "PATCH",
@@ -711,7 +732,7 @@ class SalesforceClient:
             # Not retried once sent: Salesforce may have saved the records (and run their
             # Flows); the engine leaves them in flight and the next run reads the org.
             idempotent=False,
-            what=f"collection update of {object_name}",
+            what=f"collection update of {objects}",
         )
         return [_save_result(item, given) for given, item in zip(ids, body, strict=True)]
 

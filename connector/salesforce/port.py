@@ -35,6 +35,10 @@ from connector.salesforce.errors import RETRYABLE_ROW_CODES
 #: Records per sObject Collections call (create, update, upsert): Salesforce refuses a 201st
 #: with EXCEEDED_ID_LIMIT (REST API Developer Guide, "sObject Collections").
 COLLECTION_LIMIT = 200
+#: Runs of consecutive records of one object per sObject Collections update: the list "can
+#: contain objects of different types", processed "as chunks", "up to 10 chunks" per request
+#: (REST API Developer Guide, "Update Records Using sObject Collections").
+COLLECTION_CHUNKS = 10
 #: Inputs per Actions API call (``actions/custom/flow/<name>``). The Actions Developer Guide
 #: ("Flow Actions") states no per-call limit; none was found elsewhere, so the strict choice is
 #: the Collections limit, the size of one Flow interview batch in a transaction.
@@ -218,6 +222,12 @@ class SalesforcePort(Protocol):
         """Update up to :data:`COLLECTION_LIMIT` records by ``Id`` in one call."""
         ...
 
+    def update_records(self, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[RowResult]:
+        """Update up to :data:`COLLECTION_LIMIT` records by ``Id`` in one call, each given as
+        (object name, fields); objects may differ, grouped in at most
+        :data:`COLLECTION_CHUNKS` runs."""
+        ...
+
     def upsert_collection(
         self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
     ) -> list[RowResult]:
@@ -262,6 +272,7 @@ class SalesforcePort(Protocol):
 
 __all__ = [
     "BULK_JOB_CALLS",
+    "COLLECTION_CHUNKS",
     "COLLECTION_LIMIT",
     "FLOW_BATCH",
     "ID_BATCH",

@@ -103,6 +103,11 @@ class _Connection(sqlite3.Connection):
             _raise(exc, self.label)
 
 
+#: The page cache of a connection, in KiB (``PRAGMA cache_size`` takes a negative number as
+#: KiB): memory spent where bulk writes meet indexes.
+CACHE_KIB = 65_536
+
+
 def open_database(path: Path) -> sqlite_utils.Database:
     """The database at ``path`` (``:memory:`` for a private one), in WAL mode with
     ``synchronous=NORMAL`` and the busy timeout; a path that cannot hold one is a
@@ -120,6 +125,11 @@ def open_database(path: Path) -> sqlite_utils.Database:
             db.enable_wal()
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # A 64 MiB page cache (SQLite's default is 2 MiB): a big batch inserts into indexes in
+        # key order, not row order, and with a small cache each insert pages a B-tree in and
+        # out. Appending the medium seed's 678,110 journal entries took 19.2 s of CPU with
+        # the default, 11.6 s with this (bench/bookkeeping.py).
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     except StoreError as exc:  # not a database at all: a setting to fix, said as one
         conn.close()
         raise ConfigError(f"cannot open the database {path} ({exc.__cause__}); {_HINT}") from None

@@ -12,7 +12,7 @@ from connector.config import Settings
 from connector.errors import MappingError
 from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.wiring import load_config as load_loyalty_config
-from connector.mapping import MapProblem, load_registered_mappings, load_yaml_model, map_values
+from connector.mapping import MapProblem, load_registered_mappings, load_yaml_model, map_frame
 from connector.mapping.models import MappingFile
 from connector.predictions import PredictionsConfig
 from connector.salesforce.port import SalesforcePort
@@ -46,13 +46,9 @@ def mapper_for(mappings: list[MappingFile]) -> Mapper:
         computed: pd.DataFrame, problems: list[MapProblem] | None = None
     ) -> dict[tuple[str, str], dict[str, Any]]:
         # A hole in the frame (NaN, NaT: a person one model has no value for) is None, which
-        # clears the field, never a float NaN that a date or picklist field cannot take.
-        known = computed.astype(object).where(computed.notna(), None)
-        people = {
-            (PERSON_KIND[obj], record_id): values
-            for (obj, record_id), values in known.to_dict("index").items()
-        }
-        return map_values(mappings, people, problems=problems)
+        # clears the field, never a float NaN that a date or picklist field cannot take; each
+        # field is mapped a column at a time (map_frame).
+        return map_frame(mappings, computed, PERSON_KIND, problems=problems)
 
     return mapper
 

@@ -124,3 +124,53 @@ def test_the_journal_comes_back_as_the_domain_types_it(store: Store) -> None:
     back = store.loyalty.journal("club")
     pd.testing.assert_frame_equal(back, as_journal(batch))
     pd.testing.assert_frame_equal(stored.empty_journal(), empty_journal())
+
+
+def _plan(store: Store, sql: str, params: list[object]) -> str:
+    rows = store.db.conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    return " | ".join(str(r[-1]) for r in rows)
+
+
+def test_the_journal_keeps_only_the_indexes_its_reads_use(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        indexes = {
+            r[0]
+            for r in store.db.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                "tbl_name = 'loyalty_journal' AND sql IS NOT NULL"
+            )
+        }
+        # the idempotency key, a member's journal, the loyalty API token's daily cap
+        assert indexes == {
+            "idx_loyalty_journal_key",
+            "idx_loyalty_journal_program_member",
+            "loyalty_journal_token",
+        }
+        books = store.loyalty
+        since = _text(NOW)
+        # The token cap's read finds the token's entries through the partial index (only the
+        # API's entries carry a token, so a sync's bulk append never touches it).
+        cap = _plan(
+            store,
+            "SELECT COALESCE(SUM(points), 0) FROM loyalty_journal WHERE program = ? AND "
+            "token = ? AND kind = 'accrual' AND currency = 'points' AND at >= ?",
+            ["club", "t1", since],
+        )
+        assert "loyalty_journal_token" in cap
+        member = _plan(
+            store,
+            "SELECT seq FROM loyalty_journal WHERE program = ? AND member IN (?, ?)",
+            ["club", "a", "b"],
+        )
+        assert "idx_loyalty_journal_program_member" in member
+        tokened = _entries(3).assign(token=["t1", None, "t1"], kind="accrual")
+        books.append(tokened)
+        assert books.token_accrued("club", "t1", NOW) == 10 + 12
+        in_index = store.db.conn.execute(
+            "SELECT COUNT(*) FROM loyalty_journal INDEXED BY loyalty_journal_token "
+            "WHERE program = 'club' AND token IS NOT NULL"
+        ).fetchone()[0]
+        assert in_index == 2
+    finally:
+        store.close()

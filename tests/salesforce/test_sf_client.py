@@ -200,6 +200,27 @@ def test_update_collection_refuses_more_than_200(client: SalesforceClient) -> No
     assert client.calls["collection_update"] == 0
 
 
+def test_update_records_writes_records_of_two_objects_in_one_call(
+    client: SalesforceClient, org: LocalOrg
+) -> None:
+    (contact,) = _create_contacts(client, 1)
+    account = client.create("Account", {"Name": "Acme"})["id"]
+    results = client.update_records(
+        [("Contact", {"Id": contact, "Title": "T"}), ("Account", {"Id": account, "Name": "A2"})]
+    )
+    assert [(r.record_id, r.success) for r in results] == [(contact, True), (account, True)]
+    assert client.calls["collection_update"] == 1
+    assert client.query("SELECT Title FROM Contact")[0]["Title"] == "T"
+    assert client.query("SELECT Name FROM Account")[0]["Name"] == "A2"
+
+
+def test_update_records_refuses_more_than_10_runs_of_one_object(client: SalesforceClient) -> None:
+    records = [("Contact" if i % 2 else "Account", {"Id": f"00{i}"}) for i in range(11)]
+    with pytest.raises(ValueError, match="at most 10 runs"):
+        client.update_records(records)
+    assert client.calls["collection_update"] == 0
+
+
 # ---------------------------------------------------------------------- quota
 def test_quota_share_stops_before_the_sixth_call(
     client: SalesforceClient, org: LocalOrg, make_settings: Callable[..., Settings]
