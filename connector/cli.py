@@ -905,6 +905,60 @@ def _num(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+@evaluate.command("texts")
+@click.option(
+    "--csv",
+    "csv_files",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of labelled texts (repeatable); each is reported on its own.",
+)
+@click.option("--text-column", default="text", show_default=True, help="The column of texts.")
+@click.option(
+    "--label-column",
+    default="label",
+    show_default=True,
+    help="The column of labels: negative/neutral/positive (or neg/neu/pos, -1/0/1).",
+)
+@click.option(
+    "--split-column",
+    default="split",
+    show_default=True,
+    help="If the file has this column, only rows whose value is --split are scored.",
+)
+@click.option("--split", default="test", show_default=True, help="The held-out rows' value.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_texts(
+    csv_files: tuple[Path, ...],
+    text_column: str,
+    label_column: str,
+    split_column: str,
+    split: str,
+    as_json: bool,
+) -> None:
+    """Score the sentiment models on labelled texts: the default beside the VADER lexicon.
+
+    Prints per file macro-F1, accuracy, per-class precision (P) and recall (R), and each
+    model's confusion matrix (rows: the truth; columns: the prediction).
+
+    \b
+    Example:
+      lead2loyalty evaluate texts --csv tests/fixtures/texts/vader_tweets.csv \\
+          --text-column text --label-column label
+    """
+    from connector.reports.texts import evaluate_texts_command
+    from connector.texts.evaluate import render
+
+    out = evaluate_texts_command(list(csv_files), text_column, label_column, split_column, split)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    for name, results in out["sets"].items():
+        for line in render(name, results):
+            click.echo(line)
+
+
 @evaluate.command("intent")
 @click.option(
     "--as-of",
