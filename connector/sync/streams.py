@@ -96,6 +96,27 @@ STREAMS: dict[str, Stream] = {
         Stream("OrderItem", ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice")),
         # pulled only when a loyalty product rule names categories (Family)
         Stream("Product2", ("Name", "Family")),
+        # What people wrote, pulled when models/texts.yaml is enabled (connector/sync/
+        # texts_stage.py). Names and relationships: Salesforce Field Reference, "EmailMessage"
+        # (ActivityId, ParentId = Parent Case, RelatedToId, Incoming, MessageDate), "Task"
+        # (WhoId: Contact or Lead), "Case" (ContactId, Origin). RelatedToId and ActivityId
+        # exist with Enhanced Email; ParentId with Email-to-Case.
+        Stream(
+            "EmailMessage",
+            (
+                "Subject",
+                "TextBody",
+                "FromAddress",
+                "MessageDate",
+                "Incoming",
+                "RelatedToId",
+                "ActivityId",
+                "ParentId",
+            ),
+            optional=("RelatedToId", "ActivityId", "ParentId"),
+        ),
+        Stream("Task", ("Subject", "Description", "WhoId", "ActivityDate")),
+        Stream("Case", ("Subject", "Description", "ContactId", "Origin")),
     )
 }
 

@@ -64,11 +64,14 @@ def strip_reply(body: str | None) -> str:
 
 
 def message_text(subject: str | None, body: str | None) -> str:
-    """Subject and cleaned body as one text (a reply's subject often says it all: "Cancel my
-    order"); a subject that is only ``Re:``/``Fwd:`` prefixes over nothing adds nothing."""
-    head = re.sub(r"^(?:\s*(?:re|fw|fwd|aw|sv)\s*:\s*)+", "", subject or "", flags=re.IGNORECASE)
-    head = head.strip()
+    """Subject and cleaned body as one text (a new message's subject often says it all:
+    "Cancel my order"). A reply's or forward's subject (``Re:``, ``Fwd:``...) is the subject
+    of the message it answers, someone else's words, so it is left out when there is a body."""
+    raw = (subject or "").strip()
+    head = re.sub(r"^(?:\s*(?:re|fw|fwd|aw|sv)\s*:\s*)+", "", raw, flags=re.IGNORECASE).strip()
     own = strip_reply(body)
+    if own and head != raw:
+        return own
     if not head or not own:
         return head or own
     return f"{head} {own}" if head.endswith((".", "?", "!")) else f"{head}. {own}"

@@ -72,6 +72,10 @@ class TextsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    enabled: bool = Field(
+        default=True,
+        description="false: no EmailMessage, Task or Case is pulled and nothing is scored.",
+    )
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
     threshold: float = Field(
         default=0.35,
@@ -81,6 +85,16 @@ class TextsConfig(BaseModel):
         "least this (0-1); several intents may pass.",
     )
     intents: list[Intent] = Field(min_length=1, description="The intent catalog.")
+    text_events: list[str] = Field(
+        default_factory=lambda: ["Email Replied", "Review Submitted", "Survey Answered"],
+        description="Events (track calls of the events API, imports) that carry what a person "
+        "wrote; they join the pulled EmailMessages, Tasks and Cases.",
+    )
+    text_properties: list[str] = Field(
+        default_factory=lambda: ["text", "body", "review", "comment", "answer"],
+        min_length=1,
+        description="The event property holding the text: the first of these that is present.",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> TextsConfig:

@@ -49,7 +49,10 @@ def test_strip_reply(body: str | None, own: str | None) -> None:
 
 
 def test_message_text_joins_subject_and_body() -> None:
-    assert message_text("Re: Fwd: Cancel my order", "Now please.") == "Cancel my order. Now please."
+    assert message_text("Cancel my order", "Now please.") == "Cancel my order. Now please."
+    # a reply's subject is the subject of what it answers: not the person's words
+    assert message_text("Re: Fwd: Your order", "Now please.") == "Now please."
+    assert message_text("Re: Cancel my order", "") == "Cancel my order"
     assert message_text("Re: ", "Hello") == "Hello"
     assert message_text("Why?", None) == "Why?"
 
