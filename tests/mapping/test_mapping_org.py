@@ -210,11 +210,13 @@ def test_default_mappings_load_clean() -> None:
     assert {f.value for f in account.fields} == {
         k for k in KNOWN_VALUES if k.startswith("loyalty.")
     } - unmapped
-    # Leads have no orders of their own yet: the plain RFM values, intent and conversion apply.
+    # Leads have no orders of their own yet: the plain RFM values, intent, conversion and what
+    # they wrote apply.
     assert {f.value for f in lead.fields} == {
-        k for k in KNOWN_VALUES if k.startswith(("rfm.", "intent.", "conversion."))
+        k for k in KNOWN_VALUES if k.startswith(("rfm.", "intent.", "conversion.", "texts."))
     } - unmapped
     for mf in loaded:
         assert all(f.field.startswith("L2L_") for f in mf.fields)
-    # 19 RFM and prediction fields, 8 + 8 loyalty (Contact, Account), 2 + 4 intent/conversion
-    assert len(field_definitions(loaded)) == sum(len(m.fields) for m in loaded) == 19 + 16 + 6
+    # 19 RFM and prediction fields, 8 + 8 loyalty (Contact, Account), 2 + 4 intent/conversion,
+    # 6 + 6 texts (Contact, Lead)
+    assert len(field_definitions(loaded)) == sum(len(m.fields) for m in loaded) == 19 + 16 + 6 + 12
