@@ -910,9 +910,14 @@ def _num(value: float | None, spec: str) -> str:
     "--csv",
     "csv_files",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A CSV of labelled texts (repeatable); each is reported on its own.",
+)
+@click.option(
+    "--replies-truth",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A seed's truth/replies.csv: score the synced EmailMessages against its tones.",
 )
 @click.option("--text-column", default="text", show_default=True, help="The column of texts.")
 @click.option(
@@ -931,6 +936,7 @@ def _num(value: float | None, spec: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate_texts(
     csv_files: tuple[Path, ...],
+    replies_truth: Path | None,
     text_column: str,
     label_column: str,
     split_column: str,
@@ -946,11 +952,16 @@ def evaluate_texts(
     Example:
       lead2loyalty evaluate texts --csv tests/fixtures/texts/vader_tweets.csv \\
           --text-column text --label-column label
+      lead2loyalty evaluate texts --replies-truth seed/truth/replies.csv
     """
-    from connector.reports.texts import evaluate_texts_command
+    from connector.reports.texts import evaluate_synced_command, evaluate_texts_command
     from connector.texts.evaluate import render
 
+    if not csv_files and replies_truth is None:
+        raise click.UsageError("give --csv FILE (labelled texts) or --replies-truth FILE")
     out = evaluate_texts_command(list(csv_files), text_column, label_column, split_column, split)
+    if replies_truth is not None:
+        out["sets"].update(evaluate_synced_command(_settings(), replies_truth)["sets"])
     if as_json:
         click.echo(json.dumps(out))
         return

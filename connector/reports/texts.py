@@ -8,7 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from connector.config import Settings
 from connector.errors import ConfigError
+from connector.store import Store
+from connector.texts.clean import message_text
 from connector.texts.evaluate import SentimentModel, compare
 from connector.texts.sentiment import LABELS, LexiconSentiment, default_model
 
@@ -65,3 +68,33 @@ def evaluate_texts_command(
         texts, labels = labelled_csv(path, text_column, label_column, split_column, split)
         out["sets"][path.stem] = compare(texts, labels, models)
     return out
+
+
+def synced_replies(settings: Settings, truth: Path) -> tuple[list[str], list[str]]:
+    """The synced EmailMessages named in a seed's ``truth/replies.csv`` (``message_id``,
+    ``tone``) as (cleaned text, tone): how well the models recover the seed's tones."""
+    try:
+        tones = pd.read_csv(truth, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{truth}: cannot read it as CSV ({type(exc).__name__})") from None
+    if not {"message_id", "tone"} <= set(tones.columns):
+        raise ConfigError(f"{truth}: needs the columns message_id and tone (truth/replies.csv)")
+    emails = Store(settings.database).records.frame("EmailMessage", ["Id", "Subject", "TextBody"])
+    joined = tones.merge(emails, left_on="message_id", right_on="Id", how="inner")
+    if joined.empty:
+        raise ConfigError(
+            f"{settings.database} holds none of the messages in {truth}: run `lead2loyalty "
+            "sync` against the seeded org first (with models/texts.yaml enabled)"
+        )
+    texts = [message_text(s, b) for s, b in zip(joined["Subject"], joined["TextBody"], strict=True)]
+    return texts, joined["tone"].str.lower().map(LABEL_WORDS).fillna("neutral").tolist()
+
+
+def evaluate_synced_command(settings: Settings, truth: Path) -> dict[str, Any]:
+    """``compare`` of both models on the synced replies against the seed's tones."""
+    models: list[SentimentModel] = [default_model(), LexiconSentiment()]
+    texts, labels = synced_replies(settings, truth)
+    return {
+        "models": [m.name for m in models],
+        "sets": {"synced replies": compare(texts, labels, models)},
+    }

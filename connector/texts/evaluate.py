@@ -24,7 +24,8 @@ class SentimentModel(Protocol):
 
 
 def report(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
-    """Macro-F1 over the three labels, per-class P/R/F1/support, the confusion matrix."""
+    """Macro-F1 (the mean F1 of the labels the truth holds: a set without neutral texts is not
+    marked down for a neutral class it lacks), per-class P/R/F1/support, the confusion matrix."""
     labels = list(LABELS)
     precision, recall, f1, support = precision_recall_fscore_support(
         list(truth), list(predicted), labels=labels, zero_division=0
@@ -32,7 +33,7 @@ def report(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
     matrix = confusion_matrix(list(truth), list(predicted), labels=labels)
     return {
         "rows": len(truth),
-        "macro_f1": round(float(np.mean(f1)), 4),
+        "macro_f1": round(float(np.mean(f1[support > 0])) if support.any() else 0.0, 4),
         "accuracy": round(float(np.trace(matrix) / max(1, matrix.sum())), 4),
         "per_class": {
             label: {

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from connector.store import Store
-from localorg.org import LocalOrg
+from connector.reports.texts import evaluate_synced_command
+from localorg.org import LocalOrg, load_seed
 from localorg.server import Running
 from tests.support import REPO, deployed_engine, load_rows, localorg_settings
 
@@ -155,6 +156,23 @@ def test_replies_land_on_the_record_and_move_the_intent_score(
     assert again.compute == "skipped"  # nothing new: nothing scored
     assert "texts" not in again.as_json()["models"]
     assert again.writes.queued == 0
+
+
+def test_the_seeded_replies_tones_are_recovered(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    load_seed(org, "small", tmp_path / "seed")
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path / "m"))
+    report = deployed_engine(settings).run()
+    assert report.status == "succeeded", report.errors
+    truth = tmp_path / "seed" / "truth" / "replies.csv"
+    out = evaluate_synced_command(settings, truth)["sets"]["synced replies"]
+    replies = len(truth.read_text(encoding="utf-8").splitlines()) - 1
+    assert out["linear"]["rows"] == replies > 10
+    print({name: result["macro_f1"] for name, result in out.items()})
+    assert out["linear"]["macro_f1"] >= 0.9
+    # every synced reply of a Contact landed on it
+    assert report.as_json()["models"]["texts"]["people"] >= replies
 
 
 @pytest.mark.parametrize("enabled", [False])
