@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from connector.store import Store
 from connector.reports.texts import evaluate_synced_command
+from connector.store import Store
 from localorg.org import LocalOrg, load_seed
 from localorg.server import Running
 from tests.support import REPO, deployed_engine, load_rows, localorg_settings
