@@ -15,6 +15,9 @@ from connector.scoring.config import LEAD_MODEL_FIELDS
 from connector.sync.resolve import ORDER_COLUMNS
 
 SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
+#: An admin's correction of a message's sentiment (picklist Positive/Neutral/Negative on
+#: EmailMessage and Case): read when the org has it; the texts stage learns from it.
+OVERRIDE_FIELD = "L2L_Sentiment_Override__c"
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,16 @@ STREAMS: dict[str, Stream] = {
                 "RelatedToId",
                 "ActivityId",
                 "ParentId",
+                OVERRIDE_FIELD,
             ),
-            optional=("RelatedToId", "ActivityId", "ParentId"),
+            optional=("RelatedToId", "ActivityId", "ParentId", OVERRIDE_FIELD),
         ),
         Stream("Task", ("Subject", "Description", "WhoId", "ActivityDate")),
-        Stream("Case", ("Subject", "Description", "ContactId", "Origin")),
+        Stream(
+            "Case",
+            ("Subject", "Description", "ContactId", "Origin", OVERRIDE_FIELD),
+            optional=(OVERRIDE_FIELD,),
+        ),
     )
 }
 

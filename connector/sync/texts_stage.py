@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from connector.sync.resolve import Resolved, email_index, normalise_email
+from connector.sync.streams import OVERRIDE_FIELD
 from connector.texts.clean import message_text
 from connector.texts.message_intents import IntentMatcher
 from connector.texts.scored import (
@@ -36,7 +37,7 @@ from connector.texts.scored import (
     score_messages,
     text_events,
 )
-from connector.texts.sentiment import sentiment_model
+from connector.texts.sentiment import LABELS, LinearSentiment, sentiment_model
 from connector.texts.text_config import TextsConfig
 
 TEXT_OBJECTS = ("EmailMessage", "Task", "Case")
@@ -51,9 +52,18 @@ EMAIL_COLUMNS = (
     "RelatedToId",
     "ActivityId",
     "ParentId",
+    OVERRIDE_FIELD,
 )
 TASK_COLUMNS = ("Id", "Subject", "Description", "WhoId", "ActivityDate", "CreatedDate")
-CASE_COLUMNS = ("Id", "Subject", "Description", "ContactId", "Origin", "CreatedDate")
+CASE_COLUMNS = (
+    "Id",
+    "Subject",
+    "Description",
+    "ContactId",
+    "Origin",
+    "CreatedDate",
+    OVERRIDE_FIELD,
+)
 _PREFIX = {"003": "Contact", "00Q": "Lead"}
 
 
@@ -123,6 +133,7 @@ def message_frame(records: TextRecords, resolved: Resolved, config: TextsConfig)
                     .astype("object")
                     .where(emails["ParentId"].notna(), None),
                     "at": _when(emails["MessageDate"], emails["CreatedDate"]),
+                    "override": _override(emails),
                     "text": [
                         message_text(s, b)
                         for s, b in zip(emails["Subject"], emails["TextBody"], strict=True)
@@ -163,6 +174,7 @@ def message_frame(records: TextRecords, resolved: Resolved, config: TextsConfig)
                     "record_id": record,
                     "case_id": cases["Id"].astype(str),
                     "at": _when(cases["CreatedDate"]),
+                    "override": _override(cases),
                     "text": [
                         message_text(s, b)
                         for s, b in zip(cases["Subject"], cases["Description"], strict=True)
@@ -173,8 +185,19 @@ def message_frame(records: TextRecords, resolved: Resolved, config: TextsConfig)
     frames.append(_event_messages(resolved.events, config))
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=list(MESSAGE_COLUMNS))
-    return pd.concat(frames, ignore_index=True)[list(MESSAGE_COLUMNS)]
+        return pd.DataFrame(columns=[*MESSAGE_COLUMNS, "override"])
+    out = pd.concat(frames, ignore_index=True)
+    if "override" not in out:
+        out["override"] = None
+    return out[[*MESSAGE_COLUMNS, "override"]]
+
+
+def _override(frame: pd.DataFrame) -> pd.Series:
+    # the admin's label, lower-case as the models name them; anything else is no correction
+    if OVERRIDE_FIELD not in frame:
+        return pd.Series(None, index=frame.index, dtype="object")
+    label = frame[OVERRIDE_FIELD].astype("string").str.strip().str.lower()
+    return label.where(label.isin(LABELS), None).astype("object")
 
 
 def _event_messages(events: pd.DataFrame, config: TextsConfig) -> pd.DataFrame:
@@ -223,9 +246,15 @@ def texts_values(
     """Values per person (indexed (object, record_id)), the events the intent score reads,
     and what the stage did (for the run record)."""
     messages = message_frame(records, resolved, config)
-    scored = score_messages(
-        messages, config, sentiment_model(config.sentiment.model), _matcher(config)
-    )
+    model = sentiment_model(config.sentiment.model)
+    corrected = messages[messages["override"].notna()]
+    if len(corrected) and isinstance(model, LinearSentiment):
+        # Admins' corrections refine the shipped model for this run's scoring
+        # (LinearSentiment.corrected: only the words of the corrected messages move)
+        model = model.corrected(corrected["text"].tolist(), corrected["override"].tolist())
+    scored = score_messages(messages, config, model, _matcher(config))
+    # a corrected message carries the admin's label whatever a model says
+    scored["label"] = scored["override"].fillna(scored["label"])
     values = person_values(scored, config, resolved.now)
     record = {
         "model": config.sentiment.model,
@@ -235,6 +264,7 @@ def texts_values(
         if len(scored)
         else 0,
         "with_intent": int(scored["intent"].notna().sum()) if len(scored) else 0,
+        "corrections": len(corrected),
     }
     return values, text_events(scored, config), record
 

@@ -15,7 +15,9 @@ import pytest
 
 from connector.reports.texts import evaluate_synced_command
 from connector.store import Store
+from connector.texts.sentiment import default_model
 from localorg.org import LocalOrg, load_seed
+from localorg.schema import FieldInfo
 from localorg.server import Running
 from tests.support import REPO, deployed_engine, load_rows, localorg_settings
 
@@ -173,6 +175,59 @@ def test_the_seeded_replies_tones_are_recovered(
     assert out["linear"]["macro_f1"] >= 0.9
     # every synced reply of a Contact landed on it
     assert report.as_json()["models"]["texts"]["people"] >= replies
+
+
+def test_an_admins_correction_is_learnt(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    org.store.add_custom_field(
+        "EmailMessage",
+        FieldInfo(
+            "L2L_Sentiment_Override__c",
+            "picklist",
+            picklist=["Positive", "Neutral", "Negative"],
+            custom=True,
+        ),
+    )
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path / "m"))
+    engine = deployed_engine(settings)
+    now = datetime.now(UTC)
+    first, second = load_rows(
+        org,
+        "Lead",
+        [
+            {"LastName": "One", "Company": "O Co", "Email": "one@example.com"},
+            {"LastName": "Two", "Company": "T Co", "Email": "two@example.com"},
+        ],
+    )
+    load_rows(
+        org,
+        "EmailMessage",
+        [
+            {  # public rated text calls this neutral; the admin says otherwise
+                "Subject": "Re: Your order",
+                "TextBody": "Where is my parcel? Order 1001 still not here.",
+                "Incoming": True,
+                "MessageDate": _stamp(now - timedelta(days=1)),
+                "RelatedToId": first,
+                "L2L_Sentiment_Override__c": "Negative",
+            },
+            {  # not corrected, but written alike: the corrected model learnt the words
+                "Subject": "Re: Your order",
+                "TextBody": "Where is my order 7788? Still not here.",
+                "Incoming": True,
+                "MessageDate": _stamp(now - timedelta(days=1)),
+                "RelatedToId": second,
+            },
+        ],
+    )
+    # without the correction both read as neutral
+    assert default_model().predict(["Where is my order 7788? Still not here."]) == ["neutral"]
+    report = engine.run()
+    assert report.status == "succeeded", report.errors
+    assert report.as_json()["models"]["texts"]["corrections"] == 1
+    assert _values(org, "Lead", first)["L2L_Last_Reply_Tone__c"] == "Negative"
+    assert _values(org, "Lead", second)["L2L_Last_Reply_Tone__c"] == "Negative"
 
 
 @pytest.mark.parametrize("enabled", [False])
