@@ -551,11 +551,13 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
         apply_read_set,
         plan_read_set,
     )
+    from connector.sync.intent import load_scoring
     from connector.sync.loyalty import org_needs
+    from connector.sync.texts_stage import texts_needs
 
     settings = _settings()
     mappings = load_registered_mappings(settings.mappings_dir)
-    extra = org_needs(load_config(settings))
+    extra = texts_needs(org_needs(load_config(settings)), load_scoring(settings).texts)
     client = SalesforceClient.from_settings(settings)
     try:
         read_plan = plan_read_set(client, mappings, assign_read)
@@ -631,16 +633,18 @@ def fields_export(out: Path, user_license: str) -> None:
     from connector.salesforce.sfdx import flow_specs, hot_line
     from connector.sync.intent import load_scoring
     from connector.sync.loyalty import org_needs
+    from connector.sync.texts_stage import texts_needs
 
     settings = _settings()
     mappings = load_registered_mappings(settings.mappings_dir)
     loyalty = load_config(settings)
-    intent = load_scoring(settings).intent
+    scoring = load_scoring(settings)
+    intent = scoring.intent
     flows = flow_specs(intent, loyalty)
     paths = export(
         mappings,
         out,
-        extra=org_needs(loyalty),
+        extra=texts_needs(org_needs(loyalty), scoring.texts),
         flows=flows,
         hot=hot_line(intent),
         integration_license=user_license == "integration",

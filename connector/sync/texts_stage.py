@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from connector.mapping.deploy import ExtraNeeds
 from connector.sync.resolve import Resolved, email_index, normalise_email
 from connector.sync.streams import OVERRIDE_FIELD
 from connector.texts.clean import message_text
@@ -65,6 +66,40 @@ CASE_COLUMNS = (
     OVERRIDE_FIELD,
 )
 _PREFIX = {"003": "Contact", "00Q": "Lead"}
+
+
+def _override_field(obj: str) -> dict[str, Any]:
+    # a restricted picklist (Tooling API CustomField body, as connector.mapping.deploy writes)
+    labels = ["Positive", "Neutral", "Negative"]
+    return {
+        "FullName": f"{obj}.{OVERRIDE_FIELD}",
+        "Metadata": {
+            "label": "L2L Sentiment Override",
+            "type": "Picklist",
+            "description": "Set when lead2loyalty read this message's tone wrong; the next sync "
+            "learns from it.",
+            "valueSet": {
+                "restricted": True,
+                "valueSetDefinition": {
+                    "sorted": False,
+                    "value": [{"fullName": x, "default": False, "label": x} for x in labels],
+                },
+            },
+        },
+    }
+
+
+def texts_needs(extra: ExtraNeeds, config: TextsConfig | None) -> ExtraNeeds:
+    """``extra`` plus what the texts stage needs of the org when enabled, for ``fields
+    deploy``, ``fields export`` and ``doctor``: Read on EmailMessage, Task and Case, and the
+    override picklist on EmailMessage and Case."""
+    if config is None:
+        return extra
+    return replace(
+        extra,
+        definitions=(*extra.definitions, *(_override_field(o) for o in ("EmailMessage", "Case"))),
+        read_objects=(*extra.read_objects, *TEXT_OBJECTS),
+    )
 
 
 @dataclass(frozen=True)
