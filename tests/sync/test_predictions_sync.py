@@ -51,7 +51,9 @@ def test_seeded_store_gets_every_prediction_field(
     filled = {f: sum(r[i + 1] is not None for r in rows) / len(rows) for i, f in enumerate(fields)}
     # A buyer whose points have all expired has no expiry date to show (the loyalty tests).
     sometimes = ("L2L_Best_Channel__c", "L2L_Best_Send_Time__c", "L2L_Points_Expiry_Date__c")
-    always = [f for f in fields if f not in sometimes]
+    # What people wrote lands only on those who wrote (the seed: about 2% reply).
+    texts = tuple(f.field for m in mappings for f in m.fields if f.value.startswith("texts."))
+    always = [f for f in fields if f not in sometimes and f not in texts]
     assert all(filled[f] == 1.0 for f in always), {f: filled[f] for f in always if filled[f] < 1}
     # Channel and send time need the person's clicks; most repeat buyers have some.
     assert filled["L2L_Best_Channel__c"] > 0.8
