@@ -609,11 +609,13 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
         apply_read_set,
         plan_read_set,
     )
+    from connector.sync.intent import load_scoring
     from connector.sync.loyalty import org_needs
+    from connector.sync.texts_stage import texts_needs
 
     settings = _settings()
     mappings = load_registered_mappings(settings.mappings_dir)
-    extra = org_needs(load_config(settings))
+    extra = texts_needs(org_needs(load_config(settings)), load_scoring(settings).texts)
     client = SalesforceClient.from_settings(settings)
     try:
         read_plan = plan_read_set(client, mappings, assign_read)
@@ -689,18 +691,20 @@ def fields_export(out: Path, user_license: str) -> None:
     from connector.salesforce.sfdx import flow_specs, hot_line
     from connector.sync.intent import load_scoring
     from connector.sync.loyalty import org_needs
+    from connector.sync.texts_stage import texts_needs
 
     settings = _settings()
     mappings = load_registered_mappings(settings.mappings_dir)
     loyalty = load_config(settings)
-    intent = load_scoring(settings).intent
+    scoring = load_scoring(settings)
+    intent = scoring.intent
     from connector.sync.orders_intel import load_settings as load_orders_settings
 
     flows = flow_specs(intent, loyalty, load_orders_settings(settings.models_dir / "orders.yaml"))
     paths = export(
         mappings,
         out,
-        extra=org_needs(loyalty),
+        extra=texts_needs(org_needs(loyalty), scoring.texts),
         flows=flows,
         hot=hot_line(intent),
         integration_license=user_license == "integration",
@@ -963,6 +967,71 @@ def _print_deciles(models: dict[str, Any]) -> None:
 def _num(value: float | None, spec: str) -> str:
     # A metric the holdout cannot support (no variance, one class) is null in the JSON.
     return "n/a" if value is None else format(value, spec)
+
+
+@evaluate.command("texts")
+@click.option(
+    "--csv",
+    "csv_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of labelled texts (repeatable); each is reported on its own.",
+)
+@click.option(
+    "--replies-truth",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A seed's truth/replies.csv: score the synced EmailMessages against its tones.",
+)
+@click.option("--text-column", default="text", show_default=True, help="The column of texts.")
+@click.option(
+    "--label-column",
+    default="label",
+    show_default=True,
+    help="The column of labels: negative/neutral/positive (or neg/neu/pos, -1/0/1).",
+)
+@click.option(
+    "--split-column",
+    default="split",
+    show_default=True,
+    help="If the file has this column, only rows whose value is --split are scored.",
+)
+@click.option("--split", default="test", show_default=True, help="The held-out rows' value.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_texts(
+    csv_files: tuple[Path, ...],
+    replies_truth: Path | None,
+    text_column: str,
+    label_column: str,
+    split_column: str,
+    split: str,
+    as_json: bool,
+) -> None:
+    """Score the sentiment models on labelled texts: the default beside the VADER lexicon.
+
+    Prints per file macro-F1, accuracy, per-class precision (P) and recall (R), and each
+    model's confusion matrix (rows: the truth; columns: the prediction).
+
+    \b
+    Example:
+      lead2loyalty evaluate texts --csv tests/fixtures/texts/vader_tweets.csv \\
+          --text-column text --label-column label
+      lead2loyalty evaluate texts --replies-truth seed/truth/replies.csv
+    """
+    from connector.reports.texts import evaluate_synced_command, evaluate_texts_command
+    from connector.texts.evaluate import render
+
+    if not csv_files and replies_truth is None:
+        raise click.UsageError("give --csv FILE (labelled texts) or --replies-truth FILE")
+    out = evaluate_texts_command(list(csv_files), text_column, label_column, split_column, split)
+    if replies_truth is not None:
+        out["sets"].update(evaluate_synced_command(_settings(), replies_truth)["sets"])
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    for name, results in out["sets"].items():
+        for line in render(name, results):
+            click.echo(line)
 
 
 @evaluate.command("intent")

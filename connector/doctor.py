@@ -54,6 +54,7 @@ from connector.sync.loyalty import org_needs
 from connector.sync.loyalty_mirror import JournalTypeMissing, journal_type_ids
 from connector.sync.orders_intel import load_settings as load_orders_settings
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS
+from connector.sync.texts_stage import texts_needs
 
 Status = Literal["ok", "warn", "fail"]
 DEPLOY_FIX = (
@@ -285,7 +286,9 @@ def _check_org(
         report.add("daily API requests", status, f"{left:,} of {most:,} left", "watch the quota")
 
     loyalty = load_loyalty_config(settings)
-    needs = access_needs(mappings, pulled, org_needs(loyalty))
+    needs = access_needs(
+        mappings, pulled, texts_needs(org_needs(loyalty), load_scoring(settings).texts)
+    )
     described: dict[str, dict[str, Any]] = {}
     for obj in needs.read_objects:
         try:

@@ -184,6 +184,15 @@ class Grants:
             return True
         if VIEW_ALL_DATA in self.system and flag == "PermissionsRead":
             return True
+        if object_name in rules.ACTIVITY_PARENTS:
+            # Tasks and Events follow the records they relate to (the Activity sharing default
+            # "Controlled by Parent": a user who can read the Who/What record can read the
+            # activity; Salesforce Help "Guidelines for Tracking Activities"). localorg has no
+            # record-level sharing, so: read on any object an activity's WhoId may name.
+            return flag == "PermissionsRead" and any(
+                flag in self.objects.get(parent, frozenset())
+                for parent in rules.ACTIVITY_PARENTS[object_name]
+            )
         # An object whose access follows its parent's (Order Products follow Order).
         object_name = rules.NO_OBJECT_PERMISSIONS.get(object_name) or object_name
         return flag in self.objects.get(object_name, frozenset())

@@ -54,6 +54,13 @@ from typing import Any
 
 #: Objects ObjectPermissions refuses -> the object whose access they follow (None: their own
 #: rules, not object permissions: activities follow the related record, User is always there).
+#: Activities are read through the records they relate to (WhoId: Contact or Lead), not
+#: through object permissions of their own (rule 1; Salesforce Help, "Guidelines for Tracking
+#: Activities", activity access "Controlled by Parent"). Writing them is not modelled.
+ACTIVITY_PARENTS: dict[str, tuple[str, ...]] = {
+    "Task": ("Contact", "Lead"),
+    "Event": ("Contact", "Lead"),
+}
 NO_OBJECT_PERMISSIONS: dict[str, str | None] = {
     "OrderItem": "Order",
     "OpportunityLineItem": "Opportunity",

@@ -443,6 +443,9 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 _pick("Status", "0", "1", "2", "3", "4", "5"),
                 _ref("RelatedToId", "Contact", "Lead", "Account", rel="RelatedTo"),
                 _ref("ParentId", "Case"),
+                # the activity (a Task) of the email, Enhanced Email (Field Reference,
+                # "EmailMessage": ActivityId)
+                _ref("ActivityId", "Task", rel="Activity"),
             ],
         ),
         (

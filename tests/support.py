@@ -21,6 +21,7 @@ from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.sync import SyncEngine, build_engine
 from connector.sync.loyalty import org_needs
+from connector.sync.texts_stage import texts_needs
 from localorg.org import LocalOrg, OrgConfig
 from localorg.server import Running
 from localorg.store import format_datetime
@@ -133,7 +134,9 @@ def deployed_engine(settings: Settings, **options: Any) -> SyncEngine:
     deploy(
         engine.client,  # type: ignore[arg-type]
         load_mappings(settings.mappings_dir, set(KNOWN_VALUES)),
-        extra=org_needs(engine.loyalty),
+        extra=texts_needs(
+            org_needs(engine.loyalty), engine.scoring.texts if engine.scoring else None
+        ),
     )
     return engine
 

@@ -11,8 +11,8 @@ The layers, lowest first (a package imports only packages of lower layers):
    (redaction), ``alerts``: infrastructure, knowing nothing of the domain.
 4. ``salesforce`` (the only code that talks to Salesforce; it writes the mappings' fields as
    SFDX source), ``events`` (the event model and its importers).
-5. ``predictions``, ``scoring``, ``webhooks``, ``orders_intel`` (order risk, fulfilment trends,
-   recommendations): models and normalisers, pure.
+5. ``predictions``, ``scoring``, ``texts`` (what people write), ``webhooks``, ``orders_intel``
+   (order risk, fulfilment trends, recommendations): models and normalisers, pure.
 6. ``loyalty``: programs and the ledger (reads predictions' segments).
 7. ``sync``: the pipeline that wires them; ``readiness``: what ``/readyz`` reports.
 8. ``admin``: field deploy and the permission checks (it reads the sync's streams for the
@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     "events": 4,
     "predictions": 5,
     "scoring": 5,
+    "texts": 5,
     "webhooks": 5,
     "orders_intel": 5,
     "loyalty": 6,

@@ -21,6 +21,10 @@ from tests.support import REPO, RFM_FIELDS, seed
 
 # Fixtures `env` and `org_env` (tests/conftest.py) point the CLI at the tests' RFM mappings.
 MAPPED = sorted(f"{obj}.{field}" for obj in ("Contact", "Lead") for field in RFM_FIELDS)
+# and what models/texts.yaml (on by default) adds: the admins' sentiment override picklist
+DEPLOYED = sorted(
+    [*MAPPED, "Case.L2L_Sentiment_Override__c", "EmailMessage.L2L_Sentiment_Override__c"]
+)
 SECRET = "s3cr3t-value-that-must-never-print"
 MD = "{http://soap.sforce.com/2006/04/metadata}"
 
@@ -126,9 +130,9 @@ def test_validate_reports_missing_fields_until_deployed(org_env: LocalOrg) -> No
     deployed = _cli("fields", "deploy", "--json")
     assert deployed.exit_code == 0, deployed.output
     result = _json(deployed)
-    assert sorted(result["created"]) == MAPPED
+    assert sorted(result["created"]) == DEPLOYED
     assert result["existing"] == []
-    assert sorted(result["permissions_granted"]) == MAPPED
+    assert sorted(result["permissions_granted"]) == DEPLOYED
     assert result["permission_set"] == "L2L_Integration"
     assert result["assigned"] is True
 
@@ -138,7 +142,7 @@ def test_validate_reports_missing_fields_until_deployed(org_env: LocalOrg) -> No
 
     again = _json(_cli("fields", "deploy", "--json"))
     assert again["created"] == []
-    assert sorted(again["existing"]) == MAPPED
+    assert sorted(again["existing"]) == DEPLOYED
     assert again["permissions_granted"] == []
     assert again["objects_granted"] == []
     assert again["assigned"] is False  # already assigned
@@ -185,7 +189,7 @@ def test_fields_export_writes_field_meta_xml_that_parses(env: Path, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert f"files under {out}: fields, permission sets, the record page component" in result.output
     files = _exported(out)
-    assert len(files) == len(MAPPED)
+    assert len(files) == len(DEPLOYED)
     names = []
     for path in files:
         root = ET.parse(path).getroot()
@@ -194,7 +198,7 @@ def test_fields_export_writes_field_meta_xml_that_parses(env: Path, tmp_path: Pa
         assert full_name == path.name.removesuffix(".field-meta.xml")
         assert root.findtext(f"{MD}label")
         names.append(f"{path.parent.parent.name}.{full_name}")
-    assert sorted(names) == MAPPED
+    assert sorted(names) == DEPLOYED
 
 
 def test_fields_export_writes_the_permission_set_with_field_and_object_grants(
@@ -220,7 +224,7 @@ def test_fields_export_writes_the_permission_set_with_field_and_object_grants(
         for fp in root.iter(f"{MD}fieldPermissions")
     }
     assert {f: v for f, v in fields.items() if v[1] == "true"} == dict.fromkeys(
-        MAPPED, ("true", "true")
+        DEPLOYED, ("true", "true")
     )
     # Read on the standard fields the pull reads, which field-level security would hide;
     # never on a required field (no permission set may name one) nor on a field only some
@@ -234,10 +238,13 @@ def test_fields_export_writes_the_permission_set_with_field_and_object_grants(
         for op in root.iter(f"{MD}objectPermissions")
     }
     # Read on every pulled object, Edit on those the mappings write; none for OrderItem,
-    # whose access follows Order (ObjectPermissions refuses it: jetstream PR #1982)
+    # whose access follows Order (ObjectPermissions refuses it: jetstream PR #1982), nor for
+    # Task (it follows the records it relates to); Case and EmailMessage for models/texts.yaml
     assert objects == {
         "Account": ("true", "false"),
+        "Case": ("true", "false"),
         "Contact": ("true", "true"),
+        "EmailMessage": ("true", "false"),
         "Lead": ("true", "true"),
         "Order": ("true", "false"),
     }
@@ -366,11 +373,19 @@ def test_config_with_an_invalid_setting_is_one_clean_error(
 def test_committed_sfdx_source_matches_the_mappings(tmp_path: Path) -> None:
     """salesforce/ is generated from mappings/: regenerate with `lead2loyalty fields export`."""
     from connector.admin.deploy import export
-    from connector.mapping import load_mappings
+    from connector.mapping import load_mappings, load_yaml_model
+    from connector.mapping.deploy import ExtraNeeds
     from connector.mapping.values import KNOWN_VALUES
+    from connector.sync.texts_stage import texts_needs
+    from connector.texts.text_config import TextsConfig
 
     repo = Path(__file__).resolve().parent.parent
-    written = export(load_mappings(repo / "mappings", set(KNOWN_VALUES)), tmp_path)
+    texts = load_yaml_model(repo / "models" / "texts.yaml", TextsConfig)
+    written = export(
+        load_mappings(repo / "mappings", set(KNOWN_VALUES)),
+        tmp_path,
+        extra=texts_needs(ExtraNeeds(), texts),
+    )
     kinds = (".field-meta.xml", ".permissionset-meta.xml")
     committed = sorted(
         p for p in (repo / "salesforce" / "force-app").rglob("*") if p.name.endswith(kinds)

@@ -107,6 +107,20 @@ KNOWN_VALUES: dict[str, KnownValue] = {
     "loyalty.member_since": KnownValue("Day of the member's first loyalty entry.", date),
     "intent.score": KnownValue("Intent 0-5, one decimal: recent behaviour, decayed.", float),
     "intent.reasons": KnownValue("Top signals behind the intent score and their shares.", str),
+    "texts.sentiment": KnownValue(
+        "Recency-weighted sentiment of this person's newest messages, -1..1.", float
+    ),
+    "texts.sentiment_trend": KnownValue(
+        "Improving, Steady, Worsening (newest message against the earlier ones), or New.", str
+    ),
+    "texts.last_reply_sentiment": KnownValue(
+        "Sentiment of this person's newest message, -1..1.", float
+    ),
+    "texts.last_reply_label": KnownValue("Positive, Neutral or Negative: the newest message.", str),
+    "texts.last_intent": KnownValue(
+        "What this person's newest message with an intent asked for (models/texts.yaml).", str
+    ),
+    "texts.last_intent_phrase": KnownValue("The phrase of that message that said so.", str),
     "conversion.score": KnownValue("Lead conversion score 1-99, learned from conversions.", int),
     "conversion.probability": KnownValue("Probability this open Lead converts (0..1).", float),
     "conversion.factors": KnownValue("Strongest factors of the conversion score.", str),

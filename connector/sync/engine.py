@@ -81,6 +81,15 @@ from connector.sync.resolve import (
 from connector.sync.retry_pool import BatchPlanner, Item
 from connector.sync.runstate import RunStatus, WriteCounts, outstanding_summary
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
+from connector.sync.texts_stage import (
+    CASE_COLUMNS,
+    EMAIL_COLUMNS,
+    TASK_COLUMNS,
+    TEXT_OBJECTS,
+    TextRecords,
+    texts_values,
+    with_text_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +404,9 @@ class SyncEngine:
     def _pulled_objects(self) -> tuple[str, ...]:
         """The objects a run pulls: the default ones and those the loyalty programs need."""
         extra = ("Product2",) if self.orders is not None else ()  # recommendations' catalogue
-        return tuple(dict.fromkeys((*DEFAULT_OBJECTS, *loyalty_objects(self.loyalty), *extra)))
+        texts = TEXT_OBJECTS if self.scoring is not None and self.scoring.texts else ()
+        objects = (*DEFAULT_OBJECTS, *loyalty_objects(self.loyalty), *extra, *texts)
+        return tuple(dict.fromkeys(objects))
 
     def _mirrored_programs(self) -> list[Program]:
         programs = self.loyalty.programs if self.loyalty is not None else []
@@ -707,6 +718,8 @@ class SyncEngine:
         if self.scoring is not None and self.scoring.intent is not None:
             names |= set(intent.event_names(self.scoring.intent))
         names |= set(loyalty_event_names(self.loyalty))
+        if self.scoring is not None and self.scoring.texts is not None:
+            names |= set(self.scoring.texts.text_events)
         return sorted(names)
 
     def _compute(
@@ -740,6 +753,14 @@ class SyncEngine:
             report.models["loyalty"] = record
             effects.extend(planned)
             frames.append(values)
+        if self.scoring is not None and self.scoring.texts is not None:
+            # what people wrote: values on their records, and events the intent score reads
+            values, text_events, record = texts_values(
+                resolved, self.scoring.texts, self._text_records()
+            )
+            report.models["texts"] = record
+            frames.append(compute.model_frame("texts", values[resolved.wants(values.index)]))
+            resolved = with_text_events(resolved, text_events)
         if self.scoring is not None:
             scored, records, planned = intent.scoring_values(
                 resolved, self.scoring, intent.load_inputs(self.store, self.scoring)
@@ -756,6 +777,15 @@ class SyncEngine:
             frames.extend(told)
         computed = pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
         return computed[resolved.wants(computed.index)], effects
+
+    def _text_records(self) -> TextRecords:
+        """The pulled EmailMessages, Tasks and Cases the texts stage reads."""
+        records = self.store.records
+        return TextRecords(
+            emails=records.frame("EmailMessage", list(EMAIL_COLUMNS)),
+            tasks=records.frame("Task", list(TASK_COLUMNS)),
+            cases=records.frame("Case", list(CASE_COLUMNS)),
+        )
 
     def _effects(self, effects: Effects, report: RunReport) -> None:
         """The Effects step (``sync/effects.py``): book, give, remember, fire; what failed is

@@ -45,9 +45,10 @@ from connector.store import Store, StoredModel
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, event_emails, normalise_email
 from connector.sync.streams import Stream
+from connector.texts.text_config import TextsConfig
 
 log = logging.getLogger(__name__)
-M = TypeVar("M", IntentConfig, LeadConversionConfig)
+M = TypeVar("M", IntentConfig, LeadConversionConfig, TextsConfig)
 
 INTENT_KEYS = keys_of("intent")
 CONVERSION_KEYS = keys_of("conversion")
@@ -94,6 +95,7 @@ class ScoringSetup:
 
     intent: IntentConfig | None = None
     conversion: LeadConversionConfig | None = None
+    texts: TextsConfig | None = None
 
 
 def load_scoring(settings: Settings) -> ScoringSetup:
@@ -113,11 +115,14 @@ def load_scoring(settings: Settings) -> ScoringSetup:
 
     intent = load("intent.yaml", IntentConfig)
     conversion = load("lead_conversion.yaml", LeadConversionConfig)
+    texts = load("texts.yaml", TextsConfig)
     if problems:
         raise MappingError(problems)
     if conversion is not None and not conversion.enabled:
         conversion = None
-    return ScoringSetup(intent, conversion)
+    if texts is not None and not texts.enabled:
+        texts = None
+    return ScoringSetup(intent, conversion, texts)
 
 
 def event_names(config: IntentConfig) -> list[str]:

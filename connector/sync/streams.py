@@ -15,6 +15,9 @@ from connector.scoring.config import LEAD_MODEL_FIELDS
 from connector.sync.resolve import ORDER_COLUMNS
 
 SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
+#: An admin's correction of a message's sentiment (picklist Positive/Neutral/Negative on
+#: EmailMessage and Case): read when the org has it; the texts stage learns from it.
+OVERRIDE_FIELD = "L2L_Sentiment_Override__c"
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,32 @@ STREAMS: dict[str, Stream] = {
         # pulled when a loyalty product rule names categories (Family) or recommendations run
         # (an inactive product is never offered: IsActive)
         Stream("Product2", ("Name", "Family", "ProductCode", "IsActive")),
+        # What people wrote, pulled when models/texts.yaml is enabled (connector/sync/
+        # texts_stage.py). Names and relationships: Salesforce Field Reference, "EmailMessage"
+        # (ActivityId, ParentId = Parent Case, RelatedToId, Incoming, MessageDate), "Task"
+        # (WhoId: Contact or Lead), "Case" (ContactId, Origin). RelatedToId and ActivityId
+        # exist with Enhanced Email; ParentId with Email-to-Case.
+        Stream(
+            "EmailMessage",
+            (
+                "Subject",
+                "TextBody",
+                "FromAddress",
+                "MessageDate",
+                "Incoming",
+                "RelatedToId",
+                "ActivityId",
+                "ParentId",
+                OVERRIDE_FIELD,
+            ),
+            optional=("RelatedToId", "ActivityId", "ParentId", OVERRIDE_FIELD),
+        ),
+        Stream("Task", ("Subject", "Description", "WhoId", "ActivityDate")),
+        Stream(
+            "Case",
+            ("Subject", "Description", "ContactId", "Origin", OVERRIDE_FIELD),
+            optional=(OVERRIDE_FIELD,),
+        ),
     )
 }
 

@@ -215,17 +215,22 @@ def test_default_mappings_load_clean() -> None:
     assert {f.value for f in account.fields} == {
         k for k in KNOWN_VALUES if k.startswith(("loyalty.", "fulfilment."))
     } - unmapped
-    # Leads have no orders of their own yet: the plain RFM values, intent and conversion apply,
-    # and recommendations from what they browsed.
+    # Leads have no orders of their own yet: the plain RFM values, intent, conversion, what
+    # they wrote, and recommendations from what they browsed.
     assert {f.value for f in lead.fields} == {
         k
         for k in KNOWN_VALUES
-        if k.startswith(("rfm.", "intent.", "conversion.", "recommendations."))
+        if k.startswith(("rfm.", "intent.", "conversion.", "recommendations.", "texts."))
     } - unmapped
     # Each Order its risk.
     assert {f.value for f in order.fields} == order_only
     for mf in loaded:
         assert all(f.field.startswith("L2L_") for f in mf.fields)
     # 19 RFM and prediction fields, 8 + 8 loyalty (Contact, Account), 2 + 4 intent/conversion,
-    # 2 risk (Order), 2 + 2 fulfilment (Contact, Account), 2 + 2 recommendations (Contact, Lead)
-    assert len(field_definitions(loaded)) == sum(len(m.fields) for m in loaded) == 19 + 16 + 6 + 10
+    # 2 risk (Order), 2 + 2 fulfilment (Contact, Account), 2 + 2 recommendations (Contact, Lead),
+    # 6 + 6 texts (Contact, Lead)
+    assert (
+        len(field_definitions(loaded))
+        == sum(len(m.fields) for m in loaded)
+        == 19 + 16 + 6 + 10 + 12
+    )

@@ -137,10 +137,20 @@ def test_minimal_user_checklist_doctor_deploy_then_sync_writes_every_value(
     deployed = _cli("fields", "deploy", "--json", "--assign-read", ADMIN_USERNAME)
     assert deployed.exit_code == 0, deployed.output
     report = json.loads(deployed.stdout)
-    assert sorted(report["created"]) == MAPPED
+    # the mapped fields, and the sentiment override models/texts.yaml adds on both objects
+    overrides = ["Case.L2L_Sentiment_Override__c", "EmailMessage.L2L_Sentiment_Override__c"]
+    assert sorted(report["created"]) == sorted([*MAPPED, *overrides])
     assert report["assigned"] is True
-    # OrderItem follows Order: no object permission of its own (jetstream PR #1982)
-    assert sorted(report["objects_granted"]) == ["Account", "Contact", "Lead", "Order"]
+    # OrderItem follows Order: no object permission of its own (jetstream PR #1982); nor Task,
+    # which follows the records it relates to
+    assert sorted(report["objects_granted"]) == [
+        "Account",
+        "Case",
+        "Contact",
+        "EmailMessage",
+        "Lead",
+        "Order",
+    ]
     # Read on the standard fields the pull reads, which field-level security hides
     assert {"Contact.Email", "Lead.Email", "Lead.LeadSource", "Order.TotalAmount"} <= set(
         report["fields_readable"]

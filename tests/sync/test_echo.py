@@ -30,8 +30,19 @@ from tests.support import (
 )
 
 SPAN_MARGIN = MARGIN.total_seconds() + 1.1  # a span ends this long after its push, rounded up
-# Product2: the recommendations' catalogue (models/orders.yaml)
-OBJECTS = ("Account", "Contact", "Lead", "Order", "OrderItem", "Product2")
+# the default objects, Product2 (the recommendations' catalogue, models/orders.yaml) and what
+# people wrote (models/texts.yaml is on by default)
+OBJECTS = (
+    "Account",
+    "Contact",
+    "Lead",
+    "Order",
+    "OrderItem",
+    "Product2",
+    "EmailMessage",
+    "Task",
+    "Case",
+)
 
 
 class Clock:

@@ -87,7 +87,9 @@ def test_seeded_store_gets_every_prediction_field(
         "L2L_Points_Expiry_Date__c",
         "L2L_Fulfilment_Reasons__c",
     )
-    always = [f for f in fields if f not in sometimes]
+    # What people wrote lands only on those who wrote (the seed: about 2% reply).
+    texts = tuple(f.field for m in mappings for f in m.fields if f.value.startswith("texts."))
+    always = [f for f in fields if f not in sometimes and f not in texts]
     assert all(filled[f] == 1.0 for f in always), {f: filled[f] for f in always if filled[f] < 1}
     # Channel and send time need the person's clicks; most repeat buyers have some.
     assert filled["L2L_Best_Channel__c"] > 0.8

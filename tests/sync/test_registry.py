@@ -62,7 +62,9 @@ def _small_gate(setup: ScoringSetup) -> ScoringSetup:
     org has (the gate itself is tested in tests/scoring)."""
     assert setup.conversion is not None
     gate = setup.conversion.gate.model_copy(update={"min_leads": 20, "min_converted": 5})
-    return ScoringSetup(setup.intent, setup.conversion.model_copy(update={"gate": gate}))
+    return ScoringSetup(
+        setup.intent, setup.conversion.model_copy(update={"gate": gate}), setup.texts
+    )
 
 
 def test_every_registered_value_is_produced_and_nothing_else(

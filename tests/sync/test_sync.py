@@ -192,9 +192,10 @@ def test_quota_guard_stops_cleanly_and_the_next_run_resumes(
     engine = deployed_engine(_settings(org, localorg_server, tmp_path, quota_share=0.5))
     ids = _seed(org, 1000, orders_each=1)
     engine.run(SyncOptions(dry_run=True))  # describes cached; a pull now costs one query each
-    # Half of 16 calls: six pull queries (Product2 too: the recommendations' catalogue,
-    # models/orders.yaml) and two collection writes, then the guard stops.
-    org.reset_limits(daily_limit=16)
+    # Half of 22 calls: nine pull queries (five objects, Product2 for the recommendations'
+    # catalogue, EmailMessage, Task and Case for models/texts.yaml) and two collection writes,
+    # then the guard stops.
+    org.reset_limits(daily_limit=22)
     stopped = engine.run()
     assert stopped.status == "quota_stopped"
     assert stopped.writes["succeeded"] == 400

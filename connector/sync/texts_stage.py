@@ -1,0 +1,311 @@
+"""The texts stage of Compute: what people wrote (incoming EmailMessages, Tasks with notes,
+Cases, text events), resolved to their person, scored by the pure models of
+``connector.texts``, into values on their records and events for the intent score.
+
+Who wrote a message, first that answers:
+
+- EmailMessage: ``RelatedToId`` when it is a Contact (003) or Lead (00Q) (Enhanced Email);
+  else the ``WhoId`` of its activity Task (``ActivityId``); else the ``ContactId`` of its Case
+  (``ParentId``, Email-to-Case); else the Contact or Lead whose Email is its ``FromAddress``.
+  Only incoming messages (``Incoming``) are what a person wrote. Field names and relationships:
+  Salesforce Field Reference, "EmailMessage" (ActivityId, ParentId "Parent Case", RelatedToId,
+  Incoming, MessageDate, FromAddress, TextBody).
+- Task: ``WhoId`` (Contact or Lead); only Tasks with a Description (the rep's note of what was
+  said), and not a Task that stands for a pulled EmailMessage (it would count twice).
+- Case: ``ContactId``; the text is the Subject and the Description.
+- A text event: its resolved person (the Resolve step's ``object``/``record_id``).
+
+A converted Lead's messages follow its ConvertedContactId, as its events do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from connector.mapping.deploy import ExtraNeeds
+from connector.sync.resolve import Resolved, email_index, normalise_email
+from connector.sync.streams import OVERRIDE_FIELD
+from connector.texts.clean import message_text
+from connector.texts.message_intents import IntentMatcher
+from connector.texts.scored import (
+    MESSAGE_COLUMNS,
+    person_values,
+    score_messages,
+    text_events,
+)
+from connector.texts.sentiment import LABELS, LinearSentiment, sentiment_model
+from connector.texts.text_config import TextsConfig
+
+TEXT_OBJECTS = ("EmailMessage", "Task", "Case")
+EMAIL_COLUMNS = (
+    "Id",
+    "Subject",
+    "TextBody",
+    "FromAddress",
+    "MessageDate",
+    "CreatedDate",
+    "Incoming",
+    "RelatedToId",
+    "ActivityId",
+    "ParentId",
+    OVERRIDE_FIELD,
+)
+TASK_COLUMNS = ("Id", "Subject", "Description", "WhoId", "ActivityDate", "CreatedDate")
+CASE_COLUMNS = (
+    "Id",
+    "Subject",
+    "Description",
+    "ContactId",
+    "Origin",
+    "CreatedDate",
+    OVERRIDE_FIELD,
+)
+_PREFIX = {"003": "Contact", "00Q": "Lead"}
+
+
+def _override_field(obj: str) -> dict[str, Any]:
+    # a restricted picklist (Tooling API CustomField body, as connector.mapping.deploy writes)
+    labels = ["Positive", "Neutral", "Negative"]
+    return {
+        "FullName": f"{obj}.{OVERRIDE_FIELD}",
+        "Metadata": {
+            "label": "L2L Sentiment Override",
+            "type": "Picklist",
+            "description": "Set when lead2loyalty read this message's tone wrong; the next sync "
+            "learns from it.",
+            "valueSet": {
+                "restricted": True,
+                "valueSetDefinition": {
+                    "sorted": False,
+                    "value": [{"fullName": x, "default": False, "label": x} for x in labels],
+                },
+            },
+        },
+    }
+
+
+def texts_needs(extra: ExtraNeeds, config: TextsConfig | None) -> ExtraNeeds:
+    """``extra`` plus what the texts stage needs of the org when enabled, for ``fields
+    deploy``, ``fields export`` and ``doctor``: Read on EmailMessage, Task and Case, and the
+    override picklist on EmailMessage and Case."""
+    if config is None:
+        return extra
+    return replace(
+        extra,
+        definitions=(*extra.definitions, *(_override_field(o) for o in ("EmailMessage", "Case"))),
+        read_objects=(*extra.read_objects, *TEXT_OBJECTS),
+    )
+
+
+@dataclass(frozen=True)
+class TextRecords:
+    """The pulled records the stage reads (frames with the columns above)."""
+
+    emails: pd.DataFrame
+    tasks: pd.DataFrame
+    cases: pd.DataFrame
+
+
+def _person(ids: pd.Series, converted: dict[str, str]) -> tuple[pd.Series, pd.Series]:
+    # (object, record_id) of Contact/Lead ids by key prefix; converted Leads -> their Contact
+    text = ids.astype("object").where(ids.notna(), None)
+    kind = text.map(lambda v: _PREFIX.get(str(v)[:3]) if isinstance(v, str) else None)
+    record = text.where(kind.notna(), None)
+    is_converted = record.isin(list(converted))
+    record = record.where(~is_converted, record.map(converted))
+    kind = kind.where(~is_converted, "Contact")
+    return kind, record
+
+
+def _when(*columns: pd.Series) -> pd.Series:
+    out = pd.Series(pd.NaT, index=columns[0].index, dtype="datetime64[ns, UTC]")
+    for column in columns:
+        out = out.fillna(pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601"))
+    return out
+
+
+def message_frame(records: TextRecords, resolved: Resolved, config: TextsConfig) -> pd.DataFrame:
+    """One row per message a person wrote, resolved (``MESSAGE_COLUMNS``)."""
+    leads = resolved.leads
+    converted: dict[str, str] = {}
+    if len(leads) and "ConvertedContactId" in leads:
+        done = leads[leads["IsConverted"].eq(True) & leads["ConvertedContactId"].notna()]
+        converted = dict(
+            zip(done["Id"].astype(str), done["ConvertedContactId"].astype(str), strict=True)
+        )
+    frames: list[pd.DataFrame] = []
+    tasks, cases, emails = records.tasks, records.cases, records.emails
+
+    if len(emails):
+        emails = emails[emails["Incoming"].eq(True)]
+        kind, record = _person(emails["RelatedToId"], converted)
+        task_who = tasks.set_index("Id")["WhoId"] if len(tasks) else pd.Series(dtype=object)
+        via_task = _person(emails["ActivityId"].map(task_who), converted)
+        case_contact = cases.set_index("Id")["ContactId"] if len(cases) else pd.Series(dtype=object)
+        via_case = _person(emails["ParentId"].map(case_contact), converted)
+        index = email_index(resolved.contacts, leads)
+        by_email = index.set_index("email") if len(index) else None
+        for other_kind, other_record in (via_task, via_case):
+            kind = kind.fillna(other_kind)
+            record = record.fillna(other_record)
+        if by_email is not None:
+            sender = normalise_email(emails["FromAddress"])
+            kind = kind.fillna(sender.map(by_email["kind"]).str.capitalize())
+            record = record.fillna(sender.map(by_email["record_id"]))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "message_id": emails["Id"].astype(str),
+                    "source": "EmailMessage",
+                    "object": kind,
+                    "record_id": record,
+                    "case_id": emails["ParentId"]
+                    .astype("object")
+                    .where(emails["ParentId"].notna(), None),
+                    "at": _when(emails["MessageDate"], emails["CreatedDate"]),
+                    "override": _override(emails),
+                    "text": [
+                        message_text(s, b)
+                        for s, b in zip(emails["Subject"], emails["TextBody"], strict=True)
+                    ],
+                }
+            )
+        )
+    if len(tasks):
+        activities = (
+            set(records.emails["ActivityId"].dropna().astype(str)) if len(records.emails) else set()
+        )
+        noted = tasks[tasks["Description"].notna() & ~tasks["Id"].astype(str).isin(activities)]
+        kind, record = _person(noted["WhoId"], converted)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "message_id": noted["Id"].astype(str),
+                    "source": "Task",
+                    "object": kind,
+                    "record_id": record,
+                    "case_id": None,
+                    "at": _when(noted["ActivityDate"], noted["CreatedDate"]),
+                    "text": [
+                        message_text(s, b)
+                        for s, b in zip(noted["Subject"], noted["Description"], strict=True)
+                    ],
+                }
+            )
+        )
+    if len(cases):
+        kind, record = _person(cases["ContactId"], converted)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "message_id": cases["Id"].astype(str),
+                    "source": "Case",
+                    "object": kind,
+                    "record_id": record,
+                    "case_id": cases["Id"].astype(str),
+                    "at": _when(cases["CreatedDate"]),
+                    "override": _override(cases),
+                    "text": [
+                        message_text(s, b)
+                        for s, b in zip(cases["Subject"], cases["Description"], strict=True)
+                    ],
+                }
+            )
+        )
+    frames.append(_event_messages(resolved.events, config))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=[*MESSAGE_COLUMNS, "override"])
+    out = pd.concat(frames, ignore_index=True)
+    if "override" not in out:
+        out["override"] = None
+    return out[[*MESSAGE_COLUMNS, "override"]]
+
+
+def _override(frame: pd.DataFrame) -> pd.Series:
+    # the admin's label, lower-case as the models name them; anything else is no correction
+    if OVERRIDE_FIELD not in frame:
+        return pd.Series(None, index=frame.index, dtype="object")
+    label = frame[OVERRIDE_FIELD].astype("string").str.strip().str.lower()
+    return label.where(label.isin(LABELS), None).astype("object")
+
+
+def _event_messages(events: pd.DataFrame, config: TextsConfig) -> pd.DataFrame:
+    # track events whose properties hold a text (a review, a survey answer, a reply)
+    chosen = events[events["name"].isin(config.text_events) & events["object"].notna()]
+    if chosen.empty:
+        return pd.DataFrame(columns=list(MESSAGE_COLUMNS))
+
+    def text_of(raw: Any) -> str:
+        try:
+            props = json.loads(raw) if isinstance(raw, str) else (raw or {})
+        except ValueError:
+            return ""
+        for name in config.text_properties:
+            value = props.get(name) if isinstance(props, dict) else None
+            if isinstance(value, str) and value.strip():
+                return message_text(None, value)
+        return ""
+
+    return pd.DataFrame(
+        {
+            "message_id": (chosen["source"].astype(str) + ":" + chosen["delivery_id"].astype(str)),
+            "source": "event",
+            "object": chosen["object"],
+            "record_id": chosen["record_id"],
+            "case_id": None,
+            "at": _when(chosen["occurred_at"]),
+            "text": chosen["properties"].map(text_of),
+        }
+    )
+
+
+@cache
+def _matcher_of(config_json: str) -> IntentMatcher:
+    # fitted once per intent catalog (the examples' vectorizer), not once per run
+    return IntentMatcher(TextsConfig.model_validate_json(config_json))
+
+
+def _matcher(config: TextsConfig) -> IntentMatcher:
+    return _matcher_of(config.model_dump_json())
+
+
+def texts_values(
+    resolved: Resolved, config: TextsConfig, records: TextRecords
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Values per person (indexed (object, record_id)), the events the intent score reads,
+    and what the stage did (for the run record)."""
+    messages = message_frame(records, resolved, config)
+    model = sentiment_model(config.sentiment.model)
+    corrected = messages[messages["override"].notna()]
+    if len(corrected) and isinstance(model, LinearSentiment):
+        # Admins' corrections refine the shipped model for this run's scoring
+        # (LinearSentiment.corrected: only the words of the corrected messages move)
+        model = model.corrected(corrected["text"].tolist(), corrected["override"].tolist())
+    scored = score_messages(messages, config, model, _matcher(config))
+    # a corrected message carries the admin's label whatever a model says
+    scored["label"] = scored["override"].fillna(scored["label"])
+    values = person_values(scored, config, resolved.now)
+    record = {
+        "model": config.sentiment.model,
+        "messages": len(scored),
+        "people": len(values),
+        "negative": int((scored["score"] <= config.sentiment.negative_at).sum())
+        if len(scored)
+        else 0,
+        "with_intent": int(scored["intent"].notna().sum()) if len(scored) else 0,
+        "corrections": len(corrected),
+    }
+    return values, text_events(scored, config), record
+
+
+def with_text_events(resolved: Resolved, events: pd.DataFrame) -> Resolved:
+    """``resolved`` whose events also hold the texts' events (the intent score reads them)."""
+    if events.empty:
+        return resolved
+    return replace(resolved, events=pd.concat([resolved.events, events], ignore_index=True))

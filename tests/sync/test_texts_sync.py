@@ -1,0 +1,244 @@
+"""What people write, through the whole pipeline against localorg: incoming EmailMessages, a
+Task note and a text event are pulled, resolved, scored and land on Leads and Contacts; a quote
+request raises the intent score and a furious cancellation lowers it, each in the reasons; a
+sync with nothing new scores nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.reports.texts import evaluate_synced_command
+from connector.store import Store
+from connector.texts.sentiment import default_model
+from localorg.org import LocalOrg, load_seed
+from localorg.schema import FieldInfo
+from localorg.server import Running
+from tests.support import REPO, deployed_engine, load_rows, localorg_settings
+
+FIELDS = (
+    "L2L_Intent_Score__c",
+    "L2L_Intent_Reasons__c",
+    "L2L_Last_Reply_Sentiment__c",
+    "L2L_Last_Reply_Tone__c",
+    "L2L_Sentiment_Trend__c",
+    "L2L_Last_Intent__c",
+    "L2L_Last_Intent_Phrase__c",
+)
+
+
+def _models(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("intent.yaml", "texts.yaml"):
+        shutil.copy(REPO / "models" / name, directory / name)
+    return directory
+
+
+def _values(org: LocalOrg, obj: str, record_id: str) -> dict[str, Any]:
+    columns = ", ".join(f'"{f}"' for f in FIELDS)
+    row = org.store.execute(f'SELECT {columns} FROM "{obj}" WHERE "Id" = ?', [record_id])[0]
+    return dict(zip(FIELDS, row, strict=True))
+
+
+def _event(name: str, email: str, when: datetime, n: int, **props: Any) -> dict[str, Any]:
+    return {
+        "source": "test",
+        "delivery_id": f"{email}-{n}",
+        "type": "track",
+        "name": name,
+        "occurred_at": when.astimezone(UTC).isoformat(timespec="milliseconds"),
+        "email": email,
+        "contact_id": None,
+        "lead_id": None,
+        "anonymous_id": None,
+        "properties": json.dumps(props),
+    }
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_replies_land_on_the_record_and_move_the_intent_score(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path / "m"))
+    engine = deployed_engine(settings)
+    now = datetime.now(UTC)
+    account = load_rows(org, "Account", [{"Name": "Acme"}])[0]
+    buyer = load_rows(
+        org, "Contact", [{"LastName": "Buyer", "Email": "buyer@example.com", "AccountId": account}]
+    )[0]
+    angry, calm, reviewer = load_rows(
+        org,
+        "Lead",
+        [
+            {"LastName": "Angry", "Company": "A Co", "Email": "angry@example.com"},
+            {"LastName": "Calm", "Company": "C Co", "Email": "calm@example.com"},
+            {"LastName": "Review", "Company": "R Co", "Email": "review@example.com"},
+        ],
+    )
+    load_rows(
+        org,
+        "EmailMessage",
+        [
+            {  # Enhanced Email: related to the Contact
+                "Subject": "Re: Your order",
+                "TextBody": "Can we get a quote for 500 seats?\n\nOn Mon, Shop wrote:\n> Thanks!",
+                "FromAddress": "buyer@example.com",
+                "Incoming": True,
+                "MessageDate": _stamp(now - timedelta(days=2)),
+                "RelatedToId": buyer,
+            },
+            {  # no RelatedToId: found by the sender's address
+                "Subject": "Re: Newsletter",
+                "TextBody": "This is a terrible experience. Cancel my order now!\n-- \nA. Angry",
+                "FromAddress": "Angry@Example.com",
+                "Incoming": True,
+                "MessageDate": _stamp(now - timedelta(days=1)),
+            },
+            {  # what we sent: not what a person wrote
+                "Subject": "Your quote",
+                "TextBody": "We are sorry to hear it, terrible indeed.",
+                "FromAddress": "shop@example.com",
+                "Incoming": False,
+                "MessageDate": _stamp(now - timedelta(hours=1)),
+                "RelatedToId": buyer,
+            },
+        ],
+    )
+    store = Store(settings.database)
+    # both Leads browsed alike; only one of them wrote back
+    views = [
+        _event("Product Viewed", email, now - timedelta(hours=3 + i), i + k * 10)
+        for k, email in enumerate(("angry@example.com", "calm@example.com"))
+        for i in range(4)
+    ]
+    review = _event(
+        "Review Submitted",
+        "review@example.com",
+        now - timedelta(days=3),
+        99,
+        text="Love the quality, I will definitely order again.",
+    )
+    store.events.append([*views, review])
+
+    first = engine.run()
+    assert first.status == "succeeded", first.errors
+    assert first.as_json()["models"]["texts"]["messages"] == 3  # two replies and the review
+
+    got = _values(org, "Contact", buyer)
+    assert got["L2L_Last_Intent__c"] == "Pricing or quote request"
+    assert got["L2L_Last_Intent_Phrase__c"] == "Can we get a quote for 500 seats?"
+    assert got["L2L_Sentiment_Trend__c"] == "New"
+    assert got["L2L_Intent_Reasons__c"].startswith("Replied asking for a quote x1 (last 3d) +")
+    assert got["L2L_Intent_Score__c"] > 0
+
+    furious = _values(org, "Lead", angry)
+    assert furious["L2L_Last_Reply_Tone__c"] == "Negative"
+    assert furious["L2L_Last_Reply_Sentiment__c"] < -0.3
+    # two intents in one message: the complaint and the cancellation, both in the reasons
+    assert furious["L2L_Last_Intent__c"] in ("Complaint", "Cancellation or refund")
+    assert "Asked to cancel or refund" in furious["L2L_Intent_Reasons__c"]
+    quiet = _values(org, "Lead", calm)
+    assert quiet["L2L_Last_Reply_Tone__c"] is None
+    assert furious["L2L_Intent_Score__c"] < quiet["L2L_Intent_Score__c"]
+
+    happy = _values(org, "Lead", reviewer)
+    assert happy["L2L_Last_Reply_Tone__c"] == "Positive"
+    assert happy["L2L_Last_Intent__c"] == "Purchase intent"
+
+    again = engine.run()
+    assert again.status == "succeeded", again.errors
+    assert again.compute == "skipped"  # nothing new: nothing scored
+    assert "texts" not in again.as_json()["models"]
+    assert again.writes.queued == 0
+
+
+def test_the_seeded_replies_tones_are_recovered(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    load_seed(org, "small", tmp_path / "seed")
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path / "m"))
+    report = deployed_engine(settings).run()
+    assert report.status == "succeeded", report.errors
+    truth = tmp_path / "seed" / "truth" / "replies.csv"
+    out = evaluate_synced_command(settings, truth)["sets"]["synced replies"]
+    replies = len(truth.read_text(encoding="utf-8").splitlines()) - 1
+    assert out["linear"]["rows"] == replies > 10
+    print({name: result["macro_f1"] for name, result in out.items()})
+    assert out["linear"]["macro_f1"] >= 0.9
+    # every synced reply of a Contact landed on it
+    assert report.as_json()["models"]["texts"]["people"] >= replies
+
+
+def test_an_admins_correction_is_learnt(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    org.store.add_custom_field(
+        "EmailMessage",
+        FieldInfo(
+            "L2L_Sentiment_Override__c",
+            "picklist",
+            picklist=["Positive", "Neutral", "Negative"],
+            custom=True,
+        ),
+    )
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path / "m"))
+    engine = deployed_engine(settings)
+    now = datetime.now(UTC)
+    first, second = load_rows(
+        org,
+        "Lead",
+        [
+            {"LastName": "One", "Company": "O Co", "Email": "one@example.com"},
+            {"LastName": "Two", "Company": "T Co", "Email": "two@example.com"},
+        ],
+    )
+    load_rows(
+        org,
+        "EmailMessage",
+        [
+            {  # public rated text calls this neutral; the admin says otherwise
+                "Subject": "Re: Your order",
+                "TextBody": "Where is my parcel? Order 1001 still not here.",
+                "Incoming": True,
+                "MessageDate": _stamp(now - timedelta(days=1)),
+                "RelatedToId": first,
+                "L2L_Sentiment_Override__c": "Negative",
+            },
+            {  # not corrected, but written alike: the corrected model learnt the words
+                "Subject": "Re: Your order",
+                "TextBody": "Where is my order 7788? Still not here.",
+                "Incoming": True,
+                "MessageDate": _stamp(now - timedelta(days=1)),
+                "RelatedToId": second,
+            },
+        ],
+    )
+    # without the correction both read as neutral
+    assert default_model().predict(["Where is my order 7788? Still not here."]) == ["neutral"]
+    report = engine.run()
+    assert report.status == "succeeded", report.errors
+    assert report.as_json()["models"]["texts"]["corrections"] == 1
+    assert _values(org, "Lead", first)["L2L_Last_Reply_Tone__c"] == "Negative"
+    assert _values(org, "Lead", second)["L2L_Last_Reply_Tone__c"] == "Negative"
+
+
+@pytest.mark.parametrize("enabled", [False])
+def test_texts_off_pulls_no_messages(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path, enabled: bool
+) -> None:
+    models = _models(tmp_path / "m")
+    text = (models / "texts.yaml").read_text(encoding="utf-8")
+    (models / "texts.yaml").write_text(text.replace("enabled: true", "enabled: false"))
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=models)
+    report = deployed_engine(settings).run()
+    assert report.status == "succeeded", report.errors
+    assert "EmailMessage" not in report.as_json()["objects"]
+    assert "texts" not in report.as_json()["models"]
