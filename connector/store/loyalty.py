@@ -236,6 +236,24 @@ class LoyaltyRepository:
                 list(state),
             )
 
+    def members_after(self, program: str, seq: int) -> tuple[list[tuple[str, str]], int]:
+        """(key, member) of the program's entries booked after ``seq`` (by a sync, the loyalty
+        API, the expiry job), and the last ``seq`` among them (``seq`` itself when none).
+        Served by the primary key: the new entries only."""
+        rows = self.db.conn.execute(
+            "SELECT seq, key, member FROM loyalty_journal WHERE seq > ? AND program = ?",
+            [seq, program],
+        ).fetchall()
+        pairs = [(str(r[1]), str(r[2])) for r in rows]
+        return pairs, max((int(r[0]) for r in rows), default=seq)
+
+    def position(self, program: str) -> int:
+        """The last ``seq`` of the program's journal (0 when it holds none)."""
+        row = self.db.conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM loyalty_journal WHERE program = ?", [program]
+        ).fetchone()
+        return int(row[0])
+
     def count_after(self, program: str, seq: int) -> int:
         """How many of the program's entries were booked after ``seq``."""
         row = self.db.conn.execute(
