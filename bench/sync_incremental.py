@@ -18,6 +18,7 @@ import argparse
 import random
 import tempfile
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ def main() -> None:
                 f"{report['scope'].get('people')}, {report['writes']['fields_changed']:,} "
                 f"values written; whole-org compute of the same store: {check_s:.2f} s, "
                 f"{check['writes']['fields_changed']} values to write (0: the same values)"
+                + _fields(engine, check["run_id"])
             )
 
 
@@ -94,6 +96,13 @@ def _change(sf: Salesforce, ids: list[str], rng: random.Random) -> None:
         )
         failed = [r for r in results if not r.get("success")]
         assert not failed, failed[:3]
+
+
+def _fields(engine: SyncEngine, run_id: int) -> str:
+    """The fields a check run wrote, counted: values that move with the clock alone (intent
+    decay, a window's edge passing an order) differ from those computed minutes before."""
+    counts = Counter(r["field"] for r in engine.store.outbox.value_log(run_id))
+    return (" (" + ", ".join(f"{f} x{n}" for f, n in counts.most_common()) + ")") if counts else ""
 
 
 def _timed(engine: SyncEngine, options: SyncOptions) -> tuple[dict[str, Any], float]:

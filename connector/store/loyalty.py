@@ -299,12 +299,25 @@ class LoyaltyRepository:
             bump_generation(self.db)
 
     # ------------------------------------------------------------------ tiers
-    def notified_tiers(self, program: str) -> dict[str, str]:
-        """member -> the tier last recorded (and told to Salesforce) for the program."""
-        rows = self.db.conn.execute(
-            "SELECT member, tier FROM loyalty_tiers WHERE program = ?", [program]
-        )
-        return dict(rows.fetchall())
+    def notified_tiers(self, program: str, members: Sequence[str] | None = None) -> dict[str, str]:
+        """member -> the tier last recorded (and told to Salesforce) for the program; of
+        ``members`` only when given (looked up by the primary key)."""
+        if members is None:
+            rows = self.db.conn.execute(
+                "SELECT member, tier FROM loyalty_tiers WHERE program = ?", [program]
+            ).fetchall()
+            return dict(rows)
+        out: dict[str, str] = {}
+        for start in range(0, len(members), 500):  # under SQLite's bound-parameter limit
+            chunk = list(members[start : start + 500])
+            out.update(
+                self.db.conn.execute(
+                    "SELECT member, tier FROM loyalty_tiers WHERE program = ? AND member IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    [program, *chunk],
+                ).fetchall()
+            )
+        return out
 
     def record_tiers(self, program: str, tiers: dict[str, str], run_id: int | None) -> None:
         """Remember each member's tier (after its change was told, or silently at first)."""

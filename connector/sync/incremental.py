@@ -55,6 +55,7 @@ _OWNERS: dict[str, tuple[str, ...]] = {
     "OrderItem": ("OrderId",),
 }
 _ORDER_CONTACTS = ("BillToContactId", "ShipToContactId", "CustomerAuthorizedById")
+_KEYS = ("contacts", "leads", "accounts", "orders", "emails", "account_rows")
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Touched:
     accounts: set[str] = field(default_factory=set)
     orders: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
+    # Accounts whose own row changed (IsPersonAccount, PersonContactId): their contacts too.
+    account_rows: set[str] = field(default_factory=set)
 
     @classmethod
     def load(cls, store: Store) -> Touched:
@@ -81,44 +84,56 @@ class Touched:
         data = json.loads(text)
         return cls(
             everyone=data.get("everyone"),
-            **{k: set(data.get(k, [])) for k in ("contacts", "leads", "accounts", "orders")},
-            emails=set(data.get("emails", [])),
+            **{k: set(data.get(k, [])) for k in _KEYS},
         )
 
     def save(self, store: Store) -> None:
         """Keep the set (before the pull's watermark moves: a crash re-reads the window)."""
         data: dict[str, Any] = {"everyone": self.everyone}
         if self.everyone is None:
-            for name in ("contacts", "leads", "accounts", "orders", "emails"):
+            for name in _KEYS:
                 data[name] = sorted(getattr(self, name))
         store.records.set_state(TOUCHED_KEY, json.dumps(data))
 
     def size(self) -> int:
         """How many keys the set holds."""
-        return sum(map(len, (self.contacts, self.leads, self.accounts, self.orders, self.emails)))
+        return sum(len(getattr(self, name)) for name in _KEYS)
 
     def all(self, why: str) -> None:
         """Every person must be computed (the first reason is kept)."""
         if self.everyone is None:
             self.everyone = why
-        for keys in (self.contacts, self.leads, self.accounts, self.orders, self.emails):
-            keys.clear()
+        for name in _KEYS:
+            getattr(self, name).clear()
 
     def note(self, store: Store, object_name: str, page: Sequence[Mapping[str, Any]]) -> None:
         """Note the people one pulled page touches, reading the owners its rows had before
         (call it before the page is stored)."""
         if self.everyone is not None or not page:
             return
-        owners = _OWNERS.get(object_name)
-        if owners is None:
+        owners = _OWNERS.get(object_name, ())
+        ids = sorted({str(r["Id"]) for r in page if r.get("Id")})
+        old = _rows(store, object_name, ["Id", "SystemModstamp", *owners], "Id", ids)
+        # A row stored with the same SystemModstamp is a re-read (the pull's lookback, a
+        # sweep), not a change: it touches nobody.
+        stored = dict(zip(old["Id"].astype(str), old["SystemModstamp"], strict=True))
+        page = [
+            r
+            for r in page
+            if r.get("SystemModstamp") is None
+            or stored.get(str(r.get("Id"))) != r["SystemModstamp"]
+        ]
+        if not page:
+            return
+        if object_name not in _OWNERS:
             # Anything else a model reads (Product2's Family for a product rule) may move
             # anyone's values.
             self.all(f"{object_name} changed")
             return
         ids = sorted({str(r["Id"]) for r in page if r.get("Id")})
         new = pd.DataFrame([{c: r.get(c) for c in ("Id", *owners)} for r in page])
-        old = _rows(store, object_name, ["Id", *owners], "Id", ids)
-        rows = pd.concat([new, old], ignore_index=True)
+        old = old[old["Id"].astype(str).isin(ids)]
+        rows = pd.concat([new, old.drop(columns="SystemModstamp")], ignore_index=True)
         if object_name == "Contact":
             self.contacts.update(ids)
             self.emails |= _emails(rows["Email"])
@@ -128,6 +143,7 @@ class Touched:
             self.contacts |= _values(rows["ConvertedContactId"])
         elif object_name == "Account":
             self.accounts.update(ids)
+            self.account_rows.update(ids)
             self.contacts |= _values(rows["PersonContactId"])
         elif object_name == "Order":
             self.orders.update(ids)
@@ -272,11 +288,14 @@ def dirty_people(store: Store, touched: Touched, basis: Basis, programs: Iterabl
             kind, _, rid = member.partition(":")
             (contacts if kind == "Contact" else accounts).add(rid)
     people: set[tuple[str, str]] = {("Account", a) for a in accounts}
-    if accounts:
-        # an Account's person contact and its contacts (whose orders may pool on it)
+    if accounts:  # an Account's person contact (its orders are the person's)
         own = _rows(store, "Account", ["Id", "PersonContactId"], "Id", sorted(accounts))
         contacts |= _values(own["PersonContactId"])
-        mine = _rows(store, "Contact", ["Id"], "AccountId", sorted(accounts))
+    if touched.account_rows:
+        # an Account that changed itself (a person account now, or no longer) may move whose
+        # its orders are: its contacts too. An Account an order names moves nobody else: the
+        # medium seed's 1% change of Orders touched 9,394 people with their contacts.
+        mine = _rows(store, "Contact", ["Id"], "AccountId", sorted(touched.account_rows))
         contacts |= _values(mine["Id"])
     if emails:
         found = store.records.with_emails("Contact", ["Id"], emails)

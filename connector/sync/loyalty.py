@@ -139,7 +139,7 @@ def load_inputs(store: Store, config: LoyaltyConfig, resolved: Resolved) -> Loya
     }
     return LoyaltyInputs(
         journals=journals,
-        tiers={p.id: books.notified_tiers(p.id) for p in config.programs},
+        tiers={p.id: books.notified_tiers(p.id, members) for p in config.programs},
         shop_refunds=store.events.shop_refunds(),
         shop_keys=store.events.shop_order_keys(),
         lines=_lines_for(store, config, None if members is None else resolved.orders),

@@ -26,19 +26,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def synced(org: LocalOrg, localorg_server: Running, tmp_path: Path) -> SyncEngine:
+def synced(org: LocalOrg, localorg_server: Running, tmp_path: Path) -> tuple[SyncEngine, datetime]:
     """The `small` synthetic store with its events and the repository's mappings (every model:
     predictions, loyalty, intent), synced once."""
     load_seed(org, "small", tmp_path / "seed")
     org.store.flows = FlowEngine.from_file(None, REPO / "salesforce")  # the Flows it calls
-    settings = localorg_settings(org, localorg_server, tmp_path)
-    engine = build_engine(settings)
+    # One moment for every run's compute (mocked time): values that move with the clock alone
+    # (intent decay) then differ by nothing but what changed. It lies ahead of the org's saves,
+    # so every pull window ends after them; the hour of lookback reaches back to them.
+    settings = localorg_settings(org, localorg_server, tmp_path, pull_lookback_seconds=3600)
+    moment = datetime.now(UTC) + timedelta(minutes=30)
+    engine = build_engine(settings, clock=lambda: moment)
     deploy(engine.client, load_mappings(settings.mappings_dir, set(KNOWN_VALUES)))  # type: ignore[arg-type]
     import_file(engine.store, tmp_path / "seed" / "events.jsonl", source="seed")
     first = engine.run()
     assert first.status == "succeeded", first.errors
     assert first.scope == {"people": "all", "why": "no earlier compute to build on"}
-    return engine
+    return engine, moment
 
 
 def _buyers(org: LocalOrg) -> list[tuple[str, str, str]]:
@@ -65,9 +69,9 @@ def _event(email: str, name: str, n: int) -> dict[str, Any]:
 
 
 def test_incremental_sync_writes_what_a_whole_org_compute_would_and_when_it_does_not(
-    org: LocalOrg, synced: SyncEngine
+    org: LocalOrg, synced: tuple[SyncEngine, datetime]
 ) -> None:
-    engine = synced
+    engine, moment = synced
     orders = _buyers(org)
     contacts = sorted({c for _, c, _ in orders})
     # Changes of every kind an ordinary sync meets: order dates, an order moved to another
@@ -113,7 +117,7 @@ def test_incremental_sync_writes_what_a_whole_org_compute_would_and_when_it_does
     whole = engine.run(SyncOptions(whole_org=True))
     assert whole.status == "succeeded", whole.errors
     assert whole.scope == {"people": "all", "why": "asked for"}
-    assert whole.writes.fields_changed == 0  # the incremental run wrote the same values
+    assert whole.writes.fields_changed == 0, engine.store.outbox.value_log(whole.run_id)
 
     again = engine.run()
     assert again.compute == "skipped"  # nothing changed since
@@ -135,7 +139,7 @@ def test_incremental_sync_writes_what_a_whole_org_compute_would_and_when_it_does
         engine.client,
         engine.store,
         engine.mapper,
-        clock=lambda: datetime.now(UTC) + timedelta(days=1),
+        clock=lambda: moment + timedelta(days=1),
         predictions=engine.predictions,
         loyalty=engine.loyalty,
         scoring=engine.scoring,

@@ -87,9 +87,13 @@ def test_events_of_some_emails_are_theirs_and_their_anonymous_ids(tmp_path: Path
 def test_a_page_touches_the_owners_a_row_had_and_has(tmp_path: Path) -> None:
     store = Store(tmp_path / "l2l.sqlite")
     order = {"Id": "801A", "BillToContactId": "003OLD", "AccountId": "001A"}
+    order["SystemModstamp"] = "2026-11-01T10:00:00.000+0000"
     store.records.upsert("Order", [order])
     touched = Touched()
+    touched.note(store, "Order", [order])  # read again by the lookback: no change
+    assert touched == Touched()
     moved = {**order, "BillToContactId": "003NEW", "AccountId": "001B"}
+    moved["SystemModstamp"] = "2026-11-02T10:00:00.000+0000"
     touched.note(store, "Order", [moved])
     assert touched.contacts == {"003OLD", "003NEW"}
     assert touched.accounts == {"001A", "001B"}
