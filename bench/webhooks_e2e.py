@@ -161,7 +161,12 @@ def main() -> None:
                 f"{args.interval:g} s): p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
                 f"max {latencies[-1]:.2f} s; {missed} not seen within {args.timeout:g} s"
             )
-        runs = [r for r in engine.store.runs.latest(500) if r["mode"] == "realtime"]
+        # a pass still running (the worker is up) has no duration yet
+        runs = [
+            r
+            for r in engine.store.runs.latest(500)
+            if r["mode"] == "realtime" and "duration_s" in (r["stats"] or {})
+        ]
         if runs:
             durations = sorted(r["stats"]["duration_s"] for r in runs)
             print(

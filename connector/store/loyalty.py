@@ -236,6 +236,24 @@ class LoyaltyRepository:
                 list(state),
             )
 
+    def members_after(self, program: str, seq: int) -> tuple[list[tuple[str, str]], int]:
+        """(key, member) of the program's entries booked after ``seq`` (by a sync, the loyalty
+        API, the expiry job), and the last ``seq`` among them (``seq`` itself when none).
+        Served by the primary key: the new entries only."""
+        rows = self.db.conn.execute(
+            "SELECT seq, key, member FROM loyalty_journal WHERE seq > ? AND program = ?",
+            [seq, program],
+        ).fetchall()
+        pairs = [(str(r[1]), str(r[2])) for r in rows]
+        return pairs, max((int(r[0]) for r in rows), default=seq)
+
+    def position(self, program: str) -> int:
+        """The last ``seq`` of the program's journal (0 when it holds none)."""
+        row = self.db.conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM loyalty_journal WHERE program = ?", [program]
+        ).fetchone()
+        return int(row[0])
+
     def count_after(self, program: str, seq: int) -> int:
         """How many of the program's entries were booked after ``seq``."""
         row = self.db.conn.execute(
@@ -281,12 +299,25 @@ class LoyaltyRepository:
             bump_generation(self.db)
 
     # ------------------------------------------------------------------ tiers
-    def notified_tiers(self, program: str) -> dict[str, str]:
-        """member -> the tier last recorded (and told to Salesforce) for the program."""
-        rows = self.db.conn.execute(
-            "SELECT member, tier FROM loyalty_tiers WHERE program = ?", [program]
-        )
-        return dict(rows.fetchall())
+    def notified_tiers(self, program: str, members: Sequence[str] | None = None) -> dict[str, str]:
+        """member -> the tier last recorded (and told to Salesforce) for the program; of
+        ``members`` only when given (looked up by the primary key)."""
+        if members is None:
+            rows = self.db.conn.execute(
+                "SELECT member, tier FROM loyalty_tiers WHERE program = ?", [program]
+            ).fetchall()
+            return dict(rows)
+        out: dict[str, str] = {}
+        for start in range(0, len(members), 500):  # under SQLite's bound-parameter limit
+            chunk = list(members[start : start + 500])
+            out.update(
+                self.db.conn.execute(
+                    "SELECT member, tier FROM loyalty_tiers WHERE program = ? AND member IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    [program, *chunk],
+                ).fetchall()
+            )
+        return out
 
     def record_tiers(self, program: str, tiers: dict[str, str], run_id: int | None) -> None:
         """Remember each member's tier (after its change was told, or silently at first)."""

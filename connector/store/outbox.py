@@ -413,20 +413,26 @@ class OutboxRepository:
         conn = self.db.conn
         written: dict[tuple[str, str, str], str] = {}
         outbox: dict[tuple[str, str, str], tuple[str, str]] = {}
-        for start in range(0, len(records), 400):
-            chunk = list(records[start : start + 400])
-            marks = ", ".join("(?, ?)" for _ in chunk)
-            params = [v for pair in chunk for v in pair]
-            for o, r, f, v in conn.execute(
-                f"SELECT object, record_id, field, value FROM written_values "
-                f"WHERE (object, record_id) IN (VALUES {marks})",
-                params,
-            ).fetchall():
-                written[(o, r, f)] = v
-            for o, r, f, v, s in conn.execute(
-                f"SELECT object, record_id, field, value, status FROM outbox "
-                f"WHERE (object, record_id) IN (VALUES {marks})",
-                params,
-            ).fetchall():
-                outbox[(o, r, f)] = (v, s)
+        by_object: dict[str, list[str]] = {}
+        for obj, record_id in records:
+            by_object.setdefault(obj, []).append(record_id)
+        # One object and a list of ids per statement, which the primary key (object,
+        # record_id, field) serves; a row-value IN over (VALUES ...) scanned all 1.155M
+        # written values of the medium seed (0.75 s for a real-time pass of 10 people).
+        for obj, ids in by_object.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for r, f, v in conn.execute(
+                    "SELECT record_id, field, value FROM written_values "
+                    f"WHERE object = ? AND record_id IN ({marks})",
+                    [obj, *chunk],
+                ).fetchall():
+                    written[(obj, r, f)] = v
+                for r, f, v, st in conn.execute(
+                    "SELECT record_id, field, value, status FROM outbox "
+                    f"WHERE object = ? AND record_id IN ({marks})",
+                    [obj, *chunk],
+                ).fetchall():
+                    outbox[(obj, r, f)] = (v, st)
         return written, outbox

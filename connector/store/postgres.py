@@ -379,7 +379,10 @@ class PgTable:
                 continue
             not_null = " NOT NULL" if name in keys else ""
             parts.append(f'"{name}" {sql_type}{not_null}')
-        if not keys:  # SQLite gives such a table a rowid, which the store orders by
+        if not (len(keys) == 1 and columns.get(keys[0]) is int):
+            # SQLite gives every table but an INTEGER PRIMARY KEY one a rowid in insertion
+            # order, which the store orders and reads positions by (the event log's position,
+            # a lookup put back in table order)
             parts.append('"rowid" BIGINT GENERATED ALWAYS AS IDENTITY')
         if keys and not (len(keys) == 1 and columns.get(keys[0]) is int):
             parts.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in keys) + ")")

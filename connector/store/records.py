@@ -175,17 +175,11 @@ class RecordsRepository:
         clauses = []
         if not include_deleted and "IsDeleted" in existing:
             clauses.append('COALESCE("IsDeleted", 0) = 0')
-        params: list[str] = []
-        if any_of is not None:
-            held = [(c, list(v)) for c, v in any_of.items() if c in existing and v]
-            clauses.append(
-                "(" + " OR ".join(f'"{c}" IN ({", ".join("?" * len(v))})' for c, v in held) + ")"
-                if held
-                else "1 = 0"
-            )
-            params = [value for _, values in held for value in values]
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        frame = read_frame(f'SELECT {select} FROM "{table}"{where}', self.db.conn, params=params)
+        if any_of is None:
+            where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+            frame = read_frame(f'SELECT {select} FROM "{table}"{where}', self.db.conn)
+        else:
+            frame = self._any_of(table, select, clauses, any_of, existing, wanted)
         for c in wanted:
             if declared[c] == BOOLEAN:  # NULL: stored before the column existed; false
                 frame[c] = frame[c].eq(1)
@@ -193,6 +187,84 @@ class RecordsRepository:
             if c not in frame.columns:
                 frame[c] = None
         return frame
+
+    def _any_of(
+        self,
+        table: str,
+        select: str,
+        clauses: list[str],
+        any_of: Mapping[str, Sequence[str]],
+        existing: set[str],
+        wanted: list[str],
+    ) -> pd.DataFrame:
+        """The rows one of whose ``any_of`` columns holds one of its values: one indexed
+        lookup per column and chunk of values (under SQLite's bound-parameter limit), united
+        and put back in table order, as a read of the whole table would have them."""
+        parts = []
+        for column, values in any_of.items():
+            if column not in existing:
+                continue
+            values = list(dict.fromkeys(values))
+            for start in range(0, len(values), 5000):
+                chunk = values[start : start + 5000]
+                where = " AND ".join([*clauses, f'"{column}" IN ({", ".join("?" * len(chunk))})'])
+                parts.append(
+                    read_frame(
+                        f'SELECT rowid AS "_l2l_rowid", {select} FROM "{table}" WHERE {where}',
+                        self.db.conn,
+                        params=chunk,
+                    )
+                )
+        if not parts:
+            return pd.DataFrame(columns=wanted)
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        frame = frame.drop_duplicates("_l2l_rowid").sort_values("_l2l_rowid", kind="stable")
+        return frame.drop(columns="_l2l_rowid").reset_index(drop=True)
+
+    def index(self, object_name: str, columns: Iterable[str], *, emails: bool = False) -> None:
+        """Index the columns a run of some people looks records up by (an Order's Contacts and
+        Account, a Contact's Account...), and with ``emails`` the trimmed lower-case
+        ``Email`` (:meth:`with_emails`), so its reads follow its people, not the org."""
+        table = _table(object_name)
+        if not self.db.table(table).exists():
+            return
+        have = set(self.db.table(table).columns_dict)
+        for column in columns:
+            if column in have:
+                self.db.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{table}__{column}" ON "{table}" ("{column}")'
+                )
+        if emails and "Email" in have:
+            self.db.execute(
+                f'CREATE INDEX IF NOT EXISTS "{table}__email" ON "{table}" (lower(trim("Email")))'
+            )
+
+    def with_emails(
+        self, object_name: str, columns: Sequence[str], emails: Iterable[str]
+    ) -> pd.DataFrame:
+        """Live records of an object whose ``Email``, trimmed and lower-case, is one of
+        ``emails`` (given trimmed and lower-case): the people some events or marks name."""
+        wanted = sorted(set(emails))
+        table = _table(object_name)
+        if not wanted or not self.db.table(table).exists():
+            return pd.DataFrame(columns=list(columns))
+        existing = set(self.db.table(table).columns_dict)
+        if "Email" not in existing:
+            return pd.DataFrame(columns=list(columns))
+        live = ' AND COALESCE("IsDeleted", 0) = 0' if "IsDeleted" in existing else ""
+        ids: list[str] = []
+        for start in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
+            chunk = wanted[start : start + 500]
+            ids += [
+                str(r[0])
+                for r in self.db.conn.execute(
+                    f'SELECT "Id" FROM "{table}" WHERE lower(trim("Email")) IN '
+                    f"({', '.join('?' * len(chunk))}){live}",
+                    chunk,
+                ).fetchall()
+            ]
+        # then read as frame() reads (typed columns, table order)
+        return self.frame(object_name, columns, any_of={"Id": ids})
 
     def count(self, object_name: str) -> int:
         """How many records of an object are stored (deleted ones included)."""

@@ -41,6 +41,12 @@ class ScoringRepository:
             [name, datetime.now(UTC).isoformat(), params, json.dumps(record, default=str)],
         )
 
+    def fitted(self) -> dict[str, str]:
+        """When each stored model was fitted (name -> ISO time): a refit anywhere (a sync, the
+        retrain job) changes it, which a run computing only changed people must notice."""
+        rows = self.db.execute("SELECT name, fitted_at FROM model_params ORDER BY name")
+        return {str(r[0]): str(r[1]) for r in rows.fetchall()}
+
     def load_model(self, name: str) -> StoredModel | None:
         """The stored parameters of model ``name``, or None before its first fit."""
         row = self.db.execute(

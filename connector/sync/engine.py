@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
@@ -42,7 +42,7 @@ from connector.predictions import PredictionsConfig
 from connector.predictions.outputs import Population
 from connector.salesforce.port import BULK_JOB_CALLS, COLLECTION_LIMIT, Echoes, SalesforcePort
 from connector.store import PendingWrite, Store
-from connector.sync import compute, inputs, intent, predict, reconcile
+from connector.sync import compute, incremental, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
 from connector.sync.effects import Effects
@@ -93,6 +93,14 @@ from connector.sync.texts_stage import (
 
 log = logging.getLogger(__name__)
 
+#: Per pulled object, the columns a run of some people looks its records up by (indexed).
+LOOKUPS = {
+    "Order": ("BillToContactId", "ShipToContactId", "CustomerAuthorizedById", "AccountId"),
+    "Contact": ("AccountId",),
+    "Lead": ("ConvertedContactId",),
+    "Account": ("PersonContactId",),
+    "OrderItem": ("OrderId",),
+}
 #: The stored name of what the last full run learnt of the population (predictions).
 POPULATION = "predictions_population"
 #: Event properties the Resolve step reads beside each event: the click's channel and the
@@ -119,6 +127,9 @@ class SyncOptions:
     # Values Salesforce refused (a validation rule, a bad picklist) wait for a new value;
     # this sends them again, for when the cause was fixed in the org.
     retry_failed: bool = False
+    # Compute every person, as the day's first run does, even when the changes since the last
+    # compute name only a few (connector/sync/incremental.py); no refit, unlike ``full``.
+    whole_org: bool = False
 
 
 @dataclass
@@ -147,6 +158,9 @@ class RunReport:
     recovered: list[dict[str, Any]] = field(default_factory=list)
     # "ran", or "skipped" when nothing the compute step reads changed since it last ran.
     compute: str = "ran"
+    # Whom the compute step computed: ``{"people": n}`` for the people the changes touched,
+    # ``{"people": "all", "why": ...}`` for the whole org (connector/sync/incremental.py).
+    scope: dict[str, Any] = field(default_factory=dict)
     # Flow interviews the Effects step could not run (each named in errors; tried next run).
     effects_failed: int = 0
     # A dry run's planned writes, (object, record id, field, value): what the admin page's
@@ -179,6 +193,7 @@ class RunReport:
             "outstanding": self.outstanding,
             "recovered_runs": self.recovered,
             "compute": self.compute,
+            "scope": self.scope,
             "effects": {"failed": self.effects_failed},
         }
 
@@ -231,6 +246,10 @@ class SyncEngine:
         self._corporate = settings.org_currency
         # Shop orders the last Resolve held for their currency, for the run record.
         self._held: dict[str, Any] | None = None
+        # What an ordinary run's pull touched (incremental.py); None in a run of some people.
+        self._touched: incremental.Touched | None = None
+        # What the run's compute consumed, kept as the next run's basis once it ends clean.
+        self._consumed: tuple[incremental.Basis, list[tuple[str, str]]] | None = None
 
     def _backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1 for the first) of a refused record."""
@@ -281,6 +300,8 @@ class SyncEngine:
         calls_before = dict(self.client.calls)
         try:
             self.client.begin_run()
+            self._touched = incremental.Touched.load(self.store) if people is None else None
+            self._consumed = None
             if people is None:
                 if not options.dry_run:
                     self._settle_in_flight(report)
@@ -292,7 +313,9 @@ class SyncEngine:
                 if options.retry_failed and not options.dry_run:
                     self.store.outbox.requeue_failed()
             key = self._inputs_key() if people is None else None
-            may_skip = not (options.dry_run or options.full or options.retry_failed)
+            may_skip = not (
+                options.dry_run or options.full or options.retry_failed or options.whole_org
+            )
             effects = Effects()
             changes: list[tuple[str, str, str, Any]] = []
             with report.timed("compute"):
@@ -323,6 +346,22 @@ class SyncEngine:
                     # the next run may skip its compute: nothing it reads changed, and nothing
                     # this one meant to do waits (a refused Flow call is planned again)
                     self.store.records.set_state(inputs.STATE_KEY, key)
+                if self._consumed is not None and clean:
+                    # the touched people are computed and their effects done: the next run
+                    # builds on this one (an unclean run keeps them, to compute them again)
+                    basis, marks = self._consumed
+                    # the models this run fitted count as seen; a refit by anyone else since
+                    # the compute started does not (the next run computes everyone)
+                    fitted = self.store.scoring.fitted()
+                    seen = {n: fitted[n] for n in effects.models if n in fitted}
+                    # entries booked since the compute read the journal are its own bookings,
+                    # or someone else's (the loyalty API), whose members the next run computes
+                    own = {p: list(j["key"]) for p, j in effects.journal.items() if len(j)}
+                    left, journal = incremental.booked_by_others(self.store, basis.journal, own)
+                    basis = replace(basis, models={**basis.models, **seen}, journal=journal)
+                    basis.save(self.store)
+                    left.save(self.store)
+                    self.store.events.clear_dirty(marks)
         except QuotaExhausted as exc:
             report.status = RunStatus.QUOTA_STOPPED
             report.errors.append(str(exc))
@@ -369,6 +408,8 @@ class SyncEngine:
         """Resolve, Compute, Map and Diff: the values that differ from what Salesforce holds,
         and the effects the compute planned."""
         dry_run = options.dry_run
+        if people is None:
+            people = self._scope(options, report)
         resolved = self._resolve(people)
         if self._held:
             report.models["held_orders"] = self._held
@@ -383,6 +424,48 @@ class SyncEngine:
         desired = self.mapper(computed, problems)
         self._report_problems(problems, report)
         return self._diff(desired, written, outbox, report, dry_run=dry_run), effects
+
+    def _scope(self, options: SyncOptions, report: RunReport) -> frozenset[tuple[str, str]] | None:
+        """Whom an ordinary run computes: the people its changes touched (incremental.py), or
+        None for everyone (the reason in ``report.scope``). Notes what it consumed, kept as
+        the next run's basis when the run ends clean."""
+        touched = self._touched or incremental.Touched()
+        programs = [p.id for p in self.loyalty.programs] if self.loyalty is not None else []
+        config = self.inputs_key
+        day = self._now().astimezone(UTC).date()
+        if config is None:  # no configuration fingerprint: nothing to tell a change of it by
+            report.scope = {"people": "all", "why": "no configuration fingerprint"}
+            return None
+        basis = incremental.Basis.load(self.store)
+        why = incremental.whole_org_reason(basis, touched, day=day, config=config, store=self.store)
+        if options.full:
+            why = "sync --full"
+        elif options.whole_org:
+            why = "asked for"
+        # positions read before the reads they bound: what comes meanwhile is read next run
+        events = self.store.events.position()
+        dirty = None
+        if why is None and basis is not None:
+            dirty = incremental.dirty_people(self.store, touched, basis, programs)
+            org = self.store.records.count("Contact") + self.store.records.count("Lead")
+            if len(dirty.people) > incremental.WHOLE_ORG_SHARE * org:
+                why = f"{len(dirty.people):,} people touched, over a quarter of the org"
+        if why is not None or dirty is None:
+            journal = {p: self.store.loyalty.position(p) for p in programs}
+            if not options.dry_run:
+                self._consumed = (
+                    incremental.current_basis(self.store, day, config, events, journal),
+                    self.store.events.dirty_people(),
+                )
+            report.scope = {"people": "all", "why": why}
+            return None
+        if not options.dry_run:
+            self._consumed = (
+                incremental.current_basis(self.store, day, config, events, dirty.journal),
+                dirty.marks,
+            )
+        report.scope = {"people": len(dirty.people)}
+        return dirty.people
 
     # ------------------------------------------------------------------ run outcome
     def _settle_in_flight(self, report: RunReport) -> None:
@@ -506,6 +589,8 @@ class SyncEngine:
             wanted.append(self.settings.order_reference_field)
         fields = [f for f in dict.fromkeys(wanted) if f in types]
         self.store.records.declare(name, {f: types[f] for f in fields})
+        # what a run of some people looks its records up by (_people_records)
+        self.store.records.index(name, LOOKUPS.get(name, ()), emails=name in ("Contact", "Lead"))
         mark = None if full else self.store.records.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         user = self.client.token_user_id
@@ -515,6 +600,8 @@ class SyncEngine:
         skip = Echoes(user, tuple(spans)) if user and spans else None
         sweep = self.echoes.due(name, self._now(), since) if skip and since else []
         counts = {"pulled": 0, "deleted": 0, "changed": 0}
+        if since is None and self._touched is not None:
+            self._touched.all(f"{name} read in full")
         self._read(name, fields, since, until, skip, counts)
         if user and sweep:
             swept = {"pulled": 0, "deleted": 0, "changed": 0}
@@ -523,6 +610,8 @@ class SyncEngine:
             self.echoes.swept(name, sweep)
         if since is None:
             self.echoes.covered(name, until)
+        if self._touched is not None:  # kept before the watermark moves past what it names
+            self._touched.save(self.store)
         # Only now is the window stored; a crash above re-reads it next run.
         self.store.records.set_watermark(name, until)
         return counts
@@ -547,6 +636,8 @@ class SyncEngine:
         ):
             pages = self.client.bulk_query_window(name, fields, since, until, echoes)
         for page in prefetched(pages):  # the next page is read while this one is stored
+            if self._touched is not None:  # whom the page touches, before and after it
+                self._touched.note(self.store, name, page)
             counts["changed"] += self.store.records.upsert(name, page)
             counts["pulled"] += len(page)
             counts["deleted"] += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
@@ -611,6 +702,12 @@ class SyncEngine:
                 list(options.objects or self._pulled_objects()),
                 self.settings.pull_bulk_threshold,
             )
+        if self._touched is not None and any(
+            r.get("forgotten") for r in report.reconciled.values()
+        ):
+            # whom a forgotten record named is no longer known: everyone
+            self._touched.all("records the org no longer has were forgotten")
+            self._touched.save(self.store)
         self.store.records.set_watermark(reconcile.RECONCILED_KEY, now)
 
     # ------------------------------------------------------------------ compute
@@ -627,27 +724,32 @@ class SyncEngine:
         resolve them (``sync/resolve.py``). A run of some people reads only their orders and
         events (with a frozen population to predict them against, :meth:`_population`)."""
         reference = self.settings.order_reference_field
-        contacts = self.store.records.frame(
-            "Contact",
-            [
-                "Id",
-                "Email",
-                "AccountId",
-                *predict.contact_fields(self.predictions),
-                *enrollment_fields(self.loyalty),
-            ],
-        )
+        contact_columns = [
+            "Id",
+            "Email",
+            "AccountId",
+            *predict.contact_fields(self.predictions),
+            *enrollment_fields(self.loyalty),
+        ]
         conversion = self.scoring.conversion if self.scoring is not None else None
-        leads = self.store.records.frame("Lead", intent.lead_columns(conversion))
-        accounts = self.store.records.frame("Account", ["Id", "PersonContactId"])
-        narrow = people is not None and (self.predictions is None or self._population is not None)
-        orders_of = events_of = None
-        if narrow and people is not None:
-            orders_of, events_of = _belongings(people, contacts, leads, accounts)
-        # Salesforce Orders and the webhooks' shop orders (the same order counted once).
+        lead_columns = intent.lead_columns(conversion)
+        account_columns = ["Id", "PersonContactId"]
         columns = [*ORDER_COLUMNS, *FILTER_COLUMNS, reference]
+        narrow = people is not None and (self.predictions is None or self._population is not None)
+        names = self._event_names()
+        if narrow and people is not None:
+            contacts, leads, accounts, salesforce_orders, events = self._people_records(
+                people, contact_columns, lead_columns, account_columns, columns, names
+            )
+        else:
+            contacts = self.store.records.frame("Contact", contact_columns)
+            leads = self.store.records.frame("Lead", lead_columns)
+            accounts = self.store.records.frame("Account", account_columns)
+            salesforce_orders = self.store.records.frame("Order", columns)
+            events = self.store.events.frame(names, EVENT_PROPERTIES) if names else _no_events()
+        # Salesforce Orders and the webhooks' shop orders (the same order counted once).
         orders = merge_orders(
-            self.store.records.frame("Order", columns, any_of=orders_of),
+            salesforce_orders,
             self.store.events.shop_orders(),
             contacts,
             leads,
@@ -672,12 +774,6 @@ class SyncEngine:
                 "orders": sorted(held["Id"].astype(str))[:20],
             }
         orders = to_corporate(orders, *self._rates)
-        names = self._event_names()
-        events = (
-            self.store.events.frame(names, EVENT_PROPERTIES, emails=events_of)
-            if names
-            else _no_events()
-        )
         intent_config = self.scoring.intent if self.scoring is not None else None
         return resolve_run(
             now=self._now(),
@@ -691,6 +787,63 @@ class SyncEngine:
             orders_are_events=bool(intent_config and intent_config.orders_from_salesforce),
             people=people,
         )
+
+    def _people_records(
+        self,
+        people: frozenset[tuple[str, str]],
+        contact_columns: list[str],
+        lead_columns: list[str],
+        account_columns: list[str],
+        order_columns: list[str],
+        names: list[str],
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """What a run of some people reads (contacts, leads, accounts, Salesforce orders,
+        events), by indexed lookups: their records, orders and events, and every record those
+        name, so each order and event resolves as a read of the whole org would resolve it
+        (an order's first live Contact, its Account's person contact; an email's Contact before
+        its Lead). A real-time pass on the medium seed read every Contact, Lead and Account
+        before this, about 2.5 s a pass whoever it was for."""
+        records = self.store.records
+        contact_ids = sorted(rid for obj, rid in people if obj == "Contact")
+        lead_ids = sorted(rid for obj, rid in people if obj == "Lead")
+        theirs = records.frame("Contact", contact_columns, any_of={"Id": contact_ids})
+        their_leads = records.frame(
+            "Lead", lead_columns, any_of={"Id": lead_ids, "ConvertedContactId": contact_ids}
+        )
+        own = records.frame("Account", account_columns, any_of={"PersonContactId": contact_ids})
+        orders_of, events_of = _belongings(people, theirs, their_leads, own)
+        orders = records.frame("Order", order_columns, any_of=orders_of)
+        events = (
+            self.store.events.frame(names, EVENT_PROPERTIES, emails=events_of)
+            if names
+            else _no_events()
+        )
+        # every record the orders and events name, so they resolve as in a run of everyone
+        account_ids = {*orders["AccountId"].dropna().astype(str), *theirs["AccountId"].dropna()}
+        accounts = records.frame(
+            "Account",
+            account_columns,
+            any_of={"Id": sorted(account_ids), "PersonContactId": contact_ids},
+        )
+        named = {*contact_ids, *accounts["PersonContactId"].dropna().astype(str)}
+        for column in ("BillToContactId", "ShipToContactId", "CustomerAuthorizedById"):
+            named |= set(orders[column].dropna().astype(str))
+        emails = set(normalise_email(events["email"]).dropna()) | set(events_of)
+        contacts = pd.concat(
+            [
+                records.frame("Contact", contact_columns, any_of={"Id": sorted(named)}),
+                records.with_emails("Contact", contact_columns, emails),
+            ],
+            ignore_index=True,
+        ).drop_duplicates("Id")
+        leads = pd.concat(
+            [
+                their_leads,
+                records.with_emails("Lead", lead_columns, emails),
+            ],
+            ignore_index=True,
+        ).drop_duplicates("Id")
+        return contacts, leads, accounts, orders, events
 
     @property
     def _population(self) -> Population | None:
@@ -839,13 +992,14 @@ class SyncEngine:
         dry_run: bool,
     ) -> list[tuple[str, str, str, Any]]:
         """Values that differ from the last successful write; stale outbox rows dropped."""
-        result = diff(
-            desired,
-            written,
-            outbox,
-            {obj: self.store.records.live_ids(obj) for obj in {o for o, _ in desired}},
-            self.min_change,
-        )
+        ids: dict[str, list[str]] = defaultdict(list)
+        for obj, record_id in desired:
+            ids[obj].append(record_id)
+        live = {  # the records to write that the org still has, looked up by Id
+            obj: set(self.store.records.frame(obj, ["Id"], any_of={"Id": rids})["Id"].astype(str))
+            for obj, rids in ids.items()
+        }
+        result = diff(desired, written, outbox, live, self.min_change)
         if result.stale and not dry_run:
             self.store.outbox.drop(result.stale)
         report.writes.fields_changed = len(result.changes)
@@ -875,8 +1029,13 @@ class SyncEngine:
         by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
         for (obj, record_id), writes in by_record.items():
             by_object[obj].append((record_id, writes))
-        person = person_contacts(
-            self.store.records.frame("Account", ["Id", "IsPersonAccount", "PersonContactId"])
+        contacts = sorted(rid for obj, rid in by_record if obj == "Contact")
+        person = person_contacts(  # the person accounts of the Contacts to write, looked up
+            self.store.records.frame(
+                "Account",
+                ["Id", "IsPersonAccount", "PersonContactId"],
+                any_of={"PersonContactId": contacts},
+            )
         )
         groups: list[tuple[str, list[tuple[str, list[PendingWrite]]], dict[str, str] | None]] = []
         for obj, items in by_object.items():
@@ -1085,9 +1244,10 @@ def _belongings(
     emails (the intake stores emails trimmed and lower-case)."""
     contact_ids = sorted(rid for obj, rid in people if obj == "Contact")
     lead_ids = {rid for obj, rid in people if obj == "Lead"}
+    pooled = {rid for obj, rid in people if obj == "Account"}  # Accounts whose orders pool
     mine = contacts[contacts["Id"].astype(str).isin(contact_ids)]
     own = accounts.loc[accounts["PersonContactId"].isin(contact_ids), "Id"].astype(str)
-    account_ids = sorted({*mine["AccountId"].dropna().astype(str), *own})
+    account_ids = sorted({*mine["AccountId"].dropna().astype(str), *own, *pooled})
     converted = leads["ConvertedContactId"].isin(contact_ids) if len(leads) else []
     their_leads = leads[leads["Id"].astype(str).isin(lead_ids) | converted] if len(leads) else leads
     emails = normalise_email(pd.concat([mine["Email"], their_leads["Email"]], ignore_index=True))

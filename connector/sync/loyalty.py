@@ -139,10 +139,10 @@ def load_inputs(store: Store, config: LoyaltyConfig, resolved: Resolved) -> Loya
     }
     return LoyaltyInputs(
         journals=journals,
-        tiers={p.id: books.notified_tiers(p.id) for p in config.programs},
+        tiers={p.id: books.notified_tiers(p.id, members) for p in config.programs},
         shop_refunds=store.events.shop_refunds(),
         shop_keys=store.events.shop_order_keys(),
-        lines=_lines_for(store, config),
+        lines=_lines_for(store, config, None if members is None else resolved.orders),
     )
 
 
@@ -153,8 +153,9 @@ def _run_members(resolved: Resolved) -> list[str] | None:
         return None
     contacts = sorted(rid for obj, rid in resolved.people if obj == "Contact")
     accounts = resolved.orders.loc[resolved.orders["contact_id"].isin(contacts), "AccountId"]
+    pooled = {rid for obj, rid in resolved.people if obj == "Account"}
     return [f"Contact:{c}" for c in contacts] + [
-        f"Account:{a}" for a in sorted(set(accounts.dropna().astype(str)))
+        f"Account:{a}" for a in sorted({*accounts.dropna().astype(str), *pooled})
     ]
 
 
@@ -347,10 +348,18 @@ def _as_values(
     return model_frame("loyalty", members)
 
 
-def _lines_for(store: Store, config: LoyaltyConfig) -> pd.DataFrame | None:
+def _lines_for(
+    store: Store, config: LoyaltyConfig, orders: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """The order lines product rules read: of ``orders`` (a run of some people), else all."""
     if not any(r.kind == "product" for p in config.programs for r in p.earning):
         return None
-    items = store.records.frame("OrderItem", ["OrderId", "Product2Id", "TotalPrice"])
+    columns = ["OrderId", "Product2Id", "TotalPrice"]
+    if orders is None:
+        items = store.records.frame("OrderItem", columns)
+    else:  # looked up by their orders (an indexed column), not the org's lines
+        ids = sorted(orders["Id"].dropna().astype(str))
+        items = store.records.frame("OrderItem", columns, any_of={"OrderId": ids})
     categories = any(p.uses_categories for p in config.programs)
     products = store.records.frame("Product2", ["Id", "Family"]) if categories else None
     return order_lines(items, products)

@@ -89,7 +89,10 @@ def email_index(contacts: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["email", "kind", "record_id"])
     index = pd.concat(frames, ignore_index=True).dropna(subset=["email"])
-    index = index.sort_values(["email", "rank"]).drop_duplicates("email")
+    # record_id breaks ties (two Contacts with one email): the same person whichever records
+    # were read, and in whatever order
+    index = index.sort_values(["email", "rank", "record_id"], kind="stable")
+    index = index.drop_duplicates("email")
     return index.drop(columns="rank").reset_index(drop=True)
 
 
@@ -149,6 +152,10 @@ def event_emails(events: pd.DataFrame) -> pd.Series:
     if "anonymous_id" not in events:
         return emails
     known = events.assign(email=emails).dropna(subset=["email", "anonymous_id"])
+    # the earliest event's email wins, whatever order the log was read in (a run of some
+    # people reads it by email, a run of everyone by name)
+    order = [c for c in ("occurred_at", "source", "delivery_id") if c in known]
+    known = known.sort_values(order, kind="stable") if order else known
     by_anon = known.drop_duplicates("anonymous_id").set_index("anonymous_id")["email"]
     return emails.where(emails.notna(), events["anonymous_id"].map(by_anon))
 

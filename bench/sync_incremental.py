@@ -1,0 +1,115 @@
+"""Benchmark: a sync after a small change computes only the people it touched (issue 19).
+
+A seeded org (``lead2loyalty localorg serve --seed SIZE``, its own process) is synced once with
+the repository's mappings. Then, for each share of the Orders (0.1% and 1% by default), that
+many Orders get a new EffectiveDate through the REST API (sObject Collections, as any other
+user of the org would save them), and one ordinary sync runs: its time, its compute phase and
+how many people it computed are printed beside the first sync's, the baseline measured in the
+same run. After each, a sync that computes the whole org from the same store
+(``SyncOptions(whole_org=True)``) must find nothing to write: the incremental run wrote what a
+whole-org compute would.
+
+    .venv/bin/python bench/sync_incremental.py --size medium
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from served import deployed, served, served_settings
+from simple_salesforce.api import Salesforce
+
+from connector.sync import SyncEngine, SyncOptions
+from localorg.server import client_credentials_token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="medium", choices=["small", "medium", "large"])
+    parser.add_argument(
+        "--shares", default="0.001,0.01", help="shares of the Orders changed, one sync each"
+    )
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="l2l-bench-incr-"))
+    rng = random.Random(19)  # the same Orders each run
+    with served(args.size) as info:
+        engine = deployed(served_settings(info, work))
+        session = engine.client.session
+        token = client_credentials_token(
+            session, info["login_url"], info["client_id"], info["client_secret"]
+        )
+        sf = Salesforce(
+            instance_url=token["instance_url"], session_id=token["access_token"], session=session
+        )
+        t0 = time.perf_counter()
+        first = engine.run().as_json()
+        first_s = time.perf_counter() - t0
+        first_compute = first["phases_s"].get("compute", 0.0)
+        print(
+            f"first sync ({args.size} seed): {first['status']} in {first_s:.1f} s, compute "
+            f"{first_compute:.1f} s, {first['writes']['succeeded']:,} records written"
+        )
+        orders = sorted(engine.store.records.frame("Order", ["Id"])["Id"].astype(str))
+        for share in (float(s) for s in args.shares.split(",")):
+            chosen = rng.sample(orders, max(1, round(len(orders) * share)))
+            _change(sf, chosen, rng)
+            time.sleep(engine.settings.pull_lag_seconds + 1.1)  # inside the next pull window
+            report, seconds = _timed(engine, SyncOptions())
+            check, check_s = _timed(engine, SyncOptions(whole_org=True))
+            compute = report["phases_s"].get("compute", 0.0)
+            ratio = compute / first_compute if first_compute else float("nan")
+            print(
+                f"{share:.1%} of Orders changed ({len(chosen):,}): sync {seconds:.2f} s "
+                f"(compute {compute:.2f} s = {ratio:.1%} of the first sync's; pull "
+                f"{report['phases_s'].get('pull', 0.0):.2f} s, push "
+                f"{report['phases_s'].get('push', 0.0):.2f} s), people computed "
+                f"{report['scope'].get('people')}, {report['writes']['fields_changed']:,} "
+                f"values written; whole-org compute of the same store: {check_s:.2f} s, "
+                f"{check['writes']['fields_changed']} values to write (0: the same values)"
+                + _fields(engine, check["run_id"])
+            )
+
+
+def _change(sf: Salesforce, ids: list[str], rng: random.Random) -> None:
+    """Give the Orders a new EffectiveDate in the last year, 200 a call."""
+    today = date.today()
+    for start in range(0, len(ids), 200):
+        records = [
+            {
+                "attributes": {"type": "Order"},
+                "id": order_id,
+                "EffectiveDate": (today - timedelta(days=rng.randrange(1, 365))).isoformat(),
+            }
+            for order_id in ids[start : start + 200]
+        ]
+        results = sf.restful(
+            "composite/sobjects",
+            method="PATCH",
+            json={"allOrNone": False, "records": records},
+        )
+        failed = [r for r in results if not r.get("success")]
+        assert not failed, failed[:3]
+
+
+def _fields(engine: SyncEngine, run_id: int) -> str:
+    """The fields a check run wrote, counted: values that move with the clock alone (intent
+    decay, a window's edge passing an order) differ from those computed minutes before."""
+    counts = Counter(r["field"] for r in engine.store.outbox.value_log(run_id))
+    return (" (" + ", ".join(f"{f} x{n}" for f, n in counts.most_common()) + ")") if counts else ""
+
+
+def _timed(engine: SyncEngine, options: SyncOptions) -> tuple[dict[str, Any], float]:
+    t0 = time.perf_counter()
+    report = engine.run(options).as_json()
+    return report, time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The store reads a run of some people and an incremental sync stand on: lookups by column
+that return what a filter of the whole table returns (in table order, past SQLite's parameter
+limit), the events of some emails read as two indexed lookups, and the people one pulled page
+touches, before and after it is stored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from connector.store import Store
+from connector.sync.incremental import Touched, booked_by_others
+
+
+def _orders(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "Id": f"801{i:012d}",
+            "BillToContactId": f"003{i % 7000:012d}",
+            "AccountId": f"001{i % 300:012d}",
+            "TotalAmount": float(i),
+            "IsDeleted": i % 97 == 0,
+        }
+        for i in range(n)
+    ]
+
+
+def test_lookups_return_what_a_filter_of_the_whole_table_returns(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    store.records.declare(
+        "Order",
+        {"BillToContactId": "reference", "AccountId": "reference", "TotalAmount": "currency"},
+    )
+    store.records.index("Order", ["BillToContactId", "AccountId"])
+    rows = _orders(12_000)
+    store.records.upsert("Order", rows[::-1])  # table order is not Id order
+    contacts = [f"003{i:012d}" for i in range(0, 7000, 1)][:6500]  # past one chunk of 5,000
+    accounts = [f"001{i:012d}" for i in (5, 17)]
+    got = store.records.frame(
+        "Order", None, any_of={"BillToContactId": contacts, "AccountId": accounts}
+    )
+    whole = store.records.frame("Order")
+    wanted = whole[whole["BillToContactId"].isin(contacts) | whole["AccountId"].isin(accounts)]
+    pd.testing.assert_frame_equal(got, wanted.reset_index(drop=True))
+    assert store.records.frame("Order", ["Id"], any_of={"Id": []}).empty
+
+
+def test_events_of_some_emails_are_theirs_and_their_anonymous_ids(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+
+    def event(n: int, email: str | None, anonymous: str | None, name: str) -> dict[str, Any]:
+        return {
+            "source": "test",
+            "delivery_id": str(n),
+            "type": "identify" if name == "" else "track",
+            "name": name or None,
+            "occurred_at": f"2026-11-0{1 + n % 9}T10:00:00.000Z",
+            "email": email,
+            "anonymous_id": anonymous,
+            "properties": json.dumps({"channel": "email"}),
+        }
+
+    store.events.append(
+        [
+            event(1, "a@example.com", "anon-1", "Product Viewed"),
+            event(2, None, "anon-1", "Product Viewed"),  # a's, through the anonymous id
+            event(3, None, "anon-2", "Product Viewed"),  # nobody's
+            event(4, "b@example.com", None, "Product Viewed"),
+            event(5, "a@example.com", None, "Ignored"),
+            event(6, None, "anon-1", ""),  # an identify: read whatever its name
+        ]
+    )
+    got = store.events.frame(["Product Viewed"], ["channel"], emails=["a@example.com"])
+    assert sorted(got["delivery_id"]) == ["1", "2", "6"]
+    assert set(got["channel"]) == {"email"}
+    last, count = store.events.position()
+    assert count == 6
+    emails, appended = store.events.emails_after(0)
+    assert (emails, appended) == ({"a@example.com", "b@example.com"}, 6)
+    store.events.append([event(7, None, "anon-1", "Product Viewed")])
+    assert store.events.emails_after(last) == ({"a@example.com"}, 1)  # by its anonymous id
+
+
+def test_a_page_touches_the_owners_a_row_had_and_has(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    order = {"Id": "801A", "BillToContactId": "003OLD", "AccountId": "001A"}
+    order["SystemModstamp"] = "2026-11-01T10:00:00.000+0000"
+    store.records.upsert("Order", [order])
+    touched = Touched()
+    touched.note(store, "Order", [order])  # read again by the lookback: no change
+    assert touched == Touched()
+    moved = {**order, "BillToContactId": "003NEW", "AccountId": "001B"}
+    moved["SystemModstamp"] = "2026-11-02T10:00:00.000+0000"
+    touched.note(store, "Order", [moved])
+    assert touched.contacts == {"003OLD", "003NEW"}
+    assert touched.accounts == {"001A", "001B"}
+    touched.note(store, "Contact", [{"Id": "003C", "Email": " Shopper@Example.com "}])
+    assert "shopper@example.com" in touched.emails
+    touched.save(store)
+    assert Touched.load(store) == touched
+    touched.note(store, "Product2", [{"Id": "01tA", "Family": "Shoes"}])
+    assert touched.everyone == "Product2 changed"
+    assert touched.size() == 0
+
+
+def test_entries_booked_by_others_are_the_next_runs_people(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    start = store.loyalty.position("club")
+    entries = pd.DataFrame(
+        [
+            {"key": "mine", "program": "club", "member": "Contact:003A"},
+            {"key": "api", "program": "club", "member": "Account:001B"},
+        ]
+    )
+    store.loyalty.append(_journal(entries))
+    touched, positions = booked_by_others(store, {"club": start}, {"club": ["mine"]})
+    assert touched.contacts == set()
+    assert touched.accounts == {"001B"}
+    assert positions == {"club": store.loyalty.position("club")} != {"club": start}
+
+
+def _journal(entries: pd.DataFrame) -> pd.DataFrame:
+    from connector.loyalty.ledger import JOURNAL_COLUMNS
+
+    full = entries.reindex(columns=list(JOURNAL_COLUMNS))
+    full["kind"] = "earn"
+    full["currency"] = "points"
+    full["points"] = 10
+    full["at"] = "2026-11-01T00:00:00+00:00"
+    return full
