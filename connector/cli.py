@@ -625,7 +625,13 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
         # The field deploy speaks first: with work to do and rights missing it stops before
         # any write, naming every permission (these too); with nothing to do it writes nothing.
         done = deploy(client, mappings, extra=extra)
-        if done.created or done.permissions_granted or done.objects_granted or done.assigned:
+        if (
+            done.created
+            or done.widened
+            or done.permissions_granted
+            or done.objects_granted
+            or done.assigned
+        ):
             raise AccessMissing(
                 "fields deploy made the fields and L2L_Integration, but not L2L_Read: "
                 + str(blocked).removeprefix("fields deploy changed nothing: ")
@@ -643,6 +649,8 @@ def fields_deploy(as_json: bool, assign_read: tuple[str, ...]) -> None:
         f"{len(report['objects_granted'])} objects in {report['permission_set']}"
         + ("; assigned it to the integration user" if report["assigned"] else "")
     )
+    if report["widened"]:
+        click.echo("widened (characters): " + ", ".join(report["widened"]))
     click.echo(
         "permission set L2L_Read (read-only, for people): "
         + ("created; " if read.created else "")
@@ -1377,6 +1385,9 @@ def fit_lead_conversion(as_json: bool) -> None:
             f"  {out['rows']:,} Leads, {out['positives']:,} converted; "
             f"AUC on the latest-created {out.get('holdout_rows', 0):,}: {out['holdout_auc']}"
         )
+    if "learner" in out:
+        learner = out["learner"].replace("_", " ")
+        click.echo(f"  learner in use: {learner} (chosen by time-split cross-validation)")
     for factor in out.get("top_factors", [])[:6]:
         click.echo(f"  {factor['weight']:+.3f}  {factor['feature']}")
 

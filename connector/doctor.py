@@ -26,6 +26,8 @@ in the checklist's order:
     sync: a warning when the SQLite file is on a temporary or ephemeral place (/tmp,
     /var/tmp, ``$TMPDIR``, a tmpfs mount, a Heroku dyno's disk), where the loyalty journal
     would not survive a reboot or a restart.
+13. once a lead conversion model is stored: which learner writes the score (logistic or
+    gradient boosting, as time-split cross-validation chose), when it was fitted, its AUC.
 
 A failed check blocks a sync (exit 1); warnings do not. Each line carries its fix.
 """
@@ -48,6 +50,7 @@ from connector.mapping.deploy import PERMISSION_SET, access_needs
 from connector.mapping.models import MappingFile
 from connector.salesforce import SalesforceClient
 from connector.salesforce.flow_checks import check_flows, check_read_set
+from connector.salesforce.rights import NO_SETUP_ACCESS
 from connector.salesforce.sfdx import flow_specs
 from connector.sync.intent import load_scoring
 from connector.sync.loyalty import org_needs
@@ -132,7 +135,37 @@ def run_doctor(
     if report.ok:  # after a blocking failure the checklist stops there, as the sync would
         _check_readiness(settings, report)
         _check_database(settings, report)
+        _check_conversion_model(settings, report)
     return report
+
+
+def _check_conversion_model(settings: Settings, report: DoctorReport) -> None:
+    """Which learner writes the lead conversion score (an information line, once fitted)."""
+    import sqlite3
+
+    from connector.store import Store
+    from connector.sync.intent import MODEL_NAME
+
+    try:
+        store = Store(settings.store_location)
+        try:
+            stored = store.scoring.load_model(MODEL_NAME)
+        finally:
+            store.close()
+    except (sqlite3.Error, OSError, Lead2LoyaltyError):
+        return  # the readiness line above already says the database cannot be read
+    if stored is None:
+        return
+    # a model stored before the learner was chosen is the logistic one
+    learner = str(stored.record.get("learner", "logistic")).replace("_", " ")
+    auc = stored.record.get("holdout_auc")
+    report.add(
+        "lead conversion model",
+        "ok",
+        f"{learner} writes the score (fitted {stored.fitted_at:%Y-%m-%d %H:%M} UTC"
+        + (f", holdout AUC {auc}" if auc is not None else "")
+        + "); `lead2loyalty fit lead-conversion` refits it",
+    )
 
 
 DATABASE_FIX = (
@@ -338,6 +371,7 @@ def _check_org(
             report.add(f"field {name}", "fail", "read-only for the integration user", DEPLOY_FIX)
         else:
             report.add(f"field {name}", "ok", "visible and editable")
+    _check_field_lengths(client, mappings, report)
     if "JournalType" in described:
         _check_journal_types(client, loyalty, report)
     _check_deploy_rights(client, report)
@@ -345,6 +379,32 @@ def _check_org(
     specs = flow_specs(load_scoring(settings).intent, loyalty, orders)
     for line in [*check_flows(client, specs), check_read_set(client)]:
         report.add(*line)
+
+
+def _check_field_lengths(
+    client: SalesforceClient, mappings: list[MappingFile], report: DoctorReport
+) -> None:
+    """A mapped Text field the org holds shorter than the mappings write (an org deployed
+    before it grew): a longer value is refused with STRING_TOO_LONG, so the sync would fail
+    on it. Read from the Tooling API, which needs View Setup and Configuration: without it,
+    the deploy-rights line says so and this check is skipped."""
+    from connector.admin.deploy import too_short_fields
+
+    try:
+        short = too_short_fields(client, mappings)
+    except FatalError as exc:
+        if exc.error_code in NO_SETUP_ACCESS:  # no View Setup: the Tooling API is closed
+            return
+        raise
+    for name, (have, need) in sorted(short.items()):
+        report.add(
+            f"field {name}",
+            "fail",
+            f"holds {have} characters, the connector writes up to {need}: a longer value is "
+            "refused (STRING_TOO_LONG)",
+            "run `lead2loyalty fields deploy` (it widens the field), or raise its length in "
+            "Setup > Object Manager",
+        )
 
 
 def _check_pulled_fields(

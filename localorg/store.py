@@ -321,6 +321,24 @@ class OrgStore:
                 (object_name, info.name, json.dumps(spec)),
             )
 
+    def set_field_length(self, object_name: str, name: str, length: int) -> None:
+        """Change a custom text field's length (a Tooling API update of its CustomField);
+        persisted with the org, and the person-account mirror follows."""
+        with self.lock:
+            info = self.objects[object_name].field(name)
+            if info is None or not info.custom:
+                raise fault("INVALID_FIELD", f"No such custom field {object_name}.{name}")
+            info.length = length
+            if object_name == "Contact" and self.features.person_accounts:
+                pc = person_accounts.mirror(info)
+                mirrored = self.objects["Account"].field(pc.name) if pc is not None else None
+                if mirrored is not None:
+                    mirrored.length = length
+            self._conn.execute(
+                "UPDATE _custom_fields SET spec = ? WHERE object = ? AND name = ?",
+                (json.dumps(dict(info.__dict__.items())), object_name, name),
+            )
+
     def _next_counter(self) -> int:
         """Where the id counter of a reopened org stands: past every id it holds.
 

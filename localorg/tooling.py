@@ -132,6 +132,62 @@ def create_custom_field(version: str) -> Response:
     return response
 
 
+@bp.patch("/services/data/v<version>/tooling/sobjects/CustomField/<field_id>", strict_slashes=False)
+def update_custom_field(version: str, field_id: str) -> Response:
+    """Update a custom field from ``{"Metadata": {...}}`` (204, no body, as REST updates).
+
+    The Tooling API's CustomField takes PATCH and its ``Metadata`` is updatable (Tooling API
+    Developer Guide, "CustomField": Supported REST HTTP Methods Query, GET, POST, PATCH;
+    Metadata: Create, Update). What localorg changes is a Text field's length (the label and
+    help stay); the type cannot change here, and a length a stored value no longer fits is
+    refused, so no data is cut."""
+    store = current_org().store
+    if not store.access.has(CUSTOMIZE_APPLICATION):
+        return sf_error(
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+            "insufficient access rights: updating a custom field needs the Customize "
+            "Application permission",
+            400,
+        )
+    _create_tables(store)
+    _refresh(store)
+    rows = store.execute(
+        'SELECT "TableEnumOrId", "FieldName" FROM "CustomField" WHERE "Id" = ?', [field_id]
+    )
+    if not rows:
+        return sf_error("NOT_FOUND", "The requested resource does not exist", 404)
+    object_name, field_name = str(rows[0][0]), str(rows[0][1])
+    info = store.objects[object_name].field(field_name)
+    body = request.get_json(silent=True)
+    if info is None or not isinstance(body, dict) or not isinstance(body.get("Metadata"), dict):
+        return sf_error("JSON_PARSER_ERROR", "The request body needs a Metadata object")
+    meta: dict[str, Any] = body["Metadata"]
+    kind = _TYPES.get(str(meta.get("type")))
+    if kind is None or kind[0] != info.type:
+        return sf_error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"type: {field_name} is a {info.type} field; localorg changes a Text field's length "
+            "only",
+            400,
+            ["type"],
+        )
+    length = int(meta.get("length") or info.length)
+    if info.type == "string" and not 1 <= length <= 255:
+        return sf_error(
+            "FIELD_INTEGRITY_EXCEPTION", "length: a Text field holds 1 to 255 characters", 400
+        )
+    longest = store.execute(f'SELECT max(length("{field_name}")) FROM "{object_name}"', [])
+    if longest and longest[0][0] is not None and int(longest[0][0]) > length:
+        return sf_error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"length: stored values of {field_name} are up to {longest[0][0]} characters",
+            400,
+        )
+    store.set_field_length(object_name, field_name, length)
+    _BUILT.pop(store, None)  # FieldDefinition.Length is derived: rebuild on the next query
+    return Response(status=204)
+
+
 # ---------------------------------------------------------------------- queries
 # Tooling objects as the SOQL compiler sees them: (field, describe type, reference target).
 # EntityDefinitionId is text (a standard object's is its name: WHERE EntityDefinitionId =
@@ -162,6 +218,9 @@ _TOOLING: dict[str, list[tuple[str, str, str | None]]] = {
         ("Label", "string", None),
         ("NamespacePrefix", "string", None),
         ("IsCalculated", "boolean", None),
+        # The most characters a text field holds (0 for other types): Object Reference,
+        # "FieldDefinition", Length.
+        ("Length", "int", None),
     ],
     "EntityParticle": [
         ("DurableId", "string", None),
@@ -286,7 +345,7 @@ def _refresh(store: OrgStore) -> None:
                 else (f"{info.name}.{f.name}")
             )
             common = (durable, f.name, f.name.removesuffix("__c"), info.name)
-            definitions.append((durable, 0, *common, f.type, f.label, None, 0))
+            definitions.append((durable, 0, *common, f.type, f.label, None, 0, f.length))
             particles.append(
                 (
                     durable,

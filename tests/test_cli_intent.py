@@ -242,3 +242,35 @@ def test_evaluate_lead_conversion_on_the_synced_leads_reports_both_learners(
     assert text.exit_code == 0, text.output
     assert "gradient boosting: cross-validated AUC" in text.output
     assert "Traceback" not in text.output
+
+
+def test_fit_lead_conversion_names_the_learner_the_sync_and_doctor_use(
+    history: Path, env: Path
+) -> None:
+    from connector.config import load_settings
+    from connector.doctor import DoctorReport, _check_conversion_model
+    from connector.scoring.selection import ConversionScorer
+    from connector.sync.intent import MODEL_NAME
+
+    settings = load_settings()
+    report = DoctorReport()
+    _check_conversion_model(settings, report)
+    assert report.checks == []  # nothing fitted yet, nothing to say
+    yaml = history / "lead_conversion.yaml"
+    text = yaml.read_text(encoding="utf-8")
+    text = text.replace("min_leads: 1000", "min_leads: 50").replace(
+        "min_converted: 120", "min_converted: 20"
+    )
+    yaml.write_text(text.replace("window_days: 200", "window_days: 3650"), encoding="utf-8")
+    out = _json(_cli("fit", "lead-conversion", "--json"))
+    assert out["learner"] in {"logistic", "gradient_boosting"}
+    assert set(out["candidates"]) == {"logistic", "gradient_boosting"}
+    stored = Store(env).scoring.load_model(MODEL_NAME)
+    assert stored is not None
+    assert ConversionScorer.from_json(stored.params).learner == out["learner"]
+    _check_conversion_model(settings, report)
+    [line] = report.checks
+    assert line.status == "ok"
+    assert line.detail.startswith(out["learner"].replace("_", " ") + " writes the score")
+    text = _cli("fit", "lead-conversion")
+    assert "learner in use:" in text.output

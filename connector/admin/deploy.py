@@ -21,7 +21,14 @@ resumes after an interruption at any of its calls:
 6. if the user lacks a permission one of the writes needs, or the set exists with the wrong
    license, stop before changing anything and say exactly what an admin must do
    (:class:`AccessMissing`);
-7. create the missing fields; assign the permission set license when the user lacks it;
+7. create the missing fields; widen an existing ``L2L_`` Text field the org holds shorter
+   than the mappings say (``L2L_Best_Send_Time__c`` grew from 20 to 64 characters; a value
+   longer than a text field's length is refused with STRING_TOO_LONG from API 15.0 on: SOAP
+   API Developer Guide, "AllowFieldTruncationHeader"). The length is read from the Tooling
+   API's ``FieldDefinition.Length`` and changed by a PATCH of the field's ``CustomField``
+   record with its whole ``Metadata`` (Tooling API Developer Guide, "CustomField": REST
+   methods Query, GET, POST, PATCH; ``Metadata`` is updatable). Never shortened: a shorter
+   length would cut values already stored. Assign the permission set license when the user lacks it;
    create the set (with that license for an integration user), the missing grants, read and
    edit on mapped fields, read on the standard fields the pull reads, object grants in an
    order their dependencies allow and never for an object that follows its parent
@@ -91,6 +98,8 @@ class DeployReport:
 
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    #: ``Object.Field (old -> new characters)`` for each text field made longer
+    widened: list[str] = field(default_factory=list)
     permissions_granted: list[str] = field(default_factory=list)
     objects_granted: list[str] = field(default_factory=list)
     objects_absent: list[str] = field(default_factory=list)
@@ -104,6 +113,7 @@ class DeployReport:
         return {
             "created": self.created,
             "existing": self.existing,
+            "widened": self.widened,
             "permissions_granted": self.permissions_granted,
             "objects_granted": self.objects_granted,
             "objects_absent": self.objects_absent,
@@ -144,6 +154,8 @@ class _State:
     field_grants: dict[str, tuple[str, bool, bool]] = field(default_factory=dict)
     object_grants: dict[str, _ObjectGrant] = field(default_factory=dict)
     assigned: bool = False
+    #: ``Object.Field`` -> (CustomField id, length in the org) of the existing custom fields
+    field_lengths: dict[str, tuple[str, int]] = field(default_factory=dict)
     #: standard fields that take a field permission (EntityParticle.IsPermissionable)
     permissionable: set[str] = field(default_factory=set)
     #: the set's license (PermissionSet.LicenseId) as it is, and as the user needs it
@@ -191,6 +203,13 @@ def deploy(
         name = definition["FullName"]
         if name in state.existing_fields:
             report.existing.append(name)
+            too_short = _too_short(definition, state)
+            if too_short is not None:
+                record_id, have = too_short
+                client.update_tooling(
+                    "CustomField", record_id, {"Metadata": definition["Metadata"]}
+                )
+                report.widened.append(f"{name} ({have} -> {definition['Metadata']['length']})")
             continue
         _create(client, "CustomField", definition, tooling=True)
         report.created.append(name)
@@ -235,6 +254,59 @@ def deploy(
         )
         report.assigned = True
     return report
+
+
+def _too_short(definition: dict[str, Any], state: _State) -> tuple[str, int] | None:
+    """(CustomField id, length now) when the org holds this Text field shorter than its
+    definition; None otherwise (other types, or long enough)."""
+    meta = definition["Metadata"]
+    found = state.field_lengths.get(str(definition["FullName"]))
+    if meta.get("type") != "Text" or found is None:
+        return None
+    record_id, have = found
+    return (record_id, have) if 0 < have < int(meta["length"]) else None
+
+
+def too_short_fields(
+    client: DeployClient, mappings: list[MappingFile]
+) -> dict[str, tuple[int, int]]:
+    """``Object.Field`` -> (length in the org, length the mappings write) for every mapped
+    Text field the org holds shorter (doctor's check; ``fields deploy`` widens them)."""
+    definitions = [d for d in field_definitions(mappings) if d["Metadata"].get("type") == "Text"]
+    lengths = _field_lengths(client, definitions)
+    out: dict[str, tuple[int, int]] = {}
+    for d in definitions:
+        name = str(d["FullName"])
+        if name in lengths and 0 < lengths[name][1] < int(d["Metadata"]["length"]):
+            out[name] = (lengths[name][1], int(d["Metadata"]["length"]))
+    return out
+
+
+def _field_lengths(
+    client: DeployClient, definitions: list[dict[str, Any]]
+) -> dict[str, tuple[str, int]]:
+    """``Object.Field`` -> (CustomField id, FieldDefinition.Length) of the Text fields among
+    ``definitions`` that exist. FieldDefinition is queried one object at a time: the Tooling
+    API wants it filtered by its entity (Object Reference, "FieldDefinition")."""
+    objects = sorted({str(d["FullName"]).split(".")[0] for d in definitions})
+    if not objects:
+        return {}
+    rows = client.tooling_query(
+        "SELECT Id, DeveloperName, TableEnumOrId FROM CustomField WHERE TableEnumOrId IN {objs}",
+        objs=objects,
+    )
+    ids = {f"{r['TableEnumOrId']}.{r['DeveloperName']}__c": str(r["Id"]) for r in rows}
+    wanted = {str(d["FullName"]) for d in definitions} & set(ids)
+    out: dict[str, tuple[str, int]] = {}
+    for obj in sorted({n.split(".")[0] for n in wanted}):
+        for r in client.tooling_query(
+            "SELECT QualifiedApiName, Length FROM FieldDefinition WHERE EntityDefinitionId = {o}",
+            o=obj,
+        ):
+            name = f"{obj}.{r['QualifiedApiName']}"
+            if name in wanted:
+                out[name] = (ids[name], int(r.get("Length") or 0))
+    return out
 
 
 def _read_fields(
@@ -350,6 +422,8 @@ def _read_state(
         )
         set_id = str(sets[0]["Id"]) if sets else None
         state = _State(user_id, existing, {str(e["QualifiedApiName"]) for e in entities}, set_id)
+        texts = [d for d in definitions if d["Metadata"].get("type") == "Text"]
+        state.field_lengths = _field_lengths(client, texts)
         state.set_license = str(sets[0]["LicenseId"]) if sets and sets[0]["LicenseId"] else None
         if standard:
             state.permissionable = _permissionable(client, standard)
@@ -481,6 +555,11 @@ def _missing_rights(
     if to_create:
         wanted.setdefault(CUSTOMIZE_APPLICATION, []).append(
             f"create {len(to_create)} custom field(s) through the Tooling API"
+        )
+    to_widen = [d["FullName"] for d in definitions if _too_short(d, state) is not None]
+    if to_widen:
+        wanted.setdefault(CUSTOMIZE_APPLICATION, []).append(
+            f"widen {len(to_widen)} text field(s) shorter than the mappings need"
         )
     grants_missing = (
         state.set_id is None

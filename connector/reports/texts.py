@@ -79,7 +79,9 @@ def synced_replies(settings: Settings, truth: Path) -> tuple[list[str], list[str
         raise ConfigError(f"{truth}: cannot read it as CSV ({type(exc).__name__})") from None
     if not {"message_id", "tone"} <= set(tones.columns):
         raise ConfigError(f"{truth}: needs the columns message_id and tone (truth/replies.csv)")
-    emails = Store(settings.database).records.frame("EmailMessage", ["Id", "Subject", "TextBody"])
+    emails = Store(settings.store_location).records.frame(
+        "EmailMessage", ["Id", "Subject", "TextBody"]
+    )
     joined = tones.merge(emails, left_on="message_id", right_on="Id", how="inner")
     if joined.empty:
         raise ConfigError(

@@ -684,6 +684,21 @@ class SalesforceClient:
         )
         return result
 
+    def update_tooling(self, sobject: str, record_id: str, body: Mapping[str, Any]) -> None:
+        """Update a Tooling API record by id (``PATCH tooling/sobjects/<sobject>/<id>``), e.g.
+        a ``CustomField``'s whole ``Metadata`` to widen it. Retried like a read: the same
+        Metadata saved twice is the same field."""
+        _check_name(sobject)
+        if not re.fullmatch(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", record_id):
+            raise ValueError(f"not a Salesforce id: {record_id!r}")
+        self._json(
+            "tooling",
+            "PATCH",
+            f"tooling/sobjects/{sobject}/{record_id}",
+            json=dict(body),
+            what=f"tooling update of {sobject}",
+        )
+
     def update_collection(self, object_name: str, records: list[dict[str, Any]]) -> list[RowResult]:
         """Update up to 200 records of ``object_name`` by ``Id`` in one sObject Collections call
         (:meth:`update_records` with one object)."""

@@ -258,6 +258,10 @@ class SalesforcePort(Protocol):
         """Create a Tooling API record (``CustomField``); the save result."""
         ...
 
+    def update_tooling(self, sobject: str, record_id: str, body: Mapping[str, Any]) -> None:
+        """Update a Tooling API record by id (a ``CustomField``'s ``Metadata``)."""
+        ...
+
     # ------------------------------------------------------------------ flows
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run the autolaunched flow ``name`` once per input (at most :data:`FLOW_BATCH`);

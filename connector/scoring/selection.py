@@ -22,6 +22,7 @@ Pure functions of DataFrames and arrays; no I/O.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,66 @@ class Calibrated:
         return out
 
 
+class ConversionScorer:
+    """The lead conversion score the sync writes: the winning learner's calibrated
+    probability, with the logistic model kept for the factors reps read.
+
+    ``learner`` is ``logistic`` or ``gradient_boosting`` (chosen by :func:`select_model`);
+    ``slope``/``intercept`` are the winner's Platt calibration. Persisted as JSON (boosting
+    as its tree arrays, :mod:`connector.scoring.trees`); a stored bare
+    :class:`LeadConversionModel` (before the scorer existed) loads as an uncalibrated
+    logistic scorer, as it was written then.
+    """
+
+    def __init__(
+        self,
+        logistic: LeadConversionModel,
+        learner: str = "logistic",
+        boosting: _Boosting | None = None,
+        slope: float = 1.0,
+        intercept: float = 0.0,
+    ) -> None:
+        if learner not in CANDIDATES or (learner == "gradient_boosting") != (boosting is not None):
+            raise ValueError(f"learner {learner!r} needs its model ({CANDIDATES})")
+        self.logistic, self.learner, self.boosting = logistic, learner, boosting
+        self.slope, self.intercept = slope, intercept
+
+    def predict_proba(self, frame: pd.DataFrame) -> Float:
+        """The winner's calibrated probability of converting, per row."""
+        model: Any = self.boosting if self.boosting is not None else self.logistic
+        return Calibrated(self.learner, model, self.slope, self.intercept).predict_proba(frame)
+
+    def to_json(self) -> str:
+        """The persisted form (JSON; never a pickle)."""
+        return json.dumps(
+            {
+                "model": type(self).__name__,
+                "learner": self.learner,
+                "slope": self.slope,
+                "intercept": self.intercept,
+                "logistic": json.loads(self.logistic.to_json()),
+                "boosting": self.boosting.to_dict() if self.boosting is not None else None,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ConversionScorer:
+        """Rebuild from :meth:`to_json` output (or a stored bare logistic model)."""
+        data: dict[str, Any] = json.loads(text)
+        if data.get("model") == LeadConversionModel.__name__:
+            return cls(LeadConversionModel.from_json(text))
+        if data.get("model") != cls.__name__:
+            raise ValueError(f"JSON holds a {data.get('model')!r}, not a {cls.__name__}")
+        boosting = data.get("boosting")
+        return cls(
+            LeadConversionModel.from_json(json.dumps(data["logistic"])),
+            str(data["learner"]),
+            _Boosting.from_dict(boosting) if boosting is not None else None,
+            float(data["slope"]),
+            float(data["intercept"]),
+        )
+
+
 def _logit(p: Float) -> Float:
     q = np.clip(p, 1e-6, 1 - 1e-6)
     out: Float = np.log(q / (1 - q))
@@ -142,12 +203,17 @@ class _Boosting:
     def __init__(self, categorical: list[str], numeric: list[str], **params: Any) -> None:
         self.categorical, self.numeric = categorical, numeric
         self.params = {**BOOSTING, **params}
+        #: the trees as saved (:mod:`connector.scoring.trees`) when rebuilt from JSON
+        self.saved_: dict[str, Any] | None = None
 
     def _data(self, frame: pd.DataFrame) -> pd.DataFrame:
         data = pd.DataFrame(index=frame.index)
         for c in self.categorical:
             text = frame[c].astype("string").fillna("(blank)") if c in frame else "(blank)"
-            data[c] = pd.Categorical(pd.Series(text, index=frame.index), categories=self.levels_[c])
+            text = pd.Series(text, index=frame.index, dtype="string")
+            # a level the fit never saw is missing (pandas 3 deprecates casting it silently)
+            text = text.where(text.isin(self.levels_[c]))
+            data[c] = pd.Categorical(text, categories=self.levels_[c])
         for c in self.numeric:
             data[c] = pd.to_numeric(frame[c], errors="coerce") if c in frame else np.nan
         return data
@@ -167,8 +233,32 @@ class _Boosting:
         return self
 
     def predict_proba(self, frame: pd.DataFrame) -> Float:
+        if self.saved_ is not None:  # rebuilt from JSON: the saved trees answer
+            from connector.scoring.trees import predict_proba
+
+            return predict_proba(self.saved_, self._data(frame))
         p: Float = self.model_.predict_proba(self._data(frame))
         return p
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as JSON-ready data: columns, category levels and the trees."""
+        from connector.scoring.trees import boosting_to_dict
+
+        saved = self.saved_ if self.saved_ is not None else boosting_to_dict(self.model_)
+        return {
+            "categorical": self.categorical,
+            "numeric": self.numeric,
+            "levels": self.levels_,
+            "trees": saved,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _Boosting:
+        """Rebuild from :meth:`to_dict`; predictions equal the fitted model's."""
+        model = cls([str(c) for c in data["categorical"]], [str(c) for c in data["numeric"]])
+        model.levels_ = {str(k): [str(v) for v in vs] for k, vs in data["levels"].items()}
+        model.saved_ = dict(data["trees"])
+        return model
 
 
 def fit_candidate(

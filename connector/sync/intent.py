@@ -41,6 +41,7 @@ from connector.scoring.intent import (
 )
 from connector.scoring.moments import crossings
 from connector.scoring.reasons import all_reasons
+from connector.scoring.selection import ConversionScorer
 from connector.store import Store, StoredModel
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, event_emails, normalise_email
@@ -434,14 +435,20 @@ def fit_conversion(
     numeric: list[str],
     labels: dict[str, str],
     conversion: LeadConversionConfig,
-) -> tuple[LeadConversionModel, dict[str, Any]]:
+) -> tuple[ConversionScorer, dict[str, Any]]:
     """Fit on every Lead; measure on a time split first (train on the Leads created before the
     cut-off, test on the later ones). A Lead field whose values exist only after the outcome
     (:func:`~connector.scoring.selection.post_outcome_columns`) is left out, and the record
-    says which and why."""
+    says which and why.
+
+    The learner is the one ``evaluate lead-conversion`` would pick: time-ordered
+    cross-validation between the logistic model and gradient boosting
+    (:func:`~connector.scoring.selection.select_model`); the scorer writes the winner's
+    calibrated probability and keeps the logistic model for the factors. The record names the
+    learner (``learner``) and each candidate's cross-validated AUC (``candidates``)."""
     from sklearn.metrics import roc_auc_score
 
-    from connector.scoring.selection import post_outcome_columns
+    from connector.scoring.selection import fit_candidate, post_outcome_columns, select_model
 
     # Behaviour is counted up to each Lead's decision time by construction (lead_frame); a
     # field's history is not in the store, so the data must show it was there before.
@@ -453,19 +460,40 @@ def fit_conversion(
     record: dict[str, Any] = {"rows": len(frame), "positives": int(frame["label"].sum())}
     if refused:
         record["refused"] = refused
+    categorical = [c for c in fit_columns(frame, conversion) if c not in refused]
+    y = ordered["label"].to_numpy(dtype=np.int64)
+    chosen = select_model(
+        ordered,
+        y,
+        categorical,
+        numeric,
+        in_time_order=True,
+        regularization=conversion.regularization,
+    )
+    learner = str(chosen["winner"])
+    record["learner"] = learner
+    record["candidates"] = chosen["candidates"]
     if train["label"].nunique() == 2 and test["label"].nunique() == 2:
-        probe = LeadConversionModel(conversion.regularization).fit(
-            train, train["label"], fit_columns(train, conversion), numeric, labels
+        probe = fit_candidate(
+            learner,
+            train,
+            train["label"].to_numpy(dtype=np.int64),
+            categorical,
+            numeric,
+            conversion.regularization,
         )
         record["holdout_auc"] = round(
             float(roc_auc_score(test["label"], probe.predict_proba(test))), 4
         )
         record["holdout_rows"] = len(test)
-    model = LeadConversionModel(conversion.regularization).fit(
-        frame, frame["label"], fit_columns(frame, conversion), numeric, labels
+    logistic = LeadConversionModel(conversion.regularization).fit(
+        frame, frame["label"], categorical, numeric, labels
     )
-    record["top_factors"] = model.top_factors(8)
-    return model, record
+    winner = fit_candidate(learner, ordered, y, categorical, numeric, conversion.regularization)
+    boosting = winner.model if learner == "gradient_boosting" else None
+    scorer = ConversionScorer(logistic, learner, boosting, winner.slope, winner.intercept)
+    record["top_factors"] = logistic.top_factors(8)
+    return scorer, record
 
 
 def conversion_values(
@@ -497,11 +525,11 @@ def conversion_values(
         fitted_now = (model.to_json(), {**fitted, "gate": counts})
         fitted_at = now
     else:
-        model = LeadConversionModel.from_json(stored.params)
+        model = ConversionScorer.from_json(stored.params)
         fitted, fitted_at = stored.record, stored.fitted_at
     open_leads = frame[frame["label"] == 0]
     probability = model.predict_proba(open_leads)
-    factors = model.factors(open_leads, conversion.factors_top)
+    factors = model.logistic.factors(open_leads, conversion.factors_top)
     out = pd.DataFrame(
         {
             "conversion.score": score_1_99(probability),
@@ -517,6 +545,7 @@ def conversion_values(
         "leads_scored": len(out),
         "fitted_at": fitted_at.isoformat(),
         "holdout_auc": fitted.get("holdout_auc"),
+        "learner": model.learner,
     }
     return out, record, fitted_now
 

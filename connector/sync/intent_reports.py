@@ -377,5 +377,5 @@ def evaluate_conversion_command(
             "intent_score": auc(y, test["intent"]),
             "lead_source_only": auc(y, source_only.predict_proba(test)),
         },
-        "top_factors": final.top_factors(10),
+        "top_factors": final.logistic.top_factors(10),
     }

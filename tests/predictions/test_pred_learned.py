@@ -31,8 +31,12 @@ def test_learned_layer_ranks_and_calibrates_the_cdnow_holdout(cdnow_report):
     table = learned["calibration"]
     assert sum(row["n"] for row in table) == 2357
     gaps = [abs(row["mean_predicted"] - row["share_bought"]) for row in table]
-    # issue 22 asks for every decile within 0.03; the worst (the first) is 0.0300 off
-    assert max(gaps) <= 0.031
+    # issue 22 asks for every decile within 0.03. Measured (scikit-learn 1.9.1, numpy 2.4.6):
+    # worst gap 0.0291 (the first decile), AUC 0.7819. Isotonic calibration on the same
+    # out-of-fold scores (0.157: it predicts 0 for the lowest deciles once steps are chained),
+    # beta calibration (0.035), Platt fitted on the later window from a model of the earlier
+    # one (0.054) and denser back-shifted cuts (0.042-0.118) were all worse, so Platt stays.
+    assert max(gaps) <= 0.03
     # trained on back-shifted windows that end by the calibration end, never after it
     assert all(pd.Timestamp(c) < CAL_END for c in learned["training_cuts"])
 

@@ -176,8 +176,11 @@ def test_the_sync_fit_leaves_a_post_outcome_field_out() -> None:
     config = LeadConversionConfig(categorical=["Rating", "Status"])
     model, record = fit_conversion(frame, ["visits"], {}, config)
     assert set(record["refused"]) == {"Status"}
-    assert "Status" not in model.categories_
-    assert "Rating" in model.categories_
+    assert "Status" not in model.logistic.categories_
+    assert "Rating" in model.logistic.categories_
+    # the record names the learner the time-ordered cross-validation chose, and its rival
+    assert record["learner"] in record["candidates"]
+    assert set(record["candidates"]) == {"logistic", "gradient_boosting"}
 
 
 def test_open_leads_are_learnt_from_at_the_age_converted_leads_decide() -> None:
@@ -208,3 +211,42 @@ def test_open_leads_are_learnt_from_at_the_age_converted_leads_decide() -> None:
     assert learning.loc["open_young", "asof"] == now.timestamp()
     # scored, every open Lead is taken as it is now
     assert (scoring.loc[["open_mid", "open_old", "open_young"], "asof"] == now.timestamp()).all()
+
+
+def test_the_sync_fit_writes_gradient_boosting_where_it_wins() -> None:
+    """Conversion rises then falls with visits (a bump no straight line follows): the sync's
+    fit picks gradient boosting, and the scorer it stores (JSON) writes the boosting model's
+    calibrated probability, not the logistic one."""
+    from sklearn.metrics import roc_auc_score
+
+    from connector.scoring.selection import ConversionScorer
+
+    rng = np.random.default_rng(21)
+
+    def bump(n: int) -> pd.DataFrame:
+        visits = rng.gamma(2.0, 2.0, n)
+        source = rng.choice(["Web", "Partner", "Ads"], n)
+        logit = np.where(np.abs(visits - 4.0) < 1.5, 1.5, -1.0) + (source == "Web") * 0.5
+        return pd.DataFrame(
+            {
+                "LeadSource": source,
+                "visits": visits,
+                "label": (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(int),
+                "created": np.arange(n, dtype=float),
+            }
+        )
+
+    frame = bump(1200)
+    config = LeadConversionConfig(categorical=["LeadSource"])
+    scorer, record = fit_conversion(frame, ["visits"], {}, config)
+    assert record["learner"] == "gradient_boosting"
+    cv = record["candidates"]
+    assert cv["gradient_boosting"]["auc"] > cv["logistic"]["auc"]
+    stored = ConversionScorer.from_json(scorer.to_json())
+    fresh = bump(2000)
+    written = stored.predict_proba(fresh)
+    np.testing.assert_array_equal(written, scorer.predict_proba(fresh))
+    y = fresh["label"].to_numpy()
+    assert roc_auc_score(y, written) > roc_auc_score(y, stored.logistic.predict_proba(fresh))
+    # calibrated: the mean written probability is the rate observed on new Leads
+    assert abs(float(written.mean()) - float(y.mean())) < 0.03

@@ -479,3 +479,49 @@ def test_deploy_in_a_person_account_org_grants_contact_before_account(
     )
     assert report.objects_granted == ["Contact", "Account"]
     assert report.assigned is True
+
+
+def test_deploy_widens_a_text_field_an_earlier_deploy_made_shorter(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    """L2L_Best_Send_Time__c grew from 20 to 64 characters. An org deployed before holds 20:
+    a longer value is refused with STRING_TOO_LONG (SOAP API Developer Guide,
+    "AllowFieldTruncationHeader": from API 15.0 a too-long string fails), doctor says so,
+    and `fields deploy` widens the field through the Tooling API (a PATCH of its CustomField
+    Metadata), after which the value is taken."""
+    from connector.admin.deploy import too_short_fields
+    from connector.doctor import DoctorReport, _check_field_lengths
+
+    settings = localorg_settings(org, localorg_server, tmp_path)
+    client = SalesforceClient(settings)
+    mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    name = "Contact.L2L_Best_Send_Time__c"
+    deploy(client, mappings)
+    [(field_id,)] = org.store.execute(
+        'SELECT "Id" FROM "CustomField" WHERE "TableEnumOrId" = \'Contact\' AND '
+        "\"FieldName\" = 'L2L_Best_Send_Time__c'"
+    )
+    # the org as an earlier deploy left it: Text(20)
+    client.update_tooling("CustomField", field_id, {"Metadata": {"type": "Text", "length": 20}})
+    [contact] = seed(org, 1, [("2026-03-01", 10.0)])
+    label = "Sat 10:00 America/Chicago"  # 25 characters
+    with pytest.raises(FatalError, match="STRING_TOO_LONG"):
+        client.update("Contact", contact, {"L2L_Best_Send_Time__c": label})
+    assert too_short_fields(client, mappings) == {name: (20, 64)}
+    report = DoctorReport()
+    _check_field_lengths(client, mappings, report)
+    [line] = report.checks
+    assert line.name == f"field {name}"
+    assert line.status == "fail"
+    assert "fields deploy" in line.fix
+
+    done = deploy(client, mappings)
+    assert done.widened == [f"{name} (20 -> 64)"]
+    assert done.created == []
+    client.update("Contact", contact, {"L2L_Best_Send_Time__c": label})
+    assert field_values(org, [contact], ("L2L_Best_Send_Time__c",)) == {contact: (label,)}
+    assert too_short_fields(client, mappings) == {}
+    assert deploy(client, mappings).widened == []  # nothing left to widen
+    # localorg never cuts stored data: shortening below a stored value is refused
+    with pytest.raises(FatalError, match="FIELD_INTEGRITY_EXCEPTION"):
+        client.update_tooling("CustomField", field_id, {"Metadata": {"type": "Text", "length": 20}})

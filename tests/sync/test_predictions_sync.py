@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from connector.admin.deploy import deploy
 from connector.events import import_file
-from connector.mapping import load_mappings
+from connector.mapping import field_definitions, load_mappings
 from connector.mapping.values import KNOWN_VALUES
 from connector.sync import build_engine
 from localorg.org import LocalOrg, load_seed
@@ -60,7 +60,16 @@ def test_seeded_store_gets_every_prediction_field(
     settings = localorg_settings(org, localorg_server, tmp_path)  # the repository's mappings
     engine = build_engine(settings)
     mappings = load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
-    deploy(engine.client, mappings)  # type: ignore[arg-type]
+    # The org as a deploy before the send time grew to 64 characters left it: Text(20). The
+    # deploy widens it; else "Sat 10:00 America/Chicago" (25) would be refused.
+    [send_time] = [
+        d for d in field_definitions(mappings) if d["FullName"] == "Contact.L2L_Best_Send_Time__c"
+    ]
+    engine.client.create_tooling(
+        "CustomField", {**send_time, "Metadata": {**send_time["Metadata"], "length": 20}}
+    )
+    done = deploy(engine.client, mappings)  # type: ignore[arg-type]
+    assert done.widened == ["Contact.L2L_Best_Send_Time__c (20 -> 64)"]
     imported = import_file(engine.store, seed_dir / "events.jsonl", source="seed")
     assert imported.rejected == []
     assert imported.stored == imported.read > 10_000
