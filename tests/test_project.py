@@ -210,11 +210,16 @@ ENV_EXAMPLE = REPO / ".env.example"
 
 def test_env_example_names_only_real_settings_and_every_secret() -> None:
     text = ENV_EXAMPLE.read_text(encoding="utf-8")
-    named = set(re.findall(r"^#?\s*(L2L_[A-Z0-9_]+)=", text, re.M))
-    known = {f"L2L_{name.upper()}" for name in Settings.model_fields}
+    named = set(re.findall(r"^#?\s*((?:L2L_)?[A-Z][A-Z0-9_]+)=", text, re.M))
+
+    def variable(name: str) -> str:  # DATABASE_URL goes by the platforms' name, unprefixed
+        alias = Settings.model_fields[name].validation_alias
+        return alias if isinstance(alias, str) else f"L2L_{name.upper()}"
+
+    known = {variable(name) for name in Settings.model_fields}
     assert named <= known, named - known
     secrets = {
-        f"L2L_{name.upper()}"
+        variable(name)
         for name, field in Settings.model_fields.items()
         if field.annotation is SecretStr
     }

@@ -19,7 +19,7 @@ import pandas as pd
 import sqlite_utils
 from sqlite_utils.utils import types_for_column_types
 
-from connector.store.backend import read_frame, transaction
+from connector.store.backend import is_postgres, read_frame, transaction
 from connector.store.columns import BOOLEAN, column_type, converted, same_type
 from connector.store.schema import GENERATION, bump_generation
 from connector.store.sqlite import identifier, now
@@ -200,6 +200,9 @@ class RecordsRepository:
         """The rows one of whose ``any_of`` columns holds one of its values: one indexed
         lookup per column and chunk of values (under SQLite's bound-parameter limit), united
         and put back in table order, as a read of the whole table would have them."""
+        # SQLite's rowid is the table order; a PostgreSQL table of records has no such order
+        # (a full read comes back in whatever order the server picks), so there the Id orders
+        position = '"Id"' if is_postgres(self.db) else "rowid"
         parts = []
         for column, values in any_of.items():
             if column not in existing:
@@ -210,7 +213,7 @@ class RecordsRepository:
                 where = " AND ".join([*clauses, f'"{column}" IN ({", ".join("?" * len(chunk))})'])
                 parts.append(
                     read_frame(
-                        f'SELECT rowid AS "_l2l_rowid", {select} FROM "{table}" WHERE {where}',
+                        f'SELECT {position} AS "_l2l_rowid", {select} FROM "{table}" WHERE {where}',
                         self.db.conn,
                         params=chunk,
                     )
