@@ -98,6 +98,70 @@ class AdminRepository:
         ).fetchall()
         return [(str(r[0]), str(r[1]), None if r[2] is None else str(r[2])) for r in rows]
 
+    def loyalty_report(self, program: str) -> dict[str, Any]:
+        """A program's report from the totals kept as entries are booked (migration
+        ``_v15_admin_summaries``): the shape of ``LoyaltyService.report``, except members per
+        tier, which is the tier each member was last told (``loyalty_tiers``, what Salesforce
+        shows), not one recomputed now. A few hundred rows read, whatever the journal's size."""
+        sums = self.db.conn.execute(
+            "SELECT currency, kind, rule_id, partner, points FROM loyalty_sums WHERE program = ?",
+            [program],
+        ).fetchall()
+        kinds: dict[str, int] = {}
+        rules: dict[str, int] = {}
+        partners: dict[str, int] = {}
+        cashback = 0
+        for currency, kind, rule_id, partner, points in sums:
+            if currency == "cashback":
+                cashback += int(points)
+            if currency != "points":
+                continue
+            kinds[kind] = kinds.get(kind, 0) + int(points)
+            # the service groups by rule_id, a missing one left out (pandas drops NaN keys)
+            if kind == "accrual" and rule_id:
+                rules[rule_id] = rules.get(rule_id, 0) + int(points)
+            if partner:
+                partners[partner] = partners.get(partner, 0) + int(points)
+
+        def total(names: tuple[str, ...], sign: int = 1) -> int:
+            return sign * sum(kinds.get(k, 0) for k in names)
+
+        members = self.db.conn.execute(
+            "SELECT COUNT(*) FROM loyalty_member_sums WHERE program = ?", [program]
+        ).fetchone()[0]
+        tiers = self.db.conn.execute(
+            "SELECT tier, COUNT(*) FROM loyalty_tiers WHERE program = ? AND tier IS NOT NULL "
+            "GROUP BY tier ORDER BY 2 DESC, 1",
+            [program],
+        ).fetchall()
+        top = sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        return {
+            "program": program,
+            "members": int(members),
+            "tiers": {str(t): int(n) for t, n in tiers},
+            "points": {
+                "issued": total(("accrual",)),
+                "redeemed": total(("redemption", "redemption_cancel"), -1),
+                "expired": total(("expiry",), -1),
+                "reversed": total(("reversal",), -1),
+                "adjusted": total(("adjustment", "transfer", "settlement", "deferral")),
+                "outstanding": sum(kinds.values()),
+            },
+            "top_rules": [{"rule": r, "points": n} for r, n in top],
+            "partners": dict(sorted(partners.items())),
+            "cashback_outstanding": round(cashback / 100, 2),
+        }
+
+    def liability_by_day(self, program: str) -> list[tuple[str, int]]:
+        """(day, points outstanding at that day's end) for each day points moved, oldest
+        first: the running sum of the per-day totals kept as entries are booked."""
+        rows = self.db.conn.execute(
+            "SELECT day, SUM(points) OVER (ORDER BY day) FROM loyalty_days "
+            "WHERE program = ? AND currency = 'points' ORDER BY day",
+            [program],
+        ).fetchall()
+        return [(str(d), int(n)) for d, n in rows]
+
     def fitted_models(self) -> list[dict[str, Any]]:
         """Every stored model fit: name, when, and what the fit measured (decoded)."""
         rows = self.db.conn.execute(
@@ -139,7 +203,8 @@ def funnel(
 ) -> Funnel:
     """The funnel from the pulled Leads, the values last written (intent, order count,
     revenue: what Salesforce shows) and the loyalty journal. A figure whose source is absent
-    (no Lead pulled, a value not mapped, no program) is 0."""
+    (no Lead pulled, a value not mapped, no program) is 0. Members come from the per-member
+    totals kept as entries are booked (``loyalty_member_sums``), not the journal itself."""
     conn = db.conn
 
     def one(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
@@ -162,12 +227,11 @@ def funnel(
         "FROM written_values WHERE field = ? AND object IN ('Contact', 'Lead')",
         [orders_field or ""],
     )
-    members = one(
-        "SELECT COUNT(DISTINCT member) FROM loyalty_journal WHERE program = ?", [program or ""]
-    )[0]
+    members = one("SELECT COUNT(*) FROM loyalty_member_sums WHERE program = ?", [program or ""])[0]
     revenue_members, revenue_all = one(
-        "SELECT SUM(CASE WHEN ('Contact:' || record_id) IN (SELECT member FROM loyalty_journal "
-        "WHERE program = ?) THEN CAST(value AS REAL) END), SUM(CAST(value AS REAL)) "
+        "SELECT SUM(CASE WHEN ('Contact:' || record_id) IN (SELECT member FROM "
+        "loyalty_member_sums WHERE program = ?) THEN CAST(value AS REAL) END), "
+        "SUM(CAST(value AS REAL)) "
         "FROM written_values WHERE field = ? AND object = 'Contact'",
         [program or "", revenue_field or ""],
     )

@@ -1,0 +1,109 @@
+"""The totals the admin page reads (migration ``_v15_admin_summaries``): kept by the journal's
+writer as entries are booked, they say what adding up the whole journal says (the loyalty
+service's report), an entry booked twice counts once, and the migration's backfill of an
+existing journal gives the same totals as the writer kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.service import LoyaltyService
+from connector.store import Store
+from connector.store.schema import _v15_admin_summaries
+from connector.web.admin.loyalty import HEIGHT, WIDTH, liability_chart
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+ANN, BOB, CY = "Contact:003A", "Contact:003B", "Contact:003C"
+
+
+def _program() -> Program:
+    return Program.model_validate(
+        {
+            "id": "club",
+            "name": "Club",
+            "type": "points",
+            "earning": [{"id": "base", "kind": "spend", "points_per_unit": 1}],
+            "promotions": [
+                {
+                    "id": "hotels",
+                    "start": "2026-05-01",
+                    "end": "2026-06-30",
+                    "multiplier": 1.5,
+                    "partners": ["hotel_co"],
+                }
+            ],
+        }
+    )
+
+
+def _without_tiers(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k != "tiers"}
+
+
+def _booked(store: Store) -> LoyaltyService:
+    service = LoyaltyService(store, LoyaltyConfig(programs=[_program()]), clock=lambda: NOW)
+    service.partner_accrual(ANN, 101, "hotel_co", "stay-1")
+    service.partner_accrual(ANN, 101, "hotel_co", "stay-1")  # the same request again
+    service.partner_accrual(BOB, 240, "airline", "flight-1")
+    service.partner_accrual(CY, 80, "hotel_co", "stay-2")
+    service.adjust(BOB, -15, "goodwill taken back", "adj-1")
+    service.adjust(BOB, -15, "goodwill taken back", "adj-1")  # once
+    service.redeem(ANN, "redeem-1", points=30)
+    return service
+
+
+def test_the_kept_totals_say_what_the_whole_journal_says(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        service = _booked(store)
+        full = service.report("club")
+        kept = store.admin.loyalty_report("club")
+        days = store.admin.liability_by_day("club")
+    finally:
+        store.close()
+    assert _without_tiers(kept) == _without_tiers(full)
+    assert kept["members"] == 3
+    assert kept["points"]["redeemed"] == 30
+    assert kept["partners"]  # partner points are counted, per partner
+    # the running sum of the days ends at the liability
+    assert days[-1][1] == full["points"]["outstanding"]
+
+
+def test_the_migrations_backfill_equals_what_the_writer_kept(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        _booked(store)
+        kept = store.admin.loyalty_report("club")
+        days = store.admin.liability_by_day("club")
+        conn = store.db.conn
+        # a database that had the journal before the migration: no totals
+        for table in ("loyalty_sums", "loyalty_member_sums", "loyalty_days"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP INDEX written_values_by_field")
+        conn.execute("DROP INDEX loyalty_tiers_by_tier")
+        _v15_admin_summaries(store.db)
+        assert store.admin.loyalty_report("club") == kept
+        assert store.admin.liability_by_day("club") == days
+        # and a new entry moves the totals on from there
+        LoyaltyService(store, LoyaltyConfig(programs=[_program()]), clock=lambda: NOW).adjust(
+            CY, 7, "welcome back", "adj-2"
+        )
+        after = store.admin.loyalty_report("club")
+    finally:
+        store.close()
+    assert after["points"]["adjusted"] == kept["points"]["adjusted"] + 7
+    assert after["points"]["outstanding"] == kept["points"]["outstanding"] + 7
+
+
+def test_the_liability_chart_fits_its_box_and_keeps_the_last_day() -> None:
+    days = [(f"2026-01-{d:02d}", 100 * d) for d in range(1, 32)] * 10  # 310 points
+    chart = liability_chart(days)
+    coords = [tuple(map(float, p.split(","))) for p in chart["points"].split()]
+    assert len(coords) <= 201
+    assert all(0 <= x <= WIDTH and 0 <= y <= HEIGHT for x, y in coords)
+    assert coords[-1][0] == WIDTH
+    assert chart["now"] == days[-1][1]
+    assert liability_chart([])["points"] == ""
