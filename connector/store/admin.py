@@ -162,6 +162,36 @@ class AdminRepository:
         ).fetchall()
         return [(str(d), int(n)) for d, n in rows]
 
+    def conversion_by_band(self, intent_field: str) -> list[dict[str, Any]]:
+        """Leads per band of the intent score last written to ``intent_field`` (0-1, 1-2, 2-3,
+        3-4 and 4-5, the bands of ``evaluate intent``; the last includes 5), with how many of
+        them are converted today (``IsConverted`` of the pulled Lead) and that rate. Unlike
+        ``evaluate intent`` (scores as of a past day, conversions within a horizon) this is
+        today's score beside today's state: a quick look, not a backtest."""
+        try:
+            rows = self.db.conn.execute(
+                "SELECT MIN(MAX(CAST(CAST(w.value AS REAL) AS INTEGER), 0), 4), COUNT(*), "
+                'SUM(COALESCE(l."IsConverted", 0)) FROM written_values w JOIN "sf_Lead" l '
+                "ON l.\"Id\" = w.record_id WHERE w.object = 'Lead' AND w.field = ? "
+                "AND w.value != 'null' GROUP BY 1",
+                [intent_field],
+            ).fetchall()
+        except sqlite3.OperationalError:  # no Lead pulled in this org
+            rows = []
+        found = {int(b): (int(n), int(c or 0)) for b, n, c in rows}
+        out = []
+        for band in range(5):
+            n, converted = found.get(band, (0, 0))
+            out.append(
+                {
+                    "band": f"{band}-{band + 1}",
+                    "rows": n,
+                    "converted": converted,
+                    "rate": round(converted / n, 4) if n else None,
+                }
+            )
+        return out
+
     def fitted_models(self) -> list[dict[str, Any]]:
         """Every stored model fit: name, when, and what the fit measured (decoded)."""
         rows = self.db.conn.execute(

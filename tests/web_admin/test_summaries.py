@@ -107,3 +107,64 @@ def test_the_liability_chart_fits_its_box_and_keeps_the_last_day() -> None:
     assert coords[-1][0] == WIDTH
     assert chart["now"] == days[-1][1]
     assert liability_chart([])["points"] == ""
+
+
+def test_conversion_per_intent_band_counts_the_pulled_leads_state(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        scores = [0.5, 1.2, 3.9, 4.0, 4.5, 5.0, 5.0, 2.2]
+        converted = [False, False, True, False, True, True, False, False]
+        ids = [f"00Q{i:015d}" for i in range(len(scores))]
+        store.records.upsert(
+            "Lead", [{"Id": i, "IsConverted": c} for i, c in zip(ids, converted, strict=True)]
+        )
+        field = "L2L_Intent_Score__c"
+        # one Lead's score cleared: not in any band
+        store.outbox.enqueue(1, [("Lead", i, field, s) for i, s in zip(ids, scores, strict=True)])
+        store.outbox.enqueue(1, [("Lead", "00Q999999999999999", field, None)])
+        run = store.runs.start("incremental")
+        store.outbox.record_results(run, store.outbox.pending(), [], [])
+        bands = store.admin.conversion_by_band(field)
+        none = store.admin.conversion_by_band("L2L_Not_Written__c")
+    finally:
+        store.close()
+    assert [b["band"] for b in bands] == ["0-1", "1-2", "2-3", "3-4", "4-5"]
+    assert [b["rows"] for b in bands] == [1, 1, 1, 1, 4]  # 5.0 falls in the last band
+    assert [b["converted"] for b in bands] == [0, 0, 0, 1, 2]
+    assert bands[4]["rate"] == 0.5
+    assert all(b["rows"] == 0 and b["rate"] is None for b in none)
+
+
+def test_model_health_is_said_in_words() -> None:
+    from connector.web.admin.scores import health
+
+    good = health({"method": "learned", "holdout_auc": 0.83, "holdout_rows": 1200})
+    assert "Made by: learned." in good
+    assert "0.83 on 1,200 held-out rows: it ranks well" in good
+    assert "barely better than chance" in health({"method": "learned", "holdout_auc": 0.52})
+    assert "is weak" in health({"holdout_auc": 0.65})
+    unmeasured = health({"method": "decayed signals"})
+    assert "Not measured on held-out people" in unmeasured
+    assert "How it was made is not recorded." in health({})
+
+
+def test_points_expiring_add_up_the_lots_within_each_horizon() -> None:
+    from connector.web.admin.loyalty import expiring
+
+    lots = [
+        {"remaining": 10, "expires_at": "2026-06-20T00:00:00+00:00"},  # in 19 days
+        {"remaining": 20, "expires_at": "2026-07-25T00:00:00+00:00"},  # in 54
+        {"remaining": 40, "expires_at": "2026-08-25T00:00:00+00:00"},  # in 85
+        {"remaining": 80, "expires_at": "2027-01-01T00:00:00+00:00"},  # later
+        {"remaining": 160, "expires_at": None},  # never
+    ]
+    assert expiring(lots, NOW) == [(30, 10), (60, 30), (90, 70)]
+
+
+def test_a_vouchers_code_is_cut_to_its_last_four() -> None:
+    from connector.web.admin.loyalty import shown_voucher
+
+    shown = shown_voucher({"code": "L2L-SECRET-7QX9", "uses_left": 1})
+    assert shown["code"] == "...7QX9"
+    assert "SECRET" not in str(shown)
+    assert shown_voucher({"code": "AB"})["code"] == "(short code withheld)"

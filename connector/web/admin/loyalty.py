@@ -11,6 +11,7 @@ form).
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -88,7 +89,46 @@ def member() -> ResponseReturnValue:
         flash(f"{who}: {exc}", "error")
         return redirect(url_for("admin.loyalty"))
     key = f"admin-{session.get('admin', '')}-{secrets.token_hex(8)}"
-    return render_template("admin/member.html", view=view, who=who, key=key)
+    return render_template(
+        "admin/member.html",
+        view=view,
+        who=who,
+        key=key,
+        expiring=expiring(view["lots"], datetime.now(UTC)),
+        vouchers=[shown_voucher(v) for v in view["vouchers"]],
+    )
+
+
+#: The horizons (days) of "points expiring" on a member's page.
+HORIZONS = (30, 60, 90)
+
+
+def expiring(lots: list[dict[str, Any]], now: datetime) -> list[tuple[int, int]]:
+    """(days, points) for each of :data:`HORIZONS`: the points left in lots that expire
+    within that many days of ``now`` (a lot already past its expiry and not yet expired by
+    the clock counts too: it goes at the next expiry run)."""
+    out = []
+    for days in HORIZONS:
+        until = now + timedelta(days=days)
+        out.append(
+            (
+                days,
+                sum(
+                    int(lot["remaining"])
+                    for lot in lots
+                    if lot.get("expires_at")
+                    and datetime.fromisoformat(str(lot["expires_at"])) <= until
+                ),
+            )
+        )
+    return out
+
+
+def shown_voucher(row: dict[str, Any]) -> dict[str, Any]:
+    """A voucher as the page shows it: its code cut to the last 4 characters (enough to
+    match what a customer reads out; the whole code spends the voucher, so it is not shown)."""
+    code = str(row.get("code") or "")
+    return {**row, "code": f"...{code[-4:]}" if len(code) > 4 else "(short code withheld)"}
 
 
 @bp.post("/loyalty/member/adjust")

@@ -1,5 +1,6 @@
 """Scores: how the values the connector writes are spread (intent, conversion, CLV, churn,
-segments), the hottest Leads with their reasons, and each fitted model's health.
+segments), conversion per intent band, the hottest Leads with their reasons, and each fitted
+model's health in plain words.
 
 Every distribution is of the values as last written to Salesforce (what reps see), read from
 the written-value baseline: a page costs one indexed read per field, not a recompute.
@@ -124,8 +125,37 @@ def scores() -> ResponseReturnValue:
         if intent
         else []
     )
-    models = [{**m, "facts": _facts(m["record"])} for m in intake.store().admin.fitted_models()]
-    return render_template("admin/scores.html", charts=charts, hottest=hottest, models=models)
+    models = [
+        {**m, "facts": _facts(m["record"]), "health": health(m["record"])}
+        for m in intake.store().admin.fitted_models()
+    ]
+    bands = intake.store().admin.conversion_by_band(intent) if intent else []
+    return render_template(
+        "admin/scores.html", charts=charts, hottest=hottest, models=models, bands=bands
+    )
+
+
+#: Holdout AUC from which a model's ranking is called good, useful, weak (below: no better
+#: than a coin much). The usual reading of ROC AUC (0.5 is chance, 1 a perfect ranking).
+AUC_WORDS = ((0.8, "ranks well"), (0.7, "is useful"), (0.6, "is weak"))
+
+
+def health(record: dict[str, Any]) -> str:
+    """A model's fit record (``model_params``) said in plain words: how it was made and, when
+    it was measured on held-out people, how well it ranks them."""
+    method = str(record.get("method") or "").strip()
+    said = [f"Made by: {method}." if method else "How it was made is not recorded."]
+    auc = record.get("holdout_auc")
+    if isinstance(auc, int | float):
+        word = next((w for edge, w in AUC_WORDS if auc >= edge), "is barely better than chance")
+        rows = record.get("holdout_rows")
+        on = f" on {rows:,} held-out rows" if isinstance(rows, int) else ""
+        said.append(
+            f"Holdout AUC {auc:.2f}{on}: it {word} (0.5 is a coin toss, 1.0 a perfect order)."
+        )
+    else:
+        said.append("Not measured on held-out people, so how well it ranks is not known.")
+    return " ".join(said)
 
 
 def _facts(record: dict[str, Any]) -> list[tuple[str, str]]:
