@@ -18,6 +18,11 @@ import sqlite_utils
 
 from connector.store.sqlite import transaction
 
+#: The ``sync_state`` key of the last ``doctor`` checklist (``connector.doctor.save_report``),
+#: read by the admin page's mappings for each field's deploy state. Here, not in
+#: ``connector.doctor``, so a web worker reads it without loading the Salesforce client.
+DOCTOR_REPORT = "doctor_report"
+
 
 def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -183,3 +183,30 @@ def test_scores_count_each_value_and_bin_many_numbers(admin_settings: Settings) 
     assert len(bins) == scores.BINS
     assert sum(n for _, n in bins) == 100
     assert bins[0] == ("0.0 to 9.9", 10)
+
+
+def test_mappings_show_each_fields_deploy_state_from_the_last_doctor(synced: Synced) -> None:
+    from connector.doctor import run_doctor, save_report
+    from connector.mapping import load_registered_mappings
+
+    client = signed_in(synced.app)
+    before = client.get(f"{BASE}/admin/mappings").text
+    assert "Deploy state not checked yet" in before
+    settings = synced.settings
+    report = run_doctor(settings, load_registered_mappings(settings.mappings_dir))
+    save_report(settings, report)
+    page = client.get(f"{BASE}/admin/mappings").text
+    checked = {
+        c.name.removeprefix("field "): c for c in report.checks if c.name.startswith("field ")
+    }
+    assert checked  # the doctor checked the mapped fields against the org
+    for name, check in checked.items():
+        obj, _, field = name.partition(".")
+        section = page.split(f"<h2>{obj} ", 1)[1].split("<h2>", 1)[0]  # that object's table
+        row = next(
+            r for r in re.findall(r"<tr>(.*?)</tr>", section, re.S) if f"<code>{field}</code>" in r
+        )
+        assert f"<strong>{check.status}</strong>: {check.detail}" in row
+    read = next(c for c in report.checks if c.name.endswith("L2L_Read"))
+    assert f"<strong>{read.status}</strong>, {read.detail}" in page
+    assert "Deploy state not checked yet" not in page
