@@ -80,14 +80,27 @@ class AdminRepository:
         ).fetchall()
         return [(str(r[0]), int(r[1])) for r in rows]
 
-    def written_numbers(self, obj: str, field: str) -> list[float]:
-        """Every number last written to ``obj``.``field`` (cleared fields left out)."""
-        rows = self.db.conn.execute(
-            "SELECT CAST(value AS REAL) FROM written_values WHERE object = ? AND field = ? "
-            "AND value != 'null'",
+    def written_histogram(self, obj: str, field: str, bins: int) -> tuple[float, float, list[int]]:
+        """The numbers last written to ``obj``.``field`` (cleared fields left out) counted in
+        ``bins`` equal ranges from the lowest to the highest: (lowest, range width, counts);
+        the highest value falls in the last range. Counted by SQLite over the covering index
+        (reading 50,000 numbers into Python took 30-110 ms a field on the medium seed)."""
+        low, high = self.db.conn.execute(
+            "SELECT MIN(CAST(value AS REAL)), MAX(CAST(value AS REAL)) FROM written_values "
+            "WHERE object = ? AND field = ? AND value != 'null'",
             [obj, field],
-        ).fetchall()
-        return [float(r[0]) for r in rows]
+        ).fetchone()
+        if low is None:
+            return 0.0, 1.0, [0] * bins
+        width = (float(high) - float(low)) / bins or 1.0
+        counts = [0] * bins
+        for bar, n in self.db.conn.execute(
+            "SELECT MIN(CAST((CAST(value AS REAL) - ?) / ? AS INTEGER), ?), COUNT(*) "
+            "FROM written_values WHERE object = ? AND field = ? AND value != 'null' GROUP BY 1",
+            [float(low), width, bins - 1, obj, field],
+        ):
+            counts[int(bar)] += int(n)
+        return float(low), width, counts
 
     def top_written(
         self, obj: str, field: str, beside: str | None, limit: int = 10
@@ -102,6 +115,19 @@ class AdminRepository:
             [beside or "", obj, field, limit],
         ).fetchall()
         return [(str(r[0]), str(r[1]), None if r[2] is None else str(r[2])) for r in rows]
+
+    def change_marks(self) -> tuple[int, int, int]:
+        """Marks that move whenever what the scores and KPI pages read may have changed: the
+        newest value-log row (every written value logs one), the newest journal entry, and
+        the inputs generation (pulled records, events). Three O(1) reads (the last row of a
+        b-tree, one ``sync_state`` row), for a page to keep its figures until one moves."""
+        conn = self.db.conn
+        logged = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM value_log").fetchone()[0]
+        booked = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM loyalty_journal").fetchone()[0]
+        row = conn.execute(
+            "SELECT value FROM sync_state WHERE key = 'inputs_generation'"
+        ).fetchone()
+        return int(logged), int(booked), int(row[0]) if row else 0
 
     def loyalty_report(self, program: str) -> dict[str, Any]:
         """A program's report from the totals kept as entries are booked (migration

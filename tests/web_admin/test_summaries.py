@@ -168,3 +168,27 @@ def test_a_vouchers_code_is_cut_to_its_last_four() -> None:
     assert shown["code"] == "...7QX9"
     assert "SECRET" not in str(shown)
     assert shown_voucher({"code": "AB"})["code"] == "(short code withheld)"
+
+
+def test_the_histogram_counted_by_sqlite_matches_one_counted_by_hand(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    values = [0.0, 0.5, 3.3, 9.99, 10.0, -2.5, 7.25, 7.25, 100.0, 42.0, 1e-9]
+    field = "L2L_Predicted_CLV__c"
+    try:
+        store.outbox.enqueue(
+            1, [("Contact", f"003{i:015d}", field, v) for i, v in enumerate(values)]
+        )
+        store.outbox.enqueue(1, [("Contact", "003999999999999999", field, None)])  # cleared
+        run = store.runs.start("incremental")
+        store.outbox.record_results(run, store.outbox.pending(), [], [])
+        low, width, counts = store.admin.written_histogram("Contact", field, 10)
+        empty = store.admin.written_histogram("Contact", "L2L_Nothing__c", 10)
+    finally:
+        store.close()
+    assert (low, width) == (-2.5, (100.0 - -2.5) / 10)
+    by_hand = [0] * 10
+    for v in values:
+        by_hand[min(int((v - low) / width), 9)] += 1
+    assert counts == by_hand
+    assert sum(counts) == len(values)  # the cleared one is not counted
+    assert empty == (0.0, 1.0, [0] * 10)

@@ -29,6 +29,7 @@ from connector.errors import Lead2LoyaltyError
 from connector.loyalty.wiring import load_config
 from connector.web import intake
 from connector.web.admin.blueprint import bp
+from connector.web.admin.cache import kept
 from connector.web.admin.mappings import mapped_field
 
 #: An intent score from which a Lead counts as hot (scores run 0 to 5).
@@ -36,20 +37,35 @@ HOT_FROM = 4.0
 
 
 def figures() -> list[dict[str, Any]]:
-    """Every KPI: name, value and what it means."""
-    report: dict[str, Any] = {}
+    """Every KPI: name, value and what it means. Kept until a run writes, a record is pulled
+    or an entry is booked (:mod:`.cache`): the funnel reads every written order count and
+    revenue (150 ms on the medium seed)."""
     try:
         programs = load_config(intake.settings()).programs
     except Lead2LoyaltyError:
         programs = []
-    if programs:
-        # the totals kept as entries are booked: adding up the journal took 57 s on medium
-        report = intake.store().admin.loyalty_report(programs[0].id)
+    program = programs[0].id if programs else None
+    fields = (
+        mapped_field("Lead", "intent.score"),
+        mapped_field("Contact", "rfm.order_count"),
+        mapped_field("Contact", "rfm.revenue"),
+    )
+    return kept("kpi", lambda: _figures(program, *fields), program, fields)
+
+
+def _figures(
+    program: str | None,
+    intent_field: str | None,
+    orders_field: str | None,
+    revenue_field: str | None,
+) -> list[dict[str, Any]]:
+    # the totals kept as entries are booked: adding up the journal took 57 s on medium
+    report = intake.store().admin.loyalty_report(program) if program else {}
     f = intake.store().admin.funnel(
         program=report.get("program"),
-        intent_field=mapped_field("Lead", "intent.score"),
-        orders_field=mapped_field("Contact", "rfm.order_count"),
-        revenue_field=mapped_field("Contact", "rfm.revenue"),
+        intent_field=intent_field,
+        orders_field=orders_field,
+        revenue_field=revenue_field,
         hot_from=HOT_FROM,
     )
     points = report.get("points", {})

@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from connector.web import intake
 from connector.web.admin.blueprint import bp
+from connector.web.admin.cache import kept
 from connector.web.admin.mappings import mapped_field
 
 #: (title, object, computed value, what it says): the distributions the page draws.
@@ -64,12 +65,7 @@ def distribution(obj: str, field: str) -> list[tuple[str, int]]:
     numeric = all(_number(v) is not None or v == "null" for v, _ in counts)
     if len(counts) <= DISTINCT or not numeric:
         return [(_label(v), n) for v, n in counts[:DISTINCT]]
-    values = sorted(store.admin.written_numbers(obj, field))
-    low, high = values[0], values[-1]
-    width = (high - low) / BINS or 1.0
-    bars = [0] * BINS
-    for v in values:
-        bars[min(int((v - low) / width), BINS - 1)] += 1
+    low, width, bars = store.admin.written_histogram(obj, field, BINS)
     return [
         (f"{low + i * width:,.1f} to {low + (i + 1) * width:,.1f}", n) for i, n in enumerate(bars)
     ]
@@ -101,22 +97,37 @@ def _bars(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
 
 @bp.get("/scores")
 def scores() -> ResponseReturnValue:
-    """Distributions, the hottest Leads, model health."""
-    charts = []
-    for title, obj, value, means in SHOWN:
-        field = mapped_field(obj, value)
-        if field is None:
-            continue
-        charts.append(
-            {
-                "title": title,
-                "field": f"{obj}.{field}",
-                "means": means,
-                "bars": _bars(distribution(obj, field)),
-            }
-        )
+    """Distributions, conversion per intent band, the hottest Leads, model health. The
+    figures read from written values are kept until a run writes (:mod:`.cache`)."""
+    fields = tuple(mapped_field(obj, value) for _, obj, value, _ in SHOWN)
     intent = mapped_field("Lead", "intent.score")
     reasons = mapped_field("Lead", "intent.reasons")
+    charts, hottest, bands = kept(
+        "scores", lambda: _written_figures(fields, intent, reasons), fields, intent, reasons
+    )
+    models = [
+        {**m, "facts": _facts(m["record"]), "health": health(m["record"])}
+        for m in intake.store().admin.fitted_models()
+    ]
+    return render_template(
+        "admin/scores.html", charts=charts, hottest=hottest, models=models, bands=bands
+    )
+
+
+def _written_figures(
+    fields: tuple[str | None, ...], intent: str | None, reasons: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(charts, hottest Leads, conversion per intent band) from the written values."""
+    charts = [
+        {
+            "title": title,
+            "field": f"{obj}.{field}",
+            "means": means,
+            "bars": _bars(distribution(obj, field)),
+        }
+        for (title, obj, _, means), field in zip(SHOWN, fields, strict=True)
+        if field is not None
+    ]
     hottest = (
         [
             {"record": r, "score": _label(v), "reasons": _label(b) if b else ""}
@@ -125,14 +136,8 @@ def scores() -> ResponseReturnValue:
         if intent
         else []
     )
-    models = [
-        {**m, "facts": _facts(m["record"]), "health": health(m["record"])}
-        for m in intake.store().admin.fitted_models()
-    ]
     bands = intake.store().admin.conversion_by_band(intent) if intent else []
-    return render_template(
-        "admin/scores.html", charts=charts, hottest=hottest, models=models, bands=bands
-    )
+    return charts, hottest, bands
 
 
 #: Holdout AUC from which a model's ranking is called good, useful, weak (below: no better
