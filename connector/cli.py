@@ -732,18 +732,20 @@ def doctor_cmd(as_json: bool) -> None:
     every pulled object, Edit on every written one, every standard field the pull reads
     visible, every mapped field visible and editable, and the permissions `fields deploy`
     needs (warnings only). Exit 1 when
-    anything blocks a sync, 0 otherwise.
+    anything blocks a sync, 0 otherwise. The checks are kept in the database: the admin
+    page's mappings show each field's deploy state from the last run.
 
     \b
     Example:
       lead2loyalty doctor --json
     """
-    from connector.doctor import run_doctor
+    from connector.doctor import run_doctor, save_report
     from connector.mapping import load_registered_mappings
 
     settings = _settings()
     mappings = load_registered_mappings(settings.mappings_dir)
     report = run_doctor(settings, mappings)
+    save_report(settings, report)
     if as_json:
         click.echo(json.dumps(report.as_json()))
     else:

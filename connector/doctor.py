@@ -34,6 +34,7 @@ A failed check blocks a sync (exit 1); warnings do not. Each line carries its fi
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -233,6 +234,26 @@ def _check_database(settings: Settings, report: DoctorReport) -> None:
         "only record of every member's points",
         DATABASE_FIX,
     )
+
+
+def save_report(settings: Settings, report: DoctorReport) -> None:
+    """Keep ``report`` (with when it was made) in the database, for the admin page's deploy
+    state per field: checking asks the org (describe, permission sets), which a page must not
+    do per request. A database that cannot be opened keeps nothing; the checklist stands."""
+    from datetime import UTC, datetime
+
+    from connector.store import Store
+    from connector.store.admin import DOCTOR_REPORT
+
+    try:
+        store = Store(settings.store_location)
+    except Lead2LoyaltyError:
+        return
+    try:
+        kept = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **report.as_json()}
+        store.records.set_state(DOCTOR_REPORT, json.dumps(kept))
+    finally:
+        store.close()
 
 
 MONITOR_HOWTO = (

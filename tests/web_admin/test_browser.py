@@ -7,6 +7,7 @@ localorg. Screenshots of each page go to ``L2L_ADMIN_SCREENSHOTS`` (default
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -180,6 +181,19 @@ def test_every_page_has_no_serious_accessibility_violation(
     page.goto(f"{served}/admin/sign-in")
     found = {"sign-in": _axe(page)}
     _sign_in(page, served)
+    # the mappings' deploy state comes from the last doctor run: check the org once
+    from connector.doctor import run_doctor, save_report
+    from connector.mapping import load_registered_mappings
+
+    settings = synced.settings
+    save_report(settings, run_doctor(settings, load_registered_mappings(settings.mappings_dir)))
+    # the second part's pieces, as a reader (and a screen reader) finds them on each page
+    shown: dict[str, Any] = {
+        "mappings": lambda: page.get_by_role("columnheader", name="Deploy state").first,
+        "loyalty": lambda: page.get_by_role("img", name=re.compile("^Liability over time")),
+        "member": lambda: page.get_by_role("table", name=re.compile("^Vouchers")),
+        "scores": lambda: page.get_by_role("table", name="Leads and conversions per intent band"),
+    }
     for name, path in (
         ("runs", "/admin/runs"),
         ("run", f"/admin/runs/{synced.run_id}"),
@@ -192,8 +206,14 @@ def test_every_page_has_no_serious_accessibility_violation(
         ("scores", "/admin/scores"),
     ):
         page.goto(f"{served}{path}")
+        if name in shown:
+            assert shown[name]().is_visible(), name
         _shot(page, name)
         found[name] = _axe(page)
+    page.goto(f"{served}/admin/mappings")
+    assert page.get_by_text("visible and editable").first.is_visible()
+    page.goto(f"{served}/admin/loyalty/member?who={synced.contacts[0]}")
+    assert page.get_by_text("Expiring within 90 days").is_visible()
     page.goto(f"{served}/admin/mappings/contact.yaml/1")
     page.get_by_label("Round to this many decimals").fill("0")
     page.get_by_role("button", name="Preview").click()

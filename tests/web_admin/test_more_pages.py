@@ -10,6 +10,8 @@ import re
 import uuid
 from pathlib import Path
 
+import pandas as pd
+
 from connector.config import Settings
 from connector.store import Store
 from connector.sync.realtime import normalise_pending
@@ -183,3 +185,76 @@ def test_scores_count_each_value_and_bin_many_numbers(admin_settings: Settings) 
     assert len(bins) == scores.BINS
     assert sum(n for _, n in bins) == 100
     assert bins[0] == ("0.0 to 9.9", 10)
+
+
+def test_mappings_show_each_fields_deploy_state_from_the_last_doctor(synced: Synced) -> None:
+    from connector.doctor import run_doctor, save_report
+    from connector.mapping import load_registered_mappings
+
+    client = signed_in(synced.app)
+    before = client.get(f"{BASE}/admin/mappings").text
+    assert "Deploy state not checked yet" in before
+    settings = synced.settings
+    report = run_doctor(settings, load_registered_mappings(settings.mappings_dir))
+    save_report(settings, report)
+    page = client.get(f"{BASE}/admin/mappings").text
+    checked = {
+        c.name.removeprefix("field "): c for c in report.checks if c.name.startswith("field ")
+    }
+    assert checked  # the doctor checked the mapped fields against the org
+    for name, check in checked.items():
+        obj, _, field = name.partition(".")
+        section = page.split(f"<h2>{obj} ", 1)[1].split("<h2>", 1)[0]  # that object's table
+        row = next(
+            r for r in re.findall(r"<tr>(.*?)</tr>", section, re.S) if f"<code>{field}</code>" in r
+        )
+        assert f"<strong>{check.status}</strong>: {check.detail}" in row
+    read = next(c for c in report.checks if c.name.endswith("L2L_Read"))
+    assert f"<strong>{read.status}</strong>, {read.detail}" in page
+    assert "Deploy state not checked yet" not in page
+
+
+def test_kept_figures_are_computed_again_once_a_write_a_pull_or_a_booking_moves(
+    admin_settings: Settings,
+) -> None:
+    from connector.web.admin.cache import kept
+
+    computed: list[int] = []
+
+    def compute() -> int:
+        computed.append(1)
+        return len(computed)
+
+    app = create_app(admin_settings)
+    store = Store(admin_settings.database)
+    try:
+        with app.test_request_context():
+            assert kept("page", compute) == 1
+            assert kept("page", compute) == 1  # nothing moved: kept
+            assert kept("page", compute, "other mapping") == 2  # what it reads differs
+            store.outbox.enqueue(1, [("Contact", "003000000000000001", "L2L_X__c", 1.0)])
+            store.outbox.record_results(
+                store.runs.start("incremental"), store.outbox.pending(), [], []
+            )
+            assert kept("page", compute, "other mapping") == 3  # a value was written
+            store.records.upsert("Lead", [{"Id": "00Q000000000000001", "IsConverted": False}])
+            assert kept("page", compute, "other mapping") == 4  # a record was pulled
+            store.loyalty.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "key": "k1",
+                            "program": "club",
+                            "member": "Contact:003000000000000001",
+                            "kind": "adjustment",
+                            "currency": "points",
+                            "points": 5,
+                            "at": "2026-06-01T00:00:00+00:00",
+                        }
+                    ]
+                )
+            )
+            assert kept("page", compute, "other mapping") == 5  # an entry was booked
+            assert kept("page", compute, "other mapping") == 5
+    finally:
+        store.close()

@@ -10,8 +10,9 @@ Where each figure comes from (a figure whose source is missing is 0):
   step acts on, DESIGN.md "Effects");
 - buyers and repeat buyers: Contacts and Leads whose order count, as last written, is at least
   1 and at least 2;
-- members, tiers, liability, redemption rate: the first loyalty program's report (the same as
-  ``lead2loyalty report loyalty``); revenue split: each Contact's revenue as last written, by
+- members, tiers, liability, redemption rate: the first loyalty program's totals as the store
+  keeps them while entries are booked (the figures of ``lead2loyalty report loyalty``; tiers as
+  last told to Salesforce); revenue split: each Contact's revenue as last written, by
   whether the Contact is in that program's journal.
 """
 
@@ -25,9 +26,10 @@ from flask import Response, render_template
 from flask.typing import ResponseReturnValue
 
 from connector.errors import Lead2LoyaltyError
-from connector.loyalty.wiring import open_service
+from connector.loyalty.wiring import load_config
 from connector.web import intake
 from connector.web.admin.blueprint import bp
+from connector.web.admin.cache import kept
 from connector.web.admin.mappings import mapped_field
 
 #: An intent score from which a Lead counts as hot (scores run 0 to 5).
@@ -35,19 +37,35 @@ HOT_FROM = 4.0
 
 
 def figures() -> list[dict[str, Any]]:
-    """Every KPI: name, value and what it means."""
-    report: dict[str, Any] = {}
+    """Every KPI: name, value and what it means. Kept until a run writes, a record is pulled
+    or an entry is booked (:mod:`.cache`): the funnel reads every written order count and
+    revenue (150 ms on the medium seed)."""
     try:
-        with open_service(intake.settings()) as service:
-            if service.config.programs:
-                report = service.report(service.config.programs[0].id)
+        programs = load_config(intake.settings()).programs
     except Lead2LoyaltyError:
-        report = {}
+        programs = []
+    program = programs[0].id if programs else None
+    fields = (
+        mapped_field("Lead", "intent.score"),
+        mapped_field("Contact", "rfm.order_count"),
+        mapped_field("Contact", "rfm.revenue"),
+    )
+    return kept("kpi", lambda: _figures(program, *fields), program, fields)
+
+
+def _figures(
+    program: str | None,
+    intent_field: str | None,
+    orders_field: str | None,
+    revenue_field: str | None,
+) -> list[dict[str, Any]]:
+    # the totals kept as entries are booked: adding up the journal took 57 s on medium
+    report = intake.store().admin.loyalty_report(program) if program else {}
     f = intake.store().admin.funnel(
         program=report.get("program"),
-        intent_field=mapped_field("Lead", "intent.score"),
-        orders_field=mapped_field("Contact", "rfm.order_count"),
-        revenue_field=mapped_field("Contact", "rfm.revenue"),
+        intent_field=intent_field,
+        orders_field=orders_field,
+        revenue_field=revenue_field,
         hot_from=HOT_FROM,
     )
     points = report.get("points", {})

@@ -3,6 +3,7 @@ the values it would write (the rules of the edit are in :mod:`connector.admin.co
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,13 @@ from flask.typing import ResponseReturnValue
 from connector.errors import MappingError, RunInProgress
 from connector.mapping import load_registered_mappings
 from connector.mapping.models import FieldMapping, MappingFile
+from connector.store.admin import DOCTOR_REPORT
 from connector.web import intake
 from connector.web.admin.blueprint import bp
+
+#: The read-only permission set for people (``lead2loyalty fields deploy`` makes it; the
+#: doctor's line about it says who holds it).
+READ_SET = "L2L_Read"
 
 
 def _steps(field: FieldMapping) -> str:
@@ -77,10 +83,38 @@ def mapped_names() -> tuple[list[str], list[str]]:
     return objects, sorted({f.field for mf in files for f in mf.fields})
 
 
+def deploy_state() -> tuple[dict[str, dict[str, str]], dict[str, Any] | None]:
+    """Each checked field's line of the last ``lead2loyalty doctor`` (``"Object.Field"`` ->
+    its check: status ok/fail, what was found, the fix), and that run (when, and its
+    ``permission set L2L_Read`` line: who holds it), or None before any. Read from the
+    database, where the doctor keeps it: asking the org per request would cost describe calls
+    and seconds."""
+    text = intake.store().records.state(DOCTOR_REPORT)
+    if not text:
+        return {}, None
+    try:
+        kept = json.loads(text)
+        checks = [c for c in kept.get("checks", []) if isinstance(c, dict)]
+    except (ValueError, AttributeError):
+        return {}, None
+    fields = {
+        str(c["check"]).removeprefix("field "): c
+        for c in checks
+        if str(c.get("check", "")).startswith("field ")
+    }
+    read = next(
+        (c for c in checks if str(c.get("check", "")).endswith(f" {READ_SET}")),
+        None,
+    )
+    return fields, {"at": str(kept.get("at", "")), "read": read}
+
+
 @bp.get("/mappings")
 def mappings() -> ResponseReturnValue:
-    """Every mapping file: its object and fields (value, field, type, transform)."""
+    """Every mapping file: its object and fields (value, field, type, transform, deploy state
+    as the last ``doctor`` found it)."""
     files, problems = _loaded()
+    states, checked = deploy_state()
     shown = [
         {
             "name": Path(mf._source).name,
@@ -93,13 +127,14 @@ def mappings() -> ResponseReturnValue:
                     "field": f.field,
                     "type": f.type,
                     "transform": _steps(f),
+                    "deploy": states.get(f"{mf.object}.{f.field}"),
                 }
                 for i, f in enumerate(mf.fields)
             ],
         }
         for mf in files
     ]
-    return render_template("admin/mappings.html", files=shown, problems=problems)
+    return render_template("admin/mappings.html", files=shown, problems=problems, checked=checked)
 
 
 def _field(name: str, index: int) -> tuple[MappingFile, FieldMapping, Path]:

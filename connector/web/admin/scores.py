@@ -1,5 +1,6 @@
 """Scores: how the values the connector writes are spread (intent, conversion, CLV, churn,
-segments), the hottest Leads with their reasons, and each fitted model's health.
+segments), conversion per intent band, the hottest Leads with their reasons, and each fitted
+model's health in plain words.
 
 Every distribution is of the values as last written to Salesforce (what reps see), read from
 the written-value baseline: a page costs one indexed read per field, not a recompute.
@@ -15,6 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from connector.web import intake
 from connector.web.admin.blueprint import bp
+from connector.web.admin.cache import kept
 from connector.web.admin.mappings import mapped_field
 
 #: (title, object, computed value, what it says): the distributions the page draws.
@@ -63,12 +65,7 @@ def distribution(obj: str, field: str) -> list[tuple[str, int]]:
     numeric = all(_number(v) is not None or v == "null" for v, _ in counts)
     if len(counts) <= DISTINCT or not numeric:
         return [(_label(v), n) for v, n in counts[:DISTINCT]]
-    values = sorted(store.admin.written_numbers(obj, field))
-    low, high = values[0], values[-1]
-    width = (high - low) / BINS or 1.0
-    bars = [0] * BINS
-    for v in values:
-        bars[min(int((v - low) / width), BINS - 1)] += 1
+    low, width, bars = store.admin.written_histogram(obj, field, BINS)
     return [
         (f"{low + i * width:,.1f} to {low + (i + 1) * width:,.1f}", n) for i, n in enumerate(bars)
     ]
@@ -100,22 +97,37 @@ def _bars(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
 
 @bp.get("/scores")
 def scores() -> ResponseReturnValue:
-    """Distributions, the hottest Leads, model health."""
-    charts = []
-    for title, obj, value, means in SHOWN:
-        field = mapped_field(obj, value)
-        if field is None:
-            continue
-        charts.append(
-            {
-                "title": title,
-                "field": f"{obj}.{field}",
-                "means": means,
-                "bars": _bars(distribution(obj, field)),
-            }
-        )
+    """Distributions, conversion per intent band, the hottest Leads, model health. The
+    figures read from written values are kept until a run writes (:mod:`.cache`)."""
+    fields = tuple(mapped_field(obj, value) for _, obj, value, _ in SHOWN)
     intent = mapped_field("Lead", "intent.score")
     reasons = mapped_field("Lead", "intent.reasons")
+    charts, hottest, bands = kept(
+        "scores", lambda: _written_figures(fields, intent, reasons), fields, intent, reasons
+    )
+    models = [
+        {**m, "facts": _facts(m["record"]), "health": health(m["record"])}
+        for m in intake.store().admin.fitted_models()
+    ]
+    return render_template(
+        "admin/scores.html", charts=charts, hottest=hottest, models=models, bands=bands
+    )
+
+
+def _written_figures(
+    fields: tuple[str | None, ...], intent: str | None, reasons: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(charts, hottest Leads, conversion per intent band) from the written values."""
+    charts = [
+        {
+            "title": title,
+            "field": f"{obj}.{field}",
+            "means": means,
+            "bars": _bars(distribution(obj, field)),
+        }
+        for (title, obj, _, means), field in zip(SHOWN, fields, strict=True)
+        if field is not None
+    ]
     hottest = (
         [
             {"record": r, "score": _label(v), "reasons": _label(b) if b else ""}
@@ -124,8 +136,31 @@ def scores() -> ResponseReturnValue:
         if intent
         else []
     )
-    models = [{**m, "facts": _facts(m["record"])} for m in intake.store().admin.fitted_models()]
-    return render_template("admin/scores.html", charts=charts, hottest=hottest, models=models)
+    bands = intake.store().admin.conversion_by_band(intent) if intent else []
+    return charts, hottest, bands
+
+
+#: Holdout AUC from which a model's ranking is called good, useful, weak (below: no better
+#: than a coin much). The usual reading of ROC AUC (0.5 is chance, 1 a perfect ranking).
+AUC_WORDS = ((0.8, "ranks well"), (0.7, "is useful"), (0.6, "is weak"))
+
+
+def health(record: dict[str, Any]) -> str:
+    """A model's fit record (``model_params``) said in plain words: how it was made and, when
+    it was measured on held-out people, how well it ranks them."""
+    method = str(record.get("method") or "").strip()
+    said = [f"Made by: {method}." if method else "How it was made is not recorded."]
+    auc = record.get("holdout_auc")
+    if isinstance(auc, int | float):
+        word = next((w for edge, w in AUC_WORDS if auc >= edge), "is barely better than chance")
+        rows = record.get("holdout_rows")
+        on = f" on {rows:,} held-out rows" if isinstance(rows, int) else ""
+        said.append(
+            f"Holdout AUC {auc:.2f}{on}: it {word} (0.5 is a coin toss, 1.0 a perfect order)."
+        )
+    else:
+        said.append("Not measured on held-out people, so how well it ranks is not known.")
+    return " ".join(said)
 
 
 def _facts(record: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,0 +1,194 @@
+"""The totals the admin page reads (migration ``_v15_admin_summaries``): kept by the journal's
+writer as entries are booked, they say what adding up the whole journal says (the loyalty
+service's report), an entry booked twice counts once, and the migration's backfill of an
+existing journal gives the same totals as the writer kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connector.loyalty.config import LoyaltyConfig, Program
+from connector.loyalty.service import LoyaltyService
+from connector.store import Store
+from connector.store.schema import _v15_admin_summaries
+from connector.web.admin.loyalty import HEIGHT, WIDTH, liability_chart
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+ANN, BOB, CY = "Contact:003A", "Contact:003B", "Contact:003C"
+
+
+def _program() -> Program:
+    return Program.model_validate(
+        {
+            "id": "club",
+            "name": "Club",
+            "type": "points",
+            "earning": [{"id": "base", "kind": "spend", "points_per_unit": 1}],
+            "promotions": [
+                {
+                    "id": "hotels",
+                    "start": "2026-05-01",
+                    "end": "2026-06-30",
+                    "multiplier": 1.5,
+                    "partners": ["hotel_co"],
+                }
+            ],
+        }
+    )
+
+
+def _without_tiers(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k != "tiers"}
+
+
+def _booked(store: Store) -> LoyaltyService:
+    service = LoyaltyService(store, LoyaltyConfig(programs=[_program()]), clock=lambda: NOW)
+    service.partner_accrual(ANN, 101, "hotel_co", "stay-1")
+    service.partner_accrual(ANN, 101, "hotel_co", "stay-1")  # the same request again
+    service.partner_accrual(BOB, 240, "airline", "flight-1")
+    service.partner_accrual(CY, 80, "hotel_co", "stay-2")
+    service.adjust(BOB, -15, "goodwill taken back", "adj-1")
+    service.adjust(BOB, -15, "goodwill taken back", "adj-1")  # once
+    service.redeem(ANN, "redeem-1", points=30)
+    return service
+
+
+def test_the_kept_totals_say_what_the_whole_journal_says(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        service = _booked(store)
+        full = service.report("club")
+        kept = store.admin.loyalty_report("club")
+        days = store.admin.liability_by_day("club")
+    finally:
+        store.close()
+    assert _without_tiers(kept) == _without_tiers(full)
+    assert kept["members"] == 3
+    assert kept["points"]["redeemed"] == 30
+    assert kept["partners"]  # partner points are counted, per partner
+    # the running sum of the days ends at the liability
+    assert days[-1][1] == full["points"]["outstanding"]
+
+
+def test_the_migrations_backfill_equals_what_the_writer_kept(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        _booked(store)
+        kept = store.admin.loyalty_report("club")
+        days = store.admin.liability_by_day("club")
+        conn = store.db.conn
+        # a database that had the journal before the migration: no totals
+        for table in ("loyalty_sums", "loyalty_member_sums", "loyalty_days"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP INDEX written_values_by_field")
+        conn.execute("DROP INDEX loyalty_tiers_by_tier")
+        _v15_admin_summaries(store.db)
+        assert store.admin.loyalty_report("club") == kept
+        assert store.admin.liability_by_day("club") == days
+        # and a new entry moves the totals on from there
+        LoyaltyService(store, LoyaltyConfig(programs=[_program()]), clock=lambda: NOW).adjust(
+            CY, 7, "welcome back", "adj-2"
+        )
+        after = store.admin.loyalty_report("club")
+    finally:
+        store.close()
+    assert after["points"]["adjusted"] == kept["points"]["adjusted"] + 7
+    assert after["points"]["outstanding"] == kept["points"]["outstanding"] + 7
+
+
+def test_the_liability_chart_fits_its_box_and_keeps_the_last_day() -> None:
+    days = [(f"2026-01-{d:02d}", 100 * d) for d in range(1, 32)] * 10  # 310 points
+    chart = liability_chart(days)
+    coords = [tuple(map(float, p.split(","))) for p in chart["points"].split()]
+    assert len(coords) <= 201
+    assert all(0 <= x <= WIDTH and 0 <= y <= HEIGHT for x, y in coords)
+    assert coords[-1][0] == WIDTH
+    assert chart["now"] == days[-1][1]
+    assert liability_chart([])["points"] == ""
+
+
+def test_conversion_per_intent_band_counts_the_pulled_leads_state(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        scores = [0.5, 1.2, 3.9, 4.0, 4.5, 5.0, 5.0, 2.2]
+        converted = [False, False, True, False, True, True, False, False]
+        ids = [f"00Q{i:015d}" for i in range(len(scores))]
+        store.records.upsert(
+            "Lead", [{"Id": i, "IsConverted": c} for i, c in zip(ids, converted, strict=True)]
+        )
+        field = "L2L_Intent_Score__c"
+        # one Lead's score cleared: not in any band
+        store.outbox.enqueue(1, [("Lead", i, field, s) for i, s in zip(ids, scores, strict=True)])
+        store.outbox.enqueue(1, [("Lead", "00Q999999999999999", field, None)])
+        run = store.runs.start("incremental")
+        store.outbox.record_results(run, store.outbox.pending(), [], [])
+        bands = store.admin.conversion_by_band(field)
+        none = store.admin.conversion_by_band("L2L_Not_Written__c")
+    finally:
+        store.close()
+    assert [b["band"] for b in bands] == ["0-1", "1-2", "2-3", "3-4", "4-5"]
+    assert [b["rows"] for b in bands] == [1, 1, 1, 1, 4]  # 5.0 falls in the last band
+    assert [b["converted"] for b in bands] == [0, 0, 0, 1, 2]
+    assert bands[4]["rate"] == 0.5
+    assert all(b["rows"] == 0 and b["rate"] is None for b in none)
+
+
+def test_model_health_is_said_in_words() -> None:
+    from connector.web.admin.scores import health
+
+    good = health({"method": "learned", "holdout_auc": 0.83, "holdout_rows": 1200})
+    assert "Made by: learned." in good
+    assert "0.83 on 1,200 held-out rows: it ranks well" in good
+    assert "barely better than chance" in health({"method": "learned", "holdout_auc": 0.52})
+    assert "is weak" in health({"holdout_auc": 0.65})
+    unmeasured = health({"method": "decayed signals"})
+    assert "Not measured on held-out people" in unmeasured
+    assert "How it was made is not recorded." in health({})
+
+
+def test_points_expiring_add_up_the_lots_within_each_horizon() -> None:
+    from connector.web.admin.loyalty import expiring
+
+    lots = [
+        {"remaining": 10, "expires_at": "2026-06-20T00:00:00+00:00"},  # in 19 days
+        {"remaining": 20, "expires_at": "2026-07-25T00:00:00+00:00"},  # in 54
+        {"remaining": 40, "expires_at": "2026-08-25T00:00:00+00:00"},  # in 85
+        {"remaining": 80, "expires_at": "2027-01-01T00:00:00+00:00"},  # later
+        {"remaining": 160, "expires_at": None},  # never
+    ]
+    assert expiring(lots, NOW) == [(30, 10), (60, 30), (90, 70)]
+
+
+def test_a_vouchers_code_is_cut_to_its_last_four() -> None:
+    from connector.web.admin.loyalty import shown_voucher
+
+    shown = shown_voucher({"code": "L2L-SECRET-7QX9", "uses_left": 1})
+    assert shown["code"] == "...7QX9"
+    assert "SECRET" not in str(shown)
+    assert shown_voucher({"code": "AB"})["code"] == "(short code withheld)"
+
+
+def test_the_histogram_counted_by_sqlite_matches_one_counted_by_hand(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    values = [0.0, 0.5, 3.3, 9.99, 10.0, -2.5, 7.25, 7.25, 100.0, 42.0, 1e-9]
+    field = "L2L_Predicted_CLV__c"
+    try:
+        store.outbox.enqueue(
+            1, [("Contact", f"003{i:015d}", field, v) for i, v in enumerate(values)]
+        )
+        store.outbox.enqueue(1, [("Contact", "003999999999999999", field, None)])  # cleared
+        run = store.runs.start("incremental")
+        store.outbox.record_results(run, store.outbox.pending(), [], [])
+        low, width, counts = store.admin.written_histogram("Contact", field, 10)
+        empty = store.admin.written_histogram("Contact", "L2L_Nothing__c", 10)
+    finally:
+        store.close()
+    assert (low, width) == (-2.5, (100.0 - -2.5) / 10)
+    by_hand = [0] * 10
+    for v in values:
+        by_hand[min(int((v - low) / width), 9)] += 1
+    assert counts == by_hand
+    assert sum(counts) == len(values)  # the cleared one is not counted
+    assert empty == (0.0, 1.0, [0] * 10)
