@@ -1,6 +1,6 @@
 """Benchmark: what the admin page's kept totals cost the sync's write path, in the same run.
 
-Migration ``_v15_admin_summaries`` adds totals of the loyalty journal (per kind, per member
+Migration ``_v16_admin_summaries`` adds totals of the loyalty journal (per kind, per member
 and per day, added to by ``LoyaltyRepository.append`` in each chunk's transaction) and an
 index ``written_values (object, field, value)`` (read by the scores and KPI pages). Both are
 paid when the sync writes: the journal append of a first sync, and the push's bookkeeping

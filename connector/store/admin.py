@@ -131,7 +131,7 @@ class AdminRepository:
 
     def loyalty_report(self, program: str) -> dict[str, Any]:
         """A program's report from the totals kept as entries are booked (migration
-        ``_v15_admin_summaries``): the shape of ``LoyaltyService.report``, except members per
+        ``_v16_admin_summaries``): the shape of ``LoyaltyService.report``, except members per
         tier, which is the tier each member was last told (``loyalty_tiers``, what Salesforce
         shows), not one recomputed now. A few hundred rows read, whatever the journal's size."""
         sums = self.db.conn.execute(

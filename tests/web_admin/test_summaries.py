@@ -1,4 +1,4 @@
-"""The totals the admin page reads (migration ``_v15_admin_summaries``): kept by the journal's
+"""The totals the admin page reads (migration ``_v16_admin_summaries``): kept by the journal's
 writer as entries are booked, they say what adding up the whole journal says (the loyalty
 service's report), an entry booked twice counts once, and the migration's backfill of an
 existing journal gives the same totals as the writer kept."""
@@ -12,7 +12,7 @@ from typing import Any
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.service import LoyaltyService
 from connector.store import Store
-from connector.store.schema import _v15_admin_summaries
+from connector.store.schema import _v16_admin_summaries
 from connector.web.admin.loyalty import HEIGHT, WIDTH, liability_chart
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -84,7 +84,7 @@ def test_the_migrations_backfill_equals_what_the_writer_kept(tmp_path: Path) -> 
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP INDEX written_values_by_field")
         conn.execute("DROP INDEX loyalty_tiers_by_tier")
-        _v15_admin_summaries(store.db)
+        _v16_admin_summaries(store.db)
         assert store.admin.loyalty_report("club") == kept
         assert store.admin.liability_by_day("club") == days
         # and a new entry moves the totals on from there
@@ -123,7 +123,7 @@ def test_conversion_per_intent_band_counts_the_pulled_leads_state(tmp_path: Path
         store.outbox.enqueue(1, [("Lead", i, field, s) for i, s in zip(ids, scores, strict=True)])
         store.outbox.enqueue(1, [("Lead", "00Q999999999999999", field, None)])
         run = store.runs.start("incremental")
-        store.outbox.record_results(run, store.outbox.pending(), [], [])
+        _written(store, run)
         bands = store.admin.conversion_by_band(field)
         none = store.admin.conversion_by_band("L2L_Not_Written__c")
     finally:
@@ -180,7 +180,7 @@ def test_the_histogram_counted_by_sqlite_matches_one_counted_by_hand(tmp_path: P
         )
         store.outbox.enqueue(1, [("Contact", "003999999999999999", field, None)])  # cleared
         run = store.runs.start("incremental")
-        store.outbox.record_results(run, store.outbox.pending(), [], [])
+        _written(store, run)
         low, width, counts = store.admin.written_histogram("Contact", field, 10)
         empty = store.admin.written_histogram("Contact", "L2L_Nothing__c", 10)
     finally:
@@ -192,3 +192,11 @@ def test_the_histogram_counted_by_sqlite_matches_one_counted_by_hand(tmp_path: P
     assert counts == by_hand
     assert sum(counts) == len(values)  # the cleared one is not counted
     assert empty == (0.0, 1.0, [0] * 10)
+
+
+def _written(store: Store, run: int) -> None:
+    """Every pending value sent by ``run`` and written, as a push records it (marked in flight
+    before the call, then its answer)."""
+    pending = store.outbox.pending()
+    store.outbox.mark_in_flight(run, {(w.object, w.record_id) for w in pending})
+    store.outbox.record_results(run, store.outbox.in_flight(), [], [])
