@@ -190,6 +190,13 @@ class Settings(BaseSettings):
         le=3_600,
         description="Worker: seconds between real-time passes over dirty people.",
     )
+    queue_stalled_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=3_600,
+        description="Worker (PostgreSQL): seconds without a worker's heartbeat before its job "
+        "is given to another worker.",
+    )
     order_statuses: str = Field(
         "",
         description="Comma-separated Order Status values that count; empty: the status "
