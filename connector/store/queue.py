@@ -64,6 +64,7 @@ def shared_app(url: str) -> App:
     must not cross one, as gunicorn forks its workers)."""
     cached = _apps.get(url)
     if cached is None or cached[0] != os.getpid():
+        ensure_schema(url)  # a web process may take deliveries before any worker started
         app = make_app(url)
         app.open()
         cached = (os.getpid(), app)
@@ -86,12 +87,24 @@ def ensure_schema(url: str) -> bool:
             conn.execute("SELECT pg_advisory_unlock(%s)", [_SCHEMA_LOCK])
 
 
-def defer(app: App, task: str, *, queueing_lock: str | None = None, **kwargs: Any) -> bool:
-    """Defer the task named ``task``; False when ``queueing_lock`` already has a job waiting
-    (that job does the same work)."""
+def defer(
+    app: App,
+    task: str,
+    *,
+    queueing_lock: str | None = None,
+    schedule_in: int | None = None,
+    **kwargs: Any,
+) -> bool:
+    """Defer the task named ``task`` (in ``schedule_in`` seconds); False when
+    ``queueing_lock`` already has a job waiting (that job does the same work)."""
     lock = PEOPLE_LOCK if task == RECOMPUTE else None
     try:
-        app.configure_task(name=task, queueing_lock=queueing_lock, lock=lock).defer(**kwargs)
+        app.configure_task(
+            name=task,
+            queueing_lock=queueing_lock,
+            lock=lock,
+            schedule_in={"seconds": schedule_in} if schedule_in is not None else None,
+        ).defer(**kwargs)
     except AlreadyEnqueued:
         return False
     return True

@@ -24,7 +24,8 @@ import logging
 from typing import Any
 
 from procrastinate import App, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
 
 from connector.config import Settings
 from connector.errors import Lead2LoyaltyError
@@ -58,13 +59,16 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         normalise_one(store, stored)
         queue.defer_recompute(app)
 
-    @app.task(name=queue.RECOMPUTE, lock=queue.PEOPLE_LOCK, retry=retry)
+    @app.task(name=queue.RECOMPUTE, lock=queue.PEOPLE_LOCK)
     def recompute_people() -> None:
         report = worker.recompute_pass()
-        if report.skipped:
-            raise RetryLater(report.skipped)
-        if report.run is not None and report.run["status"] not in ("succeeded", "partial"):
-            raise RetryLater(f"run {report.run['run_id']} {report.run['status']}")
+        failed = report.run is not None and report.run["status"] not in ("succeeded", "partial")
+        if report.skipped or failed:
+            # The marks are kept; a new job a second later does them. Not procrastinate's
+            # retry: a retried job goes back to `todo` under its queueing lock, which the
+            # job waiting behind it holds (a UniqueViolation that left this job `doing`).
+            log.info("recompute again in 1 s: %s", report.skipped or report.run)
+            queue.defer(app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=1)
 
     @app.task(name=queue.SYNC, retry=retry)
     def sync() -> None:
@@ -83,8 +87,19 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
             seconds_since_heartbeat=settings.queue_stalled_seconds
         )
         for job in stalled:
+            try:
+                await app.job_manager.retry_job(job)
+            except UniqueViolation:
+                # A job of the same queueing lock waits already and does the same work: this
+                # one ends as failed, which frees its lock for that one.
+                await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+                log.warning(
+                    "job %s (%s) was left by a stopped worker: its twin does it",
+                    job.id,
+                    job.task_name,
+                )
+                continue
             log.warning("job %s (%s) was left by a stopped worker: retried", job.id, job.task_name)
-            await app.job_manager.retry_job(job)
         for stored in store.events.pending_deliveries(1000):
             try:
                 await app.configure_task(
