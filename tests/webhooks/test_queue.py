@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,13 @@ import yaml
 
 from connector.config import Settings
 from connector.sync import SyncEngine
+from connector.webhooks import shopify
 from localorg.org import LocalOrg
 from localorg.server import Running
 from tests.backends import postgres_schema
 from tests.support import REPO, deployed_engine, field_values, salesforce_env, seed, sync_env
 from tests.webhooks.helpers import (
+    SHOPIFY_SECRETS,
     encode,
     free_port,
     server_env,
@@ -310,3 +313,26 @@ def test_a_worker_killed_mid_job_leaves_it_to_another(
         said = "retried" if status == "succeeded" else "its twin does it"
         assert f"job {job_id} (" in err, err
         assert said in err, err
+
+
+def test_a_delivery_stored_without_its_job_is_swept_in(
+    org: LocalOrg, queued: tuple[Settings, SyncEngine, list[str], dict[str, str]], tmp_path: Path
+) -> None:
+    """The web stored and acknowledged a delivery, then its defer failed (no job): a worker's
+    sweep defers it, and it lands once."""
+    _, engine, contacts, env = queued
+    orders = _orders(contacts[:1], 1)
+    [(_, body)] = orders
+    delivery = shopify.receive(
+        shopify_headers(body, "orders/create"), body, SHOPIFY_SECRETS, datetime.now(UTC), 3600
+    )
+    assert engine.store.events.store_delivery(delivery)  # stored, and no job deferred
+    log = tmp_path / "worker.log"
+    worker = _start(["worker"], env, tmp_path, log)
+    try:
+        want = _expected(orders, contacts[:1])
+        assert _wait_for(org, contacts[:1], want) == want
+    finally:
+        err = _stop(worker, log)
+    assert "Traceback" not in err, err
+    assert engine.store.events.pending_deliveries() == []
