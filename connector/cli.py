@@ -1618,7 +1618,8 @@ def admin_hash_password(name: str) -> None:
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 def worker_cmd(once: bool) -> None:
     """Real-time updates: normalise stored deliveries, then recompute and push the shoppers
-    they concern, every L2L_REALTIME_INTERVAL_SECONDS (the Procfile's worker line).
+    they concern, every L2L_REALTIME_INTERVAL_SECONDS (the Procfile's worker line). With
+    DATABASE_URL (PostgreSQL) it works the job queue instead; run as many as needed.
 
     \b
     Example:
@@ -1631,6 +1632,14 @@ def worker_cmd(once: bool) -> None:
     from connector.sync.realtime import RealtimeWorker
 
     settings = _settings()
+    if settings.database_url.get_secret_value() and not once:
+        # PostgreSQL: the job queue's worker (connector.store.queue), several at once.
+        from connector.sync.jobs import run_worker
+
+        logging.getLogger("connector").setLevel(logging.INFO)
+        click.echo(f"worker: the job queue on {settings.database_label}", err=True)
+        run_worker(settings)
+        return
     worker = RealtimeWorker(settings)
     if once:
         report = worker.run_pass()

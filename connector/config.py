@@ -192,6 +192,13 @@ class Settings(BaseSettings):
         le=3_600,
         description="Worker: seconds between real-time passes over dirty people.",
     )
+    queue_stalled_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=3_600,
+        description="Worker (PostgreSQL): seconds without a worker's heartbeat before its job "
+        "is given to another worker.",
+    )
     order_statuses: str = Field(
         "",
         description="Comma-separated Order Status values that count; empty: the status "
@@ -222,7 +229,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_database(self) -> Settings:
-        if self.database_url.get_secret_value() and "database" in self.model_fields_set:
+        # An empty L2L_DATABASE counts as unset: the image sets it (Dockerfile), and a compose
+        # file can only empty a variable, not remove it (compose.yaml).
+        chosen = "database" in self.model_fields_set and str(self.database) not in ("", ".")
+        if self.database_url.get_secret_value() and chosen:
             raise ValueError(
                 "DATABASE_URL and L2L_DATABASE are both set: the store lives in one database; "
                 "unset L2L_DATABASE to use PostgreSQL, or DATABASE_URL to use the SQLite file"

@@ -153,3 +153,15 @@ def test_no_server_skips_the_postgresql_half_unless_ci_requires_it(
     unreachable = r"PostgreSQL at postgresql://127\.0\.0\.1:1/test is unreachable"
     with pytest.raises(expected, match=unreachable), postgres_schema():
         pass  # pragma: no cover - never reached
+
+
+def test_an_empty_l2l_database_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The image sets L2L_DATABASE and compose.yaml can only empty it, not remove it."""
+    from connector.config import load_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://l2l:pw@127.0.0.1/x")
+    monkeypatch.setenv("L2L_DATABASE", "")
+    assert load_settings().store_location == "postgresql://l2l:pw@127.0.0.1/x"
+    monkeypatch.setenv("L2L_DATABASE", "l2l.sqlite")
+    with pytest.raises(ConfigError, match="both set"):
+        load_settings()

@@ -307,6 +307,25 @@ class EventsRepository:
             for r in rows
         ]
 
+    def stored_delivery(self, source: str, key: str) -> StoredDelivery | None:
+        """The delivery (source, key) if it is still waiting to be normalised, else None."""
+        r = self.db.conn.execute(
+            "SELECT id, source, key, topic, shop, headers, body FROM deliveries "
+            "WHERE source = ? AND key = ? AND status = 'stored'",
+            (source, key),
+        ).fetchone()
+        if r is None:
+            return None
+        return StoredDelivery(
+            id=r[0],
+            source=r[1],
+            key=r[2],
+            topic=r[3] or "",
+            shop=r[4] or "",
+            headers=json.loads(r[5] or "{}"),
+            body=bytes(r[6] or b""),
+        )
+
     def apply_normalised(self, delivery_id: int, result: Normalisation) -> None:
         """Write what one delivery means, in one transaction, and mark it normalised.
 

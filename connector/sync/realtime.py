@@ -29,6 +29,7 @@ from typing import Any
 from connector.config import Settings, secret_list
 from connector.errors import OutcomeUnknown, RunInProgress, SalesforceError, WebhookError
 from connector.store import Store, open_shared
+from connector.store.events import StoredDelivery
 from connector.sync.engine import SyncEngine
 from connector.sync.resolve import email_index
 from connector.webhooks import NORMALISERS, bigcommerce
@@ -63,28 +64,35 @@ def normalise_pending(store: Store, *, batch: int = 500, limit: int = 50_000) ->
         if not pending:
             break
         for stored in pending:
-            module = NORMALISERS.get(stored.source)
-            if module is None:
-                store.events.mark_failed(stored.id, f"no normaliser for source {stored.source}")
+            if normalise_one(store, stored):
+                done += 1
+            else:
                 failed += 1
-                continue
-            delivery = Delivery(
-                source=stored.source,
-                key=stored.key,
-                topic=stored.topic,
-                shop=stored.shop,
-                headers=stored.headers,
-                body=stored.body,
-            )
-            try:
-                result = module.normalise(delivery)
-            except WebhookError as exc:
-                store.events.mark_failed(stored.id, str(exc))
-                failed += 1
-                continue
-            store.events.apply_normalised(stored.id, result)
-            done += 1
     return done, failed
+
+
+def normalise_one(store: Store, stored: StoredDelivery) -> bool:
+    """Normalise one stored delivery into events, orders and marks (one transaction with its
+    status); False when it cannot be, and it is marked ``failed`` with the reason."""
+    module = NORMALISERS.get(stored.source)
+    if module is None:
+        store.events.mark_failed(stored.id, f"no normaliser for source {stored.source}")
+        return False
+    delivery = Delivery(
+        source=stored.source,
+        key=stored.key,
+        topic=stored.topic,
+        shop=stored.shop,
+        headers=stored.headers,
+        body=stored.body,
+    )
+    try:
+        result = module.normalise(delivery)
+    except WebhookError as exc:
+        store.events.mark_failed(stored.id, str(exc))
+        return False
+    store.events.apply_normalised(stored.id, result)
+    return True
 
 
 def fetch_bigcommerce_orders(store: Store, settings: Settings) -> tuple[int, int]:
@@ -210,6 +218,12 @@ class RealtimeWorker:
         """One pass: normalise, then recompute and push the dirty people."""
         out = PassReport()
         out.normalised, out.failed = normalise_pending(self.store)
+        return self.recompute_pass(out)
+
+    def recompute_pass(self, out: PassReport | None = None) -> PassReport:
+        """The pass after normalising: read BigCommerce orders known by reference, then
+        recompute and push the dirty people (the queue's recompute job on PostgreSQL)."""
+        out = out if out is not None else PassReport()
         out.fetched, _ = fetch_bigcommerce_orders(self.store, self.settings)
         marks = self.store.events.dirty_people()
         out.dirty = len(marks)

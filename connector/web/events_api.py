@@ -32,6 +32,8 @@ def _receive(kind: str) -> ResponseReturnValue:
         store.events.count_rejection(segment.SOURCE, status_of(exc)[1])
         raise
     new = store.events.store_delivery(delivery)
+    if new:
+        intake.enqueue(delivery.source, delivery.key)
     if new and normalised.rejected:
         store.events.count_rejection(segment.SOURCE, "invalid_message", len(normalised.rejected))
     return jsonify(

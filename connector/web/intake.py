@@ -55,6 +55,23 @@ def _redacting_log() -> None:
         logger.addHandler(handler)  # root has no handler under gunicorn: nothing else prints
 
 
+def enqueue(source: str, key: str) -> None:
+    """On PostgreSQL, defer the stored delivery's job (``connector.store.queue``). The
+    delivery is already committed: if the defer fails it stays ``stored`` and the workers'
+    sweep defers it, so the 2xx still stands and nothing acknowledged is lost."""
+    url = settings().database_url.get_secret_value()
+    if not url:
+        return  # SQLite: the worker polls the deliveries table
+    from connector.store import queue
+
+    try:
+        queue.defer_delivery(queue.shared_app(url), source, key)
+    except Exception as exc:  # any failure here is the sweep's to repair
+        logging.getLogger(__name__).warning(
+            "delivery stored, its job not deferred (the sweep will): %s", type(exc).__name__
+        )
+
+
 def headers() -> dict[str, str]:
     """The request's headers as a plain dictionary."""
     return {key: value for key, value in request.headers.items()}

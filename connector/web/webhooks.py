@@ -44,6 +44,8 @@ def _receive(platform: str) -> ResponseReturnValue:
         store.events.count_rejection(platform, status_of(exc)[1])
         raise
     new = store.events.store_delivery(delivery)
+    if new:
+        intake.enqueue(delivery.source, delivery.key)
     return intake.answer(STORED if new else DUPLICATE)
 
 

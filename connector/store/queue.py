@@ -1,0 +1,120 @@
+"""The job queue between intake and work, on PostgreSQL: procrastinate.
+
+Why procrastinate, not RQ or Celery over Redis: the jobs live in the same PostgreSQL database
+as the deliveries they point at, so a deployment with ``DATABASE_URL`` needs no second
+service (no Redis add-on, no broker to back up), and a job and the row it names are never in
+two stores that can disagree after a restore. procrastinate takes a job with
+``SELECT ... FOR UPDATE SKIP LOCKED`` (so N workers never take the same job), has a plain
+synchronous ``defer`` for the web process, retries, job ``lock``s (jobs with the same lock run
+one at a time) and ``queueing_lock``s (at most one job of that lock waiting), and workers that
+write a heartbeat: a worker killed with SIGKILL leaves its job in ``doing``, and
+``JobManager.get_stalled_jobs`` finds it once the worker's heartbeat is older than
+``seconds_since_heartbeat``; ``retry_job`` puts it back (procrastinate's docs, "Retry stalled
+jobs", docs/howto/production/retry_stalled_jobs.md: heartbeat every 10 s by default; a
+periodic task retries the stalled ones). ``connector.sync.jobs`` is that periodic task.
+
+What this module owns: the app (one per process, opened lazily after a fork), the schema
+(procrastinate's own SQL, applied once under an advisory lock), the task names, and deferring
+by name, so the web process defers without importing the tasks (which bring the sync and the
+Salesforce client; ``web`` imports neither). The tasks themselves are in
+``connector.sync.jobs``.
+
+Job kinds and their locks:
+
+- ``NORMALISE`` (source, key): one stored delivery. ``queueing_lock`` per delivery, so a sweep
+  and the web's defer never queue it twice; normalising is idempotent anyway
+  (``EventsRepository.apply_normalised``) and skips a delivery no longer ``stored``.
+- ``RECOMPUTE``: the dirty people, recomputed and pushed. ``lock`` and ``queueing_lock``
+  ``people``: one at a time, at most one waiting (a waiting one covers every later mark).
+- ``SYNC``: a full sync (it takes the run lock, a PostgreSQL advisory lock).
+- ``SWEEP`` (periodic): defers a job for every delivery still ``stored`` (a defer that failed
+  after the 2xx) and retries stalled jobs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import psycopg
+from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.schema import SchemaManager
+
+NORMALISE = "l2l.normalise_delivery"
+RECOMPUTE = "l2l.recompute_people"
+SYNC = "l2l.sync"
+SWEEP = "l2l.sweep"
+PEOPLE_LOCK = "people"
+
+# An arbitrary constant of our own: the advisory lock that serialises applying the schema
+# (two workers starting at once must not both run procrastinate's CREATE statements).
+_SCHEMA_LOCK = 0x4C324C51  # "L2LQ"
+
+_apps: dict[str, tuple[int, App]] = {}
+
+
+def make_app(url: str) -> App:
+    """A procrastinate app on ``url`` (not opened; tasks are added by ``connector.sync.jobs``)."""
+    return App(connector=PsycopgConnector(conninfo=url))
+
+
+def shared_app(url: str) -> App:
+    """This process's opened app for deferring (opened again after a fork: a connection pool
+    must not cross one, as gunicorn forks its workers)."""
+    cached = _apps.get(url)
+    if cached is None or cached[0] != os.getpid():
+        ensure_schema(url)  # a web process may take deliveries before any worker started
+        app = make_app(url)
+        app.open()
+        cached = (os.getpid(), app)
+        _apps[url] = cached
+    return cached[1]
+
+
+def ensure_schema(url: str) -> bool:
+    """Create procrastinate's tables in the database (the first schema of its search path)
+    unless they are there; True when created. Safe with several processes starting at once."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", [_SCHEMA_LOCK])
+        try:
+            row = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+            if row is not None and row[0] is not None:
+                return False
+            conn.execute(SchemaManager.get_schema())
+            return True
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [_SCHEMA_LOCK])
+
+
+def defer(
+    app: App,
+    task: str,
+    *,
+    queueing_lock: str | None = None,
+    schedule_in: int | None = None,
+    **kwargs: Any,
+) -> bool:
+    """Defer the task named ``task`` (in ``schedule_in`` seconds); False when
+    ``queueing_lock`` already has a job waiting (that job does the same work)."""
+    lock = PEOPLE_LOCK if task == RECOMPUTE else None
+    try:
+        app.configure_task(
+            name=task,
+            queueing_lock=queueing_lock,
+            lock=lock,
+            schedule_in={"seconds": schedule_in} if schedule_in is not None else None,
+        ).defer(**kwargs)
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def defer_delivery(app: App, source: str, key: str) -> bool:
+    """Defer the normalisation of the stored delivery (source, key)."""
+    return defer(app, NORMALISE, queueing_lock=f"delivery:{source}:{key}", source=source, key=key)
+
+
+def defer_recompute(app: App) -> bool:
+    """Defer a recompute of the dirty people, unless one is already waiting."""
+    return defer(app, RECOMPUTE, queueing_lock=PEOPLE_LOCK)

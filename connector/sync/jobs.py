@@ -1,0 +1,133 @@
+"""The queue's tasks and worker (``lead2loyalty worker`` on PostgreSQL).
+
+The queue itself, the reasons for procrastinate, the task names and their locks are in
+``connector.store.queue``. Each task here is the real-time pass cut into jobs:
+
+- normalise one stored delivery (skipped when it is no longer ``stored``: a twin job, a sweep
+  or ``events replay`` did it), then defer a recompute;
+- recompute and push the dirty people (``RealtimeWorker.recompute_pass``), one at a time (the
+  job lock ``people``); when a sync holds the run lock the job is retried later, and the
+  marks stay;
+- a full sync;
+- every ``SWEEP_SECONDS`` a sweep: it retries the jobs of workers whose heartbeat stopped
+  (``queue_stalled_seconds``; a worker killed with SIGKILL) and defers a job for every
+  delivery still ``stored`` whose defer failed after its 2xx. Nothing acknowledged is lost.
+
+A worker runs one job at a time (``concurrency=1``): the tasks are synchronous and hold the
+store's one connection; scale with more worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from procrastinate import App, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
+
+from connector.config import Settings
+from connector.errors import Lead2LoyaltyError
+from connector.store import queue
+from connector.sync.realtime import RealtimeWorker, normalise_one
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 5
+HEARTBEAT_SECONDS = 2.0
+
+
+class RetryLater(Lead2LoyaltyError):
+    """A job that could not be done now (a sync holds the run lock): procrastinate retries it."""
+
+
+def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
+    """The procrastinate app with the connector's tasks, and the real-time worker they use."""
+    url = settings.store_location
+    assert isinstance(url, str), "the queue runs on PostgreSQL (DATABASE_URL)"
+    app = queue.make_app(url)
+    worker = RealtimeWorker(settings)
+    store = worker.store
+    retry = RetryStrategy(max_attempts=20, wait=1, retry_exceptions={RetryLater})
+
+    @app.task(name=queue.NORMALISE, retry=RetryStrategy(max_attempts=5, wait=1))
+    def normalise_delivery(source: str, key: str) -> None:
+        stored = store.events.stored_delivery(source, key)
+        if stored is None:
+            return  # already normalised (or failed): nothing to do twice
+        normalise_one(store, stored)
+        queue.defer_recompute(app)
+
+    @app.task(name=queue.RECOMPUTE, lock=queue.PEOPLE_LOCK)
+    def recompute_people() -> None:
+        report = worker.recompute_pass()
+        failed = report.run is not None and report.run["status"] not in ("succeeded", "partial")
+        if report.skipped or failed:
+            # The marks are kept; a new job a second later does them. Not procrastinate's
+            # retry: a retried job goes back to `todo` under its queueing lock, which the
+            # job waiting behind it holds (a UniqueViolation that left this job `doing`).
+            log.info("recompute again in 1 s: %s", report.skipped or report.run)
+            queue.defer(app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=1)
+
+    @app.task(name=queue.SYNC, retry=retry)
+    def sync() -> None:
+        from connector.errors import RunInProgress
+        from connector.sync import build_engine
+
+        try:
+            build_engine(settings).run()
+        except RunInProgress as exc:
+            raise RetryLater(str(exc)) from exc
+
+    @app.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")
+    @app.task(name=queue.SWEEP, queueing_lock=queue.SWEEP)
+    async def sweep(timestamp: int) -> None:
+        stalled = await app.job_manager.get_stalled_jobs(
+            seconds_since_heartbeat=settings.queue_stalled_seconds
+        )
+        for job in stalled:
+            try:
+                await app.job_manager.retry_job(job)
+            except UniqueViolation:
+                # A job of the same queueing lock waits already and does the same work: this
+                # one ends as failed, which frees its lock for that one.
+                await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+                log.warning(
+                    "job %s (%s) was left by a stopped worker: its twin does it",
+                    job.id,
+                    job.task_name,
+                )
+                continue
+            log.warning("job %s (%s) was left by a stopped worker: retried", job.id, job.task_name)
+        for stored in store.events.pending_deliveries(1000):
+            try:
+                await app.configure_task(
+                    name=queue.NORMALISE, queueing_lock=f"delivery:{stored.source}:{stored.key}"
+                ).defer_async(source=stored.source, key=stored.key)
+            except AlreadyEnqueued:
+                continue
+        if store.events.dirty_people():  # marks whose recompute job was lost with a defer
+            with contextlib.suppress(AlreadyEnqueued):
+                await app.configure_task(
+                    name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, lock=queue.PEOPLE_LOCK
+                ).defer_async()
+
+    del normalise_delivery, recompute_people, sync  # registered on the app by their names
+    return app, worker
+
+
+def run_worker(settings: Settings, **options: Any) -> None:
+    """Apply the queue's schema if needed, then work jobs until SIGTERM or SIGINT (the
+    worker finishes its job first; procrastinate's own signal handling)."""
+    url = settings.store_location
+    assert isinstance(url, str)
+    queue.ensure_schema(url)
+    app, _ = build_app(settings)
+    app.run_worker(  # opens the app and its pool, closes them on the way out
+        concurrency=1,
+        update_heartbeat_interval=min(HEARTBEAT_SECONDS, settings.queue_stalled_seconds / 3),
+        stalled_worker_timeout=settings.queue_stalled_seconds,
+        install_signal_handlers=True,
+        **options,
+    )
