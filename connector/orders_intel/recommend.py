@@ -150,9 +150,9 @@ def recommend(
             source_share[:, p] = cand.max(axis=1).toarray().ravel()
         # Python lists for the per-row assembly: numpy scalar access is the slow part there
         top_l: list[list[int]] = top.tolist()
-        scores_l: list[list[float]] = np.asarray(top_scores).tolist()
+        scores_l: list[list[float]] = np.asarray(top_scores, dtype=float).tolist()
         source_l: list[list[int]] = source.tolist()
-        share_l: list[list[float]] = source_share.tolist()
+        share_l: list[list[float]] = np.asarray(source_share, dtype=float).tolist()
         for r in range(hi - lo):
             picks = [p for p in range(n) if scores_l[r][p] > 0]
             chosen = [top_l[r][p] for p in picks]
