@@ -62,15 +62,17 @@ def test_orders_tell_risk_fulfilment_and_offers_once(
     # the standard fields reach the model in the sync: the discount (OrderItem UnitPrice
     # against ListPrice) and the new billing email domain (Order BillingEmailAddress)
     placeholders = ", ".join("?" for _ in odd)
-    reasons = dict(
-        org.store.execute(
-            f'SELECT "Id", "L2L_Risk_Reasons__c" FROM "Order" WHERE "Id" IN ({placeholders})',
+    reasons = {
+        r[0]: r[1:]
+        for r in org.store.execute(
+            f'SELECT "Id", "L2L_Risk_Reasons__c", "L2L_Risk_Score__c" FROM "Order" '
+            f'WHERE "Id" IN ({placeholders})',
             list(odd),
         )
-    )
+    }
     for order_id in odd:
-        assert "discount of 75%" in reasons[order_id], reasons[order_id]
-        assert "email domain new for this customer" in reasons[order_id], reasons[order_id]
+        assert "discount of 75%" in reasons[order_id][0], reasons[order_id]
+        assert "email domain new for this customer" in reasons[order_id][0], reasons[order_id]
 
     # fulfilment: the degrading accounts carry the flag and its reasons
     degrading = {r["account_id"] for r in _truth(seed, "fulfilment.csv")}
@@ -117,21 +119,22 @@ def _plant_discount_and_new_domain(org: LocalOrg, frauds: set[str]) -> list[str]
     chosen = [c for c in sorted(by_contact) if len(by_contact[c]) >= 4][:3]
     assert len(chosen) == 3
     latest = []
-    for contact in chosen:
-        *usual, last = by_contact[contact]
-        # through the org's own validation (BillingEmailAddress is an email field)
-        for order_id in usual:
-            org.store.update(
-                "Order", order_id, {"BillingEmailAddress": f"{contact.lower()}@usual.example"}
+    # as seed rows (the seed's own modstamps, inside the first pull's window), not as saves
+    with org.store.transaction() as conn:
+        for contact in chosen:
+            *usual, last = by_contact[contact]
+            for order_id in usual:
+                conn.execute(
+                    'UPDATE "Order" SET "BillingEmailAddress" = ? WHERE "Id" = ?',
+                    [f"{contact.lower()}@usual.example", order_id],
+                )
+            conn.execute(
+                'UPDATE "Order" SET "BillingEmailAddress" = ? WHERE "Id" = ?',
+                [f"{contact.lower()}@elsewhere.example", last],
             )
-        org.store.update(
-            "Order", last, {"BillingEmailAddress": f"{contact.lower()}@elsewhere.example"}
-        )
-        lines = org.store.execute(
-            'SELECT "Id", "UnitPrice" FROM "OrderItem" WHERE "OrderId" = ?', [last]
-        )
-        assert lines
-        for item_id, unit in lines:
-            org.store.update("OrderItem", item_id, {"ListPrice": 4 * unit})
-        latest.append(last)
+            changed = conn.execute(
+                'UPDATE "OrderItem" SET "ListPrice" = 4 * "UnitPrice" WHERE "OrderId" = ?', [last]
+            )
+            assert changed.rowcount > 0
+            latest.append(last)
     return latest
