@@ -11,11 +11,23 @@ and prints the Done-when figures of issue 24 against the planted truth:
 - recommendations: hit rate at 5 (and 10) on a time split, over popularity's.
 
     .venv/bin/python bench/orders.py --size medium [--seed 7]
+
+Measured here (2 shared cores, load 8-10; issue 24 asks each step under 60 s on large):
+
+- medium (304,627 Orders): risk 9.25 s, fulfilment 2.74 s (47.8 s before the CUSUM was
+  vectorised), recommendations 6.86 s; peak memory 1.0 GB; figures as before (risk precision
+  0.657 / recall 0.840 at 1.00% flagged).
+- large (3,020,358 Orders, 5,202,880 items, generated in 447 s): risk 36.92 s, fulfilment
+  23.06 s, recommendations (633,918 buyers) 43.69 s, baseline group-by 0.985 s; peak memory
+  8.4 GB; risk precision 0.681 / recall 0.888 at 1.01% flagged, fulfilment Accounts 92.3%
+  within 3 orders and 0.55% false flags (Contacts 84.5%, 0.79%), hit rate @5 0.295 vs
+  popularity 0.088 (x3.36). 12 min 16 s wall in all.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -49,18 +61,20 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        rows: dict[str, list[dict[str, Any]]] = {"Order": [], "OrderItem": []}
+        # a frame per batch, concatenated once: holding 3 million Orders as dicts (the large
+        # seed) would take several times the memory of the frames
+        parts: dict[str, list[pd.DataFrame]] = {"Order": [], "OrderItem": []}
         (_, seconds) = _timed(
             lambda: [
-                rows[obj].extend(batch)
+                parts[obj].append(pd.DataFrame(batch))
                 for obj, batch in generate(
                     args.size, out, IdFactory(), owner_id=OWNER, now=NOW, rng_seed=args.seed
                 )
-                if obj in rows
+                if obj in parts
             ]
         )
-        orders = pd.DataFrame(rows["Order"])
-        items = pd.DataFrame(rows["OrderItem"])
+        orders = pd.concat(parts.pop("Order"), ignore_index=True)
+        items = pd.concat(parts.pop("OrderItem"), ignore_index=True)
         truth = {
             name: pd.read_csv(out / "truth" / name, dtype=str)
             for name in ("frauds.csv", "fulfilment.csv")
@@ -132,6 +146,8 @@ def main() -> None:
             f"NDCG {m[f'ndcg@{k}']:.3f} vs {p[f'ndcg@{k}']:.3f}"
             + (" (Done when: x1.5 at 5)" if k == 5 else "")
         )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"peak memory {peak:.1f} GB")
 
 
 if __name__ == "__main__":

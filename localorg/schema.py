@@ -352,6 +352,10 @@ def _standard_objects() -> list[tuple[str, str, list[FieldInfo]]]:
                 FieldInfo("EndDate", "date"),
                 _s("BillingCountry", 80),
                 _s("ShippingCountry", 80),
+                # Billing Email Address: a standard Order field of type email, length 80
+                # (Field Reference, Order; Object Reference, Order: "Email address for this
+                # order's billing address"); the risk model's new-email-domain feature reads it
+                FieldInfo("BillingEmailAddress", "email"),
                 _pick("Type", "New", "Reorder"),
                 _ro(FieldInfo("TotalAmount", "currency")),
                 _ref("BillToContactId", "Contact"),

@@ -50,6 +50,8 @@ def risk_input(orders: pd.DataFrame, person: pd.Series | None = None) -> pd.Data
     for column in ("IsReductionOrder", "BillingCountry", "ShippingCountry"):
         if column in orders:
             out[column] = orders[column]
+    if "BillingEmailAddress" in orders:
+        out["email"] = orders["BillingEmailAddress"]
     if "IsReductionOrder" in out:
         out["IsReductionOrder"] = out["IsReductionOrder"].isin([True, 1, "1", "true", "True"])
     return out
@@ -80,6 +82,24 @@ def fulfilment_input(
     if "OriginalOrderId" in orders:
         out["OriginalOrderId"] = orders["OriginalOrderId"]
     return out
+
+
+def order_discounts(items: pd.DataFrame) -> pd.Series:
+    """Per Order (index: OrderId), the share of its list value given away: 1 - sum(Quantity x
+    UnitPrice) / sum(Quantity x ListPrice) over its lines that have a positive ListPrice
+    (OrderItem: ListPrice comes from the PricebookEntry, UnitPrice is what was charged; Object
+    Reference, OrderItem). Orders with no such line are absent; the share is kept in 0..1."""
+    if not len(items) or not {"OrderId", "UnitPrice", "ListPrice"} <= set(items.columns):
+        return pd.Series(dtype=float, index=pd.Index([], name="OrderId"))
+    quantity = pd.to_numeric(items.get("Quantity", 1), errors="coerce")
+    unit = pd.to_numeric(items["UnitPrice"], errors="coerce") * quantity
+    listed = pd.to_numeric(items["ListPrice"], errors="coerce") * quantity
+    keep = (listed > 0) & unit.notna()
+    frame = pd.DataFrame({"order": items["OrderId"].astype(str), "unit": unit, "listed": listed})
+    sums = frame[keep.to_numpy()].groupby("order")[["unit", "listed"]].sum()
+    share = (1.0 - sums["unit"] / sums["listed"]).clip(0.0, 1.0)
+    share.index.name = "OrderId"
+    return share
 
 
 def risk_figures(flagged: Iterable[str], frauds: Iterable[str], scored: int) -> dict[str, Any]:

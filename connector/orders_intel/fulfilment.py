@@ -76,7 +76,9 @@ def trends(orders: pd.DataFrame, config: FulfilmentConfig) -> FulfilmentResult:
         {
             "person": buys["person"].astype(str).to_numpy(),
             "Id": buys["Id"].astype(str).to_numpy(),
-            "ordered": ordered.to_numpy(),
+            # .array keeps the UTC dtype; to_numpy() would box 300k Timestamps one by one
+            # (2.1 s of the medium seed's 7.6 s step in the profile)
+            "ordered": ordered.array,
             "days": ((delivered - ordered).dt.total_seconds() / 86_400.0).to_numpy(),
             "cancelled": status.isin(list(config.cancelled_statuses)).to_numpy(),
         }
@@ -141,9 +143,10 @@ def trends(orders: pd.DataFrame, config: FulfilmentConfig) -> FulfilmentResult:
             .reindex(last.index),
         }
     )
-    out["reasons"] = [
-        _reasons(row, shop_median, w) if row["flagged"] else "" for row in out.to_dict("records")
-    ]
+    out["reasons"] = ""
+    # words only for the flagged few: a record per person cost 0.3 s on the medium seed
+    hit = out["flagged"].to_numpy()
+    out.loc[hit, "reasons"] = [_reasons(row, shop_median, w) for row in out[hit].to_dict("records")]
     out.index.name = "person"
     return FulfilmentResult(
         out[["flagged", "reasons", "recent_days", "recent_late"]], history.reset_index(drop=True)
@@ -168,13 +171,21 @@ def _reasons(row: Mapping[str, Any], shop_median: float, window: int) -> str:
 def _cusum(x: np.ndarray, restart: np.ndarray) -> np.ndarray:
     """Page's one-sided CUSUM of increments ``x``, back to 0 where ``restart`` (a new person).
 
-    A loop over orders: the recursion has no closed vectorised form; about 40 ms per 100,000
-    orders here, small beside the frame work around it."""
-    out = np.empty_like(x)
-    s = 0.0
-    for i in range(x.size):
-        s = max(0.0, (0.0 if restart[i] else s) + x[i])
-        out[i] = s
+    Vectorised by Lindley's identity: ``S_n = max(0, S_{n-1} + x_n)`` with ``S_0 = 0`` equals
+    ``C_n - min(0, min_{j<=n} C_j)`` where ``C`` is the person's running sum of ``x``. One
+    grouped cumulative sum and minimum instead of a Python loop per order (the loop was about
+    0.2 s per 100,000 orders under load). Rounded to 1e-9 so that the sum's rounding never
+    decides a comparison with ``h`` differently from the recursion (test_orders_fulfilment
+    checks both agree on the seed and on random inputs)."""
+    if x.size == 0:
+        return x.astype(float)
+    group = np.cumsum(restart.astype(int))
+    if not restart[0]:
+        group = group + 1
+    frame = pd.DataFrame({"g": group, "x": x})
+    running = frame.groupby("g", sort=False)["x"].cumsum()
+    lowest = running.groupby(frame["g"], sort=False).cummin().clip(upper=0.0)
+    out: np.ndarray = np.maximum(np.round((running - lowest).to_numpy(dtype=float), 9), 0.0)
     return out
 
 

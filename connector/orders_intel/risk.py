@@ -214,15 +214,19 @@ def explain(features: pd.DataFrame, most: int = 3) -> pd.Series:
     mad = (features - median).abs().median() * 1.4826
     # binary and mostly-zero features have MAD 0: their spread is their standard deviation
     scale = mad.where(mad > 0, features.std().where(features.std() > 0, 1.0))
-    z = (features - median) / scale
-    words: list[str] = []
-    for row_z, row in zip(z.to_numpy(), features.to_numpy(), strict=True):
-        parts = []
-        for k in np.argsort(-row_z)[:most]:
-            if row_z[k] <= 2.0:
-                break
-            parts.append(_reason(FEATURES[k], float(row[k])))
-        words.append("; ".join(parts))
+    z = ((features - median) / scale).to_numpy()
+    values = features.to_numpy()
+    # one sort of the whole matrix, then words only for the orders with a reason: the loop
+    # per order (an argsort each) took 3.5 s of the medium seed's 13 s risk step
+    top = np.argsort(-z, axis=1)[:, :most]
+    top_z = np.take_along_axis(z, top, axis=1)
+    words = np.full(len(features), "", dtype=object)
+    for i in np.flatnonzero(top_z[:, 0] > 2.0):
+        words[i] = "; ".join(
+            _reason(FEATURES[k], float(values[i, k]))
+            for k, zk in zip(top[i], top_z[i], strict=True)
+            if zk > 2.0
+        )
     return pd.Series(words, index=features.index)
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from connector.mapping.loader import load_yaml_model
 from connector.orders_intel import fulfilment, recommend, risk
+from connector.orders_intel.evaluate import order_discounts
 from connector.orders_intel.settings import OrdersSettings
 from connector.scoring.moments import crossings
 from connector.store import Store
@@ -33,7 +34,14 @@ from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, email_index, resolve_events
 
 #: Order fields read beside the resolved orders (standard fields; absent ones are skipped).
-ORDER_FIELDS = ("CreatedDate", "BillingCountry", "ShippingCountry", "EndDate", "Status")
+ORDER_FIELDS = (
+    "CreatedDate",
+    "BillingCountry",
+    "ShippingCountry",
+    "BillingEmailAddress",
+    "EndDate",
+    "Status",
+)
 #: Browse and cart events a Lead's (or Contact's) recommendations read.
 PRODUCT_EVENTS = ("Product Viewed", "Product Added")
 RISK_MOMENT = "risky_order"
@@ -48,7 +56,7 @@ class OrdersInputs:
     """What the models read of the store besides the resolved run."""
 
     orders: pd.DataFrame  # Id + ORDER_FIELDS (+ the label field)
-    items: pd.DataFrame  # OrderId, Product2Id
+    items: pd.DataFrame  # OrderId, Product2Id, Quantity, UnitPrice, ListPrice
     products: pd.DataFrame  # Id, Name, ProductCode, IsActive
     events: pd.DataFrame  # product events, resolved: name, object, record_id, product_id
     fired: dict[tuple[str, str], set[str]] = field(default_factory=dict)
@@ -68,7 +76,9 @@ def load_inputs(store: Store, settings: OrdersSettings, resolved: Resolved) -> O
     f = settings.fulfilment
     extra += [f.delivered_field, f.ordered_field, f.status_field]
     orders = store.records.frame("Order", ["Id", *dict.fromkeys(extra)])
-    items = store.records.frame("OrderItem", ["OrderId", "Product2Id"])
+    items = store.records.frame(
+        "OrderItem", ["OrderId", "Product2Id", "Quantity", "UnitPrice", "ListPrice"]
+    )
     products = store.records.frame("Product2", ["Id", "Name", "ProductCode", "IsActive"])
     raw = store.events.frame(list(PRODUCT_EVENTS), ("product_id",))
     events = raw
@@ -141,6 +151,13 @@ def _risk(
     for column in ("BillingCountry", "ShippingCountry"):
         if column in orders:
             frame[column] = orders[column]
+    # the new-email-domain and discount features from standard fields: Order's
+    # BillingEmailAddress, OrderItem's UnitPrice against ListPrice (evaluate.order_discounts)
+    if "BillingEmailAddress" in orders:
+        frame["email"] = orders["BillingEmailAddress"]
+    discounts = order_discounts(inputs.items)
+    if len(discounts):
+        frame["discount"] = frame["Id"].map(discounts).fillna(0.0)
     label = settings.risk.label_field
     if label and label in orders:
         value = orders[label]

@@ -103,6 +103,7 @@ STREAMS: dict[str, Stream] = {
                 "EndDate",
                 "BillingCountry",
                 "ShippingCountry",
+                "BillingEmailAddress",
             ),
             # reduction orders and multi-currency are org settings; Sales_Channel__c is the
             # seeded store's own field; the address fields follow field-level security
@@ -115,9 +116,16 @@ STREAMS: dict[str, Stream] = {
                 "EndDate",
                 "BillingCountry",
                 "ShippingCountry",
+                "BillingEmailAddress",
             ),
         ),
-        Stream("OrderItem", ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice")),
+        # ListPrice (inherited from the PricebookEntry, Object Reference, OrderItem) against
+        # UnitPrice is the line's discount; optional: an org without price books has none
+        Stream(
+            "OrderItem",
+            ("OrderId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice", "ListPrice"),
+            optional=("ListPrice",),
+        ),
         # pulled when a loyalty product rule names categories (Family) or recommendations run
         # (an inactive product is never offered: IsActive)
         Stream("Product2", ("Name", "Family", "ProductCode", "IsActive")),

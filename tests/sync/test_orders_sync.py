@@ -43,6 +43,7 @@ def test_orders_tell_risk_fulfilment_and_offers_once(
     settings = localorg_settings(org, localorg_server, tmp_path, models_dir=models)
     engine = deployed_engine(settings)
     assert import_file(engine.store, seed / "events.jsonl", source="seed").rejected == []
+    odd = _plant_discount_and_new_domain(org, {r["order_id"] for r in _truth(seed, "frauds.csv")})
 
     report = engine.run()
     assert report.status == "succeeded", report.errors
@@ -58,6 +59,20 @@ def test_orders_tell_risk_fulfilment_and_offers_once(
     assert len(flagged & frauds) >= 0.6 * len(flagged)
     assert len(flagged & frauds) >= 0.6 * len(frauds)
     assert told["risk"]["fired"] == told["risk"]["crossed"] == len(flagged)
+    # the standard fields reach the model in the sync: the discount (OrderItem UnitPrice
+    # against ListPrice) and the new billing email domain (Order BillingEmailAddress)
+    placeholders = ", ".join("?" for _ in odd)
+    reasons = {
+        r[0]: r[1:]
+        for r in org.store.execute(
+            f'SELECT "Id", "L2L_Risk_Reasons__c", "L2L_Risk_Score__c" FROM "Order" '
+            f'WHERE "Id" IN ({placeholders})',
+            list(odd),
+        )
+    }
+    for order_id in odd:
+        assert "discount of 75%" in reasons[order_id][0], reasons[order_id]
+        assert "email domain new for this customer" in reasons[order_id][0], reasons[order_id]
 
     # fulfilment: the degrading accounts carry the flag and its reasons
     degrading = {r["account_id"] for r in _truth(seed, "fulfilment.csv")}
@@ -88,3 +103,38 @@ def test_orders_tell_risk_fulfilment_and_offers_once(
     assert second.status == "succeeded", second.errors
     assert second.writes["fields_changed"] == 0
     assert org.store.count("FlowInterview") == interviews
+
+
+def _plant_discount_and_new_domain(org: LocalOrg, frauds: set[str]) -> list[str]:
+    """Three customers with 4+ orders billed to one email domain; their latest order billed to
+    another domain, its lines listed at 4x what was charged (75% off). The latest Order Ids."""
+    rows = org.store.execute(
+        'SELECT "Id", "BillToContactId", "EffectiveDate", "IsReductionOrder" FROM "Order" '
+        'ORDER BY "EffectiveDate", "Id"'
+    )
+    by_contact: dict[str, list[str]] = {}
+    for order_id, contact, _, reduction in rows:
+        if contact and not reduction and order_id not in frauds:
+            by_contact.setdefault(contact, []).append(order_id)
+    chosen = [c for c in sorted(by_contact) if len(by_contact[c]) >= 4][:3]
+    assert len(chosen) == 3
+    latest = []
+    # as seed rows (the seed's own modstamps, inside the first pull's window), not as saves
+    with org.store.transaction() as conn:
+        for contact in chosen:
+            *usual, last = by_contact[contact]
+            for order_id in usual:
+                conn.execute(
+                    'UPDATE "Order" SET "BillingEmailAddress" = ? WHERE "Id" = ?',
+                    [f"{contact.lower()}@usual.example", order_id],
+                )
+            conn.execute(
+                'UPDATE "Order" SET "BillingEmailAddress" = ? WHERE "Id" = ?',
+                [f"{contact.lower()}@elsewhere.example", last],
+            )
+            changed = conn.execute(
+                'UPDATE "OrderItem" SET "ListPrice" = 4 * "UnitPrice" WHERE "OrderId" = ?', [last]
+            )
+            assert changed.rowcount > 0
+            latest.append(last)
+    return latest
