@@ -343,12 +343,16 @@ def valued_people(
     computed: pd.DataFrame, config: TextsConfig, top_tiers: frozenset[str]
 ) -> dict[tuple[str, str], str]:
     """The people ``unhappy`` counts as valued, (object, record_id) -> why, from the values
-    computed before the texts stage: ``predictions.clv`` at least ``clv_at_least``, or a
-    ``loyalty.tier`` (any program's, ``loyalty.tier@program`` too) in ``top_tiers``."""
+    computed before the texts stage: a CLV at least ``clv_at_least``, the higher of
+    ``predictions.clv`` (what they will bring) and ``predictions.historic_clv`` (what they
+    brought: a big spender the model sees drifting away is the one whose complaint matters
+    most), or a ``loyalty.tier`` (any program's, ``loyalty.tier@program`` too) in
+    ``top_tiers``."""
     moment = config.unhappy
     why: dict[tuple[str, str], str] = {}
-    if moment.clv_at_least is not None and "predictions.clv" in computed:
-        clv = pd.to_numeric(computed["predictions.clv"], errors="coerce")
+    columns = [c for c in ("predictions.clv", "predictions.historic_clv") if c in computed]
+    if moment.clv_at_least is not None and columns:
+        clv = computed[columns].apply(pd.to_numeric, errors="coerce").max(axis=1)
         for key, value in clv[clv >= moment.clv_at_least].items():
             why[key] = f"CLV {value:,.0f}"
     if moment.top_tier and top_tiers:

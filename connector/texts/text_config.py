@@ -82,8 +82,9 @@ class UnhappyMoment(BaseModel):
     clv_at_least: float | None = Field(
         default=1000.0,
         ge=0.0,
-        description="A customer whose predictions.clv is at least this (corporate currency) "
-        "is valued; null: CLV does not count.",
+        description="A customer whose CLV (the higher of predictions.clv and "
+        "predictions.historic_clv, corporate currency) is at least this is valued; null: CLV "
+        "does not count.",
     )
     top_tier: bool = Field(
         default=True,
