@@ -334,8 +334,9 @@ def texts_values(resolved: Resolved, config: TextsConfig, records: TextRecords) 
 def _owned_cases(scored: pd.DataFrame, resolved: Resolved) -> frozenset[tuple[str, str]]:
     on_case = scored[scored["case_id"].notna()]
     if resolved.people is not None:
-        keys = list(zip(on_case["object"], on_case["record_id"], strict=True))
-        on_case = on_case[[key in resolved.people for key in keys]]
+        keys = zip(on_case["object"], on_case["record_id"], strict=True)
+        mine = pd.Series([key in resolved.people for key in keys], index=on_case.index, dtype=bool)
+        on_case = on_case[mine]  # a Series mask: an empty list would select columns
     return frozenset(("Case", str(c)) for c in on_case["case_id"])
 
 
