@@ -708,7 +708,8 @@ def fields_export(out: Path, user_license: str) -> None:
     intent = scoring.intent
     from connector.sync.orders_intel import load_settings as load_orders_settings
 
-    flows = flow_specs(intent, loyalty, load_orders_settings(settings.models_dir / "orders.yaml"))
+    orders = load_orders_settings(settings.models_dir / "orders.yaml")
+    flows = flow_specs(intent, loyalty, orders, scoring.texts)
     paths = export(
         mappings,
         out,

@@ -55,7 +55,8 @@ def _shipped_flows(settings: Settings) -> dict[str, str]:
     from connector.sync.orders_intel import load_settings as load_orders_settings
 
     orders = load_orders_settings(settings.models_dir / "orders.yaml")
-    specs = flow_specs(load_scoring(settings).intent, load_config(settings), orders)
+    scoring = load_scoring(settings)
+    specs = flow_specs(scoring.intent, load_config(settings), orders, scoring.texts)
     return {spec.name: flow_xml(spec) for spec in specs}
 
 

@@ -397,7 +397,8 @@ def _check_org(
         _check_journal_types(client, loyalty, report)
     _check_deploy_rights(client, report)
     orders = load_orders_settings(settings.models_dir / "orders.yaml")
-    specs = flow_specs(load_scoring(settings).intent, loyalty, orders)
+    scoring = load_scoring(settings)
+    specs = flow_specs(scoring.intent, loyalty, orders, scoring.texts)
     for line in [*check_flows(client, specs), check_read_set(client)]:
         report.add(*line)
 

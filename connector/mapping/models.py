@@ -37,7 +37,7 @@ DEFER_CHECKS = "l2l_defer_checks"
 FieldType = Literal[
     "number", "currency", "percent", "text", "textarea", "date", "datetime", "checkbox", "picklist"
 ]
-PersonKind = Literal["contact", "lead", "account", "order"]
+PersonKind = Literal["contact", "lead", "account", "order", "case"]
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str]
 
@@ -48,6 +48,7 @@ PERSON_OBJECTS: dict[str, str] = {
     "lead": "Lead",
     "account": "Account",
     "order": "Order",  # per-order values (order risk), one record per Order
+    "case": "Case",  # per-case values (what its newest message says), one record per Case
 }
 
 CUSTOM_FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*__c$")
@@ -453,7 +454,8 @@ class MappingFile(BaseModel):
     )
     person: PersonKind = Field(
         description="Which records: contact, lead, account (pooled B2B loyalty members, "
-        "fulfilment), or order (order risk)."
+        "fulfilment), order (order risk), or case (a Case's sentiment, intent and suggested "
+        "priority)."
     )
     fields: list[FieldMapping] = Field(
         default_factory=list, description="Computed value -> field mappings."

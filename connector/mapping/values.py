@@ -121,6 +121,17 @@ KNOWN_VALUES: dict[str, KnownValue] = {
         "What this person's newest message with an intent asked for (models/texts.yaml).", str
     ),
     "texts.last_intent_phrase": KnownValue("The phrase of that message that said so.", str),
+    "texts.case_sentiment": KnownValue(
+        "Sentiment of a Case's newest message (its own text or an email on it), -1..1.", float
+    ),
+    "texts.case_intent": KnownValue(
+        "What a Case's newest message asked for (models/texts.yaml), if anything.", str
+    ),
+    "texts.case_priority": KnownValue(
+        "High, Medium or Low: the priority a Case's newest message suggests (its intents, "
+        "raised when it is negative).",
+        str,
+    ),
     "conversion.score": KnownValue("Lead conversion score 1-99, learned from conversions.", int),
     "conversion.probability": KnownValue("Probability this open Lead converts (0..1).", float),
     "conversion.factors": KnownValue("Strongest factors of the conversion score.", str),

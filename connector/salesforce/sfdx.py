@@ -124,11 +124,21 @@ FULFILMENT_FLOW_INPUTS = (
     *RECORD_INPUTS,
     FlowInput("fulfilmentReasons", "String", description="Why fulfilment is flagged."),
 )
+#: What the unhappy moment sends (connector/sync/texts_stage.py, plan_unhappy), one item a
+#: negative message of a valued customer.
+UNHAPPY_FLOW_INPUTS = (
+    FlowInput("recordId", "String", description="The Lead or Contact who wrote."),
+    FlowInput("objectName", "String", description="Lead or Contact."),
+    FlowInput("sentiment", "Number", 2, "The message's sentiment, -1 to 1."),
+    FlowInput("replyText", "String", description="The opening of what they wrote."),
+    FlowInput("why", "String", description="Why they count: their CLV, their tier."),
+)
 FLOW_KINDS: dict[str, tuple[FlowInput, ...]] = {
     "intent": INTENT_FLOW_INPUTS,
     "tier": TIER_FLOW_INPUTS,
     "risk": RISK_FLOW_INPUTS,
     "fulfilment": FULFILMENT_FLOW_INPUTS,
+    "unhappy": UNHAPPY_FLOW_INPUTS,
 }
 
 
@@ -149,11 +159,12 @@ class FlowSpec:
 
 
 def flow_specs(
-    intent: Any | None, loyalty: Any | None, orders: Any | None = None
+    intent: Any | None, loyalty: Any | None, orders: Any | None = None, texts: Any | None = None
 ) -> list[FlowSpec]:
-    """The Flows ``models/intent.yaml`` (moments), ``models/loyalty.yaml`` (tiers.flow) and
-    ``models/orders.yaml`` (risk.flow, fulfilment.flow) name, once each, in file order.
-    Arguments are the loaded configs (or None)."""
+    """The Flows ``models/intent.yaml`` (moments), ``models/loyalty.yaml`` (tiers.flow),
+    ``models/orders.yaml`` (risk.flow, fulfilment.flow) and ``models/texts.yaml``
+    (unhappy.flow) name, once each, in file order. Arguments are the loaded configs (or
+    None)."""
     out: dict[str, FlowSpec] = {}
     for moment in getattr(intent, "moments", None) or []:
         spec = FlowSpec(moment.flow, "intent", f"intent moment {moment.name}", moment.enabled)
@@ -173,6 +184,12 @@ def flow_specs(
             out.setdefault(
                 flow, FlowSpec(flow, kind, f"{kind} moment of models/orders.yaml", enabled)
             )
+    unhappy = getattr(getattr(texts, "unhappy", None), "flow", None)
+    if unhappy:
+        enabled = bool(getattr(texts, "enabled", True))
+        out.setdefault(
+            unhappy, FlowSpec(unhappy, "unhappy", "unhappy moment of models/texts.yaml", enabled)
+        )
     return list(out.values())
 
 
@@ -200,6 +217,12 @@ _TASK_TEXT = {
     "fulfilment": (
         "Fulfilment trending the wrong way: reach out",
         "lead2loyalty saw this customer's recent orders go wrong.\n{!fulfilmentReasons}",
+        "High",
+    ),
+    "unhappy": (
+        "Unhappy valued customer: reply today",
+        "lead2loyalty read a negative message ({!sentiment}) from a valued customer ({!why}):"
+        "\n{!replyText}",
         "High",
     ),
 }

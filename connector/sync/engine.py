@@ -86,8 +86,11 @@ from connector.sync.texts_stage import (
     EMAIL_COLUMNS,
     TASK_COLUMNS,
     TEXT_OBJECTS,
+    UNHAPPY_MOMENT,
     TextRecords,
+    plan_unhappy,
     texts_values,
+    valued_people,
     with_text_events,
 )
 
@@ -908,12 +911,24 @@ class SyncEngine:
             frames.append(values)
         if self.scoring is not None and self.scoring.texts is not None:
             # what people wrote: values on their records, and events the intent score reads
-            values, text_events, record = texts_values(
-                resolved, self.scoring.texts, self._text_records()
-            )
-            report.models["texts"] = record
+            texts = self.scoring.texts
+            wrote = texts_values(resolved, texts, self._text_records())
+            report.models["texts"] = wrote.record
+            resolved = replace(with_text_events(resolved, wrote.events), owned=wrote.owned)
+            values = wrote.values
             frames.append(compute.model_frame("texts", values[resolved.wants(values.index)]))
-            resolved = with_text_events(resolved, text_events)
+            if texts.unhappy.flow is not None:
+                # a valued customer's negative message: valued by the values computed so far
+                so_far = pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
+                planned, moment = plan_unhappy(
+                    wrote,
+                    texts,
+                    valued_people(so_far, texts, self._top_tiers()),
+                    self.store.scoring.fired(UNHAPPY_MOMENT, "message"),
+                    resolved,
+                )
+                wrote.record["unhappy"] = moment
+                effects.extend(planned)
         if self.scoring is not None:
             scored, records, planned = intent.scoring_values(
                 resolved, self.scoring, intent.load_inputs(self.store, self.scoring)
@@ -930,6 +945,14 @@ class SyncEngine:
             frames.extend(told)
         computed = pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
         return computed[resolved.wants(computed.index)], effects
+
+    def _top_tiers(self) -> frozenset[str]:
+        """The top tier of each loyalty program (levels ascend: models/loyalty.yaml)."""
+        top: set[str] = set()
+        for program in self.loyalty.programs if self.loyalty is not None else []:
+            if program.tiers is not None and program.tiers.levels:
+                top.add(program.tiers.levels[-1].name)
+        return frozenset(top)
 
     def _text_records(self) -> TextRecords:
         """The pulled EmailMessages, Tasks and Cases the texts stage reads."""
@@ -964,6 +987,9 @@ class SyncEngine:
         for part, name in (("risk", RISK_MOMENT), ("fulfilment", FULFILMENT_MOMENT)):
             if isinstance(told.get(part), dict) and name in applied.fired:
                 told[part]["fired"] = applied.fired[name]
+        unhappy = report.models.get("texts", {}).get("unhappy")
+        if isinstance(unhappy, dict):
+            unhappy["fired"] = applied.fired.get(UNHAPPY_MOMENT, 0)
         report.effects_failed = sum(applied.failed.values())
         report.errors.extend(applied.errors)
 

@@ -18,8 +18,14 @@ import numpy as np
 import pandas as pd
 
 #: The Salesforce objects values are computed for, and the kind mappings/ names them by (an
-#: Order is no person, but its risk is computed and written like a person's values).
-PERSON_KIND = {"Contact": "contact", "Lead": "lead", "Account": "account", "Order": "order"}
+#: Order or a Case is no person, but its values are computed and written like a person's).
+PERSON_KIND = {
+    "Contact": "contact",
+    "Lead": "lead",
+    "Account": "account",
+    "Order": "order",
+    "Case": "case",
+}
 
 #: The Order columns the compute step reads: who the order belongs to, when, and how much.
 ORDER_COLUMNS = (
@@ -119,6 +125,8 @@ class Resolved:
       :func:`email_index`), missing when nobody has that email yet. Order events come once
       per order (:func:`once_per_order`).
     - ``people``: the run's people, (object, record id); ``None`` is everyone.
+    - ``owned``: records that are no person but whose values belong to the run (a Case of
+      one of its people: the texts stage says which).
     """
 
     now: datetime
@@ -128,6 +136,7 @@ class Resolved:
     orders: pd.DataFrame
     events: pd.DataFrame
     people: frozenset[tuple[str, str]] | None = None
+    owned: frozenset[tuple[str, str]] = frozenset()
 
     def contact_events(self) -> pd.DataFrame:
         """The events of Contacts (a converted Lead's events follow its Contact)."""
@@ -142,6 +151,8 @@ class Resolved:
         if len(self.orders) and "Id" in self.orders:
             theirs = [("Order", str(i)) for i in self.orders["Id"]]
             wanted |= np.asarray(index.isin(theirs), dtype=bool)
+        if self.owned:
+            wanted |= np.asarray(index.isin(list(self.owned)), dtype=bool)
         return wanted
 
 

@@ -28,12 +28,14 @@ from typing import Any
 import pandas as pd
 
 from connector.mapping.deploy import ExtraNeeds
+from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, email_index, normalise_email
 from connector.sync.streams import OVERRIDE_FIELD
 from connector.texts.clean import message_text
 from connector.texts.message_intents import IntentMatcher
 from connector.texts.scored import (
     MESSAGE_COLUMNS,
+    case_values,
     person_values,
     score_messages,
     text_events,
@@ -66,6 +68,11 @@ CASE_COLUMNS = (
     OVERRIDE_FIELD,
 )
 _PREFIX = {"003": "Contact", "00Q": "Lead"}
+#: The moment of a negative message from a valued customer; its fired set is keyed by message.
+UNHAPPY_MOMENT = "unhappy_valued"
+#: How much of the message the Flow gets: a long email's opening, not its whole text (the
+#: message itself stays on the record; the Flow's Task only points the rep at it).
+REPLY_EXCERPT = 1000
 
 
 def _override_field(obj: str) -> dict[str, Any]:
@@ -275,11 +282,27 @@ def _matcher(config: TextsConfig) -> IntentMatcher:
     return _matcher_of(config.model_dump_json())
 
 
-def texts_values(
-    resolved: Resolved, config: TextsConfig, records: TextRecords
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Values per person (indexed (object, record_id)), the events the intent score reads,
-    and what the stage did (for the run record)."""
+@dataclass
+class TextsResult:
+    """What the texts stage computed for a run.
+
+    - ``values``: per person (Contact, Lead) and per Case, indexed (object, record_id).
+    - ``events``: the events the intent score reads (``scored.text_events``).
+    - ``record``: what the stage did (for the run record).
+    - ``owned``: the Cases whose values belong to the run: a Case with a message of one of the
+      run's people (every scored Case on a run of everyone).
+    - ``scored``: the scored messages (``scored.score_messages``), for the moments.
+    """
+
+    values: pd.DataFrame
+    events: pd.DataFrame
+    record: dict[str, Any]
+    owned: frozenset[tuple[str, str]]
+    scored: pd.DataFrame
+
+
+def texts_values(resolved: Resolved, config: TextsConfig, records: TextRecords) -> TextsResult:
+    """Score the run's messages into values on people and Cases, and the intent's events."""
     messages = message_frame(records, resolved, config)
     model = sentiment_model(config.sentiment.model)
     corrected = messages[messages["override"].notna()]
@@ -291,17 +314,103 @@ def texts_values(
     # a corrected message carries the admin's label whatever a model says
     scored["label"] = scored["override"].fillna(scored["label"])
     values = person_values(scored, config, resolved.now)
+    cases = case_values(scored, config)
+    owned = _owned_cases(scored, resolved)
     record = {
         "model": config.sentiment.model,
         "messages": len(scored),
         "people": len(values),
+        "cases": len(cases),
         "negative": int((scored["score"] <= config.sentiment.negative_at).sum())
         if len(scored)
         else 0,
         "with_intent": int(scored["intent"].notna().sum()) if len(scored) else 0,
         "corrections": len(corrected),
     }
-    return values, text_events(scored, config), record
+    frame = pd.concat([values, cases]) if len(cases) else values
+    return TextsResult(frame, text_events(scored, config), record, owned, scored)
+
+
+def _owned_cases(scored: pd.DataFrame, resolved: Resolved) -> frozenset[tuple[str, str]]:
+    on_case = scored[scored["case_id"].notna()]
+    if resolved.people is not None:
+        keys = zip(on_case["object"], on_case["record_id"], strict=True)
+        mine = pd.Series([key in resolved.people for key in keys], index=on_case.index, dtype=bool)
+        on_case = on_case[mine]  # a Series mask: an empty list would select columns
+    return frozenset(("Case", str(c)) for c in on_case["case_id"])
+
+
+def valued_people(
+    computed: pd.DataFrame, config: TextsConfig, top_tiers: frozenset[str]
+) -> dict[tuple[str, str], str]:
+    """The people ``unhappy`` counts as valued, (object, record_id) -> why, from the values
+    computed before the texts stage: a CLV at least ``clv_at_least``, the higher of
+    ``predictions.clv`` (what they will bring) and ``predictions.historic_clv`` (what they
+    brought: a big spender the model sees drifting away is the one whose complaint matters
+    most), or a ``loyalty.tier`` (any program's, ``loyalty.tier@program`` too) in
+    ``top_tiers``."""
+    moment = config.unhappy
+    why: dict[tuple[str, str], str] = {}
+    columns = [c for c in ("predictions.clv", "predictions.historic_clv") if c in computed]
+    if moment.clv_at_least is not None and columns:
+        clv = computed[columns].apply(pd.to_numeric, errors="coerce").max(axis=1)
+        for key, value in clv[clv >= moment.clv_at_least].items():
+            why[key] = f"CLV {value:,.0f}"
+    if moment.top_tier and top_tiers:
+        tiers = [c for c in computed.columns if str(c).split("@", 1)[0] == "loyalty.tier"]
+        for column in tiers:
+            held = computed[column]
+            for key, tier in held[held.isin(list(top_tiers))].items():
+                why[key] = "; ".join(x for x in (why.get(key), f"{tier} member") if x)
+    return why
+
+
+def plan_unhappy(
+    result: TextsResult,
+    config: TextsConfig,
+    valued: dict[tuple[str, str], str],
+    fired: set[str],
+    resolved: Resolved,
+) -> tuple[Effects, dict[str, Any]]:
+    """The ``unhappy`` moment's Flow calls: one per message at or below
+    ``sentiment.negative_at``, written within ``within_days`` by a valued person of the run,
+    that the moment has not fired for (``fired``: message ids). A message fires once, ever:
+    nothing re-arms it (a later negative message is a message of its own)."""
+    effects = Effects()
+    moment = config.unhappy
+    if moment.flow is None:
+        return effects, {}
+    scored = result.scored
+    since = pd.Timestamp(resolved.now) - pd.Timedelta(days=moment.within_days)
+    chosen = scored[
+        scored["record_id"].notna()
+        & scored["object"].notna()
+        & (scored["score"] <= config.sentiment.negative_at)
+        & (pd.to_datetime(scored["at"], utc=True) >= since)
+        & ~scored["message_id"].astype(str).isin(fired)
+    ].sort_values(["at", "message_id"], kind="mergesort")
+    for row in chosen.itertuples(index=False):
+        key = (str(row.object), str(row.record_id))
+        if key not in valued or (resolved.people is not None and key not in resolved.people):
+            continue
+        effects.calls.append(
+            MomentCall(
+                moment=UNHAPPY_MOMENT,
+                flow=moment.flow,
+                inputs={
+                    "recordId": key[1],
+                    "objectName": key[0],
+                    "sentiment": round(float(row.score), 2),
+                    "replyText": str(row.text)[:REPLY_EXCERPT],
+                    "why": valued[key],
+                },
+                kind="intent",
+                scope=(UNHAPPY_MOMENT, "message"),
+                key=str(row.message_id),
+                value=round(float(row.score), 2),
+            )
+        )
+    return effects, {"flow": moment.flow, "crossed": len(effects.calls)}
 
 
 def with_text_events(resolved: Resolved, events: pd.DataFrame) -> Resolved:

@@ -67,6 +67,38 @@ class Intent(BaseModel):
     )
 
 
+class UnhappyMoment(BaseModel):
+    """The moment "a valued customer wrote something negative": a Flow runs once per such
+    message (``connector.sync.texts_stage.plan_unhappy``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flow: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="API name of the autolaunched Flow to run (inputs recordId, objectName, "
+        "sentiment, replyText, why); null: the moment is off.",
+    )
+    clv_at_least: float | None = Field(
+        default=1000.0,
+        ge=0.0,
+        description="A customer whose CLV (the higher of predictions.clv and "
+        "predictions.historic_clv, corporate currency) is at least this is valued; null: CLV "
+        "does not count.",
+    )
+    top_tier: bool = Field(
+        default=True,
+        description="A member in the top tier of a loyalty program (models/loyalty.yaml) is "
+        "valued.",
+    )
+    within_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        description="Only messages this recent fire: the first sync with the moment on does "
+        "not fire for old mail.",
+    )
+
+
 class TextsConfig(BaseModel):
     """What an admin can tune about sentiment and intent of messages (``models/texts.yaml``)."""
 
@@ -94,6 +126,11 @@ class TextsConfig(BaseModel):
         default_factory=lambda: ["text", "body", "review", "comment", "answer"],
         min_length=1,
         description="The event property holding the text: the first of these that is present.",
+    )
+    unhappy: UnhappyMoment = Field(
+        default_factory=UnhappyMoment,
+        description="A Flow on a negative message (at or below sentiment.negative_at) from a "
+        "high-CLV customer or a top-tier member, once per message.",
     )
 
     @model_validator(mode="after")

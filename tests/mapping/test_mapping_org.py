@@ -189,6 +189,7 @@ def test_default_mappings_load_clean() -> None:
     loaded = load_mappings(REPO / "mappings", set(KNOWN_VALUES))
     assert [(m.object, m.person) for m in loaded] == [
         ("Account", "account"),
+        ("Case", "case"),
         ("Contact", "contact"),
         ("Lead", "lead"),
         ("Order", "order"),
@@ -206,10 +207,11 @@ def test_default_mappings_load_clean() -> None:
     }
     lead_only = {k for k in KNOWN_VALUES if k.startswith("conversion.")}
     order_only = {k for k in KNOWN_VALUES if k.startswith("risk.")}
-    account, contact, lead, order = loaded
+    case_only = {k for k in KNOWN_VALUES if k.startswith("texts.case_")}
+    account, case, contact, lead, order = loaded
     assert {f.value for f in contact.fields} == set(
         KNOWN_VALUES
-    ) - unmapped - lead_only - order_only
+    ) - unmapped - lead_only - order_only - case_only
     # Pooled B2B members (pool_by_account) get the loyalty standing on their Account, and
     # every Account its fulfilment trend (issue 24).
     assert {f.value for f in account.fields} == {
@@ -221,16 +223,17 @@ def test_default_mappings_load_clean() -> None:
         k
         for k in KNOWN_VALUES
         if k.startswith(("rfm.", "intent.", "conversion.", "recommendations.", "texts."))
-    } - unmapped
-    # Each Order its risk.
+    } - unmapped - case_only
+    # Each Order its risk; each Case what its newest message says.
     assert {f.value for f in order.fields} == order_only
+    assert {f.value for f in case.fields} == case_only
     for mf in loaded:
         assert all(f.field.startswith("L2L_") for f in mf.fields)
     # 19 RFM and prediction fields, 8 + 8 loyalty (Contact, Account), 2 + 4 intent/conversion,
     # 2 risk (Order), 2 + 2 fulfilment (Contact, Account), 2 + 2 recommendations (Contact, Lead),
-    # 6 + 6 texts (Contact, Lead)
+    # 6 + 6 texts (Contact, Lead), 3 texts (Case)
     assert (
         len(field_definitions(loaded))
         == sum(len(m.fields) for m in loaded)
-        == 19 + 16 + 6 + 10 + 12
+        == 19 + 16 + 6 + 10 + 12 + 3
     )

@@ -201,7 +201,7 @@ def test_l2l_read_grants_read_only_on_every_mapped_custom_field(
     assert set(_all(root, "readable")) == {"true"}
     for tag in ("allowCreate", "allowEdit", "allowDelete", "modifyAllRecords", "viewAllRecords"):
         assert set(_all(root, tag)) == {"false"}, tag
-    assert sorted(_all(root, "object")) == ["Account", "Contact", "Lead", "Order"]
+    assert sorted(_all(root, "object")) == ["Account", "Case", "Contact", "Lead", "Order"]
 
 
 def test_each_object_gets_a_record_page_of_its_own_with_the_component() -> None:

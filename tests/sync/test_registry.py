@@ -36,7 +36,7 @@ from localorg.ids import IdFactory
 from localorg.org import LocalOrg
 from localorg.seed import SeedSize, generate
 from localorg.server import Running
-from tests.support import REPO, localorg_settings
+from tests.support import REPO, load_rows, localorg_settings
 
 # Small enough to seed and sync in seconds; big enough that every model has buyers, clicks and
 # opens to work from (the predictions run their stated heuristics at this size).
@@ -75,6 +75,13 @@ def test_every_registered_value_is_produced_and_nothing_else(
         TINY, out, org.store.ids, owner_id=org.store.integration_user_id, now=_now()
     ):
         org.store.load_rows(name, rows)
+    # the seed has no Cases yet: one, so the Case values (texts.case_*) have a record
+    customer = org.store.execute('SELECT "Id" FROM "Contact" LIMIT 1')[0][0]
+    load_rows(
+        org,
+        "Case",
+        [{"Subject": "Refund", "Description": "Terrible. I want a refund.", "ContactId": customer}],
+    )
     settings = localorg_settings(org, localorg_server, tmp_path)
     store = Store(settings.database)
     assert import_file(store, out / "events.jsonl", source="seed").rejected == []

@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from connector.reports.texts import evaluate_synced_command
+from connector.salesforce.sfdx import flow_specs, flow_xml
 from connector.store import Store
 from connector.texts.sentiment import default_model
+from connector.texts.text_config import TextsConfig
+from localorg.flows import FlowEngine
 from localorg.org import LocalOrg, load_seed
 from localorg.schema import FieldInfo
 from localorg.server import Running
@@ -242,3 +246,135 @@ def test_texts_off_pulls_no_messages(
     assert report.status == "succeeded", report.errors
     assert "EmailMessage" not in report.as_json()["objects"]
     assert "texts" not in report.as_json()["models"]
+
+
+def test_a_cases_sentiment_intent_and_suggested_priority_land_on_the_case(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path / "m"))
+    engine = deployed_engine(settings)
+    account = load_rows(org, "Account", [{"Name": "Acme"}])[0]
+    customer = load_rows(
+        org, "Contact", [{"LastName": "Kim", "Email": "kim@example.com", "AccountId": account}]
+    )[0]
+    angry, calm = load_rows(
+        org,
+        "Case",
+        [
+            {
+                "Subject": "Broken again",
+                "Description": "This is the worst service ever. It broke again and nobody "
+                "answers. I want a refund, cancel my subscription now!",
+                "ContactId": customer,
+                "Origin": "Email",
+            },
+            {
+                "Subject": "Delivery address",
+                "Description": "Hi, how do I change my delivery address for the next order? "
+                "Thanks a lot.",
+                "ContactId": customer,
+                "Origin": "Web",
+            },
+        ],
+    )
+    report = engine.run()
+    assert report.status == "succeeded", report.errors
+    assert report.as_json()["models"]["texts"]["cases"] == 2
+    fields = ("L2L_Sentiment__c", "L2L_Intent__c", "L2L_Suggested_Priority__c")
+    columns = ", ".join(f'"{f}"' for f in fields)
+    rows = {
+        r[0]: dict(zip(fields, r[1:], strict=True))
+        for r in org.store.execute(f'SELECT "Id", {columns} FROM "Case"')
+    }
+    assert rows[angry]["L2L_Sentiment__c"] <= -0.3
+    assert rows[angry]["L2L_Intent__c"] in ("Complaint", "Cancellation or refund")
+    assert rows[angry]["L2L_Suggested_Priority__c"] == "High"
+    assert rows[calm]["L2L_Sentiment__c"] > rows[angry]["L2L_Sentiment__c"]
+    assert rows[calm]["L2L_Intent__c"] == "Support question"
+    assert rows[calm]["L2L_Suggested_Priority__c"] in ("Medium", "Low")
+
+    again = engine.run()
+    assert again.status == "succeeded", again.errors
+    assert again.writes.queued == 0  # written once
+
+
+def test_a_valued_customers_negative_reply_fires_the_flow_once(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    models = _models(tmp_path / "m")
+    shutil.copy(REPO / "models" / "predictions.yaml", models / "predictions.yaml")
+    config = yaml.safe_load((models / "texts.yaml").read_text(encoding="utf-8"))
+    # valued: any CLV at all, so the one buyer counts and the one who never bought does not
+    config["unhappy"].update({"flow": "L2L_Unhappy_Customer", "clv_at_least": 1})
+    (models / "texts.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    texts = TextsConfig.model_validate(config)
+    specs = flow_specs(None, None, None, texts)
+    assert [s.name for s in specs] == ["L2L_Unhappy_Customer"]
+    org.store.flows = FlowEngine.from_sources({s.name: flow_xml(s) for s in specs})
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=models)
+    engine = deployed_engine(settings)
+    now = datetime.now(UTC)
+    account = load_rows(org, "Account", [{"Name": "Acme"}])[0]
+    buyer, stranger = load_rows(
+        org,
+        "Contact",
+        [
+            {"LastName": "Buyer", "Email": "buyer@example.com", "AccountId": account},
+            {"LastName": "Stranger", "Email": "stranger@example.com", "AccountId": account},
+        ],
+    )
+    load_rows(
+        org,
+        "Order",
+        [
+            {
+                "AccountId": account,
+                "BillToContactId": buyer,
+                "Status": "Activated",
+                "EffectiveDate": (now - timedelta(days=days)).date().isoformat(),
+                "TotalAmount": 400.0,
+            }
+            for days in (200, 120, 40)
+        ],
+    )
+    angry = "This is a terrible experience. Cancel my order now!"
+
+    def reply(who: str, text: str, days: float) -> dict[str, Any]:
+        return {
+            "Subject": "Re: Your order",
+            "TextBody": text,
+            "Incoming": True,
+            "MessageDate": _stamp(now - timedelta(days=days)),
+            "RelatedToId": who,
+        }
+
+    furious = load_rows(
+        org,
+        "EmailMessage",
+        [
+            reply(buyer, angry, 1),
+            reply(buyer, "Awful, the worst support I have had.", 30),  # too old to fire
+            reply(stranger, angry, 1),  # negative, but not a valued customer
+        ],
+    )[0]
+
+    first = engine.run()
+    assert first.status == "succeeded", first.errors
+    unhappy = first.as_json()["models"]["texts"]["unhappy"]
+    assert unhappy["crossed"] == unhappy["fired"] == 1
+    assert org.store.count("FlowInterview") == 1
+    tasks = org.store.execute(
+        'SELECT "WhoId", "Description" FROM "Task" WHERE "Subject" LIKE \'Unhappy valued%\''
+    )
+    assert [t[0] for t in tasks] == [buyer]
+    assert "Cancel my order now" in tasks[0][1]
+    assert "CLV 420" in tasks[0][1]  # 3 orders of 400 x the 35% margin of predictions.yaml
+    assert Store(settings.database).scoring.fired("unhappy_valued", "message") == {furious}
+
+    # a positive reply of the same customer: a sync that scores again, and fires nothing
+    load_rows(org, "EmailMessage", [reply(buyer, "Thanks, that fixed it, great help!", 0)])
+    second = engine.run()
+    assert second.status == "succeeded", second.errors
+    again = second.as_json()["models"]["texts"]["unhappy"]
+    assert again["crossed"] == 0
+    assert org.store.count("FlowInterview") == 1
