@@ -80,7 +80,9 @@ def test_the_cli_converts_the_source_to_metadata_format(tmp_path: Path) -> None:
     assert types["PermissionSet"] == {"L2L_Integration", "L2L_Read"}
     assert types["FlexiPage"] == {f"L2L_{o}_Record_Page" for o in ("Lead", "Contact", "Account")}
     assert types["ListView"] == {"Lead.L2L_Hot_Leads", "Contact.L2L_Customers_At_Risk"}
-    assert {"L2L_Lead_Scores", "L2L_Contact_Scores", "L2L_Account_Scores"} == types["ReportType"]
+    assert {f"L2L_{o}_Scores" for o in ("Lead", "Contact", "Account", "Order", "Case")} == types[
+        "ReportType"
+    ]
     assert "L2L_Reports/L2L_Points_Liability" in types["Report"]
     # the Jest tests stay out of what is deployed (.forceignore)
     assert not list(out.rglob("__tests__"))

@@ -23,7 +23,9 @@ def test_openapi_matches_the_real_routes(tmp_path: Path, monkeypatch: pytest.Mon
     served = {
         (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
-        if rule.endpoint != "static"
+        # the admin page's HTML (and `/`, its redirect) is for people, not an API: the README
+        # describes it
+        if rule.endpoint != "static" and not rule.endpoint.startswith("admin") and rule.rule != "/"
         for method in rule.methods or ()
         if method not in ("HEAD", "OPTIONS")
     }
