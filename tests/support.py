@@ -337,3 +337,62 @@ class _NoFlows:
 
     def invoke_flow(self, name: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raise AssertionError(f"no Flow expected, got {name}")
+
+
+# A shop-order ledger: one tiered program over webhook orders (tests/loyalty/test_shop_refunds.py,
+# tests/loyalty/test_backup_restore.py). Ada's Contact is the shopper of the Shopify fixtures.
+SHOP_LEDGER_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SHOP_LEDGER_ADA = "003A"
+SHOP_LEDGER_EMAIL = "ada.shopper@example.com"
+
+
+def shop_ledger_config() -> Any:
+    """The club program: 1 point per unit (floor), 50 more from 100, never expiring."""
+    from connector.loyalty.config import LoyaltyConfig
+
+    return LoyaltyConfig.model_validate(
+        {
+            "programs": [
+                {
+                    "id": "club",
+                    "name": "Club",
+                    "type": "tiered",
+                    "rounding": "floor",
+                    "earning": [
+                        {"id": "base", "kind": "spend", "points_per_unit": 1},
+                        {"id": "big", "kind": "threshold", "min_amount": 100, "points": 50},
+                    ],
+                    "tiers": {"levels": [{"name": "Bronze", "min_points": 0}]},
+                    "expiry": {"mode": "never"},
+                }
+            ]
+        }
+    )
+
+
+def book_shop_orders(store: Any, config: Any = None, now: datetime = SHOP_LEDGER_NOW) -> int:
+    """The sync's loyalty step over the store's orders (``config``: the club program);
+    returns how many entries it booked."""
+    from connector.sync.order_merge import orders_frame
+    from connector.sync.orders import FILTER_COLUMNS
+    from connector.sync.resolve import ORDER_COLUMNS
+
+    orders = orders_frame(store, [*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
+    _, record = loyalty_pass(
+        store,
+        config if config is not None else shop_ledger_config(),
+        orders=orders,
+        accounts=store.records.frame("Account", ["Id", "PersonContactId"]),
+        contacts=store.records.frame("Contact", ["Id", "Email", "AccountId"]),
+        leads=store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
+        now=now,
+    )
+    booked: int = record["club"]["booked"]
+    return booked
+
+
+def ada_journal(store: Any, currency: str = "points") -> Any:
+    """Ada's entries in the club's journal in ``currency`` (a DataFrame)."""
+    journal = store.loyalty.journal("club")
+    member = journal["member"] == f"Contact:{SHOP_LEDGER_ADA}"
+    return journal[member & (journal["currency"] == currency)]

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import pandas as pd
 import sqlite_utils
 
-from connector.store.backend import is_postgres, read_frame, transaction
+from connector.store.backend import read_frame, transaction
 from connector.store.schema import bump_generation
 from connector.store.sqlite import json_property, now
 
@@ -220,36 +220,14 @@ class EventsRepository:
         the same key (a platform's retry), or the same content under other headers (a replay;
         ``content_key``: topic, shop, body hash).
 
-        One statement in autocommit mode, so it is on disk (WAL) before the caller answers 2xx.
+        A new delivery is one statement in autocommit mode, so it is on disk (WAL) before the
+        caller answers 2xx.
         """
-        if is_postgres(self.db):
-            return self._store_delivery_pg(delivery)
-        # Two conflict targets, each counted on the stored row (SQLite 3.35+ takes several).
-        cursor = self.db.conn.execute(
-            "INSERT INTO deliveries (source, key, content_key, topic, shop, received_at, headers, "
-            "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (source, key) DO UPDATE SET duplicates = duplicates + 1 "
-            "ON CONFLICT (source, content_key) DO UPDATE SET duplicates = duplicates + 1 "
-            "RETURNING duplicates",
-            (
-                delivery.source,
-                delivery.key,
-                delivery.content_key,
-                delivery.topic,
-                delivery.shop,
-                now(),
-                json.dumps(delivery.headers, sort_keys=True),
-                delivery.body,
-            ),
-        )
-        row = cursor.fetchone()
-        return bool(row is None or row[0] == 0)
-
-    def _store_delivery_pg(self, delivery: IncomingDelivery) -> bool:
-        # PostgreSQL takes one conflict target per INSERT: insert unless either key is stored
-        # (one autocommit statement, on disk before the 2xx), else count the duplicate on the
-        # row that holds the key. No transaction around the two: a lost count is the only
-        # race, and each round trip costs (bench/store_backends.py).
+        # Insert unless either key is stored, else count the duplicate on the row that holds
+        # the key: the same two statements on both backends (PostgreSQL takes one conflict
+        # target per INSERT, so not a ``DO UPDATE`` per target). No transaction around the
+        # two: a lost count is the only race, and each round trip costs
+        # (bench/store_backends.py).
         row = self.db.conn.execute(
             "INSERT INTO deliveries (source, key, content_key, topic, shop, received_at, "
             "headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "

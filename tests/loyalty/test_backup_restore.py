@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,37 +22,14 @@ from click.testing import CliRunner, Result
 
 from connector.cli import main
 from connector.doctor import ephemeral_reason
-from connector.loyalty.config import LoyaltyConfig
 from connector.store import Store
-from connector.sync.order_merge import orders_frame
-from connector.sync.orders import FILTER_COLUMNS
 from connector.sync.realtime import normalise_pending
-from connector.sync.resolve import ORDER_COLUMNS
 from connector.webhooks.base import Delivery
 from tests.backends import postgres_schema, server_url
-from tests.support import loyalty_pass
+from tests.support import SHOP_LEDGER_ADA, SHOP_LEDGER_EMAIL, ada_journal, book_shop_orders
 from tests.webhooks.helpers import SHOP, encode, fixture
 
-CONFIG = LoyaltyConfig.model_validate(
-    {
-        "programs": [
-            {
-                "id": "club",
-                "name": "Club",
-                "type": "tiered",
-                "rounding": "floor",
-                "earning": [
-                    {"id": "base", "kind": "spend", "points_per_unit": 1},
-                    {"id": "big", "kind": "threshold", "min_amount": 100, "points": 50},
-                ],
-                "tiers": {"levels": [{"name": "Bronze", "min_points": 0}]},
-                "expiry": {"mode": "never"},
-            }
-        ]
-    }
-)
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-ADA = "003A"
+ADA = SHOP_LEDGER_ADA
 PER_ORDER = 129 + 50  # the fixture's 129.60 at 1 point per unit (floor), and the threshold's 50
 
 
@@ -67,24 +43,12 @@ def _deliver(store: Store, n: int) -> None:
 
 def _book(store: Store) -> int:
     """The sync's loyalty step over the store; returns how many entries it booked."""
-    orders = orders_frame(store, [*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
-    _, record = loyalty_pass(
-        store,
-        CONFIG,
-        orders=orders,
-        accounts=store.records.frame("Account", ["Id", "PersonContactId"]),
-        contacts=store.records.frame("Contact", ["Id", "Email", "AccountId"]),
-        leads=store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
-        now=NOW,
-    )
-    booked: int = record["club"]["booked"]
-    return booked
+    return book_shop_orders(store)
 
 
 def _ledger(store: Store) -> tuple[int, dict[Any, int]]:
     """(Ada's balance, points per booked order) from the journal."""
-    journal = store.loyalty.journal("club")
-    mine = journal[(journal["member"] == f"Contact:{ADA}") & (journal["currency"] == "points")]
+    mine = ada_journal(store)
     return int(mine["points"].sum()), {
         k: int(v) for k, v in mine.groupby("source_id")["points"].sum().items()
     }
@@ -100,7 +64,7 @@ def _cli(*args: str) -> Result:
 def live(env: Path) -> Iterator[Store]:
     """The CLI's SQLite database (``env``), with Ada's contact pulled."""
     store = Store(env)
-    store.records.upsert("Contact", [{"Id": ADA, "Email": "ada.shopper@example.com"}])
+    store.records.upsert("Contact", [{"Id": ADA, "Email": SHOP_LEDGER_EMAIL}])
     yield store
     store.close()
 
@@ -220,7 +184,7 @@ def test_the_readmes_pg_dump_recipe_restores_the_ledger(tmp_path: Path) -> None:
     with postgres_schema() as url:
         schema = url.split("search_path%3D", 1)[1].split("&", 1)[0]
         store = Store(url)
-        store.records.upsert("Contact", [{"Id": ADA, "Email": "ada.shopper@example.com"}])
+        store.records.upsert("Contact", [{"Id": ADA, "Email": SHOP_LEDGER_EMAIL}])
         for n in range(2):
             _deliver(store, n)
         normalise_pending(store)

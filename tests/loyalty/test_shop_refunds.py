@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.shop import shop_reductions
 from connector.store import Store
 from connector.sync.order_merge import orders_frame
@@ -23,35 +22,25 @@ from connector.sync.orders import FILTER_COLUMNS
 from connector.sync.realtime import normalise_pending
 from connector.sync.resolve import ORDER_COLUMNS
 from connector.webhooks.base import Delivery
-from tests.support import loyalty_pass
+from tests.support import (
+    SHOP_LEDGER_ADA,
+    SHOP_LEDGER_EMAIL,
+    SHOP_LEDGER_NOW,
+    ada_journal,
+    book_shop_orders,
+    shop_ledger_config,
+)
 from tests.webhooks.helpers import SHOP, encode, fixture
 
-CONFIG = LoyaltyConfig.model_validate(
-    {
-        "programs": [
-            {
-                "id": "club",
-                "name": "Club",
-                "type": "tiered",
-                "rounding": "floor",
-                "earning": [
-                    {"id": "base", "kind": "spend", "points_per_unit": 1},
-                    {"id": "big", "kind": "threshold", "min_amount": 100, "points": 50},
-                ],
-                "tiers": {"levels": [{"name": "Bronze", "min_points": 0}]},
-                "expiry": {"mode": "never"},
-            }
-        ]
-    }
-)
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-ADA = "003A"
+CONFIG = shop_ledger_config()
+NOW = SHOP_LEDGER_NOW
+ADA = SHOP_LEDGER_ADA
 
 
 @pytest.fixture
 def store(database: Path | str) -> Iterator[Store]:  # on each backend (tests/conftest.py)
     store = Store(database)
-    store.records.upsert("Contact", [{"Id": ADA, "Email": "ada.shopper@example.com"}])
+    store.records.upsert("Contact", [{"Id": ADA, "Email": SHOP_LEDGER_EMAIL}])
     yield store
     store.close()
 
@@ -62,24 +51,11 @@ def _apply(store: Store, topic: str, payload: dict[str, Any], key: str) -> None:
 
 
 def _step(store: Store, now: datetime = NOW) -> int:
-    orders = orders_frame(store, [*ORDER_COLUMNS, *FILTER_COLUMNS, "OrderReferenceNumber"])
-    _, record = loyalty_pass(
-        store,
-        CONFIG,
-        orders=orders,
-        accounts=store.records.frame("Account", ["Id", "PersonContactId"]),
-        contacts=store.records.frame("Contact", ["Id", "Email", "AccountId"]),
-        leads=store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"]),
-        now=now,
-    )
-    booked: int = record["club"]["booked"]
-    return booked
+    return book_shop_orders(store, CONFIG, now)
 
 
 def _balance(store: Store, currency: str = "points") -> int:
-    journal = store.loyalty.journal("club")
-    mine = journal[(journal["member"] == f"Contact:{ADA}") & (journal["currency"] == currency)]
-    return int(mine["points"].sum())
+    return int(ada_journal(store, currency)["points"].sum())
 
 
 def _refund(refund_id: int, amount: str, at: str) -> dict[str, Any]:
