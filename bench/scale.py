@@ -86,17 +86,38 @@ def pg_schema(base: str) -> Iterator[str]:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def first_sync(info: dict[str, Any], work: Path, database: Path | str) -> tuple[float, Any]:
+def first_sync(info: dict[str, Any], work: Path, database: Path | str) -> tuple[float, float, Any]:
+    """Wall and CPU seconds (this process: the connector; the org runs in its own) of one
+    first sync into ``database``, and its engine."""
     work.mkdir(parents=True, exist_ok=True)
     settings = served_settings(info, work)
     if isinstance(database, str):  # PostgreSQL: the URL in place of the file
         settings = settings.model_copy(update={"database_url": SecretStr(database)})
     engine = deployed(settings)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     report = engine.run()
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert report.status == "succeeded", report.status
-    return elapsed, engine
+    return elapsed, cpu, engine
+
+
+def first_syncs(size: str, pg: str, work: Path) -> None:
+    """A first sync on SQLite, then on PostgreSQL, each against a fresh org of ``size``;
+    prints both and the ratio."""
+    with served(size) as info:
+        sqlite_s, sqlite_cpu, engine = first_sync(
+            info, work / size / "sqlite", work / size / "sqlite" / "l2l.sqlite"
+        )
+        engine.store.close()
+    with served(size) as info, pg_schema(pg) as url:
+        pg_s, pg_cpu, engine = first_sync(info, work / size / "pg", url)
+        engine.store.close()
+    print(
+        f"first sync ({size} seed): SQLite {sqlite_s:.1f} s (CPU {sqlite_cpu:.1f} s), "
+        f"PostgreSQL {pg_s:.1f} s (CPU {pg_cpu:.1f} s), PG / SQLite {pg_s / sqlite_s:.2f}x "
+        f"(target <= 1.5x); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}",
+        flush=True,
+    )
 
 
 def _sf(engine: Any, info: dict[str, Any]) -> Salesforce:
@@ -247,16 +268,22 @@ def main() -> None:
     parser.add_argument("--size", default="small", choices=["small", "medium"])
     parser.add_argument("--pg", default="postgresql://127.0.0.1:5432/test", help="server")
     parser.add_argument("--timeout", type=float, default=180.0, help="give up on a round after")
+    parser.add_argument(
+        "--first-sync-only",
+        nargs="*",
+        choices=["small", "medium"],
+        metavar="SIZE",
+        help="only the first syncs, SQLite vs PostgreSQL, for each SIZE (default: --size)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="l2l-bench-scale-"))
-    with served(args.size) as info:
-        sqlite_s, _ = first_sync(info, work / "sqlite", work / "sqlite" / "l2l.sqlite")
+    if args.first_sync_only is not None:
+        for size in args.first_sync_only or [args.size]:
+            first_syncs(size, args.pg, work)
+        return
+    first_syncs(args.size, args.pg, work)
     with served(args.size) as info, pg_schema(args.pg) as url:
-        pg_s, engine = first_sync(info, work / "pg", url)
-        print(
-            f"first sync ({args.size} seed): SQLite {sqlite_s:.1f} s, PostgreSQL {pg_s:.1f} s, "
-            f"PG / SQLite {pg_s / sqlite_s:.2f}x (target <= 1.5x)"
-        )
+        _, _, engine = first_sync(info, work / "pg", url)
         sf = _sf(engine, info)
         rounds = (1, 2, 4)
         people = sf.query(

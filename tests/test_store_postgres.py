@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.errors import Busy, ConfigError, Lead2LoyaltyError, StoreError
 from connector.store import Store
-from connector.store.postgres import WRITE_LOCK_KEY, translate
+from connector.store.postgres import WRITE_LOCK_KEY, advisory, translate
 from tests.backends import postgres_schema
 
 
@@ -59,7 +59,7 @@ def test_a_locked_table_is_busy_and_nothing_is_written(url: str, pg: Store) -> N
 
 def test_a_transaction_waits_for_the_write_lock_then_is_busy(url: str, pg: Store) -> None:
     with psycopg.connect(url) as other:
-        other.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])  # a writer's
+        other.execute(translate(advisory("pg_advisory_xact_lock")), [WRITE_LOCK_KEY])  # a writer's
         with pytest.raises(Busy):
             pg.outbox.enqueue(1, [("Contact", "003A", "A__c", 1)])
         other.rollback()

@@ -43,7 +43,7 @@ def transaction(conn: Any) -> Iterator[None]:
         return
     conn.execute("BEGIN")
     try:
-        conn.execute("SELECT pg_advisory_xact_lock(?)", [postgres.WRITE_LOCK_KEY])
+        conn.execute(postgres.advisory("pg_advisory_xact_lock"), [postgres.WRITE_LOCK_KEY])
         yield
     except BaseException:
         conn.execute("ROLLBACK")

@@ -28,9 +28,18 @@ lists as JSON text (what ``records.py`` encodes them to for SQLite). A ``numeric
 ``SUM`` of integers) comes back as ``int`` when whole, else ``float``, as SQLite's would.
 
 Transactions: ``BEGIN`` then a transaction-level advisory lock, the same one for every
-transaction, so writers queue one at a time as under SQLite's ``BEGIN IMMEDIATE`` and every
-read-then-write the repositories do (a voucher's uses, a journal's balance) keeps its meaning
-under READ COMMITTED. Waits are bounded by ``lock_timeout`` (as SQLite's busy timeout).
+transaction of the store (the advisory locks are the schema's, :func:`advisory`), so writers
+queue one at a time as under SQLite's ``BEGIN IMMEDIATE`` and every read-then-write the
+repositories do (a voucher's uses, a journal's balance) keeps its meaning under READ
+COMMITTED. Waits are bounded by ``lock_timeout`` (as SQLite's busy timeout).
+
+Bulk writes: a batch of rows for an ``INSERT ... VALUES`` is copied (``COPY``) into a
+temporary table typed as the target, then inserted by one ``INSERT ... SELECT`` with the
+statement's own ``ON CONFLICT`` (:func:`copy_plan` says when that is the same as row by row).
+A table this connection grew by half is analysed at once (:meth:`PgConnection._count`):
+autovacuum would only do it within a minute, and meanwhile a plan made for an empty table
+(a sequential scan, the wrong index) runs a first sync's joins over the outbox and the
+written values; SQLite plans from its indexes, not from statistics.
 
 Errors, as ``sqlite.py`` says them: a lock not granted in time, a serialization failure or a
 deadlock -> :class:`~connector.errors.Busy` (nothing was written; retry); a database that
@@ -63,6 +72,15 @@ LOCK_TIMEOUT_MS = 10_000
 #: The transaction-level advisory lock every write transaction takes (an arbitrary constant;
 #: the run lock, ``runs.py``, uses another).
 WRITE_LOCK_KEY = 0x4C324C57  # "L2LW"
+
+
+def advisory(function: str) -> str:
+    """SQL calling the advisory-lock ``function`` (``pg_advisory_xact_lock``,
+    ``pg_try_advisory_lock``...) for the key ``?`` in this store's schema: the two-key form,
+    the key and the schema's hash, so stores in two schemas of one database (the tests' fresh
+    schemas, a staging store beside production) never wait for each other's locks."""
+    return f"SELECT {function}(?, hashtext(current_schema()))"
+
 
 _SCHEMES = ("postgresql://", "postgres://")
 
@@ -160,6 +178,88 @@ def translate(sql: str) -> str:
     return sql
 
 
+# ------------------------------------------------------------------------------ bulk writes
+#: A batch of at least this many rows goes through COPY (below it, the pipelined executemany
+#: is as fast: the staging table costs three round trips and a catalog entry).
+COPY_MIN_ROWS = 500
+
+#: A table this connection wrote this many rows into (and half its size since) is analysed.
+ANALYZE_MIN_ROWS = 1_000
+
+_STAGE = "_l2l_stage"
+_INSERT_VALUES = re.compile(
+    r"^\s*INSERT\s+INTO\s+(?P<table>\"(?:[^\"]|\"\")+\"|\w+)\s*\((?P<columns>[^()]*)\)\s*"
+    r"VALUES\s*\((?P<values>[^()]*)\)(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_ITEM = re.compile(r"(?:'(?:[^']|'')*'|[^,'])+")  # one VALUES item: quoted text may hold commas
+_CONFLICT = re.compile(r"^\s*ON CONFLICT\s*\((?P<keys>[^()]*)\)\s*DO UPDATE\b", re.IGNORECASE)
+_TARGET = re.compile(
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\"(?:[^\"]|\"\")+\"|\w+)", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """One batch insert as three statements: create the staging table, ``COPY`` into it,
+    insert from it."""
+
+    stage: str
+    copy: str
+    insert: str
+
+
+def _names(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",")]
+
+
+def copy_plan(query: str, rows: Sequence[Any]) -> CopyPlan | None:
+    """How to run ``query`` (PostgreSQL spelling) for every row of ``rows`` as ``COPY`` into a
+    temporary table and one ``INSERT ... SELECT``, or None when that would not do what the
+    row-by-row statement does.
+
+    It does for ``INSERT INTO t (columns) VALUES (items)`` whose items are placeholders or
+    constants, with any ``ON CONFLICT`` clause and no ``RETURNING``; the staging table has the
+    target's column types (``CREATE TABLE ... AS SELECT ... WITH NO DATA``), so COPY types the
+    values as the statement would. Rows are inserted in their order (a temporary table is read
+    from its first block). One case differs: ``ON CONFLICT (keys) DO UPDATE`` with two rows of
+    the same keys, which one set statement refuses ("cannot affect row a second time") and row
+    by row updates twice: such a batch is left to the row-by-row statement.
+    """
+    match = _INSERT_VALUES.match(query)
+    if match is None or _RETURNING.search(match.group("rest")):
+        return None
+    columns = _names(match.group("columns"))
+    items = [i.strip() for i in _ITEM.findall(match.group("values"))]
+    if len(items) != len(columns) or any("%s" in i and i != "%s" for i in items):
+        return None
+    staged = [c for c, i in zip(columns, items, strict=True) if i == "%s"]
+    if not staged or any(len(r) != len(staged) for r in rows):
+        return None
+    conflict = _CONFLICT.match(match.group("rest"))
+    if conflict is not None:
+        keys = _names(conflict.group("keys"))
+        if any(k not in staged for k in keys):
+            return None
+        at = [staged.index(k) for k in keys]
+        try:
+            if len({tuple(r[i] for i in at) for r in rows}) != len(rows):
+                return None
+        except TypeError:  # a key value that is a dict or list: leave it to the row-by-row
+            return None
+    table, names = match.group("table"), ", ".join(staged)
+    picked = ", ".join(
+        f"{_STAGE}.{c}" if i == "%s" else i for c, i in zip(columns, items, strict=True)
+    )
+    return CopyPlan(
+        stage=f"DROP TABLE IF EXISTS {_STAGE}; "
+        f"CREATE TEMP TABLE {_STAGE} AS SELECT {names} FROM {table} WITH NO DATA",
+        copy=f"COPY {_STAGE} ({names}) FROM STDIN",
+        insert=f"INSERT INTO {table} ({match.group('columns')}) SELECT {picked} FROM {_STAGE}"
+        f"{match.group('rest')}",
+    )
+
+
 # ------------------------------------------------------------------------------ connection
 def _raise(exc: psycopg.Error, label: str) -> NoReturn:
     if isinstance(
@@ -215,6 +315,8 @@ class PgConnection:
         self.raw = raw
         self.label = label
         self._changes = 0
+        self._grown: dict[str, int] = {}  # rows written per table since its last ANALYZE
+        self._analyzed: dict[str, int] = {}  # rows written per table up to its last ANALYZE
 
     @property
     def total_changes(self) -> int:
@@ -234,22 +336,59 @@ class PgConnection:
         except psycopg.Error as exc:
             _raise(exc, self.label)
         if query.lstrip()[:6].upper() in _DML and cursor.rowcount > 0:
-            self._changes += cursor.rowcount
+            self._count(query, cursor.rowcount)
         return PgCursor(cursor)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PgCursor:
-        """Run one statement for each parameter row (psycopg pipelines them)."""
+        """Run one statement for each parameter row: a big batch of an ``INSERT ... VALUES``
+        goes through ``COPY`` and one set statement (:func:`copy_plan`), any other through
+        psycopg's pipelined ``executemany``."""
         query = translate(sql)
         rows = [_params(p) for p in parameters]
         cursor = self.raw.cursor()
-        if rows:
-            try:
+        if not rows:
+            return PgCursor(cursor)
+        plan = copy_plan(query, rows) if len(rows) >= COPY_MIN_ROWS else None
+        try:
+            if plan is None:
                 cursor.executemany(query, rows)  # type: ignore[call-overload]
-            except psycopg.Error as exc:
-                _raise(exc, self.label)
-            if cursor.rowcount > 0:
-                self._changes += cursor.rowcount
+            else:
+                self._copy(cursor, plan, rows)
+        except psycopg.Error as exc:
+            _raise(exc, self.label)
+        if cursor.rowcount > 0:
+            self._count(query, cursor.rowcount)
         return PgCursor(cursor)
+
+    def _copy(self, cursor: psycopg.Cursor[Any], plan: CopyPlan, rows: list[Any]) -> None:
+        """Stage ``rows`` with ``COPY`` in a temporary table typed as the target's columns,
+        then run the plan's one ``INSERT ... SELECT`` (inside one transaction)."""
+        with self.raw.transaction():
+            cursor.execute(plan.stage)
+            with cursor.copy(plan.copy) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(plan.insert)
+
+    def _count(self, query: str, rows: int) -> None:
+        """Count changed rows, and refresh the planner's statistics of a table this
+        connection grew by half (:data:`ANALYZE_MIN_ROWS` at least) since it last did."""
+        self._changes += rows
+        target = _TARGET.match(query)
+        if target is None:
+            return
+        table = target.group(1)
+        grown = self._grown.get(table, 0) + rows
+        self._grown[table] = grown
+        if grown < max(ANALYZE_MIN_ROWS, self._analyzed.get(table, 0) // 2):
+            return
+        self._analyzed[table] = self._analyzed.get(table, 0) + grown
+        self._grown[table] = 0
+        try:  # a savepoint: a refused ANALYZE (a lock, a dropped table) must not end the work
+            with self.raw.transaction():
+                self.raw.execute(f"ANALYZE {table}")
+        except psycopg.Error:
+            pass
 
     def close(self) -> None:
         """Close the connection."""

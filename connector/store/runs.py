@@ -22,6 +22,7 @@ import sqlite_utils
 
 from connector.errors import RunInProgress
 from connector.store.backend import is_postgres, transaction
+from connector.store.postgres import advisory
 from connector.store.sqlite import now
 
 #: The PostgreSQL advisory lock of the run lock (the write lock, ``postgres.py``, is another).
@@ -128,11 +129,11 @@ class RunsRepository:
             yield
         finally:
             self._pg_held = False
-            conn.execute("SELECT pg_advisory_unlock(?)", [RUN_LOCK_KEY])
+            conn.execute(advisory("pg_advisory_unlock"), [RUN_LOCK_KEY])
 
     def _pg_try(self) -> bool:
         return bool(
-            self.db.conn.execute("SELECT pg_try_advisory_lock(?)", [RUN_LOCK_KEY]).fetchone()[0]
+            self.db.conn.execute(advisory("pg_try_advisory_lock"), [RUN_LOCK_KEY]).fetchone()[0]
         )
 
     def start(self, mode: str) -> int:

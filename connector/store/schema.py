@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from connector.store.backend import is_postgres, transaction
+from connector.store.postgres import advisory
 from connector.store.sqlite import now
 
 Migration = Callable[[sqlite_utils.Database], None]
@@ -444,11 +445,11 @@ def migrate(db: sqlite_utils.Database) -> int:
         return _migrate(db)
     # Several processes starting at once on a fresh database would race to create the same
     # tables (a unique violation in PostgreSQL's catalog): one migrates, the others wait.
-    db.conn.execute("SELECT pg_advisory_lock(?)", [MIGRATION_LOCK_KEY])
+    db.conn.execute(advisory("pg_advisory_lock"), [MIGRATION_LOCK_KEY])
     try:
         return _migrate(db)
     finally:
-        db.conn.execute("SELECT pg_advisory_unlock(?)", [MIGRATION_LOCK_KEY])
+        db.conn.execute(advisory("pg_advisory_unlock"), [MIGRATION_LOCK_KEY])
 
 
 def _migrate(db: sqlite_utils.Database) -> int:
