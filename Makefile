@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench schema clean wheel-check
+.PHONY: demo test test-postgres lint typecheck unit bench schema clean wheel-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -n auto
+
+# The whole suite with every test's store on PostgreSQL (a fresh schema each, tests/backends.py;
+# the server at L2L_TEST_POSTGRES_URL, default postgresql://127.0.0.1:5432/test).
+test-postgres: $(STAMP)
+	L2L_TEST_BACKEND=postgresql $(BIN)/pytest -n auto
 
 wheel-check: $(STAMP)
 	.ci/wheel-check

@@ -14,10 +14,17 @@ from simple_salesforce import Salesforce
 from connector.store import Store
 from localorg.org import LocalOrg
 from localorg.server import Running, client_credentials_token, start
-from tests.backends import BACKENDS, postgres_schema
+from tests.backends import BACKENDS, drop_test_schemas, postgres_schema, store_location
 from tests.support import REPO, rfm_mappings, salesforce_env, serve_fresh, sync_env
 
 __all__ = ["REPO", "admin_salesforce", "get_token"]
+
+
+@pytest.fixture(autouse=True)
+def _test_schemas() -> Iterator[None]:
+    """Drop the PostgreSQL schemas a test's stores lived in (``L2L_TEST_BACKEND``)."""
+    yield
+    drop_test_schemas()
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +69,8 @@ def sf(localorg_server: Running, org: LocalOrg, http: requests.Session) -> Sales
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """L2L_* variables for the CLI: a clean working folder (no stray .env), no Salesforce login,
-    a fresh database and the tests' RFM mappings under `tmp_path`; returns the database path."""
+    a fresh database and the tests' RFM mappings under `tmp_path`; returns the database path
+    (a PostgreSQL URL under ``L2L_TEST_BACKEND=postgresql``, tests/backends.py)."""
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -76,7 +84,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "DATABASE_URL",  # a PostgreSQL store of the machine's own: the tests choose theirs
     ):
         monkeypatch.delenv(name, raising=False)
-    database = tmp_path / "l2l.sqlite"
+    database = store_location(tmp_path)
     for name, value in sync_env(database, rfm_mappings(tmp_path / "mappings")).items():
         monkeypatch.setenv(name, value)
     return database

@@ -25,7 +25,7 @@ from connector.sync.texts_stage import texts_needs
 from localorg.org import LocalOrg, OrgConfig
 from localorg.server import Running
 from localorg.store import format_datetime
-from tests.backends import database_env
+from tests.backends import database_env, store_location
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,7 +109,7 @@ def localorg_settings(org: LocalOrg, server: Running, tmp_path: Path, **extra: A
     `tmp_path`, pull up to now (no lag) and retry without waiting; `extra` adds or overrides
     settings (``mappings_dir`` is the repository's unless given; a ``database`` that is a
     PostgreSQL URL is given as ``DATABASE_URL`` instead)."""
-    database = extra.pop("database", tmp_path / "l2l.sqlite")
+    database = extra.pop("database", store_location(tmp_path))
     settings: dict[str, Any] = {
         "salesforce_login_url": org.instance_url,
         "salesforce_client_id": org.config.client_id,

@@ -31,6 +31,7 @@ from connector.predictions.config import PredictionsConfig
 from connector.store import Store
 from connector.webhooks import shopify
 from connector.webhooks.base import hmac_base64
+from tests.backends import database_env, store_location
 
 EXTREME_INTS = st.one_of(
     st.integers(min_value=INT64_MAX - 2, max_value=INT64_MAX + 2),
@@ -219,7 +220,7 @@ def test_import_rejects_a_100000_deep_line_and_keeps_the_rest(tmp_path: Path) ->
         _message(4),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         report = import_file(store, path)
     finally:
@@ -232,7 +233,7 @@ def test_import_rejects_a_100000_deep_line_and_keeps_the_rest(tmp_path: Path) ->
     assert f"{path}:4: NaN is not a JSON number" in problems
     assert f"{path}:5: longer than {MAX_LINE_BYTES:,} bytes" in problems
     result = CliRunner().invoke(
-        main, ["import", str(path), "--json"], env={"L2L_DATABASE": str(tmp_path / "l2l.sqlite")}
+        main, ["import", str(path), "--json"], env={**database_env(store_location(tmp_path))}
     )
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -17,6 +17,7 @@ from connector.salesforce import SalesforceClient
 from connector.scheduler import build_scheduler, run_clock, sync_job
 from connector.store import Store
 from localorg.org import LocalOrg
+from tests.backends import database_settings
 from tests.support import seed
 
 
@@ -24,7 +25,7 @@ def test_build_scheduler_registers_the_sync_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
-    settings = load_settings(sync_interval_minutes=7, database=tmp_path / "l2l.sqlite")
+    settings = load_settings(sync_interval_minutes=7, **database_settings(tmp_path))
     scheduler = build_scheduler(settings)
     jobs = scheduler.get_jobs()
     assert [job.id for job in jobs] == ["sync", "loyalty_expiry", "retrain_lead_conversion"]
@@ -46,7 +47,7 @@ def test_the_clock_refits_the_lead_model_as_configured(
     models = tmp_path / "models"
     models.mkdir()
     (models / "lead_conversion.yaml").write_text("retrain_every_days: 3\n", encoding="utf-8")
-    settings = load_settings(database=tmp_path / "l2l.sqlite", models_dir=models)
+    settings = load_settings(**database_settings(tmp_path), models_dir=models)
     job = build_scheduler(settings).get_job("retrain_lead_conversion")
     assert job is not None
     assert job.func_ref == "connector.sync.intent:retrain_job"
@@ -61,7 +62,7 @@ def test_build_scheduler_registers_the_daily_loyalty_expiry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(database=tmp_path / "l2l.sqlite")
+    settings = load_settings(**database_settings(tmp_path))
     job = build_scheduler(settings).get_job("loyalty_expiry")
     assert job is not None
     assert job.func_ref == "connector.scheduler:expiry_job"
@@ -79,7 +80,7 @@ def test_build_scheduler_follows_the_configured_interval(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(sync_interval_minutes=60, database=tmp_path / "l2l.sqlite")
+    settings = load_settings(sync_interval_minutes=60, **database_settings(tmp_path))
     job = build_scheduler(settings).get_job("sync")
     assert job is not None
     assert job.trigger.interval == timedelta(hours=1)
@@ -87,7 +88,7 @@ def test_build_scheduler_follows_the_configured_interval(
 
 def test_run_clock_once_runs_one_real_sync(org_env: LocalOrg, env: Path) -> None:
     settings = load_settings()
-    assert settings.database == env  # the environment really reached the settings
+    assert settings.store_location == env  # the environment really reached the settings
     deploy(
         SalesforceClient.from_settings(settings),
         load_mappings(settings.mappings_dir, set(KNOWN_VALUES)),

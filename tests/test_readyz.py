@@ -15,12 +15,13 @@ from connector.doctor import DoctorReport, _check_readiness
 from connector.store import Store
 from connector.web import create_app, intake
 from connector.webhooks.base import Delivery
+from tests.backends import database_settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.chdir(tmp_path)  # no stray .env
-    return load_settings(database=tmp_path / "l2l.sqlite", sync_interval_minutes=15)
+    return load_settings(**database_settings(tmp_path), sync_interval_minutes=15)
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def client(settings: Settings) -> FlaskClient:
 
 
 def _run(settings: Settings, status: str, mode: str = "incremental") -> None:
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         run_id = store.runs.start(mode)
         if status != "running":
@@ -75,7 +76,7 @@ def test_readyz_is_200_after_a_run_that_did_not_fail(
 
 def test_readyz_reports_the_backlog(settings: Settings, client: FlaskClient) -> None:
     _run(settings, "succeeded")
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         for n in range(3):
             body = f'{{"id": {n}}}'.encode()  # three bodies: the same one thrice is one

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from connector.store import Store
+from tests.backends import store_location
 
 
 def test_written_records_settle_their_in_flight_values_only(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         outbox = store.outbox
         first = store.runs.start("incremental")

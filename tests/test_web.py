@@ -16,13 +16,14 @@ import requests
 
 from connector.config import load_settings
 from connector.web import create_app
+from tests.backends import database_env, database_settings, store_location
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_healthz_answers_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
-    app = create_app(load_settings(database=tmp_path / "l2l.sqlite"))
+    app = create_app(load_settings(**database_settings(tmp_path)))
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
     assert response.is_json
@@ -31,7 +32,7 @@ def test_healthz_answers_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_unknown_path_is_404(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = create_app(load_settings(database=tmp_path / "l2l.sqlite"))
+    app = create_app(load_settings(**database_settings(tmp_path)))
     assert app.test_client().get("/nope").status_code == 404
 
 
@@ -56,7 +57,7 @@ def test_gunicorn_serves_healthz_and_stops_cleanly(tmp_path: Path) -> None:
     port = _free_port()
     env = {
         **os.environ,
-        "L2L_DATABASE": str(tmp_path / "l2l.sqlite"),
+        **database_env(store_location(tmp_path)),
         "PYTHONPATH": str(REPO),
     }
     proc = subprocess.Popen(
@@ -110,7 +111,8 @@ def test_gunicorn_serves_healthz_and_stops_cleanly(tmp_path: Path) -> None:
 # A web worker only acknowledges: it must not pay for (or expose) the Salesforce client.
 _WORKER = """
 import base64, json, logging, sys
-from connector.web import create_app
+from tests.backends import database_env, database_settings, store_location
+from tests.backends import database_env, database_settings, store_location
 app = create_app()
 web = app.test_client()
 key = base64.b64encode(b"write-key-1:").decode()
@@ -133,7 +135,7 @@ def test_a_web_worker_never_loads_the_salesforce_client(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "L2L_DATABASE": str(tmp_path / "l2l.sqlite"),
+        **database_env(store_location(tmp_path)),
         "L2L_EVENTS_WRITE_KEYS": "write-key-1",
         "L2L_SHOPIFY_WEBHOOK_SECRETS": "shopify-secret-1",
     }

@@ -14,6 +14,7 @@ from connector.config import Settings, load_settings
 from connector.loyalty.book import book
 from connector.loyalty.wiring import load_config
 from connector.store import Store
+from tests.backends import database_settings
 
 TOKEN = "loyalty-test-token-7f3a91"
 OTHER_TOKEN = "second-storefront-token-22b"
@@ -48,9 +49,9 @@ def make_settings(tmp_path: Path, *, tokens: str = f"{TOKEN},{OTHER_TOKEN}") -> 
     models.mkdir(exist_ok=True)
     (models / "loyalty.yaml").write_text(PROGRAM_YAML, encoding="utf-8")
     settings = load_settings(
-        database=tmp_path / "l2l.sqlite", models_dir=models, loyalty_api_tokens=tokens
+        **database_settings(tmp_path), models_dir=models, loyalty_api_tokens=tokens
     )
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     store.records.upsert(
         "Contact",
         [
@@ -77,7 +78,7 @@ def book_orders(
             "original_order_id": [None] * len(orders),
         }
     )
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         books = store.loyalty
         with store.transaction():

@@ -72,7 +72,7 @@ def call(
 
 
 def journal(settings: Settings) -> Any:
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         return store.loyalty.journal("club")
     finally:

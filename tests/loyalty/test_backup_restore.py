@@ -25,11 +25,12 @@ from connector.doctor import ephemeral_reason
 from connector.store import Store
 from connector.sync.realtime import normalise_pending
 from connector.webhooks.base import Delivery
-from tests.backends import postgres_schema, server_url
+from tests.backends import postgres_schema, server_url, sqlite_only
 from tests.support import SHOP_LEDGER_ADA, SHOP_LEDGER_EMAIL, ada_journal, book_shop_orders
 from tests.webhooks.helpers import SHOP, encode, fixture
 
 ADA = SHOP_LEDGER_ADA
+SQLITE_BACKUP = sqlite_only("the online backup of a SQLite file (PostgreSQL: the pg_dump tests)")
 PER_ORDER = 129 + 50  # the fixture's 129.60 at 1 point per unit (floor), and the threshold's 50
 
 
@@ -69,6 +70,7 @@ def live(env: Path) -> Iterator[Store]:
     store.close()
 
 
+@SQLITE_BACKUP
 def test_a_backup_taken_while_the_worker_writes_restores_a_whole_ledger(
     live: Store, env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,6 +135,7 @@ def test_a_backup_taken_while_the_worker_writes_restores_a_whole_ledger(
     assert _cli("restore", "--replace", str(backup)).exit_code == 0
 
 
+@SQLITE_BACKUP
 def test_a_restore_of_a_quiet_ledger_then_a_sync_changes_no_balance(
     live: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,6 +156,7 @@ def test_a_restore_of_a_quiet_ledger_then_a_sync_changes_no_balance(
         store.close()
 
 
+@SQLITE_BACKUP
 def test_restore_refuses_a_file_that_is_not_a_backup(env: Path, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database\n" * 100)
@@ -167,7 +171,7 @@ def test_on_postgresql_the_commands_give_the_pg_tools_recipe(
     env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
     with postgres_schema() as url:
-        monkeypatch.delenv("L2L_DATABASE")
+        monkeypatch.delenv("L2L_DATABASE", raising=False)
         monkeypatch.setenv("DATABASE_URL", url)
         target = tmp_path / "dump.bin"
         target.write_bytes(b"")

@@ -13,18 +13,20 @@ from connector.cli import main
 from connector.config import Settings
 from connector.store import Store
 from connector.web import create_app
+from tests.backends import database_env
 from tests.loyalty.conftest import ANN, TOKEN
 
 
 @pytest.fixture
 def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("L2L_DATABASE", str(settings.database))
+    for name, value in database_env(settings.store_location).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("L2L_MODELS_DIR", str(settings.models_dir))
     return settings
 
 
 def _journal_size(settings: Settings) -> int:
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         return len(store.loyalty.journal("club"))
     finally:

@@ -14,12 +14,14 @@ from connector.cli import main
 from connector.config import Settings
 from connector.loyalty.wiring import open_service
 from connector.store import Store
+from tests.backends import database_env
 from tests.loyalty.conftest import ANN, BOB, book_orders
 
 
 @pytest.fixture
 def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("L2L_DATABASE", str(settings.database))
+    for name, value in database_env(settings.store_location).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("L2L_MODELS_DIR", str(settings.models_dir))
     return settings
 
@@ -29,7 +31,7 @@ def run(*args: str) -> Any:
 
 
 def journal(settings: Settings) -> Any:
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         return store.loyalty.journal("club")
     finally:

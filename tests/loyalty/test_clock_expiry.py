@@ -11,13 +11,15 @@ import pytest
 from connector.config import Settings, load_settings
 from connector.scheduler import expiry_job
 from connector.store import Store
+from tests.backends import database_env, store_location
 from tests.loyalty.conftest import BOB, book_orders
 
 
 @pytest.fixture
 def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     # the job reads its settings afresh from the environment, as the clock process does
-    monkeypatch.setenv("L2L_DATABASE", str(settings.database))
+    for name, value in database_env(settings.store_location).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("L2L_MODELS_DIR", str(settings.models_dir))
     return settings
 
@@ -48,7 +50,8 @@ def test_expiry_job_without_a_program_does_nothing(
     monkeypatch.chdir(tmp_path)
     models = tmp_path / "models"
     models.mkdir()
-    monkeypatch.setenv("L2L_DATABASE", str(tmp_path / "l2l.sqlite"))
+    for name, value in database_env(store_location(tmp_path)).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("L2L_MODELS_DIR", str(models))
     assert load_settings().models_dir == models
     assert expiry_job() == {}

@@ -16,6 +16,7 @@ from connector.loyalty.enrollment import enrolled, enrollment_fields
 from connector.store import Store
 from connector.sync.loyalty import with_enrollment_fields
 from connector.sync.streams import STREAMS
+from tests.backends import store_location
 from tests.support import loyalty_pass
 
 ANN, BOB, CAT = "003A", "003B", "003C"
@@ -97,7 +98,7 @@ def test_inconsistent_enrollment_settings_are_refused(extra: dict[str, object]) 
 def _step(
     tmp_path: Path, program: Program, orders: pd.DataFrame, contacts: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         values, record = loyalty_pass(
             store,

@@ -118,7 +118,7 @@ def test_the_journal_lands_in_loyalty_management_once(
     mirror = first.models["loyalty"]["rewards"]["mirror"]
     assert "error" not in mirror
 
-    books = Store(settings.database).loyalty
+    books = Store(settings.store_location).loyalty
     journal = books.journal("rewards")
     keys = set(journal["key"])
     assert _rows(org, 'SELECT "Name" FROM "LoyaltyProgram"') == [("Rewards",)]
@@ -282,7 +282,7 @@ def test_rows_that_fail_are_sent_again_without_duplicates(
     _buyers(org, [50.0, 150.0, 250.0, 350.0])
     settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path))
     engine = deployed_engine(settings)
-    store = Store(settings.database)
+    store = Store(settings.store_location)
 
     org.faults.configure("FIELD_CUSTOM_VALIDATION_EXCEPTION=0.3,seed=3")
     first = engine.run()
@@ -343,7 +343,7 @@ def test_a_journal_type_the_org_lacks_stops_the_mirror_until_it_exists(
     second = engine.run()
     assert second.status == "succeeded", second.errors
     assert second.compute == "skipped"
-    journal = Store(settings.database).loyalty.journal("rewards")
+    journal = Store(settings.store_location).loyalty.journal("rewards")
     assert second.models["loyalty"]["rewards"]["mirror"]["journals"] == len(journal) > 0
     types = dict(
         _rows(org, 'SELECT "L2L_Journal_Key__c", "JournalTypeId" FROM "TransactionJournal"')
@@ -404,7 +404,7 @@ def test_an_integration_user_mirrors_with_what_fields_deploy_grants(
 
     run = deployed_engine(settings).run()
     assert run.status == "succeeded", run.errors
-    journal = Store(settings.database).loyalty.journal("rewards")
+    journal = Store(settings.store_location).loyalty.journal("rewards")
     mirrored = {r[0] for r in _rows(org, 'SELECT "L2L_Journal_Key__c" FROM "TransactionJournal"')}
     assert mirrored == set(journal["key"])
     assert mirrored
@@ -450,7 +450,7 @@ def test_a_member_refused_for_good_waits_alone(
         org, localorg_server, tmp_path, models_dir=_models(tmp_path, "{accrual: Purchase}")
     )
     engine = deployed_engine(settings)
-    books = Store(settings.database).loyalty
+    books = Store(settings.store_location).loyalty
     # The first run books everyone but mirrors nothing: the org lacks the Purchase type.
     assert engine.run().status == "partial"
     journal = books.journal("rewards")
@@ -505,7 +505,7 @@ def test_a_long_history_goes_as_bulk_jobs_with_the_same_result(
 
     run = engine.run()
     assert run.api_calls.get("bulk_job", 0) > 0
-    books = Store(settings.database).loyalty
+    books = Store(settings.store_location).loyalty
     journal = books.journal("rewards")
     refused = set(journal[journal["member"] == f"Contact:{people[0]}"]["key"])
     assert set(books.mirror_retry("rewards")) == refused
@@ -546,7 +546,7 @@ def test_lost_journal_upsert_answer_is_read_back_not_saved_twice(
     assert engine.run().status == "succeeded"
     with open_service(settings) as service:
         service.adjust(f"Contact:{contact}", 40, "goodwill", "adj-1")
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     books = store.loyalty
     program = load_config(settings).programs[0]
     client = engine.client

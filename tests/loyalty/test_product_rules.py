@@ -56,7 +56,7 @@ def test_product_and_category_rules_earn_on_their_lines_only(
     run = deployed_engine(settings).run()
     assert run.status == "succeeded", run.errors
     assert "Product2" in run.objects  # pulled for the category rule
-    journal = Store(settings.database).loyalty.journal("shop")
+    journal = Store(settings.store_location).loyalty.journal("shop")
     points = journal[journal["currency"] == "points"].groupby("rule_id")["points"].sum()
     assert points["base"] == 80 + 15 + 30  # 1 a unit on the whole order
     assert points["novels_x3"] == 15 * (3 - 1)  # the extra on the novel's line only

@@ -70,7 +70,7 @@ def test_each_program_writes_its_own_fields(
     engine = deployed_engine(settings)
     run = engine.run()
     assert run.status == "succeeded", run.errors
-    books = Store(settings.database).loyalty
+    books = Store(settings.store_location).loyalty
     sums = {
         p: int(books.journal(p).query("currency == 'points'")["points"].sum())
         for p in ("rewards", "partner_club")

@@ -15,6 +15,7 @@ from connector.loyalty.ledger import empty_journal
 from connector.loyalty.service import LoyaltyService
 from connector.store import Store
 from connector.sync.loyalty import member_segments
+from tests.backends import store_location
 from tests.support import loyalty_pass
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -97,7 +98,7 @@ def test_a_partner_promotion_adds_program_points_to_that_partners_accruals(
         {"id": "hotels", "multiplier": 1.5, "partners": ["hotel_co"]},
         {"id": "welcome", "bonus_points": 25, "partners": ["hotel_co"]},
     )
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         service = LoyaltyService(store, LoyaltyConfig(programs=[program]), clock=lambda: NOW)
         first = service.partner_accrual(ANN, 101, "hotel_co", "stay-1")
@@ -165,7 +166,7 @@ def test_a_voucher_promotion_gives_its_voucher_once_per_qualifying_order(
             "OriginalOrderId": [None] * 3,
         }
     )
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         first = _sync(store, program, orders)
         second = _sync(store, program, orders)

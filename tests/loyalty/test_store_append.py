@@ -14,6 +14,7 @@ from connector.loyalty.ledger import JOURNAL_COLUMNS, as_journal, empty_journal,
 from connector.store import Store
 from connector.store import loyalty as stored
 from connector.store.loyalty import _text, _texts
+from tests.backends import store_location
 
 NOW = datetime(2024, 6, 1, 12, 30, tzinfo=UTC)
 
@@ -46,7 +47,7 @@ def _statements(store: Store) -> list[str]:
 
 
 def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         books = store.loyalty
         seen = _statements(store)
@@ -61,7 +62,7 @@ def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Pat
 
 
 def test_inside_a_member_transaction_the_batch_is_one_transaction(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         books = store.loyalty
         seen = _statements(store)
@@ -132,7 +133,7 @@ def _plan(store: Store, sql: str, params: list[object]) -> str:
 
 
 def test_the_journal_keeps_only_the_indexes_its_reads_use(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         indexes = {
             r[0]

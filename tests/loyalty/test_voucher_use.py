@@ -75,7 +75,7 @@ def test_unknown_code_missing_key_bad_token_and_reused_key(
 def test_an_expired_code_is_409_and_keeps_its_use(client: FlaskClient, settings: Settings) -> None:
     code = _code(client)
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         store.db.execute("UPDATE loyalty_vouchers SET expires_at = ? WHERE code = ?", [past, code])
         store.db.conn.commit()
@@ -93,7 +93,7 @@ def test_concurrent_uses_never_take_more_than_the_code_has(
 ) -> None:
     config = load_config(settings)
     now = datetime.now(UTC)
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         store.db.table("loyalty_vouchers").insert(
             {
@@ -114,7 +114,7 @@ def test_concurrent_uses_never_take_more_than_the_code_has(
     lock = threading.Lock()
 
     def use(i: int) -> None:
-        own = Store(settings.database)  # one connection per thread, like gunicorn workers
+        own = Store(settings.store_location)  # one connection per thread, like gunicorn workers
         try:
             LoyaltyService(own, config).use_voucher("L2L-MULTI", f"k{i}")
             result = "used"

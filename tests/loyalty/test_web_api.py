@@ -36,7 +36,7 @@ def post(client: FlaskClient, path: str, body: Any, key: str | None = "k1", **kw
 
 
 def journal(settings: Settings) -> Any:
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         return store.loyalty.journal("club")
     finally:

@@ -78,7 +78,7 @@ def test_two_processes_never_overdraw_and_each_key_redeems_once(server: Any) -> 
     responses = [r for client in results for r in client]
     assert {status for _, status, _ in responses} <= {200, 201, 409}, responses
 
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         journal = store.loyalty.journal("club", f"Contact:{ANN}")
     finally:

@@ -27,6 +27,7 @@ from connector.salesforce import SalesforceClient
 from connector.salesforce.auth import is_my_domain
 from localorg.org import LocalOrg
 from localorg.server import Running
+from tests.backends import database_settings
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -138,7 +139,7 @@ def test_client_credentials_on_the_shared_login_hosts_are_refused_before_any_cal
         salesforce_login_url=login_url,
         salesforce_client_id="3MVG9x",
         salesforce_client_secret="not-printed-anywhere",
-        database=tmp_path / "l2l.sqlite",
+        **database_settings(tmp_path),
     )
     client_made = []
     with pytest.raises(ConfigError) as info:

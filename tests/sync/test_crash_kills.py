@@ -44,7 +44,13 @@ RUN_KILL_WINDOW_S = 1.5  # after the run record appears
 PUSH_KILL_WINDOW_S = 0.06  # after the org counted the run's first collection call
 
 
-def _last_run(database: Path) -> int:
+def _last_run(database: Path | str) -> int:
+    if isinstance(database, str):  # PostgreSQL (L2L_TEST_BACKEND): the run's own store
+        store = Store(database)
+        try:
+            return int(store.db.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0])
+        finally:
+            store.close()
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0])
@@ -80,7 +86,7 @@ def test_twenty_syncs_killed_at_random_leave_honest_records_and_one_save_per_cha
     deployed_engine(settings).store.close()
     ids = seed(org, PEOPLE, [("2026-01-10", 10.0)])
     account = org.store.execute('SELECT "Id" FROM "Account"')[0][0]
-    env = {**salesforce_env(org, localorg_server), **sync_env(settings.database, mappings)}
+    env = {**salesforce_env(org, localorg_server), **sync_env(settings.store_location, mappings)}
     org.faults.configure("latency=15ms")  # a push of two batches takes a moment to kill in
     rng = random.Random(20261128)
     changed: Counter[str] = Counter()  # rounds that changed each person
@@ -100,7 +106,7 @@ def test_twenty_syncs_killed_at_random_leave_honest_records_and_one_save_per_cha
             for cid in chosen
         ]
         load_rows(org, "Order", rows)
-        runs_before = _last_run(settings.database)
+        runs_before = _last_run(settings.store_location)
         writes_before = org.calls_by_kind.get("composite", 0)
         at_push = rng.random() < 0.5
         delay = rng.uniform(0, PUSH_KILL_WINDOW_S if at_push else RUN_KILL_WINDOW_S)
@@ -110,7 +116,7 @@ def test_twenty_syncs_killed_at_random_leave_honest_records_and_one_save_per_cha
                 lambda n=writes_before: org.calls_by_kind.get("composite", 0) > n, proc
             )
         else:
-            started = _wait_for(lambda n=runs_before: _last_run(settings.database) > n, proc)
+            started = _wait_for(lambda n=runs_before: _last_run(settings.store_location) > n, proc)
         if started:
             time.sleep(delay)
         if proc.poll() is None:
@@ -128,7 +134,7 @@ def test_twenty_syncs_killed_at_random_leave_honest_records_and_one_save_per_cha
     assert report["status"] == "succeeded"
     assert killed >= ROUNDS // 2, killed  # the window really lands inside runs
 
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     runs = store.runs.latest(100)
     statuses = Counter(r["status"] for r in runs)
     assert "running" not in statuses

@@ -10,6 +10,7 @@ from connector.sync.effects import Applied, MomentCall, fire
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg
 from localorg.server import Running
+from tests.backends import store_location
 from tests.support import load_rows, localorg_settings
 
 FLOW = "L2L_Tier_Changed"
@@ -46,7 +47,7 @@ def test_lost_flow_answer_runs_each_interview_once_and_is_named(
     )
     ids = load_rows(org, "Contact", [{"LastName": f"M{i}"} for i in range(3)])
     client = SalesforceClient.from_settings(localorg_settings(org, localorg_server, tmp_path))
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     org.faults.configure("fail_nth=actions:1:after")
     out = Applied()
     fire(client, store, _calls(ids, "Silver"), 1, out)

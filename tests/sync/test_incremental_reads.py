@@ -13,6 +13,7 @@ import pandas as pd
 
 from connector.store import Store
 from connector.sync.incremental import Touched, booked_by_others
+from tests.backends import store_location
 
 
 def _orders(n: int) -> list[dict[str, Any]]:
@@ -29,7 +30,7 @@ def _orders(n: int) -> list[dict[str, Any]]:
 
 
 def test_lookups_return_what_a_filter_of_the_whole_table_returns(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     store.records.declare(
         "Order",
         {"BillToContactId": "reference", "AccountId": "reference", "TotalAmount": "currency"},
@@ -49,7 +50,7 @@ def test_lookups_return_what_a_filter_of_the_whole_table_returns(tmp_path: Path)
 
 
 def test_events_of_some_emails_are_theirs_and_their_anonymous_ids(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
 
     def event(n: int, email: str | None, anonymous: str | None, name: str) -> dict[str, Any]:
         return {
@@ -85,7 +86,7 @@ def test_events_of_some_emails_are_theirs_and_their_anonymous_ids(tmp_path: Path
 
 
 def test_a_page_touches_the_owners_a_row_had_and_has(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     order = {"Id": "801A", "BillToContactId": "003OLD", "AccountId": "001A"}
     order["SystemModstamp"] = "2026-11-01T10:00:00.000+0000"
     store.records.upsert("Order", [order])
@@ -107,7 +108,7 @@ def test_a_page_touches_the_owners_a_row_had_and_has(tmp_path: Path) -> None:
 
 
 def test_entries_booked_by_others_are_the_next_runs_people(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     start = store.loyalty.position("club")
     entries = pd.DataFrame(
         [

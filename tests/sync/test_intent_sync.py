@@ -167,7 +167,7 @@ def test_intent_lands_on_leads_and_contacts_decays_and_fires_its_flow_once(
     org.store.update("Lead", people["hot"], {"OwnerId": org.admin_user_id}, run_flows=False)
     engine = deployed_engine(_settings(org, localorg_server, tmp_path))
     now = datetime.now(UTC)
-    store = Store(engine.settings.database)
+    store = Store(engine.settings.store_location)
     events = _hot("hot@example.com", now)
     events += [
         _event("Email Opened", "warm@example.com", now - timedelta(days=2), 1),
@@ -313,7 +313,7 @@ def test_a_missing_flow_makes_the_run_partial_alerts_and_is_tried_again_next_run
     )
     engine = deployed_engine(settings)
     now = datetime.now(UTC)
-    Store(engine.settings.database).events.append(_hot("hot@example.com", now))
+    Store(engine.settings.store_location).events.append(_hot("hot@example.com", now))
 
     first = engine.run()
     assert first.status == "partial"

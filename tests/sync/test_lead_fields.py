@@ -40,7 +40,7 @@ def test_a_configured_lead_field_is_pulled_and_read(
     assert run.status == "succeeded", run.errors
     conversion = engine.scoring.conversion if engine.scoring else None
     assert conversion is not None
-    leads = Store(settings.database).records.frame("Lead", lead_columns(conversion))
+    leads = Store(settings.store_location).records.frame("Lead", lead_columns(conversion))
     assert leads["Street"].tolist() == ["1 Main St"]
 
 

@@ -83,7 +83,7 @@ def test_every_registered_value_is_produced_and_nothing_else(
         [{"Subject": "Refund", "Description": "Terrible. I want a refund.", "ContactId": customer}],
     )
     settings = localorg_settings(org, localorg_server, tmp_path)
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     assert import_file(store, out / "events.jsonl", source="seed").rejected == []
     seen: list[pd.DataFrame] = []
 

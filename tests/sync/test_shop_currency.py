@@ -23,6 +23,7 @@ from connector.webhooks.base import Delivery
 from localorg.features import OrgFeatures
 from localorg.org import LocalOrg
 from localorg.server import Running
+from tests.backends import database_env
 from tests.support import (
     RFM_PLAIN_FIELDS,
     deployed_engine,
@@ -51,7 +52,7 @@ def _woo_order(settings: Settings, number: int, email: str, total: str, currency
         "currency": currency,
         "billing": {"email": email},
     }
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         delivery = Delivery("woocommerce", f"d{number}", "order.created", STORE, {}, encode(order))
         store.events.store_delivery(delivery)
@@ -95,7 +96,8 @@ def test_eur_woo_order_in_a_usd_single_currency_org_is_held_and_named(
     assert held["by_currency"] == {"EUR": 1}
     assert held["orders"] == [f"woocommerce:{STORE}/7101"]
     assert "USD" in held["reason"]
-    monkeypatch.setenv("L2L_DATABASE", str(settings.database))
+    for name, value in database_env(settings.store_location).items():
+        monkeypatch.setenv(name, value)
     as_json = CliRunner().invoke(main, ["events", "stats", "--json"])
     assert json.loads(as_json.output)["shop_orders"]["held"] == {"EUR": 1}
     result = CliRunner().invoke(main, ["events", "stats"])
@@ -125,7 +127,8 @@ def test_orders_from_strangers_are_counted_and_listed_by_events_stats(
     _woo_order(settings, 7303, "stranger@example.org", "12.00", "USD")
     _woo_order(settings, 7304, "other@example.org", "5.00", "USD")
     assert deployed_engine(settings).run().status == "succeeded"  # pulls the Contact
-    monkeypatch.setenv("L2L_DATABASE", str(settings.database))
+    for name, value in database_env(settings.store_location).items():
+        monkeypatch.setenv(name, value)
     result = CliRunner().invoke(main, ["events", "stats", "--json"])
     assert result.exit_code == 0, result.output
     unknown = json.loads(result.output)["shop_orders"]["strangers"]
@@ -153,7 +156,7 @@ def test_a_realtime_pass_converts_with_the_last_runs_rates(
         "currency": "EUR",
         "billing": {"email": "bo.buyer@example.org"},
     }
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:  # stored as the web process stores it; the worker normalises it
         store.events.store_delivery(
             Delivery("woocommerce", "d7402", "order.created", STORE, {}, encode(order))

@@ -241,7 +241,7 @@ def test_run_killed_mid_push_converges_on_rerun(
     settings = _settings(org, localorg_server, tmp_path / "killed")
     env = {
         **salesforce_env(org, localorg_server),
-        **sync_env(settings.database, settings.mappings_dir),
+        **sync_env(settings.store_location, settings.mappings_dir),
     }
     org.faults.configure("latency=30ms")
     proc = _run_cli(["sync", "--json"], env)
@@ -260,7 +260,7 @@ def test_run_killed_mid_push_converges_on_rerun(
         v[:4] == (1, 10.0, "2026-01-10", 10.0) for v in field_values(org, ids, FIELDS).values()
     )
     # The same org state as an uninterrupted run: a fresh database syncing now writes nothing new.
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     assert store.outbox.counts() == {}
 
 

@@ -116,7 +116,7 @@ def test_replies_land_on_the_record_and_move_the_intent_score(
             },
         ],
     )
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     # both Leads browsed alike; only one of them wrote back
     views = [
         _event("Product Viewed", email, now - timedelta(hours=3 + i), i + k * 10)
@@ -369,7 +369,7 @@ def test_a_valued_customers_negative_reply_fires_the_flow_once(
     assert [t[0] for t in tasks] == [buyer]
     assert "Cancel my order now" in tasks[0][1]
     assert "CLV 420" in tasks[0][1]  # 3 orders of 400 x the 35% margin of predictions.yaml
-    assert Store(settings.database).scoring.fired("unhappy_valued", "message") == {furious}
+    assert Store(settings.store_location).scoring.fired("unhappy_valued", "message") == {furious}
 
     # a positive reply of the same customer: a sync that scores again, and fires nothing
     load_rows(org, "EmailMessage", [reply(buyer, "Thanks, that fixed it, great help!", 0)])

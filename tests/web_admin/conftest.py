@@ -13,6 +13,7 @@ from connector.config import Settings, load_settings
 from connector.web import create_app
 from localorg.org import LocalOrg
 from localorg.server import Running
+from tests.backends import database_settings
 from tests.support import deployed_engine, localorg_settings, rfm_mappings, seed
 from tests.web_admin.helpers import COMMENT, HASH, NAME
 
@@ -22,7 +23,7 @@ def admin_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings with one admin account, a fresh database and the tests' mappings."""
     monkeypatch.chdir(tmp_path)  # no stray .env
     return load_settings(
-        database=tmp_path / "l2l.sqlite",
+        **database_settings(tmp_path),
         admin_users=f"{NAME}:{HASH}",
         mappings_dir=rfm_mappings(tmp_path / "mappings"),
     )

@@ -13,6 +13,7 @@ from connector.cli import main
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError
 from connector.web import create_app, intake
+from tests.backends import database_settings
 from tests.web_admin.helpers import BASE, HASH, NAME, PASSWORD, csrf, signed_in
 
 PAGES = ("/admin/", "/admin/runs", "/admin/runs/1", "/admin/mappings", "/admin/mappings/x.yaml/0")
@@ -31,7 +32,7 @@ def test_without_an_admin_account_every_page_says_how_to_make_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    app = create_app(load_settings(database=tmp_path / "l2l.sqlite"))
+    app = create_app(load_settings(**database_settings(tmp_path)))
     client = app.test_client()
     for path in (*PAGES, "/admin/sign-in"):
         page = client.get(f"{BASE}{path}")
@@ -173,7 +174,7 @@ def test_hash_password_makes_an_entry_that_signs_in(
     line = done.output.strip().splitlines()[-1]
     assert line.startswith("L2L_ADMIN_USERS=bo:")
     assert "a long passphrase" not in done.output
-    settings = load_settings(database=tmp_path / "l2l.sqlite", admin_users=line.split("=", 1)[1])
+    settings = load_settings(**database_settings(tmp_path), admin_users=line.split("=", 1)[1])
     client = create_app(settings).test_client()
     assert _attempt(client, "a long passphrase", name="bo").status_code == 302
 

@@ -112,7 +112,7 @@ def test_an_admin_tunes_a_rounding_and_syncs_it_from_the_page(
     page.get_by_role("button", name="Save to contact.yaml").click()
     assert page.url.endswith("/admin/mappings")
     assert "validation passed" in page.locator(".flash.ok").inner_text()
-    env = {**sync_env(synced.settings.database, synced.mappings), "L2L_ADMIN_USERS": ""}
+    env = {**sync_env(synced.settings.store_location, synced.mappings), "L2L_ADMIN_USERS": ""}
     assert CliRunner().invoke(main, ["validate", "--offline"], env=env).exit_code == 0
 
     # a bad edit: file:line in the page, the file byte for byte as it was

@@ -70,7 +70,7 @@ def test_events_list_deliveries_and_replay_queues_them(
     assert "trail-goods.myshopify.com" in page
     for secret in (*SHOPIFY_SECRETS, headers["X-Shopify-Hmac-Sha256"]):
         assert secret not in page
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     try:
         assert normalise_pending(store, limit=10) == (1, 0)  # the worker's part
         assert store.events.stats()["sources"]["shopify"]["pending"] == 0
@@ -152,7 +152,7 @@ def test_scores_draw_the_written_values_and_the_model_fits(synced: Synced) -> No
     # the tests' mappings write RFM values only: no score is mapped, so none is drawn
     assert "Intent score of Leads" not in page.text
     assert "No intent score written on a Lead yet." in page.text
-    store = Store(synced.settings.database)
+    store = Store(synced.settings.store_location)
     try:
         fitted = store.admin.fitted_models()
     finally:
@@ -164,7 +164,7 @@ def test_scores_draw_the_written_values_and_the_model_fits(synced: Synced) -> No
 def test_scores_count_each_value_and_bin_many_numbers(admin_settings: Settings) -> None:
     from connector.web.admin import scores
 
-    store = Store(admin_settings.database)
+    store = Store(admin_settings.store_location)
     written = [("Lead", f"00Q{i:015d}", "L2L_Intent_Score__c", str(i % 3)) for i in range(9)]
     written += [
         ("Contact", f"003{i:015d}", "L2L_Predicted_CLV__c", repr(float(i))) for i in range(100)
@@ -234,7 +234,7 @@ def test_kept_figures_are_computed_again_once_a_write_a_pull_or_a_booking_moves(
         return len(computed)
 
     app = create_app(admin_settings)
-    store = Store(admin_settings.database)
+    store = Store(admin_settings.store_location)
     try:
         with app.test_request_context():
             assert kept("page", compute) == 1

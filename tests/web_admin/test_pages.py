@@ -31,7 +31,7 @@ def _cells(html: str, table_id: str) -> list[list[str]]:
 
 
 def _logged(synced: Synced, run_id: int) -> list[dict[str, object]]:
-    store = Store(synced.settings.database)
+    store = Store(synced.settings.store_location)
     try:
         return store.outbox.value_log(run_id)
     finally:
@@ -99,7 +99,7 @@ def test_a_rounding_preview_shows_the_values_it_would_write_and_writes_nothing(
         assert after == "31.0"  # rounded to no decimals, shown as the dry run computed it
     assert (synced.mappings / "contact.yaml").read_bytes() == yaml_before
     # a dry run: nothing queued, nothing logged beyond the first run
-    store = Store(synced.settings.database)
+    store = Store(synced.settings.store_location)
     try:
         assert store.outbox.counts() == {}
         assert {r["run_id"] for r in store.outbox.value_log()} == {synced.run_id}
@@ -122,7 +122,7 @@ def test_saving_a_rounding_keeps_the_file_and_validate_passes(synced: Synced) ->
     added = [line for line in after.splitlines() if line not in before.splitlines()]
     assert [a.strip() for a in added] == ["transform:", "- round: 1"]
     assert "round: 1" in client.get(f"{BASE}/admin/mappings").text
-    env = {**sync_env(synced.settings.database, synced.mappings), "L2L_ADMIN_USERS": ""}
+    env = {**sync_env(synced.settings.store_location, synced.mappings), "L2L_ADMIN_USERS": ""}
     done = CliRunner().invoke(main, ["validate", "--offline"], env=env)
     assert done.exit_code == 0, done.output
 
@@ -152,7 +152,7 @@ def test_a_bad_edit_shows_file_and_line_and_leaves_the_file_byte_identical(
 def test_sync_now_runs_through_the_engine_and_its_lock(synced: Synced) -> None:
     client = signed_in(synced.app)
     token = csrf(client.get(f"{BASE}/admin/runs").text)
-    holder = Store(synced.settings.database)
+    holder = Store(synced.settings.store_location)
     try:
         with holder.runs.lock():  # as if the clock's run held it
             busy = client.post(

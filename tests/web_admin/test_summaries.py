@@ -14,6 +14,7 @@ from connector.loyalty.service import LoyaltyService
 from connector.store import Store
 from connector.store.schema import _v16_admin_summaries
 from connector.web.admin.loyalty import HEIGHT, WIDTH, liability_chart
+from tests.backends import store_location
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 ANN, BOB, CY = "Contact:003A", "Contact:003B", "Contact:003C"
@@ -56,7 +57,7 @@ def _booked(store: Store) -> LoyaltyService:
 
 
 def test_the_kept_totals_say_what_the_whole_journal_says(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         service = _booked(store)
         full = service.report("club")
@@ -73,7 +74,7 @@ def test_the_kept_totals_say_what_the_whole_journal_says(tmp_path: Path) -> None
 
 
 def test_the_migrations_backfill_equals_what_the_writer_kept(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         _booked(store)
         kept = store.admin.loyalty_report("club")
@@ -110,7 +111,7 @@ def test_the_liability_chart_fits_its_box_and_keeps_the_last_day() -> None:
 
 
 def test_conversion_per_intent_band_counts_the_pulled_leads_state(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         scores = [0.5, 1.2, 3.9, 4.0, 4.5, 5.0, 5.0, 2.2]
         converted = [False, False, True, False, True, True, False, False]
@@ -171,7 +172,7 @@ def test_a_vouchers_code_is_cut_to_its_last_four() -> None:
 
 
 def test_the_histogram_counted_by_sqlite_matches_one_counted_by_hand(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     values = [0.0, 0.5, 3.3, 9.99, 10.0, -2.5, 7.25, 7.25, 100.0, 42.0, 1e-9]
     field = "L2L_Predicted_CLV__c"
     try:

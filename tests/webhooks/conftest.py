@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
 from connector.store import Store
+from tests.backends import ON_POSTGRES, postgres_schema
 from tests.webhooks.helpers import Server, gunicorn
 
 
@@ -17,7 +19,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     Tests share it, so each uses fresh ids and asserts on its own rows.
     """
     work = tmp_path_factory.mktemp("webhooks-server")
-    with gunicorn(work / "l2l.sqlite", work) as running:
+    with ExitStack() as stack:  # its own schema for the session under L2L_TEST_BACKEND=postgresql
+        database = stack.enter_context(postgres_schema()) if ON_POSTGRES else work / "l2l.sqlite"
+        running = stack.enter_context(gunicorn(database, work))
         yield running
 
 

@@ -20,6 +20,7 @@ from connector.sync.realtime import fetch_bigcommerce_orders, normalise_pending
 from connector.sync.resolve import ORDER_COLUMNS
 from connector.webhooks import bigcommerce
 from connector.webhooks.bigcommerce_api import order_details
+from tests.backends import database_settings, store_location
 from tests.webhooks.helpers import BC_TOKEN, bc_headers, encode, fixture
 
 API_TOKEN = "bc_api_token_9"
@@ -56,7 +57,7 @@ def store_api() -> Iterator[tuple[str, list[str]]]:
 
 def _settings(tmp_path: Path, api: str, token: str = API_TOKEN) -> Settings:
     return load_settings(
-        database=tmp_path / "l2l.sqlite",
+        **database_settings(tmp_path),
         bigcommerce_webhook_token=BC_TOKEN,
         bigcommerce_api_tokens=f"other:zzz,abc123x:{token}",
         bigcommerce_api_url=api,
@@ -92,7 +93,7 @@ def test_the_worker_reads_the_order_and_it_counts(
 ) -> None:
     url, seen = store_api
     settings = _settings(tmp_path, url)
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     store.records.upsert("Contact", [{"Id": "003X", "Email": "cy.client@example.net"}])
     _light_delivery(store)
     assert len(orders_frame(store, list(ORDER_COLUMNS))) == 0  # a reference does not count yet
@@ -109,7 +110,7 @@ def test_a_refused_read_waits_for_the_next_pass(
     tmp_path: Path, store_api: tuple[str, list[str]]
 ) -> None:
     url, _ = store_api
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     _light_delivery(store)
     assert fetch_bigcommerce_orders(store, _settings(tmp_path, url, token="wrong")) == (0, 1)
     row = store.db.conn.execute("SELECT total FROM shop_orders").fetchone()
@@ -122,7 +123,7 @@ def test_a_refused_read_waits_for_the_next_pass(
 def test_a_later_refund_is_read_again(tmp_path: Path, store_api: tuple[str, list[str]]) -> None:
     url, seen = store_api
     settings = _settings(tmp_path, url)
-    store = Store(settings.database)
+    store = Store(settings.store_location)
     store.records.upsert("Contact", [{"Id": "003X", "Email": "cy.client@example.net"}])
     _light_delivery(store)
     assert fetch_bigcommerce_orders(store, settings) == (1, 0)

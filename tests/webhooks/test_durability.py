@@ -12,11 +12,12 @@ import uuid
 from pathlib import Path
 
 from connector.store import Store
+from tests.backends import store_location
 from tests.webhooks.helpers import encode, fixture, gunicorn, server_env, shopify_headers
 
 
 def test_acknowledged_deliveries_survive_a_killed_server(tmp_path: Path) -> None:
-    database = tmp_path / "l2l.sqlite"
+    database = store_location(tmp_path)
     keys = []
     with gunicorn(database, tmp_path) as server:
         for n in range(20):
@@ -63,7 +64,7 @@ def test_acknowledged_deliveries_survive_a_killed_server(tmp_path: Path) -> None
 
 
 def test_replay_is_idempotent(tmp_path: Path) -> None:
-    database = tmp_path / "l2l.sqlite"
+    database = store_location(tmp_path)
     with gunicorn(database, tmp_path, workers=1) as server:
         for topic, name in (
             ("orders/create", "shopify_orders_create.json"),

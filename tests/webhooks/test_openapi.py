@@ -10,11 +10,12 @@ from openapi_spec_validator import validate
 
 from connector.config import load_settings
 from connector.web import create_app
+from tests.backends import database_settings
 
 
 def test_openapi_matches_the_real_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = create_app(load_settings(database=tmp_path / "l2l.sqlite"))
+    app = create_app(load_settings(**database_settings(tmp_path)))
     response = app.test_client().get("/openapi.json")
     assert response.status_code == 200
     spec = response.get_json()
@@ -57,7 +58,7 @@ def test_the_platforms_are_listed_once(tmp_path: Path, monkeypatch: pytest.Monke
     from connector.webhooks import PLATFORMS
 
     monkeypatch.chdir(tmp_path)
-    app = create_app(load_settings(database=tmp_path / "l2l.sqlite"))
+    app = create_app(load_settings(**database_settings(tmp_path)))
     routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/webhooks/")}
     assert routes == {f"/webhooks/{name}" for name in PLATFORMS}
     paths = app.test_client().get("/openapi.json").get_json()["paths"]

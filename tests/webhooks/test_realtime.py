@@ -23,7 +23,7 @@ from connector.sync.realtime import RealtimeWorker
 from connector.webhooks import shopify
 from localorg.org import LocalOrg
 from localorg.server import Running
-from tests.backends import BACKENDS, postgres_schema
+from tests.backends import BACKENDS, postgres_schema, store_location
 from tests.support import (
     RFM_PLAIN_FIELDS,
     deployed_engine,
@@ -58,7 +58,7 @@ def _settings(
         org,
         server,
         tmp_path,
-        database=database or tmp_path / "l2l.sqlite",
+        database=database or store_location(tmp_path),
         mappings_dir=mappings,
         shopify_webhook_secrets=",".join(SHOPIFY_SECRETS),
         realtime_interval_seconds=0.2,
@@ -84,7 +84,7 @@ def synced(
     """An org with one Contact (one order of 100.00), synced once; on SQLite, or on the
     backend a test names (``@pytest.mark.parametrize("synced", BACKENDS, indirect=True)``)."""
     with ExitStack() as stack:
-        database: Path | str = tmp_path / "l2l.sqlite"
+        database: Path | str = store_location(tmp_path)
         if getattr(request, "param", "sqlite") == "postgresql":
             database = stack.enter_context(postgres_schema())
         settings = _settings(org, localorg_server, tmp_path, database)
