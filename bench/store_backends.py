@@ -40,6 +40,7 @@ from urllib.parse import quote
 import psycopg
 
 from connector.store import Store
+from connector.store import postgres as pg_backend
 from connector.webhooks.base import Delivery
 
 
@@ -101,23 +102,32 @@ def main() -> None:
     sqlite = _measure(work / "l2l.sqlite", args)
     synced = _measure(work / "fsync.sqlite", args, fsync=True)
     with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
+        for name in (schema, f"{schema}_rows"):
+            admin.execute(f"CREATE SCHEMA {name}")
         try:
             postgres = _measure(f"{server}?options={quote(f'-csearch_path={schema}')}", args)
+            # the same without COPY: every batch row by row (psycopg's pipelined executemany)
+            copy_min, pg_backend.COPY_MIN_ROWS = pg_backend.COPY_MIN_ROWS, 10**12
+            try:
+                rows = _measure(f"{server}?options={quote(f'-csearch_path={schema}_rows')}", args)
+            finally:
+                pg_backend.COPY_MIN_ROWS = copy_min
         finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+            for name in (schema, f"{schema}_rows"):
+                admin.execute(f"DROP SCHEMA {name} CASCADE")
     # SQLite's default (synchronous=NORMAL) does not sync a commit to disk; PostgreSQL does, as
     # SQLite does with FULL (the web intake's L2L_WEBHOOK_FSYNC): both columns, for a fair ratio.
     print(
-        f"{'step':<24}{'SQLite s':>10}{'SQLite FULL s':>15}{'PostgreSQL s':>14}"
-        f"{'PG / SQLite':>13}{'PG / FULL':>11}"
+        f"{'step':<24}{'SQLite s':>10}{'SQLite FULL s':>15}{'PG row by row s':>17}"
+        f"{'PostgreSQL s':>14}{'PG / SQLite':>13}{'PG / FULL':>11}{'COPY gain':>11}"
     )
     for name, seconds in sqlite.items():
         pg = postgres[name]
         print(
-            f"{name:<24}{seconds:>10.2f}{synced[name]:>15.2f}{pg:>14.2f}"
-            f"{pg / seconds:>13.2f}{pg / synced[name]:>11.2f}"
+            f"{name:<24}{seconds:>10.2f}{synced[name]:>15.2f}{rows[name]:>17.2f}{pg:>14.2f}"
+            f"{pg / seconds:>13.2f}{pg / synced[name]:>11.2f}{rows[name] / pg:>10.2f}x"
         )
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
