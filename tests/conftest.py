@@ -14,10 +14,20 @@ from simple_salesforce import Salesforce
 from connector.store import Store
 from localorg.org import LocalOrg
 from localorg.server import Running, client_credentials_token, start
-from tests.backends import BACKENDS, drop_test_schemas, postgres_schema, store_location
+from tests.backends import BACKENDS, ON_POSTGRES, drop_test_schemas, postgres_schema, store_location
 from tests.support import REPO, rfm_mappings, salesforce_env, serve_fresh, sync_env
 
 __all__ = ["REPO", "admin_salesforce", "get_token"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if ON_POSTGRES:
+        # The web app keeps its process's store open for the life of the app, as a gunicorn
+        # worker does (connector/web/intake.py); a test's app is dropped, not shut down, and
+        # its connection closed by the collector. sqlite3 says nothing then; psycopg warns.
+        config.addinivalue_line(
+            "filterwarnings", "ignore:.*was deleted while still open:ResourceWarning"
+        )
 
 
 @pytest.fixture(autouse=True)
