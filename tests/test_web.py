@@ -111,8 +111,7 @@ def test_gunicorn_serves_healthz_and_stops_cleanly(tmp_path: Path) -> None:
 # A web worker only acknowledges: it must not pay for (or expose) the Salesforce client.
 _WORKER = """
 import base64, json, logging, sys
-from tests.backends import database_env, database_settings, store_location
-from tests.backends import database_env, database_settings, store_location
+from connector.web import create_app
 app = create_app()
 web = app.test_client()
 key = base64.b64encode(b"write-key-1:").decode()
