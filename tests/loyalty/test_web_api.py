@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import sqlite3
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from connector.config import Settings, describe_settings, load_settings
 from connector.logs import RedactSecrets
 from connector.store import Store
+from connector.store.postgres import WRITE_LOCK_KEY, advisory
 from connector.web import create_app
 from tests.loyalty.conftest import ANN, BOB, OTHER_TOKEN, TOKEN, make_settings
 
@@ -445,14 +445,19 @@ def test_no_request_body_makes_a_500(
 def test_a_database_held_by_another_writer_is_503_with_retry_after(
     settings: Settings, client: FlaskClient
 ) -> None:
-    # A sync booking a big batch holds SQLite's write lock; the store waits its busy timeout
-    # (10 s), then the API answers 503 and books nothing.
-    other = sqlite3.connect(settings.database, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
+    # A sync booking a big batch holds the store's write lock (SQLite's, or on PostgreSQL the
+    # schema's advisory write lock); the store waits its busy timeout (10 s), then the API
+    # answers 503 and books nothing.
+    other = Store(settings.store_location)
+    other.db.conn.execute(
+        "BEGIN" if isinstance(settings.store_location, str) else "BEGIN IMMEDIATE"
+    )
+    if isinstance(settings.store_location, str):
+        other.db.conn.execute(advisory("pg_advisory_xact_lock"), [WRITE_LOCK_KEY])
     try:
         response = post(client, f"{MEMBER}/redemptions", {"points": 10}, key="busy-1")
     finally:
-        other.execute("ROLLBACK")
+        other.db.conn.execute("ROLLBACK")
         other.close()
     assert response.status_code == 503
     assert response.get_json()["code"] == "busy"
