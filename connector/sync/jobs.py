@@ -5,9 +5,11 @@ The queue itself, the reasons for procrastinate, the task names and their locks 
 
 - normalise one stored delivery (skipped when it is no longer ``stored``: a twin job, a sweep
   or ``events replay`` did it), then defer a recompute;
-- recompute and push the dirty people (``RealtimeWorker.recompute_pass``), one at a time (the
-  job lock ``people``); when a sync holds the run lock the job is retried later, and the
-  marks stay;
+- recompute and push the dirty people (``RealtimeWorker.recompute_pass``): several at once on
+  several workers, each pass on the people no other pass holds (the store's people locks:
+  the run lock shared and a lock per shard of people); the marks of people another pass held
+  stay and a recompute job follows a second later; when a sync holds the run lock the job is
+  deferred again, and the marks stay;
 - a full sync;
 - every ``SWEEP_SECONDS`` a sweep: it retries the jobs of workers whose heartbeat stopped
   (``queue_stalled_seconds``; a worker killed with SIGKILL) and defers a job for every
@@ -59,10 +61,15 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         normalise_one(store, stored)
         queue.defer_recompute(app)
 
-    @app.task(name=queue.RECOMPUTE, lock=queue.PEOPLE_LOCK)
+    @app.task(name=queue.RECOMPUTE)
     def recompute_people() -> None:
+        # No job lock: recompute jobs of several workers run at once, each on the people no
+        # other one holds (RealtimeWorker.recompute_pass); the queueing lock keeps one waiting.
         report = worker.recompute_pass()
         failed = report.run is not None and report.run["status"] not in ("succeeded", "partial")
+        if report.left and not (report.skipped or failed):
+            # people another worker held: their marks stay, a job picks them up once it is done
+            queue.defer(app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=1)
         if report.skipped or failed:
             # The marks are kept; a new job a second later does them. Not procrastinate's
             # retry: a retried job goes back to `todo` under its queueing lock, which the
@@ -110,7 +117,7 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         if store.events.dirty_people():  # marks whose recompute job was lost with a defer
             with contextlib.suppress(AlreadyEnqueued):
                 await app.configure_task(
-                    name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, lock=queue.PEOPLE_LOCK
+                    name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK
                 ).defer_async()
 
     del normalise_delivery, recompute_people, sync  # registered on the app by their names
