@@ -146,6 +146,7 @@ class RunReport:
     writes: WriteCounts = field(default_factory=WriteCounts)
     api_calls: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
+    cpu_s: float = 0.0
     planned: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     # Per model: how it ran (btyd or the heuristic and why), for whom, org-wide figures.
@@ -189,6 +190,7 @@ class RunReport:
             "writes": self.writes.as_json(dry_run=self.dry_run),
             "api_calls": self.api_calls,
             "duration_s": round(self.duration_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
             "planned": self.planned,
             "errors": self.errors[:20],
             "models": self.models,
@@ -303,7 +305,7 @@ class SyncEngine:
         recovered: list[dict[str, Any]],
         people: frozenset[tuple[str, str]] | None,
     ) -> RunReport:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         report = RunReport(
             run_id=self.store.runs.start(_mode(options, people)), dry_run=options.dry_run
         )
@@ -397,6 +399,7 @@ class SyncEngine:
         finally:
             report.api_calls = _spent(calls_before, self.client.calls)
             report.duration_s = time.monotonic() - started
+            report.cpu_s = time.process_time() - cpu  # this process's CPU: where time goes
             self.store.runs.finish(report.run_id, report.status, report.as_json())
         if not options.dry_run and people is None:
             keep = timedelta(days=self.settings.value_log_days)

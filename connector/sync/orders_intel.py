@@ -16,6 +16,7 @@ run's scores (:data:`RISK_MODEL`), so a webhook order is scored before it is ful
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -226,11 +227,7 @@ def _score_against(
     features = risk.order_features(frame)
     if features.empty or not len(base):
         return pd.DataFrame(columns=["score", "reasons", "flagged"])
-    from sklearn.ensemble import IsolationForest  # as in risk.score_orders: not at CLI start
-
-    forest = IsolationForest(n_estimators=cfg.n_estimators, random_state=cfg.random_state)
-    forest.fit(base)
-    reference = np.sort(-forest.score_samples(base))
+    forest, reference = _population_forest(base, cfg)
     mine = -forest.score_samples(features.to_numpy(dtype=float))
     score = np.floor(100.0 * np.searchsorted(reference, mine, side="left") / len(reference))
     score = score.clip(0, 99).astype(int)
@@ -240,6 +237,34 @@ def _score_against(
         {"score": score, "reasons": reasons.to_numpy(), "flagged": score >= cfg.threshold},
         index=features.index,
     )
+
+
+#: The forest fitted on a stored population, and its sorted raw scores, by the population's
+#: bytes and the forest's settings: every real-time pass scores against the same population
+#: until the next full run, and the fit (seeded: the same forest each time) was most of a
+#: pass's CPU (bench/scale.py). One entry: a new population replaces the old one.
+_FORESTS: dict[tuple[str, int, int | None], tuple[Any, np.ndarray]] = {}
+
+
+def _population_forest(base: np.ndarray, cfg: risk.RiskConfig) -> tuple[Any, np.ndarray]:
+    """An IsolationForest fitted on ``base`` and the sorted raw anomaly scores of ``base``;
+    fitted once per population when the forest is seeded (``random_state``)."""
+    from sklearn.ensemble import IsolationForest  # as in risk.score_orders: not at CLI start
+
+    key = (
+        hashlib.sha256(np.ascontiguousarray(base).tobytes()).hexdigest() + str(base.shape),
+        cfg.n_estimators,
+        cfg.random_state,
+    )
+    if cfg.random_state is not None and key in _FORESTS:
+        return _FORESTS[key]
+    forest = IsolationForest(n_estimators=cfg.n_estimators, random_state=cfg.random_state)
+    forest.fit(base)
+    reference = np.sort(-forest.score_samples(base))
+    if cfg.random_state is not None:
+        _FORESTS.clear()
+        _FORESTS[key] = (forest, reference)
+    return forest, reference
 
 
 def _fulfilment(
