@@ -255,3 +255,41 @@ def test_a_worker_killed_holding_people_leaves_no_stale_lock() -> None:
             if proc.stdout is not None:
                 proc.stdout.close()
             store.close()
+
+
+def test_a_waiting_whole_org_run_is_not_kept_out_by_a_stream_of_passes() -> None:
+    # The clock's sync waits in the server's queue: passes that start after it asked are
+    # refused (their marks stay), so it gets the lock once the passes already running end.
+    with postgres_schema() as url:
+        running, later, clock = Store(url), Store(url), Store(url)
+        a, b = _apart(2)
+        got: list[float] = []
+        waiting = threading.Event()
+
+        def sync() -> None:
+            waiting.set()
+            with clock.runs.lock(wait_seconds=30):
+                got.append(time.monotonic())
+
+        try:
+            with running.runs.people_lock([a]):
+                thread = threading.Thread(target=sync)
+                thread.start()
+                waiting.wait(10)
+                deadline = time.monotonic() + 10
+                refused = False
+                while not refused and time.monotonic() < deadline:  # until the sync queues
+                    try:
+                        with later.runs.people_lock([b]):
+                            time.sleep(0.02)
+                    except RunInProgress as exc:
+                        refused = "whole org" in str(exc)
+                assert refused
+                assert got == []  # still waiting for the pass that was running
+                released = time.monotonic()
+            thread.join(30)
+            assert len(got) == 1
+            assert got[0] >= released
+        finally:
+            for store in (running, later, clock):
+                store.close()

@@ -27,8 +27,9 @@ from typing import Any
 
 import sqlite_utils
 
-from connector.errors import RunInProgress
+from connector.errors import Busy, RunInProgress
 from connector.store.backend import is_postgres, transaction
+from connector.store.postgres import LOCK_TIMEOUT_MS
 from connector.store.sqlite import now
 
 #: The PostgreSQL advisory lock of the run lock (the write lock, ``postgres.py``, is another),
@@ -129,6 +130,8 @@ class RunsRepository:
         # store (``close_dead`` inside a run, a thread beside it) must be refused as the file
         # lock refuses a second handle, or it would mark its own live run crashed.
         while self._pg_held or not self._pg_try():
+            if not self._pg_held and wait_seconds > 0 and self._pg_wait(deadline):
+                break
             if time.monotonic() >= deadline:
                 row = conn.execute("SELECT value FROM sync_state WHERE key = ?", [_HOLDER])
                 holder = (row.fetchone() or ["unknown"])[0]
@@ -254,6 +257,22 @@ class RunsRepository:
         the lock shared on PostgreSQL (runs of other people may be live: the next whole-org run,
         which holds it alone, marks the dead ones)."""
         return [] if self.shared else self.mark_crashed()
+
+    def _pg_wait(self, deadline: float) -> bool:
+        """Wait in the server's queue for the run lock until ``deadline``; True when granted.
+        Queued, not polled: while a whole-org run waits, runs of some people asking for the
+        lock shared are refused (PostgreSQL grants no lock that conflicts with a waiter ahead
+        of it), so a stream of real-time passes cannot keep a scheduled sync out."""
+        conn = self.db.conn
+        ms = max(1, int((deadline - time.monotonic()) * 1000))
+        conn.execute(f"SET lock_timeout = {ms}")
+        try:
+            conn.execute("SELECT pg_advisory_lock(?, ?)", self._run_lock_key())
+            return True
+        except Busy:
+            return False
+        finally:
+            conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
 
     def _pg_try(self) -> bool:
         key = self._run_lock_key()
