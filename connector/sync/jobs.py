@@ -10,7 +10,8 @@ The queue itself, the reasons for procrastinate, the task names and their locks 
   the run lock shared and a lock per shard of people); the marks of people another pass held
   stay and a recompute job follows a second later; when a sync holds the run lock the job is
   deferred again, and the marks stay;
-- a full sync;
+- a full sync (the clock's tick on PostgreSQL defers it: ``queueing_lock`` ``sync``, at most
+  one waiting; retried while another sync holds the run lock);
 - every ``SWEEP_SECONDS`` a sweep: it retries the jobs of workers whose heartbeat stopped
   (``queue_stalled_seconds``; a worker killed with SIGKILL) and defers a job for every
   delivery still ``stored`` whose defer failed after its 2xx. Nothing acknowledged is lost.
@@ -83,9 +84,12 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         from connector.sync import build_engine
 
         try:
-            build_engine(settings).run()
+            # the clock's tick (scheduler.sync_job): a real-time pass holds the run lock for
+            # seconds at most, and this wait queues in the server ahead of later passes
+            report = build_engine(settings).run(lock_wait_seconds=30)
         except RunInProgress as exc:
             raise RetryLater(str(exc)) from exc
+        log.info("sync run %s: %s", report.run_id, report.status)
 
     @app.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")
     @app.task(name=queue.SWEEP, queueing_lock=queue.SWEEP)
