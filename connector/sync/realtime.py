@@ -214,6 +214,12 @@ class RealtimeWorker:
         self._engine_factory = engine_factory
         self._engine: SyncEngine | None = None
 
+    def close(self) -> None:
+        """Close the worker's store and its engine's (an engine it was handed is the caller's)."""
+        if self._engine is not None and self._engine_factory is None:
+            self._engine.store.close()
+        self.store.close()
+
     def _engine_for_pass(self) -> SyncEngine:
         if self._engine is None:
             if self._engine_factory is not None:
