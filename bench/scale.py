@@ -183,6 +183,12 @@ def scale_round(
         )
         if stats
         else 0,
+        "sent_in": max(landing.sent.values()) - landing.started if landing.sent else 0.0,
+        "phases": {
+            phase: statistics.median([(st.get("phases_s") or {}).get(phase, 0.0) for st in stats])
+            for phase in ("compute", "push", "effects", "mirror")
+            if stats
+        },
         "job_wait": statistics.median([w[0] for w in waits if w[0] is not None]) if waits else 0,
         "job_run": statistics.median([w[1] for w in waits if w[1] is not None]) if waits else 0,
     }
@@ -235,6 +241,11 @@ def main() -> None:
                 f"{r['pass_calls']:.0f} Salesforce calls, {r['pass_people']:.0f} records "
                 f"written; recompute job waited {r['job_wait']:.2f} s in the queue, ran "
                 f"{r['job_run']:.2f} s"
+            )
+            phases = ", ".join(f"{k} {v:.2f} s" for k, v in r["phases"].items() if v)
+            print(
+                f"    the 4 senders posted all {args.orders} in {r['sent_in']:.1f} s; a pass's "
+                f"phases (median wall): {phases or 'none recorded'}"
             )
         usage = resource.getrusage(resource.RUSAGE_SELF)
         print(
