@@ -29,6 +29,9 @@ Job kinds and their locks:
   once on several workers, each holding the people it computes (``RunsRepository.people_lock``,
   advisory locks per shard of people), so no person is computed or pushed by two at once.
 - ``SYNC``: a full sync (it takes the run lock, a PostgreSQL advisory lock).
+- ``FIRE`` (calls): moments' Flow calls Salesforce did not run in a run (refused, a failed
+  request), invoked again under the run lock, retried with a growing wait; a call a run has
+  remembered since is skipped.
 - ``SWEEP`` (periodic): defers a job for every delivery still ``stored`` (a defer that failed
   after the 2xx) and retries stalled jobs.
 """
@@ -47,6 +50,7 @@ NORMALISE = "l2l.normalise_delivery"
 RECOMPUTE = "l2l.recompute_people"
 SYNC = "l2l.sync"
 SWEEP = "l2l.sweep"
+FIRE = "l2l.fire_flows"
 PEOPLE_LOCK = "people"
 
 # An arbitrary constant of our own: the advisory lock that serialises applying the schema

@@ -10,6 +10,8 @@ The queue itself, the reasons for procrastinate, the task names and their locks 
   the run lock shared and a lock per shard of people); the marks of people another pass held
   stay and a recompute job follows a second later; when a sync holds the run lock the job is
   deferred again, and the marks stay;
+- moments' Flow calls a run could not make (refused, a failed request), invoked again with a
+  growing wait (each skipped once remembered; the next run tries them too);
 - a full sync (the clock's tick on PostgreSQL defers it: ``queueing_lock`` ``sync``, at most
   one waiting; retried while another sync holds the run lock);
 - every ``SWEEP_SECONDS`` a sweep: it retries the jobs of workers whose heartbeat stopped
@@ -31,8 +33,9 @@ from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
 from connector.config import Settings
-from connector.errors import Lead2LoyaltyError
+from connector.errors import Lead2LoyaltyError, RunInProgress
 from connector.store import queue
+from connector.sync import effects
 from connector.sync.realtime import RealtimeWorker, normalise_one
 
 log = logging.getLogger(__name__)
@@ -80,7 +83,6 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
 
     @app.task(name=queue.SYNC, retry=retry)
     def sync() -> None:
-        from connector.errors import RunInProgress
         from connector.sync import build_engine
 
         try:
@@ -90,6 +92,28 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         except RunInProgress as exc:
             raise RetryLater(str(exc)) from exc
         log.info("sync run %s: %s", report.run_id, report.status)
+
+    @app.task(
+        name=queue.FIRE,
+        retry=RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions={RetryLater}),
+    )
+    def fire_flows(calls: list[dict[str, Any]]) -> None:
+        # Under the run lock, held alone for the moment of the calls: no run plans and fires
+        # the same interview meanwhile, and one that fired it before is seen as remembered.
+        engine = worker._engine_for_pass()
+        todo = [effects.call_from_json(c) for c in calls]
+        try:
+            with engine.store.runs.lock(wait_seconds=5):
+                left = [c for c in todo if not effects.remembered(engine.store, c)]
+                out = effects.Applied()
+                effects.fire(engine.client, engine.store, left, None, out)
+        except RunInProgress as exc:
+            raise RetryLater(str(exc)) from exc
+        ran = sum(out.fired.values())
+        if ran:
+            log.info("Flow calls retried by the queue: %s ran", ran)
+        if out.unfired:
+            raise RetryLater("; ".join(out.errors) or f"{len(out.unfired)} Flow calls not run")
 
     @app.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")
     @app.task(name=queue.SWEEP, queueing_lock=queue.SWEEP)
@@ -124,7 +148,8 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
                     name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK
                 ).defer_async()
 
-    del normalise_delivery, recompute_people, sync  # registered on the app by their names
+    # registered on the app by their names
+    del normalise_delivery, recompute_people, sync, fire_flows
     return app, worker
 
 
