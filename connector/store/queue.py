@@ -29,9 +29,9 @@ Job kinds and their locks:
   once on several workers, each holding the people it computes (``RunsRepository.people_lock``,
   advisory locks per shard of people), so no person is computed or pushed by two at once.
 - ``SYNC``: a full sync (it takes the run lock, a PostgreSQL advisory lock).
-- ``FIRE`` (calls): moments' Flow calls Salesforce did not run in a run (refused, a failed
-  request), invoked again under the run lock, retried with a growing wait; a call a run has
-  remembered since is skipped.
+- ``FIRE`` (calls): moments' Flow calls about Contacts and Leads whose request failed in a
+  run for a passing reason, invoked again holding those people, retried with a growing wait;
+  a call remembered since is skipped. ``queueing_lock`` ``l2l.fire_flows``: one waiting.
 - ``SWEEP`` (periodic): defers a job for every delivery still ``stored`` (a defer that failed
   after the 2xx) and retries stalled jobs.
 """

@@ -26,9 +26,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from connector.errors import OutcomeUnknown, SalesforceError
+from connector.errors import OutcomeUnknown, RetryableError, SalesforceError
 from connector.salesforce.port import FLOW_BATCH, SalesforcePort
 from connector.store import Store
+from connector.store.runs import person_key
 from connector.sync.inflight import unconfirmed_flow_line
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,12 @@ class Applied:
     failed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors: list[str] = field(default_factory=list)
     # Calls Salesforce did not run (refused, or the request failed): tried again by the next
-    # run, and on PostgreSQL sooner by a queue job (:func:`retry_on_queue`)
+    # run; those whose request failed for a passing reason (RetryableError: no answer before
+    # sending, a lock, a 5xx of an idempotent read...) also sooner by a queue job on PostgreSQL
+    # (:func:`retry_on_queue`). A refused interview or a missing Flow waits for the next run:
+    # retrying it every few seconds would change nothing and hold people meanwhile.
     unfired: list[MomentCall] = field(default_factory=list)
+    transient: list[MomentCall] = field(default_factory=list)
 
 
 def apply(
@@ -123,9 +128,22 @@ def apply(
         if tiers:
             books.record_tiers(program, tiers, run_id)
     fire(client, store, effects.calls, run_id, out)
-    if out.unfired:
-        retry_on_queue(store, out.unfired)
+    queued = [c for c in out.transient if person_of(c) is not None]
+    if queued:
+        retry_on_queue(store, queued)
     return out
+
+
+def person_of(call: MomentCall) -> str | None:
+    """The person lock (``RunsRepository.people_lock``) of the person ``call`` is about, or
+    None when it names another record (an Order, a Case): a run computing that person holds
+    it from its compute to its Effects, so a queue job holding it never fires a call that run
+    plans too."""
+    if call.kind == "tier":
+        obj, _, rid = call.key.partition(":")
+    else:
+        obj, rid = call.scope[1], call.key
+    return person_key(obj, rid) if obj in ("Contact", "Lead") and rid else None
 
 
 def retry_on_queue(store: Store, calls: Sequence[MomentCall]) -> bool:
@@ -138,7 +156,12 @@ def retry_on_queue(store: Store, calls: Sequence[MomentCall]) -> bool:
     from connector.store import queue
 
     try:
-        queue.defer(queue.shared_app(store.url), queue.FIRE, calls=[call_json(c) for c in calls])
+        queue.defer(
+            queue.shared_app(store.url),
+            queue.FIRE,
+            queueing_lock=queue.FIRE,  # one waiting at most: the next run covers the rest
+            calls=[call_json(c) for c in calls],
+        )
     except Exception as exc:  # the queue's own errors: the run's next pass covers the calls
         log.warning("Flow calls not deferred to the queue (the next run tries them): %s", exc)
         return False
@@ -217,6 +240,8 @@ def fire(
                 # The whole request failed (the Flow is missing, inactive, a fault): none ran.
                 left = todo[start:]
                 _failed(out, left, f"Flow {flow} failed for {len(left):,} interviews: {exc}")
+                if isinstance(exc, RetryableError):
+                    out.transient.extend(left)
                 break
             ran = [c for c, r in zip(batch, results, strict=False) if r.get("isSuccess") is True]
             refused = [

@@ -10,8 +10,9 @@ The queue itself, the reasons for procrastinate, the task names and their locks 
   the run lock shared and a lock per shard of people); the marks of people another pass held
   stay and a recompute job follows a second later; when a sync holds the run lock the job is
   deferred again, and the marks stay;
-- moments' Flow calls a run could not make (refused, a failed request), invoked again with a
-  growing wait (each skipped once remembered; the next run tries them too);
+- moments' Flow calls about a Contact or Lead whose request failed for a passing reason,
+  invoked again with a growing wait holding those people (each skipped once remembered; the
+  next run tries them too);
 - a full sync (the clock's tick on PostgreSQL defers it: ``queueing_lock`` ``sync``, at most
   one waiting; retried while another sync holds the run lock);
 - every ``SWEEP_SECONDS`` a sweep: it retries the jobs of workers whose heartbeat stopped
@@ -98,12 +99,13 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         retry=RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions={RetryLater}),
     )
     def fire_flows(calls: list[dict[str, Any]]) -> None:
-        # Under the run lock, held alone for the moment of the calls: no run plans and fires
-        # the same interview meanwhile, and one that fired it before is seen as remembered.
+        # Holding the calls' people (as a pass does): no run plans and fires the same
+        # interview meanwhile, and one that fired it before is seen as remembered.
         engine = worker._engine_for_pass()
         todo = [effects.call_from_json(c) for c in calls]
+        people = {p for p in map(effects.person_of, todo) if p is not None}
         try:
-            with engine.store.runs.lock(wait_seconds=5):
+            with engine.store.runs.people_lock(people):
                 left = [c for c in todo if not effects.remembered(engine.store, c)]
                 out = effects.Applied()
                 effects.fire(engine.client, engine.store, left, None, out)
@@ -112,8 +114,9 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         ran = sum(out.fired.values())
         if ran:
             log.info("Flow calls retried by the queue: %s ran", ran)
-        if out.unfired:
-            raise RetryLater("; ".join(out.errors) or f"{len(out.unfired)} Flow calls not run")
+        if out.transient:  # a passing failure again: the queue tries later
+            raise RetryLater("; ".join(out.errors) or f"{len(out.transient)} Flow calls not run")
+        # refused ones wait for the next run, as any run's do
 
     @app.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")
     @app.task(name=queue.SWEEP, queueing_lock=queue.SWEEP)

@@ -1,8 +1,8 @@
 """Moments' Flow calls a run could not make are jobs on the queue (PostgreSQL, issue 20 point
-2): the Effects step defers the calls Salesforce did not run (here: the Flow is not there yet),
-a worker invokes them once the org can run them, each interview once, and a job for calls
-already remembered calls nothing. Real worker, real localorg; PostgreSQL only. On SQLite the
-next run tries them again (tests/sync/test_sync.py and the moments' tests)."""
+2): the Effects step defers the calls about a person whose request failed in passing, a worker
+invokes them holding those people, each interview once, and a job for calls already
+remembered calls nothing; a refused call or a missing Flow waits for the next run. Real
+worker, real localorg; PostgreSQL only. On SQLite the next run tries them again."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from connector.sync.effects import (
     apply,
     call_from_json,
     call_json,
+    person_of,
     retry_on_queue,
 )
 from localorg.flows import FlowEngine
@@ -58,6 +59,8 @@ def _calls(ids: list[str], tier: str) -> list[MomentCall]:
 
 def _fire_jobs(url: str) -> list[str]:
     with psycopg.connect(url) as conn:
+        if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone() == (None,):
+            return []  # nothing deferred yet: the queue's tables are made by the first defer
         rows = conn.execute(
             "SELECT status FROM procrastinate_jobs WHERE task_name = 'l2l.fire_flows' ORDER BY id"
         ).fetchall()
@@ -71,7 +74,7 @@ def _wait_for(url: str, want: list[str], seconds: float = 90) -> list[str]:
     return _fire_jobs(url)
 
 
-def test_flow_calls_a_run_could_not_make_are_retried_by_the_queue_once_each(
+def test_flow_calls_whose_request_failed_in_passing_are_retried_by_the_queue_once_each(
     org: LocalOrg,
     queued: tuple[Settings, SyncEngine, list[str], dict[str, str]],
     tmp_path: Path,
@@ -85,9 +88,15 @@ def test_flow_calls_a_run_could_not_make_are_retried_by_the_queue_once_each(
     out = apply(Effects(calls=_calls(ids, "Silver")), client, engine.store, None)
     assert out.failed["tier change (club)"] == 3  # the run is partial and names it
     assert [c.key for c in out.unfired] == [f"Contact:{rid}" for rid in ids]
+    # NOT_FOUND is no passing failure: no job would change it (the next run tries again)
+    assert out.transient == []
+    assert _fire_jobs(url) == []
     assert org.store.count("FlowInterview") == 0
-    assert _fire_jobs(url) == ["todo"]  # deferred for a worker
-    org.store.flows = FlowEngine(FLOWS)  # an admin deploys the Flow
+    # A run whose Flow request failed in passing (no answer before sending, a lock) defers
+    # its calls; the Flow can run by the time a worker takes the job.
+    org.store.flows = FlowEngine(FLOWS)
+    assert retry_on_queue(engine.store, _calls(ids, "Silver"))
+    assert _fire_jobs(url) == ["todo"]
     log = tmp_path / "worker.log"
     worker = _start(["worker"], env, tmp_path, log)
     try:
@@ -102,6 +111,15 @@ def test_flow_calls_a_run_could_not_make_are_retried_by_the_queue_once_each(
     assert "Traceback" not in err, err
     assert org.store.count("FlowInterview") == 3  # each interview once
     assert engine.store.loyalty.notified_tiers("club") == {f"Contact:{r}": "Silver" for r in ids}
+
+
+def test_only_calls_about_a_person_are_held_and_queued() -> None:
+    [tier] = _calls(["003000000000001"], "Gold")
+    assert person_of(tier) == "Contact:003000000000001"
+    lead = MomentCall("m", "F", {}, "intent", ("m", "Lead"), "00Q000000000001", 0.9)
+    assert person_of(lead) == "Lead:00Q000000000001"
+    order = MomentCall("risk", "F", {}, "intent", ("risk", "Order"), "801000000000001", 99)
+    assert person_of(order) is None  # a run holds the Order's person, not the Order
 
 
 def test_calls_are_kept_as_json_for_the_queue() -> None:
