@@ -16,7 +16,6 @@ Targets on 2 cores (issue 20): 2 workers >= 1.6x one, 4 no slower than 2; PG fir
 within 1.5x of SQLite.
 
     .venv/bin/python bench/scale.py --orders 60
-    .venv/bin/python bench/scale.py --first-sync-only small medium   # the first syncs only
 
 Measured 2026-12-07 on the shared 2-core machine, ``cd bench && python scale.py --orders 30``
 (once; other helpers' work ran meanwhile):
@@ -26,13 +25,6 @@ Measured 2026-12-07 on the shared 2-core machine, ``cd bench && python scale.py 
     2 worker(s): 30/30 landed,  9.91/s (0.89x one worker), p50 1.49 s, p95 2.30 s
     4 worker(s): 30/30 landed, 11.76/s (1.05x one worker), p50 1.96 s, p95 2.47 s
     counts moved twice: 0 in every round; at most 1 normalise job per delivery
-
-After big batches went through COPY, tables were analysed as they grow and the outbox got its
-in-flight index (``cd bench && python scale.py --first-sync-only small medium``, load average
-15, so both walls are stretched several times; the connector's own CPU is the same on both):
-
-    first sync (small seed): SQLite 58.8 s (CPU 5.3 s), PostgreSQL 76.1 s (CPU 5.0 s),
-    PG / SQLite 1.29x (target <= 1.5x)
 
 The scaling targets are not met, and this says why: normalising is parallel across workers, but
 the recompute-and-push is one job at a time (the ``people`` job lock, and under it the store's
@@ -47,33 +39,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
+import resource
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import psycopg
 import requests
+from deliveries import (
+    contacts,
+    cpu_seconds,
+    deliver,
+    org_client,
+    percentile,
+    process_env,
+    start,
+    stop,
+    wait_serving,
+)
 from pydantic import SecretStr
 from served import deployed, served, served_settings
-from simple_salesforce.api import Salesforce
 
-from connector.webhooks.base import hmac_base64
-from localorg.server import client_credentials_token
-
-REPO = Path(__file__).resolve().parent.parent
 SECRET = "bench_scale_secret"
-CLI = [sys.executable, "-m", "connector.cli"]
 
 
 @contextmanager
@@ -128,60 +121,6 @@ def first_syncs(size: str, pg: str, work: Path) -> None:
     )
 
 
-def _sf(engine: Any, info: dict[str, Any]) -> Salesforce:
-    session = engine.client.session
-    token = client_credentials_token(
-        session, info["login_url"], info["client_id"], info["client_secret"]
-    )
-    return Salesforce(
-        instance_url=token["instance_url"], session_id=token["access_token"], session=session
-    )
-
-
-def _body(person: dict[str, Any], n: int, order: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {
-            **order,
-            "id": 8 * 10**12 + n,
-            "name": f"#S{n}",
-            "email": person["Email"],
-            "processed_at": datetime.now(UTC).isoformat(),
-            "customer": {"id": n, "email": person["Email"]},
-        }
-    ).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Shopify-Hmac-Sha256": hmac_base64(SECRET, body),
-        "X-Shopify-Topic": "orders/create",
-        "X-Shopify-Shop-Domain": "bench.myshopify.com",
-        "X-Shopify-Event-Id": str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
-    }
-    return body, headers
-
-
-def _start(command: list[str], env: dict[str, str], work: Path) -> subprocess.Popen[bytes]:
-    with (work / "processes.log").open("ab") as log:
-        return subprocess.Popen(
-            command,
-            env=env,
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def scale_round(
     workers: int,
     people: list[dict[str, Any]],
@@ -189,84 +128,90 @@ def scale_round(
     env: dict[str, str],
     work: Path,
     url: str,
-    sf: Salesforce,
+    sf: Any,
     timeout: float,
 ) -> dict[str, Any]:
     """One round: W workers, the deliveries for ``people``; returns the figures."""
-    order = json.loads(
-        (REPO / "tests/fixtures/webhooks/shopify_orders_create.json").read_text("utf-8")
-    )
     port = 18_000 + workers
-    web = _start([*CLI, "web", "--host", "127.0.0.1", "--port", str(port)], env, work)
-    procs = [web] + [_start([*CLI, "worker"], env, work) for _ in range(workers)]
+    with psycopg.connect(url) as conn:
+        last_run = conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
+        last_job = conn.execute(
+            "SELECT COALESCE(MAX(id), 0) FROM procrastinate_jobs"
+            if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0]
+            else "SELECT 0"
+        ).fetchone()[0]
+    web = start(["web", "--host", "127.0.0.1", "--port", str(port)], env, work)
+    pool = [start(["worker"], env, work) for _ in range(workers)]
     http = requests.Session()
     http.trust_env = False
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                http.get(base + "/healthz", timeout=2)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
+        wait_serving(http, f"http://127.0.0.1:{port}")
         time.sleep(3)  # the workers import and apply the queue schema before the clock starts
-        bodies = [_body(p, first_n + n, order) for n, p in enumerate(people)]
-        sent: dict[str, float] = {}
-        lock = threading.Lock()
-
-        def send(chunk: list[int]) -> None:
-            client = requests.Session()
-            client.trust_env = False
-            for i in chunk:
-                body, headers = bodies[i]
-                at = time.perf_counter()
-                assert client.post(base + "/webhooks/shopify", data=body, headers=headers).ok
-                with lock:
-                    sent[people[i]["Id"]] = at
-            client.close()
-
-        start = time.perf_counter()
-        threads = [
-            threading.Thread(target=send, args=(list(range(k, len(people), 4)),)) for k in range(4)
-        ]
-        for t in threads:
-            t.start()
-        before = {p["Id"]: p["L2L_Order_Count__c"] for p in people}
-        landed: dict[str, float] = {}
-        moved_twice = 0
-        ids = ", ".join(f"'{p['Id']}'" for p in people)
-        while len(landed) < len(people) and time.perf_counter() - start < timeout:
-            rows = sf.query_all(f"SELECT Id, L2L_Order_Count__c FROM Contact WHERE Id IN ({ids})")
-            now = time.perf_counter()
-            for r in rows["records"]:
-                if r["Id"] not in landed and r["L2L_Order_Count__c"] != before[r["Id"]]:
-                    landed[r["Id"]] = now
-                    if r["L2L_Order_Count__c"] > before[r["Id"]] + 1:
-                        moved_twice += 1
-            time.sleep(0.05)
-        for t in threads:
-            t.join()
+        cpu_before = sum(cpu_seconds(p.pid) for p in pool)
+        load_before = os.getloadavg()[0]
+        landing = deliver(
+            f"http://127.0.0.1:{port}", sf, people, 8 * 10**12 + first_n, SECRET, timeout=timeout
+        )
+        worker_cpu = sum(cpu_seconds(p.pid) for p in pool) - cpu_before
+        load = max(load_before, os.getloadavg()[0])
     finally:
         http.close()
-        for proc in procs:
-            _stop(proc)
-    latencies = sorted(landed[k] - sent[k] for k in landed if k in sent)
+        for proc in (web, *pool):
+            stop(proc)
+    latencies = landing.latencies()
     with psycopg.connect(url) as conn:
         jobs = conn.execute(
             "SELECT args->>'key', COUNT(*) FROM procrastinate_jobs "
-            "WHERE task_name = 'l2l.normalise_delivery' GROUP BY 1"
+            "WHERE task_name = 'l2l.normalise_delivery' AND id > %s GROUP BY 1",
+            [last_job],
         ).fetchall()
-    elapsed = (max(landed.values()) - start) if landed else float("nan")
+        passes = [
+            r[0]
+            for r in conn.execute(
+                "SELECT stats FROM runs WHERE mode = 'realtime' AND id > %s ORDER BY id",
+                [last_run],
+            ).fetchall()
+        ]
+        # queue wait and run time of each recompute job (procrastinate's event log)
+        waits = conn.execute(
+            "SELECT EXTRACT(EPOCH FROM MIN(e.at) FILTER (WHERE e.type = 'started') "
+            "- MIN(e.at) FILTER (WHERE e.type = 'deferred')), "
+            "EXTRACT(EPOCH FROM MAX(e.at) FILTER (WHERE e.type IN ('succeeded', 'failed')) "
+            "- MIN(e.at) FILTER (WHERE e.type = 'started')) "
+            "FROM procrastinate_events e JOIN procrastinate_jobs j ON j.id = e.job_id "
+            "WHERE j.task_name = 'l2l.recompute_people' AND j.id > %s GROUP BY j.id",
+            [last_job],
+        ).fetchall()
+    stats = [json.loads(p) if isinstance(p, str) else p for p in passes]
+    calls = [sum(v for k, v in (st.get("api_calls") or {}).items() if k != "total") for st in stats]
     return {
         "workers": workers,
-        "landed": len(landed),
-        "throughput": len(landed) / elapsed if landed else 0.0,
+        "landed": len(landing.landed),
+        "throughput": len(landing.landed) / landing.elapsed() if landing.landed else 0.0,
+        "elapsed": landing.elapsed(),
         "p50": statistics.median(latencies) if latencies else float("nan"),
-        "p95": latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
-        if latencies
-        else float("nan"),
-        "moved_twice": moved_twice,
+        "p95": percentile(latencies, 0.95),
+        "moved_twice": landing.moved_twice,
         "jobs_per_delivery_max": max((c for _, c in jobs), default=0),
+        "worker_cpu": worker_cpu,
+        "load": load,
+        "passes": len(stats),
+        "pass_wall": statistics.median([st.get("duration_s", 0) for st in stats]) if stats else 0,
+        "pass_cpu": statistics.median([st.get("cpu_s", 0) for st in stats]) if stats else 0,
+        "pass_calls": statistics.median(calls) if calls else 0,
+        "pass_people": statistics.median(
+            [(st.get("writes") or {}).get("queued", 0) for st in stats]
+        )
+        if stats
+        else 0,
+        "sent_in": max(landing.sent.values()) - landing.started if landing.sent else 0.0,
+        "phases": {
+            phase: statistics.median([(st.get("phases_s") or {}).get(phase, 0.0) for st in stats])
+            for phase in ("compute", "push", "effects", "mirror")
+            if stats
+        },
+        "job_wait": statistics.median([w[0] for w in waits if w[0] is not None]) if waits else 0,
+        "job_run": statistics.median([w[1] for w in waits if w[1] is not None]) if waits else 0,
     }
 
 
@@ -276,6 +221,8 @@ def main() -> None:
     parser.add_argument("--size", default="small", choices=["small", "medium"])
     parser.add_argument("--pg", default="postgresql://127.0.0.1:5432/test", help="server")
     parser.add_argument("--timeout", type=float, default=180.0, help="give up on a round after")
+    parser.add_argument("--rounds", default="1,2,4", help="worker counts, comma-separated")
+    parser.add_argument("--skip-sqlite", action="store_true", help="no SQLite first sync")
     parser.add_argument(
         "--first-sync-only",
         nargs="*",
@@ -289,26 +236,14 @@ def main() -> None:
         for size in args.first_sync_only or [args.size]:
             first_syncs(size, args.pg, work)
         return
-    first_syncs(args.size, args.pg, work)
+    if not args.skip_sqlite:
+        first_syncs(args.size, args.pg, work)
     with served(args.size) as info, pg_schema(args.pg) as url:
         _, _, engine = first_sync(info, work / "pg", url)
-        sf = _sf(engine, info)
-        rounds = (1, 2, 4)
-        people = sf.query(
-            "SELECT Id, Email, L2L_Order_Count__c FROM Contact WHERE Email != null "
-            f"AND L2L_Order_Count__c != null LIMIT {args.orders * len(rounds)}"
-        )["records"]
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("L2L_")},
-            "PYTHONPATH": str(REPO),
-            "L2L_SALESFORCE_LOGIN_URL": info["login_url"],
-            "L2L_SALESFORCE_CLIENT_ID": info["client_id"],
-            "L2L_SALESFORCE_CLIENT_SECRET": info["client_secret"],
-            "L2L_SALESFORCE_AUTH": "client_credentials",
-            "L2L_SALESFORCE_CA_BUNDLE": info["ca_cert"],
-            "DATABASE_URL": url,
-            "L2L_SHOPIFY_WEBHOOK_SECRETS": SECRET,
-        }
+        sf = org_client(engine.client.session, info)
+        rounds = [int(w) for w in args.rounds.split(",")]
+        people = contacts(sf, args.orders * len(rounds))
+        env = process_env(info, SECRET, DATABASE_URL=url)
         results = []
         for n, workers in enumerate(rounds):
             chunk = people[n * args.orders : (n + 1) * args.orders]
@@ -319,12 +254,30 @@ def main() -> None:
         print(f"webhook deliveries to field on PostgreSQL, {args.orders} per round:")
         for r in results:
             print(
-                f"  {r['workers']} worker(s): {r['landed']}/{args.orders} landed, "
-                f"{r['throughput']:.2f}/s ({r['throughput'] / one:.2f}x one worker), "
-                f"p50 {r['p50']:.2f} s, p95 {r['p95']:.2f} s; counts moved twice: "
+                f"  {r['workers']} worker(s): {r['landed']}/{args.orders} landed in "
+                f"{r['elapsed']:.1f} s, {r['throughput']:.2f}/s ({r['throughput'] / one:.2f}x "
+                f"one worker), p50 {r['p50']:.2f} s, p95 {r['p95']:.2f} s; counts moved twice: "
                 f"{r['moved_twice']}, most normalise jobs for one delivery: "
                 f"{r['jobs_per_delivery_max']}"
             )
+            print(
+                f"    workers' CPU {r['worker_cpu']:.1f} s over {r['elapsed']:.1f} s wall "
+                f"(load average {r['load']:.1f}); {r['passes']} recompute passes, per pass "
+                f"(median) {r['pass_wall']:.2f} s wall, {r['pass_cpu']:.2f} s CPU, "
+                f"{r['pass_calls']:.0f} Salesforce calls, {r['pass_people']:.0f} records "
+                f"written; recompute job waited {r['job_wait']:.2f} s in the queue, ran "
+                f"{r['job_run']:.2f} s"
+            )
+            phases = ", ".join(f"{k} {v:.2f} s" for k, v in r["phases"].items() if v)
+            print(
+                f"    the 4 senders posted all {args.orders} in {r['sent_in']:.1f} s; a pass's "
+                f"phases (median wall): {phases or 'none recorded'}"
+            )
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(
+            f"this process: {usage.ru_utime + usage.ru_stime:.1f} CPU s; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         print("targets: 2 workers >= 1.6x one; 4 workers >= 2 workers; nothing moved twice")
         engine.store.close()
 

@@ -15,27 +15,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+from deliveries import (
+    contacts,
+    deliver,
+    org_client,
+    percentile,
+    process_env,
+    start,
+    stop,
+    wait_serving,
+)
 from served import deployed, served_settings
 from simple_salesforce.api import Salesforce
 
-from connector.webhooks.base import hmac_base64
-from localorg.server import client_credentials_token
-
-REPO = Path(__file__).resolve().parent.parent
 SECRET = "bench_e2e_secret"
 
 
@@ -64,102 +66,37 @@ def main() -> None:
     try:
         assert org.stdout is not None
         info = json.loads(org.stdout.readline())
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("L2L_")},
-            "PYTHONPATH": str(REPO),
-            "L2L_SALESFORCE_LOGIN_URL": info["login_url"],
-            "L2L_SALESFORCE_CLIENT_ID": info["client_id"],
-            "L2L_SALESFORCE_CLIENT_SECRET": info["client_secret"],
-            "L2L_SALESFORCE_AUTH": "client_credentials",
-            "L2L_SALESFORCE_CA_BUNDLE": info["ca_cert"],
-            "L2L_DATABASE": str(work / "l2l.sqlite"),
-            "L2L_SHOPIFY_WEBHOOK_SECRETS": SECRET,
-            "L2L_REALTIME_INTERVAL_SECONDS": str(args.interval),
-        }
+        env = process_env(
+            info,
+            SECRET,
+            L2L_DATABASE=str(work / "l2l.sqlite"),
+            L2L_REALTIME_INTERVAL_SECONDS=str(args.interval),
+        )
         engine = deployed(served_settings(info, work))
         t0 = time.perf_counter()
         first = engine.run()
         print(f"first sync ({args.size} seed): {first.status} in {time.perf_counter() - t0:.1f}s")
-        session = engine.client.session
-        token = client_credentials_token(
-            session, info["login_url"], info["client_id"], info["client_secret"]
-        )
-        sf = Salesforce(
-            instance_url=token["instance_url"], session_id=token["access_token"], session=session
-        )
-        people = sf.query(
-            "SELECT Id, Email, L2L_Order_Count__c FROM Contact WHERE Email != null "
-            f"AND L2L_Order_Count__c != null LIMIT {args.orders}"
-        )["records"]
+        sf = org_client(engine.client.session, info)
+        people = contacts(sf, args.orders)
         port = _port()
-        cli = [sys.executable, "-m", "connector.cli"]
-        for command in (
-            [*cli, "web", "--host", "127.0.0.1", "--port", str(port)],
-            [*cli, "worker"],
-        ):
-            procs.append(
-                subprocess.Popen(
-                    command,
-                    env=env,
-                    cwd=work,
-                    stdout=subprocess.DEVNULL,
-                    stderr=(work / "processes.log").open("ab"),
-                    start_new_session=True,
-                )
-            )
+        procs.append(start(["web", "--host", "127.0.0.1", "--port", str(port)], env, work))
+        procs.append(start(["worker"], env, work))
         http = requests.Session()
         http.trust_env = False
         url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                http.get(url + "/healthz", timeout=2)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
-        order = json.loads(
-            (REPO / "tests/fixtures/webhooks/shopify_orders_create.json").read_text("utf-8")
+        wait_serving(http, url, tries=300)
+        # one after the other: each delivery's own latency, no queue behind it
+        landing = deliver(
+            url, sf, people, 9 * 10**12, SECRET, one_by_one=True, timeout=args.timeout
         )
-        latencies: list[float] = []
-        missed = 0
-        for n, person in enumerate(people):
-            before = person["L2L_Order_Count__c"]
-            body = json.dumps(
-                {
-                    **order,
-                    "id": 9 * 10**12 + n,
-                    "name": f"#B{n}",
-                    "email": person["Email"],
-                    "processed_at": datetime.now(UTC).isoformat(),
-                    "customer": {"id": n, "email": person["Email"]},
-                }
-            ).encode()
-            headers = {
-                "Content-Type": "application/json",
-                "X-Shopify-Hmac-Sha256": hmac_base64(SECRET, body),
-                "X-Shopify-Topic": "orders/create",
-                "X-Shopify-Shop-Domain": "bench.myshopify.com",
-                "X-Shopify-Event-Id": str(uuid.uuid4()),
-                "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
-            }
-            sent = time.perf_counter()
-            assert http.post(url + "/webhooks/shopify", data=body, headers=headers).ok
-            while time.perf_counter() - sent < args.timeout:
-                now = sf.query(
-                    f"SELECT L2L_Order_Count__c FROM Contact WHERE Id = '{person['Id']}'"
-                )
-                if now["records"][0]["L2L_Order_Count__c"] != before:
-                    latencies.append(time.perf_counter() - sent)
-                    break
-                time.sleep(0.05)
-            else:
-                missed += 1
-        latencies.sort()
+        latencies = landing.latencies()
+        missed = len(people) - len(latencies)
         if latencies:
-            p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
             print(
                 f"delivery-to-field latency over {len(latencies)} orders (worker interval "
-                f"{args.interval:g} s): p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
-                f"max {latencies[-1]:.2f} s; {missed} not seen within {args.timeout:g} s"
+                f"{args.interval:g} s): p50 {statistics.median(latencies):.2f} s, p95 "
+                f"{percentile(latencies, 0.95):.2f} s, max {latencies[-1]:.2f} s; {missed} not "
+                f"seen within {args.timeout:g} s"
             )
         # a pass still running (the worker is up) has no duration yet
         runs = [
@@ -174,14 +111,12 @@ def main() -> None:
                 f"{statistics.median(durations):.2f} s, max {durations[-1]:.2f} s"
             )
         for proc in procs:  # the worker stops: the passes below are timed alone
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+            stop(proc)
         _pass_cost(engine, sf, args.size)
     finally:
         for proc in (*procs, org):
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
+                stop(proc)  # type: ignore[arg-type]
 
 
 def _pass_cost(engine: Any, sf: Salesforce, size: str) -> None:

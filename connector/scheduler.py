@@ -1,4 +1,5 @@
 """The clock: APScheduler in its own process (``lead2loyalty clock``), never in web workers.
+On PostgreSQL its sync tick is a job on the queue, run by a worker (:func:`sync_job`).
 
 Jobs (the sync every few minutes, the loyalty expiry daily) are referenced as
 ``"module:function"`` with stable ids; ``coalesce`` and ``max_instances=1`` mean a slow job is
@@ -21,23 +22,42 @@ def sync_job() -> str:
     """One incremental sync with settings read afresh; returns the run's status
     (``skipped`` when another sync, e.g. a manual one, holds the database; ``failed`` when the
     settings or mappings are broken, said in one log line: the clock keeps ticking, and the
-    next tick runs once they are fixed)."""
+    next tick runs once they are fixed).
+
+    On PostgreSQL (``DATABASE_URL``) the clock runs no sync itself: it defers a ``sync`` job
+    on the queue (``deferred``; ``waiting`` when one already waits: missed ticks collapse into
+    it) and a worker runs it, waiting for the run lock and retried by the queue while another
+    sync holds it; a worker killed mid-sync leaves the job to another (``connector.sync.jobs``).
+    The SQLite default keeps the single-host path: the sync runs here."""
     from connector.errors import Lead2LoyaltyError
 
     try:
-        return _sync_once()
+        settings = load_settings()
+        if isinstance(settings.store_location, str):
+            return _defer_sync(settings.store_location)
+        return _sync_once(settings)
     except Lead2LoyaltyError as exc:
         log.error("sync not started: %s", str(exc).replace("\n", "; "))
         return "failed"
 
 
-def _sync_once() -> str:
+def _defer_sync(url: str) -> str:
+    from connector.store import queue
+
+    if queue.defer(queue.shared_app(url), queue.SYNC, queueing_lock=queue.SYNC):
+        log.info("sync deferred to the queue's workers")
+        return "deferred"
+    log.info("sync not deferred: one waits on the queue already")
+    return "waiting"
+
+
+def _sync_once(settings: Settings | None = None) -> str:
     from connector.errors import RunInProgress
     from connector.sync import build_engine
 
     try:
         # A real-time worker's pass holds the run lock for seconds at most: wait it out.
-        report = build_engine(load_settings()).run(lock_wait_seconds=30)
+        report = build_engine(settings or load_settings()).run(lock_wait_seconds=30)
     except RunInProgress as exc:
         log.info("sync skipped: %s", exc)
         return "skipped"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -224,31 +224,40 @@ class OutboxRepository:
                 [w.key for w in resend],
             )
 
-    def outstanding(self, limit: int = 20) -> list[dict[str, Any]]:
+    def outstanding(
+        self, limit: int = 20, *, records: Collection[tuple[str, str]] | None = None
+    ) -> list[dict[str, Any]]:
         """Values still waiting in the outbox, grouped by object, field, status and reason (the
-        error code Salesforce gave), largest groups first."""
+        error code Salesforce gave), largest groups first; only those of ``records`` ((object,
+        record id) pairs) when given."""
+        where, params = _of_records(records)
         rows = self.db.execute(
             "SELECT object, field, status, CASE WHEN instr(COALESCE(error, ''), ':') > 0 "
             "THEN substr(error, 1, instr(error, ':') - 1) ELSE error END AS reason, COUNT(*) "
-            "FROM outbox GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2 LIMIT ?",
-            [limit],
+            f"FROM outbox {'WHERE ' + where if where else ''} "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2 LIMIT ?",
+            [*params, limit],
         ).fetchall()
         return [
             {"object": r[0], "field": r[1], "status": r[2], "reason": r[3], "values": r[4]}
             for r in rows
         ]
 
-    def pending(self) -> list[PendingWrite]:
-        """Everything the outbox still has to write (failed rows wait for a new value).
+    def pending(self, records: Collection[tuple[str, str]] | None = None) -> list[PendingWrite]:
+        """Everything the outbox still has to write (failed rows wait for a new value); only
+        what it has for ``records`` ((object, record id) pairs) when given.
 
         Read a chunk at a time, and with one string object per distinct object, record id,
         field and status (SQLite hands out a new one per row): a first sync's 1,154,988 values
         held 487 MB at a 602 MB peak read whole, 217 MB at a 245 MB peak so (tracemalloc, one
         process), for 0.8 s more CPU (3.4 s -> 4.2 s).
         """
+        where, params = _of_records(records)
         cursor = self.db.execute(
             "SELECT object, record_id, field, value, attempts, status FROM outbox "
-            "WHERE status IN ('pending', 'carried') ORDER BY object, record_id, field"
+            f"WHERE status IN ('pending', 'carried') {'AND ' + where if where else ''} "
+            "ORDER BY object, record_id, field",
+            params,
         )
         same: dict[str, str] = {}
         share = same.setdefault
@@ -436,3 +445,20 @@ class OutboxRepository:
                 ).fetchall():
                     outbox[(obj, r, f)] = (v, st)
         return written, outbox
+
+
+def _of_records(records: Collection[tuple[str, str]] | None) -> tuple[str, list[str]]:
+    """A condition on the outbox's rows of ``records`` (none when None), and its parameters:
+    by record id (a Salesforce id names one record of one object), checked against the object
+    too. An empty collection matches nothing."""
+    if records is None:
+        return "", []
+    pairs = sorted(records)
+    if not pairs:
+        return "1 = 0", []
+    marks = ", ".join("?" * len(pairs))
+    objects = sorted({o for o, _ in pairs})
+    return (
+        f"record_id IN ({marks}) AND object IN ({', '.join('?' * len(objects))})",
+        [r for _, r in pairs] + objects,
+    )

@@ -24,9 +24,14 @@ Job kinds and their locks:
 - ``NORMALISE`` (source, key): one stored delivery. ``queueing_lock`` per delivery, so a sweep
   and the web's defer never queue it twice; normalising is idempotent anyway
   (``EventsRepository.apply_normalised``) and skips a delivery no longer ``stored``.
-- ``RECOMPUTE``: the dirty people, recomputed and pushed. ``lock`` and ``queueing_lock``
-  ``people``: one at a time, at most one waiting (a waiting one covers every later mark).
+- ``RECOMPUTE``: the dirty people, recomputed and pushed. ``queueing_lock`` ``people``: at
+  most one waiting (a waiting one covers every later mark); no job ``lock``: several run at
+  once on several workers, each holding the people it computes (``RunsRepository.people_lock``,
+  advisory locks per shard of people), so no person is computed or pushed by two at once.
 - ``SYNC``: a full sync (it takes the run lock, a PostgreSQL advisory lock).
+- ``FIRE`` (calls): moments' Flow calls about Contacts and Leads whose request failed in a
+  run for a passing reason, invoked again holding those people, retried with a growing wait;
+  a call remembered since is skipped. ``queueing_lock`` ``l2l.fire_flows``: one waiting.
 - ``SWEEP`` (periodic): defers a job for every delivery still ``stored`` (a defer that failed
   after the 2xx) and retries stalled jobs.
 """
@@ -45,6 +50,7 @@ NORMALISE = "l2l.normalise_delivery"
 RECOMPUTE = "l2l.recompute_people"
 SYNC = "l2l.sync"
 SWEEP = "l2l.sweep"
+FIRE = "l2l.fire_flows"
 PEOPLE_LOCK = "people"
 
 # An arbitrary constant of our own: the advisory lock that serialises applying the schema
@@ -97,12 +103,10 @@ def defer(
 ) -> bool:
     """Defer the task named ``task`` (in ``schedule_in`` seconds); False when
     ``queueing_lock`` already has a job waiting (that job does the same work)."""
-    lock = PEOPLE_LOCK if task == RECOMPUTE else None
     try:
         app.configure_task(
             name=task,
             queueing_lock=queueing_lock,
-            lock=lock,
             schedule_in={"seconds": schedule_in} if schedule_in is not None else None,
         ).defer(**kwargs)
     except AlreadyEnqueued:

@@ -4,6 +4,11 @@ Table ``runs``: what each run did, with its process id and host, so a run that d
 and marked ``crashed``. The run lock is an OS advisory lock on ``<database>.lock`` beside the
 SQLite file; on PostgreSQL, a session-level advisory lock in the database (``pg_try_advisory_lock``:
 the processes sharing the database may run on several hosts, which share no file).
+
+Runs of some people (the queue's recompute jobs) need not wait for each other: on PostgreSQL
+:meth:`RunsRepository.people_lock` holds the run lock *shared* (a whole-org run holds it
+exclusively, so the two never overlap) and an advisory lock per shard of the people it
+computes, so two workers compute and push different people at once and never the same person.
 """
 
 from __future__ import annotations
@@ -13,22 +18,35 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from connector.errors import RunInProgress
+from connector.errors import Busy, RunInProgress
 from connector.store.backend import is_postgres, transaction
-from connector.store.postgres import advisory
+from connector.store.postgres import LOCK_TIMEOUT_MS
 from connector.store.sqlite import now
 
-#: The PostgreSQL advisory lock of the run lock (the write lock, ``postgres.py``, is another).
+#: The PostgreSQL advisory lock of the run lock (the write lock, ``postgres.py``, is another),
+#: taken as the second of two keys whose first names the store's schema (``_run_lock_key``).
 RUN_LOCK_KEY = 0x4C324C52  # "L2LR"
+#: People locks: shards of people (the CRC-32 of a person's key, modulo this). Each run of some
+#: people holds at most this many session-level advisory locks however many people it computes
+#: (the server's lock table has room for ``max_locks_per_transaction`` x ``max_connections``).
+PEOPLE_SHARDS = 256
 #: The ``sync_state`` key where the run lock's holder leaves its pid (the lock file's content).
 _HOLDER = "run_lock_pid"
+
+
+def person_key(obj: str, record_id: str) -> str:
+    """What :meth:`RunsRepository.people_lock` locks a person by."""
+    return f"{obj}:{record_id}"
+
 
 _RUN_COLUMNS = "id, started_at, finished_at, status, mode, stats, pid, host"
 
@@ -53,6 +71,8 @@ class RunsRepository:
         self.db = db
         self.path = path  # the database file (the lock sits beside it); None in memory
         self._pg_held = False  # PostgreSQL: this store holds the run lock (see _pg_lock)
+        self._shared = 0  # people_lock's depth: > 0 while this store holds the run lock shared
+        self._people_class: int | None = None  # PostgreSQL: first key of the people locks
 
     @contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
@@ -110,6 +130,8 @@ class RunsRepository:
         # store (``close_dead`` inside a run, a thread beside it) must be refused as the file
         # lock refuses a second handle, or it would mark its own live run crashed.
         while self._pg_held or not self._pg_try():
+            if not self._pg_held and wait_seconds > 0 and self._pg_wait(deadline):
+                break
             if time.monotonic() >= deadline:
                 row = conn.execute("SELECT value FROM sync_state WHERE key = ?", [_HOLDER])
                 holder = (row.fetchone() or ["unknown"])[0]
@@ -129,12 +151,137 @@ class RunsRepository:
             yield
         finally:
             self._pg_held = False
-            conn.execute(advisory("pg_advisory_unlock"), [RUN_LOCK_KEY])
+            conn.execute("SELECT pg_advisory_unlock(?, ?)", self._run_lock_key())
+
+    @contextmanager
+    def people_lock(self, keys: Iterable[str], *, some: bool = False) -> Iterator[frozenset[str]]:
+        """Hold the people named by ``keys`` (``"Contact:003..."``, or any string naming what a
+        run of some people computes) against every other run; yields the keys held.
+
+        PostgreSQL: the run lock *shared* (refused with :class:`RunInProgress` while a whole-org
+        run holds it exclusively), then a session-level advisory lock per shard of the keys
+        (:data:`PEOPLE_SHARDS`), tried in shard order, never waited for, so two workers never
+        wait on each other. Without ``some`` every shard must be free, else
+        :class:`RunInProgress`; with ``some`` the shards another run holds are left out and the
+        keys held are yielded (maybe none): the caller computes those and leaves the rest to
+        the run that holds them. The server drops a dead worker's session and its locks with it.
+        Nested holds through the same store are granted (PostgreSQL counts a session's holds).
+
+        SQLite (one host, one worker): the run lock, exclusive; every key is yielded.
+        """
+        wanted = frozenset(keys)
+        if not is_postgres(self.db):
+            if self._shared:  # held already by an outer people_lock of this store
+                yield wanted
+                return
+            with self.lock():
+                self._shared += 1
+                try:
+                    yield wanted
+                finally:
+                    self._shared -= 1
+            return
+        conn = self.db.conn
+        if self._pg_held:  # this store runs the whole org (PostgreSQL would grant it again)
+            raise RunInProgress(
+                f"a sync of the whole org is running on {getattr(conn, 'label', '?')} in this "
+                "process; it computes these people too"
+            )
+        run_key = self._run_lock_key()
+        if not conn.execute("SELECT pg_try_advisory_lock_shared(?, ?)", run_key).fetchone()[0]:
+            raise RunInProgress(
+                f"a sync of the whole org is running on {getattr(conn, 'label', '?')}; it "
+                "computes these people too, and their marks stay for the next pass"
+            )
+        self._shared += 1
+        cls = self._people_lock_class()
+        taken: list[int] = []
+        try:
+            by_shard: dict[int, list[str]] = defaultdict(list)
+            for key in wanted:
+                by_shard[zlib.crc32(key.encode()) % PEOPLE_SHARDS].append(key)
+            held: set[str] = set()
+            for shard in sorted(by_shard):
+                got = conn.execute("SELECT pg_try_advisory_lock(?, ?)", [cls, shard]).fetchone()
+                if got[0]:
+                    taken.append(shard)
+                    held.update(by_shard[shard])
+                elif not some:
+                    raise RunInProgress(
+                        "another worker is computing some of these people; their marks stay "
+                        "for the next pass"
+                    )
+            yield frozenset(held)
+        finally:
+            for shard in taken:
+                conn.execute("SELECT pg_advisory_unlock(?, ?)", [cls, shard])
+            self._shared -= 1
+            conn.execute("SELECT pg_advisory_unlock_shared(?, ?)", run_key)
+
+    def _people_lock_class(self) -> int:
+        """The first key of the run lock and the people locks: from the store's schema
+        (advisory locks are per database, and several stores, tests or tenants, may share one
+        in their own schemas: one store's sync must not keep another's out)."""
+        if self._people_class is None:
+            schema = self.db.conn.execute("SELECT current_schema()").fetchone()[0]
+            self._people_class = zlib.crc32(f"l2l-people:{schema}".encode()) & 0x7FFFFFFF
+        return self._people_class
+
+    @contextmanager
+    def exclusive_part(self, name: str) -> Iterator[bool]:
+        """Inside runs of some people (on PostgreSQL several at once), a part that must not run
+        twice at once (the loyalty mirror sends journal entries not yet sent): yields True when
+        this run may do it now, False when another run is doing it (that run, or the next one,
+        does it). Under the exclusive run lock, and on SQLite, always True."""
+        if not self.shared:
+            yield True
+            return
+        conn = self.db.conn
+        cls = self._people_lock_class()
+        key = PEOPLE_SHARDS + (zlib.crc32(name.encode()) & 0x3FFFFFFF)  # never a shard
+        got = bool(conn.execute("SELECT pg_try_advisory_lock(?, ?)", [cls, key]).fetchone()[0])
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute("SELECT pg_advisory_unlock(?, ?)", [cls, key])
+
+    @property
+    def shared(self) -> bool:
+        """True inside :meth:`people_lock` on PostgreSQL: other runs of other people may be
+        running beside this one (so it sends only its own people's values)."""
+        return bool(self._shared) and is_postgres(self.db)
+
+    def recover_crashed(self) -> list[dict[str, Any]]:
+        """:meth:`mark_crashed`, for a run that holds its lock; nothing while this store holds
+        the lock shared on PostgreSQL (runs of other people may be live: the next whole-org run,
+        which holds it alone, marks the dead ones)."""
+        return [] if self.shared else self.mark_crashed()
+
+    def _pg_wait(self, deadline: float) -> bool:
+        """Wait in the server's queue for the run lock until ``deadline``; True when granted.
+        Queued, not polled: while a whole-org run waits, runs of some people asking for the
+        lock shared are refused (PostgreSQL grants no lock that conflicts with a waiter ahead
+        of it), so a stream of real-time passes cannot keep a scheduled sync out."""
+        conn = self.db.conn
+        ms = max(1, int((deadline - time.monotonic()) * 1000))
+        conn.execute(f"SET lock_timeout = {ms}")
+        try:
+            conn.execute("SELECT pg_advisory_lock(?, ?)", self._run_lock_key())
+            return True
+        except Busy:
+            return False
+        finally:
+            conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
 
     def _pg_try(self) -> bool:
-        return bool(
-            self.db.conn.execute(advisory("pg_try_advisory_lock"), [RUN_LOCK_KEY]).fetchone()[0]
-        )
+        key = self._run_lock_key()
+        return bool(self.db.conn.execute("SELECT pg_try_advisory_lock(?, ?)", key).fetchone()[0])
+
+    def _run_lock_key(self) -> list[int]:
+        """The run lock's two keys: the store's own (its schema's) first key, and
+        :data:`RUN_LOCK_KEY` (folded to 32 bits; the shards of people are 0 and up)."""
+        return [self._people_lock_class(), -(RUN_LOCK_KEY & 0x7FFFFFFF)]
 
     def start(self, mode: str) -> int:
         """Open a run record; returns its id."""

@@ -17,6 +17,7 @@ Compute only *plans* effects (:class:`Effects`); this module carries them out, s
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,9 +26,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from connector.errors import OutcomeUnknown, SalesforceError
+from connector.errors import OutcomeUnknown, RetryableError, SalesforceError
 from connector.salesforce.port import FLOW_BATCH, SalesforcePort
 from connector.store import Store
+from connector.store.runs import person_key
 from connector.sync.inflight import unconfirmed_flow_line
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,13 @@ class Applied:
     fired: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors: list[str] = field(default_factory=list)
+    # Calls Salesforce did not run (refused, or the request failed): tried again by the next
+    # run; those whose request failed for a passing reason (RetryableError: no answer before
+    # sending, a lock, a 5xx of an idempotent read...) also sooner by a queue job on PostgreSQL
+    # (:func:`retry_on_queue`). A refused interview or a missing Flow waits for the next run:
+    # retrying it every few seconds would change nothing and hold people meanwhile.
+    unfired: list[MomentCall] = field(default_factory=list)
+    transient: list[MomentCall] = field(default_factory=list)
 
 
 def apply(
@@ -119,7 +128,85 @@ def apply(
         if tiers:
             books.record_tiers(program, tiers, run_id)
     fire(client, store, effects.calls, run_id, out)
+    queued = [c for c in out.transient if person_of(c) is not None]
+    if queued:
+        retry_on_queue(store, queued)
     return out
+
+
+def person_of(call: MomentCall) -> str | None:
+    """The person lock (``RunsRepository.people_lock``) of the person ``call`` is about, or
+    None when it names another record (an Order, a Case): a run computing that person holds
+    it from its compute to its Effects, so a queue job holding it never fires a call that run
+    plans too."""
+    if call.kind == "tier":
+        obj, _, rid = call.key.partition(":")
+    else:
+        obj, rid = call.scope[1], call.key
+    return person_key(obj, rid) if obj in ("Contact", "Lead") and rid else None
+
+
+def retry_on_queue(store: Store, calls: Sequence[MomentCall]) -> bool:
+    """On PostgreSQL, defer a job that invokes ``calls`` again (``connector.sync.jobs``:
+    retried by the queue with a growing wait, each call skipped once remembered, so a later run
+    that fired it first is not doubled); True when deferred. SQLite: nothing, the next run tries
+    them again as before. A queue that cannot be reached costs nothing: the next run does."""
+    if store.url is None or not calls:
+        return False
+    from connector.store import queue
+
+    try:
+        queue.defer(
+            queue.shared_app(store.url),
+            queue.FIRE,
+            queueing_lock=queue.FIRE,  # one waiting at most: the next run covers the rest
+            calls=[call_json(c) for c in calls],
+        )
+    except Exception as exc:  # the queue's own errors: the run's next pass covers the calls
+        log.warning("Flow calls not deferred to the queue (the next run tries them): %s", exc)
+        return False
+    return True
+
+
+def call_json(call: MomentCall) -> dict[str, Any]:
+    """``call`` as the queue's job arguments (JSON: numpy numbers as Python ones)."""
+    out = {
+        "moment": call.moment,
+        "flow": call.flow,
+        "inputs": dict(call.inputs),
+        "kind": call.kind,
+        "scope": list(call.scope),
+        "key": call.key,
+        "value": call.value,
+    }
+    return dict(json.loads(json.dumps(out, default=_plain)))
+
+
+def call_from_json(data: Mapping[str, Any]) -> MomentCall:
+    """The :class:`MomentCall` of :func:`call_json`'s ``data``."""
+    scope = data["scope"]
+    return MomentCall(
+        moment=str(data["moment"]),
+        flow=str(data["flow"]),
+        inputs=dict(data["inputs"]),
+        kind=data["kind"],
+        scope=(str(scope[0]), str(scope[1])),
+        key=str(data["key"]),
+        value=data["value"],
+    )
+
+
+def remembered(store: Store, call: MomentCall) -> bool:
+    """True when ``call`` is remembered as run (a run or a job fired it since it was planned)."""
+    if call.kind == "intent":
+        return call.key in store.scoring.fired(call.scope[0], call.scope[1])
+    told = store.loyalty.notified_tiers(call.scope[0], [call.key])
+    return told.get(call.key) == str(call.value)
+
+
+def _plain(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
 
 
 def fire(
@@ -153,6 +240,8 @@ def fire(
                 # The whole request failed (the Flow is missing, inactive, a fault): none ran.
                 left = todo[start:]
                 _failed(out, left, f"Flow {flow} failed for {len(left):,} interviews: {exc}")
+                if isinstance(exc, RetryableError):
+                    out.transient.extend(left)
                 break
             ran = [c for c, r in zip(batch, results, strict=False) if r.get("isSuccess") is True]
             refused = [
@@ -176,6 +265,7 @@ def fire(
 def _failed(out: Applied, calls: Sequence[MomentCall], line: str) -> None:
     for call in calls:
         out.failed[call.moment] += 1
+    out.unfired.extend(calls)
     line += " (tried again next run)"
     log.warning("%s", line)
     out.errors.append(line)

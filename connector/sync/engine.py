@@ -42,6 +42,7 @@ from connector.predictions import PredictionsConfig
 from connector.predictions.outputs import Population
 from connector.salesforce.port import BULK_JOB_CALLS, COLLECTION_LIMIT, Echoes, SalesforcePort
 from connector.store import PendingWrite, Store
+from connector.store.runs import person_key
 from connector.sync import compute, incremental, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
@@ -145,6 +146,7 @@ class RunReport:
     writes: WriteCounts = field(default_factory=WriteCounts)
     api_calls: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
+    cpu_s: float = 0.0
     planned: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     # Per model: how it ran (btyd or the heuristic and why), for whom, org-wide figures.
@@ -188,6 +190,7 @@ class RunReport:
             "writes": self.writes.as_json(dry_run=self.dry_run),
             "api_calls": self.api_calls,
             "duration_s": round(self.duration_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
             "planned": self.planned,
             "errors": self.errors[:20],
             "models": self.models,
@@ -280,9 +283,16 @@ class SyncEngine:
         (after ``lock_wait_seconds``: the clock waits out a real-time worker's short pass).
         """
         who = None if people is None else frozenset(people)
-        with self.store.runs.lock(lock_wait_seconds):
-            # Under the lock, a run still marked running belongs to a dead process.
-            recovered = self.store.runs.mark_crashed()
+        # A whole-org run holds the run lock alone; a run of some people holds just them
+        # (PostgreSQL: the run lock shared and their shards, so workers run side by side).
+        lock = (
+            self.store.runs.lock(lock_wait_seconds)
+            if who is None
+            else self.store.runs.people_lock(person_key(o, r) for o, r in who)
+        )
+        with lock:
+            # Under the lock alone, a run still marked running belongs to a dead process.
+            recovered = self.store.runs.recover_crashed()
             for run in recovered:
                 log.warning("run %s (pid %s on %s) never finished: marked crashed", *run.values())
             report = self._run(options or SyncOptions(), recovered, who)
@@ -295,7 +305,7 @@ class SyncEngine:
         recovered: list[dict[str, Any]],
         people: frozenset[tuple[str, str]] | None,
     ) -> RunReport:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         report = RunReport(
             run_id=self.store.runs.start(_mode(options, people)), dry_run=options.dry_run
         )
@@ -337,13 +347,14 @@ class SyncEngine:
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.outbox.enqueue(report.run_id, changes)
+                    own = self._own_records(people, changes)
                     if people is None or changes or self.store.outbox.counts().get("pending"):
-                        self._push(report)
+                        self._push(report, own)
                 with report.timed("effects"):
                     self._effects(effects, report)
                 with report.timed("mirror"):
                     self._mirror(report)
-                report.status = self._outcome(report)
+                report.status = self._outcome(report, own)
                 clean = not (report.writes.unmappable or report.effects_failed)
                 if key and report.compute == "ran" and clean:
                     # the next run may skip its compute: nothing it reads changed, and nothing
@@ -388,6 +399,7 @@ class SyncEngine:
         finally:
             report.api_calls = _spent(calls_before, self.client.calls)
             report.duration_s = time.monotonic() - started
+            report.cpu_s = time.process_time() - cpu  # this process's CPU: where time goes
             self.store.runs.finish(report.run_id, report.status, report.as_json())
         if not options.dry_run and people is None:
             keep = timedelta(days=self.settings.value_log_days)
@@ -505,6 +517,11 @@ class SyncEngine:
         programs = self._mirrored_programs()
         if not programs:
             return
+        with self.store.runs.exclusive_part("loyalty mirror") as mine:
+            if mine:  # else a run of other people is sending them now
+                self._mirror_programs(programs, report)
+
+    def _mirror_programs(self, programs: list[Program], report: RunReport) -> None:
         books = self.store.loyalty
         loyalty = report.models.setdefault("loyalty", {})
         for program in programs:
@@ -517,11 +534,14 @@ class SyncEngine:
             )
             loyalty.setdefault(program.id, {})["mirror"] = record
 
-    def _outcome(self, report: RunReport) -> RunStatus:
+    def _outcome(
+        self, report: RunReport, records: frozenset[tuple[str, str]] | None = None
+    ) -> RunStatus:
         """``succeeded`` only when nothing waits: no refused, carried, unmappable or unsent
-        value, this run's or an earlier one's, and no journal entry a program mirrors still
-        out of Loyalty Management; else ``partial``, listing what waits and why."""
-        report.outstanding = self.store.outbox.outstanding()
+        value, this run's or an earlier one's (of ``records`` when given: see _own_records),
+        and no journal entry a program mirrors still out of Loyalty Management; else
+        ``partial``, listing what waits and why."""
+        report.outstanding = self.store.outbox.outstanding(records=records)
         waiting = outstanding_summary(report.outstanding)
         books = self.store.loyalty
         unmirrored = 0
@@ -1047,9 +1067,23 @@ class SyncEngine:
             report.writes.planned += n
 
     # ------------------------------------------------------------------ push
-    def _push(self, report: RunReport) -> None:
+    def _own_records(
+        self,
+        people: frozenset[tuple[str, str]] | None,
+        changes: list[tuple[str, str, str, Any]],
+    ) -> frozenset[tuple[str, str]] | None:
+        """The records whose outbox values this run sends and answers for: all (None), or
+        beside other runs of other people (PostgreSQL workers) its people and the other records
+        its changes touch (their orders, Cases): the rest is another run's, which holds those
+        people and sends it, so nothing is sent twice."""
+        if people is None or not self.store.runs.shared:
+            return None
+        return people | {(obj, record_id) for obj, record_id, _, _ in changes}
+
+    def _push(self, report: RunReport, records: frozenset[tuple[str, str]] | None = None) -> None:
+        """Send what the outbox holds for ``records`` (None: all of it; see _own_records)."""
         by_record: dict[tuple[str, str], list[PendingWrite]] = defaultdict(list)
-        for pending in self.store.outbox.pending():
+        for pending in self.store.outbox.pending(records):
             by_record[(pending.object, pending.record_id)].append(pending)
         report.writes.queued = len(by_record)
         by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)

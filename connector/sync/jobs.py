@@ -5,10 +5,16 @@ The queue itself, the reasons for procrastinate, the task names and their locks 
 
 - normalise one stored delivery (skipped when it is no longer ``stored``: a twin job, a sweep
   or ``events replay`` did it), then defer a recompute;
-- recompute and push the dirty people (``RealtimeWorker.recompute_pass``), one at a time (the
-  job lock ``people``); when a sync holds the run lock the job is retried later, and the
-  marks stay;
-- a full sync;
+- recompute and push the dirty people (``RealtimeWorker.recompute_pass``): several at once on
+  several workers, each pass on the people no other pass holds (the store's people locks:
+  the run lock shared and a lock per shard of people); the marks of people another pass held
+  stay and a recompute job follows a second later; when a sync holds the run lock the job is
+  deferred again, and the marks stay;
+- moments' Flow calls about a Contact or Lead whose request failed for a passing reason,
+  invoked again with a growing wait holding those people (each skipped once remembered; the
+  next run tries them too);
+- a full sync (the clock's tick on PostgreSQL defers it: ``queueing_lock`` ``sync``, at most
+  one waiting; retried while another sync holds the run lock);
 - every ``SWEEP_SECONDS`` a sweep: it retries the jobs of workers whose heartbeat stopped
   (``queue_stalled_seconds``; a worker killed with SIGKILL) and defers a job for every
   delivery still ``stored`` whose defer failed after its 2xx. Nothing acknowledged is lost.
@@ -28,8 +34,9 @@ from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 
 from connector.config import Settings
-from connector.errors import Lead2LoyaltyError
+from connector.errors import Lead2LoyaltyError, RunInProgress
 from connector.store import queue
+from connector.sync import effects
 from connector.sync.realtime import RealtimeWorker, normalise_one
 
 log = logging.getLogger(__name__)
@@ -59,10 +66,15 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         normalise_one(store, stored)
         queue.defer_recompute(app)
 
-    @app.task(name=queue.RECOMPUTE, lock=queue.PEOPLE_LOCK)
+    @app.task(name=queue.RECOMPUTE)
     def recompute_people() -> None:
+        # No job lock: recompute jobs of several workers run at once, each on the people no
+        # other one holds (RealtimeWorker.recompute_pass); the queueing lock keeps one waiting.
         report = worker.recompute_pass()
         failed = report.run is not None and report.run["status"] not in ("succeeded", "partial")
+        if report.left and not (report.skipped or failed):
+            # people another worker held: their marks stay, a job picks them up once it is done
+            queue.defer(app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=1)
         if report.skipped or failed:
             # The marks are kept; a new job a second later does them. Not procrastinate's
             # retry: a retried job goes back to `todo` under its queueing lock, which the
@@ -72,13 +84,39 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
 
     @app.task(name=queue.SYNC, retry=retry)
     def sync() -> None:
-        from connector.errors import RunInProgress
         from connector.sync import build_engine
 
         try:
-            build_engine(settings).run()
+            # the clock's tick (scheduler.sync_job): a real-time pass holds the run lock for
+            # seconds at most, and this wait queues in the server ahead of later passes
+            report = build_engine(settings).run(lock_wait_seconds=30)
         except RunInProgress as exc:
             raise RetryLater(str(exc)) from exc
+        log.info("sync run %s: %s", report.run_id, report.status)
+
+    @app.task(
+        name=queue.FIRE,
+        retry=RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions={RetryLater}),
+    )
+    def fire_flows(calls: list[dict[str, Any]]) -> None:
+        # Holding the calls' people (as a pass does): no run plans and fires the same
+        # interview meanwhile, and one that fired it before is seen as remembered.
+        engine = worker._engine_for_pass()
+        todo = [effects.call_from_json(c) for c in calls]
+        people = {p for p in map(effects.person_of, todo) if p is not None}
+        try:
+            with engine.store.runs.people_lock(people):
+                left = [c for c in todo if not effects.remembered(engine.store, c)]
+                out = effects.Applied()
+                effects.fire(engine.client, engine.store, left, None, out)
+        except RunInProgress as exc:
+            raise RetryLater(str(exc)) from exc
+        ran = sum(out.fired.values())
+        if ran:
+            log.info("Flow calls retried by the queue: %s ran", ran)
+        if out.transient:  # a passing failure again: the queue tries later
+            raise RetryLater("; ".join(out.errors) or f"{len(out.transient)} Flow calls not run")
+        # refused ones wait for the next run, as any run's do
 
     @app.periodic(cron=f"* * * * * */{SWEEP_SECONDS}")
     @app.task(name=queue.SWEEP, queueing_lock=queue.SWEEP)
@@ -110,10 +148,11 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         if store.events.dirty_people():  # marks whose recompute job was lost with a defer
             with contextlib.suppress(AlreadyEnqueued):
                 await app.configure_task(
-                    name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, lock=queue.PEOPLE_LOCK
+                    name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK
                 ).defer_async()
 
-    del normalise_delivery, recompute_people, sync  # registered on the app by their names
+    # registered on the app by their names
+    del normalise_delivery, recompute_people, sync, fire_flows
     return app, worker
 
 

@@ -16,6 +16,7 @@ run's scores (:data:`RISK_MODEL`), so a webhook order is scored before it is ful
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,15 +76,27 @@ def load_inputs(store: Store, settings: OrdersSettings, resolved: Resolved) -> O
         extra.append(settings.risk.label_field)
     f = settings.fulfilment
     extra += [f.delivered_field, f.ordered_field, f.status_field]
-    orders = store.records.frame("Order", ["Id", *dict.fromkeys(extra)])
-    items = store.records.frame(
-        "OrderItem", ["OrderId", "Product2Id", "Quantity", "UnitPrice", "ListPrice"]
-    )
-    products = store.records.frame("Product2", ["Id", "Name", "ProductCode", "IsActive"])
-    raw = store.events.frame(list(PRODUCT_EVENTS), ("product_id",))
-    events = raw
-    if len(raw):
-        events = resolve_events(raw, email_index(resolved.contacts, resolved.leads))
+    order_columns = ["Id", *dict.fromkeys(extra)]
+    item_columns = ["OrderId", "Product2Id", "Quantity", "UnitPrice", "ListPrice"]
+    product_columns = ["Id", "Name", "ProductCode", "IsActive"]
+    if resolved.people is not None:
+        # A run of some people (a real-time pass) scores their orders only, and recommends
+        # nothing: read their orders and lines, not the org's (a pass's cost follows its
+        # people; the whole tables were most of a small pass's reads, bench/scale.py).
+        theirs = resolved.orders
+        ids = sorted(set(theirs["Id"].dropna().astype(str))) if len(theirs) else []
+        orders = store.records.frame("Order", order_columns, any_of={"Id": ids})
+        items = store.records.frame("OrderItem", item_columns, any_of={"OrderId": ids})
+        products = pd.DataFrame(columns=product_columns)
+        events = pd.DataFrame(columns=["name", "object", "record_id", "product_id"])
+    else:
+        orders = store.records.frame("Order", order_columns)
+        items = store.records.frame("OrderItem", item_columns)
+        products = store.records.frame("Product2", product_columns)
+        raw = store.events.frame(list(PRODUCT_EVENTS), ("product_id",))
+        events = raw
+        if len(raw):
+            events = resolve_events(raw, email_index(resolved.contacts, resolved.leads))
     fired = {
         (RISK_MOMENT, "Order"): store.scoring.fired(RISK_MOMENT, "Order"),
         (FULFILMENT_MOMENT, "Account"): store.scoring.fired(FULFILMENT_MOMENT, "Account"),
@@ -226,11 +239,7 @@ def _score_against(
     features = risk.order_features(frame)
     if features.empty or not len(base):
         return pd.DataFrame(columns=["score", "reasons", "flagged"])
-    from sklearn.ensemble import IsolationForest  # as in risk.score_orders: not at CLI start
-
-    forest = IsolationForest(n_estimators=cfg.n_estimators, random_state=cfg.random_state)
-    forest.fit(base)
-    reference = np.sort(-forest.score_samples(base))
+    forest, reference = _population_forest(base, cfg)
     mine = -forest.score_samples(features.to_numpy(dtype=float))
     score = np.floor(100.0 * np.searchsorted(reference, mine, side="left") / len(reference))
     score = score.clip(0, 99).astype(int)
@@ -240,6 +249,34 @@ def _score_against(
         {"score": score, "reasons": reasons.to_numpy(), "flagged": score >= cfg.threshold},
         index=features.index,
     )
+
+
+#: The forest fitted on a stored population, and its sorted raw scores, by the population's
+#: bytes and the forest's settings: every real-time pass scores against the same population
+#: until the next full run, and the fit (seeded: the same forest each time) was most of a
+#: pass's CPU (bench/scale.py). One entry: a new population replaces the old one.
+_FORESTS: dict[tuple[str, int, int | None], tuple[Any, np.ndarray]] = {}
+
+
+def _population_forest(base: np.ndarray, cfg: risk.RiskConfig) -> tuple[Any, np.ndarray]:
+    """An IsolationForest fitted on ``base`` and the sorted raw anomaly scores of ``base``;
+    fitted once per population when the forest is seeded (``random_state``)."""
+    from sklearn.ensemble import IsolationForest  # as in risk.score_orders: not at CLI start
+
+    key = (
+        hashlib.sha256(np.ascontiguousarray(base).tobytes()).hexdigest() + str(base.shape),
+        cfg.n_estimators,
+        cfg.random_state,
+    )
+    if cfg.random_state is not None and key in _FORESTS:
+        return _FORESTS[key]
+    forest = IsolationForest(n_estimators=cfg.n_estimators, random_state=cfg.random_state)
+    forest.fit(base)
+    reference = np.sort(-forest.score_samples(base))
+    if cfg.random_state is not None:
+        _FORESTS.clear()
+        _FORESTS[key] = (forest, reference)
+    return forest, reference
 
 
 def _fulfilment(

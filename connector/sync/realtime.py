@@ -30,6 +30,7 @@ from connector.config import Settings, secret_list
 from connector.errors import OutcomeUnknown, RunInProgress, SalesforceError, WebhookError
 from connector.store import Store, open_shared
 from connector.store.events import StoredDelivery
+from connector.store.runs import person_key
 from connector.sync.engine import SyncEngine
 from connector.sync.resolve import email_index
 from connector.webhooks import NORMALISERS, bigcommerce
@@ -51,6 +52,7 @@ class PassReport:
     leads_created: int = 0
     dirty: int = 0
     people: int = 0
+    left: int = 0  # dirty shoppers whose people another pass holds: the next pass does them
     run: dict[str, Any] | None = None
     skipped: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -127,17 +129,25 @@ def fetch_bigcommerce_orders(store: Store, settings: Settings) -> tuple[int, int
 def people_for(store: Store, emails: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     """The (object, record id) of each email's person, as identity resolution binds them, and
     the emails no Contact or Lead has (one read of the people for both)."""
+    by_email = people_by_email(store, emails)
+    people = sorted({p for found in by_email.values() for p in found})
+    return people, [e for e in emails if not by_email.get(e)]
+
+
+def people_by_email(store: Store, emails: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """Email -> the (object, record id) of its people as identity resolution binds them (no
+    entry for an email no Contact or Lead has)."""
     if not emails:
-        return [], []
+        return {}
     contacts = store.records.frame("Contact", ["Id", "Email"])
     leads = store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
     index = email_index(contacts, leads)
     found = index[index["email"].isin(set(emails))]
-    people = sorted(
-        {(KIND_OBJECT[k], str(r)) for k, r in zip(found["kind"], found["record_id"], strict=True)}
-    )
-    known = set(found["email"])
-    return people, [e for e in emails if e not in known]
+    out: dict[str, set[tuple[str, str]]] = {}
+    rows = zip(found["email"], found["kind"], found["record_id"], strict=True)
+    for email, kind, record_id in rows:
+        out.setdefault(str(email), set()).add((KIND_OBJECT[kind], str(record_id)))
+    return {email: sorted(people) for email, people in out.items()}
 
 
 def create_leads(engine: SyncEngine, emails: list[str]) -> list[tuple[str, str]]:
@@ -204,6 +214,12 @@ class RealtimeWorker:
         self._engine_factory = engine_factory
         self._engine: SyncEngine | None = None
 
+    def close(self) -> None:
+        """Close the worker's store and its engine's (an engine it was handed is the caller's)."""
+        if self._engine is not None and self._engine_factory is None:
+            self._engine.store.close()
+        self.store.close()
+
     def _engine_for_pass(self) -> SyncEngine:
         if self._engine is None:
             if self._engine_factory is not None:
@@ -222,24 +238,42 @@ class RealtimeWorker:
 
     def recompute_pass(self, out: PassReport | None = None) -> PassReport:
         """The pass after normalising: read BigCommerce orders known by reference, then
-        recompute and push the dirty people (the queue's recompute job on PostgreSQL)."""
+        recompute and push the dirty people (the queue's recompute job on PostgreSQL).
+
+        The people are held first (``store.runs.people_lock``): on PostgreSQL several workers'
+        passes run at once, each computing the people no other pass holds; the marks of the
+        people another pass holds stay (``out.left``) for the next pass."""
         out = out if out is not None else PassReport()
         out.fetched, _ = fetch_bigcommerce_orders(self.store, self.settings)
         marks = self.store.events.dirty_people()
         out.dirty = len(marks)
         if not marks:
             return out
-        emails = [email for email, _ in marks]
-        people, unknown = people_for(self.store, emails)
-        out.people = len(people)
+        by_email = people_by_email(self.store, [email for email, _ in marks])
+        unknown = [email for email, _ in marks if not by_email.get(email)]
         create = bool(unknown) and self.settings.realtime_create_leads
-        if people or create:
+        # what each email's pass holds: its people, or (a Lead to create) the email itself
+        keys_of = {
+            email: [person_key(*p) for p in by_email.get(email, [])]
+            or ([person_key("Email", email)] if create else [])
+            for email, _ in marks
+        }
+        keys = {key for keys in keys_of.values() for key in keys}
+        done = marks
+        if keys:
             engine = self._engine_for_pass()
             try:
-                if create:
-                    with engine.store.runs.lock():
-                        out.leads_created = len(create_leads(engine, unknown))
-                report = engine.run(people=people) if people else None
+                with engine.store.runs.people_lock(keys, some=True) as held:
+                    # an email is this pass's when all it holds is held
+                    done = [m for m in marks if all(k in held for k in keys_of[m[0]])]
+                    out.left = len(marks) - len(done)
+                    people = sorted({p for e, _ in done for p in by_email.get(e, [])})
+                    out.people = len(people)
+                    mine = {e for e, _ in done}
+                    if create:
+                        new = [e for e in unknown if e in mine]
+                        out.leads_created = len(create_leads(engine, new)) if new else 0
+                    report = engine.run(people=people) if people else None
             except RunInProgress:
                 out.skipped = "a sync holds the database; its run covers these people"
                 return out
@@ -249,7 +283,7 @@ class RealtimeWorker:
                     return out  # keep the marks: the next pass tries again
         # Unknown shoppers are unmarked too: they bind when their Contact or Lead is pulled,
         # and that sync computes them.
-        self.store.events.clear_dirty(marks)
+        self.store.events.clear_dirty(done)
         return out
 
     def run(self, stop: threading.Event, *, passes: int | None = None) -> int:
