@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.service import LoyaltyService
 from connector.store import Store
@@ -308,3 +310,42 @@ def _written(store: Store, run: int) -> None:
     store.outbox.mark_in_flight(run, {(w.object, w.record_id) for w in pending})
     store.outbox.record_results(run, store.outbox.in_flight(), [], [])
 
+
+def test_points_expiring_per_month_count_the_held_lots_in_the_programs_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from connector.web.admin.loyalty import expiring_by_month
+
+    zone = ZoneInfo("America/New_York")
+    at = pd.Timestamp
+    lots = pd.DataFrame(
+        {
+            "member": ["A", "B", "A", "C", "C", "D", "E", "F"],
+            "expires_at": [
+                # the end of 30 June in New York is 1 July in UTC: June's points
+                at("2026-07-01T03:59:59.999+00:00"),
+                at("2026-06-15T03:59:59.999+00:00"),
+                at("2026-05-20T03:59:59.999+00:00"),  # past due: taken at the next run
+                at("2026-08-01T03:59:59.999+00:00"),  # July in New York
+                at("2027-06-01T03:59:59.999+00:00"),  # May 2027: the twelfth month
+                at("2027-06-02T03:59:59.999+00:00"),  # June 2027: later
+                pd.NaT,  # never expires
+                at("2026-06-20T03:59:59.999+00:00"),  # nothing left in it
+            ],
+            "remaining": [10, 20, 5, 40, 80, 160, 320, 0],
+        }
+    )
+    lots["expires_at"] = pd.to_datetime(lots["expires_at"], utc=True)
+    rows = expiring_by_month(lots, NOW, zone)
+    by_month = {r["month"]: (r["points"], r["members"]) for r in rows}
+    assert [r["month"] for r in rows][:3] == ["2026-06", "2026-07", "2026-08"]
+    assert len(rows) == 13
+    assert rows[-1]["month"] == "later"
+    assert by_month["2026-06"] == (35, 2)  # A twice (one member), B
+    assert by_month["2026-07"] == (40, 1)
+    assert by_month["2027-05"] == (80, 1)
+    assert by_month["later"] == (160, 1)
+    assert sum(p for p, _ in by_month.values()) == 10 + 20 + 5 + 40 + 80 + 160
+    empty = expiring_by_month(pd.DataFrame(), NOW, zone)
+    assert len(empty) == 13
+    assert all(r["points"] == r["members"] == 0 for r in empty)
