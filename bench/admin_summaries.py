@@ -1,12 +1,13 @@
-"""Benchmark: what the admin page's kept totals cost the sync's write path, in the same run.
+"""Benchmark: what the admin page's totals cost the sync's write path, in the same run.
 
 Migration ``_v16_admin_summaries`` adds totals of the loyalty journal (per kind, per member
-and per day, added to by ``LoyaltyRepository.append`` in each chunk's transaction) and an
-index ``written_values (object, field, value)`` (read by the scores and KPI pages). Both are
-paid when the sync writes: the journal append of a first sync, and the push's bookkeeping
-(``record_results``) that makes each written value the new baseline. Each is timed on a fresh
-store with them and on a fresh store without them (the totals' update switched off, the index
-dropped: the cost before), in the same run; the ratio is what they add.
+and per day) and an index ``written_values (object, field, value)`` (read by the scores and
+KPI pages). The totals are caught up when a page reads them (``AdminRepository.catch_up``);
+before, ``LoyaltyRepository.append`` added each chunk's entries to them in the chunk's own
+transaction. Timed on fresh stores, in the same run: the append as it is now (nothing kept),
+the append with the totals kept in each chunk's transaction as before (that loop, here), and
+the first page read's catch-up of the whole journal then a read with nothing new. The index is
+paid by the push's bookkeeping (``record_results``): timed with it and with it dropped.
 
     .venv/bin/python bench/admin_summaries.py --entries 300000 --values 300000
 """
@@ -14,6 +15,7 @@ dropped: the cost before), in the same run; the ratio is what they add.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from connector.store import Store, loyalty
+from connector.store import Store
+from connector.store.backend import transaction
+from connector.store.loyalty import APPEND_CHUNK
 from connector.store.outbox import PendingWrite
 from connector.store.schema import add_journal_sums
 
@@ -48,16 +52,44 @@ def journal(entries: int, members: int) -> pd.DataFrame:
     )
 
 
-def timed_append(path: Path, frame: pd.DataFrame, *, kept: bool) -> float:
+def _kept_in_append(store: Store, frame: pd.DataFrame) -> None:
+    """The append as it was with the totals kept in it: each chunk's transaction adds its new
+    entries to the totals (the loop of ``LoyaltyRepository.append`` before, over its SQL)."""
+    conn = store.db.conn
+    for start in range(0, len(frame), APPEND_CHUNK):
+        part = frame.iloc[start : start + APPEND_CHUNK]
+        with transaction(conn):
+            last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM loyalty_journal").fetchone()[0]
+            store.loyalty.append(part)  # inside the transaction: one executemany
+            add_journal_sums(conn, int(last))
+
+
+def timed_append(path: Path, frame: pd.DataFrame, *, kept: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds of appending ``frame`` to a fresh store."""
     store = Store(path)
     try:
-        if not kept:  # the append as it was before: no totals kept
-            loyalty.add_journal_sums = lambda conn, after_seq: None
-        t0 = time.perf_counter()
-        store.loyalty.append(frame)
-        return time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), time.process_time()
+        if kept:
+            _kept_in_append(store, frame)
+        else:
+            store.loyalty.append(frame)
+        return time.perf_counter() - t0, time.process_time() - c0
     finally:
-        loyalty.add_journal_sums = add_journal_sums
+        store.close()
+
+
+def timed_catch_up(path: Path) -> tuple[float, float, float]:
+    """(wall s, CPU s) of the first read's catch-up over the journal appended at ``path``, and
+    the wall ms of a catch-up with nothing new."""
+    store = Store(path)
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        store.admin.catch_up()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        t1 = time.perf_counter()
+        store.admin.catch_up()
+        return wall, cpu, (time.perf_counter() - t1) * 1000
+    finally:
         store.close()
 
 
@@ -81,6 +113,7 @@ def main() -> None:
     parser.add_argument("--values", type=int, default=300_000, help="written field values")
     parser.add_argument("--batch", type=int, default=10_000, help="values per push batch")
     args = parser.parse_args()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     work = Path(tempfile.mkdtemp(prefix="l2l-bench-admin-sums-"))
     frame = journal(args.entries, args.members)
     fields = 18
@@ -90,11 +123,17 @@ def main() -> None:
         for j in range(fields)
         for v in [round(i * 0.37 + j, 2)]
     ]
-    without = timed_append(work / "j0.sqlite", frame, kept=False)
-    kept = timed_append(work / "j1.sqlite", frame, kept=True)
+    kept, kept_cpu = timed_append(work / "j1.sqlite", frame, kept=True)
+    now, now_cpu = timed_append(work / "j0.sqlite", frame, kept=False)
     print(
-        f"journal append of {len(frame):,} entries: {without:.2f}s before, {kept:.2f}s with the "
-        f"totals kept (x{kept / without:.2f})"
+        f"journal append of {len(frame):,} entries: {now:.2f}s wall ({now_cpu:.2f}s CPU) now, "
+        f"{kept:.2f}s wall ({kept_cpu:.2f}s CPU) with the totals kept in it as before "
+        f"(now / before x{now / kept:.2f} wall, x{now_cpu / kept_cpu:.2f} CPU)"
+    )
+    wall, cpu, idle = timed_catch_up(work / "j0.sqlite")
+    print(
+        f"the first read's catch-up of those entries: {wall:.2f}s wall ({cpu:.2f}s CPU); "
+        f"a read with nothing new: {idle:.2f} ms"
     )
     without = timed_push(work / "p0.sqlite", writes, kept=False, batch=args.batch)
     kept = timed_push(work / "p1.sqlite", writes, kept=True, batch=args.batch)

@@ -295,6 +295,13 @@ class Settings(BaseSettings):
         description="Send the admin session cookie over HTTPS only (turn off only for a "
         "plain-HTTP test on localhost).",
     )
+    admin_salesforce_users: str = Field(
+        "",
+        description="Salesforce usernames (comma separated) that may sign in to the admin page "
+        "with the org's own login (OAuth web server flow with PKCE at L2L_SALESFORCE_LOGIN_URL, "
+        "the connected app of L2L_SALESFORCE_CLIENT_ID, whose Callback URL must be this "
+        "site's /admin/sign-in/salesforce/callback); empty: that way is off.",
+    )
     admin_lockout_failures: int = Field(
         5,
         ge=1,

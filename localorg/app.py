@@ -11,7 +11,7 @@ import time
 
 from flask import Flask, Response, g, request
 
-from localorg import auth, bulk, rest, tooling
+from localorg import auth, bulk, rest, tooling, web_login
 from localorg.access import CURRENT_USER
 from localorg.faults import REQUEST_CODES
 from localorg.http import current_org, sf_error
@@ -25,7 +25,7 @@ def create_app(org: LocalOrg) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
-    for blueprint in (auth.bp, rest.bp, tooling.bp, bulk.bp):
+    for blueprint in (auth.bp, rest.bp, tooling.bp, bulk.bp, web_login.bp):
         app.register_blueprint(blueprint)
     rest.register_errors(app)
     app.before_request(_enter)

@@ -1,4 +1,5 @@
-"""The OAuth 2.0 token endpoint: client credentials, JWT bearer, refresh token, password.
+"""The OAuth 2.0 token endpoint: client credentials, JWT bearer, refresh token, password, and the
+web server flow's authorization code (its rules in :mod:`localorg.web_login`).
 
 Errors use OAuth's shape (``{"error", "error_description"}`` with HTTP 400), as Salesforce's
 token endpoint does, not the REST API's error list.
@@ -17,6 +18,7 @@ from cryptography import x509
 from flask import Blueprint, Response, jsonify, request
 
 from localorg.http import current_org
+from localorg.web_login import id_token, token_for_code
 
 bp = Blueprint("oauth", __name__)
 
@@ -65,6 +67,17 @@ def token() -> Response:
         if not org.refresh_token_valid(form.get("refresh_token", "")):
             return _oauth_error("invalid_grant", "expired access/refresh token")
         return _grant(refresh=False)
+    if grant == "authorization_code":
+        granted, error, description = token_for_code(org, form)
+        if granted is None:
+            return _oauth_error(error, description)
+        answer = _grant(refresh=False, user_id=granted["user_id"])
+        if "openid" in granted["scope"].split():
+            body = answer.get_json()
+            body["id_token"] = id_token(org, granted["user_id"], granted["nonce"])
+            body["scope"] = granted["scope"]
+            answer = jsonify(body)
+        return answer
     if grant == JWT_GRANT:
         problem = _check_assertion(form.get("assertion", ""))
         if problem:

@@ -77,6 +77,11 @@ class OrgConfig:
     # https://login.salesforce.com; an Experience Cloud site's own URL is accepted too.
     sandbox: bool = False
     site_urls: tuple[str, ...] = ()
+    # The connected app's Callback URLs: the web server flow's redirect_uri must be one of
+    # them exactly (localorg.web_login). Empty: the web server flow is refused.
+    callback_urls: tuple[str, ...] = ()
+    # The org administrator's password at the web server flow's login page.
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
     def jwt_audiences(self) -> list[str]:
         """The ``aud`` values this org's token endpoint accepts in a JWT bearer assertion."""
@@ -110,6 +115,8 @@ class LocalOrg:
         self.instance_url = ""  # set by the server once it knows its port
         self._sessions: dict[str, Session] = {}
         self._refresh_tokens: dict[str, str] = {}
+        # Authorization codes of the web server flow, single use (localorg.web_login).
+        self.auth_codes: dict[str, Any] = {}
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._lock = threading.Lock()
         self.api_calls = 0
@@ -242,6 +249,7 @@ class LocalOrg:
             "ca_cert": str(ca_cert) if ca_cert else None,
             "api_user": self.config.api_user,
             "admin_username": ADMIN_USERNAME,
+            "admin_password": self.config.admin_password,
             "admin_client_id": self.config.admin_client_id,
             "admin_client_secret": self.config.admin_client_secret,
         }

@@ -20,11 +20,19 @@ Rules:
 5. A preview is a dry run of a few people (``SyncEngine.run(people=..., dry_run)``) with the
    edited mappings: nothing is pulled, pushed or written to Salesforce; the values it would
    write are set beside the values written now.
+6. A preview computes what the edited value needs, no more: the order intelligence stage (its
+   values: ``risk``, ``fulfilment``, ``recommendations``) is the compute step's last, read by
+   no other model, and is left out unless the value is one of its own; the texts stage (read by
+   the intent and conversion scores and the order stage, through the events it adds) is left
+   out for ``rfm``, ``predictions`` and ``loyalty`` values, which never read it. Both read every
+   order or message of the org whoever the run is for: on the medium seed they were 19 s of
+   a 31-33 s preview (4.3-4.9 s CPU, load average 15-17).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import logging
 import os
@@ -48,7 +56,7 @@ from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping import load_registered_mappings
 from connector.store import Store
 from connector.store.outbox import dumps, loads_many
-from connector.sync import SyncOptions, build_engine, check_programs
+from connector.sync import SyncEngine, SyncOptions, build_engine, check_programs
 
 log = logging.getLogger(__name__)
 
@@ -233,11 +241,38 @@ def save_edit(settings: Settings, name: str, text: str) -> None:
         raise
 
 
+#: Rule 6: the models whose values come from the order intelligence stage.
+ORDER_STAGE_MODELS = frozenset({"risk", "fulfilment", "recommendations"})
+#: Rule 6: the models computed before the texts stage, none of which reads it.
+BEFORE_TEXTS_MODELS = frozenset({"rfm", "predictions", "loyalty"})
+
+
+def narrowed(engine: SyncEngine, value: str | None) -> SyncEngine:
+    """Rule 6: ``engine`` without the stages the registered ``value`` does not need (the same
+    engine, changed; None: every stage kept)."""
+    if value is None:
+        return engine
+    model = value.split(".", 1)[0]
+    if model not in ORDER_STAGE_MODELS:
+        engine.orders = None
+    if model in BEFORE_TEXTS_MODELS and engine.scoring is not None:
+        engine.scoring = dataclasses.replace(engine.scoring, texts=None)
+    return engine
+
+
 def preview_edit(
-    settings: Settings, name: str, text: str, obj: str, field: str, limit: int = 5
+    settings: Settings,
+    name: str,
+    text: str,
+    obj: str,
+    field: str,
+    limit: int = 5,
+    *,
+    value: str | None = None,
 ) -> list[PreviewRow]:
     """Field ``obj``.``field`` of up to ``limit`` sample records (those written before): the
-    value written now and the value a dry run of them with the edit would write. Raises
+    value written now and the value a dry run of them with the edit would write (computing
+    only what ``value``, the registered value the field holds, needs: rule 6). Raises
     :class:`MappingError` when the edit does not validate, :class:`RunInProgress` when a
     run holds the lock (a dry run takes it too)."""
     problems = check_edit(settings, name, text)
@@ -251,7 +286,7 @@ def preview_edit(
     if not sample:
         return []
     with _edited_folder(settings, name, text) as folder:
-        engine = build_engine(settings.model_copy(update={"mappings_dir": folder}))
+        engine = narrowed(build_engine(settings.model_copy(update={"mappings_dir": folder})), value)
         try:
             report = engine.run(
                 SyncOptions(dry_run=True), people=[(obj, record) for record, _ in sample]

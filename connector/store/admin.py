@@ -14,9 +14,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import pandas as pd
 import sqlite_utils
 
-from connector.store.backend import transaction
+from connector.store.backend import read_frame, transaction
+from connector.store.schema import SUMS_POSITION, add_journal_sums
+
+#: Journal entries added to the totals per write transaction of a catch-up: the write lock is
+#: let go between chunks, so a redemption waits for one chunk, never the whole catch-up.
+CATCH_UP_CHUNK = 50_000
 
 #: The ``sync_state`` key of the last ``doctor`` checklist (``connector.doctor.save_report``),
 #: read by the admin page's mappings for each field's deploy state. Here, not in
@@ -60,7 +66,8 @@ class AdminRepository:
         revenue_field: str | None,
         hot_from: float,
     ) -> Funnel:
-        """:func:`funnel` of this database."""
+        """:func:`funnel` of this database (the totals caught up first)."""
+        self.catch_up()
         return funnel(
             self.db,
             program=program,
@@ -129,11 +136,48 @@ class AdminRepository:
         ).fetchone()
         return int(logged), int(booked), int(row[0]) if row else 0
 
+    def sums_position(self) -> tuple[int, int]:
+        """(the last journal ``seq`` the totals include, the newest ``seq``)."""
+        conn = self.db.conn
+        row = conn.execute("SELECT value FROM sync_state WHERE key = ?", [SUMS_POSITION]).fetchone()
+        newest = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM loyalty_journal").fetchone()[0]
+        return (int(row[0]) if row else 0), int(newest)
+
+    def catch_up(self, *, chunk: int = CATCH_UP_CHUNK) -> int:
+        """Add the journal entries booked since the totals' position to the totals (rules of
+        ``_v16_admin_summaries``/``_v18``): every read of the totals calls it first, so the
+        journal's append pays nothing for them. Each chunk of ``seq`` is one transaction that
+        re-reads the position under the write lock (two readers catching up at once add each
+        entry once) and moves it with the sums. Returns how many ``seq`` it moved past; two
+        O(1) reads when nothing is new."""
+        done, newest = self.sums_position()
+        moved = 0
+        while done < newest:
+            conn = self.db.conn
+            with transaction(conn):
+                row = conn.execute(
+                    "SELECT value FROM sync_state WHERE key = ?", [SUMS_POSITION]
+                ).fetchone()
+                start = int(row[0]) if row else 0
+                upto = min(start + max(chunk, 1), newest)
+                if upto > start:
+                    add_journal_sums(conn, start, upto)
+                    conn.execute(
+                        "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value",
+                        [SUMS_POSITION, str(upto)],
+                    )
+                    moved += upto - start
+            done = max(upto, start)
+        return moved
+
     def loyalty_report(self, program: str) -> dict[str, Any]:
-        """A program's report from the totals kept as entries are booked (migration
+        """A program's report from the totals of the journal (migration
         ``_v16_admin_summaries``): the shape of ``LoyaltyService.report``, except members per
         tier, which is the tier each member was last told (``loyalty_tiers``, what Salesforce
-        shows), not one recomputed now. A few hundred rows read, whatever the journal's size."""
+        shows), not one recomputed now. A few hundred rows read, whatever the journal's size
+        (after :meth:`catch_up`)."""
+        self.catch_up()
         sums = self.db.conn.execute(
             "SELECT currency, kind, rule_id, partner, points FROM loyalty_sums WHERE program = ?",
             [program],
@@ -183,9 +227,27 @@ class AdminRepository:
             "cashback_outstanding": round(cashback / 100, 2),
         }
 
+    def points_lot_entries(self, program: str) -> pd.DataFrame:
+        """The entries of the program's points currency that make and consume lots, with the
+        columns the ledger's ``lot_state`` reads (a DataFrame; times as aware UTC): the
+        program's lots, what each still holds, and when it expires, without the journal's
+        other columns and currencies."""
+        frame = read_frame(
+            'SELECT member, "key", kind, currency, points, "lot", "at", expires_at, '
+            "available_at FROM loyalty_journal WHERE program = ? AND currency = 'points' "
+            "ORDER BY seq",
+            self.db.conn,
+            [program],
+        )
+        frame["points"] = frame["points"].astype("int64")
+        for column in ("at", "expires_at", "available_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        return frame
+
     def liability_by_day(self, program: str) -> list[tuple[str, int]]:
         """(day, points outstanding at that day's end) for each day points moved, oldest
-        first: the running sum of the per-day totals kept as entries are booked."""
+        first: the running sum of the per-day totals (caught up first)."""
+        self.catch_up()
         rows = self.db.conn.execute(
             "SELECT day, SUM(points) OVER (ORDER BY day) FROM loyalty_days "
             "WHERE program = ? AND currency = 'points' ORDER BY day",
@@ -265,7 +327,7 @@ def funnel(
     """The funnel from the pulled Leads, the values last written (intent, order count,
     revenue: what Salesforce shows) and the loyalty journal. A figure whose source is absent
     (no Lead pulled, a value not mapped, no program) is 0. Members come from the per-member
-    totals kept as entries are booked (``loyalty_member_sums``), not the journal itself."""
+    totals (``loyalty_member_sums``, caught up by the caller), not the journal itself."""
     conn = db.conn
 
     def one(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:

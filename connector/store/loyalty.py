@@ -25,7 +25,7 @@ import pandas as pd
 import sqlite_utils
 
 from connector.store.backend import transaction
-from connector.store.schema import add_journal_sums, bump_generation
+from connector.store.schema import bump_generation
 
 #: The journal's columns (migration v4 froze them; ``token`` came with v13; a new one takes a new
 #: migration).
@@ -146,27 +146,16 @@ class LoyaltyRepository:
         conn = self.db.conn
         before = conn.total_changes
         if conn.in_transaction:
-            last = self._last_seq()
             conn.executemany(sql, frame.itertuples(index=False, name=None))
-            added = conn.total_changes - before
-            add_journal_sums(conn, last)  # the admin page's totals, in the same transaction
-            return added
+            return conn.total_changes - before
         added = 0
         for start in range(0, len(frame), max(chunk, 1)):
             part = frame.iloc[start : start + max(chunk, 1)]
             with transaction(self.db.conn):
-                last = self._last_seq()
                 counted = conn.total_changes
                 conn.executemany(sql, part.itertuples(index=False, name=None))
                 added += conn.total_changes - counted
-                add_journal_sums(conn, last)  # the admin page's totals, in the same transaction
         return added
-
-    def _last_seq(self) -> int:
-        """The newest entry's ``seq`` (0 for an empty journal)."""
-        return int(
-            self.db.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM loyalty_journal").fetchone()[0]
-        )
 
     def journal(self, program: str, member: str | None = None) -> pd.DataFrame:
         """The program's journal (or one member's), in booking order."""

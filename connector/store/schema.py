@@ -328,47 +328,55 @@ def _v15_journal_indexes_for_reads(db: sqlite_utils.Database) -> None:
 
 
 # Append only: a released database is upgraded by running the migrations it has not seen.
-# The admin page's totals (issue 21), kept as entries are booked so a page reads a few rows,
-# not the whole journal (47 s for the loyalty page on the medium seed before). The journal's
-# one writer (``LoyaltyRepository.append``) adds each transaction's new entries to them in the
-# same transaction (``connector.store.admin.add_journal_sums``): set statements per chunk,
-# since a per-row trigger made the append of 300,000 entries 2.7 times slower
-# (bench/admin_summaries.py: 17.3 s -> 46.0 s).
+# The admin page's totals (issue 21), so a page reads a few rows, not the whole journal (47 s
+# for the loyalty page on the medium seed before). They were kept by the journal's writer in
+# each chunk's transaction, which made the sync's append of 300,000 entries 1.43 times slower
+# (16.0 s -> 22.9 s; a per-row trigger before that: 2.7 times). Now the reader catches them up
+# (``AdminRepository.catch_up``): from the position they were added up to (``sync_state``
+# ``admin_sums_seq``, migration ``_v18_admin_sums_position``) to the newest entry, in chunks.
 
 
-def add_journal_sums(conn: Any, after_seq: int) -> None:
-    """Add the journal entries booked after ``after_seq`` to the admin page's totals (inside
-    the caller's transaction): points per (program, currency, kind, rule, partner), per member
-    (points and cashback balances, first entry) and per day of booking. Entries are only ever
-    appended, so "booked after" is ``seq > after_seq``."""
+#: The ``sync_state`` key of the last journal ``seq`` the admin page's totals include.
+SUMS_POSITION = "admin_sums_seq"
+
+
+def add_journal_sums(conn: Any, after_seq: int, upto_seq: int | None = None) -> None:
+    """Add the journal entries booked after ``after_seq`` (up to ``upto_seq`` included, if
+    given) to the admin page's totals (inside the caller's transaction): points per (program,
+    currency, kind, rule, partner), per member (points and cashback balances, first entry) and
+    per day of booking. Entries are only ever appended, and writers take the write lock one at
+    a time, so a ``seq`` is never committed below one already seen: "booked after" is
+    ``seq > after_seq``."""
+    upto = upto_seq if upto_seq is not None else 2**62
     conn.execute(
         "INSERT INTO loyalty_sums (program, currency, kind, rule_id, partner, points, entries) "
         "SELECT program, currency, kind, COALESCE(rule_id, ''), COALESCE(partner, ''), "
-        "SUM(points), COUNT(*) FROM loyalty_journal WHERE seq > ? GROUP BY 1, 2, 3, 4, 5 "
+        "SUM(points), COUNT(*) FROM loyalty_journal WHERE seq > ? AND seq <= ? "
+        "GROUP BY 1, 2, 3, 4, 5 "
         "ON CONFLICT (program, currency, kind, rule_id, partner) DO UPDATE SET "
         "points = loyalty_sums.points + excluded.points, "
         "entries = loyalty_sums.entries + excluded.entries",
-        [after_seq],
+        [after_seq, upto],
     )
     conn.execute(
         "INSERT INTO loyalty_member_sums (program, member, points, cashback, first_at) "
         "SELECT program, member, SUM(CASE WHEN currency = 'points' THEN points ELSE 0 END), "
         "SUM(CASE WHEN currency = 'cashback' THEN points ELSE 0 END), MIN(at) "
-        "FROM loyalty_journal WHERE seq > ? GROUP BY 1, 2 "
+        "FROM loyalty_journal WHERE seq > ? AND seq <= ? GROUP BY 1, 2 "
         "ON CONFLICT (program, member) DO UPDATE SET "
         "points = loyalty_member_sums.points + excluded.points, "
         "cashback = loyalty_member_sums.cashback + excluded.cashback, "
         "first_at = CASE WHEN excluded.first_at < loyalty_member_sums.first_at "
         "THEN excluded.first_at ELSE loyalty_member_sums.first_at END",
-        [after_seq],
+        [after_seq, upto],
     )
     conn.execute(
         "INSERT INTO loyalty_days (program, currency, day, points) "
         "SELECT program, currency, substr(at, 1, 10), SUM(points) FROM loyalty_journal "
-        "WHERE seq > ? GROUP BY 1, 2, 3 "
+        "WHERE seq > ? AND seq <= ? GROUP BY 1, 2, 3 "
         "ON CONFLICT (program, currency, day) DO UPDATE SET "
         "points = loyalty_days.points + excluded.points",
-        [after_seq],
+        [after_seq, upto],
     )
 
 
@@ -388,7 +396,7 @@ def _v16_admin_summaries(db: sqlite_utils.Database) -> None:
         "CREATE TABLE loyalty_days (program TEXT NOT NULL, currency TEXT NOT NULL, "
         "day TEXT NOT NULL, points INTEGER NOT NULL, PRIMARY KEY (program, currency, day))"
     )
-    # An existing journal is added up once, here; from now on its writer keeps them.
+    # An existing journal is added up once, here (then caught up from the position of v18).
     add_journal_sums(db.conn, 0)
     # Distributions of written values per field (the scores page, the KPI funnel): this index
     # covers (object, field) -> value, record, so a field's values are read without the table
@@ -406,6 +414,15 @@ def _v17_outbox_in_flight(db: sqlite_utils.Database) -> None:
     # (a first sync's 74,865 queued values on the small seed: a sequential scan per batch
     # of 400 records).
     db.execute("CREATE INDEX outbox_in_flight ON outbox (sent_run) WHERE status = 'in_flight'")
+
+
+def _v18_admin_sums_position(db: sqlite_utils.Database) -> None:
+    # Until now the journal's writer kept the totals whole: they include every entry so far.
+    db.conn.execute(
+        "INSERT INTO sync_state (key, value) SELECT ?, CAST(COALESCE(MAX(seq), 0) AS TEXT) "
+        "FROM loyalty_journal WHERE true ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [SUMS_POSITION],
+    )
 
 
 MIGRATIONS: list[Migration] = [
@@ -427,6 +444,7 @@ MIGRATIONS: list[Migration] = [
     _v15_journal_indexes_for_reads,
     _v16_admin_summaries,
     _v17_outbox_in_flight,
+    _v18_admin_sums_position,
 ]
 
 

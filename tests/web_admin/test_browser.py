@@ -210,6 +210,10 @@ def test_every_page_has_no_serious_accessibility_violation(
             assert shown[name]().is_visible(), name
         _shot(page, name)
         found[name] = _axe(page)
+    page.goto(f"{served}/admin/loyalty")
+    assert page.get_by_role(
+        "table", name=re.compile("^Points expiring, per month ahead")
+    ).is_visible()
     page.goto(f"{served}/admin/mappings")
     assert page.get_by_text("visible and editable").first.is_visible()
     page.goto(f"{served}/admin/loyalty/member?who={synced.contacts[0]}")

@@ -124,6 +124,41 @@ def test_loyalty_shows_the_liability_and_a_members_page_adjusts_once(synced: Syn
     assert "nobody@example.com" in missing.text
 
 
+def test_points_expiring_per_month_on_the_page_and_in_the_csv(synced: Synced) -> None:
+    """Every point of the liability is in a lot that expires (the program expires lots): the
+    months ahead and "later" add up to it, the CSV says what the page says."""
+    client = signed_in(synced.app)
+    page = client.get(f"{BASE}/admin/loyalty").text
+    table = page.split("Points expiring, per month ahead", 1)[1].split("</table>", 1)[0]
+    shown = [
+        (m, int(p.replace(",", "")), int(n))
+        for m, p, n in re.findall(
+            r'<tr><td>([\d-]+|later)</td><td class="num">([\d,]+)</td>'
+            r'<td class="num">(\d+)</td></tr>',
+            table,
+        )
+    ]
+    assert len(shown) == 13
+    liability = re.search(r"Liability \(points outstanding\)</dt><dd>([\d,]+)", page)
+    assert liability is not None
+    outstanding = int(liability.group(1).replace(",", ""))
+    assert outstanding > 0
+    assert sum(p for _, p, _ in shown) == outstanding
+    assert 0 < max(n for *_, n in shown) <= len(synced.contacts)
+
+    answer = client.get(f"{BASE}/admin/loyalty.csv")
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    in_csv = [
+        (r["month"], int(r["value"]), int(r["members"]))
+        for r in rows
+        if r["figure"] == "points expiring"
+    ]
+    assert in_csv == shown
+    assert {r["figure"]: int(r["value"]) for r in rows}["points outstanding"] == outstanding
+
+
 def test_kpi_counts_the_funnel_and_exports_the_same_figures(synced: Synced) -> None:
     client = signed_in(synced.app)
     page = client.get(f"{BASE}/admin/kpi")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -190,3 +191,40 @@ def test_the_value_log_pages_through_a_long_run(
         assert ("Previous page" in html) == (page > 1)
     logged = _logged(synced, synced.run_id)
     assert [(r[1], r[2]) for r in seen] == [(v["record_id"], v["field"]) for v in logged]
+
+
+def test_a_preview_leaves_out_only_the_stages_its_value_never_reads(synced: Synced) -> None:
+    """Rule 6 of connector/admin/console.py: the same values as a preview with every stage,
+    without the order and texts stages for an ``rfm`` value; each kept for a value of its own
+    or one that reads it."""
+    from connector.admin.console import narrowed, preview_edit, with_rounding
+    from connector.sync import build_engine
+
+    def engine() -> Any:
+        built = build_engine(synced.settings)
+        built.store.close()
+        return built
+
+    whole = engine()
+    assert whole.orders is not None  # the shipped models configure both stages
+    assert whole.scoring is not None
+    assert whole.scoring.texts is not None
+    rfm = narrowed(engine(), "rfm.revenue")
+    assert rfm.orders is None
+    assert rfm.scoring.texts is None
+    assert rfm.scoring.intent == whole.scoring.intent  # the rest of the scoring kept
+    risk = narrowed(engine(), "risk.score")
+    assert risk.orders is not None
+    assert risk.scoring.texts is not None  # the order stage reads the texts' events
+    intent = narrowed(engine(), "intent.score")
+    assert intent.orders is None
+    assert intent.scoring.texts is not None
+    assert narrowed(engine(), None).orders is not None
+
+    path = synced.mappings / "contact.yaml"
+    text = with_rounding(path.read_text(encoding="utf-8"), 1, 0)
+    args = (synced.settings, "contact.yaml", text, "Contact", REVENUE)
+    full = preview_edit(*args)
+    narrow = preview_edit(*args, value="rfm.revenue")
+    assert narrow == full
+    assert {r.after for r in narrow} == {31.0}

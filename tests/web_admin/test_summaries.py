@@ -1,7 +1,7 @@
-"""The totals the admin page reads (migration ``_v16_admin_summaries``): kept by the journal's
-writer as entries are booked, they say what adding up the whole journal says (the loyalty
-service's report), an entry booked twice counts once, and the migration's backfill of an
-existing journal gives the same totals as the writer kept."""
+"""The totals the admin page reads (migrations ``_v16_admin_summaries``, ``_v18``): caught up
+from the journal when a page reads them, they say what adding up the whole journal says (the
+loyalty service's report), an entry booked twice counts once, the journal's append leaves them
+alone, and the migration's backfill of an existing journal gives the same totals."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.service import LoyaltyService
 from connector.store import Store
-from connector.store.schema import _v16_admin_summaries
+from connector.store.schema import SUMS_POSITION, _v16_admin_summaries
 from connector.web.admin.loyalty import HEIGHT, WIDTH, liability_chart
 from tests.backends import store_location
 
@@ -97,6 +99,113 @@ def test_the_migrations_backfill_equals_what_the_writer_kept(tmp_path: Path) -> 
         store.close()
     assert after["points"]["adjusted"] == kept["points"]["adjusted"] + 7
     assert after["points"]["outstanding"] == kept["points"]["outstanding"] + 7
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _recount(store: Store, program: str) -> tuple[Any, ...]:
+    """The three totals counted again from the whole journal, by hand in Python."""
+    journal = store.loyalty.journal(program)
+    sums: dict[tuple[str, str, str, str], list[int]] = {}
+    members: dict[str, list[Any]] = {}
+    days: dict[tuple[str, str], int] = {}
+    for e in journal.to_dict("records"):
+        key = (e["currency"], e["kind"], _text(e["rule_id"]), _text(e["partner"]))
+        got = sums.setdefault(key, [0, 0])
+        got[0] += int(e["points"])
+        got[1] += 1
+        m = members.setdefault(e["member"], [0, 0, e["at"]])
+        if e["currency"] in ("points", "cashback"):  # a tier's qualifying currency: neither
+            m[0 if e["currency"] == "points" else 1] += int(e["points"])
+        m[2] = min(m[2], e["at"])
+        day = (e["currency"], e["at"].strftime("%Y-%m-%d"))
+        days[day] = days.get(day, 0) + int(e["points"])
+    return (
+        sorted((*k, *v) for k, v in sums.items()),
+        sorted((k, v[0], v[1]) for k, v in members.items()),
+        sorted((*k, v) for k, v in days.items()),
+    )
+
+
+def _kept(store: Store, program: str) -> tuple[Any, ...]:
+    conn = store.db.conn
+    return (
+        sorted(
+            tuple(r)
+            for r in conn.execute(
+                "SELECT currency, kind, rule_id, partner, points, entries FROM loyalty_sums "
+                "WHERE program = ?",
+                [program],
+            ).fetchall()
+        ),
+        sorted(
+            tuple(r)
+            for r in conn.execute(
+                "SELECT member, points, cashback FROM loyalty_member_sums WHERE program = ?",
+                [program],
+            ).fetchall()
+        ),
+        sorted(
+            tuple(r)
+            for r in conn.execute(
+                "SELECT currency, day, points FROM loyalty_days WHERE program = ?", [program]
+            ).fetchall()
+        ),
+    )
+
+
+def test_the_append_leaves_the_totals_and_a_read_catches_them_up(store: Store) -> None:
+    """Appends, adjustments, a redemption and expiries booked; the totals move only when read,
+    and then equal a full recount of the journal; a second catch-up adds nothing twice."""
+    program = Program.model_validate(
+        {**_program().model_dump(exclude_defaults=True), "expiry": {"mode": "lot", "months": 1}}
+    )
+    config = LoyaltyConfig(programs=[program])
+    service = LoyaltyService(store, config, clock=lambda: NOW)
+    _booked(store)
+    assert store.admin.sums_position()[0] == 0  # the append added nothing to the totals
+    assert _kept(store, "club") == ([], [], [])
+    store.admin.loyalty_report("club")  # a read catches up
+    assert _kept(store, "club") == _recount(store, "club")
+    done, newest = store.admin.sums_position()
+    assert done == newest > 0
+    # more entries: an adjustment, then a month and more later every lot expires
+    service.adjust(CY, 12, "welcome back", "adj-9")
+    later = LoyaltyService(store, config, clock=lambda: datetime(2026, 8, 1, tzinfo=UTC))
+    assert later.expire("club") > 0
+    assert store.admin.sums_position() == (done, store.admin.sums_position()[1])
+    assert store.admin.sums_position()[1] > done
+    # caught up in chunks of 2 entries: each chunk its own transaction, the same totals
+    moved = store.admin.catch_up(chunk=2)
+    assert moved == store.admin.sums_position()[1] - done
+    assert store.admin.catch_up() == 0  # nothing new: nothing added twice
+    assert _kept(store, "club") == _recount(store, "club")
+    assert _without_tiers(store.admin.loyalty_report("club")) == _without_tiers(
+        later.report("club")
+    )
+    assert (
+        store.admin.liability_by_day("club")[-1][1] == later.report("club")["points"]["outstanding"]
+    )
+
+
+def test_the_position_migration_counts_what_the_writer_kept(tmp_path: Path) -> None:
+    """A database whose totals its writer kept (before v18) starts catching up from its
+    newest entry: nothing is counted twice."""
+    from connector.store.schema import _v18_admin_sums_position
+
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        _booked(store)
+        store.admin.catch_up()
+        kept = _kept(store, "club")
+        store.db.conn.execute("DELETE FROM sync_state WHERE key = ?", [SUMS_POSITION])
+        _v18_admin_sums_position(store.db)
+        assert store.admin.catch_up() == 0
+        assert _kept(store, "club") == kept
+    finally:
+        store.close()
 
 
 def test_the_liability_chart_fits_its_box_and_keeps_the_last_day() -> None:
@@ -201,3 +310,43 @@ def _written(store: Store, run: int) -> None:
     pending = store.outbox.pending()
     store.outbox.mark_in_flight(run, {(w.object, w.record_id) for w in pending})
     store.outbox.record_results(run, store.outbox.in_flight(), [], [])
+
+
+def test_points_expiring_per_month_count_the_held_lots_in_the_programs_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from connector.web.admin.loyalty import expiring_by_month
+
+    zone = ZoneInfo("America/New_York")
+    at = pd.Timestamp
+    lots = pd.DataFrame(
+        {
+            "member": ["A", "B", "A", "C", "C", "D", "E", "F"],
+            "expires_at": [
+                # the end of 30 June in New York is 1 July in UTC: June's points
+                at("2026-07-01T03:59:59.999+00:00"),
+                at("2026-06-15T03:59:59.999+00:00"),
+                at("2026-05-20T03:59:59.999+00:00"),  # past due: taken at the next run
+                at("2026-08-01T03:59:59.999+00:00"),  # July in New York
+                at("2027-06-01T03:59:59.999+00:00"),  # May 2027: the twelfth month
+                at("2027-06-02T03:59:59.999+00:00"),  # June 2027: later
+                pd.NaT,  # never expires
+                at("2026-06-20T03:59:59.999+00:00"),  # nothing left in it
+            ],
+            "remaining": [10, 20, 5, 40, 80, 160, 320, 0],
+        }
+    )
+    lots["expires_at"] = pd.to_datetime(lots["expires_at"], utc=True)
+    rows = expiring_by_month(lots, NOW, zone)
+    by_month = {r["month"]: (r["points"], r["members"]) for r in rows}
+    assert [r["month"] for r in rows][:3] == ["2026-06", "2026-07", "2026-08"]
+    assert len(rows) == 13
+    assert rows[-1]["month"] == "later"
+    assert by_month["2026-06"] == (35, 2)  # A twice (one member), B
+    assert by_month["2026-07"] == (40, 1)
+    assert by_month["2027-05"] == (80, 1)
+    assert by_month["later"] == (160, 1)
+    assert sum(p for p, _ in by_month.values()) == 10 + 20 + 5 + 40 + 80 + 160
+    empty = expiring_by_month(pd.DataFrame(), NOW, zone)
+    assert len(empty) == 13
+    assert all(r["points"] == r["members"] == 0 for r in empty)

@@ -3,7 +3,8 @@ without JavaScript.
 
 Rules every page keeps:
 
-1. No admin account configured (``L2L_ADMIN_USERS`` empty) -> every page answers 503 and says
+1. No admin account configured (``L2L_ADMIN_USERS`` and ``L2L_ADMIN_SALESFORCE_USERS`` empty)
+   -> every page answers 503 and says
    how to make one; nothing else is served.
 2. Signed out -> a redirect to the sign-in form (back to the page asked for after it).
 3. Every POST carries the form's CSRF token (Flask-WTF's signed, time-limited token, checked
@@ -12,8 +13,8 @@ Rules every page keeps:
    ``SameSite=Lax``; pages are ``no-store`` and may not be framed.
 5. No setting that is a secret is ever rendered, masked or not.
 
-Sign-in with the org's Salesforce login (OAuth web server flow) is not built: accounts come
-from settings only.
+Accounts come from settings (``L2L_ADMIN_USERS``), or are the org's own Salesforce users listed
+in ``L2L_ADMIN_SALESFORCE_USERS`` (the OAuth web server flow with PKCE: :mod:`.auth`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def session_key(settings: Settings) -> str:
     if explicit:
         return explicit
     users = settings.admin_users.get_secret_value()
+    if not users and settings.admin_salesforce_users:
+        # Salesforce sign-in only: the connected app's secret, which every worker has.
+        users = (
+            settings.admin_salesforce_users + settings.salesforce_client_secret.get_secret_value()
+        )
     if users:
         return hmac.new(b"lead2loyalty admin session", users.encode(), hashlib.sha256).hexdigest()
     return secrets.token_hex(32)

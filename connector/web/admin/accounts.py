@@ -40,6 +40,15 @@ def accounts(settings: Settings) -> dict[str, str]:
     return {name.strip(): hashed.strip() for name, _, hashed in pairs}
 
 
+def salesforce_users(settings: Settings) -> set[str]:
+    """The Salesforce usernames that may sign in with the org's login, case-folded (empty:
+    that way is off, or no connected app is configured to run it)."""
+    if not settings.salesforce_client_id:
+        return set()
+    names = (n.strip().casefold() for n in settings.admin_salesforce_users.split(","))
+    return {n for n in names if n}
+
+
 def hash_password(password: str) -> str:
     """The hash to put after ``name:`` in ``L2L_ADMIN_USERS``."""
     return generate_password_hash(password)

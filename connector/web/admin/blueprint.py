@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
 from connector.web import intake
-from connector.web.admin.accounts import accounts
+from connector.web.admin.accounts import accounts, salesforce_users
 
 bp = Blueprint(
     "admin",
@@ -22,7 +22,7 @@ bp = Blueprint(
 )
 
 #: Endpoints a signed-out visitor may reach.
-OPEN = {"admin.sign_in", "admin.static"}
+OPEN = {"admin.sign_in", "admin.static", "admin.salesforce_start", "admin.salesforce_callback"}
 
 
 @bp.before_request
@@ -30,7 +30,8 @@ def guard() -> ResponseReturnValue | None:
     """Rules 1-3, before any view."""
     if request.endpoint == "admin.static":
         return None
-    if not accounts(intake.settings()):
+    settings = intake.settings()
+    if not accounts(settings) and not salesforce_users(settings):
         return render_template("admin/not_configured.html"), 503
     if request.method == "POST":
         try:

@@ -1,6 +1,6 @@
 """Loyalty: each program's liability, members per tier, points issued, redeemed and expired,
-top rules and partners; a member's page (balance, lots, vouchers, journal) found by email or
-Salesforce id; an adjustment form.
+top rules and partners, the points expiring per month ahead (also as CSV); a member's page
+(balance, lots, vouchers, journal) found by email or Salesforce id; an adjustment form.
 
 An adjustment is scoped to one member of one program, needs a reason, and is journaled like
 ``lead2loyalty loyalty adjust``: its request key names the admin who made it
@@ -10,32 +10,97 @@ form).
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import flash, redirect, render_template, request, session, url_for
+import pandas as pd
+from flask import Response, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from connector.errors import Lead2LoyaltyError
+from connector.loyalty.config import Program
+from connector.loyalty.ledger import lot_state
 from connector.loyalty.wiring import load_config, open_service
 from connector.web import intake
 from connector.web.admin.blueprint import bp
+from connector.web.admin.cache import kept
 
 
 def _reports() -> tuple[list[dict[str, Any]], str | None]:
-    """Each program's report, read from the totals the store keeps as entries are booked
-    (adding up the journal per request took 47 s on the medium seed; now a few rows), with
-    its liability over time as an SVG polyline."""
+    """Each program's report, read from the totals the store keeps of the journal (adding up
+    the journal per request took 47 s on the medium seed; now a few rows), with its liability
+    over time as an SVG polyline and its points expiring per month ahead."""
     try:
         programs = load_config(intake.settings()).programs
     except Lead2LoyaltyError as exc:
         return [], str(exc)
     admin = intake.store().admin
     return [
-        {**admin.loyalty_report(p.id), "liability": liability_chart(admin.liability_by_day(p.id))}
+        {
+            **admin.loyalty_report(p.id),
+            "liability": liability_chart(admin.liability_by_day(p.id)),
+            "expiring": program_expiring(p),
+        }
         for p in programs
     ], None
+
+
+#: How many months ahead "points expiring" counts (the current month first).
+MONTHS_AHEAD = 12
+
+
+def program_expiring(program: Program) -> list[dict[str, Any]]:
+    """:func:`expiring_by_month` of the program's lots as the journal holds them now. Kept
+    until an entry is booked (:mod:`.cache`): the lots of every member come from the whole
+    points journal."""
+
+    def compute() -> list[dict[str, Any]]:
+        entries = intake.store().admin.points_lot_entries(program.id)
+        lots = lot_state(entries).lots if len(entries) else pd.DataFrame()
+        now = intake.now()
+        return expiring_by_month(lots, now, ZoneInfo(program.timezone))
+
+    month = intake.now().astimezone(ZoneInfo(program.timezone)).strftime("%Y-%m")
+    return kept(f"expiring:{program.id}", compute, program.id, program.timezone, month)
+
+
+def expiring_by_month(
+    lots: pd.DataFrame, now: datetime, zone: ZoneInfo, months: int = MONTHS_AHEAD
+) -> list[dict[str, Any]]:
+    """The points left in lots (the ledger's ``lot_state`` lots: ``member``, ``expires_at``,
+    ``remaining``) that expire in each month from ``now``'s month for ``months`` months, in
+    the program's time zone (a lot expires at the end of a day there), with how many members
+    hold them: ``[{"month": "2026-06", "points", "members"}, ...]`` then
+    ``{"month": "later", ...}`` for lots expiring after those months. A lot already past its
+    expiry whose points the expiry job has not taken yet counts in the first month (it goes at
+    the next run); a lot that never expires, or has nothing left, is not counted."""
+    start = now.astimezone(zone)
+    labels = [
+        f"{start.year + (start.month - 1 + i) // 12:04d}-{(start.month - 1 + i) % 12 + 1:02d}"
+        for i in range(months)
+    ]
+    counted: dict[str, tuple[int, int]] = {}
+    if len(lots):
+        held = lots[(lots["remaining"] > 0) & lots["expires_at"].notna()]
+        if len(held):
+            month = held["expires_at"].dt.tz_convert(zone).dt.strftime("%Y-%m").to_numpy()
+            month[month < labels[0]] = labels[0]  # due already, taken at the next expiry run
+            month[month > labels[-1]] = "later"
+            frame = pd.DataFrame(
+                {"month": month, "member": held["member"].to_numpy(), "points": held["remaining"]}
+            )
+            grouped = frame.groupby("month").agg(
+                points=("points", "sum"), members=("member", "nunique")
+            )
+            counted = {str(m): (int(r.points), int(r.members)) for m, r in grouped.iterrows()}
+    return [
+        {"month": m, "points": counted.get(m, (0, 0))[0], "members": counted.get(m, (0, 0))[1]}
+        for m in [*labels, "later"]
+    ]
 
 
 #: The liability chart's size (SVG user units) and how many points it draws at most.
@@ -73,6 +138,28 @@ def loyalty() -> ResponseReturnValue:
     """Every program's report, and the member search."""
     reports, problem = _reports()
     return render_template("admin/loyalty.html", reports=reports, problem=problem)
+
+
+@bp.get("/loyalty.csv")
+def loyalty_csv() -> ResponseReturnValue:
+    """Each program's figures and its points expiring per month ahead, as CSV:
+    program, figure, month, value, members."""
+    reports, _ = _reports()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["program", "figure", "month", "value", "members"])
+    for r in reports:
+        writer.writerow([r["program"], "members", "", r["members"], r["members"]])
+        for name, value in r["points"].items():
+            writer.writerow([r["program"], f"points {name}", "", value, ""])
+        for e in r["expiring"]:
+            row = [r["program"], "points expiring", e["month"], e["points"], e["members"]]
+            writer.writerow(row)
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=lead2loyalty-loyalty.csv"},
+    )
 
 
 @bp.get("/loyalty/member")

@@ -183,7 +183,9 @@ def edit(name: str, index: int) -> ResponseReturnValue:
             save_edit(settings, name, text)
             flash(f"Saved {name}: {mf.object}.{field.field} rounding; validation passed.", "ok")
             return redirect(url_for("admin.mappings"))
-        context["preview"] = preview_edit(settings, name, text, mf.object, field.field)
+        context["preview"] = preview_edit(
+            settings, name, text, mf.object, field.field, value=field.value
+        )
     except MappingError as exc:
         context["problems"] = list(exc.problems)
         return render_template("admin/mapping_edit.html", **context), 422
