@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from connector.reports.texts import evaluate_synced_command
+from connector.reports.texts import evaluate_synced_command, fit_texts_command
 from connector.salesforce.sfdx import flow_specs, flow_xml
 from connector.store import Store
+from connector.sync import build_engine
+from connector.texts.message_intents import IntentMatcher
 from connector.texts.sentiment import default_model
 from connector.texts.text_config import TextsConfig
 from localorg.flows import FlowEngine
@@ -257,7 +259,7 @@ def test_a_cases_sentiment_intent_and_suggested_priority_land_on_the_case(
     customer = load_rows(
         org, "Contact", [{"LastName": "Kim", "Email": "kim@example.com", "AccountId": account}]
     )[0]
-    angry, calm = load_rows(
+    angry, calm, named = load_rows(
         org,
         "Case",
         [
@@ -275,12 +277,23 @@ def test_a_cases_sentiment_intent_and_suggested_priority_land_on_the_case(
                 "ContactId": customer,
                 "Origin": "Web",
             },
+            {  # the newest: what it names lands on the Case and on its Contact
+                "Subject": "Charged twice",
+                "Description": "Order #A-12345 was charged twice, $1,089.90 and 20 EUR.",
+                "ContactId": customer,
+                "Origin": "Web",
+            },
         ],
     )
     report = engine.run()
     assert report.status == "succeeded", report.errors
-    assert report.as_json()["models"]["texts"]["cases"] == 2
-    fields = ("L2L_Sentiment__c", "L2L_Intent__c", "L2L_Suggested_Priority__c")
+    assert report.as_json()["models"]["texts"]["cases"] == 3
+    fields = (
+        "L2L_Sentiment__c",
+        "L2L_Intent__c",
+        "L2L_Suggested_Priority__c",
+        "L2L_Last_Message_Entities__c",
+    )
     columns = ", ".join(f'"{f}"' for f in fields)
     rows = {
         r[0]: dict(zip(fields, r[1:], strict=True))
@@ -292,6 +305,13 @@ def test_a_cases_sentiment_intent_and_suggested_priority_land_on_the_case(
     assert rows[calm]["L2L_Sentiment__c"] > rows[angry]["L2L_Sentiment__c"]
     assert rows[calm]["L2L_Intent__c"] == "Support question"
     assert rows[calm]["L2L_Suggested_Priority__c"] in ("Medium", "Low")
+    assert rows[calm]["L2L_Last_Message_Entities__c"] is None
+    named_as = "Order A-12345; 1,089.90 USD; 20.00 EUR"
+    assert rows[named]["L2L_Last_Message_Entities__c"] == named_as
+    on_contact = org.store.execute(
+        'SELECT "L2L_Last_Message_Entities__c" FROM "Contact" WHERE "Id" = ?', [customer]
+    )
+    assert on_contact == [(named_as,)]
 
     again = engine.run()
     assert again.status == "succeeded", again.errors
@@ -378,3 +398,95 @@ def test_a_valued_customers_negative_reply_fires_the_flow_once(
     again = second.as_json()["models"]["texts"]["unhappy"]
     assert again["crossed"] == 0
     assert org.store.count("FlowInterview") == 1
+
+
+def test_admins_intent_labels_are_kept_and_learnt(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path
+) -> None:
+    models = _models(tmp_path / "m")
+    config = yaml.safe_load((models / "texts.yaml").read_text(encoding="utf-8"))
+    config["learn"]["min_labels"] = 3  # a handful of labels teach an intent here
+    (models / "texts.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=models)
+    engine = deployed_engine(settings)  # deploys L2L_Intent_Override__c on EmailMessage, Case
+    now = datetime.now(UTC)
+    people = load_rows(
+        org,
+        "Lead",
+        [{"LastName": f"L{i}", "Company": f"C{i}", "Email": f"l{i}@example.com"} for i in range(6)],
+    )
+    # shop talk none of the intent examples resembles: the admin says they ask for prices
+    asks = [
+        "What do you charge for the large router?",
+        "Is the router on offer for schools this term?",
+        "Tell me the rate for 12 routers.",
+        "What are the router rates for a charity?",
+    ]
+    rows = [
+        {
+            "Subject": "Re: Routers",
+            "TextBody": text,
+            "Incoming": True,
+            "MessageDate": _stamp(now - timedelta(days=2)),
+            "RelatedToId": people[i],
+            "L2L_Intent_Override__c": "Pricing or quote request",
+        }
+        for i, text in enumerate(asks)
+    ]
+    rows.append(  # and one the models would read as a complaint that the admin says is nothing
+        {
+            "Subject": "Re: Routers",
+            "TextBody": "The router arrived damaged but it is fine, we fixed it.",
+            "Incoming": True,
+            "MessageDate": _stamp(now - timedelta(days=2)),
+            "RelatedToId": people[4],
+            "L2L_Intent_Override__c": "None",
+        }
+    )
+    rows.append(  # unlabelled, written alike
+        {
+            "Subject": "Re: Routers",
+            "TextBody": "Do you charge less for routers for charities?",
+            "Incoming": True,
+            "MessageDate": _stamp(now - timedelta(days=1)),
+            "RelatedToId": people[5],
+        }
+    )
+    load_rows(org, "EmailMessage", rows)
+    zero_shot = IntentMatcher(TextsConfig.model_validate(config))
+    assert zero_shot.match([rows[-1]["TextBody"]]) == [[]]  # zero-shot finds nothing in it
+
+    first = engine.run()
+    assert first.status == "succeeded", first.errors
+    texts = first.as_json()["models"]["texts"]
+    assert texts["intent_corrections"] == 5
+    assert texts["intents_learnt"] == []
+    # the admin's label is the message's intent, whatever the model says
+    assert _values(org, "Lead", people[0])["L2L_Last_Intent__c"] == "Pricing or quote request"
+    assert _values(org, "Lead", people[4])["L2L_Last_Intent__c"] is None
+    assert _values(org, "Lead", people[5])["L2L_Last_Intent__c"] is None
+
+    fitted = fit_texts_command(settings, [], "text", "intents")
+    assert fitted["sources"] == {"L2L_Intent_Override__c": 5}
+    assert fitted["learnt"] == ["pricing"]
+    assert (models / "texts.intents.json").exists()
+
+    load_rows(  # something new of the unlabelled one's, so the next sync scores them again
+        org,
+        "EmailMessage",
+        [
+            {
+                "Subject": "Manual",
+                "TextBody": "Got the manual, all good.",
+                "Incoming": True,
+                "MessageDate": _stamp(now),
+                "RelatedToId": people[5],
+            }
+        ],
+    )
+    second = build_engine(settings).run()
+    assert second.status == "succeeded", second.errors
+    assert second.as_json()["models"]["texts"]["intents_learnt"] == ["pricing"]
+    learnt = _values(org, "Lead", people[5])
+    assert learnt["L2L_Last_Intent__c"] == "Pricing or quote request"
+    assert learnt["L2L_Last_Intent_Phrase__c"] == "Do you charge less for routers for charities?"
