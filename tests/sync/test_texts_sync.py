@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from connector.doctor import run_doctor
+from connector.mapping import load_mappings
+from connector.mapping.values import KNOWN_VALUES
 from connector.reports.texts import evaluate_synced_command, fit_texts_command
 from connector.salesforce.sfdx import flow_specs, flow_xml
 from connector.store import Store
@@ -490,3 +493,11 @@ def test_admins_intent_labels_are_kept_and_learnt(
     learnt = _values(org, "Lead", people[5])
     assert learnt["L2L_Last_Intent__c"] == "Pricing or quote request"
     assert learnt["L2L_Last_Intent_Phrase__c"] == "Do you charge less for routers for charities?"
+
+    # doctor names what was learnt
+    checks = run_doctor(
+        settings, load_mappings(settings.mappings_dir, set(KNOWN_VALUES))
+    ).as_json()["checks"]
+    line = next(c for c in checks if c["check"] == "learnt intents")
+    assert line["status"] == "ok"
+    assert line["detail"].startswith("pricing from 5 labelled messages (texts.intents.json)")
