@@ -995,6 +995,12 @@ def _num(value: float | None, spec: str) -> str:
     help="A seed's truth/replies.csv: score the synced EmailMessages against its tones.",
 )
 @click.option(
+    "--cases-truth",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A seed's truth/cases.csv: score the synced Cases' tone and intent against it.",
+)
+@click.option(
     "--intents-csv",
     "intents_files",
     multiple=True,
@@ -1027,6 +1033,7 @@ def _num(value: float | None, spec: str) -> str:
 def evaluate_texts(
     csv_files: tuple[Path, ...],
     replies_truth: Path | None,
+    cases_truth: Path | None,
     intents_files: tuple[Path, ...],
     intents_column: str,
     text_column: str,
@@ -1044,22 +1051,28 @@ def evaluate_texts(
     Example:
       lead2loyalty evaluate texts --csv tests/fixtures/texts/vader_tweets.csv \\
           --text-column text --label-column label
-      lead2loyalty evaluate texts --replies-truth seed/truth/replies.csv
+      lead2loyalty evaluate texts --replies-truth seed/truth/replies.csv \\
+          --cases-truth seed/truth/cases.csv
+      lead2loyalty evaluate texts --intents-csv tests/fixtures/intents/intents_written.csv
     """
     from connector.reports.texts import (
+        evaluate_cases_command,
         evaluate_intents_command,
         evaluate_synced_command,
         evaluate_texts_command,
     )
     from connector.texts.evaluate import render, render_intents
 
-    if not csv_files and replies_truth is None and not intents_files:
+    if not csv_files and replies_truth is None and cases_truth is None and not intents_files:
         raise click.UsageError(
-            "give --csv FILE (labelled texts), --intents-csv FILE or --replies-truth FILE"
+            "give --csv FILE (labelled texts), --intents-csv FILE, --replies-truth FILE or "
+            "--cases-truth FILE"
         )
     out = evaluate_texts_command(list(csv_files), text_column, label_column, split_column, split)
     if replies_truth is not None:
         out["sets"].update(evaluate_synced_command(_settings(), replies_truth)["sets"])
+    if cases_truth is not None:
+        out["sets"].update(evaluate_cases_command(_settings(), cases_truth)["sets"])
     if intents_files:
         texts = _texts_config()
         found = evaluate_intents_command(

@@ -254,3 +254,46 @@ def fit_texts_command(
         "counts": fitted.counts_,
         "zero_shot": [i.name for i in config.intents if i.name not in fitted.intents_],
     }
+
+
+def evaluate_cases_command(settings: Settings, truth: Path) -> dict[str, Any]:
+    """The synced Cases named in a seed's ``truth/cases.csv`` (``case_id``, ``tone``,
+    ``intent``): both sentiment models against the tones, and the intents (zero-shot, and the
+    learnt classifier when ``fit texts`` wrote one) against the intents."""
+    from connector.sync.intent import load_scoring
+
+    try:
+        known = pd.read_csv(truth, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{truth}: cannot read it as CSV ({type(exc).__name__})") from None
+    if not {"case_id", "tone", "intent"} <= set(known.columns):
+        raise ConfigError(f"{truth}: needs the columns case_id, tone and intent (truth/cases.csv)")
+    scoring = load_scoring(settings)
+    if scoring.texts is None:
+        raise ConfigError(f"{settings.models_dir / 'texts.yaml'} is missing or has enabled: false")
+    store = Store(settings.store_location)
+    try:
+        cases = store.records.frame("Case", ["Id", "Subject", "Description"])
+    finally:
+        store.close()
+    joined = known.merge(cases, left_on="case_id", right_on="Id", how="inner")
+    if joined.empty:
+        raise ConfigError(
+            f"{settings.database} holds none of the Cases in {truth}: run `lead2loyalty sync` "
+            "against the seeded org first (with models/texts.yaml enabled)"
+        )
+    texts = [
+        message_text(s, b) for s, b in zip(joined["Subject"], joined["Description"], strict=True)
+    ]
+    tones = joined["tone"].str.lower().map(LABEL_WORDS).fillna("neutral").tolist()
+    models: list[SentimentModel] = [default_model(), LexiconSentiment()]
+    intents = [[name] if name else [] for name in joined["intent"].str.strip()]
+    return {
+        "models": [m.name for m in models],
+        "sets": {
+            "synced cases": compare(texts, tones, models),
+            "synced cases intents": intents_compared(
+                scoring.texts, texts, intents, scoring.text_intents
+            ),
+        },
+    }

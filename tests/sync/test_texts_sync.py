@@ -11,13 +11,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
 from connector.doctor import run_doctor
 from connector.mapping import load_mappings
 from connector.mapping.values import KNOWN_VALUES
-from connector.reports.texts import evaluate_synced_command, fit_texts_command
+from connector.reports.texts import (
+    evaluate_cases_command,
+    evaluate_synced_command,
+    fit_texts_command,
+)
 from connector.salesforce.sfdx import flow_specs, flow_xml
 from connector.store import Store
 from connector.sync import build_engine
@@ -185,6 +190,31 @@ def test_the_seeded_replies_tones_are_recovered(
     # every synced reply of a Contact landed on it
     assert report.as_json()["models"]["texts"]["people"] >= replies
 
+    # the planted Cases: their tone and intent are recovered, and land on each Case
+    cases_truth = tmp_path / "seed" / "truth" / "cases.csv"
+    planted = pd.read_csv(cases_truth, dtype=str, keep_default_na=False)
+    sets = evaluate_cases_command(settings, cases_truth)["sets"]
+    tones, intents = sets["synced cases"], sets["synced cases intents"]
+    print({name: r["macro_f1"] for name, r in {**tones, **intents}.items()})
+    assert tones["linear"]["rows"] == len(planted) > 10
+    assert tones["linear"]["macro_f1"] >= 0.8
+    assert intents["ngrams"]["macro_f1"] >= 0.8
+    rows = org.store.execute('SELECT "Id", "L2L_Sentiment__c", "L2L_Intent__c" FROM "Case"')
+    written = {r[0]: (r[1], r[2]) for r in rows}
+    labels = {
+        i.name: i.label
+        for i in TextsConfig.model_validate(
+            yaml.safe_load((REPO / "models" / "texts.yaml").read_text(encoding="utf-8"))
+        ).intents
+    }
+    for case in planted.itertuples():
+        sentiment, intent = written[case.case_id]
+        assert sentiment is not None
+        if case.tone == "negative":
+            assert sentiment < 0, case
+        if case.intent in ("cancellation", "support", "pricing"):
+            assert intent == labels[case.intent], case
+
 
 def test_an_admins_correction_is_learnt(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
@@ -315,6 +345,9 @@ def test_a_cases_sentiment_intent_and_suggested_priority_land_on_the_case(
         'SELECT "L2L_Last_Message_Entities__c" FROM "Contact" WHERE "Id" = ?', [customer]
     )
     assert on_contact == [(named_as,)]
+    # and the Cases' intents are the Contact's events: its intent reasons name them
+    reasons = _values(org, "Contact", customer)["L2L_Intent_Reasons__c"]
+    assert reasons.startswith("Asked to")
 
     again = engine.run()
     assert again.status == "succeeded", again.errors
