@@ -153,6 +153,14 @@ def localorg() -> None:
 @click.option("--no-orders", is_flag=True, help="Serve an org with Orders turned off.")
 @click.option("--no-person-accounts", is_flag=True, help="Serve an org without person accounts.")
 @click.option(
+    "--enhanced-email",
+    type=click.Choice(["on", "off"]),
+    default="on",
+    show_default=True,
+    help="off: EmailMessage has no RelatedToId (Email-to-Case only); an email reaches its "
+    "person through its Task (ActivityId).",
+)
+@click.option(
     "--multi-currency", is_flag=True, help="Multiple currencies (CurrencyIsoCode, CurrencyType)."
 )
 @click.option(
@@ -190,6 +198,7 @@ def localorg_serve(
     recycle_bin_days: int,
     no_orders: bool,
     no_person_accounts: bool,
+    enhanced_email: str,
     multi_currency: bool,
     advanced_currency: bool,
     loyalty_management: bool,
@@ -229,6 +238,7 @@ def localorg_serve(
                 multi_currency=multi_currency,
                 advanced_currency=advanced_currency,
                 loyalty_management=loyalty_management,
+                enhanced_email=enhanced_email == "on",
             ),
             api_user=api_user,
             progress=Progress(),

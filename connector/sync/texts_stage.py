@@ -7,6 +7,9 @@ Who wrote a message, first that answers:
 - EmailMessage: ``RelatedToId`` when it is a Contact (003) or Lead (00Q) (Enhanced Email);
   else the ``WhoId`` of its activity Task (``ActivityId``); else the ``ContactId`` of its Case
   (``ParentId``, Email-to-Case); else the Contact or Lead whose Email is its ``FromAddress``.
+  Without Enhanced Email an EmailMessage has no ``RelatedToId`` (only Email-to-Case keeps
+  EmailMessage) and the Task of ``ActivityId`` is what names the person: both modes are read
+  (``localorg serve --enhanced-email off``; tests/sync/test_texts_sync.py).
   Only incoming messages (``Incoming``) are what a person wrote. Field names and relationships:
   Salesforce Field Reference, "EmailMessage" (ActivityId, ParentId "Parent Case", RelatedToId,
   Incoming, MessageDate, FromAddress, TextBody).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from connector.doctor import run_doctor
 from connector.mapping import load_mappings
@@ -29,6 +31,7 @@ from connector.sync import build_engine
 from connector.texts.message_intents import IntentMatcher
 from connector.texts.sentiment import default_model
 from connector.texts.text_config import TextsConfig
+from localorg.features import OrgFeatures
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg, load_seed
 from localorg.schema import FieldInfo
@@ -534,3 +537,67 @@ def test_admins_intent_labels_are_kept_and_learnt(
     line = next(c for c in checks if c["check"] == "learnt intents")
     assert line["status"] == "ok"
     assert line["detail"].startswith("pricing from 5 labelled messages (texts.intents.json)")
+
+
+@pytest.mark.parametrize("enhanced", [True, False])
+def test_replies_are_read_with_enhanced_email_on_and_off(
+    serve: Callable[..., LocalOrg], localorg_server: Running, tmp_path: Path, enhanced: bool
+) -> None:
+    """With Enhanced Email an email names its person (RelatedToId); without it EmailMessage has
+    no RelatedToId (Object Reference, "EmailMessage": "only available for orgs that use
+    Email-to-Case or Enhanced Email"; "EmailMessageRelation": "available only if you have
+    Enhanced Email enabled"), so a Case's email reaches its person through its activity: the
+    Task of ActivityId and its WhoId. The Task stands for the email and is not read twice."""
+    org = serve(features=OrgFeatures(enhanced_email=enhanced))
+    names = {f["name"] for f in localorg_server.salesforce().EmailMessage.describe()["fields"]}
+    assert ("RelatedToId" in names) is enhanced
+    assert {"ActivityId", "ParentId"} <= names
+    settings = localorg_settings(org, localorg_server, tmp_path, models_dir=_models(tmp_path / "m"))
+    engine = deployed_engine(settings)
+    now = datetime.now(UTC)
+    account = load_rows(org, "Account", [{"Name": "Acme"}])[0]
+    # the sender's address is nobody's: only the relationships can find the person
+    customer = load_rows(
+        org, "Contact", [{"LastName": "Kim", "Email": "kim@example.com", "AccountId": account}]
+    )[0]
+    case = load_rows(org, "Case", [{"Subject": "Web form", "Origin": "Web"}])[0]  # no ContactId
+    body = "This is terrible, the refund still has not arrived. Cancel my order now!"
+    task = load_rows(
+        org,
+        "Task",
+        [
+            {
+                "Subject": "Email: Re: Your order",
+                "Description": body,
+                "WhoId": customer,
+                "WhatId": case,
+                "ActivityDate": now.date().isoformat(),
+                "Status": "Completed",
+            }
+        ],
+    )[0]
+    email: dict[str, Any] = {
+        "Subject": "Re: Your order",
+        "TextBody": body,
+        "FromAddress": "someone.else@example.net",
+        "Incoming": True,
+        "MessageDate": _stamp(now - timedelta(hours=2)),
+        "ParentId": case,
+        "ActivityId": task,
+    }
+    if enhanced:
+        email["RelatedToId"] = customer  # as Enhanced Email relates it
+    else:
+        refused = dict(email, RelatedToId=customer)
+        with pytest.raises(SalesforceMalformedRequest) as caught:
+            localorg_server.salesforce().EmailMessage.create(refused)
+        assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+    load_rows(org, "EmailMessage", [email])
+
+    report = engine.run()
+    assert report.status == "succeeded", report.errors
+    texts = report.as_json()["models"]["texts"]
+    assert texts["messages"] == 2  # the email and the Case; the email's Task is not a third
+    got = _values(org, "Contact", customer)
+    assert got["L2L_Last_Reply_Tone__c"] == "Negative"
+    assert got["L2L_Last_Intent__c"] == "Cancellation or refund"
