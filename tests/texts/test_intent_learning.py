@@ -160,3 +160,30 @@ def test_the_shipped_embedding_loads_with_its_provenance() -> None:
     lsa = CONFIG.model_copy(update={"similarity": "lsa"})
     (found,) = IntentMatcher(lsa, embedding=shipped).match(["I want a refund for my order."])
     assert "cancellation" in [m.name for m in found]
+
+
+def test_fit_texts_from_a_csv_and_its_clear_errors(env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    models = Path("models")
+    models.mkdir()
+    (models / "texts.yaml").write_text(
+        (REPO / "models" / "texts.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.setenv("L2L_MODELS_DIR", str(models.resolve()))
+    runner = CliRunner()
+    empty = runner.invoke(main, ["fit", "texts"])
+    assert empty.exit_code != 0
+    assert "no labelled messages" in empty.output
+    assert "Traceback" not in empty.output
+    bad = Path("bad.csv")
+    bad.write_text("text,intents\nrefund me,refunds\n", encoding="utf-8")
+    wrong = runner.invoke(main, ["fit", "texts", "--csv", str(bad)])
+    assert wrong.exit_code != 0
+    assert "bad.csv:2" in wrong.output
+    assert "Traceback" not in wrong.output
+    done = runner.invoke(main, ["fit", "texts", "--csv", str(WRITTEN)])
+    assert done.exit_code == 0, done.output
+    assert "486 labelled messages" in done.output
+    assert "pricing" in done.output
+    assert "learnt" in done.output
+    written = json.loads((models / "texts.intents.json").read_text(encoding="utf-8"))
+    assert written["intents"] == NAMES  # every intent has over 20 labels in the set
