@@ -242,6 +242,7 @@ def fit_texts_command(
             "no labelled messages: set L2L_Intent_Override__c on EmailMessages or Cases and "
             "sync, or give --csv FILE with a text and an intents column"
         )
+    check = held_out_check(config, texts, labels)
     fitted = fit_intent_classifier(config, texts, labels)
     path = settings.models_dir / CLASSIFIER_FILE
     path.write_text(json.dumps(fitted.to_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
@@ -253,6 +254,35 @@ def fit_texts_command(
         "learnt": fitted.intents_,
         "counts": fitted.counts_,
         "zero_shot": [i.name for i in config.intents if i.name not in fitted.intents_],
+        "held_out": check,
+    }
+
+
+#: Fewer labelled messages than this: no held-out check (a fifth would be too few to judge).
+HELD_OUT_MIN = 50
+
+
+def held_out_check(
+    config: TextsConfig, texts: list[str], labels: list[list[str]]
+) -> dict[str, Any] | None:
+    """Macro-F1 of zero-shot and of a classifier fitted on the other rows, on the fifth of the
+    labelled messages whose text hashes to 0 mod 5 (the same rows every time); None below
+    ``HELD_OUT_MIN`` messages."""
+    import hashlib
+
+    if len(texts) < HELD_OUT_MIN:
+        return None
+    held = [int(hashlib.sha256(t.encode()).hexdigest(), 16) % 5 == 0 for t in texts]
+    train = [i for i, h in enumerate(held) if not h]
+    test = [i for i, h in enumerate(held) if h]
+    if not test or not train:
+        return None
+    fitted = fit_intent_classifier(config, [texts[i] for i in train], [labels[i] for i in train])
+    found = intents_compared(config, [texts[i] for i in test], [labels[i] for i in test], fitted)
+    return {
+        "rows": len(test),
+        "zero_shot": found[config.similarity]["macro_f1"],
+        "learnt": found["classifier"]["macro_f1"],
     }
 
 

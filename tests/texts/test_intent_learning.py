@@ -185,5 +185,8 @@ def test_fit_texts_from_a_csv_and_its_clear_errors(env: Path, monkeypatch) -> No
     assert "486 labelled messages" in done.output
     assert "pricing" in done.output
     assert "learnt" in done.output
+    held = next(line for line in done.output.splitlines() if line.startswith("held-out fifth"))
+    zero_shot, learnt = (float(x.strip(",")) for x in held.split()[-3::2])
+    assert learnt > zero_shot  # the same rows are held out every time
     written = json.loads((models / "texts.intents.json").read_text(encoding="utf-8"))
     assert written["intents"] == NAMES  # every intent has over 20 labels in the set
