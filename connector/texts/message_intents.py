@@ -13,8 +13,8 @@ How (pure; fitted once per config, then applied to any number of messages):
    (``connector.texts.embedding``) and the bar is ``lsa_threshold``.
 4. An intent the admin's labels taught (``classifier``, ``connector.texts.intent_classifier``)
    is decided by its classifier instead: the message has it when its probability is at least
-   the classifier's ``at``; the confidence is that probability and the phrase the message's
-   sentence most probably of that intent.
+   ``learn.at`` of models/texts.yaml (read at each run, no refit needed); the confidence is that
+   probability and the phrase the message's sentence most probably of that intent.
 
 Cheap entities are pulled beside it (``entities``): order numbers, amounts, product names.
 """
@@ -167,7 +167,7 @@ class IntentMatcher:
         parts = self.classifier.proba(pieces, sims)
         owners = np.asarray(owner)
         found: dict[tuple[int, int], tuple[float, str]] = {}
-        for m, i in zip(*np.nonzero(whole >= self.classifier.at), strict=True):
+        for m, i in zip(*np.nonzero(whole >= self.config.learn.at), strict=True):
             rows = np.flatnonzero(owners == m)
             phrase = pieces[rows[int(parts[rows, i].argmax())]] if rows.size else texts[m]
             found[(int(m), names.index(learnt[i]))] = (float(whole[m, i]), phrase)
