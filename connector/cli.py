@@ -153,6 +153,14 @@ def localorg() -> None:
 @click.option("--no-orders", is_flag=True, help="Serve an org with Orders turned off.")
 @click.option("--no-person-accounts", is_flag=True, help="Serve an org without person accounts.")
 @click.option(
+    "--enhanced-email",
+    type=click.Choice(["on", "off"]),
+    default="on",
+    show_default=True,
+    help="off: EmailMessage has no RelatedToId (Email-to-Case only); an email reaches its "
+    "person through its Task (ActivityId).",
+)
+@click.option(
     "--multi-currency", is_flag=True, help="Multiple currencies (CurrencyIsoCode, CurrencyType)."
 )
 @click.option(
@@ -190,6 +198,7 @@ def localorg_serve(
     recycle_bin_days: int,
     no_orders: bool,
     no_person_accounts: bool,
+    enhanced_email: str,
     multi_currency: bool,
     advanced_currency: bool,
     loyalty_management: bool,
@@ -229,6 +238,7 @@ def localorg_serve(
                 multi_currency=multi_currency,
                 advanced_currency=advanced_currency,
                 loyalty_management=loyalty_management,
+                enhanced_email=enhanced_email == "on",
             ),
             api_user=api_user,
             progress=Progress(),
@@ -994,6 +1004,27 @@ def _num(value: float | None, spec: str) -> str:
     default=None,
     help="A seed's truth/replies.csv: score the synced EmailMessages against its tones.",
 )
+@click.option(
+    "--cases-truth",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A seed's truth/cases.csv: score the synced Cases' tone and intent against it.",
+)
+@click.option(
+    "--intents-csv",
+    "intents_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of texts labelled with intents (repeatable): zero-shot (n-grams, LSA) beside "
+    "a classifier fitted on the rows of the other split.",
+)
+@click.option(
+    "--intents-column",
+    default="intents",
+    show_default=True,
+    help="The column of intents: names or labels of models/texts.yaml, several joined by ';', "
+    "empty or none for none.",
+)
 @click.option("--text-column", default="text", show_default=True, help="The column of texts.")
 @click.option(
     "--label-column",
@@ -1012,6 +1043,9 @@ def _num(value: float | None, spec: str) -> str:
 def evaluate_texts(
     csv_files: tuple[Path, ...],
     replies_truth: Path | None,
+    cases_truth: Path | None,
+    intents_files: tuple[Path, ...],
+    intents_column: str,
     text_column: str,
     label_column: str,
     split_column: str,
@@ -1027,22 +1061,56 @@ def evaluate_texts(
     Example:
       lead2loyalty evaluate texts --csv tests/fixtures/texts/vader_tweets.csv \\
           --text-column text --label-column label
-      lead2loyalty evaluate texts --replies-truth seed/truth/replies.csv
+      lead2loyalty evaluate texts --replies-truth seed/truth/replies.csv \\
+          --cases-truth seed/truth/cases.csv
+      lead2loyalty evaluate texts --intents-csv tests/fixtures/intents/intents_written.csv
     """
-    from connector.reports.texts import evaluate_synced_command, evaluate_texts_command
-    from connector.texts.evaluate import render
+    from connector.reports.texts import (
+        evaluate_cases_command,
+        evaluate_intents_command,
+        evaluate_synced_command,
+        evaluate_texts_command,
+    )
+    from connector.texts.evaluate import render, render_intents
 
-    if not csv_files and replies_truth is None:
-        raise click.UsageError("give --csv FILE (labelled texts) or --replies-truth FILE")
+    if not csv_files and replies_truth is None and cases_truth is None and not intents_files:
+        raise click.UsageError(
+            "give --csv FILE (labelled texts), --intents-csv FILE, --replies-truth FILE or "
+            "--cases-truth FILE"
+        )
     out = evaluate_texts_command(list(csv_files), text_column, label_column, split_column, split)
     if replies_truth is not None:
         out["sets"].update(evaluate_synced_command(_settings(), replies_truth)["sets"])
+    if cases_truth is not None:
+        out["sets"].update(evaluate_cases_command(_settings(), cases_truth)["sets"])
+    if intents_files:
+        texts = _texts_config()
+        found = evaluate_intents_command(
+            texts, list(intents_files), text_column, intents_column, split
+        )
+        out["sets"].update(found["sets"])
     if as_json:
         click.echo(json.dumps(out))
         return
     for name, results in out["sets"].items():
-        for line in render(name, results):
+        lines = render_intents if name.endswith(" intents") else render
+        for line in lines(name, results):
             click.echo(line)
+
+
+def _texts_config() -> Any:
+    # models/texts.yaml of the models folder (L2L_MODELS_DIR, ./models, or the shipped one)
+    import os
+
+    from connector.mapping.loader import load_yaml_model
+    from connector.project import project_dir
+    from connector.texts.text_config import TextsConfig
+
+    folder = Path(os.environ.get("L2L_MODELS_DIR") or project_dir("models"))
+    path = folder / "texts.yaml"
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist: intents are those of models/texts.yaml")
+    return load_yaml_model(path, TextsConfig)
 
 
 @evaluate.command("intent")
@@ -1358,6 +1426,56 @@ def fit_intent(as_of: Any, horizon_days: int, regularization: float, as_json: bo
             )
     for warning in out["warnings"]:
         click.echo(f"warning: {warning}")
+    click.echo(f"wrote {out['written']}")
+
+
+@fit.command("texts")
+@click.option(
+    "--csv",
+    "csv_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of texts labelled with intents (repeatable), beside the synced labels.",
+)
+@click.option("--text-column", default="text", show_default=True, help="The column of texts.")
+@click.option(
+    "--intents-column",
+    default="intents",
+    show_default=True,
+    help="The column of intents: names or labels, several joined by ';', empty or none.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def fit_texts(
+    csv_files: tuple[Path, ...], text_column: str, intents_column: str, as_json: bool
+) -> None:
+    """Learn intents from labelled messages: writes models/texts.intents.json.
+
+    The labels are the synced EmailMessages' and Cases' L2L_Intent_Override__c (what an admin
+    set) and any --csv given. Each intent with at least learn.min_labels labelled messages
+    (models/texts.yaml) gets a classifier that starts from the zero-shot similarity; the
+    others stay zero-shot. The next sync uses it; delete the file to go back to zero-shot.
+
+    \b
+    Example:
+      lead2loyalty fit texts --csv labelled.csv --intents-column intents
+    """
+    from connector.reports.texts import fit_texts_command
+
+    out = fit_texts_command(_settings(), list(csv_files), text_column, intents_column)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    sources = ", ".join(f"{name}: {count}" for name, count in out["sources"].items())
+    click.echo(f"{out['rows']:,} labelled messages ({sources})")
+    for name, count in out["counts"].items():
+        how = "learnt" if name in out["learnt"] else f"zero-shot (under {out['min_labels']})"
+        click.echo(f"  {name:<16} {count:>6} labelled  {how}")
+    held = out["held_out"]
+    if held is not None:
+        click.echo(
+            f"held-out fifth ({held['rows']:,} messages): macro-F1 zero-shot "
+            f"{held['zero_shot']:.3f}, learnt {held['learnt']:.3f}"
+        )
     click.echo(f"wrote {out['written']}")
 
 

@@ -137,7 +137,28 @@ def run_doctor(
         _check_readiness(settings, report)
         _check_database(settings, report)
         _check_conversion_model(settings, report)
+        _check_text_intents(settings, report)
     return report
+
+
+def _check_text_intents(settings: Settings, report: DoctorReport) -> None:
+    """Which intents ``fit texts`` learnt (an information line, once fitted)."""
+    from connector.texts.intent_classifier import CLASSIFIER_FILE, load_intent_classifier
+
+    try:
+        learnt = load_intent_classifier(settings.models_dir)
+    except Lead2LoyaltyError as exc:
+        report.add("learnt intents", "warn", str(exc), "run `lead2loyalty fit texts` again")
+        return
+    if learnt is None:
+        return
+    names = ", ".join(learnt.intents_) or "none (too few labels of each)"
+    report.add(
+        "learnt intents",
+        "ok",
+        f"{names} from {learnt.rows_:,} labelled messages ({CLASSIFIER_FILE}); the other "
+        "intents are zero-shot; `lead2loyalty fit texts` refits",
+    )
 
 
 def _check_conversion_model(settings: Settings, report: DoctorReport) -> None:

@@ -19,6 +19,13 @@ standard objects of :mod:`localorg.schema` the way such an org describes them:
   ``DatedConversionRate`` (IsoCode, ConversionRate, StartDate, read-only NextStartDate; Object
   Reference, DatedConversionRate: "for multicurrency organizations with advanced currency
   management enabled").
+- Enhanced Email off: EmailMessage stays (Email-to-Case keeps it: "EmailMessage is only
+  available for orgs that use Email-to-Case or Enhanced Email", Object Reference,
+  "EmailMessage") but has no ``RelatedToId``, the field Enhanced Email adds to relate an email to
+  a person or record (Enhanced Email also brings EmailMessageRelation, "available only if you
+  have Enhanced Email enabled", Object Reference, "EmailMessageRelation", which localorg does not
+  serve in either mode). An email is then a Case's (``ParentId``) and reaches its person through
+  its activity, the Task of ``ActivityId`` and that Task's ``WhoId``.
 - Loyalty Management on: the org has LoyaltyProgram, LoyaltyProgramMember,
   LoyaltyProgramCurrency, LoyaltyMemberCurrency and TransactionJournal (the fields lead2loyalty
   mirrors its journal into; :mod:`localorg.loyalty_management` names its sources).
@@ -34,6 +41,8 @@ from localorg.schema import FieldInfo, ObjectInfo, _label, _ro, _system
 # amounts or own records that do).
 CURRENCY_OBJECTS = ("Account", "Contact", "Lead", "Order", "OrderItem", "Product2", "Case")
 PERSON_ACCOUNT_FIELDS = ("IsPersonAccount", "PersonContactId", "PersonEmail")
+# What EmailMessage has only with Enhanced Email on.
+ENHANCED_EMAIL_FIELDS = ("RelatedToId",)
 # Units of each currency per unit of the corporate currency (USD), for a new multi-currency org.
 DEFAULT_RATES: dict[str, float] = {"USD": 1.0, "EUR": 0.9, "GBP": 0.8, "JPY": 150.0}
 DECIMAL_PLACES: dict[str, int] = {"JPY": 0}
@@ -50,6 +59,7 @@ class OrgFeatures:
     corporate_currency: str = "USD"
     currencies: tuple[str, ...] = field(default=tuple(DEFAULT_RATES))
     loyalty_management: bool = False
+    enhanced_email: bool = True
 
     def problems(self) -> list[str]:
         """What is inconsistent in these features (empty when they can be served)."""
@@ -74,6 +84,11 @@ def apply_features(objects: dict[str, ObjectInfo], features: OrgFeatures) -> Non
         for name in PERSON_ACCOUNT_FIELDS:
             account.fields.pop(name, None)
         account.reindex()
+    if not features.enhanced_email and "EmailMessage" in objects:
+        email = objects["EmailMessage"]
+        for name in ENHANCED_EMAIL_FIELDS:
+            email.fields.pop(name, None)
+        email.reindex()
     if features.multi_currency:
         currency = FieldInfo(
             "CurrencyIsoCode",

@@ -21,9 +21,17 @@ from tests.support import REPO, RFM_FIELDS, seed
 
 # Fixtures `env` and `org_env` (tests/conftest.py) point the CLI at the tests' RFM mappings.
 MAPPED = sorted(f"{obj}.{field}" for obj in ("Contact", "Lead") for field in RFM_FIELDS)
-# and what models/texts.yaml (on by default) adds: the admins' sentiment override picklist
+# and what models/texts.yaml (on by default) adds: the admins' sentiment and intent override
+# picklists
 DEPLOYED = sorted(
-    [*MAPPED, "Case.L2L_Sentiment_Override__c", "EmailMessage.L2L_Sentiment_Override__c"]
+    [
+        *MAPPED,
+        *(
+            f"{obj}.L2L_{kind}_Override__c"
+            for obj in ("Case", "EmailMessage")
+            for kind in ("Sentiment", "Intent")
+        ),
+    ]
 )
 SECRET = "s3cr3t-value-that-must-never-print"
 MD = "{http://soap.sforce.com/2006/04/metadata}"

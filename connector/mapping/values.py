@@ -121,11 +121,17 @@ KNOWN_VALUES: dict[str, KnownValue] = {
         "What this person's newest message with an intent asked for (models/texts.yaml).", str
     ),
     "texts.last_intent_phrase": KnownValue("The phrase of that message that said so.", str),
+    "texts.last_message_entities": KnownValue(
+        "Order numbers, amounts and products of this person's newest message naming any.", str
+    ),
     "texts.case_sentiment": KnownValue(
         "Sentiment of a Case's newest message (its own text or an email on it), -1..1.", float
     ),
     "texts.case_intent": KnownValue(
         "What a Case's newest message asked for (models/texts.yaml), if anything.", str
+    ),
+    "texts.case_entities": KnownValue(
+        "Order numbers, amounts and products a Case's newest message names.", str
     ),
     "texts.case_priority": KnownValue(
         "High, Medium or Low: the priority a Case's newest message suggests (its intents, "

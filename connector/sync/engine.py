@@ -932,7 +932,7 @@ class SyncEngine:
         if self.scoring is not None and self.scoring.texts is not None:
             # what people wrote: values on their records, and events the intent score reads
             texts = self.scoring.texts
-            wrote = texts_values(resolved, texts, self._text_records())
+            wrote = texts_values(resolved, texts, self._text_records(), self.scoring.text_intents)
             report.models["texts"] = wrote.record
             resolved = replace(with_text_events(resolved, wrote.events), owned=wrote.owned)
             values = wrote.values
@@ -977,10 +977,12 @@ class SyncEngine:
     def _text_records(self) -> TextRecords:
         """The pulled EmailMessages, Tasks and Cases the texts stage reads."""
         records = self.store.records
+        names = records.frame("Product2", ["Id", "Name"])
         return TextRecords(
             emails=records.frame("EmailMessage", list(EMAIL_COLUMNS)),
             tasks=records.frame("Task", list(TASK_COLUMNS)),
             cases=records.frame("Case", list(CASE_COLUMNS)),
+            products=tuple(sorted(set(names["Name"].dropna().astype(str)))) if len(names) else (),
         )
 
     def _effects(self, effects: Effects, report: RunReport) -> None:

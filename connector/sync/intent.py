@@ -46,6 +46,7 @@ from connector.store import Store, StoredModel
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, event_emails, normalise_email
 from connector.sync.streams import Stream
+from connector.texts.intent_classifier import IntentClassifier, load_intent_classifier
 from connector.texts.text_config import TextsConfig
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ class ScoringSetup:
     intent: IntentConfig | None = None
     conversion: LeadConversionConfig | None = None
     texts: TextsConfig | None = None
+    #: the intents ``fit texts`` learnt (models/texts.intents.json), when texts are on
+    text_intents: IntentClassifier | None = None
 
 
 def load_scoring(settings: Settings) -> ScoringSetup:
@@ -123,7 +126,8 @@ def load_scoring(settings: Settings) -> ScoringSetup:
         conversion = None
     if texts is not None and not texts.enabled:
         texts = None
-    return ScoringSetup(intent, conversion, texts)
+    learnt = load_intent_classifier(settings.models_dir) if texts is not None else None
+    return ScoringSetup(intent, conversion, texts, learnt)
 
 
 def event_names(config: IntentConfig) -> list[str]:

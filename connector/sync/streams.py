@@ -18,6 +18,9 @@ SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
 #: An admin's correction of a message's sentiment (picklist Positive/Neutral/Negative on
 #: EmailMessage and Case): read when the org has it; the texts stage learns from it.
 OVERRIDE_FIELD = "L2L_Sentiment_Override__c"
+#: The admin's intent of a message (a picklist of the intents' labels and None): the labels
+#: ``lead2loyalty fit texts`` learns intents from (connector/texts/intent_classifier.py).
+INTENT_OVERRIDE_FIELD = "L2L_Intent_Override__c"
 
 
 @dataclass(frozen=True)
@@ -146,14 +149,28 @@ STREAMS: dict[str, Stream] = {
                 "ActivityId",
                 "ParentId",
                 OVERRIDE_FIELD,
+                INTENT_OVERRIDE_FIELD,
             ),
-            optional=("RelatedToId", "ActivityId", "ParentId", OVERRIDE_FIELD),
+            optional=(
+                "RelatedToId",
+                "ActivityId",
+                "ParentId",
+                OVERRIDE_FIELD,
+                INTENT_OVERRIDE_FIELD,
+            ),
         ),
         Stream("Task", ("Subject", "Description", "WhoId", "ActivityDate")),
         Stream(
             "Case",
-            ("Subject", "Description", "ContactId", "Origin", OVERRIDE_FIELD),
-            optional=(OVERRIDE_FIELD,),
+            (
+                "Subject",
+                "Description",
+                "ContactId",
+                "Origin",
+                OVERRIDE_FIELD,
+                INTENT_OVERRIDE_FIELD,
+            ),
+            optional=(OVERRIDE_FIELD, INTENT_OVERRIDE_FIELD),
         ),
     )
 }

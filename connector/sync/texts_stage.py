@@ -7,6 +7,9 @@ Who wrote a message, first that answers:
 - EmailMessage: ``RelatedToId`` when it is a Contact (003) or Lead (00Q) (Enhanced Email);
   else the ``WhoId`` of its activity Task (``ActivityId``); else the ``ContactId`` of its Case
   (``ParentId``, Email-to-Case); else the Contact or Lead whose Email is its ``FromAddress``.
+  Without Enhanced Email an EmailMessage has no ``RelatedToId`` (only Email-to-Case keeps
+  EmailMessage) and the Task of ``ActivityId`` is what names the person: both modes are read
+  (``localorg serve --enhanced-email off``; tests/sync/test_texts_sync.py).
   Only incoming messages (``Incoming``) are what a person wrote. Field names and relationships:
   Salesforce Field Reference, "EmailMessage" (ActivityId, ParentId "Parent Case", RelatedToId,
   Incoming, MessageDate, FromAddress, TextBody).
@@ -30,8 +33,10 @@ import pandas as pd
 from connector.mapping.deploy import ExtraNeeds
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, email_index, normalise_email
-from connector.sync.streams import OVERRIDE_FIELD
+from connector.sync.streams import INTENT_OVERRIDE_FIELD, OVERRIDE_FIELD
 from connector.texts.clean import message_text
+from connector.texts.embedding import shipped_embedding
+from connector.texts.intent_classifier import IntentClassifier
 from connector.texts.message_intents import IntentMatcher
 from connector.texts.scored import (
     MESSAGE_COLUMNS,
@@ -56,6 +61,7 @@ EMAIL_COLUMNS = (
     "ActivityId",
     "ParentId",
     OVERRIDE_FIELD,
+    INTENT_OVERRIDE_FIELD,
 )
 TASK_COLUMNS = ("Id", "Subject", "Description", "WhoId", "ActivityDate", "CreatedDate")
 CASE_COLUMNS = (
@@ -66,6 +72,7 @@ CASE_COLUMNS = (
     "Origin",
     "CreatedDate",
     OVERRIDE_FIELD,
+    INTENT_OVERRIDE_FIELD,
 )
 _PREFIX = {"003": "Contact", "00Q": "Lead"}
 #: The moment of a negative message from a valued customer; its fired set is keyed by message.
@@ -96,15 +103,45 @@ def _override_field(obj: str) -> dict[str, Any]:
     }
 
 
+#: The intent override's value for "this message asks for nothing".
+NO_INTENT = "None"
+
+
+def _intent_override_field(obj: str, config: TextsConfig) -> dict[str, Any]:
+    # the admin's intent of a message: the catalog's labels and None (restricted picklist)
+    labels = [*(intent.label for intent in config.intents), NO_INTENT]
+    return {
+        "FullName": f"{obj}.{INTENT_OVERRIDE_FIELD}",
+        "Metadata": {
+            "label": "L2L Intent Override",
+            "type": "Picklist",
+            "description": "Set to what this message really asks for; `lead2loyalty fit texts` "
+            "learns the intents from these labels.",
+            "valueSet": {
+                "restricted": True,
+                "valueSetDefinition": {
+                    "sorted": False,
+                    "value": [{"fullName": x, "default": False, "label": x} for x in labels],
+                },
+            },
+        },
+    }
+
+
 def texts_needs(extra: ExtraNeeds, config: TextsConfig | None) -> ExtraNeeds:
     """``extra`` plus what the texts stage needs of the org when enabled, for ``fields
     deploy``, ``fields export`` and ``doctor``: Read on EmailMessage, Task and Case, and the
-    override picklist on EmailMessage and Case."""
+    override picklists (sentiment, intent) on EmailMessage and Case."""
     if config is None:
         return extra
+    objects = ("EmailMessage", "Case")
     return replace(
         extra,
-        definitions=(*extra.definitions, *(_override_field(o) for o in ("EmailMessage", "Case"))),
+        definitions=(
+            *extra.definitions,
+            *(_override_field(o) for o in objects),
+            *(_intent_override_field(o, config) for o in objects),
+        ),
         read_objects=(*extra.read_objects, *TEXT_OBJECTS),
     )
 
@@ -116,6 +153,8 @@ class TextRecords:
     emails: pd.DataFrame
     tasks: pd.DataFrame
     cases: pd.DataFrame
+    #: names of the products the org sells (Product2.Name, when pulled): entities to find
+    products: tuple[str, ...] = ()
 
 
 def _person(ids: pd.Series, converted: dict[str, str]) -> tuple[pd.Series, pd.Series]:
@@ -176,6 +215,7 @@ def message_frame(records: TextRecords, resolved: Resolved, config: TextsConfig)
                     .where(emails["ParentId"].notna(), None),
                     "at": _when(emails["MessageDate"], emails["CreatedDate"]),
                     "override": _override(emails),
+                    "intent_override": _intent_override(emails, config),
                     "text": [
                         message_text(s, b)
                         for s, b in zip(emails["Subject"], emails["TextBody"], strict=True)
@@ -217,6 +257,7 @@ def message_frame(records: TextRecords, resolved: Resolved, config: TextsConfig)
                     "case_id": cases["Id"].astype(str),
                     "at": _when(cases["CreatedDate"]),
                     "override": _override(cases),
+                    "intent_override": _intent_override(cases, config),
                     "text": [
                         message_text(s, b)
                         for s, b in zip(cases["Subject"], cases["Description"], strict=True)
@@ -226,12 +267,14 @@ def message_frame(records: TextRecords, resolved: Resolved, config: TextsConfig)
         )
     frames.append(_event_messages(resolved.events, config))
     frames = [f for f in frames if len(f)]
+    extra = ["override", "intent_override"]
     if not frames:
-        return pd.DataFrame(columns=[*MESSAGE_COLUMNS, "override"])
+        return pd.DataFrame(columns=[*MESSAGE_COLUMNS, *extra])
     out = pd.concat(frames, ignore_index=True)
-    if "override" not in out:
-        out["override"] = None
-    return out[[*MESSAGE_COLUMNS, "override"]]
+    for column in extra:
+        if column not in out:
+            out[column] = None
+    return out[[*MESSAGE_COLUMNS, *extra]]
 
 
 def _override(frame: pd.DataFrame) -> pd.Series:
@@ -240,6 +283,34 @@ def _override(frame: pd.DataFrame) -> pd.Series:
         return pd.Series(None, index=frame.index, dtype="object")
     label = frame[OVERRIDE_FIELD].astype("string").str.strip().str.lower()
     return label.where(label.isin(LABELS), None).astype("object")
+
+
+def _intent_override(frame: pd.DataFrame, config: TextsConfig) -> pd.Series:
+    # the admin's intent: an intent's name, "" for None, missing when not set (or not a label)
+    if INTENT_OVERRIDE_FIELD not in frame:
+        return pd.Series(None, index=frame.index, dtype="object")
+    names = {intent.label.lower(): intent.name for intent in config.intents}
+    names[NO_INTENT.lower()] = ""
+    label = frame[INTENT_OVERRIDE_FIELD].astype("string").str.strip().str.lower()
+    return label.map(names).astype("object").where(label.isin(list(names)), None)
+
+
+def intent_labels(records: TextRecords, config: TextsConfig) -> tuple[list[str], list[list[str]]]:
+    """The texts and intents the admin labelled (``L2L_Intent_Override__c``) on the pulled
+    EmailMessages and Cases: what ``fit texts`` learns from (the person does not matter)."""
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    for frame, body in ((records.emails, "TextBody"), (records.cases, "Description")):
+        if not len(frame) or INTENT_OVERRIDE_FIELD not in frame:
+            continue
+        chosen = _intent_override(frame, config)
+        labelled = frame[chosen.notna()]
+        for subject, text, name in zip(
+            labelled["Subject"], labelled[body], chosen[chosen.notna()], strict=True
+        ):
+            texts.append(message_text(subject, text))
+            labels.append([name] if name else [])
+    return texts, labels
 
 
 def _event_messages(events: pd.DataFrame, config: TextsConfig) -> pd.DataFrame:
@@ -275,11 +346,19 @@ def _event_messages(events: pd.DataFrame, config: TextsConfig) -> pd.DataFrame:
 @cache
 def _matcher_of(config_json: str) -> IntentMatcher:
     # fitted once per intent catalog (the examples' vectorizer), not once per run
-    return IntentMatcher(TextsConfig.model_validate_json(config_json))
+    config = TextsConfig.model_validate_json(config_json)
+    return IntentMatcher(config, embedding=_embedding(config))
 
 
-def _matcher(config: TextsConfig) -> IntentMatcher:
-    return _matcher_of(config.model_dump_json())
+def _embedding(config: TextsConfig) -> Any:
+    return shipped_embedding() if config.similarity == "lsa" else None
+
+
+def matcher(config: TextsConfig, classifier: IntentClassifier | None = None) -> IntentMatcher:
+    """The intents of ``config``: zero-shot, and the learnt ones by ``classifier``."""
+    if classifier is None:
+        return _matcher_of(config.model_dump_json())
+    return IntentMatcher(config, classifier, _embedding(config))
 
 
 @dataclass
@@ -301,8 +380,14 @@ class TextsResult:
     scored: pd.DataFrame
 
 
-def texts_values(resolved: Resolved, config: TextsConfig, records: TextRecords) -> TextsResult:
-    """Score the run's messages into values on people and Cases, and the intent's events."""
+def texts_values(
+    resolved: Resolved,
+    config: TextsConfig,
+    records: TextRecords,
+    classifier: IntentClassifier | None = None,
+) -> TextsResult:
+    """Score the run's messages into values on people and Cases, and the intent's events;
+    ``classifier``: the intents ``fit texts`` learnt (models/texts.intents.json), if any."""
     messages = message_frame(records, resolved, config)
     model = sentiment_model(config.sentiment.model)
     corrected = messages[messages["override"].notna()]
@@ -310,9 +395,11 @@ def texts_values(resolved: Resolved, config: TextsConfig, records: TextRecords) 
         # Admins' corrections refine the shipped model for this run's scoring
         # (LinearSentiment.corrected: only the words of the corrected messages move)
         model = model.corrected(corrected["text"].tolist(), corrected["override"].tolist())
-    scored = score_messages(messages, config, model, _matcher(config))
+    intents = matcher(config, classifier)
+    scored = score_messages(messages, config, model, intents, records.products)
     # a corrected message carries the admin's label whatever a model says
     scored["label"] = scored["override"].fillna(scored["label"])
+    _apply_intent_overrides(scored, config)
     values = person_values(scored, config, resolved.now)
     cases = case_values(scored, config)
     owned = _owned_cases(scored, resolved)
@@ -326,9 +413,27 @@ def texts_values(resolved: Resolved, config: TextsConfig, records: TextRecords) 
         else 0,
         "with_intent": int(scored["intent"].notna().sum()) if len(scored) else 0,
         "corrections": len(corrected),
+        "intent_corrections": int(scored["intent_override"].notna().sum()) if len(scored) else 0,
+        "intents_learnt": intents.learnt(),
     }
     frame = pd.concat([values, cases]) if len(cases) else values
     return TextsResult(frame, text_events(scored, config), record, owned, scored)
+
+
+def _apply_intent_overrides(scored: pd.DataFrame, config: TextsConfig) -> None:
+    # an intent the admin set is the message's one intent (None: no intent), confidence 1
+    chosen = scored["intent_override"].notna()
+    if not chosen.any():
+        return
+    by_name = {intent.name: intent for intent in config.intents}
+    for index in scored.index[chosen]:
+        name = scored.at[index, "intent_override"]
+        intent = by_name.get(name)
+        scored.at[index, "intents"] = [name] if intent else []
+        scored.at[index, "intent"] = name if intent else None
+        scored.at[index, "intent_label"] = intent.label if intent else None
+        scored.at[index, "phrase"] = scored.at[index, "text"] if intent else None
+        scored.at[index, "confidence"] = 1.0 if intent else None
 
 
 def _owned_cases(scored: pd.DataFrame, resolved: Resolved) -> frozenset[tuple[str, str]]:

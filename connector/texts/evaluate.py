@@ -78,3 +78,52 @@ def render(title: str, results: dict[str, Any]) -> list[str]:
         for label, row in zip(LABELS, results[name]["confusion"]["matrix"], strict=True):
             lines.append("    " + label.ljust(10) + "".join(f"{cell:7d}" for cell in row))
     return lines
+
+
+def intent_report(
+    truth: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], intents: Sequence[str]
+) -> dict[str, Any]:
+    """Multi-label scores of intents: macro-F1 (the mean F1 of the intents the truth holds),
+    per-intent precision / recall / F1 / support, and the share of messages whose set of
+    intents is exactly right (a message with none included)."""
+    names = list(intents)
+    y_true = np.array([[name in row for name in names] for row in truth], dtype=bool)
+    y_pred = np.array([[name in row for name in names] for row in predicted], dtype=bool)
+    y_true = y_true.reshape(len(truth), len(names))
+    y_pred = y_pred.reshape(len(predicted), len(names))
+    tp = (y_true & y_pred).sum(axis=0)
+    precision = np.divide(tp, y_pred.sum(axis=0), out=np.zeros(len(names)), where=y_pred.any(0))
+    support = y_true.sum(axis=0)
+    recall = np.divide(tp, support, out=np.zeros(len(names)), where=support > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros(len(names)), where=total > 0)
+    return {
+        "rows": len(truth),
+        "macro_f1": round(float(np.mean(f1[support > 0])) if support.any() else 0.0, 4),
+        "exact": round(float((y_true == y_pred).all(axis=1).mean()) if len(truth) else 0.0, 4),
+        "per_intent": {
+            name: {
+                "precision": round(float(precision[i]), 4),
+                "recall": round(float(recall[i]), 4),
+                "f1": round(float(f1[i]), 4),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(names)
+        },
+    }
+
+
+def render_intents(title: str, results: dict[str, Any]) -> list[str]:
+    """Side-by-side lines of ``intent_report`` per method: macro-F1, exact sets, per-intent F1."""
+    names = list(results)
+    first: dict[str, Any] = next(iter(results.values()), {"rows": 0, "per_intent": {}})
+    lines = [f"{title}: {first['rows']} texts (intents)"]
+    lines.append("  " + "metric".ljust(20) + "".join(name.rjust(12) for name in names))
+    for metric in ("macro_f1", "exact"):
+        label = "macro-F1" if metric == "macro_f1" else "exact set"
+        cells = "".join(f"{results[n][metric]:12.3f}" for n in names)
+        lines.append("  " + label.ljust(20) + cells)
+    for intent in first["per_intent"]:
+        cells = "".join(f"{results[n]['per_intent'][intent]['f1']:12.3f}" for n in names)
+        lines.append("  " + f"{intent} F1".ljust(20) + cells)
+    return lines

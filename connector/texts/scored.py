@@ -10,13 +10,16 @@ Rules:
 1. ``score_messages``: every message gets ``score`` in [-1, 1] and ``label`` from the sentiment
    model, and its intents (``connector.texts.message_intents``): ``intents`` (names, most
    confident first), ``intent`` / ``intent_label`` / ``phrase`` / ``confidence`` of the first.
-   An empty text scores 0, neutral, no intent.
+   An empty text scores 0, neutral, no intent. ``entities``: the order numbers, amounts and
+   product names (of the org's catalogue) it names, as one line (``entities_text``), or None.
 2. ``person_values``: per person, the newest ``keep_per_person`` messages
    (``connector.texts.people``): ``texts.sentiment`` (recency-weighted), ``texts.sentiment_trend``,
    the newest message's ``texts.last_reply_sentiment`` / ``texts.last_reply_label``, and the newest
-   message with an intent gives ``texts.last_intent`` and ``texts.last_intent_phrase``.
+   message with an intent gives ``texts.last_intent`` and ``texts.last_intent_phrase``, and the
+   newest message naming an order, amount or product gives ``texts.last_message_entities``.
 3. ``case_values``: per Case, its newest message (the Case's own text or an email on it):
-   ``texts.case_sentiment``, ``texts.case_intent`` and ``texts.case_priority``: the highest
+   ``texts.case_sentiment``, ``texts.case_intent``, ``texts.case_entities`` (what that message
+   names) and ``texts.case_priority``: the highest
    priority its intents suggest, raised to High when the message is negative (at or below
    ``negative_at``) and to at least Medium when it is negative at all.
 4. ``text_events``: each message of a person adds one event per intent (the intent's ``event``
@@ -28,13 +31,14 @@ Rules:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from connector.texts.message_intents import IntentMatcher
+from connector.texts.message_intents import IntentMatcher, entities, entities_text
 from connector.texts.people import person_sentiment
 from connector.texts.text_config import TextsConfig
 
@@ -53,10 +57,15 @@ class Scorer(Protocol):
 
 
 def score_messages(
-    messages: pd.DataFrame, config: TextsConfig, model: Scorer, matcher: IntentMatcher
+    messages: pd.DataFrame,
+    config: TextsConfig,
+    model: Scorer,
+    matcher: IntentMatcher,
+    products: Sequence[str] = (),
 ) -> pd.DataFrame:
     """``messages`` with ``score``, ``label``, ``intents``, ``intent``, ``intent_label``,
-    ``phrase``, ``confidence`` (rule 1)."""
+    ``phrase``, ``confidence`` and ``entities`` (rule 1); ``products``: the names the org
+    sells."""
     out = messages.copy()
     texts = out["text"].fillna("").astype(str).tolist()
     filled = [i for i, text in enumerate(texts) if text.strip()]
@@ -80,6 +89,7 @@ def score_messages(
     out["intent_label"] = [m.label if m else None for m in first]  # type: ignore[attr-defined]
     out["phrase"] = [m.phrase if m else None for m in first]  # type: ignore[attr-defined]
     out["confidence"] = [m.confidence if m else None for m in first]  # type: ignore[attr-defined]
+    out["entities"] = [entities_text(entities(text, products)) for text in texts]
     return out
 
 
@@ -98,6 +108,7 @@ def person_values(scored: pd.DataFrame, config: TextsConfig, now: datetime) -> p
         "texts.last_reply_label",
         "texts.last_intent",
         "texts.last_intent_phrase",
+        "texts.last_message_entities",
     ]
     own = scored[scored["record_id"].notna() & scored["object"].notna()]
     if own.empty:
@@ -115,6 +126,10 @@ def person_values(scored: pd.DataFrame, config: TextsConfig, now: datetime) -> p
         ["person_id", "at", "message_id"], ascending=[True, False, False], kind="mergesort"
     )
     last_intent = with_intent.drop_duplicates("person_id").set_index("person_id")
+    with_entities = keyed[keyed["entities"].notna()].sort_values(
+        ["person_id", "at", "message_id"], ascending=[True, False, False], kind="mergesort"
+    )
+    last_named = with_entities.drop_duplicates("person_id").set_index("person_id")
     split = people.index.to_series().str.split("\x1f", n=1, expand=True)
     out = pd.DataFrame(
         {
@@ -124,6 +139,7 @@ def person_values(scored: pd.DataFrame, config: TextsConfig, now: datetime) -> p
             "texts.last_reply_label": people["last_label"].str.capitalize().to_numpy(),
             "texts.last_intent": last_intent["intent_label"].reindex(people.index).to_numpy(),
             "texts.last_intent_phrase": last_intent["phrase"].reindex(people.index).to_numpy(),
+            "texts.last_message_entities": last_named["entities"].reindex(people.index).to_numpy(),
         },
         index=_index(split[0], split[1]),
     )
@@ -132,7 +148,12 @@ def person_values(scored: pd.DataFrame, config: TextsConfig, now: datetime) -> p
 
 def case_values(scored: pd.DataFrame, config: TextsConfig) -> pd.DataFrame:
     """Values per Case, indexed ("Case", case id) (rule 3)."""
-    columns = ["texts.case_sentiment", "texts.case_intent", "texts.case_priority"]
+    columns = [
+        "texts.case_sentiment",
+        "texts.case_intent",
+        "texts.case_priority",
+        "texts.case_entities",
+    ]
     on_case = scored[scored["case_id"].notna()].sort_values(
         ["case_id", "at", "message_id"], ascending=[True, False, False], kind="mergesort"
     )
@@ -154,6 +175,7 @@ def case_values(scored: pd.DataFrame, config: TextsConfig) -> pd.DataFrame:
             "texts.case_sentiment": newest["score"].round(2).to_numpy(),
             "texts.case_intent": newest["intent_label"].to_numpy(),
             "texts.case_priority": priority,
+            "texts.case_entities": newest["entities"].to_numpy(),
         },
         index=_index(pd.Series(["Case"] * len(newest)), newest["case_id"]),
     )

@@ -67,6 +67,28 @@ class Intent(BaseModel):
     )
 
 
+class LearntIntents(BaseModel):
+    """When admins' labels (``L2L_Intent_Override__c``, a labelled CSV) replace zero-shot for an
+    intent: ``lead2loyalty fit texts`` learns a classifier for each intent with enough of them
+    (``connector.texts.intent_classifier``) into models/texts.intents.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_labels: int = Field(
+        default=20,
+        ge=2,
+        le=100_000,
+        description="An intent with at least this many labelled messages is learnt; the others "
+        "stay zero-shot from their examples.",
+    )
+    at: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description="A learnt intent is on a message when its probability is at least this.",
+    )
+
+
 class UnhappyMoment(BaseModel):
     """The moment "a valued customer wrote something negative": a Flow runs once per such
     message (``connector.sync.texts_stage.plan_unhappy``)."""
@@ -116,6 +138,19 @@ class TextsConfig(BaseModel):
         description="A message has an intent when its similarity to the intent's examples is at "
         "least this (0-1); several intents may pass.",
     )
+    similarity: Literal["ngrams", "lsa"] = Field(
+        default="ngrams",
+        description="How a message is compared with the examples: ngrams (character 2-5-grams, "
+        "the default) or lsa (the shipped LSA sentence embedding; connector.texts.embedding).",
+    )
+    lsa_threshold: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description="The threshold with similarity: lsa (embedding cosines run higher than "
+        "n-gram ones; 0.5 measured best on tests/fixtures/intents).",
+    )
+    learn: LearntIntents = Field(default_factory=LearntIntents)
     intents: list[Intent] = Field(min_length=1, description="The intent catalog.")
     text_events: list[str] = Field(
         default_factory=lambda: ["Email Replied", "Review Submitted", "Survey Answered"],

@@ -10,6 +10,7 @@ import numpy as np
 
 from localorg.ids import IdFactory
 from localorg.seed import leads, orders, people
+from localorg.seed.case_truth import CasePlant, planted_cases
 from localorg.seed.events import EventLog, TrackEvents, marketing_events, web_events
 from localorg.seed.frame import Batch
 from localorg.seed.order_truth import OrderPlant, fraud_orders
@@ -36,6 +37,7 @@ def generate(
     rng_seed: int = 7,
     holdout_days: int = 180,
     plant_orders: bool = True,
+    plant_cases: bool = True,
 ) -> Iterator[Batch]:
     """Stream a synthetic store as ``(object_name, rows)`` batches; its truth goes to ``out_dir``.
 
@@ -48,6 +50,9 @@ def generate(
     delivery days, the planted frauds (after every other row) and their truth files; without it
     the output is the seed as it was before, and with it every row of that seed is unchanged
     but for the Orders' three added columns.
+
+    ``plant_cases`` (issue 23, :mod:`localorg.seed.case_truth`) adds Cases with a known tone
+    and intent after every other row, and ``truth/cases.csv``; every other row is unchanged.
     """
     spec = SIZES[size] if isinstance(size, str) else size
     if now.tzinfo is None:
@@ -79,14 +84,17 @@ def generate(
         products = orders.catalogue(run)
         yield from orders.product_rows(run, products)
         plant = OrderPlant() if plant_orders else None
+        cases = CasePlant() if plant_cases else None
         for k, lo in enumerate(range(0, spec.contacts, CONTACT_CHUNK)):
             hi = min(spec.contacts, lo + CONTACT_CHUNK)
-            yield from _customers(run, k, lo, hi, products, plant)
+            yield from _customers(run, k, lo, hi, products, plant, cases)
         n_open = spec.leads - n_converted
         for k, lo in enumerate(range(0, n_open, LEAD_CHUNK)):
             yield from leads.open_leads(run, k, lo, min(n_open, lo + LEAD_CHUNK))
         if plant is not None:  # last, so that no id made before moves
             yield from fraud_orders(run, plant, products)
+        if cases is not None:  # after the frauds, for the same reason
+            yield from planted_cases(run, cases)
     write_params(out / "truth" / "params.json", run)
 
 
@@ -97,6 +105,7 @@ def _customers(
     hi: int,
     products: orders.Products,
     plant: OrderPlant | None,
+    cases: CasePlant | None = None,
 ) -> Iterator[Batch]:
     """Customers ``lo``..``hi``: their Accounts, Contacts, Leads, Orders, events and truth.
 
@@ -138,6 +147,10 @@ def _customers(
     yield from service(
         run, rng, behaviour=behaviour, purchases=purchases, people=who, households=households
     )
+    if cases is not None:  # no draw: who they are, for the Cases planted at the end
+        cases.add(
+            households.contact_ids, households.account_of, behaviour.created, behaviour.alive_now
+        )
     run.truth.write(
         customer_truth(
             now=run.now,

@@ -40,7 +40,14 @@ def fingerprint(size: str, rng_seed: int, out: Path, *, plant: bool = False) -> 
     """
     rows: dict[str, hashlib._Hash] = defaultdict(hashlib.sha256)
     made = generate(
-        size, out, IdFactory(), owner_id=OWNER, now=NOW, rng_seed=rng_seed, plant_orders=plant
+        size,
+        out,
+        IdFactory(),
+        owner_id=OWNER,
+        now=NOW,
+        rng_seed=rng_seed,
+        plant_orders=plant,
+        plant_cases=plant,
     )
     for obj, batch in made:
         rows[obj].update(json.dumps(batch, separators=(",", ":")).encode() + b"\n")
@@ -115,7 +122,14 @@ def test_planted_orders_change_only_what_they_add(tmp_path: Path) -> None:
         out: dict[str, list[dict[str, object]]] = defaultdict(list)
         folder = tmp_path / str(plant)
         for obj, batch in generate(
-            "small", folder, IdFactory(), owner_id=OWNER, now=NOW, rng_seed=7, plant_orders=plant
+            "small",
+            folder,
+            IdFactory(),
+            owner_id=OWNER,
+            now=NOW,
+            rng_seed=7,
+            plant_orders=plant,
+            plant_cases=False,
         ):
             out[obj].extend(batch)
         return out
@@ -136,6 +150,37 @@ def test_planted_orders_change_only_what_they_add(tmp_path: Path) -> None:
     assert len(after["OrderItem"]) - len(before["OrderItem"]) == len(planted)
     for name in ("fulfilment.csv", "affinities.csv"):
         assert len((tmp_path / "True" / "truth" / name).read_text().splitlines()) > 1
+
+
+def test_planted_cases_come_last_and_change_nothing_else(tmp_path: Path) -> None:
+    """Issue 23 plants Cases from its own stream, after every other row: with it on, every
+    other row is the row it was, and truth/cases.csv names each Case's tone and intent."""
+
+    def rows(plant: bool) -> list[tuple[str, list[dict[str, object]]]]:
+        return list(
+            generate(
+                "small",
+                tmp_path / str(plant),
+                IdFactory(),
+                owner_id=OWNER,
+                now=NOW,
+                rng_seed=7,
+                plant_cases=plant,
+            )
+        )
+
+    before, after = rows(False), rows(True)
+    assert after[: len(before)] == before
+    planted = [row for obj, batch in after[len(before) :] for row in batch if obj == "Case"]
+    assert {obj for obj, _ in after[len(before) :]} == {"Case"}
+    truth = (tmp_path / "True" / "truth" / "cases.csv").read_text().splitlines()
+    assert truth[0] == "case_id,contact_id,tone,intent"
+    assert len(truth) - 1 == len(planted) > 10
+    assert [line.split(",")[0] for line in truth[1:]] == [r["Id"] for r in planted]
+    contacts = {r["Id"] for obj, batch in before for r in batch if obj == "Contact"}
+    assert {r["ContactId"] for r in planted} <= contacts
+    tones = {line.split(",")[2] for line in truth[1:]}
+    assert tones == {"negative", "neutral", "positive"}
 
 
 def _sha256(data: bytes) -> str:

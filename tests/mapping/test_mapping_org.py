@@ -231,9 +231,9 @@ def test_default_mappings_load_clean() -> None:
         assert all(f.field.startswith("L2L_") for f in mf.fields)
     # 19 RFM and prediction fields, 8 + 8 loyalty (Contact, Account), 2 + 4 intent/conversion,
     # 2 risk (Order), 2 + 2 fulfilment (Contact, Account), 2 + 2 recommendations (Contact, Lead),
-    # 6 + 6 texts (Contact, Lead), 3 texts (Case)
+    # 7 + 7 texts (Contact, Lead), 4 texts (Case)
     assert (
         len(field_definitions(loaded))
         == sum(len(m.fields) for m in loaded)
-        == 19 + 16 + 6 + 10 + 12 + 3
+        == 19 + 16 + 6 + 10 + 14 + 4
     )

@@ -137,8 +137,12 @@ def test_minimal_user_checklist_doctor_deploy_then_sync_writes_every_value(
     deployed = _cli("fields", "deploy", "--json", "--assign-read", ADMIN_USERNAME)
     assert deployed.exit_code == 0, deployed.output
     report = json.loads(deployed.stdout)
-    # the mapped fields, and the sentiment override models/texts.yaml adds on both objects
-    overrides = ["Case.L2L_Sentiment_Override__c", "EmailMessage.L2L_Sentiment_Override__c"]
+    # the mapped fields, and the sentiment and intent overrides models/texts.yaml adds on both
+    overrides = [
+        f"{obj}.L2L_{kind}_Override__c"
+        for obj in ("Case", "EmailMessage")
+        for kind in ("Sentiment", "Intent")
+    ]
     assert sorted(report["created"]) == sorted([*MAPPED, *overrides])
     assert report["assigned"] is True
     # OrderItem follows Order: no object permission of its own (jetstream PR #1982); nor Task,

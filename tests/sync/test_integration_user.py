@@ -114,8 +114,12 @@ def test_the_readme_checklist_on_an_integration_user_ends_in_doctor_ok_and_a_ful
     deployed = _cli("fields", "deploy", "--json", "--assign-read", ADMIN_USERNAME)
     assert deployed.exit_code == 0, deployed.output
     report = json.loads(deployed.stdout)
-    # the mapped fields, and the sentiment override models/texts.yaml adds on both objects
-    overrides = ["Case.L2L_Sentiment_Override__c", "EmailMessage.L2L_Sentiment_Override__c"]
+    # the mapped fields, and the sentiment and intent overrides models/texts.yaml adds on both
+    overrides = [
+        f"{obj}.L2L_{kind}_Override__c"
+        for obj in ("Case", "EmailMessage")
+        for kind in ("Sentiment", "Intent")
+    ]
     assert sorted(report["created"]) == sorted([*MAPPED, *overrides])
     assert report["assigned"] is True
     assert report["license_assigned"] is False  # the admin assigned it in step 3

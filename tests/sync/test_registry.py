@@ -75,12 +75,19 @@ def test_every_registered_value_is_produced_and_nothing_else(
         TINY, out, org.store.ids, owner_id=org.store.integration_user_id, now=_now()
     ):
         org.store.load_rows(name, rows)
-    # the seed has no Cases yet: one, so the Case values (texts.case_*) have a record
+    # a tiny seed may plant no Case: one, so the Case values (texts.case_*) have a record, and
+    # it names an order, so the entities values (texts.*entities) have one too
     customer = org.store.execute('SELECT "Id" FROM "Contact" LIMIT 1')[0][0]
     load_rows(
         org,
         "Case",
-        [{"Subject": "Refund", "Description": "Terrible. I want a refund.", "ContactId": customer}],
+        [
+            {
+                "Subject": "Refund",
+                "Description": "Terrible. I want a refund for order #10045.",
+                "ContactId": customer,
+            }
+        ],
     )
     settings = localorg_settings(org, localorg_server, tmp_path)
     store = Store(settings.store_location)

@@ -7,7 +7,7 @@ import pytest
 
 from connector.errors import MappingError
 from connector.mapping.loader import load_yaml_model
-from connector.texts.message_intents import IntentMatcher, entities
+from connector.texts.message_intents import IntentMatcher, entities, entities_text
 from connector.texts.text_config import TextsConfig
 from connector.texts.text_schema import SCHEMA_FILE, render
 from tests.support import REPO
@@ -69,6 +69,16 @@ def test_entities() -> None:
     assert found.amounts == ((1089.90, "USD"), (20.0, "EUR"))
     assert found.products == ("Blue Mug", "Mug")
     assert entities("Hello there").orders == ()
+    assert entities_text(found) == (
+        "Order A-12345; 1,089.90 USD; 20.00 EUR; Products Blue Mug, Mug"
+    )
+    assert entities_text(entities("Hello there", ["Mug"])) is None
+    # whole words only, any case, punctuation between a name's words ignored
+    catalogue = ["T-Shirt (L)", "Mug", "Tea Pot"]
+    assert entities("two t shirt L and a mugs, a TEA-POT", catalogue).products == (
+        "T-Shirt (L)",
+        "Tea Pot",
+    )
 
 
 def test_config_errors_name_the_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
