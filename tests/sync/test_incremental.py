@@ -119,6 +119,11 @@ def test_incremental_sync_writes_what_a_whole_org_compute_would_and_when_it_does
     # at least the 8 Contacts changed above (and their Accounts): not the org
     assert 8 <= touched < everyone / 20
     assert changed.writes.fields_changed > 0
+    # each value written moved: the run read the baseline of every record it computed (its
+    # people's Orders too), so an unchanged value is not sent again
+    logged = engine.store.outbox.value_log(changed.run_id)
+    assert logged
+    assert [r for r in logged if r["old"] == r["new"]] == []
     assert Touched.load(engine.store) == Touched()  # consumed
 
     whole = engine.run(SyncOptions(whole_org=True))
