@@ -9,7 +9,9 @@ person none of whose inputs changed keeps the values last computed, and a run ne
 - the people of every pulled row (:class:`Touched`, noted page by page during the pull, with the
   owners the row had before it was stored, so an order moved to another Contact recomputes both):
   a Contact or Lead itself and the people sharing its old or new email, an Order's Contacts and
-  Account, an OrderItem's Order, an Account's person contact, pooled members and contacts;
+  Account, an OrderItem's Order, an Account's person contact, pooled members and contacts,
+  the people an EmailMessage, Task or Case names (its Task's, its Case's, its sender's
+  address: what people wrote follows them);
 - the people of the events appended since the last compute (their emails, and the emails an
   earlier event tied to their anonymous ids), of the shoppers the webhooks marked dirty, and of
   the journal entries booked since the last compute (the loyalty API, the expiry job).
@@ -18,7 +20,8 @@ What the last compute saw is :class:`Basis` (kept in ``sync_state``). Every pers
 instead (:func:`whole_org_reason` says why) when there is no basis, the UTC day changed (recency,
 horizons, loyalty expiry and tier reviews count in days; the population is refitted), the
 mappings, models or code changed, a model was refitted, events were deleted (a redaction),
-records were forgotten, an object was read in full, or the touched people are more than
+records were forgotten, an object was read in full, an admin corrected a message's sentiment
+(the correction refines the model that scores every message), or the touched people are more than
 :data:`WHOLE_ORG_SHARE` of the org (one pass over everyone is then cheaper). Values that move
 with the clock alone within a day (intent decay) are refreshed by the day's first run.
 """

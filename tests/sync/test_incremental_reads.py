@@ -13,6 +13,7 @@ import pandas as pd
 
 from connector.store import Store
 from connector.sync.incremental import Touched, booked_by_others
+from connector.sync.streams import OVERRIDE_FIELD as OVERRIDE
 
 
 def _orders(n: int) -> list[dict[str, Any]]:
@@ -104,6 +105,41 @@ def test_a_page_touches_the_owners_a_row_had_and_has(tmp_path: Path) -> None:
     touched.note(store, "Product2", [{"Id": "01tA", "Family": "Shoes"}])
     assert touched.everyone == "Product2 changed"
     assert touched.size() == 0
+
+
+def test_a_message_touches_the_people_it_names_and_a_correction_touches_everyone(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    stamp = {"SystemModstamp": "2026-11-01T10:00:00.000+0000"}
+    store.records.upsert("Task", [{"Id": "00TA", "WhoId": "00QLEAD", **stamp}])
+    store.records.upsert("Case", [{"Id": "500A", "ContactId": "003CASE", **stamp}])
+    touched = Touched()
+    # a rep's note on a Contact, moved to a Lead: both are its people
+    store.records.upsert("Task", [{"Id": "00TB", "WhoId": "003OLD", **stamp}])
+    touched.note(store, "Task", [{"Id": "00TB", "WhoId": "00QNEW"}])
+    assert (touched.contacts, touched.leads) == ({"003OLD"}, {"00QNEW"})
+    # an email: the person it relates to, its Task's, its Case's and its sender's address
+    message = {
+        "Id": "02sA",
+        "RelatedToId": "003REL",
+        "ActivityId": "00TA",
+        "ParentId": "500A",
+        "FromAddress": " Writer@Example.com",
+    }
+    touched.note(store, "EmailMessage", [message])
+    assert touched.contacts == {"003OLD", "003REL", "003CASE"}
+    assert touched.leads == {"00QNEW", "00QLEAD"}
+    assert "writer@example.com" in touched.emails
+    assert touched.everyone is None
+    # a sentiment correction refines the model that scores every message: everyone
+    touched.note(store, "Case", [{"Id": "500A", "ContactId": "003CASE", OVERRIDE: "Negative"}])
+    assert touched.everyone is not None
+    assert "sentiment correction" in touched.everyone
+    # a Case without a Contact: its values belong to no person's run
+    orphan = Touched()
+    orphan.note(store, "Case", [{"Id": "500B", "ContactId": None}])
+    assert orphan.everyone == "a Case with no Contact changed"
 
 
 def test_entries_booked_by_others_are_the_next_runs_people(tmp_path: Path) -> None:
