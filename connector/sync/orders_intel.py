@@ -69,21 +69,28 @@ def load_settings(path: Any) -> OrdersSettings | None:
 
 
 def load_inputs(store: Store, settings: OrdersSettings, resolved: Resolved) -> OrdersInputs:
-    """Read, once, what :func:`orders_values` needs of the store."""
+    """Read, once, what :func:`orders_values` needs of the store: for a run of some people,
+    their orders' fields and lines only (indexed lookups), and no product events (only the
+    recommendations read them, and a run of some people keeps the last ones)."""
     extra = list(ORDER_FIELDS)
     if settings.risk.label_field:
         extra.append(settings.risk.label_field)
     f = settings.fulfilment
     extra += [f.delivered_field, f.ordered_field, f.status_field]
-    orders = store.records.frame("Order", ["Id", *dict.fromkeys(extra)])
-    items = store.records.frame(
-        "OrderItem", ["OrderId", "Product2Id", "Quantity", "UnitPrice", "ListPrice"]
-    )
+    order_columns = ["Id", *dict.fromkeys(extra)]
+    item_columns = ["OrderId", "Product2Id", "Quantity", "UnitPrice", "ListPrice"]
     products = store.records.frame("Product2", ["Id", "Name", "ProductCode", "IsActive"])
-    raw = store.events.frame(list(PRODUCT_EVENTS), ("product_id",))
-    events = raw
-    if len(raw):
-        events = resolve_events(raw, email_index(resolved.contacts, resolved.leads))
+    if resolved.people is not None:
+        ids = sorted(resolved.orders["Id"].dropna().astype(str)) if len(resolved.orders) else []
+        orders = store.records.frame("Order", order_columns, any_of={"Id": ids})
+        items = store.records.frame("OrderItem", item_columns, any_of={"OrderId": ids})
+        events = pd.DataFrame(columns=["name", "object", "record_id", "product_id"])
+    else:
+        orders = store.records.frame("Order", order_columns)
+        items = store.records.frame("OrderItem", item_columns)
+        events = store.events.frame(list(PRODUCT_EVENTS), ("product_id",))
+        if len(events):
+            events = resolve_events(events, email_index(resolved.contacts, resolved.leads))
     fired = {
         (RISK_MOMENT, "Order"): store.scoring.fired(RISK_MOMENT, "Order"),
         (FULFILMENT_MOMENT, "Account"): store.scoring.fired(FULFILMENT_MOMENT, "Account"),

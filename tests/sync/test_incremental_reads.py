@@ -167,3 +167,24 @@ def _journal(entries: pd.DataFrame) -> pd.DataFrame:
     full["points"] = 10
     full["at"] = "2026-11-01T00:00:00+00:00"
     return full
+
+
+def test_the_baseline_of_some_records_is_theirs_past_a_chunk(store: Store) -> None:
+    """A run of some people reads the written values of their records (and their Orders) by
+    the primary key, 5,000 ids a statement, on both backends."""
+    outbox = store.outbox
+    run = store.runs.start("incremental")
+    changes = [("Contact", f"003{i:05d}", f, float(i)) for i in range(6_000) for f in ("F", "G")]
+    changes += [("Order", f"801{i:05d}", "Risk", i) for i in range(300)]
+    outbox.enqueue(run, changes)
+    outbox.mark_in_flight(run, sorted({(o, r) for o, r, _, _ in changes}))
+    outbox.record_results(run, outbox.in_flight(), [], [])
+    outbox.enqueue(run, [("Contact", "00300007", "F", 99.0)])  # waiting, not yet written
+    records = [("Contact", f"003{i:05d}") for i in range(5_500)]
+    records += [("Order", "80100010"), ("Lead", "00Qnone")]
+    written, waiting = outbox.baseline_for(records)
+    everything = outbox.written_values()
+    keys = set(records)
+    assert written == {k: v for k, v in everything.items() if (k[0], k[1]) in keys}
+    assert len(written) == 5_500 * 2 + 1
+    assert waiting == {("Contact", "00300007", "F"): ("99.0", "pending")}
