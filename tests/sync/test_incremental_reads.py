@@ -6,13 +6,17 @@ touches, before and after it is stored."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from connector.loyalty.config import LoyaltyConfig
 from connector.store import Store
 from connector.sync.incremental import Touched, booked_by_others
+from connector.sync.loyalty import load_inputs, loyalty_values
+from connector.sync.resolve import resolve_run
 from connector.sync.streams import OVERRIDE_FIELD as OVERRIDE
 
 
@@ -188,3 +192,58 @@ def test_the_baseline_of_some_records_is_theirs_past_a_chunk(store: Store) -> No
     assert written == {k: v for k, v in everything.items() if (k[0], k[1]) in keys}
     assert len(written) == 5_500 * 2 + 1
     assert waiting == {("Contact", "00300007", "F"): ("99.0", "pending")}
+
+
+def test_a_run_of_some_people_books_only_for_the_members_whose_journal_it_read(
+    tmp_path: Path,
+) -> None:
+    """Ada's run reads her business Account's orders, Bob's too (an order resolves through
+    its Account); it read Ada's journal only, so it must book nothing for Bob."""
+    store = Store(tmp_path / "l2l.sqlite")
+    config = LoyaltyConfig.model_validate(
+        {
+            "programs": [
+                {
+                    "id": "club",
+                    "name": "Club",
+                    "type": "tiered",
+                    "rounding": "floor",
+                    "earning": [{"id": "base", "kind": "spend", "points_per_unit": 1}],
+                    "tiers": {"levels": [{"name": "Bronze", "min_points": 0}]},
+                    "expiry": {"mode": "never"},
+                }
+            ]
+        }
+    )
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    contacts = pd.DataFrame({"Id": ["003ADA", "003BOB"], "Email": ["ada@x.com", "bob@x.com"]})
+    orders = pd.DataFrame(
+        {
+            "Id": ["801ADA", "801BOB"],
+            "AccountId": ["001SHOP", "001SHOP"],
+            "BillToContactId": ["003ADA", "003BOB"],
+            "ShipToContactId": [None, None],
+            "CustomerAuthorizedById": [None, None],
+            "EffectiveDate": ["2026-11-01", "2026-11-02"],
+            "TotalAmount": [120.0, 80.0],
+            "IsReductionOrder": [False, False],
+            "OriginalOrderId": [None, None],
+        }
+    )
+    resolved = resolve_run(
+        now=now,
+        contacts=contacts,
+        leads=pd.DataFrame(columns=["Id", "Email", "IsConverted", "ConvertedContactId"]),
+        accounts=pd.DataFrame({"Id": ["001SHOP"], "PersonContactId": [None]}),
+        orders=orders,
+        events=pd.DataFrame(columns=["name", "occurred_at", "email", "anonymous_id"]),
+        shop_keys=store.events.shop_order_keys(),
+        reference_field="OrderReferenceNumber",
+        orders_are_events=False,
+        people=frozenset({("Contact", "003ADA")}),
+    )
+    values, effects, _ = loyalty_values(config, resolved, load_inputs(store, config, resolved))
+    booked = effects.journal["club"]
+    assert set(booked["member"]) == {"Contact:003ADA"}
+    assert set(booked["source_id"]) == {"801ADA"}
+    assert [key for key in values.index if key[1] == "003BOB"] == []
