@@ -10,15 +10,23 @@ same run. After each, a sync that computes the whole org from the same store
 whole-org compute would.
 
     .venv/bin/python bench/sync_incremental.py --size medium
+
+``--keep DIR`` keeps the org (``localorg serve --data``) and the store in DIR: a later run with
+the same DIR starts from them, skipping the seed and the first sync (whose figures it reads
+from the store's first run). ``--profile FILE`` writes a cProfile of the last share's sync.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
 import random
+import resource
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,7 @@ from served import deployed, served, served_settings
 from simple_salesforce.api import Salesforce
 
 from connector.sync import SyncEngine, SyncOptions
+from connector.sync.incremental import Basis
 from localorg.server import client_credentials_token
 
 
@@ -36,10 +45,24 @@ def main() -> None:
     parser.add_argument(
         "--shares", default="0.001,0.01", help="shares of the Orders changed, one sync each"
     )
+    parser.add_argument("--keep", type=Path, help="keep the org and the store in this folder")
+    parser.add_argument("--profile", type=Path, help="cProfile the last share's sync to FILE")
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip the whole-org check after each sync"
+    )
+    parser.add_argument(
+        "--rekey",
+        action="store_true",
+        help="a kept store computed by another build: take its last compute as this build's "
+        "(else the first sync computes everyone, as a new release does); for timing only",
+    )
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="l2l-bench-incr-"))
-    rng = random.Random(19)  # the same Orders each run
-    with served(args.size) as info:
+    work = args.keep or Path(tempfile.mkdtemp(prefix="l2l-bench-incr-"))
+    kept = args.keep is not None and (work / "l2l.sqlite").exists()
+    rng = random.Random(19 if not kept else time.time_ns())  # the same Orders each fresh run
+    flags = ("--data", str(work / "org")) if args.keep else ()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores")
+    with served("none" if kept else args.size, *flags) as info:
         engine = deployed(served_settings(info, work))
         session = engine.client.session
         token = client_credentials_token(
@@ -48,32 +71,50 @@ def main() -> None:
         sf = Salesforce(
             instance_url=token["instance_url"], session_id=token["access_token"], session=session
         )
-        t0 = time.perf_counter()
-        first = engine.run().as_json()
-        first_s = time.perf_counter() - t0
+        if kept:
+            runs = engine.store.runs.latest(10_000)
+            first = runs[-1]["stats"]
+            first_s = first["duration_s"]
+            print(f"kept store: the first of its {len(runs)} runs is the baseline")
+            basis = Basis.load(engine.store)
+            if args.rekey and basis is not None and engine.inputs_key is not None:
+                replace(basis, config=engine.inputs_key).save(engine.store)
+                print("rekeyed: its last compute counts as this build's (timing only)")
+        else:
+            first, first_s, first_cpu = _timed(engine, SyncOptions())
         first_compute = first["phases_s"].get("compute", 0.0)
         print(
             f"first sync ({args.size} seed): {first['status']} in {first_s:.1f} s, compute "
             f"{first_compute:.1f} s, {first['writes']['succeeded']:,} records written"
+            + ("" if kept else f", CPU {first_cpu:.1f} s")
         )
         orders = sorted(engine.store.records.frame("Order", ["Id"])["Id"].astype(str))
-        for share in (float(s) for s in args.shares.split(",")):
+        shares = [float(s) for s in args.shares.split(",")]
+        for n, share in enumerate(shares):
             chosen = rng.sample(orders, max(1, round(len(orders) * share)))
             _change(sf, chosen, rng)
             time.sleep(engine.settings.pull_lag_seconds + 1.1)  # inside the next pull window
-            report, seconds = _timed(engine, SyncOptions())
-            check, check_s = _timed(engine, SyncOptions(whole_org=True))
+            profile = args.profile if n == len(shares) - 1 else None
+            report, seconds, cpu = _timed(engine, SyncOptions(), profile)
+            if args.no_check:
+                check, check_s = {"writes": {"fields_changed": "not checked"}, "run_id": 0}, 0.0
+            else:
+                check, check_s, _ = _timed(engine, SyncOptions(whole_org=True))
             compute = report["phases_s"].get("compute", 0.0)
             ratio = compute / first_compute if first_compute else float("nan")
             print(
-                f"{share:.1%} of Orders changed ({len(chosen):,}): sync {seconds:.2f} s "
+                f"{share:.1%} of Orders changed ({len(chosen):,}): sync {seconds:.2f} s, "
+                f"CPU {cpu:.2f} s "
                 f"(compute {compute:.2f} s = {ratio:.1%} of the first sync's; pull "
                 f"{report['phases_s'].get('pull', 0.0):.2f} s, push "
                 f"{report['phases_s'].get('push', 0.0):.2f} s), people computed "
-                f"{report['scope'].get('people')}, {report['writes']['fields_changed']:,} "
+                f"{report['scope'].get('people')}"
+                + (f" ({report['scope']['why']})" if report["scope"].get("why") else "")
+                + f", {report['writes']['fields_changed']:,} "
                 f"values written; whole-org compute of the same store: {check_s:.2f} s, "
                 f"{check['writes']['fields_changed']} values to write (0: the same values)"
                 + _fields(engine, check["run_id"])
+                + f"; load average {os.getloadavg()[0]:.2f}"
             )
 
 
@@ -105,10 +146,24 @@ def _fields(engine: SyncEngine, run_id: int) -> str:
     return (" (" + ", ".join(f"{f} x{n}" for f, n in counts.most_common()) + ")") if counts else ""
 
 
-def _timed(engine: SyncEngine, options: SyncOptions) -> tuple[dict[str, Any], float]:
-    t0 = time.perf_counter()
+def _timed(
+    engine: SyncEngine, options: SyncOptions, profile: Path | None = None
+) -> tuple[dict[str, Any], float, float]:
+    """The run's report, wall seconds and CPU seconds of this process (the connector's)."""
+    profiler = cProfile.Profile() if profile else None
+    t0, c0 = time.perf_counter(), _cpu()
+    if profiler is not None:
+        profiler.enable()
     report = engine.run(options).as_json()
-    return report, time.perf_counter() - t0
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    return report, time.perf_counter() - t0, _cpu() - c0
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

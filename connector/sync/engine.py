@@ -433,7 +433,11 @@ class SyncEngine:
             written = self.store.outbox.written_values()
             outbox = self.store.outbox.values()
         else:
-            written, outbox = self.store.outbox.baseline_for(sorted(people))
+            # the people's records and every other record the run computed values for (their
+            # Orders' risk, their Cases): a value without its baseline would be written again
+            # each run, equal or not
+            records = {*people, *((str(o), str(r)) for o, r in computed.index)}
+            written, outbox = self.store.outbox.baseline_for(sorted(records))
         computed = with_written_people(computed, written)
         problems: list[MapProblem] = []
         desired = self.mapper(computed, problems)

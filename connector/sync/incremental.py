@@ -9,7 +9,9 @@ person none of whose inputs changed keeps the values last computed, and a run ne
 - the people of every pulled row (:class:`Touched`, noted page by page during the pull, with the
   owners the row had before it was stored, so an order moved to another Contact recomputes both):
   a Contact or Lead itself and the people sharing its old or new email, an Order's Contacts and
-  Account, an OrderItem's Order, an Account's person contact, pooled members and contacts;
+  Account, an OrderItem's Order, an Account's person contact, pooled members and contacts,
+  the people an EmailMessage, Task or Case names (its Task's, its Case's, its sender's
+  address: what people wrote follows them);
 - the people of the events appended since the last compute (their emails, and the emails an
   earlier event tied to their anonymous ids), of the shoppers the webhooks marked dirty, and of
   the journal entries booked since the last compute (the loyalty API, the expiry job).
@@ -18,7 +20,8 @@ What the last compute saw is :class:`Basis` (kept in ``sync_state``). Every pers
 instead (:func:`whole_org_reason` says why) when there is no basis, the UTC day changed (recency,
 horizons, loyalty expiry and tier reviews count in days; the population is refitted), the
 mappings, models or code changed, a model was refitted, events were deleted (a redaction),
-records were forgotten, an object was read in full, or the touched people are more than
+records were forgotten, an object was read in full, an admin corrected a message's sentiment
+(the correction refines the model that scores every message), or the touched people are more than
 :data:`WHOLE_ORG_SHARE` of the org (one pass over everyone is then cheaper). Values that move
 with the clock alone within a day (intent decay) are refreshed by the day's first run.
 """
@@ -34,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from connector.store import Store
+from connector.sync.streams import OVERRIDE_FIELD
 
 #: The ``sync_state`` key of the touched records not yet computed.
 TOUCHED_KEY = "incremental_touched"
@@ -53,7 +57,14 @@ _OWNERS: dict[str, tuple[str, ...]] = {
     "Account": ("PersonContactId",),
     "Order": ("BillToContactId", "ShipToContactId", "CustomerAuthorizedById", "AccountId"),
     "OrderItem": ("OrderId",),
+    # what people wrote (sync/texts_stage.py): the message's person, its Task's, its Case's,
+    # its sender's address; and the admins' sentiment correction, which moves everyone's
+    "EmailMessage": ("RelatedToId", "ActivityId", "ParentId", "FromAddress", OVERRIDE_FIELD),
+    "Task": ("WhoId",),
+    "Case": ("ContactId", OVERRIDE_FIELD),
 }
+#: The key prefixes of the people a message names (Salesforce's Contact and Lead ids).
+_PERSON_PREFIX = {"003": "contacts", "00Q": "leads"}
 _ORDER_CONTACTS = ("BillToContactId", "ShipToContactId", "CustomerAuthorizedById")
 _KEYS = ("contacts", "leads", "accounts", "orders", "emails", "account_rows")
 
@@ -148,6 +159,8 @@ class Touched:
         elif object_name == "Order":
             self.orders.update(ids)
             self._note_orders(rows)
+        elif object_name in ("EmailMessage", "Task", "Case"):
+            self._note_texts(store, object_name, new, old.drop(columns="SystemModstamp"))
         else:  # OrderItem: the people of its Order, as stored
             order_ids = sorted(_values(rows["OrderId"]))
             self.orders.update(order_ids)
@@ -155,6 +168,42 @@ class Touched:
             self._note_orders(_rows(store, "Order", columns, "Id", order_ids))
         if self.size() > MAX_TOUCHED:
             self.all(f"more than {MAX_TOUCHED:,} records changed")
+
+    def _note_texts(
+        self, store: Store, object_name: str, new: pd.DataFrame, old: pd.DataFrame
+    ) -> None:
+        """The people of changed messages: who a message names (as it was and as it is), the
+        person of its Task and of its Case, and its sender's address. Everyone when a
+        sentiment correction changed (it refines the model that scores every message) or a
+        Case names no Contact (its values belong to nobody's run)."""
+        if OVERRIDE_FIELD in new:
+            before = dict(zip(old["Id"].astype(str), old[OVERRIDE_FIELD], strict=True))
+            for rid, value in zip(new["Id"].astype(str), new[OVERRIDE_FIELD], strict=True):
+                if _given(value) != _given(before.get(rid)):
+                    self.all(f"a sentiment correction on {object_name} {rid}")
+                    return
+        rows = pd.concat([new, old], ignore_index=True)
+        named: set[str] = set()
+        for column in ("RelatedToId", "WhoId", "ContactId"):
+            if column in rows:
+                named |= _values(rows[column])
+        if object_name == "Case" and rows["ContactId"].isna().any():
+            self.all("a Case with no Contact changed")
+            return
+        if object_name == "EmailMessage":
+            tasks = _rows(store, "Task", ["Id", "WhoId"], "Id", sorted(_values(rows["ActivityId"])))
+            named |= _values(tasks["WhoId"])
+            parents = sorted(_values(rows["ParentId"]))
+            cases = _rows(store, "Case", ["Id", "ContactId"], "Id", parents)
+            if len(cases) < len(parents) or cases["ContactId"].isna().any():
+                self.all("an EmailMessage of a Case with no Contact changed")
+                return
+            named |= _values(cases["ContactId"])
+            self.emails |= _emails(rows["FromAddress"])
+        for rid in named:
+            kind = _PERSON_PREFIX.get(rid[:3])
+            if kind is not None:
+                getattr(self, kind).add(rid)
 
     def _note_orders(self, orders: pd.DataFrame) -> None:
         for column in _ORDER_CONTACTS:
@@ -328,6 +377,11 @@ def _rows(
 
 def _values(column: pd.Series) -> set[str]:
     return {str(v) for v in column.dropna() if str(v)}
+
+
+def _given(value: Any) -> Any:
+    """A stored value, None for a hole (None, NaN)."""
+    return None if value is None or (isinstance(value, float) and value != value) else value
 
 
 def _emails(column: pd.Series) -> set[str]:

@@ -184,11 +184,20 @@ def loyalty_values(
     contacts = resolved.contacts
     record: dict[str, Any] = {"programs": len(config.programs)}
     values = empty_frame("loyalty")
+    # A run of some people reads the orders their records name (an Account's orders are all
+    # its contacts'), but the journal of its own members only: it books and gives for them
+    # alone. Booking for a member whose journal it did not read expired a medium-seed
+    # member's points a second time (an expiry keyed by another lot once an order moved).
+    mine = set(_run_members(resolved) or []) if resolved.people is not None else None
     for i, program in enumerate(config.programs):
         journal = inputs.journals[program.id]
-        booked_orders = member_orders(resolved.orders, resolved.accounts, program)
+        booked_orders = members_only(
+            member_orders(resolved.orders, resolved.accounts, program), mine
+        )
         enrolled_members = enrolled(program, booked_orders, contacts)
         events = _events_for(resolved, program)
+        if events is not None:
+            events = members_only(events, mine)
         # Shop orders at their gross, their refunds and cancellations as reductions.
         members, reductions = shop_reductions(
             members_only(booked_orders, enrolled_members), inputs.shop_refunds, now

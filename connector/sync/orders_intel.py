@@ -70,7 +70,9 @@ def load_settings(path: Any) -> OrdersSettings | None:
 
 
 def load_inputs(store: Store, settings: OrdersSettings, resolved: Resolved) -> OrdersInputs:
-    """Read, once, what :func:`orders_values` needs of the store."""
+    """Read, once, what :func:`orders_values` needs of the store: for a run of some people,
+    their orders' fields and lines only (indexed lookups), and no product events (only the
+    recommendations read them, and a run of some people keeps the last ones)."""
     extra = list(ORDER_FIELDS)
     if settings.risk.label_field:
         extra.append(settings.risk.label_field)

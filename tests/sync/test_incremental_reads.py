@@ -6,13 +6,18 @@ touches, before and after it is stored."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from connector.loyalty.config import LoyaltyConfig
 from connector.store import Store
 from connector.sync.incremental import Touched, booked_by_others
+from connector.sync.loyalty import load_inputs, loyalty_values
+from connector.sync.resolve import resolve_run
+from connector.sync.streams import OVERRIDE_FIELD as OVERRIDE
 from tests.backends import store_location
 
 
@@ -107,6 +112,41 @@ def test_a_page_touches_the_owners_a_row_had_and_has(tmp_path: Path) -> None:
     assert touched.size() == 0
 
 
+def test_a_message_touches_the_people_it_names_and_a_correction_touches_everyone(
+    tmp_path: Path,
+) -> None:
+    store = Store(store_location(tmp_path))
+    stamp = {"SystemModstamp": "2026-11-01T10:00:00.000+0000"}
+    store.records.upsert("Task", [{"Id": "00TA", "WhoId": "00QLEAD", **stamp}])
+    store.records.upsert("Case", [{"Id": "500A", "ContactId": "003CASE", **stamp}])
+    touched = Touched()
+    # a rep's note on a Contact, moved to a Lead: both are its people
+    store.records.upsert("Task", [{"Id": "00TB", "WhoId": "003OLD", **stamp}])
+    touched.note(store, "Task", [{"Id": "00TB", "WhoId": "00QNEW"}])
+    assert (touched.contacts, touched.leads) == ({"003OLD"}, {"00QNEW"})
+    # an email: the person it relates to, its Task's, its Case's and its sender's address
+    message = {
+        "Id": "02sA",
+        "RelatedToId": "003REL",
+        "ActivityId": "00TA",
+        "ParentId": "500A",
+        "FromAddress": " Writer@Example.com",
+    }
+    touched.note(store, "EmailMessage", [message])
+    assert touched.contacts == {"003OLD", "003REL", "003CASE"}
+    assert touched.leads == {"00QNEW", "00QLEAD"}
+    assert "writer@example.com" in touched.emails
+    assert touched.everyone is None
+    # a sentiment correction refines the model that scores every message: everyone
+    touched.note(store, "Case", [{"Id": "500A", "ContactId": "003CASE", OVERRIDE: "Negative"}])
+    assert touched.everyone is not None
+    assert "sentiment correction" in touched.everyone
+    # a Case without a Contact: its values belong to no person's run
+    orphan = Touched()
+    orphan.note(store, "Case", [{"Id": "500B", "ContactId": None}])
+    assert orphan.everyone == "a Case with no Contact changed"
+
+
 def test_entries_booked_by_others_are_the_next_runs_people(tmp_path: Path) -> None:
     store = Store(store_location(tmp_path))
     start = store.loyalty.position("club")
@@ -132,3 +172,79 @@ def _journal(entries: pd.DataFrame) -> pd.DataFrame:
     full["points"] = 10
     full["at"] = "2026-11-01T00:00:00+00:00"
     return full
+
+
+def test_the_baseline_of_some_records_is_theirs_past_a_chunk(store: Store) -> None:
+    """A run of some people reads the written values of their records (and their Orders) by
+    the primary key, 5,000 ids a statement, on both backends."""
+    outbox = store.outbox
+    run = store.runs.start("incremental")
+    changes = [("Contact", f"003{i:05d}", f, float(i)) for i in range(6_000) for f in ("F", "G")]
+    changes += [("Order", f"801{i:05d}", "Risk", i) for i in range(300)]
+    outbox.enqueue(run, changes)
+    outbox.mark_in_flight(run, sorted({(o, r) for o, r, _, _ in changes}))
+    outbox.record_results(run, outbox.in_flight(), [], [])
+    outbox.enqueue(run, [("Contact", "00300007", "F", 99.0)])  # waiting, not yet written
+    records = [("Contact", f"003{i:05d}") for i in range(5_500)]
+    records += [("Order", "80100010"), ("Lead", "00Qnone")]
+    written, waiting = outbox.baseline_for(records)
+    everything = outbox.written_values()
+    keys = set(records)
+    assert written == {k: v for k, v in everything.items() if (k[0], k[1]) in keys}
+    assert len(written) == 5_500 * 2 + 1
+    assert waiting == {("Contact", "00300007", "F"): ("99.0", "pending")}
+
+
+def test_a_run_of_some_people_books_only_for_the_members_whose_journal_it_read(
+    tmp_path: Path,
+) -> None:
+    """Ada's run reads her business Account's orders, Bob's too (an order resolves through
+    its Account); it read Ada's journal only, so it must book nothing for Bob."""
+    store = Store(store_location(tmp_path))
+    config = LoyaltyConfig.model_validate(
+        {
+            "programs": [
+                {
+                    "id": "club",
+                    "name": "Club",
+                    "type": "tiered",
+                    "rounding": "floor",
+                    "earning": [{"id": "base", "kind": "spend", "points_per_unit": 1}],
+                    "tiers": {"levels": [{"name": "Bronze", "min_points": 0}]},
+                    "expiry": {"mode": "never"},
+                }
+            ]
+        }
+    )
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    contacts = pd.DataFrame({"Id": ["003ADA", "003BOB"], "Email": ["ada@x.com", "bob@x.com"]})
+    orders = pd.DataFrame(
+        {
+            "Id": ["801ADA", "801BOB"],
+            "AccountId": ["001SHOP", "001SHOP"],
+            "BillToContactId": ["003ADA", "003BOB"],
+            "ShipToContactId": [None, None],
+            "CustomerAuthorizedById": [None, None],
+            "EffectiveDate": ["2026-11-01", "2026-11-02"],
+            "TotalAmount": [120.0, 80.0],
+            "IsReductionOrder": [False, False],
+            "OriginalOrderId": [None, None],
+        }
+    )
+    resolved = resolve_run(
+        now=now,
+        contacts=contacts,
+        leads=pd.DataFrame(columns=["Id", "Email", "IsConverted", "ConvertedContactId"]),
+        accounts=pd.DataFrame({"Id": ["001SHOP"], "PersonContactId": [None]}),
+        orders=orders,
+        events=pd.DataFrame(columns=["name", "occurred_at", "email", "anonymous_id"]),
+        shop_keys=store.events.shop_order_keys(),
+        reference_field="OrderReferenceNumber",
+        orders_are_events=False,
+        people=frozenset({("Contact", "003ADA")}),
+    )
+    values, effects, _ = loyalty_values(config, resolved, load_inputs(store, config, resolved))
+    booked = effects.journal["club"]
+    assert set(booked["member"]) == {"Contact:003ADA"}
+    assert set(booked["source_id"]) == {"801ADA"}
+    assert [key for key in values.index if key[1] == "003BOB"] == []
