@@ -78,6 +78,15 @@ def shared_app(url: str) -> App:
     return cached[1]
 
 
+def close_shared() -> None:
+    """Close this process's opened apps (their connection pools): a process that deferred
+    and goes on without the queue (a test, a one-off command)."""
+    while _apps:
+        _, (pid, app) = _apps.popitem()
+        if pid == os.getpid():
+            app.close()
+
+
 def ensure_schema(url: str) -> bool:
     """Create procrastinate's tables in the database (the first schema of its search path)
     unless they are there; True when created. Safe with several processes starting at once."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from connector.config import Settings
 from connector.scheduler import sync_job
+from connector.store import queue
 from connector.sync import SyncEngine
 from localorg.org import LocalOrg
 from tests.support import field_values, seed
@@ -24,6 +26,13 @@ from tests.webhooks.test_queue import _start, _stop, queued
 from tests.webhooks.test_realtime import COUNT, REVENUE
 
 __all__ = ["queued"]  # the fixture, imported for its name
+
+
+@pytest.fixture(autouse=True)
+def _close_queue_apps() -> Iterator[None]:
+    """The defers in this process open a procrastinate app: closed before the schema goes."""
+    yield
+    queue.close_shared()
 
 
 def _sync_jobs(url: str) -> list[tuple[int, str]]:

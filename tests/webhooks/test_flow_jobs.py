@@ -7,12 +7,15 @@ worker, real localorg; PostgreSQL only. On SQLite the next run tries them again.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from connector.config import Settings
 from connector.salesforce import SalesforceClient
+from connector.store import queue
 from connector.sync import SyncEngine
 from connector.sync.effects import (
     Effects,
@@ -29,6 +32,14 @@ from tests.support import load_rows
 from tests.webhooks.test_queue import _start, _stop, queued
 
 __all__ = ["queued"]  # the fixture, imported for its name
+
+
+@pytest.fixture(autouse=True)
+def _close_queue_apps() -> Iterator[None]:
+    """The defers in this process open a procrastinate app: closed before the schema goes."""
+    yield
+    queue.close_shared()
+
 
 FLOW = "L2L_Tier_Changed"
 FLOWS = {
