@@ -399,6 +399,18 @@ def _v16_admin_summaries(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX loyalty_tiers_by_tier ON loyalty_tiers (program, tier)")
 
 
+def _v17_order_risk(db: sqlite_utils.Database) -> None:
+    # Issue 24: each Order's risk score and reasons, kept once computed (frozen: a later run or
+    # real-time pass never scores it again), and the scores of shop orders no Salesforce Order
+    # names yet (``held = 1``, keyed ``<platform>:<order id>``) until the Order that names
+    # them adopts the score. The held rows are few: a partial index finds them.
+    db.execute(
+        "CREATE TABLE order_risk (order_id TEXT PRIMARY KEY, score INTEGER NOT NULL, "
+        "reasons TEXT NOT NULL, held INTEGER NOT NULL, scored_at TEXT NOT NULL, run_id INTEGER)"
+    )
+    db.execute("CREATE INDEX order_risk_held ON order_risk (scored_at) WHERE held = 1")
+
+
 MIGRATIONS: list[Migration] = [
     _v1,
     _v2,
@@ -417,6 +429,7 @@ MIGRATIONS: list[Migration] = [
     _v14_admin_sign_in,
     _v15_journal_indexes_for_reads,
     _v16_admin_summaries,
+    _v17_order_risk,  # issue 24 (orders4): renumber freely at merge
 ]
 
 

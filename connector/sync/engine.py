@@ -421,7 +421,11 @@ class SyncEngine:
             written = self.store.outbox.written_values()
             outbox = self.store.outbox.values()
         else:
-            written, outbox = self.store.outbox.baseline_for(sorted(people))
+            # the people and every record whose values the run computes with theirs (their
+            # Orders' risk, an Order that just adopted a shop order's score, their Cases)
+            written, outbox = self.store.outbox.baseline_for(
+                sorted(set(people) | set(computed.index))
+            )
         computed = with_written_people(computed, written)
         problems: list[MapProblem] = []
         desired = self.mapper(computed, problems)
@@ -937,8 +941,11 @@ class SyncEngine:
             effects.extend(planned)
             frames.extend(scored)
         if self.orders is not None:
+            reference = self.settings.order_reference_field
             told, record, planned = orders_values(
-                resolved, self.orders, load_orders_inputs(self.store, self.orders, resolved)
+                resolved,
+                self.orders,
+                load_orders_inputs(self.store, self.orders, resolved, reference_field=reference),
             )
             report.models["orders"] = record
             effects.extend(planned)
