@@ -39,9 +39,11 @@ SHOP_TOKEN, OPS_TOKEN = "shop-reads-risk-7d1c", "ops-redeems-only-93ab"
 SCORE, REASONS = "L2L_Risk_Score__c", "L2L_Risk_Reasons__c"
 
 
-def _engine(org: LocalOrg, server: Running, tmp_path: Path) -> tuple[Settings, SyncEngine]:
+def _engine(
+    org: LocalOrg, server: Running, tmp_path: Path, database: Path | str | None = None
+) -> tuple[Settings, SyncEngine]:
     """The small seed with its events, risk's Flow named in models/orders.yaml, and every
-    Flow the configuration names deployed."""
+    Flow the configuration names deployed; the store on ``database`` (SQLite by default)."""
     seed = tmp_path / "seed"
     load_seed(org, "small", seed)
     models = tmp_path / "models"
@@ -54,6 +56,7 @@ def _engine(org: LocalOrg, server: Running, tmp_path: Path) -> tuple[Settings, S
         server,
         tmp_path,
         models_dir=models,
+        database=database or tmp_path / "l2l.sqlite",
         shopify_webhook_secrets=",".join(SHOPIFY_SECRETS),
         loyalty_api_tokens=f"shop:read={SHOP_TOKEN},ops:redeem={OPS_TOKEN}",
     )
@@ -148,7 +151,7 @@ def test_each_orders_risk_is_written_once_through_passes_and_full_runs(
 
     again = engine.run()
     assert again.status == "succeeded", again.errors
-    assert again.writes["fields_changed"] == 0
+    assert again.writes["fields_changed"] == 0, engine.store.outbox.value_log(again.run_id)
     assert _risky(org) == interviews
 
 
@@ -185,8 +188,12 @@ def test_a_webhook_order_is_scored_before_salesforce_has_it(
     localorg_server: Running,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    database: Path | str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    settings, engine = _engine(org, localorg_server, tmp_path)
+    """On SQLite and PostgreSQL (the ``database`` fixture)."""
+    settings, engine = _engine(org, localorg_server, tmp_path, database)
+    request.addfinalizer(engine.store.close)
     assert engine.run().status == "succeeded"
     interviews = _risky(org)
     # two customers with a usual: one places three orders at 60 times their usual amount
@@ -203,6 +210,7 @@ def test_a_webhook_order_is_scored_before_salesforce_has_it(
     _shopify_order(engine, other_email, 9100009, "#9009", 60 * other_usual)
 
     worker = RealtimeWorker(settings, engine_factory=lambda s: engine)
+    request.addfinalizer(worker.store.close)
     passed = worker.run_pass()
     assert passed.normalised == 4
     assert passed.run is not None
@@ -217,7 +225,9 @@ def test_a_webhook_order_is_scored_before_salesforce_has_it(
     assert "other orders in the 24 h before" in mine["reasons"], mine
     assert _risky(org) == interviews  # no Order to hang a Task on yet
     # the shop asks by its order's name (what a Shopify Flow has): held, not in Salesforce
-    web = create_app(settings).test_client()
+    app = create_app(settings)
+    request.addfinalizer(lambda: app.extensions["l2l_store"][1].close())
+    web = app.test_client()
     asked = web.get("/v1/orders/risk?order=%239003", headers=_bearer(SHOP_TOKEN))
     assert asked.status_code == 200, asked.get_json()
     assert asked.get_json() == {
@@ -285,6 +295,6 @@ def test_a_webhook_order_is_scored_before_salesforce_has_it(
 
     again = engine.run()
     assert again.status == "succeeded", again.errors
-    assert again.writes["fields_changed"] == 0
+    assert again.writes["fields_changed"] == 0, engine.store.outbox.value_log(again.run_id)
     assert _risky(org) == interviews + 1
     assert _order_writes(engine)[(order_id, SCORE)] == 1
