@@ -39,6 +39,12 @@ class RiskSettings(BaseModel):
     min_orders: int = Field(
         default=200, ge=2, description="Below this many orders nothing is scored (no usual yet)."
     )
+    held_days: int = Field(
+        default=30,
+        ge=1,
+        description="A webhook order's score is held until the Salesforce Order naming it is "
+        "pulled; a held score older than this many days is dropped (with a log line).",
+    )
     flow: str | None = Field(
         default=None,
         description="Autolaunched Flow invoked once when an order crosses the threshold "

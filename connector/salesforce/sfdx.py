@@ -38,6 +38,7 @@ name, a flow element's ``name``/``label``/``locationX``/``locationY`` first.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +227,13 @@ _TASK_TEXT = {
         "High",
     ),
 }
+#: The Descriptions of the Tasks the connector's Flows make, as one pattern (each template
+#: with its variables as wildcards): the texts stage never reads such a Task as what a person
+#: wrote.
+OWN_TASKS = "|".join(
+    "(?:" + ".*?".join(re.escape(part) for part in re.split(r"\{![A-Za-z]+\}", text)) + ")"
+    for _, text, _ in _TASK_TEXT.values()
+)
 #: objectName -> the Task field that links the record (a Lead or Contact is a "who", an
 #: Account a "what": Object Reference, "Task").
 _TASK_LINK = {"Lead": "WhoId", "Contact": "WhoId", "Account": "WhatId"}

@@ -425,6 +425,18 @@ def _v18_admin_sums_position(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v19_order_risk(db: sqlite_utils.Database) -> None:
+    # Issue 24: each Order's risk score and reasons, kept once computed (frozen: a later run or
+    # real-time pass never scores it again), and the scores of shop orders no Salesforce Order
+    # names yet (``held = 1``, keyed ``<platform>:<order id>``) until the Order that names
+    # them adopts the score. The held rows are few: a partial index finds them.
+    db.execute(
+        "CREATE TABLE order_risk (order_id TEXT PRIMARY KEY, score INTEGER NOT NULL, "
+        "reasons TEXT NOT NULL, held INTEGER NOT NULL, scored_at TEXT NOT NULL, run_id INTEGER)"
+    )
+    db.execute("CREATE INDEX order_risk_held ON order_risk (scored_at) WHERE held = 1")
+
+
 MIGRATIONS: list[Migration] = [
     _v1,
     _v2,
@@ -445,6 +457,7 @@ MIGRATIONS: list[Migration] = [
     _v16_admin_summaries,
     _v17_outbox_in_flight,
     _v18_admin_sums_position,
+    _v19_order_risk,
 ]
 
 

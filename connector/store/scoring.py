@@ -2,19 +2,21 @@
 
 Tables (migration v5): ``model_params`` (one row per model name: when it was fitted, its
 parameters as JSON, what its fit measured) and ``moments`` (which records a moment, such as
-intent turning hot, has fired for, so it fires once per crossing).
+intent turning hot, has fired for, so it fires once per crossing); (v19) ``order_risk``: each
+Order's risk score once computed, frozen, and the held scores of shop orders (issue 24).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import pandas as pd
 import sqlite_utils
 
-from connector.store.backend import transaction
+from connector.store.backend import read_frame, transaction
 
 
 class StoredModel(NamedTuple):
@@ -85,3 +87,79 @@ class ScoringRepository:
                 "DELETE FROM moments WHERE moment = ? AND object = ? AND record_id = ?",
                 [(moment, object_name, rid) for rid in record_ids],
             )
+
+    # ------------------------------------------------------------------ order risk (issue 24)
+    def order_risk(self, order_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """The kept risk of these orders (every order's with ``None``): ``order_id, score,
+        reasons, held, scored_at``. A held row is a shop order's, scored before any Salesforce
+        Order named it."""
+        columns = "order_id, score, reasons, held, scored_at"
+        if order_ids is None:
+            return read_frame(f"SELECT {columns} FROM order_risk", self.db.conn)
+        ids = sorted(set(order_ids))
+        parts = [read_frame(f"SELECT {columns} FROM order_risk WHERE 0 = 1", self.db.conn)]
+        for start in range(0, len(ids), 500):  # the primary key serves each chunk
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            parts.append(
+                read_frame(
+                    f"SELECT {columns} FROM order_risk WHERE order_id IN ({marks})",
+                    self.db.conn,
+                    chunk,
+                )
+            )
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def held_order_risk(self) -> pd.DataFrame:
+        """The held rows (shop orders no Salesforce Order names yet), as :meth:`order_risk`."""
+        return read_frame(
+            "SELECT order_id, score, reasons, held, scored_at FROM order_risk WHERE held = 1",
+            self.db.conn,
+        )
+
+    def keep_order_risk(
+        self, rows: Iterable[tuple[str, int, str, bool]], run_id: int | None, at: str
+    ) -> int:
+        """Keep each (order id, score, reasons, held) not kept yet; a kept score is never
+        replaced (it is frozen). Returns how many were new."""
+        todo = [(o, int(s), str(r), int(bool(h)), at, run_id) for o, s, r, h in rows]
+        if not todo:
+            return 0
+        with transaction(self.db.conn):
+            before = self.db.conn.total_changes
+            self.db.conn.executemany(
+                "INSERT INTO order_risk (order_id, score, reasons, held, scored_at, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
+                todo,
+            )
+            return int(self.db.conn.total_changes - before)
+
+    def adopt_held_risk(self, pairs: Iterable[tuple[str, str]], run_id: int | None) -> int:
+        """Each (shop order id, Salesforce Order Id): the Order takes the shop order's held
+        score (unless it has one) and the held row goes. Returns how many were adopted."""
+        done = 0
+        with transaction(self.db.conn):
+            for shop_id, order_id in pairs:
+                cur = self.db.conn.execute(
+                    "INSERT INTO order_risk (order_id, score, reasons, held, scored_at, run_id) "
+                    "SELECT ?, score, reasons, 0, scored_at, ? FROM order_risk "
+                    "WHERE order_id = ? AND held = 1 ON CONFLICT (order_id) DO NOTHING",
+                    [order_id, run_id, shop_id],
+                )
+                done += max(cur.rowcount, 0)
+                self.db.conn.execute(
+                    "DELETE FROM order_risk WHERE order_id = ? AND held = 1", [shop_id]
+                )
+        return done
+
+    def drop_held_risk(self, order_ids: Iterable[str]) -> int:
+        """Forget these held rows (past their age limit); returns how many went."""
+        ids = sorted(set(order_ids))
+        gone = 0
+        with transaction(self.db.conn):
+            for order_id in ids:
+                cur = self.db.conn.execute(
+                    "DELETE FROM order_risk WHERE order_id = ? AND held = 1", [order_id]
+                )
+                gone += max(cur.rowcount, 0)
+        return gone

@@ -22,6 +22,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -66,6 +67,12 @@ class Effects:
     calls: list[MomentCall] = field(default_factory=list)
     # model name -> (parameters as JSON, record): fitted by compute, stored after the push
     models: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    # order risk (issue 24, sync/orders_intel.py): scores to keep frozen (order id, score,
+    # reasons, held), held shop-order scores an Order adopts (shop id, Order Id), and held
+    # scores past their age limit (ids, the limit in days)
+    risk_kept: list[tuple[str, int, str, bool]] = field(default_factory=list)
+    risk_adopted: list[tuple[str, str]] = field(default_factory=list)
+    risk_expired: tuple[list[str], int] = field(default_factory=lambda: ([], 0))
 
     def extend(self, other: Effects) -> None:
         """Add ``other``'s effects to these."""
@@ -75,6 +82,10 @@ class Effects:
         self.tiers_seen.extend(other.tiers_seen)
         self.calls.extend(other.calls)
         self.models.update(other.models)
+        self.risk_kept.extend(other.risk_kept)
+        self.risk_adopted.extend(other.risk_adopted)
+        if other.risk_expired[0]:
+            self.risk_expired = other.risk_expired
 
     def __bool__(self) -> bool:
         return bool(
@@ -84,6 +95,9 @@ class Effects:
             or self.tiers_seen
             or self.calls
             or self.models
+            or self.risk_kept
+            or self.risk_adopted
+            or self.risk_expired[0]
         )
 
 
@@ -122,6 +136,7 @@ def apply(
         out.vouchers = books.add_vouchers(new) if new else 0
     for name, (params, record) in effects.models.items():
         store.scoring.save_model(name, params, record)
+    keep_order_risk(effects, store, run_id)
     for moment, obj, ids in effects.rearm:
         store.scoring.rearm(moment, obj, ids)
     for program, tiers in effects.tiers_seen:
@@ -207,6 +222,26 @@ def remembered(store: Store, call: MomentCall) -> bool:
 def _plain(value: Any) -> Any:
     item = getattr(value, "item", None)
     return item() if callable(item) else str(value)
+
+
+def keep_order_risk(effects: Effects, store: Store, run_id: int | None) -> None:
+    """Adopt held scores, keep the new ones (frozen from now on), drop the expired held ones
+    with a log line (sync/orders_intel.py says why each)."""
+    scoring = store.scoring
+    if effects.risk_adopted:
+        scoring.adopt_held_risk(effects.risk_adopted, run_id)
+    if effects.risk_kept:
+        scoring.keep_order_risk(effects.risk_kept, run_id, datetime.now(UTC).isoformat())
+    expired, days = effects.risk_expired
+    if expired:
+        gone = scoring.drop_held_risk(expired)
+        log.info(
+            "dropped %d held order risk score(s) older than %d days, no Salesforce Order "
+            "named them: %s",
+            gone,
+            days,
+            ", ".join(sorted(expired)[:5]) + (" ..." if len(expired) > 5 else ""),
+        )
 
 
 def fire(

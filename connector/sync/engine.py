@@ -961,8 +961,11 @@ class SyncEngine:
             effects.extend(planned)
             frames.extend(scored)
         if self.orders is not None:
+            reference = self.settings.order_reference_field
             told, record, planned = orders_values(
-                resolved, self.orders, load_orders_inputs(self.store, self.orders, resolved)
+                resolved,
+                self.orders,
+                load_orders_inputs(self.store, self.orders, resolved, reference_field=reference),
             )
             report.models["orders"] = record
             effects.extend(planned)

@@ -8,10 +8,29 @@ moments' Flow calls as effects, each once per crossing (:mod:`connector.scoring.
 - ``risky_order``: an Order's risk score rises to the threshold (``risk.flow``);
 - ``fulfilment_flagged``: an Account or Contact gets flagged (``fulfilment.flow``).
 
-A run of some people (the real-time pass) scores their orders against the population the last
-full run saw: the forest is refitted on the stored sample of that run's order features (a
-fixed ``random_state``, so the same forest) and a new order's score is its place among that
-run's scores (:data:`RISK_MODEL`), so a webhook order is scored before it is fulfilled.
+**Frozen scores.** An Order is scored once: its score and reasons, once computed, are kept
+(``store.scoring`` ``order_risk``, by the Effects step after the push) and every later run or
+real-time pass writes the kept ones as they are and scores only Orders with none. Without it a
+real-time pass, scoring a person's older Orders against the stored population, could land on
+another score than the full run (85 against 99 was seen), rewrite it, and the next full run
+rewrite it back. The score says how an order looked when it was placed (its features only look
+back), which is when it is acted on (held, checked); an Order whose amount or lines change
+later is *not* re-scored: the change is staff's (a partial cancellation, a price fix), refunds
+arrive as reduction Orders that count in the customer's later orders, and a re-score would
+bring back the flip-flop and could fire ``risky_order`` for an order long fulfilled.
+
+**New orders** are scored against a population: a run of everyone fits the forest on all its
+orders (the frozen ones too: they are the shop's usual) and keeps a sample of that population
+(:data:`RISK_MODEL`); a run of some people (the real-time pass) refits the same forest on the
+sample (a fixed ``random_state``) and places its new orders among the run's scores.
+
+**Webhook orders** (shop orders from the webhooks that no Salesforce Order names yet) are
+scored the same way, before they are fulfilled, and their score is *held* (``held = 1``, keyed
+``<platform>:<order id>``): the run record shows it (``models.orders.risk.held``). The run
+that first reads the Salesforce Order naming the shop order (its reference field holds the
+shop order's id or name, as :mod:`connector.sync.order_merge` matches them) writes the held
+score to it and fires ``risky_order`` for it, once. A held score no Order took within
+``risk.held_days`` is dropped, with a log line.
 """
 
 from __future__ import annotations
@@ -19,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,7 +52,7 @@ from connector.scoring.moments import crossings
 from connector.store import Store
 from connector.sync.compute import empty_frame, model_frame
 from connector.sync.effects import Effects, MomentCall
-from connector.sync.resolve import Resolved, email_index, resolve_events
+from connector.sync.resolve import Resolved, email_index, order_aliases, resolve_events
 
 #: Order fields read beside the resolved orders (standard fields; absent ones are skipped).
 ORDER_FIELDS = (
@@ -50,6 +70,7 @@ FULFILMENT_MOMENT = "fulfilment_flagged"
 #: Where a full run keeps its risk population (scoring models table), for real-time passes.
 RISK_MODEL = "order_risk"
 SAMPLE = 4_000  # orders kept for the real-time refit: ~4,000 x 8 numbers of JSON
+KEPT_COLUMNS = ["order_id", "score", "reasons", "held", "scored_at"]
 
 
 @dataclass
@@ -62,6 +83,10 @@ class OrdersInputs:
     events: pd.DataFrame  # product events, resolved: name, object, record_id, product_id
     fired: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     population: dict[str, Any] | None = None
+    # kept risk (store.scoring.order_risk): order_id, score, reasons, held, scored_at
+    kept: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=KEPT_COLUMNS))
+    shop_keys: pd.DataFrame = field(default_factory=pd.DataFrame)  # when scores are held
+    reference_field: str = "OrderReferenceNumber"
 
 
 def load_settings(path: Any) -> OrdersSettings | None:
@@ -69,9 +94,16 @@ def load_settings(path: Any) -> OrdersSettings | None:
     return load_yaml_model(path, OrdersSettings) if path.exists() else None
 
 
-def load_inputs(store: Store, settings: OrdersSettings, resolved: Resolved) -> OrdersInputs:
-    """Read, once, what :func:`orders_values` needs of the store: for a run of some people,
-    their orders' fields and lines only (indexed lookups), and no product events (only the
+def load_inputs(
+    store: Store,
+    settings: OrdersSettings,
+    resolved: Resolved,
+    *,
+    reference_field: str = "OrderReferenceNumber",
+) -> OrdersInputs:
+    """Read, once, what :func:`orders_values` needs of the store: a run of some people reads
+    their orders' fields and lines only (indexed lookups), the kept risk of their
+    orders only (and every held score, a few rows), and no product events (only the
     recommendations read them, and a run of some people keeps the last ones)."""
     extra = list(ORDER_FIELDS)
     if settings.risk.label_field:
@@ -106,7 +138,25 @@ def load_inputs(store: Store, settings: OrdersSettings, resolved: Resolved) -> O
     }
     stored = store.scoring.load_model(RISK_MODEL)
     population = json.loads(stored.params) if stored is not None else None
-    return OrdersInputs(orders, items, products, events, fired, population)
+    kept = pd.DataFrame(columns=KEPT_COLUMNS)
+    shop_keys = pd.DataFrame()
+    if settings.risk.enabled:
+        theirs_ids = None if resolved.people is None else list(resolved.orders["Id"].astype(str))
+        held = store.scoring.held_order_risk()
+        kept = pd.concat([store.scoring.order_risk(theirs_ids), held], ignore_index=True)
+        if len(held):
+            shop_keys = store.events.shop_order_keys()
+    return OrdersInputs(
+        orders,
+        items,
+        products,
+        events,
+        fired,
+        population,
+        kept.drop_duplicates("order_id"),
+        shop_keys,
+        reference_field,
+    )
 
 
 def orders_values(
@@ -118,7 +168,7 @@ def orders_values(
     record: dict[str, Any] = {}
     effects = Effects()
     orders = _orders(resolved, inputs)
-    if settings.risk.enabled and len(orders):
+    if settings.risk.enabled and len(resolved.orders):
         values, entry, planned = _risk(orders, settings, inputs, resolved)
         frames.append(values)
         record["risk"] = entry
@@ -151,52 +201,44 @@ def _orders(resolved: Resolved, inputs: OrdersInputs) -> pd.DataFrame:
 def _risk(
     orders: pd.DataFrame, settings: OrdersSettings, inputs: OrdersInputs, resolved: Resolved
 ) -> tuple[pd.DataFrame, dict[str, Any], Effects]:
+    """Risk per Order, each scored once (the module docstring, "Frozen scores"): kept scores
+    as they are, the others scored (against the run's orders, or in a run of some people
+    against the last full run's), shop orders no Salesforce Order names yet scored and held."""
     cfg = settings.risk.model()
-    when = orders["CreatedDate"] if "CreatedDate" in orders else orders["EffectiveDate"]
-    person = orders["contact_id"].where(orders["contact_id"].notna(), orders["AccountId"])
-    frame = pd.DataFrame(
-        {
-            "Id": orders["Id"].astype(str),
-            "person": person,
-            "when": when,
-            "TotalAmount": orders["TotalAmount"],
-            "IsReductionOrder": orders.get("IsReductionOrder", False),
-        }
-    )
-    for column in ("BillingCountry", "ShippingCountry"):
-        if column in orders:
-            frame[column] = orders[column]
-    # the new-email-domain and discount features from standard fields: Order's
-    # BillingEmailAddress, OrderItem's UnitPrice against ListPrice (evaluate.order_discounts)
-    if "BillingEmailAddress" in orders:
-        frame["email"] = orders["BillingEmailAddress"]
-    discounts = order_discounts(inputs.items)
-    if len(discounts):
-        frame["discount"] = frame["Id"].map(discounts).fillna(0.0)
-    label = settings.risk.label_field
-    if label and label in orders:
-        value = orders[label]
-        frame["label"] = np.where(
-            value.isna(), np.nan, value.isin(settings.risk.fraud_values).astype(float)
-        )
     effects = Effects()
-    if resolved.people is not None and inputs.population is not None:
-        scores = _score_against(frame, inputs.population, cfg)
-        method = "population of the last full run"
-    else:
-        result = risk.score_orders(frame, cfg)
-        scores, method = result.scores, result.method
-        if scores.empty:  # too few orders: nothing to say, nothing kept
-            return empty_frame("risk"), {"method": method, "orders": 0}, effects
-        effects.models[RISK_MODEL] = (
-            json.dumps(_population(result)),
-            {"method": result.method, "orders": len(result.scores)},
-        )
+    shop = _shop_rows(resolved, inputs)
+    frame = _risk_frame(orders, shop, inputs, settings)
+    kept = inputs.kept.drop_duplicates("order_id").set_index("order_id")
+    held = kept[kept["held"].astype(int) == 1]
+    frozen = kept[kept["held"].astype(int) == 0]
+    sf_ids = pd.Index(orders["Id"].astype(str).unique())
+    frozen = frozen[frozen.index.isin(sf_ids)]
+    adopted = _adoptions(held, sf_ids.difference(frozen.index), resolved, inputs)
+    if adopted:
+        taken = held.loc[list(adopted.values()), ["score", "reasons"]]
+        taken.index = pd.Index(list(adopted.keys()))
+        frozen = pd.concat([frozen[["score", "reasons"]], taken])
+        effects.risk_adopted = sorted((shop_id, sf) for sf, shop_id in adopted.items())
+    done = frozen.index.union(held.index)
+    new, method = _score_new(frame, done, cfg, inputs, resolved, effects)
+    new_sf = new[new.index.isin(sf_ids)]
+    new_shop = new[~new.index.isin(sf_ids)]
+    effects.risk_kept = [
+        (str(i), int(r.score), str(r.reasons), False) for i, r in new_sf.iterrows()
+    ] + [(str(i), int(r.score), str(r.reasons), True) for i, r in new_shop.iterrows()]
+    # a held score no Salesforce Order took within held_days goes (the order never reached
+    # Salesforce, or its reference was not set): the store keeps no score of a ghost forever
+    cutoff = resolved.now.astimezone(UTC) - timedelta(days=settings.risk.held_days)
+    waiting = held.drop(index=list(adopted.values()))
+    at = pd.to_datetime(waiting["scored_at"], utc=True, errors="coerce", format="ISO8601")
+    expired = sorted(waiting.index[(at < cutoff).to_numpy()].astype(str))
+    if expired:
+        effects.risk_expired = (expired, settings.risk.held_days)
+    scores = pd.concat([frozen[["score", "reasons"]], new_sf[["score", "reasons"]]]).astype(
+        {"score": int, "reasons": str}
+    )
     values = pd.DataFrame(
-        {
-            "risk.score": scores["score"].astype(int),
-            "risk.reasons": scores["reasons"].astype(str),
-        }
+        {"risk.score": scores["score"].astype(int), "risk.reasons": scores["reasons"]}
     )
     values.index = pd.MultiIndex.from_arrays(
         [["Order"] * len(values), values.index.astype(str)], names=["object", "record_id"]
@@ -214,13 +256,134 @@ def _risk(
         resolved,
     )
     effects.extend(planned)
-    entry = {
+    entry: dict[str, Any] = {
         "method": method,
         "orders": len(scores),
-        "flagged": int(scores["flagged"].sum()),
+        "scored": len(new_sf),
+        "kept": len(frozen) - len(adopted),
+        "flagged": int((scores["score"] >= cfg.threshold).sum()),
         **moment,
     }
+    if len(new_shop) or adopted or expired:
+        entry["held"] = {
+            "new": [
+                {"order": str(i), "score": int(r.score), "reasons": str(r.reasons)}
+                for i, r in new_shop.head(20).iterrows()
+            ],
+            "adopted": len(adopted),
+            "expired": len(expired),
+        }
+    if not len(scores):
+        return empty_frame("risk"), entry, effects
     return model_frame("risk", values), entry, effects
+
+
+def _shop_rows(resolved: Resolved, inputs: OrdersInputs) -> pd.DataFrame:
+    """The resolved shop orders (from webhooks) no Salesforce Order names yet."""
+    orders = resolved.orders
+    if not len(orders):
+        return orders
+    known = set(inputs.orders["Id"].astype(str)) if len(inputs.orders) else set()
+    ids = orders["Id"].astype(str)
+    return orders[~ids.isin(known) & ids.str.contains(":", regex=False)]
+
+
+def _risk_frame(
+    orders: pd.DataFrame, shop: pd.DataFrame, inputs: OrdersInputs, settings: OrdersSettings
+) -> pd.DataFrame:
+    """The risk model's input (:mod:`connector.orders_intel.risk`) for Salesforce Orders and
+    the shop orders beside them: a shop order is dated by when it was placed."""
+    sf_when = orders["CreatedDate"] if "CreatedDate" in orders else orders["EffectiveDate"]
+    when = pd.to_datetime(sf_when, errors="coerce", utc=True)
+    both = orders
+    if len(shop):
+        placed = pd.to_datetime(shop["ActivatedDate"], errors="coerce", utc=True, format="ISO8601")
+        both = pd.concat([orders, shop], ignore_index=True)
+        when = pd.concat([when, placed], ignore_index=True)
+    both = both.reset_index(drop=True)
+    person = both["contact_id"].where(both["contact_id"].notna(), both["AccountId"])
+    frame = pd.DataFrame(
+        {
+            "Id": both["Id"].astype(str),
+            "person": person,
+            "when": when.reset_index(drop=True),
+            "TotalAmount": both["TotalAmount"],
+            "IsReductionOrder": both.get("IsReductionOrder", False),
+        }
+    )
+    for column in ("BillingCountry", "ShippingCountry"):
+        if column in both:
+            frame[column] = both[column]
+    # the new-email-domain and discount features from standard fields: Order's
+    # BillingEmailAddress, OrderItem's UnitPrice against ListPrice (evaluate.order_discounts)
+    if "BillingEmailAddress" in both:
+        frame["email"] = both["BillingEmailAddress"]
+    discounts = order_discounts(inputs.items)
+    if len(discounts):
+        frame["discount"] = frame["Id"].map(discounts).fillna(0.0)
+    label = settings.risk.label_field
+    if label and label in both:
+        value = both[label]
+        frame["label"] = np.where(
+            value.isna(), np.nan, value.isin(settings.risk.fraud_values).astype(float)
+        )
+    return frame
+
+
+def _adoptions(
+    held: pd.DataFrame, open_ids: pd.Index, resolved: Resolved, inputs: OrdersInputs
+) -> dict[str, str]:
+    """Salesforce Order Id -> the held shop order it names (its reference field holds the
+    shop order's id or name, as the merge matches them), for Orders with no kept score."""
+    if not len(held) or not len(inputs.shop_keys) or not len(open_ids):
+        return {}
+    field_name = inputs.reference_field
+    orders = resolved.orders
+    if field_name not in orders:
+        return {}
+    naming = orders[orders["Id"].astype(str).isin(open_ids) & orders[field_name].notna()]
+    if not len(naming):
+        return {}
+    aliases = order_aliases(naming, inputs.shop_keys, field_name)
+    out: dict[str, str] = {}
+    for shop_id in held.index.astype(str):
+        target = aliases.get(shop_id)
+        if target is not None and target != shop_id and target in open_ids:
+            out.setdefault(target, shop_id)
+    return out
+
+
+def _score_new(
+    frame: pd.DataFrame,
+    done: pd.Index,
+    cfg: risk.RiskConfig,
+    inputs: OrdersInputs,
+    resolved: Resolved,
+    effects: Effects,
+) -> tuple[pd.DataFrame, str]:
+    """Scores of the orders in ``frame`` not in ``done`` (all orders stay in the features:
+    a person's history and the shop's usual). A run of everyone fits the forest on all its
+    orders and keeps that population for real-time passes; a run of some people scores
+    against the kept population."""
+    empty = pd.DataFrame(columns=["score", "reasons", "flagged"])
+    if not len(frame):
+        return empty, "none: no orders"
+    todo = ~frame["Id"].isin(done) & ~frame["IsReductionOrder"].eq(True)
+    if not todo.any():
+        return empty, "none: every order scored before"
+    if resolved.people is not None and inputs.population is not None:
+        scores = _score_against(frame, inputs.population, cfg)
+        method = "population of the last full run"
+    else:
+        result = risk.score_orders(frame, cfg)
+        scores, method = result.scores, result.method
+        if scores.empty:  # too few orders: nothing to say, nothing kept
+            return empty, method
+        effects.models[RISK_MODEL] = (
+            json.dumps(_population(result)),
+            {"method": result.method, "orders": len(result.scores)},
+        )
+    return scores[scores.index.isin(frame.loc[todo, "Id"])], method
 
 
 def _population(result: risk.RiskResult) -> dict[str, Any]:

@@ -14,7 +14,8 @@ Who wrote a message, first that answers:
   Salesforce Field Reference, "EmailMessage" (ActivityId, ParentId "Parent Case", RelatedToId,
   Incoming, MessageDate, FromAddress, TextBody).
 - Task: ``WhoId`` (Contact or Lead); only Tasks with a Description (the rep's note of what was
-  said), and not a Task that stands for a pulled EmailMessage (it would count twice).
+  said), not a Task that stands for a pulled EmailMessage (it would count twice), and not a
+  Task one of the connector's Flows made (:data:`OWN_TASK_PATTERN`).
 - Case: ``ContactId``; the text is the Subject and the Description.
 - A text event: its resolved person (the Resolve step's ``object``/``record_id``).
 
@@ -24,6 +25,7 @@ A converted Lead's messages follow its ConvertedContactId, as its events do.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
@@ -31,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from connector.mapping.deploy import ExtraNeeds
+from connector.salesforce.sfdx import OWN_TASKS
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, email_index, normalise_email
 from connector.sync.streams import INTENT_OVERRIDE_FIELD, OVERRIDE_FIELD
@@ -75,6 +78,10 @@ CASE_COLUMNS = (
     INTENT_OVERRIDE_FIELD,
 )
 _PREFIX = {"003": "Contact", "00Q": "Lead"}
+#: How the Tasks the connector's own Flows make begin (connector.salesforce.sfdx): what the
+#: connector told a rep, not what the person said, so never read as their message (a
+#: fulfilment Task on a Contact, read as a negative reply, moved its sentiment and intent).
+OWN_TASK_PATTERN = re.compile(OWN_TASKS, re.DOTALL)
 #: The moment of a negative message from a valued customer; its fired set is keyed by message.
 UNHAPPY_MOMENT = "unhappy_valued"
 #: How much of the message the Flow gets: a long email's opening, not its whole text (the
@@ -227,7 +234,11 @@ def message_frame(records: TextRecords, resolved: Resolved, config: TextsConfig)
         activities = (
             set(records.emails["ActivityId"].dropna().astype(str)) if len(records.emails) else set()
         )
-        noted = tasks[tasks["Description"].notna() & ~tasks["Id"].astype(str).isin(activities)]
+        noted = tasks[
+            tasks["Description"].notna()
+            & ~tasks["Id"].astype(str).isin(activities)
+            & ~tasks["Description"].astype(str).str.fullmatch(OWN_TASK_PATTERN)
+        ]
         kind, record = _person(noted["WhoId"], converted)
         frames.append(
             pd.DataFrame(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from connector.config import Settings, load_settings
-from connector.web import admin, errors, events_api, health, openapi, webhooks
+from connector.web import admin, errors, events_api, health, openapi, orders_api, webhooks
 from connector.web.loyalty import bp as loyalty_bp
 
 
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(loyalty_bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(events_api.bp)
+    app.register_blueprint(orders_api.bp)
     app.register_blueprint(openapi.bp)
     admin.register(app)
     errors.register(app)

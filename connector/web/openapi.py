@@ -213,6 +213,37 @@ SPEC: dict[str, Any] = {
         "/v1/identify": _events("One identify message", {"$ref": "#/components/schemas/Message"}),
         "/v1/page": _events("One page message", {"$ref": "#/components/schemas/Message"}),
         **_LOYALTY_PATHS,
+        "/v1/orders/risk": {
+            "get": {
+                "summary": "An order's risk score, held before Salesforce has the order",
+                "description": "By the shop's order id or name (order). Bearer token of "
+                "L2L_LOYALTY_API_TOKENS with the read scope. The score is 0-100 (99: riskier "
+                "than 99% of the shop's orders); held is true until the Salesforce Order "
+                "naming the shop order is pulled and takes it.",
+                "tags": ["orders"],
+                "security": [{"loyaltyToken": []}],
+                "parameters": [
+                    {
+                        "name": "order",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "maxLength": 200},
+                    }
+                ],
+                "responses": {
+                    code: {
+                        "description": text,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                    for code, text in (
+                        ("200", "order, score, reasons, held, scored_at, salesforce_order"),
+                        ("401", "No valid bearer token"),
+                        ("403", "The token lacks the read scope"),
+                        ("404", "No risk known for the order yet"),
+                    )
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "Liveness probe",
