@@ -151,6 +151,9 @@ class RunReport:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Seconds per phase (pull, compute, push), so a slow run says where its time went.
     phases: dict[str, float] = field(default_factory=dict)
+    # CPU seconds of this process per phase: on a loaded machine the wall clock also counts
+    # other processes' turns, the CPU time does not.
+    phases_cpu: dict[str, float] = field(default_factory=dict)
     # Per object: records held, forgotten (the org no longer has them), calls spent.
     reconciled: dict[str, dict[str, int]] = field(default_factory=dict)
     dry_run: bool = False
@@ -172,12 +175,16 @@ class RunReport:
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
-        """Add the seconds spent in the block to ``phases[phase]`` (also when it raises)."""
+        """Add the seconds spent in the block to ``phases[phase]`` and its CPU seconds to
+        ``phases_cpu[phase]`` (also when it raises)."""
         started = time.monotonic()
+        cpu = time.process_time()
         try:
             yield
         finally:
             self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - started
+            spent = time.process_time() - cpu
+            self.phases_cpu[phase] = self.phases_cpu.get(phase, 0.0) + spent
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object of the sync contract."""
@@ -192,6 +199,7 @@ class RunReport:
             "errors": self.errors[:20],
             "models": self.models,
             "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
+            "phases_cpu_s": {k: round(v, 3) for k, v in self.phases_cpu.items()},
             "reconciled": self.reconciled,
             "outstanding": self.outstanding,
             "recovered_runs": self.recovered,
