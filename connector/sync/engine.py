@@ -345,6 +345,9 @@ class SyncEngine:
             else:
                 with report.timed("push"):  # queueing included: a big write-back pays there too
                     self.store.outbox.enqueue(report.run_id, changes)
+                    # the outbox holds them now; the push reads them back (a first sync's
+                    # 1.155M values were held twice over the push, at the connector's peak)
+                    changes.clear()
                     if people is None or changes or self.store.outbox.counts().get("pending"):
                         self._push(report)
                 with report.timed("effects"):
