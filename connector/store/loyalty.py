@@ -196,13 +196,15 @@ class LoyaltyRepository:
         (someone booked meanwhile: the caller appends as usual).
 
         An index built by sorting the finished table costs less than one kept up entry by
-        entry: the medium seed's first sync books 678,110 entries, 10.1 s of CPU in chunks of
-        50,000 with the indexes in place, 5.8 s so (/tmp measurement, bench/bookkeeping.py
-        prints both). The keys come out as the chunked append leaves them: the first entry of
-        a key is kept, a later one with the same key skipped, as ``ON CONFLICT DO NOTHING``
-        skips it. The unique key index exists again before the commit, so no one ever sees
-        the journal without it; the write lock is held for the whole load (a few seconds), but
-        an empty journal has no member with points to redeem meanwhile.
+        entry: inserting the medium seed's first-sync batch (678,110 entries) took 10.1 s of
+        CPU in chunks of 50,000 with the indexes in place, 5.8 s so (the inserts alone, on a
+        machine at load 13); the whole append, with the admin totals and the time texts, 19.5
+        s -> 18.2 s (bench/bookkeeping.py, load 17). The keys come out as the chunked append
+        leaves them: the first entry of a key is kept, a later one with the same key skipped,
+        as ``ON CONFLICT DO NOTHING`` skips it. The unique key index exists again before the
+        commit, so no one ever sees the journal without it; the write lock is held for the
+        whole load (a few seconds), but an empty journal has no member with points to redeem
+        meanwhile.
         """
         frame = entries.drop_duplicates("key", keep="first")
         frame = _stored_rows(frame)
