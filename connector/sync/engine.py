@@ -45,7 +45,7 @@ from connector.store import PendingWrite, Store
 from connector.sync import compute, incremental, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
-from connector.sync.effects import Effects
+from connector.sync.effects import Effects, compact_journal
 from connector.sync.effects import apply as apply_effects
 from connector.sync.inflight import settle_in_flight, unknown_outcome_line
 from connector.sync.loyalty import event_names as loyalty_event_names
@@ -428,6 +428,8 @@ class SyncEngine:
         if self._held:
             report.models["held_orders"] = self._held
         computed, effects = self._compute(resolved, report, refit=options.full)
+        # held until the Effects step, after the push: compact, the same entries
+        effects.journal = {p: compact_journal(j) for p, j in effects.journal.items()}
         if people is None:
             written = self.store.outbox.written_values()
             outbox = self.store.outbox.values()
