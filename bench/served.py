@@ -9,8 +9,10 @@ two do not share one interpreter lock. Imported by the scripts next to it (``ben
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,10 +27,25 @@ from connector.sync.loyalty import org_needs
 
 
 @contextmanager
-def served(size: str, *flags: str) -> Iterator[dict[str, Any]]:
+def served(size: str, *flags: str, data: Path | None = None) -> Iterator[dict[str, Any]]:
     """``lead2loyalty localorg serve --seed SIZE [flags]``; yields its connection line
-    (login_url, client_id, client_secret, ca_cert) and stops the server afterwards."""
+    (login_url, client_id, client_secret, ca_cert) and stops the server afterwards.
+
+    With ``data`` (a folder ``lead2loyalty localorg seed --data`` wrote), the org is served
+    from disk instead (``serve --data``): a copy of the folder, so every run starts from the
+    same org, and localorg holds no table in memory (the large seed took 17.7 GB so).
+    """
     command = [sys.executable, "-m", "connector.cli", "localorg", "serve", "--seed", size]
+    copy: Path | None = None
+    if data is not None:
+        if not (data / "org.sqlite").exists():
+            raise SystemExit(
+                f"{data} holds no seeded org: lead2loyalty localorg seed --size {size} "
+                f"--data {data}"
+            )
+        copy = Path(tempfile.mkdtemp(prefix="l2l-org-", dir=data.parent))
+        shutil.copytree(data, copy, dirs_exist_ok=True)
+        command = [*command[:-2], "--seed", "none", "--data", str(copy)]
     server = subprocess.Popen([*command, *flags], stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
@@ -36,6 +53,8 @@ def served(size: str, *flags: str) -> Iterator[dict[str, Any]]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
 
 
 def served_settings(info: dict[str, Any], work: Path, **extra: Any) -> Settings:

@@ -16,16 +16,26 @@ pull lag, which puts the same echoes in its window. The same sync with the echo 
 (no integration user id) shows what reading the echoes would cost.
 
     .venv/bin/python bench/sync.py --size medium
+    .venv/bin/lead2loyalty localorg seed --size large --data var/large   # once
+    nice .venv/bin/python bench/sync.py --size large --data var/large
+
+``--data`` serves a folder ``localorg seed`` wrote (a copy of it, from disk) instead of seeding
+in memory; ``--profile FILE`` writes a cProfile of the first sync; the peak memory is printed
+with where the connector was (its main thread's innermost frames) when it was reached.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import math
 import os
 import resource
+import sys
 import tempfile
+import threading
 import time
+import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,11 +50,14 @@ from localorg.server import client_credentials_token
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="medium", choices=["small", "medium", "large"])
+    parser.add_argument("--data", type=Path, help="a seeded org folder (localorg seed --data)")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the first sync here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="l2l-bench-"))
     t0 = time.perf_counter()
-    with served(args.size) as info:
-        print(f"localorg serve --seed {args.size}: ready in {time.perf_counter() - t0:.1f}s")
+    with served(args.size, data=args.data) as info:
+        how = f"--data {args.data} (a copy)" if args.data else f"--seed {args.size}"
+        print(f"localorg serve {how}: ready in {time.perf_counter() - t0:.1f}s")
         settings = served_settings(info, work)
         engine = deployed(settings)
 
@@ -72,10 +85,18 @@ def main() -> None:
             baseline_s += time.perf_counter() - t0
         baseline_rate = raw / baseline_s
 
+        watch = PeakWatch()
+        profile = cProfile.Profile() if args.profile else None
         t0 = time.perf_counter()
         cpu0 = time.process_time()
+        if profile is not None:
+            profile.enable()
         report = engine.run(SyncOptions()).as_json()
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
         sync_s = time.perf_counter() - t0
+        watch.stop()
         # CPU seconds of the connector alone: on a shared machine the wall clock of each phase
         # also counts the other processes' turns.
         sync_cpu = time.process_time() - cpu0
@@ -94,11 +115,17 @@ def main() -> None:
         engine.client.user_id = user
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         phases = report["phases_s"]
+        cpu = report["phases_cpu_s"]
         pull_rate = pulled / phases["pull"]
         print(
             f"first sync: {report['status']}, {sync_s:.1f}s (pull {phases['pull']:.1f}s, compute "
             f"{phases['compute']:.1f}s, push {phases.get('push', 0.0):.1f}s); "
             f"{report['writes']['unmappable']:,} values the mappings could not write"
+        )
+        print(
+            "  per phase, wall / CPU seconds of the connector: "
+            + ", ".join(f"{k} {v:.1f} / {cpu.get(k, 0.0):.1f}" for k, v in phases.items())
+            + f"; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         if args.size == "medium":
             print(
@@ -147,7 +174,44 @@ def main() -> None:
         print(
             f"peak memory of the connector (the org runs in its own process): {peak_mb:,.0f} MB"
             + (" (issue 19: 1,580 MB; target < 800 MB)" if args.size == "medium" else "")
+            + (" (issue 19: 5.8 GB, 14.4 GB lately; target < 2 GB)" if args.size == "large" else "")
         )
+        print(
+            f"  the first sync's own peak: {watch.peak_mb:,.0f} MB resident, reached in:\n"
+            + "".join(f"    {line}\n" for line in watch.where)
+        )
+        if args.size == "large":
+            print(
+                f"large first sync {sync_s:.0f}s (CPU {sync_cpu:.0f}s) beside 617 s measured "
+                f"before intent and loyalty (24 min most recently): ratio {sync_s / 617:.2f}"
+            )
+
+
+class PeakWatch:
+    """Samples this process's resident memory every 0.2 s on a thread of its own; keeps the
+    peak and the main thread's innermost frames at that moment (what held the memory)."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self.where: list[str] = []
+        self._main = threading.main_thread().ident
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._done.wait(0.2):
+            mb = int(Path("/proc/self/statm").read_text().split()[1]) * page / 2**20
+            if mb > self.peak_mb:
+                self.peak_mb = mb
+                frame = sys._current_frames().get(self._main or 0)
+                stack = traceback.extract_stack(frame)[-6:] if frame is not None else []
+                self.where = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack]
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 if __name__ == "__main__":

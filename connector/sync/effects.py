@@ -101,6 +101,35 @@ class Effects:
         )
 
 
+#: Journal columns that repeat a few values over a whole batch (programs, kinds, rules...).
+REPEATED_COLUMNS = (
+    "program",
+    "kind",
+    "currency",
+    "source_type",
+    "rule_id",
+    "rule",
+    "partner",
+    "brand",
+    "reason",
+    "token",
+)
+#: Planned entries from which :func:`compact_journal` pays for itself.
+COMPACT_FROM = 50_000
+
+
+def compact_journal(entries: pd.DataFrame) -> pd.DataFrame:
+    """A big batch of planned journal entries with its repeating text columns held as
+    categories: the same values, a code per entry instead of a string object. A first sync of
+    the medium seed plans 678,110 entries, held from the compute to the Effects step after the
+    push, across the connector's peak memory; as plain text columns they took about 470 MB.
+    """
+    if len(entries) < COMPACT_FROM:
+        return entries
+    repeated = {c: "category" for c in REPEATED_COLUMNS if c in entries.columns}
+    return entries.astype(repeated)
+
+
 @dataclass
 class Applied:
     """What the Effects step did: counts per moment and program, and every failure named."""

@@ -175,3 +175,58 @@ def test_the_journal_keeps_only_the_indexes_its_reads_use(tmp_path: Path) -> Non
         assert in_index == 2
     finally:
         store.close()
+
+
+def _index_sql(store: Store) -> list[tuple[str, str]]:
+    return store.db.conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+        "tbl_name = 'loyalty_journal' ORDER BY name"
+    ).fetchall()
+
+
+def _sums(store: Store) -> list[list[tuple[object, ...]]]:
+    return [
+        store.db.conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
+        for table in ("loyalty_sums", "loyalty_member_sums", "loyalty_days")
+    ]
+
+
+def test_a_first_load_books_what_the_chunked_append_books(tmp_path: Path) -> None:
+    # A batch into an empty journal builds its indexes after the rows, in one transaction;
+    # the journal, its seq order, the skipped duplicate key, the indexes and the admin totals
+    # are those of the chunked append.
+    batch = _entries(6)
+    batch = pd.concat([batch, batch.iloc[[2]].assign(points=999)], ignore_index=True)
+    chunked, loaded = Store(tmp_path / "a.sqlite"), Store(tmp_path / "b.sqlite")
+    try:
+        indexes = _index_sql(loaded)
+        assert chunked.loyalty.append(batch, chunk=2, first_load=10**9) == 6
+        seen = _statements(loaded)
+        assert loaded.loyalty.append(batch, chunk=2, first_load=3) == 6
+        assert seen.count("BEGIN IMMEDIATE") == 1  # one transaction, not one per chunk
+        assert any(s.startswith("DROP INDEX") for s in seen)
+        assert _index_sql(loaded) == indexes  # every index back, as it was
+        journal = loaded.loyalty.journal("club")
+        pd.testing.assert_frame_equal(journal, chunked.loyalty.journal("club"))
+        assert 999 not in set(loaded.loyalty.journal("club")["points"])
+        seqs = "SELECT seq, key FROM loyalty_journal ORDER BY seq"
+        assert loaded.db.conn.execute(seqs).fetchall() == chunked.db.conn.execute(seqs).fetchall()
+        assert _sums(loaded) == _sums(chunked)
+        # the unique key holds again: booking the batch once more adds nothing
+        assert loaded.loyalty.append(batch, chunk=2, first_load=3) == 0
+    finally:
+        chunked.close()
+        loaded.close()
+
+
+def test_a_journal_with_entries_is_appended_in_chunks(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
+    try:
+        batch = _entries(5)
+        assert store.loyalty.append(batch.iloc[:1], first_load=10**9) == 1
+        seen = _statements(store)
+        assert store.loyalty.append(batch, chunk=2, first_load=3) == 4
+        assert not any(s.startswith("DROP INDEX") for s in seen)
+        assert seen.count("BEGIN IMMEDIATE") == 3
+    finally:
+        store.close()
