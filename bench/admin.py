@@ -36,12 +36,13 @@ from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from connector.config import Settings, load_settings
-from connector.loyalty.wiring import load_config
+from connector.loyalty.wiring import load_config, open_service
 from connector.store import Store
 from connector.web import create_app
 
 PASSWORD = "bench password, long enough"
 TIMES = 30
+BOOKINGS = 10
 TARGET_MS = 300.0
 ADMIN = {
     "admin_users": f"bench:{generate_password_hash(PASSWORD)}",
@@ -123,6 +124,25 @@ def measure(settings: Settings, *, preview: bool) -> None:
         "kpi": "/admin/kpi",
         "scores": "/admin/scores",
     }
+    # The loyalty page's first view after an upgrade builds its points-expiring table from the
+    # whole journal (migration _v20, once); timed apart, then the first view after each of
+    # BOOKINGS bookings of one member (the catch-up recomputes that member only).
+    c0, t0 = time.process_time(), time.perf_counter()
+    assert http.get(base + "/admin/loyalty").status_code == 200
+    first_view = ((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000)
+    booked: list[float] = []
+    booking_cpu = view_cpu = 0.0
+    if member:
+        with open_service(settings) as service:
+            for i in range(BOOKINGS):
+                c0 = time.process_time()
+                service.adjust(member, 1, "bench booking", f"bench-{os.getpid()}-{time.time()}-{i}")
+                c1, t0 = time.process_time(), time.perf_counter()
+                assert http.get(base + "/admin/loyalty").status_code == 200
+                booked.append((time.perf_counter() - t0) * 1000)
+                booking_cpu += c1 - c0
+                view_cpu += time.process_time() - c1
+    booked_cpu = (booking_cpu * 1000 / max(len(booked), 1), view_cpu * 1000 / max(len(booked), 1))
     results = {name: timed(http, "GET", base + path) for name, path in pages.items()}
     spent_preview: list[float] = []
     if preview:
@@ -144,6 +164,16 @@ def measure(settings: Settings, *, preview: bool) -> None:
         print(
             f"{name:<26} {statistics.median(spent):8.1f} {p95(spent):8.1f} "
             f"{p95(spent) / base_p95:10.1f} {CPU_MS['GET ' + base + pages[name]]:7.1f}  {mark}"
+        )
+    print(
+        f"\nloyalty, first view (builds the expiring table when new): {first_view[0]:.0f} ms"
+        f" wall, {first_view[1]:.0f} ms CPU"
+    )
+    if booked:
+        print(
+            f"loyalty, first view after each of {len(booked)} bookings: p50 "
+            f"{statistics.median(booked):.0f} ms, p95 {p95(booked):.0f} ms; CPU per view "
+            f"{booked_cpu[1]:.0f} ms (the booking itself, not in the view: {booked_cpu[0]:.0f} ms)"
         )
     if spent_preview:
         preview_key = f"POST {base}/admin/mappings/contact.yaml/1"

@@ -27,12 +27,20 @@ Rules:
    out for ``rfm``, ``predictions`` and ``loyalty`` values, which never read it. Both read every
    order or message of the org whoever the run is for: on the medium seed they were 19 s of
    a 31-33 s preview (4.3-4.9 s CPU, load average 15-17).
+7. A web worker keeps what a preview reads besides the edit: the loaded model settings and
+   one Salesforce client with its session (:func:`_engine_parts`, rebuilt when the settings or
+   a file of the models or mappings folder changes: a ``(name, size, mtime_ns)`` stamp, as the
+   mappings page keeps its load), and the folder loaded with each edit (keyed by that stamp,
+   the file's name and the edited text, so the check and the preview of one edit parse it
+   once). Each preview gets its own store and engine over those parts. Signing in and loading
+   the folder twice per preview were most of its 572 ms CPU on the medium seed.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import io
 import logging
 import os
@@ -46,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -54,9 +63,20 @@ from connector.config import Settings
 from connector.errors import Lead2LoyaltyError, MappingError, RunInProgress
 from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping import load_registered_mappings
+from connector.mapping.models import MappingFile
 from connector.store import Store
 from connector.store.outbox import dumps, loads_many
-from connector.sync import SyncEngine, SyncOptions, build_engine, check_programs
+from connector.sync import (
+    SyncEngine,
+    SyncOptions,
+    build_engine,
+    check_programs,
+    load_predictions_config,
+    mapper_for,
+)
+from connector.sync.inputs import fingerprint
+from connector.sync.intent import load_scoring
+from connector.sync.orders_intel import load_settings as load_orders_settings
 
 log = logging.getLogger(__name__)
 
@@ -207,21 +227,76 @@ def _edited_folder(settings: Settings, name: str, text: str) -> Iterator[Path]:
         yield folder
 
 
+def _stamp(*folders: Path) -> tuple[tuple[str, str, int, int], ...]:
+    """(folder, file name, size, mtime_ns) of every YAML file of ``folders`` (rule 7)."""
+    found = []
+    for folder in folders:
+        try:
+            paths = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for path in paths:
+            if path.suffix in (".yaml", ".yml"):
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                found.append((str(folder), path.name, st.st_size, st.st_mtime_ns))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class _Edited:
+    """The mappings folder loaded with one edit: its files (empty when it has problems), its
+    problems (file:line of the real file) and the compute inputs' digest."""
+
+    mappings: list[MappingFile]
+    problems: list[str]
+    inputs_key: str
+
+
+#: Rule 7: (folders' stamp, file name, digest of the text) -> the folder loaded with that edit,
+#: a few edits per worker at most.
+_EDITS: dict[tuple[Any, ...], _Edited] = {}
+_EDITS_KEPT = 8
+_LOCK = threading.Lock()
+
+
+def _edited(settings: Settings, name: str, text: str) -> _Edited:
+    """The mappings folder with ``name`` holding ``text``, loaded and checked as ``validate
+    --offline`` does (rule 2), kept per worker (rule 7)."""
+    key = (
+        _stamp(settings.mappings_dir, settings.models_dir),
+        str(settings.mappings_dir),
+        name,
+        hashlib.sha256(text.encode()).hexdigest(),
+    )
+    with _LOCK:
+        found = _EDITS.get(key)
+    if found is not None:
+        return found
+    with _edited_folder(settings, name, text) as folder:
+        mappings: list[MappingFile] = []
+        try:
+            mappings = load_registered_mappings(folder)
+            check_programs(mappings, load_loyalty_config(settings))
+            problems: list[str] = []
+        except MappingError as exc:
+            mappings = []
+            problems = [p.replace(str(folder), str(settings.mappings_dir)) for p in exc.problems]
+        # the same digest as the real folder with this edit in it would give
+        made = _Edited(mappings, problems, fingerprint([folder, settings.models_dir]))
+    with _LOCK:
+        if len(_EDITS) >= _EDITS_KEPT:
+            _EDITS.pop(next(iter(_EDITS)))
+        _EDITS[key] = made
+    return made
+
+
 def check_edit(settings: Settings, name: str, text: str) -> list[str]:
     """The problems ``validate --offline`` would report with mapping file ``name`` holding
     ``text`` (file:line of the real file); empty when it passes."""
-    with _edited_folder(settings, name, text) as folder:
-        found = _problems(folder, settings)
-        return [p.replace(str(folder), str(settings.mappings_dir)) for p in found]
-
-
-def _problems(folder: Path, settings: Settings) -> list[str]:
-    try:
-        mappings = load_registered_mappings(folder)
-        check_programs(mappings, load_loyalty_config(settings))
-    except MappingError as exc:
-        return list(exc.problems)
-    return []
+    return list(_edited(settings, name, text).problems)
 
 
 def save_edit(settings: Settings, name: str, text: str) -> None:
@@ -275,24 +350,20 @@ def preview_edit(
     only what ``value``, the registered value the field holds, needs: rule 6). Raises
     :class:`MappingError` when the edit does not validate, :class:`RunInProgress` when a
     run holds the lock (a dry run takes it too)."""
-    problems = check_edit(settings, name, text)
-    if problems:
-        raise MappingError(problems)
+    edited = _edited(settings, name, text)
+    if edited.problems:
+        raise MappingError(edited.problems)
     store = Store(settings.store_location)
     try:
         sample = store.outbox.written_sample(obj, field, limit)
+        if not sample:
+            return []
+        engine = narrowed(_engine(settings, store, edited), value)
+        report = engine.run(
+            SyncOptions(dry_run=True), people=[(obj, record) for record, _ in sample]
+        )
     finally:
         store.close()
-    if not sample:
-        return []
-    with _edited_folder(settings, name, text) as folder:
-        engine = narrowed(build_engine(settings.model_copy(update={"mappings_dir": folder})), value)
-        try:
-            report = engine.run(
-                SyncOptions(dry_run=True), people=[(obj, record) for record, _ in sample]
-            )
-        finally:
-            engine.store.close()
     if report.errors:
         raise MappingError([f"the preview failed: {report.errors[0]}"])
     planned = {
@@ -303,3 +374,70 @@ def preview_edit(
         PreviewRow(record, now, planned.get(record, now))
         for (record, _), now in zip(sample, written, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What :func:`~connector.sync.build_engine` loads besides the mappings and the store:
+    the model settings and the Salesforce client (its session, once signed in)."""
+
+    client: Any
+    predictions: Any
+    loyalty: Any
+    scoring: Any
+    orders: Any
+
+
+#: Rule 7: one worker's parts: (settings and folders' stamp, the parts).
+_PARTS: dict[str, tuple[Any, _Parts]] = {}
+
+
+def _engine_parts(settings: Settings) -> _Parts:
+    """This worker's engine parts for ``settings``, built again when a setting or a file of
+    the models or mappings folder changed since (rule 7). Thread-safe: one build at a time."""
+    # the secrets dump as ********: their digest stands for them (never kept in clear)
+    secrets = hashlib.sha256(
+        repr([(k, v.get_secret_value()) for k, v in settings if isinstance(v, SecretStr)]).encode()
+    ).hexdigest()
+    stamp = (
+        settings.model_dump_json(),
+        secrets,
+        _stamp(settings.mappings_dir, settings.models_dir),
+    )
+    with _LOCK:
+        found = _PARTS.get("parts")
+        if found is not None and found[0] == stamp:
+            return found[1]
+        from connector.salesforce import SalesforceClient
+
+        parts = _Parts(
+            client=SalesforceClient(settings),  # signed in lazily, by the first call
+            predictions=load_predictions_config(settings),
+            loyalty=load_loyalty_config(settings),
+            scoring=load_scoring(settings),
+            orders=load_orders_settings(settings.models_dir / "orders.yaml"),
+        )
+        _PARTS["parts"] = (stamp, parts)
+        return parts
+
+
+def _engine(settings: Settings, store: Store, edited: _Edited) -> SyncEngine:
+    """An engine over ``store`` with the edited mappings and this worker's kept parts: what
+    :func:`~connector.sync.build_engine` builds for a folder holding the edit (rule 7)."""
+    parts = _engine_parts(settings)
+    mappings = edited.mappings
+    return SyncEngine(
+        settings,
+        parts.client,
+        store,
+        mapper_for(mappings),
+        predictions=parts.predictions,
+        loyalty=parts.loyalty,
+        min_change={
+            (m.object, f.field): f.min_change for m in mappings for f in m.fields if f.min_change
+        },
+        scoring=parts.scoring,
+        inputs_key=edited.inputs_key,
+        mapped_programs=check_programs(mappings, parts.loyalty),
+        orders=parts.orders,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -28,6 +28,14 @@ CATCH_UP_CHUNK = 50_000
 #: read by the admin page's mappings for each field's deploy state. Here, not in
 #: ``connector.doctor``, so a web worker reads it without loading the Salesforce client.
 DOCTOR_REPORT = "doctor_report"
+
+
+#: The ``sync_state`` key prefix (then the program) of the points-expiring table's position:
+#: ``"<last seq it includes> <time zone its months are in>"`` (migration ``_v20``).
+EXPIRING_POSITION = "admin_expiring_seq:"
+
+#: Members per ``IN (...)`` of a read or delete of the points-expiring catch-up.
+MEMBERS_PER_QUERY = 500
 
 
 def _stamp(at: datetime) -> str:
@@ -227,22 +235,145 @@ class AdminRepository:
             "cashback_outstanding": round(cashback / 100, 2),
         }
 
-    def points_lot_entries(self, program: str) -> pd.DataFrame:
+    def points_lot_entries(
+        self, program: str, members: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """The entries of the program's points currency that make and consume lots, with the
         columns the ledger's ``lot_state`` reads (a DataFrame; times as aware UTC): the
         program's lots, what each still holds, and when it expires, without the journal's
-        other columns and currencies."""
-        frame = read_frame(
+        other columns and currencies. Only those of ``members``, when given (read over the
+        ``(program, member)`` index, :data:`MEMBERS_PER_QUERY` at a time)."""
+        select = (
             'SELECT member, "key", kind, currency, points, "lot", "at", expires_at, '
-            "available_at FROM loyalty_journal WHERE program = ? AND currency = 'points' "
-            "ORDER BY seq",
-            self.db.conn,
-            [program],
+            "available_at FROM loyalty_journal WHERE program = ? AND currency = 'points'"
         )
+        if members is None:
+            frame = read_frame(select + " ORDER BY seq", self.db.conn, [program])
+        else:
+            names = list(members)
+            parts = [
+                read_frame(
+                    select + f" AND member IN ({', '.join('?' * len(chunk))}) ORDER BY seq",
+                    self.db.conn,
+                    [program, *chunk],
+                )
+                for start in range(0, len(names), MEMBERS_PER_QUERY)
+                if (chunk := names[start : start + MEMBERS_PER_QUERY])
+            ]
+            frame = (
+                pd.concat(parts, ignore_index=True)
+                if parts
+                else read_frame(select + " AND false", self.db.conn, [program])
+            )
         frame["points"] = frame["points"].astype("int64")
         for column in ("at", "expires_at", "available_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
         return frame
+
+    def _expiring_mark(self, program: str) -> str | None:
+        row = self.db.conn.execute(
+            "SELECT value FROM sync_state WHERE key = ?", [EXPIRING_POSITION + program]
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def expiring_position(self, program: str) -> tuple[int, str | None]:
+        """(the last journal ``seq`` the program's points-expiring rows include, the time zone
+        their months are in; None before the first catch-up)."""
+        mark = self._expiring_mark(program)
+        if mark is None:
+            return 0, None
+        seq, _, zone = mark.partition(" ")
+        return int(seq), zone or None
+
+    def catch_up_expiring(
+        self,
+        program: str,
+        zone: str,
+        held_by_month: Callable[[pd.DataFrame], pd.DataFrame],
+    ) -> int:
+        """Bring the program's points-expiring rows (``loyalty_expiring``: member, month of
+        expiry in ``zone``, points its lots still hold) up to the newest journal entry.
+
+        Only the members with a points entry booked since the stored position are recomputed:
+        ``held_by_month`` (the loyalty layer's lot arithmetic, which the store does not import)
+        gets their whole points entries and returns ``member``, ``month``, ``points``; their
+        old rows are replaced. What a member's lots hold depends only on that member's entries,
+        so the others' rows stay true. A new zone, or none stored, rebuilds the program. The
+        computing happens outside the write lock; the write re-reads the position under it and
+        writes nothing when another reader moved it meanwhile (its rows are as new). An entry
+        booked while computing has a ``seq`` above the newest read here, so the next catch-up
+        recomputes its member. Returns how many members were recomputed."""
+        before = self._expiring_mark(program)
+        done, kept_zone = self.expiring_position(program)
+        if kept_zone != zone:
+            done = 0
+        conn = self.db.conn
+        newest = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM loyalty_journal").fetchone()[0]
+        newest = int(newest)
+        if done >= newest and kept_zone == zone:
+            return 0
+        full = done == 0
+        if full:
+            members: list[str] | None = None
+            entries = self.points_lot_entries(program)
+        else:
+            members = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT DISTINCT member FROM loyalty_journal WHERE program = ? "
+                    "AND currency = 'points' AND seq > ? AND seq <= ?",
+                    [program, done, newest],
+                )
+            ]
+            entries = self.points_lot_entries(program, members) if members else None
+        held = held_by_month(entries) if entries is not None and len(entries) else None
+        rows = (
+            []
+            if held is None
+            else [
+                (program, str(m), str(month), int(p))
+                for m, month, p in zip(held["member"], held["month"], held["points"], strict=True)
+                if int(p) != 0
+            ]
+        )
+        with transaction(conn):
+            if self._expiring_mark(program) != before:
+                return 0  # another reader caught up meanwhile
+            if members is None:
+                conn.execute("DELETE FROM loyalty_expiring WHERE program = ?", [program])
+            else:
+                for start in range(0, len(members), MEMBERS_PER_QUERY):
+                    chunk = members[start : start + MEMBERS_PER_QUERY]
+                    conn.execute(
+                        "DELETE FROM loyalty_expiring WHERE program = ? AND member IN "
+                        f"({', '.join('?' * len(chunk))})",
+                        [program, *chunk],
+                    )
+            if rows:
+                conn.executemany(
+                    "INSERT INTO loyalty_expiring (program, member, month, points) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+            conn.execute(
+                "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value",
+                [EXPIRING_POSITION + program, f"{newest} {zone}"],
+            )
+        return len({r[1] for r in rows}) if members is None else len(members)
+
+    def expiring_by_month(self, program: str, first: str, last: str) -> dict[str, tuple[int, int]]:
+        """From the points-expiring rows (after :meth:`catch_up_expiring`): month -> (points,
+        distinct members) for the months ``first`` to ``last`` (``YYYY-MM``), a month before
+        ``first`` counted in ``first`` (due already: taken at the next expiry run) and one after
+        ``last`` as ``"later"``."""
+        rows = self.db.conn.execute(
+            "SELECT CASE WHEN month < ? THEN ? WHEN month > ? THEN 'later' ELSE month END, "
+            "SUM(points), COUNT(DISTINCT member) FROM loyalty_expiring WHERE program = ? "
+            "GROUP BY 1",
+            [first, first, last, program],
+        ).fetchall()
+        return {str(m): (int(p), int(n)) for m, p, n in rows}
 
     def liability_by_day(self, program: str) -> list[tuple[str, int]]:
         """(day, points outstanding at that day's end) for each day points moved, oldest

@@ -437,6 +437,18 @@ def _v19_order_risk(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX order_risk_held ON order_risk (scored_at) WHERE held = 1")
 
 
+def _v20_admin_expiring(db: sqlite_utils.Database) -> None:
+    # The loyalty page's points expiring per month (issue 21): what each member's lots still
+    # hold, per month of expiry in the program's time zone. Kept by the admin catch-up
+    # (``AdminRepository.catch_up_expiring``) from its own position per program, recomputing
+    # only the members whose entries were booked since; empty here, so the first read builds
+    # it from the whole journal once.
+    db.execute(
+        "CREATE TABLE loyalty_expiring (program TEXT NOT NULL, member TEXT NOT NULL, "
+        "month TEXT NOT NULL, points INTEGER NOT NULL, PRIMARY KEY (program, member, month))"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1,
     _v2,
@@ -458,6 +470,7 @@ MIGRATIONS: list[Migration] = [
     _v17_outbox_in_flight,
     _v18_admin_sums_position,
     _v19_order_risk,
+    _v20_admin_expiring,
 ]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from pydantic import SecretStr
 
 from connector.cli import main
 from connector.store import Store
@@ -228,3 +230,62 @@ def test_a_preview_leaves_out_only_the_stages_its_value_never_reads(synced: Sync
     narrow = preview_edit(*args, value="rfm.revenue")
     assert narrow == full
     assert {r.after for r in narrow} == {31.0}
+
+
+def test_a_preview_keeps_its_parts_per_worker_and_sees_every_edit(
+    synced: Synced, tmp_path: Path
+) -> None:
+    """Rule 7 of connector/admin/console.py: two previews of one edit give the same rows from
+    the same kept parts (settings, client); saving a mapping edit, a changed setting or secret
+    and a touched model file each build the parts again, and a preview after a save shows
+    what was saved."""
+    import os
+    import shutil
+
+    from connector.admin import console
+    from connector.admin.console import preview_edit, save_edit, with_rounding
+
+    settings = synced.settings
+    path = synced.mappings / "contact.yaml"
+    original = path.read_text(encoding="utf-8")
+
+    def preview(text: str) -> list[Any]:
+        return preview_edit(settings, "contact.yaml", text, "Contact", REVENUE, value="rfm.revenue")
+
+    bare = with_rounding(original, 1, None)
+    raw = {r.record_id: r.after for r in preview(bare)}
+    assert raw
+    zero = with_rounding(original, 1, 0)
+    first = preview(zero)
+    parts = console._engine_parts(settings)
+    again = preview(zero)
+    assert again == first  # the same rows
+    assert console._engine_parts(settings) is parts  # from the same kept parts
+    assert {r.record_id: r.after for r in first} == {k: round(v, 0) for k, v in raw.items()}
+
+    # saved on disk: the folder's stamp moves, the parts are built again, and a preview of
+    # the page's next edit starts from the saved file
+    save_edit(settings, "contact.yaml", with_rounding(original, 1, 2))
+    assert console._engine_parts(settings) is not parts
+    parts = console._engine_parts(settings)
+    saved = path.read_text(encoding="utf-8")
+    assert "round: 2" in saved
+    two = preview(saved)
+    assert {r.record_id: r.after for r in two} == {k: round(v, 2) for k, v in raw.items()}
+    assert all(r.now == r.after or r.changes for r in two)
+
+    # a changed setting, a changed secret, a touched model file: built again each time
+    other = settings.model_copy(update={"retry_base_seconds": settings.retry_base_seconds + 1})
+    assert console._engine_parts(other) is not console._engine_parts(settings)
+    parts = console._engine_parts(settings)
+    rekeyed = settings.model_copy(update={"salesforce_client_secret": SecretStr("another")})
+    assert console._engine_parts(rekeyed) is not parts
+    models = shutil.copytree(settings.models_dir, tmp_path / "models")
+    settings = settings.model_copy(update={"models_dir": models})
+    parts = console._engine_parts(settings)
+    assert console._engine_parts(settings) is parts
+    model = sorted(models.glob("*.yaml"))[0]
+    st = model.stat()
+    os.utime(model, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert console._engine_parts(settings) is not parts
+    assert preview(zero) == first  # and the rebuilt parts preview the same rows

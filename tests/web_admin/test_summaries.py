@@ -350,3 +350,105 @@ def test_points_expiring_per_month_count_the_held_lots_in_the_programs_zone() ->
     empty = expiring_by_month(pd.DataFrame(), NOW, zone)
     assert len(empty) == 13
     assert all(r["points"] == r["members"] == 0 for r in empty)
+
+
+def _expiring_rows(store: Store, program: str) -> list[tuple[str, str, int]]:
+    rows = store.db.conn.execute(
+        "SELECT member, month, points FROM loyalty_expiring WHERE program = ? "
+        "ORDER BY member, month",
+        [program],
+    ).fetchall()
+    return [(str(m), str(mo), int(p)) for m, mo, p in rows]
+
+
+def _recomputed(store: Store, program: str, zone: Any) -> list[tuple[str, str, int]]:
+    from connector.web.admin.loyalty import held_by_month
+
+    held = held_by_month(store.admin.points_lot_entries(program), zone)
+    return sorted(
+        (str(m), str(mo), int(p))
+        for m, mo, p in zip(held["member"], held["month"], held["points"], strict=True)
+    )
+
+
+def _page_months(store: Store, program: str, zone: Any, now: datetime) -> list[Any]:
+    from connector.web.admin.loyalty import month_labels
+
+    labels = month_labels(now, zone)
+    counted = store.admin.expiring_by_month(program, labels[0], labels[-1])
+    return [(m, *counted.get(m, (0, 0))) for m in [*labels, "later"]]
+
+
+def _pure_months(store: Store, program: str, zone: Any, now: datetime) -> list[Any]:
+    from connector.loyalty.ledger import lot_state
+    from connector.web.admin.loyalty import expiring_by_month
+
+    lots = lot_state(store.admin.points_lot_entries(program)).lots
+    return [(r["month"], r["points"], r["members"]) for r in expiring_by_month(lots, now, zone)]
+
+
+def test_the_points_expiring_table_equals_the_lots_of_the_whole_journal(store: Store) -> None:
+    """Migration ``_v20``: the per-(member, month) table the catch-up keeps says what the
+    lots of the whole journal say (``lot_state`` then :func:`expiring_by_month`), after
+    appends, a redemption, an adjustment and expiries; a catch-up recomputes only the members
+    booked since its position, and a new time zone rebuilds the program."""
+    from zoneinfo import ZoneInfo
+
+    from connector.web.admin.loyalty import held_by_month
+
+    program = Program.model_validate(
+        {**_program().model_dump(exclude_defaults=True), "expiry": {"mode": "lot", "months": 1}}
+    )
+    config = LoyaltyConfig(programs=[program])
+    service = LoyaltyService(store, config, clock=lambda: NOW)
+    zone = ZoneInfo("America/New_York")
+    computed: list[int] = []
+
+    def held(entries: pd.DataFrame) -> pd.DataFrame:
+        computed.append(entries["member"].nunique())
+        return held_by_month(entries, zone)
+
+    _booked(store)  # accruals of three members, an adjustment, a redemption
+    assert store.admin.catch_up_expiring("club", zone.key, held) == 3
+    assert _expiring_rows(store, "club") == _recomputed(store, "club", zone)
+    assert sum(p for *_, p in _expiring_rows(store, "club")) > 0
+    assert _page_months(store, "club", zone, NOW) == _pure_months(store, "club", zone, NOW)
+    assert store.admin.catch_up_expiring("club", zone.key, held) == 0  # nothing new
+    assert computed == [3]
+
+    # one member booked: only that member is recomputed
+    service.partner_accrual(CY, 55, "hotel_co", "stay-3")
+    assert store.admin.catch_up_expiring("club", zone.key, held) == 1
+    assert computed[-1] == 1
+    assert _expiring_rows(store, "club") == _recomputed(store, "club", zone)
+    # a redemption takes from the oldest lot: the rows move with it
+    before = _expiring_rows(store, "club")
+    service.redeem(BOB, "redeem-2", points=100)
+    assert store.admin.catch_up_expiring("club", zone.key, held) == 1
+    assert _expiring_rows(store, "club") == _recomputed(store, "club", zone)
+    assert _expiring_rows(store, "club") != before
+
+    # a month and more later the lots of a month expire: their rows go as the lots do
+    before = _expiring_rows(store, "club")
+    assert any(month < "2026-08" for _, month, _ in before)
+    later_at = datetime(2026, 8, 1, tzinfo=UTC)
+    later = LoyaltyService(store, config, clock=lambda: later_at)
+    assert later.expire("club") > 0
+    store.admin.catch_up_expiring("club", zone.key, held)
+    assert _expiring_rows(store, "club") == _recomputed(store, "club", zone)
+    assert not any(month < "2026-08" for _, month, _ in _expiring_rows(store, "club"))
+    assert _page_months(store, "club", zone, later_at) == _pure_months(
+        store, "club", zone, later_at
+    )
+    # new points after the expiry, then the program's zone changes: a rebuild in the new zone
+    service.adjust(ANN, 70, "welcome back", "adj-10")
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert store.admin.catch_up_expiring("club", tokyo.key, lambda e: held_by_month(e, tokyo))
+    assert store.admin.expiring_position("club") == (
+        store.admin.sums_position()[1],
+        "Asia/Tokyo",
+    )
+    assert _expiring_rows(store, "club") == _recomputed(store, "club", tokyo)
+    assert _page_months(store, "club", tokyo, later_at) == _pure_months(
+        store, "club", tokyo, later_at
+    )

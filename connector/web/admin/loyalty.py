@@ -54,18 +54,56 @@ MONTHS_AHEAD = 12
 
 
 def program_expiring(program: Program) -> list[dict[str, Any]]:
-    """:func:`expiring_by_month` of the program's lots as the journal holds them now. Kept
-    until an entry is booked (:mod:`.cache`): the lots of every member come from the whole
-    points journal."""
+    """The program's points expiring per month ahead (:func:`expiring_by_month`'s rows), summed
+    from the per-(member, month) rows the store keeps (``loyalty_expiring``): the admin
+    catch-up first recomputes the lots of only the members booked since its position
+    (:func:`held_by_month`). Computing every lot of the program per change took 5.5 s CPU on
+    the medium seed; the sum reads one row per member and month. Kept until an entry is booked
+    (:mod:`.cache`)."""
 
     def compute() -> list[dict[str, Any]]:
-        entries = intake.store().admin.points_lot_entries(program.id)
-        lots = lot_state(entries).lots if len(entries) else pd.DataFrame()
-        now = intake.now()
-        return expiring_by_month(lots, now, ZoneInfo(program.timezone))
+        admin = intake.store().admin
+        zone = ZoneInfo(program.timezone)
+        admin.catch_up_expiring(
+            program.id, program.timezone, lambda entries: held_by_month(entries, zone)
+        )
+        labels = month_labels(intake.now(), zone)
+        counted = admin.expiring_by_month(program.id, labels[0], labels[-1])
+        return [
+            {"month": m, "points": counted.get(m, (0, 0))[0], "members": counted.get(m, (0, 0))[1]}
+            for m in [*labels, "later"]
+        ]
 
     month = intake.now().astimezone(ZoneInfo(program.timezone)).strftime("%Y-%m")
     return kept(f"expiring:{program.id}", compute, program.id, program.timezone, month)
+
+
+def month_labels(now: datetime, zone: ZoneInfo, months: int = MONTHS_AHEAD) -> list[str]:
+    """``YYYY-MM`` of ``now``'s month in ``zone`` and the ``months - 1`` after it."""
+    start = now.astimezone(zone)
+    return [
+        f"{start.year + (start.month - 1 + i) // 12:04d}-{(start.month - 1 + i) % 12 + 1:02d}"
+        for i in range(months)
+    ]
+
+
+def held_by_month(entries: pd.DataFrame, zone: ZoneInfo) -> pd.DataFrame:
+    """What the lots of ``entries`` (members' whole points entries, as
+    ``AdminRepository.points_lot_entries`` reads them) still hold, per member and month of
+    expiry in ``zone`` (a lot expires at the end of a day there): ``member``, ``month``
+    (``YYYY-MM``), ``points``. A lot that never expires, or holds nothing, is left out."""
+    lots = lot_state(entries).lots if len(entries) else pd.DataFrame()
+    if not len(lots):
+        return pd.DataFrame({"member": [], "month": [], "points": []})
+    held = lots[(lots["remaining"] > 0) & lots["expires_at"].notna()]
+    frame = pd.DataFrame(
+        {
+            "member": held["member"].to_numpy(),
+            "month": held["expires_at"].dt.tz_convert(zone).dt.strftime("%Y-%m").to_numpy(),
+            "points": held["remaining"].to_numpy(dtype="int64"),
+        }
+    )
+    return frame.groupby(["member", "month"], as_index=False)["points"].sum()
 
 
 def expiring_by_month(
@@ -78,11 +116,7 @@ def expiring_by_month(
     ``{"month": "later", ...}`` for lots expiring after those months. A lot already past its
     expiry whose points the expiry job has not taken yet counts in the first month (it goes at
     the next run); a lot that never expires, or has nothing left, is not counted."""
-    start = now.astimezone(zone)
-    labels = [
-        f"{start.year + (start.month - 1 + i) // 12:04d}-{(start.month - 1 + i) % 12 + 1:02d}"
-        for i in range(months)
-    ]
+    labels = month_labels(now, zone, months)
     counted: dict[str, tuple[int, int]] = {}
     if len(lots):
         held = lots[(lots["remaining"] > 0) & lots["expires_at"].notna()]
