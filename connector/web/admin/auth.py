@@ -4,7 +4,7 @@
 Signing in with Salesforce (on when ``L2L_ADMIN_SALESFORCE_USERS`` names someone):
 
 1. ``/admin/sign-in/salesforce`` keeps a fresh state, nonce and PKCE verifier in the session
-   and sends the browser to the org's authorize page (:mod:`connector.salesforce.web_login`).
+   and sends the browser to the org's authorize page (:mod:`connector.admin.salesforce_sign_in`).
 2. The callback is refused, and the session's sign-in forgotten, unless its ``state`` is the
    one kept (compared in constant time): a callback this browser did not start does nothing.
 3. After the code is traded and the ID token checked, only a username listed in
@@ -83,16 +83,12 @@ PENDING = "salesforce_sign_in"
 @bp.get("/sign-in/salesforce")
 def salesforce_start() -> ResponseReturnValue:
     """Rule 1: off to the org's login page."""
-    from connector.salesforce.web_login import authorize_url
+    from connector.admin.salesforce_sign_in import start
 
     settings = intake.settings()
     if not salesforce_users(settings):
         abort(404)
-    started = authorize_url(
-        settings.salesforce_login_url,
-        settings.salesforce_client_id,
-        url_for("admin.salesforce_callback", _external=True),
-    )
+    started = start(settings, url_for("admin.salesforce_callback", _external=True))
     session[PENDING] = {
         "state": started.state,
         "nonce": started.nonce,
@@ -105,7 +101,7 @@ def salesforce_start() -> ResponseReturnValue:
 @bp.get("/sign-in/salesforce/callback")
 def salesforce_callback() -> ResponseReturnValue:
     """Rules 2-4: back from the org's login page."""
-    from connector.salesforce.web_login import WebLoginError, finish
+    from connector.admin.salesforce_sign_in import WebLoginError, finish
 
     settings = intake.settings()
     allowed = salesforce_users(settings)
@@ -122,14 +118,11 @@ def salesforce_callback() -> ResponseReturnValue:
         return _form(settings, f"Salesforce did not sign you in ({error})."), 401
     try:
         user = finish(
-            login_url=settings.salesforce_login_url,
-            client_id=settings.salesforce_client_id,
-            client_secret=settings.salesforce_client_secret.get_secret_value(),
+            settings,
             redirect_uri=url_for("admin.salesforce_callback", _external=True),
             code=request.args.get("code", ""),
             verifier=str(pending.get("verifier", "")),
             nonce=str(pending.get("nonce", "")),
-            ca_bundle=settings.salesforce_ca_bundle,
         )
     except WebLoginError as exc:
         log.warning("admin Salesforce sign-in failed: %s", exc)
