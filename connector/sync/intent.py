@@ -214,10 +214,19 @@ class People:
 
 
 def totals_of(
-    resolved: pd.DataFrame, config: IntentConfig, now: float | pd.Series, *, no_caps: bool = False
+    resolved: pd.DataFrame,
+    config: IntentConfig,
+    now: float | pd.Series,
+    *,
+    no_caps: bool = False,
+    decay_from: float | None = None,
 ) -> tuple[People, SignalTotals]:
     """Decayed signal values per person of ``resolved`` events (object, record_id, name,
-    occurred_at, properties) as of ``now`` (epoch seconds, or per record id)."""
+    occurred_at, properties) as of ``now`` (epoch seconds, or per record id).
+
+    ``decay_from`` (epoch seconds, not after ``now``): events up to ``now`` count, but their
+    ages are measured from ``decay_from``, and an event after it weighs in full (the day's start:
+    :func:`intent_values`)."""
     keys = resolved["object"].astype(str) + "\x1f" + resolved["record_id"].astype(str)
     codes, uniques = pd.factorize(keys, sort=True)
     split = pd.Series(uniques, dtype=object).str.split("\x1f", n=1, expand=True)
@@ -235,6 +244,11 @@ def totals_of(
         ).to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         ref = float(now)
+    if decay_from is not None and not np.ndim(ref):
+        # after the multiplier, which reads the events' own times (seconds from send to open)
+        signal = np.where(t > ref, -1, signal)
+        t = np.minimum(t, decay_from)
+        ref = decay_from
     cap = np.zeros(len(config.signals), dtype=np.int64) if no_caps else caps(config)
     totals = decayed_signals(person, signal, t, ref, half_lives(config), cap, multiplier)
     return people, totals
@@ -328,7 +342,13 @@ def intent_values(
             columns=list(INTENT_KEYS), index=People(np.array([]), np.array([])).index()
         )
         return empty, {"method": "none: no events", "people": 0}
-    people, totals = totals_of(people_events, config, now.timestamp())
+    # Decayed as of the start of ``now``'s UTC day, as the predictions are (and the reasons'
+    # ages count whole UTC days): a person recomputed later in the day, touched by a record
+    # that changes nothing of theirs (a Task a Flow made), gets the values the morning's run
+    # wrote, so a rerun within the day writes nothing unless an input changed. Today's events
+    # weigh in full.
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    people, totals = totals_of(people_events, config, now.timestamp(), decay_from=day.timestamp())
     score, _ = score_people(totals, config, len(people))
     reasons = all_reasons(totals, config, score, range(len(people)))
     out = pd.DataFrame(
