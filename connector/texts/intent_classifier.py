@@ -34,6 +34,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from connector.errors import ConfigError
+from connector.texts.sentiment import head_from_dict, head_to_dict
 
 Float = npt.NDArray[np.float64]
 #: Where ``fit texts`` writes the learnt intents, beside models/texts.yaml.
@@ -160,12 +161,7 @@ class IntentClassifier:
             "catalog": self.catalog_,
             "counts": self.counts_,
             "intents": self.intents_,
-            "word_vocabulary": _ordered(self.word_vocabulary_),
-            "word_idf": _rounded(self.word_idf_),
-            "char_vocabulary": _ordered(self.char_vocabulary_),
-            "char_idf": _rounded(self.char_idf_),
-            "coef": [_rounded(row) for row in self.coef_],
-            "intercept": _rounded(self.intercept_),
+            **head_to_dict(self),
         }
 
     @classmethod
@@ -178,24 +174,10 @@ class IntentClassifier:
         model.catalog_ = [str(name) for name in data["catalog"]]
         model.counts_ = {str(k): int(v) for k, v in data["counts"].items()}
         model.intents_ = [str(name) for name in data["intents"]]
-        model.word_vocabulary_ = {term: i for i, term in enumerate(data["word_vocabulary"])}
-        model.word_idf_ = np.array(data["word_idf"], dtype=np.float64)
-        model.char_vocabulary_ = {term: i for i, term in enumerate(data["char_vocabulary"])}
-        model.char_idf_ = np.array(data["char_idf"], dtype=np.float64)
+        head_from_dict(model, data)
         n_features = len(model.word_vocabulary_) + len(model.char_vocabulary_) + len(model.catalog_)
-        model.coef_ = np.array(data["coef"], dtype=np.float64).reshape(
-            len(model.intents_), n_features if model.intents_ else 0
-        )
-        model.intercept_ = np.array(data["intercept"], dtype=np.float64)
+        model.coef_ = model.coef_.reshape(len(model.intents_), n_features if model.intents_ else 0)
         return model
-
-
-def _ordered(vocabulary: dict[str, int]) -> list[str]:
-    return [term for term, _ in sorted(vocabulary.items(), key=lambda item: item[1])]
-
-
-def _rounded(values: Float) -> list[float]:
-    return [float(f"{value:.6g}") for value in np.asarray(values).tolist()]
 
 
 def load_intent_classifier(models_dir: Path) -> IntentClassifier | None:

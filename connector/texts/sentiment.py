@@ -233,12 +233,7 @@ class LinearSentiment:
                 "word_min_df": self.word_min_df,
                 "char_features": self.char_features,
             },
-            "word_vocabulary": _ordered(self.word_vocabulary_),
-            "word_idf": _rounded(self.word_idf_),
-            "char_vocabulary": _ordered(self.char_vocabulary_),
-            "char_idf": _rounded(self.char_idf_),
-            "coef": [_rounded(row) for row in self.coef_],
-            "intercept": _rounded(self.intercept_),
+            **head_to_dict(self),
         }
 
     @classmethod
@@ -247,12 +242,7 @@ class LinearSentiment:
         if data.get("model") != cls.name or data.get("labels") != list(LABELS):
             raise ValueError("not a linear sentiment model of labels negative/neutral/positive")
         model = cls(**data["params"])
-        model.word_vocabulary_ = {term: i for i, term in enumerate(data["word_vocabulary"])}
-        model.word_idf_ = np.array(data["word_idf"], dtype=np.float64)
-        model.char_vocabulary_ = {term: i for i, term in enumerate(data["char_vocabulary"])}
-        model.char_idf_ = np.array(data["char_idf"], dtype=np.float64)
-        model.coef_ = np.array(data["coef"], dtype=np.float64)
-        model.intercept_ = np.array(data["intercept"], dtype=np.float64)
+        head_from_dict(model, data)
         return model
 
 
@@ -267,6 +257,30 @@ def _ordered(vocabulary: dict[str, int]) -> list[str]:
 
 def _rounded(values: Float) -> list[float]:
     return [float(f"{value:.6g}") for value in np.asarray(values).tolist()]
+
+
+def head_to_dict(model: Any) -> dict[str, Any]:
+    """The JSON form of a linear head over word and character TF-IDF (this model's and the
+    learnt intents', ``intent_classifier.py``): vocabularies as index-ordered lists, floats to
+    6 significant digits."""
+    return {
+        "word_vocabulary": _ordered(model.word_vocabulary_),
+        "word_idf": _rounded(model.word_idf_),
+        "char_vocabulary": _ordered(model.char_vocabulary_),
+        "char_idf": _rounded(model.char_idf_),
+        "coef": [_rounded(row) for row in model.coef_],
+        "intercept": _rounded(model.intercept_),
+    }
+
+
+def head_from_dict(model: Any, data: dict[str, Any]) -> None:
+    """Set on ``model`` the head :func:`head_to_dict` wrote (``coef_`` as the rows it holds)."""
+    model.word_vocabulary_ = {term: i for i, term in enumerate(data["word_vocabulary"])}
+    model.word_idf_ = np.array(data["word_idf"], dtype=np.float64)
+    model.char_vocabulary_ = {term: i for i, term in enumerate(data["char_vocabulary"])}
+    model.char_idf_ = np.array(data["char_idf"], dtype=np.float64)
+    model.coef_ = np.array(data["coef"], dtype=np.float64)
+    model.intercept_ = np.array(data["intercept"], dtype=np.float64)
 
 
 @cache
