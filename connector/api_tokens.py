@@ -118,3 +118,18 @@ def match(tokens: list[ApiToken], presented: bytes) -> ApiToken | None:
         if hmac.compare_digest(presented, token.secret) and found is None:
             found = token
     return found
+
+
+def bearer(tokens: list[ApiToken], authorization: str) -> tuple[ApiToken | None, str]:
+    """The token an ``Authorization: Bearer <secret>`` header presents (RFC 6750, section 2.1).
+
+    ``(token, "")`` on a match, else ``(None, why)``: the header is missing or not a bearer
+    one, or its secret is none of the tokens' (never quoting what was sent).
+    """
+    scheme, _, given = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return None, "send Authorization: Bearer <token>"
+    found = match(tokens, given.strip().encode("utf-8", "replace"))
+    if found is None:
+        return None, "the bearer token is not valid"
+    return found, ""

@@ -47,7 +47,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from connector.api_tokens import ApiToken, match, parse_tokens
+from connector.api_tokens import ApiToken, bearer, parse_tokens
 from connector.bounds import OutOfBounds, load_json
 from connector.config import Settings
 from connector.errors import Busy, MappingError
@@ -111,12 +111,9 @@ def _authenticate() -> ResponseReturnValue | None:
             "loyalty_api_disabled",
             "the loyalty API is off: set L2L_LOYALTY_API_TOKENS to one or more bearer tokens",
         )
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        return _error(401, "unauthorized", "send Authorization: Bearer <token>")
-    matched = match(tokens, given.strip().encode("utf-8", "replace"))
+    matched, why = bearer(tokens, request.headers.get("Authorization", ""))
     if matched is None:
-        return _error(401, "unauthorized", "the bearer token is not valid")
+        return _error(401, "unauthorized", why)
     g.loyalty_token = matched
     if (request.content_length or 0) > _MAX_BODY:
         return _error(413, "too_large", f"the body may be at most {_MAX_BODY} bytes")

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from connector.api_tokens import match, parse_tokens
+from connector.api_tokens import bearer, parse_tokens
 from connector.web import intake
 
 bp = Blueprint("orders_api", __name__, url_prefix="/v1/orders")
@@ -40,10 +40,9 @@ def risk() -> ResponseReturnValue:
     tokens = parse_tokens(intake.settings().loyalty_api_tokens.get_secret_value())
     if not tokens:
         return _error(503, "api_disabled", "set L2L_LOYALTY_API_TOKENS to read order risk")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    token = match(tokens, given.strip().encode("utf-8", "replace")) if given.strip() else None
-    if scheme.lower() != "bearer" or token is None:
-        return _error(401, "unauthorized", "send Authorization: Bearer <token>")
+    token, why = bearer(tokens, request.headers.get("Authorization", ""))
+    if token is None:
+        return _error(401, "unauthorized", why)
     if not token.allows("read"):
         return _error(403, "insufficient_scope", f"token {token.name} lacks the read scope")
     asked = (request.args.get("order") or "").strip()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from connector.api_tokens import SCOPES, match, parse_tokens
+from connector.api_tokens import SCOPES, bearer, match, parse_tokens
 from connector.config import Settings
 from connector.errors import ConfigError
 from connector.store import Store
@@ -219,6 +219,26 @@ def test_match_finds_the_token_of_a_secret() -> None:
     assert found is not None
     assert (found.name, found.partner) == ("hotel", "hotel_co")
     assert match(tokens, b"nope") is None
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        ("", "send Authorization: Bearer <token>"),
+        (f"Basic {READER}", "send Authorization: Bearer <token>"),
+        ("Bearer   ", "send Authorization: Bearer <token>"),
+        ("Bearer not-a-token", "the bearer token is not valid"),
+    ],
+)
+def test_bearer_says_why_a_header_presents_no_token(header: str, why: str) -> None:
+    # The one header check of the loyalty API and the orders' risk API.
+    assert bearer(parse_tokens(TOKENS), header) == (None, why)
+
+
+def test_bearer_takes_the_scheme_in_any_case() -> None:
+    found, why = bearer(parse_tokens(TOKENS), f"bearer {READER}")
+    assert found is not None
+    assert (found.name, why) == ("reader", "")
 
 
 def test_a_bad_cap_is_reported_at_its_line(tmp_path: Path) -> None:
