@@ -224,9 +224,9 @@ def totals_of(
     """Decayed signal values per person of ``resolved`` events (object, record_id, name,
     occurred_at, properties) as of ``now`` (epoch seconds, or per record id).
 
-    ``decay_from`` (epoch seconds, not after ``now``): events up to ``now`` count, but their
-    ages are measured from ``decay_from``, and an event after it weighs in full (the day's start:
-    :func:`intent_values`)."""
+    ``decay_from`` (epoch seconds): events up to ``now`` count, but their ages are measured
+    from the earlier of ``now`` and ``decay_from``, and an event after that weighs in full (the
+    day's start: :func:`intent_values`, and an open Lead's conversion score)."""
     keys = resolved["object"].astype(str) + "\x1f" + resolved["record_id"].astype(str)
     codes, uniques = pd.factorize(keys, sort=True)
     split = pd.Series(uniques, dtype=object).str.split("\x1f", n=1, expand=True)
@@ -244,11 +244,18 @@ def totals_of(
         ).to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         ref = float(now)
-    if decay_from is not None and not np.ndim(ref):
-        # after the multiplier, which reads the events' own times (seconds from send to open)
-        signal = np.where(t > ref, -1, signal)
-        t = np.minimum(t, decay_from)
-        ref = decay_from
+    if decay_from is not None:
+        # after the multiplier, which reads the events' own times (seconds from send to open);
+        # per person, the decay starts at the earlier of their ``now`` and ``decay_from`` (a
+        # person without a ``now``, NaN, keeps it and their events' times)
+        if isinstance(ref, np.ndarray):
+            signal = np.where(t > ref[person], -1, signal)
+            ref = np.minimum(ref, decay_from)
+            t = np.fmin(t, ref[person])
+        else:
+            signal = np.where(t > ref, -1, signal)
+            ref = min(ref, decay_from)
+            t = np.minimum(t, ref)
     cap = np.zeros(len(config.signals), dtype=np.int64) if no_caps else caps(config)
     totals = decayed_signals(person, signal, t, ref, half_lives(config), cap, multiplier)
     return people, totals
@@ -411,7 +418,12 @@ def lead_frame(
     if intent is not None:
         resolved = resolve_leads(events, leads)
         if len(resolved):
-            people, totals = totals_of(resolved, intent, asof)
+            # Scored (not training), open Leads' behaviour decays as of the start of ``now``'s
+            # UTC day, as their intent does: a Lead recomputed later the same day gets the
+            # morning's score. Converted Leads are taken at a day's start already.
+            day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            decay_from = None if training else day.timestamp()
+            people, totals = totals_of(resolved, intent, asof, decay_from=decay_from)
             position = pd.Index(people.record_ids)
             dense = totals.dense(len(people), len(intent.signals))
             score, _ = score_people(totals, intent, len(people))

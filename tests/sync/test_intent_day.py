@@ -76,3 +76,43 @@ def test_todays_events_count_in_full_and_events_after_now_not_at_all() -> None:
     # an event stamped after now (a clock ahead) is not counted yet
     ahead = _score(pd.concat([before, _events(MORNING + timedelta(hours=2))]), MORNING)[0]
     assert ahead == base
+
+
+def test_an_open_leads_conversion_features_hold_through_the_day() -> None:
+    # The conversion score of an open Lead reads its behaviour as of the same day's start: the
+    # intent and signal features a scoring run computes at 08:00 and at 23:59 are the same.
+    from connector.scoring.config import LeadConversionConfig
+    from connector.sync.intent import lead_frame
+
+    ids = [f"00Q{age:015d}" for age in range(1, 121)]
+    events = pd.concat(
+        [
+            _events(
+                *(MORNING - timedelta(hours=age + k) for k in range(4)), name="Checkout Started"
+            ).assign(email=f"lead{age}@example.com")
+            for age in range(1, len(ids) + 1)
+        ],
+        ignore_index=True,
+    ).drop(columns=["object", "record_id"])
+    leads = pd.DataFrame(
+        {
+            "Id": ids,
+            "Email": [f"lead{age}@example.com" for age in range(1, len(ids) + 1)],
+            "CreatedDate": (MORNING - timedelta(days=30)).isoformat(),
+            "IsConverted": False,
+            "ConvertedDate": None,
+        }
+    )
+    config = LeadConversionConfig(categorical=["LeadSource"], behaviour=True)
+
+    def features(now: datetime) -> pd.DataFrame:
+        frame, numeric, _ = lead_frame(leads, events, now, _config(), config)
+        return frame[["intent", *numeric]]
+
+    morning = features(MORNING)
+    assert morning["intent"].nunique() > 3
+    assert morning.shape[1] > 1
+    pd.testing.assert_frame_equal(features(MORNING.replace(hour=23, minute=59)), morning)
+    assert features(MORNING + timedelta(days=6)).iloc[:, 1:].sum().sum() < (
+        morning.iloc[:, 1:].sum().sum()
+    )
