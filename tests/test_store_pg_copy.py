@@ -201,6 +201,10 @@ def test_statements_the_keyed_plan_cannot_take_are_left_alone() -> None:
     assert keyed_plan("UPDATE t SET b = %s WHERE b = %s", rows) is None  # a key it assigns
     assert keyed_plan("UPDATE t SET a = %s WHERE b > %s", rows) is None  # no key
     assert keyed_plan("DELETE FROM t WHERE a = %s", rows) is None  # two values for one mark
+    same = [(0, 1), (0, "1"), (0, 2.0), (0, "2")]  # two keys to the server, four to Python
+    assert keyed_plan("UPDATE t SET a = %s WHERE b = %s", same) is None
+    assert keyed_plan("UPDATE t SET a = %s WHERE b = %s", same[1:3]) is not None
+    assert keyed_plan("UPDATE t SET a = %s WHERE b = %s", [(0, {"x": 1})] * KEYED) is None
     plan = keyed_plan("UPDATE t SET a = %s, c = 'x = %%s, WHERE' WHERE b = %s", rows)
     assert plan is not None
     assert plan.prepare == "UPDATE t SET a = $1, c = 'x = %s, WHERE' WHERE b = $2"

@@ -299,6 +299,14 @@ def _unquoted_name(name: str) -> str:
     return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
 
 
+def _key_text(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        raise TypeError("not a key")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if value is None else str(int(value) if isinstance(value, bool) else value)
+
+
 def keyed_plan(query: str, rows: Sequence[Any]) -> KeyedPlan | None:
     """How to run ``query`` (PostgreSQL spelling) for every row of ``rows`` as one statement
     over a staging table of the rows, or None when that would not do what the row-by-row
@@ -343,7 +351,8 @@ def keyed_plan(query: str, rows: Sequence[Any]) -> KeyedPlan | None:
         if not keys or assigned & set(names):
             return None
         try:
-            if len({tuple(r[i] for i in keys) for r in rows}) != len(rows):
+            # compared as the server may see them: 1, 1.0 and '1' are one key to a column
+            if len({tuple(_key_text(r[i]) for i in keys) for r in rows}) != len(rows):
                 return None
         except TypeError:  # a dict or list among the keys: leave it to the row-by-row
             return None
