@@ -161,30 +161,40 @@ def first_sync(
     return elapsed, cpu, server.seconds if server else None, engine
 
 
-def first_syncs(size: str, pg: str, work: Path) -> None:
-    """A first sync on SQLite, then on PostgreSQL, each against a fresh org of ``size``;
-    prints both and the ratio."""
-    with served(size) as info:
-        sqlite_load = os.getloadavg()[0]
-        sqlite_s, sqlite_cpu, _, engine = first_sync(
-            info, work / size / "sqlite", work / size / "sqlite" / "l2l.sqlite"
+def first_syncs(size: str, pg: str, work: Path, *, sqlite: bool = True) -> None:
+    """A first sync on SQLite (unless not ``sqlite``), then on PostgreSQL, each against a
+    fresh org of ``size``; prints each as it ends, then the ratios."""
+    sqlite_s = sqlite_cpu = float("nan")
+    if sqlite:
+        with served(size) as info:
+            load = os.getloadavg()[0]
+            sqlite_s, sqlite_cpu, _, engine = first_sync(
+                info, work / size / "sqlite", work / size / "sqlite" / "l2l.sqlite"
+            )
+            load = max(load, os.getloadavg()[0])
+            engine.store.close()
+        print(
+            f"first sync ({size} seed), SQLite: {sqlite_s:.1f} s wall, connector CPU "
+            f"{sqlite_cpu:.1f} s (load average {load:.1f})",
+            flush=True,
         )
-        sqlite_load = max(sqlite_load, os.getloadavg()[0])
-        engine.store.close()
     with served(size) as info, pg_schema(pg) as url:
-        pg_load = os.getloadavg()[0]
+        load = os.getloadavg()[0]
         pg_s, pg_cpu, server_cpu, engine = first_sync(info, work / size / "pg", url)
-        pg_load = max(pg_load, os.getloadavg()[0])
+        load = max(load, os.getloadavg()[0])
         engine.store.close()
     server = server_cpu or 0.0
     print(
-        f"first sync ({size} seed): SQLite {sqlite_s:.1f} s wall, connector CPU "
-        f"{sqlite_cpu:.1f} s (load average {sqlite_load:.1f}); PostgreSQL {pg_s:.1f} s wall, "
-        f"connector CPU {pg_cpu:.1f} s + server CPU {server:.1f} s (load average "
-        f"{pg_load:.1f}); PG / SQLite wall {pg_s / sqlite_s:.2f}x (target <= 1.5x), "
-        f"CPU (connector + server) {(pg_cpu + server) / sqlite_cpu:.2f}x",
+        f"first sync ({size} seed), PostgreSQL: {pg_s:.1f} s wall, connector CPU "
+        f"{pg_cpu:.1f} s + server CPU {server:.1f} s (load average {load:.1f})",
         flush=True,
     )
+    if sqlite:
+        print(
+            f"PG / SQLite: wall {pg_s / sqlite_s:.2f}x (target <= 1.5x), CPU (connector + "
+            f"server against the connector alone) {(pg_cpu + server) / sqlite_cpu:.2f}x",
+            flush=True,
+        )
 
 
 class LockWaits:
@@ -385,7 +395,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="l2l-bench-scale-"))
     if args.first_sync_only is not None:
         for size in args.first_sync_only or [args.size]:
-            first_syncs(size, args.pg, work)
+            first_syncs(size, args.pg, work, sqlite=not args.skip_sqlite)
         return
     if not args.skip_sqlite:
         first_syncs(args.size, args.pg, work)
