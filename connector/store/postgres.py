@@ -508,6 +508,9 @@ class PgConnection:
             with cursor.copy(f"COPY {_STAGE} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            # statistics for the join: a temporary table is never analysed by autovacuum, and
+            # unanalysed it was joined by a scan of the whole target (outbox.py's batch_records)
+            cursor.execute(f"ANALYZE {_STAGE}")
             cursor.execute(plan.statement)
 
     def _count(self, query: str, rows: int) -> None:
