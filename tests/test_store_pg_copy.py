@@ -1,8 +1,9 @@
 """Big batch writes on PostgreSQL go through ``COPY`` and one set statement
-(``connector/store/postgres.py``: :func:`copy_plan`) and must land exactly as the row-by-row
-statement lands them on SQLite: the same rows, the same values and types, the same count of
-changed rows, in the same order; a batch the set statement cannot take (two rows for one
-``DO UPDATE`` key) keeps the row-by-row path. Each test runs the same batches on a SQLite file
+(``connector/store/postgres.py``: :func:`copy_plan` for inserts, :func:`keyed_plan` for
+updates and deletes) and must land exactly as the row-by-row statement lands them on SQLite:
+the same rows, the same values and types, the same count of changed rows, in the same order;
+a batch the set statement cannot take (two rows for one ``DO UPDATE`` key, or for one
+``UPDATE`` key) keeps the row-by-row path. Each test runs the same batches on a SQLite file
 and a fresh PostgreSQL schema and compares what each holds.
 """
 
@@ -16,7 +17,7 @@ import psycopg
 import pytest
 
 from connector.store import Store
-from connector.store.postgres import COPY_MIN_ROWS, copy_plan, translate
+from connector.store.postgres import COPY_MIN_ROWS, KEYED_MIN_ROWS, copy_plan, keyed_plan, translate
 from tests.backends import postgres_schema
 
 N = COPY_MIN_ROWS + 100  # over the threshold: the COPY path
@@ -141,4 +142,73 @@ def test_statements_the_plan_cannot_take_are_left_alone() -> None:
     assert plan is not None
     assert plan.insert == (
         "INSERT INTO t (a, b, c) SELECT _l2l_stage.a, 'x, y', _l2l_stage.c FROM _l2l_stage"
+    )
+
+
+KEYED = max(N, KEYED_MIN_ROWS)  # over both thresholds: the set statement
+BUMP = "UPDATE t SET n = n + 1, s = ?, state = 'bumped' WHERE state = 'new' AND k = ?"
+
+
+def test_an_update_batch_updates_as_row_by_row_does(both: tuple[Store, Store]) -> None:
+    _both(both, INSERT, [_row(i) for i in range(KEYED)])
+    # every other key, some past the end (no row), text that COPY must escape, a NULL
+    rows = [(_row(i)[5], f"k{i}") for i in range(0, KEYED + 40, 2)]
+    assert keyed_plan(translate(BUMP), rows) is not None  # this is the set path
+    assert _both(both, BUMP, rows) == [KEYED // 2, KEYED // 2]
+    # again: the bumped rows no longer match their WHERE, the others do
+    again = [(f"again{i}", f"k{i}") for i in range(KEYED)]
+    assert _both(both, BUMP, again) == [KEYED // 2, KEYED // 2]
+    lite, pg = both
+    assert _held(pg) == _held(lite)
+    swap = "UPDATE t SET n = ?, r = ?, flag = ? WHERE id = ?"  # numbers and checkboxes, typed
+    rows = [(2**62 - i, i / 7, i % 3 == 0, i) for i in range(KEYED)]
+    assert keyed_plan(translate(swap), rows) is not None
+    assert _both(both, swap, rows) == [KEYED, KEYED]
+    assert _held(pg) == _held(lite)
+
+
+def test_a_delete_batch_deletes_as_row_by_row_does(both: tuple[Store, Store]) -> None:
+    _both(both, INSERT, [_row(i) for i in range(KEYED)])
+    # a key twice and a range term: a row goes once, whichever parameter row matches it
+    doomed = "DELETE FROM t WHERE k = ? AND n <= ?"
+    rows = [(f"k{i % (KEYED // 2)}", 2**62 + i) for i in range(KEYED)]
+    assert keyed_plan(translate(doomed), rows) is not None
+    changed = _both(both, doomed, rows)
+    assert changed[0] == changed[1] == KEYED // 2
+    lite, pg = both
+    assert _held(pg) == _held(lite)
+
+
+def test_an_update_batch_with_one_key_twice_keeps_the_row_by_row_path(
+    both: tuple[Store, Store],
+) -> None:
+    _both(both, INSERT, [_row(i) for i in range(KEYED)])
+    count = "UPDATE t SET n = n + 1 WHERE k = ?"
+    rows = [(f"k{i % 10}",) for i in range(KEYED)]  # each of ten keys many times
+    assert keyed_plan(translate(count), rows) is None  # one statement would add one
+    assert _both(both, count, rows) == [KEYED, KEYED]
+    lite, pg = both
+    assert _held(pg) == _held(lite)
+    assert _held(pg)[3][2] == 2**62 + 3 + len(range(3, KEYED, 10))
+
+
+def test_statements_the_keyed_plan_cannot_take_are_left_alone() -> None:
+    rows = [(i, i) for i in range(KEYED)]
+    assert keyed_plan("UPDATE t SET a = %s WHERE b = %s OR c = 1", rows) is None
+    assert keyed_plan("UPDATE t SET a = %s WHERE b = %s RETURNING a", rows) is None
+    assert keyed_plan("UPDATE t SET a = %s WHERE b IN (SELECT b FROM u WHERE c = %s)", rows) is None
+    assert keyed_plan("UPDATE t SET a = lower(%s) WHERE b = %s", rows) is None
+    assert keyed_plan("UPDATE t SET b = %s WHERE b = %s", rows) is None  # a key it assigns
+    assert keyed_plan("UPDATE t SET a = %s WHERE b > %s", rows) is None  # no key
+    assert keyed_plan("DELETE FROM t WHERE a = %s", rows) is None  # two values for one mark
+    same = [(0, 1), (0, "1"), (0, 2.0), (0, "2")]  # two keys to the server, four to Python
+    assert keyed_plan("UPDATE t SET a = %s WHERE b = %s", same) is None
+    assert keyed_plan("UPDATE t SET a = %s WHERE b = %s", same[1:3]) is not None
+    assert keyed_plan("UPDATE t SET a = %s WHERE b = %s", [(0, {"x": 1})] * KEYED) is None
+    plan = keyed_plan("UPDATE t SET a = %s, c = 'x = %%s, WHERE' WHERE b = %s", rows)
+    assert plan is not None
+    assert plan.prepare == "UPDATE t SET a = $1, c = 'x = %s, WHERE' WHERE b = $2"
+    assert plan.statement == (
+        "UPDATE t SET a = _l2l_stage._p1, c = 'x = %s, WHERE' FROM _l2l_stage "
+        "WHERE b = _l2l_stage._p2"
     )

@@ -39,7 +39,11 @@ statement's own ``ON CONFLICT`` (:func:`copy_plan` says when that is the same as
 A table this connection grew by half is analysed at once (:meth:`PgConnection._count`):
 autovacuum would only do it within a minute, and meanwhile a plan made for an empty table
 (a sequential scan, the wrong index) runs a first sync's joins over the outbox and the
-written values; SQLite plans from its indexes, not from statistics.
+written values; SQLite plans from its indexes, not from statistics. A batch of an ``UPDATE`` or
+``DELETE`` whose ``WHERE`` picks rows by placeholders is staged the same way, its parameters
+typed as the server types them (a ``PREPARE``), then run as one ``UPDATE ... FROM`` or
+``DELETE ... USING`` the staging table (:func:`keyed_plan` says when that is the same as row
+by row): row by row, each row was parsed and planned again (no prepared statements, below).
 
 Errors, as ``sqlite.py`` says them: a lock not granted in time, a serialization failure or a
 deadlock -> :class:`~connector.errors.Busy` (nothing was written; retry); a database that
@@ -260,6 +264,116 @@ def copy_plan(query: str, rows: Sequence[Any]) -> CopyPlan | None:
     )
 
 
+#: A batch of at least this many rows of an ``UPDATE``/``DELETE`` goes through COPY and one
+#: set statement. bench/pg_batches.py, the outbox's batches (median of 5, load 12-13): at 100
+#: rows the set path took 0.07 s wall against 0.04 s row by row (its five round trips), at 250
+#: 0.05 s against 0.08 s (update) and 0.06 s (delete); at 10,000 rows an update 0.67 s against
+#: 2.93 s (server CPU 0.18 s against 0.89 s), a delete 0.14 s against 1.68 s.
+KEYED_MIN_ROWS = 250
+
+_KEYED = re.compile(
+    r"^\s*(?:UPDATE\s+(?P<updated>\"(?:[^\"]|\"\")+\"|\w+)\s+SET\s+(?P<set>.+?)"
+    r"|DELETE\s+FROM\s+(?P<deleted>\"(?:[^\"]|\"\")+\"|\w+))"
+    r"\s+WHERE\s+(?P<where>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_QUOTED = re.compile(r"""'(?:[^']|'')*'""")
+_MARK = re.compile(r"%%|%s")
+_REFUSED = re.compile(r"[();]|\b(?:OR|SELECT|RETURNING|FROM|USING|BETWEEN)\b", re.IGNORECASE)
+_KEY_TERM = re.compile(r"^(\"(?:[^\"]|\"\")+\"|\w+)\s*=\s*%s$")
+_ASSIGNED = re.compile(r"(?:^|,)\s*(\"(?:[^\"]|\"\")+\"|\w+)\s*=")
+
+
+@dataclass(frozen=True)
+class KeyedPlan:
+    """One batch ``UPDATE``/``DELETE`` as a staging table of its parameters (``_p1``...) and
+    one set statement over it: ``prepare`` (the statement with ``$n`` placeholders, for the
+    server to type them), then ``statement`` reading ``_l2l_stage``."""
+
+    prepare: str
+    statement: str
+    width: int
+
+
+def _unquoted_name(name: str) -> str:
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
+
+
+def _key_text(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        raise TypeError("not a key")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if value is None else str(int(value) if isinstance(value, bool) else value)
+
+
+def keyed_plan(query: str, rows: Sequence[Any]) -> KeyedPlan | None:
+    """How to run ``query`` (PostgreSQL spelling) for every row of ``rows`` as one statement
+    over a staging table of the rows, or None when that would not do what the row-by-row
+    statements do.
+
+    It does for ``UPDATE t SET ... WHERE ...`` and ``DELETE FROM t WHERE ...`` whose clauses
+    hold placeholders, literals, columns and operators only (no parentheses, ``OR``,
+    sub-queries or ``RETURNING``):
+
+    1. A ``DELETE`` deletes the rows some parameter row matches, whichever comes first: the
+       same rows, counted once each, as row by row.
+    2. An ``UPDATE`` differs when one row is matched by two parameter rows (row by row
+       updates it twice, ``attempts = attempts + 1`` adds two; a set statement once) or
+       when one parameter row's update makes a row match another's ``WHERE``. So its
+       ``WHERE`` must be terms joined by ``AND``, some of them ``column = ?`` (the keys);
+       no key column is assigned by ``SET``; and no two parameter rows have the same keys:
+       then each row matches one parameter row at most, before and after every update.
+    """
+    # the structure without literal text (blanked in place: positions stay those of query)
+    bare = _QUOTED.sub(lambda m: "'" + "x" * (len(m.group()) - 2) + "'", query)
+    match = _KEYED.match(bare)
+    if match is None or _REFUSED.search(match.group("where")):
+        return None
+    updated = match.group("updated") is not None
+    if updated and _REFUSED.search(match.group("set")):
+        return None
+    marks = [m.start() for m in _MARK.finditer(bare) if m.group() == "%s"]
+    width = len(marks)
+    if width == 0 or any(len(r) != width for r in rows):
+        return None
+    if updated:
+        keys: list[int] = []
+        names: list[str] = []
+        at = match.start("where")
+        for term in re.split(r"(\s+AND\s+)", match.group("where"), flags=re.IGNORECASE):
+            key = _KEY_TERM.match(term.strip())
+            if key is not None:
+                keys.append(marks.index(at + term.rindex("%s")))
+                names.append(_unquoted_name(key.group(1)))
+            at += len(term)
+        assigned = {_unquoted_name(a) for a in _ASSIGNED.findall(match.group("set"))}
+        if not keys or assigned & set(names):
+            return None
+        try:
+            # compared as the server may see them: 1, 1.0 and '1' are one key to a column
+            if len({tuple(_key_text(r[i]) for i in keys) for r in rows}) != len(rows):
+                return None
+        except TypeError:  # a dict or list among the keys: leave it to the row-by-row
+            return None
+
+    def marked(text: str, first: int, spell: str) -> str:
+        numbers = iter(range(first, width + 1))
+        return _MARK.sub(lambda m: "%" if m.group() == "%%" else spell % next(numbers), text)
+
+    where = match.start("where")
+    head = query[:where].rstrip()
+    head = head[: -len("WHERE")].rstrip()  # the WHERE keyword itself
+    before = len([m for m in marks if m < where])
+    joined = "FROM" if updated else "USING"
+    prepare = marked(query, 1, "$%d")
+    statement = (
+        f"{marked(head, 1, _STAGE + '._p%d')} {joined} {_STAGE} "
+        f"WHERE {marked(query[where:], before + 1, _STAGE + '._p%d')}"
+    )
+    return KeyedPlan(prepare=prepare, statement=statement, width=width)
+
+
 # ------------------------------------------------------------------------------ connection
 def _raise(exc: psycopg.Error, label: str) -> NoReturn:
     if isinstance(
@@ -349,11 +463,14 @@ class PgConnection:
         if not rows:
             return PgCursor(cursor)
         plan = copy_plan(query, rows) if len(rows) >= COPY_MIN_ROWS else None
+        keyed = keyed_plan(query, rows) if plan is None and len(rows) >= KEYED_MIN_ROWS else None
         try:
-            if plan is None:
-                cursor.executemany(query, rows)  # type: ignore[call-overload]
-            else:
+            if plan is not None:
                 self._copy(cursor, plan, rows)
+            elif keyed is not None:
+                self._keyed(cursor, keyed, rows)
+            else:
+                cursor.executemany(query, rows)  # type: ignore[call-overload]
         except psycopg.Error as exc:
             _raise(exc, self.label)
         if cursor.rowcount > 0:
@@ -369,6 +486,32 @@ class PgConnection:
                 for row in rows:
                     copy.write_row(row)
             cursor.execute(plan.insert)
+
+    def _keyed(self, cursor: psycopg.Cursor[Any], plan: KeyedPlan, rows: list[Any]) -> None:
+        """Type the plan's parameters as the server does (``PREPARE``), stage ``rows`` with
+        ``COPY`` in a temporary table of those types, then run the plan's one statement
+        (inside one transaction)."""
+        with self.raw.transaction():
+            cursor.execute(f"PREPARE _l2l_keyed AS {plan.prepare}")
+            try:
+                types = cursor.execute(
+                    "SELECT parameter_types::text[] FROM pg_prepared_statements "
+                    "WHERE name = '_l2l_keyed'"
+                ).fetchone()[0]  # type: ignore[index]
+            finally:
+                cursor.execute("DEALLOCATE _l2l_keyed")
+            columns = ", ".join(
+                f"_p{n} {'text' if t == 'unknown' else t}" for n, t in enumerate(types, 1)
+            )
+            cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}; CREATE TEMP TABLE {_STAGE} ({columns})")
+            names = ", ".join(f"_p{n}" for n in range(1, plan.width + 1))
+            with cursor.copy(f"COPY {_STAGE} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            # statistics for the join: a temporary table is never analysed by autovacuum, and
+            # unanalysed it was joined by a scan of the whole target (outbox.py's batch_records)
+            cursor.execute(f"ANALYZE {_STAGE}")
+            cursor.execute(plan.statement)
 
     def _count(self, query: str, rows: int) -> None:
         """Count changed rows, and refresh the planner's statistics of a table this

@@ -8,8 +8,8 @@ The queue itself, the reasons for procrastinate, the task names and their locks 
 - recompute and push the dirty people (``RealtimeWorker.recompute_pass``): several at once on
   several workers, each pass on the people no other pass holds (the store's people locks:
   the run lock shared and a lock per shard of people); the marks of people another pass held
-  stay and a recompute job follows a second later; when a sync holds the run lock the job is
-  deferred again, and the marks stay;
+  stay and a recompute job follows a second later (the workers poll for due jobs every
+  second); when a sync holds the run lock the job is deferred again, and the marks stay;
 - moments' Flow calls about a Contact or Lead whose request failed for a passing reason,
   invoked again with a growing wait holding those people (each skipped once remembered; the
   next run tries them too);
@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 5
 HEARTBEAT_SECONDS = 2.0
+#: A recompute whose people another pass held (or a sync held the database) is deferred again
+#: this much later; a worker looks for due jobs this often (procrastinate wakes on a new job's
+#: NOTIFY, but a job scheduled later is only seen by the next poll, 5 s by default: the
+#: deferred-again recompute waited up to 5 s, not 1, for an idle worker).
+AGAIN_SECONDS = 1
 
 
 class RetryLater(Lead2LoyaltyError):
@@ -74,13 +79,17 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         failed = report.run is not None and report.run["status"] not in ("succeeded", "partial")
         if report.left and not (report.skipped or failed):
             # people another worker held: their marks stay, a job picks them up once it is done
-            queue.defer(app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=1)
+            queue.defer(
+                app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=AGAIN_SECONDS
+            )
         if report.skipped or failed:
             # The marks are kept; a new job a second later does them. Not procrastinate's
             # retry: a retried job goes back to `todo` under its queueing lock, which the
             # job waiting behind it holds (a UniqueViolation that left this job `doing`).
             log.info("recompute again in 1 s: %s", report.skipped or report.run)
-            queue.defer(app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=1)
+            queue.defer(
+                app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=AGAIN_SECONDS
+            )
 
     @app.task(name=queue.SYNC, retry=retry)
     def sync() -> None:
@@ -165,6 +174,7 @@ def run_worker(settings: Settings, **options: Any) -> None:
     app, _ = build_app(settings)
     app.run_worker(  # opens the app and its pool, closes them on the way out
         concurrency=1,
+        fetch_job_polling_interval=AGAIN_SECONDS,
         update_heartbeat_interval=min(HEARTBEAT_SECONDS, settings.queue_stalled_seconds / 3),
         stalled_worker_timeout=settings.queue_stalled_seconds,
         install_signal_handlers=True,
