@@ -18,7 +18,9 @@ Pure functions: frames in, entry frames out, no I/O. The rules:
    reverses each entry its order earned in proportion to the refunded share of the order, from
    the entry's own points (the rule as it was when earned), with the cumulative reversal capped
    at the original entry: ``reversed_total = round(earned x min(1, refunded / amount))``. Points
-   of a lot that has already expired are not reversed (they are gone already).
+   of a lot that has already expired are not reversed (they are gone already): a lot expired
+   at the refund's date, or whose expiry the journal has booked (a refund synced late, or
+   dated back), reverses at most what it still holds.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from connector.loyalty.config import Program, Promotion
-from connector.loyalty.ledger import JOURNAL_COLUMNS, round_points, text_equals
+from connector.loyalty.ledger import JOURNAL_COLUMNS, lot_state, round_points, text_equals
 
 #: Columns the earning step reads from orders (already resolved to members, in corporate
 #: currency): order_id, member, at (aware UTC), amount, original_order_id (refunds only).
@@ -419,6 +421,7 @@ def reversals(
     delta = pairs["target"].to_numpy() - before.astype(float)
     expired = pairs["expires_at"].notna() & (pairs["expires_at"] <= pairs["at"])
     delta = np.where(expired.to_numpy(), 0, np.maximum(delta, 0)).astype(np.int64)
+    delta = _held_by_expired_lots(pairs, delta, journal)
     keys = (
         program.id
         + ":reversal:"
@@ -452,6 +455,33 @@ def reversals(
     )[list(JOURNAL_COLUMNS)]
     out = out[out["points"] != 0]
     return out[~out["key"].isin(known_keys(journal["key"], out["key"]))].reset_index(drop=True)
+
+
+def _held_by_expired_lots(
+    pairs: pd.DataFrame, delta: np.ndarray, journal: pd.DataFrame
+) -> np.ndarray:
+    """``delta`` with the reversal of each lot whose expiry the journal already booked capped
+    at what the lot still holds (0 once expired; several refunds of it share that, in
+    ``pairs``' order).
+
+    A refund dated before its lot expired but booked after the expiry (synced late, or its
+    Order's date moved back) found the points gone: reversing them again took a medium-seed
+    member's other points, or left a balance below zero.
+    """
+    expiries = journal.loc[text_equals(journal["kind"], "expiry"), ["member", "at"]]
+    if expiries.empty:
+        return delta
+    last = expiries.groupby("member")["at"].max()
+    covered = (pairs["expires_at"] <= pairs["member"].map(last)).fillna(False).to_numpy(bool)
+    if not covered.any():
+        return delta
+    members = pairs.loc[covered, "member"].unique()
+    lots = lot_state(journal[journal["member"].isin(members).to_numpy()]).lots
+    room = pairs["key"].map(lots.set_index("lot")["remaining"]).fillna(0).to_numpy(np.int64)
+    keys = pairs["key"].to_numpy()
+    taken_before = pd.Series(delta).groupby(keys).cumsum().to_numpy() - delta
+    held = np.clip(room - taken_before, 0, delta)
+    return np.where(covered, held, delta).astype(np.int64)
 
 
 def known_keys(stored: pd.Series, new: pd.Series) -> pd.Series:

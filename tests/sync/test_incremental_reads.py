@@ -18,7 +18,7 @@ from connector.sync.incremental import Touched, booked_by_others
 from connector.sync.loyalty import load_inputs, loyalty_values
 from connector.sync.resolve import resolve_run
 from connector.sync.streams import OVERRIDE_FIELD as OVERRIDE
-from tests.backends import store_location
+from tests.backends import sqlite_only, store_location
 
 
 def _orders(n: int) -> list[dict[str, Any]]:
@@ -161,6 +161,59 @@ def test_entries_booked_by_others_are_the_next_runs_people(tmp_path: Path) -> No
     assert touched.contacts == set()
     assert touched.accounts == {"001B"}
     assert positions == {"club": store.loyalty.position("club")} != {"club": start}
+
+
+@sqlite_only("counts the SQLite virtual machine's steps of each read")
+def test_reads_by_position_do_not_read_the_entries_before_it(tmp_path: Path) -> None:
+    """An incremental run reads the journal by position (the members booked since its last
+    compute, twice a run; the last position): the work of those reads follows the entries
+    after the position, not the journal's size. Counted in SQLite's steps, on a journal of
+    200 entries before the position and one of 20,000, each with the same 3 after it."""
+
+    def steps(before: int) -> dict[str, int]:
+        store = Store(tmp_path / f"journal-{before}.sqlite")
+        old = pd.DataFrame(
+            {"key": [f"k{i}" for i in range(before)], "program": "club",
+             "member": [f"Contact:003{i % 500:04d}" for i in range(before)]}
+        )  # fmt: skip
+        store.loyalty.append(_journal(old))
+        start = store.loyalty.position("club")
+        new = pd.DataFrame(
+            {"key": ["n1", "n2", "n3"], "program": "club", "member": ["Contact:003NEW"] * 3}
+        )
+        store.loyalty.append(_journal(new))
+        counted = {"n": 0}
+
+        def step() -> int:
+            counted["n"] += 1
+            return 0
+
+        conn = store.db.conn
+        out: dict[str, int] = {}
+        conn.set_progress_handler(step, 10)
+        for name, read in (
+            ("members_after", lambda: store.loyalty.members_after("club", start)),
+            ("entries_after", lambda: store.loyalty.entries_after("club", start)),
+            ("count_after", lambda: store.loyalty.count_after("club", start)),
+            ("position", lambda: store.loyalty.position("club")),
+        ):
+            counted["n"] = 0
+            got: Any = read()
+            out[name] = counted["n"]
+            if name == "members_after":
+                assert got == ([("n1", "Contact:003NEW"), ("n2", "Contact:003NEW"),
+                                ("n3", "Contact:003NEW")], start + 3)  # fmt: skip
+            elif name == "count_after":
+                assert got == 3
+            elif name == "position":
+                assert got == start + 3
+        conn.set_progress_handler(None, 10)
+        return out
+
+    small, big = steps(200), steps(20_000)
+    for name, n in small.items():
+        # a read of the 20,000 entries takes thousands of steps; of 3, a few dozen either way
+        assert big[name] <= n + 20, (name, small, big)
 
 
 def _journal(entries: pd.DataFrame) -> pd.DataFrame:
