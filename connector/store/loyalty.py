@@ -184,6 +184,13 @@ class LoyaltyRepository:
                 added += conn.total_changes - counted
         return added
 
+    def _after(self) -> str:
+        """The journal as a read of entries after a ``seq`` names it: on SQLite by the primary
+        key's range (``NOT INDEXED`` still uses the rowid). Without statistics SQLite took the
+        (program, member) index for ``program = ?`` and fetched every row through it: reading a
+        first sync's 678,110 entries back took 3.1 s of CPU so, 0.74 s by the range (load 21)."""
+        return "loyalty_journal" if is_postgres(self.db) else "loyalty_journal NOT INDEXED"
+
     def _empty(self) -> bool:
         return self.db.conn.execute("SELECT 1 FROM loyalty_journal LIMIT 1").fetchone() is None
 
@@ -248,7 +255,7 @@ class LoyaltyRepository:
         among them (``seq`` itself when there are none)."""
         names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
         rows = self.db.conn.execute(
-            f"SELECT seq, {names} FROM loyalty_journal WHERE program = ? AND seq > ? ORDER BY seq",
+            f"SELECT seq, {names} FROM {self._after()} WHERE program = ? AND seq > ? ORDER BY seq",
             [program, seq],
         ).fetchall()
         if not rows:
@@ -320,7 +327,7 @@ class LoyaltyRepository:
         API, the expiry job), and the last ``seq`` among them (``seq`` itself when none).
         Served by the primary key: the new entries only."""
         rows = self.db.conn.execute(
-            "SELECT seq, key, member FROM loyalty_journal WHERE seq > ? AND program = ?",
+            f"SELECT seq, key, member FROM {self._after()} WHERE seq > ? AND program = ?",
             [seq, program],
         ).fetchall()
         pairs = [(str(r[1]), str(r[2])) for r in rows]
@@ -336,7 +343,7 @@ class LoyaltyRepository:
     def count_after(self, program: str, seq: int) -> int:
         """How many of the program's entries were booked after ``seq``."""
         row = self.db.conn.execute(
-            "SELECT COUNT(*) FROM loyalty_journal WHERE program = ? AND seq > ?", [program, seq]
+            f"SELECT COUNT(*) FROM {self._after()} WHERE program = ? AND seq > ?", [program, seq]
         ).fetchone()
         return int(row[0])
 
