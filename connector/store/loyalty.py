@@ -164,10 +164,9 @@ class LoyaltyRepository:
             and not is_postgres(self.db)
             and self._empty()
         ):
-            added = self._first_load(entries)
+            added = self._first_load(entries, chunk)
             if added is not None:
                 return added
-        frame = _stored_rows(entries)
         names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
         marks = ", ".join("?" for _ in JOURNAL_COLUMNS)
         sql = (
@@ -175,12 +174,16 @@ class LoyaltyRepository:
         )
         conn = self.db.conn
         before = conn.total_changes
+        step = max(chunk, 1)
         if conn.in_transaction:
-            conn.executemany(sql, frame.itertuples(index=False, name=None))
+            for start in range(0, len(entries), step):
+                part = _stored_rows(entries.iloc[start : start + step])
+                conn.executemany(sql, part.itertuples(index=False, name=None))
             return conn.total_changes - before
         added = 0
-        for start in range(0, len(frame), max(chunk, 1)):
-            part = frame.iloc[start : start + max(chunk, 1)]
+        for start in range(0, len(entries), step):
+            # each chunk converted to stored rows only when its turn comes (see _first_load)
+            part = _stored_rows(entries.iloc[start : start + step])
             with transaction(self.db.conn):
                 counted = conn.total_changes
                 conn.executemany(sql, part.itertuples(index=False, name=None))
@@ -190,7 +193,7 @@ class LoyaltyRepository:
     def _empty(self) -> bool:
         return self.db.conn.execute("SELECT 1 FROM loyalty_journal LIMIT 1").fetchone() is None
 
-    def _first_load(self, entries: pd.DataFrame) -> int | None:
+    def _first_load(self, entries: pd.DataFrame, chunk: int = APPEND_CHUNK) -> int | None:
         """Book a big batch into an empty journal: its secondary indexes dropped, the rows
         inserted in booking order, the indexes created again (a sort each), in one
         transaction; ``None`` when the journal is no longer empty once the write lock is held
@@ -208,7 +211,6 @@ class LoyaltyRepository:
         redeem meanwhile.
         """
         frame = entries.drop_duplicates("key", keep="first")
-        frame = _stored_rows(frame)
         names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
         marks = ", ".join("?" for _ in JOURNAL_COLUMNS)
         conn = self.db.conn
@@ -222,10 +224,16 @@ class LoyaltyRepository:
             for name, _ in indexes:
                 conn.execute(f'DROP INDEX "{name}"')
             before = conn.total_changes
-            conn.executemany(
-                f"INSERT INTO loyalty_journal ({names}) VALUES ({marks})",
-                frame.itertuples(index=False, name=None),
-            )
+            step = max(chunk, 1)
+            for start in range(0, len(frame), step):
+                # converted a chunk at a time: the whole batch as stored rows (a Python object
+                # per cell) was the first sync's peak
+                conn.executemany(
+                    f"INSERT INTO loyalty_journal ({names}) VALUES ({marks})",
+                    _stored_rows(frame.iloc[start : start + step]).itertuples(
+                        index=False, name=None
+                    ),
+                )
             added = conn.total_changes - before
             for _, sql in indexes:
                 conn.execute(sql)
