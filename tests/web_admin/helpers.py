@@ -26,6 +26,17 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
+def cells(html: str, table_id: str) -> list[list[str]]:
+    """The text of each body cell of table ``table_id`` in ``html``, row by row."""
+    table = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    body = table.split("<tbody>", 1)[1]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+        for r in rows
+    ]
+
+
 def signed_in(app: Flask) -> FlaskClient:
     """A test client signed in as the admin."""
     client = app.test_client()
