@@ -1,13 +1,18 @@
 """What the admin page tests share: the admin account, the CSRF token of a page, a signed-in
-test client."""
+test client, an app behind a real WSGI server."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
 NAME = "ana"
 PASSWORD = "correct horse battery staple"
@@ -17,6 +22,8 @@ HASH = generate_password_hash(PASSWORD)
 BASE = "https://localhost"
 #: A comment the mapping edit must keep (ruamel.yaml's round trip).
 COMMENT = "# Revenue is what finance reads: keep this comment through every edit.\n"
+#: Debian's chromium, which the browser tests drive (the system binary, no browser download).
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def csrf(html: str) -> str:
@@ -46,3 +53,15 @@ def signed_in(app: Flask) -> FlaskClient:
     )
     assert answer.status_code == 302, answer.text
     return client
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` behind a real threaded WSGI server on a free port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://localhost:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
