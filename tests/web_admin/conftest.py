@@ -1,10 +1,12 @@
 """Fixtures of the admin page tests: an app with one admin account, a signed-in test client,
-and a database synced from localorg (one run with values in its log)."""
+a database synced from localorg (one run with values in its log), and a headless browser."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -15,7 +17,7 @@ from localorg.org import LocalOrg
 from localorg.server import Running
 from tests.backends import database_settings
 from tests.support import deployed_engine, localorg_settings, rfm_mappings, seed
-from tests.web_admin.helpers import COMMENT, HASH, NAME
+from tests.web_admin.helpers import CHROMIUM, COMMENT, HASH, NAME
 
 
 @pytest.fixture
@@ -59,3 +61,17 @@ def synced(
     engine.store.close()
     assert report.writes.succeeded == 4, report.errors
     return Synced(settings, create_app(settings), contacts, report.run_id, mappings)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium launched headless through Playwright (skipped without either)."""
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: apt-get install -y chromium (Debian's; no download)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="no playwright package: pip install -e '.[dev]'"
+    )
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()

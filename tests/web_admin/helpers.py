@@ -1,13 +1,18 @@
 """What the admin page tests share: the admin account, the CSRF token of a page, a signed-in
-test client."""
+test client, an app behind a real WSGI server."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
 NAME = "ana"
 PASSWORD = "correct horse battery staple"
@@ -17,6 +22,8 @@ HASH = generate_password_hash(PASSWORD)
 BASE = "https://localhost"
 #: A comment the mapping edit must keep (ruamel.yaml's round trip).
 COMMENT = "# Revenue is what finance reads: keep this comment through every edit.\n"
+#: Debian's chromium, which the browser tests drive (the system binary, no browser download).
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def csrf(html: str) -> str:
@@ -24,6 +31,17 @@ def csrf(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "the page has no form with a CSRF token"
     return found.group(1)
+
+
+def cells(html: str, table_id: str) -> list[list[str]]:
+    """The text of each body cell of table ``table_id`` in ``html``, row by row."""
+    table = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    body = table.split("<tbody>", 1)[1]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+        for r in rows
+    ]
 
 
 def signed_in(app: Flask) -> FlaskClient:
@@ -35,3 +53,15 @@ def signed_in(app: Flask) -> FlaskClient:
     )
     assert answer.status_code == 302, answer.text
     return client
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` behind a real threaded WSGI server on a free port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://localhost:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

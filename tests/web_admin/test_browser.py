@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,17 +15,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 from connector.cli import main
 from tests.support import REPO, sync_env
 from tests.web_admin.conftest import Synced
-from tests.web_admin.helpers import NAME, PASSWORD
+from tests.web_admin.helpers import CHROMIUM, NAME, PASSWORD, serving
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="no playwright package: pip install -e '.[dev]'"
 )
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = REPO / "tests" / "web_admin" / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path(os.environ.get("L2L_ADMIN_SCREENSHOTS", REPO / "tests" / ".artifacts" / "admin"))
 REVENUE = "L2L_Revenue__c"
@@ -43,20 +40,8 @@ def served(synced: Synced) -> Iterator[str]:
 
     The session cookie stays Secure: chromium treats http://localhost as a secure context and
     keeps Secure cookies there, as it would behind HTTPS."""
-    server = make_server("127.0.0.1", 0, synced.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield launched
-        launched.close()
+    with serving(synced.app) as base:
+        yield base
 
 
 def _shot(page: Any, name: str) -> None:

@@ -17,20 +17,10 @@ from connector.store import Store
 from connector.web.admin import runs as admin_runs
 from tests.support import sync_env
 from tests.web_admin.conftest import Synced
-from tests.web_admin.helpers import BASE, COMMENT, csrf, signed_in
+from tests.web_admin.helpers import BASE, COMMENT, cells, csrf, signed_in
 
 REVENUE = "L2L_Revenue__c"
 EDIT = "/admin/mappings/contact.yaml/1"  # the second field of contact.yaml: rfm.revenue
-
-
-def _cells(html: str, table_id: str) -> list[list[str]]:
-    table = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
-    body = table.split("<tbody>", 1)[1]
-    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
-    return [
-        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
-        for r in rows
-    ]
 
 
 def _logged(synced: Synced, run_id: int) -> list[dict[str, object]]:
@@ -53,19 +43,19 @@ def test_runs_list_the_sync_with_its_figures(synced: Synced) -> None:
 def test_a_runs_value_log_shows_old_and_new_and_filters(synced: Synced) -> None:
     client = signed_in(synced.app)
     page = client.get(f"{BASE}/admin/runs/{synced.run_id}").text
-    rows = _cells(page, "values")
+    rows = cells(page, "values")
     assert len(rows) == len(_logged(synced, synced.run_id)) > 0
     first = synced.contacts[0]
     narrowed = client.get(
         f"{BASE}/admin/runs/{synced.run_id}",
         query_string={"object": "Contact", "field": REVENUE, "record": first},
     ).text
-    only = _cells(narrowed, "values")
+    only = cells(narrowed, "values")
     assert len(only) == 1
     obj, record, field, old, new, status, _ = only[0]
     assert (obj, record, field, old, status) == ("Contact", first, REVENUE, "(none)", "written")
     assert float(new) == round(10.55 + 20.3, 2)
-    by_field = _cells(
+    by_field = cells(
         client.get(f"{BASE}/admin/runs/{synced.run_id}", query_string={"field": REVENUE}).text,
         "values",
     )
@@ -95,7 +85,7 @@ def test_a_rounding_preview_shows_the_values_it_would_write_and_writes_nothing(
     asked = {"round": "0", "action": "preview", "csrf_token": token}
     page = client.post(f"{BASE}{EDIT}", data=asked)
     assert page.status_code == 200, page.text
-    rows = _cells(page.text, "preview")
+    rows = cells(page.text, "preview")
     assert sorted(r[0] for r in rows) == sorted(synced.contacts)
     for _, now, after in rows:
         assert float(now) == 30.85
@@ -187,7 +177,7 @@ def test_the_value_log_pages_through_a_long_run(
     seen: list[list[str]] = []
     for page in (1, 2, 3):
         html = client.get(url, query_string={"page": page}).text
-        rows = _cells(html, "values")
+        rows = cells(html, "values")
         seen.extend(rows)
         assert ("Next page" in html) == (page < 3)
         assert ("Previous page" in html) == (page > 1)
@@ -197,8 +187,9 @@ def test_the_value_log_pages_through_a_long_run(
 
 def test_a_preview_leaves_out_only_the_stages_its_value_never_reads(synced: Synced) -> None:
     """Rule 6 of connector/admin/console.py: the same values as a preview with every stage,
-    without the order and texts stages for an ``rfm`` value; each kept for a value of its own
-    or one that reads it."""
+    without the order, texts, predictions, loyalty and score stages for an ``rfm`` value; each
+    kept for a value of its own or one that reads it (tests/web_admin/test_preview_seed.py
+    compares each kind of value with a dry run of the whole org)."""
     from connector.admin.console import narrowed, preview_edit, with_rounding
     from connector.sync import build_engine
 
@@ -211,16 +202,32 @@ def test_a_preview_leaves_out_only_the_stages_its_value_never_reads(synced: Sync
     assert whole.orders is not None  # the shipped models configure both stages
     assert whole.scoring is not None
     assert whole.scoring.texts is not None
+    assert whole.predictions is not None
+    assert whole.loyalty is not None
     rfm = narrowed(engine(), "rfm.revenue")
     assert rfm.orders is None
     assert rfm.scoring.texts is None
-    assert rfm.scoring.intent == whole.scoring.intent  # the rest of the scoring kept
+    assert rfm.scoring.intent is None
+    assert rfm.scoring.conversion is None
+    assert rfm.predictions is None
+    assert rfm.loyalty is None
     risk = narrowed(engine(), "risk.score")
     assert risk.orders is not None
     assert risk.scoring.texts is not None  # the order stage reads the texts' events
+    assert risk.scoring.intent == whole.scoring.intent  # and every event the others read
+    assert risk.predictions is not None
+    assert risk.loyalty is not None
     intent = narrowed(engine(), "intent.score")
     assert intent.orders is None
     assert intent.scoring.texts is not None
+    assert intent.scoring.intent == whole.scoring.intent
+    assert intent.scoring.conversion == whole.scoring.conversion
+    assert intent.predictions is None
+    assert intent.loyalty is None
+    loyalty = narrowed(engine(), "loyalty.points_balance")
+    assert loyalty.loyalty is not None
+    assert loyalty.predictions is not None  # promotions limited to segments read them
+    assert loyalty.scoring.intent is None
     assert narrowed(engine(), None).orders is not None
 
     path = synced.mappings / "contact.yaml"

@@ -8,21 +8,19 @@ other pages' (``tests/.artifacts/admin/``) and axe-core checks the sign-in page.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from connector.web import create_app
 from localorg.access import ADMIN_USERNAME
 from localorg.org import LocalOrg
 from localorg.server import Running
 from tests.support import localorg_settings
-from tests.web_admin.helpers import HASH, NAME
-from tests.web_admin.test_browser import AXE, CHROMIUM, _axe, _shot
+from tests.web_admin.helpers import CHROMIUM, HASH, NAME, serving
+from tests.web_admin.test_browser import AXE, _axe, _shot
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="no playwright package: pip install -e '.[dev]'"
@@ -47,21 +45,9 @@ def site(
         admin_users=f"{NAME}:{HASH}",
         admin_salesforce_users=f"someone@else.test, {ADMIN_USERNAME.upper()}",
     )
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://localhost:{server.server_port}"
-    org.config.callback_urls = (f"{base}/admin/sign-in/salesforce/callback",)
-    yield base
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield launched
-        launched.close()
+    with serving(create_app(settings)) as base:
+        org.config.callback_urls = (f"{base}/admin/sign-in/salesforce/callback",)
+        yield base
 
 
 def _to_localorg(page: Any, site: str) -> None:
