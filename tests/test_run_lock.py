@@ -26,7 +26,7 @@ import pytest
 from connector.errors import RunInProgress
 from connector.store import Store
 from connector.store.runs import PEOPLE_SHARDS
-from tests.backends import postgres_schema
+from tests.backends import postgres_schema, sqlite_only
 from tests.support import REPO
 
 _HOLD = """
@@ -197,6 +197,7 @@ def test_each_store_schema_has_its_own_run_lock() -> None:
             other.close()
 
 
+@sqlite_only("the run lock's file on one host (PostgreSQL's advisory locks: the tests above)")
 def test_on_sqlite_a_run_of_people_holds_the_run_lock_alone(tmp_path: Path) -> None:
     # One host, one worker: no shards, the run lock as before; nested holds are granted.
     first, second = Store(tmp_path / "l2l.sqlite"), Store(tmp_path / "l2l.sqlite")

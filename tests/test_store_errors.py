@@ -19,6 +19,11 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.errors import Busy, ConfigError, Lead2LoyaltyError, StoreError
 from connector.store import Store
+from tests.backends import sqlite_only
+
+pytestmark = sqlite_only(
+    "what the store raises when SQLite refuses (PostgreSQL's: tests/test_store_postgres.py)"
+)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ same failures: a guesser whose requests are spread over the workers is locked ou
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -17,7 +16,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 import sqlite_utils
 
-from connector.store.backend import read_frame, transaction
+from connector.store.backend import MISSING, clamped, read_frame, transaction, whole_part
 from connector.store.schema import SUMS_POSITION, add_journal_sums
 
 #: Journal entries added to the totals per write transaction of a catch-up: the write lock is
@@ -98,7 +97,7 @@ class AdminRepository:
     def written_histogram(self, obj: str, field: str, bins: int) -> tuple[float, float, list[int]]:
         """The numbers last written to ``obj``.``field`` (cleared fields left out) counted in
         ``bins`` equal ranges from the lowest to the highest: (lowest, range width, counts);
-        the highest value falls in the last range. Counted by SQLite over the covering index
+        the highest value falls in the last range. Counted by the database over the covering index
         (reading 50,000 numbers into Python took 30-110 ms a field on the medium seed)."""
         low, high = self.db.conn.execute(
             "SELECT MIN(CAST(value AS REAL)), MAX(CAST(value AS REAL)) FROM written_values "
@@ -109,12 +108,13 @@ class AdminRepository:
             return 0.0, 1.0, [0] * bins
         width = (float(high) - float(low)) / bins or 1.0
         counts = [0] * bins
-        for bar, n in self.db.conn.execute(
-            "SELECT MIN(CAST((CAST(value AS REAL) - ?) / ? AS INTEGER), ?), COUNT(*) "
-            "FROM written_values WHERE object = ? AND field = ? AND value != 'null' GROUP BY 1",
+        bar = whole_part(self.db, "(CAST(value AS REAL) - ?) / ?")
+        for at, n in self.db.conn.execute(
+            f"SELECT {clamped(self.db, bar, None, '?')}, COUNT(*) FROM written_values "
+            "WHERE object = ? AND field = ? AND value != 'null' GROUP BY 1",
             [float(low), width, bins - 1, obj, field],
         ):
-            counts[int(bar)] += int(n)
+            counts[int(at)] += int(n)
         return float(low), width, counts
 
     def top_written(
@@ -392,15 +392,16 @@ class AdminRepository:
         them are converted today (``IsConverted`` of the pulled Lead) and that rate. Unlike
         ``evaluate intent`` (scores as of a past day, conversions within a horizon) this is
         today's score beside today's state: a quick look, not a backtest."""
+        banded = clamped(self.db, whole_part(self.db, "CAST(w.value AS REAL)"), "0", "4")
         try:
             rows = self.db.conn.execute(
-                "SELECT MIN(MAX(CAST(CAST(w.value AS REAL) AS INTEGER), 0), 4), COUNT(*), "
+                f"SELECT {banded}, COUNT(*), "
                 'SUM(COALESCE(l."IsConverted", 0)) FROM written_values w JOIN "sf_Lead" l '
                 "ON l.\"Id\" = w.record_id WHERE w.object = 'Lead' AND w.field = ? "
                 "AND w.value != 'null' GROUP BY 1",
                 [intent_field],
             ).fetchall()
-        except sqlite3.OperationalError:  # no Lead pulled in this org
+        except MISSING:  # no Lead pulled in this org
             rows = []
         found = {int(b): (int(n), int(c or 0)) for b, n, c in rows}
         out = []
@@ -464,7 +465,7 @@ def funnel(
     def one(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
         try:
             row = conn.execute(sql, list(params)).fetchone()
-        except sqlite3.OperationalError:  # a table or column this org never had
+        except MISSING:  # a table or column this org never had
             return (0, 0)
         return tuple(v or 0 for v in row)
 

@@ -9,12 +9,14 @@ Type checkers see the SQLite types: the PostgreSQL classes stand in for them at 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
+import psycopg.errors
 import sqlite_utils
 
 from connector.store import postgres, sqlite
@@ -30,6 +32,31 @@ def open_database(location: Path | str) -> sqlite_utils.Database:
 def is_postgres(db: Any) -> bool:
     """True when ``db`` (a database or its connection) is PostgreSQL."""
     return getattr(db, "dialect", None) == "postgresql"
+
+
+#: What a read of a table or column this database may not have raises: sqlite3 says
+#: ``OperationalError`` ("no such table"), psycopg names the missing thing.
+MISSING: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError,
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+)
+
+
+def whole_part(db: Any, number: str) -> str:
+    """SQL for the SQL expression ``number`` as an integer, its fraction dropped (toward zero):
+    SQLite's ``CAST(... AS INTEGER)`` drops it, PostgreSQL's rounds to the nearest (3.9 -> 4)."""
+    if is_postgres(db):
+        return f"CAST(TRUNC({number}) AS INTEGER)"
+    return f"CAST({number} AS INTEGER)"
+
+
+def clamped(db: Any, number: str, low: str | None, high: str) -> str:
+    """SQL for the SQL expression ``number`` kept within ``low`` (none: no floor) and ``high``:
+    SQLite's scalar ``MAX(a, b)``/``MIN(a, b)`` are PostgreSQL's ``GREATEST``/``LEAST``."""
+    most, least = ("GREATEST", "LEAST") if is_postgres(db) else ("MAX", "MIN")
+    floored = number if low is None else f"{most}({number}, {low})"
+    return f"{least}({floored}, {high})"
 
 
 @contextmanager

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -431,6 +431,12 @@ class PgConnection:
         self._changes = 0
         self._grown: dict[str, int] = {}  # rows written per table since its last ANALYZE
         self._analyzed: dict[str, int] = {}  # rows written per table up to its last ANALYZE
+        self._trace: Callable[[str], object] | None = None
+
+    def set_trace_callback(self, trace: Callable[[str], object] | None) -> None:
+        """Call ``trace`` with each statement as it is sent (PostgreSQL spelling), as
+        sqlite3's hook of the same name does; None stops it."""
+        self._trace = trace
 
     @property
     def total_changes(self) -> int:
@@ -445,6 +451,8 @@ class PgConnection:
     def execute(self, sql: str, parameters: Any = (), /) -> PgCursor:
         """Run one statement (SQLite spelling) and return its results."""
         query = translate(sql)
+        if self._trace is not None:
+            self._trace(query)
         try:
             cursor = self.raw.execute(query, _params(parameters))  # type: ignore[call-overload]
         except psycopg.Error as exc:
@@ -462,6 +470,8 @@ class PgConnection:
         cursor = self.raw.cursor()
         if not rows:
             return PgCursor(cursor)
+        if self._trace is not None:
+            self._trace(query)
         plan = copy_plan(query, rows) if len(rows) >= COPY_MIN_ROWS else None
         keyed = keyed_plan(query, rows) if plan is None and len(rows) >= KEYED_MIN_ROWS else None
         try:

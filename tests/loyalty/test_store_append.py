@@ -14,9 +14,11 @@ from connector.loyalty.ledger import JOURNAL_COLUMNS, as_journal, empty_journal,
 from connector.store import Store
 from connector.store import loyalty as stored
 from connector.store.loyalty import _text, _texts
-from tests.backends import store_location
+from tests.backends import ON_POSTGRES, sqlite_only, store_location
 
 NOW = datetime(2024, 6, 1, 12, 30, tzinfo=UTC)
+#: How a write transaction opens on the test backend (PostgreSQL: then the write lock).
+BEGIN = "BEGIN" if ON_POSTGRES else "BEGIN IMMEDIATE"
 
 
 def _entries(n: int) -> pd.DataFrame:
@@ -52,7 +54,7 @@ def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Pat
         books = store.loyalty
         seen = _statements(store)
         assert books.append(_entries(5), chunk=2) == 5
-        assert seen.count("BEGIN IMMEDIATE") == 3  # 2 + 2 + 1 entries
+        assert seen.count(BEGIN) == 3  # 2 + 2 + 1 entries
         assert seen.count("COMMIT") == 3
         stored = books.journal("club")
         assert list(stored["points"]) == [10, 11, 12, 13, 14]
@@ -68,7 +70,7 @@ def test_inside_a_member_transaction_the_batch_is_one_transaction(tmp_path: Path
         seen = _statements(store)
         with books.member_transaction():
             assert books.append(_entries(5), chunk=2) == 5
-        assert seen.count("BEGIN IMMEDIATE") == 1
+        assert seen.count(BEGIN) == 1
         assert seen.count("COMMIT") == 1
     finally:
         store.close()
@@ -132,22 +134,34 @@ def _plan(store: Store, sql: str, params: list[object]) -> str:
     return " | ".join(str(r[-1]) for r in rows)
 
 
-def test_the_journal_keeps_only_the_indexes_its_reads_use(tmp_path: Path) -> None:
-    store = Store(store_location(tmp_path))
+def _indexes(store: Store) -> set[str]:
+    """The journal's indexes the migrations made (not those behind its primary key)."""
+    if store.url is not None:  # PostgreSQL
+        sql = (
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = 'loyalty_journal' AND indexname != 'loyalty_journal_pkey'"
+        )
+    else:
+        sql = (
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND "
+            "tbl_name = 'loyalty_journal' AND sql IS NOT NULL"
+        )
+    return {r[0] for r in store.db.conn.execute(sql)}
+
+
+def test_the_journal_keeps_only_the_indexes_its_reads_use(store: Store) -> None:
+    # the idempotency key, a member's journal, the loyalty API token's daily cap
+    assert _indexes(store) == {
+        "idx_loyalty_journal_key",
+        "idx_loyalty_journal_program_member",
+        "loyalty_journal_token",
+    }
+
+
+@sqlite_only("SQLite's query plans (EXPLAIN QUERY PLAN, INDEXED BY)")
+def test_the_journals_reads_use_its_indexes(tmp_path: Path) -> None:
+    store = Store(tmp_path / "l2l.sqlite")
     try:
-        indexes = {
-            r[0]
-            for r in store.db.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND "
-                "tbl_name = 'loyalty_journal' AND sql IS NOT NULL"
-            )
-        }
-        # the idempotency key, a member's journal, the loyalty API token's daily cap
-        assert indexes == {
-            "idx_loyalty_journal_key",
-            "idx_loyalty_journal_program_member",
-            "loyalty_journal_token",
-        }
         books = store.loyalty
         since = _text(NOW)
         # The token cap's read finds the token's entries through the partial index (only the
@@ -191,6 +205,7 @@ def _sums(store: Store) -> list[list[tuple[object, ...]]]:
     ]
 
 
+@sqlite_only("a first load into an empty SQLite journal, its indexes built after the rows")
 def test_a_first_load_books_what_the_chunked_append_books(tmp_path: Path) -> None:
     # A batch into an empty journal builds its indexes after the rows, in one transaction;
     # the journal, its seq order, the skipped duplicate key, the indexes and the admin totals
@@ -220,13 +235,13 @@ def test_a_first_load_books_what_the_chunked_append_books(tmp_path: Path) -> Non
 
 
 def test_a_journal_with_entries_is_appended_in_chunks(tmp_path: Path) -> None:
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         batch = _entries(5)
         assert store.loyalty.append(batch.iloc[:1], first_load=10**9) == 1
         seen = _statements(store)
         assert store.loyalty.append(batch, chunk=2, first_load=3) == 4
         assert not any(s.startswith("DROP INDEX") for s in seen)
-        assert seen.count("BEGIN IMMEDIATE") == 3
+        assert seen.count(BEGIN) == 3
     finally:
         store.close()

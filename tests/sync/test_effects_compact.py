@@ -10,6 +10,7 @@ import pandas as pd
 
 from connector.store import Store
 from connector.sync.effects import COMPACT_FROM, REPEATED_COLUMNS, compact_journal
+from tests.backends import store_location
 
 
 def _planned(n: int) -> pd.DataFrame:
@@ -46,7 +47,8 @@ def test_a_big_batch_is_held_compact_and_books_the_same_journal(tmp_path: Path) 
         before, after = planned[column].astype(object), compact[column].astype(object)
         assert after.isna().equals(before.isna()), column
         assert after[after.notna()].equals(before[before.notna()]), column
-    plain, small = Store(tmp_path / "a.sqlite"), Store(tmp_path / "b.sqlite")
+    plain = Store(store_location(tmp_path, "a.sqlite"))
+    small = Store(store_location(tmp_path, "b.sqlite"))
     try:
         assert plain.loyalty.append(planned) == small.loyalty.append(compact) == COMPACT_FROM
         rows = "SELECT * FROM loyalty_journal ORDER BY seq"

@@ -31,6 +31,7 @@ from connector.webhooks import shopify
 from localorg.flows import FlowEngine
 from localorg.org import LocalOrg, load_seed
 from localorg.server import Running
+from tests.backends import store_location
 from tests.support import REPO, deployed_engine, load_rows, localorg_settings
 from tests.webhooks.helpers import SHOPIFY_SECRETS, encode, fixture, shopify_headers
 
@@ -43,7 +44,8 @@ def _engine(
     org: LocalOrg, server: Running, tmp_path: Path, database: Path | str | None = None
 ) -> tuple[Settings, SyncEngine]:
     """The small seed with its events, risk's Flow named in models/orders.yaml, and every
-    Flow the configuration names deployed; the store on ``database`` (SQLite by default)."""
+    Flow the configuration names deployed; the store on ``database`` (by default the test
+    backend's, tests/backends.py)."""
     seed = tmp_path / "seed"
     load_seed(org, "small", seed)
     models = tmp_path / "models"
@@ -56,7 +58,7 @@ def _engine(
         server,
         tmp_path,
         models_dir=models,
-        database=database or tmp_path / "l2l.sqlite",
+        database=database or store_location(tmp_path),
         shopify_webhook_secrets=",".join(SHOPIFY_SECRETS),
         loyalty_api_tokens=f"shop:read={SHOP_TOKEN},ops:redeem={OPS_TOKEN}",
     )

@@ -195,7 +195,7 @@ def test_the_position_migration_counts_what_the_writer_kept(tmp_path: Path) -> N
     newest entry: nothing is counted twice."""
     from connector.store.schema import _v18_admin_sums_position
 
-    store = Store(tmp_path / "l2l.sqlite")
+    store = Store(store_location(tmp_path))
     try:
         _booked(store)
         store.admin.catch_up()

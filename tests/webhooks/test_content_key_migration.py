@@ -11,6 +11,7 @@ import sqlite_utils
 from connector.store import Store
 from connector.store.schema import MIGRATIONS, _v12_delivery_content_key
 from connector.webhooks.base import Delivery
+from tests.backends import sqlite_only
 
 BODY = b'{"id": 1, "updated_at": "2026-11-20T14:15:01Z"}'
 
@@ -31,6 +32,7 @@ def _released_before_content_keys(path: Path) -> None:
     db.close()
 
 
+@sqlite_only("upgrading a SQLite file written before deliveries had content keys")
 def test_old_deliveries_get_content_keys_and_replays_of_them_are_duplicates(
     tmp_path: Path,
 ) -> None:
