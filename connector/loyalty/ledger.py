@@ -92,12 +92,18 @@ def round_points(values: np.ndarray | float, rule: str) -> np.ndarray:
 
 
 def empty_journal() -> pd.DataFrame:
-    """A journal with no entries and the right columns and types."""
-    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in JOURNAL_COLUMNS})
-    frame["points"] = frame["points"].astype(np.int64)
-    for c in ("at", "expires_at", "available_at"):
-        frame[c] = pd.Series(dtype="datetime64[ns, UTC]")
-    return frame
+    """A journal with no entries and the right columns and types (a copy of one built once:
+    building it took 6 ms, several times in a run of a few people)."""
+    return _EMPTY_JOURNAL.copy()
+
+
+def _empty_journal() -> pd.DataFrame:
+    types: dict[str, Any] = {"points": np.dtype(np.int64)}
+    types.update(dict.fromkeys(("at", "expires_at", "available_at"), "datetime64[ns, UTC]"))
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, object)) for c in JOURNAL_COLUMNS})
+
+
+_EMPTY_JOURNAL = _empty_journal()
 
 
 @dataclass(frozen=True)

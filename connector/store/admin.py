@@ -470,7 +470,7 @@ def funnel(
         return tuple(v or 0 for v in row)
 
     leads, converted = one(
-        'SELECT COUNT(*), SUM("IsConverted") FROM "sf_Lead" WHERE NOT COALESCE("IsDeleted", 0)'
+        'SELECT COUNT(*), SUM("IsConverted") FROM "sf_Lead" WHERE COALESCE("IsDeleted", 0) = 0'
     )
     hot = one(
         "SELECT COUNT(*) FROM written_values WHERE object = 'Lead' AND field = ? "
@@ -478,7 +478,8 @@ def funnel(
         [intent_field or "", hot_from],
     )[0]
     buyers, repeat = one(
-        "SELECT SUM(CAST(value AS REAL) >= 1), SUM(CAST(value AS REAL) >= 2) "
+        "SELECT SUM(CASE WHEN CAST(value AS REAL) >= 1 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN CAST(value AS REAL) >= 2 THEN 1 ELSE 0 END) "
         "FROM written_values WHERE field = ? AND object IN ('Contact', 'Lead')",
         [orders_field or ""],
     )

@@ -500,12 +500,18 @@ class EventsRepository:
             )
 
         for source, total, pending, failed, dupes in conn.execute(
-            "SELECT source, COUNT(*), SUM(status = 'stored'), SUM(status = 'failed'), "
+            # SUM(CASE ...): a comparison is no number on PostgreSQL; its SUM of a BIGINT is
+            # a NUMERIC (a Decimal), hence the int()s
+            "SELECT source, COUNT(*), SUM(CASE WHEN status = 'stored' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), "
             "SUM(duplicates) FROM deliveries GROUP BY source"
         ).fetchall():
             e = entry(source)
             e.update(
-                deliveries=total, pending=pending or 0, failed=failed or 0, duplicates=dupes or 0
+                deliveries=int(total),
+                pending=int(pending or 0),
+                failed=int(failed or 0),
+                duplicates=int(dupes or 0),
             )
         for source, count in conn.execute(
             "SELECT source, COUNT(*) FROM events GROUP BY source"
@@ -518,15 +524,16 @@ class EventsRepository:
             e["rejected"] += count
             e["rejections"][reason] = count
         orders = conn.execute(
-            "SELECT COUNT(*), SUM(cancelled), SUM(total IS NULL) FROM shop_orders"
+            "SELECT COUNT(*), SUM(cancelled), SUM(CASE WHEN total IS NULL THEN 1 ELSE 0 END) "
+            "FROM shop_orders"
         ).fetchone()
         dirty = conn.execute("SELECT COUNT(*) FROM dirty_people").fetchone()[0]
         return {
             "sources": sources,
             "shop_orders": {
-                "orders": orders[0],
-                "cancelled": orders[1] or 0,
-                "awaiting_details": orders[2] or 0,
+                "orders": int(orders[0]),
+                "cancelled": int(orders[1] or 0),
+                "awaiting_details": int(orders[2] or 0),
             },
             "dirty_people": dirty,
         }
