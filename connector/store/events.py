@@ -145,6 +145,8 @@ class EventsRepository:
         )
         if emails is not None:
             emails = list(emails)
+            if not emails:  # no one's events (an empty IN () is an error on PostgreSQL)
+                return read_frame(f"SELECT {columns} FROM events WHERE 0 = 1", self.db.conn)
             marks = ", ".join("?" * len(emails))
             anonymous = (
                 f"SELECT DISTINCT anonymous_id FROM events WHERE email IN ({marks}) "
@@ -152,7 +154,7 @@ class EventsRepository:
             )
             named = ""
             if names is not None:
-                named = f" AND (name IN ({', '.join('?' * len(names))}) OR type = 'identify')"
+                named = f" AND ({_name_in(names)} OR type = 'identify')"
             # Two indexed lookups, by email and by anonymous id, united: with an OR across the
             # two columns SQLite scanned the whole log (the medium seed's real-time pass of 10
             # people cost several times that of 1).
@@ -164,9 +166,8 @@ class EventsRepository:
             )
         if names is None:
             return read_frame(f"SELECT {columns} FROM events", self.db.conn)
-        marks = ", ".join("?" * len(names))
         return read_frame(
-            f"SELECT {columns} FROM events WHERE name IN ({marks}) OR type = 'identify'",
+            f"SELECT {columns} FROM events WHERE {_name_in(names)} OR type = 'identify'",
             self.db.conn,
             params=list(names),
         )
@@ -597,3 +598,8 @@ class EventsRepository:
             "AND o.placed_at IS NOT NULL",
             self.db.conn,
         )
+
+
+def _name_in(names: Sequence[str]) -> str:
+    """``name IN (?, ...)`` for ``names``; false for none (PostgreSQL refuses ``IN ()``)."""
+    return f"name IN ({', '.join('?' * len(names))})" if names else "0 = 1"
