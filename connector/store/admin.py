@@ -320,7 +320,10 @@ class AdminRepository:
             members = [
                 str(r[0])
                 for r in conn.execute(
-                    "SELECT DISTINCT member FROM loyalty_journal WHERE program = ? "
+                    # the program as an expression: SQLite then walks the primary key from
+                    # the position, not every entry of the program through its index (110 ms
+                    # -> 0.2 ms on the medium seed's journal, each first view after a booking)
+                    "SELECT DISTINCT member FROM loyalty_journal WHERE program || '' = ? "
                     "AND currency = 'points' AND seq > ? AND seq <= ?",
                     [program, done, newest],
                 )
