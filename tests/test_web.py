@@ -157,3 +157,21 @@ def test_a_web_worker_never_loads_the_salesforce_client(tmp_path: Path) -> None:
     assert [m for m in seen["modules"] if m.split(".")[0] == "simple_salesforce"] == []
     assert [m for m in seen["modules"] if m.startswith("connector.salesforce")] == []
     assert [m for m in seen["modules"] if m.split(".")[0] == "requests"] == []
+
+
+def test_a_web_process_collects_cycles_less_often(tmp_path: Path) -> None:
+    # connector/web/__init__.py, collect_less: measured on the admin page's p95 (bench/admin.py)
+    import gc
+
+    from connector.web import GC_THRESHOLD, collect_less
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        create_app(load_settings(database=tmp_path / "l2l.sqlite"))
+        assert gc.get_threshold() == GC_THRESHOLD
+        gc.set_threshold(50_000, 5, 500)  # never more often than it already was
+        collect_less()
+        assert gc.get_threshold() == (50_000, 50, 500)
+    finally:
+        gc.set_threshold(*before)
