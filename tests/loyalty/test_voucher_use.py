@@ -15,6 +15,7 @@ from connector.loyalty.operations import LoyaltyError
 from connector.loyalty.service import LoyaltyService
 from connector.loyalty.wiring import load_config
 from connector.store import Store
+from connector.store.backend import transaction
 from connector.web import create_app
 from tests.loyalty.conftest import ANN
 from tests.loyalty.test_web_api import AUTH, MEMBER, post
@@ -77,8 +78,10 @@ def test_an_expired_code_is_409_and_keeps_its_use(client: FlaskClient, settings:
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
     store = Store(settings.store_location)
     try:
-        store.db.execute("UPDATE loyalty_vouchers SET expires_at = ? WHERE code = ?", [past, code])
-        store.db.conn.commit()
+        with transaction(store.db.conn):  # committed on either backend
+            store.db.conn.execute(
+                "UPDATE loyalty_vouchers SET expires_at = ? WHERE code = ?", [past, code]
+            )
     finally:
         store.close()
     refused = _use(client, code, "late")
