@@ -189,6 +189,21 @@ def load_rows(org: LocalOrg, object_name: str, rows: list[dict[str, Any]]) -> li
     return ids
 
 
+def day_ago(days: int) -> str:
+    """The UTC date ``days`` before today, ISO (an Order's EffectiveDate)."""
+    return (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
+
+
+def account_contacts(org: LocalOrg, names: Sequence[str]) -> tuple[str, list[str]]:
+    """One Account and a Contact on it per name (email ``<name>@example.com``): their ids."""
+    account = load_rows(org, "Account", [{"Name": "Acme"}])[0]
+    rows = [
+        {"LastName": name, "Email": f"{name.lower()}@example.com", "AccountId": account}
+        for name in names
+    ]
+    return account, load_rows(org, "Contact", rows)
+
+
 def seed(org: LocalOrg, contacts: int, orders: Sequence[tuple[str, float]]) -> list[str]:
     """`contacts` Contacts of one business account, each with an activated order billed to it
     per (effective date, total amount) of `orders`; returns the contact ids."""

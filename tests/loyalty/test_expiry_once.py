@@ -12,39 +12,39 @@ included.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connector.sync import SyncOptions
 from connector.sync.echo import MARGIN
 from localorg.org import LocalOrg
 from localorg.server import Running
-from tests.support import deployed_engine, load_rows, localorg_settings, settle
-
-
-def _day(days_ago: int) -> str:
-    return (datetime.now(UTC) - timedelta(days=days_ago)).date().isoformat()
+from tests.support import (
+    account_contacts,
+    day_ago,
+    deployed_engine,
+    load_rows,
+    localorg_settings,
+    settle,
+)
 
 
 def test_moving_an_orders_date_books_no_second_expiry(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
-    account = load_rows(org, "Account", [{"Name": "Acme"}])[0]
-    ann, bob = load_rows(
-        org,
-        "Contact",
-        [
-            {"LastName": name, "Email": f"{name.lower()}@example.com", "AccountId": account}
-            for name in ("Ann", "Bob")
-        ],
-    )
+    (
+        account,
+        (
+            ann,
+            bob,
+        ),
+    ) = account_contacts(org, ("Ann", "Bob"))
 
     def order(contact: str, days_ago: int, amount: float) -> dict[str, object]:
         return {
             "AccountId": account,
             "BillToContactId": contact,
             "Status": "Activated",
-            "EffectiveDate": _day(days_ago),
+            "EffectiveDate": day_ago(days_ago),
             "TotalAmount": amount,
         }
 
@@ -82,9 +82,9 @@ def test_moving_an_orders_date_books_no_second_expiry(
     # before his first lot expired (its points were expired and booked so: still nothing to
     # reverse).
     time.sleep(MARGIN.total_seconds() + 1.1)  # past the echo span of the first push
-    org.store.update("Order", anns[0], {"EffectiveDate": _day(10)})
-    org.store.update("Order", bobs[1], {"EffectiveDate": _day(700)})
-    org.store.update("Order", refund, {"EffectiveDate": _day(500)})
+    org.store.update("Order", anns[0], {"EffectiveDate": day_ago(10)})
+    org.store.update("Order", bobs[1], {"EffectiveDate": day_ago(700)})
+    org.store.update("Order", refund, {"EffectiveDate": day_ago(500)})
     settle()
     for options in (SyncOptions(), SyncOptions(full=True), SyncOptions(whole_org=True)):
         report = engine.run(options)

@@ -4,14 +4,20 @@ in localorg, pulled over HTTPS, the program's standing mapped to Contact fields 
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
 
 from localorg.org import LocalOrg
 from localorg.server import Running
-from tests.support import deployed_engine, field_values, load_rows, localorg_settings
+from tests.support import (
+    account_contacts,
+    day_ago,
+    deployed_engine,
+    field_values,
+    load_rows,
+    localorg_settings,
+)
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -57,29 +63,25 @@ MAPPING = {
 }
 
 
-def _day(days_ago: int) -> str:
-    return (datetime.now(UTC) - timedelta(days=days_ago)).date().isoformat()
-
-
 def test_a_spend_based_member_gets_the_discount_of_their_net_spend(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
-    account = load_rows(org, "Account", [{"Name": "Acme"}])[0]
-    ann, bob, carl, dan = load_rows(
-        org,
-        "Contact",
-        [
-            {"LastName": name, "Email": f"{name.lower()}@example.com", "AccountId": account}
-            for name in ("Ann", "Bob", "Carl", "Dan")
-        ],
-    )
+    (
+        account,
+        (
+            ann,
+            bob,
+            carl,
+            dan,
+        ),
+    ) = account_contacts(org, ("Ann", "Bob", "Carl", "Dan"))
 
     def order(contact: str, days_ago: int, amount: float) -> dict[str, object]:
         return {
             "AccountId": account,
             "BillToContactId": contact,
             "Status": "Activated",
-            "EffectiveDate": _day(days_ago),
+            "EffectiveDate": day_ago(days_ago),
             "TotalAmount": amount,
         }
 
