@@ -44,33 +44,3 @@ def test_written_records_settle_their_in_flight_values_only(tmp_path: Path) -> N
         assert log == [("a", "1.0", "2.0", "written")]
     finally:
         store.close()
-
-
-def test_a_batch_reads_the_values_pending_reads_for_its_records(tmp_path: Path) -> None:
-    """A push decides its batches on the record ids (pending_records) and reads a batch's
-    values when its turn comes (pending_of): the same writes pending() gives for them."""
-    store = Store(store_location(tmp_path))
-    try:
-        outbox = store.outbox
-        run = store.runs.start("full")
-        outbox.enqueue(
-            run,
-            [
-                ("Contact", "b", "G", "y"),
-                ("Contact", "a", "F", 1.0),
-                ("Contact", "b", "F", None),
-                ("Lead", "l", "F", 2),
-                ("Contact", "c", "F", [1, 2]),
-            ],
-        )
-        outbox.mark_in_flight(run, [("Contact", "c")])  # sent: no longer pending
-        assert outbox.pending_records() == {"Contact": ["a", "b"], "Lead": ["l"]}
-        assert outbox.pending_records({("Lead", "l"), ("Contact", "c")}) == {"Lead": ["l"]}
-        batch = outbox.pending_of("Contact", ["b", "c"])
-        assert batch == [
-            w for w in outbox.pending() if w.object == "Contact" and w.record_id == "b"
-        ]
-        assert [(w.field, w.value) for w in batch] == [("F", None), ("G", "y")]
-        assert outbox.pending_of("Contact", []) == []
-    finally:
-        store.close()

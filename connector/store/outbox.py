@@ -266,44 +266,16 @@ class OutboxRepository:
             params,
         )
         same: dict[str, str] = {}
+        share = same.setdefault
         out: list[PendingWrite] = []
         while rows := cursor.fetchmany(_READ_CHUNK):
-            out += _pending_writes(rows, same)
+            values = loads_many([r[3] for r in rows])
+            out += [
+                PendingWrite(share(r[0], r[0]), share(r[1], r[1]), share(r[2], r[2]), v, r[4],
+                             share(r[5], r[5]), r[3])
+                for r, v in zip(rows, values, strict=True)
+            ]  # fmt: skip
         return out
-
-    def pending_records(
-        self, records: Collection[tuple[str, str]] | None = None
-    ) -> dict[str, list[str]]:
-        """Object -> the ids (sorted) of its records with values to write: what
-        :meth:`pending` would return, without the values (a push decides its batches on these
-        and reads the values a batch at a time, :meth:`pending_of`)."""
-        where, params = _of_records(records)
-        cursor = self.db.execute(
-            "SELECT DISTINCT object, record_id FROM outbox "
-            f"WHERE status IN ('pending', 'carried') {'AND ' + where if where else ''} "
-            "ORDER BY object, record_id",
-            params,
-        )
-        out: dict[str, list[str]] = {}
-        while rows := cursor.fetchmany(_READ_CHUNK):
-            for obj, record_id in rows:
-                out.setdefault(obj, []).append(record_id)
-        return out
-
-    def pending_of(self, obj: str, record_ids: Sequence[str]) -> list[PendingWrite]:
-        """The values to write of these records of ``obj``, as :meth:`pending` returns them
-        (ordered by record id and field): one push batch's, read when its turn comes."""
-        if not record_ids:
-            return []
-        with transaction(self.db.conn):  # the staging table is the connection's own
-            self._stage_records((obj, r) for r in record_ids)
-            rows = self.db.conn.execute(
-                "SELECT o.object, o.record_id, o.field, o.value, o.attempts, o.status "
-                "FROM batch_records b JOIN outbox o ON o.object = b.object AND o.record_id = "
-                "b.record_id WHERE o.status IN ('pending', 'carried') "
-                "ORDER BY o.object, o.record_id, o.field"
-            ).fetchall()
-        return _pending_writes(rows)
 
     def record_results(
         self,
@@ -483,21 +455,6 @@ class OutboxRepository:
                 ).fetchall():
                     outbox[(obj, r, f)] = (v, st)
         return written, outbox
-
-
-def _pending_writes(
-    rows: Sequence[Sequence[Any]], same: dict[str, str] | None = None
-) -> list[PendingWrite]:
-    """Outbox rows (object, record id, field, value text, attempts, status) as pending writes,
-    with one string object per distinct object, record id, field and status (``same``, kept
-    across the chunks of one read)."""
-    share = ({} if same is None else same).setdefault
-    values = loads_many([r[3] for r in rows])
-    return [
-        PendingWrite(share(r[0], r[0]), share(r[1], r[1]), share(r[2], r[2]), v, r[4],
-                     share(r[5], r[5]), r[3])
-        for r, v in zip(rows, values, strict=True)
-    ]  # fmt: skip
 
 
 def _of_records(records: Collection[tuple[str, str]] | None) -> tuple[str, list[str]]:

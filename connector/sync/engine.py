@@ -107,11 +107,6 @@ LOOKUPS = {
 }
 #: The stored name of what the last full run learnt of the population (predictions).
 POPULATION = "predictions_population"
-#: Records per Bulk API job of a big write-back: their values are read from the outbox, sent
-#: and recorded one such batch at a time, so the push's memory follows the batch, not the org.
-#: One job costs a handful of calls (BULK_JOB_CALLS) plus its status polls, so the batch is
-#: big: an org's 65,000 Contacts go in one job, the medium seed's 300,000 Orders in three.
-PUSH_CHUNK = 100_000
 #: Event properties the Resolve step reads beside each event: the click's channel and the
 #: sender's clock (predictions) and the order an order event names (each order counted once).
 EVENT_PROPERTIES = tuple(dict.fromkeys((*predict.EVENT_PROPERTIES, *ORDER_KEY_PROPERTIES)))
@@ -1109,45 +1104,39 @@ class SyncEngine:
         return people | {(obj, record_id) for obj, record_id, _, _ in changes}
 
     def _push(self, report: RunReport, records: frozenset[tuple[str, str]] | None = None) -> None:
-        """Send what the outbox holds for ``records`` (None: all of it; see _own_records).
-
-        The batches are decided on the records' ids; their values are read from the outbox a
-        batch at a time (``PUSH_CHUNK`` records of a Bulk object), never the whole write-back
-        at once.
-        """
-        by_object = self.store.outbox.pending_records(records)
-        report.writes.queued = sum(len(ids) for ids in by_object.values())
+        """Send what the outbox holds for ``records`` (None: all of it; see _own_records)."""
+        by_record: dict[tuple[str, str], list[PendingWrite]] = defaultdict(list)
+        for pending in self.store.outbox.pending(records):
+            by_record[(pending.object, pending.record_id)].append(pending)
+        report.writes.queued = len(by_record)
+        by_object: dict[str, list[tuple[str, list[PendingWrite]]]] = defaultdict(list)
+        for (obj, record_id), writes in by_record.items():
+            by_object[obj].append((record_id, writes))
+        contacts = sorted(rid for obj, rid in by_record if obj == "Contact")
         person = person_contacts(  # the person accounts of the Contacts to write, looked up
             self.store.records.frame(
                 "Account",
                 ["Id", "IsPersonAccount", "PersonContactId"],
-                any_of={"PersonContactId": by_object.get("Contact", [])},
+                any_of={"PersonContactId": contacts},
             )
         )
-        groups: list[tuple[str, str, list[str], dict[str, str] | None]] = []
-        for obj, ids in by_object.items():
+        groups: list[tuple[str, list[tuple[str, list[PendingWrite]]], dict[str, str] | None]] = []
+        for obj, items in by_object.items():
             if obj == "Contact" and person:
                 # person contacts are written through their Account's __pc fields
-                groups.append(("Account", obj, [i for i in ids if i in person], person))
-                ids = [i for i in ids if i not in person]
-            groups.append((obj, obj, ids, None))
+                groups.append(("Account", [i for i in items if i[0] in person], person))
+                items = [i for i in items if i[0] not in person]
+            groups.append((obj, items, None))
         # Objects under the Bulk threshold share their collection calls: one call takes
         # records of several objects, so N records cost ceil(N/200) calls, not one more per
         # object (53 records of Contact and Lead took 2 calls, 470 took 4, 2,000 took 11).
         shared: list[_Target] = []
-        for obj, queued_as, ids, via in groups:
-            if len(ids) > self.settings.push_bulk_threshold:
+        for obj, items, via in groups:
+            if len(items) > self.settings.push_bulk_threshold:
                 with self._echoes_of(obj, via):
-                    for start in range(0, len(ids), PUSH_CHUNK):
-                        items = _by_record(
-                            self.store.outbox.pending_of(queued_as, ids[start : start + PUSH_CHUNK])
-                        )
-                        self._push_batch(obj, items, report, bulk=True, via=via)
-            elif ids:
-                shared += [
-                    _Target(obj, rid, ws, via)
-                    for rid, ws in _by_record(self.store.outbox.pending_of(queued_as, ids))
-                ]
+                    self._push_batch(obj, items, report, bulk=True, via=via)
+            else:
+                shared += [_Target(obj, rid, ws, via) for rid, ws in items]
         if shared:
             with contextlib.ExitStack() as spans:
                 for obj, through in dict.fromkeys((t.object, t.via is not None) for t in shared):
@@ -1305,14 +1294,6 @@ def _unanswered(
         return []
     error = f"{type(exc).__name__}: {exc}"
     return [(w, error) for writes in records for w in writes]
-
-
-def _by_record(writes: list[PendingWrite]) -> list[tuple[str, list[PendingWrite]]]:
-    """Pending writes (ordered by record) as (record id, its writes), in that order."""
-    out: dict[str, list[PendingWrite]] = {}
-    for w in writes:
-        out.setdefault(w.record_id, []).append(w)
-    return list(out.items())
 
 
 class _Target(NamedTuple):
