@@ -194,6 +194,18 @@ def day_ago(days: int) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
 
 
+def order_row(account: str, contact: str, days_ago: int, amount: float) -> dict[str, Any]:
+    """An activated Order row for :func:`load_rows`: ``account``'s, billed to ``contact``,
+    dated ``days_ago`` days back, of ``amount``."""
+    return {
+        "AccountId": account,
+        "BillToContactId": contact,
+        "Status": "Activated",
+        "EffectiveDate": day_ago(days_ago),
+        "TotalAmount": amount,
+    }
+
+
 def account_contacts(org: LocalOrg, names: Sequence[str]) -> tuple[str, list[str]]:
     """One Account and a Contact on it per name (email ``<name>@example.com``): their ids."""
     account = load_rows(org, "Account", [{"Name": "Acme"}])[0]

@@ -24,6 +24,7 @@ from tests.support import (
     deployed_engine,
     load_rows,
     localorg_settings,
+    order_row,
     settle,
 )
 
@@ -31,22 +32,10 @@ from tests.support import (
 def test_moving_an_orders_date_books_no_second_expiry(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
-    (
-        account,
-        (
-            ann,
-            bob,
-        ),
-    ) = account_contacts(org, ("Ann", "Bob"))
+    account, (ann, bob) = account_contacts(org, ("Ann", "Bob"))
 
     def order(contact: str, days_ago: int, amount: float) -> dict[str, object]:
-        return {
-            "AccountId": account,
-            "BillToContactId": contact,
-            "Status": "Activated",
-            "EffectiveDate": day_ago(days_ago),
-            "TotalAmount": amount,
-        }
+        return order_row(account, contact, days_ago, amount)
 
     # Ann: two lots long expired and one live; Bob: one expired lot, a live one, and a refund
     # of the expired one dated after it expired (its points were gone: nothing to reverse).

@@ -12,11 +12,11 @@ from localorg.org import LocalOrg
 from localorg.server import Running
 from tests.support import (
     account_contacts,
-    day_ago,
     deployed_engine,
     field_values,
     load_rows,
     localorg_settings,
+    order_row,
 )
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -66,24 +66,10 @@ MAPPING = {
 def test_a_spend_based_member_gets_the_discount_of_their_net_spend(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
-    (
-        account,
-        (
-            ann,
-            bob,
-            carl,
-            dan,
-        ),
-    ) = account_contacts(org, ("Ann", "Bob", "Carl", "Dan"))
+    account, (ann, bob, carl, dan) = account_contacts(org, ("Ann", "Bob", "Carl", "Dan"))
 
     def order(contact: str, days_ago: int, amount: float) -> dict[str, object]:
-        return {
-            "AccountId": account,
-            "BillToContactId": contact,
-            "Status": "Activated",
-            "EffectiveDate": day_ago(days_ago),
-            "TotalAmount": amount,
-        }
+        return order_row(account, contact, days_ago, amount)
 
     bobs_order, *_ = load_rows(
         org,
