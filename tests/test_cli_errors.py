@@ -208,6 +208,7 @@ def test_ordinary_bad_input_is_one_line_and_a_nonzero_exit(
     assert "s3cret-not-to-print" not in result.output + result.stderr
 
 
+@pytest.mark.slow
 def test_an_orders_csv_with_a_byte_order_mark_reads(env: Path, tmp_path: Path) -> None:
     plain = _orders_csv(tmp_path / "plain.csv", 40)
     marked = _orders_csv(tmp_path / "bom.csv", 40, bom=True)

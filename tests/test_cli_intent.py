@@ -230,6 +230,7 @@ def test_validate_reports_a_bad_intent_yaml_as_file_line(
     assert f"{models / 'lead_conversion.yaml'}:2: gate.min_leads" in result.output
 
 
+@pytest.mark.slow
 def test_evaluate_lead_conversion_on_the_synced_leads_reports_both_learners(
     history: Path,
 ) -> None:

@@ -108,6 +108,7 @@ def test_run_clock_once_runs_one_real_sync(org_env: LocalOrg, env: Path) -> None
     assert {r[0]: (r[1], r[2]) for r in rows} == {cid: (1, 25.0) for cid in contacts}
 
 
+@pytest.mark.slow
 def test_a_clock_tick_during_a_manual_sync_is_skipped_not_doubled(
     org_env: LocalOrg, env: Path
 ) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -211,6 +212,7 @@ def test_reversals_never_exceed_what_the_order_earned(history, zone):
         assert 0 <= amount <= earned[lot]
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories, st.sampled_from(ZONES), st.integers(1, 300))
 def test_a_full_refund_before_expiry_is_as_if_the_order_never_happened(history, zone, amount):

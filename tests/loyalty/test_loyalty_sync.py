@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from connector.loyalty.wiring import open_service
 from connector.sync import SyncOptions
 from localorg.org import LocalOrg, load_seed
@@ -35,6 +37,7 @@ def _standing(org: LocalOrg) -> dict[str, tuple[object, ...]]:
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
+@pytest.mark.slow
 def test_the_books_land_in_salesforce_once_and_move_only_for_their_member(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:

@@ -153,6 +153,7 @@ def test_the_gate_holds_below_the_minimum() -> None:
     assert counts["leads_created"] == 0
 
 
+@pytest.mark.slow
 def test_evaluate_any_table_with_time_split_and_cross_validation() -> None:
     leads = synthetic_leads()
     table = leads.drop(columns=["Id", "ConvertedDate"]).assign(

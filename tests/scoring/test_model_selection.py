@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
@@ -90,6 +91,7 @@ def _cv_auc(make, frame: pd.DataFrame, y: np.ndarray, folds) -> float:  # type: 
     return float(roc_auc_score(y, scores))
 
 
+@pytest.mark.slow
 def test_on_bank_marketing_the_pipeline_matches_the_better_tuned_learner() -> None:
     table = pd.read_csv(BANK, dtype=str)
     out = evaluate_table(table, "y")

@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from connector.store import Store
 from localorg.org import LocalOrg
 from localorg.server import Running
@@ -78,6 +80,7 @@ def _sync(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_twenty_syncs_killed_at_random_leave_honest_records_and_one_save_per_change(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:

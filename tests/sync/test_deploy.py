@@ -252,6 +252,7 @@ def _converged(org: LocalOrg, fields: list[str]) -> None:
     assert len(assigned) == 1
 
 
+@pytest.mark.slow
 def test_deploy_interrupted_at_each_call_converges_when_run_again(
     localorg_server: Running, minimal_org: LocalOrg, tmp_path: Path
 ) -> None:

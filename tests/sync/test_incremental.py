@@ -74,6 +74,7 @@ def _event(email: str, name: str, n: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_incremental_sync_writes_what_a_whole_org_compute_would_and_when_it_does_not(
     org: LocalOrg, synced: tuple[SyncEngine, datetime]
 ) -> None:

@@ -121,6 +121,7 @@ def _rescored_elsewhere(engine: SyncEngine, written: dict[str, tuple[Any, Any]])
     raise AssertionError("no Contact whose Orders score elsewhere against the population")
 
 
+@pytest.mark.slow
 def test_each_orders_risk_is_written_once_through_passes_and_full_runs(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:
@@ -185,6 +186,7 @@ def _shopify_order(
     assert engine.store.events.store_delivery(delivery)
 
 
+@pytest.mark.slow
 def test_a_webhook_order_is_scored_before_salesforce_has_it(
     org: LocalOrg,
     localorg_server: Running,

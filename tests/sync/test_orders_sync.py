@@ -8,6 +8,7 @@ import csv
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from connector.events import import_file
@@ -26,6 +27,7 @@ def _truth(seed: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_orders_tell_risk_fulfilment_and_offers_once(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:

@@ -53,6 +53,7 @@ def _plant_tokyo_opens(org: LocalOrg, folder: Path) -> str:
     return str(contact_id)
 
 
+@pytest.mark.slow
 def test_seeded_store_gets_every_prediction_field(
     seeded: tuple[LocalOrg, Path], localorg_server: Running, tmp_path: Path
 ) -> None:

@@ -67,6 +67,7 @@ def _small_gate(setup: ScoringSetup) -> ScoringSetup:
     )
 
 
+@pytest.mark.slow
 def test_every_registered_value_is_produced_and_nothing_else(
     org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:

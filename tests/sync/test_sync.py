@@ -234,6 +234,7 @@ def _run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_run_killed_mid_push_converges_on_rerun(
     engine: SyncEngine, org: LocalOrg, localorg_server: Running, tmp_path: Path
 ) -> None:

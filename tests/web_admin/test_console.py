@@ -21,6 +21,7 @@ def _changed(before: str, after: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_setting_then_removing_a_rounding_gives_back_the_file_byte_for_byte(path: Path) -> None:
     text = path.read_text(encoding="utf-8")

@@ -59,6 +59,7 @@ def _previewed(app: Flask, name: str, index: int) -> list[tuple[str, str, str]]:
 
 
 # a seeded sync, eight previews and a dry run of the whole org: minutes on a loaded machine
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_a_preview_shows_what_a_dry_run_of_the_whole_org_computes_for_its_records(
     org: LocalOrg, localorg_server: Running, tmp_path: Path

@@ -187,6 +187,7 @@ def _compose_processes(url: str, env: dict[str, str]) -> list[tuple[str, list[st
     return out
 
 
+@pytest.mark.slow
 def test_compose_processes_land_each_delivery_once(
     org: LocalOrg, queued: tuple[Settings, SyncEngine, list[str], dict[str, str]], tmp_path: Path
 ) -> None:
@@ -244,6 +245,7 @@ def test_compose_processes_land_each_delivery_once(
         assert values[-1] == want[contact][0]
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_leaves_it_to_another(
     org: LocalOrg, queued: tuple[Settings, SyncEngine, list[str], dict[str, str]], tmp_path: Path
 ) -> None:
