@@ -28,22 +28,43 @@ def sync_job() -> str:
     on the queue (``deferred``; ``waiting`` when one already waits: missed ticks collapse into
     it) and a worker runs it, waiting for the run lock and retried by the queue while another
     sync holds it; a worker killed mid-sync leaves the job to another (``connector.sync.jobs``).
+    Before deferring it answers as the SQLite path does: ``failed`` for broken files (checked
+    here, so the clock's log says so, not a job failing on every worker) and ``skipped`` while
+    another sync of the whole org holds the run lock (it picks up whatever this tick would
+    have done; a sync queued behind it would only spend API calls finding nothing new).
     The SQLite default keeps the single-host path: the sync runs here."""
     from connector.errors import Lead2LoyaltyError
 
     try:
         settings = load_settings()
         if isinstance(settings.store_location, str):
-            return _defer_sync(settings.store_location)
+            return _defer_sync(settings)
         return _sync_once(settings)
     except Lead2LoyaltyError as exc:
         log.error("sync not started: %s", str(exc).replace("\n", "; "))
         return "failed"
 
 
-def _defer_sync(url: str) -> str:
+def _defer_sync(settings: Settings) -> str:
+    from connector.errors import RunInProgress
     from connector.store import queue
+    from connector.sync import build_engine
 
+    url = settings.store_location
+    assert isinstance(url, str)
+    # build_engine checks the mapping and model files before anything else (a broken one
+    # raises here); its client signs in lazily, so nothing is sent to Salesforce.
+    store = build_engine(settings).store
+    try:
+        # The run lock shared, at once released: refused while a whole-org sync holds it (or
+        # waits for it), granted beside real-time passes, which hold it shared themselves.
+        with store.runs.people_lock(()):
+            pass
+    except RunInProgress:
+        log.info("sync skipped: another sync is running on %s", store.label)
+        return "skipped"
+    finally:
+        store.close()
     if queue.defer(queue.shared_app(url), queue.SYNC, queueing_lock=queue.SYNC):
         log.info("sync deferred to the queue's workers")
         return "deferred"

@@ -199,7 +199,8 @@ class RecordsRepository:
     ) -> pd.DataFrame:
         """The rows one of whose ``any_of`` columns holds one of its values: one indexed
         lookup per column and chunk of values (under SQLite's bound-parameter limit), united
-        and put back in table order, as a read of the whole table would have them."""
+        and put back in table order, as a read of the whole table would have them (SQLite; in
+        Id order on PostgreSQL)."""
         # SQLite's rowid is the table order; a PostgreSQL table of records has no such order
         # (a full read comes back in whatever order the server picks), so there the Id orders
         position = '"Id"' if is_postgres(self.db) else "rowid"

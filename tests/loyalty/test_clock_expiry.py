@@ -32,7 +32,7 @@ def test_expiry_job_posts_the_due_expiry_once(env: Settings) -> None:
     assert expiry_job() == {"club": 120}
     assert expiry_job() == {"club": 0}  # a second run (a coalesced or repeated day)
 
-    store = Store(env.database)
+    store = Store(env.store_location)
     try:
         journal = store.loyalty.journal("club")
     finally:

@@ -58,7 +58,7 @@ def server(tmp_path: Path) -> Any:
     )
     # two workers importing pandas on a busy machine: up to 60 s before they serve
     with gunicorn(
-        settings.database,
+        settings.store_location,
         tmp_path,
         ready_within=60.0,
         L2L_MODELS_DIR=str(settings.models_dir),

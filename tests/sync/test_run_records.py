@@ -1,6 +1,7 @@
 """Honest run records: every run ends in a status that says what happened, and exits by it.
 
-Real localorg over HTTPS, a real SQLite store, the real CLI (click's runner on the entry point);
+Real localorg over HTTPS, a real store (SQLite, or PostgreSQL with
+L2L_TEST_BACKEND=postgresql), the real CLI (click's runner on the entry point);
 the alert webhook is a small HTTP server on 127.0.0.1.
 """
 
@@ -19,6 +20,7 @@ from connector.store import Store
 from connector.sync import RunStatus, SyncEngine, WriteCounts, build_engine, exit_code
 from localorg.org import LocalOrg
 from localorg.server import Running
+from tests.backends import ON_POSTGRES
 from tests.support import RFM_PLAIN_FIELDS, deployed_engine, localorg_settings, rfm_mappings, seed
 from tests.sync.conftest import Hook
 
@@ -90,7 +92,11 @@ def test_an_unexpected_error_ends_the_run_failed_with_one_line(
     engine.store.db.execute("DROP TABLE outbox")  # the database lost a table under us
     report = engine.run()
     assert report.status == "failed"
-    assert report.errors[0] == "unexpected OperationalError: no such table: outbox"
+    assert report.errors[0] == (  # the driver's first line, not its SQL excerpt below it
+        'unexpected UndefinedTable: relation "outbox" does not exist'
+        if ON_POSTGRES
+        else "unexpected OperationalError: no such table: outbox"
+    )
     assert engine.store.runs.latest(1)[0]["status"] == "failed"
 
 

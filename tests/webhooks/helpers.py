@@ -147,7 +147,7 @@ class Server:
 
 @contextmanager
 def gunicorn(
-    database: Path,
+    database: Path | str,
     cwd: Path,
     *,
     workers: int = 2,

@@ -1,8 +1,9 @@
 """The clock's syncs as queue jobs on PostgreSQL (issue 20 point 2): the clock defers a ``sync``
 job instead of running it in its own process; a worker runs it; missed ticks collapse into the
-one waiting; a worker killed mid-sync leaves the job to another, which finishes it with nothing
-written twice. Real workers, real localorg; PostgreSQL only (skipped with the reason without a
-server). The SQLite default keeps the single-host path (tests/test_clock.py)."""
+one waiting; a tick while another sync runs is skipped, as on SQLite; a worker killed mid-sync
+leaves the job to another, which finishes it with nothing written twice. Real workers, real
+localorg; PostgreSQL only (skipped with the reason without a server). The SQLite default keeps
+the single-host path (tests/test_clock.py)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,23 @@ def test_the_clock_defers_its_sync_and_a_worker_runs_it(
     new = [r for r in _runs(url) if r not in before]
     assert [(mode, status) for _, mode, status in new] == [("incremental", "succeeded")]
     assert field_values(org, fresh, [COUNT, REVENUE]) == {c: (1, 40.0) for c in fresh}
+
+
+def test_a_tick_during_a_sync_is_skipped_but_not_during_a_real_time_pass(
+    queued: tuple[Settings, SyncEngine, list[str], dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings, engine, contacts, env = queued
+    url = settings.store_location
+    assert isinstance(url, str)
+    _clock_env(monkeypatch, env)
+    queue.ensure_schema(url)  # the queue's tables, as the first worker or web process makes
+    with engine.store.runs.lock():  # a manual `lead2loyalty sync` (or a worker's) running
+        assert sync_job() == "skipped"  # as on SQLite: that sync does what this tick would
+    assert _sync_jobs(url) == []
+    with engine.store.runs.people_lock([f"Contact:{contacts[0]}"]):  # a worker's pass
+        assert sync_job() == "deferred"  # the worker's sync waits such a pass out
+    assert [s for _, s in _sync_jobs(url)] == ["todo"]
 
 
 def test_a_worker_killed_mid_sync_leaves_the_job_to_another_and_writes_nothing_twice(
