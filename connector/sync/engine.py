@@ -677,9 +677,13 @@ class SyncEngine:
         ):
             pages = self.client.bulk_query_window(name, fields, since, until, echoes)
         for page in prefetched(pages):  # the next page is read while this one is stored
-            if self._touched is not None:  # whom the page touches, before and after it
-                self._touched.note(self.store, name, page)
-            counts["changed"] += self.store.records.upsert(name, page)
+            touched = self._touched
+            # whom the page touches: the owners its rows had, and have once it is stored
+            pulled = touched.before(self.store, name, page) if touched is not None else None
+            changed = self.store.records.upsert(name, page)
+            if touched is not None:
+                touched.note(self.store, pulled, changed)
+            counts["changed"] += changed
             counts["pulled"] += len(page)
             counts["deleted"] += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
             self._progress(f"pull {name}: {counts['pulled']:,}")
