@@ -356,10 +356,16 @@ class Dirty:
     journal: dict[str, int]
     marks: list[tuple[str, str]]
 
+    @property
+    def count(self) -> int:
+        """How many people (Contacts, Leads, Accounts) the run computes; its Orders aside."""
+        return sum(1 for obj, _ in self.people if obj != "Order")
+
 
 def dirty_people(store: Store, touched: Touched, basis: Basis, programs: Iterable[str]) -> Dirty:
     """The people the touched records, the new events, the webhooks' marks and the new journal
-    entries name, as (object, record id) pairs (``basis``: where the last compute stood)."""
+    entries name, and the touched Orders, as (object, record id) pairs (``basis``: where the
+    last compute stood)."""
     emails = set(touched.emails)
     contacts = set(touched.contacts)
     leads = set(touched.leads)
@@ -396,6 +402,9 @@ def dirty_people(store: Store, touched: Touched, basis: Basis, programs: Iterabl
         contacts |= _values(converted["ConvertedContactId"])
     people |= {("Contact", c) for c in contacts}
     people |= {("Lead", lead) for lead in leads}
+    # the changed Orders themselves: their own values (risk) are written only for them
+    # (sync/orders_intel.py); they are no people, and do not count as such
+    people |= {("Order", o) for o in touched.orders}
     return Dirty(frozenset(people), journal, marks)
 
 
