@@ -111,6 +111,14 @@ def main() -> None:
                     f"NOTE: the {share:.1%} sync computed everyone "
                     f"({report['scope'].get('why')}): a whole-org sync, not an incremental one"
                 )
+            swept = sum(o.get("echoes_swept", 0) for o in report["objects"].values())
+            if swept:
+                # an hour after a push the sync re-reads its echoes once (connector/sync/echo.py):
+                # on a kept store that is the first sync's whole write-back, read in this pull
+                print(
+                    f"NOTE: the {share:.1%} sync also swept {swept:,} echoes of earlier pushes: "
+                    "its pull (and CPU) is not the change's alone"
+                )
             compute = report["phases_s"].get("compute", 0.0)
             ratio = compute / first_compute if first_compute else float("nan")
             print(
