@@ -864,7 +864,8 @@ class SyncEngine:
             else _no_events()
         )
         # every record the orders and events name, so they resolve as in a run of everyone
-        # tolist(): a pandas string column iterated value by value cost ~3 us a value here
+        # tolist(): a pandas string column iterated value by value costs ~0.4 us a value, its
+        # list ~0.13 us (200,000 ids, unprofiled)
         account_ids = {
             *orders["AccountId"].dropna().astype(str).tolist(),
             *theirs["AccountId"].dropna().tolist(),

@@ -152,8 +152,9 @@ class Resolved:
         # an Order's values (its risk) belong to the run when the order is one of its people's
         if len(self.orders) and "Id" in self.orders:
             mine.setdefault("Order", set()).update(self.orders["Id"].astype(str).tolist())
-        # one hashed lookup per object over the record ids: a Python test per row took
-        # 1-2 s of a 1% change's sync on the medium seed (240,000 rows, four calls)
+        # one hashed lookup per object over the record ids: a Python test per row took 2.3 s
+        # of a profiled 1% change's sync on the medium seed (240,000 rows in four calls);
+        # this takes 0.07 s of CPU for 126,000 rows
         objects = np.asarray(index.get_level_values(0), dtype=object)
         records = index.get_level_values(1)
         keep = np.zeros(len(index), dtype=bool)
