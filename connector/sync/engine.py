@@ -481,8 +481,8 @@ class SyncEngine:
         if why is None and basis is not None:
             dirty = incremental.dirty_people(self.store, touched, basis, programs)
             org = self.store.records.count("Contact") + self.store.records.count("Lead")
-            if len(dirty.people) > incremental.WHOLE_ORG_SHARE * org:
-                why = f"{len(dirty.people):,} people touched, over a quarter of the org"
+            if dirty.count > incremental.WHOLE_ORG_SHARE * org:
+                why = f"{dirty.count:,} people touched, over a quarter of the org"
         if why is not None or dirty is None:
             journal = {p: self.store.loyalty.position(p) for p in programs}
             if not options.dry_run:
@@ -497,7 +497,7 @@ class SyncEngine:
                 incremental.current_basis(self.store, day, config, events, dirty.journal),
                 dirty.marks,
             )
-        report.scope = {"people": len(dirty.people)}
+        report.scope = {"people": dirty.count}
         return dirty.people
 
     # ------------------------------------------------------------------ run outcome
@@ -677,9 +677,13 @@ class SyncEngine:
         ):
             pages = self.client.bulk_query_window(name, fields, since, until, echoes)
         for page in prefetched(pages):  # the next page is read while this one is stored
-            if self._touched is not None:  # whom the page touches, before and after it
-                self._touched.note(self.store, name, page)
-            counts["changed"] += self.store.records.upsert(name, page)
+            touched = self._touched
+            # whom the page touches: the owners its rows had, and have once it is stored
+            pulled = touched.before(self.store, name, page) if touched is not None else None
+            changed = self.store.records.upsert(name, page)
+            if touched is not None:
+                touched.note(self.store, pulled, changed)
+            counts["changed"] += changed
             counts["pulled"] += len(page)
             counts["deleted"] += sum(1 for r in page if r.get("IsDeleted") in (True, 1, "true"))
             self._progress(f"pull {name}: {counts['pulled']:,}")
@@ -860,16 +864,21 @@ class SyncEngine:
             else _no_events()
         )
         # every record the orders and events name, so they resolve as in a run of everyone
-        account_ids = {*orders["AccountId"].dropna().astype(str), *theirs["AccountId"].dropna()}
+        # tolist(): a pandas string column iterated value by value costs ~0.4 us a value, its
+        # list ~0.13 us (200,000 ids, unprofiled)
+        account_ids = {
+            *orders["AccountId"].dropna().astype(str).tolist(),
+            *theirs["AccountId"].dropna().tolist(),
+        }
         accounts = records.frame(
             "Account",
             account_columns,
             any_of={"Id": sorted(account_ids), "PersonContactId": contact_ids},
         )
-        named = {*contact_ids, *accounts["PersonContactId"].dropna().astype(str)}
+        named = {*contact_ids, *accounts["PersonContactId"].dropna().astype(str).tolist()}
         for column in ("BillToContactId", "ShipToContactId", "CustomerAuthorizedById"):
-            named |= set(orders[column].dropna().astype(str))
-        emails = set(normalise_email(events["email"]).dropna()) | set(events_of)
+            named |= set(orders[column].dropna().astype(str).tolist())
+        emails = set(normalise_email(events["email"]).dropna().tolist()) | set(events_of)
         contacts = pd.concat(
             [
                 records.frame("Contact", contact_columns, any_of={"Id": sorted(named)}),
@@ -1065,7 +1074,11 @@ class SyncEngine:
         for obj, record_id in desired:
             ids[obj].append(record_id)
         live = {  # the records to write that the org still has, looked up by Id
-            obj: set(self.store.records.frame(obj, ["Id"], any_of={"Id": rids})["Id"].astype(str))
+            obj: set(
+                self.store.records.frame(obj, ["Id"], any_of={"Id": rids})["Id"]
+                .astype(str)
+                .tolist()
+            )
             for obj, rids in ids.items()
         }
         result = diff(desired, written, outbox, live, self.min_change)

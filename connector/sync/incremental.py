@@ -117,25 +117,54 @@ class Touched:
         for name in _KEYS:
             getattr(self, name).clear()
 
-    def note(self, store: Store, object_name: str, page: Sequence[Mapping[str, Any]]) -> None:
-        """Note the people one pulled page touches, reading the owners its rows had before
-        (call it before the page is stored)."""
+    def before(
+        self, store: Store, object_name: str, page: Sequence[Mapping[str, Any]]
+    ) -> PulledPage | None:
+        """What :meth:`note` needs of a pulled page before it is stored: its rows that may be
+        changes and the owners they had (None when the page can touch nobody)."""
         if self.everyone is not None or not page:
-            return
+            return None
         owners = _OWNERS.get(object_name, ())
         ids = sorted({str(r["Id"]) for r in page if r.get("Id")})
         old = _rows(store, object_name, ["Id", "SystemModstamp", *owners], "Id", ids)
         # A row stored with the same SystemModstamp is a re-read (the pull's lookback, a
         # sweep), not a change: it touches nobody.
         stored = dict(zip(old["Id"].astype(str), old["SystemModstamp"], strict=True))
-        page = [
+        rows = [
             r
             for r in page
             if r.get("SystemModstamp") is None
             or stored.get(str(r.get("Id"))) != r["SystemModstamp"]
         ]
-        if not page:
+        return PulledPage(object_name, rows, old, len(page)) if rows else None
+
+    def note(self, store: Store, pulled: PulledPage | None, changed: int) -> None:
+        """Note the people a pulled page touches, once it is stored (``pulled``: what
+        :meth:`before` read; ``changed``: the rows its upsert changed).
+
+        A row with a new stamp but nothing else new is an echo of a save that changed nothing
+        we read (our own write-back, read again by the echo sweep an hour later): the upsert
+        leaves it as stored, and it touches nobody. Before this, the sweep after a medium-seed
+        first sync named every Contact and Lead the push wrote (more than 50,000 records), and
+        the next sync computed the whole org."""
+        if pulled is None or self.everyone is not None or not changed:
             return
+        object_name, page, old = pulled.object_name, pulled.rows, pulled.old
+        if changed < pulled.size:
+            # Some rows were echoes (or re-reads): the ones the upsert wrote now hold the
+            # page's stamp.
+            ids = sorted({str(r["Id"]) for r in page if r.get("Id")})
+            now = _rows(store, object_name, ["Id", "SystemModstamp"], "Id", ids)
+            stored = dict(zip(now["Id"].astype(str), now["SystemModstamp"], strict=True))
+            page = [
+                r
+                for r in page
+                if r.get("SystemModstamp") is None
+                or stored.get(str(r.get("Id"))) == r["SystemModstamp"]
+            ]
+            if not page:
+                return
+        owners = _OWNERS.get(object_name, ())
         if object_name not in _OWNERS:
             # Anything else a model reads (Product2's Family for a product rule) may move
             # anyone's values.
@@ -209,6 +238,17 @@ class Touched:
         for column in _ORDER_CONTACTS:
             self.contacts |= _values(orders[column])
         self.accounts |= _values(orders["AccountId"])
+
+
+@dataclass(frozen=True)
+class PulledPage:
+    """A pulled page's rows that may be changes, and the stored rows of its Ids before it was
+    stored (``Id``, ``SystemModstamp`` and the owner columns): :meth:`Touched.before`."""
+
+    object_name: str
+    rows: list[Mapping[str, Any]]
+    old: pd.DataFrame
+    size: int  # rows in the page
 
 
 def booked_by_others(
@@ -316,10 +356,16 @@ class Dirty:
     journal: dict[str, int]
     marks: list[tuple[str, str]]
 
+    @property
+    def count(self) -> int:
+        """How many people (Contacts, Leads, Accounts) the run computes; its Orders aside."""
+        return sum(1 for obj, _ in self.people if obj != "Order")
+
 
 def dirty_people(store: Store, touched: Touched, basis: Basis, programs: Iterable[str]) -> Dirty:
     """The people the touched records, the new events, the webhooks' marks and the new journal
-    entries name, as (object, record id) pairs (``basis``: where the last compute stood)."""
+    entries name, and the touched Orders, as (object, record id) pairs (``basis``: where the
+    last compute stood)."""
     emails = set(touched.emails)
     contacts = set(touched.contacts)
     leads = set(touched.leads)
@@ -356,6 +402,9 @@ def dirty_people(store: Store, touched: Touched, basis: Basis, programs: Iterabl
         contacts |= _values(converted["ConvertedContactId"])
     people |= {("Contact", c) for c in contacts}
     people |= {("Lead", lead) for lead in leads}
+    # the changed Orders themselves: their own values (risk) are written only for them
+    # (sync/orders_intel.py); they are no people, and do not count as such
+    people |= {("Order", o) for o in touched.orders}
     return Dirty(frozenset(people), journal, marks)
 
 

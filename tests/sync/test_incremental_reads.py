@@ -2,7 +2,7 @@
 that return what a filter of the whole table returns (in table order on SQLite, in Id order on
 PostgreSQL, whose tables have none; past SQLite's parameter limit), the events of some emails
 read as two indexed lookups, and the people one pulled page touches, before and after it is
-stored."""
+stored (an echo, a new stamp alone, touches nobody)."""
 
 from __future__ import annotations
 
@@ -93,24 +93,39 @@ def test_events_of_some_emails_are_theirs_and_their_anonymous_ids(tmp_path: Path
     assert store.events.emails_after(last) == ({"a@example.com"}, 1)  # by its anonymous id
 
 
+def _pulled(store: Store, touched: Touched, name: str, page: list[dict[str, Any]]) -> None:
+    """A pulled page as the engine stores it: its owners read before, its people noted after."""
+    pulled = touched.before(store, name, page)
+    touched.note(store, pulled, store.records.upsert(name, page))
+
+
 def test_a_page_touches_the_owners_a_row_had_and_has(tmp_path: Path) -> None:
     store = Store(store_location(tmp_path))
     order = {"Id": "801A", "BillToContactId": "003OLD", "AccountId": "001A"}
     order["SystemModstamp"] = "2026-11-01T10:00:00.000+0000"
     store.records.upsert("Order", [order])
     touched = Touched()
-    touched.note(store, "Order", [order])  # read again by the lookback: no change
+    _pulled(store, touched, "Order", [order])  # read again by the lookback: no change
     assert touched == Touched()
     moved = {**order, "BillToContactId": "003NEW", "AccountId": "001B"}
     moved["SystemModstamp"] = "2026-11-02T10:00:00.000+0000"
-    touched.note(store, "Order", [moved])
+    other = {"Id": "801B", "BillToContactId": "003X", "AccountId": "001X"}
+    other["SystemModstamp"] = "2026-11-01T10:00:00.000+0000"
+    store.records.upsert("Order", [other])
+    # the echo of a save that changed nothing we read (our own write-back, swept an hour
+    # later): a new stamp alone, in the same page as a real change
+    echo = {**other, "SystemModstamp": "2026-11-02T10:00:00.000+0000"}
+    _pulled(store, touched, "Order", [echo, moved])
     assert touched.contacts == {"003OLD", "003NEW"}
     assert touched.accounts == {"001A", "001B"}
-    touched.note(store, "Contact", [{"Id": "003C", "Email": " Shopper@Example.com "}])
+    assert touched.orders == {"801A"}
+    _pulled(store, touched, "Order", [{**echo, "SystemModstamp": "2026-11-03T10:00:00.000+0000"}])
+    assert touched.orders == {"801A"}  # a page of echoes alone touches nobody
+    _pulled(store, touched, "Contact", [{"Id": "003C", "Email": " Shopper@Example.com "}])
     assert "shopper@example.com" in touched.emails
     touched.save(store)
     assert Touched.load(store) == touched
-    touched.note(store, "Product2", [{"Id": "01tA", "Family": "Shoes"}])
+    _pulled(store, touched, "Product2", [{"Id": "01tA", "Family": "Shoes"}])
     assert touched.everyone == "Product2 changed"
     assert touched.size() == 0
 
@@ -125,7 +140,7 @@ def test_a_message_touches_the_people_it_names_and_a_correction_touches_everyone
     touched = Touched()
     # a rep's note on a Contact, moved to a Lead: both are its people
     store.records.upsert("Task", [{"Id": "00TB", "WhoId": "003OLD", **stamp}])
-    touched.note(store, "Task", [{"Id": "00TB", "WhoId": "00QNEW"}])
+    _pulled(store, touched, "Task", [{"Id": "00TB", "WhoId": "00QNEW"}])
     assert (touched.contacts, touched.leads) == ({"003OLD"}, {"00QNEW"})
     # an email: the person it relates to, its Task's, its Case's and its sender's address
     message = {
@@ -135,18 +150,18 @@ def test_a_message_touches_the_people_it_names_and_a_correction_touches_everyone
         "ParentId": "500A",
         "FromAddress": " Writer@Example.com",
     }
-    touched.note(store, "EmailMessage", [message])
+    _pulled(store, touched, "EmailMessage", [message])
     assert touched.contacts == {"003OLD", "003REL", "003CASE"}
     assert touched.leads == {"00QNEW", "00QLEAD"}
     assert "writer@example.com" in touched.emails
     assert touched.everyone is None
     # a sentiment correction refines the model that scores every message: everyone
-    touched.note(store, "Case", [{"Id": "500A", "ContactId": "003CASE", OVERRIDE: "Negative"}])
+    _pulled(store, touched, "Case", [{"Id": "500A", "ContactId": "003CASE", OVERRIDE: "Negative"}])
     assert touched.everyone is not None
     assert "sentiment correction" in touched.everyone
     # a Case without a Contact: its values belong to no person's run
     orphan = Touched()
-    orphan.note(store, "Case", [{"Id": "500B", "ContactId": None}])
+    _pulled(store, orphan, "Case", [{"Id": "500B", "ContactId": None}])
     assert orphan.everyone == "a Case with no Contact changed"
 
 
