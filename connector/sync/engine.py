@@ -1064,15 +1064,22 @@ class SyncEngine:
         ids: dict[str, list[str]] = defaultdict(list)
         for obj, record_id in desired:
             ids[obj].append(record_id)
-        live = {  # the records to write that the org still has, looked up by Id
-            obj: set(self.store.records.frame(obj, ["Id"], any_of={"Id": rids})["Id"].astype(str))
-            for obj, rids in ids.items()
-        }
+        live = {obj: self._live_ids(obj, rids) for obj, rids in ids.items()}
         result = diff(desired, written, outbox, live, self.min_change)
         if result.stale and not dry_run:
             self.store.outbox.drop(result.stale)
         report.writes.fields_changed = len(result.changes)
         return result.changes
+
+    def _live_ids(self, obj: str, ids: list[str]) -> set[str]:
+        """Which of ``ids`` the org still has (stored, not deleted): looked up by Id, or, for
+        a good share of the object (a whole-org run), read as the whole Id column: every
+        record of the medium seed's five written objects took 1.4 s of CPU in lookups of
+        5,000 ids, 0.5 s so."""
+        records = self.store.records
+        if 4 * len(ids) < records.count(obj):
+            return set(records.frame(obj, ["Id"], any_of={"Id": ids})["Id"].astype(str))
+        return set(records.frame(obj, ["Id"])["Id"].astype(str)).intersection(ids)
 
     def _plan(self, changes: list[tuple[str, str, str, Any]], report: RunReport) -> None:
         records: dict[str, set[str]] = defaultdict(set)
