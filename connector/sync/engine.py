@@ -37,6 +37,7 @@ from connector.errors import (
 from connector.loyalty.config import LoyaltyConfig, Program
 from connector.loyalty.enrollment import enrollment_fields
 from connector.mapping import MapProblem
+from connector.memory import release_free_memory
 from connector.orders_intel.settings import OrdersSettings
 from connector.predictions import PredictionsConfig
 from connector.predictions.outputs import Population
@@ -46,7 +47,7 @@ from connector.store.runs import person_key
 from connector.sync import compute, incremental, inputs, intent, predict, reconcile
 from connector.sync.diff import diff
 from connector.sync.echo import EchoLedger
-from connector.sync.effects import Effects, compact_journal
+from connector.sync.effects import Effects
 from connector.sync.effects import apply as apply_effects
 from connector.sync.inflight import settle_in_flight, unknown_outcome_line
 from connector.sync.loyalty import event_names as loyalty_event_names
@@ -360,9 +361,15 @@ class SyncEngine:
                     # the outbox holds them now; the push reads them back (a first sync's
                     # 1.155M values were held twice over the push, at the connector's peak)
                     changes.clear()
+                    if people is None:
+                        # what the whole-org compute freed goes back to the system before the
+                        # push reads its values back (connector/memory.py)
+                        release_free_memory()
                     if people is None or planned or self.store.outbox.counts().get("pending"):
                         self._push(report, own)
                 with report.timed("effects"):
+                    if people is None:
+                        release_free_memory()  # and what the push freed, before the booking
                     self._effects(effects, report)
                 with report.timed("mirror"):
                     self._mirror(report)
@@ -441,8 +448,9 @@ class SyncEngine:
         if self._held:
             report.models["held_orders"] = self._held
         computed, effects = self._compute(resolved, report, refit=options.full)
-        # held until the Effects step, after the push: compact, the same entries
-        effects.journal = {p: compact_journal(j) for p, j in effects.journal.items()}
+        # the orders and people read for the compute: freed before the map and diff build
+        # their own (a first sync's peak was there)
+        del resolved
         if people is None:
             written = self.store.outbox.written_values()
             outbox = self.store.outbox.values()
@@ -455,6 +463,7 @@ class SyncEngine:
         computed = with_written_people(computed, written)
         problems: list[MapProblem] = []
         desired = self.mapper(computed, problems)
+        del computed
         self._report_problems(problems, report)
         return self._diff(desired, written, outbox, report, dry_run=dry_run), effects
 
