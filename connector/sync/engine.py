@@ -1147,12 +1147,19 @@ class SyncEngine:
         # records of several objects, so N records cost ceil(N/200) calls, not one more per
         # object (53 records of Contact and Lead took 2 calls, 470 took 4, 2,000 took 11).
         shared: list[_Target] = []
-        for obj, items, via in groups:
+        # Only the groups hold the values from here, and each Bulk group is let go once sent:
+        # a first sync's Orders (sent last) no longer come on top of every value sent before
+        # them (the medium seed's 2.0M values were all held to the end of the push).
+        del by_record, by_object
+        groups.reverse()
+        while groups:
+            obj, items, via = groups.pop()
             if len(items) > self.settings.push_bulk_threshold:
                 with self._echoes_of(obj, via):
                     self._push_batch(obj, items, report, bulk=True, via=via)
             else:
                 shared += [_Target(obj, rid, ws, via) for rid, ws in items]
+            del items
         if shared:
             with contextlib.ExitStack() as spans:
                 for obj, through in dict.fromkeys((t.object, t.via is not None) for t in shared):
