@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "progress": 0,
     "bounds": 0,
     "api_tokens": 0,
+    "memory": 0,
     "project": 1,
     "config": 2,
     "store": 3,

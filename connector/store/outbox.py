@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -117,17 +117,28 @@ class OutboxRepository:
         }
 
     def enqueue(self, run_id: int, changes: Iterable[tuple[str, str, str, Any]]) -> int:
-        """Put changed values in the outbox (replacing older pending values for the same field)."""
-        rows = [(o, r, f, dumps(v), run_id) for o, r, f, v in changes]
+        """Put changed values in the outbox (replacing older pending values for the same field).
+
+        The rows are encoded as they are inserted, not listed first: on SQLite a first sync's
+        2.0M values (medium seed) were held a second time, as text, beside the changes.
+        """
+        count = 0
+
+        def rows() -> Iterator[tuple[str, str, str, str, int]]:
+            nonlocal count
+            for o, r, f, v in changes:
+                count += 1
+                yield (o, r, f, dumps(v), run_id)
+
         with transaction(self.db.conn):
             self.db.conn.executemany(
                 "INSERT INTO outbox (object, record_id, field, value, run_id, attempts, status, "
                 "error) VALUES (?, ?, ?, ?, ?, 0, 'pending', NULL) "
                 "ON CONFLICT (object, record_id, field) DO UPDATE SET value = excluded.value, "
                 "run_id = excluded.run_id, attempts = 0, status = 'pending', error = NULL",
-                rows,
+                rows(),
             )
-        return len(rows)
+        return count
 
     def drop(self, keys: Iterable[tuple[str, str, str]]) -> None:
         """Remove outbox rows that no longer apply (the record was deleted, the value reverted)."""

@@ -33,7 +33,7 @@ from connector.mapping.deploy import ExtraNeeds
 from connector.mapping.models import program_key
 from connector.store import Store
 from connector.sync.compute import empty_frame, model_frame
-from connector.sync.effects import Effects, MomentCall
+from connector.sync.effects import Effects, MomentCall, compact_journal
 from connector.sync.loyalty_mirror import mirror_needs
 from connector.sync.resolve import Resolved
 from connector.sync.streams import Stream
@@ -234,7 +234,9 @@ def loyalty_values(
             tiers,
             segments,
         )
-        effects.journal[program.id] = new
+        # held until the Effects step, after the push: compact (the same entries) at once,
+        # not after the rest of the compute, which it was held across
+        effects.journal[program.id] = compact_journal(new)
         effects.vouchers.extend(_voucher_rows(program, gifts, now))
         journal = concat(journal, new)
         # Discounts from spend count the same purchases and refunds the journal just booked.

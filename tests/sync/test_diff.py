@@ -49,6 +49,18 @@ def test_changes_are_exactly_the_live_values_that_differ(state: Any) -> None:
 
 
 @given(states())
+def test_a_first_sync_plans_what_the_general_comparison_plans(state: Any) -> None:
+    # nothing written nor queued takes the first sync's shortcut; a baseline row of a record
+    # the desired values do not name takes the general comparison, which it cannot change
+    desired, _, _, live = state
+    first = diff(desired, {}, {}, live)
+    general = diff(desired, {("Lead", "00Q-unrelated", "F1__c"): dumps(1)}, {}, live)
+    assert first.changes == general.changes
+    assert first.stale == general.stale == []
+    assert all(value is not None for *_, value in first.changes)
+
+
+@given(states())
 def test_applying_the_changes_leaves_nothing_to_write(state: Any) -> None:
     desired, written, outbox, live = state
     first = diff(desired, written, outbox, live)
