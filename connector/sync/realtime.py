@@ -240,9 +240,10 @@ class RealtimeWorker:
         """The pass after normalising: read BigCommerce orders known by reference, then
         recompute and push the dirty people (the queue's recompute job on PostgreSQL).
 
-        The people are held first (``store.runs.people_lock``): on PostgreSQL several workers'
-        passes run at once, each computing the people no other pass holds; the marks of the
-        people another pass holds stay (``out.left``) for the next pass."""
+        The people are held first (``store.runs.people_lock``): on PostgreSQL another run of
+        some people may hold some of them (the queue runs one recompute at a time, but a
+        Flow-call retry holds its people too); their marks stay (``out.left``) for the next
+        pass."""
         out = out if out is not None else PassReport()
         out.fetched, _ = fetch_bigcommerce_orders(self.store, self.settings)
         marks = self.store.events.dirty_people()
