@@ -136,11 +136,19 @@ def people_for(store: Store, emails: list[str]) -> tuple[list[tuple[str, str]], 
 
 def people_by_email(store: Store, emails: list[str]) -> dict[str, list[tuple[str, str]]]:
     """Email -> the (object, record id) of its people as identity resolution binds them (no
-    entry for an email no Contact or Lead has)."""
+    entry for an email no Contact or Lead has). ``emails`` trimmed and lower-case, as the
+    marks hold them.
+
+    Reads only the Contacts and Leads with those emails (the store's index on the trimmed,
+    lower-case ``Email``): every record an email can resolve to, so :func:`email_index` ranks
+    them as over the whole org. A pass read every Contact and Lead here before, a cost that
+    followed the org, not the marks."""
     if not emails:
         return {}
-    contacts = store.records.frame("Contact", ["Id", "Email"])
-    leads = store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
+    contacts = store.records.with_emails("Contact", ["Id", "Email"], emails)
+    leads = store.records.with_emails(
+        "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"], emails
+    )
     index = email_index(contacts, leads)
     found = index[index["email"].isin(set(emails))]
     out: dict[str, set[tuple[str, str]]] = {}
