@@ -137,6 +137,19 @@ def defer_delivery(app: App, source: str, key: str) -> bool:
     return defer(app, NORMALISE, queueing_lock=f"delivery:{source}:{key}", source=source, key=key)
 
 
+def recompute_waiting(db: Any) -> bool:
+    """True when a recompute job waits to start (``todo``, due or not): it reads the marks
+    when it starts, so it covers every mark committed before now, and deferring another would
+    only be refused by its queueing lock. One indexed read instead of that refusal (an
+    ``INSERT`` that fails on the unique index, an error the server logs, and procrastinate's
+    exception): a normalise job asked it for every delivery."""
+    row = db.conn.execute(
+        "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = ? AND status = 'todo' LIMIT 1",
+        [PEOPLE_LOCK],
+    ).fetchone()
+    return row is not None
+
+
 def defer_recompute(app: App, *, schedule_in: int | None = None) -> bool:
     """Defer a recompute of the dirty people (in ``schedule_in`` seconds), unless one is
     already waiting; recomputes run one at a time (:data:`PEOPLE_LOCK` is their job lock too)."""

@@ -69,8 +69,9 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         stored = store.events.stored_delivery(source, key)
         if stored is None:
             return  # already normalised (or failed): nothing to do twice
-        normalise_one(store, stored)
-        queue.defer_recompute(app)
+        normalise_one(store, stored)  # committed: a recompute that starts from now sees it
+        if not queue.recompute_waiting(store.db):
+            queue.defer_recompute(app)
 
     @app.task(name=queue.RECOMPUTE)
     def recompute_people() -> None:

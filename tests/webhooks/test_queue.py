@@ -35,7 +35,7 @@ from procrastinate import App
 from procrastinate.jobs import Status
 
 from connector.config import Settings
-from connector.store import queue
+from connector.store import Store, queue
 from connector.sync import SyncEngine
 from connector.webhooks import shopify
 from localorg.org import LocalOrg
@@ -373,16 +373,22 @@ def test_recomputes_run_one_at_a_time() -> None:
             return _as_worker(url, lambda a: a.job_manager.fetch_job(None, worker))
 
         app = queue.make_app(url)
+        store = Store(url)
         with app.open():
+            assert not queue.recompute_waiting(store.db)
             assert queue.defer_recompute(app)
+            assert queue.recompute_waiting(store.db)
             first = take(one)
+            assert not queue.recompute_waiting(store.db)  # `doing` is no longer waiting
             assert queue.defer_recompute(app)  # the first is `doing`: this one may wait
             assert not queue.defer_recompute(app)  # one waiting covers every later mark
+            assert queue.recompute_waiting(store.db)
             queue.defer_delivery(app, "shopify", "k1")
             passed = take(two)  # the normalise job, not the second recompute
             nothing = take(two)
             _as_worker(url, lambda a: a.job_manager.finish_job(first, Status.SUCCEEDED, False))
             second = take(two)
+        store.close()
     assert first.task_name == queue.RECOMPUTE
     assert passed.task_name == queue.NORMALISE
     assert nothing is None
