@@ -23,6 +23,8 @@ within 1.5x of SQLite.
 
     cd bench && ../.venv/bin/python scale.py --skip-sqlite --orders 150 --repeats 3
     cd bench && ../.venv/bin/python scale.py --first-sync-only medium
+    cd bench && ../.venv/bin/python scale.py --first-sync-only --size medium \
+        --data /path/to/medium-org     # served from a seeded folder (localorg seed --data)
 
 Measured 2026-12-07 17:00 (load average 20-25 on the 2 cores throughout), ``--skip-sqlite
 --orders 100 --repeats 3 --warm 10``, the workers polling every second: 1 worker 5.93/s
@@ -171,12 +173,15 @@ def first_sync(
     return elapsed, cpu, server.seconds if server else None, engine
 
 
-def first_syncs(size: str, pg: str, work: Path, *, sqlite: bool = True) -> None:
+def first_syncs(
+    size: str, pg: str, work: Path, *, sqlite: bool = True, data: Path | None = None
+) -> None:
     """A first sync on SQLite (unless not ``sqlite``), then on PostgreSQL, each against a
-    fresh org of ``size``; prints each as it ends, then the ratios."""
+    fresh org of ``size`` (a copy of the seeded folder ``data``, when given); prints each as
+    it ends, then the ratios."""
     sqlite_s = sqlite_cpu = float("nan")
     if sqlite:
-        with served(size) as info:
+        with served(size, data=data) as info:
             load = os.getloadavg()[0]
             sqlite_s, sqlite_cpu, _, engine = first_sync(
                 info, work / size / "sqlite", work / size / "sqlite" / "l2l.sqlite"
@@ -188,7 +193,7 @@ def first_syncs(size: str, pg: str, work: Path, *, sqlite: bool = True) -> None:
             f"{sqlite_cpu:.1f} s (load average {load:.1f})",
             flush=True,
         )
-    with served(size) as info, pg_schema(pg) as url:
+    with served(size, data=data) as info, pg_schema(pg) as url:
         load = os.getloadavg()[0]
         pg_s, pg_cpu, server_cpu, engine = first_sync(info, work / size / "pg", url)
         load = max(load, os.getloadavg()[0])
@@ -395,6 +400,9 @@ def main() -> None:
     parser.add_argument("--rounds", default="1,2,4", help="worker counts, comma-separated")
     parser.add_argument("--skip-sqlite", action="store_true", help="no SQLite first sync")
     parser.add_argument(
+        "--data", type=Path, help="a seeded org folder of --size (localorg seed --data)"
+    )
+    parser.add_argument(
         "--first-sync-only",
         nargs="*",
         choices=["small", "medium"],
@@ -405,11 +413,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="l2l-bench-scale-"))
     if args.first_sync_only is not None:
         for size in args.first_sync_only or [args.size]:
-            first_syncs(size, args.pg, work, sqlite=not args.skip_sqlite)
+            data = args.data if size == args.size else None
+            first_syncs(size, args.pg, work, sqlite=not args.skip_sqlite, data=data)
         return
     if not args.skip_sqlite:
-        first_syncs(args.size, args.pg, work)
-    with served(args.size) as info, pg_schema(args.pg) as url:
+        first_syncs(args.size, args.pg, work, data=args.data)
+    with served(args.size, data=args.data) as info, pg_schema(args.pg) as url:
         _, _, _, engine = first_sync(info, work / "pg", url)
         sf = org_client(engine.client.session, info)
         rounds = [int(w) for w in args.rounds.split(",")]
