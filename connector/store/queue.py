@@ -142,7 +142,7 @@ def recompute_waiting(db: Any) -> bool:
     when it starts, so it covers every mark committed before now, and deferring another would
     only be refused by its queueing lock. One indexed read instead of that refusal (an
     ``INSERT`` that fails on the unique index, an error the server logs, and procrastinate's
-    exception): a normalise job asked it for every delivery."""
+    exception), which every normalise job met while a recompute waited."""
     row = db.conn.execute(
         "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = ? AND status = 'todo' LIMIT 1",
         [PEOPLE_LOCK],

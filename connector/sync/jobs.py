@@ -80,7 +80,7 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         report = worker.recompute_pass()
         failed = report.run is not None and report.run["status"] not in ("succeeded", "partial")
         if report.left and not (report.skipped or failed):
-            # people another worker held: their marks stay, a job picks them up once it is done
+            # people another run held (a Flow-call retry): their marks stay, a job follows
             queue.defer_recompute(app, schedule_in=AGAIN_SECONDS)
         if report.skipped or failed:
             # The marks are kept; a new job a second later does them. Not procrastinate's
