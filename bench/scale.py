@@ -26,6 +26,11 @@ within 1.5x of SQLite.
     cd bench && ../.venv/bin/python scale.py --first-sync-only --size medium \
         --data /path/to/medium-org     # served from a seeded folder (localorg seed --data)
 
+Measured 2026-12-07 20:19-20:45, ``--first-sync-only --size medium --data
+/work/seeds/medium-org`` (load average 8.6-8.7): SQLite 515.4 s wall, connector CPU 163.5 s;
+PostgreSQL 708.0 s wall, connector CPU 126.0 s + server CPU 146.4 s; PG / SQLite 1.37x wall
+(target 1.5x), 1.67x CPU.
+
 Measured 2026-12-07 20:00-20:18, ``--skip-sqlite --orders 200 --repeats 3 --warm 20``, the
 machine shared with other agents (load average 10.6-14.4 throughout), the tree before
 (parallel passes) and after (one recompute at a time, each taking every dirty person; the
