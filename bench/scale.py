@@ -26,6 +26,13 @@ within 1.5x of SQLite.
     cd bench && ../.venv/bin/python scale.py --first-sync-only --size medium \
         --data /path/to/medium-org     # served from a seeded folder (localorg seed --data)
 
+Measured 2026-12-07 20:45-20:48, ``--skip-sqlite --orders 200 --repeats 3 --warm 20``, a
+quieter machine (load average 1.9 rising to 6.1): 1 worker 34.38/s [33.58-37.17], 2 workers
+28.83/s (0.84x), 4 workers 43.23/s (1.26x); the workers' CPU per delivery 0.01 / 0.02 /
+0.01-0.02 s; 2-3 / 3-4 / 2 recompute passes a batch; nothing lost or moved twice. Two
+workers start a recompute early beside the normalising one (more passes), and the batch's
+last recompute waits for the running one (1.9-2.8 s).
+
 Measured 2026-12-07 20:19-20:45, ``--first-sync-only --size medium --data
 /work/seeds/medium-org`` (load average 8.6-8.7): SQLite 515.4 s wall, connector CPU 163.5 s;
 PostgreSQL 708.0 s wall, connector CPU 126.0 s + server CPU 146.4 s; PG / SQLite 1.37x wall
