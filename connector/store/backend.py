@@ -68,12 +68,15 @@ def transaction(conn: Any) -> Iterator[None]:
         with sqlite.transaction(conn):
             yield
         return
-    conn.execute("BEGIN")
     try:
-        conn.execute(postgres.advisory("pg_advisory_xact_lock"), [postgres.WRITE_LOCK_KEY])
+        # one round trip for both (no parameters: the simple query protocol takes the two
+        # statements at once); each round trip of a short transaction is a wait that, under
+        # load, the next writer spends queued on the lock
+        conn.execute(postgres.BEGIN_WRITE)
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # the BEGIN went through even when the lock was refused
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

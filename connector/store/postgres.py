@@ -86,6 +86,11 @@ def advisory(function: str) -> str:
     return f"SELECT {function}(?, hashtext(current_schema()))"
 
 
+#: A write transaction's start: ``BEGIN`` and the write lock in one statement string (one
+#: round trip; the key is a constant, so no parameter keeps it to the simple query protocol).
+BEGIN_WRITE = "BEGIN; " + advisory("pg_advisory_xact_lock").replace("?", str(WRITE_LOCK_KEY))
+
+
 _SCHEMES = ("postgresql://", "postgres://")
 
 

@@ -5,9 +5,10 @@ The queue itself, the reasons for procrastinate, the task names and their locks 
 
 - normalise one stored delivery (skipped when it is no longer ``stored``: a twin job, a sweep
   or ``events replay`` did it), then defer a recompute;
-- recompute and push the dirty people (``RealtimeWorker.recompute_pass``): several at once on
-  several workers, each pass on the people no other pass holds (the store's people locks:
-  the run lock shared and a lock per shard of people); the marks of people another pass held
+- recompute and push the dirty people (``RealtimeWorker.recompute_pass``): one pass at a
+  time (the job's lock, ``connector.store.queue`` says why), on every dirty person whose
+  people no other run holds (the store's people locks: the run lock shared and a lock per
+  shard of people; a Flow-call retry may hold some); the marks of people another run held
   stay and a recompute job follows a second later (the workers poll for due jobs every
   second); when a sync holds the run lock the job is deferred again, and the marks stay;
 - moments' Flow calls about a Contact or Lead whose request failed for a passing reason,
@@ -68,28 +69,25 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         stored = store.events.stored_delivery(source, key)
         if stored is None:
             return  # already normalised (or failed): nothing to do twice
-        normalise_one(store, stored)
-        queue.defer_recompute(app)
+        normalise_one(store, stored)  # committed: a recompute that starts from now sees it
+        if not queue.recompute_waiting(store.db):
+            queue.defer_recompute(app)
 
     @app.task(name=queue.RECOMPUTE)
     def recompute_people() -> None:
-        # No job lock: recompute jobs of several workers run at once, each on the people no
-        # other one holds (RealtimeWorker.recompute_pass); the queueing lock keeps one waiting.
+        # One at a time (the job lock) and one waiting (the queueing lock): each pass takes
+        # every dirty person no other run holds (RealtimeWorker.recompute_pass).
         report = worker.recompute_pass()
         failed = report.run is not None and report.run["status"] not in ("succeeded", "partial")
         if report.left and not (report.skipped or failed):
-            # people another worker held: their marks stay, a job picks them up once it is done
-            queue.defer(
-                app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=AGAIN_SECONDS
-            )
+            # people another run held (a Flow-call retry): their marks stay, a job follows
+            queue.defer_recompute(app, schedule_in=AGAIN_SECONDS)
         if report.skipped or failed:
             # The marks are kept; a new job a second later does them. Not procrastinate's
             # retry: a retried job goes back to `todo` under its queueing lock, which the
             # job waiting behind it holds (a UniqueViolation that left this job `doing`).
             log.info("recompute again in 1 s: %s", report.skipped or report.run)
-            queue.defer(
-                app, queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, schedule_in=AGAIN_SECONDS
-            )
+            queue.defer_recompute(app, schedule_in=AGAIN_SECONDS)
 
     @app.task(name=queue.SYNC, retry=retry)
     def sync() -> None:
@@ -157,7 +155,7 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         if store.events.dirty_people():  # marks whose recompute job was lost with a defer
             with contextlib.suppress(AlreadyEnqueued):
                 await app.configure_task(
-                    name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK
+                    name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, lock=queue.PEOPLE_LOCK
                 ).defer_async()
 
     # registered on the app by their names

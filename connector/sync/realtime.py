@@ -136,11 +136,19 @@ def people_for(store: Store, emails: list[str]) -> tuple[list[tuple[str, str]], 
 
 def people_by_email(store: Store, emails: list[str]) -> dict[str, list[tuple[str, str]]]:
     """Email -> the (object, record id) of its people as identity resolution binds them (no
-    entry for an email no Contact or Lead has)."""
+    entry for an email no Contact or Lead has). ``emails`` trimmed and lower-case, as the
+    marks hold them.
+
+    Reads only the Contacts and Leads with those emails (the store's index on the trimmed,
+    lower-case ``Email``): every record an email can resolve to, so :func:`email_index` ranks
+    them as over the whole org. A pass read every Contact and Lead here before, a cost that
+    followed the org, not the marks."""
     if not emails:
         return {}
-    contacts = store.records.frame("Contact", ["Id", "Email"])
-    leads = store.records.frame("Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"])
+    contacts = store.records.with_emails("Contact", ["Id", "Email"], emails)
+    leads = store.records.with_emails(
+        "Lead", ["Id", "Email", "IsConverted", "ConvertedContactId"], emails
+    )
     index = email_index(contacts, leads)
     found = index[index["email"].isin(set(emails))]
     out: dict[str, set[tuple[str, str]]] = {}
@@ -240,9 +248,10 @@ class RealtimeWorker:
         """The pass after normalising: read BigCommerce orders known by reference, then
         recompute and push the dirty people (the queue's recompute job on PostgreSQL).
 
-        The people are held first (``store.runs.people_lock``): on PostgreSQL several workers'
-        passes run at once, each computing the people no other pass holds; the marks of the
-        people another pass holds stay (``out.left``) for the next pass."""
+        The people are held first (``store.runs.people_lock``): on PostgreSQL another run of
+        some people may hold some of them (the queue runs one recompute at a time, but a
+        Flow-call retry holds its people too); their marks stay (``out.left``) for the next
+        pass."""
         out = out if out is not None else PassReport()
         out.fetched, _ = fetch_bigcommerce_orders(self.store, self.settings)
         marks = self.store.events.dirty_people()

@@ -12,15 +12,17 @@ PostgreSQL only (the queue lives there): skipped with the reason without a serve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,11 @@ import psycopg
 import pytest
 import requests
 import yaml
+from procrastinate import App
+from procrastinate.jobs import Status
 
 from connector.config import Settings
+from connector.store import Store, queue
 from connector.sync import SyncEngine
 from connector.webhooks import shopify
 from localorg.org import LocalOrg
@@ -243,6 +248,12 @@ def test_compose_processes_land_each_delivery_once(
         values = [int(r["new"]) for r in written if r["record_id"] == contact]
         assert values == sorted(set(values)), values
         assert values[-1] == want[contact][0]
+    # Runs never overlapped: recomputes one at a time (their job lock), whichever worker took
+    # each, and a sync (the clock's tick) alone; each started after the one before it ended.
+    runs = sorted((r["started_at"], r["finished_at"]) for r in engine.store.runs.latest(1000))
+    for (_, before_end), (start, _) in pairwise(runs):
+        assert before_end is not None
+        assert start >= before_end, runs
 
 
 @pytest.mark.slow
@@ -269,8 +280,9 @@ def test_a_worker_killed_mid_job_leaves_it_to_another(
         orders = _orders(contacts, 2)
         for _, body in orders:
             assert _post(http, f"http://127.0.0.1:{port}", body) == 200
-        # Kill worker A the moment it holds a job in `doing` (a recompute calls Salesforce for
-        # hundreds of milliseconds; a poll every few milliseconds catches one).
+        # Kill worker A the moment it holds a recompute job in `doing` (it calls Salesforce for
+        # hundreds of milliseconds; a poll every few milliseconds catches one). Not any job: a
+        # normalise job takes a few milliseconds and could end between the poll and the kill.
         deadline = time.monotonic() + 60
         held: list[int] = []
         with psycopg.connect(url, autocommit=True) as conn:
@@ -278,8 +290,10 @@ def test_a_worker_killed_mid_job_leaves_it_to_another(
                 if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone() == (None,):
                     time.sleep(0.05)  # worker A has not made the queue's tables yet
                     continue
-                doing = "SELECT id FROM procrastinate_jobs WHERE status = 'doing'"
-                held = [r[0] for r in conn.execute(doing).fetchall()]
+                doing = (
+                    "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND task_name = %s"
+                )
+                held = [r[0] for r in conn.execute(doing, [queue.RECOMPUTE]).fetchall()]
                 if held:
                     os.killpg(worker_a.pid, signal.SIGKILL)
                 else:
@@ -338,3 +352,49 @@ def test_a_delivery_stored_without_its_job_is_swept_in(
         err = _stop(worker, log)
     assert "Traceback" not in err, err
     assert engine.store.events.pending_deliveries() == []
+
+
+def _as_worker(url: str, act: Callable[[App], Awaitable[Any]]) -> Any:
+    """What ``act`` returns, run against a freshly opened app as a worker process would."""
+
+    async def go() -> Any:
+        app = queue.make_app(url)
+        async with app.open_async():
+            return await act(app)
+
+    return asyncio.run(go())
+
+
+def test_recomputes_run_one_at_a_time() -> None:
+    """A recompute deferred while another is ``doing`` waits for it (their job lock), whichever
+    worker asks: one pass takes every dirty person at once instead of several passes, each
+    paying a pass's fixed cost, running side by side (bench/scale.py). Normalise jobs are not
+    held up by it."""
+    with postgres_schema() as url:
+        queue.ensure_schema(url)
+        one, two = (_as_worker(url, lambda a: a.job_manager.register_worker()) for _ in "12")
+
+        def take(worker: int) -> Any:
+            return _as_worker(url, lambda a: a.job_manager.fetch_job(None, worker))
+
+        app = queue.make_app(url)
+        store = Store(url)
+        with app.open():
+            assert not queue.recompute_waiting(store.db)
+            assert queue.defer_recompute(app)
+            assert queue.recompute_waiting(store.db)
+            first = take(one)
+            assert not queue.recompute_waiting(store.db)  # `doing` is no longer waiting
+            assert queue.defer_recompute(app)  # the first is `doing`: this one may wait
+            assert not queue.defer_recompute(app)  # one waiting covers every later mark
+            assert queue.recompute_waiting(store.db)
+            queue.defer_delivery(app, "shopify", "k1")
+            passed = take(two)  # the normalise job, not the second recompute
+            nothing = take(two)
+            _as_worker(url, lambda a: a.job_manager.finish_job(first, Status.SUCCEEDED, False))
+            second = take(two)
+        store.close()
+    assert first.task_name == queue.RECOMPUTE
+    assert passed.task_name == queue.NORMALISE
+    assert nothing is None
+    assert second.task_name == queue.RECOMPUTE
