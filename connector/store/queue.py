@@ -23,7 +23,11 @@ Job kinds and their locks:
 
 - ``NORMALISE`` (source, key): one stored delivery. ``queueing_lock`` per delivery, so a sweep
   and the web's defer never queue it twice; normalising is idempotent anyway
-  (``EventsRepository.apply_normalised``) and skips a delivery no longer ``stored``.
+  (``EventsRepository.apply_normalised``) and skips a delivery no longer ``stored``. Taken
+  before any other due job (:data:`NORMALISE_PRIORITY`): during a burst every worker
+  normalises, and the recompute that waits meanwhile covers all of the burst's marks in one
+  pass, instead of a pass starting between two deliveries while the other workers pile up
+  the marks of the next.
 - ``RECOMPUTE``: the dirty people, recomputed and pushed. ``queueing_lock`` ``people``: at
   most one waiting (a waiting one covers every later mark); job ``lock`` ``people``: one runs
   at a time, whichever worker takes it, while the other workers go on normalising. A pass
@@ -58,6 +62,9 @@ SYNC = "l2l.sync"
 SWEEP = "l2l.sweep"
 FIRE = "l2l.fire_flows"
 PEOPLE_LOCK = "people"
+#: procrastinate takes due jobs by priority, highest first, then in order of deferral; every
+#: other job has the default, 0.
+NORMALISE_PRIORITY = 1
 
 # An arbitrary constant of our own: the advisory lock that serialises applying the schema
 # (two workers starting at once must not both run procrastinate's CREATE statements).
@@ -115,6 +122,7 @@ def defer(
     queueing_lock: str | None = None,
     lock: str | None = None,
     schedule_in: int | None = None,
+    priority: int | None = None,
     **kwargs: Any,
 ) -> bool:
     """Defer the task named ``task`` (in ``schedule_in`` seconds; one at a time with the other
@@ -126,6 +134,7 @@ def defer(
             lock=lock,
             queueing_lock=queueing_lock,
             schedule_in={"seconds": schedule_in} if schedule_in is not None else None,
+            priority=priority,
         ).defer(**kwargs)
     except AlreadyEnqueued:
         return False
@@ -134,7 +143,14 @@ def defer(
 
 def defer_delivery(app: App, source: str, key: str) -> bool:
     """Defer the normalisation of the stored delivery (source, key)."""
-    return defer(app, NORMALISE, queueing_lock=f"delivery:{source}:{key}", source=source, key=key)
+    return defer(
+        app,
+        NORMALISE,
+        queueing_lock=f"delivery:{source}:{key}",
+        priority=NORMALISE_PRIORITY,
+        source=source,
+        key=key,
+    )
 
 
 def recompute_waiting(db: Any) -> bool:

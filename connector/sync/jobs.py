@@ -148,7 +148,9 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         for stored in store.events.pending_deliveries(1000):
             try:
                 await app.configure_task(
-                    name=queue.NORMALISE, queueing_lock=f"delivery:{stored.source}:{stored.key}"
+                    name=queue.NORMALISE,
+                    queueing_lock=f"delivery:{stored.source}:{stored.key}",
+                    priority=queue.NORMALISE_PRIORITY,
                 ).defer_async(source=stored.source, key=stored.key)
             except AlreadyEnqueued:
                 continue

@@ -398,3 +398,28 @@ def test_recomputes_run_one_at_a_time() -> None:
     assert passed.task_name == queue.NORMALISE
     assert nothing is None
     assert second.task_name == queue.RECOMPUTE
+
+
+def test_normalise_jobs_are_taken_before_a_waiting_recompute() -> None:
+    """A recompute deferred before a burst of deliveries waits until every due delivery is
+    normalised (their priority): one pass then covers the whole burst's marks."""
+    with postgres_schema() as url:
+        queue.ensure_schema(url)
+        worker = _as_worker(url, lambda a: a.job_manager.register_worker())
+
+        def take() -> Any:
+            return _as_worker(url, lambda a: a.job_manager.fetch_job(None, worker))
+
+        def done(job: Any) -> None:
+            _as_worker(url, lambda a: a.job_manager.finish_job(job, Status.SUCCEEDED, False))
+
+        app = queue.make_app(url)
+        with app.open():
+            assert queue.defer_recompute(app)  # deferred first
+            for key in ("k1", "k2"):
+                assert queue.defer_delivery(app, "shopify", key)
+            order = []
+            while (job := take()) is not None:
+                order.append((job.task_name, job.task_kwargs.get("key")))
+                done(job)
+    assert order == [(queue.NORMALISE, "k1"), (queue.NORMALISE, "k2"), (queue.RECOMPUTE, None)]
