@@ -27,7 +27,8 @@ Job kinds and their locks:
   before any other due job (:data:`NORMALISE_PRIORITY`): during a burst every worker
   normalises, and the recompute that waits meanwhile covers all of the burst's marks in one
   pass, instead of a pass starting between two deliveries while the other workers pile up
-  the marks of the next.
+  the marks of the next. A recompute due for :data:`RECOMPUTE_MAX_WAIT_SECONDS` is promoted
+  to their priority, so a stream that never lets the queue empty still moves the fields.
 - ``RECOMPUTE``: the dirty people, recomputed and pushed. ``queueing_lock`` ``people``: at
   most one waiting (a waiting one covers every later mark); job ``lock`` ``people``: one runs
   at a time, whichever worker takes it, while the other workers go on normalising. A pass
@@ -65,6 +66,10 @@ PEOPLE_LOCK = "people"
 #: procrastinate takes due jobs by priority, highest first, then in order of deferral; every
 #: other job has the default, 0.
 NORMALISE_PRIORITY = 1
+#: A recompute due for this long behind normalise jobs is given their priority, and being the
+#: older job it is taken next (:func:`promote_overdue_recompute`): under a stream of deliveries
+#: the workers cannot keep up with, the fields still move at least this often.
+RECOMPUTE_MAX_WAIT_SECONDS = 10.0
 
 # An arbitrary constant of our own: the advisory lock that serialises applying the schema
 # (two workers starting at once must not both run procrastinate's CREATE statements).
@@ -164,6 +169,21 @@ def recompute_waiting(db: Any) -> bool:
         [PEOPLE_LOCK],
     ).fetchone()
     return row is not None
+
+
+def promote_overdue_recompute(db: Any, waited: float = RECOMPUTE_MAX_WAIT_SECONDS) -> bool:
+    """Give the waiting recompute the normalise jobs' priority once it has been due for
+    ``waited`` seconds (due: deferred, or its ``schedule_in`` passed); True when it was. Each
+    normalise job that finds a recompute waiting asks, so a burst longer than ``waited`` is
+    recomputed in passes that far apart instead of only once it ends."""
+    cur = db.conn.execute(
+        "UPDATE procrastinate_jobs AS j SET priority = ? "
+        "WHERE j.queueing_lock = ? AND j.status = 'todo' AND j.priority < ? "
+        "AND GREATEST(j.scheduled_at, (SELECT MIN(e.at) FROM procrastinate_events AS e "
+        "WHERE e.job_id = j.id AND e.type = 'deferred')) < NOW() - ? * INTERVAL '1 second'",
+        [NORMALISE_PRIORITY, PEOPLE_LOCK, NORMALISE_PRIORITY, waited],
+    )
+    return bool(cur.rowcount)
 
 
 def defer_recompute(app: App, *, schedule_in: int | None = None) -> bool:

@@ -70,7 +70,9 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
         if stored is None:
             return  # already normalised (or failed): nothing to do twice
         normalise_one(store, stored)  # committed: a recompute that starts from now sees it
-        if not queue.recompute_waiting(store.db):
+        if queue.recompute_waiting(store.db):
+            queue.promote_overdue_recompute(store.db)  # a long burst: fields move meanwhile
+        else:
             queue.defer_recompute(app)
 
     @app.task(name=queue.RECOMPUTE)

@@ -423,3 +423,53 @@ def test_normalise_jobs_are_taken_before_a_waiting_recompute() -> None:
                 order.append((job.task_name, job.task_kwargs.get("key")))
                 done(job)
     assert order == [(queue.NORMALISE, "k1"), (queue.NORMALISE, "k2"), (queue.RECOMPUTE, None)]
+
+
+def test_a_recompute_waiting_too_long_is_taken_next() -> None:
+    """Under a stream that never lets the normalise jobs run out, a recompute due for
+    RECOMPUTE_MAX_WAIT_SECONDS gets their priority and, being older, is taken before the
+    deliveries queued after it; one due for less, or scheduled for later, keeps waiting."""
+    with postgres_schema() as url:
+        queue.ensure_schema(url)
+        worker = _as_worker(url, lambda a: a.job_manager.register_worker())
+
+        def take() -> Any:
+            return _as_worker(url, lambda a: a.job_manager.fetch_job(None, worker))
+
+        app = queue.make_app(url)
+        store = Store(url)
+        with app.open():
+            assert queue.defer_recompute(app)
+            assert queue.defer_delivery(app, "shopify", "k1")
+            assert not queue.promote_overdue_recompute(store.db)  # due just now
+            # the recompute was deferred 11 s ago (procrastinate's own record of it)
+            store.db.conn.execute(
+                "UPDATE procrastinate_events SET at = at - INTERVAL '11 seconds' "
+                "WHERE type = 'deferred' AND job_id IN "
+                "(SELECT id FROM procrastinate_jobs WHERE task_name = ?)",
+                [queue.RECOMPUTE],
+            )
+            assert not queue.promote_overdue_recompute(store.db, waited=12.0)
+            assert queue.promote_overdue_recompute(store.db)
+            assert not queue.promote_overdue_recompute(store.db)  # once
+            first = take()
+            second = take()
+        store.close()
+    assert first.task_name == queue.RECOMPUTE
+    assert second.task_name == queue.NORMALISE
+
+
+def test_a_recompute_scheduled_for_later_is_not_promoted_early() -> None:
+    """A recompute deferred again for later (people another run held) is due only then."""
+    with postgres_schema() as url:
+        queue.ensure_schema(url)
+        app = queue.make_app(url)
+        store = Store(url)
+        with app.open():
+            assert queue.defer_recompute(app, schedule_in=60)
+            store.db.conn.execute(
+                "UPDATE procrastinate_events SET at = at - INTERVAL '30 seconds' "
+                "WHERE type = 'deferred'"
+            )
+            assert not queue.promote_overdue_recompute(store.db)
+        store.close()
