@@ -42,6 +42,12 @@ def _entries(n: int) -> pd.DataFrame:
     )
 
 
+def _begun(seen: list[str]) -> int:
+    """How many transactions the traced statements began (on PostgreSQL, ``BEGIN`` and the
+    write lock go as one statement, ``BEGIN; SELECT pg_advisory_xact_lock(...)``)."""
+    return sum(1 for statement in seen if statement.split(";", 1)[0].strip() == BEGIN)
+
+
 def _statements(store: Store) -> list[str]:
     seen: list[str] = []
     store.db.conn.set_trace_callback(seen.append)
@@ -54,7 +60,7 @@ def test_outside_a_transaction_every_chunk_is_committed_on_its_own(tmp_path: Pat
         books = store.loyalty
         seen = _statements(store)
         assert books.append(_entries(5), chunk=2) == 5
-        assert seen.count(BEGIN) == 3  # 2 + 2 + 1 entries
+        assert _begun(seen) == 3  # 2 + 2 + 1 entries
         assert seen.count("COMMIT") == 3
         stored = books.journal("club")
         assert list(stored["points"]) == [10, 11, 12, 13, 14]
@@ -70,7 +76,7 @@ def test_inside_a_member_transaction_the_batch_is_one_transaction(tmp_path: Path
         seen = _statements(store)
         with books.member_transaction():
             assert books.append(_entries(5), chunk=2) == 5
-        assert seen.count(BEGIN) == 1
+        assert _begun(seen) == 1
         assert seen.count("COMMIT") == 1
     finally:
         store.close()
@@ -242,6 +248,6 @@ def test_a_journal_with_entries_is_appended_in_chunks(tmp_path: Path) -> None:
         seen = _statements(store)
         assert store.loyalty.append(batch, chunk=2, first_load=3) == 4
         assert not any(s.startswith("DROP INDEX") for s in seen)
-        assert seen.count(BEGIN) == 3
+        assert _begun(seen) == 3
     finally:
         store.close()
