@@ -15,6 +15,9 @@ Per purchase, in order of its day:
 2. The person's own baseline: the median days of their first ``baseline_orders`` purchases,
    shrunk towards the shop's median by ``shrink`` pseudo-orders (a new customer is judged by the
    shop's usual); the scale is the shop's robust spread, 1.4826 x MAD, at least ``min_scale``.
+   The shop's median and spread (:class:`ShopUsual`) are the whole shop's: a run of some people
+   passes the ones its last run of everyone measured, so that a person is judged the same way
+   in either run.
 3. A one-sided CUSUM (Page 1954) over ``x = (days - baseline) / scale``:
    ``S = max(0, S + x - k)``, restarted for each person; a missing delivery adds nothing.
 4. The window test: of the last ``window`` purchases, how many were bad, against the person's
@@ -53,17 +56,41 @@ class FulfilmentConfig:
 
 
 @dataclass(frozen=True)
+class ShopUsual:
+    """The shop's usual delivery: the median days over every purchase with a delivery day, and
+    the spread a person's delay is measured in (1.4826 x MAD, at least ``min_scale``)."""
+
+    median: float
+    scale: float
+
+    @classmethod
+    def of(cls, days: pd.Series, config: FulfilmentConfig) -> ShopUsual:
+        """Measured over ``days`` (missing deliveries skipped; no delivery at all: 0 days)."""
+        if not days.notna().any():
+            return cls(0.0, config.min_scale)
+        median = float(days.median())
+        mad = float((days - median).abs().median())
+        return cls(median, max(1.4826 * mad, config.min_scale))
+
+
+@dataclass(frozen=True)
 class FulfilmentResult:
     """Per person (index: the ``person`` Id): ``flagged``, ``reasons``, ``recent_days``,
-    ``recent_late``; and per purchase (``history``: person, Id, ordered, flagged) for judging
-    when a change was detected."""
+    ``recent_late``; per purchase (``history``: person, Id, ordered, flagged) for judging
+    when a change was detected; and the shop's usual the people were judged against."""
 
     people: pd.DataFrame
     history: pd.DataFrame
+    usual: ShopUsual
 
 
-def trends(orders: pd.DataFrame, config: FulfilmentConfig) -> FulfilmentResult:
-    """Flag each person whose fulfilment trends the wrong way (the module docstring's rules)."""
+def trends(
+    orders: pd.DataFrame, config: FulfilmentConfig, usual: ShopUsual | None = None
+) -> FulfilmentResult:
+    """Flag each person whose fulfilment trends the wrong way (the module docstring's rules).
+
+    ``usual``: the shop's usual delivery, when ``orders`` are only some people's (a run of some
+    people); by default it is measured over ``orders``, which must then be the whole shop's."""
     reduction = orders.get("IsReductionOrder", pd.Series(False, index=orders.index)).eq(True)
     returned_ids = set()
     if "OriginalOrderId" in orders:
@@ -87,14 +114,13 @@ def trends(orders: pd.DataFrame, config: FulfilmentConfig) -> FulfilmentResult:
     frame = frame.sort_values(["person", "ordered", "Id"], kind="stable").reset_index(drop=True)
     frame["late"] = frame["days"] > config.promised_days
     frame["bad"] = frame["late"] | frame["cancelled"] | frame["returned"]
+    if usual is None:
+        usual = ShopUsual.of(frame["days"], config)
     if frame.empty:
         empty = pd.DataFrame(columns=["flagged", "reasons", "recent_days", "recent_late"])
-        return FulfilmentResult(empty, frame.assign(flagged=False))
+        return FulfilmentResult(empty, frame.assign(flagged=False), usual)
 
-    days = frame["days"]
-    shop_median = float(days.median()) if days.notna().any() else 0.0
-    mad = float((days - shop_median).abs().median()) if days.notna().any() else 0.0
-    scale = max(1.4826 * mad, config.min_scale)
+    shop_median, scale = usual.median, usual.scale
     group = frame.groupby("person", sort=False)
     position = group.cumcount().to_numpy()
     early = frame[position < config.baseline_orders]
@@ -149,7 +175,9 @@ def trends(orders: pd.DataFrame, config: FulfilmentConfig) -> FulfilmentResult:
     out.loc[hit, "reasons"] = [_reasons(row, shop_median, w) for row in out[hit].to_dict("records")]
     out.index.name = "person"
     return FulfilmentResult(
-        out[["flagged", "reasons", "recent_days", "recent_late"]], history.reset_index(drop=True)
+        out[["flagged", "reasons", "recent_days", "recent_late"]],
+        history.reset_index(drop=True),
+        usual,
     )
 
 

@@ -69,6 +69,9 @@ RISK_MOMENT = "risky_order"
 FULFILMENT_MOMENT = "fulfilment_flagged"
 #: Where a full run keeps its risk population (scoring models table), for real-time passes.
 RISK_MODEL = "order_risk"
+#: Where a full run keeps the shop's usual delivery (per Account and per Contact), by which a
+#: run of some people judges their fulfilment as the full run would have.
+FULFILMENT_MODEL = "fulfilment_usual"
 SAMPLE = 4_000  # orders kept for the real-time refit: ~4,000 x 8 numbers of JSON
 KEPT_COLUMNS = ["order_id", "score", "reasons", "held", "scored_at"]
 
@@ -87,6 +90,8 @@ class OrdersInputs:
     kept: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=KEPT_COLUMNS))
     shop_keys: pd.DataFrame = field(default_factory=pd.DataFrame)  # when scores are held
     reference_field: str = "OrderReferenceNumber"
+    # the shop's usual delivery the last full run measured, per object (FULFILMENT_MODEL)
+    usual: dict[str, fulfilment.ShopUsual] = field(default_factory=dict)
 
 
 def load_settings(path: Any) -> OrdersSettings | None:
@@ -138,6 +143,9 @@ def load_inputs(
     }
     stored = store.scoring.load_model(RISK_MODEL)
     population = json.loads(stored.params) if stored is not None else None
+    usual: dict[str, fulfilment.ShopUsual] = {}
+    if resolved.people is not None and (kept_usual := store.scoring.load_model(FULFILMENT_MODEL)):
+        usual = {o: fulfilment.ShopUsual(**u) for o, u in json.loads(kept_usual.params).items()}
     kept = pd.DataFrame(columns=KEPT_COLUMNS)
     shop_keys = pd.DataFrame()
     if settings.risk.enabled:
@@ -156,6 +164,7 @@ def load_inputs(
         kept.drop_duplicates("order_id"),
         shop_keys,
         reference_field,
+        usual,
     )
 
 
@@ -473,6 +482,8 @@ def _fulfilment(
     flags: dict[str, dict[str, float]] = {}
     reasons: dict[tuple[str, str], str] = {}
     entry: dict[str, Any] = {}
+    usual: dict[str, dict[str, float]] = {}
+    effects = Effects()
     for obj, person in (("Account", orders["AccountId"]), ("Contact", orders["contact_id"])):
         frame = pd.DataFrame(
             {
@@ -485,7 +496,11 @@ def _fulfilment(
                 "OriginalOrderId": orders.get("OriginalOrderId"),
             }
         )
-        result = fulfilment.trends(frame, cfg).people
+        # a run of some people judges them against the shop's usual of the last full run
+        kept = inputs.usual.get(obj) if resolved.people is not None else None
+        judged = fulfilment.trends(frame, cfg, kept)
+        usual[obj] = {"median": judged.usual.median, "scale": judged.usual.scale}
+        result = judged.people
         part = pd.DataFrame(
             {
                 "fulfilment.flag": result["flagged"].astype(bool),
@@ -498,8 +513,15 @@ def _fulfilment(
         parts.append(part)
         flags[obj] = result["flagged"].astype(float).to_dict()
         reasons.update({(obj, str(k)): str(v) for k, v in result["reasons"].items()})
-        entry[obj] = {"people": len(result), "flagged": int(result["flagged"].sum())}
-    effects, moment = _moment(
+        entry[obj] = {
+            "people": len(result),
+            "flagged": int(result["flagged"].sum()),
+            "usual": {"days": round(judged.usual.median, 3), "scale": round(judged.usual.scale, 3)},
+            "usual_from": "the last full run" if kept is not None else "these orders",
+        }
+    if resolved.people is None:
+        effects.models[FULFILMENT_MODEL] = (json.dumps(usual), {"orders": len(orders)})
+    planned, moment = _moment(
         FULFILMENT_MOMENT,
         settings.fulfilment.flow,
         flags,
@@ -509,6 +531,7 @@ def _fulfilment(
         resolved,
         reasons=reasons,
     )
+    effects.extend(planned)
     entry.update(moment)
     values = pd.concat(parts) if parts else pd.DataFrame()
     return model_frame("fulfilment", values), entry, effects

@@ -66,3 +66,26 @@ def test_cancelled_and_returned_orders_count_as_bad() -> None:
     result = trends(orders, FulfilmentConfig())
     assert bool(result.people.loc["a1", "flagged"])
     assert "3 of the last 4 cancelled" in result.people.loc["a1", "reasons"]
+
+
+def test_some_people_are_judged_against_the_whole_shops_usual(planted) -> None:
+    """A run of some people passes the shop's usual delivery its last full run measured: each
+    person then gets the flag and reasons the full run gave them, whoever else is in the run."""
+    orders = planted.frames["Order"]
+    frame = fulfilment_input(orders, orders["AccountId"])
+    whole = trends(frame, FulfilmentConfig())
+    flagged = whole.people.index[whole.people["flagged"]]
+    assert len(flagged) > 5
+    # the flagged alone (their own usual is slower than the shop's), then a mixed few
+    for some in (
+        list(flagged[:4]),
+        [*flagged[:2], *whole.people.index[~whole.people["flagged"]][:5]],
+    ):
+        part = frame[frame["person"].isin(some)]
+        judged = trends(part, FulfilmentConfig(), whole.usual)
+        pd.testing.assert_frame_equal(judged.people, whole.people.loc[judged.people.index])
+        assert judged.usual == whole.usual
+    # measured over the flagged alone, the usual is theirs and their reasons say so
+    alone = trends(frame[frame["person"].isin(flagged[:4])], FulfilmentConfig())
+    assert alone.usual.median > whole.usual.median
+    assert not alone.people["reasons"].equals(whole.people.loc[alone.people.index, "reasons"])

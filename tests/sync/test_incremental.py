@@ -165,6 +165,38 @@ def test_incremental_sync_writes_what_a_whole_org_compute_would_and_when_it_does
     # new settings compute everyone.
     order_id = orders[10][0]
     time.sleep(MARGIN.total_seconds() + 1.1)  # past the echo span of the whole-org run's push
+    # A rep logs a call with three Contacts whose deliveries run late. A run of them alone
+    # judges their fulfilment against the whole shop's usual delivery, kept by the last full
+    # run: against their own orders' usual it moved their flags and reasons (seen in CI, when
+    # the fulfilment Flow's Tasks brought such Contacts to the next run).
+    late = [
+        str(r[0])
+        for r in org.store.execute(
+            'SELECT "Id" FROM "Contact" WHERE "L2L_Fulfilment_Flag__c" = 1 ORDER BY "Id" LIMIT 3'
+        )
+    ]
+    assert len(late) == 3
+    load_rows(
+        org,
+        "Task",
+        [
+            {"WhoId": c, "Subject": "Call", "Status": "Completed", "Description": "Called."}
+            for c in late
+        ],
+    )
+    settle()
+    called = engine.run()
+    assert called.status == "succeeded", called.errors
+    assert isinstance(called.scope["people"], int), called.scope
+    judged = called.models["orders"]["fulfilment"]["Contact"]
+    assert judged["usual_from"] == "the last full run"
+    assert judged["usual"] == whole.models["orders"]["fulfilment"]["Contact"]["usual"]
+    moved = [
+        r
+        for r in engine.store.outbox.value_log(called.run_id)
+        if str(r["field"]).startswith("L2L_Fulfilment")
+    ]
+    assert moved == []
     org.store.update("Order", order_id, {"EffectiveDate": "2026-01-06"})
     settle()
     key, engine.inputs_key = engine.inputs_key, "other mappings"
