@@ -29,6 +29,7 @@ with the clock alone within a day (intent decay) are refreshed by the day's firs
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 
+from connector.salesforce.sfdx import OWN_TASKS
 from connector.store import Store
 from connector.sync.streams import OVERRIDE_FIELD
 
@@ -60,12 +62,13 @@ _OWNERS: dict[str, tuple[str, ...]] = {
     # what people wrote (sync/texts_stage.py): the message's person, its Task's, its Case's,
     # its sender's address; and the admins' sentiment correction, which moves everyone's
     "EmailMessage": ("RelatedToId", "ActivityId", "ParentId", "FromAddress", OVERRIDE_FIELD),
-    "Task": ("WhoId",),
+    "Task": ("WhoId", "Description"),
     "Case": ("ContactId", OVERRIDE_FIELD),
 }
 #: The key prefixes of the people a message names (Salesforce's Contact and Lead ids).
 _PERSON_PREFIX = {"003": "contacts", "00Q": "leads"}
 _ORDER_CONTACTS = ("BillToContactId", "ShipToContactId", "CustomerAuthorizedById")
+_OWN_TASK = re.compile(OWN_TASKS, re.DOTALL)
 _KEYS = ("contacts", "leads", "accounts", "orders", "emails", "account_rows")
 
 
@@ -211,6 +214,17 @@ class Touched:
                 if _given(value) != _given(before.get(rid)):
                     self.all(f"a sentiment correction on {object_name} {rid}")
                     return
+        if object_name == "Task":
+            # The Tasks the connector's own Flows make (what it told a rep) and Tasks with no
+            # text are read by no model (sync/texts_stage.py): they touch nobody. Before, the
+            # run after one that fired the fulfilment Flow recomputed each flagged person.
+            read = pd.concat([new, old], ignore_index=True)
+            read = read[_read_task(read["Description"])]
+            if read.empty:
+                return
+            kept = set(read["Id"].astype(str))
+            new = new[new["Id"].astype(str).isin(kept)]
+            old = old[old["Id"].astype(str).isin(kept)]
         rows = pd.concat([new, old], ignore_index=True)
         named: set[str] = set()
         for column in ("RelatedToId", "WhoId", "ContactId"):
@@ -435,3 +449,10 @@ def _given(value: Any) -> Any:
 
 def _emails(column: pd.Series) -> set[str]:
     return {str(v).strip().lower() for v in column.dropna() if str(v).strip()}
+
+
+def _read_task(description: pd.Series) -> pd.Series:
+    """Which Tasks the texts stage reads as what a person wrote: a text that is not one the
+    connector's own Flows write (sync/texts_stage.py reads them by the same rule)."""
+    text = description.astype(object).where(description.notna(), None)
+    return text.map(lambda t: t is not None and _OWN_TASK.fullmatch(str(t)) is None).astype(bool)

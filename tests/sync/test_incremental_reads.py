@@ -139,9 +139,19 @@ def test_a_message_touches_the_people_it_names_and_a_correction_touches_everyone
     store.records.upsert("Case", [{"Id": "500A", "ContactId": "003CASE", **stamp}])
     touched = Touched()
     # a rep's note on a Contact, moved to a Lead: both are its people
-    store.records.upsert("Task", [{"Id": "00TB", "WhoId": "003OLD", **stamp}])
-    _pulled(store, touched, "Task", [{"Id": "00TB", "WhoId": "00QNEW"}])
+    note = {"Description": "Asked about sizes, will order next week."}
+    store.records.upsert("Task", [{"Id": "00TB", "WhoId": "003OLD", **note, **stamp}])
+    _pulled(store, touched, "Task", [{"Id": "00TB", "WhoId": "00QNEW", **note}])
     assert (touched.contacts, touched.leads) == ({"003OLD"}, {"00QNEW"})
+    # the Tasks the connector's own Flows make, and Tasks without a text: no model reads them
+    # (sync/texts_stage.py), so they touch nobody
+    said = "lead2loyalty saw this customer's recent orders go wrong.\n3 of the last 4 orders late"
+    _pulled(store, touched, "Task", [{"Id": "00TC", "WhoId": "003FLOW", "Description": said}])
+    _pulled(store, touched, "Task", [{"Id": "00TD", "WhoId": "003BARE", "Description": None}])
+    assert (touched.contacts, touched.leads) == ({"003OLD"}, {"00QNEW"})
+    # a rep who writes over such a Task writes what the person said: its person is touched
+    _pulled(store, touched, "Task", [{"Id": "00TC", "WhoId": "003FLOW", **note, **stamp}])
+    assert touched.contacts == {"003OLD", "003FLOW"}
     # an email: the person it relates to, its Task's, its Case's and its sender's address
     message = {
         "Id": "02sA",
@@ -151,7 +161,7 @@ def test_a_message_touches_the_people_it_names_and_a_correction_touches_everyone
         "FromAddress": " Writer@Example.com",
     }
     _pulled(store, touched, "EmailMessage", [message])
-    assert touched.contacts == {"003OLD", "003REL", "003CASE"}
+    assert touched.contacts == {"003OLD", "003FLOW", "003REL", "003CASE"}
     assert touched.leads == {"00QNEW", "00QLEAD"}
     assert "writer@example.com" in touched.emails
     assert touched.everyone is None
