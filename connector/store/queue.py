@@ -120,7 +120,7 @@ def ensure_schema(url: str) -> bool:
             conn.execute("SELECT pg_advisory_unlock(%s)", [_SCHEMA_LOCK])
 
 
-def defer(
+def job(
     app: App,
     task: str,
     *,
@@ -128,34 +128,50 @@ def defer(
     lock: str | None = None,
     schedule_in: int | None = None,
     priority: int | None = None,
-    **kwargs: Any,
-) -> bool:
-    """Defer the task named ``task`` (in ``schedule_in`` seconds; one at a time with the other
-    jobs of ``lock``); False when ``queueing_lock`` already has a job waiting (that job does
-    the same work)."""
-    try:
-        app.configure_task(
-            name=task,
-            lock=lock,
-            queueing_lock=queueing_lock,
-            schedule_in={"seconds": schedule_in} if schedule_in is not None else None,
-            priority=priority,
-        ).defer(**kwargs)
-    except AlreadyEnqueued:
-        return False
-    return True
+) -> Any:
+    """The task named ``task`` configured to be deferred (``.defer(**args)``, or
+    ``.defer_async`` in a worker's task): in ``schedule_in`` seconds, one at a time with the
+    other jobs of ``lock``, at most one waiting per ``queueing_lock``."""
+    return app.configure_task(
+        name=task,
+        lock=lock,
+        queueing_lock=queueing_lock,
+        schedule_in={"seconds": schedule_in} if schedule_in is not None else None,
+        priority=priority,
+    )
+
+
+def delivery_job(app: App, source: str, key: str) -> Any:
+    """The normalisation of the stored delivery (source, key), as the web and the sweep queue
+    it: one waiting per delivery, before any other due job."""
+    return job(
+        app, NORMALISE, queueing_lock=f"delivery:{source}:{key}", priority=NORMALISE_PRIORITY
+    )
+
+
+def recompute_job(app: App, *, schedule_in: int | None = None) -> Any:
+    """A recompute of the dirty people, as everyone queues it: at most one waiting (it covers
+    every mark committed before it starts), one running (:data:`PEOPLE_LOCK` is its job lock)."""
+    return job(app, RECOMPUTE, queueing_lock=PEOPLE_LOCK, lock=PEOPLE_LOCK, schedule_in=schedule_in)
+
+
+def defer(app: App, task: str, *, queueing_lock: str | None = None, **kwargs: Any) -> bool:
+    """Defer the task named ``task`` with ``kwargs`` as its arguments; False when
+    ``queueing_lock`` already has a job waiting (that job does the same work)."""
+    return _deferred(job(app, task, queueing_lock=queueing_lock), **kwargs)
 
 
 def defer_delivery(app: App, source: str, key: str) -> bool:
     """Defer the normalisation of the stored delivery (source, key)."""
-    return defer(
-        app,
-        NORMALISE,
-        queueing_lock=f"delivery:{source}:{key}",
-        priority=NORMALISE_PRIORITY,
-        source=source,
-        key=key,
-    )
+    return _deferred(delivery_job(app, source, key), source=source, key=key)
+
+
+def _deferred(configured: Any, **kwargs: Any) -> bool:
+    try:
+        configured.defer(**kwargs)
+    except AlreadyEnqueued:
+        return False
+    return True
 
 
 def recompute_waiting(db: Any) -> bool:
@@ -189,6 +205,4 @@ def promote_overdue_recompute(db: Any, waited: float = RECOMPUTE_MAX_WAIT_SECOND
 def defer_recompute(app: App, *, schedule_in: int | None = None) -> bool:
     """Defer a recompute of the dirty people (in ``schedule_in`` seconds), unless one is
     already waiting; recomputes run one at a time (:data:`PEOPLE_LOCK` is their job lock too)."""
-    return defer(
-        app, RECOMPUTE, queueing_lock=PEOPLE_LOCK, lock=PEOPLE_LOCK, schedule_in=schedule_in
-    )
+    return _deferred(recompute_job(app, schedule_in=schedule_in))

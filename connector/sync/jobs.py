@@ -149,18 +149,14 @@ def build_app(settings: Settings) -> tuple[App, RealtimeWorker]:
             log.warning("job %s (%s) was left by a stopped worker: retried", job.id, job.task_name)
         for stored in store.events.pending_deliveries(1000):
             try:
-                await app.configure_task(
-                    name=queue.NORMALISE,
-                    queueing_lock=f"delivery:{stored.source}:{stored.key}",
-                    priority=queue.NORMALISE_PRIORITY,
-                ).defer_async(source=stored.source, key=stored.key)
+                await queue.delivery_job(app, stored.source, stored.key).defer_async(
+                    source=stored.source, key=stored.key
+                )
             except AlreadyEnqueued:
                 continue
         if store.events.dirty_people():  # marks whose recompute job was lost with a defer
             with contextlib.suppress(AlreadyEnqueued):
-                await app.configure_task(
-                    name=queue.RECOMPUTE, queueing_lock=queue.PEOPLE_LOCK, lock=queue.PEOPLE_LOCK
-                ).defer_async()
+                await queue.recompute_job(app).defer_async()
 
     # registered on the app by their names
     del normalise_delivery, recompute_people, sync, fire_flows
