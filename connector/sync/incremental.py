@@ -132,13 +132,7 @@ class Touched:
         old = _rows(store, object_name, ["Id", "SystemModstamp", *owners], "Id", ids)
         # A row stored with the same SystemModstamp is a re-read (the pull's lookback, a
         # sweep), not a change: it touches nobody.
-        stored = dict(zip(old["Id"].astype(str), old["SystemModstamp"], strict=True))
-        rows = [
-            r
-            for r in page
-            if r.get("SystemModstamp") is None
-            or stored.get(str(r.get("Id"))) != r["SystemModstamp"]
-        ]
+        rows = _stamped(page, old, stored=False)
         return PulledPage(object_name, rows, old, len(page)) if rows else None
 
     def note(self, store: Store, pulled: PulledPage | None, changed: int) -> None:
@@ -158,13 +152,7 @@ class Touched:
             # page's stamp.
             ids = sorted({str(r["Id"]) for r in page if r.get("Id")})
             now = _rows(store, object_name, ["Id", "SystemModstamp"], "Id", ids)
-            stored = dict(zip(now["Id"].astype(str), now["SystemModstamp"], strict=True))
-            page = [
-                r
-                for r in page
-                if r.get("SystemModstamp") is None
-                or stored.get(str(r.get("Id"))) == r["SystemModstamp"]
-            ]
+            page = _stamped(page, now, stored=True)
             if not page:
                 return
         owners = _OWNERS.get(object_name, ())
@@ -436,6 +424,21 @@ def _rows(
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _stamped(
+    page: Sequence[Mapping[str, Any]], rows: pd.DataFrame, *, stored: bool
+) -> list[Mapping[str, Any]]:
+    """The page's rows whose SystemModstamp is (``stored``) or is not the one ``rows`` (the
+    stored ``Id`` and ``SystemModstamp``) hold for them; a row without a stamp is kept either
+    way (it cannot be told from a change)."""
+    stamps = dict(zip(rows["Id"].astype(str), rows["SystemModstamp"], strict=True))
+    return [
+        r
+        for r in page
+        if r.get("SystemModstamp") is None
+        or (stamps.get(str(r.get("Id"))) == r["SystemModstamp"]) == stored
+    ]
 
 
 def _values(column: pd.Series) -> set[str]:
