@@ -47,14 +47,13 @@ def sync_job() -> str:
 
 def _defer_sync(settings: Settings) -> str:
     from connector.errors import RunInProgress
-    from connector.store import queue
-    from connector.sync import build_engine
+    from connector.store import Store, queue
+    from connector.sync import load_files
 
     url = settings.store_location
     assert isinstance(url, str)
-    # build_engine checks the mapping and model files before anything else (a broken one
-    # raises here); its client signs in lazily, so nothing is sent to Salesforce.
-    store = build_engine(settings).store
+    load_files(settings)  # a broken mapping or model file raises here, not on every worker
+    store = Store(url)
     try:
         # The run lock shared, at once released: refused while a whole-org sync holds it (or
         # waits for it), granted beside real-time passes, which hold it shared themselves.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from connector.loyalty.config import LoyaltyConfig
 from connector.loyalty.wiring import load_config as load_loyalty_config
 from connector.mapping import MapProblem, load_registered_mappings, load_yaml_model, map_frame
 from connector.mapping.models import MappingFile
+from connector.orders_intel.settings import OrdersSettings
 from connector.predictions import PredictionsConfig
 from connector.salesforce.port import SalesforcePort
 from connector.store import Store
@@ -33,6 +35,7 @@ __all__ = [
     "build_engine",
     "check_programs",
     "exit_code",
+    "load_files",
     "load_predictions_config",
     "mapper_for",
 ]
@@ -53,6 +56,34 @@ def mapper_for(mappings: list[MappingFile]) -> Mapper:
     return mapper
 
 
+@dataclass(frozen=True)
+class Files:
+    """The mapping and model files a sync reads, each loaded and checked (file:line errors)."""
+
+    mappings: list[MappingFile]
+    predictions: PredictionsConfig
+    loyalty: LoyaltyConfig
+    scoring: Any
+    orders: OrdersSettings | None
+    mapped_programs: frozenset[str]
+
+
+def load_files(settings: Settings) -> Files:
+    """Every mapping and model file a sync reads, checked; a broken one raises (a
+    :class:`~connector.errors.Lead2LoyaltyError` naming its line) before anything is opened or
+    sent. The clock checks them so before it queues a sync on PostgreSQL."""
+    mappings = load_registered_mappings(settings.mappings_dir)
+    loyalty = load_loyalty_config(settings)
+    return Files(
+        mappings=mappings,
+        predictions=load_predictions_config(settings),
+        loyalty=loyalty,
+        scoring=load_scoring(settings),
+        orders=load_orders_settings(settings.models_dir / "orders.yaml"),
+        mapped_programs=check_programs(mappings, loyalty),
+    )
+
+
 def build_engine(
     settings: Settings,
     *,
@@ -64,33 +95,28 @@ def build_engine(
     first, so a broken mapping or model setting is reported before any sign-in."""
     from connector.salesforce import SalesforceClient
 
-    mappings = load_registered_mappings(settings.mappings_dir)
-    predictions = load_predictions_config(settings)
-    loyalty = load_loyalty_config(settings)
-    scoring = load_scoring(settings)
-    orders = load_orders_settings(settings.models_dir / "orders.yaml")
+    files = load_files(settings)
     store = Store(settings.store_location)
     # Signed in lazily, by the run's first call: a refused sign-in is then a failed run on
     # record, with its reason, not an error before any run exists.
     client = client or SalesforceClient(settings)
     min_change = {
-        (m.object, f.field): f.min_change for m in mappings for f in m.fields if f.min_change
+        (m.object, f.field): f.min_change for m in files.mappings for f in m.fields if f.min_change
     }
-    mapped_programs = check_programs(mappings, loyalty)
     return SyncEngine(
         settings,
         client,
         store,
-        mapper_for(mappings),
+        mapper_for(files.mappings),
         progress=progress,
-        predictions=predictions,
-        loyalty=loyalty,
+        predictions=files.predictions,
+        loyalty=files.loyalty,
         min_change=min_change,
-        scoring=scoring,
+        scoring=files.scoring,
         inputs_key=fingerprint([settings.mappings_dir, settings.models_dir]),
         clock=clock,
-        mapped_programs=mapped_programs,
-        orders=orders,
+        mapped_programs=files.mapped_programs,
+        orders=files.orders,
     )
 
 
