@@ -132,7 +132,9 @@ class Touched:
         old = _rows(store, object_name, ["Id", "SystemModstamp", *owners], "Id", ids)
         # A row stored with the same SystemModstamp is a re-read (the pull's lookback, a
         # sweep), not a change: it touches nobody.
-        stored = dict(zip(old["Id"].astype(str), old["SystemModstamp"], strict=True))
+        stored = dict(
+            zip(old["Id"].astype(str).tolist(), old["SystemModstamp"].tolist(), strict=True)
+        )
         rows = [
             r
             for r in page
@@ -158,7 +160,9 @@ class Touched:
             # page's stamp.
             ids = sorted({str(r["Id"]) for r in page if r.get("Id")})
             now = _rows(store, object_name, ["Id", "SystemModstamp"], "Id", ids)
-            stored = dict(zip(now["Id"].astype(str), now["SystemModstamp"], strict=True))
+            stored = dict(
+                zip(now["Id"].astype(str).tolist(), now["SystemModstamp"].tolist(), strict=True)
+            )
             page = [
                 r
                 for r in page
@@ -439,7 +443,9 @@ def _rows(
 
 
 def _values(column: pd.Series) -> set[str]:
-    return {str(v) for v in column.dropna() if str(v)}
+    # tolist(): a pandas string column iterated value by value boxes each through pandas
+    # (16,794 values of a 1% change's sync on the medium seed, a third of its per-value cost)
+    return {str(v) for v in column.dropna().tolist() if str(v)}
 
 
 def _given(value: Any) -> Any:
@@ -448,7 +454,7 @@ def _given(value: Any) -> Any:
 
 
 def _emails(column: pd.Series) -> set[str]:
-    return {str(v).strip().lower() for v in column.dropna() if str(v).strip()}
+    return {str(v).strip().lower() for v in column.dropna().tolist() if str(v).strip()}
 
 
 def _read_task(description: pd.Series) -> pd.Series:
