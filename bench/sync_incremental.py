@@ -60,10 +60,19 @@ def main() -> None:
         help="a kept store computed by another build: take its last compute as this build's "
         "(else the first sync computes everyone, as a new release does); for timing only",
     )
+    parser.add_argument(
+        "--changes-seed",
+        type=int,
+        help="draw the changed Orders and their dates with this seed, kept store or not (a "
+        "copy of one kept folder, restored before each repeat, then sees the same change set)",
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="l2l-bench-incr-"))
     kept = args.keep is not None and (work / "l2l.sqlite").exists()
-    rng = random.Random(19 if not kept else time.time_ns())  # the same Orders each fresh run
+    # the same Orders each fresh run; a kept store's changes differ unless seeded, as a kept
+    # store already holds the dates an earlier run gave the seeded Orders
+    seed = args.changes_seed if args.changes_seed is not None else 19
+    rng = random.Random(seed if not kept or args.changes_seed is not None else time.time_ns())
     flags = ("--data", str(work / "org")) if args.keep else ()
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores")
     with served("none" if kept else args.size, *flags) as info:

@@ -21,6 +21,7 @@ import json
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 import sqlite_utils
@@ -59,6 +60,8 @@ def dumps(value: Any) -> str:
         return int.__repr__(value)
     if value is None:
         return "null"
+    if kind is str:  # what json.dumps gives a str (ensure_ascii), without its encoder setup
+        return encode_basestring_ascii(value)
     return json.dumps(value, sort_keys=True, default=str)
 
 

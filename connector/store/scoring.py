@@ -97,18 +97,19 @@ class ScoringRepository:
         if order_ids is None:
             return read_frame(f"SELECT {columns} FROM order_risk", self.db.conn)
         ids = sorted(set(order_ids))
-        parts = [read_frame(f"SELECT {columns} FROM order_risk WHERE 0 = 1", self.db.conn)]
-        for start in range(0, len(ids), 500):  # the primary key serves each chunk
-            chunk = ids[start : start + 500]
+        # the rows of every chunk, then one frame: a frame per chunk of 500 (120 for the
+        # 60,000 orders of a 1% change's sync on the medium seed) and their concat cost more
+        # than the lookups
+        rows: list[Any] = []
+        for start in range(0, len(ids), 5000):  # the primary key serves each chunk
+            chunk = ids[start : start + 5000]  # under both backends' parameter limits
             marks = ", ".join("?" * len(chunk))
-            parts.append(
-                read_frame(
-                    f"SELECT {columns} FROM order_risk WHERE order_id IN ({marks})",
-                    self.db.conn,
-                    chunk,
-                )
-            )
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            rows += self.db.conn.execute(
+                f"SELECT {columns} FROM order_risk WHERE order_id IN ({marks})", chunk
+            ).fetchall()
+        # object columns (every column is NOT NULL), as the concat with an empty frame gave
+        # them before
+        return pd.DataFrame(rows, columns=columns.split(", "), dtype=object)
 
     def held_order_risk(self) -> pd.DataFrame:
         """The held rows (shop orders no Salesforce Order names yet), as :meth:`order_risk`."""

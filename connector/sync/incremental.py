@@ -432,7 +432,10 @@ def _stamped(
     """The page's rows whose SystemModstamp is (``stored``) or is not the one ``rows`` (the
     stored ``Id`` and ``SystemModstamp``) hold for them; a row without a stamp is kept either
     way (it cannot be told from a change)."""
-    stamps = dict(zip(rows["Id"].astype(str), rows["SystemModstamp"], strict=True))
+    # lists, not Series: iterating a pandas string column boxes each value through pandas
+    stamps = dict(
+        zip(rows["Id"].astype(str).tolist(), rows["SystemModstamp"].tolist(), strict=True)
+    )
     return [
         r
         for r in page
@@ -442,7 +445,9 @@ def _stamped(
 
 
 def _values(column: pd.Series) -> set[str]:
-    return {str(v) for v in column.dropna() if str(v)}
+    # tolist(): a pandas string column iterated value by value boxes each through pandas
+    # (16,794 values of a 1% change's sync on the medium seed, a third of its per-value cost)
+    return {str(v) for v in column.dropna().tolist() if str(v)}
 
 
 def _given(value: Any) -> Any:
@@ -451,7 +456,7 @@ def _given(value: Any) -> Any:
 
 
 def _emails(column: pd.Series) -> set[str]:
-    return {str(v).strip().lower() for v in column.dropna() if str(v).strip()}
+    return {str(v).strip().lower() for v in column.dropna().tolist() if str(v).strip()}
 
 
 def _read_task(description: pd.Series) -> pd.Series:

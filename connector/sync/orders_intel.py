@@ -266,7 +266,10 @@ def _risk(
     planned, moment = _moment(
         RISK_MOMENT,
         settings.risk.flow,
-        {"Order": scores["score"].astype(float).to_dict()},
+        # zip of lists, not to_dict(): to_dict boxes each string index value through pandas
+        # (0.7 of 26 profiled CPU seconds of a 1% change's sync on the medium seed, 60,000
+        # orders)
+        {"Order": _as_dict(scores["score"].astype(float))},
         inputs.fired,
         cfg.threshold,
         lambda rid: {
@@ -511,8 +514,13 @@ def _fulfilment(
             [[obj] * len(part), part.index.astype(str)], names=["object", "record_id"]
         )
         parts.append(part)
-        flags[obj] = result["flagged"].astype(float).to_dict()
-        reasons.update({(obj, str(k)): str(v) for k, v in result["reasons"].items()})
+        flags[obj] = _as_dict(result["flagged"].astype(float))
+        reasons.update(
+            {
+                (obj, str(k)): str(v)
+                for k, v in zip(result.index.tolist(), result["reasons"].tolist(), strict=True)
+            }
+        )
         entry[obj] = {
             "people": len(result),
             "flagged": int(result["flagged"].sum()),
@@ -657,3 +665,8 @@ def _moment(
         crossed += len(change.fire)
         rearmed += len(change.rearm)
     return effects, {"crossed": crossed, "rearmed": rearmed}
+
+
+def _as_dict(series: pd.Series) -> dict[Any, Any]:
+    """``series.to_dict()`` (index value -> value, as Python scalars) through plain lists."""
+    return dict(zip(series.index.tolist(), series.tolist(), strict=True))
