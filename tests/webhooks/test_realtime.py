@@ -378,3 +378,34 @@ def test_a_pass_merges_the_shop_orders_a_read_of_everything_merges(
         assert merged(frozenset({("Contact", ada)})) == everything
     finally:
         engine.store.close()
+
+
+@pytest.mark.parametrize("synced", ["postgresql"], indirect=True)
+def test_a_pass_after_the_first_asks_information_schema_nothing(
+    synced: tuple[Settings, SyncEngine, str],
+) -> None:
+    """What the store's tables hold (columns, keys) is asked once per connection, not by
+    every pass (about 40 catalog queries a pass before, issue 20)."""
+    settings, engine, _ = synced
+    worker = RealtimeWorker(settings, engine_factory=lambda s: engine)
+    seen: list[str] = []
+    for n in range(3):
+        if n == 2:  # after two passes' warm-up
+            engine.store.db.conn.set_trace_callback(seen.append)
+            worker.store.db.conn.set_trace_callback(seen.append)
+        body = encode(_order_for("c0@example.com", 93000 + n, f"#40{n}", "10.00"))
+        engine.store.events.store_delivery(
+            shopify.receive(
+                shopify_headers(body, "orders/create"),
+                body,
+                SHOPIFY_SECRETS,
+                datetime.now(UTC),
+                3600,
+            )
+        )
+        done = worker.run_pass()
+        assert done.run is not None
+        assert done.run["status"] == "succeeded"
+    worker.close()
+    assert len(seen) > 20  # the pass's own reads and writes
+    assert [s for s in seen if "information_schema" in s] == []
