@@ -258,6 +258,9 @@ class SyncEngine:
         # The org's currency rates, read once per run (connector.sync.orders.to_corporate), and
         # its corporate currency; None until read (a real-time pass takes the last run's).
         self._rates: tuple[pd.DataFrame, pd.DataFrame | None] | None = None
+        # the stored population's text and what it parses to: a pass reads it twice and the
+        # same text pass after pass until the next full run (_parsed_population)
+        self._parsed: tuple[str, Population] | None = None
         self._corporate = settings.org_currency
         # Shop orders the last Resolve held for their currency, for the run record.
         self._held: dict[str, Any] | None = None
@@ -949,7 +952,13 @@ class SyncEngine:
     def _population(self) -> Population | None:
         """What the last full run learnt of the population (predictions), if stored."""
         stored = self.store.scoring.load_model(POPULATION)
-        return Population.from_json(stored.params) if stored is not None else None
+        return self._parsed_population(stored.params) if stored is not None else None
+
+    def _parsed_population(self, text: str) -> Population:
+        """``Population.from_json(text)``, parsed once per stored text (frozen, so shared)."""
+        if self._parsed is None or self._parsed[0] != text:
+            self._parsed = (text, Population.from_json(text))
+        return self._parsed[1]
 
     def _frozen_population(self, resolved: Resolved) -> Population | None:
         """The population a run predicts against instead of refitting: the one fitted this UTC
@@ -961,7 +970,7 @@ class SyncEngine:
         today = resolved.now.astimezone(UTC).date().isoformat()
         if resolved.people is None and stored.record.get("day") != today:
             return None
-        return Population.from_json(stored.params)
+        return self._parsed_population(stored.params)
 
     def _event_names(self) -> list[str]:
         """Every event name a configured model reads."""
