@@ -12,6 +12,15 @@ people / one). CPU, not wall: the machine is shared, so wall time follows the lo
 
     cd bench && ../.venv/bin/python pass_cost.py
     cd bench && ../.venv/bin/python pass_cost.py --profile 20   # cProfile of the 1-person passes
+
+Measured 2026-12-07 23:03-23:21 (load average 4.3-7.0 on 2 cores), defaults: before (fe11bd7)
+a pass of 1 person 0.714 connector CPU s [0.625-0.850] + 0.130 server CPU s, 147 statements of
+which 47 read information_schema; of 50 people 1.362 [1.146-1.562] + 0.400 s. With the shop
+orders of the pass's emails only and the catalog answers kept per connection: 1 person 0.734
+[0.573-0.873] + 0.040 s, 101 statements, none of information_schema; 50 people 1.053
+[0.878-1.341] + 0.300 s. With the populations parsed once too: 0.693 [0.524-0.870] + 0.040 s;
+50 people 1.071 [0.950-1.215] + 0.330 s. The connector's ~0.7 s left is the compute stages'
+pandas work (risk, fulfilment, loyalty, texts, predictions: ``--profile``).
 """
 
 from __future__ import annotations
