@@ -165,3 +165,37 @@ def test_an_empty_l2l_database_counts_as_unset(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("L2L_DATABASE", "l2l.sqlite")
     with pytest.raises(ConfigError, match="both set"):
         load_settings()
+
+
+def test_a_column_or_table_the_store_adds_is_seen_at_once(pg: Store) -> None:
+    """What information_schema said of a table is kept per connection (a real-time pass asked
+    it about 40 times, issue 20) and forgotten at the store's own DDL: a column ``declare`` or
+    an upsert adds, a table it creates, a table a rolled-back transaction created."""
+    records = pg.records
+    assert records.frame("Contact", ["Id"]).empty  # no table yet: asked again next time
+    records.upsert("Contact", [{"Id": "003A", "Email": "ada@example.com"}])
+    assert records.frame("Contact", ["Id", "Email"])["Email"].tolist() == ["ada@example.com"]
+    records.declare("Contact", {"Phone": "phone"})  # ALTER TABLE ... ADD COLUMN
+    records.upsert("Contact", [{"Id": "003A", "Phone": "+1 555 0100"}])
+    assert records.frame("Contact", ["Phone"])["Phone"].tolist() == ["+1 555 0100"]
+    records.upsert("Contact", [{"Id": "003A", "Title": "CEO"}])  # add_column, then the row
+    assert records.frame("Contact", ["Title"])["Title"].tolist() == ["CEO"]
+    pg.db.conn.execute("BEGIN")
+    pg.db.conn.execute('CREATE TABLE "Gone" ("Id" TEXT PRIMARY KEY)')
+    assert pg.db.table("Gone").exists()
+    pg.db.conn.execute("ROLLBACK")
+    assert not pg.db.table("Gone").exists()
+
+
+def test_information_schema_is_asked_once_per_connection(pg: Store) -> None:
+    records = pg.records
+    records.upsert("Contact", [{"Id": "003A", "Email": "ada@example.com"}])
+    seen: list[str] = []
+    for n in range(3):
+        if n == 1:  # after the warm-up
+            pg.db.conn.set_trace_callback(seen.append)
+        records.frame("Contact", ["Id", "Email"], any_of={"Id": ["003A"]})
+        records.with_emails("Contact", ["Id"], ["ada@example.com"])
+        assert pg.db.table("sf_Contact").pks == ["Id"]  # the records table
+    assert seen
+    assert [s for s in seen if "information_schema" in s] == []

@@ -400,6 +400,13 @@ def _raise(exc: psycopg.Error, label: str) -> NoReturn:
 
 
 _DML = ("INSERT", "UPDATE", "DELETE")
+#: Statements after which what ``information_schema`` said of the store's tables (exists,
+#: columns, primary key) may be out of date: a table created, altered or dropped, and a
+#: ``ROLLBACK`` (it undoes any of those in its transaction). Not an index, nor a temporary
+#: table (``pg_temp``, not the store's schema), which the outbox creates every run.
+_SCHEMA_CHANGE = re.compile(
+    r"(?:^|;)\s*(?:(?:CREATE|ALTER|DROP)\s+TABLE|ROLLBACK)\b", re.IGNORECASE
+)
 
 
 class PgCursor:
@@ -437,6 +444,10 @@ class PgConnection:
         self._grown: dict[str, int] = {}  # rows written per table since its last ANALYZE
         self._analyzed: dict[str, int] = {}  # rows written per table up to its last ANALYZE
         self._trace: Callable[[str], object] | None = None
+        # What information_schema said of a table (exists, columns, primary key), kept until
+        # this connection issues DDL (PgTable): a real-time pass asked it about 40 times, the
+        # same answers each pass, each a catalog query of a few ms of server CPU.
+        self.schema_cache: dict[tuple[str, str], Any] = {}
 
     def set_trace_callback(self, trace: Callable[[str], object] | None) -> None:
         """Call ``trace`` with each statement as it is sent (PostgreSQL spelling), as
@@ -458,6 +469,8 @@ class PgConnection:
         query = translate(sql)
         if self._trace is not None:
             self._trace(query)
+        if self.schema_cache and _SCHEMA_CHANGE.search(query):
+            self.schema_cache.clear()  # before it runs: failed or not, asked again next
         try:
             cursor = self.raw.execute(query, _params(parameters))  # type: ignore[call-overload]
         except psycopg.Error as exc:
@@ -620,16 +633,35 @@ class PgTable:
     def _quoted(self) -> str:
         return f'"{self.name}"'
 
+    def _schema(self, what: str, read: Callable[[], Any]) -> Any:
+        """``read()``'s answer about this table, kept by the connection until it issues DDL
+        (:attr:`PgConnection.schema_cache`). Another process's DDL is not seen until then: the
+        store's schema is its migrations' (run at open) and ``records.declare``'s, whose new
+        columns a process reads only when its own configuration names them."""
+        cache = self.db.conn.schema_cache
+        key = (what, self.name)
+        if key in cache:
+            return cache[key]
+        answer = read()
+        if answer or ("exists", self.name) in cache:  # no columns: no table yet, ask again
+            cache[key] = answer
+        return answer
+
     def exists(self) -> bool:
+        # a table found is kept; one not found is asked again (another process, the first
+        # sync, may create it while a worker waits for it)
+        if ("exists", self.name) in self.db.conn.schema_cache:
+            return True
         row = self.db.conn.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
             "AND table_name = ?",
             [self.name],
         ).fetchone()
+        if row is not None:
+            self.db.conn.schema_cache[("exists", self.name)] = True
         return row is not None
 
-    @property
-    def columns(self) -> list[Column]:
+    def _columns(self) -> list[Column]:
         rows = self.db.conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE "
             "table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
@@ -638,11 +670,14 @@ class PgTable:
         return [Column(n, _DECLARED.get(t, t.upper())) for n, t in rows]
 
     @property
+    def columns(self) -> list[Column]:
+        return list(self._schema("columns", self._columns))
+
+    @property
     def columns_dict(self) -> dict[str, type]:
         return {c.name: _PY_OF.get(c.type, str) for c in self.columns}
 
-    @property
-    def pks(self) -> list[str]:
+    def _pks(self) -> list[str]:
         rows = self.db.conn.execute(
             "SELECT k.column_name FROM information_schema.table_constraints t "
             "JOIN information_schema.key_column_usage k ON k.constraint_name = t.constraint_name "
@@ -652,6 +687,10 @@ class PgTable:
             [self.name],
         ).fetchall()
         return [r[0] for r in rows]
+
+    @property
+    def pks(self) -> list[str]:
+        return list(self._schema("pks", self._pks))
 
     @property
     def count(self) -> int:

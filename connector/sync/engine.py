@@ -258,6 +258,9 @@ class SyncEngine:
         # The org's currency rates, read once per run (connector.sync.orders.to_corporate), and
         # its corporate currency; None until read (a real-time pass takes the last run's).
         self._rates: tuple[pd.DataFrame, pd.DataFrame | None] | None = None
+        # the stored population's text and what it parses to: a pass reads it twice and the
+        # same text pass after pass until the next full run (_parsed_population)
+        self._parsed: tuple[str, Population] | None = None
         self._corporate = settings.org_currency
         # Shop orders the last Resolve held for their currency, for the run record.
         self._held: dict[str, Any] | None = None
@@ -640,7 +643,10 @@ class SyncEngine:
         fields = [f for f in dict.fromkeys(wanted) if f in types]
         self.store.records.declare(name, {f: types[f] for f in fields})
         # what a run of some people looks its records up by (_people_records)
-        self.store.records.index(name, LOOKUPS.get(name, ()), emails=name in ("Contact", "Lead"))
+        lookups = [*LOOKUPS.get(name, ())]
+        if name == "Order":  # a run of some people looks up the Orders naming its shop orders
+            lookups.append(self.settings.order_reference_field)
+        self.store.records.index(name, lookups, emails=name in ("Contact", "Lead"))
         mark = None if full else self.store.records.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         user = self.client.token_user_id
@@ -795,16 +801,18 @@ class SyncEngine:
             contacts, leads, accounts, salesforce_orders, events = self._people_records(
                 people, contact_columns, lead_columns, account_columns, columns, names
             )
+            shop = self._people_shop_orders(contacts, leads, salesforce_orders, reference)
         else:
             contacts = self.store.records.frame("Contact", contact_columns)
             leads = self.store.records.frame("Lead", lead_columns)
             accounts = self.store.records.frame("Account", account_columns)
             salesforce_orders = self.store.records.frame("Order", columns)
             events = self.store.events.frame(names, EVENT_PROPERTIES) if names else _no_events()
+            shop = self.store.events.shop_orders()
         # Salesforce Orders and the webhooks' shop orders (the same order counted once).
         orders = merge_orders(
             salesforce_orders,
-            self.store.events.shop_orders(),
+            shop,
             contacts,
             leads,
             reference,
@@ -904,11 +912,53 @@ class SyncEngine:
         ).drop_duplicates("Id")
         return contacts, leads, accounts, orders, events
 
+    def _people_shop_orders(
+        self,
+        contacts: pd.DataFrame,
+        leads: pd.DataFrame,
+        salesforce_orders: pd.DataFrame,
+        reference: str,
+    ) -> pd.DataFrame:
+        """The shop orders a run of some people merges (``merge_orders``): those of the
+        emails of the Contacts and Leads it read (a shop order binds to its shopper by email,
+        and to no one it did not read), less those a Salesforce Order it did not read names in
+        ``reference``: a read of everything drops such a shop order for that Salesforce Order,
+        which counts for its own people, so here it must not count for the email's. A shop
+        order one of its own Salesforce Orders names is dropped by the merge as in a read of
+        everything. Read by the email index and the reference's, not the whole table of
+        webhook orders each pass."""
+        emails = normalise_email(pd.concat([contacts["Email"], leads["Email"]], ignore_index=True))
+        shop = self.store.events.shop_orders(emails=emails.dropna().tolist())
+        if not len(shop):
+            return shop
+        names = {
+            *shop["platform_order_id"].dropna().astype(str).tolist(),
+            *shop["reference"].dropna().astype(str).tolist(),
+        }
+        if reference in salesforce_orders and len(salesforce_orders):
+            names -= set(salesforce_orders[reference].dropna().astype(str).str.strip().tolist())
+        if not names:
+            return shop
+        others = self.store.records.frame(
+            "Order", ["Id", reference], any_of={reference: sorted(names)}
+        )
+        named = set(others[reference].dropna().astype(str).str.strip().tolist())
+        known = shop["platform_order_id"].astype(str).isin(named) | shop["reference"].astype(
+            str
+        ).isin(named)
+        return shop[~known].reset_index(drop=True)
+
     @property
     def _population(self) -> Population | None:
         """What the last full run learnt of the population (predictions), if stored."""
         stored = self.store.scoring.load_model(POPULATION)
-        return Population.from_json(stored.params) if stored is not None else None
+        return self._parsed_population(stored.params) if stored is not None else None
+
+    def _parsed_population(self, text: str) -> Population:
+        """``Population.from_json(text)``, parsed once per stored text (frozen, so shared)."""
+        if self._parsed is None or self._parsed[0] != text:
+            self._parsed = (text, Population.from_json(text))
+        return self._parsed[1]
 
     def _frozen_population(self, resolved: Resolved) -> Population | None:
         """The population a run predicts against instead of refitting: the one fitted this UTC
@@ -920,7 +970,7 @@ class SyncEngine:
         today = resolved.now.astimezone(UTC).date().isoformat()
         if resolved.people is None and stored.record.get("day") != today:
             return None
-        return Population.from_json(stored.params)
+        return self._parsed_population(stored.params)
 
     def _event_names(self) -> list[str]:
         """Every event name a configured model reads."""

@@ -142,7 +142,7 @@ def load_inputs(
         (FULFILMENT_MOMENT, "Contact"): store.scoring.fired(FULFILMENT_MOMENT, "Contact"),
     }
     stored = store.scoring.load_model(RISK_MODEL)
-    population = json.loads(stored.params) if stored is not None else None
+    population = _parsed(stored.params) if stored is not None else None
     usual: dict[str, fulfilment.ShopUsual] = {}
     if resolved.people is not None and (kept_usual := store.scoring.load_model(FULFILMENT_MODEL)):
         usual = {o: fulfilment.ShopUsual(**u) for o, u in json.loads(kept_usual.params).items()}
@@ -447,6 +447,20 @@ def _score_against(
         {"score": score, "reasons": reasons.to_numpy(), "flagged": score >= cfg.threshold},
         index=features.index,
     )
+
+
+#: The stored population's text and what it parses to: every real-time pass read and parsed
+#: the same ~4,000 x 8 numbers of JSON until the next full run (bench/pass_cost.py). One entry.
+_PARSED: dict[str, dict[str, Any]] = {}
+
+
+def _parsed(text: str) -> dict[str, Any]:
+    """``json.loads(text)`` of a stored risk population, parsed once per text (read only:
+    :func:`_score_against` makes an array of it)."""
+    if text not in _PARSED:
+        _PARSED.clear()
+        _PARSED[text] = json.loads(text)
+    return _PARSED[text]
 
 
 #: The forest fitted on a stored population, and its sorted raw scores, by the population's

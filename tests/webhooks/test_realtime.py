@@ -19,7 +19,7 @@ import requests
 
 from connector.config import Settings
 from connector.sync import SyncEngine
-from connector.sync.realtime import RealtimeWorker
+from connector.sync.realtime import RealtimeWorker, normalise_pending
 from connector.webhooks import shopify
 from localorg.org import LocalOrg
 from localorg.server import Running
@@ -311,3 +311,101 @@ def test_lost_lead_create_answer_reads_the_lead_back_not_a_second(
     )
     assert len(leads) == 1
     assert engine.store.records.frame("Lead", ["Id"])["Id"].tolist().count(leads[0][0]) == 1
+
+
+def test_a_pass_merges_the_shop_orders_a_read_of_everything_merges(
+    org: LocalOrg, localorg_server: Running, tmp_path: Path, database: Path | str
+) -> None:
+    """A real-time pass reads the shop orders of its people's emails only (issue 20), and
+    merges what a read of every shop order merges for them: the shop order of Ada's email
+    that Bo's Salesforce Order names by reference (Ada shopped, the Order was filed under Bo)
+    is Bo's, not Ada's, though the pass reads none of Bo's Orders; the one Ada's own Order
+    names is that Order; her other one counts for her."""
+    engine = deployed_engine(_settings(org, localorg_server, tmp_path, database))
+    a1, a2 = load_rows(org, "Account", [{"Name": "Ada's"}, {"Name": "Bo's"}])
+    ada, bo = load_rows(
+        org,
+        "Contact",
+        [
+            {"LastName": "Ada", "Email": "ada@example.com", "AccountId": a1},
+            {"LastName": "Bo", "Email": "bo@example.com", "AccountId": a2},
+        ],
+    )
+    orders = [(a1, ada, 100.0, None), (a1, ada, 40.0, "#3002"), (a2, bo, 70.0, "#3001")]
+    load_rows(
+        org,
+        "Order",
+        [
+            {
+                "AccountId": account,
+                "BillToContactId": contact,
+                "Status": "Activated",
+                "EffectiveDate": "2026-10-01",
+                "TotalAmount": amount,
+                "OrderReferenceNumber": reference,
+            }
+            for account, contact, amount, reference in orders
+        ],
+    )
+    assert engine.run().status == "succeeded"
+    shop = [
+        ("ada@example.com", 91001, "#3001", "70.00"),  # Bo's Order names it
+        ("someone@example.com", 91002, "#3002", "40.00"),  # Ada's Order names it
+        ("ada@example.com", 91003, "#3003", "25.50"),  # no Order yet: Ada's
+    ]
+    for email, order_id, name, total in shop:
+        body = encode(_order_for(email, order_id, name, total))
+        engine.store.events.store_delivery(
+            shopify.receive(
+                shopify_headers(body, "orders/create"),
+                body,
+                SHOPIFY_SECRETS,
+                datetime.now(UTC),
+                3600,
+            )
+        )
+    assert normalise_pending(engine.store) == (3, 0)
+
+    def merged(people: frozenset[tuple[str, str]] | None) -> list[tuple[str, float]]:
+        resolved = engine._resolve(people).orders
+        mine = resolved[resolved["contact_id"] == ada]
+        return sorted(zip(mine["Id"].astype(str), mine["TotalAmount"].astype(float), strict=True))
+
+    try:
+        everything = merged(None)
+        assert len(everything) == 3  # her two Orders and the webhook's #3003
+        assert f"shopify:{SHOP}/91003" in {i for i, _ in everything}
+        assert merged(frozenset({("Contact", ada)})) == everything
+    finally:
+        engine.store.close()
+
+
+@pytest.mark.parametrize("synced", ["postgresql"], indirect=True)
+def test_a_pass_after_the_first_asks_information_schema_nothing(
+    synced: tuple[Settings, SyncEngine, str],
+) -> None:
+    """What the store's tables hold (columns, keys) is asked once per connection, not by
+    every pass (about 40 catalog queries a pass before, issue 20)."""
+    settings, engine, _ = synced
+    worker = RealtimeWorker(settings, engine_factory=lambda s: engine)
+    seen: list[str] = []
+    for n in range(3):
+        if n == 2:  # after two passes' warm-up
+            engine.store.db.conn.set_trace_callback(seen.append)
+            worker.store.db.conn.set_trace_callback(seen.append)
+        body = encode(_order_for("c0@example.com", 93000 + n, f"#40{n}", "10.00"))
+        engine.store.events.store_delivery(
+            shopify.receive(
+                shopify_headers(body, "orders/create"),
+                body,
+                SHOPIFY_SECRETS,
+                datetime.now(UTC),
+                3600,
+            )
+        )
+        done = worker.run_pass()
+        assert done.run is not None
+        assert done.run["status"] == "succeeded"
+    worker.close()
+    assert len(seen) > 20  # the pass's own reads and writes
+    assert [s for s in seen if "information_schema" in s] == []
