@@ -103,9 +103,6 @@ def test_orders_tell_risk_fulfilment_and_offers_once(
 
     second = engine.run()
     assert second.status == "succeeded", second.errors
-    # the Tasks the Flows made, if it reads them, are what the connector told a rep: no model
-    # reads them, and they bring nobody to compute
-    assert second.compute == "skipped", second.scope
     # what a re-sync wrote, by field, with a few of its values: says which clock or input moved
     wrote = engine.store.outbox.value_log(second.run_id)
     assert second.writes["fields_changed"] == 0, (second.scope, wrote[:10])
