@@ -514,7 +514,8 @@ def _fulfilment(
             }
         )
         # a run of some people judges them against the shop's usual of the last full run
-        kept = inputs.usual.get(obj) if resolved.people is not None else None
+        # (load_inputs reads it for such a run only)
+        kept = inputs.usual.get(obj)
         judged = fulfilment.trends(frame, cfg, kept)
         usual[obj] = {"median": judged.usual.median, "scale": judged.usual.scale}
         result = judged.people
