@@ -70,6 +70,7 @@ from connector.sync.orders import (
 )
 from connector.sync.orders_intel import FULFILMENT_MOMENT, RISK_MOMENT, orders_values
 from connector.sync.orders_intel import load_inputs as load_orders_inputs
+from connector.sync.orders_intel import order_columns as orders_intel_columns
 from connector.sync.person_accounts import account_field, person_contacts
 from connector.sync.prefetch import prefetched
 from connector.sync.resolve import (
@@ -798,8 +799,15 @@ class SyncEngine:
         narrow = people is not None and (self.predictions is None or self._population is not None)
         names = self._event_names()
         if narrow and people is not None:
+            # what orders tell reads its orders' own fields too: read with them, once
+            read = [*columns, *(orders_intel_columns(self.orders) if self.orders else [])]
             contacts, leads, accounts, salesforce_orders, events = self._people_records(
-                people, contact_columns, lead_columns, account_columns, columns, names
+                people,
+                contact_columns,
+                lead_columns,
+                account_columns,
+                list(dict.fromkeys(read)),
+                names,
             )
             shop = self._people_shop_orders(contacts, leads, salesforce_orders, reference)
         else:
@@ -848,6 +856,7 @@ class SyncEngine:
             reference_field=reference,
             orders_are_events=bool(intent_config and intent_config.orders_from_salesforce),
             people=people,
+            order_records=salesforce_orders if narrow else None,
         )
 
     def _people_records(

@@ -413,17 +413,12 @@ def dirty_people(store: Store, touched: Touched, basis: Basis, programs: Iterabl
 def _rows(
     store: Store, object_name: str, columns: list[str], by: str, values: Sequence[str]
 ) -> pd.DataFrame:
-    """Stored rows (deleted ones too) whose ``by`` column holds one of ``values``, read in
-    chunks under SQLite's bound-parameter limit."""
-    parts = [
-        store.records.frame(
-            object_name, columns, include_deleted=True, any_of={by: values[i : i + 500]}
-        )
-        for i in range(0, len(values), 500)
-    ]
-    if not parts:
+    """Stored rows (deleted ones too) whose ``by`` column holds one of ``values`` (the store
+    reads them in chunks under the bound-parameter limit: one call, not one per 500 values,
+    25 calls for a 1% change's pages on the medium seed)."""
+    if not values:
         return pd.DataFrame(columns=columns)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return store.records.frame(object_name, columns, include_deleted=True, any_of={by: values})
 
 
 def _stamped(

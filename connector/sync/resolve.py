@@ -127,6 +127,10 @@ class Resolved:
     - ``people``: the run's people, (object, record id); ``None`` is everyone.
     - ``owned``: records that are no person but whose values belong to the run (a Case of
       one of its people: the texts stage says which).
+    - ``order_records``: in a run of some people, the stored Salesforce Orders it read, with
+      every column the models read, so a later stage selects its orders' fields from them
+      instead of reading the Orders again; ``None`` in a run of everyone (the whole table is
+      not held through the compute step: the first sync's memory follows it).
     """
 
     now: datetime
@@ -137,6 +141,7 @@ class Resolved:
     events: pd.DataFrame
     people: frozenset[tuple[str, str]] | None = None
     owned: frozenset[tuple[str, str]] = frozenset()
+    order_records: pd.DataFrame | None = None
 
     def contact_events(self) -> pd.DataFrame:
         """The events of Contacts (a converted Lead's events follow its Contact)."""
@@ -296,6 +301,7 @@ def resolve_run(
     reference_field: str,
     orders_are_events: bool,
     people: frozenset[tuple[str, str]] | None = None,
+    order_records: pd.DataFrame | None = None,
 ) -> Resolved:
     """The Resolve step over stored frames (pure): every order to its Contact, every event to
     its person, each order's events once.
@@ -303,6 +309,8 @@ def resolve_run(
     ``orders`` are the orders that count (status-filtered, corporate currency) with
     ``reference_field``; ``orders_are_events``: the orders feed the intent score as order events
     (``orders_from_salesforce``), so an order event naming a resolved order is left to it.
+    ``order_records``: what a run of some people read of its Salesforce Orders, kept as
+    :class:`Resolved` says.
     """
     orders = with_contacts(orders, accounts, contacts)
     events = resolve_events(events, email_index(contacts, leads))
@@ -314,4 +322,6 @@ def resolve_run(
         )
         aliases = order_aliases(orders, shop_keys, reference_field)
         events = once_per_order(events, aliases, counted=counted)
-    return Resolved(now, contacts, leads, accounts, orders, events, people)
+    return Resolved(
+        now, contacts, leads, accounts, orders, events, people, order_records=order_records
+    )
