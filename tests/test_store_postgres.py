@@ -187,6 +187,32 @@ def test_a_column_or_table_the_store_adds_is_seen_at_once(pg: Store) -> None:
     assert not pg.db.table("Gone").exists()
 
 
+def test_a_run_sees_the_columns_another_process_added(url: str, pg: Store) -> None:
+    """The schema cache is per connection; another process's new column (a sync's pull
+    declares it while a worker waits between passes) is seen at the worker's next run, which
+    starts with one look at the whole schema (``Store.notice_schema``), not ~40 catalog
+    queries. Before, the worker read the column as missing (None) until it restarted."""
+    worker = pg  # the worker's connection, warm
+    worker.records.upsert("Contact", [{"Id": "003A", "Email": "ada@example.com"}])
+    assert worker.records.frame("Contact", ["Id", "Phone"])["Phone"].tolist() == [None]
+    sync = Store(url)  # another process
+    try:
+        sync.records.declare("Contact", {"Phone": "phone"})
+        sync.records.upsert("Contact", [{"Id": "003A", "Phone": "+1 555 0100"}])
+    finally:
+        sync.close()
+    # between runs the worker's cache still says no such column: it does not ask each read
+    assert worker.records.frame("Contact", ["Id", "Phone"])["Phone"].tolist() == [None]
+    worker.notice_schema()  # a run's first step
+    assert worker.records.frame("Contact", ["Phone"])["Phone"].tolist() == ["+1 555 0100"]
+    seen: list[str] = []
+    worker.db.conn.set_trace_callback(seen.append)
+    worker.notice_schema()  # nothing changed: the cache stays
+    assert worker.records.frame("Contact", ["Phone"])["Phone"].tolist() == ["+1 555 0100"]
+    assert len(seen) == 2  # the look and the read
+    assert [s for s in seen if "information_schema" in s] == []
+
+
 def test_information_schema_is_asked_once_per_connection(pg: Store) -> None:
     records = pg.records
     records.upsert("Contact", [{"Id": "003A", "Email": "ada@example.com"}])

@@ -6,6 +6,7 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from connector.errors import ConfigError
 from connector.store import postgres, sqlite
@@ -83,6 +84,13 @@ class Store:
             version = sqlite.restore(self.db.conn, source)
             self.migrate()
         return version
+
+    def notice_schema(self) -> None:
+        """Before a run: on PostgreSQL, see what another process changed of the tables since
+        this one last looked (a worker's pass reads the column a sync's pull added); SQLite
+        reads its schema fresh each time."""
+        if self.url is not None:
+            cast(postgres.PgConnection, self.db.conn).notice_schema()
 
     def holds_data(self) -> bool:
         """True when the database holds runs or loyalty entries (a restore would replace them)."""

@@ -409,6 +409,19 @@ _SCHEMA_CHANGE = re.compile(
 )
 
 
+#: One look at every column of every table in the store's schema (table, column, type), as a
+#: fingerprint: what tells a process that another one changed a table since it last asked
+#: (``records.declare`` adding a column the pull met, a table created). One catalog query,
+#: where the answers it guards took about 40 (``bench/pass_cost.py``).
+_SCHEMA_PRINT = (
+    "SELECT md5(COALESCE(string_agg(c.relname || '.' || a.attname || ':' || a.atttypid::text, "
+    "',' ORDER BY c.relname, a.attnum), '')) FROM pg_attribute a "
+    "JOIN pg_class c ON c.oid = a.attrelid "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+    "AND a.attnum > 0 AND NOT a.attisdropped"
+)
+
+
 class PgCursor:
     """A finished statement's results, read as sqlite3's cursor reads them."""
 
@@ -448,6 +461,25 @@ class PgConnection:
         # this connection issues DDL (PgTable): a real-time pass asked it about 40 times, the
         # same answers each pass, each a catalog query of a few ms of server CPU.
         self.schema_cache: dict[tuple[str, str], Any] = {}
+        self._schema_print: str | None = None  # what _SCHEMA_PRINT said when last asked
+
+    def notice_schema(self) -> bool:
+        """Forget what ``information_schema`` said (:attr:`schema_cache`) when any table of the
+        store's schema changed since the last call, by this process or another (a sync's
+        pull adds a column a worker's next pass must read); True when it did. Called at the
+        start of each run: one catalog query."""
+        if self._trace is not None:
+            self._trace(_SCHEMA_PRINT)
+        try:
+            row = self.raw.execute(_SCHEMA_PRINT).fetchone()
+        except psycopg.Error as exc:
+            _raise(exc, self.label)
+        seen = str(row[0]) if row is not None else None
+        if seen == self._schema_print:
+            return False
+        self.schema_cache.clear()
+        self._schema_print = seen
+        return True
 
     def set_trace_callback(self, trace: Callable[[str], object] | None) -> None:
         """Call ``trace`` with each statement as it is sent (PostgreSQL spelling), as
@@ -635,9 +667,8 @@ class PgTable:
 
     def _schema(self, what: str, read: Callable[[], Any]) -> Any:
         """``read()``'s answer about this table, kept by the connection until it issues DDL
-        (:attr:`PgConnection.schema_cache`). Another process's DDL is not seen until then: the
-        store's schema is its migrations' (run at open) and ``records.declare``'s, whose new
-        columns a process reads only when its own configuration names them."""
+        (:attr:`PgConnection.schema_cache`) or, at the start of a run, finds that another
+        process did (:meth:`PgConnection.notice_schema`)."""
         cache = self.db.conn.schema_cache
         key = (what, self.name)
         if key in cache:

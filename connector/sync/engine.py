@@ -304,6 +304,7 @@ class SyncEngine:
             else self.store.runs.people_lock(person_key(o, r) for o, r in who)
         )
         with lock:
+            self.store.notice_schema()  # another process's new columns (PostgreSQL)
             # Under the lock alone, a run still marked running belongs to a dead process.
             recovered = self.store.runs.recover_crashed()
             for run in recovered:
