@@ -225,10 +225,17 @@ class RecordsRepository:
         frame = frame.drop_duplicates("_l2l_rowid").sort_values("_l2l_rowid", kind="stable")
         return frame.drop(columns="_l2l_rowid").reset_index(drop=True)
 
-    def index(self, object_name: str, columns: Iterable[str], *, emails: bool = False) -> None:
+    def index(
+        self,
+        object_name: str,
+        columns: Iterable[str],
+        *,
+        emails: bool = False,
+        email_column: str = "Email",
+    ) -> None:
         """Index the columns a run of some people looks records up by (an Order's Contacts and
         Account, a Contact's Account...), and with ``emails`` the trimmed lower-case
-        ``Email`` (:meth:`with_emails`), so its reads follow its people, not the org."""
+        ``email_column`` (:meth:`with_emails`), so its reads follow its people, not the org."""
         table = _table(object_name)
         if not self.db.table(table).exists():
             return
@@ -238,22 +245,29 @@ class RecordsRepository:
                 self.db.execute(
                     f'CREATE INDEX IF NOT EXISTS "{table}__{column}" ON "{table}" ("{column}")'
                 )
-        if emails and "Email" in have:
+        if emails and email_column in have:
             self.db.execute(
-                f'CREATE INDEX IF NOT EXISTS "{table}__email" ON "{table}" (lower(trim("Email")))'
+                f'CREATE INDEX IF NOT EXISTS "{table}__email" ON "{table}" '
+                f'(lower(trim("{email_column}")))'
             )
 
     def with_emails(
-        self, object_name: str, columns: Sequence[str], emails: Iterable[str]
+        self,
+        object_name: str,
+        columns: Sequence[str],
+        emails: Iterable[str],
+        *,
+        email_column: str = "Email",
     ) -> pd.DataFrame:
-        """Live records of an object whose ``Email``, trimmed and lower-case, is one of
-        ``emails`` (given trimmed and lower-case): the people some events or marks name."""
+        """Live records of an object whose ``email_column``, trimmed and lower-case, is one of
+        ``emails`` (given trimmed and lower-case): the people some events or marks name, the
+        messages they sent."""
         wanted = sorted(set(emails))
         table = _table(object_name)
         if not wanted or not self.db.table(table).exists():
             return pd.DataFrame(columns=list(columns))
         existing = set(self.db.table(table).columns_dict)
-        if "Email" not in existing:
+        if email_column not in existing:
             return pd.DataFrame(columns=list(columns))
         live = ' AND COALESCE("IsDeleted", 0) = 0' if "IsDeleted" in existing else ""
         ids: list[str] = []
@@ -262,12 +276,31 @@ class RecordsRepository:
             ids += [
                 str(r[0])
                 for r in self.db.conn.execute(
-                    f'SELECT "Id" FROM "{table}" WHERE lower(trim("Email")) IN '
+                    f'SELECT "Id" FROM "{table}" WHERE lower(trim("{email_column}")) IN '
                     f"({', '.join('?' * len(chunk))}){live}",
                     chunk,
                 ).fetchall()
             ]
         # then read as frame() reads (typed columns, table order)
+        return self.frame(object_name, columns, any_of={"Id": ids})
+
+    def with_text(self, object_name: str, columns: Sequence[str], column: str) -> pd.DataFrame:
+        """Live records of an object whose ``column`` holds some text (the messages an admin
+        corrected), read by that column's index (:meth:`index`) as frame() reads them."""
+        table = _table(object_name)
+        if not self.db.table(table).exists():
+            return pd.DataFrame(columns=list(columns))
+        existing = set(self.db.table(table).columns_dict)
+        if column not in existing:
+            return pd.DataFrame(columns=list(columns))
+        live = ' AND COALESCE("IsDeleted", 0) = 0' if "IsDeleted" in existing else ""
+        # "> ''" (not IS NOT NULL): a range both backends serve from the column's index
+        ids = [
+            str(r[0])
+            for r in self.db.conn.execute(
+                f'SELECT "Id" FROM "{table}" WHERE "{column}" > \'\'{live}'
+            ).fetchall()
+        ]
         return self.frame(object_name, columns, any_of={"Id": ids})
 
     def count(self, object_name: str) -> int:

@@ -85,17 +85,16 @@ from connector.sync.retry_pool import BatchPlanner, Item
 from connector.sync.runstate import RunStatus, WriteCounts, outstanding_summary
 from connector.sync.streams import DEFAULT_OBJECTS, STREAMS, Stream
 from connector.sync.texts_stage import (
-    CASE_COLUMNS,
-    EMAIL_COLUMNS,
-    TASK_COLUMNS,
+    SENDER_COLUMN,
+    TEXT_LOOKUPS,
     TEXT_OBJECTS,
     UNHAPPY_MOMENT,
-    TextRecords,
     plan_unhappy,
     texts_values,
     valued_people,
     with_text_events,
 )
+from connector.sync.texts_stage import load_records as load_text_records
 
 log = logging.getLogger(__name__)
 
@@ -645,10 +644,13 @@ class SyncEngine:
         fields = [f for f in dict.fromkeys(wanted) if f in types]
         self.store.records.declare(name, {f: types[f] for f in fields})
         # what a run of some people looks its records up by (_people_records)
-        lookups = [*LOOKUPS.get(name, ())]
+        lookups = [*LOOKUPS.get(name, ()), *TEXT_LOOKUPS.get(name, ())]
         if name == "Order":  # a run of some people looks up the Orders naming its shop orders
             lookups.append(self.settings.order_reference_field)
-        self.store.records.index(name, lookups, emails=name in ("Contact", "Lead"))
+        sender = SENDER_COLUMN.get(name, "Email")
+        self.store.records.index(
+            name, lookups, emails=name in ("Contact", "Lead", *SENDER_COLUMN), email_column=sender
+        )
         mark = None if full else self.store.records.watermark(name)
         since = mark - timedelta(seconds=self.settings.pull_lookback_seconds) if mark else None
         user = self.client.token_user_id
@@ -1028,7 +1030,9 @@ class SyncEngine:
         if self.scoring is not None and self.scoring.texts is not None:
             # what people wrote: values on their records, and events the intent score reads
             texts = self.scoring.texts
-            wrote = texts_values(resolved, texts, self._text_records(), self.scoring.text_intents)
+            wrote = texts_values(
+                resolved, texts, load_text_records(self.store, resolved), self.scoring.text_intents
+            )
             report.models["texts"] = wrote.record
             resolved = replace(with_text_events(resolved, wrote.events), owned=wrote.owned)
             values = wrote.values
@@ -1072,17 +1076,6 @@ class SyncEngine:
             if program.tiers is not None and program.tiers.levels:
                 top.add(program.tiers.levels[-1].name)
         return frozenset(top)
-
-    def _text_records(self) -> TextRecords:
-        """The pulled EmailMessages, Tasks and Cases the texts stage reads."""
-        records = self.store.records
-        names = records.frame("Product2", ["Id", "Name"])
-        return TextRecords(
-            emails=records.frame("EmailMessage", list(EMAIL_COLUMNS)),
-            tasks=records.frame("Task", list(TASK_COLUMNS)),
-            cases=records.frame("Case", list(CASE_COLUMNS)),
-            products=tuple(sorted(set(names["Name"].dropna().astype(str)))) if len(names) else (),
-        )
 
     def _effects(self, effects: Effects, report: RunReport) -> None:
         """The Effects step (``sync/effects.py``): book, give, remember, fire; what failed is

@@ -35,6 +35,7 @@ import pandas as pd
 
 from connector.mapping.deploy import ExtraNeeds
 from connector.salesforce.sfdx import OWN_TASKS
+from connector.store import Store
 from connector.sync.effects import Effects, MomentCall
 from connector.sync.resolve import Resolved, email_index, normalise_email
 from connector.sync.streams import INTENT_OVERRIDE_FIELD, OVERRIDE_FIELD
@@ -163,6 +164,113 @@ class TextRecords:
     cases: pd.DataFrame
     #: names of the products the org sells (Product2.Name, when pulled): entities to find
     products: tuple[str, ...] = ()
+
+
+#: What a run of some people looks its messages up by (indexed at the pull, beside the
+#: Orders' lookups): who a message names, its Task and Case, and the admins' corrections.
+TEXT_LOOKUPS = {
+    "EmailMessage": ("RelatedToId", "ActivityId", "ParentId", OVERRIDE_FIELD),
+    "Task": ("WhoId",),
+    "Case": ("ContactId", OVERRIDE_FIELD),
+}
+#: The column of each text object an email address is looked up in (the sender's).
+SENDER_COLUMN = {"EmailMessage": "FromAddress"}
+
+
+def load_records(store: Store, resolved: Resolved) -> TextRecords:
+    """The pulled EmailMessages, Tasks and Cases the stage reads: every one in a run of
+    everyone; in a run of some people, by indexed lookups, those that can be theirs or that
+    :func:`_the_runs` keeps, each with what resolves it as a read of everything would.
+
+    A message is a person's by the first rule of the module docstring that answers, so a run
+    reads, for its people (their Leads converted to their Contacts count as them): the Tasks
+    naming them; the EmailMessages naming them, sent from their addresses or standing for
+    those Tasks; the Cases naming them or holding those messages, and every message on those
+    Cases; the corrected messages and Cases (they refine the model every message is scored
+    with); then the Task and Case of each EmailMessage read, which decide whose it is. A
+    message read here that another rule gives to someone else is dropped by ``_the_runs``, as
+    before. Before this a real-time pass read every message of the org (Tasks, the largest
+    table of many orgs, with their notes), whoever it was for."""
+    records = store.records
+    names = records.frame("Product2", ["Id", "Name"])
+    products = tuple(sorted(set(names["Name"].dropna().astype(str)))) if len(names) else ()
+    emails_columns, task_columns, case_columns = (
+        list(EMAIL_COLUMNS),
+        list(TASK_COLUMNS),
+        list(CASE_COLUMNS),
+    )
+    if resolved.people is None:
+        return TextRecords(
+            emails=records.frame("EmailMessage", emails_columns),
+            tasks=records.frame("Task", task_columns),
+            cases=records.frame("Case", case_columns),
+            products=products,
+        )
+    contacts = sorted(rid for obj, rid in resolved.people if obj == "Contact")
+    leads = sorted(rid for obj, rid in resolved.people if obj == "Lead")
+    who = {*contacts, *leads}
+    read_leads = resolved.leads
+    if len(read_leads) and "ConvertedContactId" in read_leads:
+        theirs = read_leads["IsConverted"].eq(True) & read_leads["ConvertedContactId"].astype(
+            str
+        ).isin(set(contacts))
+        who |= set(read_leads.loc[theirs, "Id"].astype(str).tolist())
+    addresses = set(
+        normalise_email(
+            pd.concat(
+                [
+                    resolved.contacts.loc[resolved.contacts["Id"].astype(str).isin(who), "Email"],
+                    read_leads.loc[read_leads["Id"].astype(str).isin(who), "Email"]
+                    if len(read_leads)
+                    else pd.Series(dtype=object),
+                ],
+                ignore_index=True,
+            )
+        )
+        .dropna()
+        .tolist()
+    )
+    named = sorted(who)
+
+    def ids(frame: pd.DataFrame, column: str) -> list[str]:
+        return sorted(set(frame[column].dropna().astype(str).tolist())) if len(frame) else []
+
+    def united(*frames: pd.DataFrame) -> pd.DataFrame:
+        parts = [f for f in frames if len(f)]
+        if not parts:
+            return frames[0]
+        return pd.concat(parts, ignore_index=True).drop_duplicates("Id").reset_index(drop=True)
+
+    tasks = records.frame("Task", task_columns, any_of={"WhoId": named})
+    sent = united(
+        records.frame(
+            "EmailMessage",
+            emails_columns,
+            any_of={"RelatedToId": named, "ActivityId": ids(tasks, "Id")},
+        ),
+        records.with_emails(
+            "EmailMessage", emails_columns, addresses, email_column=SENDER_COLUMN["EmailMessage"]
+        ),
+    )
+    # the Cases they wrote on, and every message on them (a Case's values read them all)
+    wrote_on = records.frame(
+        "Case", case_columns, any_of={"ContactId": named, "Id": ids(sent, "ParentId")}
+    )
+    emails = united(
+        sent,
+        records.frame("EmailMessage", emails_columns, any_of={"ParentId": ids(wrote_on, "Id")}),
+        records.with_text("EmailMessage", emails_columns, OVERRIDE_FIELD),
+    )
+    # what decides whose each message read is: its Case and its Task
+    cases = united(
+        wrote_on,
+        records.with_text("Case", case_columns, OVERRIDE_FIELD),
+        records.frame("Case", case_columns, any_of={"Id": ids(emails, "ParentId")}),
+    )
+    tasks = united(
+        tasks, records.frame("Task", task_columns, any_of={"Id": ids(emails, "ActivityId")})
+    )
+    return TextRecords(emails=emails, tasks=tasks, cases=cases, products=products)
 
 
 def _person(ids: pd.Series, converted: dict[str, str]) -> tuple[pd.Series, pd.Series]:
@@ -426,7 +534,9 @@ def texts_values(
     ``classifier``: the intents ``fit texts`` learnt (models/texts.intents.json), if any."""
     messages = message_frame(records, resolved, config)
     model = sentiment_model(config.sentiment.model)
-    corrected = messages[messages["override"].notna()]
+    # in one order whatever read them (a run of everyone, a run of some people, PostgreSQL's
+    # table order): the refined model is then the same to the last bit
+    corrected = messages[messages["override"].notna()].sort_values("message_id", kind="stable")
     if len(corrected) and isinstance(model, LinearSentiment):
         # Admins' corrections refine the shipped model for this run's scoring
         # (LinearSentiment.corrected: only the words of the corrected messages move)
