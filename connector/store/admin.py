@@ -16,7 +16,14 @@ from typing import Any, NamedTuple
 import pandas as pd
 import sqlite_utils
 
-from connector.store.backend import MISSING, clamped, read_frame, transaction, whole_part
+from connector.store.backend import (
+    MISSING,
+    clamped,
+    frame_in,
+    read_frame,
+    transaction,
+    whole_part,
+)
 from connector.store.schema import SUMS_POSITION, add_journal_sums
 
 #: Journal entries added to the totals per write transaction of a catch-up: the write lock is
@@ -250,20 +257,13 @@ class AdminRepository:
         if members is None:
             frame = read_frame(select + " ORDER BY seq", self.db.conn, [program])
         else:
-            names = list(members)
-            parts = [
-                read_frame(
-                    select + f" AND member IN ({', '.join('?' * len(chunk))}) ORDER BY seq",
-                    self.db.conn,
-                    [program, *chunk],
-                )
-                for start in range(0, len(names), MEMBERS_PER_QUERY)
-                if (chunk := names[start : start + MEMBERS_PER_QUERY])
-            ]
-            frame = (
-                pd.concat(parts, ignore_index=True)
-                if parts
-                else read_frame(select + " AND false", self.db.conn, [program])
+            frame = frame_in(
+                self.db.conn,
+                f"{select} AND member",
+                list(members),
+                before=[program],
+                tail=" ORDER BY seq",
+                chunk=MEMBERS_PER_QUERY,
             )
         frame["points"] = frame["points"].astype("int64")
         for column in ("at", "expires_at", "available_at"):

@@ -91,6 +91,67 @@ def read_frame(sql: str, conn: Any, params: Sequence[Any] | None = None) -> pd.D
     return pd.DataFrame.from_records(cursor.fetchall(), columns=names, coerce_float=True)
 
 
+#: Values bound in one ``IN (...)`` list; longer lists are read a chunk at a time. SQLite
+#: allows 32,766 bound parameters in a statement by default since 3.32 (https://www.sqlite.org/
+#: limits.html, "Maximum Number Of Host Parameters In A Single SQL Statement"; Debian's build
+#: allows 250,000), PostgreSQL's protocol 65,535 ("number of parameters must be between 0 and
+#: 65535"): 5,000 leaves room for a statement that binds its list twice, with a few more.
+IN_CHUNK = 5000
+
+
+def marks(count: int) -> str:
+    """``?, ?, ...``: ``count`` placeholders for an ``IN (...)`` list."""
+    return ", ".join("?" * count)
+
+
+def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
+    """The distinct ``values`` in lists of at most ``size``, in order (none for no values): a
+    value twice, in two chunks, would read its rows twice where one ``IN`` list reads them
+    once."""
+    distinct = list(dict.fromkeys(values))
+    for start in range(0, len(distinct), max(size, 1)):
+        yield distinct[start : start + size]
+
+
+def rows_in(
+    conn: Any,
+    head: str,
+    values: Sequence[Any],
+    *,
+    before: Sequence[Any] = (),
+    tail: str = "",
+    chunk: int = IN_CHUNK,
+) -> list[Any]:
+    """The rows of ``{head} IN (...){tail}`` for every one of ``values``, a chunk of them per
+    statement (``before``: the parameters ``head`` binds). No values: no statement, no rows
+    (PostgreSQL refuses an empty ``IN ()``)."""
+    rows: list[Any] = []
+    for part in chunks(values, chunk):
+        sql = f"{head} IN ({marks(len(part))}){tail}"
+        rows += conn.execute(sql, [*before, *part]).fetchall()
+    return rows
+
+
+def frame_in(
+    conn: Any,
+    head: str,
+    values: Sequence[Any],
+    *,
+    before: Sequence[Any] = (),
+    tail: str = "",
+    chunk: int = IN_CHUNK,
+) -> pd.DataFrame:
+    """:func:`rows_in` as one frame, each chunk read as :func:`read_frame` reads (its types
+    inferred per chunk), then joined; no values: the columns of an empty read."""
+    parts = [
+        read_frame(f"{head} IN ({marks(len(part))}){tail}", conn, [*before, *part])
+        for part in chunks(values, chunk)
+    ]
+    if not parts:  # IN (NULL) matches nothing, and is valid on both backends
+        return read_frame(f"{head} IN (NULL){tail}", conn, list(before))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
 def set_fsync(db: sqlite_utils.Database, every_commit: bool) -> None:
     """SQLite: ``synchronous=FULL`` or ``NORMAL``. PostgreSQL syncs every commit already
     (``synchronous_commit = on``, its default), which this leaves as it is."""

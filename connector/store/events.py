@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import pandas as pd
 import sqlite_utils
 
-from connector.store.backend import read_frame, transaction
+from connector.store.backend import chunks, frame_in, marks, read_frame, rows_in, transaction
 from connector.store.schema import bump_generation
 from connector.store.sqlite import json_property, now
 
@@ -147,23 +147,33 @@ class EventsRepository:
             emails = list(emails)
             if not emails:  # no one's events (an empty IN () is an error on PostgreSQL)
                 return read_frame(f"SELECT {columns} FROM events WHERE 0 = 1", self.db.conn)
-            marks = ", ".join("?" * len(emails))
-            anonymous = (
-                f"SELECT DISTINCT anonymous_id FROM events WHERE email IN ({marks}) "
-                "AND anonymous_id IS NOT NULL"
-            )
             named = ""
             if names is not None:
                 named = f" AND ({_name_in(names)} OR type = 'identify')"
             # Two indexed lookups, by email and by anonymous id, united: with an OR across the
             # two columns SQLite scanned the whole log (the medium seed's real-time pass of 10
-            # people cost several times that of 1).
-            return read_frame(
-                f"SELECT {columns} FROM events WHERE email IN ({marks}){named} UNION "
-                f"SELECT {columns} FROM events WHERE anonymous_id IN ({anonymous}){named}",
-                self.db.conn,
-                params=[*emails, *(names or []), *emails, *(names or [])],
-            )
+            # people cost several times that of 1). A chunk of emails a statement: each binds
+            # its list twice, and a run of 40,000 people's emails passed PostgreSQL's limit.
+            parts = []
+            for part in chunks(emails):
+                listed = marks(len(part))
+                anonymous = (
+                    f"SELECT DISTINCT anonymous_id FROM events WHERE email IN ({listed}) "
+                    "AND anonymous_id IS NOT NULL"
+                )
+                parts.append(
+                    read_frame(
+                        f"SELECT {columns} FROM events WHERE email IN ({listed}){named} UNION "
+                        f"SELECT {columns} FROM events WHERE anonymous_id IN ({anonymous}){named}",
+                        self.db.conn,
+                        params=[*part, *(names or []), *part, *(names or [])],
+                    )
+                )
+            if len(parts) == 1:
+                return parts[0]
+            # an event two chunks both found (by one's email, by another's anonymous id) once,
+            # as the one UNION would have it
+            return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
         if names is None:
             return read_frame(f"SELECT {columns} FROM events", self.db.conn)
         return read_frame(
@@ -190,17 +200,13 @@ class EventsRepository:
         ).fetchall()
         emails = {str(r[0]).strip().lower() for r in rows if r[0]}
         anonymous = sorted({str(r[1]) for r in rows if r[1]})
-        for start in range(0, len(anonymous), 500):
-            chunk = anonymous[start : start + 500]
-            emails |= {
-                str(r[0]).strip().lower()
-                for r in self.db.conn.execute(
-                    f"SELECT DISTINCT email FROM events WHERE anonymous_id IN "
-                    f"({', '.join('?' * len(chunk))}) AND email IS NOT NULL",
-                    chunk,
-                ).fetchall()
-                if str(r[0]).strip()
-            }
+        tied = rows_in(
+            self.db.conn,
+            "SELECT DISTINCT email FROM events WHERE anonymous_id",
+            anonymous,
+            tail=" AND email IS NOT NULL",
+        )
+        emails |= {str(r[0]).strip().lower() for r in tied if str(r[0]).strip()}
         return emails, len(rows)
 
     def append(self, events: Iterable[dict[str, Any]]) -> int:
@@ -437,17 +443,9 @@ class EventsRepository:
 
     def shoppers(self, emails: Sequence[str]) -> dict[str, str]:
         """Email -> shop of each of ``emails`` with an order that counts (not cancelled)."""
-        found: dict[str, str] = {}
-        for start in range(0, len(emails), 400):
-            chunk = list(emails[start : start + 400])
-            marks = ", ".join("?" * len(chunk))
-            for email, shop in self.db.conn.execute(
-                f"SELECT email, MIN(shop) FROM shop_orders WHERE cancelled = 0 "
-                f"AND email IN ({marks}) GROUP BY email",
-                chunk,
-            ).fetchall():
-                found[email] = shop or ""
-        return found
+        head = "SELECT email, MIN(shop) FROM shop_orders WHERE cancelled = 0 AND email"
+        rows = rows_in(self.db.conn, head, list(emails), tail=" GROUP BY email")
+        return {email: shop or "" for email, shop in rows}
 
     def mark_failed(self, delivery_id: int, error: str) -> None:
         """Record why a stored delivery could not be normalised (kept for ``events replay``)."""
@@ -570,18 +568,7 @@ class EventsRepository:
         )
         if emails is None:
             return read_frame(select, self.db.conn)
-        wanted = sorted(set(emails))
-        parts = [read_frame(f"{select} AND 0 = 1", self.db.conn)]  # the columns, for none
-        for start in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
-            chunk = wanted[start : start + 500]
-            parts.append(
-                read_frame(
-                    f"{select} AND o.email IN ({', '.join('?' * len(chunk))})",
-                    self.db.conn,
-                    params=chunk,
-                )
-            )
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return frame_in(self.db.conn, f"{select} AND o.email", sorted(set(emails)))
 
     def shop_order_keys(self) -> pd.DataFrame:
         """Every stored shop order's id as the compute step reads it (``shop_id``,

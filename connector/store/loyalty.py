@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from connector.store.backend import is_postgres, transaction
+from connector.store.backend import is_postgres, rows_in, transaction
 from connector.store.schema import bump_generation
 
 #: The journal's columns (migration v4 froze them; ``token`` came with v13; a new one takes a new
@@ -278,15 +278,8 @@ class LoyaltyRepository:
 
     def _entries_in(self, program: str, column: str, values: Sequence[str]) -> pd.DataFrame:
         names = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)
-        rows: list[Any] = []
-        for start in range(0, len(values), 500):  # under SQLite's bound-parameter limit
-            chunk = list(values[start : start + 500])
-            marks = ", ".join("?" * len(chunk))
-            rows += self.db.conn.execute(
-                f'SELECT seq, {names} FROM loyalty_journal WHERE program = ? AND "{column}" '
-                f"IN ({marks})",
-                [program, *chunk],
-            ).fetchall()
+        head = f'SELECT seq, {names} FROM loyalty_journal WHERE program = ? AND "{column}"'
+        rows = rows_in(self.db.conn, head, list(values), before=[program])
         rows.sort(key=lambda r: r[0])
         return _journal([r[1:] for r in rows])
 
@@ -393,17 +386,8 @@ class LoyaltyRepository:
                 "SELECT member, tier FROM loyalty_tiers WHERE program = ?", [program]
             ).fetchall()
             return dict(rows)
-        out: dict[str, str] = {}
-        for start in range(0, len(members), 500):  # under SQLite's bound-parameter limit
-            chunk = list(members[start : start + 500])
-            out.update(
-                self.db.conn.execute(
-                    "SELECT member, tier FROM loyalty_tiers WHERE program = ? AND member IN "
-                    f"({', '.join('?' * len(chunk))})",
-                    [program, *chunk],
-                ).fetchall()
-            )
-        return out
+        head = "SELECT member, tier FROM loyalty_tiers WHERE program = ? AND member"
+        return dict(rows_in(self.db.conn, head, list(members), before=[program]))
 
     def record_tiers(self, program: str, tiers: dict[str, str], run_id: int | None) -> None:
         """Remember each member's tier (after its change was told, or silently at first)."""
@@ -469,15 +453,8 @@ class LoyaltyRepository:
 
     def issued_for(self, source_keys: list[str]) -> set[str]:
         """Which of these promotion/order keys already gave a voucher."""
-        found: set[str] = set()
-        for start in range(0, len(source_keys), 500):
-            chunk = source_keys[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.db.conn.execute(
-                f"SELECT source_key FROM loyalty_vouchers WHERE source_key IN ({marks})", chunk
-            )
-            found.update(r[0] for r in rows)
-        return found
+        head = "SELECT source_key FROM loyalty_vouchers WHERE source_key"
+        return {r[0] for r in rows_in(self.db.conn, head, source_keys)}
 
     def add_vouchers(self, rows: list[dict[str, Any]]) -> int:
         """Store issued vouchers; one whose ``source_key`` is already stored is skipped."""

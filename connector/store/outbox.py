@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import sqlite_utils
 
-from connector.store.backend import is_postgres, transaction
+from connector.store.backend import is_postgres, rows_in, transaction
 from connector.store.sqlite import now
 
 
@@ -453,21 +453,12 @@ class OutboxRepository:
         # 5,600 people and their 60,000 Orders on the medium seed spent 90 s there, loaded).
         pk = "" if is_postgres(self.db) else " INDEXED BY sqlite_autoindex_written_values_1"
         for obj, ids in by_object.items():
-            for start in range(0, len(ids), 5000):  # under both backends' parameter limits
-                chunk = ids[start : start + 5000]
-                marks = ", ".join("?" * len(chunk))
-                for r, f, v in conn.execute(
-                    f"SELECT record_id, field, value FROM written_values{pk} "
-                    f"WHERE object = ? AND record_id IN ({marks})",
-                    [obj, *chunk],
-                ).fetchall():
-                    written[(obj, r, f)] = v
-                for r, f, v, st in conn.execute(
-                    "SELECT record_id, field, value, status FROM outbox "
-                    f"WHERE object = ? AND record_id IN ({marks})",
-                    [obj, *chunk],
-                ).fetchall():
-                    outbox[(obj, r, f)] = (v, st)
+            head = f"SELECT record_id, field, value FROM written_values{pk} WHERE object = ? AND"
+            for r, f, v in rows_in(conn, f"{head} record_id", ids, before=[obj]):
+                written[(obj, r, f)] = v
+            head = "SELECT record_id, field, value, status FROM outbox WHERE object = ? AND"
+            for r, f, v, st in rows_in(conn, f"{head} record_id", ids, before=[obj]):
+                outbox[(obj, r, f)] = (v, st)
         return written, outbox
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 import sqlite_utils
 from sqlite_utils.utils import types_for_column_types
 
-from connector.store.backend import is_postgres, read_frame, transaction
+from connector.store.backend import frame_in, is_postgres, read_frame, rows_in, transaction
 from connector.store.columns import BOOLEAN, column_type, converted, same_type
 from connector.store.schema import GENERATION, bump_generation
 from connector.store.sqlite import identifier, now
@@ -206,19 +206,16 @@ class RecordsRepository:
         position = '"Id"' if is_postgres(self.db) else "rowid"
         parts = []
         for column, values in any_of.items():
-            if column not in existing:
+            if column not in existing or not values:
                 continue
-            values = list(dict.fromkeys(values))
-            for start in range(0, len(values), 5000):
-                chunk = values[start : start + 5000]
-                where = " AND ".join([*clauses, f'"{column}" IN ({", ".join("?" * len(chunk))})'])
-                parts.append(
-                    read_frame(
-                        f'SELECT {position} AS "_l2l_rowid", {select} FROM "{table}" WHERE {where}',
-                        self.db.conn,
-                        params=chunk,
-                    )
+            where = " AND ".join([*clauses, f'"{column}"'])
+            parts.append(
+                frame_in(
+                    self.db.conn,
+                    f'SELECT {position} AS "_l2l_rowid", {select} FROM "{table}" WHERE {where}',
+                    list(dict.fromkeys(values)),
                 )
+            )
         if not parts:
             return pd.DataFrame(columns=wanted)
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
@@ -270,17 +267,8 @@ class RecordsRepository:
         if email_column not in existing:
             return pd.DataFrame(columns=list(columns))
         live = ' AND COALESCE("IsDeleted", 0) = 0' if "IsDeleted" in existing else ""
-        ids: list[str] = []
-        for start in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
-            chunk = wanted[start : start + 500]
-            ids += [
-                str(r[0])
-                for r in self.db.conn.execute(
-                    f'SELECT "Id" FROM "{table}" WHERE lower(trim("{email_column}")) IN '
-                    f"({', '.join('?' * len(chunk))}){live}",
-                    chunk,
-                ).fetchall()
-            ]
+        head = f'SELECT "Id" FROM "{table}" WHERE lower(trim("{email_column}"))'
+        ids = [str(r[0]) for r in rows_in(self.db.conn, head, wanted, tail=live)]
         # then read as frame() reads (typed columns, table order)
         return self.frame(object_name, columns, any_of={"Id": ids})
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 import sqlite_utils
 
-from connector.store.backend import read_frame, transaction
+from connector.store.backend import read_frame, rows_in, transaction
 
 
 class StoredModel(NamedTuple):
@@ -100,13 +100,8 @@ class ScoringRepository:
         # the rows of every chunk, then one frame: a frame per chunk of 500 (120 for the
         # 60,000 orders of a 1% change's sync on the medium seed) and their concat cost more
         # than the lookups
-        rows: list[Any] = []
-        for start in range(0, len(ids), 5000):  # the primary key serves each chunk
-            chunk = ids[start : start + 5000]  # under both backends' parameter limits
-            marks = ", ".join("?" * len(chunk))
-            rows += self.db.conn.execute(
-                f"SELECT {columns} FROM order_risk WHERE order_id IN ({marks})", chunk
-            ).fetchall()
+        # the primary key serves each chunk
+        rows = rows_in(self.db.conn, f"SELECT {columns} FROM order_risk WHERE order_id", ids)
         # object columns (every column is NOT NULL), as the concat with an empty frame gave
         # them before
         return pd.DataFrame(rows, columns=columns.split(", "), dtype=object)
