@@ -194,14 +194,10 @@ def load_records(store: Store, resolved: Resolved) -> TextRecords:
     records = store.records
     names = records.frame("Product2", ["Id", "Name"])
     products = tuple(sorted(set(names["Name"].dropna().astype(str)))) if len(names) else ()
-    emails_columns, task_columns, case_columns = (
-        list(EMAIL_COLUMNS),
-        list(TASK_COLUMNS),
-        list(CASE_COLUMNS),
-    )
+    email_columns, task_columns, case_columns = EMAIL_COLUMNS, TASK_COLUMNS, CASE_COLUMNS
     if resolved.people is None:
         return TextRecords(
-            emails=records.frame("EmailMessage", emails_columns),
+            emails=records.frame("EmailMessage", email_columns),
             tasks=records.frame("Task", task_columns),
             cases=records.frame("Case", case_columns),
             products=products,
@@ -245,11 +241,11 @@ def load_records(store: Store, resolved: Resolved) -> TextRecords:
     sent = united(
         records.frame(
             "EmailMessage",
-            emails_columns,
+            email_columns,
             any_of={"RelatedToId": named, "ActivityId": ids(tasks, "Id")},
         ),
         records.with_emails(
-            "EmailMessage", emails_columns, addresses, email_column=SENDER_COLUMN["EmailMessage"]
+            "EmailMessage", email_columns, addresses, email_column=SENDER_COLUMN["EmailMessage"]
         ),
     )
     # the Cases they wrote on, and every message on them (a Case's values read them all)
@@ -258,8 +254,8 @@ def load_records(store: Store, resolved: Resolved) -> TextRecords:
     )
     emails = united(
         sent,
-        records.frame("EmailMessage", emails_columns, any_of={"ParentId": ids(wrote_on, "Id")}),
-        records.with_text("EmailMessage", emails_columns, OVERRIDE_FIELD),
+        records.frame("EmailMessage", email_columns, any_of={"ParentId": ids(wrote_on, "Id")}),
+        records.with_text("EmailMessage", email_columns, OVERRIDE_FIELD),
     )
     # what decides whose each message read is: its Case and its Task
     cases = united(
