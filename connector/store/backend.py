@@ -132,6 +132,25 @@ def rows_in(
     return rows
 
 
+def frames_in(
+    conn: Any,
+    head: str,
+    values: Sequence[Any],
+    *,
+    before: Sequence[Any] = (),
+    tail: str = "",
+    chunk: int = IN_CHUNK,
+) -> list[pd.DataFrame]:
+    """:func:`rows_in` as a frame per chunk, each read as :func:`read_frame` reads; none for no
+    values. For a caller that joins them with frames of its own in one concat: pandas types a
+    column from the frames of one concat, and joining the chunks first can type it otherwise
+    (an int chunk, a float chunk and an all-NULL one give Python ints flat, floats nested)."""
+    return [
+        read_frame(f"{head} IN ({marks(len(part))}){tail}", conn, [*before, *part])
+        for part in chunks(values, chunk)
+    ]
+
+
 def frame_in(
     conn: Any,
     head: str,
@@ -141,12 +160,8 @@ def frame_in(
     tail: str = "",
     chunk: int = IN_CHUNK,
 ) -> pd.DataFrame:
-    """:func:`rows_in` as one frame, each chunk read as :func:`read_frame` reads (its types
-    inferred per chunk), then joined; no values: the columns of an empty read."""
-    parts = [
-        read_frame(f"{head} IN ({marks(len(part))}){tail}", conn, [*before, *part])
-        for part in chunks(values, chunk)
-    ]
+    """:func:`frames_in` as one frame; no values: the columns of an empty read."""
+    parts = frames_in(conn, head, values, before=before, tail=tail, chunk=chunk)
     if not parts:  # IN (NULL) matches nothing, and is valid on both backends
         return read_frame(f"{head} IN (NULL){tail}", conn, list(before))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

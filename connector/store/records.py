@@ -19,7 +19,7 @@ import pandas as pd
 import sqlite_utils
 from sqlite_utils.utils import types_for_column_types
 
-from connector.store.backend import frame_in, is_postgres, read_frame, rows_in, transaction
+from connector.store.backend import frames_in, is_postgres, read_frame, rows_in, transaction
 from connector.store.columns import BOOLEAN, column_type, converted, same_type
 from connector.store.schema import GENERATION, bump_generation
 from connector.store.sqlite import identifier, now
@@ -209,12 +209,11 @@ class RecordsRepository:
             if column not in existing or not values:
                 continue
             where = " AND ".join([*clauses, f'"{column}"'])
-            parts.append(
-                frame_in(
-                    self.db.conn,
-                    f'SELECT {position} AS "_l2l_rowid", {select} FROM "{table}" WHERE {where}',
-                    list(dict.fromkeys(values)),
-                )
+            # every column's chunks joined in the one concat below (frames_in says why)
+            parts += frames_in(
+                self.db.conn,
+                f'SELECT {position} AS "_l2l_rowid", {select} FROM "{table}" WHERE {where}',
+                list(values),
             )
         if not parts:
             return pd.DataFrame(columns=wanted)
